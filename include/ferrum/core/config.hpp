@@ -1,0 +1,45 @@
+// Compile-time configuration of ferrum: version, scalar defaults and the backend seam.
+// Every setting is an overridable macro with a default (as xtensor_config.hpp does), so a user
+// changes behaviour by defining the macro before the first ferrum include, or through a CMake target
+// (linking ferrum::cudnn defines FERRUM_USE_CUDNN).
+#pragma once
+
+#define FERRUM_VERSION_MAJOR 0
+#define FERRUM_VERSION_MINOR 1
+#define FERRUM_VERSION_PATCH 0
+
+namespace ferrum {
+
+/// \brief Backend tags: the template parameter that selects where the network kernels run.
+namespace backend {
+/// Eigen kernels on the host CPU (always available).
+struct cpu {
+    static constexpr const char* name = "cpu";
+};
+/// cuDNN (RNN) + cuBLAS (dense) kernels on an NVIDIA GPU; needs ferrum::cudnn.
+struct cudnn {
+    static constexpr const char* name = "cudnn";
+};
+}  // namespace backend
+
+}  // namespace ferrum
+
+#ifndef FERRUM_DEFAULT_BACKEND
+#  ifdef FERRUM_USE_CUDNN
+#    define FERRUM_DEFAULT_BACKEND ::ferrum::backend::cudnn
+#  else
+#    define FERRUM_DEFAULT_BACKEND ::ferrum::backend::cpu
+#  endif
+#endif
+
+namespace ferrum {
+/// The backend used when a template's backend parameter is left out (FERRUM_DEFAULT_BACKEND).
+using default_backend = FERRUM_DEFAULT_BACKEND;
+
+struct version_info {
+    int major, minor, patch;
+};
+constexpr version_info version() noexcept {
+    return {FERRUM_VERSION_MAJOR, FERRUM_VERSION_MINOR, FERRUM_VERSION_PATCH};
+}
+}  // namespace ferrum

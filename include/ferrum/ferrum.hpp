@@ -1,0 +1,10 @@
+// ferrum: stellar metallicities ([Fe/H]) from Gaia data. Including this header gives the whole
+// public API; each module header (ferrum/spline.hpp, ferrum/nn.hpp, ...) can also be included alone.
+#pragma once
+
+#include "ferrum/core.hpp"
+#include "ferrum/lightcurve.hpp"
+#include "ferrum/spline.hpp"
+#include "ferrum/stats.hpp"
+#include "ferrum/nn.hpp"
+#include "ferrum/train.hpp"

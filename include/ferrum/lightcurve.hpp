@@ -1,0 +1,4 @@
+// Module header for ferrum/lightcurve/: includes every public header of the module.
+#pragma once
+
+#include "ferrum/core.hpp"

@@ -1,0 +1,25 @@
+# cmake -P driver for the package tests (see CMakeLists.txt beside this file).
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+if(MODE STREQUAL "install")
+  run(${CMAKE_COMMAND} --install ${FERRUM_BUILD} --prefix ${WORK}/prefix)
+  if(NOT EXISTS ${WORK}/prefix/share/cmake/ferrum/ferrumConfig.cmake)
+    message(FATAL_ERROR "install did not produce share/cmake/ferrum/ferrumConfig.cmake")
+  endif()
+  set(configure_args -DCMAKE_PREFIX_PATH=${WORK}/prefix)
+else()
+  set(configure_args -DFERRUM_SOURCE_DIR=${FERRUM_SOURCE})
+endif()
+
+run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release ${configure_args})
+run(${CMAKE_COMMAND} --build ${WORK}/build)
+run(${WORK}/build/consumer)
