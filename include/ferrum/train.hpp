@@ -2,3 +2,4 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/train/hyperband.hpp"
