@@ -11,6 +11,7 @@ namespace ferrum {
 /// `mag_err` is empty when the input had no errors; otherwise it has the size of `time`.
 struct light_curve {
     std::int64_t source_id = 0;
+    std::string name;  ///< the star's id as written when it is not an integer (e.g. CRTS "CSS_J154124.2-002225")
     std::string band = "G";
     std::vector<double> time;
     std::vector<double> mag;
@@ -23,6 +24,7 @@ struct light_curve {
 /// \brief A phase-folded light curve: phase in [0, 1), sorted ascending, with magnitudes and errors.
 struct folded_curve {
     std::int64_t source_id = 0;
+    std::string name;  ///< the star's id as written when it is not an integer; empty otherwise
     double period = 0.0;  ///< days; 0 when the curve came already folded and the period is unknown
     std::vector<double> phase;
     std::vector<double> mag;
