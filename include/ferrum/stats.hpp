@@ -2,3 +2,4 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/stats/gaussian_kde.hpp"
