@@ -3,3 +3,4 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/train/hyperband.hpp"
+#include "ferrum/train/trainer.hpp"

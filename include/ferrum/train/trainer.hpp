@@ -1,0 +1,330 @@
+// The training loop of the papers (Monti et al. 2025: Adam, batch 256, early stopping; Keras-style
+// callbacks): epochs of shuffled mini-batches, validation every epoch, early stopping with patience and
+// min_delta restoring the best weights, optional reduce-on-plateau, history as CSV/JSON, progress with
+// loss and ETA on stderr, atomic resumable checkpoints, and Ctrl-C that stops cleanly with a checkpoint.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/nn/parameter.hpp"
+
+namespace ferrum::train {
+
+/// Settings of `fit`. Every field is checked before the first batch (a bad one is a value_error).
+struct trainer_options {
+    int max_epochs = 100;
+    std::size_t batch_size = 256;
+    bool shuffle = true;
+    std::uint64_t seed = 0;  ///< shuffling order: std::mt19937_64(seed), saved in checkpoints
+
+    bool early_stopping = true;  ///< stop when the validation loss has not improved for `patience` epochs
+    int patience = 20;  ///< Keras semantics: stop after `patience` epochs without improvement
+    double min_delta = 0.0;  ///< an improvement must exceed this (Keras min_delta)
+    bool restore_best_weights = true;
+
+    double reduce_lr_factor = 1.0;  ///< reduce-on-plateau: lr *= factor after `reduce_lr_patience` flat epochs; 1 = off
+    int reduce_lr_patience = 10;
+    double min_learning_rate = 0.0;
+
+    std::string checkpoint_path;  ///< written atomically every `checkpoint_every` epochs and on Ctrl-C; empty = none
+    int checkpoint_every = 1;
+    bool resume = false;          ///< continue from `checkpoint_path` if it exists
+    std::string history_path;     ///< ".json" or ".csv"; empty = none
+    bool progress = progress_enabled_by_default();
+    bool handle_sigint = true;    ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
+};
+
+/// One epoch of the history.
+struct epoch_record {
+    int epoch = 0;  ///< 1-based
+    double train_loss = 0, val_loss = 0, learning_rate = 0, seconds = 0;
+};
+
+/// What happened during `fit`.
+struct training_history {
+    std::vector<epoch_record> epochs;
+    int best_epoch = 0;
+    double best_val_loss = std::numeric_limits<double>::infinity();
+    bool stopped_early = false;
+    bool interrupted = false;
+
+    std::string to_csv() const {
+        std::ostringstream os;
+        os.precision(17);
+        os << "epoch,train_loss,val_loss,learning_rate,seconds\n";
+        for (const auto& e : epochs)
+            os << e.epoch << ',' << e.train_loss << ',' << e.val_loss << ',' << e.learning_rate << ',' << e.seconds << '\n';
+        return os.str();
+    }
+    nlohmann::json to_json() const {
+        nlohmann::json j{{"best_epoch", best_epoch},
+                         {"best_val_loss", best_val_loss},
+                         {"stopped_early", stopped_early},
+                         {"interrupted", interrupted},
+                         {"epochs", nlohmann::json::array()}};
+        for (const auto& e : epochs)
+            j["epochs"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"val_loss", e.val_loss},
+                                   {"learning_rate", e.learning_rate}, {"seconds", e.seconds}});
+        return j;
+    }
+    static training_history from_json(const nlohmann::json& j) {
+        training_history h;
+        h.best_epoch = j.at("best_epoch").get<int>();
+        h.best_val_loss = j.at("best_val_loss").is_null() ? std::numeric_limits<double>::infinity()
+                                                          : j.at("best_val_loss").get<double>();
+        h.stopped_early = j.at("stopped_early").get<bool>();
+        for (const auto& e : j.at("epochs"))
+            h.epochs.push_back({e.at("epoch").get<int>(), e.at("train_loss").get<double>(),
+                                e.at("val_loss").get<double>(), e.at("learning_rate").get<double>(),
+                                e.at("seconds").get<double>()});
+        return h;
+    }
+};
+
+namespace detail {
+
+inline std::atomic<bool>& sigint_flag() noexcept {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+extern "C" inline void ferrum_on_sigint(int) { sigint_flag().store(true); }
+
+/// Installs the Ctrl-C handler for the lifetime of one `fit` and puts the previous one back.
+class sigint_guard {
+public:
+    explicit sigint_guard(bool active) : active_(active) {
+        sigint_flag().store(false);
+        if (active_) previous_ = std::signal(SIGINT, ferrum_on_sigint);
+    }
+    ~sigint_guard() {
+        if (active_) std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+    }
+    sigint_guard(const sigint_guard&) = delete;
+    sigint_guard& operator=(const sigint_guard&) = delete;
+    bool raised() const noexcept { return sigint_flag().load(); }
+
+private:
+    bool active_;
+    void (*previous_)(int) = SIG_DFL;
+};
+
+template <class T>
+nlohmann::json parameters_to_json(const nn::parameter_list<T>& params) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& p : params) j[p.name] = std::vector<T>(p.value, p.value + p.size());
+    return j;
+}
+
+template <class T>
+void parameters_from_json(nn::parameter_list<T>& params, const nlohmann::json& j, const std::string& where) {
+    for (auto& p : params) {
+        if (!j.contains(p.name)) throw input_error(where, 0, p.name, "parameter missing from checkpoint");
+        const auto v = j.at(p.name).template get<std::vector<T>>();
+        if (v.size() != p.size())
+            throw input_error(where, 0, p.name,
+                              "has " + std::to_string(v.size()) + " values, the model expects " + std::to_string(p.size()));
+        std::copy(v.begin(), v.end(), p.value);
+    }
+    if (j.size() != params.size())
+        throw input_error(where, 0, "params", "checkpoint holds parameters this model does not have");
+}
+
+template <class T>
+std::vector<std::vector<T>> snapshot(const nn::parameter_list<T>& params) {
+    std::vector<std::vector<T>> s;
+    for (const auto& p : params) s.emplace_back(p.value, p.value + p.size());
+    return s;
+}
+template <class T>
+void restore(nn::parameter_list<T>& params, const std::vector<std::vector<T>>& s) {
+    for (std::size_t i = 0; i < params.size(); ++i) std::copy(s[i].begin(), s[i].end(), params[i].value);
+}
+
+template <class Model, class = void>
+struct has_state : std::false_type {};
+template <class Model>
+struct has_state<Model, std::void_t<decltype(std::declval<Model&>().state_json()),
+                                    decltype(std::declval<Model&>().load_state_json(nlohmann::json{}))>>
+    : std::true_type {};
+
+}  // namespace detail
+
+/// \brief Trains `model` with `optimizer` on the samples `train_idx`, validating on `val_idx`.
+///
+/// \tparam Model provides `parameters()` → nn::parameter_list<T>; `train_step(const std::vector<size_t>& batch)`
+///   → the mean training loss of the batch (fit weights and penalties included) after writing its gradients
+///   into the parameters' grad buffers; `validation_loss(const std::vector<size_t>& idx)` → the evaluation
+///   loss (evaluation weights, no dropout). Optionally `state_json()` / `load_state_json(j)` for state
+///   beyond the parameters (e.g. a dropout generator), saved in checkpoints.
+/// \tparam Optimizer provides `step(parameter_list<T>&)`, `learning_rate()`, `set_learning_rate(double)`,
+///   `state_json()` and `load_state_json(j)` (ferrum::nn::adam does).
+/// The model ends with the best weights (if restore_best_weights) and the history says what happened.
+template <class Model, class Optimizer>
+training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::size_t>& train_idx,
+                     const std::vector<std::size_t>& val_idx, const trainer_options& opt = {}) {
+    // --- settings are checked before any work -------------------------------------------------
+    if (opt.max_epochs < 1) throw value_error("fit: max_epochs must be >= 1 (got " + std::to_string(opt.max_epochs) + ")");
+    if (opt.batch_size == 0) throw value_error("fit: batch_size must be >= 1 (got 0)");
+    if (opt.patience < 0) throw value_error("fit: patience must be >= 0 (got " + std::to_string(opt.patience) + ")");
+    if (!(opt.min_delta >= 0)) throw value_error("fit: min_delta must be >= 0");
+    if (!(opt.reduce_lr_factor > 0 && opt.reduce_lr_factor <= 1))
+        throw value_error("fit: reduce_lr_factor must be in (0, 1] (1 turns it off)");
+    if (opt.reduce_lr_patience < 0) throw value_error("fit: reduce_lr_patience must be >= 0");
+    if (opt.checkpoint_every < 1) throw value_error("fit: checkpoint_every must be >= 1");
+    if (opt.resume && opt.checkpoint_path.empty()) throw value_error("fit: resume needs a checkpoint_path");
+    if (train_idx.empty()) throw value_error("fit: the training set is empty (empty fold?)");
+    if (val_idx.empty() && (opt.early_stopping || opt.reduce_lr_factor < 1))
+        throw value_error("fit: early stopping and reduce-on-plateau need a non-empty validation set");
+
+    auto params = model.parameters();
+    using T = std::remove_pointer_t<decltype(params.front().value)>;
+
+    training_history hist;
+    std::mt19937_64 rng(opt.seed);
+    std::vector<std::size_t> order = train_idx;
+    auto best = detail::snapshot<T>(params);
+    int wait = 0, lr_wait = 0, first_epoch = 1;
+    double lr_best = std::numeric_limits<double>::infinity();
+
+    auto checkpoint_json = [&](int epoch) {
+        std::ostringstream rs;
+        rs << rng;
+        nlohmann::json j{{"format", "ferrum-checkpoint"}, {"version", 1}, {"epoch", epoch},
+                         {"params", detail::parameters_to_json<T>(params)}, {"optimizer", optimizer.state_json()},
+                         {"rng", rs.str()}, {"history", hist.to_json()}, {"wait", wait}, {"lr_wait", lr_wait},
+                         {"lr_best", lr_best}, {"order", order}};
+        nlohmann::json b = nlohmann::json::object();
+        for (std::size_t i = 0; i < params.size(); ++i) b[params[i].name] = best[i];
+        j["best_params"] = std::move(b);
+        if constexpr (detail::has_state<Model>::value) j["model_state"] = model.state_json();
+        return j;
+    };
+
+    if (opt.resume && std::filesystem::exists(opt.checkpoint_path)) {
+        std::ifstream in(opt.checkpoint_path);
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(opt.checkpoint_path, 0, "", std::string("not a readable checkpoint: ") + e.what());
+        }
+        if (j.value("format", "") != "ferrum-checkpoint")
+            throw input_error(opt.checkpoint_path, 0, "format", "not a ferrum checkpoint");
+        detail::parameters_from_json<T>(params, j.at("params"), opt.checkpoint_path);
+        auto now = detail::snapshot<T>(params);
+        detail::parameters_from_json<T>(params, j.at("best_params"), opt.checkpoint_path);
+        best = detail::snapshot<T>(params);
+        detail::restore<T>(params, now);
+        optimizer.load_state_json(j.at("optimizer"));
+        std::istringstream rs(j.at("rng").get<std::string>());
+        rs >> rng;
+        hist = training_history::from_json(j.at("history"));
+        wait = j.at("wait").get<int>();
+        lr_wait = j.at("lr_wait").get<int>();
+        lr_best = j.at("lr_best").is_null() ? std::numeric_limits<double>::infinity() : j.at("lr_best").get<double>();
+        order = j.at("order").get<std::vector<std::size_t>>();
+        if constexpr (detail::has_state<Model>::value) model.load_state_json(j.at("model_state"));
+        first_epoch = j.at("epoch").get<int>() + 1;
+    }
+
+    detail::sigint_guard sigint(opt.handle_sigint);
+    const std::size_t batches = (order.size() + opt.batch_size - 1) / opt.batch_size;
+    progress bar("epoch", static_cast<std::size_t>(opt.max_epochs), opt.progress);
+    nlohmann::json last_checkpoint = checkpoint_json(first_epoch - 1);
+    std::vector<std::size_t> batch;
+    batch.reserve(opt.batch_size);
+
+    for (int epoch = first_epoch; epoch <= opt.max_epochs; ++epoch) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (opt.shuffle) std::shuffle(order.begin(), order.end(), rng);
+        double sum = 0;
+        for (std::size_t b = 0; b < batches; ++b) {
+            const std::size_t lo = b * opt.batch_size, hi = std::min(order.size(), lo + opt.batch_size);
+            batch.assign(order.begin() + static_cast<std::ptrdiff_t>(lo), order.begin() + static_cast<std::ptrdiff_t>(hi));
+            const double loss = static_cast<double>(model.train_step(batch));
+            if (!std::isfinite(loss))
+                throw value_error("fit: the training loss became " + std::to_string(loss) + " at epoch " +
+                                  std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
+                                  " (learning rate too high? bad input?)");
+            optimizer.step(params);
+            sum += loss * double(hi - lo);
+            if (sigint.raised()) break;
+        }
+        if (sigint.raised()) {
+            // the epoch was cut short: leave the model and the checkpoint as they were after the last
+            // completed epoch, so a resumed run continues exactly where this one would have.
+            hist.interrupted = true;
+            detail::parameters_from_json<T>(params, last_checkpoint.at("params"), "<in-memory checkpoint>");
+            optimizer.load_state_json(last_checkpoint.at("optimizer"));
+            if (!opt.checkpoint_path.empty())
+                write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
+            if (opt.progress) std::fprintf(stderr, "interrupted: stopped after epoch %d%s\n", epoch - 1,
+                                           opt.checkpoint_path.empty() ? "" : ", checkpoint written");
+            break;
+        }
+        epoch_record rec;
+        rec.epoch = epoch;
+        rec.train_loss = sum / double(order.size());
+        rec.val_loss = val_idx.empty() ? rec.train_loss : static_cast<double>(model.validation_loss(val_idx));
+        rec.learning_rate = optimizer.learning_rate();
+        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        hist.epochs.push_back(rec);
+
+        if (rec.val_loss < hist.best_val_loss - opt.min_delta) {
+            hist.best_val_loss = rec.val_loss;
+            hist.best_epoch = epoch;
+            best = detail::snapshot<T>(params);
+            wait = 0;
+        } else {
+            ++wait;
+        }
+        if (opt.reduce_lr_factor < 1) {
+            if (rec.val_loss < lr_best - opt.min_delta) {
+                lr_best = rec.val_loss;
+                lr_wait = 0;
+            } else if (++lr_wait >= opt.reduce_lr_patience) {
+                optimizer.set_learning_rate(std::max(opt.min_learning_rate, optimizer.learning_rate() * opt.reduce_lr_factor));
+                lr_wait = 0;
+            }
+        }
+        std::ostringstream extra;
+        extra.precision(5);
+        extra << "loss " << rec.train_loss << "  val " << rec.val_loss << "  best " << hist.best_val_loss << " @"
+              << hist.best_epoch;
+        bar.update(static_cast<std::size_t>(epoch), extra.str());
+
+        last_checkpoint = checkpoint_json(epoch);
+        if (!opt.checkpoint_path.empty() && epoch % opt.checkpoint_every == 0)
+            write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
+        if (opt.early_stopping && wait >= opt.patience) {
+            hist.stopped_early = true;
+            break;
+        }
+    }
+
+    if (opt.restore_best_weights && hist.best_epoch > 0 && !hist.interrupted) detail::restore<T>(params, best);
+    if (!opt.history_path.empty()) {
+        const bool csv = std::filesystem::path(opt.history_path).extension() == ".csv";
+        write_file_atomically(opt.history_path, csv ? hist.to_csv() : hist.to_json().dump(2));
+    }
+    return hist;
+}
+
+}  // namespace ferrum::train
