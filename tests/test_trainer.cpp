@@ -23,15 +23,17 @@ namespace {
 
 /// Plain gradient descent with the optimizer interface the trainer needs.
 struct sgd {
-    double lr;
+    double rate;
     void step(parameter_list<double>& ps) {
         for (auto& p : ps)
-            for (std::size_t i = 0; i < p.size(); ++i) p.value[i] -= lr * p.grad[i];
+            for (std::size_t i = 0; i < p.size(); ++i) p.value[i] -= rate * p.grad[i];
     }
-    double learning_rate() const { return lr; }
-    void set_learning_rate(double v) { lr = v; }
-    nlohmann::json state_json() const { return {{"lr", lr}}; }
-    void load_state_json(const nlohmann::json& j) { lr = j.at("lr").get<double>(); }
+    double lr() const { return rate; }
+    void set_lr(double v) { rate = v; }
+    nlohmann::json state_dict() const { return {{"lr", rate}}; }
+    void load_state_dict(const nlohmann::json& j) { rate = j.at("lr").get<double>(); }
+}; }
+    void load_state_dict(const nlohmann::json& j) { lr = j.at("lr").get<double>(); }
 };
 
 /// y = X a + b with a weighted MSE loss; the weighted least-squares solution is the oracle.

@@ -173,8 +173,8 @@ struct has_state<Model, std::void_t<decltype(std::declval<Model&>().state_json()
 ///   into the parameters' grad buffers; `validation_loss(const std::vector<size_t>& idx)` → the evaluation
 ///   loss (evaluation weights, no dropout). Optionally `state_json()` / `load_state_json(j)` for state
 ///   beyond the parameters (e.g. a dropout generator), saved in checkpoints.
-/// \tparam Optimizer provides `step(parameter_list<T>&)`, `learning_rate()`, `set_learning_rate(double)`,
-///   `state_json()` and `load_state_json(j)` (ferrum::nn::adam does).
+/// \tparam Optimizer provides `step(parameter_list<T>&)`, `lr()`, `set_lr(double)`,
+///   `state_dict()` and `load_state_dict(j)` (PyTorch names, as ferrum::nn::adam).
 /// The model ends with the best weights (if restore_best_weights) and the history says what happened.
 template <class Model, class Optimizer>
 training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::size_t>& train_idx,
@@ -207,7 +207,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         std::ostringstream rs;
         rs << rng;
         nlohmann::json j{{"format", "ferrum-checkpoint"}, {"version", 1}, {"epoch", epoch},
-                         {"params", detail::parameters_to_json<T>(params)}, {"optimizer", optimizer.state_json()},
+                         {"params", detail::parameters_to_json<T>(params)}, {"optimizer", optimizer.state_dict()},
                          {"rng", rs.str()}, {"history", hist.to_json()}, {"wait", wait}, {"lr_wait", lr_wait},
                          {"lr_best", lr_best}, {"order", order}};
         nlohmann::json b = nlohmann::json::object();
@@ -232,7 +232,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         detail::parameters_from_json<T>(params, j.at("best_params"), opt.checkpoint_path);
         best = detail::snapshot<T>(params);
         detail::restore<T>(params, now);
-        optimizer.load_state_json(j.at("optimizer"));
+        optimizer.load_state_dict(j.at("optimizer"));
         std::istringstream rs(j.at("rng").get<std::string>());
         rs >> rng;
         hist = training_history::from_json(j.at("history"));
@@ -272,7 +272,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             // completed epoch, so a resumed run continues exactly where this one would have.
             hist.interrupted = true;
             detail::parameters_from_json<T>(params, last_checkpoint.at("params"), "<in-memory checkpoint>");
-            optimizer.load_state_json(last_checkpoint.at("optimizer"));
+            optimizer.load_state_dict(last_checkpoint.at("optimizer"));
             if (!opt.checkpoint_path.empty())
                 write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
             if (opt.progress) std::fprintf(stderr, "interrupted: stopped after epoch %d%s\n", epoch - 1,
@@ -283,7 +283,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         rec.epoch = epoch;
         rec.train_loss = sum / double(order.size());
         rec.val_loss = val_idx.empty() ? rec.train_loss : static_cast<double>(model.validation_loss(val_idx));
-        rec.learning_rate = optimizer.learning_rate();
+        rec.learning_rate = optimizer.lr();
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         hist.epochs.push_back(rec);
 
@@ -300,7 +300,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
                 lr_best = rec.val_loss;
                 lr_wait = 0;
             } else if (++lr_wait >= opt.reduce_lr_patience) {
-                optimizer.set_learning_rate(std::max(opt.min_learning_rate, optimizer.learning_rate() * opt.reduce_lr_factor));
+                optimizer.set_lr(std::max(opt.min_learning_rate, optimizer.lr() * opt.reduce_lr_factor));
                 lr_wait = 0;
             }
         }
