@@ -3,3 +3,5 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/stats/gaussian_kde.hpp"
+#include "ferrum/stats/density_weights.hpp"
+#include "ferrum/stats/cost_sensitive_weights.hpp"
