@@ -2,3 +2,5 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/spline/periodic_spline.hpp"
+#include "ferrum/spline/univariate_spline.hpp"
