@@ -32,8 +32,6 @@ struct sgd {
     void set_lr(double v) { rate = v; }
     nlohmann::json state_dict() const { return {{"lr", rate}}; }
     void load_state_dict(const nlohmann::json& j) { rate = j.at("lr").get<double>(); }
-}; }
-    void load_state_dict(const nlohmann::json& j) { lr = j.at("lr").get<double>(); }
 };
 
 /// y = X a + b with a weighted MSE loss; the weighted least-squares solution is the oracle.
