@@ -2,3 +2,6 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/regularization.hpp"
