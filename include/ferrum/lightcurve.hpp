@@ -2,3 +2,5 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/lightcurve/fourier.hpp"
+#include "ferrum/lightcurve/phase_fold.hpp"
