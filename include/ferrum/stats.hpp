@@ -5,3 +5,5 @@
 #include "ferrum/stats/gaussian_kde.hpp"
 #include "ferrum/stats/density_weights.hpp"
 #include "ferrum/stats/cost_sensitive_weights.hpp"
+#include "ferrum/stats/metrics.hpp"
+#include "ferrum/stats/binned_statistics.hpp"
