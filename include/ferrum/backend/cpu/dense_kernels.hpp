@@ -1,0 +1,51 @@
+// CPU (Eigen) kernels of the dense layer y = f(W x + b) on feature-major chunks: one GEMM forward,
+// and for backward dA = dY * f'(y), dW += dA X^T, db += rowsum(dA), dX = W^T dA (three GEMM-shaped ops).
+#pragma once
+
+#include "ferrum/nn/activation.hpp"
+#include "ferrum/nn/detail/block.hpp"
+#include "ferrum/nn/detail/kernel_traits.hpp"
+
+namespace ferrum::nn::detail {
+
+template <class T>
+struct dense_kernels<ferrum::backend::cpu, T> {
+    struct weights {
+        const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
+        const T* b;  ///< [out]
+        Eigen::Index in, out;
+        activation act;
+    };
+    struct grads {
+        T* w;
+        T* b;
+    };
+    struct cache {
+        matrix<T> da;  ///< backward workspace (out x columns)
+    };
+
+    /// y (out x cols) = f(W x + b).
+    static void forward(const weights& p, const matrix<T>& x, matrix<T>& y) {
+        const_matrix_map<T> W(p.w, p.out, p.in);
+        y.resize(p.out, x.cols());
+        y.noalias() = W * x;
+        for (Eigen::Index i = 0; i < p.out; ++i) y.row(i).array() += p.b[i];
+        apply_activation(p.act, y.array());
+    }
+
+    /// Accumulates parameter gradients; writes dx (in x cols) when dx is not null.
+    static void backward(const weights& p, const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy,
+                         cache& c, const grads& g, matrix<T>* dx) {
+        const_matrix_map<T> W(p.w, p.out, p.in);
+        c.da = dy;
+        multiply_activation_derivative(p.act, c.da.array(), y.array());
+        matrix_map<T>(g.w, p.out, p.in).noalias() += c.da * x.transpose();
+        vector_map<T>(g.b, p.out) += c.da.rowwise().sum();
+        if (dx) {
+            dx->resize(p.in, x.cols());
+            dx->noalias() = W.transpose() * c.da;
+        }
+    }
+};
+
+}  // namespace ferrum::nn::detail

@@ -1,0 +1,58 @@
+// CPU kernels of inverted dropout (Srivastava et al. 2014): keep with probability 1 - p and scale by
+// 1/(1 - p). Masks come from a counter-based hash (SplitMix64 finaliser) of (seed, draw, sample, step,
+// feature), so a mask does not depend on how the batch is split into chunks or threads.
+#pragma once
+
+#include <cstdint>
+
+#include "ferrum/nn/detail/block.hpp"
+#include "ferrum/nn/detail/kernel_traits.hpp"
+
+namespace ferrum::nn::detail {
+
+/// SplitMix64 finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix, good enough for masks.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+template <class T>
+struct dropout_kernels<ferrum::backend::cpu, T> {
+    struct cache {
+        matrix<T> mask;  ///< 0 or 1/(1-p), same shape as the input
+    };
+
+    /// y = x * mask; mask element (f, t, b) kept when hash(stream, ((first+b) * steps + t) * F + f) >= p.
+    static void forward(T rate, std::uint64_t seed, std::uint64_t draw, const chunk_context& ctx,
+                        const matrix<T>& x, matrix<T>& y, cache& c) {
+        const Eigen::Index F = x.rows(), S = ctx.steps, B = ctx.batch;
+        const std::uint64_t stream = mix64(seed ^ mix64(draw + 0x632BE59BD9B4E019ULL));
+        // keep if the top 32 bits of the hash are >= threshold; P(drop) = threshold / 2^32
+        const auto threshold = static_cast<std::uint64_t>(static_cast<double>(rate) * 4294967296.0);
+        const T scale = T(1) / (T(1) - rate);
+        c.mask.resize(F, x.cols());
+        for (Eigen::Index f = 0; f < F; ++f) {
+            T* m = c.mask.row(f).data();
+            for (Eigen::Index t = 0; t < S; ++t) {
+                const std::uint64_t base = static_cast<std::uint64_t>(t) * static_cast<std::uint64_t>(F) +
+                                           static_cast<std::uint64_t>(f);
+                for (Eigen::Index b = 0; b < B; ++b) {
+                    const std::uint64_t sample = ctx.first_sample + static_cast<std::uint64_t>(b);
+                    const std::uint64_t key = sample * static_cast<std::uint64_t>(S * F) + base;
+                    m[t * B + b] = (mix64(stream + key) >> 32) >= threshold ? scale : T(0);
+                }
+            }
+        }
+        y.resize(F, x.cols());
+        y.array() = x.array() * c.mask.array();
+    }
+
+    static void backward(const cache& c, const matrix<T>& dy, matrix<T>& dx) {
+        dx.resize(dy.rows(), dy.cols());
+        dx.array() = dy.array() * c.mask.array();
+    }
+};
+
+}  // namespace ferrum::nn::detail

@@ -1,0 +1,70 @@
+// Internal activation layout of the network engine: one chunk of a batch stored feature-major,
+// features x (steps * batch) row-major with column t * batch + b, so the input projection of all steps
+// is one GEMM and each gate's values for one step are contiguous rows (vectorised gate loops).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "ferrum/core/config.hpp"
+
+namespace ferrum::nn {
+
+/// What a forward pass is for. `training` samples dropout masks and keeps what backward needs;
+/// `inference` is deterministic (dropout off); `mc_dropout` keeps sampling dropout masks at inference
+/// (Monte-Carlo dropout, Gal & Ghahramani 2016) from the layers' seeded generators.
+enum class mode { inference, training, mc_dropout };
+
+namespace detail {
+
+template <class T>
+constexpr void check_scalar() noexcept {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                  "ferrum::nn layers and models are defined for T = float or T = double only");
+}
+
+template <class T>
+using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+template <class T>
+using matrix_map = Eigen::Map<matrix<T>>;
+template <class T>
+using const_matrix_map = Eigen::Map<const matrix<T>>;
+template <class T>
+using vector_map = Eigen::Map<vector<T>>;
+template <class T>
+using const_vector_map = Eigen::Map<const vector<T>>;
+
+/// Activations of one chunk: v is features x (steps * batch); tabular data has steps == 1.
+template <class T>
+struct block {
+    matrix<T> v;
+    Eigen::Index steps = 1;
+    Eigen::Index batch = 0;
+    bool sequence = false;
+    Eigen::Index features() const noexcept { return v.rows(); }
+};
+
+/// Shape of what flows along one edge of the model graph (per sample).
+struct io_shape {
+    Eigen::Index features = 0;
+    bool sequence = false;
+};
+
+/// Everything a layer needs to know about the chunk it is processing.
+struct chunk_context {
+    Eigen::Index steps = 1;
+    Eigen::Index batch = 0;              ///< samples in this chunk
+    std::size_t first_sample = 0;        ///< index of the chunk's first sample in the whole batch
+    const std::vector<int>* lengths = nullptr;  ///< per-sample valid steps of this chunk; null: all full
+    nn::mode run_mode = nn::mode::inference;
+    bool masked() const noexcept { return lengths != nullptr; }
+};
+
+}  // namespace detail
+}  // namespace ferrum::nn

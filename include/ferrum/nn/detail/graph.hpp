@@ -1,0 +1,418 @@
+// The execution engine behind nn::sequential and nn::functional: a directed acyclic graph of layers in
+// insertion (topological) order, run over fixed chunks of the batch on a few threads. Each chunk owns its
+// activations, caches and gradient buffers; chunk gradients are summed in chunk order, so results are
+// bit-identical for any number of threads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "ferrum/core/error.hpp"
+#include "ferrum/nn/dense.hpp"
+#include "ferrum/nn/detail/block.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/gru.hpp"
+
+namespace ferrum::nn {
+
+/// Any layer a model can hold.
+template <class T, class Backend>
+using any_layer = std::variant<dense<T, Backend>, gru<T, Backend>, dropout<T, Backend>>;
+
+/// \brief A non-owning view of one input batch: (batch, features) or (batch, time, features), row-major.
+template <class T>
+struct input_view {
+    const T* data = nullptr;
+    std::size_t batch = 0, steps = 1, features = 0;
+    bool sequence = false;
+    input_view(const xt::xtensor<T, 2>& x) noexcept  // NOLINT: implicit on purpose
+        : data(x.data()), batch(x.shape()[0]), steps(1), features(x.shape()[1]), sequence(false) {}
+    input_view(const xt::xtensor<T, 3>& x) noexcept  // NOLINT
+        : data(x.data()), batch(x.shape()[0]), steps(x.shape()[1]), features(x.shape()[2]), sequence(true) {}
+};
+
+namespace detail {
+
+enum class node_kind { input, layer, concat };
+
+struct node {
+    node_kind kind;
+    std::string name;
+    std::vector<std::size_t> from;
+    std::size_t index = 0;  ///< input number or layer number
+    io_shape shape;
+};
+
+template <class T, class Backend>
+class graph {
+public:
+    using layer_type = any_layer<T, Backend>;
+
+    std::size_t add_input(std::string name, io_shape shape) {
+        if (shape.features <= 0) throw value_error("model input '" + name + "' needs a positive feature count");
+        check_name(name);
+        nodes_.push_back({node_kind::input, std::move(name), {}, num_inputs_++, shape});
+        return nodes_.size() - 1;
+    }
+
+    std::size_t add_layer(std::string name, layer_type layer, std::size_t from) {
+        check_name(name);
+        check_node(from);
+        const io_shape s = std::visit([&](const auto& l) { return l.output_shape(nodes_[from].shape); }, layer);
+        layers_.push_back(std::move(layer));
+        nodes_.push_back({node_kind::layer, std::move(name), {from}, layers_.size() - 1, s});
+        output_ = nodes_.size() - 1;
+        // distinct dropout layers draw distinct masks even with equal seeds
+        if (auto* d = std::get_if<dropout<T, Backend>>(&layers_.back())) d->set_salt(output_);
+        return output_;
+    }
+
+    /// Concatenates node outputs along features (all sequences of the same length, or all tabular).
+    std::size_t add_concat(std::string name, std::vector<std::size_t> from) {
+        check_name(name);
+        if (from.size() < 2) throw value_error("concat '" + name + "' needs at least two inputs");
+        io_shape s{0, nodes_.at(from.front()).shape.sequence};
+        for (auto f : from) {
+            check_node(f);
+            if (nodes_[f].shape.sequence != s.sequence)
+                throw value_error("concat '" + name + "': cannot join a sequence with a tabular input");
+            s.features += nodes_[f].shape.features;
+        }
+        nodes_.push_back({node_kind::concat, std::move(name), std::move(from), 0, s});
+        output_ = nodes_.size() - 1;
+        return output_;
+    }
+
+    void set_output(std::size_t n) {
+        check_node(n);
+        output_ = n;
+    }
+
+    const std::vector<node>& nodes() const noexcept { return nodes_; }
+    std::vector<layer_type>& layers() noexcept { return layers_; }
+    const std::vector<layer_type>& layers() const noexcept { return layers_; }
+    std::size_t output() const noexcept { return output_; }
+    std::size_t num_inputs() const noexcept { return num_inputs_; }
+    std::size_t node_of_layer(std::size_t l) const {
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            if (nodes_[i].kind == node_kind::layer && nodes_[i].index == l) return i;
+        throw value_error("no such layer");
+    }
+
+    /// Parameters of every layer, named "<node name>.<PyTorch name>".
+    parameter_list<T> parameters() {
+        parameter_list<T> out;
+        for (const auto& n : nodes_)
+            if (n.kind == node_kind::layer) {
+                auto p = std::visit([&](auto& l) { return l.parameters(n.name + "."); }, layers_[n.index]);
+                out.insert(out.end(), p.begin(), p.end());
+            }
+        return out;
+    }
+    void zero_grad() {
+        for (auto& l : layers_) std::visit([](auto& x) { x.storage().zero_grad(); }, l);
+    }
+
+    std::size_t chunk_size = 64;   ///< samples per chunk (fixed partition: results do not depend on threads)
+    std::size_t num_threads = 2;
+
+    /// Runs the graph. All sequence inputs share `lengths` (empty: every sample uses all steps).
+    void forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m) {
+        if (output_ == npos) throw value_error("the model has no layers");
+        if (inputs.size() != num_inputs_)
+            throw value_error("the model takes " + std::to_string(num_inputs_) + " inputs, got " +
+                              std::to_string(inputs.size()));
+        batch_ = inputs.front().batch;
+        steps_ = 0;
+        for (const auto& n : nodes_) {
+            if (n.kind != node_kind::input) continue;
+            const auto& in = inputs[n.index];
+            if (in.batch != batch_) throw value_error("all model inputs need the same batch size");
+            if (in.sequence != n.shape.sequence || in.features != static_cast<std::size_t>(n.shape.features))
+                throw value_error("input '" + n.name + "' expects " + describe(n.shape) + ", got " +
+                                  (in.sequence ? "a sequence" : "a table") + " with " + std::to_string(in.features) +
+                                  " features");
+            if (in.sequence) {
+                if (in.steps == 0) throw value_error("input '" + n.name + "' has sequences of zero steps");
+                if (steps_ && steps_ != in.steps) throw value_error("sequence inputs differ in length");
+                steps_ = in.steps;
+            }
+        }
+        if (batch_ == 0) throw value_error("empty batch");
+        if (steps_ == 0 && !lengths.empty()) throw value_error("lengths given but no input is a sequence");
+        if (!lengths.empty()) {
+            if (lengths.size() != batch_)
+                throw value_error("lengths has " + std::to_string(lengths.size()) + " entries for a batch of " +
+                                  std::to_string(batch_));
+            for (auto l : lengths)
+                if (l < 1 || l > steps_)
+                    throw value_error("sequence length " + std::to_string(l) + " outside [1, " +
+                                      std::to_string(steps_) + "]");
+        }
+        masked_ = !lengths.empty() && std::any_of(lengths.begin(), lengths.end(), [&](auto l) { return l < steps_; });
+        mode_ = m;
+        for (auto& l : layers_) std::visit([&](auto& x) { x.begin_forward(m); }, l);
+        if (chunk_size == 0) throw value_error("chunk_size must be positive");
+        const std::size_t nchunks = (batch_ + chunk_size - 1) / chunk_size;
+        chunks_.resize(nchunks);
+        for (std::size_t c = 0; c < nchunks; ++c) {
+            auto& ch = chunks_[c];
+            ch.first = c * chunk_size;
+            ch.count = std::min(chunk_size, batch_ - ch.first);
+            ch.lengths.clear();
+            if (masked_)
+                for (std::size_t b = 0; b < ch.count; ++b) ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
+        }
+        parallel(nchunks, [&](std::size_t c) { forward_chunk(chunks_[c], inputs); });
+        has_forward_ = true;
+    }
+
+    /// Backpropagates `grad_output` (the gradient of the loss w.r.t. the output); accumulates parameter
+    /// gradients into the layers. With `input_gradients`, returns d loss / d input for every input.
+    std::vector<xt::xarray<T>> backward(const T* grad_output, const std::vector<std::size_t>& shape,
+                                        bool input_gradients) {
+        if (!has_forward_) throw value_error("backward() needs a forward() pass first");
+        const io_shape os = nodes_[output_].shape;
+        const std::vector<std::size_t> expect =
+            os.sequence ? std::vector<std::size_t>{batch_, steps_, static_cast<std::size_t>(os.features)}
+                        : std::vector<std::size_t>{batch_, static_cast<std::size_t>(os.features)};
+        if (shape != expect) throw value_error("backward: the gradient's shape differs from the model output's");
+        want_input_grad_ = input_gradients;
+        parallel(chunks_.size(), [&](std::size_t c) { backward_chunk(chunks_[c], grad_output); });
+        // sum chunk gradients in chunk order: identical for any thread count
+        for (std::size_t l = 0; l < layers_.size(); ++l) {
+            auto& g = std::visit([](auto& x) -> std::vector<T>& { return x.storage().grads(); }, layers_[l]);
+            for (const auto& ch : chunks_)
+                for (std::size_t i = 0; i < g.size(); ++i) g[i] += ch.pgrad[l][i];
+        }
+        std::vector<xt::xarray<T>> out;
+        if (input_gradients)
+            for (const auto& n : nodes_)
+                if (n.kind == node_kind::input) out.push_back(gather(&n - nodes_.data(), true));
+        return out;
+    }
+
+    /// The output of the last forward pass: (batch, features) or (batch, time, features).
+    xt::xarray<T> output_tensor() const { return gather(output_, false); }
+    io_shape output_shape() const { return nodes_.at(output_).shape; }
+
+private:
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    struct layer_cache {
+        typename dense<T, Backend>::chunk_cache d;
+        typename gru<T, Backend>::chunk_cache g;
+        typename dropout<T, Backend>::chunk_cache p;
+        auto& get(const dense<T, Backend>&) noexcept { return d; }
+        auto& get(const gru<T, Backend>&) noexcept { return g; }
+        auto& get(const dropout<T, Backend>&) noexcept { return p; }
+    };
+
+    struct chunk {
+        std::size_t first = 0, count = 0;
+        std::vector<int> lengths;
+        std::vector<block<T>> out, grad;
+        std::vector<char> has_grad;
+        block<T> scratch;
+        std::vector<layer_cache> caches;
+        std::vector<std::vector<T>> pgrad;
+    };
+
+    static std::string describe(io_shape s) {
+        return (s.sequence ? std::string("a sequence") : std::string("a table")) + " with " +
+               std::to_string(s.features) + " features";
+    }
+    void check_name(const std::string& name) const {
+        for (const auto& n : nodes_)
+            if (n.name == name) throw value_error("two model nodes are named '" + name + "'");
+    }
+    void check_node(std::size_t n) const {
+        if (n >= nodes_.size()) throw value_error("node " + std::to_string(n) + " does not exist (yet)");
+    }
+
+    chunk_context context(const chunk& ch) const noexcept {
+        chunk_context ctx;
+        ctx.steps = static_cast<Eigen::Index>(steps_ ? steps_ : 1);
+        ctx.batch = static_cast<Eigen::Index>(ch.count);
+        ctx.first_sample = ch.first;
+        ctx.lengths = masked_ ? &ch.lengths : nullptr;
+        ctx.run_mode = mode_;
+        return ctx;
+    }
+
+    void forward_chunk(chunk& ch, const std::vector<input_view<T>>& inputs) {
+        const chunk_context ctx = context(ch);
+        ch.out.resize(nodes_.size());
+        ch.caches.resize(layers_.size());
+        const Eigen::Index B = ctx.batch;
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            const node& n = nodes_[i];
+            block<T>& o = ch.out[i];
+            if (n.kind == node_kind::input) {
+                const auto& in = inputs[n.index];
+                const Eigen::Index S = in.sequence ? ctx.steps : 1, F = n.shape.features;
+                o.v.resize(F, S * B);
+                o.steps = S;
+                o.batch = B;
+                o.sequence = in.sequence;
+                for (Eigen::Index b = 0; b < B; ++b) {
+                    const T* src = in.data + (ch.first + static_cast<std::size_t>(b)) * static_cast<std::size_t>(S * F);
+                    const Eigen::Index len = ctx.lengths ? (*ctx.lengths)[static_cast<std::size_t>(b)] : S;
+                    for (Eigen::Index t = 0; t < S; ++t)
+                        for (Eigen::Index f = 0; f < F; ++f)
+                            o.v(f, t * B + b) = in.sequence && t >= len ? T(0) : src[t * F + f];  // padding may be NaN
+                }
+            } else if (n.kind == node_kind::layer) {
+                std::visit([&](const auto& l) { l.forward_chunk(ch.out[n.from[0]], o, ch.caches[n.index].get(l), ctx); },
+                           layers_[n.index]);
+            } else {
+                const block<T>& first = ch.out[n.from[0]];
+                o.v.resize(n.shape.features, first.v.cols());
+                o.steps = first.steps;
+                o.batch = first.batch;
+                o.sequence = first.sequence;
+                Eigen::Index row = 0;
+                for (auto f : n.from) {
+                    o.v.middleRows(row, ch.out[f].v.rows()) = ch.out[f].v;
+                    row += ch.out[f].v.rows();
+                }
+            }
+        }
+    }
+
+    void accumulate(chunk& ch, std::size_t target, const block<T>& g) {
+        if (ch.has_grad[target]) {
+            ch.grad[target].v += g.v;
+        } else {
+            ch.grad[target].v = g.v;
+            ch.has_grad[target] = 1;
+        }
+        const block<T>& o = ch.out[target];
+        ch.grad[target].steps = o.steps;
+        ch.grad[target].batch = o.batch;
+        ch.grad[target].sequence = o.sequence;
+    }
+
+    bool needs_grad(std::size_t n) const noexcept {
+        return nodes_[n].kind != node_kind::input || want_input_grad_;
+    }
+
+    void backward_chunk(chunk& ch, const T* gout) {
+        const chunk_context ctx = context(ch);
+        ch.grad.resize(nodes_.size());
+        ch.has_grad.assign(nodes_.size(), 0);
+        ch.pgrad.resize(layers_.size());
+        for (std::size_t l = 0; l < layers_.size(); ++l) {
+            const std::size_t np = std::visit([](const auto& x) { return x.storage().size(); }, layers_[l]);
+            ch.pgrad[l].assign(np, T(0));
+        }
+        // scatter the output gradient into the chunk layout; steps past a sample's length are ignored
+        {
+            const block<T>& o = ch.out[output_];
+            block<T>& g = ch.grad[output_];
+            const Eigen::Index F = o.v.rows(), S = o.steps, B = ctx.batch;
+            g.v.resize(F, S * B);
+            g.steps = S;
+            g.batch = B;
+            g.sequence = o.sequence;
+            for (Eigen::Index b = 0; b < B; ++b) {
+                const T* src = gout + (ch.first + static_cast<std::size_t>(b)) * static_cast<std::size_t>(S * F);
+                const Eigen::Index len = o.sequence && ctx.lengths ? (*ctx.lengths)[static_cast<std::size_t>(b)] : S;
+                for (Eigen::Index t = 0; t < S; ++t)
+                    for (Eigen::Index f = 0; f < F; ++f) g.v(f, t * B + b) = t < len ? src[t * F + f] : T(0);
+            }
+            ch.has_grad[output_] = 1;
+        }
+        for (std::size_t i = nodes_.size(); i-- > 0;) {
+            if (!ch.has_grad[i]) continue;
+            const node& n = nodes_[i];
+            if (n.kind == node_kind::layer) {
+                const std::size_t src = n.from[0];
+                const bool want = needs_grad(src);
+                std::visit(
+                    [&](const auto& l) {
+                        l.backward_chunk(ch.out[src], ch.out[i], ch.caches[n.index].get(l), ch.grad[i],
+                                         want ? &ch.scratch : nullptr, ch.pgrad[n.index].data(), ctx);
+                    },
+                    layers_[n.index]);
+                if (want) accumulate(ch, src, ch.scratch);
+            } else if (n.kind == node_kind::concat) {
+                Eigen::Index row = 0;
+                for (auto f : n.from) {
+                    const Eigen::Index r = ch.out[f].v.rows();
+                    if (needs_grad(f)) {
+                        ch.scratch.v = ch.grad[i].v.middleRows(row, r);
+                        accumulate(ch, f, ch.scratch);
+                    }
+                    row += r;
+                }
+            }
+        }
+    }
+
+    /// Copies node n's chunk blocks (its output, or its gradient) back into a (batch[, time], features) array,
+    /// with zeros past each sample's length.
+    xt::xarray<T> gather(std::size_t n, bool gradient) const {
+        const io_shape s = nodes_[n].shape;
+        const std::size_t S = s.sequence ? steps_ : 1, F = static_cast<std::size_t>(s.features);
+        xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({batch_, S, F}) : xt::xarray<T>::from_shape({batch_, F});
+        out.fill(T(0));
+        for (const auto& ch : chunks_) {
+            const bool has = gradient ? (n < ch.has_grad.size() && ch.has_grad[n]) : true;
+            if (!has) continue;
+            const matrix<T>& v = gradient ? ch.grad[n].v : ch.out[n].v;
+            const std::size_t B = ch.count;
+            for (std::size_t b = 0; b < B; ++b) {
+                const std::size_t len = s.sequence && masked_ ? static_cast<std::size_t>(ch.lengths[b]) : S;
+                T* dst = out.data() + (ch.first + b) * S * F;
+                for (std::size_t t = 0; t < len; ++t)
+                    for (std::size_t f = 0; f < F; ++f)
+                        dst[t * F + f] = v(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(t * B + b));
+            }
+        }
+        return out;
+    }
+
+    template <class F>
+    void parallel(std::size_t n, F&& f) {
+        const std::size_t nt = std::max<std::size_t>(1, std::min(num_threads, n));
+        if (nt == 1) {
+            for (std::size_t i = 0; i < n; ++i) f(i);
+            return;
+        }
+        std::atomic<std::size_t> next{0};
+        std::vector<std::exception_ptr> errors(nt);
+        auto work = [&](std::size_t tid) {
+            try {
+                for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+            } catch (...) {
+                errors[tid] = std::current_exception();
+            }
+        };
+        std::vector<std::thread> pool;
+        for (std::size_t t = 1; t < nt; ++t) pool.emplace_back(work, t);
+        work(0);
+        for (auto& th : pool) th.join();
+        for (auto& e : errors)
+            if (e) std::rethrow_exception(e);
+    }
+
+    std::vector<node> nodes_;
+    std::vector<layer_type> layers_;
+    std::size_t num_inputs_ = 0, output_ = npos;
+    std::vector<chunk> chunks_;
+    std::size_t batch_ = 0, steps_ = 0;
+    bool masked_ = false, has_forward_ = false, want_input_grad_ = false;
+    mode mode_ = mode::inference;
+};
+
+}  // namespace detail
+}  // namespace ferrum::nn

@@ -1,0 +1,53 @@
+// Models with several inputs and branches (Keras functional API), e.g. the uncertainty branch of
+// UA-CSNet (Yang et al.): spectrum -> dense stack -> Z(8); errors -> dense(16); concat(Z, e16) -> dense(8) -> 1.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "ferrum/nn/detail/model_base.hpp"
+
+namespace ferrum::nn {
+
+/// \brief A directed acyclic graph of layers built in order: inputs, layers reading one earlier node,
+/// and concatenations (along features) of earlier nodes. Parameters are named "<node>.<PyTorch name>".
+template <class T = float, class Backend = ferrum::default_backend>
+class functional : public detail::model_base<T, Backend> {
+    using base = detail::model_base<T, Backend>;
+
+public:
+    using node_id = std::size_t;
+
+    /// Declares the next input: `features` per step (sequence) or per sample (table).
+    node_id input(std::string name, std::size_t features, bool sequence = false) {
+        return this->graph_.add_input(std::move(name), {static_cast<Eigen::Index>(features), sequence});
+    }
+    template <class Layer>
+    node_id add(std::string name, Layer layer, node_id from) {
+        return this->graph_.add_layer(std::move(name), typename base::layer_type(std::move(layer)), from);
+    }
+    node_id concat(std::string name, std::vector<node_id> from) {
+        return this->graph_.add_concat(std::move(name), std::move(from));
+    }
+    /// The node whose value forward() returns (default: the last node added).
+    void set_output(node_id n) { this->graph_.set_output(n); }
+
+    /// Inputs in declaration order; returns (batch, features) or (batch, time, features).
+    xt::xarray<T> forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
+                          mode m = mode::inference) {
+        this->graph_.forward(inputs, lengths, m);
+        return this->graph_.output_tensor();
+    }
+    xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {}) {
+        return forward(inputs, lengths, mode::inference);
+    }
+    /// Accumulates parameter gradients; returns d loss / d input for every input when asked.
+    std::vector<xt::xarray<T>> backward(const xt::xarray<T>& grad_output, bool input_gradients = false) {
+        std::vector<std::size_t> shape(grad_output.shape().begin(), grad_output.shape().end());
+        return this->graph_.backward(grad_output.data(), shape, input_gradients);
+    }
+};
+
+}  // namespace ferrum::nn
