@@ -4,3 +4,4 @@
 #include "ferrum/core.hpp"
 #include "ferrum/train/hyperband.hpp"
 #include "ferrum/train/trainer.hpp"
+#include "ferrum/train/kfold.hpp"
