@@ -335,3 +335,26 @@ TEST_CASE("periodic: a large s gives the weighted mean; ties merge as in curfit"
     CHECK(interp(0.41) == Approx(0.5).epsilon(1e-10));
     CHECK(interp.residual() == Approx(4.0 * (2.0 - ybar) * (2.0 - ybar) + (2.4 - ybar) * (2.4 - ybar)).epsilon(1e-10));
 }
+
+TEST_CASE("s too small: SciPy's ier=3 (maxit) fit is returned with its status", "[fitpack]") {
+    // SciPy 1.10: UnivariateSpline(x, y, k=3, s=1e-5) warns "maximal number of iterations ... s too small"
+    // (ier=3, _data[-1]) and returns these knots/coefficients/residual.
+    const std::vector<double> x = {0.055, 0.092, 0.15,  0.188, 0.275, 0.298, 0.392, 0.423, 0.433,
+                                   0.562, 0.6,   0.633, 0.657, 0.669, 0.683, 0.729, 0.814, 0.967};
+    const std::vector<double> y = {0.056,  0.777,  0.84,   1.003,  1.12,  0.673, 0.945, 1.185, 0.026,
+                                   -0.747, -0.894, -0.358, -0.679, -0.442, -0.6, -0.88, -0.9,  -0.514};
+    const std::vector<double> knots = {0.055, 0.15,  0.188, 0.275, 0.298, 0.392, 0.423, 0.433,
+                                       0.562, 0.6,   0.633, 0.657, 0.669, 0.683, 0.729, 0.967};
+    const std::vector<double> coeffs = {
+        0.056000073069811626, 1.1209488569771262, 0.6926243114212914, 1.0570730912601596, 1.6494216530591808,
+        0.13697237076105448, -0.6463262797670224, 2.315574959515032,  -5.503854256889062, 0.401081539911047,
+        -1.324406712643561,  0.06872465443717002, -0.9390125587965577, -0.30378173877733405, -0.8831238445311824,
+        -0.8615621299723534, -1.016886855000152,  -0.5140002728601432};
+    const auto u = ferrum::univariate_spline(x, y, {}, 3, 1e-5);
+    CHECK(u.status() == ferrum::fitpack_status::max_iterations);
+    CHECK_FALSE(u.ok());
+    CHECK(u.message().find("s too small") != std::string::npos);
+    CHECK(max_rel_error(u.knots(), knots) <= 1e-9);
+    CHECK(max_rel_error(u.coeffs(), coeffs) <= 1e-9);
+    CHECK(u.residual() == Approx(1.0264477865979738e-05).epsilon(1e-9));
+}
