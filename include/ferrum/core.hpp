@@ -1,7 +1,8 @@
-// Module header: configuration, errors, atomic files and progress reporting.
+// Module header: configuration, errors, atomic files, progress reporting and the streaming CSV reader.
 #pragma once
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/config.hpp"
+#include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"

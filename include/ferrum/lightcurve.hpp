@@ -3,4 +3,7 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
+#include "ferrum/lightcurve/gaia_epoch_photometry.hpp"
 #include "ferrum/lightcurve/phase_fold.hpp"
+#include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/lightcurve/tables.hpp"

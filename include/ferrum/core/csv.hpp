@@ -1,0 +1,534 @@
+// Streaming CSV for large survey tables: 1 MiB block reads split into records by hand, RFC 4180 quoting
+// (embedded delimiters, "" escapes, line breaks), CRLF, '#' comment lines and the ECSV header of Astropy
+// (APE 6), 1-based line numbers, and std::from_chars number parsing that reports why a field is bad.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "ferrum/core/error.hpp"
+
+namespace ferrum {
+
+// ---------------------------------------------------------------------------------------------------
+// Field parsing
+// ---------------------------------------------------------------------------------------------------
+
+/// \brief Why a field did or did not parse; `ok` is the only status that carries a value.
+enum class field_status : unsigned char {
+    ok,
+    empty,         ///< the field is empty (or only blanks): a missing value
+    not_a_number,  ///< text that is not a number (or not a boolean)
+    not_finite,    ///< "nan", "inf", "infinity": never let through as a value
+    out_of_range,  ///< a number beyond the type's range (e.g. 1e999 for a double)
+};
+
+/// \brief The result of parsing one field: a value when `status == field_status::ok`.
+template <class T>
+struct parsed_field {
+    T value{};
+    field_status status = field_status::empty;
+    constexpr bool ok() const noexcept { return status == field_status::ok; }
+};
+
+namespace detail {
+constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+
+constexpr std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (to_lower(a[i]) != to_lower(b[i])) return false;
+    return true;
+}
+
+// from_chars rejects a leading '+', which some writers emit for positive numbers; "+-1" stays invalid.
+constexpr std::string_view strip_plus(std::string_view s) noexcept {
+    if (s.size() > 1 && s.front() == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
+    return s;
+}
+}  // namespace detail
+
+/// \brief Parses a decimal floating-point field (blanks around it allowed). NaN and infinities are
+/// reported as `not_finite`, never returned as values.
+inline parsed_field<double> parse_double(std::string_view text) noexcept {
+    const std::string_view s = detail::strip_plus(detail::trim(text));
+    if (s.empty()) return {0.0, field_status::empty};
+    double v = 0.0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc::result_out_of_range && end == s.data() + s.size()) return {0.0, field_status::out_of_range};
+    if (ec != std::errc() || end != s.data() + s.size()) return {0.0, field_status::not_a_number};
+    if (!std::isfinite(v)) return {0.0, field_status::not_finite};
+    return {v, field_status::ok};
+}
+
+/// \brief Parses a decimal integer field (blanks around it allowed) into a 64-bit signed integer.
+inline parsed_field<std::int64_t> parse_int64(std::string_view text) noexcept {
+    const std::string_view s = detail::strip_plus(detail::trim(text));
+    if (s.empty()) return {0, field_status::empty};
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc::result_out_of_range) return {0, field_status::out_of_range};
+    if (ec != std::errc() || end != s.data() + s.size()) return {0, field_status::not_a_number};
+    return {v, field_status::ok};
+}
+
+/// \brief Parses a boolean field: true/false in any case (Gaia writes "true", Astropy "True"), or 1/0.
+inline parsed_field<bool> parse_bool(std::string_view text) noexcept {
+    const std::string_view s = detail::trim(text);
+    if (s.empty()) return {false, field_status::empty};
+    if (detail::iequals(s, "true") || s == "1") return {true, field_status::ok};
+    if (detail::iequals(s, "false") || s == "0") return {false, field_status::ok};
+    return {false, field_status::not_a_number};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The reader
+// ---------------------------------------------------------------------------------------------------
+
+struct csv_options {
+    char delimiter = ',';  ///< overridden by an ECSV header's "delimiter:" line
+    char comment = '#';    ///< lines whose first character is this are skipped (ECSV headers included)
+    std::size_t block_size = std::size_t(1) << 20;  ///< bytes per fread; the buffer grows for longer records
+};
+
+/// \brief One record: its fields as views into the reader's buffer, valid until the next `next()` call.
+class csv_record {
+public:
+    std::size_t size() const noexcept { return fields_.size(); }
+    std::string_view operator[](std::size_t i) const noexcept { return fields_[i]; }
+    /// 1-based number of the line the record starts on.
+    std::size_t line() const noexcept { return line_; }
+
+private:
+    friend class csv_reader;
+    std::vector<std::string_view> fields_;
+    std::size_t line_ = 0;
+};
+
+/// \brief Reads a delimited text file record by record in big blocks, with its header already parsed.
+///
+/// Blank lines and comment lines are skipped (but counted, so line numbers match an editor's). The
+/// header is the first record; column lookups ignore case and surrounding blanks.
+class csv_reader {
+public:
+    explicit csv_reader(std::string path, csv_options options = {})
+        : path_(std::move(path)), options_(options), file_(std::fopen(path_.c_str(), "rb"), &std::fclose) {
+        if (!file_) throw io_error("cannot open '" + path_ + "': " + std::strerror(errno));
+        if (options_.block_size < 64) options_.block_size = 64;
+        buffer_.resize(options_.block_size);
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(path_, ec);
+        file_size_ = ec ? 0 : static_cast<std::uint64_t>(size);
+        fill();
+        if (end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;  // UTF-8 byte-order mark
+        in_preamble_ = true;
+        const csv_record* head = next();
+        in_preamble_ = false;
+        if (!head) throw input_error(path_, line_ > 1 ? line_ - 1 : 1, "", "the file has no header line with column names");
+        header_line_ = head->line();
+        header_.reserve(head->size());
+        for (std::size_t i = 0; i < head->size(); ++i) header_.emplace_back(detail::trim((*head)[i]));
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    const std::vector<std::string>& header() const noexcept { return header_; }
+    /// 1-based line of the header (1 unless comment/ECSV lines precede it).
+    std::size_t header_line() const noexcept { return header_line_; }
+    char delimiter() const noexcept { return options_.delimiter; }
+
+    /// Index of the column called `name` (case-insensitive), if there is one.
+    std::optional<std::size_t> find_column(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < header_.size(); ++i)
+            if (detail::iequals(header_[i], name)) return i;
+        return std::nullopt;
+    }
+
+    /// Index of the column called `name`; a missing column is an input_error on the header line.
+    std::size_t column(std::string_view name) const {
+        if (auto i = find_column(name)) return *i;
+        std::string have;
+        for (const auto& h : header_) have += (have.empty() ? "" : ", ") + h;
+        throw input_error(path_, header_line_, std::string(name),
+                          "required column '" + std::string(name) + "' is missing (the header has: " + have + ")");
+    }
+
+    /// The next record, or nullptr at the end of the file. The record is overwritten by the next call.
+    const csv_record* next() {
+        for (;;) {
+            char* const data = buffer_.data();
+            char* const b = data + pos_;
+            char* const e = data + end_;
+            char* nl = static_cast<char*>(std::memchr(b, '\n', std::size_t(e - b)));
+            if (!nl) {
+                if (!eof_) {
+                    fill();
+                    continue;
+                }
+                if (b == e) return nullptr;
+                nl = e;  // last line without a line break
+            }
+            char* le = nl;
+            if (le > b && le[-1] == '\r') --le;
+            const std::size_t after = nl == e ? end_ : std::size_t(nl - data) + 1;
+
+            if (is_blank_line(b, le) || *b == options_.comment) {
+                if (in_preamble_ && *b == options_.comment) read_ecsv_hint(std::string_view(b, std::size_t(le - b)));
+                pos_ = after;
+                ++line_;
+                continue;
+            }
+            record_.line_ = line_;
+            record_.fields_.clear();
+            if (!std::memchr(b, '"', std::size_t(le - b))) {
+                split_plain(b, le);
+                pos_ = after;
+                ++line_;
+                return &record_;
+            }
+            if (split_quoted(b)) return &record_;
+            fill();  // the quoted record continues past the buffer: read on and parse it again
+        }
+    }
+
+    /// Bytes of the file consumed so far (for progress reports).
+    std::uint64_t bytes_consumed() const noexcept { return consumed_ + pos_; }
+    /// Size of the file in bytes, or 0 when unknown (a pipe).
+    std::uint64_t file_size() const noexcept { return file_size_; }
+
+private:
+    static bool is_blank_line(const char* b, const char* e) noexcept {
+        for (; b < e; ++b)
+            if (!detail::is_blank(*b)) return false;
+        return true;
+    }
+
+    // Reads more of the file behind the unconsumed bytes, growing the buffer when one record fills it.
+    void fill() {
+        if (eof_) return;
+        if (pos_ > 0) {
+            std::memmove(buffer_.data(), buffer_.data() + pos_, end_ - pos_);
+            consumed_ += pos_;
+            end_ -= pos_;
+            pos_ = 0;
+        }
+        if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+        const std::size_t n = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_.get());
+        end_ += n;
+        if (n == 0) {
+            if (std::ferror(file_.get())) throw io_error("reading '" + path_ + "' failed: " + std::strerror(errno));
+            eof_ = true;
+        }
+    }
+
+    void split_plain(const char* b, const char* e) {
+        const char d = options_.delimiter;
+        for (;;) {
+            const char* p = static_cast<const char*>(std::memchr(b, d, std::size_t(e - b)));
+            if (!p) {
+                record_.fields_.emplace_back(b, std::size_t(e - b));
+                return;
+            }
+            record_.fields_.emplace_back(b, std::size_t(p - b));
+            b = p + 1;
+        }
+    }
+
+    // A record with quotes may span lines. First find where it ends (outside quotes); only then undo the
+    // "" escapes in place, which shortens fields, so an incomplete record is never modified.
+    bool split_quoted(char* b) {
+        char* const data = buffer_.data();
+        char* const e = data + end_;
+        bool quoted = false;
+        std::size_t lines = 0;
+        char* p = b;
+        for (; p < e; ++p) {
+            if (*p == '"') quoted = !quoted;
+            else if (*p == '\n') {
+                if (!quoted) break;
+                ++lines;
+            }
+        }
+        if (p == e && !eof_) return false;
+        if (p == e && quoted) {
+            throw input_error(path_, line_, "", "a quoted field opened on this line is never closed");
+        }
+        char* re = p;
+        if (re > b && re[-1] == '\r') --re;
+        const char d = options_.delimiter;
+        char* i = b;
+        for (;;) {
+            char* start = i;
+            char* w = i;
+            if (i < re && *i == '"') {
+                ++i;
+                start = w = i;
+                while (i < re) {
+                    if (*i == '"') {
+                        if (i + 1 < re && i[1] == '"') {
+                            *w++ = '"';
+                            i += 2;
+                        } else {
+                            ++i;
+                            break;
+                        }
+                    } else {
+                        *w++ = *i++;
+                    }
+                }
+                while (i < re && *i != d) *w++ = *i++;  // text after the closing quote is kept, leniently
+            } else {
+                while (i < re && *i != d) ++i;
+                w = i;
+            }
+            record_.fields_.emplace_back(start, std::size_t(w - start));
+            if (i >= re) break;
+            ++i;  // the delimiter
+            if (i == re) {
+                record_.fields_.emplace_back(re, 0);
+                break;
+            }
+        }
+        record_.line_ = line_;
+        line_ += lines + 1;
+        pos_ = p == e ? end_ : std::size_t(p - data) + 1;
+        return true;
+    }
+
+    // ECSV (Astropy APE 6) writes its YAML header as '#' lines; only the delimiter matters for reading.
+    void read_ecsv_hint(std::string_view line) noexcept {
+        line.remove_prefix(1);
+        line = detail::trim(line);
+        constexpr std::string_view key = "delimiter:";
+        if (line.substr(0, key.size()) != key) return;
+        std::string_view v = detail::trim(line.substr(key.size()));
+        if (v.size() >= 3 && (v.front() == '\'' || v.front() == '"')) v = v.substr(1, v.size() - 2);
+        if (v == "\\t") options_.delimiter = '\t';
+        else if (v.size() == 1) options_.delimiter = v.front();
+    }
+
+    std::string path_;
+    csv_options options_;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+    std::vector<char> buffer_;
+    std::size_t pos_ = 0, end_ = 0;
+    std::uint64_t consumed_ = 0, file_size_ = 0;
+    bool eof_ = false;
+    bool in_preamble_ = false;
+    std::size_t line_ = 1;  // line on which the next record starts
+    std::size_t header_line_ = 0;
+    std::vector<std::string> header_;
+    csv_record record_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Bad rows: throw, or skip and count
+// ---------------------------------------------------------------------------------------------------
+
+/// \brief What a reader does with a malformed row: throw ferrum::input_error (default) or skip it and
+/// count it in its read_report.
+enum class bad_row_policy : unsigned char { error, skip };
+
+/// \brief Why a row was not used. The first group are malformed rows (errors unless the caller asked to
+/// skip); the second are rows left out by design, always counted and never errors.
+enum class skip_reason : unsigned char {
+    field_count,        ///< more or fewer fields than the header
+    empty_field,        ///< a required value is empty
+    not_a_number,       ///< a numeric or boolean field does not parse
+    not_finite,         ///< NaN or infinity
+    out_of_range,       ///< a value outside what it can be (flux_over_error <= 0, phase outside [0, 1), ...)
+    unknown_band,       ///< a photometric band the reader does not know
+    duplicate_transit,  ///< the same transit_id twice for one source and band
+    duplicate_id,       ///< the same star twice in a catalogue
+    // rows left out by design
+    other_band,               ///< a band other than the one asked for
+    rejected_by_variability,  ///< Gaia's variability pipeline rejected the epoch
+    missing_mag,              ///< the magnitude is empty (Gaia leaves some epochs without one)
+    phase_outside_unit,       ///< a folded point with phase outside [0, 1) (repeated points of a plot)
+};
+inline constexpr std::size_t skip_reason_count = 12;
+
+constexpr bool is_bad_row(skip_reason r) noexcept { return r < skip_reason::other_band; }
+
+constexpr const char* describe(skip_reason r) noexcept {
+    constexpr const char* text[skip_reason_count] = {
+        "wrong number of fields",       "empty required field",
+        "not a number",                 "NaN or infinity",
+        "value out of range",           "unknown band",
+        "duplicated transit_id",        "duplicated source_id",
+        "other band",                   "rejected by the variability pipeline",
+        "empty magnitude",              "phase outside [0, 1)",
+    };
+    return text[static_cast<std::size_t>(r)];
+}
+
+/// \brief What a reader did with the rows of a file: how many it read and used, and per reason how many
+/// it left out, with the message of the first bad row of each kind.
+struct read_report {
+    std::string file;
+    std::size_t rows = 0;          ///< data rows (header, comments and blank lines excluded)
+    std::size_t used = 0;          ///< rows that became points (or catalogue entries)
+    std::size_t curves = 0;        ///< light curves / stars returned
+    std::size_t empty_curves = 0;  ///< stars with no usable row left, not returned
+    std::array<std::size_t, skip_reason_count> skipped{};
+    std::array<std::string, skip_reason_count> first_example{};  ///< the input_error text of the first skipped bad row
+
+    std::size_t count(skip_reason r) const noexcept { return skipped[static_cast<std::size_t>(r)]; }
+
+    /// Malformed rows skipped under bad_row_policy::skip.
+    std::size_t bad_rows() const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < skip_reason_count; ++i)
+            if (is_bad_row(static_cast<skip_reason>(i))) n += skipped[i];
+        return n;
+    }
+
+    /// A few lines for a log: totals, then one line per reason that occurred.
+    std::string summary() const {
+        std::string s = file + ": " + std::to_string(rows) + " rows, " + std::to_string(used) + " used, " +
+                        std::to_string(curves) + " curves";
+        if (empty_curves) s += " (" + std::to_string(empty_curves) + " stars with no usable rows left out)";
+        for (std::size_t i = 0; i < skip_reason_count; ++i) {
+            if (!skipped[i]) continue;
+            s += "\n  " + std::to_string(skipped[i]) + " skipped: " + describe(static_cast<skip_reason>(i));
+            if (!first_example[i].empty()) s += " (first: " + first_example[i] + ")";
+        }
+        return s;
+    }
+};
+
+namespace detail {
+
+// The one place a bad row turns into an exception or a count, so every reader behaves the same.
+inline void bad_row(read_report& report, bad_row_policy policy, std::size_t line, const std::string& field,
+                    skip_reason reason, const std::string& message) {
+    input_error e(report.file, line, field, message);
+    if (policy == bad_row_policy::error) throw e;
+    const auto i = static_cast<std::size_t>(reason);
+    if (report.skipped[i]++ == 0) report.first_example[i] = e.what();
+}
+
+inline skip_reason reason_of(field_status s) noexcept {
+    switch (s) {
+        case field_status::empty: return skip_reason::empty_field;
+        case field_status::not_finite: return skip_reason::not_finite;
+        case field_status::out_of_range: return skip_reason::out_of_range;
+        default: return skip_reason::not_a_number;
+    }
+}
+
+inline std::string message_of(field_status s, std::string_view text, const char* expected = "a number") {
+    switch (s) {
+        case field_status::empty: return "the value is empty";
+        case field_status::not_finite: return "'" + std::string(text) + "' is not finite (NaN and infinity are not allowed)";
+        case field_status::out_of_range: return "'" + std::string(text) + "' is out of range";
+        default: return "expected " + std::string(expected) + ", found '" + std::string(text) + "'";
+    }
+}
+
+// Reports a field that failed to parse; returns false so callers can write `if (!p.ok()) return reject(...)`.
+template <class T>
+bool reject_field(read_report& report, bad_row_policy policy, const csv_reader& csv, const csv_record& rec,
+                  std::size_t column, const parsed_field<T>& p, const char* expected = "a number") {
+    bad_row(report, policy, rec.line(), csv.header()[column], reason_of(p.status),
+            message_of(p.status, detail::trim(rec[column]), expected));
+    return false;
+}
+
+// Checks that a row has as many fields as the header, reporting the first missing column otherwise.
+inline bool check_field_count(read_report& report, bad_row_policy policy, const csv_reader& csv,
+                              const csv_record& rec) {
+    const std::size_t want = csv.header().size();
+    if (rec.size() == want) return true;
+    const std::string field = rec.size() < want ? csv.header()[rec.size()] : std::string();
+    bad_row(report, policy, rec.line(), field, skip_reason::field_count,
+            "the row has " + std::to_string(rec.size()) + " fields but the header has " + std::to_string(want));
+    return false;
+}
+
+// Tracks which star the current rows belong to, for files whose rows are grouped by star. A star that
+// comes back after another star began is an input_error unless the caller merges pieces itself.
+class group_tracker {
+public:
+    bool active() const noexcept { return active_; }
+    bool same(std::string_view key) const noexcept { return active_ && key == key_; }
+    std::size_t first_line() const noexcept { return first_line_; }
+    const std::string& key() const noexcept { return key_; }
+
+    /// Ends the current group (at the end of the file).
+    void close() noexcept { active_ = false; }
+
+    /// Starts the group `key` on `line`; returns true if it appeared before (only when `allow_return`).
+    bool start(std::string_view key, std::size_t line, bool allow_return, const std::string& file,
+               const std::string& field) {
+        key_.assign(key.data(), key.size());
+        first_line_ = line;
+        active_ = true;
+        const auto [it, inserted] = seen_.emplace(key_, line);
+        if (inserted || allow_return) return !inserted;
+        throw input_error(file, line, field,
+                          "'" + key_ + "' appears again after other stars (its rows began on line " +
+                              std::to_string(it->second) +
+                              "); a streaming reader needs each star's rows together: sort the file by "
+                              "star, or use the read-all function, which merges them");
+    }
+
+private:
+    bool active_ = false;
+    std::string key_;
+    std::size_t first_line_ = 0;
+    std::unordered_map<std::string, std::size_t> seen_;
+};
+
+// The loop shared by every reader of files whose rows are grouped by star. `hooks` provides
+//   bool valid_key(std::string_view key, const csv_record&)  -- reports a bad key itself
+//   void start(std::string_view key, const csv_record&)      -- a new star begins on this row
+//   void add(const csv_record&)                              -- one row of the current star
+//   std::optional<G> finish()                                -- the star ended; nullopt if it has no rows left
+// and this returns the next finished star, or nullopt at the end of the file.
+template <class Hooks>
+auto next_group(csv_reader& csv, read_report& report, bad_row_policy policy, group_tracker& groups,
+                std::size_t key_column, bool allow_return, Hooks& hooks) -> decltype(hooks.finish()) {
+    while (const csv_record* rec = csv.next()) {
+        ++report.rows;
+        if (!check_field_count(report, policy, csv, *rec)) continue;
+        const std::string_view key = trim((*rec)[key_column]);
+        decltype(hooks.finish()) done;
+        if (!groups.same(key)) {
+            if (!hooks.valid_key(key, *rec)) continue;
+            if (groups.active()) done = hooks.finish();
+            groups.start(key, rec->line(), allow_return, csv.path(), csv.header()[key_column]);
+            hooks.start(key, *rec);
+        }
+        hooks.add(*rec);
+        if (done) return done;
+    }
+    if (!groups.active()) return {};
+    groups.close();
+    return hooks.finish();
+}
+
+}  // namespace detail
+
+}  // namespace ferrum

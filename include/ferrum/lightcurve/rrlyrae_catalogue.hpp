@@ -1,0 +1,239 @@
+// Gaia's vari_rrlyrae catalogue (DR2: Clementini et al. 2019, A&A 622, A60; DR3: Clementini et al. 2023,
+// A&A 674, A18) read from CSV: one struct per star with missing values as std::optional, a lookup by
+// source_id, and the period to fold each star with (RRab: pf; RRc and RRd: p1_o, the first overtone).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ferrum/core/csv.hpp"
+
+namespace ferrum {
+
+/// \brief RR Lyrae pulsation types as Gaia's best_classification names them.
+enum class rr_type : unsigned char { rrab, rrc, rrd, unknown };
+
+constexpr const char* to_string(rr_type t) noexcept {
+    switch (t) {
+        case rr_type::rrab: return "RRab";
+        case rr_type::rrc: return "RRc";
+        case rr_type::rrd: return "RRd";
+        default: return "unknown";
+    }
+}
+
+/// \brief The period (days) a star's light curve should be folded with, and the type it came from.
+struct rr_folding {
+    double period = 0.0;
+    rr_type type = rr_type::unknown;
+};
+
+/// \brief One row of vari_rrlyrae. Every value the file did not have (column absent or field empty) is
+/// std::nullopt. Names and units are Gaia's (periods and epochs in days, epochs BJD(TCB) − 2455197.5).
+struct rrlyrae_star {
+    std::int64_t source_id = 0;
+    std::size_t line = 0;             ///< 1-based line of the star in the catalogue file
+    std::string best_classification;  ///< as written ("RRab", "RRc", "RRd"); empty when missing
+    rr_type type = rr_type::unknown;  ///< best_classification parsed (any letter case)
+
+    std::optional<double> pf, pf_error, p1_o, p1_o_error;
+    std::optional<double> epoch_g, epoch_g_error, epoch_bp, epoch_rp;
+    std::optional<double> int_average_g, int_average_g_error, int_average_bp, int_average_rp;
+    std::optional<double> peak_to_peak_g, peak_to_peak_g_error, peak_to_peak_bp, peak_to_peak_rp;
+    std::optional<double> r21_g, r21_g_error, r31_g, r31_g_error;
+    std::optional<double> phi21_g, phi21_g_error, phi31_g, phi31_g_error;
+    std::optional<double> metallicity, metallicity_error, g_absorption, g_absorption_error;
+    std::optional<std::int64_t> num_clean_epochs_g, num_clean_epochs_bp, num_clean_epochs_rp;
+
+    /// The folding period: pf for RRab; p1_o for RRc, and for RRd, whose first overtone usually dominates.
+    /// nullopt when the type is unknown or that period is missing or not positive (folding_problem() says which).
+    std::optional<rr_folding> folding() const noexcept {
+        const auto p = folding_column();
+        if (!p.second || !(*p.second > 0.0)) return std::nullopt;
+        return rr_folding{*p.second, type};
+    }
+
+    /// Why folding() is empty, in a sentence; empty when it is not.
+    std::string folding_problem() const {
+        const auto p = folding_column();
+        if (type == rr_type::unknown)
+            return best_classification.empty() ? "best_classification is empty (expected RRab, RRc or RRd)"
+                                               : "best_classification '" + best_classification +
+                                                     "' is not RRab, RRc or RRd";
+        const std::string what = std::string(to_string(type)) + " star, folded with " + p.first;
+        if (!p.second) return what + ", but " + p.first + " is missing";
+        if (!(*p.second > 0.0)) return what + ", but " + p.first + " = " + std::to_string(*p.second) + " is not positive";
+        return {};
+    }
+
+    /// The column folding() reads: "pf", "p1_o", or "best_classification" when the type is unknown.
+    const char* folding_column_name() const noexcept { return folding_column().first; }
+
+private:
+    std::pair<const char*, std::optional<double>> folding_column() const noexcept {
+        switch (type) {
+            case rr_type::rrab: return {"pf", pf};
+            case rr_type::rrc:
+            case rr_type::rrd: return {"p1_o", p1_o};
+            default: return {"best_classification", std::nullopt};
+        }
+    }
+};
+
+struct catalogue_read_options {
+    bad_row_policy on_bad_row = bad_row_policy::error;
+};
+
+namespace detail {
+using rr_real = std::optional<double> rrlyrae_star::*;
+using rr_count = std::optional<std::int64_t> rrlyrae_star::*;
+
+// The columns a vari_rrlyrae CSV may carry and where each goes; any subset, in any order.
+inline const std::vector<std::pair<const char*, rr_real>>& rrlyrae_real_columns() {
+    static const std::vector<std::pair<const char*, rr_real>> columns = {
+        {"pf", &rrlyrae_star::pf}, {"pf_error", &rrlyrae_star::pf_error},
+        {"p1_o", &rrlyrae_star::p1_o}, {"p1_o_error", &rrlyrae_star::p1_o_error},
+        {"epoch_g", &rrlyrae_star::epoch_g}, {"epoch_g_error", &rrlyrae_star::epoch_g_error},
+        {"epoch_bp", &rrlyrae_star::epoch_bp}, {"epoch_rp", &rrlyrae_star::epoch_rp},
+        {"int_average_g", &rrlyrae_star::int_average_g}, {"int_average_g_error", &rrlyrae_star::int_average_g_error},
+        {"int_average_bp", &rrlyrae_star::int_average_bp}, {"int_average_rp", &rrlyrae_star::int_average_rp},
+        {"peak_to_peak_g", &rrlyrae_star::peak_to_peak_g}, {"peak_to_peak_g_error", &rrlyrae_star::peak_to_peak_g_error},
+        {"peak_to_peak_bp", &rrlyrae_star::peak_to_peak_bp}, {"peak_to_peak_rp", &rrlyrae_star::peak_to_peak_rp},
+        {"r21_g", &rrlyrae_star::r21_g}, {"r21_g_error", &rrlyrae_star::r21_g_error},
+        {"r31_g", &rrlyrae_star::r31_g}, {"r31_g_error", &rrlyrae_star::r31_g_error},
+        {"phi21_g", &rrlyrae_star::phi21_g}, {"phi21_g_error", &rrlyrae_star::phi21_g_error},
+        {"phi31_g", &rrlyrae_star::phi31_g}, {"phi31_g_error", &rrlyrae_star::phi31_g_error},
+        {"metallicity", &rrlyrae_star::metallicity}, {"metallicity_error", &rrlyrae_star::metallicity_error},
+        {"g_absorption", &rrlyrae_star::g_absorption}, {"g_absorption_error", &rrlyrae_star::g_absorption_error},
+    };
+    return columns;
+}
+
+inline const std::vector<std::pair<const char*, rr_count>>& rrlyrae_count_columns() {
+    static const std::vector<std::pair<const char*, rr_count>> columns = {
+        {"num_clean_epochs_g", &rrlyrae_star::num_clean_epochs_g},
+        {"num_clean_epochs_bp", &rrlyrae_star::num_clean_epochs_bp},
+        {"num_clean_epochs_rp", &rrlyrae_star::num_clean_epochs_rp},
+    };
+    return columns;
+}
+
+inline rr_type parse_rr_type(std::string_view s) noexcept {
+    if (iequals(s, "RRab")) return rr_type::rrab;
+    if (iequals(s, "RRc")) return rr_type::rrc;
+    if (iequals(s, "RRd")) return rr_type::rrd;
+    return rr_type::unknown;
+}
+}  // namespace detail
+
+/// \brief The stars of a vari_rrlyrae CSV in file order, with a lookup by source_id.
+class rrlyrae_catalogue {
+public:
+    /// Reads `path`: source_id is required, every other known column is optional, unknown columns are
+    /// ignored. Empty fields are missing values; text, NaN or inf in a numeric field, a short row and a
+    /// repeated source_id are input_errors (or skipped rows under bad_row_policy::skip).
+    explicit rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
+        csv_reader csv(path);
+        report_.file = csv.path();
+        const std::size_t c_source = csv.column("source_id");
+        const auto c_class = csv.find_column("best_classification");
+        std::vector<std::pair<std::size_t, detail::rr_real>> reals;
+        std::vector<std::pair<std::size_t, detail::rr_count>> counts;
+        for (const auto& [name, member] : detail::rrlyrae_real_columns())
+            if (auto c = csv.find_column(name)) reals.emplace_back(*c, member);
+        for (const auto& [name, member] : detail::rrlyrae_count_columns())
+            if (auto c = csv.find_column(name)) counts.emplace_back(*c, member);
+
+        const bad_row_policy policy = options.on_bad_row;
+        while (const csv_record* rec = csv.next()) {
+            ++report_.rows;
+            if (!detail::check_field_count(report_, policy, csv, *rec)) continue;
+            rrlyrae_star star;
+            star.line = rec->line();
+            const auto id = parse_int64((*rec)[c_source]);
+            if (!id.ok()) {
+                detail::reject_field(report_, policy, csv, *rec, c_source, id, "an integer");
+                continue;
+            }
+            star.source_id = id.value;
+            if (c_class) {
+                star.best_classification = std::string(detail::trim((*rec)[*c_class]));
+                star.type = detail::parse_rr_type(star.best_classification);
+            }
+            bool good = true;
+            for (const auto& [c, member] : reals) {
+                if (detail::trim((*rec)[c]).empty()) continue;
+                const auto v = parse_double((*rec)[c]);
+                if (!(good = v.ok() || detail::reject_field(report_, policy, csv, *rec, c, v))) break;
+                star.*member = v.value;
+            }
+            for (std::size_t k = 0; good && k < counts.size(); ++k) {
+                const auto [c, member] = counts[k];
+                if (detail::trim((*rec)[c]).empty()) continue;
+                const auto v = parse_int64((*rec)[c]);
+                if (!(good = v.ok() || detail::reject_field(report_, policy, csv, *rec, c, v, "an integer"))) break;
+                star.*member = v.value;
+            }
+            if (!good) continue;
+            const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
+            if (!inserted) {
+                detail::bad_row(report_, policy, rec->line(), csv.header()[c_source], skip_reason::duplicate_id,
+                                "source_id " + std::to_string(star.source_id) + " appears twice (first on line " +
+                                    std::to_string(stars_[it->second].line) + ")");
+                continue;
+            }
+            stars_.push_back(std::move(star));
+            ++report_.used;
+        }
+        report_.curves = stars_.size();
+    }
+
+    const std::vector<rrlyrae_star>& stars() const noexcept { return stars_; }
+    std::size_t size() const noexcept { return stars_.size(); }
+    auto begin() const noexcept { return stars_.begin(); }
+    auto end() const noexcept { return stars_.end(); }
+    bool contains(std::int64_t source_id) const noexcept { return index_.count(source_id) != 0; }
+
+    /// The star, or nullptr when the catalogue does not have it.
+    const rrlyrae_star* find(std::int64_t source_id) const noexcept {
+        const auto it = index_.find(source_id);
+        return it == index_.end() ? nullptr : &stars_[it->second];
+    }
+
+    /// The star; an input_error naming the file and source_id when the catalogue does not have it.
+    const rrlyrae_star& at(std::int64_t source_id) const {
+        if (const rrlyrae_star* s = find(source_id)) return *s;
+        throw input_error(report_.file, 0, "source_id",
+                          "source " + std::to_string(source_id) + " is not in the catalogue (" +
+                              std::to_string(stars_.size()) + " stars)");
+    }
+
+    /// The folding period of a star; an input_error naming the file, the star's line and the column at
+    /// fault when the star is absent, its type unknown, or its period missing or not positive.
+    rr_folding folding(std::int64_t source_id) const {
+        const rrlyrae_star& s = at(source_id);
+        if (auto f = s.folding()) return *f;
+        throw input_error(report_.file, s.line, s.folding_column_name(),
+                          "source " + std::to_string(source_id) + " cannot be folded: " + s.folding_problem());
+    }
+
+    /// Rows read and used, and rows skipped per reason.
+    const read_report& report() const noexcept { return report_; }
+
+private:
+    std::vector<rrlyrae_star> stars_;
+    std::unordered_map<std::int64_t, std::size_t> index_;
+    read_report report_;
+};
+
+/// \brief Reads a vari_rrlyrae CSV (see rrlyrae_catalogue's constructor).
+inline rrlyrae_catalogue read_rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
+    return rrlyrae_catalogue(path, options);
+}
+
+}  // namespace ferrum
