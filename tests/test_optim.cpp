@@ -176,6 +176,9 @@ TEST_CASE("adam refuses a different parameter list, missing buffers and non-fini
     CHECK(w == before);  // nothing written by a refused step
     CHECK(opt.step_count() == 1);
     CHECK_THROWS_AS(adam<double>(adam_options{-1.0}), ferrum::value_error);
+    CHECK_THROWS_AS(opt.set_lr(std::nan("")), ferrum::value_error);
+    opt.set_lr(0.5);
+    CHECK(opt.lr() == 0.5);
 
     // A first step that fails does not adopt its list.
     adam<double> fresh;
@@ -183,6 +186,12 @@ TEST_CASE("adam refuses a different parameter list, missing buffers and non-fini
     g[4] = 0.5;
     fresh.step(reshaped);
     CHECK(fresh.step_count() == 1);
+    // set_lr takes effect on the next step: lr = 0 moves nothing.
+    fresh.set_lr(0.0);
+    const auto frozen = w;
+    fresh.step(reshaped);
+    CHECK(w == frozen);
+    CHECK(fresh.step_count() == 2);
 }
 
 TEMPLATE_TEST_CASE("adam checkpoint: save/restore mid-run gives a bit-identical trajectory", "[adam]",
@@ -210,7 +219,7 @@ TEMPLATE_TEST_CASE("adam checkpoint: save/restore mid-run gives a bit-identical 
     adam<T> resumed;  // default options: load_state_dict must bring the saved ones back
     resumed.load_state_dict(nlohmann::json::parse(saved));
     CHECK(resumed.step_count() == 7);
-    CHECK(resumed.options().lr == o.lr);
+    CHECK(resumed.lr() == o.lr);
     CHECK(resumed.options().keras_epsilon);
     for (int s = 0; s < 13; ++s) {
         f.gradient(p.data(), g.data());

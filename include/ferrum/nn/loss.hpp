@@ -48,7 +48,7 @@ constexpr void require_real_scalar() noexcept {
 }
 
 template <class D>
-void require_column(const Eigen::MatrixBase<D>& v, const char* what, Eigen::Index n,
+void require_sample_vector(const Eigen::MatrixBase<D>& v, const char* what, Eigen::Index n,
                     const char* function) {
     if (v.cols() != 1 || v.rows() != n)
         throw value_error(std::string(function) + ": '" + what + "' must be a column vector of " +
@@ -126,9 +126,9 @@ loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& predict
                   "mse_loss: prediction, target and sample_weight must have the same scalar type.");
     constexpr const char* fn = "mse_loss";
     const Eigen::Index n = prediction.rows();
-    detail::require_column(prediction, "prediction", n, fn);
-    detail::require_column(target, "target", n, fn);
-    detail::require_column(sample_weight, "sample_weight", n, fn);
+    detail::require_sample_vector(prediction, "prediction", n, fn);
+    detail::require_sample_vector(target, "target", n, fn);
+    detail::require_sample_vector(sample_weight, "sample_weight", n, fn);
     const output_vector<T> yhat = prediction, y = target, w = sample_weight;
     loss_result<T> out;
     out.value = detail::reduce_terms<T>(
@@ -170,11 +170,11 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
                   "robust_heteroscedastic_loss: all inputs must have the same scalar type.");
     constexpr const char* fn = "robust_heteroscedastic_loss";
     const Eigen::Index n = mean.rows();
-    detail::require_column(mean, "mean", n, fn);
-    detail::require_column(log_var, "log_var", n, fn);
-    detail::require_column(target, "target", n, fn);
-    detail::require_column(sigma_data, "sigma_data", n, fn);
-    detail::require_column(sample_weight, "sample_weight", n, fn);
+    detail::require_sample_vector(mean, "mean", n, fn);
+    detail::require_sample_vector(log_var, "log_var", n, fn);
+    detail::require_sample_vector(target, "target", n, fn);
+    detail::require_sample_vector(sigma_data, "sigma_data", n, fn);
+    detail::require_sample_vector(sample_weight, "sample_weight", n, fn);
     const output_vector<T> mu = mean, lv = log_var, y = target, sd = sigma_data, w = sample_weight;
     heteroscedastic_loss_result<T> out;
     out.value = detail::reduce_terms<T>(
@@ -229,10 +229,10 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
         throw value_error(std::string(fn) + ": the variance floor epsilon must be finite and > 0, got " +
                           std::to_string(epsilon));
     const Eigen::Index n = mean.rows();
-    detail::require_column(mean, "mean", n, fn);
-    detail::require_column(log_var, "log_var", n, fn);
-    detail::require_column(target, "target", n, fn);
-    detail::require_column(cost, "cost", n, fn);
+    detail::require_sample_vector(mean, "mean", n, fn);
+    detail::require_sample_vector(log_var, "log_var", n, fn);
+    detail::require_sample_vector(target, "target", n, fn);
+    detail::require_sample_vector(cost, "cost", n, fn);
     const output_vector<T> mu = mean, lv = log_var, y = target, c = cost;
     const T log_eps = std::log(epsilon);
     heteroscedastic_loss_result<T> out;
@@ -274,7 +274,7 @@ output_vector<detail::scalar_of<D>> fallows_sanders_weight(const Eigen::MatrixBa
     detail::require_real_scalar<T>();
     if (!(c >= T(0)) || !std::isfinite(c))
         throw value_error("fallows_sanders_weight: C must be finite and >= 0, got " + std::to_string(c));
-    detail::require_column(feh, "feh", feh.rows(), "fallows_sanders_weight");
+    detail::require_sample_vector(feh, "feh", feh.rows(), "fallows_sanders_weight");
     output_vector<T> w = feh.cwiseAbs().array() + c;
     for (Eigen::Index i = 0; i < w.size(); ++i)
         if (!std::isfinite(w[i]))

@@ -74,6 +74,8 @@ public:
     explicit adam(adam_options options = {}) : options_(options) { detail::check_adam_options(options_); }
 
     const adam_options& options() const noexcept { return options_; }
+    /// The current learning rate (PyTorch's param_groups[0]["lr"]).
+    double lr() const noexcept { return options_.lr; }
     /// Changes the learning rate for later steps (for schedules); the moments are kept.
     void set_lr(double lr) {
         adam_options o = options_;
