@@ -109,7 +109,6 @@ TEST_CASE("univariate_spline equals SciPy's UnivariateSpline (curfit) for every 
             // the reported residual is the objective itself
             CHECK(weighted_sse(u, x, y, unweighted ? std::vector<double>{} : w) ==
                   Approx(u.residual()).epsilon(1e-9));
-            CHECK(u.ok());
             ++fits;
         }
     }
@@ -134,7 +133,7 @@ TEST_CASE("periodic_spline equals SciPy's splrep(per=1) (percur), in both input 
         const std::vector<double> xp(x.begin(), x.end() - 1), yp(y.begin(), y.end() - 1), wp(w.begin(), w.end() - 1);
         const auto p2 = ferrum::periodic_spline(xp, yp, wp, s, period);
         CHECK(max_rel_error(p2(q), want) <= 1e-9);
-        CHECK(p2.knots() == p.knots());
+        CHECK(max_rel_error(p2.knots(), p.knots()) <= 1e-12);
 
         // unsorted input is sorted first
         std::vector<std::size_t> order(xp.size());
