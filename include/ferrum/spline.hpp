@@ -4,4 +4,5 @@
 #include "ferrum/core.hpp"
 #include "ferrum/spline/periodic_spline.hpp"
 #include "ferrum/spline/resample.hpp"
+#include "ferrum/spline/smoothing_spline.hpp"
 #include "ferrum/spline/univariate_spline.hpp"
