@@ -282,6 +282,17 @@ TEST_CASE("evaluation: xtensor queries, derivatives, NaN queries", "[fitpack]") 
               Approx((u.derivative(v + h, 1) - u.derivative(v - h, 1)) / (2 * h)).epsilon(1e-5).margin(1e-5));
     }
     CHECK_THROWS_AS(u.derivative(0.5, 4), ferrum::value_error);
+    // xtensor (and float) inputs fit the same spline as std::vector<double>
+    const xt::xtensor<double, 1> xt_x = xt::adapt(c.x, std::array<std::size_t, 1>{c.x.size()});
+    const xt::xtensor<double, 1> xt_y = xt::adapt(c.y, std::array<std::size_t, 1>{c.y.size()});
+    const auto ux = ferrum::univariate_spline(xt_x, xt_y, c.w, 3, 50.0);
+    CHECK(ux.coeffs() == u.coeffs());
+    const auto px = ferrum::periodic_spline(xt_x / 2.0, xt_y, std::vector<double>{}, 50.0, 1.0);
+    std::vector<double> half;
+    for (const double v : c.x) half.push_back(v / 2.0);
+    CHECK(px.coeffs() == ferrum::periodic_spline(half, c.y, {}, 50.0, 1.0).coeffs());
+    const std::vector<float> xf(c.x.begin(), c.x.end());
+    CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).knots().size() >= 2);
     CHECK_THROWS_WITH(u(std::vector<double>{0.1, std::numeric_limits<double>::quiet_NaN()}),
                       Catch::Contains("x[1]"));
 }

@@ -74,4 +74,13 @@ inline fitpack_spline periodic_spline(const std::vector<double>& x, const std::v
     return fitpack_spline(std::move(t), std::move(c), k, st.fp + d.tie_scatter, status, true);
 }
 
+/// \brief periodic_spline for other 1-D ranges of numbers (xt::xtensor<double, 1>, std::vector<float>,
+/// ...); w may be an empty std::vector<double> (unit weights).
+template <class X, class Y, class W>
+fitpack_spline periodic_spline(const X& x, const Y& y, const W& w, double s, double period, int k = 3) {
+    const std::string who = "periodic_spline";
+    return periodic_spline(detail::to_doubles(x, who, "x"), detail::to_doubles(y, who, "y"),
+                           detail::to_doubles(w, who, "w"), s, period, k);
+}
+
 }  // namespace ferrum

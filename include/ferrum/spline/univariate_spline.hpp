@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -80,6 +81,8 @@ public:
     /// Values at a 1-D xtensor expression.
     template <class E>
     xt::xtensor<double, 1> operator()(const xt::xexpression<E>& e) const {
+        static_assert(std::is_arithmetic_v<typename E::value_type>,
+                      "fitpack_spline: query points must be numbers");
         const auto& xs = e.derived_cast();
         if (xs.dimension() != 1)
             throw value_error("fitpack_spline: queries must be 1-D, got " + std::to_string(xs.dimension()) +
@@ -210,6 +213,16 @@ inline fitpack_spline univariate_spline(const std::vector<double>& x, const std:
     const auto status = static_cast<fitpack_status>(st.ier);
     detail::warn_fitpack(who, status);
     return fitpack_spline(std::move(t), std::move(c), k, st.fp + d.tie_scatter, status);
+}
+
+/// \brief univariate_spline for other 1-D ranges of numbers (xt::xtensor<double, 1>, std::vector<float>,
+/// ...); w may be an empty std::vector<double> (unit weights).
+template <class X, class Y, class W>
+fitpack_spline univariate_spline(const X& x, const Y& y, const W& w, int k = 3,
+                                 std::optional<double> s = std::nullopt) {
+    const std::string who = "univariate_spline";
+    return univariate_spline(detail::to_doubles(x, who, "x"), detail::to_doubles(y, who, "y"),
+                             detail::to_doubles(w, who, "w"), k, s);
 }
 
 }  // namespace ferrum

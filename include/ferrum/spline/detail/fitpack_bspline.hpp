@@ -42,10 +42,12 @@ inline basis_values bspline_basis(const double* t, int k, double x, int l) noexc
 /// outside it use the end polynomial pieces (FITPACK splev with e=0: extrapolation).
 inline int knot_interval(const std::vector<double>& t, int k, double x) noexcept {
     const int n = static_cast<int>(t.size());
-    int lo = k, hi = n - k - 2;  // valid l range
+    int lo = k, hi = n - k - 2;
     if (x < t[lo + 1]) return lo;
     if (x >= t[hi]) return hi;
-    while (hi - lo > 1) {  // invariant: t[lo] <= x < t[hi]... searched by bisection on t[lo+1..hi]
+    // Bisection keeping t[lo] <= x < t[hi]; with coincident knots it ends at the last t[l] <= x, as
+    // FITPACK's linear search does.
+    while (hi - lo > 1) {
         const int mid = (lo + hi) / 2;
         if (x >= t[mid]) lo = mid; else hi = mid;
     }

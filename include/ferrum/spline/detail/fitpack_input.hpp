@@ -10,12 +10,31 @@
 #include <cmath>
 #include <cstddef>
 #include <numeric>
+#include <iterator>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <xtensor/xexpression.hpp>
 
 #include "ferrum/core/error.hpp"
 
 namespace ferrum::detail {
+
+/// Copies a 1-D range of numbers (std::vector<float>, xt::xtensor<double, 1>, ...) into doubles.
+template <class C>
+std::vector<double> to_doubles(const C& c, const std::string& who, const char* name) {
+    using value = std::decay_t<decltype(*std::begin(c))>;
+    static_assert(std::is_arithmetic_v<value>,
+                  "ferrum FITPACK splines: x, y and w must be 1-D ranges of numbers "
+                  "(std::vector<double>, xt::xtensor<double, 1>, ...)");
+    if constexpr (xt::is_xexpression<C>::value) {
+        if (c.dimension() != 1)
+            throw value_error(who + ": " + name + " must be 1-D, got " + std::to_string(c.dimension()) +
+                              " dimensions");
+    }
+    return std::vector<double>(std::begin(c), std::end(c));
+}
 
 struct merged_curve {
     std::vector<double> x, y, w;
