@@ -379,3 +379,61 @@ TEST_CASE("evaluation order, xtensor input and fitter reuse do not change result
     CHECK(again(q) == sorted);
     CHECK(big.lam() == ferrum::make_smoothing_spline(uniform_x(200), noisy_curve(200, 1)).lam());
 }
+
+TEST_CASE("degrees of freedom run from n (interpolation) to 2 (the line)", "[smoothing_spline][analytic]") {
+    std::vector<double> w;
+    const auto x = uniform_x(40);
+    const auto y = noisy_curve(x.size(), 4, &w);
+    ferrum::smoothing_spline_fitter fitter;
+    CHECK(fitter.degrees_of_freedom(x, y, w, 0.0) == Approx(40.0).epsilon(1e-12));
+    CHECK(fitter.degrees_of_freedom(x, y, w, 1e14) == Approx(2.0).epsilon(1e-6));
+    double previous = 40.0;
+    for (double u = -10; u <= 6; u += 1) {
+        const double dof = fitter.degrees_of_freedom(x, y, w, std::pow(10.0, u));
+        CHECK(dof < previous);  // tr A decreases monotonically with lam
+        previous = dof;
+    }
+    // GCV = RSS/n / (1 - dof/n)^2 with RSS the unweighted residual sum of squares of the fit
+    const double lam = 1e-4;
+    const auto s = fitter.fit(x, y, w, lam);
+    const auto f = s(x);
+    double rss = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) rss += (y[i] - f[i]) * (y[i] - f[i]);
+    const double n = 40.0, dof = s.degrees_of_freedom();
+    CHECK(s.criterion() == Approx(rss / n / ((1 - dof / n) * (1 - dof / n))).epsilon(1e-10));
+}
+
+TEST_CASE("modified GCV (gamma > 1) stays below tr A = n / gamma and minimises its criterion",
+          "[smoothing_spline][gcv]") {
+    // sparse noisy curves, where plain GCV tends to the interpolating end
+    for (unsigned seed : {21u, 22u, 23u}) {
+        std::mt19937_64 rng(seed);
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        std::normal_distribution<double> noise(0.0, 0.05);
+        std::vector<double> x(20), y(20);
+        for (auto& v : x) v = u(rng);
+        for (std::size_t i = 0; i < x.size(); ++i) y[i] = 0.3 * std::cos(6.283185307179586 * x[i]) + noise(rng);
+        ferrum::gcv_search_options options;
+        options.gamma = 1.4;
+        ferrum::smoothing_spline_fitter fitter(options), plain;
+        const std::vector<double> w;
+        const auto s = fitter.fit(x, y, w);
+        const double n = 20.0;
+        INFO("seed " << seed << " lam " << s.lam() << " dof " << s.degrees_of_freedom());
+        CHECK(s.degrees_of_freedom() < n / 1.4);
+        // on this curve plain GCV lands past the pole, near interpolation: the case gamma is for
+        if (seed == 21) CHECK(plain.fit(x, y, w).degrees_of_freedom() > n / 1.4);
+        // V_gamma from GCV and tr A: RSS/n = GCV (1 - dof/n)^2
+        auto v_gamma = [&](double lam) {
+            const double g = plain.criterion(x, y, w, lam), dof = plain.degrees_of_freedom(x, y, w, lam);
+            const double d = 1 - 1.4 * dof / n;
+            return d > 0 ? g * (1 - dof / n) * (1 - dof / n) / (d * d) : std::numeric_limits<double>::infinity();
+        };
+        double best = std::numeric_limits<double>::infinity();
+        for (double t = -10; t <= 6; t += 0.01) best = std::min(best, v_gamma(std::pow(10.0, t)));
+        CHECK(v_gamma(s.lam()) <= best * (1 + 1e-10));
+    }
+    ferrum::gcv_search_options bad;
+    bad.gamma = 0.5;
+    CHECK_THROWS_AS(ferrum::smoothing_spline_fitter(bad), ferrum::value_error);
+}
