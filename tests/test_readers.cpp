@@ -203,6 +203,21 @@ TEST_CASE("csv_reader: records that straddle tiny blocks round-trip exactly", "[
     CHECK(read_all_records(path) == rows);
 }
 
+TEST_CASE("csv: the SIMD scan marks the same bytes as the plain loop", "[readers][csv]") {
+    std::mt19937 rng(7);
+    const std::string alphabet = "abc012,;\"\n\r \t#.";
+    for (int trial = 0; trial < 2000; ++trial) {
+        std::string text(64 + std::size_t(rng() % 64), 'x');
+        for (auto& c : text) c = rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : 'x';
+        const std::size_t start = rng() % 64;
+        for (const char delimiter : {',', ';', ' ', '\t'}) {
+            const std::size_t n = text.size() - start;
+            REQUIRE(ferrum::detail::special_mask(text.data() + start, n, delimiter) ==
+                    ferrum::detail::special_mask_scalar(text.data() + start, n, delimiter));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Gaia epoch photometry
 // ---------------------------------------------------------------------------------------------------
