@@ -1,0 +1,599 @@
+// A Gaia DR3-like RR Lyrae light-curve simulator with known [Fe/H] labels: Fourier parameters from the
+// LMC Gaia DR3 distribution, Gaia cadence and noise, a catalogue-style Fourier refit, and labels from the
+// Muraveva et al. (2025, MNRAS 536, 2749) relations that the Monti et al. (2025) GRU was trained on.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/sim/detail/csv_format.hpp"
+#include "ferrum/sim/detail/fourier_series.hpp"
+#include "ferrum/sim/detail/gaia_cadence.hpp"
+#include "ferrum/sim/detail/gaia_noise.hpp"
+#include "ferrum/sim/detail/ordered_parallel.hpp"
+#include "ferrum/sim/detail/random.hpp"
+#include "ferrum/sim/detail/rrlyrae_params.hpp"
+
+namespace ferrum::sim {
+
+/// RR Lyrae pulsation mode: fundamental (RRab) or first overtone (RRc).
+enum class rr_type { rrab, rrc };
+
+/// "RRab" or "RRc", as the archive's best_classification.
+inline const char* to_string(rr_type t) noexcept { return t == rr_type::rrab ? "RRab" : "RRc"; }
+
+/// \brief Muraveva et al. (2025) photometric [Fe/H] of an RRab from the Gaia G period (d) and phi31
+/// (rad, cosine convention): [Fe/H] = -0.37 - 5.55 P + 0.94 phi31.
+constexpr double feh_muraveva2025_rrab(double period, double phi31) noexcept {
+    return -0.37 - 5.55 * period + 0.94 * phi31;
+}
+/// \brief Muraveva et al. (2025) [Fe/H] of an RRc: 0.80 - 8.54 P + 0.23 phi31 - 9.34 A2 (A2 in mag).
+constexpr double feh_muraveva2025_rrc(double period, double phi31, double a2) noexcept {
+    return 0.80 - 8.54 * period + 0.23 * phi31 - 9.34 * a2;
+}
+constexpr double feh_muraveva2025(rr_type type, double period, double phi31, double a2) noexcept {
+    return type == rr_type::rrab ? feh_muraveva2025_rrab(period, phi31) : feh_muraveva2025_rrc(period, phi31, a2);
+}
+
+/// \brief A light curve as a cosine series, m(t) = mean_mag + sum_k A_k cos(2 pi k t / P + phi_k), with t
+/// in BJD(TCB) - 2455197.5 (the archive's time) and the Gaia SOS conventions for R_k1 and phi_k1.
+struct fourier_parameters {
+    double period = 0.0;             ///< days
+    double mean_mag = 0.0;           ///< A0 (G mag)
+    std::vector<double> amplitude;   ///< A_1..A_K (mag), index k - 1
+    std::vector<double> phase;       ///< phi_1..phi_K (rad, in [0, 2 pi)) at t = 0
+
+    int order() const noexcept { return static_cast<int>(amplitude.size()); }
+    double A(int k) const { return amplitude.at(static_cast<std::size_t>(k - 1)); }
+    /// R_k1 = A_k / A_1.
+    double R(int k) const { return A(k) / A(1); }
+    /// phi_k1 = phi_k - k phi_1 in [0, 2 pi).
+    double phi(int k) const { return detail::wrap_two_pi(phase.at(static_cast<std::size_t>(k - 1)) - k * phase.at(0)); }
+    double A1() const { return A(1); }
+    double A2() const { return A(2); }
+    double A3() const { return A(3); }
+    double R21() const { return R(2); }
+    double R31() const { return R(3); }
+    double phi21() const { return phi(2); }
+    double phi31() const { return phi(3); }
+
+    /// Magnitude of the (unmodulated) series at time t.
+    double magnitude(double t) const { return detail::series_evaluator(series())(detail::two_pi * t / period); }
+
+    detail::cosine_series series() const { return {mean_mag, amplitude, phase}; }
+};
+
+/// \brief Blazhko modulation: every A_k scaled by 1 + amplitude sin(2 pi t / period + amplitude_phase0) and
+/// the pulsation phase shifted by phase sin(2 pi t / period + phase_phase0) (rad).
+struct blazhko_modulation {
+    double period = 0.0;  ///< days; 0 means no Blazhko effect
+    double amplitude = 0.0;
+    double phase = 0.0;
+    double amplitude_phase0 = 0.0;
+    double phase_phase0 = 0.0;
+
+    bool active() const noexcept { return period > 0.0; }
+};
+
+/// \brief The true star: its pulsation, modulation and the derived amplitude.
+struct rrlyrae_truth : fourier_parameters {
+    rr_type type = rr_type::rrab;
+    blazhko_modulation blazhko;
+    double peak_to_peak = 0.0;    ///< of the unmodulated curve (mag)
+    double intensity_mean = 0.0;  ///< intensity-averaged G of the unmodulated curve
+
+    /// The true G magnitude at time t, Blazhko modulation included.
+    double modulated_magnitude(double t) const {
+        const detail::series_evaluator f(series());
+        return modulated(f, t);
+    }
+    double modulated(const detail::series_evaluator& f, double t) const noexcept {
+        double theta = detail::two_pi * t / period, scale = 1.0;
+        if (blazhko.active()) {
+            const double psi = detail::two_pi * t / blazhko.period;
+            scale += blazhko.amplitude * std::sin(psi + blazhko.amplitude_phase0);
+            theta += blazhko.phase * std::sin(psi + blazhko.phase_phase0);
+        }
+        return mean_mag + scale * f.variation(theta);
+    }
+};
+
+/// \brief One G transit as the archive lists it (magnitude error is the formal one: 1.0857 / flux_over_error).
+struct gaia_epoch {
+    std::int64_t transit_id = 0;
+    double time = 0.0;  ///< BJD(TCB) - 2455197.5
+    double mag = 0.0;
+    double mag_error = 0.0;
+    bool rejected_by_variability = false;
+};
+
+/// \brief What a catalogue pipeline derives from the clean epochs: a weighted Fourier fit at the (known)
+/// period, and the vari_rrlyrae quantities of the fitted model.
+struct catalogue_parameters : fourier_parameters {
+    double epoch_g = 0.0;         ///< time of maximum light, first one after the DR3 start (BJD - 2455197.5)
+    int num_clean_epochs = 0;     ///< epochs not rejected_by_variability
+    double peak_to_peak = 0.0;    ///< of the fitted model (mag)
+    double int_average = 0.0;     ///< intensity-averaged G of the fitted model
+};
+
+/// \brief One simulated RR Lyrae: truth, epochs, catalogue entry and the two labels.
+struct simulated_rrlyrae {
+    std::int64_t source_id = 0;
+    rr_type type = rr_type::rrab;
+    rrlyrae_truth truth;
+    std::vector<gaia_epoch> epochs;  ///< in time order, rejected ones included
+    catalogue_parameters catalogue;
+    double feh_true = 0.0;   ///< the relation on the true P, phi31, A2 (the physics)
+    double feh = 0.0;        ///< the relation on the catalogue's P, phi31, A2 (what a survey label is)
+    double feh_error = 0.0;  ///< quoted label uncertainty, uniform in (0.2, 0.4]
+
+    /// The clean (or all) epochs as a ferrum::light_curve for the lightcurve/ pipeline.
+    ferrum::light_curve light_curve(bool include_rejected = false) const {
+        ferrum::light_curve lc;
+        lc.source_id = source_id;
+        lc.band = "G";
+        for (const auto& e : epochs) {
+            if (e.rejected_by_variability && !include_rejected) continue;
+            lc.time.push_back(e.time);
+            lc.mag.push_back(e.mag);
+            lc.mag_err.push_back(e.mag_error);
+        }
+        return lc;
+    }
+};
+
+/// \brief Knobs of the simulator. The defaults give an all-sky Gaia DR3-like population.
+struct simulation_options {
+    std::uint64_t seed = 0;
+    /// Probability that star(i) (without a type) is an RRab: DR3 has 174,947 RRab and 93,952 RRc.
+    double rrab_fraction = 174947.0 / (174947.0 + 93952.0);
+    /// Mean G drawn on [g_min, g_max] with density proportional to 10^(g_slope G) (0: uniform).
+    double g_min = 13.0, g_max = 20.5, g_slope = 0.2;
+    /// Number of G transits: log-normal (median, width in ln), truncated to [min_epochs, max_epochs].
+    double epochs_median = 44.0, epochs_sigma_ln = 0.45;
+    int min_epochs = 20, max_epochs = 260;
+    /// Fraction of stars with Blazhko modulation, its period range (log-uniform, days), the relative
+    /// amplitude modulation range and the pulsation-phase modulation range (rad), all uniform.
+    double blazhko_fraction_rrab = 0.5, blazhko_fraction_rrc = 0.0;
+    double blazhko_period_min = 20.0, blazhko_period_max = 400.0;
+    double blazhko_amplitude_min = 0.02, blazhko_amplitude_max = 0.15;
+    double blazhko_phase_min = 0.01, blazhko_phase_max = 0.08;
+    /// Add the excess scatter of real curves (the residual-RMS table) on top of the formal errors.
+    bool excess_scatter = true;
+    /// Log-normal spread of one transit's formal error about the G table (0.34 in the DR2 sample).
+    double formal_error_sigma_ln = 0.3;
+    /// Fraction of epochs flagged rejected_by_variability (4.5 % of G epochs in the DR2 sample); they are
+    /// outliers with inflated errors.
+    double rejected_fraction = 0.045;
+    /// Orders of the catalogue-style Fourier refit.
+    int fit_order_rrab = 4, fit_order_rrc = 3;
+    /// source_id of star 0; the default lies above every real Gaia source_id (< 6.92e18).
+    std::int64_t first_source_id = 9000000000000000000LL;
+
+    /// Throws value_error naming the first inconsistent option.
+    void validate() const {
+        const auto fail = [](const std::string& m) { throw value_error("simulation_options: " + m); };
+        if (!(rrab_fraction >= 0 && rrab_fraction <= 1)) fail("rrab_fraction must be in [0, 1]");
+        if (!(g_min <= g_max) || !(g_min >= 5) || !(g_max <= 22)) fail("need 5 <= g_min <= g_max <= 22");
+        if (!std::isfinite(g_slope)) fail("g_slope must be finite");
+        if (!(epochs_median > 0) || !(epochs_sigma_ln >= 0)) fail("epochs_median > 0 and epochs_sigma_ln >= 0");
+        if (std::max(fit_order_rrab, fit_order_rrc) > 8 || std::min(fit_order_rrab, fit_order_rrc) < 3)
+            fail("fit orders must be in [3, 8] (phi31 needs 3 harmonics)");
+        const int need = 2 * std::max(fit_order_rrab, fit_order_rrc) + 2;
+        if (min_epochs < need)
+            fail("min_epochs must be at least " + std::to_string(need) + " for Fourier fits of order " +
+                 std::to_string(std::max(fit_order_rrab, fit_order_rrc)));
+        if (max_epochs < min_epochs || max_epochs > 2000) fail("need min_epochs <= max_epochs <= 2000");
+        for (double f : {blazhko_fraction_rrab, blazhko_fraction_rrc, rejected_fraction})
+            if (!(f >= 0 && f <= 1)) fail("fractions must be in [0, 1]");
+        if (!(blazhko_period_min > 0 && blazhko_period_min <= blazhko_period_max)) fail("Blazhko period range");
+        if (!(blazhko_amplitude_min >= 0 && blazhko_amplitude_min <= blazhko_amplitude_max && blazhko_amplitude_max < 1))
+            fail("Blazhko amplitude range must lie in [0, 1)");
+        if (!(blazhko_phase_min >= 0 && blazhko_phase_min <= blazhko_phase_max)) fail("Blazhko phase range");
+        if (!(formal_error_sigma_ln >= 0)) fail("formal_error_sigma_ln >= 0");
+    }
+};
+
+namespace detail {
+
+/// Draws x = mean + L z from a fitted parameter Gaussian, redrawing z with |z|^2 > 22.46 (the 99.9 % point
+/// of chi2(6)): the same truncation that removed outliers when the Gaussian was fitted.
+inline std::array<double, 6> draw_parameters(const parameter_gaussian& g, star_rng& rng) {
+    std::array<double, 6> z{};
+    double d2;
+    do {
+        d2 = 0;
+        for (auto& v : z) {
+            v = rng.normal();
+            d2 += v * v;
+        }
+    } while (d2 > 22.46);
+    std::array<double, 6> x = g.mean;
+    std::size_t t = 0;
+    for (std::size_t i = 0; i < 6; ++i)
+        for (std::size_t j = 0; j <= i; ++j) x[i] += g.cholesky[t++] * z[j];
+    return x;
+}
+
+/// Mean G on [lo, hi] with density proportional to 10^(slope G), by inverting its CDF.
+inline double draw_mean_g(double lo, double hi, double slope, star_rng& rng) {
+    const double u = rng.uniform();
+    const double b = slope * std::log(10.0);
+    if (hi <= lo) return lo;
+    if (std::abs(b) < 1e-12) return lo + u * (hi - lo);
+    // G = lo + ln(1 + u (e^{b (hi - lo)} - 1)) / b, written to stay accurate for either sign of b
+    return lo + std::log1p(u * std::expm1(b * (hi - lo))) / b;
+}
+
+/// Variance of the residuals that an order-`fit_order` Fourier fit leaves from the model itself: the
+/// harmonics above the fit order, and the Blazhko modulation (to first order in its amplitudes).
+inline double model_residual_variance(const rrlyrae_truth& t, int fit_order) {
+    double high = 0, all = 0, all_k2 = 0;
+    for (int k = 1; k <= t.order(); ++k) {
+        const double a2 = t.A(k) * t.A(k);
+        if (k > fit_order) high += 0.5 * a2;
+        all += 0.5 * a2;
+        all_k2 += 0.5 * k * k * a2;
+    }
+    double v = high;
+    if (t.blazhko.active())
+        v += 0.5 * t.blazhko.amplitude * t.blazhko.amplitude * all + 0.5 * t.blazhko.phase * t.blazhko.phase * all_k2;
+    return v;
+}
+
+}  // namespace detail
+
+/// \brief Simulates Gaia DR3-like RR Lyrae, star by star: star(i) depends only on the options and i, so
+/// sets are reproducible from the seed and independent of the number of threads.
+class rrlyrae_simulator {
+public:
+    explicit rrlyrae_simulator(simulation_options options = {}) : opt_(std::move(options)) { opt_.validate(); }
+
+    const simulation_options& options() const noexcept { return opt_; }
+
+    /// Star `index`, its type drawn with options().rrab_fraction.
+    simulated_rrlyrae star(std::uint64_t index) const { return make(index, nullptr); }
+    /// Star `index` of the given type (same draws as star(index) otherwise).
+    simulated_rrlyrae star(std::uint64_t index, rr_type type) const { return make(index, &type); }
+
+    /// The true parameters alone (cheap: no epochs, no fit); the same as star(index, type).truth.
+    rrlyrae_truth truth(std::uint64_t index, rr_type type) const {
+        detail::star_rng rng(opt_.seed, index);
+        rng.uniform();  // the type draw, kept so that the streams agree with star()
+        return draw_truth(type, rng);
+    }
+
+private:
+    simulated_rrlyrae make(std::uint64_t index, const rr_type* forced) const {
+        detail::star_rng rng(opt_.seed, index);
+        const double u_type = rng.uniform();
+        const rr_type type = forced ? *forced : (u_type < opt_.rrab_fraction ? rr_type::rrab : rr_type::rrc);
+
+        simulated_rrlyrae s;
+        s.source_id = opt_.first_source_id + static_cast<std::int64_t>(index);
+        s.type = type;
+        s.truth = draw_truth(type, rng);
+        const int fit_order = type == rr_type::rrab ? opt_.fit_order_rrab : opt_.fit_order_rrc;
+        // A sampling that cannot support the fit (too few clean epochs, phases too clustered for the
+        // order) is redrawn; with >= 2K + 2 epochs this is rare, and 20 failures mean a bad option set.
+        for (int attempt = 0;; ++attempt) {
+            observe(s, fit_order, rng);
+            try {
+                s.catalogue = catalogue_fit(s, fit_order);
+                break;
+            } catch (const value_error& e) {
+                if (attempt == 20)
+                    throw value_error("star " + std::to_string(index) + ": no usable sampling after 20 draws (" +
+                                      e.what() + ")");
+            }
+        }
+        s.feh_true = feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
+        s.feh = feh_muraveva2025(type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2());
+        s.feh_error = 0.2 + 0.2 * rng.uniform_open0();
+        return s;
+    }
+
+    rrlyrae_truth draw_truth(rr_type type, detail::star_rng& rng) const {
+        const bool ab = type == rr_type::rrab;
+        const auto x = detail::draw_parameters(ab ? detail::rrab_gaussian : detail::rrc_gaussian, rng);
+        rrlyrae_truth t;
+        t.type = type;
+        t.period = std::exp(x[0]);
+        const double A1 = std::exp(x[1]), R21 = std::exp(x[2]), R31 = std::exp(x[3]);
+        const double phi21 = detail::wrap_two_pi(x[4]), phi31 = detail::wrap_two_pi(x[5]);
+        std::vector<double> R{1.0, R21, R31}, dphi{0.0, phi21, phi31};
+        if (ab) {
+            for (const auto& h : detail::rrab_high_harmonics) {
+                const int k = static_cast<int>(R.size()) + 1;
+                R.push_back(std::exp(h.ln_r_coef[0] + h.ln_r_coef[1] * x[2] + h.ln_r_coef[2] * x[3] +
+                                     h.sd_ln_r * rng.normal()));
+                dphi.push_back(detail::wrap_two_pi(phi31 + (k - 3) * (phi31 - phi21) + h.phase_offset +
+                                                   h.sd_phase * rng.normal()));
+            }
+        } else {
+            // RRc: one more harmonic, continuing the amplitude ratios geometrically and phi_k1 linearly
+            R.push_back(std::min(R31 * R31 / R21, R31));
+            dphi.push_back(detail::wrap_two_pi(2 * phi31 - phi21));
+        }
+        const double phi1 = rng.uniform(0.0, detail::two_pi);
+        for (std::size_t i = 0; i < R.size(); ++i) {
+            t.amplitude.push_back(A1 * R[i]);
+            t.phase.push_back(detail::wrap_two_pi(dphi[i] + double(i + 1) * phi1));
+        }
+        t.mean_mag = detail::draw_mean_g(opt_.g_min, opt_.g_max, opt_.g_slope, rng);
+        const double fb = ab ? opt_.blazhko_fraction_rrab : opt_.blazhko_fraction_rrc;
+        if (rng.bernoulli(fb)) {
+            auto& b = t.blazhko;
+            b.period = std::exp(rng.uniform(std::log(opt_.blazhko_period_min), std::log(opt_.blazhko_period_max)));
+            b.amplitude = rng.uniform(opt_.blazhko_amplitude_min, opt_.blazhko_amplitude_max);
+            b.phase = rng.uniform(opt_.blazhko_phase_min, opt_.blazhko_phase_max);
+            b.amplitude_phase0 = rng.uniform(0.0, detail::two_pi);
+            b.phase_phase0 = rng.uniform(0.0, detail::two_pi);
+        }
+        const auto sum = detail::summarize(t.series());
+        t.peak_to_peak = sum.peak_to_peak;
+        t.intensity_mean = sum.intensity_mean;
+        return t;
+    }
+
+    // Times, true magnitudes, formal errors, excess scatter and rejected epochs.
+    void observe(simulated_rrlyrae& s, int fit_order, detail::star_rng& rng) const {
+        const auto& t = s.truth;
+        const int n = detail::gaia_epoch_count(opt_.epochs_median, opt_.epochs_sigma_ln, opt_.min_epochs,
+                                               opt_.max_epochs, rng);
+        const auto times = detail::gaia_transit_times(n, rng);
+        // Excess scatter: the star's total scatter around an order-8 fit is drawn from the real curves'
+        // distribution at its G, and what the formal errors and the Blazhko modulation already explain is
+        // removed in quadrature. The real distribution contains the Blazhko stars in its upper tail, so a
+        // Blazhko star draws its rank from the top fraction f of it and any other star from the rest.
+        double sigma_excess = 0.0;
+        if (opt_.excess_scatter) {
+            const double f = t.type == rr_type::rrab ? opt_.blazhko_fraction_rrab : opt_.blazhko_fraction_rrc;
+            const double u = rng.uniform_open0() * (t.blazhko.active() ? f : 1.0 - f) +
+                             (t.blazhko.active() ? 1.0 - f : 0.0);
+            const double z = detail::normal_quantile(std::clamp(u, 1e-12, 1.0 - 1e-12));
+            const double total = detail::g_residual_rms(t.mean_mag).draw(z);
+            const double formal = detail::g_transit_error(t.mean_mag);
+            sigma_excess = std::sqrt(std::max(
+                total * total - formal * formal - detail::model_residual_variance(t, detail::rrab_harmonics), 0.0));
+        }
+        const detail::series_evaluator f(t.series());
+        const int max_rejected = std::max(0, n - (2 * fit_order + 2));
+        int rejected = 0;
+        s.epochs.clear();
+        s.epochs.reserve(times.size());
+        for (const auto& tt : times) {
+            gaia_epoch e;
+            e.transit_id = tt.transit_id;
+            e.time = tt.time;
+            const double m = t.modulated(f, tt.time);
+            e.mag_error = detail::g_transit_error(m) * std::exp(opt_.formal_error_sigma_ln * rng.normal());
+            double mag = m + e.mag_error * rng.normal() + sigma_excess * rng.normal();
+            if (rng.bernoulli(opt_.rejected_fraction) && rejected < max_rejected) {
+                // outliers as in the DR2 sample: errors 6.4x larger (x3.6-16.6 for 68 %), offsets ~0.1 mag
+                e.rejected_by_variability = true;
+                ++rejected;
+                e.mag_error *= 6.4 * std::exp(0.76 * rng.normal());
+                mag += std::hypot(e.mag_error, 0.1) * rng.normal();
+            }
+            e.mag = mag;
+            s.epochs.push_back(e);
+        }
+    }
+
+    catalogue_parameters catalogue_fit(const simulated_rrlyrae& s, int fit_order) const {
+        std::vector<double> theta, mag, sigma;
+        for (const auto& e : s.epochs) {
+            if (e.rejected_by_variability) continue;
+            theta.push_back(detail::two_pi * e.time / s.truth.period);
+            mag.push_back(e.mag);
+            sigma.push_back(e.mag_error);
+        }
+        const auto fit = detail::fit_cosine_series(theta, mag, sigma, fit_order);
+        catalogue_parameters c;
+        c.period = s.truth.period;  // Gaia's periods over a 34-month baseline are far better than phi31
+        c.mean_mag = fit.A0;
+        c.amplitude = fit.amplitude;
+        c.phase = fit.phase;
+        c.num_clean_epochs = static_cast<int>(theta.size());
+        const auto sum = detail::summarize(fit);
+        c.peak_to_peak = sum.peak_to_peak;
+        c.int_average = sum.intensity_mean;
+        const double t_max = c.period * sum.theta_max_light / detail::two_pi;
+        c.epoch_g = t_max + c.period * std::ceil((detail::dr3_start - t_max) / c.period);
+        return c;
+    }
+
+    simulation_options opt_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Writers in the archive's formats
+
+/// Column lines of the three files.
+inline constexpr const char* epoch_photometry_header =
+    "source_id,transit_id,band,time,mag,flux,flux_error,flux_over_error,rejected_by_photometry,"
+    "rejected_by_variability,other_flags,solution_id\n";
+inline constexpr const char* vari_rrlyrae_header =
+    "source_id,best_classification,pf,p1_o,epoch_g,num_clean_epochs_g,peak_to_peak_g,int_average_g,phi31_g,"
+    "r21_g\n";
+inline constexpr const char* labels_header =
+    "source_id,type,feh,feh_error,feh_true,period,a2_true,phi31_true,a2_catalogue,phi31_catalogue,"
+    "peak_to_peak_true,mean_g_true,blazhko_period,num_epochs\n";
+
+namespace detail {
+
+/// solution_id written for simulated rows (no real Gaia solution has 0).
+inline constexpr std::int64_t simulated_solution_id = 0;
+/// other_flags of every simulated G transit: 1, the most common value in the DR2 sample (not modelled).
+inline constexpr std::int64_t simulated_other_flags = 1;
+
+inline void append_epoch_rows(std::string& out, const simulated_rrlyrae& s) {
+    for (const auto& e : s.epochs) {
+        const double flux = g_flux_from_mag(e.mag);
+        // the archive keeps flux_over_error in single precision; flux_error follows from it
+        const float foe = static_cast<float>(mag_per_ln_flux / e.mag_error);
+        append_integer(out, s.source_id);
+        out += ',';
+        append_integer(out, e.transit_id);
+        out += ",G,";
+        append_number(out, e.time);
+        out += ',';
+        append_number(out, e.mag);
+        out += ',';
+        append_number(out, flux);
+        out += ',';
+        append_number(out, flux / static_cast<double>(foe));
+        out += ',';
+        append_float(out, foe);
+        out += ",false,";
+        append_bool(out, e.rejected_by_variability);
+        out += ',';
+        append_integer(out, simulated_other_flags);
+        out += ',';
+        append_integer(out, simulated_solution_id);
+        out += '\n';
+    }
+}
+
+inline void append_vari_row(std::string& out, const simulated_rrlyrae& s) {
+    const auto& c = s.catalogue;
+    append_integer(out, s.source_id);
+    out += ',';
+    out += to_string(s.type);
+    out += ',';
+    if (s.type == rr_type::rrab) append_number(out, c.period);  // pf: fundamental period
+    out += ',';
+    if (s.type == rr_type::rrc) append_number(out, c.period);  // p1_o: first-overtone period
+    out += ',';
+    append_number(out, c.epoch_g);
+    out += ',';
+    append_integer(out, c.num_clean_epochs);
+    out += ',';
+    append_number(out, c.peak_to_peak);
+    out += ',';
+    append_number(out, c.int_average);
+    out += ',';
+    append_number(out, c.phi31());
+    out += ',';
+    append_number(out, c.R21());
+    out += '\n';
+}
+
+inline void append_label_row(std::string& out, const simulated_rrlyrae& s) {
+    append_integer(out, s.source_id);
+    out += ',';
+    out += to_string(s.type);
+    for (double v : {s.feh, s.feh_error, s.feh_true, s.truth.period, s.truth.A2(), s.truth.phi31(), s.catalogue.A2(),
+                     s.catalogue.phi31(), s.truth.peak_to_peak, s.truth.mean_mag, s.truth.blazhko.period}) {
+        out += ',';
+        append_number(out, v);
+    }
+    out += ',';
+    append_integer(out, static_cast<std::int64_t>(s.epochs.size()));
+    out += '\n';
+}
+
+}  // namespace detail
+
+/// \brief Where write_gaia_like_set() put its files and how much it wrote.
+struct gaia_like_set {
+    std::filesystem::path epoch_photometry;  ///< epoch_photometry.csv: the archive's long G-band layout
+    std::filesystem::path vari_rrlyrae;      ///< vari_rrlyrae.csv: the catalogue parameters
+    std::filesystem::path labels;            ///< labels.csv: feh (catalogue), feh_error, feh_true, truths
+    std::size_t stars = 0;
+    std::size_t epochs = 0;
+};
+
+/// \brief Options of write_gaia_like_set() beyond the simulation itself.
+struct write_options {
+    unsigned threads = 0;  ///< 0: std::thread::hardware_concurrency()
+    bool progress = progress_enabled_by_default();
+    std::size_t chunk = 2048;  ///< stars per unit of parallel work
+};
+
+/// \brief Writes the three in-memory tables for `stars` into `dir` (created if needed), atomically.
+inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, const std::vector<simulated_rrlyrae>& stars) {
+    std::filesystem::create_directories(dir);
+    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0};
+    std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header;
+    for (const auto& s : stars) {
+        detail::append_epoch_rows(ep, s);
+        detail::append_vari_row(vr, s);
+        detail::append_label_row(lb, s);
+        out.epochs += s.epochs.size();
+    }
+    write_file_atomically(out.epoch_photometry, ep);
+    write_file_atomically(out.vari_rrlyrae, vr);
+    write_file_atomically(out.labels, lb);
+    return out;
+}
+
+/// \brief Simulates n_rrab RRab (indices 0 .. n_rrab - 1) and n_rrc RRc (the next n_rrc indices) and
+/// writes them to `dir` in parallel, streaming the epoch file; each file appears atomically when done.
+inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::size_t n_rrab, std::size_t n_rrc,
+                                         const simulation_options& options, const write_options& w = {}) {
+    const rrlyrae_simulator sim(options);
+    std::filesystem::create_directories(dir);
+    const std::size_t n = n_rrab + n_rrc;
+    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", n, 0};
+    const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
+    const std::size_t n_chunks = (n + chunk - 1) / chunk;
+    const unsigned threads = w.threads ? w.threads : std::max(1u, std::thread::hardware_concurrency());
+    struct piece {
+        std::string epochs, vari, labels;
+        std::size_t n_epochs = 0;
+    };
+    std::string vari = vari_rrlyrae_header, labels = labels_header;
+    progress bar("simulate", n, w.progress);
+    write_file_atomically(out.epoch_photometry, [&](std::ostream& os) {
+        os << epoch_photometry_header;
+        detail::ordered_parallel(
+            n_chunks, threads,
+            [&](std::size_t c) {
+                piece p;
+                p.epochs.reserve(chunk * 60 * 170);
+                const std::size_t end = std::min(n, (c + 1) * chunk);
+                for (std::size_t i = c * chunk; i < end; ++i) {
+                    const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
+                    detail::append_epoch_rows(p.epochs, s);
+                    detail::append_vari_row(p.vari, s);
+                    detail::append_label_row(p.labels, s);
+                    p.n_epochs += s.epochs.size();
+                }
+                return p;
+            },
+            [&](std::size_t c, piece&& p) {
+                os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
+                if (!os) throw io_error("writing '" + out.epoch_photometry.string() + "' failed (disk full?)");
+                vari += p.vari;
+                labels += p.labels;
+                out.epochs += p.n_epochs;
+                bar.update(std::min(n, (c + 1) * chunk));
+            });
+    });
+    write_file_atomically(out.vari_rrlyrae, vari);
+    write_file_atomically(out.labels, labels);
+    return out;
+}
+
+/// \brief write_gaia_like_set() with default options and the given seed.
+inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::size_t n_rrab, std::size_t n_rrc,
+                                         std::uint64_t seed) {
+    simulation_options o;
+    o.seed = seed;
+    return write_gaia_like_set(dir, n_rrab, n_rrc, o);
+}
+
+}  // namespace ferrum::sim
