@@ -5,5 +5,6 @@
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/gaia_epoch_photometry.hpp"
 #include "ferrum/lightcurve/phase_fold.hpp"
+#include "ferrum/lightcurve/preprocess.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
 #include "ferrum/lightcurve/tables.hpp"

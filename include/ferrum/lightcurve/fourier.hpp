@@ -1,7 +1,7 @@
 // Fourier decomposition of a folded light curve in the Gaia SOS cosine convention,
 // m(Phi) = A0 + sum_{k=1..K} A_k cos(2 pi k Phi + phi_k) (Clementini et al. 2016, 2023), fitted by weighted
-// linear least squares (Eigen QR), with R_k1 = A_k/A_1, phi_k1 = phi_k - k phi_1 and their uncertainties
-// propagated from the least-squares covariance; the order K is chosen by the BIC (Schwarz 1978).
+// linear least squares (one Eigen Householder QR serves all orders), with R_k1 = A_k/A_1, phi_k1 = phi_k -
+// k phi_1 and their errors propagated from the LSQ covariance; K chosen by the BIC (Schwarz 1978).
 #pragma once
 
 #include <Eigen/Dense>
@@ -141,68 +141,94 @@ private:
 
 namespace detail {
 
-/// Weighted least-squares fit of one order: returns false when the design is rank-deficient (phases too
-/// clustered for K harmonics), else fills `out` with the linear solution in polar form.
-inline bool fit_fourier_order(const std::vector<double>& phi, const std::vector<double>& mag,
-                              const Eigen::VectorXd& sqrt_w, int K, fourier_decomposition& out) {
-    const Eigen::Index n = static_cast<Eigen::Index>(phi.size());
-    const Eigen::Index p = 2 * K + 1;
-    Eigen::MatrixXd X(n, p);
-    Eigen::VectorXd y(n);
-    for (Eigen::Index i = 0; i < n; ++i) {
-        const double s = sqrt_w[i];
-        X(i, 0) = s;
-        // cos/sin of k*theta by the angle-addition recurrence: one sincos per epoch instead of K.
-        const double c1 = std::cos(two_pi * phi[i]), s1 = std::sin(two_pi * phi[i]);
-        double ck = c1, sk = s1;
+/// The weighted design of the highest order tried, [1, cos 2piPhi, sin 2piPhi, ..., cos 2piKPhi, sin 2piKPhi]
+/// (rows scaled by sqrt(w)), reduced once by Householder QR without pivoting. The models of lower order use
+/// the leading 2K+1 columns, so the same factorisation serves all of them (Lawson & Hanson 1974, ch. 5):
+/// chi2(K) = sum_{i >= 2K+1} (Q^T y)_i^2 and beta(K) = R_K^-1 (Q^T y)_{0..2K}, R_K the leading block of R.
+class fourier_design {
+public:
+    fourier_design(const std::vector<double>& phi, const std::vector<double>& mag, const Eigen::VectorXd& sqrt_w,
+                   int max_order)
+        : n_(static_cast<Eigen::Index>(phi.size())), X_(n_, 2 * max_order + 1), y_(n_) {
+        for (Eigen::Index i = 0; i < n_; ++i) {
+            const double s = sqrt_w[i];
+            X_(i, 0) = s;
+            // cos/sin of k*theta by the angle-addition recurrence: one sincos per epoch instead of K.
+            const double c1 = std::cos(two_pi * phi[i]), s1 = std::sin(two_pi * phi[i]);
+            double ck = c1, sk = s1;
+            for (int k = 1; k <= max_order; ++k) {
+                X_(i, 2 * k - 1) = s * ck;
+                X_(i, 2 * k) = s * sk;
+                const double c = ck * c1 - sk * s1;
+                sk = sk * c1 + ck * s1;
+                ck = c;
+            }
+            y_[i] = s * mag[i];
+        }
+        qr_.compute(X_);
+        qty_ = y_;
+        qty_.applyOnTheLeft(qr_.householderQ().adjoint());
+        // Tail sums of (Q^T y)^2, accumulated from the end: no cancellation, exact zero for exact data.
+        tail_.resize(n_ + 1);
+        tail_[n_] = 0.0;
+        for (Eigen::Index i = n_; i-- > 0;) tail_[i] = tail_[i + 1] + qty_[i] * qty_[i];
+        // Leading columns are independent while |R_jj| stays above a relative tolerance; a column that
+        // depends on the ones before it (phases too clustered for that harmonic) ends the usable orders.
+        const auto d = qr_.matrixQR().diagonal().cwiseAbs();
+        const double tol = 1e-9 * d.maxCoeff();
+        rank_ = 0;
+        while (rank_ < d.size() && d[rank_] > tol) ++rank_;
+    }
+
+    /// Whether order K's leading columns are linearly independent.
+    bool full_rank(int K) const noexcept { return 2 * K + 1 <= rank_; }
+    /// Weighted residual sum of squares of order K.
+    double chi2(int K) const noexcept { return tail_[2 * K + 1]; }
+
+    /// The order-K fit in polar form: A0, A_k, phi_k, the unscaled covariance of (A0, A_1, phi_1, ...), rms.
+    void solve(int K, fourier_decomposition& out) const {
+        const Eigen::Index p = 2 * K + 1;
+        const auto R = qr_.matrixQR().topLeftCorner(p, p).template triangularView<Eigen::Upper>();
+        const Eigen::VectorXd beta = R.solve(qty_.head(p));
+        // (X^T W X)^-1 = R^-1 R^-T, without forming the normal equations.
+        const Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(p, p));
+        const Eigen::MatrixXd cov_lin = Rinv * Rinv.transpose();
+
+        // a_k cos + b_k sin = A_k cos(theta + phi_k) with A_k = hypot(a, b) and phi_k = atan2(-b, a).
+        out.order = K;
+        out.n = static_cast<std::size_t>(n_);
+        out.A0 = beta[0];
+        out.amplitude.assign(K, 0.0);
+        out.phase.assign(K, 0.0);
+        Eigen::MatrixXd J = Eigen::MatrixXd::Zero(p, p);
+        J(0, 0) = 1.0;
         for (int k = 1; k <= K; ++k) {
-            X(i, 2 * k - 1) = s * ck;
-            X(i, 2 * k) = s * sk;
-            const double c = ck * c1 - sk * s1;
-            sk = sk * c1 + ck * s1;
-            ck = c;
+            const double a = beta[2 * k - 1], b = beta[2 * k];
+            const double A = std::hypot(a, b);
+            out.amplitude[k - 1] = A;
+            out.phase[k - 1] = wrap_two_pi(std::atan2(-b, a));
+            if (A > 0) {
+                J(2 * k - 1, 2 * k - 1) = a / A;
+                J(2 * k - 1, 2 * k) = b / A;
+                J(2 * k, 2 * k - 1) = b / (A * A);
+                J(2 * k, 2 * k) = -a / (A * A);
+            }
         }
-        y[i] = s * mag[i];
+        out.covariance = J * cov_lin * J.transpose();
+        out.chi2 = chi2(K);
+        const Eigen::VectorXd wres = y_ - X_.leftCols(p) * beta;
+        double ss = 0;
+        for (Eigen::Index i = 0; i < n_; ++i) ss += (wres[i] / X_(i, 0)) * (wres[i] / X_(i, 0));
+        out.rms = std::sqrt(ss / double(n_));
     }
-    const Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(X);
-    if (qr.rank() < p) return false;
-    const Eigen::VectorXd beta = qr.solve(y);
-    const Eigen::VectorXd wres = y - X * beta;
 
-    // (X^T W X)^-1 = P R^-1 R^-T P^T from the pivoted QR, without forming the normal equations.
-    const auto R = qr.matrixR().topLeftCorner(p, p).template triangularView<Eigen::Upper>();
-    Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(p, p));
-    const Eigen::MatrixXd inner = Rinv * Rinv.transpose();
-    const auto& P = qr.colsPermutation();
-    const Eigen::MatrixXd cov_lin = P * inner * P.transpose();
-
-    // a_k cos + b_k sin = A_k cos(theta + phi_k) with A_k = hypot(a, b) and phi_k = atan2(-b, a).
-    out.order = K;
-    out.n = static_cast<std::size_t>(n);
-    out.A0 = beta[0];
-    out.amplitude.assign(K, 0.0);
-    out.phase.assign(K, 0.0);
-    Eigen::MatrixXd J = Eigen::MatrixXd::Zero(p, p);
-    J(0, 0) = 1.0;
-    for (int k = 1; k <= K; ++k) {
-        const double a = beta[2 * k - 1], b = beta[2 * k];
-        const double A = std::hypot(a, b);
-        out.amplitude[k - 1] = A;
-        out.phase[k - 1] = wrap_two_pi(std::atan2(-b, a));
-        if (A > 0) {
-            J(2 * k - 1, 2 * k - 1) = a / A;
-            J(2 * k - 1, 2 * k) = b / A;
-            J(2 * k, 2 * k - 1) = b / (A * A);
-            J(2 * k, 2 * k) = -a / (A * A);
-        }
-    }
-    out.covariance = J * cov_lin * J.transpose();
-    out.chi2 = wres.squaredNorm();
-    double ss = 0;
-    for (Eigen::Index i = 0; i < n; ++i) ss += (wres[i] / sqrt_w[i]) * (wres[i] / sqrt_w[i]);
-    out.rms = std::sqrt(ss / double(n));
-    return true;
-}
+private:
+    Eigen::Index n_;
+    Eigen::MatrixXd X_;
+    Eigen::VectorXd y_, qty_, tail_;
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr_;
+    Eigen::Index rank_ = 0;
+};
 
 }  // namespace detail
 
@@ -210,7 +236,7 @@ inline bool fit_fourier_order(const std::vector<double>& phi, const std::vector<
 /// `mag_err` empty or one positive error per epoch) and returns amplitudes, phases and their covariance.
 /// K is `opt.order` when non-zero, else the K in [min_order, min(max_order, (n-2)/2)] with the smallest
 /// BIC = n ln(chi2/n) + (2K+1) ln n: the Gaussian likelihood with the error scale profiled out, so that
-/// under-estimated errors do not push K up. Orders whose design is rank-deficient are skipped.
+/// under-estimated errors do not push K up. Orders whose design is rank-deficient are not considered.
 /// \throws value_error when no admissible order fits (too few epochs, or phases too clustered).
 inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const std::vector<double>& mag,
                                          const std::vector<double>& mag_err, const fourier_options& opt = {},
@@ -233,6 +259,7 @@ inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const
     if (k_lo > k_limit)
         throw value_error(who + ": " + std::to_string(n) + " epochs are too few for a Fourier series of order " +
                           std::to_string(k_lo) + " (needs at least " + std::to_string(2 * k_lo + 2) + ")");
+    const detail::fourier_design design(phase, mag, sqrt_w, k_hi);
 
     // chi2 is floored at rounding level so that noise-free data select the smallest exact order instead
     // of whichever order happens to leave the smallest round-off.
@@ -242,27 +269,27 @@ inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const
         wsum += sqrt_w[static_cast<Eigen::Index>(i)] * sqrt_w[static_cast<Eigen::Index>(i)];
     }
     const double chi2_floor = wsum * std::pow(1e-12 * std::max(scale, 1e-300), 2);
-
-    fourier_decomposition best, trial;
-    bool found = false;
-    for (int K = k_lo; K <= k_hi; ++K) {
-        if (!detail::fit_fourier_order(phase, mag, sqrt_w, K, trial)) continue;
-        const double nn = double(n);
-        trial.bic = nn * std::log(std::max(trial.chi2, chi2_floor) / nn) + (2 * K + 1) * std::log(nn);
-        if (!found || trial.bic < best.bic) {
-            best = trial;
-            found = true;
+    const double nn = double(n);
+    int best_k = 0;
+    double best_bic = 0;
+    for (int K = k_lo; K <= k_hi && design.full_rank(K); ++K) {
+        const double bic = nn * std::log(std::max(design.chi2(K), chi2_floor) / nn) + (2 * K + 1) * std::log(nn);
+        if (best_k == 0 || bic < best_bic) {
+            best_k = K;
+            best_bic = bic;
         }
     }
-    if (!found)
+    if (best_k == 0)
         throw value_error(who + ": the phases of the " + std::to_string(n) +
-                          " epochs are too clustered for a Fourier series of order " + std::to_string(k_lo) +
-                          (k_hi > k_lo ? " to " + std::to_string(k_hi) : std::string()));
+                          " epochs are too clustered for a Fourier series of order " + std::to_string(k_lo));
 
+    fourier_decomposition best;
+    design.solve(best_k, best);
+    best.bic = best_bic;
     best.source_id = source_id;
     best.name = name;
     best.weighted = weighted;
-    const double dof = double(n) - double(2 * best.order + 1);
+    const double dof = nn - double(2 * best.order + 1);
     best.reduced_chi2 = best.chi2 / dof;
     switch (opt.scaling) {
         case covariance_scaling::inflate_only:

@@ -1,0 +1,294 @@
+// The light-curve pre-processing of Monti et al. (2025, A&A 702, A148, Sect. 3): fold on the period with
+// phase 0 at maximum light (eq. 1), fit a GCV smoothing spline (scipy's make_smoothing_spline), resample it
+// on N uniform phases, standardise per curve, and return the two channels (phase x P, magnitude) with the
+// curve's features (mean, std, peak-to-peak, epochs, and the Gaia-convention Fourier parameters).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/lightcurve/fourier.hpp"
+#include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/lightcurve/phase_fold.hpp"
+#include "ferrum/spline/resample.hpp"
+#include "ferrum/spline/smoothing_spline.hpp"
+
+namespace ferrum {
+
+/// \brief Phases per resampled curve in Monti et al. (2025): 264 for RRab, 265 for RRc.
+constexpr std::size_t paper_phases_rrab = 264;
+constexpr std::size_t paper_phases_rrc = 265;
+
+/// \brief Settings of the pre-processing; the defaults are the paper's RRab set-up.
+struct preprocess_options {
+    /// Phases of the resampled curve (paper: 264 RRab, 265 RRc).
+    std::size_t n_phases = paper_phases_rrab;
+    /// Grid np.linspace(0, 1, n_phases) (true) or np.linspace(0, 1, n_phases, endpoint=False) (false).
+    bool include_end = true;
+    /// Fraction of a cycle (0 to 0.5) copied from each end of the folded curve to the other, shifted by one
+    /// cycle, before the spline is fitted, so that it sees the curve as periodic near phases 0 and 1 instead
+    /// of extrapolating there. 0 (the default) fits the folded epochs only, as make_smoothing_spline does.
+    double wrap_padding = 0.0;
+    /// The spline's smoothing parameter; nullopt chooses it per curve by GCV.
+    std::optional<double> lam;
+    /// Weight the spline by 1/mag_err^2 when the curve has errors (make_smoothing_spline's w); off by
+    /// default: the paper's spline is unweighted, and Gaia's formal errors under-state the scatter.
+    bool weight_spline_by_errors = false;
+    /// Curves with fewer epochs are refused (value_error / per-curve error).
+    std::size_t min_epochs = 12;
+    /// Fit the Fourier series on the folded epochs (features for relations and for checks).
+    bool fit_fourier = true;
+    fourier_options fourier;
+    /// The smoothing spline's own options (tie merging, GCV search range and precision).
+    std::decay_t<decltype(std::declval<smoothing_spline_fitter>().options())> spline;
+};
+
+/// \brief Per-curve features kept beside the standardised sequence.
+struct curve_features {
+    double mean = 0.0;          ///< mean of the resampled curve (mag)
+    double std = 0.0;           ///< population std of the resampled curve (mag)
+    double peak_to_peak = 0.0;  ///< max - min of the resampled curve (mag)
+    std::size_t n_epochs = 0;   ///< folded epochs used
+    double lam = 0.0;           ///< the spline's smoothing parameter
+    std::optional<fourier_decomposition> fourier;  ///< present when preprocess_options::fit_fourier
+};
+
+/// \brief One pre-processed curve: the network's two input channels and the features.
+struct preprocessed_curve {
+    std::int64_t source_id = 0;
+    std::string name;
+    double period = 0.0;        ///< days; 0 when the input came folded without a period
+    /// Channel 1: phase x period (days) on the grid uniform_phase_grid(n_phases, include_end) (also
+    /// preprocessor::grid(); not stored per curve, to halve a DR3-sized batch). When the period is unknown
+    /// (0) it holds the phase itself.
+    std::vector<double> time;
+    std::vector<double> mag;    ///< channel 2: the resampled magnitudes, standardised
+    curve_features features;
+};
+
+/// \brief A curve of a batch: the result, or why the curve could not be pre-processed.
+struct preprocess_result {
+    preprocessed_curve curve;
+    std::string error;  ///< empty when the curve was pre-processed
+    bool ok() const noexcept { return error.empty(); }
+};
+
+/// \brief The pre-processing of one curve at a time, keeping the spline's work arrays between curves (so
+/// a batch allocates little). Not thread-safe: use one per thread, as preprocess_curves() does.
+class preprocessor {
+public:
+    explicit preprocessor(preprocess_options opt = {}) : opt_(std::move(opt)), fitter_(opt_.spline) {
+        if (!(opt_.wrap_padding >= 0.0 && opt_.wrap_padding <= 0.5))
+            throw value_error("preprocess_options: wrap_padding must be in [0, 0.5], got " +
+                              detail::format_value(opt_.wrap_padding));
+        if (opt_.lam && !(*opt_.lam >= 0.0 && std::isfinite(*opt_.lam)))
+            throw value_error("preprocess_options: lam must be finite and >= 0, got " + detail::format_value(*opt_.lam));
+        grid_ = uniform_phase_grid(opt_.n_phases, opt_.include_end);
+    }
+
+    const preprocess_options& options() const noexcept { return opt_; }
+    const std::vector<double>& grid() const noexcept { return grid_; }
+
+    /// Folds `lc` on `period` with phase 0 at `epoch_max`, then as operator()(const folded_curve&).
+    /// \throws value_error (naming the star) for a bad period or epoch, too few epochs, a flat curve.
+    preprocessed_curve operator()(const light_curve& lc, double period, double epoch_max) {
+        return (*this)(phase_fold(lc, period, epoch_max, {opt_.min_epochs}));
+    }
+
+    /// Spline, resample, standardise and features of an already folded curve (phase in [0, 1), sorted).
+    preprocessed_curve operator()(const folded_curve& fc) {
+        const std::string who = detail::curve_name(fc.source_id, fc.name);
+        detail::check_light_curve_columns(who, fc.phase, "phase", fc.mag, fc.mag_err);
+        if (fc.size() < opt_.min_epochs)
+            throw value_error(who + ": " + std::to_string(fc.size()) + " epochs, at least " +
+                              std::to_string(opt_.min_epochs) + " needed");
+        for (std::size_t i = 0; i < fc.size(); ++i)
+            if (!(fc.phase[i] >= 0.0 && fc.phase[i] < 1.0))
+                throw value_error(who + ": phase[" + std::to_string(i) + "] = " + detail::format_value(fc.phase[i]) +
+                                  " is outside [0, 1)");
+        if (!(fc.period >= 0.0) || !std::isfinite(fc.period))
+            throw value_error(who + ": period " + detail::format_value(fc.period) + " is not finite and >= 0");
+
+        preprocessed_curve out;
+        out.source_id = fc.source_id;
+        out.name = fc.name;
+        out.period = fc.period;
+        out.features.n_epochs = fc.size();
+        try {
+            pad(fc);
+            const smoothing_spline s = opt_.lam ? fitter_.fit(x_, y_, w_, *opt_.lam) : fitter_.fit(x_, y_, w_);
+            out.features.lam = s.lam();
+            standardised_curve z = standardise(resample(s, grid_));
+            out.mag = std::move(z.values);
+            out.features.mean = z.mean;
+            out.features.std = z.std;
+            out.features.peak_to_peak = z.peak_to_peak;
+            if (opt_.fit_fourier) out.features.fourier = fit_fourier(fc, opt_.fourier);
+        } catch (const value_error& e) {
+            const std::string what = e.what();
+            // The spline and resampler do not know the star: name it once, here.
+            throw value_error(what.rfind(who, 0) == 0 ? what : who + ": " + what);
+        }
+        out.time.resize(grid_.size());
+        const double scale = fc.period > 0 ? fc.period : 1.0;
+        for (std::size_t i = 0; i < grid_.size(); ++i) out.time[i] = grid_[i] * scale;
+        return out;
+    }
+
+private:
+    // x_, y_, w_ <- the folded epochs, preceded by those with phase >= 1 - pad shifted by -1 and followed by
+    // those with phase < pad shifted by +1 (the fitter sorts, so unsorted input is fine too).
+    void pad(const folded_curve& fc) {
+        const double p = opt_.wrap_padding;
+        const bool weighted = opt_.weight_spline_by_errors && fc.has_errors();
+        x_.clear();
+        y_.clear();
+        w_.clear();
+        auto push = [&](std::size_t i, double shift) {
+            x_.push_back(fc.phase[i] + shift);
+            y_.push_back(fc.mag[i]);
+            if (weighted) w_.push_back(1.0 / (fc.mag_err[i] * fc.mag_err[i]));
+        };
+        const std::size_t n = fc.size();
+        if (p > 0)
+            for (std::size_t i = 0; i < n; ++i)
+                if (fc.phase[i] >= 1.0 - p) push(i, -1.0);
+        for (std::size_t i = 0; i < n; ++i) push(i, 0.0);
+        if (p > 0)
+            for (std::size_t i = 0; i < n; ++i)
+                if (fc.phase[i] < p) push(i, 1.0);
+    }
+
+    preprocess_options opt_;
+    smoothing_spline_fitter fitter_;
+    std::vector<double> grid_, x_, y_, w_;
+};
+
+/// \brief preprocessor(opt)(lc, period, epoch_max) for one curve.
+inline preprocessed_curve preprocess_curve(const light_curve& lc, double period, double epoch_max,
+                                           const preprocess_options& opt = {}) {
+    return preprocessor(opt)(lc, period, epoch_max);
+}
+/// \brief preprocessor(opt)(fc) for one already folded curve.
+inline preprocessed_curve preprocess_curve(const folded_curve& fc, const preprocess_options& opt = {}) {
+    return preprocessor(opt)(fc);
+}
+
+/// \brief How a batch runs.
+struct batch_options {
+    unsigned threads = 0;  ///< 0: std::thread::hardware_concurrency()
+    bool show_progress = progress_enabled_by_default();
+    std::string label = "preprocess";
+};
+
+namespace detail {
+
+/// Runs `work(preprocessor&, i)` for i in [0, n) on `threads` threads, each with its own preprocessor, and
+/// stores each curve's outcome at its index: results do not depend on the number of threads. A ferrum
+/// error in one curve becomes that curve's error; anything else (e.g. bad_alloc) stops the batch and is
+/// rethrown.
+template <class Work>
+std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options& opt, const batch_options& b,
+                                         Work&& work) {
+    std::vector<preprocess_result> results(n);
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(b.threads ? b.threads : hw, std::max<std::size_t>(n, 1)));
+    preprocessor probe(opt);  // validates the options once, on the calling thread
+    constexpr std::size_t chunk = 64;
+    std::atomic<std::size_t> next{0}, done{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    ferrum::progress bar(b.label, n, b.show_progress);
+
+    auto worker = [&](unsigned t) {
+        try {
+            preprocessor p(opt);
+            for (;;) {
+                const std::size_t lo = next.fetch_add(chunk);
+                if (lo >= n || stop) break;
+                const std::size_t hi = std::min(n, lo + chunk);
+                for (std::size_t i = lo; i < hi; ++i) {
+                    try {
+                        results[i].curve = work(p, i);
+                    } catch (const ferrum::error& e) {
+                        results[i].error = e.what();
+                    }
+                }
+                const std::size_t d = done.fetch_add(hi - lo) + (hi - lo);
+                if (t == 0) bar.update(d);  // progress is not thread-safe: one thread reports
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(failure_mutex);
+            if (!failure) failure = std::current_exception();
+            stop = true;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+    worker(0);
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+    bar.update(n);
+    return results;
+}
+
+}  // namespace detail
+
+/// \brief Pre-processes already folded curves in parallel; result i belongs to curves[i].
+inline std::vector<preprocess_result> preprocess_curves(const std::vector<folded_curve>& curves,
+                                                        const preprocess_options& opt = {},
+                                                        const batch_options& batch = {}) {
+    return detail::run_batch(curves.size(), opt, batch,
+                             [&](preprocessor& p, std::size_t i) { return p(curves[i]); });
+}
+
+/// \brief Folds and pre-processes light curves in parallel, curve i with periods[i] and epochs_max[i].
+/// \throws value_error if the three vectors differ in length (per-curve problems are per-curve errors).
+inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_curve>& curves,
+                                                        const std::vector<double>& periods,
+                                                        const std::vector<double>& epochs_max,
+                                                        const preprocess_options& opt = {},
+                                                        const batch_options& batch = {}) {
+    if (periods.size() != curves.size() || epochs_max.size() != curves.size())
+        throw value_error("preprocess_curves: " + std::to_string(curves.size()) + " curves but " +
+                          std::to_string(periods.size()) + " periods and " + std::to_string(epochs_max.size()) +
+                          " epochs");
+    return detail::run_batch(curves.size(), opt, batch, [&](preprocessor& p, std::size_t i) {
+        return p(curves[i], periods[i], epochs_max[i]);
+    });
+}
+
+/// \brief The batch tensor of shape (curves, n_phases, 2): channel 0 is phase x period, channel 1 the
+/// standardised magnitude (the GRU's input layout: batch, sequence, features).
+/// \throws value_error if the curves have different numbers of phases.
+inline xt::xtensor<double, 3> batch_tensor(const std::vector<preprocessed_curve>& curves) {
+    const std::size_t n = curves.empty() ? 0 : curves.front().mag.size();
+    xt::xtensor<double, 3> t = xt::empty<double>({curves.size(), n, std::size_t(2)});
+    for (std::size_t b = 0; b < curves.size(); ++b) {
+        const auto& c = curves[b];
+        if (c.mag.size() != n || c.time.size() != n)
+            throw value_error("batch_tensor: curve " + std::to_string(b) + " has " + std::to_string(c.mag.size()) +
+                              " phases, the first has " + std::to_string(n));
+        for (std::size_t i = 0; i < n; ++i) {
+            t(b, i, 0) = c.time[i];
+            t(b, i, 1) = c.mag[i];
+        }
+    }
+    return t;
+}
+
+}  // namespace ferrum
