@@ -124,16 +124,9 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         std::copy(c.begin(), c.end(), st.c.begin());
         st.fp = fp;
         fpms = fp - s;
-        if (std::fabs(fpms) < acc) return;
-        if (fpms < 0.0) break;
-        if (n == nmax) {
-            ier = ier_interpolating;
-            return;
-        }
-        if (n == nest) {
-            ier = ier_nest_too_small;
-            return;
-        }
+        const trial_verdict verdict = judge_trial(fpms, acc, n, nmax, nest, ier);
+        if (verdict == trial_verdict::finished) return;
+        if (verdict == trial_verdict::smooth) break;
         if (ier == ier_ok) {
             nplus = next_knot_count(nplus, fpold, fp, fpms, acc);
         } else {
@@ -151,9 +144,8 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
                 fresh = true;
                 ++ll;
             }
-            double term = 0.0;
-            for (int j = 0; j < k1; ++j) term += st.c[ll - k2 + j] * q[static_cast<std::size_t>(it) * k1 + j];
-            term = (w[it] * (term - y[it])) * (w[it] * (term - y[it]));
+            const double r = w[it] * (fitted_value(st.c, q, it, ll - k2, k1) - y[it]);
+            const double term = r * r;
             fpart += term;
             if (!fresh) continue;
             const double store = term * 0.5;
@@ -209,9 +201,8 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         int ll = k2;
         for (int it = 0; it < m; ++it) {
             if (x[it] >= st.t[ll - 1] && ll <= nk1) ++ll;
-            double term = 0.0;
-            for (int j = 0; j < k1; ++j) term += st.c[ll - k2 + j] * q[static_cast<std::size_t>(it) * k1 + j];
-            fp += (w[it] * (term - y[it])) * (w[it] * (term - y[it]));
+            const double r = w[it] * (fitted_value(st.c, q, it, ll - k2, k1) - y[it]);
+            fp += r * r;
         }
         st.fp = fp;
         return fp;

@@ -235,16 +235,9 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         }
         st.fp = fp;
         fpms = fp - s;
-        if (std::fabs(fpms) < acc) return;
-        if (fpms < 0.0) break;
-        if (n == nmax) {
-            ier = ier_interpolating;
-            return;
-        }
-        if (n == nest) {
-            ier = ier_nest_too_small;
-            return;
-        }
+        const trial_verdict verdict = judge_trial(fpms, acc, n, nmax, nest, ier);
+        if (verdict == trial_verdict::finished) return;
+        if (verdict == trial_verdict::smooth) break;
         nplus = next_knot_count(nplus, fpold, fp, fpms, acc);
         fpold = fp;
         // Residual sum per knot interval; the wrapped first and last intervals share one slot.
@@ -257,9 +250,8 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
                 fresh = true;
                 ++l;
             }
-            double term = 0.0;
-            for (int j = 0; j < k1; ++j) term += st.c[l - k2 + j] * q[static_cast<std::size_t>(it - 1) * k1 + j];
-            term = (w[it - 1] * (term - y[it - 1])) * (w[it - 1] * (term - y[it - 1]));
+            const double r = w[it - 1] * (fitted_value(st.c, q, it - 1, l - k2, k1) - y[it - 1]);
+            const double term = r * r;
             fpart += term;
             if (!fresh) continue;
             if (l <= k2) {
@@ -397,9 +389,8 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         int l = k1;
         for (int it = 1; it <= m1; ++it) {
             if (x[it - 1] >= st.t[l - 1]) ++l;
-            double term = 0.0;
-            for (int j = 0; j < k1; ++j) term += st.c[l - k2 + j] * q[static_cast<std::size_t>(it - 1) * k1 + j];
-            fp += (w[it - 1] * (term - y[it - 1])) * (w[it - 1] * (term - y[it - 1]));
+            const double r = w[it - 1] * (fitted_value(st.c, q, it - 1, l - k2, k1) - y[it - 1]);
+            fp += r * r;
         }
         st.fp = fp;
         return fp;

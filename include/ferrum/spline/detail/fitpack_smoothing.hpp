@@ -106,6 +106,33 @@ inline void add_knot(const double* x, knot_state& st, int& nrint) {
     ++nrint;
 }
 
+/// What to do after the least-squares spline on a trial knot set has residual fp (fpms = fp - s):
+/// stop (fp meets s, or no knot can be added: sets ier), smooth on these knots (fp < s), or add knots.
+enum class trial_verdict { finished, smooth, add_knots };
+
+inline trial_verdict judge_trial(double fpms, double acc, int n, int nmax, int nest, int& ier) noexcept {
+    if (std::fabs(fpms) < acc) return trial_verdict::finished;
+    if (fpms < 0.0) return trial_verdict::smooth;
+    if (n == nmax) {
+        ier = ier_interpolating;
+        return trial_verdict::finished;
+    }
+    if (n == nest) {
+        ier = ier_nest_too_small;
+        return trial_verdict::finished;
+    }
+    return trial_verdict::add_knots;
+}
+
+/// The spline at data point `it` from its stored B-spline values q (k1 per point) and the k1
+/// coefficients from c[first]: the fitted value both the knot placement and f(p) need.
+inline double fitted_value(const std::vector<double>& c, const std::vector<double>& q, int it, int first,
+                           int k1) noexcept {
+    double term = 0.0;
+    for (int j = 0; j < k1; ++j) term += c[first + j] * q[static_cast<std::size_t>(it) * k1 + j];
+    return term;
+}
+
 /// How many knots to add after a trial (Dierckx sec. 5.3): extrapolate how many more would bring fp
 /// down to s from the last decrease, at least half and at most twice the previous number, at least 1.
 inline int next_knot_count(int nplus, double fpold, double fp, double fpms, double acc) noexcept {
