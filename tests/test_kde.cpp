@@ -141,6 +141,22 @@ TEST_CASE("fast 1-D evaluation stays within its stated bound", "[kde]") {
     }
 }
 
+TEST_CASE("fast 1-D evaluation handles samples spread over many empty boxes", "[kde]") {
+    // 40 samples and one 10^5 bandwidths away: the box keys take the sparse (sorted) route.
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<double> y;
+    for (int i = 0; i < 40; ++i) y.push_back(g(rng));
+    y.push_back(3e4);
+    const ferrum::gaussian_kde kde(y, 0.01);
+    std::vector<double> q = y;
+    q.push_back(3e4 + 1.0);
+    q.push_back(-1e300);  // far from every sample: exactly 0 within the bound
+    const auto exact = kde(q), fast = kde.evaluate_fast(q, 1e-10);
+    for (std::size_t j = 0; j < q.size(); ++j) CHECK(std::abs(fast[j] - exact[j]) <= 1.0001e-10 * kde.kernel_peak());
+    CHECK(fast.back() == 0.0);
+}
+
 TEST_CASE("gaussian_kde rejects bad input with value_error", "[kde]") {
     using ferrum::value_error;
     CHECK_THROWS_AS(ferrum::gaussian_kde(std::vector<double>{1.0}), value_error);

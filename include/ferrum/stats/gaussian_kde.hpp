@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <functional>
 #include <numeric>
 #include <string>
@@ -109,6 +111,41 @@ inline fgt_plan plan_fgt(double tolerance) noexcept {
     return {p, 0.5 + std::sqrt(std::log(2.0 / tolerance))};
 }
 
+/// Indices 0..n-1 grouped by equal key, keys ascending: order[start[g] .. start[g+1]) have key keys[g].
+/// Counting sort when the key range is small (the usual case: boxes of a KDE), else a comparison sort.
+struct key_groups {
+    std::vector<std::size_t> order, start;
+    std::vector<std::int64_t> keys;
+};
+inline key_groups group_by_key(const std::vector<std::int64_t>& key) {
+    key_groups g;
+    const std::size_t n = key.size();
+    g.order.resize(n);
+    if (n == 0) {
+        g.start.push_back(0);
+        return g;
+    }
+    const auto [mn, mx] = std::minmax_element(key.begin(), key.end());
+    const std::int64_t kmin = *mn;
+    if (double(*mx) - double(kmin) <= 4.0 * double(n) + 1024.0) {
+        std::vector<std::size_t> count(std::size_t(*mx - kmin) + 2, 0);
+        for (auto k : key) ++count[std::size_t(k - kmin) + 1];
+        for (std::size_t b = 1; b < count.size(); ++b) count[b] += count[b - 1];
+        std::vector<std::size_t> fill(count.begin(), count.end() - 1);
+        for (std::size_t i = 0; i < n; ++i) g.order[fill[std::size_t(key[i] - kmin)]++] = i;
+    } else {
+        std::iota(g.order.begin(), g.order.end(), std::size_t{0});
+        std::stable_sort(g.order.begin(), g.order.end(), [&](std::size_t a, std::size_t b) { return key[a] < key[b]; });
+    }
+    for (std::size_t pos = 0; pos < n; ++pos)
+        if (pos == 0 || key[g.order[pos]] != key[g.order[pos - 1]]) {
+            g.start.push_back(pos);
+            g.keys.push_back(key[g.order[pos]]);
+        }
+    g.start.push_back(n);
+    return g;
+}
+
 }  // namespace detail
 
 /// \brief Gaussian kernel density estimate of a d-dimensional sample, equal to
@@ -199,54 +236,100 @@ public:
                               std::to_string(tolerance));
         detail::require_finite(points.data(), points.size(), "points");
         const auto plan = detail::plan_fgt(tolerance);
-        const int p = plan.order;
-        // Scaled coordinate s = (x - x0) / (sqrt(2) h): kernel = norm * exp(-(t - s)^2). Boxes of unit width.
+        const std::size_t p = std::size_t(plan.order);
+        // Scaled coordinate s = (x - x0) / (sqrt(2) h): kernel = norm * exp(-(t - s)^2); boxes of unit width
+        // [b, b + 1) with centre b + 1/2, so |s - centre| <= r = 1/2 as plan_fgt assumes.
         const double h = chol_(0, 0), inv = 1.0 / (std::sqrt(2.0) * h);
-        const double x0 = data_.minCoeff();
-        std::vector<std::size_t> order(n_);
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return data_(0, Eigen::Index(a)) < data_(0, Eigen::Index(b)); });
-        std::vector<double> box_index;  // occupied boxes, ascending (double: far outliers stay exact)
-        std::vector<double> moments;    // p coefficients per box: sum_i w_i (s_i - c)^k / k!
-        for (std::size_t idx : order) {
-            const double s = (data_(0, Eigen::Index(idx)) - x0) * inv;
-            const double b = std::floor(s);
-            if (box_index.empty() || box_index.back() != b) {
-                box_index.push_back(b);
-                moments.resize(moments.size() + std::size_t(p), 0.0);
-            }
-            double* a = &moments[moments.size() - std::size_t(p)];
-            const double ds = s - (b + 0.5), wi = w_(Eigen::Index(idx));
-            double term = wi;
-            for (int k = 0; k < p; ++k) {
-                a[k] += term;
-                term *= ds / (k + 1);
+        const double x0 = data_.minCoeff(), span = (data_.maxCoeff() - x0) * inv;
+        if (span > 1e15)
+            throw value_error("gaussian_kde::evaluate_fast: the data span 1e15 bandwidths; use the exact evaluation");
+
+        // Source boxes: Hermite moments A_k = sum_i w_i (s_i - c)^k / k! (Greengard & Strain eq. 2.5).
+        std::vector<std::int64_t> key(n_);
+        for (std::size_t i = 0; i < n_; ++i) key[i] = std::int64_t(std::floor((data_(0, Eigen::Index(i)) - x0) * inv));
+        const auto src = detail::group_by_key(key);
+        std::vector<double> moments(src.keys.size() * p, 0.0);
+        for (std::size_t g = 0; g < src.keys.size(); ++g) {
+            const double centre = double(src.keys[g]) + 0.5;
+            double* a = &moments[g * p];
+            for (std::size_t pos = src.start[g]; pos < src.start[g + 1]; ++pos) {
+                const std::size_t i = src.order[pos];
+                const double ds = (data_(0, Eigen::Index(i)) - x0) * inv - centre;
+                double term = w_(Eigen::Index(i));
+                for (std::size_t k = 0; k < p; ++k) {
+                    a[k] += term;
+                    term *= ds / double(k + 1);
+                }
             }
         }
-        std::vector<double> out(points.size());
-        const double norm = norm_;
-        detail::parallel_ranges(points.size(), double(points.size()) * p * 2 * plan.cutoff * 4, [&](std::size_t begin, std::size_t end) {
-            std::vector<double> herm(std::size_t(p) + 1);
-            for (std::size_t j = begin; j < end; ++j) {
-                const double t = (points[j] - x0) * inv;
-                auto lo = std::lower_bound(box_index.begin(), box_index.end(), std::floor(t - plan.cutoff) - 1);
-                double g = 0.0;
-                for (auto it = lo; it != box_index.end() && *it + 0.5 <= t + plan.cutoff; ++it) {
-                    const double u = t - (*it + 0.5);
-                    if (std::abs(u) > plan.cutoff) continue;
-                    const double* a = &moments[std::size_t(it - box_index.begin()) * std::size_t(p)];
-                    // Hermite functions h_k(u) = H_k(u) e^{-u^2} by the three-term recurrence.
-                    double hm1 = std::exp(-u * u), hk = 2.0 * u * hm1;
-                    double sum = a[0] * hm1;
-                    for (int k = 1; k < p; ++k) {
-                        sum += a[k] * hk;
-                        const double next = 2.0 * u * hk - 2.0 * k * hm1;
-                        hm1 = hk;
-                        hk = next;
-                    }
-                    g += sum;
+
+        // Targets grouped by box: all targets of a box share the source boxes within reach (|b - tb| <= reach
+        // covers every box with |t - centre| <= cutoff), so the inner loops run over targets and vectorise.
+        std::vector<double> out(points.size(), 0.0);
+        const double lo_t = -plan.cutoff - 2.0, hi_t = span + plan.cutoff + 2.0;
+        std::vector<std::size_t> near;  // targets with any source within the cutoff; the others stay 0
+        std::vector<std::int64_t> tkey;
+        for (std::size_t j = 0; j < points.size(); ++j) {
+            const double t = (points[j] - x0) * inv;
+            if (t < lo_t || t > hi_t) continue;
+            near.push_back(j);
+            tkey.push_back(std::int64_t(std::floor(t)));
+        }
+        const auto tgt = detail::group_by_key(tkey);
+        const std::int64_t reach = std::int64_t(std::ceil(plan.cutoff)) + 1;
+        const double e2 = std::exp(-2.0), norm = norm_;
+        const auto src_begin = src.keys.begin();
+        detail::parallel_ranges(near.size(), double(near.size()) * double(p) * 2.0 * double(reach) * 4.0,
+                                [&](std::size_t begin, std::size_t end) {
+            constexpr std::size_t chunk = 256;
+            double t[chunk], u[chunk], ex[chunk], ratio[chunk], hm1[chunk], hk[chunk], sum[chunk];
+            std::size_t pos = begin;
+            while (pos < end) {
+                // a run of targets in one box, at most `chunk` long
+                const std::int64_t tb = tkey[tgt.order[pos]];
+                std::size_t q = 0;
+                while (pos + q < end && q < chunk && tkey[tgt.order[pos + q]] == tb) ++q;
+                for (std::size_t j = 0; j < q; ++j) {
+                    t[j] = (points[near[tgt.order[pos + j]]] - x0) * inv;
+                    sum[j] = 0.0;
                 }
-                out[j] = norm * g;
+                auto it = std::lower_bound(src_begin, src.keys.end(), tb - reach);
+                std::int64_t previous = std::numeric_limits<std::int64_t>::min();
+                for (; it != src.keys.end() && *it <= tb + reach; ++it) {
+                    const double centre = double(*it) + 0.5;
+                    const double* a = &moments[std::size_t(it - src_begin) * p];
+                    for (std::size_t j = 0; j < q; ++j) u[j] = t[j] - centre;
+                    if (*it == previous + 1) {
+                        // next box: e^{-(u-1)^2} = e^{-u^2} e^{2u-1}, saving the exponentials
+                        for (std::size_t j = 0; j < q; ++j) {
+                            ex[j] *= ratio[j];
+                            ratio[j] *= e2;
+                        }
+                    } else {
+                        for (std::size_t j = 0; j < q; ++j) {
+                            ex[j] = std::exp(-u[j] * u[j]);
+                            ratio[j] = std::exp(2.0 * u[j] - 1.0);
+                        }
+                    }
+                    previous = *it;
+                    // Hermite functions h_k(u) = H_k(u) e^{-u^2}: h_{k+1} = 2u h_k - 2k h_{k-1}.
+                    for (std::size_t j = 0; j < q; ++j) {
+                        hm1[j] = ex[j];
+                        hk[j] = 2.0 * u[j] * ex[j];
+                        sum[j] += a[0] * ex[j];
+                    }
+                    for (std::size_t k = 1; k < p; ++k) {
+                        const double ak = a[k], twok = 2.0 * double(k);
+                        for (std::size_t j = 0; j < q; ++j) {
+                            sum[j] += ak * hk[j];
+                            const double next = 2.0 * u[j] * hk[j] - twok * hm1[j];
+                            hm1[j] = hk[j];
+                            hk[j] = next;
+                        }
+                    }
+                }
+                for (std::size_t j = 0; j < q; ++j) out[near[tgt.order[pos + j]]] = norm * sum[j];
+                pos += q;
             }
         });
         return out;
