@@ -82,6 +82,19 @@ noisy_curve make_curve(int m, unsigned seed) {
     return c;
 }
 
+noisy_curve shuffled(const noisy_curve& c, unsigned seed) {
+    std::vector<std::size_t> order(c.x.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    noisy_curve out;
+    for (const auto i : order) {
+        out.x.push_back(c.x[i]);
+        out.y.push_back(c.y[i]);
+        out.w.push_back(c.w[i]);
+    }
+    return out;
+}
+
 std::vector<double> linspace(double a, double b, int n) {
     std::vector<double> v(n);
     for (int i = 0; i < n; ++i) v[i] = a + (b - a) * i / (n - 1);
@@ -136,16 +149,8 @@ TEST_CASE("periodic_spline equals SciPy's splrep(per=1) (percur), in both input 
         CHECK(max_rel_error(p2.knots(), p.knots()) <= 1e-12);
 
         // unsorted input is sorted first
-        std::vector<std::size_t> order(xp.size());
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::shuffle(order.begin(), order.end(), std::mt19937(7));
-        std::vector<double> xs, ys, ws;
-        for (const auto i : order) {
-            xs.push_back(xp[i]);
-            ys.push_back(yp[i]);
-            ws.push_back(wp[i]);
-        }
-        CHECK(max_rel_error(ferrum::periodic_spline(xs, ys, ws, s, period)(q), want) <= 1e-9);
+        const noisy_curve sh = shuffled({xp, yp, wp}, 7);
+        CHECK(max_rel_error(ferrum::periodic_spline(sh.x, sh.y, sh.w, s, period)(q), want) <= 1e-9);
 
         // evaluation wraps: one period later or earlier is the same point
         for (const double v : {0.013, 0.5, 0.987}) {
@@ -252,16 +257,8 @@ TEST_CASE("unsorted x is sorted; ties merge into one point without changing the 
     CHECK(tight.residual() == Approx(scatter).epsilon(1e-9));
 
     // shuffled input gives the same fit
-    std::vector<std::size_t> order(x.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::shuffle(order.begin(), order.end(), std::mt19937(3));
-    std::vector<double> xs, ys, ws;
-    for (const auto i : order) {
-        xs.push_back(x[i]);
-        ys.push_back(y[i]);
-        ws.push_back(w[i]);
-    }
-    const auto a = ferrum::univariate_spline(x, y, w, 3, 20.0), b = ferrum::univariate_spline(xs, ys, ws, 3, 20.0);
+    const noisy_curve sh = shuffled({x, y, w}, 3);
+    const auto a = ferrum::univariate_spline(x, y, w, 3, 20.0), b = ferrum::univariate_spline(sh.x, sh.y, sh.w, 3, 20.0);
     CHECK(a.knots() == b.knots());
     CHECK(max_rel_error(a(q), b(q)) <= 1e-12);
 }
