@@ -413,7 +413,7 @@ TEST_CASE("modified GCV (gamma > 1) stays below tr A = n / gamma and minimises i
         std::vector<double> x(20), y(20);
         for (auto& v : x) v = u(rng);
         for (std::size_t i = 0; i < x.size(); ++i) y[i] = 0.3 * std::cos(6.283185307179586 * x[i]) + noise(rng);
-        ferrum::gcv_search_options options;
+        ferrum::smoothing_spline_options options;
         options.gamma = 1.4;
         ferrum::smoothing_spline_fitter fitter(options), plain;
         const std::vector<double> w;
@@ -433,7 +433,50 @@ TEST_CASE("modified GCV (gamma > 1) stays below tr A = n / gamma and minimises i
         for (double t = -10; t <= 6; t += 0.01) best = std::min(best, v_gamma(std::pow(10.0, t)));
         CHECK(v_gamma(s.lam()) <= best * (1 + 1e-10));
     }
-    ferrum::gcv_search_options bad;
+    ferrum::smoothing_spline_options bad;
     bad.gamma = 0.5;
+    CHECK_THROWS_AS(ferrum::smoothing_spline_fitter(bad), ferrum::value_error);
+}
+
+TEST_CASE("near-coincident abscissae are merged below merge_tolerance * IQR(x)", "[smoothing_spline][input]") {
+    auto x = uniform_x(120);
+    auto y = noisy_curve(x.size(), 17);
+    x.insert(x.begin() + 61, std::nextafter(x[60], 1.0));  // a second epoch one ulp after the 61st
+    y.insert(y.begin() + 61, y[60] + 0.03);
+    const std::vector<double> w;
+    // the hand-merged data: weighted mean abscissa and ordinate, summed weight
+    std::vector<double> xm = x, ym = y, wm(x.size(), 1.0);
+    xm[60] = x[60] + 0.5 * (x[61] - x[60]);
+    ym[60] = 0.5 * (y[60] + y[61]);
+    wm[60] = 2.0;
+    xm.erase(xm.begin() + 61);
+    ym.erase(ym.begin() + 61);
+    wm.erase(wm.begin() + 61);
+    for (double lam : {1e-6, 1.0, 1e8}) {
+        const auto a = ferrum::make_smoothing_spline(x, y, w, lam);  // default merge_tolerance = 1e-8
+        const auto b = ferrum::make_smoothing_spline(xm, ym, wm, lam);
+        CHECK(a.breakpoints().size() == 120);
+        CHECK(max_abs_diff(a(x), b(x)) <= 1e-12);
+    }
+    CHECK(ferrum::make_smoothing_spline(x, y).lam() == Approx(ferrum::make_smoothing_spline(xm, ym, wm).lam()).epsilon(1e-9));
+
+    // not merged, the pair makes the penalised system numerically singular: a value_error, not NaN
+    ferrum::smoothing_spline_options exact_only;
+    exact_only.merge_tolerance = 0;
+    ferrum::smoothing_spline_fitter fitter(exact_only);
+    CHECK_THROWS_WITH(fitter.fit(x, y, w, 1.0), Contains("merge_tolerance"));
+
+    // a wider tolerance merges farther points the same way: 0.2 and 0.201 with tol = 0.05 * IQR = 0.015
+    ferrum::smoothing_spline_options wide;
+    wide.merge_tolerance = 0.05;
+    const std::vector<double> xw = {0, 0.1, 0.2, 0.201, 0.3, 0.4, 0.5, 0.6, 0.7}, yw = {1, 2, 1, 3, 0, 1, 2, 1, 0};
+    const std::vector<double> ww = {1, 1, 1, 3, 1, 1, 1, 1, 1};
+    const std::vector<double> xh = {0, 0.1, 0.20075, 0.3, 0.4, 0.5, 0.6, 0.7}, yh = {1, 2, 2.5, 0, 1, 2, 1, 0};
+    const std::vector<double> wh = {1, 1, 4, 1, 1, 1, 1, 1};
+    const auto merged = ferrum::smoothing_spline_fitter(wide).fit(xw, yw, ww, 1e-3);
+    CHECK(merged.breakpoints().size() == 8);
+    CHECK(max_abs_diff(merged(xw), ferrum::make_smoothing_spline(xh, yh, wh, 1e-3)(xw)) <= 1e-12);
+    ferrum::smoothing_spline_options bad;
+    bad.merge_tolerance = -1;
     CHECK_THROWS_AS(ferrum::smoothing_spline_fitter(bad), ferrum::value_error);
 }

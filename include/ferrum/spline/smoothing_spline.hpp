@@ -22,7 +22,7 @@
 //     lam_unit * [1e-5, 1e5 (n-1)^4],   lam_unit = mean(w) * ((x_max - x_min) / (n - 1))^3,
 // i.e. equivalent kernel bandwidths from 1/18 of the mean spacing to ~18 times the range, both far into
 // the flat limits of GCV; then Brent's (1973) minimiser on the two grid cells around the best grid point,
-// to 1e-7 decades. See gcv_search_options.
+// to 1e-7 decades. See smoothing_spline_options.
 #pragma once
 
 #include <algorithm>
@@ -44,8 +44,18 @@
 
 namespace ferrum {
 
-/// \brief Where and how finely the GCV criterion is searched (in decades of lam; see the header comment).
-struct gcv_search_options {
+/// \brief How close abscissae are merged, and where and how finely the GCV criterion is searched (in
+/// decades of lam; see the header comment).
+struct smoothing_spline_options {
+    /// Abscissae closer than merge_tolerance * IQR(x) to the first of a group are merged into one point
+    /// (weighted means of x and y, summed weight), as R's smooth.spline does with its tol (default 1e-6
+    /// IQR(x) there). Exact ties are always merged (0 merges only those). Why merge at all: two points
+    /// delta apart put entries ~1/delta^2 into the penalised system, whose Cholesky pivots then lose
+    /// (mean spacing / delta)^2 in relative precision; below ~1e-8 of the spread the system is numerically
+    /// singular at many lam (SciPy's too: its results there are rounding noise). Between that and ~1e-6
+    /// some large lam may still be singular: the lam search skips them and a fit at one throws value_error.
+    /// 1e-8 leaves every pair SciPy can resolve unmerged, so GCV stays SciPy's (merging changes n).
+    double merge_tolerance = 1e-8;
     double decades_below = 5.0;  ///< lowest lam = lam_unit * 10^-decades_below
     double decades_above = 5.0;  ///< highest lam = lam_unit * (n-1)^4 * 10^decades_above
     double grid_step = 0.5;      ///< coarse grid step, decades
@@ -225,14 +235,15 @@ public:
     /// The fewest distinct abscissae accepted, as in SciPy (its natural-spline basis needs 5).
     static constexpr std::size_t min_points = 5;
 
-    explicit basic_smoothing_spline_fitter(gcv_search_options options = {}) : options_(options) {
+    explicit basic_smoothing_spline_fitter(smoothing_spline_options options = {}) : options_(options) {
         if (!(options.grid_step > 0) || !(options.tolerance > 0) || !std::isfinite(options.decades_below) ||
-            !std::isfinite(options.decades_above) || !(options.gamma >= 1) || !std::isfinite(options.gamma))
-            throw value_error("gcv_search_options: grid_step and tolerance must be positive, the ranges finite and "
-                              "gamma >= 1");
+            !std::isfinite(options.decades_above) || !(options.gamma >= 1) || !std::isfinite(options.gamma) ||
+            !(options.merge_tolerance >= 0) || !std::isfinite(options.merge_tolerance))
+            throw value_error("smoothing_spline_options: grid_step and tolerance must be positive, the ranges finite, "
+                              "gamma >= 1 and merge_tolerance >= 0");
     }
 
-    const gcv_search_options& options() const noexcept { return options_; }
+    const smoothing_spline_options& options() const noexcept { return options_; }
 
     /// Spline with lam chosen by GCV. `w` may be empty (all weights 1).
     template <class X, class Y, class W>
@@ -259,7 +270,7 @@ public:
     Real criterion(const X& x, const Y& y, const W& w, double lam) {
         check_lam(lam);
         prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
-        return evaluate(lam);
+        return evaluate_or_throw(lam);
     }
 
     /// Effective degrees of freedom tr A(lam) of the fit (n for lam = 0, -> 2 as lam -> infinity).
@@ -267,7 +278,7 @@ public:
     Real degrees_of_freedom(const X& x, const Y& y, const W& w, double lam) {
         check_lam(lam);
         prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
-        evaluate(lam);
+        evaluate_or_throw(lam);
         return dof();
     }
 
@@ -298,37 +309,41 @@ private:
                 throw value_error(bad("w", i, w[i], "must be finite and > 0"));
             if (i > 0 && !(x[i] > x[i - 1])) sorted = false;
         }
-        xs_.clear();
-        ys_.clear();
-        ws_.clear();
-        if (sorted) {
-            xs_.assign(x.begin(), x.end());
-            ys_.assign(y.begin(), y.end());
-            if (w.empty())
-                ws_.assign(n_in, Real(1));
-            else
-                ws_.assign(w.begin(), w.end());
-        } else {
+        if (!sorted) {
             order_.resize(n_in);
             std::iota(order_.begin(), order_.end(), std::size_t(0));
             std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
-            // Tied abscissae become one point with the summed weight and the weighted mean ordinate:
-            // sum_k w_k (y_k - f)^2 = W (ybar - f)^2 + sum_k w_k (y_k - ybar)^2, and the last term does not
-            // depend on f, so the penalised objective has the same minimiser.
-            for (std::size_t k = 0; k < n_in;) {
-                const std::size_t i0 = order_[k];
-                Real sw = 0, swy = 0;
-                std::size_t k1 = k;
-                for (; k1 < n_in && x[order_[k1]] == x[i0]; ++k1) {
-                    const Real wi = w.empty() ? Real(1) : Real(w[order_[k1]]);
-                    sw += wi;
-                    swy += wi * Real(y[order_[k1]]);
-                }
+        }
+        const auto at = [&](std::size_t k) { return sorted ? k : order_[k]; };  // k-th smallest x
+        const double tol = n_in == 0 ? 0.0 : options_.merge_tolerance * (x[at(3 * n_in / 4)] - x[at(n_in / 4)]);
+        xs_.clear();
+        ys_.clear();
+        ws_.clear();
+        // Points within tol of the first of a group become one point at the weighted mean abscissa with the
+        // summed weight and the weighted mean ordinate. For exact ties this leaves the minimiser unchanged:
+        // sum_k w_k (y_k - f)^2 = W (ybar - f)^2 + sum_k w_k (y_k - ybar)^2, the last term free of f.
+        for (std::size_t k = 0; k < n_in;) {
+            const std::size_t i0 = at(k);
+            std::size_t k1 = k + 1;
+            while (k1 < n_in && x[at(k1)] - x[i0] <= tol) ++k1;
+            if (k1 == k + 1) {
                 xs_.push_back(x[i0]);
+                ys_.push_back(y[i0]);
+                ws_.push_back(w.empty() ? Real(1) : Real(w[i0]));
+            } else {
+                Real sw = 0, swx = 0, swy = 0;
+                for (std::size_t j = k; j < k1; ++j) {
+                    const std::size_t i = at(j);
+                    const Real wi = w.empty() ? Real(1) : Real(w[i]);
+                    sw += wi;
+                    swx += wi * (Real(x[i]) - Real(x[i0]));
+                    swy += wi * Real(y[i]);
+                }
+                xs_.push_back(std::clamp(Real(x[i0]) + swx / sw, Real(x[i0]), Real(x[at(k1 - 1)])));
+                ys_.push_back(swy / sw);
                 ws_.push_back(sw);
-                ys_.push_back(k1 - k == 1 ? Real(y[i0]) : swy / sw);
-                k = k1;
             }
+            k = k1;
         }
         const std::size_t n = xs_.size();
         if (n < min_points)
@@ -383,9 +398,8 @@ private:
             m1_[j] = alpha_ * r1_[j] + beta_ * s1_[j];
             m2_[j] = beta_ * s2_[j];
         }
-        if (!ldlt_.factorize(m0_.data(), m1_.data(), m2_.data(), m))
-            throw value_error("make_smoothing_spline: the smoothing system is not positive definite at lam = " +
-                              std::to_string(lam_d) + " (x values too close together for double precision?)");
+        singular_ = !ldlt_.factorize(m0_.data(), m1_.data(), m2_.data(), m);
+        if (singular_) return std::numeric_limits<Real>::infinity();
         std::copy(qty_.begin(), qty_.end(), gam_.begin());
         ldlt_.solve_in_place(gam_.data(), m);
         // ||W^-1 Q gam||^2, row i of Q gam gathers columns i-2, i-1, i.
@@ -405,13 +419,23 @@ private:
         return Real(n) * rss / (t * t);
     }
 
+    // evaluate() for a lam the caller asked for: a numerically singular system is an error there.
+    Real evaluate_or_throw(double lam) {
+        const Real v = evaluate(lam);
+        if (singular_)
+            throw value_error("make_smoothing_spline: the smoothing system is numerically singular at lam = " +
+                              std::to_string(lam) + ": abscissae too close together for this lam in double precision "
+                              "(merge them with smoothing_spline_options::merge_tolerance, e.g. 1e-6)");
+        return v;
+    }
+
     // tr A of the last evaluate(): n - tr(I - A), tr(I - A) = beta trace_.
     Real dof() const noexcept { return Real(xs_.size()) - beta_ * trace_; }
 
     // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole).
     Real objective(double lam) {
         const Real gcv = evaluate(lam);
-        if (options_.gamma == 1.0) return gcv;
+        if (options_.gamma == 1.0 || singular_) return gcv;
         const Real n = Real(xs_.size());
         const Real denom = 1 - Real(options_.gamma) * dof() / n;
         if (!(denom > 0)) return std::numeric_limits<Real>::infinity();
@@ -440,8 +464,9 @@ private:
             }
         }
         if (!(fbest < std::numeric_limits<Real>::infinity()))
-            throw value_error("make_smoothing_spline: gamma = " + std::to_string(options_.gamma) +
-                              " leaves no lam with tr A < n / gamma for " + std::to_string(n) + " points");
+            throw value_error("make_smoothing_spline: no lam in the search range gives a usable criterion for these " +
+                              std::to_string(n) + " points (gamma = " + std::to_string(options_.gamma) +
+                              " needs tr A < n / gamma; or abscissae too close together)");
         const double a = lo + step * double(best == 0 ? 0 : best - 1);
         const double b = lo + step * double(best == steps ? steps : best + 1);
         const auto [u, fu] = brent_localmin(f, a, b, lo + step * double(best), fbest, options_.tolerance);
@@ -501,7 +526,7 @@ private:
     smoothing_spline build(double lam) {
         smoothing_spline s;
         s.lam_ = lam;
-        s.criterion_ = double(evaluate(lam));
+        s.criterion_ = double(evaluate_or_throw(lam));
         s.dof_ = double(dof());
         const std::size_t n = xs_.size(), m = n - 2;
         // f(x_i) = y_i - beta W^-1 (Q gam)_i; f''(x_i) = alpha gam_{i-1} inside, 0 at the ends (natural).
@@ -527,12 +552,13 @@ private:
         return s;
     }
 
-    gcv_search_options options_;
+    smoothing_spline_options options_;
     std::vector<std::size_t> order_;
     std::vector<Real> xs_, ys_, ws_, vs_, ih_;
     std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, m0_, m1_, m2_, gam_, fv_, f2_;
     detail::pentadiagonal_ldlt<Real> ldlt_;
     Real alpha_ = 1, beta_ = 0, rss_ = 0, trace_ = 1;
+    bool singular_ = false;
 };
 
 using smoothing_spline_fitter = basic_smoothing_spline_fitter<double>;
