@@ -289,7 +289,8 @@ TEST_CASE("evaluation: xtensor queries, derivatives, NaN queries", "[fitpack]") 
     for (const double v : c.x) half.push_back(v / 2.0);
     CHECK(px.coeffs() == ferrum::periodic_spline(half, c.y, {}, 50.0, 1.0).coeffs());
     const std::vector<float> xf(c.x.begin(), c.x.end());
-    CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).knots().size() >= 2);
+    const std::vector<double> xd(xf.begin(), xf.end());  // the float values, widened
+    CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).coeffs() == ferrum::univariate_spline(xd, c.y, c.w, 3, 50.0).coeffs());
     CHECK_THROWS_WITH(u(std::vector<double>{0.1, std::numeric_limits<double>::quiet_NaN()}),
                       Catch::Contains("x[1]"));
 }
