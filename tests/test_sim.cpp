@@ -78,18 +78,19 @@ simulation_options ideal_bright() {
 
 // Residual RMS (dof-corrected) of a star's clean epochs around an unweighted Fourier fit of order K.
 double residual_rms(const simulated_rrlyrae& s, int K) {
-    std::vector<double> th, m, e;
+    std::vector<double> ph, m;
     for (const auto& x : s.epochs)
         if (!x.rejected_by_variability) {
-            th.push_back(two_pi * x.time / s.truth.period);
+            ph.push_back(x.time / s.truth.period);
             m.push_back(x.mag);
-            e.push_back(1.0);
         }
-    const auto f = detail::fit_cosine_series(th, m, e, K);
-    const detail::series_evaluator ev(f);
+    ferrum::fourier_options fo;
+    fo.order = K;
+    fo.use_errors = false;
+    const auto f = ferrum::fit_fourier(ph, m, {}, fo);
     double ss = 0;
-    for (std::size_t i = 0; i < th.size(); ++i) ss += std::pow(m[i] - ev(th[i]), 2);
-    return std::sqrt(ss / double(th.size() - 2 * K - 1));
+    for (std::size_t i = 0; i < ph.size(); ++i) ss += std::pow(m[i] - f(ph[i]), 2);
+    return std::sqrt(ss / double(ph.size() - 2 * K - 1));
 }
 
 }  // namespace

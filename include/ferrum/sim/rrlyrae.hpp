@@ -16,6 +16,7 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
+#include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/sim/detail/csv_format.hpp"
 #include "ferrum/sim/detail/fourier_series.hpp"
@@ -59,7 +60,7 @@ struct fourier_parameters {
     /// R_k1 = A_k / A_1.
     double R(int k) const { return A(k) / A(1); }
     /// phi_k1 = phi_k - k phi_1 in [0, 2 pi).
-    double phi(int k) const { return detail::wrap_two_pi(phase.at(static_cast<std::size_t>(k - 1)) - k * phase.at(0)); }
+    double phi(int k) const { return ferrum::wrap_two_pi(phase.at(static_cast<std::size_t>(k - 1)) - k * phase.at(0)); }
     double A1() const { return A(1); }
     double A2() const { return A(2); }
     double A3() const { return A(3); }
@@ -69,7 +70,7 @@ struct fourier_parameters {
     double phi31() const { return phi(3); }
 
     /// Magnitude of the (unmodulated) series at time t.
-    double magnitude(double t) const { return detail::series_evaluator(series())(detail::two_pi * t / period); }
+    double magnitude(double t) const { return detail::series_evaluator(series())(ferrum::two_pi * t / period); }
 
     detail::cosine_series series() const { return {mean_mag, amplitude, phase}; }
 };
@@ -99,9 +100,9 @@ struct rrlyrae_truth : fourier_parameters {
         return modulated(f, t);
     }
     double modulated(const detail::series_evaluator& f, double t) const noexcept {
-        double theta = detail::two_pi * t / period, scale = 1.0;
+        double theta = ferrum::two_pi * t / period, scale = 1.0;
         if (blazhko.active()) {
-            const double psi = detail::two_pi * t / blazhko.period;
+            const double psi = ferrum::two_pi * t / blazhko.period;
             scale += blazhko.amplitude * std::sin(psi + blazhko.amplitude_phase0);
             theta += blazhko.phase * std::sin(psi + blazhko.phase_phase0);
         }
@@ -311,25 +312,25 @@ private:
         t.type = type;
         t.period = std::exp(x[0]);
         const double A1 = std::exp(x[1]), R21 = std::exp(x[2]), R31 = std::exp(x[3]);
-        const double phi21 = detail::wrap_two_pi(x[4]), phi31 = detail::wrap_two_pi(x[5]);
+        const double phi21 = ferrum::wrap_two_pi(x[4]), phi31 = ferrum::wrap_two_pi(x[5]);
         std::vector<double> R{1.0, R21, R31}, dphi{0.0, phi21, phi31};
         if (ab) {
             for (const auto& h : detail::rrab_high_harmonics) {
                 const int k = static_cast<int>(R.size()) + 1;
                 R.push_back(std::exp(h.ln_r_coef[0] + h.ln_r_coef[1] * x[2] + h.ln_r_coef[2] * x[3] +
                                      h.sd_ln_r * rng.normal()));
-                dphi.push_back(detail::wrap_two_pi(phi31 + (k - 3) * (phi31 - phi21) + h.phase_offset +
+                dphi.push_back(ferrum::wrap_two_pi(phi31 + (k - 3) * (phi31 - phi21) + h.phase_offset +
                                                    h.sd_phase * rng.normal()));
             }
         } else {
             // RRc: one more harmonic, continuing the amplitude ratios geometrically and phi_k1 linearly
             R.push_back(std::min(R31 * R31 / R21, R31));
-            dphi.push_back(detail::wrap_two_pi(2 * phi31 - phi21));
+            dphi.push_back(ferrum::wrap_two_pi(2 * phi31 - phi21));
         }
-        const double phi1 = rng.uniform(0.0, detail::two_pi);
+        const double phi1 = rng.uniform(0.0, ferrum::two_pi);
         for (std::size_t i = 0; i < R.size(); ++i) {
             t.amplitude.push_back(A1 * R[i]);
-            t.phase.push_back(detail::wrap_two_pi(dphi[i] + double(i + 1) * phi1));
+            t.phase.push_back(ferrum::wrap_two_pi(dphi[i] + double(i + 1) * phi1));
         }
         t.mean_mag = detail::draw_mean_g(opt_.g_min, opt_.g_max, opt_.g_slope, rng);
         const double fb = ab ? opt_.blazhko_fraction_rrab : opt_.blazhko_fraction_rrc;
@@ -338,8 +339,8 @@ private:
             b.period = std::exp(rng.uniform(std::log(opt_.blazhko_period_min), std::log(opt_.blazhko_period_max)));
             b.amplitude = rng.uniform(opt_.blazhko_amplitude_min, opt_.blazhko_amplitude_max);
             b.phase = rng.uniform(opt_.blazhko_phase_min, opt_.blazhko_phase_max);
-            b.amplitude_phase0 = rng.uniform(0.0, detail::two_pi);
-            b.phase_phase0 = rng.uniform(0.0, detail::two_pi);
+            b.amplitude_phase0 = rng.uniform(0.0, ferrum::two_pi);
+            b.phase_phase0 = rng.uniform(0.0, ferrum::two_pi);
         }
         const auto sum = detail::summarize(t.series());
         t.peak_to_peak = sum.peak_to_peak;
@@ -393,24 +394,26 @@ private:
     }
 
     catalogue_parameters catalogue_fit(const simulated_rrlyrae& s, int fit_order) const {
-        std::vector<double> theta, mag, sigma;
+        std::vector<double> phase, mag, sigma;
         for (const auto& e : s.epochs) {
             if (e.rejected_by_variability) continue;
-            theta.push_back(detail::two_pi * e.time / s.truth.period);
+            phase.push_back(e.time / s.truth.period);  // cycles since t = 0: phases refer to t = 0 as the truth's
             mag.push_back(e.mag);
             sigma.push_back(e.mag_error);
         }
-        const auto fit = detail::fit_cosine_series(theta, mag, sigma, fit_order);
+        fourier_options fo;
+        fo.order = fit_order;
+        const auto fit = fit_fourier(phase, mag, sigma, fo, s.source_id);
         catalogue_parameters c;
         c.period = s.truth.period;  // Gaia's periods over a 34-month baseline are far better than phi31
         c.mean_mag = fit.A0;
         c.amplitude = fit.amplitude;
         c.phase = fit.phase;
-        c.num_clean_epochs = static_cast<int>(theta.size());
-        const auto sum = detail::summarize(fit);
+        c.num_clean_epochs = static_cast<int>(phase.size());
+        const auto sum = detail::summarize({fit.A0, fit.amplitude, fit.phase});
         c.peak_to_peak = sum.peak_to_peak;
         c.int_average = sum.intensity_mean;
-        const double t_max = c.period * sum.theta_max_light / detail::two_pi;
+        const double t_max = c.period * sum.theta_max_light / ferrum::two_pi;
         c.epoch_g = t_max + c.period * std::ceil((detail::dr3_start - t_max) / c.period);
         return c;
     }

@@ -1,10 +1,8 @@
 // Cosine Fourier series of a light curve in the Gaia SOS convention, m = A0 + sum_k A_k cos(k theta + phi_k)
-// with theta = 2 pi (t - T0) / P (Clementini et al. 2016, A&A 595, A133, eq. 1): evaluation, the
-// catalogue quantities of a series (peak-to-peak, intensity-averaged mean, time of maximum light), and a
-// weighted linear least-squares fit of fixed order on Eigen's LDLT of the normal equations.
+// with theta = 2 pi (t - T0) / P (Clementini et al. 2016, A&A 595, A133, eq. 1): fast evaluation for the
+// simulator, and the catalogue quantities of a series (peak-to-peak, intensity-averaged mean, time of
+// maximum light). The fit itself is ferrum::fit_fourier (lightcurve/fourier.hpp).
 #pragma once
-
-#include <Eigen/Dense>
 
 #include <cmath>
 #include <cstddef>
@@ -12,17 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "ferrum/core/error.hpp"
+#include "ferrum/lightcurve/fourier.hpp"
 
 namespace ferrum::sim::detail {
-
-inline constexpr double two_pi = 6.283185307179586476925286766559;
-
-inline double wrap_two_pi(double x) noexcept {
-    double r = std::fmod(x, two_pi);
-    if (r < 0) r += two_pi;
-    return r < two_pi ? r : 0.0;
-}
 
 /// A series in polar form; harmonic k (1-based) is at index k - 1.
 struct cosine_series {
@@ -117,56 +107,6 @@ inline series_summary summarize(const cosine_series& s, int grid = 256) {
     out.intensity_mean = s.A0 - 2.5 * std::log10(flux / grid);
     out.theta_max_light = wrap_two_pi((imin + d_min) * step);
     return out;
-}
-
-/// Weighted least-squares cosine series of order K through (theta_i, m_i) with errors sigma_i (all > 0).
-/// Throws value_error when there are fewer than 2K + 2 points or the phases cannot support K harmonics.
-inline cosine_series fit_cosine_series(const std::vector<double>& theta, const std::vector<double>& mag,
-                                       const std::vector<double>& sigma, int K) {
-    const std::size_t n = theta.size();
-    const int p = 2 * K + 1;
-    if (K < 1 || n < static_cast<std::size_t>(p + 1))
-        throw value_error("Fourier fit of order " + std::to_string(K) + " needs at least " + std::to_string(p + 1) +
-                          " epochs, got " + std::to_string(n));
-    // fixed capacity (order <= 8): no heap allocation per star
-    using matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, 17, 17>;
-    using vector = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, 17, 1>;
-    if (K > 8) throw value_error("Fourier fit: order " + std::to_string(K) + " is above the supported 8");
-    matrix normal = matrix::Zero(p, p);
-    vector rhs = vector::Zero(p);
-    vector row(p);
-    for (std::size_t i = 0; i < n; ++i) {
-        const double w = 1.0 / (sigma[i] * sigma[i]);
-        const double c1 = std::cos(theta[i]), s1 = std::sin(theta[i]);
-        double ck = c1, sk = s1;
-        row[0] = 1.0;
-        for (int k = 1; k <= K; ++k) {
-            row[2 * k - 1] = ck;
-            row[2 * k] = sk;
-            const double c = ck * c1 - sk * s1;
-            sk = sk * c1 + ck * s1;
-            ck = c;
-        }
-        normal.selfadjointView<Eigen::Lower>().rankUpdate(row, w);
-        rhs.noalias() += (w * mag[i]) * row;
-    }
-    const Eigen::LDLT<matrix> ldlt(normal.selfadjointView<Eigen::Lower>());
-    // A near-zero pivot relative to the largest means clustered phases: K harmonics are not determined.
-    const vector d = ldlt.vectorD().cwiseAbs();
-    if (ldlt.info() != Eigen::Success || !(d.minCoeff() > 1e-10 * d.maxCoeff()))
-        throw value_error("Fourier fit of order " + std::to_string(K) + ": phases too clustered");
-    const vector beta = ldlt.solve(rhs);
-    cosine_series s;
-    s.A0 = beta[0];
-    s.amplitude.resize(static_cast<std::size_t>(K));
-    s.phase.resize(static_cast<std::size_t>(K));
-    for (int k = 1; k <= K; ++k) {
-        // a cos + b sin = A cos(theta + phi) with A = hypot(a, b), phi = atan2(-b, a)
-        const double a = beta[2 * k - 1], b = beta[2 * k];
-        s.amplitude[k - 1] = std::hypot(a, b);
-        s.phase[k - 1] = wrap_two_pi(std::atan2(-b, a));
-    }
-    return s;
 }
 
 }  // namespace ferrum::sim::detail
