@@ -229,7 +229,8 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
                     }
                 }
                 const std::size_t d = done.fetch_add(hi - lo) + (hi - lo);
-                if (t == 0) bar.update(d);  // progress is not thread-safe: one thread reports
+                // progress is not thread-safe: one thread reports, and the caller prints the last line.
+                if (t == 0 && d < n) bar.update(d);
             }
         } catch (...) {
             std::lock_guard<std::mutex> lock(failure_mutex);
