@@ -248,7 +248,7 @@ public:
     /// Spline with lam chosen by GCV. `w` may be empty (all weights 1).
     template <class X, class Y, class W>
     smoothing_spline fit(const X& x, const Y& y, const W& w) {
-        prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+        prepare(x, y, w);
         return build(search());
     }
     template <class X, class Y>
@@ -260,7 +260,7 @@ public:
     template <class X, class Y, class W>
     smoothing_spline fit(const X& x, const Y& y, const W& w, double lam) {
         check_lam(lam);
-        prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+        prepare(x, y, w);
         return build(lam);
     }
 
@@ -269,7 +269,7 @@ public:
     template <class X, class Y, class W>
     Real criterion(const X& x, const Y& y, const W& w, double lam) {
         check_lam(lam);
-        prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+        prepare(x, y, w);
         return evaluate_or_throw(lam);
     }
 
@@ -277,7 +277,7 @@ public:
     template <class X, class Y, class W>
     Real degrees_of_freedom(const X& x, const Y& y, const W& w, double lam) {
         check_lam(lam);
-        prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+        prepare(x, y, w);
         evaluate_or_throw(lam);
         return dof();
     }
@@ -285,7 +285,7 @@ public:
     /// The lam GCV chooses for the data (the lam of fit(x, y, w)).
     template <class X, class Y, class W>
     double gcv_lam(const X& x, const Y& y, const W& w) {
-        prepare(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+        prepare(x, y, w);
         return search();
     }
 
@@ -295,8 +295,13 @@ private:
             throw value_error("make_smoothing_spline: lam must be finite and >= 0, got " + std::to_string(lam));
     }
 
+    template <class X, class Y, class W>
+    void prepare(const X& x, const Y& y, const W& w) {
+        prepare_doubles(detail::doubles_view(x).get(), detail::doubles_view(y).get(), detail::doubles_view(w).get());
+    }
+
     // Validates, sorts and merges ties into xs_, ys_, vs_ (= 1/w), then builds the lam-independent bands.
-    void prepare(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w) {
+    void prepare_doubles(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w) {
         const std::size_t n_in = x.size();
         if (y.size() != n_in || (!w.empty() && w.size() != n_in))
             throw value_error("make_smoothing_spline: x, y and w must have the same size (got " + std::to_string(n_in) +
@@ -402,14 +407,10 @@ private:
         if (singular_) return std::numeric_limits<Real>::infinity();
         std::copy(qty_.begin(), qty_.end(), gam_.begin());
         ldlt_.solve_in_place(gam_.data(), m);
-        // ||W^-1 Q gam||^2, row i of Q gam gathers columns i-2, i-1, i.
+        // ||W^-1 Q gam||^2
         Real rss = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            Real qg = 0;
-            if (i < m) qg += ih_[i] * gam_[i];
-            if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
-            if (i >= 2) qg += ih_[i - 1] * gam_[i - 2];
-            const Real e = vs_[i] * qg;
+            const Real e = vs_[i] * q_gamma(i);
             rss += e * e;
         }
         // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
@@ -417,6 +418,16 @@ private:
         rss_ = rss;
         trace_ = t;
         return Real(n) * rss / (t * t);
+    }
+
+    // (Q gam_)_i: row i of Q meets columns i-2, i-1 and i.
+    Real q_gamma(std::size_t i) const noexcept {
+        const std::size_t m = gam_.size();
+        Real qg = 0;
+        if (i < m) qg += ih_[i] * gam_[i];
+        if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
+        if (i >= 2) qg += ih_[i - 1] * gam_[i - 2];
+        return qg;
     }
 
     // evaluate() for a lam the caller asked for: a numerically singular system is an error there.
@@ -528,16 +539,12 @@ private:
         s.lam_ = lam;
         s.criterion_ = double(evaluate_or_throw(lam));
         s.dof_ = double(dof());
-        const std::size_t n = xs_.size(), m = n - 2;
+        const std::size_t n = xs_.size();
         // f(x_i) = y_i - beta W^-1 (Q gam)_i; f''(x_i) = alpha gam_{i-1} inside, 0 at the ends (natural).
         fv_.resize(n);
         f2_.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
-            Real qg = 0;
-            if (i < m) qg += ih_[i] * gam_[i];
-            if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
-            if (i >= 2) qg += ih_[i - 1] * gam_[i - 2];
-            fv_[i] = ys_[i] - beta_ * vs_[i] * qg;
+            fv_[i] = ys_[i] - beta_ * vs_[i] * q_gamma(i);
             f2_[i] = (i == 0 || i == n - 1) ? Real(0) : alpha_ * gam_[i - 1];
         }
         s.x_.assign(xs_.begin(), xs_.end());
