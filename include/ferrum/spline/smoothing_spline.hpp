@@ -10,11 +10,10 @@
 //
 // Why this form and not SciPy's: SciPy solves (X + lam W^-1 E) c = y in the natural B-spline basis and
 // forms 1 - tr A / n by subtraction. Both are exact in exact arithmetic and give the same spline and the
-// same GCV function, but SciPy's matrices grow like lam / h^3 and its criterion loses digits as lam grows
-// (1e-13 relative error at lam = 1e-8, 1e-4 at lam = 1e3 on 51 points, checked against 40-digit
-// arithmetic), whereas here both the numerator and 1 - tr A / n are formed without cancellation, so the
-// criterion keeps ~1e-13 relative accuracy from lam = 0 (the interpolating limit) to lam -> infinity
-// (the weighted least-squares line).
+// same GCV function, but SciPy's matrices grow like lam / h^3 and its criterion loses digits as lam grows.
+// Against 50-digit arithmetic on the 10 reference curves without close pairs, the relative error of the
+// criterion is 3e-12 (SciPy) vs 3e-13 (here) at lam = 1e-8 and 1e-1 vs 8e-7 at lam = 1e3. Abscissae much
+// closer than the mean spacing cost both about (spacing / gap)^2 in precision (see merge_tolerance).
 //
 // The lam search (SciPy 1.10 uses minimize_scalar(bounds=(0, n), method='Bounded'), which for lam of
 // order 1e-5 is at its absolute tolerance and can stop in a far worse local minimum) works in
