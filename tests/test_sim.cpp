@@ -3,6 +3,7 @@
 // distributions (within sampling error) and the archive's CSV conventions read back by a plain parser.
 #include <catch2/catch.hpp>
 
+#include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/sim.hpp>
 
 #include "reference.hpp"
@@ -426,6 +427,30 @@ TEST_CASE("the written files follow the archive's formats and read back", "[sim]
                                             std::stod(vr[i].at("phi31_g")), std::stod(lb[i].at("a2_catalogue")));
         CHECK(std::stod(lb[i].at("feh")) == Approx(cat).margin(1e-12));
     }
+
+    // ferrum's own readers (lightcurve/) accept the files: clean epochs per source, errors, catalogue
+    auto opts = ferrum::gaia_read_options{};
+    opts.show_progress = false;
+    const auto curves = ferrum::read_gaia_epoch_photometry(set.epoch_photometry.string(), opts);
+    REQUIRE(curves.curves.size() == 42);
+    const ferrum::rrlyrae_catalogue cat(set.vari_rrlyrae.string());
+    REQUIRE(cat.size() == 42);
+    for (std::uint64_t i = 0; i < 42; ++i) {
+        const auto s = sim.star(i, i < 30 ? rr_type::rrab : rr_type::rrc);
+        const auto lc = s.light_curve();
+        const auto& read = curves.curves[i];
+        CHECK(read.source_id == s.source_id);
+        REQUIRE(read.size() == lc.size());
+        for (std::size_t k = 0; k < lc.size(); ++k) {
+            CHECK(read.time[k] == lc.time[k]);
+            CHECK(read.mag_err[k] == Approx(lc.mag_err[k]).epsilon(1e-6));
+        }
+        const auto& star = cat.at(s.source_id);
+        CHECK(star.type == s.type);
+        CHECK(star.folding_problem().empty());
+        CHECK(static_cast<std::size_t>(*star.num_clean_epochs_g) == lc.size());
+    }
+
     // no temporary files left behind
     CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 3);
     fs::remove_all(dir);
@@ -453,4 +478,6 @@ TEST_CASE("inconsistent options are refused with a sentence", "[sim]") {
     o = {};
     o.fit_order_rrab = 2;
     CHECK_THROWS_WITH(rrlyrae_simulator(o), Catch::Contains("phi31"));
+    CHECK_THROWS_AS(rrlyrae_simulator().star(0, rr_type::rrd), ferrum::value_error);
+    CHECK_THROWS_AS(feh_muraveva2025(rr_type::unknown, 0.5, 2.0, 0.1), ferrum::value_error);
 }

@@ -18,6 +18,7 @@
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
 #include "ferrum/sim/detail/csv_format.hpp"
 #include "ferrum/sim/detail/fourier_series.hpp"
 #include "ferrum/sim/detail/gaia_cadence.hpp"
@@ -28,11 +29,8 @@
 
 namespace ferrum::sim {
 
-/// RR Lyrae pulsation mode: fundamental (RRab) or first overtone (RRc).
-enum class rr_type { rrab, rrc };
-
-/// "RRab" or "RRc", as the archive's best_classification.
-inline const char* to_string(rr_type t) noexcept { return t == rr_type::rrab ? "RRab" : "RRc"; }
+/// The pulsation types are lightcurve/'s (Gaia's best_classification); the simulator makes RRab and RRc.
+using ferrum::rr_type;
 
 /// \brief Muraveva et al. (2025) photometric [Fe/H] of an RRab from the Gaia G period (d) and phi31
 /// (rad, cosine convention): [Fe/H] = -0.37 - 5.55 P + 0.94 phi31.
@@ -43,8 +41,12 @@ constexpr double feh_muraveva2025_rrab(double period, double phi31) noexcept {
 constexpr double feh_muraveva2025_rrc(double period, double phi31, double a2) noexcept {
     return 0.80 - 8.54 * period + 0.23 * phi31 - 9.34 * a2;
 }
-constexpr double feh_muraveva2025(rr_type type, double period, double phi31, double a2) noexcept {
-    return type == rr_type::rrab ? feh_muraveva2025_rrab(period, phi31) : feh_muraveva2025_rrc(period, phi31, a2);
+/// \brief The relation of the type; throws value_error for RRd and unknown types, which have none.
+constexpr double feh_muraveva2025(rr_type type, double period, double phi31, double a2) {
+    if (type == rr_type::rrab) return feh_muraveva2025_rrab(period, phi31);
+    if (type == rr_type::rrc) return feh_muraveva2025_rrc(period, phi31, a2);
+    throw value_error(std::string("Muraveva et al. (2025) give [Fe/H] relations for RRab and RRc only, not ") +
+                      to_string(type));
 }
 
 /// \brief A light curve as a cosine series, m(t) = mean_mag + sum_k A_k cos(2 pi k t / P + phi_k), with t
@@ -265,17 +267,24 @@ public:
 
     /// Star `index`, its type drawn with options().rrab_fraction.
     simulated_rrlyrae star(std::uint64_t index) const { return make(index, nullptr); }
-    /// Star `index` of the given type (same draws as star(index) otherwise).
-    simulated_rrlyrae star(std::uint64_t index, rr_type type) const { return make(index, &type); }
+    /// Star `index` of the given type, RRab or RRc (same draws as star(index) otherwise).
+    simulated_rrlyrae star(std::uint64_t index, rr_type type) const { return make(index, &check(type)); }
 
     /// The true parameters alone (cheap: no epochs, no fit); the same as star(index, type).truth.
     rrlyrae_truth truth(std::uint64_t index, rr_type type) const {
+        check(type);
         detail::star_rng rng(opt_.seed, index);
         rng.uniform();  // the type draw, kept so that the streams agree with star()
         return draw_truth(type, rng);
     }
 
 private:
+    static const rr_type& check(const rr_type& type) {
+        if (type != rr_type::rrab && type != rr_type::rrc)
+            throw value_error(std::string("rrlyrae_simulator makes RRab and RRc stars, not ") + to_string(type));
+        return type;
+    }
+
     simulated_rrlyrae make(std::uint64_t index, const rr_type* forced) const {
         detail::star_rng rng(opt_.seed, index);
         const double u_type = rng.uniform();
