@@ -142,6 +142,19 @@ TEST_CASE("periodic_spline equals SciPy's splrep(per=1) (percur), in both input 
         CHECK(weighted_sse(p, std::vector<double>(x.begin(), x.end() - 1), std::vector<double>(y.begin(), y.end() - 1),
                            std::vector<double>(w.begin(), w.end() - 1)) == Approx(p.residual()).epsilon(1e-9));
 
+        // the nominal period (the oracle's wrap point is x0 + 1.0, rounded)
+        CHECK(max_rel_error(ferrum::periodic_spline(x, y, w, s, 1.0)(q), want) <= 1e-9);
+        // a real phase just before the end is data, not the wrap marker
+        {
+            auto xn = std::vector<double>(x.begin(), x.end() - 1), yn = std::vector<double>(y.begin(), y.end() - 1);
+            xn.push_back(x.front() + period * (1.0 - 1e-9));
+            yn.push_back(y.front() + 0.01);
+            // interpolated (to the conditioning of a 1e-9-wide step), so the point was used
+            CHECK(ferrum::periodic_spline(xn, yn, {}, 0.0, period)(xn.back()) == Approx(yn.back()).margin(1e-5));
+            xn.back() = x.front() + period * (1.0 - 1e-13);  // still data: one knot per phase plus the wrap
+            CHECK(ferrum::periodic_spline(xn, yn, {}, 0.0, period).knots().size() == xn.size() + 1);
+        }
+
         // phases form: drop the wrap point and let periodic_spline add it
         const std::vector<double> xp(x.begin(), x.end() - 1), yp(y.begin(), y.end() - 1), wp(w.begin(), w.end() - 1);
         const auto p2 = ferrum::periodic_spline(xp, yp, wp, s, period);

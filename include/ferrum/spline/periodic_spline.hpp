@@ -3,7 +3,9 @@
 // spline whose value and first k-1 derivatives join up across the period (phase-folded light curves).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,8 @@ namespace ferrum {
 
 /// \brief The periodic smoothing spline of degree k (1..5, default cubic) of phase-folded data, equal
 /// to splrep(x, y, w, per=1, s, k). Two input forms give the same spline:
-///  - splrep's: the last point lies at x[0] + period and only marks the period; its y and w are not
-///    used, as in FITPACK (SciPy users pass y[0] and w[0] there);
+///  - splrep's: the last point lies at x[0] + period (to a few ulps) and only marks the period; its y
+///    and w are not used, as in FITPACK (SciPy users pass y[0] and w[0] there);
 ///  - phases: every x in [x0, x0 + period) (e.g. phases in [0, 1) with period 1); the wrap point
 ///    x0 + period is added here.
 /// Data are sorted and equal x merged as in univariate_spline (weight sqrt(sum w^2), w^2-weighted mean
@@ -33,10 +35,12 @@ inline fitpack_spline periodic_spline(const std::vector<double>& x, const std::v
         throw value_error(who + ": period = " + std::to_string(period) + " must be positive and finite");
     detail::merged_curve d = detail::merge_curve(x, y, w, who);
     const double x0 = d.x.front();
-    // The splrep form: the last point is the wrap marker. A relative 1e-12 allows x0 + period computed
-    // in another order; FITPACK then uses the given last x as the end of the period.
+    // The splrep form: the last point is the wrap marker x0 + period. A few ulps of slack accept it
+    // however it was rounded (x0 + 1.0 - x0 need not be 1.0), while a real phase even 1e-13 before the
+    // end stays a data point; FITPACK then takes the given last x as the end of the period.
     const double span = d.x.back() - x0;
-    const bool has_wrap_point = d.x.size() > 1 && std::fabs(span - period) <= 1e-12 * std::max(period, std::fabs(x0));
+    const double ulps = 8.0 * std::numeric_limits<double>::epsilon() * (std::fabs(x0) + period);
+    const bool has_wrap_point = d.x.size() > 1 && std::fabs(span - period) <= ulps;
     if (has_wrap_point) {
         d.x.pop_back();
         d.y.pop_back();
