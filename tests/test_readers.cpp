@@ -150,6 +150,14 @@ TEST_CASE("csv_reader: quotes, empty fields, CRLF, comments, blank lines, BOM, n
     CHECK(lines == std::vector<std::size_t>{3, 6, 7, 9});
 }
 
+TEST_CASE("csv_reader: a quote inside an unquoted field is an ordinary character (as in Python's csv)", "[readers][csv]") {
+    // Python: list(csv.reader(['ab"c,d', '"x"y,"1""2"'])) == [['ab"c', 'd'], ['xy', '1"2']]
+    const auto rows = read_all_records(temp_file("stray_quote.csv", "h1,h2\nab\"c,d\n\"x\"y,\"1\"\"2\"\n"));
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0] == std::vector<std::string>{"ab\"c", "d"});
+    CHECK(rows[1] == std::vector<std::string>{"xy", "1\"2"});
+}
+
 TEST_CASE("csv_reader: an ECSV header sets the delimiter", "[readers][csv]") {
     const std::string path = temp_file("space.ecsv",
                                        "# %ECSV 1.0\n# ---\n# delimiter: ' '\n# datatype:\n"

@@ -311,29 +311,37 @@ private:
         }
     }
 
-    // A record with quotes may span lines. First find where it ends (outside quotes); only then undo the
-    // "" escapes in place, which shortens fields, so an incomplete record is never modified.
+    // A record with quotes may span lines. First find where it ends, then undo the "" escapes in place
+    // (which only shortens fields), so an incomplete record is never modified. As in Python's csv module, a
+    // quote opens a quoted field only at the start of a field; elsewhere it is an ordinary character.
     bool split_quoted(char* b) {
         char* const data = buffer_.data();
         char* const e = data + end_;
-        bool quoted = false;
+        const char d = options_.delimiter;
+        bool quoted = false, field_start = true;
         std::size_t lines = 0;
         char* p = b;
         for (; p < e; ++p) {
-            if (*p == '"') quoted = !quoted;
-            else if (*p == '\n') {
-                if (!quoted) break;
-                ++lines;
+            const char c = *p;
+            if (quoted) {
+                if (c == '"') {
+                    if (p + 1 == e && !eof_) return false;  // "" or a closing quote: the next block decides
+                    if (p + 1 < e && p[1] == '"') ++p;
+                    else quoted = false;
+                } else if (c == '\n') {
+                    ++lines;
+                }
+                continue;
             }
+            if (c == '\n') break;
+            quoted = c == '"' && field_start;
+            field_start = c == d;
         }
         if (p == e && !eof_) return false;
-        if (p == e && quoted) {
-            throw input_error(path_, line_, "", "a quoted field opened on this line is never closed");
-        }
+        if (p == e && quoted) throw input_error(path_, line_, "", "a quoted field opened on this line is never closed");
         char* re = p;
         if (re > b && re[-1] == '\r') --re;
         record_.fields_.clear();  // the fast scan may have split the part before the quote
-        const char d = options_.delimiter;
         char* i = b;
         for (;;) {
             char* start = i;

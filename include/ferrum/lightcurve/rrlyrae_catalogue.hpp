@@ -165,19 +165,21 @@ public:
                 star.best_classification = std::string(detail::trim((*rec)[*c_class]));
                 star.type = detail::parse_rr_type(star.best_classification);
             }
+            // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
             bool good = true;
-            for (const auto& [c, member] : reals) {
+            for (std::size_t k = 0; good && k < reals.size(); ++k) {
+                const auto [c, member] = reals[k];
                 if (detail::trim((*rec)[c]).empty()) continue;
                 const auto v = parse_double((*rec)[c]);
-                if (!(good = v.ok() || detail::reject_field(report_, policy, csv, *rec, c, v))) break;
-                star.*member = v.value;
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report_, policy, csv, *rec, c, v);
             }
             for (std::size_t k = 0; good && k < counts.size(); ++k) {
                 const auto [c, member] = counts[k];
                 if (detail::trim((*rec)[c]).empty()) continue;
                 const auto v = parse_int64((*rec)[c]);
-                if (!(good = v.ok() || detail::reject_field(report_, policy, csv, *rec, c, v, "an integer"))) break;
-                star.*member = v.value;
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report_, policy, csv, *rec, c, v, "an integer");
             }
             if (!good) continue;
             const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
