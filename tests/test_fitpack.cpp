@@ -306,6 +306,9 @@ TEST_CASE("evaluation: xtensor queries, derivatives, NaN queries", "[fitpack]") 
     CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).coeffs() == ferrum::univariate_spline(xd, c.y, c.w, 3, 50.0).coeffs());
     CHECK_THROWS_WITH(u(std::vector<double>{0.1, std::numeric_limits<double>::quiet_NaN()}),
                       Catch::Contains("x[1]"));
+    CHECK_THROWS_AS(u(std::numeric_limits<double>::infinity()), ferrum::value_error);
+    const auto p = ferrum::periodic_spline(c.x, c.y, c.w, 50.0, 2.0);
+    CHECK_THROWS_WITH(p(std::vector<double>{0.3, 0.2, -HUGE_VAL}), Catch::Contains("x[2]"));
 }
 
 TEST_CASE("bad input is refused with value_error naming the problem", "[fitpack]") {

@@ -71,7 +71,7 @@ public:
                    bool periodic = false)
         : t_(std::move(t)), c_(std::move(c)), k_(k), fp_(fp), status_(status), periodic_(periodic) {}
 
-    double operator()(double x) const { return eval(t_, c_, k_, wrapped(x, 0)); }
+    double operator()(double x) const { return eval(t_, c_, k_, wrapped(x, scalar_query)); }
     std::vector<double> operator()(const std::vector<double>& x) const {
         std::vector<double> out(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) out[i] = eval(t_, c_, k_, wrapped(x[i], i));
@@ -99,7 +99,7 @@ public:
     /// The nu-th derivative (0 <= nu <= k) at x.
     double derivative(double x, int nu = 1) const {
         const detail::spline_pieces d = pieces(nu);
-        return eval(d.t, d.c, d.k, wrapped(x, 0));
+        return eval(d.t, d.c, d.k, wrapped(x, scalar_query));
     }
     std::vector<double> derivative(const std::vector<double>& x, int nu = 1) const {
         const detail::spline_pieces d = pieces(nu);
@@ -134,10 +134,15 @@ private:
                               std::to_string(k_));
         return detail::differentiate(detail::spline_pieces{t_, c_, k_}, nu);
     }
-    /// The query as evaluated: NaN is refused (naming its index i); a periodic spline wraps it as
-    /// numpy's x0 + (x - x0) % period does, which is how SciPy users evaluate splrep(per=1) fits.
+    static constexpr std::size_t scalar_query = static_cast<std::size_t>(-1);
+    /// The query as evaluated: NaN and infinities are refused (naming the index i of a vector query);
+    /// a periodic spline wraps it as numpy's x0 + (x - x0) % period does, which is how SciPy users
+    /// evaluate splrep(per=1) fits.
     double wrapped(double x, std::size_t i) const {
-        if (std::isnan(x)) throw value_error("fitpack_spline: query x[" + std::to_string(i) + "] is NaN");
+        if (!std::isfinite(x))
+            throw value_error("fitpack_spline: query " +
+                              (i == scalar_query ? std::string("x") : "x[" + std::to_string(i) + "]") + " = " +
+                              std::to_string(x) + " is not finite");
         if (!periodic_) return x;
         const double x0 = t_[k_];
         const double per = period();
