@@ -456,65 +456,23 @@ inline void append_epoch_rows(std::string& out, const simulated_rrlyrae& s) {
         const double flux = g_flux_from_mag(e.mag);
         // the archive keeps flux_over_error in single precision; flux_error follows from it
         const float foe = static_cast<float>(mag_per_ln_flux / e.mag_error);
-        append_integer(out, s.source_id);
-        out += ',';
-        append_integer(out, e.transit_id);
-        out += ",G,";
-        append_number(out, e.time);
-        out += ',';
-        append_number(out, e.mag);
-        out += ',';
-        append_number(out, flux);
-        out += ',';
-        append_number(out, flux / static_cast<double>(foe));
-        out += ',';
-        append_float(out, foe);
-        out += ",false,";
-        append_bool(out, e.rejected_by_variability);
-        out += ',';
-        append_integer(out, simulated_other_flags);
-        out += ',';
-        append_integer(out, simulated_solution_id);
-        out += '\n';
+        append_row(out, s.source_id, e.transit_id, "G", e.time, e.mag, flux, flux / static_cast<double>(foe), foe,
+                   false, e.rejected_by_variability, simulated_other_flags, simulated_solution_id);
     }
 }
 
 inline void append_vari_row(std::string& out, const simulated_rrlyrae& s) {
     const auto& c = s.catalogue;
-    append_integer(out, s.source_id);
-    out += ',';
-    out += to_string(s.type);
-    out += ',';
-    if (s.type == rr_type::rrab) append_number(out, c.period);  // pf: fundamental period
-    out += ',';
-    if (s.type == rr_type::rrc) append_number(out, c.period);  // p1_o: first-overtone period
-    out += ',';
-    append_number(out, c.epoch_g);
-    out += ',';
-    append_integer(out, c.num_clean_epochs);
-    out += ',';
-    append_number(out, c.peak_to_peak);
-    out += ',';
-    append_number(out, c.int_average);
-    out += ',';
-    append_number(out, c.phi31());
-    out += ',';
-    append_number(out, c.R21());
-    out += '\n';
+    const bool ab = s.type == rr_type::rrab;  // pf: fundamental period, p1_o: first overtone
+    append_row(out, s.source_id, to_string(s.type), ab ? std::optional<double>(c.period) : std::nullopt,
+               ab ? std::nullopt : std::optional<double>(c.period), c.epoch_g, std::int64_t{c.num_clean_epochs},
+               c.peak_to_peak, c.int_average, c.phi31(), c.R21());
 }
 
 inline void append_label_row(std::string& out, const simulated_rrlyrae& s) {
-    append_integer(out, s.source_id);
-    out += ',';
-    out += to_string(s.type);
-    for (double v : {s.feh, s.feh_error, s.feh_true, s.truth.period, s.truth.A2(), s.truth.phi31(), s.catalogue.A2(),
-                     s.catalogue.phi31(), s.truth.peak_to_peak, s.truth.mean_mag, s.truth.blazhko.period}) {
-        out += ',';
-        append_number(out, v);
-    }
-    out += ',';
-    append_integer(out, static_cast<std::int64_t>(s.epochs.size()));
-    out += '\n';
+    append_row(out, s.source_id, to_string(s.type), s.feh, s.feh_error, s.feh_true, s.truth.period, s.truth.A2(),
+               s.truth.phi31(), s.catalogue.A2(), s.catalogue.phi31(), s.truth.peak_to_peak, s.truth.mean_mag,
+               s.truth.blazhko.period, static_cast<std::int64_t>(s.epochs.size()));
 }
 
 }  // namespace detail

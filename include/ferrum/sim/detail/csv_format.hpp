@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "ferrum/core/error.hpp"
@@ -41,5 +42,30 @@ inline void append_integer(std::string& out, std::int64_t x) {
 }
 
 inline void append_bool(std::string& out, bool b) { out += b ? "true" : "false"; }
+
+// One overload per column type, so that a whole row is one append_row() call.
+inline void append_field(std::string& out, double x) { append_number(out, x); }
+inline void append_field(std::string& out, float x) { append_float(out, x); }
+inline void append_field(std::string& out, std::int64_t x) { append_integer(out, x); }
+inline void append_field(std::string& out, bool b) { append_bool(out, b); }
+inline void append_field(std::string& out, const char* text) { out += text; }
+/// An empty field (a missing value) when the optional is empty.
+inline void append_field(std::string& out, const std::optional<double>& x) {
+    if (x) append_number(out, *x);
+}
+
+/// Appends the fields separated by commas and a newline.
+template <class... Fields>
+void append_row(std::string& out, const Fields&... fields) {
+    static_assert(sizeof...(Fields) > 0, "append_row needs at least one field");
+    bool first = true;
+    const auto one = [&](const auto& f) {
+        if (!first) out += ',';
+        first = false;
+        append_field(out, f);
+    };
+    (one(fields), ...);
+    out += '\n';
+}
 
 }  // namespace ferrum::sim::detail
