@@ -27,7 +27,7 @@ struct dropout_kernels<ferrum::backend::cpu, T> {
     /// y = x * mask; mask element (f, t, b) kept when hash(stream, ((first+b) * steps + t) * F + f) >= p.
     static void forward(T rate, std::uint64_t seed, std::uint64_t draw, const chunk_context& ctx,
                         const matrix<T>& x, matrix<T>& y, cache& c) {
-        const Eigen::Index F = x.rows(), S = ctx.steps, B = ctx.batch;
+        const Eigen::Index F = x.rows(), B = ctx.batch, S = x.cols() / B;  // tabular input: one step
         const std::uint64_t stream = mix64(seed ^ mix64(draw + 0x632BE59BD9B4E019ULL));
         // keep if the top 32 bits of the hash are >= threshold; P(drop) = threshold / 2^32
         const auto threshold = static_cast<std::uint64_t>(static_cast<double>(rate) * 4294967296.0);

@@ -15,6 +15,8 @@ namespace ferrum::nn::detail {
 template <class T>
 struct gru_kernels<ferrum::backend::cpu, T> {
     using Index = Eigen::Index;
+    using row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
+    using const_row = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
 
     struct weights {
         const T* w_ih;  ///< [3H, in], gate rows r, z, n
@@ -38,8 +40,53 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         matrix<T> h0;      ///< H x batch zeros (initial state)
         matrix<T> dgh;     ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
         matrix<T> dgin;    ///< backward: H x (steps*batch) gradient of W_in x + b_in
-        matrix<T> dh, dht; ///< backward: H x batch carried state gradient
+        matrix<T> dh, dht, dhnext;  ///< backward: H x batch state gradients
     };
+
+    /// out (M x B) = or += A (M x K) X (K x B) for the small per-step products (K, M <= 3H): rows of X and out
+    /// are contiguous batch vectors, so each output row is a sum of K scaled rows, vectorised along the
+    /// batch, with no packing (which costs more than the product at these sizes).
+    template <bool Accumulate, class Coef>
+    static void recurrent_product(const Coef& a, Index M, Index K, const T* x, Index ldx, T* out, Index ldo,
+                                  Index B) {
+        namespace ei = Eigen::internal;
+        using packet = typename ei::packet_traits<T>::type;
+        constexpr Index P = ei::unpacket_traits<packet>::size;
+        Index j0 = 0;
+        for (; j0 + 4 * P <= B; j0 += 4 * P)  // four accumulators stay in registers over k
+            for (Index i = 0; i < M; ++i) {
+                T* o = out + i * ldo + j0;
+                packet a0 = Accumulate ? ei::ploadu<packet>(o) : ei::pset1<packet>(T(0));
+                packet a1 = Accumulate ? ei::ploadu<packet>(o + P) : ei::pset1<packet>(T(0));
+                packet a2 = Accumulate ? ei::ploadu<packet>(o + 2 * P) : ei::pset1<packet>(T(0));
+                packet a3 = Accumulate ? ei::ploadu<packet>(o + 3 * P) : ei::pset1<packet>(T(0));
+                for (Index k = 0; k < K; ++k) {
+                    const packet w = ei::pset1<packet>(a(i, k));
+                    const T* xk = x + k * ldx + j0;
+                    a0 = ei::pmadd(w, ei::ploadu<packet>(xk), a0);
+                    a1 = ei::pmadd(w, ei::ploadu<packet>(xk + P), a1);
+                    a2 = ei::pmadd(w, ei::ploadu<packet>(xk + 2 * P), a2);
+                    a3 = ei::pmadd(w, ei::ploadu<packet>(xk + 3 * P), a3);
+                }
+                ei::pstoreu(o, a0);
+                ei::pstoreu(o + P, a1);
+                ei::pstoreu(o + 2 * P, a2);
+                ei::pstoreu(o + 3 * P, a3);
+            }
+        for (; j0 + P <= B; j0 += P)
+            for (Index i = 0; i < M; ++i) {
+                T* o = out + i * ldo + j0;
+                packet a0 = Accumulate ? ei::ploadu<packet>(o) : ei::pset1<packet>(T(0));
+                for (Index k = 0; k < K; ++k) a0 = ei::pmadd(ei::pset1<packet>(a(i, k)), ei::ploadu<packet>(x + k * ldx + j0), a0);
+                ei::pstoreu(o, a0);
+            }
+        for (; j0 < B; ++j0)
+            for (Index i = 0; i < M; ++i) {
+                T acc = Accumulate ? out[i * ldo + j0] : T(0);
+                for (Index k = 0; k < K; ++k) acc = ei::pmadd(a(i, k), x[k * ldx + j0], acc);
+                out[i * ldo + j0] = acc;
+            }
+    }
 
     /// Runs the layer over x (in x steps*batch). `lengths` (per sample of the chunk) stops a sample's
     /// state at its own last step; null means every sample has all steps.
@@ -57,21 +104,23 @@ struct gru_kernels<ferrum::backend::cpu, T> {
             c.gates.row(i).array() += p.b_ih[i] + (i < 2 * H ? p.b_hh[i] : T(0));
         for (Index t = 0; t < S; ++t) {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            auto g = c.gates.middleCols(t * B, B);
-            auto r = g.topRows(H).array();
-            auto z = g.middleRows(H, H).array();
-            auto n = g.bottomRows(H).array();
-            auto hn = c.ghn.middleCols(t * B, B).array();
-            auto h = c.states.middleCols(t * B, B).array();
-            c.gh.noalias() = Whh * prev;
-            r = (r + c.gh.topRows(H).array()).logistic();
-            z = (z + c.gh.middleRows(H, H).array()).logistic();
-            for (Index i = 0; i < H; ++i) hn.row(i) = c.gh.row(2 * H + i).array() + p.b_hh[2 * H + i];
-            n = (n + r * hn).tanh();
-            h = n + z * (prev.array() - n);
+            recurrent_product<false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(), prev.outerStride(), c.gh.data(),
+                                     B, B);
+            for (Index i = 0; i < H; ++i) {
+                const Index col = t * B;
+                row r(&c.gates(i, col), B), z(&c.gates(H + i, col), B), n(&c.gates(2 * H + i, col), B);
+                row hn(&c.ghn(i, col), B), h(&c.states(i, col), B);
+                const_row hp(prev.row(i).data(), B);
+                r = (r + const_row(&c.gh(i, 0), B)).logistic();
+                z = (z + const_row(&c.gh(H + i, 0), B)).logistic();
+                hn = const_row(&c.gh(2 * H + i, 0), B) + p.b_hh[2 * H + i];
+                n = (n + r * hn).tanh();
+                h = n + z * (hp - n);
+            }
             if (ctx.lengths)
                 for (Index b = 0; b < B; ++b)
-                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) h.col(b) = prev.col(b).array();
+                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t)
+                        c.states.col(t * B + b) = prev.col(b);
         }
     }
 
@@ -89,39 +138,37 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         else
             c.dh.setZero(H, B);
         c.dht.resize(H, B);
+        c.dhnext.resize(H, B);
         for (Index t = S - 1; t >= 0; --t) {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            const auto gt = c.gates.middleCols(t * B, B);
-            const auto r = gt.topRows(H).array();
-            const auto z = gt.middleRows(H, H).array();
-            const auto n = gt.bottomRows(H).array();
-            const auto hn = c.ghn.middleCols(t * B, B).array();
-            auto dgh = c.dgh.middleCols(t * B, B);
-            auto dar = dgh.topRows(H).array();
-            auto daz = dgh.middleRows(H, H).array();
-            auto dhn = dgh.bottomRows(H).array();
-            auto dan = c.dgin.middleCols(t * B, B).array();
-            auto dht = c.dht.array();
-            if (dy)
-                dht = c.dh.array() + dy->middleCols(t * B, B).array();
-            else
-                dht = c.dh.array();
-            dan = dht * (T(1) - z) * (T(1) - n.square());
-            daz = dht * (prev.array() - n) * z * (T(1) - z);
-            dar = dan * hn * r * (T(1) - r);
-            dhn = dan * r;
+            const Index col = t * B;
+            for (Index i = 0; i < H; ++i) {
+                const_row r(&c.gates(i, col), B), z(&c.gates(H + i, col), B), n(&c.gates(2 * H + i, col), B);
+                const_row hn(&c.ghn(i, col), B), hp(prev.row(i).data(), B);
+                row dar(&c.dgh(i, col), B), daz(&c.dgh(H + i, col), B), dhn(&c.dgh(2 * H + i, col), B);
+                row dan(&c.dgin(i, col), B), dht(&c.dht(i, 0), B);
+                if (dy)
+                    dht = const_row(&c.dh(i, 0), B) + const_row(&(*dy)(i, col), B);
+                else
+                    dht = const_row(&c.dh(i, 0), B);
+                dan = dht * (T(1) - z) * (T(1) - n.square());
+                daz = dht * (hp - n) * z * (T(1) - z);
+                dar = dan * hn * r * (T(1) - r);
+                dhn = dan * r;
+                row(&c.dhnext(i, 0), B) = dht * z;
+            }
+            auto dgh = c.dgh.middleCols(col, B);
             if (ctx.lengths)
                 for (Index b = 0; b < B; ++b)
                     if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) {
+                        // past the end: the state was carried, so no gate saw it and dy there is ignored
                         dgh.col(b).setZero();
-                        dan.col(b).setZero();
-                        dht.col(b) = c.dh.col(b).array();  // past the end: carried state, output ignored
+                        c.dgin.col(col + b).setZero();
+                        c.dhnext.col(b) = c.dh.col(b);
                     }
-            c.dh.array() = dht * z;
-            c.dh.noalias() += Whh.transpose() * dgh;
-            if (ctx.lengths)
-                for (Index b = 0; b < B; ++b)
-                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) c.dh.col(b) = c.dht.col(b);
+            recurrent_product<true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
+                                    c.dhnext.data(), B, B);
+            c.dh.swap(c.dhnext);
         }
         // weight gradients of all steps at once; h_{-1} = 0 so step 0 adds nothing to dW_hh
         matrix_map<T> gWih(g.w_ih, 3 * H, p.in), gWhh(g.w_hh, 3 * H, H);

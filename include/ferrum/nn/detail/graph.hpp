@@ -221,7 +221,7 @@ private:
         std::vector<int> lengths;
         std::vector<block<T>> out, grad;
         std::vector<char> has_grad;
-        block<T> scratch;
+        std::vector<block<T>> scratch;  ///< per node, so buffers keep their size between calls
         std::vector<layer_cache> caches;
         std::vector<std::vector<T>> pgrad;
     };
@@ -288,11 +288,11 @@ private:
         }
     }
 
-    void accumulate(chunk& ch, std::size_t target, const block<T>& g) {
+    void accumulate(chunk& ch, std::size_t target, block<T>& g) {
         if (ch.has_grad[target]) {
             ch.grad[target].v += g.v;
         } else {
-            ch.grad[target].v = g.v;
+            ch.grad[target].v.swap(g.v);  // both buffers keep their sizes for the next call
             ch.has_grad[target] = 1;
         }
         const block<T>& o = ch.out[target];
@@ -309,6 +309,7 @@ private:
         const chunk_context ctx = context(ch);
         ch.grad.resize(nodes_.size());
         ch.has_grad.assign(nodes_.size(), 0);
+        ch.scratch.resize(nodes_.size());
         ch.pgrad.resize(layers_.size());
         for (std::size_t l = 0; l < layers_.size(); ++l) {
             const std::size_t np = std::visit([](const auto& x) { return x.storage().size(); }, layers_[l]);
@@ -340,17 +341,21 @@ private:
                 std::visit(
                     [&](const auto& l) {
                         l.backward_chunk(ch.out[src], ch.out[i], ch.caches[n.index].get(l), ch.grad[i],
-                                         want ? &ch.scratch : nullptr, ch.pgrad[n.index].data(), ctx);
+                                         want ? &ch.scratch[i] : nullptr, ch.pgrad[n.index].data(), ctx);
                     },
                     layers_[n.index]);
-                if (want) accumulate(ch, src, ch.scratch);
+                if (want) accumulate(ch, src, ch.scratch[i]);
             } else if (n.kind == node_kind::concat) {
                 Eigen::Index row = 0;
                 for (auto f : n.from) {
                     const Eigen::Index r = ch.out[f].v.rows();
                     if (needs_grad(f)) {
-                        ch.scratch.v = ch.grad[i].v.middleRows(row, r);
-                        accumulate(ch, f, ch.scratch);
+                        if (ch.has_grad[f]) {
+                            ch.grad[f].v += ch.grad[i].v.middleRows(row, r);
+                        } else {
+                            ch.scratch[i].v = ch.grad[i].v.middleRows(row, r);
+                            accumulate(ch, f, ch.scratch[i]);
+                        }
                     }
                     row += r;
                 }

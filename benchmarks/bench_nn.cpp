@@ -1,0 +1,187 @@
+// Throughput of the paper's GRU regressor (Monti et al. 2025: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1
+// and a dense head; 264 steps x 2 channels; batch 256; Adam; float32) against PyTorch on the same
+// machine and thread count: training and inference sequences per second, GFLOP/s and peak RSS.
+// usage: bench_nn [--n 6000] [--epochs 2] [--threads 2] [--no-peer]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/sequential.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double cpu_seconds() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Multiply-add FLOPs (2 per MAC) of the GEMMs, per sequence. Forward: 3H(in+H) MACs per step per layer;
+// backward: dW_ih, dW_hh, the recurrent dh and dX (not for the first layer, whose input needs none).
+struct flops {
+    double forward = 0, backward = 0;
+};
+flops count_flops(std::size_t steps) {
+    const std::size_t in[3] = {2, 20, 16}, hid[3] = {20, 16, 8};
+    flops f;
+    for (int k = 0; k < 3; ++k) {
+        const double H3 = 3.0 * static_cast<double>(hid[k]), I = static_cast<double>(in[k]), H = static_cast<double>(hid[k]);
+        f.forward += 2 * H3 * (I + H) * static_cast<double>(steps);
+        f.backward += 2 * H3 * (I + 2 * H + (k > 0 ? I : 0)) * static_cast<double>(steps);
+    }
+    f.forward += 2 * 8;
+    f.backward += 2 * 2 * 8;
+    return f;
+}
+
+nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int epochs, int threads) {
+    const std::string t = std::to_string(threads);
+    const std::string cmd = "OMP_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t +
+                            " /usr/bin/python3 " FERRUM_BENCH_DIR "/nn_peer.py " + std::to_string(n) + " " +
+                            std::to_string(steps) + " " + std::to_string(batch) + " " + std::to_string(epochs) + " " +
+                            t + " 2>/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return nullptr;
+    std::string out, last;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+    for (std::size_t pos = 0; pos < out.size();) {
+        const std::size_t e = out.find('\n', pos);
+        const std::string line = out.substr(pos, e == std::string::npos ? std::string::npos : e - pos);
+        if (!line.empty() && line[0] == '{') last = line;
+        if (e == std::string::npos) break;
+        pos = e + 1;
+    }
+    try {
+        return nlohmann::json::parse(last);
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t n = 6000, steps = 264, batch = 256;
+    int epochs = 2, threads = 2;
+    bool peer = true;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--n" && i + 1 < argc) n = std::stoul(argv[++i]);
+        else if (a == "--epochs" && i + 1 < argc) epochs = std::stoi(argv[++i]);
+        else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+        else if (a == "--no-peer") peer = false;
+    }
+    using T = float;
+    namespace nn = ferrum::nn;
+    // Synthetic inputs: throughput of dense arithmetic does not depend on the values.
+    std::mt19937_64 gen(7);
+    std::normal_distribution<float> N01(0.f, 1.f);
+    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({n, steps, 2});
+    for (auto& v : x) v = N01(gen);
+    nn::output_vector<T> y(static_cast<Eigen::Index>(n)), w(static_cast<Eigen::Index>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+        y[static_cast<Eigen::Index>(i)] = 0.5f * N01(gen) - 1.5f;
+        w[static_cast<Eigen::Index>(i)] = 0.5f + std::uniform_real_distribution<float>(0, 1)(gen);
+    }
+
+    nn::sequential<T> model;
+    model.add(nn::gru<T>(2, 20, true)).add(nn::dropout<T>(0.2)).add(nn::gru<T>(20, 16, true)).add(nn::dropout<T>(0.2));
+    model.add(nn::gru<T>(16, 8)).add(nn::dropout<T>(0.1)).add(nn::dense<T>(8, 1));
+    model.reset_parameters(1);
+    model.set_num_threads(static_cast<std::size_t>(threads));
+    auto params = model.parameters();
+    nn::adam<T> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
+
+    auto slice = [&](std::size_t i0, std::size_t i1) {
+        xt::xtensor<T, 3> b = xt::xtensor<T, 3>::from_shape({i1 - i0, steps, 2});
+        std::copy(x.data() + i0 * steps * 2, x.data() + i1 * steps * 2, b.data());
+        return b;
+    };
+    double last_loss = 0;
+    const auto t0 = clock_type::now();
+    const double c0 = cpu_seconds();
+    for (int e = 0; e < epochs; ++e)
+        for (std::size_t i = 0; i < n; i += batch) {
+            const std::size_t i1 = std::min(n, i + batch);
+            const auto xb = slice(i, i1);
+            model.zero_grad();
+            const auto yhat = model.forward(xb, {}, nn::mode::training);
+            const Eigen::Map<const nn::output_vector<T>> yh(yhat.data(), static_cast<Eigen::Index>(i1 - i));
+            const auto l = nn::mse_loss(yh, y.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)),
+                                        w.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)));
+            xt::xtensor<T, 2> g = xt::xtensor<T, 2>::from_shape({i1 - i, 1});
+            std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
+            model.backward(g);
+            opt.step(params);
+            last_loss = static_cast<double>(l.value);
+        }
+    const double train_s = seconds_since(t0), train_cpu = cpu_seconds() - c0;
+    const auto t1 = clock_type::now();
+    const double c1 = cpu_seconds();
+    double checksum = 0;
+    for (std::size_t i = 0; i < n; i += batch) {
+        const auto yhat = model.predict(slice(i, std::min(n, i + batch)));
+        checksum += static_cast<double>(yhat(0, 0));
+    }
+    const double infer_s = seconds_since(t1), infer_cpu = cpu_seconds() - c1;
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+
+    const flops f = count_flops(steps);
+    const double train_rate = static_cast<double>(n) * epochs / train_s, infer_rate = static_cast<double>(n) / infer_s;
+    const double train_gflops = train_rate * (f.forward + f.backward) * 1e-9, infer_gflops = infer_rate * f.forward * 1e-9;
+
+    nlohmann::json peer_result = peer ? run_peer(n, steps, batch, epochs, threads) : nlohmann::json(nullptr);
+    std::printf("GRU 2->20->16->8 + dropout 0.2/0.2/0.1 + dense, %zu x %zu steps x 2, batch %zu, float32, %d threads\n",
+                n, steps, batch, threads);
+    std::printf("%-26s %14s %14s %8s\n", "", "ferrum", "PyTorch", "ratio");
+    auto row = [&](const char* what, double ours, const char* key) {
+        if (peer_result.is_object() && peer_result.contains(key)) {
+            const double theirs = peer_result[key].get<double>();
+            std::printf("%-26s %14.1f %14.1f %7.1fx\n", what, ours, theirs, ours / theirs);
+        } else {
+            std::printf("%-26s %14.1f %14s %8s\n", what, ours, "n/a", "");
+        }
+    };
+    row("training sequences/s", train_rate, "train_seq_per_s");
+    row("inference sequences/s", infer_rate, "infer_seq_per_s");
+    std::printf("%-26s %14.2f\n", "training GFLOP/s", train_gflops);
+    std::printf("%-26s %14.2f\n", "inference GFLOP/s", infer_gflops);
+    std::printf("%-26s %14.1f %14.1f\n", "peak RSS MiB", rss_mib,
+                peer_result.is_object() ? peer_result["peak_rss_mib"].get<double>() : 0.0);
+    std::printf("%-26s %14.2f\n", "training CPU utilisation", train_cpu / train_s);
+    std::printf("%-26s %14.1f\n", "training seq/CPU-second", static_cast<double>(n) * epochs / train_cpu);
+    std::printf("%-26s %14.1f\n", "inference seq/CPU-second", static_cast<double>(n) / infer_cpu);
+    std::printf("(GEMM FLOPs per sequence: forward %.3g, backward %.3g; final loss %.4f, checksum %.4f)\n", f.forward,
+                f.backward, last_loss, checksum);
+    nlohmann::json j = {{"benchmark", "nn"},         {"n", n},
+                        {"steps", steps},            {"batch", batch},
+                        {"threads", threads},        {"epochs", epochs},
+                        {"train_seq_per_s", train_rate}, {"infer_seq_per_s", infer_rate},
+                        {"train_gflops", train_gflops},  {"infer_gflops", infer_gflops},
+                        {"peak_rss_mib", rss_mib},
+                        {"train_cpu_s", train_cpu}, {"infer_cpu_s", infer_cpu}, {"train_wall_s", train_s}, {"infer_wall_s", infer_s},   {"peer", peer_result}};
+    if (peer_result.is_object()) {
+        j["train_speedup"] = train_rate / peer_result["train_seq_per_s"].get<double>();
+        j["infer_speedup"] = infer_rate / peer_result["infer_seq_per_s"].get<double>();
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
