@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -214,7 +215,8 @@ TEST_CASE("the lam search reaches a GCV value no larger than SciPy's choice", "[
 }
 
 TEST_CASE("the lam search finds the minimum of a fine scan", "[smoothing_spline][gcv]") {
-    // independent of SciPy: a brute-force scan over 1e-12..1e4 in steps of 0.01 decades
+    // independent of SciPy: a brute-force scan over 1e-12..1e4 in steps of 0.01 decades (these curves have
+    // no close pairs, so GCV has no spurious minimum towards lam = 0 and the search range covers the scan's)
     for (unsigned seed : {1u, 2u, 3u}) {
         std::vector<double> w;
         const auto x = uniform_x(60 + 40 * seed);
@@ -480,4 +482,48 @@ TEST_CASE("near-coincident abscissae are merged below merge_tolerance * IQR(x)",
     ferrum::smoothing_spline_options bad;
     bad.merge_tolerance = -1;
     CHECK_THROWS_AS(ferrum::smoothing_spline_fitter(bad), ferrum::value_error);
+}
+
+TEST_CASE("real Gaia DR2 light curves: every fit succeeds and reaches the scanned GCV minimum",
+          "[smoothing_spline][data]") {
+    const std::string dir = ferrum_test::shared_data_dir();
+    if (dir.empty()) return;  // the shared data are optional
+    std::ifstream in(dir + "/dekany2022_gaiadr2_rrab_g/lightcurves.csv");
+    if (!in) return;
+    std::vector<std::vector<double>> xs, ys;
+    std::string line, id, last;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+        const auto c1 = line.find(','), c2 = line.find(',', c1 + 1);
+        const double phase = std::stod(line.substr(c1 + 1, c2 - c1 - 1));
+        if (phase >= 1.0) continue;  // repeats of the first epochs
+        id = line.substr(0, c1);
+        if (id != last) {
+            xs.emplace_back();
+            ys.emplace_back();
+            last = id;
+        }
+        xs.back().push_back(phase);
+        ys.back().push_back(std::stod(line.substr(c2 + 1)));
+    }
+    REQUIRE(xs.size() > 1000);
+    ferrum::smoothing_spline_options modified;
+    modified.gamma = 1.4;
+    ferrum::smoothing_spline_fitter plain, mod(modified);
+    const std::vector<double> w, grid = {0.0, 0.25, 0.5, 0.75, 1.0};
+    for (std::size_t c = 0; c < xs.size(); c += 50) {
+        INFO("curve " << c << " with " << xs[c].size() << " epochs");
+        const auto s = plain.fit(xs[c], ys[c]);
+        const auto m = mod.fit(xs[c], ys[c]);
+        for (double v : s(grid)) CHECK(std::isfinite(v));
+        CHECK(m.degrees_of_freedom() < double(m.breakpoints().size()) / 1.4);
+        // the minimum of a 0.05-decade scan over the documented search range
+        const auto [lo, hi] = plain.search_range(xs[c], ys[c], w);
+        double best = std::numeric_limits<double>::infinity();
+        for (double u = std::log10(lo); u <= std::log10(hi); u += 0.05)
+            best = std::min(best, plain.criterion(xs[c], ys[c], w, std::pow(10.0, u)));
+        CHECK(s.criterion() <= best * (1 + 1e-12));
+        CHECK(s.lam() >= lo * (1 - 1e-12));
+        CHECK(s.lam() <= hi * (1 + 1e-12));
+    }
 }

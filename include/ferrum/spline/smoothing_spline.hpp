@@ -19,9 +19,12 @@
 // order 1e-5 is at its absolute tolerance and can stop in a far worse local minimum) works in
 // u = log10(lam): a grid of step 0.5 decades over
 //     lam_unit * [1e-5, 1e5 (n-1)^4],   lam_unit = mean(w) * ((x_max - x_min) / (n - 1))^3,
-// i.e. equivalent kernel bandwidths from 1/18 of the mean spacing to ~18 times the range, both far into
-// the flat limits of GCV; then Brent's (1973) minimiser on the two grid cells around the best grid point,
-// to 1e-7 decades. See smoothing_spline_options.
+// i.e. equivalent kernel bandwidths from 1/18 of the mean spacing to ~18 times the range (the line);
+// then Brent's (1973) minimiser on the two grid cells around the best grid point, to 1e-7 decades.
+// The range deliberately stops short of lam -> 0: there GCV tends to a finite limit that is spuriously
+// small when two abscissae are close (GCV's A_ii ~ tr A / n fails), e.g. 1.9e-6 against 4.9e-4 at the
+// sensible minimum on the reference curve rrl_c_64 -- interpolating the noise. SciPy is kept off it by
+// its absolute xtol. See smoothing_spline_options (and gamma, which removes that end altogether).
 #pragma once
 
 #include <algorithm>
@@ -281,6 +284,14 @@ public:
         return dof();
     }
 
+    /// The interval [lam_min, lam_max] the GCV search covers for these data (see the header comment).
+    template <class X, class Y, class W>
+    std::pair<double, double> search_range(const X& x, const Y& y, const W& w) {
+        prepare(x, y, w);
+        const auto [lo, hi] = log_range();
+        return {std::pow(10.0, lo), std::pow(10.0, hi)};
+    }
+
     /// The lam GCV chooses for the data (the lam of fit(x, y, w)).
     template <class X, class Y, class W>
     double gcv_lam(const X& x, const Y& y, const W& w) {
@@ -452,15 +463,20 @@ private:
         return beta_ * beta_ * rss_ / n / (denom * denom);
     }
 
-    // Grid in log10(lam), then Brent's localmin on the cells either side of the best grid point.
-    double search() {
+    // [log10 lam_min, log10 lam_max] of the search for the prepared data (see the header comment).
+    std::pair<double, double> log_range() const {
         const std::size_t n = xs_.size();
         Real wsum = 0;
         for (const Real w : ws_) wsum += w;
         const double hbar = double(xs_.back() - xs_.front()) / double(n - 1);
         const double u_unit = std::log10(double(wsum) / double(n)) + 3.0 * std::log10(hbar);
-        const double lo = u_unit - options_.decades_below;
-        const double hi = u_unit + 4.0 * std::log10(double(n - 1)) + options_.decades_above;
+        return {u_unit - options_.decades_below, u_unit + 4.0 * std::log10(double(n - 1)) + options_.decades_above};
+    }
+
+    // Grid in log10(lam), then Brent's localmin on the cells either side of the best grid point.
+    double search() {
+        const std::size_t n = xs_.size();
+        const auto [lo, hi] = log_range();
         const std::size_t steps = static_cast<std::size_t>(std::ceil((hi - lo) / options_.grid_step));
         const double step = (hi - lo) / double(steps);
         auto f = [&](double u) { return objective(std::pow(10.0, u)); };
