@@ -111,6 +111,20 @@ inline fgt_plan plan_fgt(double tolerance) noexcept {
     return {p, 0.5 + std::sqrt(std::log(2.0 / tolerance))};
 }
 
+/// Neumaier's compensated summation: error about one rounding, independent of the number of terms.
+class compensated_sum {
+public:
+    void add(double x) noexcept {
+        const double t = sum_ + x;
+        comp_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
+        sum_ = t;
+    }
+    double value() const noexcept { return sum_ + comp_; }
+
+private:
+    double sum_ = 0.0, comp_ = 0.0;
+};
+
 /// Indices 0..n-1 grouped by equal key, keys ascending: order[start[g] .. start[g+1]) have key keys[g].
 /// Counting sort when the key range is small (the usual case: boxes of a KDE), else a comparison sort.
 struct key_groups {
@@ -202,7 +216,8 @@ public:
         // Whitening by the kernel's Cholesky factor turns every kernel into a unit spherical Gaussian.
         white_ = chol.triangularView<Eigen::Lower>().solve(data_).transpose().array();
         chol_ = chol;
-        norm_ = std::pow(2.0 * detail::pi, -0.5 * double(d_)) / chol.diagonal().prod();
+        norm_ = std::pow(2.0 * detail::pi, -0.5 * double(d_));
+        for (Eigen::Index k = 0; k < chol.rows(); ++k) norm_ /= chol(k, k);  // in SciPy's order
     }
 
     /// Density at `points` of shape (d, m); returns m values. Exact O(n m d) sum, threaded.
@@ -370,12 +385,27 @@ private:
             if (!(s > 0.0)) throw value_error("gaussian_kde: weights sum to zero");
             w_ /= s;
         }
-        neff_ = 1.0 / w_.squaredNorm();
+        // Compensated sums: numpy and BLAS sum pairwise/blocked, so near-correctly-rounded moments keep the
+        // bandwidth within a few ulp of SciPy's whatever the sample order.
+        auto sum = [&](auto&& term) {
+            detail::compensated_sum acc;
+            for (std::size_t i = 0; i < n_; ++i) acc.add(term(Eigen::Index(i)));
+            return acc.value();
+        };
+        const double wsum = sum([&](Eigen::Index i) { return w_(i); });
+        const double w2sum = sum([&](Eigen::Index i) { return w_(i) * w_(i); });
+        neff_ = 1.0 / w2sum;
         // numpy.cov(aweights=w, ddof=1): divide by sum w - sum w^2 / sum w.
-        const double wsum = w_.sum();
-        const Eigen::VectorXd mean = data_ * w_ / wsum;
+        Eigen::VectorXd mean(static_cast<Eigen::Index>(d_));
+        for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k)
+            mean(k) = sum([&](Eigen::Index i) { return data_(k, i) * w_(i); }) / wsum;
         const Eigen::MatrixXd centred = data_.colwise() - mean;
-        data_cov_ = centred * w_.asDiagonal() * centred.transpose() / (wsum - w_.squaredNorm() / wsum);
+        const double fact = wsum - w2sum / wsum;
+        data_cov_.resize(Eigen::Index(d_), Eigen::Index(d_));
+        for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k)
+            for (Eigen::Index l = 0; l <= k; ++l)
+                data_cov_(k, l) = data_cov_(l, k) =
+                    sum([&](Eigen::Index i) { return centred(k, i) * (centred(l, i) * w_(i)); }) / fact;
         Eigen::LLT<Eigen::MatrixXd> llt(data_cov_);
         if (llt.info() != Eigen::Success || !(llt.matrixL().toDenseMatrix().diagonal().minCoeff() > 0.0))
             throw value_error(
@@ -385,24 +415,36 @@ private:
         set_bandwidth(bw);
     }
 
+    // SciPy's order of operations (gaussian_kernel_estimate): for each sample i in turn, every target j
+    // adds w_i (exp(-|u_i - v_j|^2 / 2) norm). Keeping that order, and the C library's exp, makes the
+    // result agree with SciPy to a few ulp, which DenseWeight needs: 1 - rho_n amplifies the error of rho
+    // near the mode. Targets are processed in blocks, so the loop over them stays vectorisable.
     std::vector<double> evaluate_matrix(const Eigen::MatrixXd& q) const {
         detail::require_finite(q.data(), std::size_t(q.size()), "points");
         const std::size_t m = std::size_t(q.cols());
-        const Eigen::MatrixXd qw = chol_.triangularView<Eigen::Lower>().solve(q);
+        // (m, d): column k holds coordinate k of every whitened target, contiguous.
+        const Eigen::ArrayXXd qw = chol_.triangularView<Eigen::Lower>().solve(q).transpose().array();
         std::vector<double> out(m);
-        const Eigen::ArrayXd w = w_.array();
-        detail::parallel_ranges(m, double(m) * double(n_) * double(d_ + 10), [&](std::size_t begin, std::size_t end) {
-            Eigen::ArrayXd r2(static_cast<Eigen::Index>(n_));
-            for (std::size_t j = begin; j < end; ++j) {
-                const Eigen::Index jj = Eigen::Index(j);
-                // Eigen's vectorised exp; terms are summed in sample order as SciPy does.
-                if (d_ == 1) {
-                    out[j] = norm_ * (w * (-0.5 * (white_.col(0) - qw(0, jj)).square()).exp()).sum();
-                } else {
-                    r2 = (white_.col(0) - qw(0, jj)).square();
-                    for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k) r2 += (white_.col(k) - qw(k, jj)).square();
-                    out[j] = norm_ * (w * (-0.5 * r2).exp()).sum();
+        constexpr std::size_t block = 512;
+        const std::size_t blocks = (m + block - 1) / block;
+        detail::parallel_ranges(blocks, double(m) * double(n_) * double(d_ + 10), [&](std::size_t b0, std::size_t b1) {
+            Eigen::ArrayXd est(static_cast<Eigen::Index>(block)), arg(static_cast<Eigen::Index>(block));
+            for (std::size_t b = b0; b < b1; ++b) {
+                const Eigen::Index j0 = Eigen::Index(b * block), len = Eigen::Index(std::min(block, m - b * block));
+                auto e = est.head(len);
+                auto a = arg.head(len);
+                e.setZero();
+                for (Eigen::Index i = 0; i < Eigen::Index(n_); ++i) {
+                    a = (white_(i, 0) - qw.col(0).segment(j0, len)).square();
+                    for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k) a += (white_(i, k) - qw.col(k).segment(j0, len)).square();
+                    const double wi = w_(i);
+#ifdef FERRUM_KDE_VECTORIZED_EXP
+                    e += wi * ((-a / 2.0).exp() * norm_);
+#else
+                    for (Eigen::Index j = 0; j < len; ++j) e(j) += wi * (std::exp(-a(j) / 2.0) * norm_);
+#endif
                 }
+                for (Eigen::Index j = 0; j < len; ++j) out[std::size_t(j0 + j)] = e(j);
             }
         });
         return out;
