@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
 
     const auto star = simulator.star(0, sim::rr_type::rrab);
     std::printf("source_id %lld  %s  P = %.5f d  <G> = %.2f  %zu epochs\n", static_cast<long long>(star.source_id),
-                sim::to_string(star.type), star.truth.period, star.truth.mean_mag, star.epochs.size());
+                ferrum::to_string(star.type), star.truth.period, star.truth.mean_mag, star.epochs.size());
     std::printf("            true      catalogue fit\n");
     std::printf("A2       %8.4f   %8.4f\n", star.truth.A2(), star.catalogue.A2());
     std::printf("R21      %8.4f   %8.4f\n", star.truth.R21(), star.catalogue.R21());
