@@ -7,7 +7,7 @@ values at np.linspace(0, 1, N) -> standardise with np.std (ddof=0), keeping mean
 
   preprocess_peer.py bench FILE [--sample K] [--n-phases N]
       FILE is either `source_id,phase,mag` (already folded; phase >= 1 dropped) or
-      `source_id,time,mag,period,epoch` (folded here). Times the first K curves and prints one JSON line.
+      `source_id,time,mag,period,epoch` (folded here). Times every (count/K)-th curve, K in all, and prints one JSON line.
   preprocess_peer.py make-reference OUT.json [--seed S]
       Writes the oracle of tests/test_preprocess.cpp: fixed-lam pipelines and least-squares Fourier fits.
 """
@@ -68,7 +68,8 @@ def read_curves(path):
 
 def bench(args):
     folded, curves = read_curves(args.file)
-    curves = curves[: args.sample]
+    stride = max(1, len(curves) // args.sample)  # an even sample: file order may sort by magnitude or field
+    curves = curves[::stride][: args.sample]
     t0 = time.perf_counter()
     ok = 0
     ptp_sum = 0.0

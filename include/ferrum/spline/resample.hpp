@@ -32,9 +32,24 @@ inline std::vector<double> uniform_phase_grid(std::size_t n, bool include_end = 
     return g;
 }
 
+namespace detail {
+
+/// Refuses a resampled curve with a non-finite value: a diverging fit must not reach a network as NaN.
+inline void check_resampled(const std::vector<double>& values, const std::vector<double>& grid) {
+    if (values.size() != grid.size())
+        throw value_error("resample: the curve returned " + std::to_string(values.size()) + " values for " +
+                          std::to_string(grid.size()) + " phases");
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            throw value_error("resample: the curve is not finite at phase " + std::to_string(grid[i]));
+}
+
+}  // namespace detail
+
 /// \brief Values of `curve` at `grid`. `curve` is any callable taking a double and returning a number
 /// (a smoothing spline, a Fourier series, a lambda) or taking a std::vector<double> and returning a
-/// container of the same size (a spline with a vectorised evaluation).
+/// container of the same size. A curve callable both ways is evaluated point by point; call a vectorised
+/// evaluation yourself where it is faster (as preprocessor does with smoothing_spline's sorted walk).
 /// \throws value_error if a value is not finite (a diverging fit must not reach a network as NaN).
 template <class Curve>
 std::vector<double> resample(const Curve& curve, const std::vector<double>& grid) {
@@ -48,13 +63,8 @@ std::vector<double> resample(const Curve& curve, const std::vector<double>& grid
                       "curve(const std::vector<double>&) -> a container of doubles");
         const auto v = curve(grid);
         out.assign(std::begin(v), std::end(v));
-        if (out.size() != grid.size())
-            throw value_error("resample: the curve returned " + std::to_string(out.size()) + " values for " +
-                              std::to_string(grid.size()) + " phases");
     }
-    for (std::size_t i = 0; i < out.size(); ++i)
-        if (!std::isfinite(out[i]))
-            throw value_error("resample: the curve is not finite at phase " + std::to_string(grid[i]));
+    detail::check_resampled(out, grid);
     return out;
 }
 
