@@ -1,0 +1,321 @@
+// Layers and models of ferrum::nn against central finite differences in float64 (every parameter and the
+// input), and behaviour checks with independent oracles: variable lengths against truncated sequences,
+// dropout statistics, thread-count independence, error handling.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/sequential.hpp"
+
+namespace nn = ferrum::nn;
+
+namespace {
+
+std::mt19937_64& rng() {
+    static std::mt19937_64 g(12345);
+    return g;
+}
+template <std::size_t N>
+xt::xtensor<double, N> random_tensor(std::array<std::size_t, N> shape, double scale = 1.0) {
+    xt::xtensor<double, N> x = xt::xtensor<double, N>::from_shape(shape);
+    std::normal_distribution<double> d(0.0, scale);
+    for (auto& v : x) v = d(rng());
+    return x;
+}
+
+/// Compares analytic gradients (parameters, and optionally the input) of loss = sum(c * output) with central
+/// differences. `loss()` runs a forward pass and returns the loss; `grads()` runs forward+backward and returns
+/// the input gradient. Returns the largest error relative to each tensor's largest gradient.
+double fd_check(nn::parameter_list<double> params, const std::function<double()>& loss,
+                const std::function<xt::xarray<double>()>& grads, double* input = nullptr, std::size_t n_input = 0) {
+    for (auto& p : params) std::fill(p.grad, p.grad + p.size(), 0.0);
+    const xt::xarray<double> gx = grads();
+    const double h = 1e-5;
+    double worst = 0;
+    auto check = [&](double* v, std::size_t n, const double* g, const std::string& name) {
+        double scale = 0, err = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double keep = v[i];
+            v[i] = keep + h;
+            const double lp = loss();
+            v[i] = keep - h;
+            const double lm = loss();
+            v[i] = keep;
+            const double fd = (lp - lm) / (2 * h);
+            scale = std::max(scale, std::abs(fd));
+            err = std::max(err, std::abs(fd - g[i]));
+        }
+        const double rel = err / std::max(scale, 1e-12);
+        INFO(name << ": max abs error " << err << ", scale " << scale);
+        CHECK(rel < 1e-7);
+        worst = std::max(worst, rel);
+    };
+    for (auto& p : params) check(p.value, p.size(), p.grad, p.name);
+    if (input) {
+        REQUIRE(gx.size() == n_input);
+        check(input, n_input, gx.data(), "input");
+    }
+    return worst;
+}
+
+double dot(const xt::xarray<double>& a, const xt::xarray<double>& c) {
+    REQUIRE(a.size() == c.size());
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) s += a.data()[i] * c.data()[i];
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("dense layer: every activation matches finite differences", "[nn][dense][gradient]") {
+    for (auto act : {nn::activation::linear, nn::activation::relu, nn::activation::tanh, nn::activation::sigmoid,
+                     nn::activation::softplus}) {
+        INFO(nn::to_string(act));
+        nn::sequential<double> m;
+        m.add(nn::dense<double>(5, 4, act, 3)).add(nn::dense<double>(4, 2, act, 4));
+        auto x = random_tensor<2>({7, 5});
+        const auto c = random_tensor<2>({7, 2});
+        auto loss = [&] { return dot(m.forward(x), c); };
+        auto grads = [&] {
+            m.forward(x, {}, nn::mode::training);
+            return m.backward(c, true);
+        };
+        fd_check(m.parameters(), loss, grads, x.data(), x.size());
+    }
+}
+
+TEST_CASE("activations equal their definitions", "[nn][dense]") {
+    nn::sequential<double> m;
+    m.add(nn::dense<double>(1, 1, nn::activation::softplus));
+    auto p = m.parameters();
+    p[0].value[0] = 1.0;
+    p[1].value[0] = 0.0;
+    xt::xtensor<double, 2> x = {{-800.0}, {-3.0}, {0.0}, {2.5}, {800.0}};
+    const auto y = m.predict(x);
+    CHECK(y(0, 0) == Approx(0.0).margin(1e-300));
+    CHECK(y(1, 0) == Approx(std::log1p(std::exp(-3.0))).epsilon(1e-15));
+    CHECK(y(2, 0) == Approx(std::log(2.0)).epsilon(1e-15));
+    CHECK(y(3, 0) == Approx(std::log1p(std::exp(2.5))).epsilon(1e-15));
+    CHECK(y(4, 0) == Approx(800.0).epsilon(1e-15));  // no overflow
+    CHECK(nn::activation_from_string("sigmoid") == nn::activation::sigmoid);
+    CHECK_THROWS_AS(nn::activation_from_string("swish"), ferrum::value_error);
+}
+
+TEST_CASE("gru: one layer returning sequences, with variable lengths, matches finite differences",
+          "[nn][gru][gradient]") {
+    nn::sequential<double> m;
+    m.add(nn::gru<double>(3, 4, true, 11));
+    auto x = random_tensor<3>({4, 6, 3});
+    const std::vector<std::size_t> lengths{6, 3, 1, 5};
+    const auto c = random_tensor<3>({4, 6, 4});
+    auto loss = [&] { return dot(m.forward_sequence(x, lengths), c); };
+    auto grads = [&] {
+        m.forward_sequence(x, lengths, nn::mode::training);
+        return m.backward(c, true);
+    };
+    fd_check(m.parameters(), loss, grads, x.data(), x.size());
+    // outputs past a sample's length are zero, and so is the input gradient there
+    const auto y = m.forward_sequence(x, lengths);
+    CHECK(y(2, 1, 0) == 0.0);
+    CHECK(y(1, 5, 3) == 0.0);
+    const auto gx = grads();
+    CHECK(gx(1, 4, 2) == 0.0);
+}
+
+TEST_CASE("gru stack (PyTorch-style num_layers) with last-state output matches finite differences",
+          "[nn][gru][gradient]") {
+    nn::sequential<double> m;
+    m.add(nn::gru<double>(2, std::vector<std::size_t>{5, 3}, false, 5)).add(nn::dense<double>(3, 2, nn::activation::tanh, 6));
+    auto x = random_tensor<3>({3, 7, 2});
+    const std::vector<std::size_t> lengths{7, 2, 4};
+    const auto c = random_tensor<2>({3, 2});
+    auto loss = [&] { return dot(m.forward(x, lengths), c); };
+    auto grads = [&] {
+        m.forward(x, lengths, nn::mode::training);
+        return m.backward(c, true);
+    };
+    fd_check(m.parameters(), loss, grads, x.data(), x.size());
+    const auto names = m.parameters();
+    CHECK(names[4].name == "0.weight_ih_l1");
+    CHECK(names[4].shape == std::vector<std::size_t>{9, 5});
+    CHECK(names[5].role == nn::parameter_role::recurrent);
+}
+
+TEST_CASE("the paper's stack with dropout (fixed masks) matches finite differences", "[nn][dropout][gradient]") {
+    nn::sequential<double> m;
+    m.add(nn::gru<double>(2, 5, true)).add(nn::dropout<double>(0.3)).add(nn::gru<double>(5, 4, true));
+    m.add(nn::dropout<double>(0.3)).add(nn::gru<double>(4, 3)).add(nn::dropout<double>(0.2)).add(nn::dense<double>(3, 1));
+    m.reset_parameters(99);
+    m.set_chunk_size(2);  // several chunks and threads: masks must not depend on the split
+    auto x = random_tensor<3>({5, 6, 2});
+    const std::vector<std::size_t> lengths{6, 6, 2, 5, 1};
+    const auto c = random_tensor<2>({5, 1});
+    auto replay = [&] {
+        for (std::size_t i = 0; i < m.num_layers(); ++i)
+            if (auto* d = std::get_if<nn::dropout<double>>(&m.layer(i))) d->set_draw(7);
+    };
+    auto loss = [&] {
+        replay();
+        return dot(m.forward(x, lengths, nn::mode::training), c);
+    };
+    auto grads = [&] {
+        replay();
+        m.forward(x, lengths, nn::mode::training);
+        return m.backward(c, true);
+    };
+    fd_check(m.parameters(), loss, grads, x.data(), x.size());
+    // a sampled mask really changes the output
+    replay();
+    const auto train = m.forward(x, lengths, nn::mode::training);
+    const auto infer = m.predict(x, lengths);
+    CHECK(std::abs(train(0, 0) - infer(0, 0)) + std::abs(train(3, 0) - infer(3, 0)) > 1e-6);
+}
+
+TEST_CASE("two-input functional model (UA-CSNet uncertainty branch) matches finite differences",
+          "[nn][functional][gradient]") {
+    nn::functional<double> m;
+    const auto spec = m.input("spectrum", 6);
+    const auto err = m.input("errors", 3);
+    const auto z = m.add("z", nn::dense<double>(6, 8, nn::activation::tanh, 1), spec);
+    const auto e16 = m.add("e16", nn::dense<double>(3, 4, nn::activation::softplus, 2), err);
+    const auto cat = m.concat("cat", {z, e16});
+    const auto h = m.add("fc8", nn::dense<double>(12, 8, nn::activation::sigmoid, 3), cat);
+    m.add("out", nn::dense<double>(8, 1, nn::activation::linear, 4), h);
+    auto xs = random_tensor<2>({5, 6});
+    auto xe = random_tensor<2>({5, 3});
+    const xt::xarray<double> c = random_tensor<2>({5, 1});
+    auto loss = [&] { return dot(m.forward({xs, xe}), c); };
+    std::vector<xt::xarray<double>> gin;
+    auto grads = [&] {
+        m.forward({xs, xe}, {}, nn::mode::training);
+        gin = m.backward(c, true);
+        return gin[0];
+    };
+    fd_check(m.parameters(), loss, grads, xs.data(), xs.size());
+    // the second input's gradient too
+    REQUIRE(gin.size() == 2);
+    const xt::xarray<double> ge = gin[1];
+    for (std::size_t i = 0; i < xe.size(); ++i) {
+        const double keep = xe.data()[i];
+        xe.data()[i] = keep + 1e-5;
+        const double lp = loss();
+        xe.data()[i] = keep - 1e-5;
+        const double lm = loss();
+        xe.data()[i] = keep;
+        CHECK(ge.data()[i] == Approx((lp - lm) / 2e-5).margin(1e-8));
+    }
+    CHECK(m.parameters()[0].name == "z.weight");
+}
+
+TEST_CASE("sequence and tabular inputs joined: GRU last state + error features", "[nn][functional][gradient]") {
+    nn::functional<double> m;
+    const auto seq = m.input("light_curve", 2, true);
+    const auto tab = m.input("errors", 2);
+    const auto g = m.add("gru", nn::gru<double>(2, 4, false, 8), seq);
+    const auto cat = m.concat("cat", {g, tab});
+    m.add("head", nn::dense<double>(6, 1, nn::activation::linear, 9), cat);
+    auto xs = random_tensor<3>({3, 5, 2});
+    auto xt_ = random_tensor<2>({3, 2});
+    const std::vector<std::size_t> lengths{5, 3, 4};
+    const xt::xarray<double> c = random_tensor<2>({3, 1});
+    auto loss = [&] { return dot(m.forward({xs, xt_}, lengths), c); };
+    auto grads = [&] {
+        m.forward({xs, xt_}, lengths, nn::mode::training);
+        return m.backward(c, true)[0];
+    };
+    fd_check(m.parameters(), loss, grads, xs.data(), xs.size());
+}
+
+TEST_CASE("variable lengths: the last state is the state at each sample's own last step", "[nn][gru]") {
+    nn::sequential<double> m;
+    m.add(nn::gru<double>(2, std::vector<std::size_t>{6, 4}, false, 3));
+    auto x = random_tensor<3>({3, 8, 2});
+    const std::vector<std::size_t> lengths{8, 3, 5};
+    for (std::size_t t = 3; t < 8; ++t) x(1, t, 0) = std::nan("");  // padding is never read
+    const auto y = m.forward(x, lengths);
+    for (std::size_t b = 0; b < 3; ++b) {
+        xt::xtensor<double, 3> one = xt::xtensor<double, 3>::from_shape({1, lengths[b], 2});
+        for (std::size_t t = 0; t < lengths[b]; ++t)
+            for (std::size_t f = 0; f < 2; ++f) one(0, t, f) = x(b, t, f);
+        const auto alone = m.forward(one);
+        for (std::size_t h = 0; h < 4; ++h) CHECK(y(b, h) == Approx(alone(0, h)).epsilon(1e-13));
+    }
+}
+
+TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
+    nn::sequential<float> m;
+    m.add(nn::gru<float>(2, 8, true)).add(nn::dropout<float>(0.2)).add(nn::gru<float>(8, 4)).add(nn::dense<float>(4, 1));
+    m.reset_parameters(5);
+    m.set_chunk_size(3);
+    xt::xtensor<float, 3> x = xt::cast<float>(random_tensor<3>({20, 9, 2}));
+    xt::xtensor<float, 2> c = xt::cast<float>(random_tensor<2>({20, 1}));
+    std::vector<std::vector<float>> grads;
+    std::vector<float> outputs;
+    for (std::size_t threads : {1, 2, 3}) {
+        m.set_num_threads(threads);
+        for (std::size_t i = 0; i < m.num_layers(); ++i)
+            if (auto* d = std::get_if<nn::dropout<float>>(&m.layer(i))) d->set_draw(0);
+        m.zero_grad();
+        const auto y = m.forward(x, {}, nn::mode::training);
+        m.backward(c);
+        std::vector<float> g;
+        for (auto& p : m.parameters()) g.insert(g.end(), p.grad, p.grad + p.size());
+        grads.push_back(g);
+        outputs.push_back(y(17, 0));
+    }
+    CHECK(grads[0] == grads[1]);
+    CHECK(grads[0] == grads[2]);
+    CHECK(outputs[0] == outputs[1]);
+    CHECK(outputs[0] == outputs[2]);
+}
+
+TEST_CASE("dropout: inverted scaling, rate, inference identity, MC sampling", "[nn][dropout]") {
+    nn::sequential<double> m;
+    m.add(nn::dense<double>(1, 1)).add(nn::dropout<double>(0.25, 42));
+    auto p = m.parameters();
+    p[0].value[0] = 1.0;
+    p[1].value[0] = 0.0;
+    xt::xtensor<double, 2> x = xt::ones<double>({20000, 1});
+    const auto train = m.forward(x, {}, nn::mode::training);
+    std::size_t dropped = 0;
+    for (double v : train) {
+        CHECK((v == 0.0 || v == Approx(1.0 / 0.75).epsilon(1e-15)));
+        dropped += v == 0.0;
+    }
+    // binomial(20000, 0.25): sd 61
+    CHECK(std::abs(static_cast<double>(dropped) - 5000.0) < 300.0);
+    const auto infer = m.predict(x);
+    CHECK(xt::all(xt::equal(infer, 1.0)));
+    const auto a = m.forward(x, {}, nn::mode::mc_dropout);
+    const auto b = m.forward(x, {}, nn::mode::mc_dropout);
+    CHECK_FALSE(xt::all(xt::equal(a, b)));
+    // same seed and draw: same mask
+    auto& d = std::get<nn::dropout<double>>(m.layer(1));
+    d.set_draw(1);
+    const auto a2 = m.forward(x, {}, nn::mode::mc_dropout);
+    CHECK(xt::all(xt::equal(a, a2)));
+    CHECK_THROWS_AS(nn::dropout<double>(1.0), ferrum::value_error);
+}
+
+TEST_CASE("misuse is reported with ferrum::value_error", "[nn][errors]") {
+    nn::sequential<double> m;
+    CHECK_THROWS_AS(m.add(nn::dropout<double>(0.1)), ferrum::value_error);
+    m.add(nn::gru<double>(2, 3));
+    CHECK_THROWS_AS(m.add(nn::dense<double>(4, 1)), ferrum::value_error);  // gru gives 3 features
+    m.add(nn::dense<double>(3, 1));
+    xt::xtensor<double, 3> wrong = xt::zeros<double>({2, 4, 3});
+    CHECK_THROWS_AS(m.forward(wrong), ferrum::value_error);
+    xt::xtensor<double, 3> x = xt::zeros<double>({2, 4, 2});
+    CHECK_THROWS_AS(m.forward(x, {4, 0}), ferrum::value_error);
+    CHECK_THROWS_AS(m.forward(x, {4, 5}), ferrum::value_error);
+    CHECK_THROWS_AS(m.forward(x, {4}), ferrum::value_error);
+    nn::sequential<double> fresh;
+    fresh.add(nn::dense<double>(2, 1));
+    xt::xtensor<double, 2> g = xt::zeros<double>({2, 1});
+    CHECK_THROWS_AS(fresh.backward(g), ferrum::value_error);
+    CHECK_THROWS_AS(nn::gru<double>(0, 3), ferrum::value_error);
+}
