@@ -1,0 +1,296 @@
+// What the RR Lyrae [Fe/H] models read: each star's network sequence (Monti et al. 2025, Sect. 3: fold on
+// epoch_g and the period, GCV smoothing spline, 264/265 resampled phases, standardised; channels phase x P
+// and magnitude; or the raw folded epochs) and its tabular Fourier features, or the flag saying why not.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/lightcurve/fourier.hpp"
+#include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/lightcurve/phase_fold.hpp"
+#include "ferrum/lightcurve/preprocess.hpp"
+#include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+
+namespace ferrum::models {
+
+/// \brief What the recurrent network sees of a star.
+enum class rrl_sequence {
+    resampled,  ///< the paper's: GCV smoothing spline resampled on 264 (RRab) / 265 (RRc) phases
+    raw_epochs  ///< the folded epochs themselves, one step per epoch (variable length, no spline)
+};
+
+/// \brief How stars become model inputs. Stored in model files, so prediction repeats training's choices.
+struct rrl_input_options {
+    rrl_sequence sequence = rrl_sequence::resampled;
+    /// false: channel 0 is the phase (folded curves without a period, e.g. Dekany et al. 2022's set).
+    bool use_period = true;
+    std::size_t n_phases_rrab = paper_phases_rrab;
+    std::size_t n_phases_rrc = paper_phases_rrc;
+    /// Stars with fewer clean epochs are flagged "too_few_epochs" and get no prediction.
+    std::size_t min_epochs = 20;
+    /// Raw-epoch sequences longer than this are thinned evenly in phase (bounded cost per star).
+    std::size_t max_raw_steps = 400;
+    /// Highest order of the Fourier fit giving the tabular features (chosen per star by BIC from 3).
+    int fourier_max_order = 6;
+};
+
+/// Names of the tabular features, in order (the "gru_fourier" and "fourier_linear" models read them).
+inline const std::vector<std::string>& rrl_feature_names() {
+    static const std::vector<std::string> names{
+        "period",    "A1",        "A2",          "R21",         "R31",           "cos_phi21", "sin_phi21", "cos_phi31",
+        "sin_phi31", "phi31",     "ln_sigma_phi31", "ln_sigma_A2", "ln_n_epochs", "fourier_rms", "is_rrc"};
+    return names;
+}
+
+/// \brief One star ready for a model, or the reason it cannot be predicted (`flag`).
+struct rrl_star_input {
+    std::string id;               ///< source_id as text, or the star's name
+    rr_type type = rr_type::unknown;
+    double period = 0.0;          ///< days; 0 when unknown
+    std::size_t n_epochs = 0;     ///< clean epochs of the light curve
+    std::vector<float> sequence;  ///< steps x 2: (phase x period, or phase), standardised magnitude
+    std::vector<double> features; ///< rrl_feature_names() order
+    /// Empty when usable; else one of too_few_epochs, no_period, unknown_type, no_light_curve,
+    /// not_in_catalogue, preprocessing_failed (+ ": reason").
+    std::string flag;
+
+    bool ok() const noexcept { return flag.empty(); }
+    std::size_t steps() const noexcept { return sequence.size() / 2; }
+};
+
+/// \brief Where and with what a light curve is folded; `problem` non-empty when it cannot be.
+struct rrl_ephemeris {
+    rr_type type = rr_type::unknown;
+    double period = 0.0;
+    double epoch = 0.0;
+    std::string problem;  ///< a flag (see rrl_star_input::flag)
+};
+
+namespace detail {
+
+inline std::string star_id(std::int64_t source_id, const std::string& name) {
+    return name.empty() ? std::to_string(source_id) : name;
+}
+
+inline std::vector<double> rrl_features(const fourier_decomposition& f, double period, rr_type type) {
+    const auto phi21 = f.phi21(), phi31 = f.phi31();
+    const double a2 = f.amplitude[1];
+    const double s_phi31 = std::isfinite(phi31.sigma) ? std::min(std::max(phi31.sigma, 1e-4), 10.0) : 10.0;
+    const double s_a2 = std::isfinite(f.sigma_amplitude(2)) ? std::min(std::max(f.sigma_amplitude(2), 1e-5), 1.0) : 1.0;
+    return {period,
+            f.amplitude[0],
+            a2,
+            f.R21().value,
+            f.R31().value,
+            std::cos(phi21.value),
+            std::sin(phi21.value),
+            std::cos(phi31.value),
+            std::sin(phi31.value),
+            phi31.value,
+            std::log(s_phi31),
+            std::log(s_a2),
+            std::log(double(f.n)),
+            f.rms,
+            type == rr_type::rrc ? 1.0 : 0.0};
+}
+
+/// Raw-epoch sequence: the folded epochs (thinned evenly to at most max_steps), magnitudes standardised.
+inline std::vector<float> raw_sequence(const folded_curve& fc, bool use_period, std::size_t max_steps) {
+    const std::size_t n = fc.size();
+    const std::size_t m = std::min(n, std::max<std::size_t>(max_steps, 2));
+    double mean = 0, var = 0;
+    for (double v : fc.mag) mean += v;
+    mean /= double(n);
+    for (double v : fc.mag) var += (v - mean) * (v - mean);
+    const double sd = std::sqrt(var / double(n));
+    if (!(sd > 0)) throw value_error("the light curve is flat");
+    std::vector<float> s(2 * m);
+    const double scale = use_period && fc.period > 0 ? fc.period : 1.0;
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::size_t i = m == n ? j : j * (n - 1) / (m - 1);
+        s[2 * j] = static_cast<float>(fc.phase[i] * scale);
+        s[2 * j + 1] = static_cast<float>((fc.mag[i] - mean) / sd);
+    }
+    return s;
+}
+
+/// Everything from one folded curve (type and period already known to be usable).
+inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type, const rrl_input_options& opt,
+                       preprocessor& ab, preprocessor& c) {
+    out.n_epochs = fc.size();
+    if (fc.size() < opt.min_epochs) {
+        out.flag = "too_few_epochs: " + std::to_string(fc.size()) + " < " + std::to_string(opt.min_epochs);
+        return;
+    }
+    try {
+        fourier_options fo;
+        fo.max_order = opt.fourier_max_order;
+        const fourier_decomposition f = fit_fourier(fc, fo);
+        out.features = rrl_features(f, fc.period, type);
+        if (opt.sequence == rrl_sequence::resampled) {
+            folded_curve g = fc;
+            if (!opt.use_period) g.period = 0.0;
+            const preprocessed_curve p = (type == rr_type::rrc ? c : ab)(g);
+            out.sequence.resize(2 * p.mag.size());
+            for (std::size_t i = 0; i < p.mag.size(); ++i) {
+                out.sequence[2 * i] = static_cast<float>(p.time[i]);
+                out.sequence[2 * i + 1] = static_cast<float>(p.mag[i]);
+            }
+        } else {
+            out.sequence = raw_sequence(fc, opt.use_period, opt.max_raw_steps);
+        }
+        for (double v : out.features)
+            if (!std::isfinite(v)) throw value_error("a Fourier feature is not finite");
+    } catch (const ferrum::error& e) {
+        out.flag = std::string("preprocessing_failed: ") + e.what();
+        out.sequence.clear();
+        out.features.clear();
+    }
+}
+
+inline preprocess_options rrl_preprocess_options(std::size_t n_phases, std::size_t min_epochs) {
+    preprocess_options p;
+    p.n_phases = n_phases;
+    p.min_epochs = std::max<std::size_t>(min_epochs, 8);
+    p.fit_fourier = false;  // the features come from our own fit (order chosen by BIC up to fourier_max_order)
+    return p;
+}
+
+/// Runs work(i, ab, c) for i in [0, n) on `threads` threads, each with its own pair of preprocessors.
+template <class Work>
+void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threads, bool show, Work&& work) {
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads ? threads : hw, std::max<std::size_t>(n, 1)));
+    std::atomic<std::size_t> next{0}, done{0};
+    std::exception_ptr failure;
+    std::mutex m;
+    ferrum::progress bar("prepare", n, show);
+    auto worker = [&](unsigned t) {
+        try {
+            preprocessor ab(rrl_preprocess_options(opt.n_phases_rrab, opt.min_epochs));
+            preprocessor c(rrl_preprocess_options(opt.n_phases_rrc, opt.min_epochs));
+            for (;;) {
+                const std::size_t lo = next.fetch_add(256);
+                if (lo >= n) break;
+                const std::size_t hi = std::min(n, lo + 256);
+                for (std::size_t i = lo; i < hi; ++i) work(i, ab, c);
+                const std::size_t d = done.fetch_add(hi - lo) + (hi - lo);
+                if (t == 0 && d < n) bar.update(d);
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(m);
+            if (!failure) failure = std::current_exception();
+            next = n;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < nt; ++t) pool.emplace_back(worker, t);
+    worker(0);
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
+    bar.update(n);
+}
+
+}  // namespace detail
+
+/// \brief Inputs for light curves folded with their ephemerides (curve i with ephemerides[i]).
+/// A star that cannot be prepared is kept, with its flag, so outputs stay one row per star.
+inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<light_curve>& curves,
+                                                          const std::vector<rrl_ephemeris>& ephemerides,
+                                                          const rrl_input_options& opt = {}, unsigned threads = 0,
+                                                          bool show_progress = progress_enabled_by_default()) {
+    if (curves.size() != ephemerides.size())
+        throw value_error("prepare_rrlyrae_inputs: " + std::to_string(curves.size()) + " light curves but " +
+                          std::to_string(ephemerides.size()) + " ephemerides");
+    std::vector<rrl_star_input> out(curves.size());
+    detail::parallel_inputs(curves.size(), opt, threads, show_progress, [&](std::size_t i, preprocessor& ab, preprocessor& c) {
+        const light_curve& lc = curves[i];
+        const rrl_ephemeris& e = ephemerides[i];
+        rrl_star_input& s = out[i];
+        s.id = detail::star_id(lc.source_id, lc.name);
+        s.type = e.type;
+        s.period = e.period;
+        s.n_epochs = lc.size();
+        if (!e.problem.empty()) {
+            s.flag = e.problem;
+            return;
+        }
+        if (lc.size() < opt.min_epochs) {
+            s.flag = "too_few_epochs: " + std::to_string(lc.size()) + " < " + std::to_string(opt.min_epochs);
+            return;
+        }
+        try {
+            folded_curve fc = phase_fold(lc, e.period, e.epoch, {opt.min_epochs});
+            detail::fill_input(s, fc, e.type, opt, ab, c);
+        } catch (const ferrum::error& x) {
+            s.flag = std::string("preprocessing_failed: ") + x.what();
+        }
+    });
+    return out;
+}
+
+/// \brief Ephemerides from a vari_rrlyrae catalogue: type from best_classification, period pf (RRab) or
+/// p1_o (RRc, RRd), epoch_g. A star missing from the catalogue or without a usable period is flagged.
+inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_curve>& curves,
+                                                      const rrlyrae_catalogue& catalogue) {
+    std::vector<rrl_ephemeris> out(curves.size());
+    for (std::size_t i = 0; i < curves.size(); ++i) {
+        const rrlyrae_star* s = catalogue.find(curves[i].source_id);
+        if (!s) {
+            out[i].problem = "not_in_catalogue";
+            continue;
+        }
+        out[i].type = s->type;
+        if (s->type == rr_type::unknown) {
+            out[i].problem = "unknown_type: " + s->folding_problem();
+        } else if (auto f = s->folding()) {
+            out[i].period = f->period;
+            if (s->epoch_g && std::isfinite(*s->epoch_g))
+                out[i].epoch = *s->epoch_g;
+            else
+                out[i].problem = "no_period: epoch_g is missing";
+        } else {
+            out[i].problem = "no_period: " + s->folding_problem();
+        }
+    }
+    return out;
+}
+
+/// \brief Inputs for curves that come already folded (`id,phase,mag`); `types[i]` the type of curve i
+/// (one entry: the same type for all). Their period is fc.period (0: unknown, needs use_period = false).
+inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<folded_curve>& curves,
+                                                          const std::vector<rr_type>& types,
+                                                          const rrl_input_options& opt = {}, unsigned threads = 0,
+                                                          bool show_progress = progress_enabled_by_default()) {
+    if (types.size() != 1 && types.size() != curves.size())
+        throw value_error("prepare_rrlyrae_inputs: give one type, or one per curve");
+    std::vector<rrl_star_input> out(curves.size());
+    detail::parallel_inputs(curves.size(), opt, threads, show_progress, [&](std::size_t i, preprocessor& ab, preprocessor& c) {
+        const folded_curve& fc = curves[i];
+        rrl_star_input& s = out[i];
+        s.id = detail::star_id(fc.source_id, fc.name);
+        s.type = types.size() == 1 ? types[0] : types[i];
+        s.period = fc.period;
+        s.n_epochs = fc.size();
+        if (s.type != rr_type::rrab && s.type != rr_type::rrc)
+            s.flag = std::string("unknown_type: ") + to_string(s.type);
+        else if (opt.use_period && !(fc.period > 0))
+            s.flag = "no_period: the folded curve has none (use a model trained without periods)";
+        else
+            detail::fill_input(s, fc, s.type, opt, ab, c);
+    });
+    return out;
+}
+
+}  // namespace ferrum::models

@@ -1,0 +1,691 @@
+// Photometric [Fe/H] of RR Lyrae from Gaia G light curves with recurrent networks: the GRU of Monti et al.
+// (2025, A&A 702, A148; Sect. 3-4: GRU 20-16-8, dropout 0.2/0.2/0.1, density weights eq. 3, weighted MSE with
+// L1/L2, Adam lr 0.01, batch 256, early stopping), a two-input variant (GRU summary + Fourier features), a
+// Fourier-feature ridge regression, and the classical relation (Muraveva et al. 2025). MC-dropout sigma.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/config.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/models/detail/rrlyrae_inputs.hpp"
+#include "ferrum/nn/dense.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/gru.hpp"
+#include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/regularization.hpp"
+#include "ferrum/sim/rrlyrae.hpp"
+#include "ferrum/stats/density_weights.hpp"
+#include "ferrum/stats/metrics.hpp"
+#include "ferrum/train/kfold.hpp"
+#include "ferrum/train/trainer.hpp"
+
+namespace ferrum::models {
+
+/// \brief The model families.
+enum class rrl_architecture {
+    paper_gru,      ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
+    gru_fourier,    ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
+    fourier_linear  ///< weighted ridge regression on the Fourier features alone (no sequence)
+};
+
+inline const char* to_string(rrl_architecture a) noexcept {
+    switch (a) {
+        case rrl_architecture::paper_gru: return "paper_gru";
+        case rrl_architecture::gru_fourier: return "gru_fourier";
+        default: return "fourier_linear";
+    }
+}
+inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
+    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear})
+        if (s == to_string(a)) return a;
+    throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
+}
+
+/// \brief Shape of a model. Defaults are the paper's network on the paper's inputs, for RRab.
+struct rrl_model_options {
+    rrl_architecture architecture = rrl_architecture::paper_gru;
+    std::vector<std::size_t> gru_sizes{20, 16, 8};
+    std::vector<double> dropout{0.2, 0.2, 0.1};  ///< after each GRU layer
+    std::size_t head_width = 32;                  ///< gru_fourier: hidden width of the joint head
+    double ridge = 1e-3;                          ///< fourier_linear: L2 penalty on standardised coefficients
+    std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
+    rrl_input_options input;
+};
+
+/// \brief How a model is trained (Monti et al. 2025 unless said otherwise).
+struct rrl_training_options {
+    double learning_rate = 0.01;
+    std::size_t batch_size = 256;
+    int max_epochs = 100;
+    int patience = 20;                    ///< early stopping on the validation loss, best weights restored
+    double kernel_l1 = 0.0, kernel_l2 = 1e-5;  ///< Keras-style penalties on input and recurrent kernels
+    bool density_weighting = true;        ///< eq. 3: w proportional to 1/rho([Fe/H])
+    double validation_fraction = 0.1;     ///< share of the training stars held out for early stopping
+    double reduce_lr_factor = 1.0;        ///< < 1: reduce-on-plateau (not in the paper)
+    int reduce_lr_patience = 8;
+    double clip_norm = 0.0;               ///< > 0: gradient-norm clipping (not in the paper)
+    std::uint64_t seed = 1;
+    unsigned threads = 2;
+    bool progress = progress_enabled_by_default();
+};
+
+/// \brief One prediction: [Fe/H] with its MC-dropout sigma, or a flag and no number.
+struct rrl_prediction {
+    double feh = std::numeric_limits<double>::quiet_NaN();
+    double sigma = std::numeric_limits<double>::quiet_NaN();
+    std::string flag;  ///< empty when predicted
+    bool ok() const noexcept { return flag.empty(); }
+};
+
+/// \brief The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation of the type.
+/// Needs the period (feature "period"); flags stars without one.
+inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_input>& stars) {
+    std::vector<rrl_prediction> out(stars.size());
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        const auto& s = stars[i];
+        if (!s.ok()) {
+            out[i].flag = s.flag;
+        } else if (!(s.period > 0)) {
+            out[i].flag = "no_period: the relation needs the period";
+        } else {
+            out[i].feh = sim::feh_muraveva2025(s.type, s.period, s.features[9], s.features[2]);
+            out[i].sigma = 0.0;
+        }
+    }
+    return out;
+}
+
+namespace detail {
+
+struct standardiser {
+    std::vector<double> mean, scale;
+    void fit(const std::vector<std::vector<double>>& rows) {
+        const std::size_t d = rows.front().size();
+        mean.assign(d, 0.0);
+        scale.assign(d, 0.0);
+        for (const auto& r : rows)
+            for (std::size_t j = 0; j < d; ++j) mean[j] += r[j];
+        for (auto& m : mean) m /= double(rows.size());
+        for (const auto& r : rows)
+            for (std::size_t j = 0; j < d; ++j) scale[j] += (r[j] - mean[j]) * (r[j] - mean[j]);
+        for (auto& s : scale) s = std::sqrt(s / double(rows.size()));
+        for (auto& s : scale)
+            if (!(s > 1e-12)) s = 1.0;  // a constant feature (e.g. is_rrc in a one-type model) passes as 0
+    }
+    double operator()(double v, std::size_t j) const noexcept { return (v - mean[j]) / scale[j]; }
+    nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}}; }
+    void from_json(const nlohmann::json& j) {
+        mean = j.at("mean").get<std::vector<double>>();
+        scale = j.at("scale").get<std::vector<double>>();
+    }
+};
+
+/// Indices of a stratified hold-out (every k-th star in [Fe/H] order, from a seeded start).
+inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(
+    const std::vector<std::size_t>& idx, const std::vector<double>& y, double fraction, std::uint64_t seed) {
+    if (!(fraction > 0 && fraction < 0.5)) throw value_error("validation_fraction must be in (0, 0.5)");
+    std::vector<std::size_t> order = idx;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
+    const std::size_t every = std::max<std::size_t>(2, static_cast<std::size_t>(std::lround(1.0 / fraction)));
+    std::mt19937_64 rng(seed);
+    const std::size_t start = std::size_t(ferrum::detail::uniform_below(rng, every));
+    std::vector<std::size_t> tr, va;
+    for (std::size_t k = 0; k < order.size(); ++k) (k % every == start ? va : tr).push_back(order[k]);
+    std::sort(tr.begin(), tr.end());
+    std::sort(va.begin(), va.end());
+    return {tr, va};
+}
+
+}  // namespace detail
+
+/// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
+/// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
+/// vectors that load() re-checks.
+class rrlyrae_model {
+public:
+    using net_type = nn::functional<float>;
+
+    explicit rrlyrae_model(rrl_model_options opt = {}, std::uint64_t seed = 1) : opt_(std::move(opt)), seed_(seed) {
+        if (opt_.types.empty()) throw value_error("rrlyrae_model: at least one type is needed");
+        for (auto t : opt_.types)
+            if (t != rr_type::rrab && t != rr_type::rrc)
+                throw value_error(std::string("rrlyrae_model: types must be RRab or RRc, not ") + to_string(t));
+        if (opt_.architecture != rrl_architecture::fourier_linear) {
+            if (opt_.gru_sizes.empty()) throw value_error("rrlyrae_model: gru_sizes is empty");
+            if (opt_.dropout.size() != opt_.gru_sizes.size())
+                throw value_error("rrlyrae_model: give one dropout rate per GRU layer");
+        }
+        build();
+    }
+
+    const rrl_model_options& options() const noexcept { return opt_; }
+    bool serves(rr_type t) const noexcept { return std::find(opt_.types.begin(), opt_.types.end(), t) != opt_.types.end(); }
+    bool trained() const noexcept { return trained_; }
+    std::size_t num_parameters() {
+        std::size_t n = 0;
+        for (const auto& p : net_.parameters()) n += p.size();
+        return n;
+    }
+
+    /// \brief Trains on stars `train` (indices into `stars`, all usable and of served types) with labels y.
+    /// A stratified `validation_fraction` of them drives early stopping. Returns the history.
+    train::training_history fit(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                const std::vector<std::size_t>& train_idx, const rrl_training_options& t = {}) {
+        if (y.size() != stars.size()) throw value_error("rrlyrae_model::fit: one label per star is needed");
+        if (train_idx.size() < 10) throw value_error("rrlyrae_model::fit: at least 10 training stars are needed");
+        for (auto i : train_idx) {
+            if (i >= stars.size()) throw value_error("rrlyrae_model::fit: index out of range");
+            if (!stars[i].ok()) throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
+            if (!serves(stars[i].type))
+                throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is " + to_string(stars[i].type) +
+                                  ", which this model does not serve");
+            if (!std::isfinite(y[i])) throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
+        }
+        fit_standardisation(stars, y, train_idx);
+        std::vector<double> ytr;
+        for (auto i : train_idx) ytr.push_back(y[i]);
+        std::vector<double> w(stars.size(), 1.0);
+        if (t.density_weighting) {
+            const auto wt = density_weights(ytr);
+            for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = wt[k];
+        }
+        train::training_history hist;
+        if (opt_.architecture == rrl_architecture::fourier_linear) {
+            fit_ridge(stars, y, w, train_idx);
+        } else {
+            auto [tr, va] = detail::holdout_split(train_idx, y, t.validation_fraction, t.seed);
+            net_.reset_parameters(t.seed);
+            net_.set_num_threads(t.threads);
+            adapter a{*this, stars, y, w, t, {}};
+            nn::adam_options ao;
+            ao.lr = t.learning_rate;
+            nn::adam<float> optimizer(ao);
+            train::trainer_options to;
+            to.max_epochs = t.max_epochs;
+            to.batch_size = t.batch_size;
+            to.seed = t.seed;
+            to.patience = t.patience;
+            to.reduce_lr_factor = t.reduce_lr_factor;
+            to.reduce_lr_patience = t.reduce_lr_patience;
+            to.progress = t.progress;
+            to.handle_sigint = false;
+            hist = train::fit(a, optimizer, tr, va, to);
+        }
+        trained_ = true;
+        make_self_test(stars, train_idx);
+        return hist;
+    }
+
+    /// \brief [Fe/H] for every star: the deterministic network output, and (mc_samples >= 2) the standard
+    /// deviation of that many MC-dropout passes as sigma (0 when mc_samples < 2 or the model has no
+    /// dropout). Flagged and unserved stars get their flag and no number.
+    std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
+                                        std::uint64_t seed = 12345, unsigned threads = 2) {
+        if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
+        std::vector<rrl_prediction> out(stars.size());
+        std::vector<std::size_t> idx;
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto& s = stars[i];
+            if (!s.ok())
+                out[i].flag = s.flag;
+            else if (!serves(s.type))
+                out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
+            else
+                idx.push_back(i);
+        }
+        net_.set_num_threads(threads);
+        const std::size_t chunk = 4096;
+        for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
+            std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+            const auto mean = raw_predict(stars, b, nn::mode::inference);
+            std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
+            if (mc_samples >= 2 && has_dropout()) {
+                reseed_dropout(seed + lo);
+                for (std::size_t k = 0; k < mc_samples; ++k) {
+                    const auto p = raw_predict(stars, b, nn::mode::mc_dropout);
+                    for (std::size_t j = 0; j < b.size(); ++j) {
+                        s1[j] += p[j];
+                        s2[j] += p[j] * p[j];
+                    }
+                }
+            }
+            for (std::size_t j = 0; j < b.size(); ++j) {
+                auto& o = out[b[j]];
+                o.feh = mean[j];
+                if (mc_samples >= 2 && has_dropout()) {
+                    const double m = s1[j] / double(mc_samples);
+                    o.sigma = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
+                } else {
+                    o.sigma = 0.0;
+                }
+            }
+        }
+        return out;
+    }
+
+    /// \brief The model file: architecture, input settings, standardisations, parameters, self-test vectors.
+    nlohmann::json to_json() const {
+        nlohmann::json j;
+        j["format"] = "ferrum-rrlyrae-model";
+        j["version"] = 1;
+        j["architecture"] = to_string(opt_.architecture);
+        j["gru_sizes"] = opt_.gru_sizes;
+        j["dropout"] = opt_.dropout;
+        j["head_width"] = opt_.head_width;
+        j["ridge"] = opt_.ridge;
+        std::vector<std::string> types;
+        for (auto t : opt_.types) types.push_back(to_string(t));
+        j["types"] = types;
+        const auto& in = opt_.input;
+        j["preprocessing"] = {{"sequence", in.sequence == rrl_sequence::resampled ? "resampled" : "raw_epochs"},
+                              {"use_period", in.use_period},
+                              {"n_phases_rrab", in.n_phases_rrab},
+                              {"n_phases_rrc", in.n_phases_rrc},
+                              {"min_epochs", in.min_epochs},
+                              {"max_raw_steps", in.max_raw_steps},
+                              {"fourier_max_order", in.fourier_max_order},
+                              {"spline", "GCV smoothing spline (make_smoothing_spline), standardised per curve"}};
+        j["feature_names"] = rrl_feature_names();
+        j["time_scale"] = {{"mean", time_mean_}, {"scale", time_scale_}};
+        j["features"] = feat_.to_json();
+        j["target"] = {{"mean", y_mean_}, {"scale", y_scale_}};
+        j["seed"] = seed_;
+        j["trained"] = trained_;
+        nlohmann::json p = nlohmann::json::object();
+        if (opt_.architecture == rrl_architecture::fourier_linear)
+            p["ridge_coefficients"] = coef_;
+        else
+            for (const auto& r : const_cast<net_type&>(net_).parameters()) p[r.name] = std::vector<float>(r.value, r.value + r.size());
+        j["parameters"] = p;
+        j["self_test"] = self_test_;
+        return j;
+    }
+
+    /// \brief Reads a model written by to_json(); with `verify`, re-runs the self-test vectors and throws
+    /// input_error if the outputs differ by more than 1e-4 dex (a corrupted file or an incompatible build).
+    static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
+        try {
+            if (j.value("format", "") != "ferrum-rrlyrae-model")
+                throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
+            rrl_model_options o;
+            o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
+            o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
+            o.dropout = j.at("dropout").get<std::vector<double>>();
+            o.head_width = j.at("head_width").get<std::size_t>();
+            o.ridge = j.at("ridge").get<double>();
+            o.types.clear();
+            for (const auto& t : j.at("types")) o.types.push_back(t.get<std::string>() == "RRc" ? rr_type::rrc : rr_type::rrab);
+            const auto& pp = j.at("preprocessing");
+            o.input.sequence = pp.at("sequence").get<std::string>() == "raw_epochs" ? rrl_sequence::raw_epochs : rrl_sequence::resampled;
+            o.input.use_period = pp.at("use_period").get<bool>();
+            o.input.n_phases_rrab = pp.at("n_phases_rrab").get<std::size_t>();
+            o.input.n_phases_rrc = pp.at("n_phases_rrc").get<std::size_t>();
+            o.input.min_epochs = pp.at("min_epochs").get<std::size_t>();
+            o.input.max_raw_steps = pp.at("max_raw_steps").get<std::size_t>();
+            o.input.fourier_max_order = pp.at("fourier_max_order").get<int>();
+            rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
+            m.time_mean_ = j.at("time_scale").at("mean").get<double>();
+            m.time_scale_ = j.at("time_scale").at("scale").get<double>();
+            m.feat_.from_json(j.at("features"));
+            m.y_mean_ = j.at("target").at("mean").get<double>();
+            m.y_scale_ = j.at("target").at("scale").get<double>();
+            m.trained_ = j.at("trained").get<bool>();
+            const auto& p = j.at("parameters");
+            if (o.architecture == rrl_architecture::fourier_linear) {
+                m.coef_ = p.at("ridge_coefficients").get<std::vector<double>>();
+            } else {
+                auto params = m.net_.parameters();
+                for (auto& r : params) {
+                    if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
+                    const auto v = p.at(r.name).get<std::vector<float>>();
+                    if (v.size() != r.size())
+                        throw input_error(where, 0, "parameters." + r.name,
+                                          "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
+                    std::copy(v.begin(), v.end(), r.value);
+                }
+                if (p.size() != params.size()) throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
+            }
+            m.self_test_ = j.at("self_test");
+            if (verify && m.trained_) m.verify_self_test(where);
+            return m;
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
+        } catch (const value_error& e) {
+            throw input_error(where, 0, "", e.what());
+        }
+    }
+
+    void save(const std::string& path) const { write_file_atomically(path, to_json().dump()); }
+    static rrlyrae_model load(const std::string& path, bool verify = true) {
+        std::ifstream in(path);
+        if (!in) throw io_error("cannot open model file '" + path + "'");
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
+        }
+        return from_json(j, path, verify);
+    }
+
+    /// Re-runs the stored self-test inputs; throws input_error naming `where` on a mismatch.
+    void verify_self_test(const std::string& where) {
+        if (self_test_.is_null() || self_test_.empty()) return;
+        std::vector<rrl_star_input> stars;
+        for (const auto& s : self_test_.at("inputs")) {
+            rrl_star_input x;
+            x.id = "self_test";
+            x.type = s.at("type").get<std::string>() == "RRc" ? rr_type::rrc : rr_type::rrab;
+            x.sequence = s.at("sequence").get<std::vector<float>>();
+            x.features = s.at("features").get<std::vector<double>>();
+            stars.push_back(std::move(x));
+        }
+        const auto want = self_test_.at("outputs").get<std::vector<double>>();
+        std::vector<std::size_t> idx(stars.size());
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        const auto got = raw_predict(stars, idx, nn::mode::inference);
+        for (std::size_t i = 0; i < got.size(); ++i)
+            if (!(std::abs(got[i] - want[i]) <= 1e-4))
+                throw input_error(where, 0, "self_test",
+                                  "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
+                                      std::to_string(want[i]) + " (corrupted file or incompatible build)");
+    }
+
+    /// The network (for inspection and advanced use).
+    net_type& network() noexcept { return net_; }
+
+private:
+    // --- the trainer's model concept -------------------------------------------------------------
+    struct adapter {
+        rrlyrae_model& m;
+        const std::vector<rrl_star_input>& stars;
+        const std::vector<double>& y;
+        const std::vector<double>& w;
+        const rrl_training_options& t;
+        nn::regularizer reg;
+
+        nn::parameter_list<float> parameters() { return m.net_.parameters(); }
+        float train_step(const std::vector<std::size_t>& batch) {
+            reg.kernel_l1 = reg.recurrent_l1 = t.kernel_l1;
+            reg.kernel_l2 = reg.recurrent_l2 = t.kernel_l2;
+            m.net_.zero_grad();
+            const auto out = m.forward(stars, batch, nn::mode::training);
+            const auto n = static_cast<Eigen::Index>(batch.size());
+            Eigen::VectorXf pred(n), target(n), weight(n);
+            for (Eigen::Index k = 0; k < n; ++k) {
+                pred[k] = out(std::size_t(k), 0);
+                target[k] = static_cast<float>((y[batch[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
+                weight[k] = static_cast<float>(w[batch[std::size_t(k)]]);
+            }
+            const auto l = nn::mse_loss(pred, target, weight);
+            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), std::size_t(1)});
+            for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
+            m.net_.backward(g);
+            auto params = m.net_.parameters();
+            const float pen = reg.apply(params);
+            if (t.clip_norm > 0) nn::clip_grad_norm(params, static_cast<float>(t.clip_norm));
+            return l.value + pen;
+        }
+        float validation_loss(const std::vector<std::size_t>& idx) {
+            double s = 0;
+            const std::size_t chunk = 2048;
+            for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
+                std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+                const auto out = m.forward(stars, b, nn::mode::inference);
+                for (std::size_t k = 0; k < b.size(); ++k) {
+                    const double d = out(k, 0) - (y[b[k]] - m.y_mean_) / m.y_scale_;
+                    s += w[b[k]] * d * d;
+                }
+            }
+            return static_cast<float>(s / double(idx.size()));
+        }
+    };
+
+    bool has_dropout() const noexcept {
+        if (opt_.architecture == rrl_architecture::fourier_linear) return false;
+        for (double r : opt_.dropout)
+            if (r > 0) return true;
+        return false;
+    }
+
+    void reseed_dropout(std::uint64_t seed) {
+        std::uint64_t k = 0;
+        for (std::size_t l = 0; l < net_.num_layers(); ++l)
+            if (auto* d = std::get_if<nn::dropout<float>>(&net_.layer(l))) d->reseed(seed * 1000003ULL + ++k);
+    }
+
+    void build() {
+        if (opt_.architecture == rrl_architecture::fourier_linear) return;
+        const std::size_t F = rrl_feature_names().size();
+        auto x = net_.input("sequence", 2, true);
+        std::size_t in = 2;
+        for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
+            const bool last = k + 1 == opt_.gru_sizes.size();
+            x = net_.add("gru" + std::to_string(k), nn::gru<float>(in, opt_.gru_sizes[k], !last), x);
+            x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
+            in = opt_.gru_sizes[k];
+        }
+        if (opt_.architecture == rrl_architecture::gru_fourier) {
+            auto f = net_.input("features", F, false);
+            auto c = net_.concat("joint", {x, f});
+            auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
+            net_.add("out", nn::dense<float>(opt_.head_width, 1), h);
+        } else {
+            net_.add("out", nn::dense<float>(in, 1), x);
+        }
+        net_.reset_parameters(seed_);
+    }
+
+    void fit_standardisation(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                             const std::vector<std::size_t>& idx) {
+        double s = 0, s2 = 0, n = 0;
+        std::vector<std::vector<double>> rows;
+        double ys = 0, ys2 = 0;
+        for (auto i : idx) {
+            const auto& q = stars[i].sequence;
+            for (std::size_t k = 0; k < q.size(); k += 2) {
+                s += q[k];
+                s2 += double(q[k]) * q[k];
+                n += 1;
+            }
+            rows.push_back(stars[i].features);
+            ys += y[i];
+            ys2 += y[i] * y[i];
+        }
+        time_mean_ = n > 0 ? s / n : 0.0;
+        time_scale_ = n > 0 ? std::sqrt(std::max(1e-12, s2 / n - time_mean_ * time_mean_)) : 1.0;
+        feat_.fit(rows);
+        y_mean_ = ys / double(idx.size());
+        y_scale_ = std::sqrt(std::max(1e-12, ys2 / double(idx.size()) - y_mean_ * y_mean_));
+    }
+
+    /// Network output (standardised target) for stars `b`: (batch, 1).
+    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+        std::size_t steps = 0;
+        for (auto i : b) steps = std::max(steps, stars[i].steps());
+        const std::size_t F = rrl_feature_names().size();
+        xt::xtensor<float, 3> seq = xt::zeros<float>({b.size(), steps, std::size_t(2)});
+        xt::xtensor<float, 2> tab = xt::zeros<float>({b.size(), F});
+        std::vector<std::size_t> lengths(b.size());
+        bool ragged = false;
+        for (std::size_t k = 0; k < b.size(); ++k) {
+            const auto& s = stars[b[k]];
+            lengths[k] = s.steps();
+            ragged = ragged || lengths[k] != steps;
+            float* dst = seq.data() + k * steps * 2;
+            for (std::size_t t = 0; t < s.steps(); ++t) {
+                dst[2 * t] = static_cast<float>((s.sequence[2 * t] - time_mean_) / time_scale_);
+                dst[2 * t + 1] = s.sequence[2 * t + 1];
+            }
+            for (std::size_t j = 0; j < F; ++j) tab(k, j) = static_cast<float>(feat_(s.features[j], j));
+        }
+        std::vector<nn::input_view<float>> inputs{nn::input_view<float>(seq)};
+        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(tab);
+        return net_.forward(inputs, ragged ? lengths : std::vector<std::size_t>{}, mode);
+    }
+
+    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+        std::vector<double> out(b.size());
+        if (opt_.architecture == rrl_architecture::fourier_linear) {
+            const std::size_t F = rrl_feature_names().size();
+            for (std::size_t k = 0; k < b.size(); ++k) {
+                double v = coef_[0];
+                for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * feat_(stars[b[k]].features[j], j);
+                out[k] = v * y_scale_ + y_mean_;
+            }
+            return out;
+        }
+        const auto o = forward(stars, b, mode);
+        for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
+        return out;
+    }
+
+    void fit_ridge(const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<double>& w,
+                   const std::vector<std::size_t>& idx) {
+        const Eigen::Index F = static_cast<Eigen::Index>(rrl_feature_names().size());
+        Eigen::MatrixXd A = Eigen::MatrixXd::Zero(F + 1, F + 1);
+        Eigen::VectorXd r = Eigen::VectorXd::Zero(F + 1);
+        Eigen::VectorXd x(F + 1);
+        for (auto i : idx) {
+            x[0] = 1.0;
+            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = feat_(stars[i].features[std::size_t(j)], std::size_t(j));
+            A.noalias() += w[i] * x * x.transpose();
+            r.noalias() += w[i] * ((y[i] - y_mean_) / y_scale_) * x;
+        }
+        for (Eigen::Index j = 1; j <= F; ++j) A(j, j) += opt_.ridge * double(idx.size());
+        const Eigen::VectorXd c = A.ldlt().solve(r);
+        coef_.assign(c.data(), c.data() + c.size());
+    }
+
+    void make_self_test(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& idx) {
+        std::vector<std::size_t> pick;
+        for (std::size_t k = 0; k < idx.size() && pick.size() < 2; k += std::max<std::size_t>(1, idx.size() / 2))
+            pick.push_back(idx[k]);
+        nlohmann::json in = nlohmann::json::array();
+        for (auto i : pick)
+            in.push_back({{"type", to_string(stars[i].type)}, {"sequence", stars[i].sequence}, {"features", stars[i].features}});
+        self_test_ = {{"inputs", in}, {"outputs", raw_predict(stars, pick, nn::mode::inference)}};
+    }
+
+    rrl_model_options opt_;
+    std::uint64_t seed_;
+    net_type net_;
+    bool trained_ = false;
+    double time_mean_ = 0, time_scale_ = 1, y_mean_ = 0, y_scale_ = 1;
+    detail::standardiser feat_;
+    std::vector<double> coef_;
+    nlohmann::json self_test_;
+};
+
+// --- cross-validation ------------------------------------------------------------------------------
+
+/// \brief Metrics of one set of predictions (weights: 1/sigma_label^2 when label errors are given).
+struct rrl_metrics {
+    std::size_t n = 0;
+    double r2 = 0, rmse = 0, mae = 0, wr2 = 0, wrmse = 0, wmae = 0, bias = 0;
+    nlohmann::json to_json() const {
+        return {{"n", n}, {"r2", r2}, {"rmse", rmse}, {"mae", mae}, {"wr2", wr2}, {"wrmse", wrmse}, {"wmae", wmae}, {"bias", bias}};
+    }
+};
+
+/// \brief R^2, RMSE, MAE and their 1/sigma^2-weighted forms (sigma empty: weighted = unweighted).
+inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred, const std::vector<double>& sigma = {}) {
+    rrl_metrics m;
+    m.n = y.size();
+    if (y.size() < 2) throw value_error("rrl_score: at least 2 predictions are needed");
+    const auto u = evaluate_regression(y, pred);
+    m.r2 = u.r2;
+    m.rmse = u.rmse;
+    m.mae = u.mae;
+    m.bias = u.bias;
+    if (sigma.empty()) {
+        m.wr2 = m.r2;
+        m.wrmse = m.rmse;
+        m.wmae = m.mae;
+    } else {
+        std::vector<double> w(sigma.size());
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            if (!(sigma[i] > 0)) throw value_error("rrl_score: label errors must be > 0");
+            w[i] = 1.0 / (sigma[i] * sigma[i]);
+        }
+        const auto v = evaluate_regression(y, pred, w);
+        m.wr2 = v.r2;
+        m.wrmse = v.rmse;
+        m.wmae = v.mae;
+    }
+    return m;
+}
+
+/// \brief Out-of-fold results of repeated stratified K-fold CV.
+struct rrl_cv_result {
+    std::vector<std::size_t> index;   ///< the stars used (usable, served, labelled), into the input vector
+    std::vector<double> y, sigma;     ///< their labels and label errors
+    std::vector<std::vector<double>> oof;  ///< per repetition, out-of-fold prediction of each used star
+    std::vector<rrl_metrics> folds;   ///< test-fold metrics, repetition-major
+    std::vector<int> best_epochs;     ///< per fold (0 for fourier_linear)
+};
+
+/// \brief Repeated stratified K-fold CV (ferrum::repeated_stratified_kfold) of a model of options `mo`
+/// trained with `to` on the usable stars of the served types with finite labels.
+inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                            const std::vector<double>& sigma, const rrl_model_options& mo,
+                                            const rrl_training_options& to, std::size_t folds = 5,
+                                            std::size_t repeats = 1) {
+    rrl_cv_result r;
+    for (std::size_t i = 0; i < stars.size(); ++i)
+        if (stars[i].ok() && std::isfinite(y[i]) &&
+            std::find(mo.types.begin(), mo.types.end(), stars[i].type) != mo.types.end()) {
+            r.index.push_back(i);
+            r.y.push_back(y[i]);
+            r.sigma.push_back(sigma.empty() ? 1.0 : sigma[i]);
+        }
+    if (r.index.size() < folds * 10)
+        throw value_error("cross_validate_rrlyrae: " + std::to_string(r.index.size()) + " usable labelled stars for " +
+                          std::to_string(folds) + " folds (at least 10 per fold needed)");
+    std::vector<rrl_star_input> used;
+    used.reserve(r.index.size());
+    for (auto i : r.index) used.push_back(stars[i]);
+    const auto splits = repeated_stratified_kfold(r.y, folds, repeats, to.seed);
+    r.oof = out_of_fold_predictions(
+        splits, used.size(),
+        [&](const fold& f) {
+            rrlyrae_model m(mo, to.seed + 7919 * (f.repeat * folds + f.index + 1));
+            rrl_training_options t = to;
+            t.seed = to.seed + 104729 * (f.repeat * folds + f.index + 1);
+            const auto h = m.fit(used, r.y, f.train, t);
+            r.best_epochs.push_back(h.best_epoch);
+            std::vector<rrl_star_input> test;
+            for (auto i : f.test) test.push_back(used[i]);
+            const auto p = m.predict(test, 0, 1, to.threads);
+            std::vector<double> pv, yv, sv;
+            for (std::size_t k = 0; k < p.size(); ++k) {
+                pv.push_back(p[k].feh);
+                yv.push_back(r.y[f.test[k]]);
+                sv.push_back(r.sigma[f.test[k]]);
+            }
+            r.folds.push_back(rrl_score(yv, pv, sigma.empty() ? std::vector<double>{} : sv));
+            return pv;
+        },
+        to.progress);
+    return r;
+}
+
+}  // namespace ferrum::models
