@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <ctime>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,17 +52,27 @@ nlohmann::json run_peer(const std::string& file, std::size_t sample, std::size_t
     }
 }
 
+// CPU time of the whole process (all threads): on a shared machine the wall time includes waiting for a
+// core, the CPU time does not.
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 struct timing {
     std::size_t curves = 0, ok = 0;
-    double seconds = 0;
+    double seconds = 0, cpu_seconds = 0;
     double rate() const { return seconds > 0 ? double(curves) / seconds : 0.0; }
+    double cpu_rate() const { return cpu_seconds > 0 ? double(curves) / cpu_seconds : 0.0; }
 };
 
 template <class Run>
 timing timed(std::size_t curves, Run&& run) {
     const auto t0 = clock_type::now();
+    const double c0 = process_cpu_seconds();
     const std::size_t ok = run();
-    return {curves, ok, seconds_since(t0)};
+    return {curves, ok, seconds_since(t0), process_cpu_seconds() - c0};
 }
 
 std::size_t count_ok(const std::vector<ferrum::preprocess_result>& r) {
@@ -141,6 +152,28 @@ std::size_t run_chunks(const synthetic_set& s, std::size_t first, std::size_t la
     return ok;
 }
 
+// One table row: wall and CPU time, rates, and (for the 1-thread rows) SciPy's rate and the ratio, both per
+// CPU second so that the load of a shared machine cancels out.
+void print_row(const std::string& name, const timing& t, const nlohmann::json& peer) {
+    std::printf("%-34s %7zu %8.2f %8.2f %10.0f %10.0f", name.c_str(), t.curves, t.seconds, t.cpu_seconds, t.rate(),
+                t.cpu_rate());
+    if (!peer.is_null())
+        std::printf(" %10.1f %7.0fx\n", peer["curves_per_cpu_s"].get<double>(),
+                    t.cpu_rate() / peer["curves_per_cpu_s"].get<double>());
+    else
+        std::printf("\n");
+}
+
+nlohmann::json timing_json(const timing& t) {
+    return {{"curves", t.curves},       {"ok", t.ok},
+            {"seconds", t.seconds},     {"cpu_seconds", t.cpu_seconds},
+            {"curves_per_s", t.rate()}, {"curves_per_cpu_s", t.cpu_rate()}};
+}
+
+double ratio(const timing& t, const nlohmann::json& peer) {
+    return peer.is_null() ? 0.0 : t.cpu_rate() / peer["curves_per_cpu_s"].get<double>();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,14 +186,11 @@ int main(int argc, char** argv) {
         else if (k == "--threads") threads = unsigned(std::stoul(argv[i + 1]));
     }
     const std::string dekany = std::string(FERRUM_SHARED_DATA_DIR) + "/dekany2022_gaiadr2_rrab_g/lightcurves.csv";
+    const std::string T = std::to_string(threads) + " threads";
     nlohmann::json out;
     out["benchmark"] = "preprocess";
     out["threads"] = threads;
     out["hardware_threads"] = std::thread::hardware_concurrency();
-
-    std::printf("Pre-processing: fold + GCV smoothing spline + 264/265 phases + standardise (Fourier off unless said)\n");
-    std::printf("%-34s %8s %14s %14s %16s %9s\n", "set / run", "curves", "seconds", "curves/s", "SciPy curves/s",
-                "ratio");
 
     // --- real curves: Dekany & Grebel (2022) Gaia DR2 RRab, already folded --------------------------------
     ferrum::batch_options one, many;
@@ -168,52 +198,38 @@ int main(int argc, char** argv) {
     one.show_progress = false;
     many = one;
     many.threads = threads;
+    timing d1, dn, df;
+    nlohmann::json dpeer;
     if (fs::exists(dekany)) {
         ferrum::table_read_options ro;
         ro.show_progress = false;
-        const auto read = ferrum::read_folded_table(dekany, ro);
-        const auto& curves = read.curves;
+        const auto curves = ferrum::read_folded_table(dekany, ro).curves;
         ferrum::preprocess_options opt;
         opt.fit_fourier = false;
-        std::fprintf(stderr, "dekany2022: %zu curves, 1 thread...\n", curves.size());
-        const timing t1 = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, one)); });
-        const timing tn = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, many)); });
+        std::fprintf(stderr, "dekany2022: %zu curves, 1 thread, %s, with Fourier...\n", curves.size(), T.c_str());
+        d1 = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, one)); });
+        dn = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, many)); });
         opt.fit_fourier = true;
-        const timing tf = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, one)); });
+        df = timed(curves.size(), [&] { return count_ok(ferrum::preprocess_curves(curves, opt, one)); });
         std::fprintf(stderr, "dekany2022: SciPy peer on %zu curves...\n", peer_sample);
-        const auto peer = run_peer(dekany, peer_sample, ferrum::paper_phases_rrab);
-        const double peer_rate = peer.is_null() ? 0.0 : peer["curves_per_s"].get<double>();
-        auto row = [&](const char* name, const timing& t, bool with_peer) {
-            std::printf("%-34s %8zu %14.3f %14.0f", name, t.curves, t.seconds, t.rate());
-            if (with_peer && peer_rate > 0)
-                std::printf(" %16.1f %8.0fx\n", peer_rate, t.rate() / peer_rate);
-            else
-                std::printf(" %16s %9s\n", "", "");
-        };
-        row("dekany2022 DR2 RRab, 1 thread", t1, true);
-        row(("dekany2022 DR2 RRab, " + std::to_string(threads) + " threads").c_str(), tn, false);
-        row("dekany2022 + Fourier, 1 thread", tf, false);
-        if (t1.ok != curves.size()) std::printf("  (%zu of %zu curves failed)\n", curves.size() - t1.ok, curves.size());
-        out["dekany2022"] = {{"curves", curves.size()},
-                             {"ok", t1.ok},
-                             {"seconds_1_thread", t1.seconds},
-                             {"curves_per_s_1_thread", t1.rate()},
-                             {"seconds_threads", tn.seconds},
-                             {"curves_per_s_threads", tn.rate()},
-                             {"curves_per_s_1_thread_with_fourier", tf.rate()},
-                             {"scipy", peer},
-                             {"ratio_1_thread_vs_scipy", peer_rate > 0 ? t1.rate() / peer_rate : 0.0},
-                             {"scipy_extrapolated_seconds", peer_rate > 0 ? double(curves.size()) / peer_rate : 0.0}};
-    } else {
-        std::printf("%-34s (missing: %s)\n", "dekany2022 DR2 RRab", dekany.c_str());
+        dpeer = run_peer(dekany, peer_sample, ferrum::paper_phases_rrab);
+        out["dekany2022"] = {{"one_thread", timing_json(d1)},
+                             {"threads", timing_json(dn)},
+                             {"one_thread_with_fourier", timing_json(df)},
+                             {"scipy", dpeer},
+                             {"ratio_per_cpu_s_vs_scipy", ratio(d1, dpeer)}};
     }
 
     // --- synthetic DR3-sized set ----------------------------------------------------------------------------
+    timing s1, sn, sf;
+    nlohmann::json speer;
+    double sim_seconds = 0, median_epochs = 0;
+    std::size_t epochs = 0, n_rrab = 0;
     if (n_synthetic > 0) {
         const auto t_sim = clock_type::now();
         const synthetic_set s = simulate(n_synthetic, threads);
-        const double sim_seconds = seconds_since(t_sim);
-        std::size_t epochs = 0;
+        sim_seconds = seconds_since(t_sim);
+        n_rrab = s.n_rrab;
         std::vector<std::size_t> per_curve;
         for (const auto& c : s.chunks)
             for (const auto& lc : c.curves) {
@@ -221,7 +237,7 @@ int main(int argc, char** argv) {
                 per_curve.push_back(lc.size());
             }
         std::nth_element(per_curve.begin(), per_curve.begin() + long(per_curve.size() / 2), per_curve.end());
-        const double median_epochs = double(per_curve[per_curve.size() / 2]);
+        median_epochs = double(per_curve[per_curve.size() / 2]);
 
         // The peer gets an even sample of the same curves, written as time series with period and epoch.
         const std::size_t stride = std::max<std::size_t>(1, n_synthetic / peer_sample);
@@ -239,58 +255,64 @@ int main(int argc, char** argv) {
                                << ',' << c.periods[i] << ',' << c.epochs[i] << '\n';
         });
         std::fprintf(stderr, "synthetic: SciPy peer on %zu curves...\n", peer_sample);
-        const auto peer = run_peer(sample_file.string(), peer_sample, ferrum::paper_phases_rrab);
+        speer = run_peer(sample_file.string(), peer_sample, ferrum::paper_phases_rrab);
         std::error_code ignored;
         fs::remove(sample_file, ignored);
-        const double peer_rate = peer.is_null() ? 0.0 : peer["curves_per_s"].get<double>();
 
         // One thread on the first RRab chunk and the first RRc chunk (the per-core rate), then the whole set
-        // on all threads.
+        // on all threads, without and with the Fourier features.
         std::vector<std::size_t> firsts;
         for (std::size_t k = 0; k < s.chunks.size(); ++k)
             if (k == 0 || s.chunks[k].rrab != s.chunks[k - 1].rrab) firsts.push_back(k);
         std::size_t slice = 0;
         for (const std::size_t k : firsts) slice += s.chunks[k].curves.size();
         std::fprintf(stderr, "synthetic: 1 thread on %zu curves...\n", slice);
-        const timing t1 = timed(slice, [&] {
+        s1 = timed(slice, [&] {
             std::size_t ok = 0;
             for (const std::size_t k : firsts) ok += run_chunks(s, k, k + 1, false, 1);
             return ok;
         });
-        std::fprintf(stderr, "synthetic: %zu curves on %u threads...\n", n_synthetic, threads);
-        const timing tn = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), false, threads); });
-        std::fprintf(stderr, "synthetic: %zu curves on %u threads, with Fourier features...\n", n_synthetic, threads);
-        const timing tf = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), true, threads); });
-
-        std::printf("%-34s %8zu %14.3f %14.0f", "synthetic DR3-sized, 1 thread", t1.curves, t1.seconds, t1.rate());
-        if (peer_rate > 0)
-            std::printf(" %16.1f %8.0fx\n", peer_rate, t1.rate() / peer_rate);
-        else
-            std::printf(" %16s %9s\n", "", "");
-        std::printf("%-34s %8zu %14.3f %14.0f\n", ("synthetic DR3-sized, " + std::to_string(threads) + " threads").c_str(),
-                    tn.curves, tn.seconds, tn.rate());
-        std::printf("%-34s %8zu %14.3f %14.0f\n", ("  + Fourier features, " + std::to_string(threads) + " threads").c_str(),
-                    tf.curves, tf.seconds, tf.rate());
-        if (peer_rate > 0)
-            std::printf("SciPy extrapolated to the DR3-sized set: %.0f s on one core (%.1f h)\n",
-                        double(n_synthetic) / peer_rate, double(n_synthetic) / peer_rate / 3600);
-        std::printf("synthetic set: %zu curves (%zu RRab), %zu epochs, median %.0f per curve; simulated in %.1f s\n",
-                    n_synthetic, s.n_rrab, epochs, median_epochs, sim_seconds);
-        if (tn.ok != n_synthetic) std::printf("  (%zu of %zu curves failed)\n", n_synthetic - tn.ok, n_synthetic);
+        std::fprintf(stderr, "synthetic: %zu curves on %s, without and with Fourier...\n", n_synthetic, T.c_str());
+        sn = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), false, threads); });
+        sf = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), true, threads); });
         out["synthetic_dr3"] = {{"curves", n_synthetic},
-                                {"rrab", s.n_rrab},
+                                {"rrab", n_rrab},
                                 {"epochs", epochs},
                                 {"median_epochs", median_epochs},
-                                {"seconds_1_thread", t1.seconds},
-                                {"curves_1_thread", t1.curves},
-                                {"ok", tn.ok},
-                                {"curves_per_s_1_thread", t1.rate()},
-                                {"seconds_threads", tn.seconds},
-                                {"seconds_threads_with_fourier", tf.seconds},
-                                {"scipy", peer},
-                                {"ratio_1_thread_vs_scipy", peer_rate > 0 ? t1.rate() / peer_rate : 0.0},
-                                {"scipy_extrapolated_seconds", peer_rate > 0 ? double(n_synthetic) / peer_rate : 0.0}};
+                                {"simulation_seconds", sim_seconds},
+                                {"one_thread", timing_json(s1)},
+                                {"threads", timing_json(sn)},
+                                {"threads_with_fourier", timing_json(sf)},
+                                {"scipy", speer},
+                                {"ratio_per_cpu_s_vs_scipy", ratio(s1, speer)},
+                                {"scipy_extrapolated_cpu_seconds",
+                                 speer.is_null() ? 0.0 : double(n_synthetic) / speer["curves_per_cpu_s"].get<double>()}};
     }
+
+    std::printf("Pre-processing: fold + GCV smoothing spline + 264/265 phases + standardise\n");
+    std::printf("%-34s %7s %8s %8s %10s %10s %10s %8s\n", "set / run", "curves", "wall s", "CPU s", "curves/s",
+                "per CPU s", "SciPy/CPUs", "ratio");
+    if (d1.curves) {
+        print_row("Dekany DR2 RRab, 1 thread", d1, dpeer);
+        print_row("Dekany DR2 RRab, " + T, dn, nullptr);
+        print_row("Dekany + Fourier, 1 thread", df, nullptr);
+        if (d1.ok != d1.curves) std::printf("  (%zu of %zu curves failed)\n", d1.curves - d1.ok, d1.curves);
+    } else {
+        std::printf("Dekany DR2 RRab: missing %s\n", dekany.c_str());
+    }
+    if (n_synthetic > 0) {
+        print_row("synthetic, 1 thread", s1, speer);
+        print_row("synthetic DR3-sized, " + T, sn, nullptr);
+        print_row("DR3-sized + Fourier, " + T, sf, nullptr);
+        if (sn.ok != sn.curves) std::printf("  (%zu of %zu curves failed)\n", sn.curves - sn.ok, sn.curves);
+        std::printf("synthetic set: %zu curves (%zu RRab), %zu epochs, median %.0f per curve, simulated in %.1f s\n",
+                    n_synthetic, n_rrab, epochs, median_epochs, sim_seconds);
+        if (!speer.is_null())
+            std::printf("SciPy extrapolated to the DR3-sized set: %.0f CPU s (%.1f h) on one core\n",
+                        double(n_synthetic) / speer["curves_per_cpu_s"].get<double>(),
+                        double(n_synthetic) / speer["curves_per_cpu_s"].get<double>() / 3600);
+    }
+    std::printf("ratio = ferrum curves per CPU second / SciPy curves per CPU second (same curves, same run)\n");
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }
