@@ -1,0 +1,444 @@
+// Model files: one JSON document with the architecture, every weight under its PyTorch name and shape,
+// the preprocessing the model expects, and a few input/output test vectors re-run when the file is loaded
+// (as frugally-deep's load_model(path, verify=true)), so a model trained elsewhere proves itself here.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/sequential.hpp"
+
+namespace ferrum::nn {
+
+/// What save_model writes besides the network.
+struct save_options {
+    nlohmann::json preprocessing = nlohmann::json::object();  ///< free-form: N points, channels, scaling...
+    nlohmann::json metadata = nlohmann::json::object();       ///< free-form: data set, paper, date...
+    std::size_t test_batch = 3;     ///< samples in the generated test vectors
+    std::size_t test_steps = 16;    ///< steps of generated test sequences (if the model takes sequences)
+    std::uint64_t test_seed = 2026; ///< generator of the test inputs
+};
+
+/// A loaded model: the network (as a graph; a chain of layers is also loadable as nn::sequential) and the
+/// preprocessing object stored with it.
+template <class T = float, class Backend = ferrum::default_backend>
+struct model_file {
+    functional<T, Backend> model;
+    nlohmann::json preprocessing;
+    nlohmann::json metadata;
+};
+
+namespace detail {
+
+inline std::string shape_string(const std::vector<std::size_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+/// Reads a model-file document; every problem becomes ferrum::input_error(file, 0, json path, message).
+class model_reader {
+public:
+    model_reader(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const std::string& path, const std::string& message) const {
+        throw input_error(file_, 0, path, message);
+    }
+
+    const nlohmann::json& at(const nlohmann::json& j, const std::string& key, const std::string& path) const {
+        if (!j.is_object()) fail(path, "expected an object");
+        const auto it = j.find(key);
+        if (it == j.end()) fail(path.empty() ? key : path + "." + key, "missing");
+        return *it;
+    }
+    template <class V>
+    V get(const nlohmann::json& j, const std::string& key, const std::string& path) const {
+        const auto& v = at(j, key, path);
+        try {
+            return v.get<V>();
+        } catch (const nlohmann::json::exception&) {
+            fail(path.empty() ? key : path + "." + key, "has the wrong type (" + std::string(v.type_name()) + ")");
+        }
+    }
+    void allow_only(const nlohmann::json& j, const std::set<std::string>& keys, const std::string& path) const {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (!keys.count(it.key()))
+                fail(path.empty() ? it.key() : path + "." + it.key(), "unknown field");
+    }
+
+    /// Flattens a nested array of numbers, checking that it is rectangular with the expected shape.
+    template <class T>
+    std::vector<T> tensor(const nlohmann::json& j, const std::vector<std::size_t>& expected,
+                          const std::string& path) const {
+        std::vector<std::size_t> shape;
+        for (const nlohmann::json* p = &j; p->is_array(); p = p->empty() ? nullptr : &(*p)[0]) {
+            shape.push_back(p->size());
+            if (p->empty()) break;
+        }
+        if (shape != expected)
+            fail(path, "shape " + shape_string(shape) + " expected " + shape_string(expected));
+        std::vector<T> out;
+        out.reserve([&] {
+            std::size_t n = 1;
+            for (auto d : expected) n *= d;
+            return n;
+        }());
+        flatten(j, 0, expected, out, path);
+        return out;
+    }
+
+private:
+    template <class T>
+    void flatten(const nlohmann::json& j, std::size_t depth, const std::vector<std::size_t>& shape, std::vector<T>& out,
+                 const std::string& path) const {
+        if (depth == shape.size()) {
+            if (!j.is_number()) fail(path, "holds a non-number");
+            const double v = j.get<double>();
+            if (!std::isfinite(v)) fail(path, "holds a non-finite number");
+            out.push_back(static_cast<T>(v));
+            return;
+        }
+        if (!j.is_array() || j.size() != shape[depth]) fail(path, "is not a rectangular array of shape " + shape_string(shape));
+        for (const auto& e : j) flatten(e, depth + 1, shape, out, path);
+    }
+    std::string file_;
+};
+
+template <class T>
+nlohmann::json nest(const T* data, const std::vector<std::size_t>& shape, std::size_t dim = 0) {
+    if (dim == shape.size()) return static_cast<double>(*data);
+    nlohmann::json a = nlohmann::json::array();
+    std::size_t stride = 1;
+    for (std::size_t d = dim + 1; d < shape.size(); ++d) stride *= shape[d];
+    for (std::size_t i = 0; i < shape[dim]; ++i) a.push_back(nest(data + i * stride, shape, dim + 1));
+    return a;
+}
+
+template <class T, class Backend>
+nlohmann::json layer_json(const any_layer<T, Backend>& layer) {
+    nlohmann::json j;
+    std::visit(
+        [&](const auto& l) {
+            using L = std::decay_t<decltype(l)>;
+            if constexpr (std::is_same_v<L, gru<T, Backend>>) {
+                j["type"] = "gru";
+                j["input_size"] = l.input_size();
+                j["hidden_sizes"] = l.hidden_sizes();
+                j["return_sequences"] = l.return_sequences();
+            } else if constexpr (std::is_same_v<L, dense<T, Backend>>) {
+                j["type"] = "dense";
+                j["in_features"] = l.in_features();
+                j["out_features"] = l.out_features();
+                j["activation"] = std::string(to_string(l.act()));
+            } else {
+                j["type"] = "dropout";
+                j["rate"] = l.rate();
+                j["seed"] = l.seed();
+            }
+            for (const auto& s : l.storage().specs()) j[s.name] = nest(l.storage().values().data() + s.offset, s.shape);
+        },
+        layer);
+    return j;
+}
+
+template <class T>
+nlohmann::json tensor_json(const xt::xarray<T>& a) {
+    std::vector<std::size_t> shape(a.shape().begin(), a.shape().end());
+    return nest(a.data(), shape);
+}
+
+/// Builds a layer from its JSON object (weights included), reporting errors at `path`.
+template <class T, class Backend>
+any_layer<T, Backend> layer_from_json(const nlohmann::json& j, const std::string& path, const model_reader& r) {
+    const std::string type = r.get<std::string>(j, "type", path);
+    auto load_weights = [&](auto& layer) {
+        for (const auto& s : layer.storage().specs()) {
+            const auto v = r.tensor<T>(r.at(j, s.name, path), s.shape, path + "." + s.name);
+            std::copy(v.begin(), v.end(), layer.storage().values().begin() + static_cast<std::ptrdiff_t>(s.offset));
+        }
+    };
+    try {
+        if (type == "gru") {
+            gru<T, Backend> g(r.get<std::size_t>(j, "input_size", path), r.get<std::vector<std::size_t>>(j, "hidden_sizes", path),
+                              r.get<bool>(j, "return_sequences", path));
+            std::set<std::string> keys{"name", "type", "from", "input_size", "hidden_sizes", "return_sequences"};
+            for (const auto& s : g.storage().specs()) keys.insert(s.name);
+            r.allow_only(j, keys, path);
+            load_weights(g);
+            return g;
+        }
+        if (type == "dense") {
+            dense<T, Backend> d(r.get<std::size_t>(j, "in_features", path), r.get<std::size_t>(j, "out_features", path),
+                                activation_from_string(r.get<std::string>(j, "activation", path)));
+            r.allow_only(j, {"name", "type", "from", "in_features", "out_features", "activation", "weight", "bias"}, path);
+            load_weights(d);
+            return d;
+        }
+        if (type == "dropout") {
+            r.allow_only(j, {"name", "type", "from", "rate", "seed"}, path);
+            return dropout<T, Backend>(r.get<double>(j, "rate", path),
+                                       j.contains("seed") ? r.get<std::uint64_t>(j, "seed", path) : 0);
+        }
+    } catch (const value_error& e) {
+        r.fail(path, e.what());
+    }
+    r.fail(path + ".type", "unknown layer type '" + type + "' (expected gru, dense, dropout or concat)");
+}
+
+template <class T, class Backend>
+nlohmann::json model_json(const graph<T, Backend>& g) {
+    nlohmann::json j;
+    j["format"] = "ferrum.nn.model";
+    j["version"] = 1;
+    j["dtype"] = std::is_same_v<T, float> ? "float32" : "float64";
+    j["inputs"] = nlohmann::json::array();
+    j["layers"] = nlohmann::json::array();
+    for (const auto& n : g.nodes()) {
+        if (n.kind == node_kind::input) {
+            j["inputs"].push_back({{"name", n.name}, {"features", n.shape.features}, {"sequence", n.shape.sequence}});
+            continue;
+        }
+        nlohmann::json l = n.kind == node_kind::layer ? layer_json<T, Backend>(g.layers()[n.index])
+                                                      : nlohmann::json{{"type", "concat"}};
+        l["name"] = n.name;
+        l["from"] = nlohmann::json::array();
+        for (auto f : n.from) l["from"].push_back(g.nodes()[f].name);
+        j["layers"].push_back(std::move(l));
+    }
+    j["output"] = g.nodes()[g.output()].name;
+    return j;
+}
+
+/// Fills an empty graph from a parsed model document.
+template <class T, class Backend>
+void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r) {
+    if (!j.is_object()) r.fail("", "a model file holds one JSON object");
+    r.allow_only(j, {"format", "version", "dtype", "inputs", "layers", "output", "preprocessing", "metadata", "test_vectors"}, "");
+    if (r.get<std::string>(j, "format", "") != "ferrum.nn.model") r.fail("format", "is not 'ferrum.nn.model'");
+    if (r.get<int>(j, "version", "") != 1) r.fail("version", "unsupported version (this reader knows 1)");
+    const auto dtype = r.get<std::string>(j, "dtype", "");
+    if (dtype != "float32" && dtype != "float64") r.fail("dtype", "must be float32 or float64");
+    const auto& inputs = r.at(j, "inputs", "");
+    if (!inputs.is_array() || inputs.empty()) r.fail("inputs", "needs at least one input");
+    std::map<std::string, std::size_t> ids;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const std::string p = "inputs[" + std::to_string(i) + "]";
+        r.allow_only(inputs[i], {"name", "features", "sequence"}, p);
+        const auto name = r.get<std::string>(inputs[i], "name", p);
+        try {
+            ids[name] = g.add_input(name, {r.get<Eigen::Index>(inputs[i], "features", p), r.get<bool>(inputs[i], "sequence", p)});
+        } catch (const value_error& e) {
+            r.fail(p, e.what());
+        }
+    }
+    const auto& layers = r.at(j, "layers", "");
+    if (!layers.is_array() || layers.empty()) r.fail("layers", "needs at least one layer");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const std::string p = "layers[" + std::to_string(i) + "]";
+        const auto& lj = layers[i];
+        const auto name = r.get<std::string>(lj, "name", p);
+        std::vector<std::size_t> from;
+        for (const auto& f : r.get<std::vector<std::string>>(lj, "from", p)) {
+            const auto it = ids.find(f);
+            if (it == ids.end()) r.fail(p + ".from", "refers to '" + f + "', which is not an earlier node");
+            from.push_back(it->second);
+        }
+        try {
+            if (r.get<std::string>(lj, "type", p) == "concat") {
+                r.allow_only(lj, {"name", "type", "from"}, p);
+                ids[name] = g.add_concat(name, from);
+            } else {
+                if (from.size() != 1) r.fail(p + ".from", "a layer reads exactly one node");
+                ids[name] = g.add_layer(name, layer_from_json<T, Backend>(lj, p, r), from[0]);
+            }
+        } catch (const value_error& e) {
+            r.fail(p, e.what());
+        }
+    }
+    const auto out = r.get<std::string>(j, "output", "");
+    if (!ids.count(out)) r.fail("output", "names no node ('" + out + "')");
+    g.set_output(ids[out]);
+}
+
+/// Re-runs the embedded test vectors; throws input_error when an output differs by more than its tolerance.
+template <class T, class Backend>
+void verify_test_vectors(graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r, bool file_is_double) {
+    if (!j.contains("test_vectors")) return;
+    const auto& tv = j["test_vectors"];
+    if (!tv.is_array()) r.fail("test_vectors", "must be an array");
+    for (std::size_t k = 0; k < tv.size(); ++k) {
+        const std::string p = "test_vectors[" + std::to_string(k) + "]";
+        r.allow_only(tv[k], {"inputs", "lengths", "output", "tolerance"}, p);
+        const auto& ins = r.at(tv[k], "inputs", p);
+        std::vector<xt::xtensor<T, 2>> tabs;
+        std::vector<xt::xtensor<T, 3>> seqs;
+        tabs.reserve(g.num_inputs());
+        seqs.reserve(g.num_inputs());
+        std::vector<input_view<T>> views;
+        std::size_t batch = 0, steps = 0;
+        if (!ins.is_array() || ins.size() != g.num_inputs()) r.fail(p + ".inputs", "needs one entry per model input");
+        std::size_t i = 0;
+        for (const auto& n : g.nodes()) {
+            if (n.kind != node_kind::input) continue;
+            const std::string ip = p + ".inputs[" + std::to_string(i) + "]";
+            const auto& a = ins[i++];
+            batch = a.is_array() ? a.size() : 0;
+            const auto F = static_cast<std::size_t>(n.shape.features);
+            if (n.shape.sequence) {
+                steps = a.is_array() && !a.empty() && a[0].is_array() ? a[0].size() : 0;
+                const auto v = r.tensor<T>(a, {batch, steps, F}, ip);
+                seqs.push_back(xt::xtensor<T, 3>::from_shape({batch, steps, F}));
+                std::copy(v.begin(), v.end(), seqs.back().begin());
+                views.emplace_back(seqs.back());
+            } else {
+                const auto v = r.tensor<T>(a, {batch, F}, ip);
+                tabs.push_back(xt::xtensor<T, 2>::from_shape({batch, F}));
+                std::copy(v.begin(), v.end(), tabs.back().begin());
+                views.emplace_back(tabs.back());
+            }
+        }
+        std::vector<std::size_t> lengths;
+        if (tv[k].contains("lengths")) lengths = r.get<std::vector<std::size_t>>(tv[k], "lengths", p);
+        try {
+            g.forward(views, lengths, mode::inference);
+        } catch (const value_error& e) {
+            r.fail(p, e.what());
+        }
+        const xt::xarray<T> got = g.output_tensor();
+        const std::vector<std::size_t> shape(got.shape().begin(), got.shape().end());
+        const auto want = r.tensor<double>(r.at(tv[k], "output", p), shape, p + ".output");
+        double tol = tv[k].contains("tolerance") ? r.get<double>(tv[k], "tolerance", p) : 1e-5;
+        if (std::is_same_v<T, float> && file_is_double) tol = std::max(tol, 1e-4);  // float64 file run in float32
+        double scale = 1.0;
+        for (double w : want) scale = std::max(scale, std::abs(w));
+        for (std::size_t e = 0; e < want.size(); ++e) {
+            const double d = std::abs(static_cast<double>(got.data()[e]) - want[e]);
+            if (!(d <= tol * scale))
+                r.fail(p + ".output", "the model gives " + std::to_string(static_cast<double>(got.data()[e])) +
+                                          " at element " + std::to_string(e) + ", the file says " +
+                                          std::to_string(want[e]) + " (tolerance " + std::to_string(tol) +
+                                          "): weights, architecture or backend differ from the saving run");
+        }
+    }
+}
+
+template <class T, class Backend>
+void save_graph(const std::filesystem::path& path, graph<T, Backend>& g, const save_options& opt) {
+    nlohmann::json j = model_json(g);
+    j["preprocessing"] = opt.preprocessing;
+    j["metadata"] = opt.metadata;
+    // test vectors: seeded inputs through the model in inference mode
+    std::mt19937_64 gen(opt.test_seed);
+    std::normal_distribution<double> d(0.0, 1.0);
+    std::vector<xt::xtensor<T, 2>> tabs;
+    std::vector<xt::xtensor<T, 3>> seqs;
+    tabs.reserve(g.num_inputs());
+    seqs.reserve(g.num_inputs());
+    std::vector<input_view<T>> views;
+    nlohmann::json inputs = nlohmann::json::array();
+    const std::size_t B = std::max<std::size_t>(1, opt.test_batch), S = std::max<std::size_t>(1, opt.test_steps);
+    for (const auto& n : g.nodes()) {
+        if (n.kind != node_kind::input) continue;
+        const auto F = static_cast<std::size_t>(n.shape.features);
+        if (n.shape.sequence) {
+            seqs.push_back(xt::xtensor<T, 3>::from_shape({B, S, F}));
+            for (auto& v : seqs.back()) v = static_cast<T>(d(gen));
+            views.emplace_back(seqs.back());
+            inputs.push_back(tensor_json<T>(seqs.back()));
+        } else {
+            tabs.push_back(xt::xtensor<T, 2>::from_shape({B, F}));
+            for (auto& v : tabs.back()) v = static_cast<T>(d(gen));
+            views.emplace_back(tabs.back());
+            inputs.push_back(tensor_json<T>(tabs.back()));
+        }
+    }
+    nlohmann::json t{{"inputs", inputs}};
+    std::vector<std::size_t> lengths;
+    if (!seqs.empty() && B > 1 && S > 1) {  // exercise variable lengths too
+        for (std::size_t b = 0; b < B; ++b) lengths.push_back(S - (b * (S - 1)) / B);
+        t["lengths"] = lengths;
+    }
+    g.forward(views, lengths, mode::inference);
+    t["output"] = tensor_json<T>(g.output_tensor());
+    t["tolerance"] = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+    j["test_vectors"] = nlohmann::json::array({t});
+    const std::string text = j.dump(1);
+    write_file_atomically(path, text);
+}
+
+inline nlohmann::json read_model_document(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error("cannot open model file '" + path.string() + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+        const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
+        throw input_error(path.string(), line, "", std::string("not valid JSON (truncated file?): ") + e.what());
+    }
+}
+
+}  // namespace detail
+
+/// \brief Writes `model` (weights, architecture, options.preprocessing and generated test vectors) to
+/// `path` atomically.
+template <class T, class Backend>
+void save_model(const std::filesystem::path& path, sequential<T, Backend>& model, const save_options& options = {}) {
+    detail::save_graph(path, model.engine(), options);
+}
+template <class T, class Backend>
+void save_model(const std::filesystem::path& path, functional<T, Backend>& model, const save_options& options = {}) {
+    detail::save_graph(path, model.engine(), options);
+}
+
+/// \brief Loads a model file into a graph model. With `verify`, re-runs the embedded test vectors and
+/// throws ferrum::input_error if the outputs differ. Every malformed part is an input_error naming the
+/// file and the JSON path (e.g. "layers[1].weight_hh_l0: shape [48,16] expected [48,8]").
+template <class T = float, class Backend = ferrum::default_backend>
+model_file<T, Backend> load_model(const std::filesystem::path& path, bool verify = true) {
+    const nlohmann::json j = detail::read_model_document(path);
+    const detail::model_reader r(path.string());
+    model_file<T, Backend> out;
+    detail::graph_from_json(out.model.engine(), j, r);
+    if (verify) detail::verify_test_vectors(out.model.engine(), j, r, j.at("dtype") == "float64");
+    out.preprocessing = j.contains("preprocessing") ? j["preprocessing"] : nlohmann::json::object();
+    out.metadata = j.contains("metadata") ? j["metadata"] : nlohmann::json::object();
+    return out;
+}
+
+/// \brief Loads a model file whose layers form a chain from one input (as written for nn::sequential).
+template <class T = float, class Backend = ferrum::default_backend>
+sequential<T, Backend> load_sequential(const std::filesystem::path& path, bool verify = true) {
+    const nlohmann::json j = detail::read_model_document(path);
+    const detail::model_reader r(path.string());
+    sequential<T, Backend> out;
+    detail::graph_from_json(out.engine(), j, r);
+    const auto& nodes = out.engine().nodes();
+    for (std::size_t i = 1; i < nodes.size(); ++i)
+        if (nodes[i].kind != detail::node_kind::layer || nodes[i].from != std::vector<std::size_t>{i - 1} ||
+            nodes[i].name != std::to_string(i - 1))
+            r.fail("layers[" + std::to_string(i - 1) + "]",
+                   "not a chain of layers named 0, 1, ...: load it with load_model()");
+    if (nodes[0].kind != detail::node_kind::input || out.engine().output() != nodes.size() - 1)
+        r.fail("output", "a sequential model returns its last layer");
+    if (verify) detail::verify_test_vectors(out.engine(), j, r, j.at("dtype") == "float64");
+    return out;
+}
+
+}  // namespace ferrum::nn

@@ -1,0 +1,171 @@
+// Model files: round trips, embedded test vectors re-checked at load, and input_error for truncated files,
+// wrong shapes and unknown fields (naming the file and the JSON path); PyTorch export (tagged [slow]).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "ferrum/nn/model_io.hpp"
+#include "reference.hpp"
+
+namespace nn = ferrum::nn;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+    const fs::path d = fs::temp_directory_path() / ("ferrum_model_io_" + std::to_string(std::random_device{}()));
+    fs::create_directories(d);
+    return d;
+}
+nlohmann::json read_json(const fs::path& p) {
+    std::ifstream in(p);
+    return nlohmann::json::parse(in);
+}
+void write_text(const fs::path& p, const std::string& s) {
+    std::ofstream out(p, std::ios::trunc);
+    out << s;
+}
+nn::sequential<float> paper_like() {
+    nn::sequential<float> m;
+    m.add(nn::gru<float>(2, 16, true)).add(nn::dropout<float>(0.2)).add(nn::gru<float>(16, 8)).add(nn::dense<float>(8, 1));
+    m.reset_parameters(17);
+    return m;
+}
+std::string message_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const ferrum::input_error& e) {
+        return e.what();
+    }
+    return "no input_error";
+}
+
+}  // namespace
+
+TEST_CASE("a saved model loads back with identical predictions and its preprocessing", "[nn][model_io]") {
+    const fs::path dir = temp_dir();
+    auto m = paper_like();
+    nn::save_options opt;
+    opt.preprocessing = {{"n_points", 264}, {"channels", {"phase", "mag"}}, {"mag_mean", 15.2}};
+    nn::save_model(dir / "m.json", m, opt);
+
+    const auto j = read_json(dir / "m.json");
+    CHECK(j["layers"][0]["weight_ih_l0"].size() == 48);     // [3H, in], PyTorch layout
+    CHECK(j["layers"][0]["weight_ih_l0"][0].size() == 2);
+    CHECK(j["layers"][3]["weight"].size() == 1);            // dense [out, in]
+    CHECK(j["layers"][2]["bias_hh_l0"].size() == 24);
+
+    auto back = nn::load_sequential<float>(dir / "m.json");  // verifies the test vectors
+    xt::xtensor<float, 3> x = xt::xtensor<float, 3>::from_shape({4, 30, 2});
+    std::mt19937 g(1);
+    std::normal_distribution<float> d;
+    for (auto& v : x) v = d(g);
+    const auto a = m.predict(x, {30, 12, 1, 29});
+    const auto b = back.predict(x, {30, 12, 1, 29});
+    CHECK(xt::all(xt::equal(a, b)));
+
+    const auto f = nn::load_model<double>(dir / "m.json");  // float32 file run in float64 still verifies
+    CHECK(f.preprocessing["n_points"] == 264);
+    CHECK(f.preprocessing["channels"][1] == "mag");
+    fs::remove_all(dir);
+}
+
+TEST_CASE("a two-input functional model round-trips", "[nn][model_io]") {
+    const fs::path dir = temp_dir();
+    nn::functional<double> m;
+    const auto spec = m.input("spectrum", 6);
+    const auto err = m.input("errors", 3);
+    const auto z = m.add("z", nn::dense<double>(6, 8, nn::activation::relu, 1), spec);
+    const auto e = m.add("e16", nn::dense<double>(3, 16, nn::activation::softplus, 2), err);
+    const auto c = m.concat("cat", {z, e});
+    m.add("out", nn::dense<double>(24, 1, nn::activation::linear, 3), c);
+    nn::save_model(dir / "f.json", m);
+    auto back = nn::load_model<double>(dir / "f.json");
+    xt::xtensor<double, 2> xs = xt::ones<double>({2, 6}), xe = xt::ones<double>({2, 3});
+    CHECK(xt::all(xt::equal(m.predict({xs, xe}), back.model.predict({xs, xe}))));
+    CHECK_THROWS_AS(nn::load_sequential<double>(dir / "f.json"), ferrum::input_error);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("broken model files are input_errors naming the file and the JSON path", "[nn][model_io][errors]") {
+    const fs::path dir = temp_dir();
+    auto m = paper_like();
+    nn::save_model(dir / "m.json", m);
+    const auto good = read_json(dir / "m.json");
+    const std::string text = good.dump(1);
+
+    SECTION("truncated") {
+        write_text(dir / "t.json", text.substr(0, text.size() / 2));
+        const auto msg = message_of([&] { nn::load_sequential<float>(dir / "t.json"); });
+        CHECK_THAT(msg, Catch::Contains("t.json") && Catch::Contains("not valid JSON"));
+    }
+    SECTION("wrong shape") {
+        auto j = good;
+        j["layers"][2]["weight_hh_l0"] = nlohmann::json::array();
+        for (int i = 0; i < 48; ++i) j["layers"][2]["weight_hh_l0"].push_back(std::vector<double>(16, 0.1));
+        write_text(dir / "s.json", j.dump());
+        const auto msg = message_of([&] { nn::load_sequential<float>(dir / "s.json"); });
+        CHECK_THAT(msg, Catch::Contains("s.json") && Catch::Contains("layers[2].weight_hh_l0") &&
+                            Catch::Contains("shape [48,16] expected [24,8]"));
+    }
+    SECTION("unknown field") {
+        auto j = good;
+        j["layers"][0]["colour"] = "blue";
+        write_text(dir / "u.json", j.dump());
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "u.json"); }),
+                   Catch::Contains("layers[0].colour") && Catch::Contains("unknown field"));
+        j = good;
+        j["optimiser"] = "adam";
+        write_text(dir / "u.json", j.dump());
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "u.json"); }), Catch::Contains("optimiser"));
+    }
+    SECTION("missing weight and bad layer wiring") {
+        auto j = good;
+        j["layers"][3].erase("bias");
+        write_text(dir / "w.json", j.dump());
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "w.json"); }), Catch::Contains("layers[3].bias"));
+        j = good;
+        j["layers"][3]["in_features"] = 5;
+        j["layers"][3]["weight"] = {std::vector<double>(5, 0.0)};
+        write_text(dir / "w.json", j.dump());
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "w.json"); }),
+                   Catch::Contains("layers[3]") && Catch::Contains("expects 5"));
+    }
+    SECTION("a changed weight fails verification, unless verification is off") {
+        auto j = good;
+        j["layers"][0]["bias_ih_l0"][5] = j["layers"][0]["bias_ih_l0"][5].get<double>() + 0.5;
+        write_text(dir / "v.json", j.dump());
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "v.json"); }),
+                   Catch::Contains("test_vectors[0].output"));
+        CHECK_NOTHROW(nn::load_sequential<float>(dir / "v.json", false));
+    }
+    SECTION("a missing file is an io_error; saving into a missing folder leaves nothing") {
+        CHECK_THROWS_AS(nn::load_model<float>(dir / "absent.json"), ferrum::io_error);
+        CHECK_THROWS_AS(nn::save_model(dir / "no" / "such" / "m.json", m), ferrum::io_error);
+        CHECK_FALSE(fs::exists(dir / "no"));
+    }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("tools/export_pytorch.py output loads and verifies (PyTorch-computed test vectors)", "[nn][model_io][slow]") {
+    const fs::path tool = fs::path(FERRUM_TEST_DATA_DIR) / ".." / ".." / "tools" / "export_pytorch.py";
+    if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        WARN("python3-torch is not installed: export test skipped");
+        return;
+    }
+    const fs::path dir = temp_dir();
+    const std::string cmd = "/usr/bin/python3 " + tool.string() + " --demo " + (dir / "torch.json").string() + " > /dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    auto f32 = nn::load_sequential<float>(dir / "torch.json");   // verifies against PyTorch's own outputs
+    auto f64 = nn::load_model<double>(dir / "torch.json");
+    const auto j = read_json(dir / "torch.json");
+    CHECK(j["layers"][0]["type"] == "gru");
+    CHECK(j["metadata"]["exported_by"] == "tools/export_pytorch.py");
+    // the Keras (reset_after=True) conversion against Keras' cell equations written out in NumPy
+    CHECK(std::system(("/usr/bin/python3 " + tool.string() + " --self-test > /dev/null").c_str()) == 0);
+    fs::remove_all(dir);
+}
