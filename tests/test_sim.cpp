@@ -31,6 +31,26 @@ double quantile(std::vector<double> v, double p) {
     return i + 1 < v.size() ? v[i] + (x - double(i)) * (v[i + 1] - v[i]) : v[i];
 }
 
+// Spearman's rank correlation (no ties in continuous draws).
+double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+    const auto ranks = [](const std::vector<double>& v) {
+        std::vector<std::size_t> idx(v.size());
+        for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+        std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+        std::vector<double> r(v.size());
+        for (std::size_t i = 0; i < idx.size(); ++i) r[idx[i]] = double(i);
+        return r;
+    };
+    const auto rx = ranks(x), ry = ranks(y);
+    const double n = double(x.size()), mean = (n - 1) / 2;
+    double sxy = 0, sxx = 0;
+    for (std::size_t i = 0; i < rx.size(); ++i) {
+        sxy += (rx[i] - mean) * (ry[i] - mean);
+        sxx += (rx[i] - mean) * (rx[i] - mean);
+    }
+    return sxy / sxx;
+}
+
 double wrap(double x) {
     double r = std::fmod(x, two_pi);
     return r < 0 ? r + two_pi : r;
@@ -325,8 +345,10 @@ TEST_CASE("simulated true parameters follow the embedded Gaussians within sampli
     }
 }
 
-TEST_CASE("simulated marginals plus catalogue noise match the LMC table's quantiles", "[sim]") {
-    // True parameters + the table's median measurement errors should look like the observed table.
+TEST_CASE("simulated marginals and correlations plus catalogue noise match the LMC table", "[sim]") {
+    // True parameters + white-noise Fourier errors of the table's size should look like the observed
+    // table: each A_k gets the table's median A1 error s, each phase phi_k an error s / A_k, so that R21 and
+    // R31 share the error of A1 and phi21 = phi2 - 2 phi1, phi31 = phi3 - 3 phi1 share that of phi1.
     const rrlyrae_simulator sim;
     detail::star_rng noise(1234, 0);
     for (rr_type type : {rr_type::rrab, rr_type::rrc}) {
@@ -335,11 +357,13 @@ TEST_CASE("simulated marginals plus catalogue noise match the LMC table's quanti
         std::vector<double> r4, r8;
         for (std::uint64_t i = 0; i < 20000; ++i) {
             const auto t = sim.truth(i, type);
-            const auto& e = tab.median_error;
-            const double A1 = t.A1() + e[1] * noise.normal(), R21 = t.R21() + e[2] * noise.normal();
-            const double R31 = t.R31() + e[3] * noise.normal(), p21 = t.phi21() + e[4] * noise.normal();
-            const double p31 = t.phi31() + e[5] * noise.normal();
-            const double vals[7] = {t.period, A1, R21, R31, p21, p31, feh_muraveva2025(type, t.period, p31, R21 * A1)};
+            const double s = tab.median_error[1];
+            const double A1 = t.A1() + s * noise.normal(), A2 = t.A2() + s * noise.normal();
+            const double A3 = t.A3() + s * noise.normal();
+            const double d1 = s / t.A1() * noise.normal(), d2 = s / t.A2() * noise.normal();
+            const double d3 = s / t.A3() * noise.normal();
+            const double p21 = t.phi21() + d2 - 2 * d1, p31 = t.phi31() + d3 - 3 * d1;
+            const double vals[7] = {t.period, A1, A2 / A1, A3 / A1, p21, p31, feh_muraveva2025(type, t.period, p31, A2)};
             for (int k = 0; k < 7; ++k) v[k].push_back(vals[k]);
             if (type == rr_type::rrab) {
                 r4.push_back(t.R(4));
@@ -354,6 +378,15 @@ TEST_CASE("simulated marginals plus catalogue noise match the LMC table's quanti
             CHECK(std::abs(quantile(v[k], 0.50) - q[1]) < 0.2 * width);
             CHECK(std::abs(quantile(v[k], 0.84) - q[2]) < 0.2 * width);
         }
+        // the correlations of the table (Spearman, so that its misclassified stars do not dominate)
+        std::size_t pair = 0;
+        for (int i = 0; i < 6; ++i)
+            for (int j = i + 1; j < 6; ++j) {
+                const double rho = spearman(v[i], v[j]);
+                INFO(to_string(type) << " correlation " << i << "," << j << ": simulated " << rho << ", table "
+                                     << tab.spearman[pair]);
+                CHECK(std::abs(rho - tab.spearman[pair++]) < 0.15);
+            }
         if (type == rr_type::rrab) {
             // harmonics 4 and 8 against the medians of the order-8 fits of real DR2 curves
             CHECK(quantile(r4, 0.5) == Approx(detail::rrab_high_harmonics[0].median_r).epsilon(0.1));

@@ -199,7 +199,11 @@ def summary(d):
            np.median(A2 / A1 * np.hypot(d["A2_error"] / A2, d["A1_error"] / A1)),
            np.median(A3 / A1 * np.hypot(d["A3_error"] / A3, d["A1_error"] / A1)),
            np.median(d["Phi21_error"]), np.median(d["Phi31_error"]), 0.0]
-    return q, err
+    # Spearman rank correlations of the six Fourier variables (robust to the misclassified stars)
+    ranks = np.array([np.argsort(np.argsort(v)) for v in vals[:6]], dtype=float)
+    rho = np.corrcoef(ranks)
+    corr = [rho[i, j] for i in range(6) for j in range(i + 1, 6)]
+    return q, err, corr
 
 
 def arr(v, fmt="{:.10g}"):
@@ -239,10 +243,12 @@ def main():
     w("};")
     w("")
     w("/// Summary of the catalogue (observed) values: quantiles 16/50/84 of P, A1, R21, R31, phi21, phi31,")
-    w("/// [Fe/H], and the median catalogue error of each (0 where the table has none).")
+    w("/// [Fe/H], the median catalogue error of each (0 where the table has none), and the Spearman rank")
+    w("/// correlations of the first six (pairs (0,1), (0,2), ..., (4,5)).")
     w("struct table_summary {")
     w("    std::array<std::array<double, 3>, 7> quantiles;")
     w("    std::array<double, 7> median_error;")
+    w("    std::array<double, 15> spearman;")
     w("    int stars;")
     w("};")
     w("")
@@ -257,10 +263,11 @@ def main():
         w(f"    {arr(tri(L))},")
         w(f"    {arr(tri(S))},")
         w(f"    {int(keep.sum())}}};")
-        q, err = summary(tab[t])
+        q, err, corr = summary(tab[t])
         w(f"inline constexpr table_summary {name}_table{{")
         w("    {{" + ", ".join(arr(x) for x in q) + "}},")
         w(f"    {arr(err)},")
+        w(f"    {arr(corr)},")
         w(f"    {len(tab[t]['Period'])}}};")
         w("")
 

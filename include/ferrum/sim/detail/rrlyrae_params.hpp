@@ -17,10 +17,12 @@ struct parameter_gaussian {
 };
 
 /// Summary of the catalogue (observed) values: quantiles 16/50/84 of P, A1, R21, R31, phi21, phi31,
-/// [Fe/H], and the median catalogue error of each (0 where the table has none).
+/// [Fe/H], the median catalogue error of each (0 where the table has none), and the Spearman rank
+/// correlations of the first six (pairs (0,1), (0,2), ..., (4,5)).
 struct table_summary {
     std::array<std::array<double, 3>, 7> quantiles;
     std::array<double, 7> median_error;
+    std::array<double, 15> spearman;
     int stars;
 };
 
@@ -32,6 +34,7 @@ inline constexpr parameter_gaussian rrab_gaussian{
 inline constexpr table_summary rrab_table{
     {{{0.5092135861, 0.5731652269, 0.6345203254}, {0.2088102824, 0.28766543, 0.3671538584}, {0.3963139537, 0.4658011052, 0.5377556175}, {0.2485745243, 0.3290731633, 0.4065415285}, {3.837700456, 4.0224624, 4.253268512}, {1.692756912, 2.0710833, 2.511770316}, {-1.928634141, -1.611131069, -1.255835991}}},
     {0, 0.017457651, 0.07067072779, 0.07028094154, 0.15768182, 0.26412687, 0},
+    {-0.7623085215, -0.06568695286, -0.2752303055, 0.5028128387, 0.5619330735, 0.08787136409, 0.2990093972, -0.475426655, -0.5721136883, 0.4196041821, 0.007009156796, 0.07977714714, -0.2496819371, -0.1923337028, 0.7303384459},
     12877};
 
 inline constexpr parameter_gaussian rrc_gaussian{
@@ -42,6 +45,7 @@ inline constexpr parameter_gaussian rrc_gaussian{
 inline constexpr table_summary rrc_table{
     {{{0.2986011012, 0.3330461771, 0.3585205176}, {0.19197626, 0.22128692, 0.2423032}, {0.1187085321, 0.1724880764, 0.233885307}, {0.0732991803, 0.1020213375, 0.1450208015}, {4.455484, 4.652151, 4.927454}, {2.516552, 3.0327692, 3.6995761}, {-1.91757337, -1.685210548, -1.416576294}}},
     {0, 0.006141911, 0.02933534966, 0.03019953961, 0.17978622, 0.28554273, 0},
+    {-0.2979907259, -0.4222549231, -0.2240433351, 0.2947432184, 0.3781495526, 0.5592797401, 0.1922449441, -0.2792426669, -0.569898331, 0.2748422296, -0.3040213327, -0.5510509299, -0.1370205918, -0.1320726432, 0.4449815948},
     851};
 
 /// RRab harmonics k = 4..8 (order-8 fits of 870 DR2 G curves with >= 40 epochs and
