@@ -107,6 +107,10 @@ TEST_CASE("sine-convention phases convert to the cosine convention", "[fourier]"
     CHECK(wrapped_diff(ferrum::phase_difference_cos_to_sin(2, f.phi21().value), psi[1] - 2 * psi[0]) < 1e-10);
     const double phi31_sin = ferrum::wrap_two_pi(psi[2] - 3 * psi[0]);
     CHECK(wrapped_diff(ferrum::phi31_sin_to_cos(phi31_sin), f.phi31().value) < 1e-10);
+    for (int k = 1; k <= 3; ++k) {
+        CHECK(wrapped_diff(ferrum::phase_cos_to_sin(f.phase[k - 1]), psi[k - 1]) < 1e-10);
+        CHECK(wrapped_diff(ferrum::phase_sin_to_cos(psi[k - 1]), f.phase[k - 1]) < 1e-10);
+    }
     CHECK(ferrum::phi31_cos_to_sin(0.5) == Approx(0.5 + two_pi / 2));
     CHECK(ferrum::phi31_sin_to_cos(ferrum::phi31_cos_to_sin(1.234)) == Approx(1.234).epsilon(1e-14));
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ferrum/lightcurve/preprocess.hpp"
+#include "ferrum/lightcurve/tables.hpp"
 #include "reference.hpp"
 
 using namespace ferrum;
@@ -272,4 +273,48 @@ TEST_CASE("preprocess_curves: per-curve errors, results independent of the threa
     REQUIRE(t.shape()[2] == 2);
     CHECK(t(3, 100, 0) == good[3].time[100]);
     CHECK(t(3, 100, 1) == good[3].mag[100]);
+}
+
+TEST_CASE("real Gaia DR2 RRab curves (Dekany & Grebel 2022) all pre-process, in Dekany's phase convention",
+          "[preprocess]") {
+    const std::string dir = ferrum_test::shared_data_dir();
+    const std::string path = dir + "/dekany2022_gaiadr2_rrab_g/lightcurves.csv";
+    if (dir.empty() || !std::filesystem::exists(path)) {
+        WARN("shared data absent: skipped");
+        return;
+    }
+    table_read_options ro;
+    ro.show_progress = false;
+    const auto all = read_folded_table(path, ro).curves;
+    REQUIRE(all.size() > 1000);
+    std::vector<folded_curve> sample;  // every 20th curve: ~620 of all brightnesses and epoch counts
+    for (std::size_t i = 0; i < all.size(); i += 20) sample.push_back(all[i]);
+    batch_options b;
+    b.threads = 2;
+    b.show_progress = false;
+    const auto res = preprocess_curves(sample, {}, b);
+    double sx = 0, sy = 0;
+    for (const auto& r : res) {
+        INFO(r.error);
+        REQUIRE(r.ok());
+        REQUIRE(r.curve.mag.size() == 264);
+        double s = 0, ss = 0;
+        for (double v : r.curve.mag) {
+            REQUIRE(std::isfinite(v));
+            s += v;
+            ss += v * v;
+        }
+        CHECK(std::abs(s / 264) < 1e-9);
+        CHECK(ss / 264 == Approx(1.0).epsilon(1e-9));
+        CHECK(r.curve.features.peak_to_peak > 0.05);
+        CHECK(r.curve.period == 0.0);
+        // Dekany folded each curve so that its first (sine-convention) Fourier phase is 0.
+        const double phi1_sin = phase_cos_to_sin(r.curve.features.fourier->phase[0]);
+        sx += std::cos(phi1_sin);
+        sy += std::sin(phi1_sin);
+    }
+    // The circular mean of phi1 in the sine convention is 0 (it is 3 pi/2 in Gaia's cosine convention).
+    const double mean_phi1 = std::atan2(sy, sx);
+    CHECK(std::abs(mean_phi1) < 0.1);
+    CHECK(std::hypot(sx, sy) / double(res.size()) > 0.5);  // and the phases are concentrated there
 }

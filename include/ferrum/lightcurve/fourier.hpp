@@ -28,6 +28,12 @@ inline double wrap_two_pi(double x) noexcept {
     return r < two_pi ? r : 0.0;
 }
 
+/// \brief One harmonic's phase from the cosine to the sine convention: cos(x + phi) = sin(x + phi + pi/2), so
+/// phi_k^s = phi_k^c + pi/2 (mod 2 pi), whatever k.
+inline double phase_cos_to_sin(double phi_k_cos) noexcept { return wrap_two_pi(phi_k_cos + two_pi / 4); }
+/// \brief The inverse of phase_cos_to_sin(): phi_k^c = phi_k^s - pi/2 (mod 2 pi).
+inline double phase_sin_to_cos(double phi_k_sin) noexcept { return wrap_two_pi(phi_k_sin - two_pi / 4); }
+
 /// \brief phi_k1 = phi_k - k phi_1 converted from the cosine to the sine convention
 /// (m = A0 + sum A_k sin(2 pi k Phi + phi_k^s)). Since cos(x) = sin(x + pi/2), phi_k^s = phi_k^c + pi/2 and
 /// phi_k1^s = phi_k1^c - (k - 1) pi/2 (mod 2 pi): phi21^s = phi21^c - pi/2 and phi31^s = phi31^c - pi.
