@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <numeric>
@@ -24,6 +25,7 @@
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/detail/rrlyrae_inputs.hpp"
+#include "ferrum/models/detail/svg_plot.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
@@ -95,8 +97,8 @@ struct rrl_prediction {
     bool ok() const noexcept { return flag.empty(); }
 };
 
-/// \brief The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation of the type.
-/// Needs the period (feature "period"); flags stars without one.
+/// \brief The classical pipeline: weighted Fourier fit of the catalogue's order (4 RRab, 3 RRc) -> phi31,
+/// A2 -> Muraveva et al. (2025) relation of the type. Needs the period; flags stars without one.
 inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_input>& stars) {
     std::vector<rrl_prediction> out(stars.size());
     for (std::size_t i = 0; i < stars.size(); ++i) {
@@ -106,7 +108,7 @@ inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_inpu
         } else if (!(s.period > 0)) {
             out[i].flag = "no_period: the relation needs the period";
         } else {
-            out[i].feh = sim::feh_muraveva2025(s.type, s.period, s.features[9], s.features[2]);
+            out[i].feh = sim::feh_muraveva2025(s.type, s.period, s.phi31_catalogue, s.a2_catalogue);
             out[i].sigma = 0.0;
         }
     }
@@ -595,6 +597,64 @@ private:
     nlohmann::json self_test_;
 };
 
+// --- several models in one file (the paper's per-type models) -------------------------------------
+
+/// \brief Writes models (e.g. one per type) into one JSON file, atomically.
+inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
+    nlohmann::json j{{"format", "ferrum-rrlyrae-models"}, {"version", 1}, {"models", nlohmann::json::array()}};
+    for (const auto& m : models) j["models"].push_back(m.to_json());
+    write_file_atomically(path, j.dump());
+}
+
+/// \brief Reads a file of save_rrlyrae_models() (or of rrlyrae_model::save()), self-tests re-checked.
+inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
+    std::ifstream in(path);
+    if (!in) throw io_error("cannot open model file '" + path + "'");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
+    }
+    std::vector<rrlyrae_model> out;
+    if (j.value("format", "") == "ferrum-rrlyrae-models") {
+        for (std::size_t k = 0; k < j.at("models").size(); ++k)
+            out.push_back(rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
+    } else {
+        out.push_back(rrlyrae_model::from_json(j, path, verify));
+    }
+    if (out.empty()) throw input_error(path, 0, "models", "the file holds no model");
+    return out;
+}
+
+/// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
+inline std::vector<rrl_prediction> predict_rrlyrae(std::vector<rrlyrae_model>& models, const std::vector<rrl_star_input>& stars,
+                                                   std::size_t mc_samples = 0, std::uint64_t seed = 12345, unsigned threads = 2) {
+    std::vector<rrl_prediction> out(stars.size());
+    std::vector<char> done(stars.size(), 0);
+    for (std::size_t i = 0; i < stars.size(); ++i)
+        if (!stars[i].ok()) {
+            out[i].flag = stars[i].flag;
+            done[i] = 1;
+        }
+    for (auto& m : models) {
+        std::vector<std::size_t> idx;
+        std::vector<rrl_star_input> sub;
+        for (std::size_t i = 0; i < stars.size(); ++i)
+            if (!done[i] && m.serves(stars[i].type)) {
+                idx.push_back(i);
+                sub.push_back(stars[i]);
+                done[i] = 1;
+            }
+        if (sub.empty()) continue;
+        const auto p = m.predict(sub, mc_samples, seed, threads);
+        for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = p[k];
+    }
+    for (std::size_t i = 0; i < stars.size(); ++i)
+        if (!done[i]) out[i].flag = std::string("type_not_in_model: ") + to_string(stars[i].type);
+    return out;
+}
+
 // --- cross-validation ------------------------------------------------------------------------------
 
 /// \brief Metrics of one set of predictions (weights: 1/sigma_label^2 when label errors are given).
@@ -632,6 +692,97 @@ inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<dou
         m.wmae = v.mae;
     }
     return m;
+}
+
+/// \brief One predicted star with its label, for evaluate_rrlyrae() and the plots.
+struct rrl_scored_star {
+    std::string id;
+    rr_type type = rr_type::unknown;
+    double truth = 0.0, label_sigma = 0.0;  ///< label and its error (0: unknown, unweighted)
+    double feh = 0.0;                       ///< prediction
+    std::size_t n_epochs = 0;
+    double mean_g = std::numeric_limits<double>::quiet_NaN();  ///< when known (simulated labels carry it)
+    int blazhko = -1;                                          ///< 1/0 when known, -1 unknown
+};
+
+/// \brief Metrics as JSON: all stars, per type, by number of epochs and, where the labels say, by mean G
+/// and Blazhko modulation. Weighted forms use 1/label_sigma^2 (when every label has an error).
+inline nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars, std::size_t n_unpredicted = 0) {
+    auto score = [&](auto keep) -> nlohmann::json {
+        std::vector<double> y, p, s;
+        bool all_sigma = true;
+        for (const auto& x : stars)
+            if (keep(x)) {
+                y.push_back(x.truth);
+                p.push_back(x.feh);
+                s.push_back(x.label_sigma);
+                all_sigma = all_sigma && x.label_sigma > 0;
+            }
+        if (y.size() < 2) return {{"n", y.size()}};
+        return rrl_score(y, p, all_sigma ? s : std::vector<double>{}).to_json();
+    };
+    nlohmann::json j;
+    j["n_scored"] = stars.size();
+    j["n_unpredicted"] = n_unpredicted;
+    j["all"] = score([](const rrl_scored_star&) { return true; });
+    for (rr_type t : {rr_type::rrab, rr_type::rrc})
+        if (std::any_of(stars.begin(), stars.end(), [&](const auto& x) { return x.type == t; }))
+            j["per_type"][to_string(t)] = score([&](const rrl_scored_star& x) { return x.type == t; });
+    const std::vector<std::pair<double, double>> ne{{0, 50}, {50, 70}, {70, 100}, {100, 1e9}};
+    for (auto [lo, hi] : ne) {
+        auto m = score([&](const rrl_scored_star& x) { return double(x.n_epochs) >= lo && double(x.n_epochs) < hi; });
+        m["n_epochs"] = {lo, hi >= 1e9 ? nlohmann::json(nullptr) : nlohmann::json(hi)};
+        j["by_n_epochs"].push_back(m);
+    }
+    if (std::any_of(stars.begin(), stars.end(), [](const auto& x) { return std::isfinite(x.mean_g); }))
+        for (auto [lo, hi] : std::vector<std::pair<double, double>>{{0, 16}, {16, 18}, {18, 19.5}, {19.5, 99}}) {
+            auto m = score([&](const rrl_scored_star& x) { return x.mean_g >= lo && x.mean_g < hi; });
+            m["mean_g"] = {lo, hi};
+            j["by_mean_g"].push_back(m);
+        }
+    if (std::any_of(stars.begin(), stars.end(), [](const auto& x) { return x.blazhko >= 0; })) {
+        j["by_blazhko"]["yes"] = score([](const rrl_scored_star& x) { return x.blazhko == 1; });
+        j["by_blazhko"]["no"] = score([](const rrl_scored_star& x) { return x.blazhko == 0; });
+    }
+    return j;
+}
+
+/// \brief Writes `dir`/pred_vs_true.svg (Monti et al. 2025, Fig. 6) and `dir`/residual_vs_epochs.svg
+/// (Fig. 7), atomically; returns their paths.
+inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, const std::vector<rrl_scored_star>& stars,
+                                                    const std::string& title = "") {
+    std::filesystem::create_directories(dir);
+    detail::svg_plot a, b;
+    a.title = title.empty() ? "Predicted vs label [Fe/H]" : title;
+    a.x_label = "label [Fe/H] (dex)";
+    a.y_label = "predicted [Fe/H] (dex)";
+    a.diagonal = true;
+    b.title = title.empty() ? "Residual vs number of epochs" : title;
+    b.x_label = "number of G epochs";
+    b.y_label = "predicted - label [Fe/H] (dex)";
+    b.zero_line = true;
+    b.log_x = true;
+    for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
+        detail::svg_series sa{to_string(t), t == rr_type::rrab ? "#1f5fbf" : "#d0402a", {}, {}}, sb = sa;
+        for (const auto& x : stars)
+            if (x.type == t) {
+                sa.x.push_back(x.truth);
+                sa.y.push_back(x.feh);
+                sb.x.push_back(double(x.n_epochs));
+                sb.y.push_back(x.feh - x.truth);
+            }
+        if (!sa.x.empty()) {
+            sa.label += " (" + std::to_string(sa.x.size()) + ")";
+            sb.label = sa.label;
+            a.series.push_back(sa);
+            b.series.push_back(sb);
+        }
+    }
+    const std::string pa = (std::filesystem::path(dir) / "pred_vs_true.svg").string();
+    const std::string pb = (std::filesystem::path(dir) / "residual_vs_epochs.svg").string();
+    write_file_atomically(pa, detail::render_svg(a));
+    write_file_atomically(pb, detail::render_svg(b));
+    return {pa, pb};
 }
 
 /// \brief Out-of-fold results of repeated stratified K-fold CV.

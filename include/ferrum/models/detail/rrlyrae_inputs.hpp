@@ -59,6 +59,10 @@ struct rrl_star_input {
     rr_type type = rr_type::unknown;
     double period = 0.0;          ///< days; 0 when unknown
     std::size_t n_epochs = 0;     ///< clean epochs of the light curve
+    double peak_to_peak = 0.0;    ///< of the fitted Fourier series (mag), for the paper's AmpG <= 1.4 cut
+    /// phi31 (rad, cosine convention) and A2 (mag) of a weighted Fourier fit of the catalogue's fixed order
+    /// (4 for RRab, 3 for RRc, as Gaia's SOS pipeline and the simulator's catalogue): the classical inputs.
+    double phi31_catalogue = 0.0, a2_catalogue = 0.0;
     std::vector<float> sequence;  ///< steps x 2: (phase x period, or phase), standardised magnitude
     std::vector<double> features; ///< rrl_feature_names() order
     /// Empty when usable; else one of too_few_epochs, no_period, unknown_type, no_light_curve,
@@ -138,6 +142,18 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         fo.max_order = opt.fourier_max_order;
         const fourier_decomposition f = fit_fourier(fc, fo);
         out.features = rrl_features(f, fc.period, type);
+        double lo = f(0.0), hi = lo;
+        for (int k = 1; k < 256; ++k) {
+            const double m = f(k / 256.0);
+            lo = std::min(lo, m);
+            hi = std::max(hi, m);
+        }
+        out.peak_to_peak = hi - lo;
+        fourier_options fixed;
+        fixed.order = std::min(type == rr_type::rrc ? 3 : 4, static_cast<int>((fc.size() - 2) / 2));
+        const fourier_decomposition g = fixed.order >= 3 ? fit_fourier(fc, fixed) : f;
+        out.phi31_catalogue = g.phi31().value;
+        out.a2_catalogue = g.amplitude[1];
         if (opt.sequence == rrl_sequence::resampled) {
             folded_curve g = fc;
             if (!opt.use_period) g.period = 0.0;

@@ -1,0 +1,183 @@
+// What the giant-star [Fe/H] models (UA-CSNet, the Bayesian MLP, the photometric parallax) share: the
+// prediction record, the calibration check of predicted sigmas, per-column standardisation, a stratified
+// hold-out, and networks stored as ferrum.nn.model documents with self-test vectors from real inputs.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "ferrum/core/error.hpp"
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/model_io.hpp"
+
+namespace ferrum::models {
+
+/// \brief One star's prediction. `sigma` is the total; for MC-dropout models sigma^2 = sigma_dropout^2 +
+/// sigma_model^2 (Fallows & Sanders 2022, eq. 5); for UA-CSNet sigma = sigma_model.
+struct giant_prediction {
+    double value = NAN;
+    double sigma = NAN;
+    double sigma_model = NAN;    ///< the network's predicted (aleatoric) sigma
+    double sigma_dropout = 0.0;  ///< spread of the MC-dropout means (epistemic); 0 without MC dropout
+};
+
+/// \brief How honest predicted sigmas are: the fractions of |y - prediction| below 1 and 2 sigma
+/// (0.683 and 0.954 for calibrated Gaussian errors), and the bias and scatter of the residuals.
+struct calibration_result {
+    std::size_t n = 0;
+    double within_1sigma = NAN, within_2sigma = NAN;
+    double bias = NAN, rms = NAN, median_sigma = NAN;
+};
+
+/// \brief Calibration of `pred` against `y`. With `extra_sigma` (e.g. the labels' own errors) the
+/// residual is compared with sqrt(sigma^2 + extra^2). `idx` selects stars (empty: all).
+inline calibration_result calibration(const std::vector<double>& y, const std::vector<giant_prediction>& pred,
+                                      const std::vector<double>& extra_sigma = {},
+                                      const std::vector<std::size_t>& idx = {}) {
+    if (y.size() != pred.size() || (!extra_sigma.empty() && extra_sigma.size() != y.size()))
+        throw value_error("calibration: y, predictions (and extra_sigma) must have the same length");
+    std::vector<std::size_t> use = idx;
+    if (use.empty()) {
+        use.resize(y.size());
+        std::iota(use.begin(), use.end(), std::size_t{0});
+    }
+    calibration_result c;
+    double s1 = 0, s2 = 0, sb = 0, ss = 0;
+    std::vector<double> sig;
+    for (auto i : use) {
+        if (i >= y.size()) throw value_error("calibration: index out of range");
+        if (!std::isfinite(pred[i].value) || !std::isfinite(pred[i].sigma)) continue;
+        const double e = extra_sigma.empty() ? 0.0 : extra_sigma[i];
+        const double s = std::sqrt(pred[i].sigma * pred[i].sigma + e * e);
+        const double r = y[i] - pred[i].value;
+        s1 += std::abs(r) < s;
+        s2 += std::abs(r) < 2 * s;
+        sb += r;
+        ss += r * r;
+        sig.push_back(pred[i].sigma);
+        ++c.n;
+    }
+    if (c.n == 0) throw value_error("calibration: no star with a finite prediction");
+    const double n = double(c.n);
+    c.within_1sigma = s1 / n;
+    c.within_2sigma = s2 / n;
+    c.bias = -sb / n;  // mean(prediction - y)
+    c.rms = std::sqrt(ss / n);
+    std::nth_element(sig.begin(), sig.begin() + std::ptrdiff_t(sig.size() / 2), sig.end());
+    c.median_sigma = sig[sig.size() / 2];
+    return c;
+}
+
+namespace detail {
+
+/// Per-column mean and standard deviation of the training rows (a constant column passes as 0).
+struct giants_standardiser {
+    std::vector<double> mean, scale;
+    template <class Row>
+    void fit(const std::vector<Row>& rows, const std::vector<std::size_t>& idx) {
+        const std::size_t d = rows[idx.front()].size();
+        mean.assign(d, 0.0);
+        scale.assign(d, 0.0);
+        for (auto i : idx)
+            for (std::size_t j = 0; j < d; ++j) mean[j] += rows[i][j];
+        for (auto& m : mean) m /= double(idx.size());
+        for (auto i : idx)
+            for (std::size_t j = 0; j < d; ++j) scale[j] += (rows[i][j] - mean[j]) * (rows[i][j] - mean[j]);
+        for (auto& s : scale) s = std::sqrt(s / double(idx.size()));
+        for (auto& s : scale)
+            if (!(s > 1e-300)) s = 1.0;
+    }
+    float operator()(double v, std::size_t j) const noexcept { return static_cast<float>((v - mean[j]) / scale[j]); }
+    nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}}; }
+    static giants_standardiser from_json(const nlohmann::json& j) {
+        giants_standardiser s;
+        s.mean = j.at("mean").get<std::vector<double>>();
+        s.scale = j.at("scale").get<std::vector<double>>();
+        if (s.mean.size() != s.scale.size()) throw value_error("standardisation: mean and scale differ in length");
+        return s;
+    }
+};
+
+/// A validation share taken as every k-th star in label order (so the metal-poor tail is in both parts).
+inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> giants_holdout(std::vector<std::size_t> idx,
+                                                                                     const std::vector<double>& y,
+                                                                                     double fraction) {
+    if (!(fraction > 0 && fraction < 0.5)) throw value_error("validation_fraction must be in (0, 0.5)");
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
+    const std::size_t every = std::max<std::size_t>(2, std::size_t(std::lround(1.0 / fraction)));
+    std::vector<std::size_t> tr, va;
+    for (std::size_t k = 0; k < idx.size(); ++k) (k % every == every / 2 ? va : tr).push_back(idx[k]);
+    std::sort(tr.begin(), tr.end());
+    std::sort(va.begin(), va.end());
+    return {tr, va};
+}
+
+inline std::vector<std::size_t> all_indices(std::size_t n) {
+    std::vector<std::size_t> v(n);
+    std::iota(v.begin(), v.end(), std::size_t{0});
+    return v;
+}
+
+/// The network as a ferrum.nn.model document (loadable with nn::load_model too), with `preprocessing`
+/// and one test vector computed from `test_inputs` (real, standardised inputs: a loaded file re-runs them).
+inline nlohmann::json network_document(nn::functional<float>& net, const nlohmann::json& preprocessing,
+                                       const std::vector<xt::xtensor<float, 2>>& test_inputs) {
+    nlohmann::json j = nn::detail::model_json(net.engine());
+    j["preprocessing"] = preprocessing;
+    j["metadata"] = nlohmann::json::object();
+    std::vector<nn::input_view<float>> views(test_inputs.begin(), test_inputs.end());
+    nlohmann::json ins = nlohmann::json::array();
+    for (const auto& t : test_inputs) ins.push_back(nn::detail::tensor_json<float>(xt::xarray<float>(t)));
+    net.engine().forward(views, {}, nn::mode::inference);
+    j["test_vectors"] = nlohmann::json::array(
+        {{{"inputs", ins}, {"output", nn::detail::tensor_json<float>(net.engine().output_tensor())}, {"tolerance", 1e-5}}});
+    return j;
+}
+
+/// Reads a document of network_document(); with `verify` re-runs its test vector (input_error on mismatch).
+inline nn::functional<float> network_from_document(const nlohmann::json& j, const std::string& where, bool verify) {
+    const nn::detail::model_reader r(where);
+    nn::functional<float> net;
+    nn::detail::graph_from_json(net.engine(), j, r);
+    if (verify) nn::detail::verify_test_vectors(net.engine(), j, r, j.value("dtype", "") == "float64");
+    return net;
+}
+
+/// The inputs of a document's first test vector (so a loaded model can be saved again with the same).
+inline std::vector<xt::xtensor<float, 2>> document_test_inputs(const nlohmann::json& j) {
+    std::vector<xt::xtensor<float, 2>> out;
+    if (!j.contains("test_vectors") || j["test_vectors"].empty()) return out;
+    for (const auto& a : j["test_vectors"][0].at("inputs")) {
+        const std::size_t rows = a.size(), cols = rows ? a[0].size() : 0;
+        xt::xtensor<float, 2> t = xt::xtensor<float, 2>::from_shape({rows, cols});
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t c = 0; c < cols; ++c) t(r, c) = a[r].at(c).get<float>();
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+inline nlohmann::json read_json_file(const std::string& path) {
+    return nn::detail::read_model_document(path);
+}
+
+/// Copies rows `idx[lo, hi)` of `rows` (each `width` values) into a (hi - lo, width) tensor through `f`.
+template <class Rows, class F>
+xt::xtensor<float, 2> gather_rows(const Rows& rows, const std::vector<std::size_t>& idx, std::size_t width, F&& f) {
+    xt::xtensor<float, 2> t = xt::xtensor<float, 2>::from_shape({idx.size(), width});
+    for (std::size_t k = 0; k < idx.size(); ++k)
+        for (std::size_t j = 0; j < width; ++j) t(k, j) = f(rows[idx[k]], j);
+    return t;
+}
+
+}  // namespace detail
+}  // namespace ferrum::models

@@ -1,0 +1,522 @@
+// ferrum-rrl: RR Lyrae photometric metallicities from Gaia-like light curves (Monti et al. 2025) --
+// simulate training sets, train (with repeated stratified K-fold CV), predict, evaluate with plots.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ferrum/core/csv.hpp>
+#include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
+#include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
+#include <ferrum/lightcurve/tables.hpp>
+#include <ferrum/models.hpp>
+#include <ferrum/sim.hpp>
+
+namespace {
+
+using namespace ferrum;
+using namespace ferrum::models;
+using json = nlohmann::json;
+
+const char* const usage = R"(ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curves (Monti et al. 2025 and better models)
+
+  ferrum-rrl simulate --n-rrab N --n-rrc M --seed S --out DIR [--min-epochs 50]
+      Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv
+
+  ferrum-rrl train INPUT --labels L --out model.json [--config cfg.json] [--folds K] [--repeats R]
+                   [--max-epochs E] [--seed S] [--architecture A] [--unified] [--paper-cuts]
+                   [--report cv.json] [--oof oof.csv] [--label-column feh] [--error-column feh_error]
+      K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the
+      out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all
+      usable stars and saved with self-test vectors.
+      A: paper_gru (default; GRU 20-16-8), gru_fourier (GRU + Fourier features), fourier_linear.
+
+  ferrum-rrl predict --model M INPUT --out predictions.csv [--mc-samples 20]
+      Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.
+
+  ferrum-rrl classical INPUT --out predictions.csv
+      The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.
+
+  ferrum-rrl evaluate --predictions P --labels L [--label-column feh] [--error-column feh_error] [--plots DIR]
+      Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);
+      DIR/pred_vs_true.svg and DIR/residual_vs_epochs.svg.
+
+  INPUT is one of
+      --epoch-photometry F --catalogue C     Gaia archive epoch photometry + vari_rrlyrae CSV
+      --folded F [--type RRab|RRc]           id,phase,mag table (no periods: use --no-period to train)
+      --light-curves F --stars S [--type T]  id,time,mag[,mag_err] + a star table id,period,<epoch column>
+                                             (--epoch-column, default t0_mjd; --period-column, default period)
+
+  Common: --quiet (no progress on stderr; also FERRUM_QUIET=1), --threads N, --help.
+  Config files (--config) are JSON objects with any of: architecture, gru_sizes, dropout, head_width, ridge,
+  sequence (resampled|raw_epochs), use_period, min_epochs, learning_rate, batch_size, max_epochs, patience,
+  kernel_l1, kernel_l2, density_weighting, validation_fraction, reduce_lr_factor, reduce_lr_patience,
+  clip_norm, folds, repeats, seed, unified, paper_cuts; unknown fields are refused.
+)";
+
+struct args {
+    std::string command;
+    std::map<std::string, std::string> kv;
+    std::set<std::string> flags;
+
+    bool has(const std::string& k) const { return kv.count(k) || flags.count(k); }
+    std::string get(const std::string& k, const std::string& def = "") const {
+        auto it = kv.find(k);
+        return it == kv.end() ? def : it->second;
+    }
+    std::string need(const std::string& k) const {
+        auto it = kv.find(k);
+        if (it == kv.end()) throw value_error(command + ": --" + k + " is required (see ferrum-rrl --help)");
+        return it->second;
+    }
+    long long integer(const std::string& k, long long def) const {
+        if (!kv.count(k)) return def;
+        const auto r = parse_int64(kv.at(k));
+        if (!r.ok()) throw value_error("--" + k + " must be an integer, got '" + kv.at(k) + "'");
+        return r.value;
+    }
+};
+
+const std::set<std::string> boolean_flags{"quiet", "unified", "paper-cuts", "no-period", "help"};
+
+args parse(int argc, char** argv) {
+    args a;
+    int i = 1;
+    if (i < argc && argv[i][0] != '-') a.command = argv[i++];
+    for (; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s == "-h") s = "--help";
+        if (s.rfind("--", 0) != 0) throw value_error("unexpected argument '" + s + "' (options start with --)");
+        s = s.substr(2);
+        if (boolean_flags.count(s)) {
+            a.flags.insert(s);
+        } else {
+            if (i + 1 >= argc) throw value_error("--" + s + " needs a value");
+            a.kv[s] = argv[++i];
+        }
+    }
+    return a;
+}
+
+void check_known(const args& a, const std::set<std::string>& allowed) {
+    static const std::set<std::string> common{"quiet", "threads", "help"};
+    for (const auto& [k, v] : a.kv)
+        if (!allowed.count(k) && !common.count(k)) throw value_error(a.command + ": unknown option --" + k);
+    for (const auto& k : a.flags)
+        if (!allowed.count(k) && !common.count(k)) throw value_error(a.command + ": unknown option --" + k);
+}
+
+rr_type parse_type(const std::string& s) {
+    if (s == "RRab" || s == "rrab") return rr_type::rrab;
+    if (s == "RRc" || s == "rrc") return rr_type::rrc;
+    throw value_error("--type must be RRab or RRc, got '" + s + "'");
+}
+
+// --- inputs ---------------------------------------------------------------------------------------
+
+const std::set<std::string> input_options{"epoch-photometry", "catalogue", "folded", "type", "light-curves", "stars",
+                                          "epoch-column", "period-column", "no-period"};
+
+std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
+    const bool show = !quiet;
+    if (a.has("epoch-photometry")) {
+        const auto cat = read_rrlyrae_catalogue(a.need("catalogue"));
+        gaia_read_options go;
+        go.show_progress = show;
+        const auto lc = read_gaia_epoch_photometry(a.need("epoch-photometry"), go);
+        return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
+    }
+    if (a.has("folded")) {
+        table_read_options to;
+        to.show_progress = show;
+        const auto fc = read_folded_table(a.need("folded"), to);
+        return prepare_rrlyrae_inputs(fc.curves, {parse_type(a.get("type", "RRab"))}, opt, threads, show);
+    }
+    if (a.has("light-curves")) {
+        table_read_options to;
+        to.show_progress = show;
+        const auto lc = read_light_curve_table(a.need("light-curves"), to);
+        const std::string sp = a.need("stars");
+        csv_reader csv(sp);
+        const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
+        const auto cp = csv.column(a.get("period-column", "period"));
+        const auto ce = csv.column(a.get("epoch-column", "t0_mjd"));
+        const auto ct = csv.find_column("type");
+        std::map<std::string, rrl_ephemeris> eph;
+        while (const csv_record* r = csv.next()) {
+            rrl_ephemeris e;
+            e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.get("type", "RRab"));
+            const auto p = parse_double((*r)[cp]);
+            const auto t = parse_double((*r)[ce]);
+            if (!p.ok()) throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
+            if (!t.ok()) throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
+            e.period = p.value;
+            e.epoch = t.value;
+            if (!(e.period > 0)) e.problem = "no_period: period is not positive";
+            eph[std::string((*r)[cid])] = e;
+        }
+        std::vector<rrl_ephemeris> v;
+        for (const auto& c : lc.curves) {
+            auto it = eph.find(ferrum::models::detail::star_id(c.source_id, c.name));
+            rrl_ephemeris e;
+            if (it == eph.end())
+                e.problem = "not_in_catalogue";
+            else
+                e = it->second;
+            v.push_back(e);
+        }
+        return prepare_rrlyrae_inputs(lc.curves, v, opt, threads, show);
+    }
+    throw value_error(a.command + ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
+}
+
+// --- labels ---------------------------------------------------------------------------------------
+
+struct label_row {
+    double feh = 0, sigma = 0;
+    double mean_g = std::numeric_limits<double>::quiet_NaN();
+    int blazhko = -1;
+};
+
+std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column, const std::string& error_column) {
+    csv_reader csv(path);
+    const auto cid = csv.find_column("source_id") ? csv.column("source_id") : csv.column("id");
+    const auto cf = csv.column(column);
+    const auto ce = error_column == "none" ? std::optional<std::size_t>{} : csv.find_column(error_column);
+    const auto cg = csv.find_column("mean_g_true");
+    const auto cb = csv.find_column("blazhko_period");
+    std::map<std::string, label_row> out;
+    while (const csv_record* r = csv.next()) {
+        if (r->size() != csv.header().size())
+            throw input_error(path, r->line(), "", "has " + std::to_string(r->size()) + " fields, the header " +
+                                                       std::to_string(csv.header().size()));
+        label_row l;
+        const auto f = parse_double((*r)[cf]);
+        if (!f.ok()) throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
+        l.feh = f.value;
+        if (ce) {
+            const auto e = parse_double((*r)[*ce]);
+            if (!e.ok() || !(e.value > 0))
+                throw input_error(path, r->line(), csv.header()[*ce], "not a positive number: '" + std::string((*r)[*ce]) + "'");
+            l.sigma = e.value;
+        }
+        if (cg) {
+            const auto g = parse_double((*r)[*cg]);
+            if (g.ok()) l.mean_g = g.value;
+        }
+        if (cb) {
+            const auto b = parse_double((*r)[*cb]);
+            if (b.ok()) l.blazhko = b.value > 0 ? 1 : 0;
+        }
+        const std::string id(ferrum::detail::trim((*r)[cid]));
+        if (!out.emplace(id, l).second) throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
+    }
+    return out;
+}
+
+// --- config ---------------------------------------------------------------------------------------
+
+struct run_config {
+    rrl_model_options model;
+    rrl_training_options train;
+    std::size_t folds = 5, repeats = 1;
+    bool unified = false, paper_cuts = false;
+};
+
+void apply_config(run_config& c, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw io_error("cannot open config file '" + path + "'");
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception& e) {
+        throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw input_error(path, 0, "", "a config file is a JSON object");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string k = it.key();
+        const json& v = it.value();
+        try {
+            if (k == "architecture") c.model.architecture = rrl_architecture_from_string(v.get<std::string>());
+            else if (k == "gru_sizes") c.model.gru_sizes = v.get<std::vector<std::size_t>>();
+            else if (k == "dropout") c.model.dropout = v.get<std::vector<double>>();
+            else if (k == "head_width") c.model.head_width = v.get<std::size_t>();
+            else if (k == "ridge") c.model.ridge = v.get<double>();
+            else if (k == "sequence") {
+                const auto s = v.get<std::string>();
+                if (s != "resampled" && s != "raw_epochs") throw value_error("sequence must be resampled or raw_epochs");
+                c.model.input.sequence = s == "resampled" ? rrl_sequence::resampled : rrl_sequence::raw_epochs;
+            } else if (k == "use_period") c.model.input.use_period = v.get<bool>();
+            else if (k == "min_epochs") c.model.input.min_epochs = v.get<std::size_t>();
+            else if (k == "learning_rate") c.train.learning_rate = v.get<double>();
+            else if (k == "batch_size") c.train.batch_size = v.get<std::size_t>();
+            else if (k == "max_epochs") c.train.max_epochs = v.get<int>();
+            else if (k == "patience") c.train.patience = v.get<int>();
+            else if (k == "kernel_l1") c.train.kernel_l1 = v.get<double>();
+            else if (k == "kernel_l2") c.train.kernel_l2 = v.get<double>();
+            else if (k == "density_weighting") c.train.density_weighting = v.get<bool>();
+            else if (k == "validation_fraction") c.train.validation_fraction = v.get<double>();
+            else if (k == "reduce_lr_factor") c.train.reduce_lr_factor = v.get<double>();
+            else if (k == "reduce_lr_patience") c.train.reduce_lr_patience = v.get<int>();
+            else if (k == "clip_norm") c.train.clip_norm = v.get<double>();
+            else if (k == "folds") c.folds = v.get<std::size_t>();
+            else if (k == "repeats") c.repeats = v.get<std::size_t>();
+            else if (k == "seed") c.train.seed = v.get<std::uint64_t>();
+            else if (k == "unified") c.unified = v.get<bool>();
+            else if (k == "paper_cuts") c.paper_cuts = v.get<bool>();
+            else throw input_error(path, 0, k, "unknown field (see ferrum-rrl --help for the accepted ones)");
+        } catch (const json::exception& e) {
+            throw input_error(path, 0, k, std::string("wrong type: ") + e.what());
+        } catch (const value_error& e) {
+            throw input_error(path, 0, k, e.what());
+        }
+    }
+}
+
+// --- outputs --------------------------------------------------------------------------------------
+
+std::string fmt(double v, int digits = 5) {
+    if (!std::isfinite(v)) return "";
+    char b[40];
+    std::snprintf(b, sizeof b, "%.*f", digits, v);
+    return b;
+}
+
+void write_predictions(const std::string& path, const std::vector<rrl_star_input>& stars, const std::vector<rrl_prediction>& p) {
+    std::string o = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        std::string flag = p[i].flag;
+        for (auto& ch : flag)
+            if (ch == ',' || ch == '\n' || ch == '"') ch = ';';
+        o += stars[i].id + ',' + to_string(stars[i].type) + ',' + (p[i].ok() ? fmt(p[i].feh) : "") + ',' +
+             (p[i].ok() ? fmt(p[i].sigma) : "") + ',' + std::to_string(stars[i].n_epochs) + ',' + flag + '\n';
+    }
+    write_file_atomically(path, o);
+}
+
+// --- commands -------------------------------------------------------------------------------------
+
+int cmd_simulate(const args& a) {
+    check_known(a, {"n-rrab", "n-rrc", "seed", "out", "min-epochs"});
+    sim::simulation_options o;
+    o.seed = static_cast<std::uint64_t>(a.integer("seed", 0));
+    o.min_epochs = static_cast<int>(a.integer("min-epochs", o.min_epochs));
+    const long long nab = a.integer("n-rrab", -1), nc = a.integer("n-rrc", -1);
+    if (nab < 0 || nc < 0) throw value_error("simulate: --n-rrab and --n-rrc are required (>= 0)");
+    sim::write_options w;
+    w.threads = static_cast<unsigned>(a.integer("threads", 0));
+    w.progress = !a.has("quiet");
+    const auto set = sim::write_gaia_like_set(a.need("out"), std::size_t(nab), std::size_t(nc), o, w);
+    std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s\n", set.stars, set.epochs, a.need("out").c_str());
+    return 0;
+}
+
+int cmd_train(const args& a) {
+    std::set<std::string> allowed = input_options;
+    for (const char* k : {"labels", "out", "config", "folds", "repeats", "max-epochs", "seed", "architecture", "unified",
+                          "paper-cuts", "report", "oof", "label-column", "error-column"})
+        allowed.insert(k);
+    check_known(a, allowed);
+    run_config c;
+    c.train.progress = !a.has("quiet");
+    if (a.has("config")) apply_config(c, a.need("config"));
+    if (a.has("folds")) c.folds = std::size_t(a.integer("folds", 5));
+    if (a.has("repeats")) c.repeats = std::size_t(a.integer("repeats", 1));
+    if (a.has("max-epochs")) c.train.max_epochs = int(a.integer("max-epochs", 100));
+    if (a.has("seed")) c.train.seed = std::uint64_t(a.integer("seed", 1));
+    if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.get("architecture"));
+    if (a.has("unified")) c.unified = true;
+    if (a.has("paper-cuts")) c.paper_cuts = true;
+    if (a.has("no-period")) c.model.input.use_period = false;
+    if (a.has("threads")) c.train.threads = unsigned(a.integer("threads", 2));
+    const std::string out = a.need("out");
+    const bool quiet = a.has("quiet");
+
+    auto stars = read_inputs(a, c.model.input, c.train.threads, quiet);
+    const std::string lpath = a.need("labels");
+    const auto labels = read_labels(lpath, a.get("label-column", "feh"), a.get("error-column", "feh_error"));
+    std::vector<double> y(stars.size(), std::numeric_limits<double>::quiet_NaN()), sigma(stars.size(), 1.0);
+    std::size_t unlabelled = 0, cut = 0, flagged = 0;
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        auto it = labels.find(stars[i].id);
+        if (!stars[i].ok()) {
+            ++flagged;
+            continue;
+        }
+        if (it == labels.end()) {
+            ++unlabelled;
+            continue;
+        }
+        // the paper's sample: N_epochs >= 50, peak-to-peak G of the Fourier fit <= 1.4 mag, sigma <= 0.4
+        if (c.paper_cuts && (stars[i].n_epochs < 50 || (it->second.sigma > 0.4) || stars[i].peak_to_peak > 1.4)) {
+            ++cut;
+            continue;
+        }
+        y[i] = it->second.feh;
+        sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
+    }
+    std::fprintf(stderr, "train: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
+                 stars.size(), flagged, unlabelled, cut);
+
+    std::vector<std::vector<rr_type>> groups;
+    std::set<rr_type> present;
+    for (std::size_t i = 0; i < stars.size(); ++i)
+        if (std::isfinite(y[i])) present.insert(stars[i].type);
+    present.erase(rr_type::rrd);
+    present.erase(rr_type::unknown);
+    if (present.empty()) throw value_error("train: no usable labelled RRab or RRc star");
+    if (c.unified)
+        groups.push_back(std::vector<rr_type>(present.begin(), present.end()));
+    else
+        for (auto t : present) groups.push_back({t});
+
+    json report;
+    report["architecture"] = to_string(c.model.architecture);
+    report["folds"] = c.folds;
+    report["repeats"] = c.repeats;
+    report["max_epochs"] = c.train.max_epochs;
+    report["seed"] = c.train.seed;
+    report["n_flagged"] = flagged;
+    report["n_unlabelled"] = unlabelled;
+    report["n_cut"] = cut;
+    std::string oof = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
+    std::vector<rrlyrae_model> models;
+    for (const auto& g : groups) {
+        rrl_model_options mo = c.model;
+        mo.types = g;
+        std::string name;
+        for (auto t : g) name += std::string(name.empty() ? "" : "+") + to_string(t);
+        if (c.folds >= 2) {
+            std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.folds, c.repeats, name.c_str());
+            const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.folds, c.repeats);
+            json r;
+            std::vector<rrl_scored_star> scored;
+            for (std::size_t k = 0; k < cv.index.size(); ++k) {
+                const auto& s = stars[cv.index[k]];
+                double m = 0;
+                for (const auto& rep : cv.oof) m += rep[k];
+                m /= double(cv.oof.size());
+                scored.push_back({s.id, s.type, cv.y[k], cv.sigma[k], m, s.n_epochs});
+                oof += s.id + ',' + to_string(s.type) + ',' + fmt(m) + ",," + std::to_string(s.n_epochs) + ",\n";
+            }
+            r["out_of_fold"] = evaluate_rrlyrae(scored);
+            for (std::size_t f = 0; f < cv.folds.size(); ++f) {
+                json fj = cv.folds[f].to_json();
+                fj["best_epoch"] = cv.best_epochs[f];
+                r["per_fold"].push_back(fj);
+            }
+            report["models"][name] = r;
+        }
+        std::vector<std::size_t> idx;
+        for (std::size_t i = 0; i < stars.size(); ++i)
+            if (std::isfinite(y[i]) && std::find(g.begin(), g.end(), stars[i].type) != g.end()) idx.push_back(i);
+        std::fprintf(stderr, "train: final %s model on %zu stars\n", name.c_str(), idx.size());
+        rrlyrae_model m(mo, c.train.seed);
+        const auto h = m.fit(stars, y, idx, c.train);
+        report["final"][name] = {{"n", idx.size()}, {"best_epoch", h.best_epoch}, {"best_val_loss", h.best_val_loss},
+                                 {"epochs_run", h.epochs.size()}};
+        models.push_back(std::move(m));
+    }
+    save_rrlyrae_models(out, models);
+    const std::string rp = a.get("report", out + ".cv.json");
+    write_file_atomically(rp, report.dump(2));
+    if (c.folds >= 2) write_file_atomically(a.get("oof", out + ".oof.csv"), oof);
+    std::fprintf(stderr, "train: wrote %s and %s\n", out.c_str(), rp.c_str());
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+}
+
+int cmd_predict(const args& a) {
+    std::set<std::string> allowed = input_options;
+    for (const char* k : {"model", "out", "mc-samples", "seed"}) allowed.insert(k);
+    check_known(a, allowed);
+    const std::string mp = a.need("model"), out = a.need("out");
+    auto models = load_rrlyrae_models(mp);
+    const unsigned threads = unsigned(a.integer("threads", 2));
+    const auto stars = read_inputs(a, models.front().options().input, threads, a.has("quiet"));
+    const auto p = predict_rrlyrae(models, stars, std::size_t(a.integer("mc-samples", 20)), std::uint64_t(a.integer("seed", 12345)), threads);
+    write_predictions(out, stars, p);
+    std::size_t ok = 0;
+    for (const auto& q : p) ok += q.ok();
+    std::fprintf(stderr, "predict: %zu stars, %zu predicted, %zu flagged -> %s\n", p.size(), ok, p.size() - ok, out.c_str());
+    return 0;
+}
+
+int cmd_classical(const args& a) {
+    std::set<std::string> allowed = input_options;
+    allowed.insert("out");
+    check_known(a, allowed);
+    const auto stars = read_inputs(a, {}, unsigned(a.integer("threads", 2)), a.has("quiet"));
+    write_predictions(a.need("out"), stars, classical_feh(stars));
+    return 0;
+}
+
+int cmd_evaluate(const args& a) {
+    check_known(a, {"predictions", "labels", "label-column", "error-column", "plots", "title"});
+    const std::string pp = a.need("predictions");
+    const auto labels = read_labels(a.need("labels"), a.get("label-column", "feh"), a.get("error-column", "feh_error"));
+    csv_reader csv(pp);
+    const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"), cn = csv.column("n_epochs");
+    std::vector<rrl_scored_star> scored;
+    std::size_t unpredicted = 0, unlabelled = 0;
+    while (const csv_record* r = csv.next()) {
+        if (r->size() != csv.header().size())
+            throw input_error(pp, r->line(), "", "has " + std::to_string(r->size()) + " fields, the header " + std::to_string(csv.header().size()));
+        const std::string id(ferrum::detail::trim((*r)[cid]));
+        if (ferrum::detail::trim((*r)[cf]).empty()) {
+            ++unpredicted;
+            continue;
+        }
+        const auto f = parse_double((*r)[cf]);
+        if (!f.ok()) throw input_error(pp, r->line(), "feh", "not a number: '" + std::string((*r)[cf]) + "'");
+        const auto n = parse_int64((*r)[cn]);
+        if (!n.ok()) throw input_error(pp, r->line(), "n_epochs", "not an integer: '" + std::string((*r)[cn]) + "'");
+        auto it = labels.find(id);
+        if (it == labels.end()) {
+            ++unlabelled;
+            continue;
+        }
+        const std::string type((*r)[ct]);
+        scored.push_back({id, type == "RRc" ? rr_type::rrc : (type == "RRab" ? rr_type::rrab : rr_type::unknown), it->second.feh,
+                          it->second.sigma, f.value, std::size_t(n.value), it->second.mean_g, it->second.blazhko});
+    }
+    if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
+    json j = evaluate_rrlyrae(scored, unpredicted);
+    j["n_without_label"] = unlabelled;
+    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.get("plots"), scored, a.get("title"));
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const args a = parse(argc, argv);
+        if (a.has("help") || a.command.empty() || a.command == "help") {
+            std::fputs(usage, stdout);
+            return a.command.empty() && !a.has("help") ? 2 : 0;
+        }
+        if (a.has("quiet")) setenv("FERRUM_QUIET", "1", 1);
+        if (a.command == "simulate") return cmd_simulate(a);
+        if (a.command == "train") return cmd_train(a);
+        if (a.command == "predict") return cmd_predict(a);
+        if (a.command == "classical") return cmd_classical(a);
+        if (a.command == "evaluate") return cmd_evaluate(a);
+        std::fprintf(stderr, "ferrum-rrl: unknown command '%s' (simulate, train, predict, classical, evaluate; --help)\n",
+                     a.command.c_str());
+        return 2;
+    } catch (const ferrum::error& e) {
+        std::fprintf(stderr, "ferrum-rrl: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ferrum-rrl: unexpected error: %s\n", e.what());
+        return 3;
+    }
+}
