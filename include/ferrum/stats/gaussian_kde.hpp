@@ -257,7 +257,7 @@ public:
         const double h = chol_(0, 0), inv = 1.0 / (std::sqrt(2.0) * h);
         const double x0 = data_.minCoeff(), span = (data_.maxCoeff() - x0) * inv;
         if (span > 1e15)
-            throw value_error("gaussian_kde::evaluate_fast: the data span 1e15 bandwidths; use the exact evaluation");
+            throw value_error("gaussian_kde::evaluate_fast: the data span more than 1e15 bandwidths; use the exact evaluation");
 
         // Source boxes: Hermite moments A_k = sum_i w_i (s_i - c)^k / k! (Greengard & Strain eq. 2.5).
         std::vector<std::int64_t> key(n_);
@@ -416,9 +416,10 @@ private:
     }
 
     // SciPy's order of operations (gaussian_kernel_estimate): for each sample i in turn, every target j
-    // adds w_i (exp(-|u_i - v_j|^2 / 2) norm). Keeping that order, and the C library's exp, makes the
-    // result agree with SciPy to a few ulp, which DenseWeight needs: 1 - rho_n amplifies the error of rho
-    // near the mode. Targets are processed in blocks, so the loop over them stays vectorisable.
+    // adds w_i (exp(-|u_i - v_j|^2 / 2) norm). With that order and the compensated moments the result
+    // agrees with SciPy to a few ulp, which DenseWeight needs (1 - rho_n amplifies rho's error near the
+    // mode). Targets go in blocks so the loop over them vectorises, Eigen's exp included (4x the C
+    // library's scalar exp); FERRUM_KDE_SCALAR_EXP swaps in the C library's exp, as SciPy calls it.
     std::vector<double> evaluate_matrix(const Eigen::MatrixXd& q) const {
         detail::require_finite(q.data(), std::size_t(q.size()), "points");
         const std::size_t m = std::size_t(q.cols());
@@ -438,10 +439,10 @@ private:
                     a = (white_(i, 0) - qw.col(0).segment(j0, len)).square();
                     for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k) a += (white_(i, k) - qw.col(k).segment(j0, len)).square();
                     const double wi = w_(i);
-#ifdef FERRUM_KDE_VECTORIZED_EXP
-                    e += wi * ((-a / 2.0).exp() * norm_);
-#else
+#ifdef FERRUM_KDE_SCALAR_EXP
                     for (Eigen::Index j = 0; j < len; ++j) e(j) += wi * (std::exp(-a(j) / 2.0) * norm_);
+#else
+                    e += wi * ((-a / 2.0).exp() * norm_);
 #endif
                 }
                 for (Eigen::Index j = 0; j < len; ++j) out[std::size_t(j0 + j)] = e(j);
