@@ -184,6 +184,10 @@ struct simulation_options {
     /// source_id of star 0; the default lies above every real Gaia source_id (< 6.92e18).
     std::int64_t first_source_id = 9000000000000000000LL;
 
+    /// Clean epochs a catalogue fit of order K needs: two per coefficient. With fewer, the series of a
+    /// faint star often runs wild between the epochs.
+    static constexpr int min_clean_epochs(int K) noexcept { return 2 * (2 * K + 1); }
+
     /// Throws value_error naming the first inconsistent option.
     void validate() const {
         const auto fail = [](const std::string& m) { throw value_error("simulation_options: " + m); };
@@ -193,10 +197,10 @@ struct simulation_options {
         if (!(epochs_median > 0) || !(epochs_sigma_ln >= 0)) fail("epochs_median > 0 and epochs_sigma_ln >= 0");
         if (std::max(fit_order_rrab, fit_order_rrc) > 8 || std::min(fit_order_rrab, fit_order_rrc) < 3)
             fail("fit orders must be in [3, 8] (phi31 needs 3 harmonics)");
-        const int need = 2 * std::max(fit_order_rrab, fit_order_rrc) + 2;
+        const int need = min_clean_epochs(std::max(fit_order_rrab, fit_order_rrc));
         if (min_epochs < need)
             fail("min_epochs must be at least " + std::to_string(need) + " for Fourier fits of order " +
-                 std::to_string(std::max(fit_order_rrab, fit_order_rrc)));
+                 std::to_string(std::max(fit_order_rrab, fit_order_rrc)) + " (two epochs per coefficient)");
         if (max_epochs < min_epochs || max_epochs > 2000) fail("need min_epochs <= max_epochs <= 2000");
         for (double f : {blazhko_fraction_rrab, blazhko_fraction_rrc, rejected_fraction})
             if (!(f >= 0 && f <= 1)) fail("fractions must be in [0, 1]");
@@ -211,22 +215,27 @@ struct simulation_options {
 namespace detail {
 
 /// Draws x = mean + L z from a fitted parameter Gaussian, redrawing z with |z|^2 > 22.46 (the 99.9 % point
-/// of chi2(6)): the same truncation that removed outliers when the Gaussian was fitted.
+/// of chi2(6)): the same truncation that removed outliers when the Gaussian was fitted; and x with any
+/// coordinate beyond 3.5 marginal sd, which would allow, e.g., an A1 of 0.9 mag in the ellipsoid's tips.
 inline std::array<double, 6> draw_parameters(const parameter_gaussian& g, star_rng& rng) {
-    std::array<double, 6> z{};
-    double d2;
-    do {
-        d2 = 0;
+    for (;;) {
+        std::array<double, 6> z{};
+        double d2 = 0;
         for (auto& v : z) {
             v = rng.normal();
             d2 += v * v;
         }
-    } while (d2 > 22.46);
-    std::array<double, 6> x = g.mean;
-    std::size_t t = 0;
-    for (std::size_t i = 0; i < 6; ++i)
-        for (std::size_t j = 0; j <= i; ++j) x[i] += g.cholesky[t++] * z[j];
-    return x;
+        if (d2 > 22.46) continue;
+        std::array<double, 6> x = g.mean;
+        bool inside = true;
+        std::size_t t = 0;
+        for (std::size_t i = 0; i < 6; ++i) {
+            for (std::size_t j = 0; j <= i; ++j) x[i] += g.cholesky[t++] * z[j];
+            const double var = g.covariance[t - 1];  // the diagonal element (i, i) closes row i
+            inside = inside && std::abs(x[i] - g.mean[i]) <= 3.5 * std::sqrt(var);
+        }
+        if (inside) return x;
+    }
 }
 
 /// Mean G on [lo, hi] with density proportional to 10^(slope G), by inverting its CDF.
@@ -279,6 +288,8 @@ public:
     }
 
 private:
+    static constexpr double max_catalogue_amplitude = 2.5;  // mag
+
     static const rr_type& check(const rr_type& type) {
         if (type != rr_type::rrab && type != rr_type::rrc)
             throw value_error(std::string("rrlyrae_simulator makes RRab and RRc stars, not ") + to_string(type));
@@ -295,18 +306,26 @@ private:
         s.type = type;
         s.truth = draw_truth(type, rng);
         const int fit_order = type == rr_type::rrab ? opt_.fit_order_rrab : opt_.fit_order_rrc;
-        // A sampling that cannot support the fit (too few clean epochs, phases too clustered for the
-        // order) is redrawn; with >= 2K + 2 epochs this is rare, and 20 failures mean a bad option set.
+        // A sampling that cannot support the fit is redrawn: phases too clustered for the order, or a
+        // series that runs wild between the epochs (a peak-to-peak above 2.5 mag and twice the true one,
+        // which no catalogue would publish). With two clean epochs per coefficient this is rare; 20
+        // failures in a row mean the options ask for more than the sampling can give.
         for (int attempt = 0;; ++attempt) {
             observe(s, fit_order, rng);
+            std::string why;
             try {
                 s.catalogue = catalogue_fit(s, fit_order);
-                break;
+                if (std::isfinite(s.catalogue.peak_to_peak) && std::isfinite(s.catalogue.int_average) &&
+                    s.catalogue.peak_to_peak <= std::max(max_catalogue_amplitude, 2 * s.truth.peak_to_peak) &&
+                    s.catalogue.A1() > 0)
+                    break;
+                why = "fitted peak-to-peak " + std::to_string(s.catalogue.peak_to_peak) + " mag";
             } catch (const value_error& e) {
-                if (attempt == 20)
-                    throw value_error("star " + std::to_string(index) + ": no usable sampling after 20 draws (" +
-                                      e.what() + ")");
+                why = e.what();
             }
+            if (attempt == 20)
+                throw value_error("star " + std::to_string(index) + ": no usable sampling in 20 draws (" + why +
+                                  "); allow more epochs (min_epochs) or a lower fit order");
         }
         s.feh_true = feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
         s.feh = feh_muraveva2025(type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2());
@@ -379,7 +398,7 @@ private:
                 total * total - formal * formal - detail::model_residual_variance(t, detail::rrab_harmonics), 0.0));
         }
         const detail::series_evaluator f(t.series());
-        const int max_rejected = std::max(0, n - (2 * fit_order + 2));
+        const int max_rejected = std::max(0, n - simulation_options::min_clean_epochs(fit_order));
         int rejected = 0;
         s.epochs.clear();
         s.epochs.reserve(times.size());
