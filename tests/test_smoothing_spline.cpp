@@ -171,9 +171,11 @@ TEST_CASE("fixed-lam fits equal SciPy's values, unweighted and weighted", "[smoo
         for (const auto& f : c.at("fixed_lam")) {
             const double lam = f.at("lam").get<double>();
             INFO(c.at("name").get<std::string>() << " lam " << lam);
-            // SciPy's values carry ~1e-2 * eps * lam * ||W^-1 E|| relative rounding error (see above)
-            const double tol_u = std::max(1e-9, eps * lam * scipy_penalty_norm(x, ones));
-            const double tol_w = std::max(1e-9, eps * lam * scipy_penalty_norm(x, w));
+            // SciPy's values carry ~1e-2 * eps * lam * ||W^-1 E|| relative rounding error on these curves (up
+            // to 80x that bound on others, e.g. x spanning 8 units; there ferrum matches its long double
+            // evaluation to 7e-12 and SciPy does not), hence 10x the bound where it exceeds 1e-9
+            const double tol_u = std::max(1e-9, 10 * eps * lam * scipy_penalty_norm(x, ones));
+            const double tol_w = std::max(1e-9, 10 * eps * lam * scipy_penalty_norm(x, w));
             const auto su = ferrum::make_smoothing_spline(x, y, std::vector<double>{}, lam);
             CHECK(su.lam() == lam);
             CHECK(max_rel_diff(su(q), vec(f.at("values"))) <= tol_u);
@@ -187,7 +189,7 @@ TEST_CASE("the spline at SciPy's GCV lam reproduces SciPy's GCV spline", "[smoot
     for (const auto& c : cases(ref)) {
         INFO(c.name);
         const double lam = c.gcv->at("lam").get<double>();
-        const double tol = std::max(1e-9, eps * lam * scipy_penalty_norm(c.x, c.w));
+        const double tol = std::max(1e-9, 10 * eps * lam * scipy_penalty_norm(c.x, c.w));
         CHECK(max_rel_diff(ferrum::make_smoothing_spline(c.x, c.y, c.w, lam)(c.query), vec(c.gcv->at("values"))) <= tol);
     }
 }
@@ -215,8 +217,7 @@ TEST_CASE("the lam search reaches a GCV value no larger than SciPy's choice", "[
 }
 
 TEST_CASE("the lam search finds the minimum of a fine scan", "[smoothing_spline][gcv]") {
-    // independent of SciPy: a brute-force scan over 1e-12..1e4 in steps of 0.01 decades (these curves have
-    // no close pairs, so GCV has no spurious minimum towards lam = 0 and the search range covers the scan's)
+    // independent of SciPy: a brute-force scan over 1e-12..1e4 in steps of 0.01 decades
     for (unsigned seed : {1u, 2u, 3u}) {
         std::vector<double> w;
         const auto x = uniform_x(60 + 40 * seed);
@@ -511,19 +512,19 @@ TEST_CASE("real Gaia DR2 light curves: every fit succeeds and reaches the scanne
     modified.gamma = 1.4;
     ferrum::smoothing_spline_fitter plain, mod(modified);
     const std::vector<double> w, grid = {0.0, 0.25, 0.5, 0.75, 1.0};
-    for (std::size_t c = 0; c < xs.size(); c += 50) {
+    for (std::size_t c = 0; c < xs.size(); c += 10) {
         INFO("curve " << c << " with " << xs[c].size() << " epochs");
         const auto s = plain.fit(xs[c], ys[c]);
         const auto m = mod.fit(xs[c], ys[c]);
         for (double v : s(grid)) CHECK(std::isfinite(v));
         CHECK(m.degrees_of_freedom() < double(m.breakpoints().size()) / 1.4);
-        // the minimum of a 0.05-decade scan over the documented search range
+        // the minimum of a 0.05-decade scan over the documented search range and of lam = 0
         const auto [lo, hi] = plain.search_range(xs[c], ys[c], w);
-        double best = std::numeric_limits<double>::infinity();
+        double best = plain.criterion(xs[c], ys[c], w, 0.0);
         for (double u = std::log10(lo); u <= std::log10(hi); u += 0.05)
             best = std::min(best, plain.criterion(xs[c], ys[c], w, std::pow(10.0, u)));
         CHECK(s.criterion() <= best * (1 + 1e-12));
-        CHECK(s.lam() >= lo * (1 - 1e-12));
+        CHECK((s.lam() == 0 || s.lam() >= lo * (1 - 1e-12)));
         CHECK(s.lam() <= hi * (1 + 1e-12));
     }
 }

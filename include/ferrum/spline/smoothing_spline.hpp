@@ -17,14 +17,18 @@
 //
 // The lam search (SciPy 1.10 uses minimize_scalar(bounds=(0, n), method='Bounded'), which for lam of
 // order 1e-5 is at its absolute tolerance and can stop in a far worse local minimum) works in
-// u = log10(lam): a grid of step 0.5 decades over
-//     lam_unit * [1e-5, 1e5 (n-1)^4],   lam_unit = mean(w) * ((x_max - x_min) / (n - 1))^3,
-// i.e. equivalent kernel bandwidths from 1/18 of the mean spacing to ~18 times the range (the line);
-// then Brent's (1973) minimiser on the two grid cells around the best grid point, to 1e-7 decades.
-// The range deliberately stops short of lam -> 0: there GCV tends to a finite limit that is spuriously
-// small when two abscissae are close (GCV's A_ii ~ tr A / n fails), e.g. 1.9e-6 against 4.9e-4 at the
-// sensible minimum on the reference curve rrl_c_64 -- interpolating the noise. SciPy is kept off it by
-// its absolute xtol. See smoothing_spline_options (and gamma, which removes that end altogether).
+// u = log10(lam): a grid of step 0.25 decades over
+//     lam_unit * [1e-10, 1e5 (n-1)^4],   lam_unit = mean(w) * ((x_max - x_min) / (n - 1))^3,
+// i.e. equivalent kernel bandwidths from 1/300 of the mean spacing to ~18 times the range (the line);
+// then Brent's (1973) minimiser on the two grid cells around each of the (up to three) lowest local minima
+// of the grid within 1% of the lowest, to 1e-7 decades (GCV of real curves can have two minima 0.2% apart
+// within half a decade); and
+// lam = 0, where GCV has a finite limit (computed exactly), so that the global minimum over [0, lam_max]
+// is found. That limit is GCV's known degenerate end: with close abscissae it can be spuriously small
+// (GCV's A_ii ~ tr A / n fails), e.g. 1.9e-6 on the reference curve rrl_c_64 against 4.9e-4 at the
+// smooth local minimum SciPy reports, which its absolute xtol keeps it on. Minimising GCV then means
+// interpolating; smoothing_spline_options::gamma > 1 (modified GCV) removes that end altogether.
+
 #pragma once
 
 #include <algorithm>
@@ -58,9 +62,9 @@ struct smoothing_spline_options {
     /// some large lam may still be singular: the lam search skips them and a fit at one throws value_error.
     /// 1e-8 leaves every pair SciPy can resolve unmerged, so GCV stays SciPy's (merging changes n).
     double merge_tolerance = 1e-8;
-    double decades_below = 5.0;  ///< lowest lam = lam_unit * 10^-decades_below
+    double decades_below = 10.0; ///< lowest grid lam = lam_unit * 10^-decades_below (lam = 0 is tried too)
     double decades_above = 5.0;  ///< highest lam = lam_unit * (n-1)^4 * 10^decades_above
-    double grid_step = 0.5;      ///< coarse grid step, decades
+    double grid_step = 0.25;     ///< coarse grid step, decades
     double tolerance = 1e-7;     ///< Brent's absolute tolerance on log10(lam)
     /// 1 (the default) minimises SciPy's GCV. gamma > 1 minimises the modified GCV of Kim & Gu (2004,
     /// JRSS B 66, 337, eq. 9; gamma = 1.4 there): RSS/n / (1 - gamma tr A / n)^2, searched only where
@@ -284,7 +288,7 @@ public:
         return dof();
     }
 
-    /// The interval [lam_min, lam_max] the GCV search covers for these data (see the header comment).
+    /// The grid interval [lam_min, lam_max] of the GCV search for these data; lam = 0 is tried as well.
     template <class X, class Y, class W>
     std::pair<double, double> search_range(const X& x, const Y& y, const W& w) {
         prepare(x, y, w);
@@ -480,23 +484,42 @@ private:
         const std::size_t steps = static_cast<std::size_t>(std::ceil((hi - lo) / options_.grid_step));
         const double step = (hi - lo) / double(steps);
         auto f = [&](double u) { return objective(std::pow(10.0, u)); };
-        std::size_t best = 0;
+        grid_.resize(steps + 1);
         Real fbest = std::numeric_limits<Real>::infinity();
         for (std::size_t k = 0; k <= steps; ++k) {
-            const Real v = f(lo + step * double(k));
-            if (v < fbest) {
-                fbest = v;
-                best = k;
-            }
+            grid_[k] = f(lo + step * double(k));
+            fbest = std::min(fbest, grid_[k]);
         }
         if (!(fbest < std::numeric_limits<Real>::infinity()))
             throw value_error("make_smoothing_spline: no lam in the search range gives a usable criterion for these " +
                               std::to_string(n) + " points (gamma = " + std::to_string(options_.gamma) +
                               " needs tr A < n / gamma; or abscissae too close together)");
-        const double a = lo + step * double(best == 0 ? 0 : best - 1);
-        const double b = lo + step * double(best == steps ? steps : best + 1);
-        const auto [u, fu] = brent_localmin(f, a, b, lo + step * double(best), fbest, options_.tolerance);
-        return std::pow(10.0, fu <= fbest ? u : lo + step * double(best));
+        // Refine the lowest few local minima of the grid, not only the lowest point: a basin 1% deep
+        // can sit between two grid points that are both above a flat stretch elsewhere (seen on real curves).
+        local_.clear();
+        for (std::size_t k = 0; k <= steps; ++k)
+            if ((k == 0 || grid_[k] <= grid_[k - 1]) && (k == steps || grid_[k] <= grid_[k + 1]) &&
+                grid_[k] < std::numeric_limits<Real>::infinity())
+                local_.push_back(k);
+        std::size_t refine = std::min<std::size_t>(local_.size(), 3);
+        std::partial_sort(local_.begin(), local_.begin() + std::ptrdiff_t(refine), local_.end(),
+                          [&](std::size_t i, std::size_t j) { return grid_[i] < grid_[j]; });
+        // a basin whose grid value is 1% above the best cannot win: Brent gains ~0.01% within a cell
+        while (refine > 1 && grid_[local_[refine - 1]] > fbest * Real(1.01)) --refine;
+        double u_best = lo + step * double(local_[0]);
+        Real f_best = grid_[local_[0]];
+        for (std::size_t r = 0; r < refine; ++r) {
+            const std::size_t k = local_[r];
+            const double a = lo + step * double(k == 0 ? 0 : k - 1);
+            const double b = lo + step * double(k == steps ? steps : k + 1);
+            const auto [u, fu] = brent_localmin(f, a, b, lo + step * double(k), grid_[k], options_.tolerance);
+            if (fu < f_best) {
+                f_best = fu;
+                u_best = u;
+            }
+        }
+        if (objective(0.0) < f_best) return 0.0;  // GCV's infimum is its interpolating limit
+        return std::pow(10.0, u_best);
     }
 
     // Brent (1973), "Algorithms for Minimization without Derivatives", ch. 5 (procedure localmin):
@@ -575,7 +598,8 @@ private:
     }
 
     smoothing_spline_options options_;
-    std::vector<std::size_t> order_;
+    std::vector<std::size_t> order_, local_;
+    std::vector<Real> grid_;
     std::vector<Real> xs_, ys_, ws_, vs_, ih_;
     std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, m0_, m1_, m2_, gam_, fv_, f2_;
     detail::pentadiagonal_ldlt<Real> ldlt_;

@@ -15,13 +15,14 @@ namespace ferrum::detail {
 /// allocates nothing after the first curve of a given size.
 template <class Real>
 struct pentadiagonal_ldlt {
-    std::vector<Real> d, u1, u2;
+    std::vector<Real> d, inv_d, u1, u2;
 
     /// Factorises M given by its diagonal m0 and superdiagonals m1 (M(j, j+1)) and m2 (M(j, j+2)), each
     /// of length >= n (the last one or two entries of m1, m2 are ignored). Returns false when a pivot is
     /// not positive, i.e. M is not numerically positive definite.
     bool factorize(const Real* m0, const Real* m1, const Real* m2, std::size_t n) {
         d.resize(n);
+        inv_d.resize(n);
         u1.resize(n);
         u2.resize(n);
         // The row-j update needs only rows j-1 and j-2, kept in registers.
@@ -35,6 +36,7 @@ struct pentadiagonal_ldlt {
             const Real u1j = j + 1 < n ? (m1[j] - a1 * b1 * d1) * inv : Real(0);
             const Real u2j = j + 2 < n ? m2[j] * inv : Real(0);
             d[j] = dj;
+            inv_d[j] = inv;
             u1[j] = u1j;
             u2[j] = u2j;
             d2 = d1;
@@ -53,7 +55,7 @@ struct pentadiagonal_ldlt {
             if (j >= 2) s -= u2[j - 2] * b[j - 2];
             b[j] = s;
         }
-        for (std::size_t j = 0; j < n; ++j) b[j] /= d[j];
+        for (std::size_t j = 0; j < n; ++j) b[j] *= inv_d[j];
         for (std::size_t j = n - 1; j-- > 0;) {
             Real s = b[j] - u1[j] * b[j + 1];
             if (j + 2 < n) s -= u2[j] * b[j + 2];
@@ -72,7 +74,7 @@ struct pentadiagonal_ldlt {
             const Real a = u1[j], b = u2[j];
             const Real s02 = -a * p12 - b * p22;  // Sigma(j, j+2)
             const Real s01 = -a * p11 - b * p12;  // Sigma(j, j+1)
-            const Real s00 = Real(1) / d[j] - a * s01 - b * s02;
+            const Real s00 = inv_d[j] - a * s01 - b * s02;
             trace += s00 * s0[j];
             if (j + 1 < n) trace += Real(2) * s01 * s1[j];
             if (j + 2 < n) trace += Real(2) * s02 * s2[j];
