@@ -7,4 +7,8 @@
 #include "ferrum/relations/table_io.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
 #include "ferrum/relations/linear_relation.hpp"
+#include "ferrum/relations/model_io.hpp"
 #include "ferrum/relations/feature_selection.hpp"
+#ifdef FERRUM_HAS_XGBOOST
+#include "ferrum/relations/gradient_boosting.hpp"
+#endif
