@@ -2,7 +2,7 @@
 // minimises sum_i w_i (y_i - f(x_i))^2 + lam * integral f''(x)^2 dx over natural cubic splines with knots
 // at the data, and chooses lam by generalised cross-validation (Craven & Wahba 1979; Woltring 1986):
 //     GCV(lam) = (1/n) sum_i (y_i - f(x_i))^2 / (1 - tr A(lam) / n)^2,   A = hat matrix, y_hat = A y.
-// Solved in Reinsch's form (Green & Silverman 1994, "Nonparametric Regression and GLMs", sec. 2.3.3):
+// Solved in Reinsch's form (Reinsch 1967; Green & Silverman 1994, "Nonparametric Regression and GLMs", ch. 2):
 //     (R + lam Q^T W^-1 Q) gamma = Q^T y,   y - f(x) = lam W^-1 Q gamma,   gamma = f'' at the inner knots,
 // with Q the (n, n-2) second-divided-difference matrix and R the (n-2)^2 tridiagonal Gram matrix of the
 // hat functions, and  I - A = lam W^-1 Q (R + lam Q^T W^-1 Q)^-1 Q^T, so 1 - tr A / n is a trace of a
@@ -67,7 +67,7 @@ struct smoothing_spline_options {
     double grid_step = 0.25;     ///< coarse grid step, decades
     double tolerance = 1e-7;     ///< Brent's absolute tolerance on log10(lam)
     /// 1 (the default) minimises SciPy's GCV. gamma > 1 minimises the modified GCV of Kim & Gu (2004,
-    /// JRSS B 66, 337, eq. 9; gamma = 1.4 there): RSS/n / (1 - gamma tr A / n)^2, searched only where
+    /// JRSS B 66, 337; gamma = 1.4 there): RSS/n / (1 - gamma tr A / n)^2, searched only where
     /// tr A < n / gamma. Plain GCV often has its global minimum at the interpolating end on sparse curves
     /// (about 1 in 5 of the 12-97 point Gaia DR2 curves of Dekany & Grebel 2022); gamma > 1 keeps the fit
     /// away from it. smoothing_spline::criterion() still reports the plain GCV.
@@ -174,7 +174,7 @@ public:
 
     /// The n + 2 B-spline coefficients on knots(). Each is the blossom (polar form) of the cubic piece on
     /// an interval of the B-spline's support, evaluated at the three inner knots of that B-spline
-    /// (de Boor 2001, "A Practical Guide to Splines", ch. IX, eq. (40)): exact, no linear system.
+    /// (Ramshaw 1989; the de Boor-Fix dual functional): exact, no linear system.
     std::vector<double> coefficients() const {
         const std::vector<double> t = knots();
         const std::size_t n = x_.size();
@@ -377,7 +377,7 @@ private:
     }
 
     // Q^T y, R and S = Q^T W^-1 Q for the merged data. Column j of Q (inner knot j+1) has q0 = 1/h_j,
-    // q1 = -1/h_j - 1/h_{j+1}, q2 = 1/h_{j+1} in rows j, j+1, j+2 (Green & Silverman sec. 2.1.2).
+    // q1 = -1/h_j - 1/h_{j+1}, q2 = 1/h_{j+1} in rows j, j+1, j+2 (Green & Silverman ch. 2).
     void build_bands() {
         const std::size_t n = xs_.size(), m = n - 2;
         ih_.resize(n - 1);

@@ -1,6 +1,6 @@
 // Symmetric positive definite pentadiagonal systems for the GCV smoothing spline: LDL^T factorisation,
 // solve, and the three central bands of the inverse by the recursion of Hutchinson & de Hoog (1985,
-// Numer. Math. 47, 99, eqs. 2.1-2.3), which is what makes the GCV trace O(n) instead of O(n^3).
+// Numer. Math. 47, 99), which is what makes the GCV trace O(n) instead of O(n^3).
 // Hand-written on plain arrays because Eigen has no banded solvers, and a dense Eigen LDL^T would be
 // O(n^3) in the lam search that runs ~50 times per light curve.
 #pragma once
@@ -65,7 +65,7 @@ struct pentadiagonal_ldlt {
 
     /// trace(M^-1 S) for a symmetric pentadiagonal S (bands s0, s1, s2): only the central three bands of
     /// M^-1 meet S, and those follow from U Sigma = D^-1 U^-T read on and above the diagonal
-    /// (Hutchinson & de Hoog eq. 2.3), backwards from the last row, without forming Sigma.
+    /// (Hutchinson & de Hoog), backwards from the last row, without forming Sigma.
     Real trace_of_inverse_times(const Real* s0, const Real* s1, const Real* s2, std::size_t n) const noexcept {
         // Sigma(j+1, j+1), Sigma(j+1, j+2), Sigma(j+2, j+2) carried from the previous (higher) row.
         Real p11 = 0, p12 = 0, p22 = 0;
