@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ferrum/nn/detail/block.hpp"
+#include "ferrum/backend/cpu/panel_product.hpp"
 #include "ferrum/nn/detail/kernel_traits.hpp"
 
 namespace ferrum::nn::detail {
@@ -15,8 +16,6 @@ namespace ferrum::nn::detail {
 template <class T>
 struct gru_kernels<ferrum::backend::cpu, T> {
     using Index = Eigen::Index;
-    using row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
-    using const_row = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
 
     struct weights {
         const T* w_ih;  ///< [3H, in], gate rows r, z, n
@@ -43,51 +42,6 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         matrix<T> dh, dht, dhnext;  ///< backward: H x batch state gradients
     };
 
-    /// out (M x B) = or += A (M x K) X (K x B) for the small per-step products (K, M <= 3H): rows of X and out
-    /// are contiguous batch vectors, so each output row is a sum of K scaled rows, vectorised along the
-    /// batch, with no packing (which costs more than the product at these sizes).
-    template <bool Accumulate, class Coef>
-    static void recurrent_product(const Coef& a, Index M, Index K, const T* x, Index ldx, T* out, Index ldo,
-                                  Index B) {
-        namespace ei = Eigen::internal;
-        using packet = typename ei::packet_traits<T>::type;
-        constexpr Index P = ei::unpacket_traits<packet>::size;
-        Index j0 = 0;
-        for (; j0 + 4 * P <= B; j0 += 4 * P)  // four accumulators stay in registers over k
-            for (Index i = 0; i < M; ++i) {
-                T* o = out + i * ldo + j0;
-                packet a0 = Accumulate ? ei::ploadu<packet>(o) : ei::pset1<packet>(T(0));
-                packet a1 = Accumulate ? ei::ploadu<packet>(o + P) : ei::pset1<packet>(T(0));
-                packet a2 = Accumulate ? ei::ploadu<packet>(o + 2 * P) : ei::pset1<packet>(T(0));
-                packet a3 = Accumulate ? ei::ploadu<packet>(o + 3 * P) : ei::pset1<packet>(T(0));
-                for (Index k = 0; k < K; ++k) {
-                    const packet w = ei::pset1<packet>(a(i, k));
-                    const T* xk = x + k * ldx + j0;
-                    a0 = ei::pmadd(w, ei::ploadu<packet>(xk), a0);
-                    a1 = ei::pmadd(w, ei::ploadu<packet>(xk + P), a1);
-                    a2 = ei::pmadd(w, ei::ploadu<packet>(xk + 2 * P), a2);
-                    a3 = ei::pmadd(w, ei::ploadu<packet>(xk + 3 * P), a3);
-                }
-                ei::pstoreu(o, a0);
-                ei::pstoreu(o + P, a1);
-                ei::pstoreu(o + 2 * P, a2);
-                ei::pstoreu(o + 3 * P, a3);
-            }
-        for (; j0 + P <= B; j0 += P)
-            for (Index i = 0; i < M; ++i) {
-                T* o = out + i * ldo + j0;
-                packet a0 = Accumulate ? ei::ploadu<packet>(o) : ei::pset1<packet>(T(0));
-                for (Index k = 0; k < K; ++k) a0 = ei::pmadd(ei::pset1<packet>(a(i, k)), ei::ploadu<packet>(x + k * ldx + j0), a0);
-                ei::pstoreu(o, a0);
-            }
-        for (; j0 < B; ++j0)
-            for (Index i = 0; i < M; ++i) {
-                T acc = Accumulate ? out[i * ldo + j0] : T(0);
-                for (Index k = 0; k < K; ++k) acc = ei::pmadd(a(i, k), x[k * ldx + j0], acc);
-                out[i * ldo + j0] = acc;
-            }
-    }
-
     /// Runs the layer over x (in x steps*batch). `lengths` (per sample of the chunk) stops a sample's
     /// state at its own last step; null means every sample has all steps.
     static void forward(const weights& p, const matrix<T>& x, const chunk_context& ctx, cache& c) {
@@ -98,24 +52,30 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         c.states.resize(H, TB);
         c.gh.resize(3 * H, B);
         c.h0.setZero(H, B);
-        c.gates.noalias() = Wih * x;
+        panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB, c.gates.data(),
+                                TB, TB);
         // r and z see b_ih + b_hh outside the non-linearity; n's b_hn stays inside r * (.)
-        for (Index i = 0; i < 3 * H; ++i)
-            c.gates.row(i).array() += p.b_ih[i] + (i < 2 * H ? p.b_hh[i] : T(0));
         for (Index t = 0; t < S; ++t) {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            recurrent_product<false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(), prev.outerStride(), c.gh.data(),
-                                     B, B);
+            panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
+                                    prev.outerStride(), c.gh.data(), B, B);
+            const Index col = t * B;
             for (Index i = 0; i < H; ++i) {
-                const Index col = t * B;
-                row r(&c.gates(i, col), B), z(&c.gates(H + i, col), B), n(&c.gates(2 * H + i, col), B);
-                row hn(&c.ghn(i, col), B), h(&c.states(i, col), B);
-                const_row hp(prev.row(i).data(), B);
-                r = (r + const_row(&c.gh(i, 0), B)).logistic();
-                z = (z + const_row(&c.gh(H + i, 0), B)).logistic();
-                hn = const_row(&c.gh(2 * H + i, 0), B) + p.b_hh[2 * H + i];
-                n = (n + r * hn).tanh();
-                h = n + z * (hp - n);
+                // r and z see b_ih + b_hh outside the non-linearity; b_hn stays inside r * (.)
+                const T br = p.b_ih[i] + p.b_hh[i], bz = p.b_ih[H + i] + p.b_hh[H + i];
+                const T bin = p.b_ih[2 * H + i], bhn = p.b_hh[2 * H + i];
+                T *r = &c.gates(i, col), *z = &c.gates(H + i, col), *n = &c.gates(2 * H + i, col);
+                T *hn = &c.ghn(i, col), *h = &c.states(i, col);
+                const T *ghr = &c.gh(i, 0), *ghz = &c.gh(H + i, 0), *ghn = &c.gh(2 * H + i, 0);
+                const T* hp = prev.row(i).data();
+                for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto R = amap(r + j, w), Z = amap(z + j, w), N = amap(n + j, w), HN = amap(hn + j, w);
+                    R = (R + amap(ghr + j, w) + br).logistic();
+                    Z = (Z + amap(ghz + j, w) + bz).logistic();
+                    HN = amap(ghn + j, w) + bhn;
+                    N = (N + bin + R * HN).tanh();
+                    amap(h + j, w) = N + Z * (amap(hp + j, w) - N);
+                });
             }
             if (ctx.lengths)
                 for (Index b = 0; b < B; ++b)
@@ -143,19 +103,23 @@ struct gru_kernels<ferrum::backend::cpu, T> {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
             const Index col = t * B;
             for (Index i = 0; i < H; ++i) {
-                const_row r(&c.gates(i, col), B), z(&c.gates(H + i, col), B), n(&c.gates(2 * H + i, col), B);
-                const_row hn(&c.ghn(i, col), B), hp(prev.row(i).data(), B);
-                row dar(&c.dgh(i, col), B), daz(&c.dgh(H + i, col), B), dhn(&c.dgh(2 * H + i, col), B);
-                row dan(&c.dgin(i, col), B), dht(&c.dht(i, 0), B);
-                if (dy)
-                    dht = const_row(&c.dh(i, 0), B) + const_row(&(*dy)(i, col), B);
-                else
-                    dht = const_row(&c.dh(i, 0), B);
-                dan = dht * (T(1) - z) * (T(1) - n.square());
-                daz = dht * (hp - n) * z * (T(1) - z);
-                dar = dan * hn * r * (T(1) - r);
-                dhn = dan * r;
-                row(&c.dhnext(i, 0), B) = dht * z;
+                const T *r = &c.gates(i, col), *z = &c.gates(H + i, col), *n = &c.gates(2 * H + i, col);
+                const T *hn = &c.ghn(i, col), *hp = prev.row(i).data(), *dyi = dy ? &(*dy)(i, col) : nullptr;
+                T *dar = &c.dgh(i, col), *daz = &c.dgh(H + i, col), *dhn = &c.dgh(2 * H + i, col);
+                T *dan = &c.dgin(i, col), *dht = &c.dht(i, 0), *dh = &c.dh(i, 0), *dhnext = &c.dhnext(i, 0);
+                for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto DHT = amap(dht + j, w), DAN = amap(dan + j, w);
+                    const auto Z = amap(z + j, w), N = amap(n + j, w), R = amap(r + j, w);
+                    if (dyi)
+                        DHT = amap(dh + j, w) + amap(dyi + j, w);
+                    else
+                        DHT = amap(dh + j, w);
+                    DAN = DHT * (T(1) - Z) * (T(1) - N.square());
+                    amap(daz + j, w) = DHT * (amap(hp + j, w) - N) * Z * (T(1) - Z);
+                    amap(dar + j, w) = DAN * amap(hn + j, w) * R * (T(1) - R);
+                    amap(dhn + j, w) = DAN * R;
+                    amap(dhnext + j, w) = DHT * Z;
+                });
             }
             auto dgh = c.dgh.middleCols(col, B);
             if (ctx.lengths)
@@ -166,7 +130,7 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                         c.dgin.col(col + b).setZero();
                         c.dhnext.col(b) = c.dh.col(b);
                     }
-            recurrent_product<true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
+            panel_product<T, true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
                                     c.dhnext.data(), B, B);
             c.dh.swap(c.dhnext);
         }
@@ -182,8 +146,11 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         gbhh += c.dgh.rowwise().sum();
         if (dx) {
             dx->resize(p.in, TB);
-            dx->noalias() = Wih.topRows(2 * H).transpose() * c.dgh.topRows(2 * H);
-            dx->noalias() += Wih.bottomRows(H).transpose() * c.dgin;
+            // dx = W_ih[r,z]^T dgh[r,z] + W_in^T dgin: K = 3H is small, so no GEMM packing
+            panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 2 * H, c.dgh.data(), TB,
+                                    dx->data(), TB, TB);
+            panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H, c.dgin.data(), TB,
+                                   dx->data(), TB, TB);
         }
     }
 };
