@@ -8,3 +8,5 @@
 #include "ferrum/stats.hpp"
 #include "ferrum/nn.hpp"
 #include "ferrum/train.hpp"
+#include "ferrum/sim.hpp"
+#include "ferrum/models.hpp"
