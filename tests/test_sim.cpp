@@ -500,6 +500,24 @@ TEST_CASE("light_curve() hands the clean epochs to the lightcurve module", "[sim
     CHECK(s.light_curve(true).size() == s.epochs.size());
 }
 
+TEST_CASE("the faintest, sparsest allowed stars still get a sane catalogue entry", "[sim]") {
+    simulation_options o;
+    o.seed = 100;
+    o.g_min = o.g_max = 20.5;
+    o.min_epochs = o.max_epochs = simulation_options::min_clean_epochs(o.fit_order_rrab);  // 18
+    o.rejected_fraction = 0.5;  // capped so that two clean epochs per coefficient remain (RRab 18, RRc 14)
+    const rrlyrae_simulator sim(o);
+    for (std::uint64_t i = 0; i < 500; ++i) {
+        const auto s = sim.star(i);
+        const int order = s.type == rr_type::rrab ? o.fit_order_rrab : o.fit_order_rrc;
+        CHECK(s.catalogue.num_clean_epochs >= simulation_options::min_clean_epochs(order));
+        CHECK(s.catalogue.num_clean_epochs <= 18);
+        CHECK(std::isfinite(s.feh));
+        CHECK(std::isfinite(s.catalogue.int_average));
+        CHECK(s.catalogue.peak_to_peak <= std::max(2.5, 2 * s.truth.peak_to_peak));
+    }
+}
+
 TEST_CASE("inconsistent options are refused with a sentence", "[sim]") {
     simulation_options o;
     o.min_epochs = 5;
