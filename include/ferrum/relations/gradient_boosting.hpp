@@ -95,7 +95,7 @@ public:
         detail::xgb_check(XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "json"})", &len, &buf),
                           "XGBoosterSaveModelToBuffer");
         nlohmann::json j;
-        j["format"] = "ferrum.gradient_boosting";
+        j["format"] = "ferrum-gradient-boosting";
         j["version"] = 1;
         j["features"] = features_;
         j["phase_convention"] = to_string(convention_);
@@ -119,7 +119,7 @@ public:
                 throw input_error(path, 0, it.key(), "unknown field");
         for (const char* k : {"format", "version", "features", "phase_convention", "booster"})
             if (!j.contains(k)) throw input_error(path, 0, k, "required field is missing");
-        if (j["format"] != "ferrum.gradient_boosting")
+        if (j["format"] != "ferrum-gradient-boosting")
             throw input_error(path, 0, "format", "not a gradient-boosting model");
         gradient_boosting m;
         m.features_ = j["features"].get<std::vector<std::string>>();

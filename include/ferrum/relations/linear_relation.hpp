@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <random>
@@ -121,6 +122,38 @@ struct linear_relation {
     }
     /// Predictions for rows whose phases are already in the model's convention.
     relation_prediction predict(const feature_table& X) const { return predict(X, convention); }
+
+    /// A table a person can read: each parameter's estimate, sd, intervals and (MCMC) R-hat and ESS.
+    std::string summary() const {
+        std::string s = "linear relation " + target + " = b0 + sum b_j x_j (" + std::to_string(n_train) + " stars, " +
+                        to_string(method) + ", phases: " + to_string(convention) + ")\n";
+        char buf[512];
+        std::snprintf(buf, sizeof buf, "%-12s %12s %10s", "parameter", "estimate", "sd");
+        s += buf;
+        if (!intervals.empty())
+            for (const auto& c : intervals.front()) std::snprintf(buf, sizeof buf, "   %4.0f%% interval      ", 100 * c.level), s += buf;
+        if (mcmc) s += "   R-hat     ESS";
+        s += "\n";
+        const auto names = parameter_names();
+        for (std::size_t k = 0; k < names.size(); ++k) {
+            const double est = k < coefficients.size() ? coefficients[k] : sigma_int;
+            std::snprintf(buf, sizeof buf, "%-12s %12.5f %10.5f", names[k].c_str(), est, sd(k));
+            s += buf;
+            if (k < intervals.size())
+                for (const auto& c : intervals[k]) std::snprintf(buf, sizeof buf, "   [%8.4f, %8.4f]", c.lower, c.upper), s += buf;
+            if (mcmc && k < mcmc->rhat.size())
+                std::snprintf(buf, sizeof buf, "   %5.3f %7.0f", mcmc->rhat[k], mcmc->ess[k]), s += buf;
+            s += "\n";
+        }
+        std::snprintf(buf, sizeof buf, "log-likelihood at the maximum: %.6g", log_likelihood);
+        s += buf;
+        if (mcmc) {
+            std::snprintf(buf, sizeof buf, "; %zu walkers x %zu steps after %zu burn-in, acceptance %.2f", mcmc->walkers,
+                          mcmc->steps, mcmc->burn_in, mcmc->acceptance_fraction);
+            s += buf;
+        }
+        return s + "\n";
+    }
 
     /// R^2, RMSE, MAE, bias and robust scatter of the predictions for X against `y`.
     regression_metrics evaluate(const feature_table& X, const std::vector<double>& y) const {

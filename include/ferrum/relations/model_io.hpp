@@ -18,7 +18,7 @@
 
 namespace ferrum {
 
-inline constexpr const char* linear_relation_format = "ferrum.linear_relation";
+inline constexpr const char* linear_relation_format = "ferrum-linear-relation";
 inline constexpr int linear_relation_format_version = 1;
 
 namespace detail {
