@@ -3,7 +3,8 @@
 // (2022) and on a synthetic set the size of Gaia DR3's RR Lyrae (271,779 curves), next to SciPy's
 // make_smoothing_spline doing the same steps (preprocess_peer.py, run on an even sample and extrapolated).
 //
-//   bench_preprocess [--peer-sample K] [--synthetic N] [--threads T]
+//   bench_preprocess [--peer-sample K] [--synthetic N] [--threads T] [--accuracy N]
+// It also measures the accuracy of the spline settings against the truth on N simulated curves.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -152,6 +153,65 @@ std::size_t run_chunks(const synthetic_set& s, std::size_t first, std::size_t la
     return ok;
 }
 
+// Accuracy against the truth on simulated curves (no Blazhko, so the folded truth is one curve): RMS of the
+// resampled curve (de-standardised) minus the true curve, at the edges (phase < 0.05 or > 0.95) and over
+// the whole cycle, for the spline settings a user would weigh against each other.
+struct accuracy_row {
+    std::string name;
+    double edge_median = 0, edge_pooled = 0, edge_max = 0, all_median = 0, us_per_curve_cpu = 0;
+};
+
+accuracy_row accuracy(const std::string& name, const ferrum::preprocess_options& opt, std::size_t n_stars) {
+    ferrum::sim::simulation_options so;
+    so.seed = 5;
+    so.blazhko_fraction_rrab = 0.0;
+    const ferrum::sim::rrlyrae_simulator sim(so);
+    std::vector<ferrum::sim::simulated_rrlyrae> stars;
+    std::vector<ferrum::light_curve> curves;
+    for (std::size_t i = 0; i < n_stars; ++i) {
+        stars.push_back(sim.star(i));
+        curves.push_back(stars.back().light_curve());
+    }
+    ferrum::preprocessor p(opt);
+    std::vector<ferrum::preprocessed_curve> out;
+    const double c0 = process_cpu_seconds();
+    for (std::size_t i = 0; i < n_stars; ++i)
+        out.push_back(p(curves[i], stars[i].catalogue.period, stars[i].catalogue.epoch_g));
+    accuracy_row row{name};
+    row.us_per_curve_cpu = 1e6 * (process_cpu_seconds() - c0) / double(n_stars);
+    std::vector<double> edge, all;
+    double pooled = 0;
+    std::size_t pooled_n = 0;
+    for (std::size_t i = 0; i < n_stars; ++i) {
+        const auto& r = out[i];
+        double se = 0, sa = 0;
+        std::size_t ne = 0;
+        for (std::size_t j = 0; j < r.mag.size(); ++j) {
+            const double phi = p.grid()[j];
+            const double truth = stars[i].truth.magnitude(stars[i].catalogue.epoch_g + phi * stars[i].catalogue.period);
+            const double d = r.mag[j] * r.features.std + r.features.mean - truth;
+            sa += d * d;
+            if (phi < 0.05 || phi > 0.95) {
+                se += d * d;
+                ++ne;
+            }
+        }
+        edge.push_back(std::sqrt(se / double(ne)));
+        all.push_back(std::sqrt(sa / double(r.mag.size())));
+        pooled += se;
+        pooled_n += ne;
+    }
+    auto median = [](std::vector<double> v) {
+        std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    row.edge_median = median(edge);
+    row.edge_pooled = std::sqrt(pooled / double(pooled_n));
+    row.edge_max = *std::max_element(edge.begin(), edge.end());
+    row.all_median = median(all);
+    return row;
+}
+
 // One table row: wall and CPU time, rates, and (for the 1-thread rows) SciPy's rate and the ratio, both per
 // CPU second so that the load of a shared machine cancels out.
 void print_row(const std::string& name, const timing& t, const nlohmann::json& peer) {
@@ -177,13 +237,14 @@ double ratio(const timing& t, const nlohmann::json& peer) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::size_t peer_sample = 300, n_synthetic = 271779;
+    std::size_t peer_sample = 300, n_synthetic = 271779, n_accuracy = 2000;
     unsigned threads = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         if (k == "--peer-sample") peer_sample = std::stoul(argv[i + 1]);
         else if (k == "--synthetic") n_synthetic = std::stoul(argv[i + 1]);
         else if (k == "--threads") threads = unsigned(std::stoul(argv[i + 1]));
+        else if (k == "--accuracy") n_accuracy = std::stoul(argv[i + 1]);
     }
     const std::string dekany = std::string(FERRUM_SHARED_DATA_DIR) + "/dekany2022_gaiadr2_rrab_g/lightcurves.csv";
     const std::string T = std::to_string(threads) + " threads";
@@ -289,6 +350,33 @@ int main(int argc, char** argv) {
                                  speer.is_null() ? 0.0 : double(n_synthetic) / speer["curves_per_cpu_s"].get<double>()}};
     }
 
+    // --- accuracy of the spline settings against the simulated truth -----------------------------------------
+    std::vector<accuracy_row> acc;
+    if (n_accuracy > 0) {
+        std::fprintf(stderr, "accuracy: %zu simulated curves x 4 settings...\n", n_accuracy);
+        ferrum::preprocess_options o;
+        o.fit_fourier = false;
+        ferrum::preprocess_options plain = o;
+        plain.spline.gamma = 1.0;
+        plain.wrap_padding = 0.0;
+        acc.push_back(accuracy("GCV, no padding (SciPy-like)", plain, n_accuracy));
+        o.wrap_padding = 0.0;
+        acc.push_back(accuracy("modified GCV 1.4, no padding", o, n_accuracy));
+        o.wrap_padding = 0.1;
+        acc.push_back(accuracy("modified GCV 1.4, pad 0.1 (default)", o, n_accuracy));
+        o.wrap_padding = 0.2;
+        acc.push_back(accuracy("modified GCV 1.4, pad 0.2", o, n_accuracy));
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& r : acc)
+            a.push_back({{"setting", r.name},
+                         {"edge_rms_median_mag", r.edge_median},
+                         {"edge_rms_pooled_mag", r.edge_pooled},
+                         {"edge_rms_max_mag", r.edge_max},
+                         {"rms_median_mag", r.all_median},
+                         {"us_per_curve_cpu", r.us_per_curve_cpu}});
+        out["accuracy_simulated"] = {{"curves", n_accuracy}, {"rows", a}};
+    }
+
     std::printf("Pre-processing: fold + GCV smoothing spline + 264/265 phases + standardise\n");
     std::printf("%-34s %7s %8s %8s %10s %10s %10s %8s\n", "set / run", "curves", "wall s", "CPU s", "curves/s",
                 "per CPU s", "SciPy/CPUs", "ratio");
@@ -313,6 +401,17 @@ int main(int argc, char** argv) {
                         double(n_synthetic) / speer["curves_per_cpu_s"].get<double>() / 3600);
     }
     std::printf("ratio = ferrum curves per CPU second / SciPy curves per CPU second (same curves, same run)\n");
+    if (!acc.empty()) {
+        std::printf("\nAccuracy on %zu simulated DR3-like curves (no Blazhko) against the true curve, mmag:\n",
+                    n_accuracy);
+        std::printf("%-38s %11s %11s %11s %11s %9s\n", "spline setting", "edge med", "edge pooled", "edge max",
+                    "all med", "us/curve");
+        for (const auto& r : acc)
+            std::printf("%-38s %11.1f %11.1f %11.0f %11.1f %9.0f\n", r.name.c_str(), 1e3 * r.edge_median,
+                        1e3 * r.edge_pooled, 1e3 * r.edge_max, 1e3 * r.all_median, r.us_per_curve_cpu);
+        std::printf("edge: phases within 0.05 of 0 or 1; per-curve RMS (median, max) and pooled over curves; "
+                    "us/curve: CPU\n");
+    }
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }
