@@ -81,7 +81,7 @@ TEST_CASE("boosted model files round-trip and convert phases", "[relations][xgbo
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-6));
     {
         std::ofstream out(path);
-        out << R"({"format": "ferrum.gradient_boosting", "version": 1, "features": [], "phase_convention": "cosine", "booster": {}, "extra": 1})";
+        out << R"({"format": "ferrum-gradient-boosting", "version": 1, "features": [], "phase_convention": "cosine", "booster": {}, "extra": 1})";
     }
     CHECK_THROWS_AS(gradient_boosting::load(path), input_error);
     std::remove(path.c_str());
