@@ -2,3 +2,6 @@
 #pragma once
 
 #include "ferrum/models/rrlyrae_gru.hpp"
+#include "ferrum/models/ua_csnet.hpp"
+#include "ferrum/models/bnn_mlp.hpp"
+#include "ferrum/models/photometric_parallax.hpp"

@@ -4,3 +4,4 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/sim/rrlyrae.hpp"
+#include "ferrum/sim/giants.hpp"

@@ -1,0 +1,351 @@
+// The two-stage colour model of Fallows & Sanders (2022). Stage 1: a Bayesian MLP predicts the pseudo-
+// absolute magnitude M_J,pseudo = parallax 10^(0.2 J_c) (eq. 6; parallax in arcsec, i.e. 10^(0.2 M_J))
+// from the 16 colours, cross-trained over 8 folds so every training star gets a prediction from a network
+// that did not see it; the NN parallax (eq. 8) is combined with Gaia's by inverse variance; eq. 7 splits
+// giants from dwarfs. Stage 2: the Bayesian MLP on 16 colours + 8 absolute magnitudes (with the combined
+// parallax) gives [Fe/H]. The issue gives no form for eq. 7: giant_cut below is our stated choice.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/models/bnn_mlp.hpp"
+#include "ferrum/photometry/colour_features.hpp"
+
+namespace ferrum::models {
+
+/// \brief Eq. 6 with the parallax in mas: M_J,pseudo = parallax 10^(0.2 J_c - 2) = 10^(0.2 M_J). Linear
+/// in the parallax, so negative and noisy parallaxes are usable labels.
+inline double pseudo_magnitude(double parallax_mas, double j_c) noexcept {
+    return parallax_mas * std::pow(10.0, 0.2 * j_c - 2.0);
+}
+
+/// \brief Eq. 8: the parallax (mas) implied by a pseudo-magnitude at dereddened magnitude J_c.
+inline double parallax_from_pseudo(double m_pseudo, double j_c) noexcept {
+    return m_pseudo * std::pow(10.0, 2.0 - 0.2 * j_c);
+}
+
+/// A value with its error.
+struct measurement {
+    double value = NAN, error = NAN;
+};
+
+/// \brief Inverse-variance mean of two measurements; a missing one (NaN or error <= 0) is skipped.
+inline measurement inverse_variance_mean(measurement a, measurement b) noexcept {
+    const bool ua = std::isfinite(a.value) && a.error > 0 && std::isfinite(a.error);
+    const bool ub = std::isfinite(b.value) && b.error > 0 && std::isfinite(b.error);
+    if (!ua) return ub ? b : measurement{};
+    if (!ub) return a;
+    const double wa = 1 / (a.error * a.error), wb = 1 / (b.error * b.error);
+    return {(wa * a.value + wb * b.value) / (wa + wb), 1 / std::sqrt(wa + wb)};
+}
+
+/// \brief Giant/dwarf split in the (J - Ks)_0, M_J,pseudo plane: giant when M_J,pseudo < a + b (J - Ks)_0.
+/// Our choice (the paper's eq. 7 was not at hand): a = 10^(0.2 * 2) (M_J < 2 mag), b = 0.
+struct giant_cut {
+    double a = 2.5118864315095806;
+    double b = 0.0;
+    bool is_giant(double m_pseudo, double j_ks0) const noexcept { return m_pseudo < a + b * j_ks0; }
+};
+
+/// Settings of the stage-1 cross-training.
+struct photometric_parallax_options {
+    std::size_t folds = 8;
+    bnn_options net{photometry::n_colours, {80, 80}, 0.2};
+    bnn_training_options training = [] {
+        bnn_training_options t;
+        t.feh_weight = false;  // eq. 11 weights are for [Fe/H], not for magnitudes
+        return t;
+    }();
+    std::size_t mc_samples = 50;
+    std::uint64_t seed = 1;
+};
+
+/// Stage-1 output for one star.
+struct parallax_estimate {
+    giant_prediction m_pseudo;  ///< M_J,pseudo with its MC-dropout sigma
+    measurement nn_parallax;    ///< eq. 8 (mas)
+    measurement parallax;       ///< combined with Gaia's by inverse variance (mas)
+};
+
+/// \brief Stage 1: 8-fold cross-trained networks for M_J,pseudo.
+class photometric_parallax {
+public:
+    /// \brief Trains one network per fold on the other folds and returns, for every star, the estimate of
+    /// the network that did not see it. `colours` are the 16 dereddened colours, `j_c` the dereddened J.
+    std::vector<parallax_estimate> cross_train(const std::vector<std::vector<double>>& colours,
+                                               const std::vector<double>& j_c, const std::vector<double>& parallax,
+                                               const std::vector<double>& parallax_error,
+                                               const photometric_parallax_options& o = {}) {
+        const std::size_t n = colours.size();
+        if (j_c.size() != n || parallax.size() != n || parallax_error.size() != n)
+            throw value_error("photometric_parallax: colours, J_c, parallax and parallax_error differ in length");
+        if (o.folds < 2) throw value_error("photometric_parallax: at least 2 folds are needed");
+        std::vector<double> y(n), ye(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!(parallax_error[i] > 0) || !std::isfinite(parallax[i]) || !std::isfinite(j_c[i]))
+                throw value_error("photometric_parallax: star " + std::to_string(i) +
+                                  " needs a finite parallax, J_c and a positive parallax_error for training");
+            const double f = std::pow(10.0, 0.2 * j_c[i] - 2.0);
+            y[i] = parallax[i] * f;
+            ye[i] = parallax_error[i] * f;
+        }
+        std::vector<std::size_t> order = detail::all_indices(n);
+        std::shuffle(order.begin(), order.end(), std::mt19937_64(o.seed));
+        std::vector<std::size_t> fold(n);
+        for (std::size_t k = 0; k < n; ++k) fold[order[k]] = k % o.folds;
+        mc_ = o.mc_samples;
+        nets_.clear();
+        std::vector<giant_prediction> oof(n);
+        progress bar("parallax folds", o.folds, o.training.progress);
+        for (std::size_t f = 0; f < o.folds; ++f) {
+            std::vector<std::size_t> tr, te;
+            for (std::size_t i = 0; i < n; ++i) (fold[i] == f ? te : tr).push_back(i);
+            bnn_mlp net(o.net, o.seed + f);
+            auto t = o.training;
+            t.seed = o.seed * 31 + f;
+            t.progress = false;
+            net.fit(colours, y, ye, tr, t);
+            std::vector<std::vector<double>> xs;
+            for (auto i : te) xs.push_back(colours[i]);
+            const auto p = net.predict(xs, mc_, o.seed + 7 * f);
+            for (std::size_t k = 0; k < te.size(); ++k) oof[te[k]] = p[k];
+            nets_.push_back(std::move(net));
+            bar.update(f + 1);
+        }
+        return estimates(oof, j_c, parallax, parallax_error);
+    }
+
+    /// \brief For stars the networks did not see: the mean of the fold networks' predictions, with
+    /// sigma^2 = mean of their sigma^2 + the spread of their means.
+    std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours, const std::vector<double>& j_c,
+                                           const std::vector<double>& parallax, const std::vector<double>& parallax_error,
+                                           std::uint64_t seed = 12345) {
+        if (nets_.empty()) throw value_error("photometric_parallax::predict: not trained");
+        const std::size_t n = colours.size();
+        std::vector<double> s1(n, 0), s2(n, 0), sv(n, 0);
+        for (std::size_t f = 0; f < nets_.size(); ++f) {
+            const auto p = nets_[f].predict(colours, mc_, seed + f);
+            for (std::size_t i = 0; i < n; ++i) {
+                s1[i] += p[i].value;
+                s2[i] += p[i].value * p[i].value;
+                sv[i] += p[i].sigma * p[i].sigma;
+            }
+        }
+        const double K = double(nets_.size());
+        std::vector<giant_prediction> m(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            m[i].value = s1[i] / K;
+            m[i].sigma_dropout = std::sqrt(std::max(0.0, s2[i] / K - m[i].value * m[i].value));
+            m[i].sigma_model = std::sqrt(sv[i] / K);
+            m[i].sigma = std::hypot(m[i].sigma_dropout, m[i].sigma_model);
+        }
+        return estimates(m, j_c, parallax, parallax_error);
+    }
+
+    nlohmann::json to_json() {
+        nlohmann::json j{{"mc_samples", mc_}, {"folds", nlohmann::json::array()}};
+        for (auto& n : nets_) j["folds"].push_back(n.to_json("m_j_pseudo"));
+        return j;
+    }
+    static photometric_parallax from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
+        photometric_parallax p;
+        try {
+            p.mc_ = j.at("mc_samples").get<std::size_t>();
+            for (std::size_t f = 0; f < j.at("folds").size(); ++f)
+                p.nets_.push_back(bnn_mlp::from_json(j["folds"][f], where + " (parallax fold " + std::to_string(f) + ")", verify));
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "parallax", std::string("malformed: ") + e.what());
+        }
+        if (p.nets_.empty()) throw input_error(where, 0, "parallax.folds", "no network");
+        return p;
+    }
+
+private:
+    static std::vector<parallax_estimate> estimates(const std::vector<giant_prediction>& m, const std::vector<double>& j_c,
+                                                    const std::vector<double>& parallax,
+                                                    const std::vector<double>& parallax_error) {
+        std::vector<parallax_estimate> out(m.size());
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            auto& e = out[i];
+            e.m_pseudo = m[i];
+            const double f = std::pow(10.0, 2.0 - 0.2 * j_c[i]);
+            e.nn_parallax = {m[i].value * f, m[i].sigma * f};
+            e.parallax = inverse_variance_mean(e.nn_parallax, {parallax[i], parallax_error[i]});
+        }
+        return out;
+    }
+
+    std::vector<bnn_mlp> nets_;
+    std::size_t mc_ = 50;
+};
+
+/// One star's result of the two-stage colour model.
+struct colour_feh_result {
+    giant_prediction feh;
+    parallax_estimate parallax;
+    bool giant = false;
+    std::string flag;  ///< "" or why there is no [Fe/H] (missing bands, no usable parallax)
+};
+
+/// \brief The two-stage colour model: stage-1 parallaxes, then the Bayesian MLP for [Fe/H].
+class colour_feh_model {
+public:
+    /// \brief Trains both stages on `stars` with labels `feh` +- `feh_error`. Stars with missing bands or
+    /// without a Gaia parallax are left out of training (their flags are in the returned results).
+    std::vector<colour_feh_result> fit(const std::vector<photometry::photometry_row>& stars, const std::vector<double>& feh,
+                                       const std::vector<double>& feh_error, const photometric_parallax_options& po = {},
+                                       const bnn_training_options& t = {}, giant_cut cut = {}) {
+        if (feh.size() != stars.size() || feh_error.size() != stars.size())
+            throw value_error("colour_feh_model::fit: one label and one label error per star are needed");
+        cut_ = cut;
+        mc_ = po.mc_samples;
+        std::vector<colour_feh_result> res(stars.size());
+        std::vector<std::size_t> use;
+        std::vector<std::vector<double>> col;
+        std::vector<double> jc, plx, eplx;
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto f = photometry::make_colour_features(stars[i].mag, NAN, false, features_);
+            if (!f.ok()) {
+                res[i].flag = f.missing;
+                continue;
+            }
+            if (!(stars[i].parallax_error > 0) || !std::isfinite(stars[i].parallax)) {
+                res[i].flag = "no Gaia parallax for training";
+                continue;
+            }
+            use.push_back(i);
+            col.push_back(f.values);
+            jc.push_back(f.dereddened_mag[photometry::J]);
+            plx.push_back(stars[i].parallax);
+            eplx.push_back(stars[i].parallax_error);
+        }
+        if (use.size() < 40) throw value_error("colour_feh_model::fit: fewer than 40 stars with complete photometry");
+        const auto pe = parallax_.cross_train(col, jc, plx, eplx, po);
+        std::vector<std::vector<double>> x;
+        std::vector<double> y, ye;
+        std::vector<std::size_t> rows;
+        for (std::size_t k = 0; k < use.size(); ++k) {
+            auto& r = res[use[k]];
+            r.parallax = pe[k];
+            const auto f = photometry::make_colour_features(stars[use[k]].mag, pe[k].parallax.value, true, features_);
+            r.giant = cut_.is_giant(pe[k].m_pseudo.value, f.dereddened_mag[photometry::J] - f.dereddened_mag[photometry::Ks]);
+            if (!f.ok()) {
+                r.flag = f.missing;
+                continue;
+            }
+            rows.push_back(use[k]);
+            x.push_back(f.values);
+            y.push_back(feh[use[k]]);
+            ye.push_back(feh_error[use[k]]);
+        }
+        bnn_options bo;
+        bo.inputs = photometry::n_colours + photometry::n_bands;
+        bo.hidden = po.net.hidden;
+        bo.dropout = po.net.dropout;
+        feh_ = bnn_mlp(bo, t.seed);
+        feh_.fit(x, y, ye, {}, t);
+        const auto p = feh_.predict(x, mc_, t.seed + 99);
+        for (std::size_t k = 0; k < rows.size(); ++k) res[rows[k]].feh = p[k];
+        trained_ = true;
+        return res;
+    }
+
+    /// \brief Both stages for new stars (stage 1 averaged over the fold networks).
+    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) {
+        if (!trained_) throw value_error("colour_feh_model::predict: the model is not trained");
+        std::vector<colour_feh_result> res(stars.size());
+        std::vector<std::size_t> use;
+        std::vector<std::vector<double>> col;
+        std::vector<double> jc, plx, eplx;
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto f = photometry::make_colour_features(stars[i].mag, NAN, false, features_);
+            if (!f.ok()) {
+                res[i].flag = f.missing;
+                continue;
+            }
+            use.push_back(i);
+            col.push_back(f.values);
+            jc.push_back(f.dereddened_mag[photometry::J]);
+            plx.push_back(stars[i].parallax);
+            eplx.push_back(stars[i].parallax_error);
+        }
+        if (use.empty()) return res;
+        const auto pe = parallax_.predict(col, jc, plx, eplx, seed);
+        std::vector<std::vector<double>> x;
+        std::vector<std::size_t> rows;
+        for (std::size_t k = 0; k < use.size(); ++k) {
+            auto& r = res[use[k]];
+            r.parallax = pe[k];
+            const auto f = photometry::make_colour_features(stars[use[k]].mag, pe[k].parallax.value, true, features_);
+            r.giant = cut_.is_giant(pe[k].m_pseudo.value, f.dereddened_mag[photometry::J] - f.dereddened_mag[photometry::Ks]);
+            if (!f.ok()) {
+                r.flag = f.missing;
+                continue;
+            }
+            rows.push_back(use[k]);
+            x.push_back(f.values);
+        }
+        if (rows.empty()) return res;
+        const auto p = feh_.predict(x, mc_, seed + 1);
+        for (std::size_t k = 0; k < rows.size(); ++k) res[rows[k]].feh = p[k];
+        return res;
+    }
+
+    /// The [Fe/H] network (stage 2).
+    bnn_mlp& feh_network() noexcept { return feh_; }
+
+    nlohmann::json to_json() {
+        if (!trained_) throw value_error("colour_feh_model::to_json: the model is not trained");
+        return {{"format", "ferrum-giants-colour-model"},
+                {"version", 1},
+                {"rjce_intrinsic_h_w2", features_.intrinsic_h_w2},
+                {"a_over_av", features_.a_over_av},
+                {"giant_cut", {{"a", cut_.a}, {"b", cut_.b}}},
+                {"mc_samples", mc_},
+                {"parallax", parallax_.to_json()},
+                {"feh", feh_.to_json("feh")}};
+    }
+    void save(const std::string& path) { write_file_atomically(path, to_json().dump()); }
+    static colour_feh_model from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
+        colour_feh_model m;
+        try {
+            if (j.value("format", "") != "ferrum-giants-colour-model")
+                throw input_error(where, 0, "format", "not a ferrum giants colour model");
+            if (j.at("version").get<int>() != 1) throw input_error(where, 0, "version", "unsupported version");
+            m.features_.intrinsic_h_w2 = j.at("rjce_intrinsic_h_w2").get<double>();
+            m.features_.a_over_av = j.at("a_over_av").get<std::array<double, photometry::n_bands>>();
+            m.cut_.a = j.at("giant_cut").at("a").get<double>();
+            m.cut_.b = j.at("giant_cut").at("b").get<double>();
+            m.mc_ = j.at("mc_samples").get<std::size_t>();
+            m.parallax_ = photometric_parallax::from_json(j.at("parallax"), where, verify);
+            m.feh_ = bnn_mlp::from_json(j.at("feh"), where + " ([Fe/H] network)", verify);
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "", std::string("malformed colour model: ") + e.what());
+        }
+        m.trained_ = true;
+        return m;
+    }
+    static colour_feh_model load(const std::string& path, bool verify = true) {
+        return from_json(detail::read_json_file(path), path, verify);
+    }
+
+private:
+    photometry::colour_feature_options features_;
+    giant_cut cut_;
+    std::size_t mc_ = 50;
+    photometric_parallax parallax_;
+    bnn_mlp feh_;
+    bool trained_ = false;
+};
+
+}  // namespace ferrum::models
