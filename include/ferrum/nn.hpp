@@ -2,6 +2,13 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/nn/activation.hpp"
+#include "ferrum/nn/dense.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
 #include "ferrum/nn/regularization.hpp"
+#include "ferrum/nn/sequential.hpp"

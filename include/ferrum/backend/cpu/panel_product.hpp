@@ -16,7 +16,7 @@ namespace ferrum::nn::detail {
 /// per-expression loop overhead) and a run-time count for the tail.
 template <class T, class F>
 void for_each_panel(Eigen::Index B, F&& f) {
-    constexpr Eigen::Index P = Eigen::internal::unpacket_traits<typename Eigen::internal::packet_traits<T>::type>::size;
+    constexpr Eigen::Index P = Eigen::internal::packet_traits<T>::size;
     Eigen::Index j = 0;
     for (; j + P <= B; j += P) f(j, std::integral_constant<Eigen::Index, P>{});
     if (j < B) f(j, B - j);
@@ -47,7 +47,7 @@ void panel_product(const Coef& a, Eigen::Index M, Eigen::Index K, const T* x, Ei
                Eigen::Index ldo, Eigen::Index B) {
     namespace ei = Eigen::internal;
     using packet = typename ei::packet_traits<T>::type;
-    constexpr Eigen::Index P = ei::unpacket_traits<packet>::size;
+    constexpr Eigen::Index P = ei::packet_traits<T>::size;
     Eigen::Index j0 = 0;
     for (; j0 + 4 * P <= B; j0 += 4 * P)  // four accumulators stay in registers over k
         for (Eigen::Index i = 0; i < M; ++i) {
