@@ -24,6 +24,7 @@
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/nn/parameter.hpp"
+#include "ferrum/train/kfold.hpp"
 
 namespace ferrum::train {
 
@@ -253,7 +254,9 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
 
     for (int epoch = first_epoch; epoch <= opt.max_epochs; ++epoch) {
         const auto t0 = std::chrono::steady_clock::now();
-        if (opt.shuffle) std::shuffle(order.begin(), order.end(), rng);
+        if (opt.shuffle)  // Fisher-Yates with exact uniform draws: the same order with every standard library
+            for (std::size_t i = order.size(); i > 1; --i)
+                std::swap(order[i - 1], order[ferrum::detail::uniform_below(rng, i)]);
         double sum = 0;
         for (std::size_t b = 0; b < batches; ++b) {
             const std::size_t lo = b * opt.batch_size, hi = std::min(order.size(), lo + opt.batch_size);
