@@ -111,19 +111,42 @@ inline fgt_plan plan_fgt(double tolerance) noexcept {
     return {p, 0.5 + std::sqrt(std::log(2.0 / tolerance))};
 }
 
-/// Neumaier's compensated summation: error about one rounding, independent of the number of terms.
-class compensated_sum {
-public:
-    void add(double x) noexcept {
-        const double t = sum_ + x;
-        comp_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
-        sum_ = t;
+/// numpy's pairwise summation (umath pairwise_sum: 8 accumulators in blocks of at most 128 terms,
+/// halved recursively) of term(0..n-1). Summing as NumPy does keeps the bandwidth bit-equal to SciPy's.
+template <class Term>
+double numpy_sum(std::size_t begin, std::size_t n, const Term& term) {
+    if (n < 8) {
+        double res = 0.0;
+        for (std::size_t i = 0; i < n; ++i) res += term(begin + i);
+        return res;
     }
-    double value() const noexcept { return sum_ + comp_; }
+    if (n <= 128) {
+        double r[8];
+        for (std::size_t j = 0; j < 8; ++j) r[j] = term(begin + j);
+        std::size_t i = 8;
+        for (; i < n - n % 8; i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += term(begin + i + j);
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += term(begin + i);
+        return res;
+    }
+    std::size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return numpy_sum(begin, n2, term) + numpy_sum(begin + n2, n - n2, term);
+}
 
-private:
-    double sum_ = 0.0, comp_ = 0.0;
-};
+/// Solves L y = x for every column x of `x` (d, m) by forward substitution with division by the
+/// diagonal, as LAPACK's dtrsm does (Eigen multiplies by the reciprocal, one ulp away). Returns (m, d).
+inline Eigen::ArrayXXd whiten(const Eigen::MatrixXd& lower, const Eigen::MatrixXd& x) {
+    const Eigen::Index d = x.rows(), m = x.cols();
+    Eigen::ArrayXXd y = x.transpose().array();  // row j is point j, solved in place
+    for (Eigen::Index j = 0; j < m; ++j)
+        for (Eigen::Index k = 0; k < d; ++k) {
+            y(j, k) /= lower(k, k);
+            for (Eigen::Index i = k + 1; i < d; ++i) y(j, i) -= y(j, k) * lower(i, k);
+        }
+    return y;
+}
 
 /// Indices 0..n-1 grouped by equal key, keys ascending: order[start[g] .. start[g+1]) have key keys[g].
 /// Counting sort when the key range is small (the usual case: boxes of a KDE), else a comparison sort.
@@ -214,7 +237,7 @@ public:
         factor_ = bw.factor(neff_, d_);
         const Eigen::MatrixXd chol = data_chol_ * factor_;
         // Whitening by the kernel's Cholesky factor turns every kernel into a unit spherical Gaussian.
-        white_ = chol.triangularView<Eigen::Lower>().solve(data_).transpose().array();
+        white_ = detail::whiten(chol, data_);
         chol_ = chol;
         norm_ = std::pow(2.0 * detail::pi, -0.5 * double(d_));
         for (Eigen::Index k = 0; k < chol.rows(); ++k) norm_ /= chol(k, k);  // in SciPy's order
@@ -381,31 +404,30 @@ private:
             detail::require_finite(weights.data(), n_, "weights");
             w_ = Eigen::Map<const Eigen::VectorXd>(weights.data(), Eigen::Index(n_));
             if (w_.minCoeff() < 0.0) throw value_error("gaussian_kde: weights must be >= 0");
-            const double s = w_.sum();
+            const double s = detail::numpy_sum(0, n_, [&](std::size_t i) { return w_(Eigen::Index(i)); });
             if (!(s > 0.0)) throw value_error("gaussian_kde: weights sum to zero");
             w_ /= s;
         }
-        // Compensated sums: numpy and BLAS sum pairwise/blocked, so near-correctly-rounded moments keep the
-        // bandwidth within a few ulp of SciPy's whatever the sample order.
-        auto sum = [&](auto&& term) {
-            detail::compensated_sum acc;
-            for (std::size_t i = 0; i < n_; ++i) acc.add(term(Eigen::Index(i)));
-            return acc.value();
-        };
-        const double wsum = sum([&](Eigen::Index i) { return w_(i); });
-        const double w2sum = sum([&](Eigen::Index i) { return w_(i) * w_(i); });
+        // numpy.cov(data, aweights=w, ddof=1) step by step, in NumPy's summation order (pairwise sums; the
+        // product X (X w)^T summed in sample order, as the reference BLAS does; then times 1/fact).
+        auto wi = [&](std::size_t i) { return w_(Eigen::Index(i)); };
+        const double wsum = detail::numpy_sum(0, n_, wi);
+        const double w2sum = detail::numpy_sum(0, n_, [&](std::size_t i) { return wi(i) * wi(i); });
         neff_ = 1.0 / w2sum;
-        // numpy.cov(aweights=w, ddof=1): divide by sum w - sum w^2 / sum w.
-        Eigen::VectorXd mean(static_cast<Eigen::Index>(d_));
-        for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k)
-            mean(k) = sum([&](Eigen::Index i) { return data_(k, i) * w_(i); }) / wsum;
-        const Eigen::MatrixXd centred = data_.colwise() - mean;
         const double fact = wsum - w2sum / wsum;
+        Eigen::MatrixXd centred(data_.rows(), data_.cols());
+        for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k) {
+            const double mean =
+                detail::numpy_sum(0, n_, [&](std::size_t i) { return data_(k, Eigen::Index(i)) * wi(i); }) / wsum;
+            centred.row(k) = data_.row(k).array() - mean;
+        }
         data_cov_.resize(Eigen::Index(d_), Eigen::Index(d_));
         for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k)
-            for (Eigen::Index l = 0; l <= k; ++l)
-                data_cov_(k, l) = data_cov_(l, k) =
-                    sum([&](Eigen::Index i) { return centred(k, i) * (centred(l, i) * w_(i)); }) / fact;
+            for (Eigen::Index l = 0; l < Eigen::Index(d_); ++l) {
+                double c = 0.0;
+                for (Eigen::Index i = 0; i < Eigen::Index(n_); ++i) c += centred(k, i) * (centred(l, i) * w_(i));
+                data_cov_(k, l) = c * (1.0 / fact);
+            }
         Eigen::LLT<Eigen::MatrixXd> llt(data_cov_);
         if (llt.info() != Eigen::Success || !(llt.matrixL().toDenseMatrix().diagonal().minCoeff() > 0.0))
             throw value_error(
@@ -416,15 +438,15 @@ private:
     }
 
     // SciPy's order of operations (gaussian_kernel_estimate): for each sample i in turn, every target j
-    // adds w_i (exp(-|u_i - v_j|^2 / 2) norm). With that order and the compensated moments the result
-    // agrees with SciPy to a few ulp, which DenseWeight needs (1 - rho_n amplifies rho's error near the
-    // mode). Targets go in blocks so the loop over them vectorises, Eigen's exp included (4x the C
-    // library's scalar exp); FERRUM_KDE_SCALAR_EXP swaps in the C library's exp, as SciPy calls it.
+    // adds w_i (exp(-|u_i - v_j|^2 / 2) norm), with the C library's exp. With NumPy's moments this
+    // reproduces SciPy on the same machine to ~1e-15, which DenseWeight needs (1 - rho_n amplifies rho's
+    // error near the mode). FERRUM_KDE_VECTORIZED_EXP swaps in Eigen's vectorised exp: 4x faster per
+    // core, a few ulp per term different (DenseWeight then agrees to ~1e-10 instead of ~1e-15).
     std::vector<double> evaluate_matrix(const Eigen::MatrixXd& q) const {
         detail::require_finite(q.data(), std::size_t(q.size()), "points");
         const std::size_t m = std::size_t(q.cols());
         // (m, d): column k holds coordinate k of every whitened target, contiguous.
-        const Eigen::ArrayXXd qw = chol_.triangularView<Eigen::Lower>().solve(q).transpose().array();
+        const Eigen::ArrayXXd qw = detail::whiten(chol_, q);
         std::vector<double> out(m);
         constexpr std::size_t block = 512;
         const std::size_t blocks = (m + block - 1) / block;
@@ -439,10 +461,10 @@ private:
                     a = (white_(i, 0) - qw.col(0).segment(j0, len)).square();
                     for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k) a += (white_(i, k) - qw.col(k).segment(j0, len)).square();
                     const double wi = w_(i);
-#ifdef FERRUM_KDE_SCALAR_EXP
-                    for (Eigen::Index j = 0; j < len; ++j) e(j) += wi * (std::exp(-a(j) / 2.0) * norm_);
-#else
+#ifdef FERRUM_KDE_VECTORIZED_EXP
                     e += wi * ((-a / 2.0).exp() * norm_);
+#else
+                    for (Eigen::Index j = 0; j < len; ++j) e(j) += wi * (std::exp(-a(j) / 2.0) * norm_);
 #endif
                 }
                 for (Eigen::Index j = 0; j < len; ++j) out[std::size_t(j0 + j)] = e(j);
