@@ -1,0 +1,329 @@
+// The giant-star [Fe/H] models on simulated giants with known answers: UA-CSNet (architecture, training,
+// calibration of sigma, the cost-sensitive weights against unweighted training on the metal-poor tail,
+// model files), the Bayesian MLP (eq. 5, MC dropout seeded, sigma growing outside the training range),
+// the photometric parallax relations (eqs. 6, 8, inverse variance) and the two-stage colour model.
+// Untagged cases are small (a few seconds); [slow] cases train at the size the docs report.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "ferrum/models/photometric_parallax.hpp"
+#include "ferrum/models/ua_csnet.hpp"
+#include "ferrum/sim/giants.hpp"
+
+namespace fs = std::filesystem;
+using namespace ferrum;
+using namespace ferrum::models;
+
+namespace {
+
+struct xp_data {
+    std::vector<spectra::xp_pixels> x;
+    std::vector<double> feh, feh_true, bp_rp0;
+};
+
+xp_data xp_sample(std::size_t n, std::uint64_t seed) {
+    const auto s = sim::simulate_giants(n, {}, seed);
+    xp_data d;
+    for (const auto& g : s.stars) {
+        d.x.push_back(spectra::resample_xp(s.wavelength, g.xp_flux, g.xp_flux_error));
+        d.feh.push_back(g.feh);
+        d.feh_true.push_back(g.feh_true);
+        d.bp_rp0.push_back(g.bp_rp0);
+    }
+    return d;
+}
+
+/// Colour features with the true parallax (so the Bayesian MLP is tested on its own).
+struct colour_data {
+    std::vector<std::vector<double>> x;
+    std::vector<double> feh, feh_error, feh_true;
+};
+
+colour_data colour_sample(std::size_t n, std::uint64_t seed, sim::giant_sim_options o = {}) {
+    o.spectra = false;
+    const auto s = sim::simulate_giants(n, o, seed);
+    colour_data d;
+    for (const auto& g : s.stars) {
+        const auto f = photometry::make_colour_features(g.mag, g.parallax_true);
+        REQUIRE(f.ok());
+        d.x.push_back(f.values);
+        d.feh.push_back(g.feh);
+        d.feh_error.push_back(g.feh_error);
+        d.feh_true.push_back(g.feh_true);
+    }
+    return d;
+}
+
+fs::path temp_dir() {
+    const fs::path d = fs::temp_directory_path() / ("ferrum_giants_models_" + std::to_string(std::random_device{}()));
+    fs::create_directories(d);
+    return d;
+}
+
+double stdev(const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x;
+    m /= double(v.size());
+    for (double x : v) s += (x - m) * (x - m);
+    return std::sqrt(s / double(v.size()));
+}
+
+std::vector<std::size_t> range(std::size_t lo, std::size_t hi) {
+    std::vector<std::size_t> v;
+    for (std::size_t i = lo; i < hi; ++i) v.push_back(i);
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("UA-CSNet has the paper's layer widths", "[giants][ua_csnet]") {
+    ua_csnet m;
+    std::size_t n = 0;
+    for (const auto& p : m.network().parameters()) n += p.size();
+    // [Fe/H] branch 60-256-64-16-8-1, errors 60-16, concat(8 + 16)-8-1
+    const std::size_t want = (60 * 256 + 256) + (256 * 64 + 64) + (64 * 16 + 16) + (16 * 8 + 8) + (8 + 1) +
+                             (60 * 16 + 16) + (24 * 8 + 8) + (8 + 1);
+    CHECK(n == want);
+    CHECK_THROWS_AS(ua_csnet(ua_csnet_options{60, {}, 16, 8, 0.02}), value_error);
+}
+
+TEST_CASE("UA-CSNet trains on simulated XP spectra, predicts floored sigmas and round-trips its model file",
+          "[giants][ua_csnet]") {
+    const auto d = xp_sample(3500, 21);
+    const auto tr = range(0, 2500), te = range(2500, 3500);
+    ua_csnet m;
+    ua_csnet_training_options t;
+    t.max_epochs = 25;
+    t.progress = false;
+    m.fit(d.x, d.feh, d.bp_rp0, tr, t);
+    const auto p = m.predict(d.x);
+    std::vector<double> yte;
+    for (auto i : te) yte.push_back(d.feh[i]);
+    const auto c = calibration(d.feh, p, {}, te);
+    // it learnt [Fe/H]: the test residuals are far smaller than the spread of the labels
+    CHECK(c.rms < 0.6 * stdev(yte));
+    for (const auto& q : p) CHECK(q.sigma >= std::sqrt(0.02) - 1e-9);
+    // a short run is not yet calibrated to +-0.03 (the [slow] case is); it must be in the neighbourhood
+    CHECK(c.within_1sigma > 0.55);
+    CHECK(c.within_1sigma < 0.85);
+
+    const auto dir = temp_dir();
+    const auto path = (dir / "ua.json").string();
+    m.save(path);
+    auto back = ua_csnet::load(path);
+    const auto p2 = back.predict(d.x);
+    for (std::size_t i = 0; i < p.size(); i += 97) {
+        CHECK(p2[i].value == p[i].value);
+        CHECK(p2[i].sigma == p[i].sigma);
+    }
+    // the file is a ferrum.nn.model document: the generic loader reads the network and re-runs the test vector
+    CHECK_NOTHROW(nn::load_model<float>(path));
+    // a changed weight is caught by the embedded test vector
+    auto j = nlohmann::json::parse(std::ifstream(path));
+    for (auto& l : j["layers"])
+        if (l["name"] == "feh_out") l["bias"][0] = l["bias"][0].get<double>() + 0.5;
+    { std::ofstream(path) << j.dump(); }
+    CHECK_THROWS_AS(ua_csnet::load(path), input_error);
+    CHECK_NOTHROW(ua_csnet::load(path, false));
+    CHECK_THROWS_AS(ua_csnet::load((dir / "missing.json").string()), io_error);
+    fs::remove_all(dir);
+
+    std::vector<spectra::xp_pixels> bad{d.x[0]};
+    bad[0].flux.pop_back();
+    CHECK_THROWS_AS(m.predict(bad), value_error);
+}
+
+TEST_CASE("UA-CSNet: calibrated sigma, and cost-sensitive weights reduce the metal-poor bias", "[giants][ua_csnet][slow]") {
+    const auto d = xp_sample(14000, 7);
+    const auto tr = range(0, 10000), te = range(10000, 14000);
+    ua_csnet_training_options t;
+    t.progress = false;
+    ua_csnet weighted;
+    weighted.fit(d.x, d.feh, d.bp_rp0, tr, t);
+    const auto pw = weighted.predict(d.x);
+    const auto c = calibration(d.feh, pw, {}, te);
+    CHECK(c.within_1sigma == Approx(0.68).margin(0.03));
+    CHECK(c.within_2sigma == Approx(0.95).margin(0.02));
+
+    t.cost_sensitive = false;
+    ua_csnet plain;
+    plain.fit(d.x, d.feh, d.bp_rp0, tr, t);
+    const auto pu = plain.predict(d.x);
+    std::vector<std::size_t> tail;
+    for (auto i : te)
+        if (d.feh_true[i] < -2.0) tail.push_back(i);
+    REQUIRE(tail.size() > 50);
+    const auto bw = calibration(d.feh_true, pw, {}, tail).bias, bu = calibration(d.feh_true, pu, {}, tail).bias;
+    WARN("metal-poor tail bias: cost-sensitive " << bw << ", unweighted " << bu);
+    CHECK(std::abs(bw) < std::abs(bu));
+}
+
+TEST_CASE("Bayesian MLP: eq. 5 sigma, seeded MC dropout, and sigma_dropout grows outside the training range",
+          "[giants][bnn]") {
+    sim::giant_sim_options in_range;
+    in_range.uniform_feh = true;
+    in_range.feh_min = -1.0;
+    in_range.feh_max = 0.5;
+    const auto d = colour_sample(3000, 3, in_range);
+    bnn_mlp m;
+    bnn_training_options t;
+    t.max_epochs = 40;
+    t.progress = false;
+    m.fit(d.x, d.feh, d.feh_error, {}, t);
+    CHECK(m.sigma_scale() > 0.0);
+
+    sim::giant_sim_options poor = in_range;
+    poor.feh_min = -3.0;
+    poor.feh_max = -2.2;
+    const auto inside = colour_sample(500, 4, in_range), outside = colour_sample(500, 5, poor);
+    const auto pi = m.predict(inside.x, 40, 9), po = m.predict(outside.x, 40, 9);
+    for (const auto& q : pi) CHECK(q.sigma == Approx(std::hypot(q.sigma_dropout, q.sigma_model)).epsilon(1e-12));
+    auto median_drop = [](std::vector<giant_prediction> p) {
+        std::vector<double> v;
+        for (const auto& q : p) v.push_back(q.sigma_dropout);
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    const double s_in = median_drop(pi), s_out = median_drop(po);
+    WARN("median sigma_dropout inside " << s_in << ", outside " << s_out);
+    CHECK(s_out > 1.2 * s_in);
+
+    const auto again = m.predict(inside.x, 40, 9);
+    CHECK(again[7].value == pi[7].value);
+    CHECK(again[7].sigma == pi[7].sigma);
+    const auto det = m.predict(inside.x, 1);
+    CHECK(det[7].sigma_dropout == 0.0);
+
+    const auto dir = temp_dir();
+    m.save((dir / "bnn.json").string());
+    auto back = bnn_mlp::load((dir / "bnn.json").string());
+    CHECK(back.predict(inside.x, 40, 9)[7].sigma == pi[7].sigma);
+    fs::remove_all(dir);
+
+    auto bad = inside.x;
+    bad[3][2] = NAN;
+    CHECK_THROWS_AS(m.predict(bad), value_error);
+}
+
+TEST_CASE("photometric parallax relations: eqs. 6 and 8 and the inverse-variance mean", "[giants][parallax]") {
+    // 1 mas at J_c = 10: distance 1 kpc, M_J = 10 - 10 = 0, 10^(0.2 M_J) = 1
+    CHECK(pseudo_magnitude(1.0, 10.0) == Approx(1.0).epsilon(1e-14));
+    CHECK(pseudo_magnitude(0.5, 12.0) == Approx(std::pow(10.0, 0.2 * (12.0 + 5 * std::log10(0.5e-3) + 5))).epsilon(1e-12));
+    CHECK(parallax_from_pseudo(pseudo_magnitude(0.37, 13.1), 13.1) == Approx(0.37).epsilon(1e-14));
+    const auto m = inverse_variance_mean({1.0, 0.1}, {2.0, 0.2});
+    CHECK(m.value == Approx((1.0 / 0.01 + 2.0 / 0.04) / (1 / 0.01 + 1 / 0.04)).epsilon(1e-14));
+    CHECK(m.error == Approx(1 / std::sqrt(1 / 0.01 + 1 / 0.04)).epsilon(1e-14));
+    CHECK(inverse_variance_mean({NAN, 0.1}, {2.0, 0.2}).value == 2.0);
+    CHECK(std::isnan(inverse_variance_mean({NAN, 0.1}, {2.0, -1}).value));
+    giant_cut cut;
+    CHECK(cut.is_giant(pseudo_magnitude(1.0, 10.0), 0.7));        // M_J = 0
+    CHECK_FALSE(cut.is_giant(std::pow(10.0, 0.2 * 4.0), 0.5));    // M_J = 4: a dwarf
+}
+
+TEST_CASE("two-stage colour model: cross-trained parallaxes, [Fe/H] with sigmas, flags, model file", "[giants][bnn]") {
+    sim::giant_sim_options o;
+    o.spectra = false;
+    const auto s = sim::simulate_giants(1800, o, 17);
+    std::vector<photometry::photometry_row> rows;
+    std::vector<double> y, ye;
+    for (const auto& g : s.stars) {
+        photometry::photometry_row r;
+        r.source_id = g.source_id;
+        r.mag = g.mag;
+        r.parallax = g.parallax;
+        r.parallax_error = g.parallax_error;
+        rows.push_back(r);
+        y.push_back(g.feh);
+        ye.push_back(g.feh_error);
+    }
+    rows[5].mag[photometry::W1] = NAN;
+    std::vector<photometry::photometry_row> tr(rows.begin(), rows.begin() + 1500), te(rows.begin() + 1500, rows.end());
+    photometric_parallax_options po;
+    po.folds = 2;
+    po.mc_samples = 10;
+    po.training.max_epochs = 60;
+    po.training.progress = false;
+    bnn_training_options t;
+    t.max_epochs = 80;
+    t.progress = false;
+    colour_feh_model m;
+    const auto fit = m.fit(tr, std::vector<double>(y.begin(), y.begin() + 1500),
+                           std::vector<double>(ye.begin(), ye.begin() + 1500), po, t);
+    CHECK(fit[5].flag == "missing bands: W1");
+    CHECK(std::isnan(fit[5].feh.value));
+    // the combined parallax is at least as precise as Gaia's
+    for (std::size_t i = 0; i < 1500; i += 50)
+        if (fit[i].flag.empty()) CHECK(fit[i].parallax.parallax.error <= rows[i].parallax_error + 1e-12);
+    const auto p = m.predict(te);
+    std::vector<giant_prediction> fp;
+    std::vector<double> yl;
+    std::size_t flagged = 0;
+    for (std::size_t i = 0; i < te.size(); ++i) {
+        if (!p[i].flag.empty()) {
+            // only a non-positive combined parallax may stop a star with complete photometry
+            CHECK(p[i].flag.find("parallax") != std::string::npos);
+            CHECK(std::isnan(p[i].feh.value));
+            ++flagged;
+            continue;
+        }
+        fp.push_back(p[i].feh);
+        yl.push_back(y[1500 + i]);
+    }
+    CHECK(flagged < te.size() / 50);
+    CHECK(calibration(yl, fp).rms < 0.8 * stdev(yl));
+
+    const auto dir = temp_dir();
+    const auto path = (dir / "colour.json").string();
+    m.save(path);
+    auto back = colour_feh_model::load(path);
+    const auto p2 = back.predict(te);
+    CHECK(p2[10].feh.value == p[10].feh.value);
+    CHECK(p2[10].parallax.parallax.value == p[10].parallax.parallax.value);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("two-stage colour model: calibrated [Fe/H] sigmas at the documented size", "[giants][bnn][slow]") {
+    sim::giant_sim_options o;
+    o.spectra = false;
+    const auto s = sim::simulate_giants(14000, o, 7);
+    std::vector<photometry::photometry_row> rows;
+    std::vector<double> y, ye;
+    for (const auto& g : s.stars) {
+        photometry::photometry_row r;
+        r.source_id = g.source_id;
+        r.mag = g.mag;
+        r.parallax = g.parallax;
+        r.parallax_error = g.parallax_error;
+        rows.push_back(r);
+        y.push_back(g.feh);
+        ye.push_back(g.feh_error);
+    }
+    const std::size_t n = 10000;
+    std::vector<photometry::photometry_row> tr(rows.begin(), rows.begin() + n), te(rows.begin() + n, rows.end());
+    photometric_parallax_options po;
+    po.training.max_epochs = 200;
+    po.training.progress = false;
+    po.mc_samples = 30;
+    bnn_training_options t;
+    t.max_epochs = 200;
+    t.progress = false;
+    colour_feh_model m;
+    m.fit(tr, std::vector<double>(y.begin(), y.begin() + n), std::vector<double>(ye.begin(), ye.begin() + n), po, t);
+    const auto p = m.predict(te);
+    std::vector<giant_prediction> fp;
+    std::vector<double> yl, el;
+    for (std::size_t i = 0; i < te.size(); ++i) {
+        fp.push_back(p[i].feh);
+        yl.push_back(y[n + i]);
+        el.push_back(ye[n + i]);
+    }
+    const auto c = calibration(yl, fp, el);
+    CHECK(c.within_1sigma == Approx(0.68).margin(0.03));
+    CHECK(c.within_2sigma == Approx(0.95).margin(0.02));
+}
