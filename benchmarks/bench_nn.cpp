@@ -1,7 +1,10 @@
 // Throughput of the paper's GRU regressor (Monti et al. 2025: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1
 // and a dense head; 264 steps x 2 channels; batch 256; Adam; float32) against PyTorch on the same
 // machine and thread count: training and inference sequences per second, GFLOP/s and peak RSS.
-// usage: bench_nn [--n 6000] [--epochs 2] [--threads 2] [--no-peer]
+// usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--peer-n 1024] [--no-peer]
+// The peer runs on --peer-n sequences (rates are per sequence) twice: with the same thread count, as asked,
+// and with one thread, whose per-CPU-second rate stays meaningful when other jobs load the machine
+// (PyTorch's OpenMP threads collapse under contention; CPU time is reported for both sides).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -78,13 +81,15 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int
 
 int main(int argc, char** argv) {
     std::size_t n = 6000, steps = 264, batch = 256;
-    int epochs = 2, threads = 2;
+    std::size_t peer_n = 1024;
+    int epochs = 1, threads = 2;
     bool peer = true;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--n" && i + 1 < argc) n = std::stoul(argv[++i]);
         else if (a == "--epochs" && i + 1 < argc) epochs = std::stoi(argv[++i]);
         else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+        else if (a == "--peer-n" && i + 1 < argc) peer_n = std::stoul(argv[++i]);
         else if (a == "--no-peer") peer = false;
     }
     using T = float;
@@ -148,7 +153,8 @@ int main(int argc, char** argv) {
     const double train_rate = static_cast<double>(n) * epochs / train_s, infer_rate = static_cast<double>(n) / infer_s;
     const double train_gflops = train_rate * (f.forward + f.backward) * 1e-9, infer_gflops = infer_rate * f.forward * 1e-9;
 
-    nlohmann::json peer_result = peer ? run_peer(n, steps, batch, epochs, threads) : nlohmann::json(nullptr);
+    nlohmann::json peer_result = peer ? run_peer(std::min(n, peer_n), steps, batch, 1, threads) : nlohmann::json(nullptr);
+    nlohmann::json peer1 = peer && threads != 1 ? run_peer(std::min(n, peer_n), steps, batch, 1, 1) : peer_result;
     std::printf("GRU 2->20->16->8 + dropout 0.2/0.2/0.1 + dense, %zu x %zu steps x 2, batch %zu, float32, %d threads\n",
                 n, steps, batch, threads);
     std::printf("%-26s %14s %14s %8s\n", "", "ferrum", "PyTorch", "ratio");
@@ -167,8 +173,15 @@ int main(int argc, char** argv) {
     std::printf("%-26s %14.1f %14.1f\n", "peak RSS MiB", rss_mib,
                 peer_result.is_object() ? peer_result["peak_rss_mib"].get<double>() : 0.0);
     std::printf("%-26s %14.2f\n", "training CPU utilisation", train_cpu / train_s);
-    std::printf("%-26s %14.1f\n", "training seq/CPU-second", static_cast<double>(n) * epochs / train_cpu);
-    std::printf("%-26s %14.1f\n", "inference seq/CPU-second", static_cast<double>(n) / infer_cpu);
+    std::printf("per CPU-second (PyTorch with 1 thread):\n");
+    auto row1 = [&](const char* what, double ours, const char* key) {
+        if (peer1.is_object() && peer1.contains(key))
+            std::printf("%-26s %14.1f %14.1f %7.1fx\n", what, ours, peer1[key].get<double>(), ours / peer1[key].get<double>());
+        else
+            std::printf("%-26s %14.1f\n", what, ours);
+    };
+    row1("training seq/CPU-second", static_cast<double>(n) * epochs / train_cpu, "train_seq_per_cpu_s");
+    row1("inference seq/CPU-second", static_cast<double>(n) / infer_cpu, "infer_seq_per_cpu_s");
     std::printf("(GEMM FLOPs per sequence: forward %.3g, backward %.3g; final loss %.4f, checksum %.4f)\n", f.forward,
                 f.backward, last_loss, checksum);
     nlohmann::json j = {{"benchmark", "nn"},         {"n", n},
@@ -176,7 +189,9 @@ int main(int argc, char** argv) {
                         {"threads", threads},        {"epochs", epochs},
                         {"train_seq_per_s", train_rate}, {"infer_seq_per_s", infer_rate},
                         {"train_gflops", train_gflops},  {"infer_gflops", infer_gflops},
-                        {"peak_rss_mib", rss_mib},
+                        {"peak_rss_mib", rss_mib}, {"peer_1thread", peer1},
+                        {"train_seq_per_cpu_s", static_cast<double>(n) * epochs / train_cpu},
+                        {"infer_seq_per_cpu_s", static_cast<double>(n) / infer_cpu},
                         {"train_cpu_s", train_cpu}, {"infer_cpu_s", infer_cpu}, {"train_wall_s", train_s}, {"infer_wall_s", infer_s},   {"peer", peer_result}};
     if (peer_result.is_object()) {
         j["train_speedup"] = train_rate / peer_result["train_seq_per_s"].get<double>();
