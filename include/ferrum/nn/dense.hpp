@@ -8,6 +8,9 @@
 #include <string>
 
 #include "ferrum/backend/cpu/dense_kernels.hpp"
+#ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
+#include "ferrum/backend/cudnn/dense_kernels.hpp"
+#endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/nn/activation.hpp"

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "ferrum/backend/cpu/dropout_kernels.hpp"
+#ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
+#include "ferrum/backend/cudnn/dropout_kernels.hpp"
+#endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/nn/detail/block.hpp"

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "ferrum/backend/cpu/gru_kernels.hpp"
+#ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
+#include "ferrum/backend/cudnn/gru_kernels.hpp"
+#endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/nn/detail/block.hpp"

@@ -1,0 +1,121 @@
+// cuBLAS kernels of the dense layer y = f(W x + b): the three matrix products (forward W x, backward
+// dW = dA X^T and dX = W^T dA) run as GEMMs on the device; the bias, the activation and its derivative
+// run on the host with the CPU backend's own functions (element-wise work on a tiny output, exact parity).
+#pragma once
+
+#include <type_traits>
+
+#include "ferrum/backend/cudnn/device.hpp"
+#include "ferrum/nn/activation.hpp"
+#include "ferrum/nn/detail/block.hpp"
+#include "ferrum/nn/detail/kernel_traits.hpp"
+
+namespace ferrum::backend::cudnn_detail {
+
+/// Column-major GEMM C = alpha op(A) op(B) + beta C for float and double.
+inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+    const float alpha = 1.0f;
+    FERRUM_CUDA_CHECK(cublasSgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+}
+inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const double* a,
+                 int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+    const double alpha = 1.0;
+    FERRUM_CUDA_CHECK(cublasDgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+}
+
+/// Device scratch of one host thread for the dense kernels (their forward has no per-chunk cache).
+struct dense_scratch {
+    device_buffer w, x, y, da, gw, dx;
+};
+inline dense_scratch& this_thread_dense_scratch() {
+    thread_local dense_scratch s;
+    return s;
+}
+
+}  // namespace ferrum::backend::cudnn_detail
+
+namespace ferrum::nn::detail {
+
+template <class T>
+struct dense_kernels<ferrum::backend::cudnn, T> {
+    struct weights {
+        const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
+        const T* b;  ///< [out]
+        Eigen::Index in, out;
+        activation act;
+    };
+    struct grads {
+        T* w;
+        T* b;
+    };
+    struct cache {
+        matrix<T> da;  ///< host: dY * f'(y)
+        matrix<T> gw;  ///< host: this chunk's dW before it is added to the gradient
+    };
+
+    // A row-major r x c matrix is a column-major c x r one (its transpose) with leading dimension c, so
+    // Y = W X (row-major) is Y^T = X^T W^T column-major: GEMM(N, N, cols, out, in, X, W).
+    static void forward(const weights& p, const matrix<T>& x, matrix<T>& y) {
+        auto& dev = backend::cudnn_detail::this_thread_context();
+        auto& s = backend::cudnn_detail::this_thread_dense_scratch();
+        const Eigen::Index N = x.cols();
+        upload(dev, s.w, p.w, p.out * p.in);
+        upload(dev, s.x, x.data(), p.in * N);
+        s.y.reserve(bytes(p.out * N));
+        backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_N, to_int(N), to_int(p.out), to_int(p.in),
+                                    s.x.as<const T>(), to_int(N), s.w.as<const T>(), to_int(p.in), T(0), s.y.as<T>(),
+                                    to_int(N));
+        y.resize(p.out, N);
+        dev.download(y.data(), s.y.get(), bytes(p.out * N));
+        dev.sync();
+        for (Eigen::Index i = 0; i < p.out; ++i) y.row(i).array() += p.b[i];
+        apply_activation(p.act, y.array());
+    }
+
+    /// Accumulates parameter gradients; writes dx (in x cols) when dx is not null.
+    static void backward(const weights& p, const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, cache& c,
+                         const grads& g, matrix<T>* dx) {
+        auto& dev = backend::cudnn_detail::this_thread_context();
+        auto& s = backend::cudnn_detail::this_thread_dense_scratch();
+        const Eigen::Index N = x.cols();
+        c.da = dy;
+        multiply_activation_derivative(p.act, c.da.array(), y.array());
+        upload(dev, s.x, x.data(), p.in * N);
+        upload(dev, s.da, c.da.data(), p.out * N);
+        // dW^T (in x out, column-major) = (X^T)^T dA^T: GEMM(T, N, in, out, N, X, dA)
+        s.gw.reserve(bytes(p.out * p.in));
+        backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_T, CUBLAS_OP_N, to_int(p.in), to_int(p.out), to_int(N),
+                                    s.x.as<const T>(), to_int(N), s.da.as<const T>(), to_int(N), T(0), s.gw.as<T>(),
+                                    to_int(p.in));
+        c.gw.resize(p.out, p.in);
+        dev.download(c.gw.data(), s.gw.get(), bytes(p.out * p.in));
+        if (dx) {
+            // dX^T (cols x in, column-major) = dA^T W: GEMM(N, T, cols, in, out, dA, W^T)
+            upload(dev, s.w, p.w, p.out * p.in);
+            s.dx.reserve(bytes(p.in * N));
+            backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_T, to_int(N), to_int(p.in), to_int(p.out),
+                                        s.da.as<const T>(), to_int(N), s.w.as<const T>(), to_int(p.in), T(0),
+                                        s.dx.as<T>(), to_int(N));
+            dx->resize(p.in, N);
+            dev.download(dx->data(), s.dx.get(), bytes(p.in * N));
+        }
+        dev.sync();
+        matrix_map<T>(g.w, p.out, p.in) += c.gw;
+        vector_map<T>(g.b, p.out) += c.da.rowwise().sum();
+    }
+
+private:
+    static std::size_t bytes(Eigen::Index n) noexcept { return sizeof(T) * static_cast<std::size_t>(n); }
+    static int to_int(Eigen::Index n) {
+        if (n > Eigen::Index(2147483647)) throw value_error("cudnn backend: a dense layer dimension exceeds 2^31-1");
+        return static_cast<int>(n);
+    }
+    static void upload(backend::cudnn_detail::context& dev, backend::cudnn_detail::device_buffer& d, const T* src,
+                       Eigen::Index n) {
+        d.reserve(bytes(n));
+        dev.upload(d.get(), src, bytes(n));
+    }
+};
+
+}  // namespace ferrum::nn::detail
