@@ -1,7 +1,7 @@
 // The light-curve pre-processing of Monti et al. (2025, A&A 702, A148, Sect. 3): fold on the period with
-// phase 0 at maximum light (eq. 1), fit a GCV smoothing spline (scipy's make_smoothing_spline), resample it
-// on N uniform phases, standardise per curve, and return the two channels (phase x P, magnitude) with the
-// curve's features (mean, std, peak-to-peak, epochs, and the Gaia-convention Fourier parameters).
+// phase 0 at maximum light (eq. 1), fit a smoothing spline (make_smoothing_spline; by default modified GCV,
+// Kim & Gu 2004, on wrap-padded phases), resample it on N uniform phases, standardise per curve, and return
+// the two channels (phase x P, magnitude) with the features (mean, std, peak-to-peak, Fourier parameters).
 #pragma once
 
 #include <algorithm>
@@ -31,7 +31,8 @@ namespace ferrum {
 constexpr std::size_t paper_phases_rrab = 264;
 constexpr std::size_t paper_phases_rrc = 265;
 
-/// \brief Settings of the pre-processing; the defaults are the paper's RRab set-up.
+/// \brief Settings of the pre-processing: the paper's RRab grid, and spline defaults chosen for robustness on
+/// sparse Gaia curves (wrap_padding, spline); wrap_padding = 0 with spline.gamma = 1 is the plain GCV spline.
 struct preprocess_options {
     /// Phases of the resampled curve (paper: 264 RRab, 265 RRc).
     std::size_t n_phases = paper_phases_rrab;
@@ -40,8 +41,8 @@ struct preprocess_options {
     /// Fraction of a cycle (0 to 0.5) copied from each end of the folded curve to the other, shifted by one
     /// cycle, before the spline is fitted, so that it sees the curve as periodic near phases 0 and 1 instead
     /// of extrapolating there. 0 fits the folded epochs only, as the paper's make_smoothing_spline does;
-    /// the default 0.1 halves the error within 0.05 of phase 0 and 1 on simulated Gaia curves
-    /// (docs/lightcurves.md, bench_preprocess) for 20% more spline work.
+    /// the default 0.1 halves the median error within 0.05 of phase 0 and 1 on simulated Gaia curves
+    /// (docs/lightcurves.md, bench_preprocess) for about 25% more time.
     double wrap_padding = 0.1;
     /// The spline's smoothing parameter; nullopt chooses it per curve by GCV.
     std::optional<double> lam;
@@ -117,7 +118,7 @@ public:
         return (*this)(phase_fold(lc, period, epoch_max, {opt_.min_epochs}));
     }
 
-    /// Spline, resample, standardise and features of an already folded curve (phase in [0, 1), sorted).
+    /// Spline, resample, standardise and features of an already folded curve (phase in [0, 1)).
     preprocessed_curve operator()(const folded_curve& fc) {
         const std::string who = detail::curve_name(fc.source_id, fc.name);
         detail::check_light_curve_columns(who, fc.phase, "phase", fc.mag, fc.mag_err);
