@@ -56,7 +56,7 @@ const char* const usage = R"(ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curve
   Common: --quiet (no progress on stderr; also FERRUM_QUIET=1), --threads N, --help.
   Config files (--config) are JSON objects with any of: architecture, gru_sizes, dropout, head_width, ridge,
   sequence (resampled|raw_epochs), use_period, min_epochs, learning_rate, batch_size, max_epochs, patience,
-  kernel_l1, kernel_l2, density_weighting, validation_fraction, reduce_lr_factor, reduce_lr_patience,
+  kernel_l1, kernel_l2, density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience,
   clip_norm, folds, repeats, seed, unified, paper_cuts; unknown fields are refused.
 )";
 
@@ -261,6 +261,7 @@ void apply_config(run_config& c, const std::string& path) {
             else if (k == "kernel_l1") c.train.kernel_l1 = v.get<double>();
             else if (k == "kernel_l2") c.train.kernel_l2 = v.get<double>();
             else if (k == "density_weighting") c.train.density_weighting = v.get<bool>();
+            else if (k == "max_weight") c.train.max_weight = v.get<double>();
             else if (k == "validation_fraction") c.train.validation_fraction = v.get<double>();
             else if (k == "reduce_lr_factor") c.train.reduce_lr_factor = v.get<double>();
             else if (k == "reduce_lr_patience") c.train.reduce_lr_patience = v.get<int>();

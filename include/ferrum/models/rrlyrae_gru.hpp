@@ -80,6 +80,10 @@ struct rrl_training_options {
     int patience = 20;                    ///< early stopping on the validation loss, best weights restored
     double kernel_l1 = 0.0, kernel_l2 = 1e-5;  ///< Keras-style penalties on input and recurrent kernels
     bool density_weighting = true;        ///< eq. 3: w proportional to 1/rho([Fe/H])
+    /// > 0: density weights capped at this multiple of their mean, then renormalised (not in the paper:
+    /// with catalogue-style labels the KDE tail gives single stars weights of 100-260, which then dominate
+    /// every batch they are in and the validation loss).
+    double max_weight = 0.0;
     double validation_fraction = 0.1;     ///< share of the training stars held out for early stopping
     double reduce_lr_factor = 1.0;        ///< < 1: reduce-on-plateau (not in the paper)
     int reduce_lr_patience = 8;
@@ -132,7 +136,10 @@ struct standardiser {
         for (auto& s : scale)
             if (!(s > 1e-12)) s = 1.0;  // a constant feature (e.g. is_rrc in a one-type model) passes as 0
     }
-    double operator()(double v, std::size_t j) const noexcept { return (v - mean[j]) / scale[j]; }
+    /// z-score clipped to +-5: a wild Fourier fit (phase gaps) must not dominate a batch or the head.
+    double operator()(double v, std::size_t j) const noexcept {
+        return std::max(-5.0, std::min(5.0, (v - mean[j]) / scale[j]));
+    }
     nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}}; }
     void from_json(const nlohmann::json& j) {
         mean = j.at("mean").get<std::vector<double>>();
@@ -208,6 +215,11 @@ public:
         if (t.density_weighting) {
             const auto wt = density_weights(ytr);
             for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = wt[k];
+            if (t.max_weight > 0) {
+                double sum = 0;
+                for (auto i : train_idx) sum += (w[i] = std::min(w[i], t.max_weight));
+                for (auto i : train_idx) w[i] *= double(train_idx.size()) / sum;
+            }
         }
         train::training_history hist;
         if (opt_.architecture == rrl_architecture::fourier_linear) {

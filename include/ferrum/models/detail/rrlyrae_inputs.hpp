@@ -42,7 +42,7 @@ struct rrl_input_options {
     /// Raw-epoch sequences longer than this are thinned evenly in phase (bounded cost per star).
     std::size_t max_raw_steps = 400;
     /// Highest order of the Fourier fit giving the tabular features (chosen per star by BIC from 3).
-    int fourier_max_order = 6;
+    int fourier_max_order = 4;
 };
 
 /// Names of the tabular features, in order (the "gru_fourier" and "fourier_linear" models read them).
@@ -78,6 +78,7 @@ struct rrl_ephemeris {
     rr_type type = rr_type::unknown;
     double period = 0.0;
     double epoch = 0.0;
+    double peak_to_peak = 0.0;  ///< the catalogue's peak_to_peak_g when known (0: use the Fourier fit's)
     std::string problem;  ///< a flag (see rrl_star_input::flag)
 };
 
@@ -249,6 +250,7 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
         try {
             folded_curve fc = phase_fold(lc, e.period, e.epoch, {opt.min_epochs});
             detail::fill_input(s, fc, e.type, opt, ab, c);
+            if (e.peak_to_peak > 0) s.peak_to_peak = e.peak_to_peak;
         } catch (const ferrum::error& x) {
             s.flag = std::string("preprocessing_failed: ") + x.what();
         }
@@ -268,6 +270,7 @@ inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_cu
             continue;
         }
         out[i].type = s->type;
+        if (s->peak_to_peak_g && *s->peak_to_peak_g > 0) out[i].peak_to_peak = *s->peak_to_peak_g;
         if (s->type == rr_type::unknown) {
             out[i].problem = "unknown_type: " + s->folding_problem();
         } else if (auto f = s->folding()) {
