@@ -1,7 +1,7 @@
 // Throughput of the paper's GRU regressor (Monti et al. 2025: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1
 // and a dense head; 264 steps x 2 channels; batch 256; Adam; float32) against PyTorch on the same
 // machine and thread count: training and inference sequences per second, GFLOP/s and peak RSS.
-// usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--peer-n 1024] [--no-peer]
+// usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--chunk 64] [--peer-n 1024] [--no-peer]
 // The peer runs on --peer-n sequences (rates are per sequence) twice: with the same thread count, as asked,
 // and with one thread, whose per-CPU-second rate stays meaningful when other jobs load the machine
 // (PyTorch's OpenMP threads collapse under contention; CPU time is reported for both sides).
@@ -81,7 +81,7 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int
 
 int main(int argc, char** argv) {
     std::size_t n = 6000, steps = 264, batch = 256;
-    std::size_t peer_n = 1024;
+    std::size_t peer_n = 1024, chunk = 64;
     int epochs = 1, threads = 2;
     bool peer = true;
     for (int i = 1; i < argc; ++i) {
@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
         else if (a == "--epochs" && i + 1 < argc) epochs = std::stoi(argv[++i]);
         else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
         else if (a == "--peer-n" && i + 1 < argc) peer_n = std::stoul(argv[++i]);
+        else if (a == "--chunk" && i + 1 < argc) chunk = std::stoul(argv[++i]);
         else if (a == "--no-peer") peer = false;
     }
     using T = float;
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
     model.add(nn::gru<T>(16, 8)).add(nn::dropout<T>(0.1)).add(nn::dense<T>(8, 1));
     model.reset_parameters(1);
     model.set_num_threads(static_cast<std::size_t>(threads));
+    model.set_chunk_size(chunk);
     auto params = model.parameters();
     nn::adam<T> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
 
