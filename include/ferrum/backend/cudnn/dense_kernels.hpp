@@ -24,15 +24,6 @@ inline void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, i
     FERRUM_CUDA_CHECK(cublasDgemm(h, ta, tb, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
 }
 
-/// Device scratch of one host thread for the dense kernels (their forward has no per-chunk cache).
-struct dense_scratch {
-    device_buffer w, x, y, da, gw, dx;
-};
-inline dense_scratch& this_thread_dense_scratch() {
-    thread_local dense_scratch s;
-    return s;
-}
-
 }  // namespace ferrum::backend::cudnn_detail
 
 namespace ferrum::nn::detail {
@@ -57,14 +48,15 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
     // A row-major r x c matrix is a column-major c x r one (its transpose) with leading dimension c, so
     // Y = W X (row-major) is Y^T = X^T W^T column-major: GEMM(N, N, cols, out, in, X, W).
     static void forward(const weights& p, const matrix<T>& x, matrix<T>& y) {
-        auto& dev = backend::cudnn_detail::this_thread_context();
-        auto& s = backend::cudnn_detail::this_thread_dense_scratch();
+        const backend::cudnn_detail::context_lease lease;
+        auto& dev = *lease;
+        scratch s(dev);
         const Eigen::Index N = x.cols();
         upload(dev, s.w, p.w, p.out * p.in);
         upload(dev, s.x, x.data(), p.in * N);
         s.y.reserve(bytes(p.out * N));
         backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_N, to_int(N), to_int(p.out), to_int(p.in),
-                                    s.x.as<const T>(), to_int(N), s.w.as<const T>(), to_int(p.in), T(0), s.y.as<T>(),
+                                    cp(s.x), to_int(N), cp(s.w), to_int(p.in), T(0), mp(s.y),
                                     to_int(N));
         y.resize(p.out, N);
         dev.download(y.data(), s.y.get(), bytes(p.out * N));
@@ -76,8 +68,9 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
     /// Accumulates parameter gradients; writes dx (in x cols) when dx is not null.
     static void backward(const weights& p, const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, cache& c,
                          const grads& g, matrix<T>* dx) {
-        auto& dev = backend::cudnn_detail::this_thread_context();
-        auto& s = backend::cudnn_detail::this_thread_dense_scratch();
+        const backend::cudnn_detail::context_lease lease;
+        auto& dev = *lease;
+        scratch s(dev);
         const Eigen::Index N = x.cols();
         c.da = dy;
         multiply_activation_derivative(p.act, c.da.array(), y.array());
@@ -86,7 +79,7 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
         // dW^T (in x out, column-major) = (X^T)^T dA^T: GEMM(T, N, in, out, N, X, dA)
         s.gw.reserve(bytes(p.out * p.in));
         backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_T, CUBLAS_OP_N, to_int(p.in), to_int(p.out), to_int(N),
-                                    s.x.as<const T>(), to_int(N), s.da.as<const T>(), to_int(N), T(0), s.gw.as<T>(),
+                                    cp(s.x), to_int(N), cp(s.da), to_int(N), T(0), mp(s.gw),
                                     to_int(p.in));
         c.gw.resize(p.out, p.in);
         dev.download(c.gw.data(), s.gw.get(), bytes(p.out * p.in));
@@ -95,8 +88,8 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
             upload(dev, s.w, p.w, p.out * p.in);
             s.dx.reserve(bytes(p.in * N));
             backend::cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_T, to_int(N), to_int(p.in), to_int(p.out),
-                                        s.da.as<const T>(), to_int(N), s.w.as<const T>(), to_int(p.in), T(0),
-                                        s.dx.as<T>(), to_int(N));
+                                        cp(s.da), to_int(N), cp(s.w), to_int(p.in), T(0),
+                                        mp(s.dx), to_int(N));
             dx->resize(p.in, N);
             dev.download(dx->data(), s.dx.get(), bytes(p.in * N));
         }
@@ -106,6 +99,15 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
     }
 
 private:
+    /// Names for the leased context's device scratch.
+    struct scratch {
+        explicit scratch(backend::cudnn_detail::context& c) noexcept
+            : w(c.scratch[0]), x(c.scratch[1]), y(c.scratch[2]), da(c.scratch[3]), gw(c.scratch[4]), dx(c.scratch[5]) {}
+        backend::cudnn_detail::device_buffer &w, &x, &y, &da, &gw, &dx;
+    };
+
+    static const T* cp(const backend::cudnn_detail::device_buffer& b) noexcept { return static_cast<const T*>(b.get()); }
+    static T* mp(const backend::cudnn_detail::device_buffer& b) noexcept { return static_cast<T*>(b.get()); }
     static std::size_t bytes(Eigen::Index n) noexcept { return sizeof(T) * static_cast<std::size_t>(n); }
     static int to_int(Eigen::Index n) {
         if (n > Eigen::Index(2147483647)) throw value_error("cudnn backend: a dense layer dimension exceeds 2^31-1");

@@ -1,12 +1,16 @@
 // Device plumbing of the cuDNN backend: every CUDA / cuDNN / cuBLAS status turned into a ferrum::error
-// naming the call, move-only device buffers, and one cuDNN + cuBLAS handle pair per host thread bound to
-// that thread's own non-blocking stream (handles are not safe to share between threads; the graph engine
-// runs its chunks on several threads).
+// naming the call, move-only device buffers, and contexts (a cuDNN + cuBLAS handle pair bound to its own
+// non-blocking stream) leased to one kernel call at a time: handles are not safe to share between
+// threads, and the graph engine runs its chunks on several threads.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -105,7 +109,7 @@ public:
     cudnnHandle_t dnn() const noexcept { return dnn_; }
     cublasHandle_t blas() const noexcept { return blas_; }
 
-    /// Waits for everything queued on this thread's stream (the one host synchronisation per kernel call).
+    /// Waits for everything queued on this context's stream (the one host synchronisation per kernel call).
     void sync() const { FERRUM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
     void upload(void* dst, const void* src, std::size_t bytes) const {
@@ -116,16 +120,62 @@ public:
     }
     void zero(void* dst, std::size_t bytes) const { FERRUM_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream_)); }
 
+    /// Device scratch for kernels whose layer keeps no per-chunk cache (the dense forward).
+    std::array<device_buffer, 6> scratch;
+
 private:
     cudaStream_t stream_ = nullptr;
     cudnnHandle_t dnn_ = nullptr;
     cublasHandle_t blas_ = nullptr;
 };
 
-/// This thread's context (one per host thread, so chunks running in parallel never share a handle).
-inline context& this_thread_context() {
-    thread_local context c;
-    return c;
-}
+/// A process-wide free list of contexts. The graph engine starts fresh worker threads for every pass, so
+/// a context per thread would create and destroy cuDNN/cuBLAS handles (milliseconds each) every pass;
+/// a lease takes an idle context (or makes one) and returns it when the kernel call ends.
+class context_pool {
+public:
+    std::unique_ptr<context> take() {
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            if (!idle_.empty()) {
+                auto c = std::move(idle_.back());
+                idle_.pop_back();
+                return c;
+            }
+        }
+        return std::make_unique<context>();
+    }
+    void give(std::unique_ptr<context> c) noexcept {
+        std::lock_guard<std::mutex> lock(m_);
+        try {
+            idle_.push_back(std::move(c));
+        } catch (...) {  // out of memory for the list: let the context go
+        }
+    }
+    /// Never destroyed: destroying handles after the CUDA runtime has shut down at process exit can
+    /// crash (PyTorch leaks its handle pool for the same reason); the driver reclaims everything.
+    static context_pool& instance() {
+        static context_pool* p = new context_pool;
+        return *p;
+    }
+
+private:
+    std::mutex m_;
+    std::vector<std::unique_ptr<context>> idle_;
+};
+
+/// Exclusive use of one context for the duration of one kernel call.
+class context_lease {
+public:
+    context_lease() : c_(context_pool::instance().take()) {}
+    context_lease(const context_lease&) = delete;
+    context_lease& operator=(const context_lease&) = delete;
+    ~context_lease() { context_pool::instance().give(std::move(c_)); }
+    context& operator*() const noexcept { return *c_; }
+    context* operator->() const noexcept { return c_.get(); }
+
+private:
+    std::unique_ptr<context> c_;
+};
 
 }  // namespace ferrum::backend::cudnn_detail

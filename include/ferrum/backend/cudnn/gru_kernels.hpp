@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ferrum/backend/cudnn/descriptors.hpp"
@@ -56,7 +57,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
     };
 
     static void forward(const weights& p, const matrix<T>& x, const chunk_context& ctx, cache& c) {
-        auto& dev = backend::cudnn_detail::this_thread_context();
+        const backend::cudnn_detail::context_lease lease;
+        auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
         prepare(dev, p, ctx, c);
         const cudnnForwardMode_t fwd =
@@ -95,7 +97,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
     /// last state (H x batch) or null. Accumulates into g; writes dx (in x steps*batch) when not null.
     static void backward(const weights& p, const matrix<T>&, const chunk_context& ctx, cache& c, const matrix<T>* dy,
                          const matrix<T>* dh_last, const grads& g, matrix<T>* dx) {
-        auto& dev = backend::cudnn_detail::this_thread_context();
+        const backend::cudnn_detail::context_lease lease;
+        auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
         if (!c.trained || c.in != p.in || c.hidden != H || c.steps != S || c.batch != B)
             throw value_error("cudnn backend: backward() needs a forward() in mode::training of the same batch first");
@@ -163,10 +166,12 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
     }
 
 private:
-    /// Math for parity with the CPU backend: FMA only (no TF32 on Hopper), unless the user opts in.
+    /// Float: FMA only for parity with the CPU backend (CUDNN_DEFAULT_MATH may run float as TF32 on
+    /// Ampere/Hopper) unless the user opts in. Double has no tensor-core path, so the default is exact.
     static constexpr cudnnMathType_t math_type() noexcept {
+        if constexpr (std::is_same_v<T, double>) return CUDNN_DEFAULT_MATH;
 #ifdef FERRUM_CUDNN_ALLOW_TF32
-        return std::is_same_v<T, float> ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+        return CUDNN_DEFAULT_MATH;
 #else
         return CUDNN_FMA_MATH;
 #endif
