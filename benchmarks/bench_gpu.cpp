@@ -1,0 +1,187 @@
+// The paper's GRU regressor (GRU 2->20->16->8, dropout 0.2/0.2/0.1, dense 8->1; 264 steps x 2 channels;
+// batch 256; 6,000 sequences; Adam; float32) trained and run on the cuDNN + cuBLAS backend, side by side
+// with PyTorch on the same GPU (benchmarks/gpu_peer.py). Needs ferrum::cudnn; without it (the default
+// benchmark glob links only ferrum::ferrum) it says so and prints a JSON line marked skipped.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#ifdef FERRUM_USE_CUDNN
+#include <cuda_runtime_api.h>
+
+#include "ferrum/backend/cudnn/kernels.hpp"
+#include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/sequential.hpp"
+#endif
+
+#ifndef FERRUM_BENCH_DIR
+#define FERRUM_BENCH_DIR "benchmarks"
+#endif
+
+namespace {
+
+#ifdef FERRUM_USE_CUDNN
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+double device_used_mib() {
+    std::size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return -1;
+    return static_cast<double>(total_b - free_b) / (1024.0 * 1024.0);
+}
+
+nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, std::size_t infer_batch) {
+    // FERRUM_PYTHON: a python with torch (GPU images keep it outside /usr/bin)
+    const char* py = std::getenv("FERRUM_PYTHON");
+    const std::string cmd = std::string(py && *py ? py : "/usr/bin/python3") + " " + FERRUM_BENCH_DIR + "/gpu_peer.py " + std::to_string(n) +
+                            " " + std::to_string(steps) + " " + std::to_string(batch) + " " +
+                            std::to_string(infer_batch) + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return nullptr;
+    std::string last, line;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p)) {
+        line = buf;
+        if (!line.empty() && line.front() == '{') last = line;
+        else std::fputs(buf, stderr);  // the peer's own complaints, visible in the log
+    }
+    pclose(p);
+    if (last.empty()) return nullptr;
+    try {
+        return nlohmann::json::parse(last);
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t n = 6000, steps = 264, batch = 256, infer_batch = 4096;
+    int epochs = 1;
+    bool peer = true;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--n" && i + 1 < argc) n = std::stoul(argv[++i]);
+        else if (a == "--epochs" && i + 1 < argc) epochs = std::stoi(argv[++i]);
+        else if (a == "--infer-batch" && i + 1 < argc) infer_batch = std::stoul(argv[++i]);
+        else if (a == "--no-peer") peer = false;
+    }
+#ifndef FERRUM_USE_CUDNN
+    (void)n, (void)steps, (void)batch, (void)infer_batch, (void)epochs, (void)peer;
+    std::printf("bench_gpu: built without ferrum::cudnn (link it, or run tools/gpu-proof.sh on a GPU machine)\n");
+    std::printf("%s\n", nlohmann::json({{"benchmark", "gpu"}, {"skipped", "built without ferrum::cudnn"}}).dump().c_str());
+    return 0;
+#else
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        std::printf("bench_gpu: no CUDA device; nothing measured\n");
+        std::printf("%s\n", nlohmann::json({{"benchmark", "gpu"}, {"skipped", "no CUDA device"}}).dump().c_str());
+        return 0;
+    }
+    cudaDeviceProp prop{};
+    cudaGetDeviceProperties(&prop, 0);
+    using T = float;
+    using B = ferrum::backend::cudnn;
+    namespace nn = ferrum::nn;
+    std::mt19937_64 gen(7);
+    std::normal_distribution<float> N01(0.f, 1.f);
+    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({n, steps, 2});
+    for (auto& v : x) v = N01(gen);
+    nn::output_vector<T> y(static_cast<Eigen::Index>(n)), w(static_cast<Eigen::Index>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+        y[static_cast<Eigen::Index>(i)] = 0.5f * N01(gen) - 1.5f;
+        w[static_cast<Eigen::Index>(i)] = 0.5f + std::uniform_real_distribution<float>(0, 1)(gen);
+    }
+    const double mem0 = device_used_mib();
+
+    nn::sequential<T, B> model;
+    model.add(nn::gru<T, B>(2, 20, true)).add(nn::dropout<T, B>(0.2)).add(nn::gru<T, B>(20, 16, true));
+    model.add(nn::dropout<T, B>(0.2)).add(nn::gru<T, B>(16, 8)).add(nn::dropout<T, B>(0.1)).add(nn::dense<T, B>(8, 1));
+    model.reset_parameters(1);
+    // one chunk per batch on one thread: each layer is one cuDNN call over the whole batch
+    model.set_num_threads(1);
+    model.set_chunk_size(std::max(batch, infer_batch));
+    auto params = model.parameters();
+    nn::adam<T> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
+
+    auto slice = [&](std::size_t i0, std::size_t i1) {
+        xt::xtensor<T, 3> b = xt::xtensor<T, 3>::from_shape({i1 - i0, steps, 2});
+        std::copy(x.data() + i0 * steps * 2, x.data() + i1 * steps * 2, b.data());
+        return b;
+    };
+    auto train_step = [&](std::size_t i, std::size_t i1) {
+        const auto xb = slice(i, i1);
+        model.zero_grad();
+        const auto yhat = model.forward(xb, {}, nn::mode::training);
+        const Eigen::Map<const nn::output_vector<T>> yh(yhat.data(), static_cast<Eigen::Index>(i1 - i));
+        const auto l = nn::mse_loss(yh, y.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)),
+                                    w.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)));
+        xt::xtensor<T, 2> g = xt::xtensor<T, 2>::from_shape({i1 - i, 1});
+        std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
+        model.backward(g);
+        opt.step(params);
+        return static_cast<double>(l.value);
+    };
+    train_step(0, std::min(n, batch));  // warm-up: handles, descriptors, device buffers
+    double last_loss = 0;
+    const auto t0 = clock_type::now();
+    for (int e = 0; e < epochs; ++e)
+        for (std::size_t i = 0; i < n; i += batch) last_loss = train_step(i, std::min(n, i + batch));
+    const double train_s = seconds_since(t0);
+
+    auto infer = [&](std::size_t b) {
+        double checksum = 0;
+        model.predict(slice(0, std::min(n, b)));  // warm-up at this batch size
+        const auto t1 = clock_type::now();
+        for (std::size_t i = 0; i < n; i += b) checksum += static_cast<double>(model.predict(slice(i, std::min(n, i + b)))(0, 0));
+        return std::pair<double, double>{seconds_since(t1), checksum};
+    };
+    const auto [infer_s, checksum] = infer(batch);
+    const auto [infer_big_s, checksum_big] = infer(infer_batch);
+    const double mem1 = device_used_mib();
+
+    const double train_rate = static_cast<double>(n) * epochs / train_s;
+    const double infer_rate = static_cast<double>(n) / infer_s, infer_big_rate = static_cast<double>(n) / infer_big_s;
+    const nlohmann::json pr = peer ? run_peer(n, steps, batch, infer_batch) : nlohmann::json(nullptr);
+
+    std::printf("GRU 2->20->16->8 + dropout 0.2/0.2/0.1 + dense, %zu x %zu steps x 2, batch %zu, float32, %s\n", n,
+                steps, batch, prop.name);
+    std::printf("%-34s %14s %14s %8s\n", "", "ferrum cudnn", "PyTorch", "ratio");
+    auto row = [&](const std::string& what, double ours, const char* key) {
+        if (pr.is_object() && pr.contains(key)) {
+            const double theirs = pr[key].get<double>();
+            std::printf("%-34s %14.1f %14.1f %7.2fx\n", what.c_str(), ours, theirs, ours / theirs);
+        } else {
+            std::printf("%-34s %14.1f %14s\n", what.c_str(), ours, "n/a");
+        }
+    };
+    row("training sequences/s", train_rate, "train_seq_per_s");
+    row("inference sequences/s (batch " + std::to_string(batch) + ")", infer_rate, "infer_seq_per_s");
+    row("inference sequences/s (batch " + std::to_string(infer_batch) + ")", infer_big_rate, "infer_big_seq_per_s");
+    std::printf("%-34s %14.1f %14.1f\n", "GPU memory used MiB (device-wide)", mem1 - mem0,
+                pr.is_object() && pr.contains("gpu_mib") ? pr["gpu_mib"].get<double>() : -1.0);
+    std::printf("(final loss %.4f, checksums %.4f %.4f; math: FMA, no TF32)\n", last_loss, checksum, checksum_big);
+    nlohmann::json j = {{"benchmark", "gpu"},          {"device", prop.name},     {"n", n},
+                        {"steps", steps},              {"batch", batch},          {"infer_batch", infer_batch},
+                        {"epochs", epochs},            {"train_seq_per_s", train_rate},
+                        {"infer_seq_per_s", infer_rate}, {"infer_big_seq_per_s", infer_big_rate},
+                        {"gpu_mib", mem1 - mem0},      {"final_loss", last_loss}, {"peer", pr}};
+    if (pr.is_object() && pr.contains("train_seq_per_s")) {
+        j["train_ratio"] = train_rate / pr["train_seq_per_s"].get<double>();
+        j["infer_ratio"] = infer_rate / pr["infer_seq_per_s"].get<double>();
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+#endif
+}
