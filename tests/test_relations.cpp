@@ -257,7 +257,10 @@ TEST_CASE("MCMC agrees with the Laplace approximation on a well-determined fit a
         CHECK(std::abs(mc.coefficients[k] - lap.coefficients[k]) < 0.1 * lap.sd(k));
         CHECK(mc.sd(k) == Approx(lap.sd(k)).epsilon(0.1));
     }
-    CHECK(std::abs(mc.sigma_int - lap.sigma_int) < 0.15 * lap.sigma_int_sd);
+    // The posterior mean of sigma_int sits above the maximum-likelihood value (flat prior, right-skewed
+    // posterior, ML variance biased low by p/n), by a few tenths of an sd here.
+    CHECK(mc.sigma_int > lap.sigma_int);
+    CHECK(mc.sigma_int - lap.sigma_int < 0.3 * lap.sigma_int_sd);
     // Same seed, same chain.
     const auto mc2 = fit_linear_relation(s.X, s.y, s.y_err, o);
     CHECK(mc2.coefficients == mc.coefficients);
