@@ -80,7 +80,7 @@ double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
 struct row {
     std::string name;
     std::size_t n;
-    double scipy_s = NAN, exact_s = NAN, fast_s = NAN, fast_cpu_s = NAN;
+    double scipy_s = NAN, scipy_cpu_s = NAN, exact_s = NAN, exact_cpu_s = NAN, fast_s = NAN, fast_cpu_s = NAN;
     bool extrapolated = false;
     double err_exact = NAN, err_fast = NAN;
 };
@@ -120,12 +120,13 @@ int main() {
             if (j.is_discarded() || !j.contains("file")) continue;
             const std::size_t c = file_case.at(j["file"].get<std::string>());
             rows[c].scipy_s = j["seconds"].get<double>();
+            rows[c].scipy_cpu_s = j["cpu_seconds"].get<double>();
             scipy_version = j["scipy"].get<std::string>();
         }
         if (pclose(p) != 0) std::fprintf(stderr, "warning: the SciPy peer failed; its columns are empty\n");
     }
 
-    double exact_1e5 = NAN, scipy_1e5 = NAN;
+    double exact_1e5 = NAN, scipy_1e5 = NAN, exact_cpu_1e5 = NAN, scipy_cpu_1e5 = NAN;
     for (std::size_t c = 0; c < cases.size(); ++c) {
         const auto& y = cases[c].second;
         row& r = rows[c];
@@ -134,9 +135,11 @@ int main() {
         const ferrum::gaussian_kde kde(y);
         std::vector<double> exact;
         if (y.size() <= 100000) {
+            const std::clock_t c0 = std::clock();
             auto t0 = std::chrono::steady_clock::now();
             exact = kde(y);
             r.exact_s = seconds_since(t0);
+            r.exact_cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;
         }
         const std::clock_t c0 = std::clock();
         auto t0 = std::chrono::steady_clock::now();
@@ -148,11 +151,16 @@ int main() {
             r.err_exact = max_rel(exact, ref);
             r.err_fast = max_rel(fast, ref);
         }
-        if (r.name == "synthetic" && r.n == 100000) exact_1e5 = r.exact_s, scipy_1e5 = r.scipy_s;
+        if (r.name == "synthetic" && r.n == 100000) {
+            exact_1e5 = r.exact_s, scipy_1e5 = r.scipy_s;
+            exact_cpu_1e5 = r.exact_cpu_s, scipy_cpu_1e5 = r.scipy_cpu_s;
+        }
         if (r.n > 100000) {
             const double s = std::pow(double(r.n) / 1e5, 2);
             r.exact_s = exact_1e5 * s;
             r.scipy_s = scipy_1e5 * s;
+            r.exact_cpu_s = exact_cpu_1e5 * s;
+            r.scipy_cpu_s = scipy_cpu_1e5 * s;
             r.extrapolated = true;
         }
     }
@@ -161,21 +169,25 @@ int main() {
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     std::printf("Scott KDE at its own samples, 1-D; %u threads; SciPy %s; fast tolerance %.0e x kernel peak\n",
                 threads, scipy_version.c_str(), tol);
-    std::printf("%-18s %8s %11s %11s %9s %9s %9s %9s %12s %12s\n", "case", "n", "scipy_s", "exact_s", "x_scipy",
-                "fast_s", "fast_cpu", "x_scipy", "exact_vs_sp", "fast_vs_sp");
+    std::printf("%-18s %8s %11s %11s %11s %11s %8s %9s %9s %9s %11s %11s\n", "case", "n", "scipy_s", "scipy_cpu",
+                "exact_s", "exact_cpu", "x_cpu", "fast_s", "fast_cpu", "x_cpu", "exact_vs_sp", "fast_vs_sp");
     nlohmann::json out = {{"benchmark", "kde"}, {"threads", threads}, {"scipy", scipy_version},
                           {"fast_tolerance", tol}, {"rows", nlohmann::json::array()}};
     auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
     for (const auto& r : rows) {
-        std::printf("%-18s %8zu %10.3f%s %10.3f%s %9.1f %9.4f %9.4f %9.0f %12.2e %12.2e\n", r.name.c_str(), r.n,
-                    r.scipy_s, r.extrapolated ? "*" : " ", r.exact_s, r.extrapolated ? "*" : " ",
-                    r.scipy_s / r.exact_s, r.fast_s, r.fast_cpu_s, r.scipy_s / r.fast_s, r.err_exact, r.err_fast);
-        out["rows"].push_back({{"case", r.name}, {"n", r.n}, {"scipy_s", num(r.scipy_s)}, {"exact_s", num(r.exact_s)},
+        const char* x = r.extrapolated ? "*" : " ";
+        std::printf("%-18s %8zu %10.3f%s %10.3f%s %10.3f%s %10.3f%s %8.2f %9.4f %9.4f %9.0f %11.2e %11.2e\n",
+                    r.name.c_str(), r.n, r.scipy_s, x, r.scipy_cpu_s, x, r.exact_s, x, r.exact_cpu_s, x,
+                    r.scipy_cpu_s / r.exact_cpu_s, r.fast_s, r.fast_cpu_s, r.scipy_cpu_s / r.fast_cpu_s, r.err_exact,
+                    r.err_fast);
+        out["rows"].push_back({{"case", r.name}, {"n", r.n}, {"scipy_s", num(r.scipy_s)}, {"scipy_cpu_s", num(r.scipy_cpu_s)}, {"exact_s", num(r.exact_s)},
+                               {"exact_cpu_s", num(r.exact_cpu_s)},
                                {"fast_s", num(r.fast_s)}, {"fast_cpu_s", num(r.fast_cpu_s)}, {"extrapolated_n2", r.extrapolated},
                                {"max_rel_exact_vs_scipy", num(r.err_exact)}, {"max_rel_fast_vs_scipy", num(r.err_fast)}});
     }
     std::printf("* extrapolated from the synthetic 10^5 row as n^2 (both are O(n^2) direct sums)\n"
-                "fast_s includes building the estimate; fast_cpu is its CPU time over all threads; x_scipy are wall-time ratios\n"
+                "_s: wall seconds; _cpu: CPU seconds over all threads (SciPy uses one); x_cpu: SciPy CPU / ferrum CPU\n"
+                "fast includes building the estimate\n"
                 "exact_vs_sp, fast_vs_sp: max relative difference from SciPy's densities at every sample\n");
     std::cout << out.dump() << std::endl;
     return 0;
