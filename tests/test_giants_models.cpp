@@ -60,6 +60,23 @@ colour_data colour_sample(std::size_t n, std::uint64_t seed, sim::giant_sim_opti
     return d;
 }
 
+/// The photometry table a survey would give for the simulated stars, with their labels.
+std::vector<photometry::photometry_row> photometry_rows(const sim::giant_sample& s, std::vector<double>& y,
+                                                        std::vector<double>& ye) {
+    std::vector<photometry::photometry_row> rows;
+    for (const auto& g : s.stars) {
+        photometry::photometry_row r;
+        r.source_id = g.source_id;
+        r.mag = g.mag;
+        r.parallax = g.parallax;
+        r.parallax_error = g.parallax_error;
+        rows.push_back(r);
+        y.push_back(g.feh);
+        ye.push_back(g.feh_error);
+    }
+    return rows;
+}
+
 fs::path temp_dir() {
     const fs::path d = fs::temp_directory_path() / ("ferrum_giants_models_" + std::to_string(std::random_device{}()));
     fs::create_directories(d);
@@ -230,18 +247,8 @@ TEST_CASE("two-stage colour model: cross-trained parallaxes, [Fe/H] with sigmas,
     sim::giant_sim_options o;
     o.spectra = false;
     const auto s = sim::simulate_giants(1800, o, 17);
-    std::vector<photometry::photometry_row> rows;
     std::vector<double> y, ye;
-    for (const auto& g : s.stars) {
-        photometry::photometry_row r;
-        r.source_id = g.source_id;
-        r.mag = g.mag;
-        r.parallax = g.parallax;
-        r.parallax_error = g.parallax_error;
-        rows.push_back(r);
-        y.push_back(g.feh);
-        ye.push_back(g.feh_error);
-    }
+    auto rows = photometry_rows(s, y, ye);
     rows[5].mag[photometry::W1] = NAN;
     std::vector<photometry::photometry_row> tr(rows.begin(), rows.begin() + 1500), te(rows.begin() + 1500, rows.end());
     photometric_parallax_options po;
@@ -292,18 +299,8 @@ TEST_CASE("two-stage colour model: calibrated [Fe/H] sigmas at the documented si
     sim::giant_sim_options o;
     o.spectra = false;
     const auto s = sim::simulate_giants(14000, o, 7);
-    std::vector<photometry::photometry_row> rows;
     std::vector<double> y, ye;
-    for (const auto& g : s.stars) {
-        photometry::photometry_row r;
-        r.source_id = g.source_id;
-        r.mag = g.mag;
-        r.parallax = g.parallax;
-        r.parallax_error = g.parallax_error;
-        rows.push_back(r);
-        y.push_back(g.feh);
-        ye.push_back(g.feh_error);
-    }
+    auto rows = photometry_rows(s, y, ye);
     const std::size_t n = 10000;
     std::vector<photometry::photometry_row> tr(rows.begin(), rows.begin() + n), te(rows.begin() + n, rows.end());
     photometric_parallax_options po;

@@ -103,17 +103,7 @@ public:
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, feh, cost, t};
-        nn::adam_options ao;
-        ao.lr = t.learning_rate;
-        nn::adam<float> optimizer(ao);
-        train::trainer_options to;
-        to.max_epochs = t.max_epochs;
-        to.batch_size = t.batch_size;
-        to.seed = t.seed;
-        to.patience = t.patience;
-        to.progress = t.progress;
-        to.handle_sigint = false;
-        auto hist = train::fit(a, optimizer, tr, va, to);
+        auto hist = detail::fit_giant_network(a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
         trained_ = true;
         test_inputs_ = inputs(x, {train_idx.front(), train_idx[train_idx.size() / 2]});
         return hist;
@@ -204,12 +194,7 @@ private:
             m.net_.zero_grad();
             const auto out = m.forward(x, batch, nn::mode::training);
             const auto l = m.loss(out, batch, y, cost);
-            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), std::size_t(2)});
-            for (std::size_t k = 0; k < batch.size(); ++k) {
-                g(k, 0) = l.grad_mean[Eigen::Index(k)];
-                g(k, 1) = l.grad_log_var[Eigen::Index(k)];
-            }
-            m.net_.backward(g);
+            m.net_.backward(detail::two_output_gradient(l));
             nn::regularizer reg;
             reg.kernel_l2 = t.l2;
             auto params = m.net_.parameters();

@@ -17,7 +17,10 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/model_io.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/train/trainer.hpp"
 
 namespace ferrum::models {
 
@@ -168,6 +171,44 @@ inline std::vector<xt::xtensor<float, 2>> document_test_inputs(const nlohmann::j
 
 inline nlohmann::json read_json_file(const std::string& path) {
     return nn::detail::read_model_document(path);
+}
+
+/// Settings of the training run both giant networks share.
+struct giants_run {
+    double learning_rate;
+    int max_epochs;
+    std::size_t batch_size;
+    std::uint64_t seed;
+    int patience;
+    bool progress;
+};
+
+/// Adam at the given rate and the trainer's loop with early stopping on `va` (best weights restored).
+template <class Adapter>
+train::training_history fit_giant_network(Adapter& a, const std::vector<std::size_t>& tr,
+                                          const std::vector<std::size_t>& va, const giants_run& r) {
+    nn::adam_options ao;
+    ao.lr = r.learning_rate;
+    nn::adam<float> optimizer(ao);
+    train::trainer_options to;
+    to.max_epochs = r.max_epochs;
+    to.batch_size = r.batch_size;
+    to.seed = r.seed;
+    to.patience = r.patience;
+    to.progress = r.progress;
+    to.handle_sigint = false;
+    return train::fit(a, optimizer, tr, va, to);
+}
+
+/// d loss / d (mu, ln sigma^2) laid out as the (batch, 2) output gradient of a two-output network.
+inline xt::xarray<float> two_output_gradient(const nn::heteroscedastic_loss_result<float>& l) {
+    const auto n = std::size_t(l.grad_mean.size());
+    xt::xarray<float> g = xt::xarray<float>::from_shape({n, std::size_t(2)});
+    for (std::size_t k = 0; k < n; ++k) {
+        g(k, 0) = l.grad_mean[Eigen::Index(k)];
+        g(k, 1) = l.grad_log_var[Eigen::Index(k)];
+    }
+    return g;
 }
 
 /// Copies rows `idx[lo, hi)` of `rows` (each `width` values) into a (hi - lo, width) tensor through `f`.
