@@ -19,8 +19,10 @@ if [ "${1:-}" = "--pack" ]; then
     for d in eigen3 xtensor xtl nlohmann catch2 xsimd; do
         [ -d /usr/include/$d ] && cp -r /usr/include/$d .gpu-deps/include/
     done
+    EXCLUDE=$(git rev-parse --git-path info/exclude)
+    mkdir -p "$(dirname "$EXCLUDE")"
     for d in /.gpu-deps/ /.gpu-build/ /gpu-proof-out/; do
-        grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude
+        grep -qx "$d" "$EXCLUDE" 2>/dev/null || echo "$d" >> "$EXCLUDE"
     done
     du -sh .gpu-deps
     exit 0
@@ -44,6 +46,7 @@ fi
 CUDNN_LIB=$CUDNN_HOME/lib64
 [ -d "$CUDNN_LIB" ] || CUDNN_LIB=$CUDNN_HOME/lib
 # pip wheels ship libcudnn.so.9 without the unversioned link name
+rm -f .gpu-build/test_* .gpu-build/bench_gpu  # never report a stale binary
 mkdir -p "$ROOT/.gpu-build/lib"
 for l in cudnn cublas cublasLt cudart; do
     for dir in "$CUDNN_LIB" "$CUDA_HOME/lib64" "$CUDA_HOME/targets/x86_64-linux/lib"; do
@@ -72,7 +75,11 @@ echo "== build"
 $CXX "${FLAGS[@]}" -c tests/support/gpu_main.cpp -o .gpu-build/gpu_main.o || status=1
 for t in tests/gpu/test_*.cpp; do
     name=$(basename "$t" .cpp)
-    $CXX "${FLAGS[@]}" "$t" .gpu-build/gpu_main.o "${LIBS[@]}" -o ".gpu-build/$name" &
+    if [ "$(nproc)" -ge 8 ]; then  # the device has 16 cores; a shared CI box builds one at a time
+        $CXX "${FLAGS[@]}" "$t" .gpu-build/gpu_main.o "${LIBS[@]}" -o ".gpu-build/$name" &
+    else
+        $CXX "${FLAGS[@]}" "$t" .gpu-build/gpu_main.o "${LIBS[@]}" -o ".gpu-build/$name"
+    fi
 done
 wait
 $CXX "${FLAGS[@]}" -O3 -march=native benchmarks/bench_gpu.cpp "${LIBS[@]}" -o .gpu-build/bench_gpu || status=1
