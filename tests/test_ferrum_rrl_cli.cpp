@@ -121,7 +121,8 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     std::getline(pred, line);
     CHECK(line == "source_id,type,feh,feh_sigma,n_epochs,flag");
     std::getline(pred, line);
-    CHECK(line.find(",RRab,,,5,too_few_epochs") != std::string::npos);
+    CHECK(line.find(",RRab,,,") != std::string::npos);  // no feh, no sigma
+    CHECK(line.find(",too_few_epochs") != std::string::npos);
     int rows = 1;
     while (std::getline(pred, line)) ++rows;
     CHECK(rows == 230);
