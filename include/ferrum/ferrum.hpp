@@ -8,5 +8,7 @@
 #include "ferrum/stats.hpp"
 #include "ferrum/nn.hpp"
 #include "ferrum/train.hpp"
+#include "ferrum/spectra.hpp"
+#include "ferrum/photometry.hpp"
 #include "ferrum/sim.hpp"
 #include "ferrum/models.hpp"
