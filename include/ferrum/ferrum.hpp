@@ -12,3 +12,4 @@
 #include "ferrum/photometry.hpp"
 #include "ferrum/sim.hpp"
 #include "ferrum/models.hpp"
+#include "ferrum/relations.hpp"
