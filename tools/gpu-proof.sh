@@ -73,15 +73,18 @@ LIBS=(-L"$ROOT/.gpu-build/lib" -L"$CUDNN_LIB" -L"$CUDA_HOME/lib64" -lcudnn -lcub
 status=0
 echo "== build"
 $CXX "${FLAGS[@]}" -c tests/support/gpu_main.cpp -o .gpu-build/gpu_main.o || status=1
+pids=()
 for t in tests/gpu/test_*.cpp; do
     name=$(basename "$t" .cpp)
     if [ "$(nproc)" -ge 8 ]; then  # the device has 16 cores; a shared CI box builds one at a time
         $CXX "${FLAGS[@]}" "$t" .gpu-build/gpu_main.o "${LIBS[@]}" -o ".gpu-build/$name" &
+        pids+=($!)
     else
         $CXX "${FLAGS[@]}" "$t" .gpu-build/gpu_main.o "${LIBS[@]}" -o ".gpu-build/$name"
     fi
 done
-wait
+# wait for the compilers only: a bare `wait` would also wait for the tee of the log, forever
+for p in ${pids[@]+"${pids[@]}"}; do wait "$p"; done
 $CXX "${FLAGS[@]}" -O3 -march=native benchmarks/bench_gpu.cpp "${LIBS[@]}" -o .gpu-build/bench_gpu || status=1
 
 echo "== tests"
