@@ -1,6 +1,6 @@
 // Test helpers: where oracle vectors and the optional real data live.
-// Oracle files are read from $FERRUM_REFERENCE_DIR when it is set (same names and schema, other
-// numbers), else from tests/data (copies of ../shared/reference).
+// Oracle files are read from $FERRUM_REFERENCE_DIR when it is set and holds them (same names and
+// schema, other numbers), else from tests/data (copies of ../shared/reference and the project's own).
 #pragma once
 
 #include <cstdlib>
@@ -15,13 +15,26 @@
 namespace ferrum_test {
 
 inline std::string reference_dir() {
-    if (const char* d = std::getenv("FERRUM_REFERENCE_DIR"); d && *d) return d;
+    if (const char* d = std::getenv("FERRUM_REFERENCE_DIR"); d && *d) {
+        if (!std::filesystem::is_directory(d))
+            throw std::runtime_error(std::string("FERRUM_REFERENCE_DIR is not a directory: ") + d);
+        return d;
+    }
     return FERRUM_TEST_DATA_DIR;
 }
 
-/// Parses the oracle file `name` (e.g. "kde.json") from reference_dir().
+/// Path of the oracle file `name`: from $FERRUM_REFERENCE_DIR when that directory holds it (the shared
+/// SciPy/scikit-learn/PyTorch vectors), else from tests/data (also where the project's own oracles live,
+/// e.g. relations_ftest.json, which an outside reference directory does not carry).
+inline std::string reference_path(const std::string& name) {
+    const std::string outside = reference_dir() + "/" + name;
+    if (std::filesystem::exists(outside)) return outside;
+    return std::string(FERRUM_TEST_DATA_DIR) + "/" + name;
+}
+
+/// Parses the oracle file `name` (e.g. "kde.json"), see reference_path().
 inline nlohmann::json load_reference(const std::string& name) {
-    const std::string path = reference_dir() + "/" + name;
+    const std::string path = reference_path(name);
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot open oracle file " + path);
     return nlohmann::json::parse(in);
