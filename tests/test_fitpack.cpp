@@ -17,17 +17,11 @@
 #include "reference.hpp"
 
 using ferrum_test::load_reference;
+using ferrum_test::max_rel_error;
 using ferrum_test::vec;
 
 namespace {
 
-double max_rel_error(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double e = 0.0;
-    for (std::size_t i = 0; i < got.size(); ++i)
-        e = std::max(e, std::fabs(got[i] - want[i]) / std::max(std::fabs(want[i]), 1e-300));
-    return e;
-}
 
 
 /// sum (w_i (y_i - f(x_i)))^2 evaluated directly: the objective the fit reports as residual().

@@ -13,17 +13,8 @@
 #include "reference.hpp"
 
 using ferrum_test::load_reference;
+using ferrum_test::max_rel_error;
 using ferrum_test::vec;
-
-namespace {
-double max_rel_error(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double worst = 0.0;
-    for (std::size_t i = 0; i < got.size(); ++i)
-        worst = std::max(worst, std::abs(got[i] - want[i]) / std::max(std::abs(want[i]), 1e-300));
-    return worst;
-}
-}  // namespace
 
 TEST_CASE("inverse-density weights equal the paper's 1/rho normalised to N", "[weights]") {
     const auto ref = load_reference("density_weights.json");

@@ -3,6 +3,8 @@
 // schema, other numbers), else from tests/data (copies of ../shared/reference and the project's own).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -49,5 +51,16 @@ inline std::string shared_data_dir() {
 }
 
 inline std::vector<double> vec(const nlohmann::json& j) { return j.get<std::vector<double>>(); }
+
+/// max_i |got_i - want_i| / |want_i| (a size mismatch is an error, never a pass).
+inline double max_rel_error(const std::vector<double>& got, const std::vector<double>& want) {
+    if (got.size() != want.size())
+        throw std::runtime_error("max_rel_error: " + std::to_string(got.size()) + " values, expected " +
+                                 std::to_string(want.size()));
+    double worst = 0.0;
+    for (std::size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::abs(got[i] - want[i]) / std::max(std::abs(want[i]), 1e-300));
+    return worst;
+}
 
 }  // namespace ferrum_test
