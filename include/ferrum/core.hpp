@@ -6,3 +6,4 @@
 #include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
+#include "ferrum/core/random.hpp"

@@ -5,18 +5,15 @@
 
 #include <cstdint>
 
+#include "ferrum/core/random.hpp"
+
 #include "ferrum/nn/detail/block.hpp"
 #include "ferrum/nn/detail/kernel_traits.hpp"
 
 namespace ferrum::nn::detail {
 
-/// SplitMix64 finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix, good enough for masks.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
+/// The mask hash: SplitMix64 (core/random.hpp), good enough for masks.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept { return ferrum::splitmix64(x); }
 
 template <class T>
 struct dropout_kernels<ferrum::backend::cpu, T> {

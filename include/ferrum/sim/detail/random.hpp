@@ -8,15 +8,12 @@
 #include <cstdint>
 #include <random>
 
+#include "ferrum/core/random.hpp"
+
 namespace ferrum::sim::detail {
 
-/// One step of SplitMix64: a bijective 64-bit mix, used to decorrelate nearby seeds and indices.
-constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
+// SplitMix64 decorrelates nearby seeds and indices (core/random.hpp).
+using ferrum::splitmix64;
 
 /// The random stream of one simulated star.
 class star_rng {
