@@ -230,14 +230,7 @@ struct run_config {
 };
 
 void apply_config(run_config& c, const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw io_error("cannot open config file '" + path + "'");
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
-    }
+    const json j = read_json_file(path, "config file");
     if (!j.is_object()) throw input_error(path, 0, "", "a config file is a JSON object");
     for (auto it = j.begin(); it != j.end(); ++it) {
         const std::string k = it.key();

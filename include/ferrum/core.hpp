@@ -5,5 +5,6 @@
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/core/random.hpp"

@@ -23,6 +23,7 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/detail/rrlyrae_inputs.hpp"
 #include "ferrum/models/detail/svg_plot.hpp"
@@ -389,14 +390,7 @@ public:
 
     void save(const std::string& path) const { write_file_atomically(path, to_json().dump()); }
     static rrlyrae_model load(const std::string& path, bool verify = true) {
-        std::ifstream in(path);
-        if (!in) throw io_error("cannot open model file '" + path + "'");
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
-        }
+        const nlohmann::json j = read_json_file(path, "model file");
         return from_json(j, path, verify);
     }
 
@@ -620,14 +614,7 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 
 /// \brief Reads a file of save_rrlyrae_models() (or of rrlyrae_model::save()), self-tests re-checked.
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
-    std::ifstream in(path);
-    if (!in) throw io_error("cannot open model file '" + path + "'");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw input_error(path, 0, "", std::string("not JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
     if (j.value("format", "") == "ferrum-rrlyrae-models") {
         for (std::size_t k = 0; k < j.at("models").size(); ++k)

@@ -20,6 +20,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/relations/feature_table.hpp"
 #include "ferrum/stats/metrics.hpp"
 
@@ -105,14 +106,7 @@ public:
 
     /// Reads a file written by save(); an unknown or missing field is an input_error.
     static gradient_boosting load(const std::string& path) {
-        std::ifstream in(path);
-        if (!in) throw io_error("cannot open model file '" + path + "'");
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::parse_error& e) {
-            throw input_error(path, 0, "", std::string("not valid JSON: ") + e.what());
-        }
+        const nlohmann::json j = read_json_file(path, "model file");
         for (auto it = j.begin(); it != j.end(); ++it)
             if (it.key() != "format" && it.key() != "version" && it.key() != "features" &&
                 it.key() != "phase_convention" && it.key() != "booster")

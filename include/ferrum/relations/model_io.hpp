@@ -14,6 +14,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/relations/linear_relation.hpp"
 
 namespace ferrum {
@@ -199,14 +200,7 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
 
 /// \brief Reads and verifies a model file written by save_linear_relation().
 inline linear_relation load_linear_relation(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw io_error("cannot open model file '" + path + "'");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw input_error(path, 0, "", std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json_file(path, "model file");
     return linear_relation_from_json(j, path);
 }
 

@@ -22,6 +22,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/nn/parameter.hpp"
 #include "ferrum/train/kfold.hpp"
@@ -219,13 +220,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
     };
 
     if (opt.resume && std::filesystem::exists(opt.checkpoint_path)) {
-        std::ifstream in(opt.checkpoint_path);
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(opt.checkpoint_path, 0, "", std::string("not a readable checkpoint: ") + e.what());
-        }
+        const nlohmann::json j = read_json_file(opt.checkpoint_path, "checkpoint");
         if (j.value("format", "") != "ferrum-checkpoint")
             throw input_error(opt.checkpoint_path, 0, "format", "not a ferrum checkpoint");
         detail::parameters_from_json<T>(params, j.at("params"), opt.checkpoint_path);
