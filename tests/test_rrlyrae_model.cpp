@@ -2,6 +2,7 @@
 // (seeded, against predicting the mean), model files (round trip, self-test catches corruption), MC dropout.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -111,6 +112,17 @@ TEST_CASE("classical pipeline equals the Muraveva et al. (2025) relation on a no
         const double expect = t == rr_type::rrab ? -0.37 - 5.55 * P + 0.94 * phi31
                                                  : 0.80 - 8.54 * P + 0.23 * phi31 - 9.34 * 0.1;
         CHECK(c[0].feh == Approx(expect).margin(1e-6));
+        // the networks see the same classical inputs and estimate as tabular features
+        const auto& names = rrl_feature_names();
+        auto feature = [&](const std::string& n) {
+            const auto k = std::size_t(std::find(names.begin(), names.end(), n) - names.begin());
+            REQUIRE(k < names.size());
+            REQUIRE(in[0].features.size() == names.size());
+            return in[0].features[k];
+        };
+        CHECK(feature("feh_classical") == Approx(expect).margin(1e-6));
+        CHECK(feature("phi31_catalogue_order") == Approx(phi31).margin(1e-6));
+        CHECK(feature("A2_catalogue_order") == Approx(0.1).margin(1e-7));
     }
 }
 
@@ -174,6 +186,9 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         auto& w = j["parameters"]["out.bias"];
         w[0] = w[0].get<double>() + 0.5;
         CHECK_THROWS_AS(rrlyrae_model::from_json(j, "corrupt.json"), input_error);
+        auto older = m.to_json();  // a file from a version with other Fourier features
+        older["feature_names"].erase(older["feature_names"].size() - 1);
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("feature_names"));
         std::filesystem::remove(path);
     }
 }

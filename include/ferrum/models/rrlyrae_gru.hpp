@@ -340,6 +340,10 @@ public:
         try {
             if (j.value("format", "") != "ferrum-rrlyrae-model")
                 throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
+            if (j.contains("feature_names") && j.at("feature_names") != nlohmann::json(rrl_feature_names()))
+                throw input_error(where, 0, "feature_names",
+                                  "the model was trained on other Fourier features (" + j.at("feature_names").dump() +
+                                      ") than this version of ferrum computes; retrain it");
             rrl_model_options o;
             o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
             o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();

@@ -21,6 +21,7 @@
 #include "ferrum/lightcurve/phase_fold.hpp"
 #include "ferrum/lightcurve/preprocess.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/sim/rrlyrae.hpp"
 
 namespace ferrum::models {
 
@@ -49,7 +50,8 @@ struct rrl_input_options {
 inline const std::vector<std::string>& rrl_feature_names() {
     static const std::vector<std::string> names{
         "period",    "A1",        "A2",          "R21",         "R31",           "cos_phi21", "sin_phi21", "cos_phi31",
-        "sin_phi31", "phi31",     "ln_sigma_phi31", "ln_sigma_A2", "ln_n_epochs", "fourier_rms", "is_rrc"};
+        "sin_phi31", "phi31",     "ln_sigma_phi31", "ln_sigma_A2", "ln_n_epochs", "fourier_rms", "is_rrc",
+        "phi31_catalogue_order", "A2_catalogue_order", "feh_classical"};
     return names;
 }
 
@@ -155,6 +157,13 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         const fourier_decomposition g = fixed.order >= 3 ? fit_fourier(fc, fixed) : f;
         out.phi31_catalogue = g.phi31().value;
         out.a2_catalogue = g.amplitude[1];
+        // The classical inputs and the relation on them (Muraveva et al. 2025) as three more features: with
+        // them the network starts from the classical estimate and learns what the light-curve shape adds.
+        out.features.push_back(out.phi31_catalogue);
+        out.features.push_back(out.a2_catalogue);
+        // (0 for RRd and other types, which have no relation and no model: such stars get flagged at prediction)
+        const bool has_relation = type == rr_type::rrab || type == rr_type::rrc;
+        out.features.push_back(has_relation ? sim::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
         if (opt.sequence == rrl_sequence::resampled) {
             folded_curve g = fc;
             if (!opt.use_period) g.period = 0.0;
