@@ -228,6 +228,28 @@ TEST_CASE("Bayesian MLP: eq. 5 sigma, seeded MC dropout, and sigma_dropout grows
     CHECK_THROWS_AS(m.predict(bad), value_error);
 }
 
+TEST_CASE("sigma recalibration: the coverage factor of Gaussian residuals is their true scale", "[giants][bnn]") {
+    // r_i ~ N(0, (2 s_i)^2 + e_i^2): the factor k with P(|r| < sqrt(k^2 s^2 + e^2)) = 0.6827 is 2
+    std::mt19937_64 rng(17);
+    std::normal_distribution<double> z;
+    std::uniform_real_distribution<double> u(0.05, 0.5);
+    std::vector<double> r, s, e0, e;
+    for (int i = 0; i < 200000; ++i) {
+        const double si = u(rng), ei = i % 2 ? u(rng) : 0.0;
+        s.push_back(si);
+        e.push_back(ei);
+        e0.push_back(0.0);
+        r.push_back(std::sqrt(4 * si * si + ei * ei) * z(rng));
+    }
+    std::vector<double> r0;  // the same without label errors
+    for (std::size_t i = 0; i < r.size(); ++i) r0.push_back(2 * s[i] * (r[i] / std::sqrt(4 * s[i] * s[i] + e[i] * e[i])));
+    CHECK(models::detail::coverage_scale(r0, s, e0) == Approx(2.0).epsilon(0.02));
+    CHECK(models::detail::coverage_scale(r, s, e) == Approx(2.0).epsilon(0.03));
+    // too few stars, or label errors that alone cover more than 68.3 %: sigma is left alone
+    CHECK(models::detail::coverage_scale({0.1, 0.2}, {1, 1}, {0, 0}) == 1.0);
+    CHECK(models::detail::coverage_scale(std::vector<double>(100, 0.01), std::vector<double>(100, 1.0), std::vector<double>(100, 1.0)) == 1.0);
+}
+
 TEST_CASE("photometric parallax relations: eqs. 6 and 8 and the inverse-variance mean", "[giants][parallax]") {
     // 1 mas at J_c = 10: distance 1 kpc, M_J = 10 - 10 = 0, 10^(0.2 M_J) = 1
     CHECK(pseudo_magnitude(1.0, 10.0) == Approx(1.0).epsilon(1e-14));

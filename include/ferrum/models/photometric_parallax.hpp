@@ -114,6 +114,7 @@ public:
             auto t = o.training;
             t.seed = o.seed * 31 + f;
             t.progress = false;
+            t.recalibrate_sigma = false;  // one factor for all folds, fitted on every star's out-of-fold estimate below
             net.fit(colours, y, ye, tr, t);
             std::vector<std::vector<double>> xs;
             for (auto i : te) xs.push_back(colours[i]);
@@ -121,6 +122,20 @@ public:
             for (std::size_t k = 0; k < te.size(); ++k) oof[te[k]] = p[k];
             nets_.push_back(std::move(net));
             bar.update(f + 1);
+        }
+        if (o.training.recalibrate_sigma) {
+            std::vector<double> r(n), s(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                r[i] = y[i] - oof[i].value;
+                s[i] = oof[i].sigma;
+            }
+            const double k = detail::coverage_scale(r, s, ye);
+            for (auto& net : nets_) net.rescale_sigma(k);
+            for (auto& p : oof) {
+                p.sigma *= k;
+                p.sigma_dropout *= k;
+                p.sigma_model *= k;
+            }
         }
         return estimates(oof, j_c, parallax, parallax_error);
     }

@@ -124,6 +124,29 @@ inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> giants_hold
     return {tr, va};
 }
 
+/// The factor k with fraction(|r_i| < sqrt(k^2 sigma_i^2 + e_i^2)) = 0.6827 (residual r, predicted sigma,
+/// label error e), by bisection in log k over [0.05, 20]; 1 when fewer than 20 stars or when the label
+/// errors alone already decide the fraction.
+inline double coverage_scale(const std::vector<double>& r, const std::vector<double>& sigma, const std::vector<double>& e) {
+    const std::size_t n = r.size();
+    if (n < 20) return 1.0;
+    auto frac = [&](double k) {
+        std::size_t in = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            const double s = k * sigma[j];
+            in += std::abs(r[j]) < std::sqrt(s * s + e[j] * e[j]);
+        }
+        return double(in) / double(n);
+    };
+    double lo = 0.05, hi = 20.0;
+    if (frac(lo) > 0.6827 || frac(hi) < 0.6827) return 1.0;
+    for (int it = 0; it < 50; ++it) {
+        const double mid = std::sqrt(lo * hi);
+        (frac(mid) < 0.6827 ? lo : hi) = mid;
+    }
+    return std::sqrt(lo * hi);
+}
+
 inline std::vector<std::size_t> all_indices(std::size_t n) {
     std::vector<std::size_t> v(n);
     std::iota(v.begin(), v.end(), std::size_t{0});
