@@ -20,7 +20,7 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
-#include "ferrum/relations/detail/special_functions.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/relations/feature_table.hpp"
 #include "ferrum/stats/metrics.hpp"
 #include "ferrum/train/kfold.hpp"

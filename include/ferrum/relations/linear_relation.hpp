@@ -21,7 +21,7 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/relations/detail/random.hpp"
-#include "ferrum/relations/detail/special_functions.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
 #include "ferrum/relations/feature_table.hpp"
 #include "ferrum/stats/metrics.hpp"

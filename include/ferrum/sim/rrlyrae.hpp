@@ -26,6 +26,7 @@
 #include "ferrum/sim/detail/ordered_parallel.hpp"
 #include "ferrum/sim/detail/random.hpp"
 #include "ferrum/sim/detail/rrlyrae_params.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 
 namespace ferrum::sim {
 
@@ -391,7 +392,7 @@ private:
             const double f = t.type == rr_type::rrab ? opt_.blazhko_fraction_rrab : opt_.blazhko_fraction_rrc;
             const double u = rng.uniform_open0() * (t.blazhko.active() ? f : 1.0 - f) +
                              (t.blazhko.active() ? 1.0 - f : 0.0);
-            const double z = detail::normal_quantile(std::clamp(u, 1e-12, 1.0 - 1e-12));
+            const double z = ferrum::detail::normal_quantile(std::clamp(u, 1e-12, 1.0 - 1e-12));
             const double total = detail::g_residual_rms(t.mean_mag).draw(z);
             const double formal = detail::g_transit_error(t.mean_mag);
             sigma_excess = std::sqrt(std::max(

@@ -1,7 +1,7 @@
-// Special functions for the relation statistics: the regularised incomplete beta function I_x(a, b) by its
-// continued fraction (DLMF 8.17.22, evaluated with the modified Lentz method), the F distribution's survival
-// function through it (DLMF 8.17.5 / Abramowitz & Stegun 26.6.2), and the standard normal quantile
-// (Acklam's rational approximation refined by one Halley step on erfc).
+// Special functions shared by the relations' statistics and the simulators: the regularised incomplete
+// beta function I_x(a, b) by its continued fraction (DLMF 8.17.22, evaluated with the modified Lentz
+// method), the F distribution's survival function through it (DLMF 8.17.5 / Abramowitz & Stegun 26.6.2),
+// and the standard normal quantile (Acklam's rational approximation refined by one Halley step on erfc).
 #pragma once
 
 #include <cmath>
