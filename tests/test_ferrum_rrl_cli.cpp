@@ -1,8 +1,10 @@
 // ferrum-rrl end to end on a tiny simulated set: simulate -> train (CV report) -> predict -> evaluate (plots),
-// config files with unknown fields refused, bad input reported with file/line/field, flagged stars unpredicted.
+// config files with unknown fields refused, bad input reported with file/line/field, flagged stars unpredicted;
+// tune's best.json (one per type) is a config train accepts, with the best Hyperband trial's values.
 // Finds the program through $FERRUM_RRL_EXE or next to this test (../tools/ferrum-rrl); skips if absent.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -153,5 +155,89 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     r = run("predict --model " + d + "/nonexistent.json " + in + " --out " + d + "/x.csv", dir);
     CHECK(r.status == 1);
     CHECK(!fs::exists(dir / "x.csv"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-rrl tune: Hyperband writes a config that train accepts, one search per type", "[cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built next to the tests and FERRUM_RRL_EXE unset: skipped");
+        return;
+    }
+    const fs::path dir = fs::temp_directory_path() / "ferrum_test_rrl_cli_tune";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string d = dir.string();
+    auto r = run("--help", dir);
+    CHECK(r.out.find("ferrum-rrl tune") != std::string::npos);
+
+    REQUIRE(run("simulate --n-rrab 120 --n-rrc 0 --seed 6 --min-epochs 30 --out " + d + "/ab --quiet", dir).status == 0);
+    REQUIRE(run("simulate --n-rrab 110 --n-rrc 110 --seed 7 --min-epochs 30 --out " + d + "/both --quiet", dir).status == 0);
+    auto input = [&](const std::string& set) {
+        return "--epoch-photometry " + d + "/" + set + "/epoch_photometry.csv --catalogue " + d + "/" + set +
+               "/vari_rrlyrae.csv --labels " + d + "/" + set + "/labels.csv";
+    };
+    {
+        std::ofstream c(dir / "base.json");
+        c << R"({"gru_sizes": [4], "dropout": [0.3], "patience": 30, "folds": 2})";
+    }
+
+    // one type: best.json is a train config carrying the best trial's values; the trials beside it
+    r = run("tune " + input("ab") + " --out " + d + "/best.json --config " + d + "/base.json --max-epochs 3 --seed 3", dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("hyperband") != std::string::npos);  // progress on stderr
+    CHECK(r.out.find("best.json") != std::string::npos);
+    const auto best = nlohmann::json::parse(slurp(dir / "best.json"));
+    const auto trials = nlohmann::json::parse(slurp(dir / "best.json.trials.json"));
+    // R = 3, eta = 3 (Li et al. 2018, Algorithm 1): 3 configurations at 1 epoch, the best at 3, then 2 at 3
+    REQUIRE(trials.at("trials").size() == 6);
+    double lowest = 1e300;
+    for (const auto& t : trials.at("trials")) lowest = std::min(lowest, t.at("score").get<double>());
+    const auto& b = trials.at("best");
+    CHECK(b.at("score").get<double>() == lowest);
+    const auto& hp = b.at("config");
+    CHECK(best.at("learning_rate") == hp.at("learning_rate"));
+    CHECK(best.at("batch_size").get<double>() == hp.at("batch_size").get<double>());
+    CHECK(best.at("kernel_l1") == hp.at("l1"));
+    CHECK(best.at("kernel_l2") == hp.at("l2"));
+    CHECK(best.at("dropout") == nlohmann::json::array({hp.at("dropout")}));
+    CHECK(best.at("max_epochs").get<double>() == b.at("resource").get<double>());
+    CHECK(best.at("gru_sizes") == nlohmann::json::array({4}));  // the base config's other fields kept
+    CHECK(best.at("patience") == 30);
+    CHECK(best.at("seed") == 3);
+
+    r = run("train " + input("ab") + " --out " + d + "/m.json --config " + d + "/best.json --quiet", dir);
+    REQUIRE(r.status == 0);
+    const auto report = nlohmann::json::parse(slurp(dir / "m.json.cv.json"));
+    CHECK(report.at("max_epochs") == best.at("max_epochs"));
+    CHECK(report.at("folds") == 2);
+
+    // two types: one search and one config per type, named after it
+    r = run("tune " + input("both") + " --out " + d + "/two.json --config " + d + "/base.json --max-epochs 3 --quiet", dir);
+    REQUIRE(r.status == 0);
+    for (const char* t : {"RRab", "RRc"}) {
+        const std::string f = std::string("two.") + t + ".json";
+        CHECK(fs::exists(dir / f));
+        CHECK(fs::exists(dir / (f + ".trials.json")));
+        CHECK(r.out.find(f) != std::string::npos);
+        CHECK(nlohmann::json::parse(slurp(dir / (f + ".trials.json"))).at("model") == t);
+    }
+    CHECK(!fs::exists(dir / "two.json"));
+
+    // mistakes: an unknown flag, a base config with an unknown field, an architecture without epochs
+    r = run("tune " + input("ab") + " --out " + d + "/x.json --max-epoch 3", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("--max-epoch") != std::string::npos);
+    {
+        std::ofstream c(dir / "bad.json");
+        c << R"({"drop_out": [0.1]})";
+    }
+    r = run("tune " + input("ab") + " --out " + d + "/x.json --config " + d + "/bad.json", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("drop_out") != std::string::npos);
+    CHECK(r.err.find("bad.json") != std::string::npos);
+    r = run("tune " + input("ab") + " --out " + d + "/x.json --architecture fourier_linear", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("fourier_linear") != std::string::npos);
+    CHECK(!fs::exists(dir / "x.json"));
     fs::remove_all(dir);
 }

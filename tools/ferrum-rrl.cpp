@@ -1,5 +1,6 @@
 // ferrum-rrl: RR Lyrae photometric metallicities from Gaia-like light curves (Monti et al. 2025) --
-// simulate training sets, train (with repeated stratified K-fold CV), predict, evaluate with plots.
+// simulate training sets, train (with repeated stratified K-fold CV), tune (Hyperband), predict, evaluate
+// with plots.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +37,17 @@ const char* const usage = R"(ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curve
       out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all
       usable stars and saved with self-test vectors.
       A: paper_gru (default; GRU 20-16-8), gru_fourier (GRU + Fourier features), fourier_linear.
+
+  ferrum-rrl tune INPUT --labels L --out best.json [--config base.json] [--max-epochs R] [--eta 3] [--seed S]
+                  [--holdout-folds 5] [--architecture A] [--unified] [--paper-cuts] [--label-column feh]
+                  [--error-column feh_error]
+      Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.
+      (2025)'s space: dropout {0.1,0.2,0.4,0.6}, learning_rate {0.001,0.01,0.1}, batch_size {32..512},
+      kernel L1 and L2 log-uniform in [1e-6, 1e-2]. Each trial trains on a stratified 4/5 of the stars
+      (other settings from --config) and scores the 1/sigma^2-weighted RMSE of the held-out 1/5.
+      Writes best.json, a --config file for train (the base config with the best values; max_epochs = the
+      best trial's epochs), and best.json.trials.json (every trial). One search per type present: with
+      RRab and RRc, best.RRab.json and best.RRc.json (+ .trials.json); with --unified, one search.
 
   ferrum-rrl predict --model M INPUT --out predictions.csv [--mc-samples 20]
       Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.
@@ -79,6 +91,12 @@ struct args {
         if (!kv.count(k)) return def;
         const auto r = parse_int64(kv.at(k));
         if (!r.ok()) throw value_error("--" + k + " must be an integer, got '" + kv.at(k) + "'");
+        return r.value;
+    }
+    double number(const std::string& k, double def) const {
+        if (!kv.count(k)) return def;
+        const auto r = parse_double(kv.at(k));
+        if (!r.ok()) throw value_error("--" + k + " must be a number, got '" + kv.at(k) + "'");
         return r.value;
     }
 };
@@ -273,6 +291,119 @@ void apply_config(run_config& c, const std::string& path) {
     }
 }
 
+/// The inverse of apply_config: every field it accepts, so that `train --config` reproduces `c`.
+json config_to_json(const run_config& c) {
+    json j;
+    j["architecture"] = to_string(c.model.architecture);
+    j["gru_sizes"] = c.model.gru_sizes;
+    j["dropout"] = c.model.dropout;
+    j["head_width"] = c.model.head_width;
+    j["ridge"] = c.model.ridge;
+    j["sequence"] = c.model.input.sequence == rrl_sequence::resampled ? "resampled" : "raw_epochs";
+    j["use_period"] = c.model.input.use_period;
+    j["min_epochs"] = c.model.input.min_epochs;
+    j["learning_rate"] = c.train.learning_rate;
+    j["batch_size"] = c.train.batch_size;
+    j["max_epochs"] = c.train.max_epochs;
+    j["patience"] = c.train.patience;
+    j["kernel_l1"] = c.train.kernel_l1;
+    j["kernel_l2"] = c.train.kernel_l2;
+    j["density_weighting"] = c.train.density_weighting;
+    j["max_weight"] = c.train.max_weight;
+    j["validation_fraction"] = c.train.validation_fraction;
+    j["reduce_lr_factor"] = c.train.reduce_lr_factor;
+    j["reduce_lr_patience"] = c.train.reduce_lr_patience;
+    j["clip_norm"] = c.train.clip_norm;
+    j["folds"] = c.folds;
+    j["repeats"] = c.repeats;
+    j["seed"] = c.train.seed;
+    j["unified"] = c.unified;
+    j["paper_cuts"] = c.paper_cuts;
+    return j;
+}
+
+/// --config, then the options train and tune share (seed, architecture, unified, paper-cuts, no-period, threads).
+run_config read_run_config(const args& a) {
+    run_config c;
+    c.train.progress = !a.has("quiet");
+    if (a.has("config")) apply_config(c, a.need("config"));
+    if (a.has("seed")) c.train.seed = std::uint64_t(a.integer("seed", 1));
+    if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.get("architecture"));
+    if (a.has("unified")) c.unified = true;
+    if (a.has("paper-cuts")) c.paper_cuts = true;
+    if (a.has("no-period")) c.model.input.use_period = false;
+    if (a.has("threads")) c.train.threads = unsigned(a.integer("threads", 2));
+    return c;
+}
+
+// --- stars with labels (train and tune) --------------------------------------------------------------
+
+struct labelled_stars {
+    std::vector<rrl_star_input> stars;
+    std::vector<double> y, sigma;  ///< NaN label: not used (flagged, unlabelled or cut); sigma 1 when unknown
+    std::size_t flagged = 0, unlabelled = 0, cut = 0;
+};
+
+labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quiet) {
+    labelled_stars ls;
+    ls.stars = read_inputs(a, c.model.input, c.train.threads, quiet);
+    const auto labels = read_labels(a.need("labels"), a.get("label-column", "feh"), a.get("error-column", "feh_error"));
+    const auto& stars = ls.stars;
+    ls.y.assign(stars.size(), std::numeric_limits<double>::quiet_NaN());
+    ls.sigma.assign(stars.size(), 1.0);
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        auto it = labels.find(stars[i].id);
+        if (!stars[i].ok()) {
+            ++ls.flagged;
+            continue;
+        }
+        if (it == labels.end()) {
+            ++ls.unlabelled;
+            continue;
+        }
+        // the paper's sample: N_epochs >= 50, peak-to-peak G of the Fourier fit <= 1.4 mag, sigma <= 0.4
+        if (c.paper_cuts && (stars[i].n_epochs < 50 || (it->second.sigma > 0.4) || stars[i].peak_to_peak > 1.4)) {
+            ++ls.cut;
+            continue;
+        }
+        ls.y[i] = it->second.feh;
+        ls.sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
+    }
+    std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
+                 a.command.c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
+    return ls;
+}
+
+/// One group of types per model: each type present (RRab, RRc), or all of them together (unified).
+std::vector<std::vector<rr_type>> type_groups(const labelled_stars& ls, bool unified, const std::string& command) {
+    std::set<rr_type> present;
+    for (std::size_t i = 0; i < ls.stars.size(); ++i)
+        if (std::isfinite(ls.y[i])) present.insert(ls.stars[i].type);
+    present.erase(rr_type::rrd);
+    present.erase(rr_type::unknown);
+    if (present.empty()) throw value_error(command + ": no usable labelled RRab or RRc star");
+    std::vector<std::vector<rr_type>> groups;
+    if (unified)
+        groups.push_back(std::vector<rr_type>(present.begin(), present.end()));
+    else
+        for (auto t : present) groups.push_back({t});
+    return groups;
+}
+
+std::string group_name(const std::vector<rr_type>& g) {
+    std::string name;
+    for (auto t : g) name += std::string(name.empty() ? "" : "+") + to_string(t);
+    return name;
+}
+
+/// The stars of a group with a usable label.
+std::vector<std::size_t> group_index(const labelled_stars& ls, const std::vector<rr_type>& g) {
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < ls.stars.size(); ++i)
+        if (std::isfinite(ls.y[i]) && std::find(g.begin(), g.end(), ls.stars[i].type) != g.end()) idx.push_back(i);
+    return idx;
+}
+
 // --- outputs --------------------------------------------------------------------------------------
 
 std::string fmt(double v, int digits = 5) {
@@ -317,58 +448,18 @@ int cmd_train(const args& a) {
                           "paper-cuts", "report", "oof", "label-column", "error-column"})
         allowed.insert(k);
     check_known(a, allowed);
-    run_config c;
-    c.train.progress = !a.has("quiet");
-    if (a.has("config")) apply_config(c, a.need("config"));
+    run_config c = read_run_config(a);
     if (a.has("folds")) c.folds = std::size_t(a.integer("folds", 5));
     if (a.has("repeats")) c.repeats = std::size_t(a.integer("repeats", 1));
     if (a.has("max-epochs")) c.train.max_epochs = int(a.integer("max-epochs", 100));
-    if (a.has("seed")) c.train.seed = std::uint64_t(a.integer("seed", 1));
-    if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.get("architecture"));
-    if (a.has("unified")) c.unified = true;
-    if (a.has("paper-cuts")) c.paper_cuts = true;
-    if (a.has("no-period")) c.model.input.use_period = false;
-    if (a.has("threads")) c.train.threads = unsigned(a.integer("threads", 2));
     const std::string out = a.need("out");
     const bool quiet = a.has("quiet");
 
-    auto stars = read_inputs(a, c.model.input, c.train.threads, quiet);
-    const std::string lpath = a.need("labels");
-    const auto labels = read_labels(lpath, a.get("label-column", "feh"), a.get("error-column", "feh_error"));
-    std::vector<double> y(stars.size(), std::numeric_limits<double>::quiet_NaN()), sigma(stars.size(), 1.0);
-    std::size_t unlabelled = 0, cut = 0, flagged = 0;
-    for (std::size_t i = 0; i < stars.size(); ++i) {
-        auto it = labels.find(stars[i].id);
-        if (!stars[i].ok()) {
-            ++flagged;
-            continue;
-        }
-        if (it == labels.end()) {
-            ++unlabelled;
-            continue;
-        }
-        // the paper's sample: N_epochs >= 50, peak-to-peak G of the Fourier fit <= 1.4 mag, sigma <= 0.4
-        if (c.paper_cuts && (stars[i].n_epochs < 50 || (it->second.sigma > 0.4) || stars[i].peak_to_peak > 1.4)) {
-            ++cut;
-            continue;
-        }
-        y[i] = it->second.feh;
-        sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
-    }
-    std::fprintf(stderr, "train: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
-                 stars.size(), flagged, unlabelled, cut);
-
-    std::vector<std::vector<rr_type>> groups;
-    std::set<rr_type> present;
-    for (std::size_t i = 0; i < stars.size(); ++i)
-        if (std::isfinite(y[i])) present.insert(stars[i].type);
-    present.erase(rr_type::rrd);
-    present.erase(rr_type::unknown);
-    if (present.empty()) throw value_error("train: no usable labelled RRab or RRc star");
-    if (c.unified)
-        groups.push_back(std::vector<rr_type>(present.begin(), present.end()));
-    else
-        for (auto t : present) groups.push_back({t});
+    const auto ls = read_labelled_stars(a, c, quiet);
+    const auto& stars = ls.stars;
+    const auto& y = ls.y;
+    const auto& sigma = ls.sigma;
+    const auto groups = type_groups(ls, c.unified, a.command);
 
     json report;
     report["architecture"] = to_string(c.model.architecture);
@@ -376,16 +467,15 @@ int cmd_train(const args& a) {
     report["repeats"] = c.repeats;
     report["max_epochs"] = c.train.max_epochs;
     report["seed"] = c.train.seed;
-    report["n_flagged"] = flagged;
-    report["n_unlabelled"] = unlabelled;
-    report["n_cut"] = cut;
+    report["n_flagged"] = ls.flagged;
+    report["n_unlabelled"] = ls.unlabelled;
+    report["n_cut"] = ls.cut;
     std::string oof = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
     std::vector<rrlyrae_model> models;
     for (const auto& g : groups) {
         rrl_model_options mo = c.model;
         mo.types = g;
-        std::string name;
-        for (auto t : g) name += std::string(name.empty() ? "" : "+") + to_string(t);
+        const std::string name = group_name(g);
         if (c.folds >= 2) {
             std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.folds, c.repeats, name.c_str());
             const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.folds, c.repeats);
@@ -407,9 +497,7 @@ int cmd_train(const args& a) {
             }
             report["models"][name] = r;
         }
-        std::vector<std::size_t> idx;
-        for (std::size_t i = 0; i < stars.size(); ++i)
-            if (std::isfinite(y[i]) && std::find(g.begin(), g.end(), stars[i].type) != g.end()) idx.push_back(i);
+        const auto idx = group_index(ls, g);
         std::fprintf(stderr, "train: final %s model on %zu stars\n", name.c_str(), idx.size());
         rrlyrae_model m(mo, c.train.seed);
         const auto h = m.fit(stars, y, idx, c.train);
@@ -423,6 +511,68 @@ int cmd_train(const args& a) {
     if (c.folds >= 2) write_file_atomically(a.get("oof", out + ".oof.csv"), oof);
     std::fprintf(stderr, "train: wrote %s and %s\n", out.c_str(), rp.c_str());
     std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+}
+
+/// Where the search of one group goes: `out` itself for one group, else out with ".<group>" before ".json".
+std::string tune_output_path(const std::string& out, const std::string& group, bool several) {
+    if (!several) return out;
+    const std::string ext = ".json";
+    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
+        return out.substr(0, out.size() - ext.size()) + "." + group + ext;
+    return out + "." + group;
+}
+
+int cmd_tune(const args& a) {
+    std::set<std::string> allowed = input_options;
+    for (const char* k : {"labels", "out", "config", "max-epochs", "eta", "seed", "holdout-folds", "architecture",
+                          "unified", "paper-cuts", "label-column", "error-column"})
+        allowed.insert(k);
+    check_known(a, allowed);
+    const run_config c = read_run_config(a);
+    rrl_tune_options to;
+    to.max_epochs = a.number("max-epochs", to.max_epochs);
+    to.eta = a.number("eta", to.eta);
+    to.seed = c.train.seed;
+    to.holdout_folds = std::size_t(a.integer("holdout-folds", 5));
+    to.progress = !a.has("quiet");
+    const std::string out = a.need("out");
+    if (c.model.architecture == rrl_architecture::fourier_linear)
+        throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
+
+    const auto ls = read_labelled_stars(a, c, a.has("quiet"));
+    const auto groups = type_groups(ls, c.unified, a.command);
+    std::vector<std::string> written;
+    for (const auto& g : groups) {
+        const std::string name = group_name(g);
+        rrl_options base{c.model, c.train};
+        base.model.types = g;
+        const auto idx = group_index(ls, g);
+        std::fprintf(stderr, "tune: Hyperband (R = %g epochs, eta = %g) of the %s model on %zu stars\n", to.max_epochs,
+                     to.eta, name.c_str(), idx.size());
+        const auto r = tune_rrlyrae(ls.stars, ls.y, ls.sigma, idx, base, train::search_space::monti2025(), to);
+
+        run_config best = c;
+        best.model = r.best.model;
+        best.train = r.best.training;
+        const std::string path = tune_output_path(out, name, groups.size() > 1);
+        json trials = r.search.to_json();
+        trials["model"] = name;
+        trials["score"] = "1/sigma^2-weighted RMSE (dex) of the held-out stars; lower is better";
+        trials["n_train"] = r.train_index.size();
+        trials["n_holdout"] = r.holdout_index.size();
+        trials["max_epochs"] = to.max_epochs;
+        trials["eta"] = to.eta;
+        trials["seed"] = to.seed;
+        trials["config"] = path;
+        write_file_atomically(path, config_to_json(best).dump(2) + "\n");
+        write_file_atomically(path + ".trials.json", trials.dump(2) + "\n");
+        std::printf("%s model: best held-out wRMSE %.5f after %g epochs (%zu trials)\n%s", name.c_str(),
+                    r.search.best.score, r.search.best.resource, r.search.trials.size(), r.search.table(10).c_str());
+        written.push_back(name + ": " + path + " (trials: " + path + ".trials.json)");
+    }
+    std::printf("\n%s written (each a --config file for train):\n", groups.size() > 1 ? "one search per type" : "search");
+    for (const auto& w : written) std::printf("  %s\n", w.c_str());
     return 0;
 }
 
@@ -500,10 +650,11 @@ int main(int argc, char** argv) {
         if (a.has("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command == "simulate") return cmd_simulate(a);
         if (a.command == "train") return cmd_train(a);
+        if (a.command == "tune") return cmd_tune(a);
         if (a.command == "predict") return cmd_predict(a);
         if (a.command == "classical") return cmd_classical(a);
         if (a.command == "evaluate") return cmd_evaluate(a);
-        std::fprintf(stderr, "ferrum-rrl: unknown command '%s' (simulate, train, predict, classical, evaluate; --help)\n",
+        std::fprintf(stderr, "ferrum-rrl: unknown command '%s' (simulate, train, tune, predict, classical, evaluate; --help)\n",
                      a.command.c_str());
         return 2;
     } catch (const ferrum::error& e) {
