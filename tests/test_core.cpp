@@ -18,6 +18,31 @@ TEST_CASE("input_error names file, line and field", "[core]") {
     CHECK(std::string(base.what()).find("stars.csv") == 0);
 }
 
+TEST_CASE("read_json_file: a missing file is an io_error, broken JSON an input_error with its line", "[core]") {
+    const fs::path dir = fs::temp_directory_path() / "ferrum_test_json_file";
+    fs::create_directories(dir);
+    CHECK_THROWS_AS(ferrum::read_json_file((dir / "absent.json").string()), ferrum::io_error);
+    const auto path = (dir / "cfg.json").string();
+    {
+        std::ofstream out(path);
+        out << "{\n  \"a\": 1,\n  \"b\": ]\n}\n";  // the error is on line 3
+    }
+    try {
+        ferrum::read_json_file(path, "config file");
+        FAIL("no exception");
+    } catch (const ferrum::input_error& e) {
+        CHECK(e.file() == path);
+        CHECK(e.line() == 3);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("config file is not valid JSON"));
+    }
+    {
+        std::ofstream out(path);
+        out << "{\n  \"a\": 1\n}\n";
+    }
+    CHECK(ferrum::read_json_file(path)["a"] == 1);
+    fs::remove_all(dir);
+}
+
 TEST_CASE("write_file_atomically replaces the target only on success", "[core]") {
     const fs::path dir = fs::temp_directory_path() / "ferrum_test_atomic";
     fs::remove_all(dir);

@@ -91,6 +91,29 @@ TEST_CASE("a two-input functional model round-trips", "[nn][model_io]") {
     fs::remove_all(dir);
 }
 
+TEST_CASE("a model embedded in a larger document: model_to_json with real test inputs, model_from_json", "[nn][model_io]") {
+    nn::functional<float> m;
+    const auto x = m.input("x", 3);
+    const auto h = m.add("h", nn::dense<float>(3, 4, nn::activation::relu, 5), x);
+    m.add("out", nn::dense<float>(4, 2, nn::activation::linear, 6), h);
+    xt::xtensor<float, 2> given = {{0.5f, -1.0f, 2.0f}, {1.5f, 0.25f, -0.75f}};
+    nn::save_options o;
+    o.preprocessing = {{"scale", 2.5}};
+    const nlohmann::json doc{{"format", "my-catalogue-model"}, {"net", nn::model_to_json(m, o, {given})}};
+    // the test vector holds the given inputs and the model's output on them
+    const auto& tv = doc["net"]["test_vectors"][0];
+    CHECK(tv["inputs"][0][1][2].get<double>() == -0.75);
+    const auto want = m.predict({given});
+    CHECK(tv["output"][1][1].get<double>() == Approx(double(want(1, 1))).epsilon(1e-7));
+    auto back = nn::model_from_json<float>(doc["net"], "my.json#net");
+    CHECK(back.preprocessing["scale"] == 2.5);
+    CHECK(xt::all(xt::equal(back.model.predict({given}), want)));
+    // a changed weight fails the embedded test vector, and the error names the document given
+    auto bad = doc["net"];
+    bad["layers"][0]["bias"][0] = bad["layers"][0]["bias"][0].get<double>() + 1.0;
+    CHECK_THAT(message_of([&] { nn::model_from_json<float>(bad, "my.json#net"); }), Catch::Contains("my.json#net"));
+}
+
 TEST_CASE("broken model files are input_errors naming the file and the JSON path", "[nn][model_io][errors]") {
     const fs::path dir = temp_dir();
     auto m = paper_like();

@@ -245,7 +245,7 @@ int cmd_train(const args& a) {
 
 int cmd_predict(const args& a) {
     const std::string path = a.need("model");
-    const json doc = models::detail::read_json_file(path);
+    const json doc = ferrum::read_json_file(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     if (doc.value("format", "") == "ferrum-giants-colour-model") {
         auto m = models::colour_feh_model::from_json(doc, path);

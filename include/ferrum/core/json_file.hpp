@@ -1,8 +1,11 @@
 // Reading the JSON files ferrum writes (models, checkpoints): a missing file is an io_error, text that is
-// not JSON (a truncated write, a wrong file) an input_error naming the file and nlohmann's position.
+// not JSON (a truncated write, a wrong file) an input_error naming the file, the line and nlohmann's message.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -11,14 +14,19 @@
 
 namespace ferrum {
 
-/// \brief Parses the JSON file `path`; `what` names the kind of file in messages ("model file").
+/// \brief Parses the JSON file `path`; `what` names the kind of file in messages ("model file"). Text
+/// that is not JSON is an input_error naming the file and the line where parsing stopped.
 inline nlohmann::json read_json_file(const std::string& path, const std::string& what = "JSON file") {
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot open " + what + " '" + path + "'");
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw input_error(path, 0, "", "not a readable " + what + ": " + e.what());
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+        const std::size_t line =
+            1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
+        throw input_error(path, line, "", what + " is not valid JSON (truncated file?): " + e.what());
     }
 }
 

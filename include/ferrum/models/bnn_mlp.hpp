@@ -211,7 +211,7 @@ public:
         }
     }
     static bnn_mlp load(const std::string& path, bool verify = true) {
-        return from_json(detail::read_json_file(path), path, verify);
+        return from_json(read_json_file(path, "model file"), path, verify);
     }
 
 private:

@@ -329,7 +329,7 @@ public:
         return m;
     }
     static colour_feh_model load(const std::string& path, bool verify = true) {
-        return from_json(detail::read_json_file(path), path, verify);
+        return from_json(read_json_file(path, "model file"), path, verify);
     }
 
 private:

@@ -178,7 +178,7 @@ public:
         }
     }
     static ua_csnet load(const std::string& path, bool verify = true) {
-        return from_json(detail::read_json_file(path), path, verify);
+        return from_json(read_json_file(path, "model file"), path, verify);
     }
 
 private:

@@ -18,6 +18,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/sequential.hpp"
 
@@ -335,63 +336,63 @@ void verify_test_vectors(graph<T, Backend>& g, const nlohmann::json& j, const mo
     }
 }
 
+template <class T>
+nlohmann::json view_json(const input_view<T>& v) {
+    return v.sequence ? nest(v.data, {v.batch, v.steps, v.features}) : nest(v.data, {v.batch, v.features});
+}
+
+/// The model document: architecture, weights, options' preprocessing and metadata, and one test vector --
+/// `test_inputs` (with `test_lengths`) when given, else seeded random inputs -- run through the model.
 template <class T, class Backend>
-void save_graph(const std::filesystem::path& path, graph<T, Backend>& g, const save_options& opt) {
+nlohmann::json graph_document(graph<T, Backend>& g, const save_options& opt, const std::vector<input_view<T>>& test_inputs,
+                              const std::vector<std::size_t>& test_lengths) {
     nlohmann::json j = model_json(g);
     j["preprocessing"] = opt.preprocessing;
     j["metadata"] = opt.metadata;
-    // test vectors: seeded inputs through the model in inference mode
-    std::mt19937_64 gen(opt.test_seed);
-    std::normal_distribution<double> d(0.0, 1.0);
     std::vector<xt::xtensor<T, 2>> tabs;
     std::vector<xt::xtensor<T, 3>> seqs;
     tabs.reserve(g.num_inputs());
     seqs.reserve(g.num_inputs());
-    std::vector<input_view<T>> views;
-    nlohmann::json inputs = nlohmann::json::array();
-    const std::size_t B = std::max<std::size_t>(1, opt.test_batch), S = std::max<std::size_t>(1, opt.test_steps);
-    for (const auto& n : g.nodes()) {
-        if (n.kind != node_kind::input) continue;
-        const auto F = static_cast<std::size_t>(n.shape.features);
-        if (n.shape.sequence) {
-            seqs.push_back(xt::xtensor<T, 3>::from_shape({B, S, F}));
-            for (auto& v : seqs.back()) v = static_cast<T>(d(gen));
-            views.emplace_back(seqs.back());
-            inputs.push_back(tensor_json<T>(seqs.back()));
-        } else {
-            tabs.push_back(xt::xtensor<T, 2>::from_shape({B, F}));
-            for (auto& v : tabs.back()) v = static_cast<T>(d(gen));
-            views.emplace_back(tabs.back());
-            inputs.push_back(tensor_json<T>(tabs.back()));
+    std::vector<input_view<T>> views = test_inputs;
+    std::vector<std::size_t> lengths = test_lengths;
+    if (views.empty()) {
+        std::mt19937_64 gen(opt.test_seed);
+        std::normal_distribution<double> d(0.0, 1.0);
+        const std::size_t B = std::max<std::size_t>(1, opt.test_batch), S = std::max<std::size_t>(1, opt.test_steps);
+        for (const auto& n : g.nodes()) {
+            if (n.kind != node_kind::input) continue;
+            const auto F = static_cast<std::size_t>(n.shape.features);
+            if (n.shape.sequence) {
+                seqs.push_back(xt::xtensor<T, 3>::from_shape({B, S, F}));
+                for (auto& v : seqs.back()) v = static_cast<T>(d(gen));
+                views.emplace_back(seqs.back());
+            } else {
+                tabs.push_back(xt::xtensor<T, 2>::from_shape({B, F}));
+                for (auto& v : tabs.back()) v = static_cast<T>(d(gen));
+                views.emplace_back(tabs.back());
+            }
         }
+        if (!seqs.empty() && B > 1 && S > 1)  // exercise variable lengths too
+            for (std::size_t b = 0; b < B; ++b) lengths.push_back(S - (b * (S - 1)) / B);
     }
+    nlohmann::json inputs = nlohmann::json::array();
+    for (const auto& v : views) inputs.push_back(view_json(v));
     nlohmann::json t{{"inputs", inputs}};
-    std::vector<std::size_t> lengths;
-    if (!seqs.empty() && B > 1 && S > 1) {  // exercise variable lengths too
-        for (std::size_t b = 0; b < B; ++b) lengths.push_back(S - (b * (S - 1)) / B);
-        t["lengths"] = lengths;
-    }
+    if (!lengths.empty()) t["lengths"] = lengths;
     g.forward(views, lengths, mode::inference);
     t["output"] = tensor_json<T>(g.output_tensor());
     t["tolerance"] = std::is_same_v<T, float> ? 1e-5 : 1e-12;
     j["test_vectors"] = nlohmann::json::array({t});
-    const std::string text = j.dump(1);
-    write_file_atomically(path, text);
+    return j;
+}
+
+template <class T, class Backend>
+void save_graph(const std::filesystem::path& path, graph<T, Backend>& g, const save_options& opt) {
+    write_file_atomically(path, graph_document(g, opt, {}, {}).dump(1));
 }
 
 inline nlohmann::json read_model_document(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open model file '" + path.string() + "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
-        throw input_error(path.string(), line, "", std::string("not valid JSON (truncated file?): ") + e.what());
-    }
+    return read_json_file(path.string(), "model file");
 }
 
 }  // namespace detail
@@ -407,19 +408,42 @@ void save_model(const std::filesystem::path& path, functional<T, Backend>& model
     detail::save_graph(path, model.engine(), options);
 }
 
-/// \brief Loads a model file into a graph model. With `verify`, re-runs the embedded test vectors and
-/// throws ferrum::input_error if the outputs differ. Every malformed part is an input_error naming the
-/// file and the JSON path (e.g. "layers[1].weight_hh_l0: shape [48,16] expected [48,8]").
+/// \brief The model file's document as JSON, for embedding a network in a larger file (the giant-star
+/// models do). The test vector is `test_inputs` (e.g. real, preprocessed inputs; `test_lengths` for
+/// ragged sequences) run through the model in inference mode, or seeded random inputs when empty.
+template <class T, class Backend>
+nlohmann::json model_to_json(functional<T, Backend>& model, const save_options& options = {},
+                             const std::vector<input_view<T>>& test_inputs = {},
+                             const std::vector<std::size_t>& test_lengths = {}) {
+    return detail::graph_document(model.engine(), options, test_inputs, test_lengths);
+}
+template <class T, class Backend>
+nlohmann::json model_to_json(sequential<T, Backend>& model, const save_options& options = {},
+                             const std::vector<input_view<T>>& test_inputs = {},
+                             const std::vector<std::size_t>& test_lengths = {}) {
+    return detail::graph_document(model.engine(), options, test_inputs, test_lengths);
+}
+
+/// \brief Reads a document of model_to_json() (or a whole parsed model file); `where` names it in errors.
+/// With `verify`, re-runs the embedded test vectors and throws ferrum::input_error if the outputs differ.
+/// Every malformed part is an input_error naming `where` and the JSON path (e.g.
+/// "layers[1].weight_hh_l0: shape [48,16] expected [48,8]").
 template <class T = float, class Backend = ferrum::default_backend>
-model_file<T, Backend> load_model(const std::filesystem::path& path, bool verify = true) {
-    const nlohmann::json j = detail::read_model_document(path);
-    const detail::model_reader r(path.string());
+model_file<T, Backend> model_from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
+    const detail::model_reader r(where);
     model_file<T, Backend> out;
     detail::graph_from_json(out.model.engine(), j, r);
-    if (verify) detail::verify_test_vectors(out.model.engine(), j, r, j.at("dtype") == "float64");
+    if (verify) detail::verify_test_vectors(out.model.engine(), j, r, j.value("dtype", "") == "float64");
     out.preprocessing = j.contains("preprocessing") ? j["preprocessing"] : nlohmann::json::object();
     out.metadata = j.contains("metadata") ? j["metadata"] : nlohmann::json::object();
     return out;
+}
+
+/// \brief Loads a model file into a graph model: model_from_json on the file (io_error if it cannot be
+/// opened, input_error with the line if it is not JSON).
+template <class T = float, class Backend = ferrum::default_backend>
+model_file<T, Backend> load_model(const std::filesystem::path& path, bool verify = true) {
+    return model_from_json<T, Backend>(detail::read_model_document(path), path.string(), verify);
 }
 
 /// \brief Loads a model file whose layers form a chain from one input (as written for nn::sequential).

@@ -157,25 +157,14 @@ inline std::vector<std::size_t> all_indices(std::size_t n) {
 /// and one test vector computed from `test_inputs` (real, standardised inputs: a loaded file re-runs them).
 inline nlohmann::json network_document(nn::functional<float>& net, const nlohmann::json& preprocessing,
                                        const std::vector<xt::xtensor<float, 2>>& test_inputs) {
-    nlohmann::json j = nn::detail::model_json(net.engine());
-    j["preprocessing"] = preprocessing;
-    j["metadata"] = nlohmann::json::object();
-    std::vector<nn::input_view<float>> views(test_inputs.begin(), test_inputs.end());
-    nlohmann::json ins = nlohmann::json::array();
-    for (const auto& t : test_inputs) ins.push_back(nn::detail::tensor_json<float>(xt::xarray<float>(t)));
-    net.engine().forward(views, {}, nn::mode::inference);
-    j["test_vectors"] = nlohmann::json::array(
-        {{{"inputs", ins}, {"output", nn::detail::tensor_json<float>(net.engine().output_tensor())}, {"tolerance", 1e-5}}});
-    return j;
+    nn::save_options o;
+    o.preprocessing = preprocessing;
+    return nn::model_to_json(net, o, std::vector<nn::input_view<float>>(test_inputs.begin(), test_inputs.end()));
 }
 
 /// Reads a document of network_document(); with `verify` re-runs its test vector (input_error on mismatch).
 inline nn::functional<float> network_from_document(const nlohmann::json& j, const std::string& where, bool verify) {
-    const nn::detail::model_reader r(where);
-    nn::functional<float> net;
-    nn::detail::graph_from_json(net.engine(), j, r);
-    if (verify) nn::detail::verify_test_vectors(net.engine(), j, r, j.value("dtype", "") == "float64");
-    return net;
+    return nn::model_from_json<float>(j, where, verify).model;
 }
 
 /// The inputs of a document's first test vector (so a loaded model can be saved again with the same).
@@ -192,9 +181,6 @@ inline std::vector<xt::xtensor<float, 2>> document_test_inputs(const nlohmann::j
     return out;
 }
 
-inline nlohmann::json read_json_file(const std::string& path) {
-    return nn::detail::read_model_document(path);
-}
 
 /// Settings of the training run both giant networks share.
 struct giants_run {
