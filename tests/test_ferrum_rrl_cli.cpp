@@ -49,6 +49,14 @@ std::string slurp(const fs::path& p) {
     return ss.str();
 }
 
+// An empty scratch folder of that name under the system's temporary directory.
+fs::path fresh_dir(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
 }  // namespace
 
 TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]") {
@@ -56,9 +64,7 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
         WARN("ferrum-rrl not built next to the tests and FERRUM_RRL_EXE unset: skipped");
         return;
     }
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_rrl_cli";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = fresh_dir("ferrum_test_rrl_cli");
     const std::string d = dir.string();
 
     auto r = run("--help", dir);
@@ -163,9 +169,7 @@ TEST_CASE("ferrum-rrl tune: Hyperband writes a config that train accepts, one se
         WARN("ferrum-rrl not built next to the tests and FERRUM_RRL_EXE unset: skipped");
         return;
     }
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_rrl_cli_tune";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = fresh_dir("ferrum_test_rrl_cli_tune");
     const std::string d = dir.string();
     auto r = run("--help", dir);
     CHECK(r.out.find("ferrum-rrl tune") != std::string::npos);
