@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -206,7 +207,9 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
     csv_reader csv(path);
     const auto cid = csv.find_column("source_id") ? csv.column("source_id") : csv.column("id");
     const auto cf = csv.column(column);
-    const auto ce = error_column == "none" ? std::optional<std::size_t>{} : csv.find_column(error_column);
+    // a sentinel, not std::optional: GCC 12 warns (falsely) that an optional from a conditional may be uninitialised
+    constexpr std::size_t no_column = std::numeric_limits<std::size_t>::max();
+    const std::size_t ce = error_column == "none" ? no_column : csv.find_column(error_column).value_or(no_column);
     const auto cg = csv.find_column("mean_g_true");
     const auto cb = csv.find_column("blazhko_period");
     std::map<std::string, label_row> out;
@@ -218,10 +221,10 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
         const auto f = parse_double((*r)[cf]);
         if (!f.ok()) throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
         l.feh = f.value;
-        if (ce) {
-            const auto e = parse_double((*r)[*ce]);
+        if (ce != no_column) {
+            const auto e = parse_double((*r)[ce]);
             if (!e.ok() || !(e.value > 0))
-                throw input_error(path, r->line(), csv.header()[*ce], "not a positive number: '" + std::string((*r)[*ce]) + "'");
+                throw input_error(path, r->line(), csv.header()[ce], "not a positive number: '" + std::string((*r)[ce]) + "'");
             l.sigma = e.value;
         }
         if (cg) {
