@@ -34,8 +34,9 @@ const char* const usage = R"(ferrum-giants: giant-star [Fe/H] with uncertainties
                       [--max-epochs 200] [--no-costs] [--seed 1]
       UA-CSNet; the catalogue gives feh and bp_rp0 (for the cost-sensitive weights) per source_id.
   ferrum-giants train --model bnn --catalogue C.csv --out model.json
-                      [--max-epochs 300] [--folds 8] [--mc-samples 50] [--seed 1]
+                      [--max-epochs 300] [--folds 8] [--mc-samples 50] [--no-costs] [--seed 1]
       Two-stage colour model: 8-fold photometric parallax, then the Bayesian MLP (labels feh, feh_error).
+      --no-costs: without the weight W = |[Fe/H]| + 0.5 of Fallows & Sanders eq. 11.
 
   ferrum-giants predict --model M --catalogue C.csv [--xp XP.csv] --out predictions.csv [--mc-samples N]
       source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag
@@ -74,6 +75,13 @@ struct args {
         return r.value;
     }
 };
+
+/// Refuses an option the command does not take (a misspelt `--max-epoch 5` must not be ignored).
+void check_known(const args& a, std::set<std::string> allowed) {
+    allowed.insert("threads");
+    for (const auto& [k, v] : a.kv)
+        if (!allowed.count(k)) throw value_error(a.command + ": unknown option --" + k + " (see ferrum-giants --help)");
+}
 
 args parse(int argc, char** argv) {
     static const std::set<std::string> flag_names{"no-spectra", "no-costs", "quiet", "help"};
@@ -162,6 +170,7 @@ std::string fmt(double v) {
 }
 
 int cmd_simulate(const args& a) {
+    check_known(a, {"n", "out", "seed", "tail-fraction"});
     sim::giant_sim_options o;
     o.spectra = !a.flags.count("no-spectra");
     o.tail_fraction = a.number("tail-fraction", o.tail_fraction);
@@ -177,6 +186,7 @@ int cmd_simulate(const args& a) {
 }
 
 int cmd_train(const args& a) {
+    check_known(a, {"model", "out", "xp", "catalogue", "max-epochs", "seed", "folds", "mc-samples"});
     const std::string model = a.need("model");
     const std::string out = a.need("out");
     const bool quiet = a.flags.count("quiet") || !progress_enabled_by_default();
@@ -229,6 +239,7 @@ int cmd_train(const args& a) {
         po.training.progress = !quiet;
         models::bnn_training_options t;
         t.max_epochs = po.training.max_epochs;
+        t.feh_weight = !a.flags.count("no-costs");
         t.seed = seed;
         t.threads = po.training.threads;
         t.progress = !quiet;
@@ -244,11 +255,13 @@ int cmd_train(const args& a) {
 }
 
 int cmd_predict(const args& a) {
+    check_known(a, {"model", "catalogue", "xp", "out", "mc-samples", "seed"});
     const std::string path = a.need("model");
     const json doc = ferrum::read_json_file(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     if (doc.value("format", "") == "ferrum-giants-colour-model") {
         auto m = models::colour_feh_model::from_json(doc, path);
+        if (a.kv.count("mc-samples")) m.set_mc_samples(std::size_t(a.integer("mc-samples", 50)));
         const auto phot = photometry::read_photometry_csv(a.need("catalogue"));
         const auto res = m.predict(phot, std::uint64_t(a.integer("seed", 12345)));
         for (std::size_t i = 0; i < phot.size(); ++i) {
@@ -258,6 +271,8 @@ int cmd_predict(const args& a) {
                     "," + fmt(r.parallax.parallax.error) + "," + (r.giant ? "1" : "0") + ",\"" + r.flag + "\"\n";
         }
     } else {
+        if (a.kv.count("mc-samples"))
+            throw value_error("predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
         auto m = models::ua_csnet::from_json(doc, path);
         const auto xp = read_xp(a.need("xp"));
         const auto p = m.predict(xp.pixels, unsigned(a.integer("threads", 2)));
@@ -270,6 +285,7 @@ int cmd_predict(const args& a) {
 }
 
 int cmd_evaluate(const args& a) {
+    check_known(a, {"predictions", "catalogue", "label-column", "error-column"});
     const std::string label = a.get("label-column", "feh"), error = a.get("error-column", "feh_error");
     std::vector<std::string> cols{label};
     if (error != "none") cols.push_back(error);

@@ -188,6 +188,9 @@ public:
     }
 
     std::size_t folds() const noexcept { return nets_.size(); }
+    /// MC-dropout passes per network for new stars (set at training; < 2: one deterministic pass).
+    std::size_t mc_samples() const noexcept { return mc_; }
+    void set_mc_samples(std::size_t n) noexcept { mc_ = n; }
 
     nlohmann::json to_json() {
         nlohmann::json j{{"mc_samples", mc_}, {"folds", nlohmann::json::array()}};
@@ -292,6 +295,13 @@ public:
         const auto p = feh_.predict(x, mc_, seed + 1);
         for (std::size_t k = 0; k < rows.size(); ++k) res[rows[k]].feh = p[k];
         return res;
+    }
+
+    /// MC-dropout passes of both stages for new stars (the training's value, stored in the model file).
+    std::size_t mc_samples() const noexcept { return mc_; }
+    void set_mc_samples(std::size_t n) noexcept {
+        mc_ = n;
+        parallax_.set_mc_samples(n);
     }
 
     /// The [Fe/H] network (stage 2).
