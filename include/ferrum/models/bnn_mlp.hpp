@@ -52,8 +52,9 @@ struct bnn_training_options {
     bool recalibrate_sigma = true;
     /// Where the factor is fitted. K >= 2: K-fold cross-fitting -- K more networks, each trained on the
     /// other folds, predict their fold, and the factor is fitted on all training stars' out-of-fold
-    /// residuals (K + 1 trainings; the factor then varies by ~0.01 run to run instead of ~0.05). 0: on the
-    /// early-stopping hold-out alone (validation_fraction of the stars; cheaper, noisier).
+    /// residuals (K + 1 trainings; on our simulations the test coverage within 1 sigma was then 0.662-0.701
+    /// in seven runs, 0.655-0.706 in five with the hold-out). 0: on the early-stopping hold-out alone
+    /// (validation_fraction of the stars; cheaper, noisier).
     std::size_t calibration_folds = 5;
     std::size_t calibration_mc_samples = 30;
     std::uint64_t seed = 1;
