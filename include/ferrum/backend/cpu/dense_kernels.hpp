@@ -10,16 +10,8 @@ namespace ferrum::nn::detail {
 
 template <class T>
 struct dense_kernels<ferrum::backend::cpu, T> {
-    struct weights {
-        const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
-        const T* b;  ///< [out]
-        Eigen::Index in, out;
-        activation act;
-    };
-    struct grads {
-        T* w;
-        T* b;
-    };
+    using weights = dense_weights<T>;
+    using grads = dense_grads<T>;
     struct cache {
         matrix<T> da;  ///< backward workspace (out x columns)
     };

@@ -17,19 +17,8 @@ template <class T>
 struct gru_kernels<ferrum::backend::cpu, T> {
     using Index = Eigen::Index;
 
-    struct weights {
-        const T* w_ih;  ///< [3H, in], gate rows r, z, n
-        const T* w_hh;  ///< [3H, H]
-        const T* b_ih;  ///< [3H]
-        const T* b_hh;  ///< [3H]
-        Index in, hidden;
-    };
-    struct grads {
-        T* w_ih;
-        T* w_hh;
-        T* b_ih;
-        T* b_hh;
-    };
+    using weights = gru_weights<T>;
+    using grads = gru_grads<T>;
     /// What forward keeps for backward, plus workspaces (kept between calls: no allocation per step).
     struct cache {
         matrix<T> gates;   ///< 3H x (steps*batch): r, z, n after the non-linearities

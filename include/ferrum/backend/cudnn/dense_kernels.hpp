@@ -30,16 +30,8 @@ namespace ferrum::nn::detail {
 
 template <class T>
 struct dense_kernels<ferrum::backend::cudnn, T> {
-    struct weights {
-        const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
-        const T* b;  ///< [out]
-        Eigen::Index in, out;
-        activation act;
-    };
-    struct grads {
-        T* w;
-        T* b;
-    };
+    using weights = dense_weights<T>;
+    using grads = dense_grads<T>;
     struct cache {
         matrix<T> da;  ///< host: dY * f'(y)
         matrix<T> gw;  ///< host: this chunk's dW before it is added to the gradient

@@ -23,19 +23,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
     using Index = Eigen::Index;
     using col_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
-    struct weights {
-        const T* w_ih;  ///< [3H, in], gate rows r, z, n
-        const T* w_hh;  ///< [3H, H]
-        const T* b_ih;  ///< [3H]
-        const T* b_hh;  ///< [3H]
-        Index in, hidden;
-    };
-    struct grads {
-        T* w_ih;
-        T* w_hh;
-        T* b_ih;
-        T* b_hh;
-    };
+    using weights = gru_weights<T>;
+    using grads = gru_grads<T>;
 
     /// Per chunk and layer: the descriptors, the device copies that backward needs (x, y, weights, the
     /// reserve space of the training forward, kept unchanged until backward) and host staging buffers.

@@ -3,12 +3,46 @@
 // so a new backend changes no public type and no layer logic.
 #pragma once
 
+#include <Eigen/Core>
+
 #include "ferrum/core/config.hpp"
+#include "ferrum/nn/activation.hpp"
 
 namespace ferrum::nn::detail {
 
 template <class>
 inline constexpr bool dependent_false = false;
+
+/// What a dense layer hands its kernels: host views of its parameters (the same for every backend).
+template <class T>
+struct dense_weights {
+    const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
+    const T* b;  ///< [out]
+    Eigen::Index in, out;
+    activation act;
+};
+template <class T>
+struct dense_grads {
+    T* w;
+    T* b;
+};
+
+/// What a GRU layer hands its kernels (PyTorch names and shapes; the same for every backend).
+template <class T>
+struct gru_weights {
+    const T* w_ih;  ///< [3H, in], gate rows r, z, n
+    const T* w_hh;  ///< [3H, H]
+    const T* b_ih;  ///< [3H]
+    const T* b_hh;  ///< [3H]
+    Eigen::Index in, hidden;
+};
+template <class T>
+struct gru_grads {
+    T* w_ih;
+    T* w_hh;
+    T* b_ih;
+    T* b_hh;
+};
 
 /// Dense (affine + activation) kernels. Specialised by each backend.
 template <class Backend, class T>
