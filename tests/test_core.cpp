@@ -2,6 +2,14 @@
 #include <catch2/catch.hpp>
 
 #include <ferrum/core.hpp>
+#include <ferrum/core/options.hpp>
+#include <ferrum/core/parallel.hpp>
+#include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
+#include <ferrum/stats/standardiser.hpp>
+#include <ferrum/train/kfold.hpp>
+
+#include <atomic>
+#include <set>
 
 #include <filesystem>
 #include <fstream>
@@ -79,4 +87,142 @@ TEST_CASE("progress formats an ETA and can be silenced", "[core]") {
     ferrum::progress quiet("epoch", 10, false);
     CHECK_FALSE(quiet.enabled());
     quiet.update(5, "loss 1");  // prints nothing
+}
+
+// --- one of each: options, the thread pool, the standardiser, the hold-out, the type parser -------------
+
+namespace core_test {
+enum class colour { red, green };
+inline const char* to_string(colour c) { return c == colour::red ? "red" : "green"; }
+inline colour parse_colour(const std::string& s) {
+    if (s == "red") return colour::red;
+    if (s == "green") return colour::green;
+    throw ferrum::value_error("unknown colour '" + s + "'");
+}
+FERRUM_ENUM_JSON(colour, parse_colour)
+struct inner {
+    std::size_t n = 3;
+    double x = 0.5;
+};
+FERRUM_OPTIONS(inner, n, x)
+struct outer {
+    colour c = colour::green;
+    std::vector<std::size_t> sizes{20, 16, 8};
+    bool flag = true;
+    inner in;
+};
+FERRUM_OPTIONS(outer, c, sizes, flag, in)
+}  // namespace core_test
+
+TEST_CASE("FERRUM_OPTIONS: one declaration gives JSON both ways, defaults and strict checks", "[core]") {
+    using namespace core_test;
+    const nlohmann::json d = outer{};
+    CHECK(d == nlohmann::json::parse(R"({"c":"green","sizes":[20,16,8],"flag":true,"in":{"n":3,"x":0.5}})"));
+    const auto o = ferrum::options_from_json<outer>(nlohmann::json::parse(R"({"c":"red","in":{"x":2}})"), "cfg.json");
+    CHECK(o.c == colour::red);
+    CHECK(o.sizes == std::vector<std::size_t>{20, 16, 8});  // missing: the default
+    CHECK(o.in.n == 3);
+    CHECK(o.in.x == 2.0);
+    auto fails = [](const char* text, const std::string& field) {
+        try {
+            (void)ferrum::options_from_json<outer>(nlohmann::json::parse(text), "cfg.json");
+            FAIL("accepted " << text);
+        } catch (const ferrum::input_error& e) {
+            CHECK(e.file() == "cfg.json");
+            CHECK(e.field() == field);
+        }
+    };
+    fails(R"({"colour":"red"})", "colour");            // unknown field
+    fails(R"({"c":"blue"})", "c");                     // unknown enum text
+    fails(R"({"sizes":[20,-1]})", "sizes[1]");         // negative count
+    fails(R"({"sizes":[20,16.5]})", "sizes[1]");       // fractional count
+    fails(R"({"flag":1})", "flag");                    // not a boolean
+    fails(R"({"in":{"n":-4}})", "in.n");               // nested path
+    fails(R"({"in":{"m":1}})", "in.m");
+    CHECK(ferrum::options_help<outer>().find("  sizes = [20,16,8]\n") != std::string::npos);
+}
+
+TEST_CASE("parallel_for visits every index once, keeps per-worker state and rethrows", "[core]") {
+    for (unsigned threads : {1u, 2u, 7u}) {
+        std::vector<int> hits(1000, 0);
+        std::atomic<int> states{0};
+        ferrum::parallel_for_each_worker(
+            hits.size(), {threads, 13},
+            [&] {
+                ++states;
+                return std::vector<int>{};
+            },
+            [&](std::vector<int>& mine, std::size_t i) {
+                mine.push_back(int(i));
+                ++hits[i];
+            });
+        CHECK(std::count(hits.begin(), hits.end(), 1) == 1000);
+        CHECK(states.load() == int(ferrum::worker_count(threads, (1000 + 12) / 13)));
+        CHECK_THROWS_AS(ferrum::parallel_for(100, {threads},
+                                             [](std::size_t i) {
+                                                 if (i == 57) throw ferrum::value_error("57");
+                                             }),
+                        ferrum::value_error);
+    }
+    std::vector<std::size_t> order;
+    ferrum::ordered_parallel(
+        50, 3, [](std::size_t i) { return i * i; }, [&](std::size_t i, std::size_t v) {
+            CHECK(v == i * i);
+            order.push_back(i);
+        });
+    CHECK(order.size() == 50);
+    CHECK(std::is_sorted(order.begin(), order.end()));
+}
+
+TEST_CASE("standardiser: population z-scores, constant columns pass as 0, clipping, JSON", "[core]") {
+    // rows (1, 7, 1e-17 k): means 2.5, 7, 2.5e-17; population sds sqrt(1.25), 0, sqrt(1.25) 1e-17
+    std::vector<std::vector<double>> rows{{1, 7, 1e-17}, {2, 7, 2e-17}, {3, 7, 3e-17}, {4, 7, 4e-17}};
+    ferrum::standardiser s;
+    s.fit(rows);
+    CHECK(s.mean[0] == Approx(2.5));
+    CHECK(s.scale[0] == Approx(std::sqrt(1.25)));
+    CHECK(s.scale[1] == 1.0);                                   // constant
+    CHECK(s.scale[2] == Approx(std::sqrt(1.25) * 1e-17));        // tiny but not constant (XP fluxes in SI)
+    CHECK(s(4, 0) == Approx(1.5 / std::sqrt(1.25)));
+    CHECK(s(7, 1) == 0.0);
+    s.clip = 1.0;
+    CHECK(s(4, 0) == 1.0);
+    CHECK(s(-100, 0) == -1.0);
+    const auto back = ferrum::standardiser::from_json(s.to_json());
+    CHECK(back.clip == 1.0);
+    CHECK(back.mean == s.mean);
+    CHECK(ferrum::standardiser::from_json(nlohmann::json{{"mean", {0.0}}, {"scale", {2.0}}}, 5.0).clip == 5.0);
+    CHECK_THROWS_AS(ferrum::standardiser::from_json(nlohmann::json{{"mean", {0.0}}, {"scale", {-2.0}}}),
+                    ferrum::value_error);
+}
+
+TEST_CASE("stratified_holdout holds out every k-th sample in target order", "[core]") {
+    std::vector<double> y;
+    for (int i = 0; i < 100; ++i) y.push_back(double((i * 37) % 100));  // a permutation of 0..99
+    std::vector<std::size_t> idx(100);
+    std::iota(idx.begin(), idx.end(), std::size_t{0});
+    const auto [kept, held] = ferrum::stratified_holdout(idx, y, 0.1);
+    REQUIRE(held.size() == 10);
+    CHECK(kept.size() == 90);
+    std::set<double> hy;
+    for (auto i : held) hy.insert(y[i]);
+    CHECK(hy == std::set<double>{5, 15, 25, 35, 45, 55, 65, 75, 85, 95});  // the middle of each block of 10
+    const auto [k2, h2] = ferrum::stratified_holdout(idx, y, 0.1, std::uint64_t{3});
+    CHECK(h2.size() == 10);
+    std::set<int> offsets;
+    for (auto i : h2) offsets.insert(int(y[i]) % 10);
+    CHECK(offsets.size() == 1);  // one position per block, drawn from the seed
+    CHECK_THROWS_AS(ferrum::stratified_holdout(idx, y, 0.6), ferrum::value_error);
+}
+
+TEST_CASE("parse_rr_type names the bad text; classify_rr_type maps it to unknown", "[core]") {
+    CHECK(ferrum::parse_rr_type("RRab") == ferrum::rr_type::rrab);
+    CHECK(ferrum::parse_rr_type("rrc") == ferrum::rr_type::rrc);
+    CHECK(ferrum::classify_rr_type("ACEP") == ferrum::rr_type::unknown);
+    try {
+        (void)ferrum::parse_rr_type("RRx");
+        FAIL("accepted RRx");
+    } catch (const ferrum::value_error& e) {
+        CHECK(std::string(e.what()).find("'RRx'") != std::string::npos);
+    }
 }

@@ -132,9 +132,9 @@ void check_known(const args& a, const std::set<std::string>& allowed) {
 }
 
 rr_type parse_type(const std::string& s) {
-    if (s == "RRab" || s == "rrab") return rr_type::rrab;
-    if (s == "RRc" || s == "rrc") return rr_type::rrc;
-    throw value_error("--type must be RRab or RRc, got '" + s + "'");
+    const rr_type t = parse_rr_type(s);
+    if (t != rr_type::rrab && t != rr_type::rrc) throw value_error("--type must be RRab or RRc, got '" + s + "'");
+    return t;
 }
 
 // --- inputs ---------------------------------------------------------------------------------------
@@ -629,8 +629,10 @@ int cmd_evaluate(const args& a) {
             ++unlabelled;
             continue;
         }
-        const std::string type((*r)[ct]);
-        scored.push_back({id, type == "RRc" ? rr_type::rrc : (type == "RRab" ? rr_type::rrab : rr_type::unknown), it->second.feh,
+        const rr_type type = classify_rr_type((*r)[ct]);
+        if (type == rr_type::unknown)
+            throw input_error(pp, r->line(), "type", "not an RR Lyrae type: '" + std::string((*r)[ct]) + "'");
+        scored.push_back({id, type, it->second.feh,
                           it->second.sigma, f.value, std::size_t(n.value), it->second.mean_g, it->second.blazhko});
     }
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");

@@ -6,5 +6,7 @@
 #include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
+#include "ferrum/core/options.hpp"
+#include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/core/random.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/relations/classical.hpp"
 #include "ferrum/relations/feature_table.hpp"
 #include "ferrum/relations/table_io.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"

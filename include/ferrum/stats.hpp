@@ -7,3 +7,4 @@
 #include "ferrum/stats/cost_sensitive_weights.hpp"
 #include "ferrum/stats/metrics.hpp"
 #include "ferrum/stats/binned_statistics.hpp"
+#include "ferrum/stats/standardiser.hpp"

@@ -5,19 +5,16 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
-#include <exception>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
@@ -217,46 +214,17 @@ template <class Work>
 std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options& opt, const batch_options& b,
                                          Work&& work) {
     std::vector<preprocess_result> results(n);
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(b.threads ? b.threads : hw, std::max<std::size_t>(n, 1)));
     preprocessor probe(opt);  // validates the options once, on the calling thread
-    constexpr std::size_t chunk = 64;
-    std::atomic<std::size_t> next{0}, done{0};
-    std::atomic<bool> stop{false};
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
     ferrum::progress bar(b.label, n, b.show_progress);
-
-    auto worker = [&](unsigned t) {
-        try {
-            preprocessor p(opt);
-            for (;;) {
-                const std::size_t lo = next.fetch_add(chunk);
-                if (lo >= n || stop) break;
-                const std::size_t hi = std::min(n, lo + chunk);
-                for (std::size_t i = lo; i < hi; ++i) {
-                    try {
-                        results[i].curve = work(p, i);
-                    } catch (const ferrum::error& e) {
-                        results[i].error = e.what();
-                    }
-                }
-                const std::size_t d = done.fetch_add(hi - lo) + (hi - lo);
-                // progress is not thread-safe: one thread reports, and the caller prints the last line.
-                if (t == 0 && d < n) bar.update(d);
+    parallel_for_each_worker(
+        n, {b.threads, 64, &bar}, [&] { return preprocessor(opt); },
+        [&](preprocessor& p, std::size_t i) {
+            try {
+                results[i].curve = work(p, i);
+            } catch (const ferrum::error& e) {
+                results[i].error = e.what();
             }
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(failure_mutex);
-            if (!failure) failure = std::current_exception();
-            stop = true;
-        }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-    worker(0);
-    for (auto& th : pool) th.join();
-    if (failure) std::rethrow_exception(failure);
-    bar.update(n);
+        });
     return results;
 }
 

@@ -3,6 +3,8 @@
 // source_id, and the period to fold each star with (RRab: pf; RRc and RRd: p1_o, the first overtone).
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +27,28 @@ constexpr const char* to_string(rr_type t) noexcept {
         case rr_type::rrd: return "RRd";
         default: return "unknown";
     }
+}
+
+/// \brief The type Gaia's best_classification text names ("RRab", "RRc", "RRd", any case), or
+/// rr_type::unknown for any other text (a catalogue column may hold classes ferrum has no model for).
+inline rr_type classify_rr_type(std::string_view s) noexcept {
+    auto same = [&](std::string_view name) {
+        return s.size() == name.size() && std::equal(s.begin(), s.end(), name.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    for (rr_type t : {rr_type::rrab, rr_type::rrc, rr_type::rrd})
+        if (same(to_string(t))) return t;
+    return rr_type::unknown;
+}
+
+/// \brief The type a model file, a config or a command line names: "RRab", "RRc" or "RRd" (any case);
+/// \throws value_error naming the text for anything else (never a silent default).
+inline rr_type parse_rr_type(std::string_view s) {
+    const rr_type t = classify_rr_type(s);
+    if (t == rr_type::unknown)
+        throw value_error("unknown RR Lyrae type '" + std::string(s) + "' (expected RRab, RRc or RRd)");
+    return t;
 }
 
 /// \brief The period (days) a star's light curve should be folded with, and the type it came from.
@@ -123,12 +147,6 @@ inline const std::vector<std::pair<const char*, rr_count>>& rrlyrae_count_column
     return columns;
 }
 
-inline rr_type parse_rr_type(std::string_view s) noexcept {
-    if (iequals(s, "RRab")) return rr_type::rrab;
-    if (iequals(s, "RRc")) return rr_type::rrc;
-    if (iequals(s, "RRd")) return rr_type::rrd;
-    return rr_type::unknown;
-}
 }  // namespace detail
 
 /// \brief The stars of a vari_rrlyrae CSV in file order, with a lookup by source_id.
@@ -163,7 +181,7 @@ public:
             star.source_id = id.value;
             if (c_class) {
                 star.best_classification = std::string(detail::trim((*rec)[*c_class]));
-                star.type = detail::parse_rr_type(star.best_classification);
+                star.type = classify_rr_type(star.best_classification);
             }
             // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
             bool good = true;

@@ -117,7 +117,7 @@ public:
             const auto ww = nn::fallows_sanders_weight(yy, t.weight_c);
             for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = ww[Eigen::Index(k)];
         }
-        auto [tr, va] = detail::giants_holdout(train_idx, y, t.validation_fraction);
+        auto [tr, va] = stratified_holdout(train_idx, y, t.validation_fraction);
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, y, y_error, w, t};
@@ -193,7 +193,7 @@ public:
             bnn_options o;
             o.hidden = pre.at("hidden").get<std::vector<std::size_t>>();
             o.dropout = pre.at("dropout").get<double>();
-            auto feat = detail::giants_standardiser::from_json(pre.at("features"));
+            auto feat = standardiser::from_json(pre.at("features"));
             o.inputs = feat.mean.size();
             bnn_mlp m(o);
             m.net_ = detail::network_from_document(j, where, verify);
@@ -352,7 +352,7 @@ private:
     std::uint64_t seed_;
     net_type net_;
     bool trained_ = false;
-    detail::giants_standardiser feat_;
+    standardiser feat_;
     double y_mean_ = 0, y_scale_ = 1, sigma_scale_ = 1;
     std::vector<xt::xtensor<float, 2>> test_inputs_;
 };

@@ -34,9 +34,10 @@
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/optim.hpp"
 #include "ferrum/nn/regularization.hpp"
-#include "ferrum/sim/rrlyrae.hpp"
+#include "ferrum/relations/classical.hpp"
 #include "ferrum/stats/density_weights.hpp"
 #include "ferrum/stats/metrics.hpp"
+#include "ferrum/stats/standardiser.hpp"
 #include "ferrum/train/kfold.hpp"
 #include "ferrum/train/trainer.hpp"
 
@@ -113,58 +114,12 @@ inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_inpu
         } else if (!(s.period > 0)) {
             out[i].flag = "no_period: the relation needs the period";
         } else {
-            out[i].feh = sim::feh_muraveva2025(s.type, s.period, s.phi31_catalogue, s.a2_catalogue);
+            out[i].feh = relations::feh_muraveva2025(s.type, s.period, s.phi31_catalogue, s.a2_catalogue);
             out[i].sigma = 0.0;
         }
     }
     return out;
 }
-
-namespace detail {
-
-struct standardiser {
-    std::vector<double> mean, scale;
-    void fit(const std::vector<std::vector<double>>& rows) {
-        const std::size_t d = rows.front().size();
-        mean.assign(d, 0.0);
-        scale.assign(d, 0.0);
-        for (const auto& r : rows)
-            for (std::size_t j = 0; j < d; ++j) mean[j] += r[j];
-        for (auto& m : mean) m /= double(rows.size());
-        for (const auto& r : rows)
-            for (std::size_t j = 0; j < d; ++j) scale[j] += (r[j] - mean[j]) * (r[j] - mean[j]);
-        for (auto& s : scale) s = std::sqrt(s / double(rows.size()));
-        for (auto& s : scale)
-            if (!(s > 1e-12)) s = 1.0;  // a constant feature (e.g. is_rrc in a one-type model) passes as 0
-    }
-    /// z-score clipped to +-5: a wild Fourier fit (phase gaps) must not dominate a batch or the head.
-    double operator()(double v, std::size_t j) const noexcept {
-        return std::max(-5.0, std::min(5.0, (v - mean[j]) / scale[j]));
-    }
-    nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}}; }
-    void from_json(const nlohmann::json& j) {
-        mean = j.at("mean").get<std::vector<double>>();
-        scale = j.at("scale").get<std::vector<double>>();
-    }
-};
-
-/// Indices of a stratified hold-out (every k-th star in [Fe/H] order, from a seeded start).
-inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(
-    const std::vector<std::size_t>& idx, const std::vector<double>& y, double fraction, std::uint64_t seed) {
-    if (!(fraction > 0 && fraction < 0.5)) throw value_error("validation_fraction must be in (0, 0.5)");
-    std::vector<std::size_t> order = idx;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
-    const std::size_t every = std::max<std::size_t>(2, static_cast<std::size_t>(std::lround(1.0 / fraction)));
-    std::mt19937_64 rng(seed);
-    const std::size_t start = std::size_t(ferrum::detail::uniform_below(rng, every));
-    std::vector<std::size_t> tr, va;
-    for (std::size_t k = 0; k < order.size(); ++k) (k % every == start ? va : tr).push_back(order[k]);
-    std::sort(tr.begin(), tr.end());
-    std::sort(va.begin(), va.end());
-    return {tr, va};
-}
-
-}  // namespace detail
 
 /// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
 /// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
@@ -226,7 +181,7 @@ public:
         if (opt_.architecture == rrl_architecture::fourier_linear) {
             fit_ridge(stars, y, w, train_idx);
         } else {
-            auto [tr, va] = detail::holdout_split(train_idx, y, t.validation_fraction, t.seed);
+            auto [tr, va] = stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
             net_.reset_parameters(t.seed);
             net_.set_num_threads(t.threads);
             adapter a{*this, stars, y, w, t, {}};
@@ -351,7 +306,7 @@ public:
             o.head_width = j.at("head_width").get<std::size_t>();
             o.ridge = j.at("ridge").get<double>();
             o.types.clear();
-            for (const auto& t : j.at("types")) o.types.push_back(t.get<std::string>() == "RRc" ? rr_type::rrc : rr_type::rrab);
+            for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.get<std::string>()));
             const auto& pp = j.at("preprocessing");
             o.input.sequence = pp.at("sequence").get<std::string>() == "raw_epochs" ? rrl_sequence::raw_epochs : rrl_sequence::resampled;
             o.input.use_period = pp.at("use_period").get<bool>();
@@ -363,7 +318,7 @@ public:
             rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
             m.time_mean_ = j.at("time_scale").at("mean").get<double>();
             m.time_scale_ = j.at("time_scale").at("scale").get<double>();
-            m.feat_.from_json(j.at("features"));
+            m.feat_ = standardiser::from_json(j.at("features"), 5.0);
             m.y_mean_ = j.at("target").at("mean").get<double>();
             m.y_scale_ = j.at("target").at("scale").get<double>();
             m.trained_ = j.at("trained").get<bool>();
@@ -405,7 +360,7 @@ public:
         for (const auto& s : self_test_.at("inputs")) {
             rrl_star_input x;
             x.id = "self_test";
-            x.type = s.at("type").get<std::string>() == "RRc" ? rr_type::rrc : rr_type::rrab;
+            x.type = parse_rr_type(s.at("type").get<std::string>());
             x.sequence = s.at("sequence").get<std::vector<float>>();
             x.features = s.at("features").get<std::vector<double>>();
             stars.push_back(std::move(x));
@@ -602,7 +557,7 @@ private:
     net_type net_;
     bool trained_ = false;
     double time_mean_ = 0, time_scale_ = 1, y_mean_ = 0, y_scale_ = 1;
-    detail::standardiser feat_;
+    standardiser feat_{{}, {}, 5.0};  // features clipped to +-5 z
     std::vector<double> coef_;
     nlohmann::json self_test_;
 };

@@ -99,7 +99,7 @@ public:
             const auto c = cost_sensitive_weights(cx, cy, t.costs);
             for (std::size_t k = 0; k < train_idx.size(); ++k) cost[train_idx[k]] = c[k];
         }
-        auto [tr, va] = detail::giants_holdout(train_idx, feh, t.validation_fraction);
+        auto [tr, va] = stratified_holdout(train_idx, feh, t.validation_fraction);
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, feh, cost, t};
@@ -164,8 +164,8 @@ public:
             o.epsilon = pre.at("epsilon").get<double>();
             ua_csnet m(o);
             m.net_ = detail::network_from_document(j, where, verify);
-            m.flux_ = detail::giants_standardiser::from_json(pre.at("flux"));
-            m.err_ = detail::giants_standardiser::from_json(pre.at("flux_error"));
+            m.flux_ = standardiser::from_json(pre.at("flux"));
+            m.err_ = standardiser::from_json(pre.at("flux_error"));
             if (m.flux_.mean.size() != o.pixels || m.err_.mean.size() != o.pixels)
                 throw input_error(where, 0, "preprocessing.flux", "standardisation has the wrong number of pixels");
             m.test_inputs_ = detail::document_test_inputs(j);
@@ -283,7 +283,7 @@ private:
     std::uint64_t seed_;
     net_type net_;
     bool trained_ = false;
-    detail::giants_standardiser flux_, err_;
+    standardiser flux_, err_;
     std::vector<xt::xtensor<float, 2>> test_inputs_;
 };
 

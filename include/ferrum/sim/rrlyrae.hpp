@@ -23,7 +23,8 @@
 #include "ferrum/sim/detail/fourier_series.hpp"
 #include "ferrum/sim/detail/gaia_cadence.hpp"
 #include "ferrum/sim/detail/gaia_noise.hpp"
-#include "ferrum/sim/detail/ordered_parallel.hpp"
+#include "ferrum/core/parallel.hpp"
+#include "ferrum/relations/classical.hpp"
 #include "ferrum/sim/detail/random.hpp"
 #include "ferrum/sim/detail/rrlyrae_params.hpp"
 #include "ferrum/stats/detail/special_functions.hpp"
@@ -33,22 +34,7 @@ namespace ferrum::sim {
 /// The pulsation types are lightcurve/'s (Gaia's best_classification); the simulator makes RRab and RRc.
 using ferrum::rr_type;
 
-/// \brief Muraveva et al. (2025) photometric [Fe/H] of an RRab from the Gaia G period (d) and phi31
-/// (rad, cosine convention): [Fe/H] = -0.37 - 5.55 P + 0.94 phi31.
-constexpr double feh_muraveva2025_rrab(double period, double phi31) noexcept {
-    return -0.37 - 5.55 * period + 0.94 * phi31;
-}
-/// \brief Muraveva et al. (2025) [Fe/H] of an RRc: 0.80 - 8.54 P + 0.23 phi31 - 9.34 A2 (A2 in mag).
-constexpr double feh_muraveva2025_rrc(double period, double phi31, double a2) noexcept {
-    return 0.80 - 8.54 * period + 0.23 * phi31 - 9.34 * a2;
-}
-/// \brief The relation of the type; throws value_error for RRd and unknown types, which have none.
-constexpr double feh_muraveva2025(rr_type type, double period, double phi31, double a2) {
-    if (type == rr_type::rrab) return feh_muraveva2025_rrab(period, phi31);
-    if (type == rr_type::rrc) return feh_muraveva2025_rrc(period, phi31, a2);
-    throw value_error(std::string("Muraveva et al. (2025) give [Fe/H] relations for RRab and RRc only, not ") +
-                      to_string(type));
-}
+using ferrum::relations::feh_muraveva2025;
 
 /// \brief A light curve as a cosine series, m(t) = mean_mag + sum_k A_k cos(2 pi k t / P + phi_k), with t
 /// in BJD(TCB) - 2455197.5 (the archive's time) and the Gaia SOS conventions for R_k1 and phi_k1.
@@ -540,7 +526,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", n, 0};
     const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
     const std::size_t n_chunks = (n + chunk - 1) / chunk;
-    const unsigned threads = w.threads ? w.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = w.threads;
     struct piece {
         std::string epochs, vari, labels;
         std::size_t n_epochs = 0;
@@ -549,7 +535,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     progress bar("simulate", n, w.progress);
     write_file_atomically(out.epoch_photometry, [&](std::ostream& os) {
         os << epoch_photometry_header;
-        detail::ordered_parallel(
+        ferrum::ordered_parallel(
             n_chunks, threads,
             [&](std::size_t c) {
                 piece p;

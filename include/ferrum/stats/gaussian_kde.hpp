@@ -11,7 +11,6 @@
 #include <functional>
 #include <numeric>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,6 +19,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/parallel.hpp"
 
 namespace ferrum {
 
@@ -67,21 +67,14 @@ inline constexpr double pi = 3.141592653589793238462643383279502884;
 /// (a rough operation count) is too small to pay for starting threads.
 template <class Body>
 void parallel_ranges(std::size_t count, double work, Body&& body) {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t threads = work < 2e6 ? 1 : std::min<std::size_t>(hw, count);
+    const std::size_t threads = work < 2e6 ? 1 : worker_count(0, count);
+    const std::size_t chunk = (count + threads - 1) / std::max<std::size_t>(threads, 1);
     if (threads <= 1) {
         body(std::size_t{0}, count);
         return;
     }
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
-    const std::size_t chunk = (count + threads - 1) / threads;
-    for (std::size_t t = 1; t < threads; ++t) {
-        const std::size_t b = std::min(count, t * chunk), e = std::min(count, b + chunk);
-        pool.emplace_back([&body, b, e] { body(b, e); });
-    }
-    body(std::size_t{0}, std::min(count, chunk));
-    for (auto& th : pool) th.join();
+    parallel_for((count + chunk - 1) / chunk, {static_cast<unsigned>(threads)},
+                 [&](std::size_t t) { body(t * chunk, std::min(count, (t + 1) * chunk)); });
 }
 
 inline void require_finite(const double* p, std::size_t n, const char* what) {

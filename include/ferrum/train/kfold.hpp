@@ -8,9 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ferrum/core/error.hpp"
@@ -39,6 +41,30 @@ inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
 }
 
 }  // namespace detail
+
+/// \brief A stratified hold-out of the samples `idx` of a continuous target `y` (e.g. the validation stars
+/// of early stopping): sorted by y, every k-th sample (k = round(1 / fraction)) is held out, so both parts
+/// span the whole range, tails included. `seed` draws which of the k positions is held out; without one it
+/// is the middle one (k / 2). Returns (kept, held out), each ascending.
+inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> stratified_holdout(
+    std::vector<std::size_t> idx, const std::vector<double>& y, double fraction,
+    std::optional<std::uint64_t> seed = std::nullopt) {
+    if (!(fraction > 0 && fraction < 0.5)) throw value_error("validation_fraction must be in (0, 0.5)");
+    for (auto i : idx)
+        if (i >= y.size()) throw value_error("stratified_holdout: index out of range");
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
+    const std::size_t every = std::max<std::size_t>(2, static_cast<std::size_t>(std::lround(1.0 / fraction)));
+    std::size_t start = every / 2;
+    if (seed) {
+        std::mt19937_64 rng(*seed);
+        start = static_cast<std::size_t>(detail::uniform_below(rng, every));
+    }
+    std::vector<std::size_t> kept, held;
+    for (std::size_t k = 0; k < idx.size(); ++k) (k % every == start ? held : kept).push_back(idx[k]);
+    std::sort(kept.begin(), kept.end());
+    std::sort(held.begin(), held.end());
+    return {kept, held};
+}
 
 /// \brief Repeated stratified K-fold splits of the samples of a continuous target `y`.
 ///

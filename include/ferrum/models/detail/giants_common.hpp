@@ -16,10 +16,12 @@
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/stats/standardiser.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
+#include "ferrum/train/kfold.hpp"
 #include "ferrum/train/trainer.hpp"
 
 namespace ferrum::models {
@@ -81,48 +83,6 @@ inline calibration_result calibration(const std::vector<double>& y, const std::v
 }
 
 namespace detail {
-
-/// Per-column mean and standard deviation of the training rows (a constant column passes as 0).
-struct giants_standardiser {
-    std::vector<double> mean, scale;
-    template <class Row>
-    void fit(const std::vector<Row>& rows, const std::vector<std::size_t>& idx) {
-        const std::size_t d = rows[idx.front()].size();
-        mean.assign(d, 0.0);
-        scale.assign(d, 0.0);
-        for (auto i : idx)
-            for (std::size_t j = 0; j < d; ++j) mean[j] += rows[i][j];
-        for (auto& m : mean) m /= double(idx.size());
-        for (auto i : idx)
-            for (std::size_t j = 0; j < d; ++j) scale[j] += (rows[i][j] - mean[j]) * (rows[i][j] - mean[j]);
-        for (auto& s : scale) s = std::sqrt(s / double(idx.size()));
-        for (auto& s : scale)
-            if (!(s > 1e-300)) s = 1.0;
-    }
-    float operator()(double v, std::size_t j) const noexcept { return static_cast<float>((v - mean[j]) / scale[j]); }
-    nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}}; }
-    static giants_standardiser from_json(const nlohmann::json& j) {
-        giants_standardiser s;
-        s.mean = j.at("mean").get<std::vector<double>>();
-        s.scale = j.at("scale").get<std::vector<double>>();
-        if (s.mean.size() != s.scale.size()) throw value_error("standardisation: mean and scale differ in length");
-        return s;
-    }
-};
-
-/// A validation share taken as every k-th star in label order (so the metal-poor tail is in both parts).
-inline std::pair<std::vector<std::size_t>, std::vector<std::size_t>> giants_holdout(std::vector<std::size_t> idx,
-                                                                                     const std::vector<double>& y,
-                                                                                     double fraction) {
-    if (!(fraction > 0 && fraction < 0.5)) throw value_error("validation_fraction must be in (0, 0.5)");
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
-    const std::size_t every = std::max<std::size_t>(2, std::size_t(std::lround(1.0 / fraction)));
-    std::vector<std::size_t> tr, va;
-    for (std::size_t k = 0; k < idx.size(); ++k) (k % every == every / 2 ? va : tr).push_back(idx[k]);
-    std::sort(tr.begin(), tr.end());
-    std::sort(va.begin(), va.end());
-    return {tr, va};
-}
 
 /// The factor k with fraction(|r_i| < sqrt(k^2 sigma_i^2 + e_i^2)) = 0.6827 (residual r, predicted sigma,
 /// label error e), by bisection in log k over [0.05, 20]; 1 when fewer than 20 stars or when the label

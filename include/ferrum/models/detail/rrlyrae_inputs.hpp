@@ -4,24 +4,21 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <limits>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/lightcurve/phase_fold.hpp"
 #include "ferrum/lightcurve/preprocess.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
-#include "ferrum/sim/rrlyrae.hpp"
+#include "ferrum/relations/classical.hpp"
 
 namespace ferrum::models {
 
@@ -163,7 +160,7 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         out.features.push_back(out.a2_catalogue);
         // (0 for RRd and other types, which have no relation and no model: such stars get flagged at prediction)
         const bool has_relation = type == rr_type::rrab || type == rr_type::rrc;
-        out.features.push_back(has_relation ? sim::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
+        out.features.push_back(has_relation ? relations::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
         if (opt.sequence == rrl_sequence::resampled) {
             folded_curve g = fc;
             if (!opt.use_period) g.period = 0.0;
@@ -196,36 +193,17 @@ inline preprocess_options rrl_preprocess_options(std::size_t n_phases, std::size
 /// Runs work(i, ab, c) for i in [0, n) on `threads` threads, each with its own pair of preprocessors.
 template <class Work>
 void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threads, bool show, Work&& work) {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads ? threads : hw, std::max<std::size_t>(n, 1)));
-    std::atomic<std::size_t> next{0}, done{0};
-    std::exception_ptr failure;
-    std::mutex m;
-    ferrum::progress bar("prepare", n, show);
-    auto worker = [&](unsigned t) {
-        try {
-            preprocessor ab(rrl_preprocess_options(opt.n_phases_rrab, opt.min_epochs));
-            preprocessor c(rrl_preprocess_options(opt.n_phases_rrc, opt.min_epochs));
-            for (;;) {
-                const std::size_t lo = next.fetch_add(256);
-                if (lo >= n) break;
-                const std::size_t hi = std::min(n, lo + 256);
-                for (std::size_t i = lo; i < hi; ++i) work(i, ab, c);
-                const std::size_t d = done.fetch_add(hi - lo) + (hi - lo);
-                if (t == 0 && d < n) bar.update(d);
-            }
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(m);
-            if (!failure) failure = std::current_exception();
-            next = n;
-        }
+    struct preprocessors {
+        preprocessor ab, c;
     };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < nt; ++t) pool.emplace_back(worker, t);
-    worker(0);
-    for (auto& th : pool) th.join();
-    if (failure) std::rethrow_exception(failure);
-    bar.update(n);
+    ferrum::progress bar("prepare", n, show);
+    parallel_for_each_worker(
+        n, {threads, 256, &bar},
+        [&] {
+            return preprocessors{preprocessor(rrl_preprocess_options(opt.n_phases_rrab, opt.min_epochs)),
+                                 preprocessor(rrl_preprocess_options(opt.n_phases_rrc, opt.min_epochs))};
+        },
+        [&](preprocessors& p, std::size_t i) { work(i, p.ab, p.c); });
 }
 
 }  // namespace detail

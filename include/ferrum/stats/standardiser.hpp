@@ -1,0 +1,78 @@
+// Per-column standardisation (z-scores) fitted on training rows and stored in model files: the one used by
+// every model for its tabular inputs and features. Optionally clipped, so that one wild value (a Fourier
+// fit across a phase gap) cannot dominate a batch.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ferrum/core/error.hpp"
+
+namespace ferrum {
+
+/// \brief Column means and standard deviations (population form, as scikit-learn's StandardScaler), applied
+/// as z = (v - mean) / scale, clipped to [-clip, clip] when clip > 0. A constant column (standard deviation
+/// 0, or below 1e-12 of its mean's magnitude) gets scale 1, so it passes as v - mean = 0.
+struct standardiser {
+    std::vector<double> mean, scale;
+    double clip = 0.0;
+
+    /// Fits on rows[i] for i in idx (every row when idx is empty); each row indexable by column.
+    template <class Row>
+    void fit(const std::vector<Row>& rows, const std::vector<std::size_t>& idx = {}) {
+        std::vector<std::size_t> all;
+        if (idx.empty()) {
+            all.resize(rows.size());
+            std::iota(all.begin(), all.end(), std::size_t{0});
+        }
+        const auto& use = idx.empty() ? all : idx;
+        if (use.empty()) throw value_error("standardiser: no rows to fit");
+        const std::size_t d = rows[use.front()].size();
+        mean.assign(d, 0.0);
+        scale.assign(d, 0.0);
+        for (auto i : use) {
+            if (rows[i].size() != d) throw value_error("standardiser: rows differ in length");
+            for (std::size_t j = 0; j < d; ++j) mean[j] += rows[i][j];
+        }
+        for (auto& m : mean) m /= double(use.size());
+        for (auto i : use)
+            for (std::size_t j = 0; j < d; ++j) scale[j] += (rows[i][j] - mean[j]) * (rows[i][j] - mean[j]);
+        for (std::size_t j = 0; j < d; ++j) {
+            scale[j] = std::sqrt(scale[j] / double(use.size()));
+            if (!(scale[j] > 1e-12 * std::abs(mean[j])) || scale[j] == 0.0) scale[j] = 1.0;
+        }
+    }
+
+    std::size_t size() const noexcept { return mean.size(); }
+
+    /// z-score of value v of column j.
+    double operator()(double v, std::size_t j) const noexcept {
+        const double z = (v - mean[j]) / scale[j];
+        return clip > 0 ? std::max(-clip, std::min(clip, z)) : z;
+    }
+
+    nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}, {"clip", clip}}; }
+
+    /// Reads to_json()'s object; files written before "clip" was recorded get `default_clip`.
+    static standardiser from_json(const nlohmann::json& j, double default_clip = 0.0) {
+        standardiser s;
+        s.mean = j.at("mean").get<std::vector<double>>();
+        s.scale = j.at("scale").get<std::vector<double>>();
+        s.clip = j.contains("clip") ? j.at("clip").get<double>() : default_clip;
+        if (s.mean.size() != s.scale.size()) throw value_error("standardisation: mean and scale differ in length");
+        for (double v : s.scale)
+            if (!(v > 0) || !std::isfinite(v)) throw value_error("standardisation: a scale is not a positive number");
+        for (double v : s.mean)
+            if (!std::isfinite(v)) throw value_error("standardisation: a mean is not finite");
+        if (!(s.clip >= 0)) throw value_error("standardisation: clip must be >= 0");
+        return s;
+    }
+};
+
+}  // namespace ferrum
