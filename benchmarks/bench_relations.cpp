@@ -65,7 +65,7 @@ int main() {
     so.show_progress = false;
     for (std::size_t k = 0, start = 0; k < 5; ++k) {  // sklearn's KFold(5, shuffle=False)
         const std::size_t len = y.size() / 5 + (k < y.size() % 5 ? 1 : 0);
-        fold f;
+        train::fold f;
         for (std::size_t i = 0; i < y.size(); ++i) (i >= start && i < start + len ? f.test : f.train).push_back(i);
         so.folds.push_back(f);
         start += len;

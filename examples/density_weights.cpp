@@ -49,10 +49,10 @@ int main(int argc, char** argv) {
 
     // 2. Repeated stratified 5-fold CV (strata of 20 sorted targets), out-of-fold predictions of a
     //    straight line in the period, fitted without and with the 1/rho weights.
-    const auto folds = ferrum::repeated_stratified_kfold(feh, 5, 2, std::uint64_t{2025});
+    const auto folds = ferrum::train::repeated_stratified_kfold(feh, 5, 2, std::uint64_t{2025});
     const std::vector<double> unit(feh.size(), 1.0);
     auto line_fit = [&](const std::vector<double>& weight) {
-        return ferrum::out_of_fold_predictions(folds, feh.size(), [&](const ferrum::fold& f) {
+        return ferrum::train::out_of_fold_predictions(folds, feh.size(), [&](const ferrum::train::fold& f) {
         double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (std::size_t i : f.train) {
             const double w = weight[i], x = period[i], y = feh[i];

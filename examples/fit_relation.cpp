@@ -105,7 +105,7 @@ sample build(const std::vector<star>& stars, bool rrab) {
 
 void cross_validate(const char* label, const sample& s, const std::vector<std::string>& features) {
     const feature_table X = s.all.subset_columns(features);
-    const auto folds = repeated_stratified_kfold(s.feh, 5, 10, std::uint64_t(7));
+    const auto folds = train::repeated_stratified_kfold(s.feh, 5, 10, std::uint64_t(7));
     auto report = [&](const char* model, const std::vector<std::vector<double>>& oof) {
         double r = 0, m = 0, q = 0;
         for (const auto& p : oof) {
@@ -115,16 +115,16 @@ void cross_validate(const char* label, const sample& s, const std::vector<std::s
         std::printf("  %-28s RMSE %.3f  MAE %.3f  R^2 %.3f\n", model, r, m, q);
     };
     std::printf("%s: 5-fold CV x 10 repeats (out-of-fold, mean over repeats), %zu stars\n", label, s.feh.size());
-    auto split = [&](const fold& f, std::vector<double>& ytr) {
+    auto split = [&](const train::fold& f, std::vector<double>& ytr) {
         ytr.clear();
         for (std::size_t i : f.train) ytr.push_back(s.feh[i]);
     };
-    report("constant (training mean)", out_of_fold_predictions(folds, s.feh.size(), [&](const fold& f) {
+    report("constant (training mean)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
                double mean = 0;
                for (std::size_t i : f.train) mean += s.feh[i] / double(f.train.size());
                return std::vector<double>(f.test.size(), mean);
            }, false));
-    report("linear relation (ML)", out_of_fold_predictions(folds, s.feh.size(), [&](const fold& f) {
+    report("linear relation (ML)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
                std::vector<double> ytr, etr;
                split(f, ytr);
                for (std::size_t i : f.train) etr.push_back(s.e_feh[i]);
@@ -132,7 +132,7 @@ void cross_validate(const char* label, const sample& s, const std::vector<std::s
            }, false));
 #ifdef FERRUM_HAS_XGBOOST
     const feature_table G = s.all.subset_columns({"P", "phi31", "phi21", "A1", "A2", "A3"});
-    report("gradient boosting (6 feat.)", out_of_fold_predictions(folds, s.feh.size(), [&](const fold& f) {
+    report("gradient boosting (6 feat.)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
                std::vector<double> ytr;
                split(f, ytr);
                gradient_boosting_options o;

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     const std::vector<double> w = ferrum::density_weights(y);
 
     // 3. stratified K-fold; inside each training part, 10% held out for early stopping
-    const auto splits = ferrum::repeated_stratified_kfold(y, folds, 1, seed);
+    const auto splits = ferrum::train::repeated_stratified_kfold(y, folds, 1, seed);
     std::vector<double> oof(n);
     std::printf("%-6s %8s %8s %8s %8s\n", "fold", "epochs", "best", "R2", "wRMSE");
     for (const auto& f : splits) {

@@ -201,18 +201,18 @@ TEST_CASE("stratified_holdout holds out every k-th sample in target order", "[co
     for (int i = 0; i < 100; ++i) y.push_back(double((i * 37) % 100));  // a permutation of 0..99
     std::vector<std::size_t> idx(100);
     std::iota(idx.begin(), idx.end(), std::size_t{0});
-    const auto [kept, held] = ferrum::stratified_holdout(idx, y, 0.1);
+    const auto [kept, held] = ferrum::train::stratified_holdout(idx, y, 0.1);
     REQUIRE(held.size() == 10);
     CHECK(kept.size() == 90);
     std::set<double> hy;
     for (auto i : held) hy.insert(y[i]);
     CHECK(hy == std::set<double>{5, 15, 25, 35, 45, 55, 65, 75, 85, 95});  // the middle of each block of 10
-    const auto [k2, h2] = ferrum::stratified_holdout(idx, y, 0.1, std::uint64_t{3});
+    const auto [k2, h2] = ferrum::train::stratified_holdout(idx, y, 0.1, std::uint64_t{3});
     CHECK(h2.size() == 10);
     std::set<int> offsets;
     for (auto i : h2) offsets.insert(int(y[i]) % 10);
     CHECK(offsets.size() == 1);  // one position per block, drawn from the seed
-    CHECK_THROWS_AS(ferrum::stratified_holdout(idx, y, 0.6), ferrum::value_error);
+    CHECK_THROWS_AS(ferrum::train::stratified_holdout(idx, y, 0.6), ferrum::value_error);
 }
 
 TEST_CASE("parse_rr_type names the bad text; classify_rr_type maps it to unknown", "[core]") {

@@ -21,7 +21,7 @@ std::vector<double> skewed_target(std::size_t n, std::uint64_t seed) {
 
 TEST_CASE("every sample is in exactly one test fold per repetition", "[kfold]") {
     const auto y = skewed_target(1037, 1);
-    const auto folds = ferrum::repeated_stratified_kfold(y, 5, 3, std::uint64_t{42});
+    const auto folds = ferrum::train::repeated_stratified_kfold(y, 5, 3, std::uint64_t{42});
     REQUIRE(folds.size() == 15);
     for (std::size_t r = 0; r < 3; ++r) {
         std::vector<int> hits(y.size(), 0);
@@ -46,7 +46,7 @@ TEST_CASE("every sample is in exactly one test fold per repetition", "[kfold]") 
 TEST_CASE("each stratum of 20 sorted targets is spread evenly over the folds", "[kfold]") {
     const auto y = skewed_target(1037, 2);  // last stratum is partial (17)
     const std::size_t K = 3;
-    const auto folds = ferrum::repeated_stratified_kfold(y, K, 2, std::uint64_t{5});
+    const auto folds = ferrum::train::repeated_stratified_kfold(y, K, 2, std::uint64_t{5});
     std::vector<std::size_t> sorted(y.size());
     std::iota(sorted.begin(), sorted.end(), std::size_t{0});
     std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) { return y[a] < y[b]; });
@@ -74,7 +74,7 @@ TEST_CASE("fold target means stay within the derived stratification bound", "[kf
     for (std::size_t j = 0; j < 50; ++j) bound += s[20 * j + 19] - s[20 * j];
     bound /= 50.0;
     const double mean_all = std::accumulate(y.begin(), y.end(), 0.0) / double(y.size());
-    for (const auto& f : ferrum::repeated_stratified_kfold(y, 5, 4, std::uint64_t{9})) {
+    for (const auto& f : ferrum::train::repeated_stratified_kfold(y, 5, 4, std::uint64_t{9})) {
         REQUIRE(f.test.size() == 200);
         double m = 0.0;
         for (std::size_t i : f.test) m += y[i];
@@ -86,11 +86,11 @@ TEST_CASE("fold target means stay within the derived stratification bound", "[kf
 
 TEST_CASE("folds are reproducible from the seed and differ between seeds and repetitions", "[kfold]") {
     const auto y = skewed_target(300, 4);
-    const auto a = ferrum::repeated_stratified_kfold(y, 5, 2, std::uint64_t{123});
-    const auto b = ferrum::repeated_stratified_kfold(y, 5, 2, std::uint64_t{123});
-    const auto c = ferrum::repeated_stratified_kfold(y, 5, 2, std::uint64_t{124});
+    const auto a = ferrum::train::repeated_stratified_kfold(y, 5, 2, std::uint64_t{123});
+    const auto b = ferrum::train::repeated_stratified_kfold(y, 5, 2, std::uint64_t{123});
+    const auto c = ferrum::train::repeated_stratified_kfold(y, 5, 2, std::uint64_t{124});
     std::mt19937_64 rng(123);
-    const auto d = ferrum::repeated_stratified_kfold(y, 5, 2, rng);
+    const auto d = ferrum::train::repeated_stratified_kfold(y, 5, 2, rng);
     for (std::size_t k = 0; k < a.size(); ++k) {
         CHECK(a[k].test == b[k].test);
         CHECK(a[k].test == d[k].test);
@@ -104,11 +104,11 @@ TEST_CASE("folds are reproducible from the seed and differ between seeds and rep
 
 TEST_CASE("out-of-fold predictions cover every sample once per repetition", "[kfold]") {
     const auto y = skewed_target(200, 5);
-    const auto folds = ferrum::repeated_stratified_kfold(y, 4, 2, std::uint64_t{7});
+    const auto folds = ferrum::train::repeated_stratified_kfold(y, 4, 2, std::uint64_t{7});
     // a 'model' that predicts the training mean: out-of-fold values must come from the right fold
-    const auto oof = ferrum::out_of_fold_predictions(
+    const auto oof = ferrum::train::out_of_fold_predictions(
         folds, y.size(),
-        [&](const ferrum::fold& f) {
+        [&](const ferrum::train::fold& f) {
             double m = 0.0;
             for (std::size_t i : f.train) m += y[i];
             return std::vector<double>(f.test.size(), m / double(f.train.size()) + 1000.0 * double(f.index));
@@ -120,19 +120,19 @@ TEST_CASE("out-of-fold predictions cover every sample once per repetition", "[kf
 
     auto broken = folds;
     broken[0].test.push_back(broken[1].test.front());  // sample in two test folds
-    CHECK_THROWS_AS(ferrum::out_of_fold_predictions(broken, y.size(), [](const ferrum::fold& f) { return std::vector<double>(f.test.size()); }, false),
+    CHECK_THROWS_AS(ferrum::train::out_of_fold_predictions(broken, y.size(), [](const ferrum::train::fold& f) { return std::vector<double>(f.test.size()); }, false),
                     ferrum::value_error);
-    CHECK_THROWS_AS(ferrum::out_of_fold_predictions(folds, y.size(), [](const ferrum::fold&) { return std::vector<double>(1); }, false),
+    CHECK_THROWS_AS(ferrum::train::out_of_fold_predictions(folds, y.size(), [](const ferrum::train::fold&) { return std::vector<double>(1); }, false),
                     ferrum::value_error);
 }
 
 TEST_CASE("k-fold rejects impossible requests with a clear message", "[kfold]") {
     using ferrum::value_error;
-    CHECK_THROWS_AS(ferrum::repeated_stratified_kfold({}, 5, 1, std::uint64_t{1}), value_error);
-    CHECK_THROWS_AS(ferrum::repeated_stratified_kfold({1, 2, 3}, 1, 1, std::uint64_t{1}), value_error);
-    CHECK_THROWS_WITH(ferrum::repeated_stratified_kfold({1, 2, 3}, 4, 1, std::uint64_t{1}),
+    CHECK_THROWS_AS(ferrum::train::repeated_stratified_kfold({}, 5, 1, std::uint64_t{1}), value_error);
+    CHECK_THROWS_AS(ferrum::train::repeated_stratified_kfold({1, 2, 3}, 1, 1, std::uint64_t{1}), value_error);
+    CHECK_THROWS_WITH(ferrum::train::repeated_stratified_kfold({1, 2, 3}, 4, 1, std::uint64_t{1}),
                       Catch::Contains("more than the number of samples"));
-    CHECK_THROWS_AS(ferrum::repeated_stratified_kfold({1, 2, 3}, 2, 0, std::uint64_t{1}), value_error);
-    CHECK_THROWS_AS(ferrum::repeated_stratified_kfold({1, NAN, 3}, 2, 1, std::uint64_t{1}), value_error);
-    CHECK_NOTHROW(ferrum::repeated_stratified_kfold({1, 2, 3}, 3, 1, std::uint64_t{1}));
+    CHECK_THROWS_AS(ferrum::train::repeated_stratified_kfold({1, 2, 3}, 2, 0, std::uint64_t{1}), value_error);
+    CHECK_THROWS_AS(ferrum::train::repeated_stratified_kfold({1, NAN, 3}, 2, 1, std::uint64_t{1}), value_error);
+    CHECK_NOTHROW(ferrum::train::repeated_stratified_kfold({1, 2, 3}, 3, 1, std::uint64_t{1}));
 }

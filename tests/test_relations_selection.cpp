@@ -21,12 +21,12 @@ feature_table table_of(const nlohmann::json& c) {
 }
 
 // sklearn's KFold(n_splits, shuffle=False): contiguous test blocks, the first n % K one longer.
-std::vector<fold> contiguous_folds(std::size_t n, std::size_t K) {
-    std::vector<fold> out;
+std::vector<train::fold> contiguous_folds(std::size_t n, std::size_t K) {
+    std::vector<train::fold> out;
     std::size_t start = 0;
     for (std::size_t k = 0; k < K; ++k) {
         const std::size_t len = n / K + (k < n % K ? 1 : 0);
-        fold f;
+        train::fold f;
         f.index = k;
         for (std::size_t i = 0; i < n; ++i) (i >= start && i < start + len ? f.test : f.train).push_back(i);
         out.push_back(f);

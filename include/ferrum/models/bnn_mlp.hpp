@@ -117,7 +117,7 @@ public:
             const auto ww = nn::fallows_sanders_weight(yy, t.weight_c);
             for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = ww[Eigen::Index(k)];
         }
-        auto [tr, va] = stratified_holdout(train_idx, y, t.validation_fraction);
+        auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction);
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, y, y_error, w, t};
@@ -290,7 +290,7 @@ private:
         std::vector<double> yt;
         for (auto i : train_idx) yt.push_back(y[i]);
         std::mt19937_64 rng(t.seed * 7919 + 17);
-        const auto folds = repeated_stratified_kfold(yt, K, 1, rng);
+        const auto folds = train::repeated_stratified_kfold(yt, K, 1, rng);
         std::vector<double> r, s, e;
         progress bar("sigma calibration folds", K, t.progress);
         for (const auto& f : folds) {

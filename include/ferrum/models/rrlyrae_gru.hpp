@@ -181,7 +181,7 @@ public:
         if (opt_.architecture == rrl_architecture::fourier_linear) {
             fit_ridge(stars, y, w, train_idx);
         } else {
-            auto [tr, va] = stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
+            auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
             net_.reset_parameters(t.seed);
             net_.set_num_threads(t.threads);
             adapter a{*this, stars, y, w, t, {}};
@@ -752,7 +752,7 @@ struct rrl_cv_result {
     std::vector<int> best_epochs;     ///< per fold (0 for fourier_linear)
 };
 
-/// \brief Repeated stratified K-fold CV (ferrum::repeated_stratified_kfold) of a model of options `mo`
+/// \brief Repeated stratified K-fold CV (train::repeated_stratified_kfold) of a model of options `mo`
 /// trained with `to` on the usable stars of the served types with finite labels.
 inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                                             const std::vector<double>& sigma, const rrl_model_options& mo,
@@ -772,10 +772,10 @@ inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& s
     std::vector<rrl_star_input> used;
     used.reserve(r.index.size());
     for (auto i : r.index) used.push_back(stars[i]);
-    const auto splits = repeated_stratified_kfold(r.y, folds, repeats, to.seed);
-    r.oof = out_of_fold_predictions(
+    const auto splits = train::repeated_stratified_kfold(r.y, folds, repeats, to.seed);
+    r.oof = train::out_of_fold_predictions(
         splits, used.size(),
-        [&](const fold& f) {
+        [&](const train::fold& f) {
             rrlyrae_model m(mo, to.seed + 7919 * (f.repeat * folds + f.index + 1));
             rrl_training_options t = to;
             t.seed = to.seed + 104729 * (f.repeat * folds + f.index + 1);

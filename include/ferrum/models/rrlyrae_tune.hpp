@@ -86,7 +86,7 @@ inline rrl_options apply_rrlyrae_hyperparameters(const train::hyper_config& c, r
 
 /// \brief Hyperband over `space` for the model of `base.model` trained with `base.training`, on the stars
 /// `index` (usable, of the served types, with finite labels y). The stars are split once (stratified in
-/// [Fe/H], ferrum::repeated_stratified_kfold, one fold held out); each trial trains on the training part
+/// [Fe/H], train::repeated_stratified_kfold, one fold held out); each trial trains on the training part
 /// for `resource` epochs (early stopping as in base.training, on its own 10 % of that part) and returns the
 /// held-out RMSE weighted by 1/sigma^2 (sigma empty: unweighted). All trials share the network seed, so they
 /// differ only by their hyper-parameters. A trial whose training loss diverges scores +inf. Deterministic
@@ -128,7 +128,7 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
                           std::to_string(opt.holdout_folds) + "-fold hold-out");
 
     rrl_tune_result result;
-    const auto split = repeated_stratified_kfold(yu, opt.holdout_folds, 1, opt.seed).front();
+    const auto split = train::repeated_stratified_kfold(yu, opt.holdout_folds, 1, opt.seed).front();
     for (auto k : split.train) result.train_index.push_back(index[k]);
     for (auto k : split.test) result.holdout_index.push_back(index[k]);
     std::vector<rrl_star_input> held;

@@ -99,7 +99,7 @@ public:
             const auto c = cost_sensitive_weights(cx, cy, t.costs);
             for (std::size_t k = 0; k < train_idx.size(); ++k) cost[train_idx[k]] = c[k];
         }
-        auto [tr, va] = stratified_holdout(train_idx, feh, t.validation_fraction);
+        auto [tr, va] = train::stratified_holdout(train_idx, feh, t.validation_fraction);
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, feh, cost, t};

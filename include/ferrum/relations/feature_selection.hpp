@@ -161,14 +161,14 @@ struct sequential_selection_options {
     selection_scoring scoring = selection_scoring::r2;
     std::size_t n_splits = 5, n_repeats = 1;
     std::uint64_t seed = 0;        ///< of the repeated stratified K-fold (train/kfold.hpp)
-    std::vector<fold> folds;       ///< explicit folds; when given, n_splits/n_repeats/seed are not used
+    std::vector<train::fold> folds;       ///< explicit folds; when given, n_splits/n_repeats/seed are not used
     bool show_progress = progress_enabled_by_default();
 };
 
 /// \brief Mean and standard deviation over folds of the score of `fit_predict` on the columns `subset`.
 template <class FitPredict>
 std::pair<double, double> cross_validated_score(const feature_table& X, const std::vector<double>& y,
-                                                const std::vector<std::string>& subset, const std::vector<fold>& folds,
+                                                const std::vector<std::string>& subset, const std::vector<train::fold>& folds,
                                                 selection_scoring scoring, FitPredict& fit_predict) {
     const feature_table S = X.subset_columns(subset);
     std::vector<double> scores;
@@ -204,8 +204,8 @@ feature_ranking sequential_feature_selection(const feature_table& X, const std::
     X.validate("sequential_feature_selection");
     detail::check_target("sequential_feature_selection", X.rows(), y, {});
     if (X.cols() == 0) throw value_error("sequential_feature_selection: no features");
-    const std::vector<fold> folds = options.folds.empty()
-                                        ? repeated_stratified_kfold(y, options.n_splits, options.n_repeats, options.seed)
+    const std::vector<train::fold> folds = options.folds.empty()
+                                        ? train::repeated_stratified_kfold(y, options.n_splits, options.n_repeats, options.seed)
                                         : options.folds;
     const bool forward = options.direction == selection_direction::forward;
     const std::size_t p = X.cols();

@@ -18,7 +18,7 @@
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 
-namespace ferrum {
+namespace ferrum::train {
 
 /// \brief One split: the `index`-th of K folds in repetition `repeat`; indices ascending.
 struct fold {
@@ -170,4 +170,4 @@ std::vector<std::vector<double>> out_of_fold_predictions(const std::vector<fold>
     return out;
 }
 
-}  // namespace ferrum
+}  // namespace ferrum::train

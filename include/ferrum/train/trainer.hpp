@@ -251,7 +251,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         const auto t0 = std::chrono::steady_clock::now();
         if (opt.shuffle)  // Fisher-Yates with exact uniform draws: the same order with every standard library
             for (std::size_t i = order.size(); i > 1; --i)
-                std::swap(order[i - 1], order[ferrum::detail::uniform_below(rng, i)]);
+                std::swap(order[i - 1], order[detail::uniform_below(rng, i)]);
         double sum = 0;
         for (std::size_t b = 0; b < batches; ++b) {
             const std::size_t lo = b * opt.batch_size, hi = std::min(order.size(), lo + opt.batch_size);
