@@ -71,36 +71,10 @@ struct has_begin_forward<L, std::void_t<decltype(std::declval<L&>().begin_forwar
 /// Per-chunk scratch memory of one layer, type-erased.
 struct layer_cache_base {
     virtual ~layer_cache_base() = default;
-    /// A copy (a fresh cache where the layer's cache cannot be copied, e.g. device buffers).
-    virtual std::unique_ptr<layer_cache_base> clone() const = 0;
 };
 template <class C>
 struct layer_cache_holder final : layer_cache_base {
     C value;
-    std::unique_ptr<layer_cache_base> clone() const override {
-        if constexpr (std::is_copy_constructible_v<C>)
-            return std::make_unique<layer_cache_holder>(*this);
-        else
-            return std::make_unique<layer_cache_holder>();
-    }
-};
-/// An owning, copyable slot for one layer's per-chunk cache.
-class cache_slot {
-public:
-    cache_slot() = default;
-    explicit cache_slot(std::unique_ptr<layer_cache_base> p) noexcept : p_(std::move(p)) {}
-    cache_slot(const cache_slot& o) : p_(o.p_ ? o.p_->clone() : nullptr) {}
-    cache_slot(cache_slot&&) noexcept = default;
-    cache_slot& operator=(const cache_slot& o) {
-        if (this != &o) p_ = o.p_ ? o.p_->clone() : nullptr;
-        return *this;
-    }
-    cache_slot& operator=(cache_slot&&) noexcept = default;
-    ~cache_slot() = default;
-    layer_cache_base& operator*() const noexcept { return *p_; }
-
-private:
-    std::unique_ptr<layer_cache_base> p_;
 };
 
 /// The virtual interface behind any_layer (one implementation per layer type).

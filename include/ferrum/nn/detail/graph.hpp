@@ -177,13 +177,24 @@ private:
         std::vector<block<T>> out, grad;
         std::vector<char> has_grad;
         std::vector<block<T>> scratch;  ///< per node, so buffers keep their size between calls
-        std::vector<cache_slot> caches;  ///< per layer, made by the layer
+        std::vector<std::unique_ptr<layer_cache_base>> caches;  ///< per layer, made by the layer
         std::vector<const void*> cache_owner;  ///< the layer object each cache was made by
         std::vector<std::vector<T>> pgrad;
     };
 
-    /// The scratch memory and bookkeeping of one run of the graph.
+    /// The scratch memory and bookkeeping of one run of the graph. Copying a graph does not copy its last
+    /// pass (layer caches may hold device memory): a copy needs its own forward() before backward().
     struct pass {
+        pass() = default;
+        pass(const pass&) noexcept {}
+        pass(pass&&) noexcept = default;
+        pass& operator=(const pass&) noexcept {
+            *this = pass();
+            return *this;
+        }
+        pass& operator=(pass&&) noexcept = default;
+        ~pass() = default;
+
         std::vector<chunk> chunks;
         std::size_t batch = 0, steps = 0;
         bool masked = false, has_forward = false, want_input_grad = false;
@@ -287,7 +298,7 @@ private:
         ch.cache_owner.resize(layers_.size(), nullptr);
         for (std::size_t l = 0; l < layers_.size(); ++l)
             if (ch.cache_owner[l] != &layers_[l].erased()) {  // new, replaced or copied layers get a fresh cache
-                ch.caches[l] = cache_slot(layers_[l].erased().make_cache());
+                ch.caches[l] = layers_[l].erased().make_cache();
                 ch.cache_owner[l] = &layers_[l].erased();
             }
         const Eigen::Index B = ctx.batch;
