@@ -4,11 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/sequential.hpp"
 
 namespace nn = ferrum::nn;
@@ -156,7 +159,7 @@ TEST_CASE("the paper's stack with dropout (fixed masks) matches finite differenc
     const auto c = random_tensor<2>({5, 1});
     auto replay = [&] {
         for (std::size_t i = 0; i < m.num_layers(); ++i)
-            if (auto* d = std::get_if<nn::dropout<double>>(&m.layer(i))) d->set_draw(7);
+            if (auto* d = nn::get_if<nn::dropout<double>>(&m.layer(i))) d->set_draw(7);
     };
     auto loss = [&] {
         replay();
@@ -258,7 +261,7 @@ TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
     for (std::size_t threads : {1, 2, 3}) {
         m.set_num_threads(threads);
         for (std::size_t i = 0; i < m.num_layers(); ++i)
-            if (auto* d = std::get_if<nn::dropout<float>>(&m.layer(i))) d->set_draw(0);
+            if (auto* d = nn::get_if<nn::dropout<float>>(&m.layer(i))) d->set_draw(0);
         m.zero_grad();
         const auto y = m.forward(x, {}, nn::mode::training);
         m.backward(c);
@@ -318,4 +321,180 @@ TEST_CASE("misuse is reported with ferrum::value_error", "[nn][errors]") {
     xt::xtensor<double, 2> g = xt::zeros<double>({2, 1});
     CHECK_THROWS_AS(fresh.backward(g), ferrum::value_error);
     CHECK_THROWS_AS(nn::gru<double>(0, 3), ferrum::value_error);
+}
+
+namespace {
+
+/// A layer written outside the library, as a user would: y = a * x + b with one (a, b) per feature.
+template <class T = double, class Backend = ferrum::backend::cpu>
+class feature_affine {
+public:
+    using value_type = T;
+    using backend_type = Backend;
+    static constexpr const char* type_name = "test_feature_affine";
+    struct cache {};
+
+    explicit feature_affine(std::size_t features) : n_(features) {
+        store_.declare("scale", {n_}, nn::parameter_role::kernel);
+        store_.declare("shift", {n_}, nn::parameter_role::bias);
+        reset_parameters(0);
+    }
+    nn::io_shape output_shape(nn::io_shape in) const {
+        if (static_cast<std::size_t>(in.features) != n_) throw ferrum::value_error("feature_affine: wrong width");
+        return in;
+    }
+    nlohmann::json config() const { return {{"features", n_}}; }
+    static feature_affine from_config(const nlohmann::json& j) {
+        return feature_affine(nn::config_field<std::size_t>(j, "features"));
+    }
+    nn::parameter_storage<T>& storage() noexcept { return store_; }
+    const nn::parameter_storage<T>& storage() const noexcept { return store_; }
+    void reset_parameters(std::uint64_t seed) {
+        std::mt19937_64 g(seed);
+        std::normal_distribution<double> d(0.0, 0.3);
+        for (std::size_t i = 0; i < n_; ++i) store_.values()[i] = T(1 + d(g));
+        for (std::size_t i = n_; i < 2 * n_; ++i) store_.values()[i] = T(d(g));
+    }
+    void forward(const nn::matrix<T>& x, nn::matrix<T>& y, cache&, const nn::chunk_info&) const {
+        const T* a = store_.values().data();
+        y.resize(x.rows(), x.cols());
+        for (Eigen::Index f = 0; f < x.rows(); ++f) y.row(f).array() = x.row(f).array() * a[f] + a[n_ + f];
+    }
+    void backward(const nn::matrix<T>& x, const nn::matrix<T>&, const nn::matrix<T>& dy, nn::matrix<T>* dx, T* grad,
+                  cache&, const nn::chunk_info&) const {
+        const T* a = store_.values().data();
+        for (Eigen::Index f = 0; f < x.rows(); ++f) {
+            grad[f] += (dy.row(f).array() * x.row(f).array()).sum();
+            grad[n_ + f] += dy.row(f).sum();
+        }
+        if (dx) {
+            dx->resize(dy.rows(), dy.cols());
+            for (Eigen::Index f = 0; f < dy.rows(); ++f) dx->row(f) = dy.row(f) * a[f];
+        }
+    }
+
+private:
+    std::size_t n_;
+    nn::parameter_storage<T> store_;
+};
+
+nn::sequential<float> dropout_stack() {
+    nn::sequential<float> m;
+    m.add(nn::gru<float>(2, 8, true)).add(nn::dropout<float>(0.3)).add(nn::gru<float>(8, 4));
+    m.add(nn::dropout<float>(0.3)).add(nn::dense<float>(4, 2));
+    m.reset_parameters(23);
+    m.set_chunk_size(3);  // several chunks
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("a user's own layer: registered, trained through, saved and loaded", "[nn][layer][model_io]") {
+    using affine = feature_affine<double>;
+    REQUIRE(nn::register_layer<affine>());
+    nn::functional<double> m;
+    const auto in = m.input("x", 3, true);
+    const auto d = m.add("dense", nn::dense<double>(3, 4, nn::activation::tanh, 5), in);
+    const auto a = m.add("affine", affine(4), d);
+    const auto g = m.add("gru", nn::gru<double>(4, 3), a);
+    m.reset_parameters(8);
+    m.set_chunk_size(2);
+    auto x = random_tensor<3>({5, 4, 3});
+    const std::vector<std::size_t> lengths{4, 2, 4, 1, 3};
+
+    // forward of the affine node against y = scale * tanh(W x + b) + shift written out here
+    m.set_output(a);
+    const auto y = m.forward({x}, lengths);
+    auto params = m.parameters();
+    REQUIRE(params[2].name == "affine.scale");
+    REQUIRE(params[3].name == "affine.shift");
+    const double *W = params[0].value, *bd = params[1].value, *sc = params[2].value, *sh = params[3].value;
+    for (std::size_t b = 0; b < 5; ++b)
+        for (std::size_t t = 0; t < lengths[b]; ++t)
+            for (std::size_t o = 0; o < 4; ++o) {
+                double s = bd[o];
+                for (std::size_t i = 0; i < 3; ++i) s += W[o * 3 + i] * x(b, t, i);
+                CHECK(y(b, t, o) == Approx(sc[o] * std::tanh(s) + sh[o]).epsilon(1e-13).margin(1e-15));
+            }
+    m.set_output(g);
+
+    // every parameter (the custom layer's included) and the input against central differences
+    const auto c = random_tensor<2>({5, 3});
+    auto loss = [&] { return dot(m.forward({x}, lengths), c); };
+    auto grads = [&] {
+        m.forward({x}, lengths, nn::mode::training);
+        return m.backward(c, true)[0];
+    };
+    fd_check(m.parameters(), loss, grads, x.data(), x.size());
+
+    // the model file names the layer by its type and rebuilds it through the registry; the self-test passes
+    const auto path = std::filesystem::temp_directory_path() / ("ferrum_custom_layer_" + std::to_string(std::random_device{}()) + ".json");
+    nn::save_model(path, m);
+    auto back = nn::load_model<double, ferrum::backend::cpu>(path);  // verify = true re-runs the test vectors
+    std::filesystem::remove(path);
+    const auto doc = nn::model_to_json(back.model);
+    CHECK(doc["layers"][1]["type"] == "test_feature_affine");
+    CHECK(doc["layers"][1]["features"] == 4);
+    CHECK(nn::get_if<affine>(&back.model.layer(1)) != nullptr);
+    CHECK(nn::get_if<nn::dense<double, ferrum::backend::cpu>>(&back.model.layer(1)) == nullptr);
+    CHECK(xt::all(xt::equal(back.model.predict({x}, lengths), m.predict({x}, lengths))));
+}
+
+TEST_CASE("predict is const and equals forward in inference mode bit for bit", "[nn][predict]") {
+    auto m = dropout_stack();
+    m.set_num_threads(2);
+    xt::xtensor<float, 3> x = xt::cast<float>(random_tensor<3>({10, 7, 2}));
+    const std::vector<std::size_t> lengths{7, 3, 7, 1, 5, 6, 7, 2, 7, 4};
+    const auto& cm = m;
+    const xt::xtensor<float, 2> p = cm.predict(x, lengths);
+    const xt::xtensor<float, 2> f = m.forward(x, lengths, nn::mode::inference);
+    CHECK(xt::all(xt::equal(p, f)));
+    // a functional model with two inputs and a concat
+    nn::functional<double> g;
+    const auto s = g.input("seq", 2, true);
+    const auto t = g.input("tab", 3);
+    const auto h = g.add("gru", nn::gru<double>(2, 4), s);
+    const auto e = g.add("dense", nn::dense<double>(3, 2, nn::activation::relu), t);
+    g.add("head", nn::dense<double>(6, 1), g.concat("cat", {h, e}));
+    g.reset_parameters(3);
+    g.set_chunk_size(4);
+    const auto xs = random_tensor<3>({9, 5, 2});
+    const auto xt_ = random_tensor<2>({9, 3});
+    const std::vector<std::size_t> len2{5, 1, 2, 5, 3, 4, 5, 5, 2};
+    const auto& cg = g;
+    CHECK(xt::all(xt::equal(cg.predict({xs, xt_}, len2), g.forward({xs, xt_}, len2))));
+}
+
+TEST_CASE("one const model serves several threads at once", "[nn][predict][threads]") {
+    const auto m = dropout_stack();
+    xt::xtensor<float, 3> xa = xt::cast<float>(random_tensor<3>({40, 9, 2}));
+    xt::xtensor<float, 3> xb = xt::cast<float>(random_tensor<3>({33, 6, 2}));
+    const auto serial_a = m.predict(xa);
+    const auto serial_b = m.predict(xb, {}, nn::mode::mc_dropout, 11);
+    xt::xtensor<float, 2> par_a, par_b;
+    for (int round = 0; round < 5; ++round) {
+        std::thread ta([&] { par_a = m.predict(xa); });
+        std::thread tb([&] { par_b = m.predict(xb, {}, nn::mode::mc_dropout, 11); });
+        ta.join();
+        tb.join();
+        CHECK(xt::all(xt::equal(par_a, serial_a)));
+        CHECK(xt::all(xt::equal(par_b, serial_b)));
+    }
+}
+
+TEST_CASE("MC-dropout predict is a function of its seed", "[nn][predict][dropout]") {
+    auto m = dropout_stack();
+    xt::xtensor<float, 3> x = xt::cast<float>(random_tensor<3>({12, 5, 2}));
+    const auto a = m.predict(x, {}, nn::mode::mc_dropout, 1);
+    const auto a2 = m.predict(x, {}, nn::mode::mc_dropout, 1);
+    const auto b = m.predict(x, {}, nn::mode::mc_dropout, 2);
+    const auto det = m.predict(x);
+    CHECK(xt::all(xt::equal(a, a2)));
+    CHECK_FALSE(xt::all(xt::equal(a, b)));
+    CHECK_FALSE(xt::all(xt::equal(a, det)));
+    // independent of the thread count, and the model's own dropout draws are untouched
+    m.set_num_threads(3);
+    CHECK(xt::all(xt::equal(m.predict(x, {}, nn::mode::mc_dropout, 1), a)));
+    for (std::size_t i = 0; i < m.num_layers(); ++i)
+        if (const auto* d = nn::get_if<nn::dropout<float>>(&m.layer(i))) CHECK(d->draw() == 0);
 }

@@ -14,8 +14,7 @@
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/nn/activation.hpp"
-#include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/detail/parameter_storage.hpp"
+#include "ferrum/nn/layer.hpp"
 
 namespace ferrum::nn {
 
@@ -24,12 +23,14 @@ template <class T = float, class Backend = ferrum::default_backend>
 class dense {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "ferrum::nn::dense is defined for T = float or T = double only");
-    using kernels = detail::dense_kernels<Backend, T>;
+    using kernels = backend::dense_kernels<Backend, T>;
 
 public:
     using value_type = T;
     using backend_type = Backend;
-    struct chunk_cache {
+    static constexpr const char* type_name = "dense";
+    /// Per-chunk scratch memory (owned by the model's pass, not by the layer).
+    struct cache {
         typename kernels::cache k;
     };
 
@@ -56,30 +57,34 @@ public:
     }
 
     parameter_list<T> parameters(const std::string& prefix = {}) { return store_.refs(prefix); }
-    detail::parameter_storage<T>& storage() noexcept { return store_; }
-    const detail::parameter_storage<T>& storage() const noexcept { return store_; }
+    parameter_storage<T>& storage() noexcept { return store_; }
+    const parameter_storage<T>& storage() const noexcept { return store_; }
 
-    detail::io_shape output_shape(detail::io_shape in) const {
+    io_shape input_shape() const noexcept { return {static_cast<Eigen::Index>(in_), false}; }
+    io_shape output_shape(io_shape in) const {
         if (static_cast<std::size_t>(in.features) != in_)
             throw value_error("dense: input has " + std::to_string(in.features) + " features, layer expects " +
                               std::to_string(in_));
         return {static_cast<Eigen::Index>(out_), in.sequence};
     }
 
-    void begin_forward(mode) noexcept {}
-
-    void forward_chunk(const detail::block<T>& in, detail::block<T>& out, chunk_cache&,
-                       const detail::chunk_context&) const {
-        kernels::forward(weights(), in.v, out.v);
-        out.steps = in.steps;
-        out.batch = in.batch;
-        out.sequence = in.sequence;
+    /// Model-file fields besides the weights.
+    nlohmann::json config() const {
+        return {{"in_features", in_}, {"out_features", out_}, {"activation", std::string(to_string(act_))}};
+    }
+    static dense from_config(const nlohmann::json& j) {
+        return dense(config_field<std::size_t>(j, "in_features"), config_field<std::size_t>(j, "out_features"),
+                     activation_from_string(config_field<std::string>(j, "activation")));
     }
 
-    void backward_chunk(const detail::block<T>& in, const detail::block<T>& out, chunk_cache& c,
-                        const detail::block<T>& dout, detail::block<T>* din, T* grad,
-                        const detail::chunk_context&) const {
-        kernels::backward(weights(), in.v, out.v, dout.v, c.k, {grad, grad + out_ * in_}, din ? &din->v : nullptr);
+    /// y = f(W x + b) on a chunk (features x columns).
+    void forward(const matrix<T>& x, matrix<T>& y, cache&, const chunk_info&) const {
+        kernels::forward(weights(), x, y);
+    }
+    /// Accumulates d loss / d (W, b) into grad (laid out as storage()); writes dx when not null.
+    void backward(const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx, T* grad, cache& c,
+                  const chunk_info&) const {
+        kernels::backward(weights(), x, y, dy, c.k, {grad, grad + out_ * in_}, dx);
     }
 
 private:
@@ -90,7 +95,9 @@ private:
 
     std::size_t in_, out_;
     activation act_;
-    detail::parameter_storage<T> store_;
+    parameter_storage<T> store_;
 };
 
 }  // namespace ferrum::nn
+
+FERRUM_NN_REGISTER_LAYER(dense)

@@ -12,25 +12,29 @@
 #endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
-#include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/detail/parameter_storage.hpp"
+#include "ferrum/core/random.hpp"
+#include "ferrum/nn/layer.hpp"
 
 namespace ferrum::nn {
 
-/// \brief Dropout layer. Masks are a pure function of (seed, draw, sample, step, feature): draw counts
-/// the forward passes that sampled a mask, so a seeded run is reproducible and independent of the
-/// number of threads; set_draw() replays a mask (e.g. for gradient checks).
+/// \brief Dropout layer. Masks are a pure function of (seed, position in the model, draw, sample, step,
+/// feature): a training-API forward pass that samples masks uses the layer's draw counter (then advances
+/// it), a const predict() uses its dropout_seed as the draw, so a seeded run is reproducible and
+/// independent of the number of threads; set_draw() replays a mask (e.g. for gradient checks).
 template <class T = float, class Backend = ferrum::default_backend>
 class dropout {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "ferrum::nn::dropout is defined for T = float or T = double only");
-    using kernels = detail::dropout_kernels<Backend, T>;
+    using kernels = backend::dropout_kernels<Backend, T>;
 
 public:
     using value_type = T;
     using backend_type = Backend;
-    struct chunk_cache {
+    static constexpr const char* type_name = "dropout";
+    /// Per-chunk scratch memory (owned by the model's pass, not by the layer).
+    struct cache {
         typename kernels::cache k;
+        bool active = false;  ///< whether the forward pass applied a mask
     };
 
     explicit dropout(double rate, std::uint64_t seed = 0) : rate_(static_cast<T>(rate)), seed_(seed) {
@@ -43,53 +47,66 @@ public:
         seed_ = seed;
         draw_ = 0;
     }
-    /// Index of the mask the next sampling forward pass uses.
+    /// A model's reset_parameters(seed) reseeds its dropout layers.
+    void reset_parameters(std::uint64_t seed) noexcept { reseed(seed); }
+    /// Index of the mask the next sampling training-API forward pass uses.
     std::uint64_t draw() const noexcept { return draw_; }
     void set_draw(std::uint64_t d) noexcept { draw_ = d; }
-    /// Mixed into the mask stream; a model sets it to the layer's position so that dropout layers with
-    /// equal seeds still draw independent masks.
-    void set_salt(std::uint64_t s) noexcept { salt_ = s; }
-    std::uint64_t salt() const noexcept { return salt_; }
 
     parameter_list<T> parameters(const std::string& = {}) { return {}; }
-    detail::parameter_storage<T>& storage() noexcept { return store_; }
-    const detail::parameter_storage<T>& storage() const noexcept { return store_; }
+    parameter_storage<T>& storage() noexcept { return store_; }
+    const parameter_storage<T>& storage() const noexcept { return store_; }
 
-    detail::io_shape output_shape(detail::io_shape in) const noexcept { return in; }
+    io_shape output_shape(io_shape in) const noexcept { return in; }
 
-    /// Called once per forward pass before the chunks run: decides whether masks are sampled.
-    void begin_forward(mode m) noexcept {
-        active_ = m != mode::inference && rate_ > T(0);
-        if (active_) current_ = draw_++;
+    /// Model-file fields ("seed" may be left out when reading).
+    nlohmann::json config() const { return {{"rate", rate()}, {"seed", seed_}}; }
+    static dropout from_config(const nlohmann::json& j) {
+        return dropout(config_field<double>(j, "rate"), j.contains("seed") ? config_field<std::uint64_t>(j, "seed") : 0);
     }
 
-    void forward_chunk(const detail::block<T>& in, detail::block<T>& out, chunk_cache& c,
-                       const detail::chunk_context& ctx) const {
-        out.steps = in.steps;
-        out.batch = in.batch;
-        out.sequence = in.sequence;
-        if (active_)
-            kernels::forward(rate_, detail::mix64(seed_) ^ salt_, current_, ctx, in.v, out.v, c.k);
+    /// Called once per training-API forward pass: a pass that samples masks takes the next draw.
+    std::uint64_t begin_forward(mode m) noexcept { return active(m) ? draw_++ : draw_; }
+
+    void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
+        c.active = active(ctx.run_mode);
+        if (c.active)
+            kernels::forward(rate_, ferrum::splitmix64(seed_) ^ ctx.node, ctx.draw, ctx, x, y, c.k);
         else
-            out.v = in.v;
+            y = x;
     }
 
-    void backward_chunk(const detail::block<T>&, const detail::block<T>&, chunk_cache& c,
-                        const detail::block<T>& dout, detail::block<T>* din, T*,
-                        const detail::chunk_context&) const {
-        if (!din) return;
-        if (active_)
-            kernels::backward(c.k, dout.v, din->v);
+    void backward(const matrix<T>&, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx, T*, cache& c,
+                  const chunk_info&) const {
+        if (!dx) return;
+        if (c.active)
+            kernels::backward(c.k, dy, *dx);
         else
-            din->v = dout.v;
+            *dx = dy;
     }
 
 private:
+    bool active(mode m) const noexcept { return m != mode::inference && rate_ > T(0); }
+
     T rate_;
     std::uint64_t seed_;
-    std::uint64_t draw_ = 0, current_ = 0, salt_ = 0;
-    bool active_ = false;
-    detail::parameter_storage<T> store_;  // empty: dropout has no parameters
+    std::uint64_t draw_ = 0;
+    parameter_storage<T> store_;  // empty: dropout has no parameters
 };
 
+namespace detail {
+/// Code written against the former std::variant of layers reaches dropout layers with
+/// std::get_if<nn::dropout<T, Backend>>(&model.layer(i)) (nn::get_if works for every layer type).
+template <class Backend>
+struct variant_compatible_layer<float, Backend> {
+    using type = dropout<float, Backend>;
+};
+template <class Backend>
+struct variant_compatible_layer<double, Backend> {
+    using type = dropout<double, Backend>;
+};
+}  // namespace detail
+
 }  // namespace ferrum::nn
+
+FERRUM_NN_REGISTER_LAYER(dropout)

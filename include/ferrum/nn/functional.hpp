@@ -2,12 +2,16 @@
 // UA-CSNet (Yang et al.): spectrum -> dense stack -> Z(8); errors -> dense(16); concat(Z, e16) -> dense(8) -> 1.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
 
+#include "ferrum/nn/dense.hpp"  // the built-in layers, for convenience (any registered layer works)
 #include "ferrum/nn/detail/model_base.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/gru.hpp"
 
 namespace ferrum::nn {
 
@@ -40,8 +44,12 @@ public:
         this->graph_.forward(inputs, lengths, m);
         return this->graph_.output_tensor();
     }
-    xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {}) {
-        return forward(inputs, lengths, mode::inference);
+    /// \brief Inference that does not change the model (const; safe from many threads at once): the
+    /// output of forward(inputs, lengths, m) with every buffer owned by this call. In mode::mc_dropout the
+    /// dropout masks are drawn from `dropout_seed` (a pure function of it: reproducible, thread-count free).
+    xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed);
     }
     /// Accumulates parameter gradients; returns d loss / d input for every input when asked.
     std::vector<xt::xarray<T>> backward(const xt::xarray<T>& grad_output, bool input_gradients = false) {

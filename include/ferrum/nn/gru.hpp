@@ -15,8 +15,7 @@
 #endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
-#include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/detail/parameter_storage.hpp"
+#include "ferrum/nn/layer.hpp"
 
 namespace ferrum::nn {
 
@@ -29,14 +28,16 @@ template <class T = float, class Backend = ferrum::default_backend>
 class gru {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "ferrum::nn::gru is defined for T = float or T = double only");
-    using kernels = detail::gru_kernels<Backend, T>;
+    using kernels = backend::gru_kernels<Backend, T>;
 
 public:
     using value_type = T;
     using backend_type = Backend;
-    struct chunk_cache {
+    static constexpr const char* type_name = "gru";
+    /// Per-chunk scratch memory (owned by the model's pass, not by the layer).
+    struct cache {
         std::vector<typename kernels::cache> layers;
-        std::vector<detail::matrix<T>> dx;  ///< gradient flowing into layer k (k >= 1)
+        std::vector<matrix<T>> dx;  ///< gradient flowing into layer k (k >= 1)
     };
 
     gru(std::size_t input_size, std::vector<std::size_t> hidden_sizes, bool return_sequences = false,
@@ -77,10 +78,11 @@ public:
     }
 
     parameter_list<T> parameters(const std::string& prefix = {}) { return store_.refs(prefix); }
-    detail::parameter_storage<T>& storage() noexcept { return store_; }
-    const detail::parameter_storage<T>& storage() const noexcept { return store_; }
+    parameter_storage<T>& storage() noexcept { return store_; }
+    const parameter_storage<T>& storage() const noexcept { return store_; }
 
-    detail::io_shape output_shape(detail::io_shape in) const {
+    io_shape input_shape() const noexcept { return {static_cast<Eigen::Index>(input_), true}; }
+    io_shape output_shape(io_shape in) const {
         if (!in.sequence) throw value_error("gru: input must be a sequence (batch, time, features)");
         if (static_cast<std::size_t>(in.features) != input_)
             throw value_error("gru: input has " + std::to_string(in.features) + " features, layer expects " +
@@ -88,41 +90,41 @@ public:
         return {static_cast<Eigen::Index>(hidden_.back()), return_sequences_};
     }
 
-    void begin_forward(mode) noexcept {}
+    /// Model-file fields besides the weights.
+    nlohmann::json config() const {
+        return {{"input_size", input_}, {"hidden_sizes", hidden_}, {"return_sequences", return_sequences_}};
+    }
+    static gru from_config(const nlohmann::json& j) {
+        return gru(config_field<std::size_t>(j, "input_size"), config_field<std::vector<std::size_t>>(j, "hidden_sizes"),
+                   config_field<bool>(j, "return_sequences"));
+    }
 
-    void forward_chunk(const detail::block<T>& in, detail::block<T>& out, chunk_cache& c,
-                       const detail::chunk_context& ctx) const {
+    /// Runs the stack over a chunk x (input x steps*batch); y is the last layer's state at each sample's
+    /// own last step (hidden x batch) or at every step (return_sequences).
+    void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
         const std::size_t L = hidden_.size();
         c.layers.resize(L);
         for (std::size_t k = 0; k < L; ++k)
-            kernels::forward(weights(k), k == 0 ? in.v : c.layers[k - 1].states, ctx, c.layers[k]);
+            kernels::forward(weights(k), k == 0 ? x : c.layers[k - 1].states, ctx, c.layers[k]);
         const auto& states = c.layers.back().states;
-        out.batch = ctx.batch;
-        out.sequence = return_sequences_;
-        out.steps = return_sequences_ ? ctx.steps : 1;
         if (return_sequences_)
-            out.v = states;
+            y = states;
         else
-            out.v = states.rightCols(ctx.batch);  // carried states: each sample's own last step
+            y = states.rightCols(ctx.batch);  // carried states: each sample's own last step
     }
 
-    void backward_chunk(const detail::block<T>& in, const detail::block<T>&, chunk_cache& c,
-                        const detail::block<T>& dout, detail::block<T>* din, T* grad,
-                        const detail::chunk_context& ctx) const {
+    /// Backpropagation through time; accumulates into grad (laid out as storage()), writes dx if not null.
+    void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx, T* grad, cache& c,
+                  const chunk_info& ctx) const {
         const std::size_t L = hidden_.size();
         c.dx.resize(L);
         for (std::size_t k = L; k-- > 0;) {
             const bool top = k + 1 == L;
-            const detail::matrix<T>* dy = top ? (return_sequences_ ? &dout.v : nullptr) : &c.dx[k + 1];
-            const detail::matrix<T>* dh_last = top && !return_sequences_ ? &dout.v : nullptr;
-            detail::matrix<T>* dx = k > 0 ? &c.dx[k] : (din ? &din->v : nullptr);
-            kernels::backward(weights(k), k == 0 ? in.v : c.layers[k - 1].states, ctx, c.layers[k], dy, dh_last,
-                              grads(k, grad), dx);
-        }
-        if (din) {
-            din->steps = in.steps;
-            din->batch = in.batch;
-            din->sequence = true;
+            const matrix<T>* dyk = top ? (return_sequences_ ? &dy : nullptr) : &c.dx[k + 1];
+            const matrix<T>* dh_last = top && !return_sequences_ ? &dy : nullptr;
+            matrix<T>* dxk = k > 0 ? &c.dx[k] : dx;
+            kernels::backward(weights(k), k == 0 ? x : c.layers[k - 1].states, ctx, c.layers[k], dyk, dh_last,
+                              grads(k, grad), dxk);
         }
     }
 
@@ -143,7 +145,9 @@ private:
     std::vector<std::size_t> hidden_;
     bool return_sequences_;
     std::vector<std::size_t> offsets_;
-    detail::parameter_storage<T> store_;
+    parameter_storage<T> store_;
 };
 
 }  // namespace ferrum::nn
+
+FERRUM_NN_REGISTER_LAYER(gru)

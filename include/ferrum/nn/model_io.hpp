@@ -128,30 +128,13 @@ nlohmann::json nest(const T* data, const std::vector<std::size_t>& shape, std::s
     return a;
 }
 
+/// A layer's model-file object: its type, its config() fields and every weight under its PyTorch name.
 template <class T, class Backend>
 nlohmann::json layer_json(const any_layer<T, Backend>& layer) {
-    nlohmann::json j;
-    std::visit(
-        [&](const auto& l) {
-            using L = std::decay_t<decltype(l)>;
-            if constexpr (std::is_same_v<L, gru<T, Backend>>) {
-                j["type"] = "gru";
-                j["input_size"] = l.input_size();
-                j["hidden_sizes"] = l.hidden_sizes();
-                j["return_sequences"] = l.return_sequences();
-            } else if constexpr (std::is_same_v<L, dense<T, Backend>>) {
-                j["type"] = "dense";
-                j["in_features"] = l.in_features();
-                j["out_features"] = l.out_features();
-                j["activation"] = std::string(to_string(l.act()));
-            } else {
-                j["type"] = "dropout";
-                j["rate"] = l.rate();
-                j["seed"] = l.seed();
-            }
-            for (const auto& s : l.storage().specs()) j[s.name] = nest(l.storage().values().data() + s.offset, s.shape);
-        },
-        layer);
+    nlohmann::json j = layer.config();
+    j["type"] = layer.type_name();
+    const auto& st = layer.storage();
+    for (const auto& s : st.specs()) j[s.name] = nest(st.values().data() + s.offset, s.shape);
     return j;
 }
 
@@ -161,42 +144,35 @@ nlohmann::json tensor_json(const xt::xarray<T>& a) {
     return nest(a.data(), shape);
 }
 
-/// Builds a layer from its JSON object (weights included), reporting errors at `path`.
+/// Builds a layer from its JSON object through the layer registry (weights included), reporting errors
+/// at `path`. Allowed fields: name, type, from, the layer's config() fields and its weights.
 template <class T, class Backend>
 any_layer<T, Backend> layer_from_json(const nlohmann::json& j, const std::string& path, const model_reader& r) {
     const std::string type = r.get<std::string>(j, "type", path);
-    auto load_weights = [&](auto& layer) {
-        for (const auto& s : layer.storage().specs()) {
-            const auto v = r.tensor<T>(r.at(j, s.name, path), s.shape, path + "." + s.name);
-            std::copy(v.begin(), v.end(), layer.storage().values().begin() + static_cast<std::ptrdiff_t>(s.offset));
+    const auto& registry = layer_registry<T, Backend>::instance();
+    if (!registry.contains(type)) {
+        try {
+            registry.create(type, j);  // throws the message listing the known types
+        } catch (const value_error& e) {
+            r.fail(path + ".type", e.what());
         }
-    };
+    }
     try {
-        if (type == "gru") {
-            gru<T, Backend> g(r.get<std::size_t>(j, "input_size", path), r.get<std::vector<std::size_t>>(j, "hidden_sizes", path),
-                              r.get<bool>(j, "return_sequences", path));
-            std::set<std::string> keys{"name", "type", "from", "input_size", "hidden_sizes", "return_sequences"};
-            for (const auto& s : g.storage().specs()) keys.insert(s.name);
-            r.allow_only(j, keys, path);
-            load_weights(g);
-            return g;
+        any_layer<T, Backend> layer = registry.create(type, j);
+        std::set<std::string> keys{"name", "type", "from"};
+        const auto config = layer.config();
+        for (auto it = config.begin(); it != config.end(); ++it) keys.insert(it.key());
+        auto& st = layer.storage();
+        for (const auto& s : st.specs()) keys.insert(s.name);
+        r.allow_only(j, keys, path);
+        for (const auto& s : st.specs()) {
+            const auto v = r.tensor<T>(r.at(j, s.name, path), s.shape, path + "." + s.name);
+            std::copy(v.begin(), v.end(), st.values().begin() + static_cast<std::ptrdiff_t>(s.offset));
         }
-        if (type == "dense") {
-            dense<T, Backend> d(r.get<std::size_t>(j, "in_features", path), r.get<std::size_t>(j, "out_features", path),
-                                activation_from_string(r.get<std::string>(j, "activation", path)));
-            r.allow_only(j, {"name", "type", "from", "in_features", "out_features", "activation", "weight", "bias"}, path);
-            load_weights(d);
-            return d;
-        }
-        if (type == "dropout") {
-            r.allow_only(j, {"name", "type", "from", "rate", "seed"}, path);
-            return dropout<T, Backend>(r.get<double>(j, "rate", path),
-                                       j.contains("seed") ? r.get<std::uint64_t>(j, "seed", path) : 0);
-        }
+        return layer;
     } catch (const value_error& e) {
         r.fail(path, e.what());
     }
-    r.fail(path + ".type", "unknown layer type '" + type + "' (expected gru, dense, dropout or concat)");
 }
 
 template <class T, class Backend>
@@ -276,7 +252,7 @@ void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_
 
 /// Re-runs the embedded test vectors; throws input_error when an output differs by more than its tolerance.
 template <class T, class Backend>
-void verify_test_vectors(graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r, bool file_is_double) {
+void verify_test_vectors(const graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r, bool file_is_double) {
     if (!j.contains("test_vectors")) return;
     const auto& tv = j["test_vectors"];
     if (!tv.is_array()) r.fail("test_vectors", "must be an array");
@@ -313,12 +289,12 @@ void verify_test_vectors(graph<T, Backend>& g, const nlohmann::json& j, const mo
         }
         std::vector<std::size_t> lengths;
         if (tv[k].contains("lengths")) lengths = r.get<std::vector<std::size_t>>(tv[k], "lengths", p);
+        xt::xarray<T> got;
         try {
-            g.forward(views, lengths, mode::inference);
+            got = g.predict(views, lengths, mode::inference, 0);
         } catch (const value_error& e) {
             r.fail(p, e.what());
         }
-        const xt::xarray<T> got = g.output_tensor();
         const std::vector<std::size_t> shape(got.shape().begin(), got.shape().end());
         const auto want = r.tensor<double>(r.at(tv[k], "output", p), shape, p + ".output");
         double tol = tv[k].contains("tolerance") ? r.get<double>(tv[k], "tolerance", p) : 1e-5;
@@ -379,8 +355,7 @@ nlohmann::json graph_document(graph<T, Backend>& g, const save_options& opt, con
     for (const auto& v : views) inputs.push_back(view_json(v));
     nlohmann::json t{{"inputs", inputs}};
     if (!lengths.empty()) t["lengths"] = lengths;
-    g.forward(views, lengths, mode::inference);
-    t["output"] = tensor_json<T>(g.output_tensor());
+    t["output"] = tensor_json<T>(g.predict(views, lengths, mode::inference, 0));
     t["tolerance"] = std::is_same_v<T, float> ? 1e-5 : 1e-12;
     j["test_vectors"] = nlohmann::json::array({t});
     return j;

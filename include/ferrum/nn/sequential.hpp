@@ -2,12 +2,16 @@
 // gru(2->20, seq) -> dropout -> gru(20->16, seq) -> dropout -> gru(16->8) -> dropout -> dense(8->1).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
 
+#include "ferrum/nn/dense.hpp"  // the built-in layers, for convenience (any registered layer works)
 #include "ferrum/nn/detail/model_base.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/gru.hpp"
 
 namespace ferrum::nn {
 
@@ -22,15 +26,15 @@ public:
     template <class Layer>
     sequential& add(Layer layer) {
         auto& g = this->graph_;
+        typename base::layer_type l(std::move(layer));
         if (g.nodes().empty()) {
-            if constexpr (std::is_same_v<Layer, gru<T, Backend>>)
-                g.add_input("input", {static_cast<Eigen::Index>(layer.input_size()), true});
-            else if constexpr (std::is_same_v<Layer, dense<T, Backend>>)
-                g.add_input("input", {static_cast<Eigen::Index>(layer.in_features()), false});
-            else
-                throw value_error("sequential: the first layer must be a gru or a dense layer");
+            const io_shape in = l.input_shape();
+            if (in.features <= 0)
+                throw value_error("sequential: the first layer must fix the input (a gru or a dense layer), not a '" +
+                                  l.type_name() + "'");
+            g.add_input("input", in);
         }
-        g.add_layer(std::to_string(g.layers().size()), typename base::layer_type(std::move(layer)), g.nodes().size() - 1);
+        g.add_layer(std::to_string(g.layers().size()), std::move(l), g.nodes().size() - 1);
         return *this;
     }
 
@@ -50,9 +54,19 @@ public:
         if (!this->graph_.output_shape().sequence) throw value_error("this model does not return sequences");
         return this->graph_.output_tensor();
     }
-    /// forward() in inference mode.
-    xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {}) {
-        return forward(x, lengths, mode::inference);
+    /// \brief Inference that does not change the model (const; safe from many threads at once): the
+    /// output (batch, features) of forward(x, lengths, m) with every buffer owned by this call. In
+    /// mode::mc_dropout the dropout masks are drawn from `dropout_seed` (reproducible, thread-count free).
+    xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {},
+                              mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
+        if (this->graph_.output_shape().sequence)
+            throw value_error("this model returns sequences: use predict({x}, ...)");
+        return this->graph_.predict({x}, lengths, m, dropout_seed);
+    }
+    /// The same for a list of inputs (one for a sequential model); returns sequences as (batch, time, features).
+    xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed);
     }
 
     /// Accumulates d loss / d parameter given d loss / d output; returns d loss / d input when asked

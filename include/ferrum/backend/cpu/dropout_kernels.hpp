@@ -8,24 +8,21 @@
 #include "ferrum/core/random.hpp"
 
 #include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/detail/kernel_traits.hpp"
+#include "ferrum/backend/kernel_traits.hpp"
 
-namespace ferrum::nn::detail {
-
-/// The mask hash: SplitMix64 (core/random.hpp), good enough for masks.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept { return ferrum::splitmix64(x); }
+namespace ferrum::backend {
 
 template <class T>
 struct dropout_kernels<ferrum::backend::cpu, T> {
     struct cache {
-        matrix<T> mask;  ///< 0 or 1/(1-p), same shape as the input
+        nn::matrix<T> mask;  ///< 0 or 1/(1-p), same shape as the input
     };
 
     /// y = x * mask; mask element (f, t, b) kept when hash(stream, ((first+b) * steps + t) * F + f) >= p.
-    static void forward(T rate, std::uint64_t seed, std::uint64_t draw, const chunk_context& ctx,
-                        const matrix<T>& x, matrix<T>& y, cache& c) {
+    static void forward(T rate, std::uint64_t seed, std::uint64_t draw, const nn::chunk_info& ctx,
+                        const nn::matrix<T>& x, nn::matrix<T>& y, cache& c) {
         const Eigen::Index F = x.rows(), B = ctx.batch, S = x.cols() / B;  // tabular input: one step
-        const std::uint64_t stream = mix64(seed ^ mix64(draw + 0x632BE59BD9B4E019ULL));
+        const std::uint64_t stream = ferrum::splitmix64(seed ^ ferrum::splitmix64(draw + 0x632BE59BD9B4E019ULL));
         // keep if the top 32 bits of the hash are >= threshold; P(drop) = threshold / 2^32
         const auto threshold = static_cast<std::uint64_t>(static_cast<double>(rate) * 4294967296.0);
         const T scale = T(1) / (T(1) - rate);
@@ -38,7 +35,7 @@ struct dropout_kernels<ferrum::backend::cpu, T> {
                 for (Eigen::Index b = 0; b < B; ++b) {
                     const std::uint64_t sample = ctx.first_sample + static_cast<std::uint64_t>(b);
                     const std::uint64_t key = sample * static_cast<std::uint64_t>(S * F) + base;
-                    m[t * B + b] = (mix64(stream + key) >> 32) >= threshold ? scale : T(0);
+                    m[t * B + b] = (ferrum::splitmix64(stream + key) >> 32) >= threshold ? scale : T(0);
                 }
             }
         }
@@ -46,10 +43,10 @@ struct dropout_kernels<ferrum::backend::cpu, T> {
         y.array() = x.array() * c.mask.array();
     }
 
-    static void backward(const cache& c, const matrix<T>& dy, matrix<T>& dx) {
+    static void backward(const cache& c, const nn::matrix<T>& dy, nn::matrix<T>& dx) {
         dx.resize(dy.rows(), dy.cols());
         dx.array() = dy.array() * c.mask.array();
     }
 };
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend

@@ -9,9 +9,9 @@
 
 #include "ferrum/nn/detail/block.hpp"
 #include "ferrum/backend/cpu/panel_product.hpp"
-#include "ferrum/nn/detail/kernel_traits.hpp"
+#include "ferrum/backend/kernel_traits.hpp"
 
-namespace ferrum::nn::detail {
+namespace ferrum::backend {
 
 template <class T>
 struct gru_kernels<ferrum::backend::cpu, T> {
@@ -21,32 +21,32 @@ struct gru_kernels<ferrum::backend::cpu, T> {
     using grads = gru_grads<T>;
     /// What forward keeps for backward, plus workspaces (kept between calls: no allocation per step).
     struct cache {
-        matrix<T> gates;   ///< 3H x (steps*batch): r, z, n after the non-linearities
-        matrix<T> ghn;     ///< H x (steps*batch): W_hn h_{t-1} + b_hn
-        matrix<T> states;  ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
-        matrix<T> gh;      ///< 3H x batch workspace: W_hh h_{t-1}
-        matrix<T> h0;      ///< H x batch zeros (initial state)
-        matrix<T> dgh;     ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
-        matrix<T> dgin;    ///< backward: H x (steps*batch) gradient of W_in x + b_in
-        matrix<T> dh, dht, dhnext;  ///< backward: H x batch state gradients
+        nn::matrix<T> gates;   ///< 3H x (steps*batch): r, z, n after the non-linearities
+        nn::matrix<T> ghn;     ///< H x (steps*batch): W_hn h_{t-1} + b_hn
+        nn::matrix<T> states;  ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
+        nn::matrix<T> gh;      ///< 3H x batch workspace: W_hh h_{t-1}
+        nn::matrix<T> h0;      ///< H x batch zeros (initial state)
+        nn::matrix<T> dgh;     ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
+        nn::matrix<T> dgin;    ///< backward: H x (steps*batch) gradient of W_in x + b_in
+        nn::matrix<T> dh, dht, dhnext;  ///< backward: H x batch state gradients
     };
 
     /// Runs the layer over x (in x steps*batch). `lengths` (per sample of the chunk) stops a sample's
     /// state at its own last step; null means every sample has all steps.
-    static void forward(const weights& p, const matrix<T>& x, const chunk_context& ctx, cache& c) {
+    static void forward(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c) {
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
-        const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
+        nn::detail::const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
         c.gates.resize(3 * H, TB);
         c.ghn.resize(H, TB);
         c.states.resize(H, TB);
         c.gh.resize(3 * H, B);
         c.h0.setZero(H, B);
-        panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB, c.gates.data(),
+        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB, c.gates.data(),
                                 TB, TB);
         // r and z see b_ih + b_hh outside the non-linearity; n's b_hn stays inside r * (.)
         for (Index t = 0; t < S; ++t) {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
+            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
                                     prev.outerStride(), c.gh.data(), B, B);
             const Index col = t * B;
             for (Index i = 0; i < H; ++i) {
@@ -57,13 +57,13 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                 T *hn = &c.ghn(i, col), *h = &c.states(i, col);
                 const T *ghr = &c.gh(i, 0), *ghz = &c.gh(H + i, 0), *ghn = &c.gh(2 * H + i, 0);
                 const T* hp = prev.row(i).data();
-                for_each_panel<T>(B, [&](Index j, auto w) {
-                    auto R = amap(r + j, w), Z = amap(z + j, w), N = amap(n + j, w), HN = amap(hn + j, w);
-                    R = (R + amap(ghr + j, w) + br).logistic();
-                    Z = (Z + amap(ghz + j, w) + bz).logistic();
-                    HN = amap(ghn + j, w) + bhn;
+                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto R = cpu_detail::amap(r + j, w), Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w), HN = cpu_detail::amap(hn + j, w);
+                    R = (R + cpu_detail::amap(ghr + j, w) + br).logistic();
+                    Z = (Z + cpu_detail::amap(ghz + j, w) + bz).logistic();
+                    HN = cpu_detail::amap(ghn + j, w) + bhn;
                     N = (N + bin + R * HN).tanh();
-                    amap(h + j, w) = N + Z * (amap(hp + j, w) - N);
+                    cpu_detail::amap(h + j, w) = N + Z * (cpu_detail::amap(hp + j, w) - N);
                 });
             }
             if (ctx.lengths)
@@ -76,10 +76,10 @@ struct gru_kernels<ferrum::backend::cpu, T> {
     /// Backpropagation through time. dy: gradient w.r.t. every step's output (H x steps*batch) or null;
     /// dh_last: gradient w.r.t. the last state (H x batch) or null. Accumulates into g; writes dx
     /// (in x steps*batch) when not null.
-    static void backward(const weights& p, const matrix<T>& x, const chunk_context& ctx, cache& c,
-                         const matrix<T>* dy, const matrix<T>* dh_last, const grads& g, matrix<T>* dx) {
+    static void backward(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c,
+                         const nn::matrix<T>* dy, const nn::matrix<T>* dh_last, const grads& g, nn::matrix<T>* dx) {
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
-        const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
+        nn::detail::const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
         c.dgh.resize(3 * H, TB);
         c.dgin.resize(H, TB);
         if (dh_last)
@@ -96,18 +96,18 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                 const T *hn = &c.ghn(i, col), *hp = prev.row(i).data(), *dyi = dy ? &(*dy)(i, col) : nullptr;
                 T *dar = &c.dgh(i, col), *daz = &c.dgh(H + i, col), *dhn = &c.dgh(2 * H + i, col);
                 T *dan = &c.dgin(i, col), *dht = &c.dht(i, 0), *dh = &c.dh(i, 0), *dhnext = &c.dhnext(i, 0);
-                for_each_panel<T>(B, [&](Index j, auto w) {
-                    auto DHT = amap(dht + j, w), DAN = amap(dan + j, w);
-                    const auto Z = amap(z + j, w), N = amap(n + j, w), R = amap(r + j, w);
+                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto DHT = cpu_detail::amap(dht + j, w), DAN = cpu_detail::amap(dan + j, w);
+                    const auto Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w), R = cpu_detail::amap(r + j, w);
                     if (dyi)
-                        DHT = amap(dh + j, w) + amap(dyi + j, w);
+                        DHT = cpu_detail::amap(dh + j, w) + cpu_detail::amap(dyi + j, w);
                     else
-                        DHT = amap(dh + j, w);
+                        DHT = cpu_detail::amap(dh + j, w);
                     DAN = DHT * (T(1) - Z) * (T(1) - N.square());
-                    amap(daz + j, w) = DHT * (amap(hp + j, w) - N) * Z * (T(1) - Z);
-                    amap(dar + j, w) = DAN * amap(hn + j, w) * R * (T(1) - R);
-                    amap(dhn + j, w) = DAN * R;
-                    amap(dhnext + j, w) = DHT * Z;
+                    cpu_detail::amap(daz + j, w) = DHT * (cpu_detail::amap(hp + j, w) - N) * Z * (T(1) - Z);
+                    cpu_detail::amap(dar + j, w) = DAN * cpu_detail::amap(hn + j, w) * R * (T(1) - R);
+                    cpu_detail::amap(dhn + j, w) = DAN * R;
+                    cpu_detail::amap(dhnext + j, w) = DHT * Z;
                 });
             }
             auto dgh = c.dgh.middleCols(col, B);
@@ -119,29 +119,29 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                         c.dgin.col(col + b).setZero();
                         c.dhnext.col(b) = c.dh.col(b);
                     }
-            panel_product<T, true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
+            cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
                                     c.dhnext.data(), B, B);
             c.dh.swap(c.dhnext);
         }
         // weight gradients of all steps at once; h_{-1} = 0 so step 0 adds nothing to dW_hh
-        matrix_map<T> gWih(g.w_ih, 3 * H, p.in), gWhh(g.w_hh, 3 * H, H);
+        nn::detail::matrix_map<T> gWih(g.w_ih, 3 * H, p.in), gWhh(g.w_hh, 3 * H, H);
         if (S > 1)
             gWhh.noalias() += c.dgh.rightCols((S - 1) * B) * c.states.leftCols((S - 1) * B).transpose();
         gWih.topRows(2 * H).noalias() += c.dgh.topRows(2 * H) * x.transpose();
         gWih.bottomRows(H).noalias() += c.dgin * x.transpose();
-        vector_map<T> gbih(g.b_ih, 3 * H), gbhh(g.b_hh, 3 * H);
+        nn::detail::vector_map<T> gbih(g.b_ih, 3 * H), gbhh(g.b_hh, 3 * H);
         gbih.head(2 * H) += c.dgh.topRows(2 * H).rowwise().sum();
         gbih.tail(H) += c.dgin.rowwise().sum();
         gbhh += c.dgh.rowwise().sum();
         if (dx) {
             dx->resize(p.in, TB);
             // dx = W_ih[r,z]^T dgh[r,z] + W_in^T dgin: K = 3H is small, so no GEMM packing
-            panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 2 * H, c.dgh.data(), TB,
+            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 2 * H, c.dgh.data(), TB,
                                     dx->data(), TB, TB);
-            panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H, c.dgin.data(), TB,
+            cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H, c.dgin.data(), TB,
                                    dx->data(), TB, TB);
         }
     }
 };
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend

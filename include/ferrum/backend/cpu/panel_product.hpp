@@ -9,7 +9,7 @@
 
 #include <Eigen/Core>
 
-namespace ferrum::nn::detail {
+namespace ferrum::backend::cpu_detail {
 
 /// Calls f(j, width) over [0, B) in SIMD-packet-wide pieces: width is a compile-time constant for full
 /// packets (so element-wise Eigen expressions on amap() compile to single packet operations, with no
@@ -84,4 +84,4 @@ void panel_product(const Coef& a, Eigen::Index M, Eigen::Index K, const T* x, Ei
         }
 }
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend::cpu_detail

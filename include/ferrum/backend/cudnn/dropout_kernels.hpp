@@ -7,9 +7,9 @@
 
 #include "ferrum/backend/cpu/dropout_kernels.hpp"
 
-namespace ferrum::nn::detail {
+namespace ferrum::backend {
 
 template <class T>
 struct dropout_kernels<ferrum::backend::cudnn, T> : dropout_kernels<ferrum::backend::cpu, T> {};
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend

@@ -14,9 +14,9 @@
 #include "ferrum/backend/cudnn/descriptors.hpp"
 #include "ferrum/backend/cudnn/device.hpp"
 #include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/detail/kernel_traits.hpp"
+#include "ferrum/backend/kernel_traits.hpp"
 
-namespace ferrum::nn::detail {
+namespace ferrum::backend {
 
 template <class T>
 struct gru_kernels<ferrum::backend::cudnn, T> {
@@ -29,13 +29,13 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
     /// Per chunk and layer: the descriptors, the device copies that backward needs (x, y, weights, the
     /// reserve space of the training forward, kept unchanged until backward) and host staging buffers.
     struct cache {
-        matrix<T> states;  ///< H x (steps*batch): h_t, carried unchanged past a sample's length (as the CPU)
+        nn::matrix<T> states;  ///< H x (steps*batch): h_t, carried unchanged past a sample's length (as the CPU)
 
-        backend::cudnn_detail::rnn_descriptor rnn;
-        backend::cudnn_detail::dropout_descriptor no_dropout;
-        backend::cudnn_detail::rnn_data_descriptor x_desc, y_desc;
-        backend::cudnn_detail::tensor_descriptor h_desc, m_desc, b_desc;
-        backend::cudnn_detail::device_buffer w, dw, work, reserve, x, y, dy, dx, dhy, seq;
+        cudnn_detail::rnn_descriptor rnn;
+        cudnn_detail::dropout_descriptor no_dropout;
+        cudnn_detail::rnn_data_descriptor x_desc, y_desc;
+        cudnn_detail::tensor_descriptor h_desc, m_desc, b_desc;
+        cudnn_detail::device_buffer w, dw, work, reserve, x, y, dy, dx, dhy, seq;
         std::size_t w_bytes = 0, work_bytes = 0, reserve_bytes = 0;
         std::array<std::size_t, 6> w_off{}, b_off{};  ///< element offsets of linear layers 0..5 in the weight space
         Index in = 0, hidden = 0, steps = 0, batch = 0;
@@ -45,8 +45,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
         col_matrix xs, ys, dys, dhs, dxs;  ///< host staging in cuDNN's sequence-major layout
     };
 
-    static void forward(const weights& p, const matrix<T>& x, const chunk_context& ctx, cache& c) {
-        const backend::cudnn_detail::context_lease lease;
+    static void forward(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c) {
+        const cudnn_detail::context_lease lease;
         auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
         prepare(dev, p, ctx, c);
@@ -84,9 +84,9 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
 
     /// dy: gradient w.r.t. every step's output (H x steps*batch) or null; dh_last: w.r.t. each sample's
     /// last state (H x batch) or null. Accumulates into g; writes dx (in x steps*batch) when not null.
-    static void backward(const weights& p, const matrix<T>&, const chunk_context& ctx, cache& c, const matrix<T>* dy,
-                         const matrix<T>* dh_last, const grads& g, matrix<T>* dx) {
-        const backend::cudnn_detail::context_lease lease;
+    static void backward(const weights& p, const nn::matrix<T>&, const nn::chunk_info& ctx, cache& c, const nn::matrix<T>* dy,
+                         const nn::matrix<T>* dh_last, const grads& g, nn::matrix<T>* dx) {
+        const cudnn_detail::context_lease lease;
         auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
         if (!c.trained || c.in != p.in || c.hidden != H || c.steps != S || c.batch != B)
@@ -168,8 +168,8 @@ private:
 
     /// (Re)creates the RNN descriptor when the layer's shape changes, and sets the data descriptors and
     /// device sequence lengths of this chunk.
-    static void prepare(backend::cudnn_detail::context& dev, const weights& p, const chunk_context& ctx, cache& c) {
-        using backend::cudnn_detail::data_type;
+    static void prepare(cudnn_detail::context& dev, const weights& p, const nn::chunk_info& ctx, cache& c) {
+        using cudnn_detail::data_type;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps;
         if (!c.rnn || c.in != p.in || c.hidden != H) {
             c.rnn = {};
@@ -210,7 +210,7 @@ private:
 
     /// Offsets of the six matrices and biases in the weight space, checked against PyTorch's shapes
     /// (linear layers 0-2: W_ir, W_iz, W_in and b_i*, 3-5: W_hr, W_hz, W_hn and b_h*).
-    static void locate_weights(backend::cudnn_detail::context& dev, const weights& p, cache& c) {
+    static void locate_weights(cudnn_detail::context& dev, const weights& p, cache& c) {
         const Index H = p.hidden;
         auto* base = static_cast<char*>(c.w.get());
         for (int id = 0; id < 6; ++id) {
@@ -254,4 +254,4 @@ private:
     }
 };
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend

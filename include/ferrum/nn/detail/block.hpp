@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include "ferrum/core/config.hpp"
+#include "ferrum/core/random.hpp"
 
 namespace ferrum::nn {
 
@@ -18,6 +19,29 @@ namespace ferrum::nn {
 /// `inference` is deterministic (dropout off); `mc_dropout` keeps sampling dropout masks at inference
 /// (Monte-Carlo dropout, Gal & Ghahramani 2016) from the layers' seeded generators.
 enum class mode { inference, training, mc_dropout };
+
+/// Activations of one chunk as a layer sees them: features x (steps * batch), row-major, column
+/// t * batch + b (tabular data: steps == 1).
+template <class T>
+using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Shape of what flows along one edge of the model graph (per sample).
+struct io_shape {
+    Eigen::Index features = 0;
+    bool sequence = false;
+};
+
+/// \brief Everything a layer needs to know about the chunk of the batch it is processing.
+struct chunk_info {
+    Eigen::Index steps = 1;
+    Eigen::Index batch = 0;              ///< samples in this chunk
+    std::size_t first_sample = 0;        ///< index of the chunk's first sample in the whole batch
+    const std::vector<int>* lengths = nullptr;  ///< per-sample valid steps of this chunk; null: all full
+    nn::mode run_mode = nn::mode::inference;
+    std::uint64_t draw = 0;  ///< random draw of this pass for this layer (what begin_forward returned)
+    std::uint64_t node = 0;  ///< the layer's position in its model (mixed into random streams)
+    bool masked() const noexcept { return lengths != nullptr; }
+};
 
 namespace detail {
 
@@ -27,8 +51,7 @@ constexpr void check_scalar() noexcept {
                   "ferrum::nn layers and models are defined for T = float or T = double only");
 }
 
-template <class T>
-using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using nn::matrix;
 template <class T>
 using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 template <class T>
@@ -50,21 +73,11 @@ struct block {
     Eigen::Index features() const noexcept { return v.rows(); }
 };
 
-/// Shape of what flows along one edge of the model graph (per sample).
-struct io_shape {
-    Eigen::Index features = 0;
-    bool sequence = false;
-};
+using nn::io_shape;
+using chunk_context = nn::chunk_info;
 
-/// Everything a layer needs to know about the chunk it is processing.
-struct chunk_context {
-    Eigen::Index steps = 1;
-    Eigen::Index batch = 0;              ///< samples in this chunk
-    std::size_t first_sample = 0;        ///< index of the chunk's first sample in the whole batch
-    const std::vector<int>* lengths = nullptr;  ///< per-sample valid steps of this chunk; null: all full
-    nn::mode run_mode = nn::mode::inference;
-    bool masked() const noexcept { return lengths != nullptr; }
-};
+/// The engine's hash: SplitMix64 (core/random.hpp).
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept { return ferrum::splitmix64(x); }
 
 }  // namespace detail
 }  // namespace ferrum::nn

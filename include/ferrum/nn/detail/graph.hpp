@@ -1,31 +1,26 @@
 // The execution engine behind nn::sequential and nn::functional: a directed acyclic graph of layers in
-// insertion (topological) order, run over fixed chunks of the batch on a few threads. Each chunk owns its
-// activations, caches and gradient buffers; chunk gradients are summed in chunk order, so results are
-// bit-identical for any number of threads.
+// insertion (topological) order, run over fixed chunks of the batch on ferrum's thread pool. Each chunk owns
+// its activations, caches and gradient buffers; chunk gradients are summed in chunk order, so results are
+// bit-identical for any number of threads. All scratch memory of a run lives in a `pass`: the training API
+// (forward, then backward) keeps one in the graph, const predict() makes its own, so one model serves many
+// threads. Layers are reached through nn::any_layer only: the engine names no concrete layer.
 #pragma once
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
+#include <cstdint>
+#include <memory>
 #include <string>
-#include <thread>
-#include <variant>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/error.hpp"
-#include "ferrum/nn/dense.hpp"
+#include "ferrum/core/parallel.hpp"
 #include "ferrum/nn/detail/block.hpp"
-#include "ferrum/nn/dropout.hpp"
-#include "ferrum/nn/gru.hpp"
+#include "ferrum/nn/layer.hpp"
 
 namespace ferrum::nn {
-
-/// Any layer a model can hold.
-template <class T, class Backend>
-using any_layer = std::variant<dense<T, Backend>, gru<T, Backend>, dropout<T, Backend>>;
 
 /// \brief A non-owning view of one input batch: (batch, features) or (batch, time, features), row-major.
 template <class T>
@@ -66,12 +61,10 @@ public:
     std::size_t add_layer(std::string name, layer_type layer, std::size_t from) {
         check_name(name);
         check_node(from);
-        const io_shape s = std::visit([&](const auto& l) { return l.output_shape(nodes_[from].shape); }, layer);
+        const io_shape s = layer.output_shape(nodes_[from].shape);
         layers_.push_back(std::move(layer));
         nodes_.push_back({node_kind::layer, std::move(name), {from}, layers_.size() - 1, s});
         output_ = nodes_.size() - 1;
-        // distinct dropout layers draw distinct masks even with equal seeds
-        if (auto* d = std::get_if<dropout<T, Backend>>(&layers_.back())) d->set_salt(output_);
         return output_;
     }
 
@@ -112,109 +105,71 @@ public:
         parameter_list<T> out;
         for (const auto& n : nodes_)
             if (n.kind == node_kind::layer) {
-                auto p = std::visit([&](auto& l) { return l.parameters(n.name + "."); }, layers_[n.index]);
+                auto p = layers_[n.index].parameters(n.name + ".");
                 out.insert(out.end(), p.begin(), p.end());
             }
         return out;
     }
     void zero_grad() {
-        for (auto& l : layers_) std::visit([](auto& x) { x.storage().zero_grad(); }, l);
+        for (auto& l : layers_) l.storage().zero_grad();
     }
 
     std::size_t chunk_size = 64;   ///< samples per chunk (fixed partition: results do not depend on threads)
     std::size_t num_threads = 2;
 
-    /// Runs the graph. All sequence inputs share `lengths` (empty: every sample uses all steps).
+    /// Runs the graph for training (or any mode) and keeps what backward() needs. All sequence inputs
+    /// share `lengths` (empty: every sample uses all steps). Sampling layers (dropout) advance their draws.
     void forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m) {
-        if (output_ == npos) throw value_error("the model has no layers");
-        if (inputs.size() != num_inputs_)
-            throw value_error("the model takes " + std::to_string(num_inputs_) + " inputs, got " +
-                              std::to_string(inputs.size()));
-        batch_ = inputs.front().batch;
-        steps_ = 0;
-        for (const auto& n : nodes_) {
-            if (n.kind != node_kind::input) continue;
-            const auto& in = inputs[n.index];
-            if (in.batch != batch_) throw value_error("all model inputs need the same batch size");
-            if (in.sequence != n.shape.sequence || in.features != static_cast<std::size_t>(n.shape.features))
-                throw value_error("input '" + n.name + "' expects " + describe(n.shape) + ", got " +
-                                  (in.sequence ? "a sequence" : "a table") + " with " + std::to_string(in.features) +
-                                  " features");
-            if (in.sequence) {
-                if (in.steps == 0) throw value_error("input '" + n.name + "' has sequences of zero steps");
-                if (steps_ && steps_ != in.steps) throw value_error("sequence inputs differ in length");
-                steps_ = in.steps;
-            }
-        }
-        if (batch_ == 0) throw value_error("empty batch");
-        if (steps_ == 0 && !lengths.empty()) throw value_error("lengths given but no input is a sequence");
-        if (!lengths.empty()) {
-            if (lengths.size() != batch_)
-                throw value_error("lengths has " + std::to_string(lengths.size()) + " entries for a batch of " +
-                                  std::to_string(batch_));
-            for (auto l : lengths)
-                if (l < 1 || l > steps_)
-                    throw value_error("sequence length " + std::to_string(l) + " outside [1, " +
-                                      std::to_string(steps_) + "]");
-        }
-        masked_ = !lengths.empty() && std::any_of(lengths.begin(), lengths.end(), [&](auto l) { return l < steps_; });
-        mode_ = m;
-        for (auto& l : layers_) std::visit([&](auto& x) { x.begin_forward(m); }, l);
-        if (chunk_size == 0) throw value_error("chunk_size must be positive");
-        const std::size_t nchunks = (batch_ + chunk_size - 1) / chunk_size;
-        chunks_.resize(nchunks);
-        for (std::size_t c = 0; c < nchunks; ++c) {
-            auto& ch = chunks_[c];
-            ch.first = c * chunk_size;
-            ch.count = std::min(chunk_size, batch_ - ch.first);
-            ch.lengths.clear();
-            if (masked_)
-                for (std::size_t b = 0; b < ch.count; ++b) ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
-        }
-        parallel(nchunks, [&](std::size_t c) { forward_chunk(chunks_[c], inputs); });
-        has_forward_ = true;
+        prepare(last_, inputs, lengths, m);
+        last_.has_forward = false;
+        last_.draws.resize(layers_.size());
+        for (std::size_t l = 0; l < layers_.size(); ++l) last_.draws[l] = layers_[l].begin_forward(m);
+        run(last_, inputs);
+        last_.has_forward = true;
+    }
+
+    /// \brief Runs the graph without changing it: every buffer lives in this call, so concurrent calls on
+    /// one model are safe. Sampling layers (mode::mc_dropout) draw their masks from `dropout_seed`.
+    xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m,
+                          std::uint64_t dropout_seed) const {
+        pass p;
+        prepare(p, inputs, lengths, m);
+        p.draws.assign(layers_.size(), dropout_seed);
+        run(p, inputs);
+        return gather(p, output_, false);
     }
 
     /// Backpropagates `grad_output` (the gradient of the loss w.r.t. the output); accumulates parameter
     /// gradients into the layers. With `input_gradients`, returns d loss / d input for every input.
     std::vector<xt::xarray<T>> backward(const T* grad_output, const std::vector<std::size_t>& shape,
                                         bool input_gradients) {
-        if (!has_forward_) throw value_error("backward() needs a forward() pass first");
+        if (!last_.has_forward) throw value_error("backward() needs a forward() pass first");
         const io_shape os = nodes_[output_].shape;
         const std::vector<std::size_t> expect =
-            os.sequence ? std::vector<std::size_t>{batch_, steps_, static_cast<std::size_t>(os.features)}
-                        : std::vector<std::size_t>{batch_, static_cast<std::size_t>(os.features)};
+            os.sequence ? std::vector<std::size_t>{last_.batch, last_.steps, static_cast<std::size_t>(os.features)}
+                        : std::vector<std::size_t>{last_.batch, static_cast<std::size_t>(os.features)};
         if (shape != expect) throw value_error("backward: the gradient's shape differs from the model output's");
-        want_input_grad_ = input_gradients;
-        parallel(chunks_.size(), [&](std::size_t c) { backward_chunk(chunks_[c], grad_output); });
+        last_.want_input_grad = input_gradients;
+        parallel(last_.chunks.size(), [&](std::size_t c) { backward_chunk(last_, last_.chunks[c], grad_output); });
         // sum chunk gradients in chunk order: identical for any thread count
         for (std::size_t l = 0; l < layers_.size(); ++l) {
-            auto& g = std::visit([](auto& x) -> std::vector<T>& { return x.storage().grads(); }, layers_[l]);
-            for (const auto& ch : chunks_)
+            auto& g = layers_[l].storage().grads();
+            for (const auto& ch : last_.chunks)
                 for (std::size_t i = 0; i < g.size(); ++i) g[i] += ch.pgrad[l][i];
         }
         std::vector<xt::xarray<T>> out;
         if (input_gradients)
             for (const auto& n : nodes_)
-                if (n.kind == node_kind::input) out.push_back(gather(&n - nodes_.data(), true));
+                if (n.kind == node_kind::input) out.push_back(gather(last_, &n - nodes_.data(), true));
         return out;
     }
 
     /// The output of the last forward pass: (batch, features) or (batch, time, features).
-    xt::xarray<T> output_tensor() const { return gather(output_, false); }
+    xt::xarray<T> output_tensor() const { return gather(last_, output_, false); }
     io_shape output_shape() const { return nodes_.at(output_).shape; }
 
 private:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-    struct layer_cache {
-        typename dense<T, Backend>::chunk_cache d;
-        typename gru<T, Backend>::chunk_cache g;
-        typename dropout<T, Backend>::chunk_cache p;
-        auto& get(const dense<T, Backend>&) noexcept { return d; }
-        auto& get(const gru<T, Backend>&) noexcept { return g; }
-        auto& get(const dropout<T, Backend>&) noexcept { return p; }
-    };
 
     struct chunk {
         std::size_t first = 0, count = 0;
@@ -222,9 +177,85 @@ private:
         std::vector<block<T>> out, grad;
         std::vector<char> has_grad;
         std::vector<block<T>> scratch;  ///< per node, so buffers keep their size between calls
-        std::vector<layer_cache> caches;
+        std::vector<std::unique_ptr<layer_cache_base>> caches;  ///< per layer, made by the layer
+        std::vector<const void*> cache_owner;  ///< the layer object each cache was made by
         std::vector<std::vector<T>> pgrad;
     };
+
+    /// The scratch memory and bookkeeping of one run of the graph. Copying a graph does not copy its last
+    /// pass (layer caches may hold device memory): a copy needs its own forward() before backward().
+    struct pass {
+        pass() = default;
+        pass(const pass&) noexcept {}
+        pass(pass&&) noexcept = default;
+        pass& operator=(const pass&) noexcept {
+            *this = pass();
+            return *this;
+        }
+        pass& operator=(pass&&) noexcept = default;
+        ~pass() = default;
+
+        std::vector<chunk> chunks;
+        std::size_t batch = 0, steps = 0;
+        bool masked = false, has_forward = false, want_input_grad = false;
+        mode run_mode = mode::inference;
+        std::vector<std::uint64_t> draws;  ///< per layer: chunk_info::draw
+    };
+
+    /// Checks the inputs against the graph and splits the batch into chunks.
+    void prepare(pass& p, const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths,
+                 mode m) const {
+        if (output_ == npos) throw value_error("the model has no layers");
+        if (inputs.size() != num_inputs_)
+            throw value_error("the model takes " + std::to_string(num_inputs_) + " inputs, got " +
+                              std::to_string(inputs.size()));
+        const std::size_t batch = inputs.front().batch;
+        std::size_t steps = 0;
+        for (const auto& n : nodes_) {
+            if (n.kind != node_kind::input) continue;
+            const auto& in = inputs[n.index];
+            if (in.batch != batch) throw value_error("all model inputs need the same batch size");
+            if (in.sequence != n.shape.sequence || in.features != static_cast<std::size_t>(n.shape.features))
+                throw value_error("input '" + n.name + "' expects " + describe(n.shape) + ", got " +
+                                  (in.sequence ? "a sequence" : "a table") + " with " + std::to_string(in.features) +
+                                  " features");
+            if (in.sequence) {
+                if (in.steps == 0) throw value_error("input '" + n.name + "' has sequences of zero steps");
+                if (steps && steps != in.steps) throw value_error("sequence inputs differ in length");
+                steps = in.steps;
+            }
+        }
+        if (batch == 0) throw value_error("empty batch");
+        if (steps == 0 && !lengths.empty()) throw value_error("lengths given but no input is a sequence");
+        if (!lengths.empty()) {
+            if (lengths.size() != batch)
+                throw value_error("lengths has " + std::to_string(lengths.size()) + " entries for a batch of " +
+                                  std::to_string(batch));
+            for (auto l : lengths)
+                if (l < 1 || l > steps)
+                    throw value_error("sequence length " + std::to_string(l) + " outside [1, " +
+                                      std::to_string(steps) + "]");
+        }
+        if (chunk_size == 0) throw value_error("chunk_size must be positive");
+        p.batch = batch;
+        p.steps = steps;
+        p.masked = !lengths.empty() && std::any_of(lengths.begin(), lengths.end(), [&](auto l) { return l < steps; });
+        p.run_mode = m;
+        const std::size_t nchunks = (batch + chunk_size - 1) / chunk_size;
+        p.chunks.resize(nchunks);
+        for (std::size_t c = 0; c < nchunks; ++c) {
+            auto& ch = p.chunks[c];
+            ch.first = c * chunk_size;
+            ch.count = std::min(chunk_size, batch - ch.first);
+            ch.lengths.clear();
+            if (p.masked)
+                for (std::size_t b = 0; b < ch.count; ++b) ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
+        }
+    }
+
+    void run(pass& p, const std::vector<input_view<T>>& inputs) const {
+        parallel(p.chunks.size(), [&](std::size_t c) { forward_chunk(p, p.chunks[c], inputs); });
+    }
 
     static std::string describe(io_shape s) {
         return (s.sequence ? std::string("a sequence") : std::string("a table")) + " with " +
@@ -238,20 +269,38 @@ private:
         if (n >= nodes_.size()) throw value_error("node " + std::to_string(n) + " does not exist (yet)");
     }
 
-    chunk_context context(const chunk& ch) const noexcept {
-        chunk_context ctx;
-        ctx.steps = static_cast<Eigen::Index>(steps_ ? steps_ : 1);
+    static chunk_info context(const pass& p, const chunk& ch) noexcept {
+        chunk_info ctx;
+        ctx.steps = static_cast<Eigen::Index>(p.steps ? p.steps : 1);
         ctx.batch = static_cast<Eigen::Index>(ch.count);
         ctx.first_sample = ch.first;
-        ctx.lengths = masked_ ? &ch.lengths : nullptr;
-        ctx.run_mode = mode_;
+        ctx.lengths = p.masked ? &ch.lengths : nullptr;
+        ctx.run_mode = p.run_mode;
         return ctx;
     }
+    /// The chunk's context as layer node i sees it (its draw of this pass and its position).
+    chunk_info layer_context(const pass& p, chunk_info ctx, std::size_t i) const noexcept {
+        ctx.draw = p.draws[nodes_[i].index];
+        ctx.node = i;  // distinct dropout layers draw distinct masks even with equal seeds
+        return ctx;
+    }
+    /// Sets a block's layout fields from the node's shape.
+    static void describe_block(block<T>& b, io_shape s, const chunk_info& ctx) noexcept {
+        b.steps = s.sequence ? ctx.steps : 1;
+        b.batch = ctx.batch;
+        b.sequence = s.sequence;
+    }
 
-    void forward_chunk(chunk& ch, const std::vector<input_view<T>>& inputs) {
-        const chunk_context ctx = context(ch);
+    void forward_chunk(const pass& p, chunk& ch, const std::vector<input_view<T>>& inputs) const {
+        const chunk_info ctx = context(p, ch);
         ch.out.resize(nodes_.size());
         ch.caches.resize(layers_.size());
+        ch.cache_owner.resize(layers_.size(), nullptr);
+        for (std::size_t l = 0; l < layers_.size(); ++l)
+            if (ch.cache_owner[l] != &layers_[l].erased()) {  // new, replaced or copied layers get a fresh cache
+                ch.caches[l] = layers_[l].erased().make_cache();
+                ch.cache_owner[l] = &layers_[l].erased();
+            }
         const Eigen::Index B = ctx.batch;
         for (std::size_t i = 0; i < nodes_.size(); ++i) {
             const node& n = nodes_[i];
@@ -271,8 +320,9 @@ private:
                             o.v(f, t * B + b) = in.sequence && t >= len ? T(0) : src[t * F + f];  // padding may be NaN
                 }
             } else if (n.kind == node_kind::layer) {
-                std::visit([&](const auto& l) { l.forward_chunk(ch.out[n.from[0]], o, ch.caches[n.index].get(l), ctx); },
-                           layers_[n.index]);
+                layers_[n.index].erased().forward(ch.out[n.from[0]].v, o.v, *ch.caches[n.index],
+                                                  layer_context(p, ctx, i));
+                describe_block(o, n.shape, ctx);
             } else {
                 const block<T>& first = ch.out[n.from[0]];
                 o.v.resize(n.shape.features, first.v.cols());
@@ -288,7 +338,7 @@ private:
         }
     }
 
-    void accumulate(chunk& ch, std::size_t target, block<T>& g) {
+    static void accumulate(chunk& ch, std::size_t target, block<T>& g) {
         if (ch.has_grad[target]) {
             ch.grad[target].v += g.v;
         } else {
@@ -301,20 +351,17 @@ private:
         ch.grad[target].sequence = o.sequence;
     }
 
-    bool needs_grad(std::size_t n) const noexcept {
-        return nodes_[n].kind != node_kind::input || want_input_grad_;
+    bool needs_grad(const pass& p, std::size_t n) const noexcept {
+        return nodes_[n].kind != node_kind::input || p.want_input_grad;
     }
 
-    void backward_chunk(chunk& ch, const T* gout) {
-        const chunk_context ctx = context(ch);
+    void backward_chunk(const pass& p, chunk& ch, const T* gout) const {
+        const chunk_info ctx = context(p, ch);
         ch.grad.resize(nodes_.size());
         ch.has_grad.assign(nodes_.size(), 0);
         ch.scratch.resize(nodes_.size());
         ch.pgrad.resize(layers_.size());
-        for (std::size_t l = 0; l < layers_.size(); ++l) {
-            const std::size_t np = std::visit([](const auto& x) { return x.storage().size(); }, layers_[l]);
-            ch.pgrad[l].assign(np, T(0));
-        }
+        for (std::size_t l = 0; l < layers_.size(); ++l) ch.pgrad[l].assign(layers_[l].storage().size(), T(0));
         // scatter the output gradient into the chunk layout; steps past a sample's length are ignored
         {
             const block<T>& o = ch.out[output_];
@@ -337,19 +384,19 @@ private:
             const node& n = nodes_[i];
             if (n.kind == node_kind::layer) {
                 const std::size_t src = n.from[0];
-                const bool want = needs_grad(src);
-                std::visit(
-                    [&](const auto& l) {
-                        l.backward_chunk(ch.out[src], ch.out[i], ch.caches[n.index].get(l), ch.grad[i],
-                                         want ? &ch.scratch[i] : nullptr, ch.pgrad[n.index].data(), ctx);
-                    },
-                    layers_[n.index]);
-                if (want) accumulate(ch, src, ch.scratch[i]);
+                const bool want = needs_grad(p, src);
+                layers_[n.index].erased().backward(ch.out[src].v, ch.out[i].v, ch.grad[i].v,
+                                                   want ? &ch.scratch[i].v : nullptr, ch.pgrad[n.index].data(),
+                                                   *ch.caches[n.index], layer_context(p, ctx, i));
+                if (want) {
+                    describe_block(ch.scratch[i], nodes_[src].shape, ctx);
+                    accumulate(ch, src, ch.scratch[i]);
+                }
             } else if (n.kind == node_kind::concat) {
                 Eigen::Index row = 0;
                 for (auto f : n.from) {
                     const Eigen::Index r = ch.out[f].v.rows();
-                    if (needs_grad(f)) {
+                    if (needs_grad(p, f)) {
                         if (ch.has_grad[f]) {
                             ch.grad[f].v += ch.grad[i].v.middleRows(row, r);
                         } else {
@@ -365,18 +412,18 @@ private:
 
     /// Copies node n's chunk blocks (its output, or its gradient) back into a (batch[, time], features) array,
     /// with zeros past each sample's length.
-    xt::xarray<T> gather(std::size_t n, bool gradient) const {
+    xt::xarray<T> gather(const pass& p, std::size_t n, bool gradient) const {
         const io_shape s = nodes_[n].shape;
-        const std::size_t S = s.sequence ? steps_ : 1, F = static_cast<std::size_t>(s.features);
-        xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({batch_, S, F}) : xt::xarray<T>::from_shape({batch_, F});
+        const std::size_t S = s.sequence ? p.steps : 1, F = static_cast<std::size_t>(s.features);
+        xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({p.batch, S, F}) : xt::xarray<T>::from_shape({p.batch, F});
         out.fill(T(0));
-        for (const auto& ch : chunks_) {
+        for (const auto& ch : p.chunks) {
             const bool has = gradient ? (n < ch.has_grad.size() && ch.has_grad[n]) : true;
             if (!has) continue;
             const matrix<T>& v = gradient ? ch.grad[n].v : ch.out[n].v;
             const std::size_t B = ch.count;
             for (std::size_t b = 0; b < B; ++b) {
-                const std::size_t len = s.sequence && masked_ ? static_cast<std::size_t>(ch.lengths[b]) : S;
+                const std::size_t len = s.sequence && p.masked ? static_cast<std::size_t>(ch.lengths[b]) : S;
                 T* dst = out.data() + (ch.first + b) * S * F;
                 for (std::size_t t = 0; t < len; ++t)
                     for (std::size_t f = 0; f < F; ++f)
@@ -386,37 +433,18 @@ private:
         return out;
     }
 
+    /// ferrum's thread pool over the chunks (the partition is fixed, so results do not depend on threads).
     template <class F>
-    void parallel(std::size_t n, F&& f) {
-        const std::size_t nt = std::max<std::size_t>(1, std::min(num_threads, n));
-        if (nt == 1) {
-            for (std::size_t i = 0; i < n; ++i) f(i);
-            return;
-        }
-        std::atomic<std::size_t> next{0};
-        std::vector<std::exception_ptr> errors(nt);
-        auto work = [&](std::size_t tid) {
-            try {
-                for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
-            } catch (...) {
-                errors[tid] = std::current_exception();
-            }
-        };
-        std::vector<std::thread> pool;
-        for (std::size_t t = 1; t < nt; ++t) pool.emplace_back(work, t);
-        work(0);
-        for (auto& th : pool) th.join();
-        for (auto& e : errors)
-            if (e) std::rethrow_exception(e);
+    void parallel(std::size_t n, F&& f) const {
+        parallel_options o;
+        o.threads = static_cast<unsigned>(std::max<std::size_t>(1, num_threads));
+        parallel_for(n, o, std::forward<F>(f));
     }
 
     std::vector<node> nodes_;
     std::vector<layer_type> layers_;
     std::size_t num_inputs_ = 0, output_ = npos;
-    std::vector<chunk> chunks_;
-    std::size_t batch_ = 0, steps_ = 0;
-    bool masked_ = false, has_forward_ = false, want_input_grad_ = false;
-    mode mode_ = mode::inference;
+    pass last_;  ///< the training API's pass: what forward() leaves for backward() and output_tensor()
 };
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "ferrum/core/random.hpp"
 #include "ferrum/nn/detail/graph.hpp"
 
 namespace ferrum::nn::detail {
@@ -28,20 +29,10 @@ public:
     /// Re-initialises every layer (PyTorch defaults) and reseeds every dropout layer from one seed.
     void reset_parameters(std::uint64_t seed) {
         std::uint64_t k = 0;
-        for (auto& l : graph_.layers()) {
-            const std::uint64_t s = mix64(seed + 0x51ED270B27F1A3C5ULL * ++k);
-            std::visit(
-                [&](auto& x) {
-                    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, dropout<T, Backend>>)
-                        x.reseed(s);
-                    else
-                        x.reset_parameters(s);
-                },
-                l);
-        }
+        for (auto& l : graph_.layers()) l.reset_parameters(ferrum::splitmix64(seed + 0x51ED270B27F1A3C5ULL * ++k));
     }
 
-    /// Threads used by forward/backward (the batch is split into fixed chunks; results do not depend on it).
+    /// Threads used by forward/backward/predict (the batch is split into fixed chunks; results do not depend on it).
     void set_num_threads(std::size_t n) noexcept { graph_.num_threads = n == 0 ? 1 : n; }
     std::size_t num_threads() const noexcept { return graph_.num_threads; }
     /// Samples per chunk (default 64). Changing it changes float summation order, not the mathematics.
@@ -52,6 +43,7 @@ public:
     std::size_t chunk_size() const noexcept { return graph_.chunk_size; }
 
     std::size_t num_layers() const noexcept { return graph_.layers().size(); }
+    /// Layer i (in the order added); nn::get_if<nn::dropout<T, Backend>>(&model.layer(i)) reaches its type.
     layer_type& layer(std::size_t i) { return graph_.layers().at(i); }
     const layer_type& layer(std::size_t i) const { return graph_.layers().at(i); }
 

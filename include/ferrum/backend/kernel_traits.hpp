@@ -1,6 +1,6 @@
-// The backend seam of ferrum::nn: host-side layers call their numerical kernels through these traits,
-// specialised per backend tag (ferrum::backend::cpu in ferrum/backend/cpu/, a cuDNN backend beside it),
-// so a new backend changes no public type and no layer logic.
+// The backend seam of ferrum::nn: host-side layers call their numerical kernels through these traits in
+// namespace ferrum::backend, specialised per backend tag (ferrum::backend::cpu in ferrum/backend/cpu/, the
+// cuDNN backend in ferrum/backend/cudnn/), so a new backend changes no public type and no layer logic.
 #pragma once
 
 #include <Eigen/Core>
@@ -8,7 +8,7 @@
 #include "ferrum/core/config.hpp"
 #include "ferrum/nn/activation.hpp"
 
-namespace ferrum::nn::detail {
+namespace ferrum::backend {
 
 template <class>
 inline constexpr bool dependent_false = false;
@@ -19,7 +19,7 @@ struct dense_weights {
     const T* w;  ///< [out, in] row-major (PyTorch nn.Linear.weight)
     const T* b;  ///< [out]
     Eigen::Index in, out;
-    activation act;
+    nn::activation act;
 };
 template <class T>
 struct dense_grads {
@@ -68,4 +68,4 @@ struct dropout_kernels {
                   "or use ferrum::backend::cpu");
 };
 
-}  // namespace ferrum::nn::detail
+}  // namespace ferrum::backend
