@@ -193,15 +193,13 @@ public:
     }
 
     static bnn_mlp from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
-        try {
+        return detail::read_model_document(where, "bnn_mlp model", [&] {
             const auto& pre = j.at("preprocessing");
             if (pre.value("model", "") != "bnn_mlp") throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
             auto feat = standardiser::from_json(pre.at("features"));
-            nlohmann::json arch = pre;  // every other field of "preprocessing" is an architecture option
-            for (const char* learnt : {"model", "target", "features", "target_scale", "sigma_scale", "outputs"})
-                arch.erase(learnt);
-            arch["inputs"] = feat.mean.size();
-            const auto o = options_from_json<bnn_options>(arch, where, missing_option::error, "preprocessing.");
+            const auto o = detail::architecture_from<bnn_options>(
+                pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
+                {{"inputs", feat.mean.size()}}, where);
             bnn_mlp m(o);
             m.net_ = detail::network_from_document(j, where, verify);
             m.feat_ = std::move(feat);
@@ -212,11 +210,7 @@ public:
             m.test_inputs_ = detail::document_test_inputs(j);
             m.trained_ = true;
             return m;
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(where, 0, "", std::string("malformed bnn_mlp model: ") + e.what());
-        } catch (const value_error& e) {
-            throw input_error(where, 0, "", e.what());
-        }
+        });
     }
     static bnn_mlp load(const std::string& path, bool verify = true) {
         return from_json(read_json_file(path, "model file"), path, verify);

@@ -152,14 +152,13 @@ public:
 
     /// \brief Reads a model file; with `verify` the embedded test vector is re-run (input_error on mismatch).
     static ua_csnet from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
-        try {
+        return detail::read_model_document(where, "UA-CSNet model file", [&] {
             const auto& pre = j.at("preprocessing");
             if (pre.value("model", "") != "ua_csnet")
                 throw input_error(where, 0, "preprocessing.model", "not a UA-CSNet model file");
-            nlohmann::json arch = pre;  // every other field of "preprocessing" is an architecture option
-            for (const char* learnt : {"model", "resampling", "flux", "flux_error", "outputs"}) arch.erase(learnt);
-            arch["pixels"] = pre.at("resampling").at("pixels");
-            const auto o = options_from_json<ua_csnet_options>(arch, where, missing_option::error, "preprocessing.");
+            const auto o = detail::architecture_from<ua_csnet_options>(
+                pre, {"model", "resampling", "flux", "flux_error", "outputs"},
+                {{"pixels", pre.at("resampling").at("pixels")}}, where);
             ua_csnet m(o);
             m.net_ = detail::network_from_document(j, where, verify);
             m.flux_ = standardiser::from_json(pre.at("flux"));
@@ -169,11 +168,7 @@ public:
             m.test_inputs_ = detail::document_test_inputs(j);
             m.trained_ = true;
             return m;
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(where, 0, "", std::string("malformed UA-CSNet model file: ") + e.what());
-        } catch (const value_error& e) {
-            throw input_error(where, 0, "", e.what());
-        }
+        });
     }
     static ua_csnet load(const std::string& path, bool verify = true) {
         return from_json(read_json_file(path, "model file"), path, verify);
