@@ -1,6 +1,7 @@
 // ferrum-giants end to end on a tiny simulated set: simulate -> train (UA-CSNet on XP spectra, the two-stage
 // colour model) -> predict -> evaluate; one prediction row per star; options a command does not take, bad
-// catalogue rows (file, line, field) and a misplaced --mc-samples are refused without writing outputs.
+// catalogue rows (file, line, field), a misplaced --mc-samples and malformed option values (negative or
+// fractional counts, non-numbers, missing values, unknown options) are refused without writing outputs.
 // Finds the program through $FERRUM_GIANTS_EXE or next to this test (../tools/ferrum-giants); skips if absent.
 #include <catch2/catch.hpp>
 
@@ -127,5 +128,53 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         CHECK(r.status == 1);
         CHECK_THAT(r.err, Catch::Contains("bad.csv:4") && Catch::Contains("'feh'"));
     }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-giants: malformed option values are refused naming the option, before any work",
+          "[giants][cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-giants not built: skipped");
+        return;
+    }
+    const fs::path dir = fs::temp_directory_path() / "ferrum_test_giants_cli_options";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string out = (dir / "sim").string();
+    struct refusal {
+        std::string args, message;
+    };
+    const refusal cases[] = {
+        {"simulate --n -5 --out " + out, "--n needs a non-negative integer, got '-5'"},
+        {"simulate --n 2.5 --out " + out, "--n needs a non-negative integer, got '2.5'"},
+        {"simulate --n 0 --out " + out, "--n must be positive"},
+        {"simulate --n 10 --tail-fraction abc --out " + out, "--tail-fraction needs a finite number, got 'abc'"},
+        {"simulate --n 10 --tail-fraction nan --out " + out, "--tail-fraction needs a finite number, got 'nan'"},
+        {"simulate --n 10 --out", "--out needs a value"},
+        {"simulate --n --out " + out, "--n needs a value"},
+        {"simulate --n 10", "simulate: --out is required"},
+        {"simulate --n 10 --seed 1 --seed 2 --out " + out, "--seed is given twice"},
+        {"simulate --n 10 --no-spectra=yes --out " + out, "--no-spectra is a flag and takes no value"},
+        {"simulate --n 10 --no-costs --out " + out, "simulate: unknown option --no-costs"},
+        {"simulate --n 10 --threads -1 --out " + out, "--threads needs a non-negative integer, got '-1'"},
+        {"simulate 10 --out " + out, "unexpected argument '10'"},
+        {"train --model svm --catalogue c.csv --out " + out, "--model must be one of ua_csnet, bnn; got 'svm'"},
+        {"train --model bnn --catalogue c.csv --out " + out + " --max-epochs 1e3",
+         "--max-epochs needs a non-negative integer, got '1e3'"},
+        {"fly --n 3", "unknown command 'fly'"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.args);
+        const auto r = run(c.args, dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains(c.message) && Catch::Contains("--help"));
+        CHECK_FALSE(fs::exists(out));
+    }
+    // the usage text comes from the same declarations: every option of a command, with its default
+    const auto h = run("train --help", dir);
+    CHECK(h.status == 0);
+    CHECK_THAT(h.out, Catch::Contains("--folds N") && Catch::Contains("(default 8)") &&
+                          Catch::Contains("--model ua_csnet|bnn") && !Catch::Contains("--tail-fraction"));
+    CHECK(run("", dir).status == 2);  // no command: the usage, and a failure status
     fs::remove_all(dir);
 }

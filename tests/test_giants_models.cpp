@@ -351,3 +351,57 @@ TEST_CASE("two-stage colour model: calibrated [Fe/H] sigmas at the documented si
     CHECK(c.within_1sigma == Approx(0.68).margin(0.03));
     CHECK(c.within_2sigma == Approx(0.95).margin(0.02));
 }
+
+TEST_CASE("giants model files written before the options were declared once still load, with the same fields",
+          "[giants][model_io]") {
+    // tests/data/giants/*.json: small models saved by the code of commit 9dae619, whose hand-written JSON the
+    // FERRUM_OPTIONS declarations replaced. Loading re-runs each file's embedded test vector (verify).
+    const std::string dir = std::string(FERRUM_TEST_DATA_DIR) + "/giants/";
+    const auto read = [](const std::string& path) {
+        std::ifstream in(path);
+        return nlohmann::json::parse(in);
+    };
+    const auto ua_doc = read(dir + "ua_csnet_small.json");
+    auto ua = ua_csnet::from_json(ua_doc, "ua_csnet_small.json");
+    CHECK(ua.options().pixels == 60);
+    CHECK(ua.options().feh_widths == std::vector<std::size_t>{4, 2});
+    CHECK(ua.options().error_width == 3);
+    CHECK(ua.options().uncertainty_width == 2);
+    CHECK(ua.options().epsilon == 0.03);
+    CHECK(ua.to_json().at("preprocessing") == ua_doc.at("preprocessing"));  // written back field for field
+
+    const auto bnn_doc = read(dir + "bnn_mlp_small.json");
+    auto bnn = bnn_mlp::from_json(bnn_doc, "bnn_mlp_small.json");
+    CHECK(bnn.options().inputs == 3);
+    CHECK(bnn.options().hidden == std::vector<std::size_t>{4});
+    CHECK(bnn.options().dropout == 0.1);
+    CHECK(bnn.to_json().at("preprocessing") == bnn_doc.at("preprocessing"));
+
+    // an unknown, a missing or an ill-typed architecture field is an input_error naming it
+    const auto refused = [](auto load, nlohmann::json doc, const std::string& field) {
+        INFO(field);
+        try {
+            load(doc);
+            FAIL("loaded");
+        } catch (const input_error& e) {
+            CHECK(e.field() == field);
+        }
+    };
+    const auto load_ua = [](const nlohmann::json& d) { return ua_csnet::from_json(d, "f.json"); };
+    const auto load_bnn = [](const nlohmann::json& d) { return bnn_mlp::from_json(d, "f.json"); };
+    auto d = ua_doc;
+    d["preprocessing"]["feh_width"] = 4;
+    refused(load_ua, d, "preprocessing.feh_width");
+    d = ua_doc;
+    d["preprocessing"].erase("epsilon");
+    refused(load_ua, d, "preprocessing.epsilon");
+    d = ua_doc;
+    d["preprocessing"]["error_width"] = -3;
+    refused(load_ua, d, "preprocessing.error_width");
+    d = bnn_doc;
+    d["preprocessing"]["dropout"] = "0.1";
+    refused(load_bnn, d, "preprocessing.dropout");
+    d = bnn_doc;
+    d["preprocessing"].erase("hidden");
+    refused(load_bnn, d, "preprocessing.hidden");
+}

@@ -184,36 +184,40 @@ TEST_CASE("fixed-lam fits equal SciPy's values, unweighted and weighted", "[smoo
     }
 }
 
-TEST_CASE("the spline at SciPy's GCV lam reproduces SciPy's GCV spline", "[smoothing_spline][scipy]") {
+TEST_CASE("the lam search reaches a GCV value no larger than SciPy's choice, whose curve we reproduce",
+          "[smoothing_spline][gcv][scipy]") {
+    // What must hold whatever lam each search lands on: (a) our criterion at SciPy's lam is SciPy's GCV value
+    // there, (b) our lam's criterion is no larger than that, (c) at SciPy's lam we fit SciPy's curve. The two
+    // curves themselves may differ: GCV is flat near its minimum and SciPy's bounded search stops at an
+    // absolute xtol of 1e-5, as large as lam itself on these curves, so a better lam moves the curve along
+    // that flat valley (on one 51-point RRab curve by 5.7 mmag, with a lower GCV than SciPy's).
     const auto ref = ferrum_test::load_reference("smoothing_spline_gcv.json");
-    for (const auto& c : cases(ref)) {
-        INFO(c.name);
-        const double lam = c.gcv->at("lam").get<double>();
-        const double tol = std::max(1e-9, 10 * eps * lam * scipy_penalty_norm(c.x, c.w));
-        CHECK(max_rel_diff(ferrum::make_smoothing_spline(c.x, c.y, c.w, lam)(c.query), vec(c.gcv->at("values"))) <= tol);
-    }
-}
-
-TEST_CASE("the lam search reaches a GCV value no larger than SciPy's choice", "[smoothing_spline][gcv]") {
-    const auto ref = ferrum_test::load_reference("smoothing_spline_gcv.json");
-    std::size_t same_basin = 0;
+    std::size_t with_value = 0;
     for (const auto& c : cases(ref)) {
         const double scipy_lam = c.gcv->at("lam").get<double>();
+        const double scipy_error = eps * scipy_lam * scipy_penalty_norm(c.x, c.w);
         const auto s = ferrum::make_smoothing_spline(c.x, c.y, c.w);
         const double mine = ferrum::gcv_criterion(c.x, c.y, c.w, s.lam());
-        const double theirs = ferrum::gcv_criterion(c.x, c.y, c.w, scipy_lam);
-        INFO(c.name << ": lam " << s.lam() << " GCV " << mine << "; SciPy lam " << scipy_lam << " GCV " << theirs);
-        CHECK(mine <= theirs * (1 + 1e-12));
-        CHECK(s.criterion() == Approx(mine).epsilon(1e-14));
-        // Where SciPy found the same minimum, its lam is only known to its absolute xtol of 1e-5 (as large
-        // as lam itself here), so the curves differ by moving along a flat GCV minimum: ask for agreement to
-        // a quarter of the residual RMS, sqrt(GCV), i.e. well inside the noise the data can resolve.
-        if (std::abs(std::log10(s.lam() / scipy_lam)) < 0.3) {
-            ++same_basin;
-            CHECK(max_abs_diff(s(c.query), vec(c.gcv->at("values"))) <= 0.25 * std::sqrt(mine));
+        const double at_scipy_lam = ferrum::gcv_criterion(c.x, c.y, c.w, scipy_lam);
+        INFO(c.name << ": lam " << s.lam() << " GCV " << mine << "; SciPy lam " << scipy_lam << " GCV "
+                    << at_scipy_lam);
+        // (a) SciPy's own value of its criterion at its lam (oracles made before that key was written lack
+        // it; the grid of SciPy's criterion values is checked by the test above either way)
+        if (const auto v = c.gcv->find("criterion_at_lam"); v != c.gcv->end()) {
+            const double theirs = v->get<double>();
+            CHECK(std::abs(at_scipy_lam - theirs) <= std::max(1e-9, 1000.0 * scipy_error) * theirs);
+            ++with_value;
         }
+        // (b) both lams judged by the one criterion (a) ties to SciPy's, so that SciPy's rounding of its own
+        // value (up to 1.5e-8 relative on these curves) cannot decide; 1e-12 relative slack for ours
+        CHECK(mine <= at_scipy_lam * (1 + 1e-12));
+        CHECK(s.criterion() == Approx(mine).epsilon(1e-14));
+        // (c) SciPy's GCV curve, to the same tolerance as the fixed-lam comparison
+        const double tol = std::max(1e-9, 10 * scipy_error);
+        CHECK(max_rel_diff(ferrum::make_smoothing_spline(c.x, c.y, c.w, scipy_lam)(c.query),
+                           vec(c.gcv->at("values"))) <= tol);
     }
-    CHECK(same_basin >= 1);
+    if (with_value == 0) WARN("the oracle carries no 'criterion_at_lam': SciPy's GCV at its lam is not compared");
 }
 
 TEST_CASE("the lam search finds the minimum of a fine scan", "[smoothing_spline][gcv]") {

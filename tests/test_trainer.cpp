@@ -265,3 +265,34 @@ TEST_CASE("a diverging loss is an error naming the epoch", "[train][trainer]") {
     o.early_stopping = false;
     CHECK_THROWS_WITH(fit(m, opt, iota(0, 50), iota(0, 50), o), Catch::Contains("epoch"));
 }
+
+TEST_CASE("trainer_options: declared once, read strictly from JSON", "[trainer]") {
+    trainer_options o;
+    o.max_epochs = 7;
+    o.batch_size = 32;
+    o.reduce_lr_factor = 0.5;
+    o.history_path = "h.json";
+    const nlohmann::json j = o;
+    CHECK(j.at("max_epochs") == 7);
+    CHECK(j.at("batch_size") == 32);
+    CHECK(j.size() == ferrum::train::option_fields(static_cast<const trainer_options*>(nullptr)).size());
+    const auto back = ferrum::options_from_json<trainer_options>(j, "cfg.json");
+    CHECK(back.max_epochs == 7);
+    CHECK(back.batch_size == 32);
+    CHECK(back.reduce_lr_factor == 0.5);
+    CHECK(back.history_path == "h.json");
+    // a field left out keeps its default; an unknown, negative or ill-typed one names itself
+    CHECK(ferrum::options_from_json<trainer_options>({{"patience", 3}}, "cfg.json").batch_size == trainer_options{}.batch_size);
+    const auto field_of = [](const nlohmann::json& bad) {
+        try {
+            ferrum::options_from_json<trainer_options>(bad, "cfg.json");
+        } catch (const ferrum::input_error& e) {
+            return e.field();
+        }
+        return std::string("(accepted)");
+    };
+    CHECK(field_of({{"max_epoch", 3}}) == "max_epoch");
+    CHECK(field_of({{"batch_size", -1}}) == "batch_size");
+    CHECK(field_of({{"batch_size", 2.5}}) == "batch_size");
+    CHECK(field_of({{"shuffle", "yes"}}) == "shuffle");
+}

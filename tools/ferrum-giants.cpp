@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,91 +18,67 @@
 #include <ferrum/sim/giants.hpp>
 #include <ferrum/spectra/xp_spectra.hpp>
 
+#include "cli/options.hpp"
+
 namespace {
 
 using namespace ferrum;
 using json = nlohmann::json;
 
-const char* const usage = R"(ferrum-giants: giant-star [Fe/H] with uncertainties
-
-  ferrum-giants simulate --n N --out DIR [--seed S] [--no-spectra] [--tail-fraction 0.15]
-      Simulated giants with known answers: DIR/xp_spectra.csv (GaiaXPy sampled-spectrum CSV) and
-      DIR/catalogue.csv (labels feh, feh_error, truth, bp_rp0, Gaia/2MASS/AllWISE photometry, parallax).
-
-  ferrum-giants train --model ua_csnet --xp XP.csv --catalogue C.csv --out model.json
-                      [--max-epochs 200] [--no-costs] [--seed 1]
-      UA-CSNet; the catalogue gives feh and bp_rp0 (for the cost-sensitive weights) per source_id.
-  ferrum-giants train --model bnn --catalogue C.csv --out model.json
-                      [--max-epochs 300] [--folds 8] [--mc-samples 50] [--no-costs] [--seed 1]
-      Two-stage colour model: 8-fold photometric parallax, then the Bayesian MLP (labels feh, feh_error).
-      --no-costs: without the weight W = |[Fe/H]| + 0.5 of Fallows & Sanders eq. 11.
-
-  ferrum-giants predict --model M --catalogue C.csv [--xp XP.csv] --out predictions.csv [--mc-samples N]
-      source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag
-
-  ferrum-giants evaluate --predictions P.csv --catalogue C.csv [--label-column feh] [--error-column feh_error]
-      Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the
-      label error when --error-column names one; --error-column none compares with sigma alone), bias and
-      rms overall and per [Fe/H] bin.
-
-  Common: --quiet (also FERRUM_QUIET=1), --threads N, --help.
-)";
-
-struct args {
-    std::string command;
-    std::map<std::string, std::string> kv;
-    std::set<std::string> flags;
-    std::string get(const std::string& k, const std::string& def = "") const {
-        auto it = kv.find(k);
-        return it == kv.end() ? def : it->second;
-    }
-    std::string need(const std::string& k) const {
-        auto it = kv.find(k);
-        if (it == kv.end()) throw value_error(command + ": --" + k + " is required (see ferrum-giants --help)");
-        return it->second;
-    }
-    long long integer(const std::string& k, long long def) const {
-        if (!kv.count(k)) return def;
-        const auto r = parse_int64(kv.at(k));
-        if (!r.ok()) throw value_error("--" + k + " needs an integer, got '" + kv.at(k) + "'");
-        return r.value;
-    }
-    double number(const std::string& k, double def) const {
-        if (!kv.count(k)) return def;
-        const auto r = parse_double(kv.at(k));
-        if (!r.ok()) throw value_error("--" + k + " needs a number, got '" + kv.at(k) + "'");
-        return r.value;
-    }
-};
-
-/// Refuses an option the command does not take (a misspelt `--max-epoch 5` must not be ignored).
-void check_known(const args& a, std::set<std::string> allowed) {
-    allowed.insert("threads");
-    for (const auto& [k, v] : a.kv)
-        if (!allowed.count(k)) throw value_error(a.command + ": unknown option --" + k + " (see ferrum-giants --help)");
+const cli::program& program() {
+    static const cli::program p{
+        "ferrum-giants",
+        "ferrum-giants: giant-star [Fe/H] with uncertainties",
+        {{"simulate",
+          "Simulated giants with known answers: DIR/xp_spectra.csv (GaiaXPy sampled-spectrum CSV) and\n"
+          "DIR/catalogue.csv (labels feh, feh_error, truth, bp_rp0, Gaia/2MASS/AllWISE photometry, parallax).",
+          {cli::count("n", "number of giants (at least 1)", "10000"),
+           cli::path("out", "output directory").shown_as("DIR").required(),
+           cli::count("seed", "random seed", "1"),
+           cli::flag("no-spectra", "the catalogue only"),
+           cli::number("tail-fraction", "fraction of metal-poor tail stars",
+                       cli::default_of(sim::giant_sim_options{}.tail_fraction))}},
+         {"train",
+          "ua_csnet: UA-CSNet on XP spectra; the catalogue gives feh and bp_rp0 (for the cost-sensitive weights)\n"
+          "per source_id. bnn: the two-stage colour model, photometric parallax by K-fold, then the Bayesian MLP\n"
+          "(labels feh, feh_error).",
+          {cli::choice("model", "which model", {"ua_csnet", "bnn"}).required(),
+           cli::path("catalogue", "labels (and, for bnn, the photometry) by source_id").required(),
+           cli::path("xp", "XP spectra (ua_csnet)"),
+           cli::path("out", "model file (JSON)").required(),
+           cli::count("max-epochs", "training epochs (default " +
+                                        cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
+                                        " for ua_csnet, " +
+                                        cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)"),
+           cli::count("folds", "photometric-parallax folds (bnn)",
+                      cli::default_of(models::photometric_parallax_options{}.folds)),
+           cli::count("mc-samples", "MC-dropout samples (bnn)",
+                      cli::default_of(models::photometric_parallax_options{}.mc_samples)),
+           cli::flag("no-costs", "without the cost-sensitive weights (bnn: W = |[Fe/H]| + 0.5 of Fallows & "
+                                 "Sanders eq. 11)"),
+           cli::count("seed", "random seed", "1")}},
+         {"predict",
+          "Writes source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag.",
+          {cli::path("model", "model file").required(),
+           cli::path("catalogue", "photometry (colour model)"),
+           cli::path("xp", "XP spectra (UA-CSNet)"),
+           cli::path("out", "predictions CSV").required(),
+           cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)"),
+           cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
+         {"evaluate",
+          "Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the\n"
+          "label error when --error-column names one; --error-column none compares with sigma alone), bias and\n"
+          "rms overall and per [Fe/H] bin.",
+          {cli::path("predictions", "predictions CSV").required(),
+           cli::path("catalogue", "labels by source_id").required(),
+           cli::text("label-column", "the catalogue's [Fe/H] column", "feh"),
+           cli::text("error-column", "the catalogue's label-error column, or none", "feh_error")}}},
+        {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
+         cli::count("threads", "worker threads", "2")}};
+    return p;
 }
 
-args parse(int argc, char** argv) {
-    static const std::set<std::string> flag_names{"no-spectra", "no-costs", "quiet", "help"};
-    args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s.rfind("--", 0) == 0) {
-            s = s.substr(2);
-            if (flag_names.count(s)) {
-                a.flags.insert(s);
-            } else {
-                if (i + 1 >= argc) throw value_error("--" + s + " needs a value");
-                a.kv[s] = argv[++i];
-            }
-        } else if (a.command.empty()) {
-            a.command = s;
-        } else {
-            throw value_error("unexpected argument '" + s + "'");
-        }
-    }
-    return a;
-}
+using args = cli::parsed;
 
 /// Labels and colours of the catalogue, by source_id.
 struct catalogue {
@@ -170,14 +145,13 @@ std::string fmt(double v) {
 }
 
 int cmd_simulate(const args& a) {
-    check_known(a, {"n", "out", "seed", "tail-fraction"});
     sim::giant_sim_options o;
-    o.spectra = !a.flags.count("no-spectra");
-    o.tail_fraction = a.number("tail-fraction", o.tail_fraction);
-    const long long n = a.integer("n", 10000);
-    if (n <= 0) throw value_error("--n must be positive");
-    const auto s = sim::simulate_giants(std::size_t(n), o, std::uint64_t(a.integer("seed", 1)));
-    const std::filesystem::path dir = a.need("out");
+    o.spectra = !a.flag("no-spectra");
+    o.tail_fraction = a.number("tail-fraction");
+    const std::size_t n = a.count("n");
+    if (n == 0) throw cli::usage_error("--n must be positive");
+    const auto s = sim::simulate_giants(n, o, std::uint64_t(a.count("seed")));
+    const std::filesystem::path dir = a.path("out");
     std::filesystem::create_directories(dir);
     if (o.spectra) sim::write_giant_xp_csv((dir / "xp_spectra.csv").string(), s);
     sim::write_giant_catalogue_csv((dir / "catalogue.csv").string(), s);
@@ -186,14 +160,15 @@ int cmd_simulate(const args& a) {
 }
 
 int cmd_train(const args& a) {
-    check_known(a, {"model", "out", "xp", "catalogue", "max-epochs", "seed", "folds", "mc-samples"});
-    const std::string model = a.need("model");
-    const std::string out = a.need("out");
-    const bool quiet = a.flags.count("quiet") || !progress_enabled_by_default();
-    const auto seed = std::uint64_t(a.integer("seed", 1));
+    const std::string model = a.choice("model");
+    const std::string out = a.path("out");
+    const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
+    const auto seed = std::uint64_t(a.count("seed"));
+    const auto threads = unsigned(a.count("threads"));
     if (model == "ua_csnet") {
-        const auto cat = read_catalogue(a.need("catalogue"), {"feh", "bp_rp0"}, true);
-        const auto xp = read_xp(a.need("xp"));
+        if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
+        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true);
+        const auto xp = read_xp(a.path("xp"));
         std::vector<spectra::xp_pixels> x;
         std::vector<double> y, c;
         for (std::size_t i = 0; i < xp.id.size(); ++i) {
@@ -207,10 +182,10 @@ int cmd_train(const args& a) {
         }
         std::cerr << x.size() << " labelled spectra\n";
         models::ua_csnet_training_options t;
-        t.max_epochs = int(a.integer("max-epochs", t.max_epochs));
-        t.cost_sensitive = !a.flags.count("no-costs");
+        if (a.has("max-epochs")) t.max_epochs = int(a.count("max-epochs"));
+        t.cost_sensitive = !a.flag("no-costs");
         t.seed = seed;
-        t.threads = unsigned(a.integer("threads", 2));
+        t.threads = threads;
         t.progress = !quiet;
         models::ua_csnet m;
         const auto h = m.fit(x, y, c, {}, t);
@@ -219,8 +194,8 @@ int cmd_train(const args& a) {
         return 0;
     }
     if (model == "bnn") {
-        const auto phot = photometry::read_photometry_csv(a.need("catalogue"));
-        const auto cat = read_catalogue(a.need("catalogue"), {"feh", "feh_error"}, true);
+        const auto phot = photometry::read_photometry_csv(a.path("catalogue"));
+        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "feh_error"}, true);
         std::vector<photometry::photometry_row> stars;
         std::vector<double> y, ye;
         for (const auto& p : phot) {
@@ -230,16 +205,16 @@ int cmd_train(const args& a) {
             y.push_back(cat.col.at("feh")[r]);
             ye.push_back(cat.col.at("feh_error")[r]);
         }
-        models::photometric_parallax_options po;
-        po.folds = std::size_t(a.integer("folds", 8));
-        po.mc_samples = std::size_t(a.integer("mc-samples", 50));
-        po.seed = seed;
-        po.training.max_epochs = int(a.integer("max-epochs", 300));
-        po.training.threads = unsigned(a.integer("threads", 2));
-        po.training.progress = !quiet;
         models::bnn_training_options t;
-        t.max_epochs = po.training.max_epochs;
-        t.feh_weight = !a.flags.count("no-costs");
+        if (a.has("max-epochs")) t.max_epochs = int(a.count("max-epochs"));
+        models::photometric_parallax_options po;
+        po.folds = a.count("folds");
+        po.mc_samples = a.count("mc-samples");
+        po.seed = seed;
+        po.training.max_epochs = t.max_epochs;
+        po.training.threads = threads;
+        po.training.progress = !quiet;
+        t.feh_weight = !a.flag("no-costs");
         t.seed = seed;
         t.threads = po.training.threads;
         t.progress = !quiet;
@@ -251,19 +226,19 @@ int cmd_train(const args& a) {
         std::cerr << stars.size() - flagged << " stars trained (" << flagged << " flagged); wrote " << out << "\n";
         return 0;
     }
-    throw value_error("train: --model must be ua_csnet or bnn, got '" + model + "'");
+    throw std::logic_error("train: --model " + model + " is declared but not handled");
 }
 
 int cmd_predict(const args& a) {
-    check_known(a, {"model", "catalogue", "xp", "out", "mc-samples", "seed"});
-    const std::string path = a.need("model");
+    const std::string path = a.path("model");
     const json doc = ferrum::read_json_file(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     if (doc.value("format", "") == "ferrum-giants-colour-model") {
         auto m = models::colour_feh_model::from_json(doc, path);
-        if (a.kv.count("mc-samples")) m.set_mc_samples(std::size_t(a.integer("mc-samples", 50)));
-        const auto phot = photometry::read_photometry_csv(a.need("catalogue"));
-        const auto res = m.predict(phot, std::uint64_t(a.integer("seed", 12345)));
+        if (a.has("mc-samples")) m.set_mc_samples(a.count("mc-samples"));
+        if (!a.has("catalogue")) throw cli::usage_error("predict with a colour model: --catalogue is required");
+        const auto phot = photometry::read_photometry_csv(a.path("catalogue"));
+        const auto res = m.predict(phot, std::uint64_t(a.count("seed")));
         for (std::size_t i = 0; i < phot.size(); ++i) {
             const auto& r = res[i];
             text += std::to_string(phot[i].source_id) + "," + fmt(r.feh.value) + "," + fmt(r.feh.sigma) + "," +
@@ -271,26 +246,26 @@ int cmd_predict(const args& a) {
                     "," + fmt(r.parallax.parallax.error) + "," + (r.giant ? "1" : "0") + ",\"" + r.flag + "\"\n";
         }
     } else {
-        if (a.kv.count("mc-samples"))
-            throw value_error("predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
+        if (a.has("mc-samples"))
+            throw cli::usage_error("predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
         auto m = models::ua_csnet::from_json(doc, path);
-        const auto xp = read_xp(a.need("xp"));
-        const auto p = m.predict(xp.pixels, unsigned(a.integer("threads", 2)));
+        if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
+        const auto xp = read_xp(a.path("xp"));
+        const auto p = m.predict(xp.pixels, unsigned(a.count("threads")));
         for (std::size_t i = 0; i < p.size(); ++i)
             text += std::to_string(xp.id[i]) + "," + fmt(p[i].value) + "," + fmt(p[i].sigma) + "," +
                     fmt(p[i].sigma_model) + ",0,,,,\"\"\n";
     }
-    write_file_atomically(a.need("out"), text);
+    write_file_atomically(a.path("out"), text);
     return 0;
 }
 
 int cmd_evaluate(const args& a) {
-    check_known(a, {"predictions", "catalogue", "label-column", "error-column"});
-    const std::string label = a.get("label-column", "feh"), error = a.get("error-column", "feh_error");
+    const std::string label = a.text("label-column"), error = a.text("error-column");
     std::vector<std::string> cols{label};
     if (error != "none") cols.push_back(error);
-    const auto cat = read_catalogue(a.need("catalogue"), cols, true);
-    const auto pred = read_catalogue(a.need("predictions"), {"feh", "feh_sigma"}, true);
+    const auto cat = read_catalogue(a.path("catalogue"), cols, true);
+    const auto pred = read_catalogue(a.path("predictions"), {"feh", "feh_sigma"}, true);
     std::vector<double> y, extra;
     std::vector<models::giant_prediction> p;
     std::size_t unmatched = 0, unpredicted = 0;
@@ -338,18 +313,19 @@ int cmd_evaluate(const args& a) {
 
 int main(int argc, char** argv) {
     try {
-        const args a = parse(argc, argv);
-        if (a.flags.count("help") || a.command.empty() || a.command == "help") {
-            std::cout << usage;
-            return a.command.empty() && !a.flags.count("help") ? 2 : 0;
+        const args a = program().parse(argc, argv);
+        if (a.help() || a.command().empty()) {
+            std::cout << program().usage(a.command());
+            return a.help() ? 0 : 2;
         }
-        if (a.flags.count("quiet")) setenv("FERRUM_QUIET", "1", 1);
-        if (a.command == "simulate") return cmd_simulate(a);
-        if (a.command == "train") return cmd_train(a);
-        if (a.command == "predict") return cmd_predict(a);
-        if (a.command == "evaluate") return cmd_evaluate(a);
-        std::cerr << "ferrum-giants: unknown command '" << a.command << "'\n" << usage;
-        return 2;
+        if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
+        if (a.command() == "simulate") return cmd_simulate(a);
+        if (a.command() == "train") return cmd_train(a);
+        if (a.command() == "predict") return cmd_predict(a);
+        return cmd_evaluate(a);
+    } catch (const cli::usage_error& e) {
+        std::cerr << "ferrum-giants: " << e.what() << " (see ferrum-giants --help)\n";
+        return 1;
     } catch (const ferrum::error& e) {
         std::cerr << "ferrum-giants: " << e.what() << "\n";
         return 1;

@@ -2,7 +2,7 @@
 // intrinsic scatter (Laplace or MCMC), predict with propagated uncertainties, rank features.
 #include <cstdio>
 #include <cstdlib>
-#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -10,94 +10,76 @@
 #include <ferrum/core/atomic_file.hpp>
 #include <ferrum/relations.hpp>
 
+#include "cli/options.hpp"
+
 namespace {
 
 using namespace ferrum;
 
-const char* const usage = R"(ferrum-relations: period-Fourier-[Fe/H] relations on CSV tables
+using usage_error = cli::usage_error;
 
-  ferrum-relations fit --table T.csv --target feh --features P,phi31[,...] --out model.json
-                   [--target-error feh_err] [--feature-errors P_err,phi31_err] [--where COL=VALUE ...]
-                   [--convention cosine|sine] [--no-scatter] [--mcmc] [--walkers 32] [--burn-in 1000]
-                   [--steps 2000] [--seed S]
-      Fits target = b0 + sum b_j feature_j by maximum likelihood with the Laplace covariance (default)
-      or by the affine-invariant ensemble sampler (--mcmc; R-hat and ESS are reported). Each star's
-      variance is target_error^2 + sum b_j^2 feature_error_j^2 + sigma_int^2. Give one feature-error
-      column per feature, or '-' for an exact feature. --convention names the Fourier series of the
-      phase columns (phi21, phi31); it is recorded in the model. Prints the parameter table on stdout.
-
-  ferrum-relations predict --model M --table T.csv --out P.csv [--feature-errors ...] [--id COL]
-                   [--where COL=VALUE ...] [--convention cosine|sine]
-      Writes line,[id,]<target>,<target>_sigma (line = the row's line in T.csv); sigma includes the
-      coefficient covariance, the feature errors given and sigma_int. Phases in the other convention
-      than the model's are converted.
-
-  ferrum-relations select --table T.csv --target feh --features a,b,c,... [--k K] [--where COL=VALUE ...]
-                   [--folds 5] [--repeats 1] [--seed S] [--scoring r2|rmse]
-      Ranks the features by the univariate F-test (f_regression), then by forward and backward
-      sequential selection with repeated stratified K-fold CV of least squares, and prints select-K-best.
-
-  Common: --delimiter C (default ','), --quiet (no progress on stderr; also FERRUM_QUIET=1), --help.
-  Bad rows are errors naming the file, the line and the column.
-)";
-
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-struct args {
-    std::string command;
-    std::map<std::string, std::vector<std::string>> opt;
-    bool flag(const std::string& k) const { return opt.count(k) > 0; }
-    std::string get(const std::string& k, const std::string& def = "") const {
-        auto it = opt.find(k);
-        return it == opt.end() || it->second.empty() ? def : it->second.back();
-    }
-    std::string need(const std::string& k) const {
-        auto it = opt.find(k);
-        if (it == opt.end() || it->second.empty()) throw usage_error(command + ": --" + k + " is required");
-        return it->second.back();
-    }
-};
-
-const std::map<std::string, std::vector<std::string>> known_options = {
-    {"fit", {"table", "target", "target-error", "features", "feature-errors", "where", "convention", "no-scatter", "mcmc",
-             "walkers", "burn-in", "steps", "seed", "out", "delimiter", "quiet"}},
-    {"predict", {"model", "table", "out", "feature-errors", "id", "where", "convention", "delimiter", "quiet"}},
-    {"select", {"table", "target", "features", "k", "where", "folds", "repeats", "seed", "scoring", "delimiter", "quiet"}},
-};
-const std::vector<std::string> flags = {"no-scatter", "mcmc", "quiet"};
-
-args parse(int argc, char** argv) {
-    args a;
-    if (argc < 2) throw usage_error("no command given");
-    a.command = argv[1];
-    if (a.command == "--help" || a.command == "-h") return a;
-    const auto known = known_options.find(a.command);
-    if (known == known_options.end()) throw usage_error("unknown command '" + a.command + "' (fit, predict or select)");
-    for (int i = 2; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "--help" || s == "-h") {
-            a.opt["help"];
-            continue;
-        }
-        if (s.rfind("--", 0) != 0) throw usage_error(a.command + ": unexpected argument '" + s + "'");
-        s = s.substr(2);
-        std::string value;
-        bool has_value = false;
-        if (const auto eq = s.find('='); eq != std::string::npos) value = s.substr(eq + 1), s = s.substr(0, eq), has_value = true;
-        bool ok = false;
-        for (const auto& k : known->second) ok = ok || k == s;
-        if (!ok) throw usage_error(a.command + ": unknown option --" + s);
-        const bool is_flag = std::find(flags.begin(), flags.end(), s) != flags.end();
-        if (!is_flag && !has_value) {
-            if (i + 1 >= argc) throw usage_error(a.command + ": --" + s + " needs a value");
-            value = argv[++i];
-        }
-        a.opt[s].push_back(value);
-    }
-    return a;
+const cli::program& program() {
+    static const linear_relation_options fit_defaults;
+    static const sequential_selection_options select_defaults;
+    const auto where = [] {
+        return cli::text("where", "use only the rows whose column COL holds VALUE").shown_as("COL=VALUE").repeated();
+    };
+    const auto convention = [](const std::string& help, std::optional<std::string> def = {}) {
+        return cli::choice("convention", help, {"cosine", "sine"}, std::move(def));
+    };
+    static const cli::program p{
+        "ferrum-relations",
+        "ferrum-relations: period-Fourier-[Fe/H] relations on CSV tables",
+        {{"fit",
+          "Fits target = b0 + sum b_j feature_j by maximum likelihood with the Laplace covariance (default)\n"
+          "or by the affine-invariant ensemble sampler (--mcmc; R-hat and ESS are reported). Each star's\n"
+          "variance is target_error^2 + sum b_j^2 feature_error_j^2 + sigma_int^2. Give one feature-error\n"
+          "column per feature, or '-' for an exact feature. --convention names the Fourier series of the\n"
+          "phase columns (phi21, phi31); it is recorded in the model. Prints the parameter table on stdout.",
+          {cli::path("table", "the input CSV").shown_as("T.csv").required(),
+           cli::text("target", "the target column").required(),
+           cli::text("features", "feature columns").shown_as("P,phi31,...").required(),
+           cli::path("out", "model file (JSON)").required(),
+           cli::text("target-error", "the target's error column"),
+           cli::text("feature-errors", "one error column (or '-') per feature").shown_as("P_err,-,..."),
+           where(),
+           convention("the Fourier convention of the phase columns", to_string(fit_defaults.convention)),
+           cli::flag("no-scatter", "no intrinsic scatter (sigma_int = 0)"),
+           cli::flag("mcmc", "sample the posterior instead of the Laplace approximation"),
+           cli::count("walkers", "MCMC walkers", cli::default_of(fit_defaults.sampler.walkers)),
+           cli::count("burn-in", "MCMC steps discarded", cli::default_of(fit_defaults.sampler.burn_in)),
+           cli::count("steps", "MCMC steps kept", cli::default_of(fit_defaults.sampler.steps)),
+           cli::count("seed", "seed of the MCMC walkers", cli::default_of(fit_defaults.seed))}},
+         {"predict",
+          "Writes line,[id,]<target>,<target>_sigma (line = the row's line in T.csv); sigma includes the\n"
+          "coefficient covariance, the feature errors given and sigma_int. Phases in the other convention\n"
+          "than the model's are converted.",
+          {cli::path("model", "model file").required(),
+           cli::path("table", "the input CSV").shown_as("T.csv").required(),
+           cli::path("out", "predictions CSV").shown_as("P.csv").required(),
+           cli::text("feature-errors", "one error column (or '-') per feature of the model").shown_as("P_err,-,..."),
+           cli::text("id", "a column copied to the output"),
+           where(),
+           convention("the phase convention of the table (default: the model's)")}},
+         {"select",
+          "Ranks the features by the univariate F-test (f_regression), then by forward and backward\n"
+          "sequential selection with repeated stratified K-fold CV of least squares, and prints select-K-best.",
+          {cli::path("table", "the input CSV").shown_as("T.csv").required(),
+           cli::text("target", "the target column").required(),
+           cli::text("features", "candidate feature columns").shown_as("a,b,c,...").required(),
+           cli::count("k", "also print the K best by F-test"),
+           where(),
+           cli::count("folds", "CV folds", cli::default_of(select_defaults.n_splits)),
+           cli::count("repeats", "CV repeats", cli::default_of(select_defaults.n_repeats)),
+           cli::count("seed", "seed of the CV splits", cli::default_of(select_defaults.seed)),
+           cli::choice("scoring", "CV score", {"r2", "rmse"}, "r2")}}},
+        {cli::text("delimiter", "field delimiter: one character, or tab", ",").shown_as("C"),
+         cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)")},
+        "  Bad rows are errors naming the file, the line and the column.\n"};
+    return p;
 }
+
+using args = cli::parsed;
 
 std::vector<std::string> split(const std::string& s) {
     std::vector<std::string> out;
@@ -108,26 +90,19 @@ std::vector<std::string> split(const std::string& s) {
     return out;
 }
 
-std::size_t to_size(const std::string& k, const std::string& v) {
-    const auto p = parse_int64(v);
-    if (!p.ok() || p.value < 0) throw usage_error("--" + k + " needs a non-negative integer, got '" + v + "'");
-    return std::size_t(p.value);
-}
-
 std::vector<row_filter> filters(const args& a) {
     std::vector<row_filter> out;
-    if (auto it = a.opt.find("where"); it != a.opt.end())
-        for (const auto& w : it->second) {
-            const auto eq = w.find('=');
-            if (eq == std::string::npos || eq == 0) throw usage_error("--where needs COL=VALUE, got '" + w + "'");
-            out.push_back({w.substr(0, eq), w.substr(eq + 1)});
-        }
+    for (const auto& w : a.all("where")) {
+        const auto eq = w.find('=');
+        if (eq == std::string::npos || eq == 0) throw usage_error("--where needs COL=VALUE, got '" + w + "'");
+        out.push_back({w.substr(0, eq), w.substr(eq + 1)});
+    }
     return out;
 }
 
 csv_options csv_opts(const args& a) {
     csv_options o;
-    const std::string d = a.get("delimiter", ",");
+    const std::string& d = a.text("delimiter");
     if (d == "\\t" || d == "tab") o.delimiter = '\t';
     else if (d.size() == 1) o.delimiter = d[0];
     else throw usage_error("--delimiter needs one character (or 'tab')");
@@ -152,8 +127,8 @@ loaded load(const args& a, const std::vector<std::string>& features, const std::
     if (!target.empty()) cols.push_back(target);
     if (!target_error.empty()) cols.push_back(target_error);
     loaded L;
-    L.raw = read_numeric_columns(a.need("table"), cols, filters(a), csv_opts(a));
-    if (L.raw.rows() == 0) throw value_error(a.need("table") + ": no rows (after --where filters)");
+    L.raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
+    if (L.raw.rows() == 0) throw value_error(a.path("table") + ": no rows (after --where filters)");
     for (std::size_t j = 0; j < features.size(); ++j) {
         const bool has_err = !feature_errors.empty() && feature_errors[j] != "-";
         if (has_err)
@@ -173,25 +148,27 @@ loaded load(const args& a, const std::vector<std::string>& features, const std::
 
 int cmd_fit(const args& a) {
     const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
-    const auto features = split(a.need("features"));
+    const auto features = split(a.text("features"));
     if (features.empty()) throw usage_error("fit: --features is empty");
-    const std::string out = a.need("out");
-    const auto L = load(a, features, split(a.get("feature-errors")), a.need("target"), a.get("target-error"));
+    const std::string out = a.path("out");
+    const std::string target_error = a.has("target-error") ? a.text("target-error") : "";
+    const std::string feature_errors = a.has("feature-errors") ? a.text("feature-errors") : "";
+    const auto L = load(a, features, split(feature_errors), a.text("target"), target_error);
     linear_relation_options o;
     o.method = a.flag("mcmc") ? fit_method::mcmc : fit_method::laplace;
     o.intrinsic_scatter = !a.flag("no-scatter");
-    o.convention = parse_phase_convention(a.get("convention", "cosine"));
-    o.target = a.need("target");
-    o.sampler.walkers = to_size("walkers", a.get("walkers", "32"));
-    o.sampler.burn_in = to_size("burn-in", a.get("burn-in", "1000"));
-    o.sampler.steps = to_size("steps", a.get("steps", "2000"));
+    o.convention = parse_phase_convention(a.choice("convention"));
+    o.target = a.text("target");
+    o.sampler.walkers = a.count("walkers");
+    o.sampler.burn_in = a.count("burn-in");
+    o.sampler.steps = a.count("steps");
     o.sampler.show_progress = !quiet;
-    o.seed = to_size("seed", a.get("seed", "20250101"));
+    o.seed = a.count("seed");
     if (!quiet) std::fprintf(stderr, "fit: %zu rows of %s, %zu features, %s\n", L.X.rows(), L.raw.file.c_str(),
                              features.size(), to_string(o.method));
     const auto rel = fit_linear_relation(L.X, L.y, L.y_err, o);
-    nlohmann::json meta{{"table", L.raw.file}, {"target_error", a.get("target-error")},
-                        {"feature_errors", a.get("feature-errors")}, {"tool", "ferrum-relations fit"}};
+    nlohmann::json meta{{"table", L.raw.file}, {"target_error", target_error},
+                        {"feature_errors", feature_errors}, {"tool", "ferrum-relations fit"}};
     nlohmann::json where = nlohmann::json::array();
     for (const auto& f : filters(a)) where.push_back(f.column + "=" + f.value);
     meta["where"] = where;
@@ -205,15 +182,15 @@ int cmd_fit(const args& a) {
 
 int cmd_predict(const args& a) {
     const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
-    const auto rel = load_linear_relation(a.need("model"));
-    const std::string out = a.need("out");
-    const auto L = load(a, rel.features, split(a.get("feature-errors")), "", "");
-    const auto conv = a.flag("convention") ? parse_phase_convention(a.get("convention")) : rel.convention;
+    const auto rel = load_linear_relation(a.path("model"));
+    const std::string out = a.path("out");
+    const auto L = load(a, rel.features, split(a.has("feature-errors") ? a.text("feature-errors") : ""), "", "");
+    const auto conv = a.has("convention") ? parse_phase_convention(a.choice("convention")) : rel.convention;
     const auto pred = rel.predict(L.X, conv);
     std::vector<std::string> ids;
-    const std::string id = a.get("id");
+    const std::string id = a.has("id") ? a.text("id") : "";
     if (!id.empty()) {  // the id column as text, for the same rows (same filters)
-        csv_reader csv(a.need("table"), csv_opts(a));
+        csv_reader csv(a.path("table"), csv_opts(a));
         const std::size_t c = csv.column(id);
         std::vector<std::pair<std::size_t, std::string>> fidx;
         for (const auto& f : filters(a)) fidx.push_back({csv.column(f.column), f.value});
@@ -239,22 +216,20 @@ int cmd_predict(const args& a) {
 
 int cmd_select(const args& a) {
     const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
-    const auto features = split(a.need("features"));
-    const auto L = load(a, features, {}, a.need("target"), "");
+    const auto features = split(a.text("features"));
+    const auto L = load(a, features, {}, a.text("target"), "");
     std::printf("%s\n", rank_by_f_test(L.X, L.y).to_string().c_str());
     sequential_selection_options o;
-    o.n_splits = to_size("folds", a.get("folds", "5"));
-    o.n_repeats = to_size("repeats", a.get("repeats", "1"));
-    o.seed = to_size("seed", a.get("seed", "0"));
-    const std::string sc = a.get("scoring", "r2");
-    if (sc != "r2" && sc != "rmse") throw usage_error("select: --scoring must be r2 or rmse");
-    o.scoring = sc == "r2" ? selection_scoring::r2 : selection_scoring::neg_rmse;
+    o.n_splits = a.count("folds");
+    o.n_repeats = a.count("repeats");
+    o.seed = a.count("seed");
+    o.scoring = a.choice("scoring") == "r2" ? selection_scoring::r2 : selection_scoring::neg_rmse;
     o.show_progress = !quiet;
     std::printf("%s\n", sequential_feature_selection(L.X, L.y, o).to_string().c_str());
     o.direction = selection_direction::backward;
     std::printf("%s\n", sequential_feature_selection(L.X, L.y, o).to_string().c_str());
-    if (a.flag("k")) {
-        const auto best = select_k_best(L.X, L.y, to_size("k", a.get("k")));
+    if (a.has("k")) {
+        const auto best = select_k_best(L.X, L.y, a.count("k"));
         std::string s;
         for (const auto& b : best) s += (s.empty() ? "" : ",") + b;
         std::printf("select-K-best (F-test), k = %zu: %s\n", best.size(), s.c_str());
@@ -266,13 +241,14 @@ int cmd_select(const args& a) {
 
 int main(int argc, char** argv) {
     try {
-        const args a = parse(argc, argv);
-        if (a.command == "--help" || a.command == "-h" || a.flag("help")) {
-            std::fputs(usage, stdout);
+        const args a = program().parse(argc, argv);
+        if (a.help()) {
+            std::fputs(program().usage(a.command()).c_str(), stdout);
             return 0;
         }
-        if (a.command == "fit") return cmd_fit(a);
-        if (a.command == "predict") return cmd_predict(a);
+        if (a.command().empty()) throw usage_error("no command given");
+        if (a.command() == "fit") return cmd_fit(a);
+        if (a.command() == "predict") return cmd_predict(a);
         return cmd_select(a);
     } catch (const usage_error& e) {
         std::fprintf(stderr, "ferrum-relations: %s\n(run 'ferrum-relations --help')\n", e.what());

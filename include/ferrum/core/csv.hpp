@@ -136,7 +136,7 @@ inline parsed_field<std::int64_t> parse_int64(std::string_view text) noexcept {
     return {v, field_status::ok};
 }
 
-/// \brief Parses a boolean field: true/false in any case (Gaia writes "true", Astropy "True"), or 1/0.
+/// \brief Parses a boolean field: true/false in any case (archive tables write "true", Astropy "True"), or 1/0.
 inline parsed_field<bool> parse_bool(std::string_view text) noexcept {
     const std::string_view s = detail::trim(text);
     if (s.empty()) return {false, field_status::empty};
@@ -417,70 +417,97 @@ private:
 /// count it in its read_report.
 enum class bad_row_policy : unsigned char { error, skip };
 
-/// \brief Why a row was not used. The first group are malformed rows (errors unless the caller asked to
-/// skip); the second are rows left out by design, always counted and never errors.
-enum class skip_reason : unsigned char {
-    field_count,        ///< more or fewer fields than the header
-    empty_field,        ///< a required value is empty
-    not_a_number,       ///< a numeric or boolean field does not parse
-    not_finite,         ///< NaN or infinity
-    out_of_range,       ///< a value outside what it can be (flux_over_error <= 0, phase outside [0, 1), ...)
-    unknown_band,       ///< a photometric band the reader does not know
-    duplicate_transit,  ///< the same transit_id twice for one source and band
-    duplicate_id,       ///< the same star twice in a catalogue
-    // rows left out by design
-    other_band,               ///< a band other than the one asked for
-    rejected_by_variability,  ///< Gaia's variability pipeline rejected the epoch
-    missing_mag,              ///< the magnitude is empty (Gaia leaves some epochs without one)
-    phase_outside_unit,       ///< a folded point with phase outside [0, 1) (repeated points of a plot)
+/// \brief Why a row was not used: the phrase a summary prints, and whether the row is malformed (an error
+/// unless the caller asked to skip) or left out by design (always counted, never an error). Reasons are
+/// values, so each reader declares its own beside it in `ferrum::skip_reasons` (this header has the ones any
+/// table can have; the readers of particular files add theirs); two reasons are the same if their phrases are.
+class skip_reason {
+public:
+    constexpr skip_reason(const char* text, bool malformed) noexcept : text_(text), malformed_(malformed) {}
+    constexpr const char* text() const noexcept { return text_; }
+    constexpr bool malformed() const noexcept { return malformed_; }
+    friend constexpr bool operator==(skip_reason a, skip_reason b) noexcept {
+        return std::string_view(a.text_) == std::string_view(b.text_);
+    }
+    friend constexpr bool operator!=(skip_reason a, skip_reason b) noexcept { return !(a == b); }
+
+private:
+    const char* text_;
+    bool malformed_;
 };
-inline constexpr std::size_t skip_reason_count = 12;
 
-constexpr bool is_bad_row(skip_reason r) noexcept { return r < skip_reason::other_band; }
+/// The reasons any delimited table can have; readers add their own to this namespace.
+namespace skip_reasons {
+inline constexpr skip_reason field_count{"wrong number of fields", true};  ///< more or fewer fields than the header
+inline constexpr skip_reason empty_field{"empty required field", true};    ///< a required value is empty
+inline constexpr skip_reason not_a_number{"not a number", true};           ///< a numeric or boolean field does not parse
+inline constexpr skip_reason not_finite{"NaN or infinity", true};          ///< NaN or infinity
+/// a value outside what it can be (beyond a double, a non-positive error, ...)
+inline constexpr skip_reason out_of_range{"value out of range", true};
+}  // namespace skip_reasons
 
-constexpr const char* describe(skip_reason r) noexcept {
-    constexpr const char* text[skip_reason_count] = {
-        "wrong number of fields",       "empty required field",
-        "not a number",                 "NaN or infinity",
-        "value out of range",           "unknown band",
-        "duplicated transit_id",        "duplicated source_id",
-        "other band",                   "rejected by the variability pipeline",
-        "empty magnitude",              "phase outside [0, 1)",
-    };
-    return text[static_cast<std::size_t>(r)];
-}
+constexpr bool is_bad_row(skip_reason r) noexcept { return r.malformed(); }
+constexpr const char* describe(skip_reason r) noexcept { return r.text(); }
 
 /// \brief What a reader did with the rows of a file: how many it read and used, and per reason how many
 /// it left out, with the message of the first bad row of each kind.
 struct read_report {
+    /// The rows left out for one reason, and the input_error text of the first one when it was a bad row.
+    struct skipped_rows {
+        skip_reason reason;
+        std::size_t count = 0;
+        std::string first_example;
+    };
+
     std::string file;
     std::size_t rows = 0;          ///< data rows (header, comments and blank lines excluded)
     std::size_t used = 0;          ///< rows that became points (or catalogue entries)
     std::size_t curves = 0;        ///< light curves / stars returned
     std::size_t empty_curves = 0;  ///< stars with no usable row left, not returned
-    std::array<std::size_t, skip_reason_count> skipped{};
-    std::array<std::string, skip_reason_count> first_example{};  ///< the input_error text of the first skipped bad row
+    std::vector<skipped_rows> skipped;  ///< one entry per reason that occurred, in order of first occurrence
 
-    std::size_t count(skip_reason r) const noexcept { return skipped[static_cast<std::size_t>(r)]; }
+    /// Counts one row left out for `r`; `example` is kept for the first row of each reason.
+    void skip(skip_reason r, std::string example = {}) {
+        for (auto& s : skipped)
+            if (s.reason == r) {
+                ++s.count;
+                return;
+            }
+        skipped.push_back({r, 1, std::move(example)});
+    }
+
+    std::size_t count(skip_reason r) const noexcept {
+        for (const auto& s : skipped)
+            if (s.reason == r) return s.count;
+        return 0;
+    }
+
+    /// The input_error text of the first row skipped for `r` (empty if none, or if `r` is by design).
+    std::string first_example(skip_reason r) const {
+        for (const auto& s : skipped)
+            if (s.reason == r) return s.first_example;
+        return {};
+    }
 
     /// Malformed rows skipped under bad_row_policy::skip.
     std::size_t bad_rows() const noexcept {
         std::size_t n = 0;
-        for (std::size_t i = 0; i < skip_reason_count; ++i)
-            if (is_bad_row(static_cast<skip_reason>(i))) n += skipped[i];
+        for (const auto& s : skipped)
+            if (s.reason.malformed()) n += s.count;
         return n;
     }
 
-    /// A few lines for a log: totals, then one line per reason that occurred.
+    /// A few lines for a log: totals, then one line per reason that occurred, bad rows first.
     std::string summary() const {
         std::string s = file + ": " + std::to_string(rows) + " rows, " + std::to_string(used) + " used, " +
                         std::to_string(curves) + " curves";
         if (empty_curves) s += " (" + std::to_string(empty_curves) + " stars with no usable rows left out)";
-        for (std::size_t i = 0; i < skip_reason_count; ++i) {
-            if (!skipped[i]) continue;
-            s += "\n  " + std::to_string(skipped[i]) + " skipped: " + describe(static_cast<skip_reason>(i));
-            if (!first_example[i].empty()) s += " (first: " + first_example[i] + ")";
-        }
+        for (const bool malformed : {true, false})
+            for (const auto& k : skipped) {
+                if (k.reason.malformed() != malformed) continue;
+                s += "\n  " + std::to_string(k.count) + " skipped: " + k.reason.text();
+                if (!k.first_example.empty()) s += " (first: " + k.first_example + ")";
+            }
         return s;
     }
 };
@@ -492,16 +519,15 @@ inline void bad_row(read_report& report, bad_row_policy policy, std::size_t line
                     skip_reason reason, const std::string& message) {
     input_error e(report.file, line, field, message);
     if (policy == bad_row_policy::error) throw e;
-    const auto i = static_cast<std::size_t>(reason);
-    if (report.skipped[i]++ == 0) report.first_example[i] = e.what();
+    report.skip(reason, e.what());
 }
 
 inline skip_reason reason_of(field_status s) noexcept {
     switch (s) {
-        case field_status::empty: return skip_reason::empty_field;
-        case field_status::not_finite: return skip_reason::not_finite;
-        case field_status::out_of_range: return skip_reason::out_of_range;
-        default: return skip_reason::not_a_number;
+        case field_status::empty: return skip_reasons::empty_field;
+        case field_status::not_finite: return skip_reasons::not_finite;
+        case field_status::out_of_range: return skip_reasons::out_of_range;
+        default: return skip_reasons::not_a_number;
     }
 }
 
@@ -529,7 +555,7 @@ inline bool check_field_count(read_report& report, bad_row_policy policy, const 
     const std::size_t want = csv.header().size();
     if (rec.size() == want) return true;
     const std::string field = rec.size() < want ? csv.header()[rec.size()] : std::string();
-    bad_row(report, policy, rec.line(), field, skip_reason::field_count,
+    bad_row(report, policy, rec.line(), field, skip_reasons::field_count,
             "the row has " + std::to_string(rec.size()) + " fields but the header has " + std::to_string(want));
     return false;
 }

@@ -108,14 +108,24 @@ inline void option_check_fields(const nlohmann::json& j, const char* type, const
 
 }  // namespace detail
 
+/// What options_from_json does with a field the JSON does not give.
+enum class missing_option : unsigned char {
+    keep_default,  ///< the struct's default (config files: write only what differs)
+    error,         ///< an input_error (model files: every field was written, so a missing one is damage)
+};
+
 /// \brief Reads options of type T from `j` (strict, see FERRUM_OPTIONS); a bad field becomes an
-/// input_error naming `where` (the file) and the field.
+/// input_error naming `where` (the file) and the field, `prefix` + its name.
 template <class T>
-T options_from_json(const nlohmann::json& j, const std::string& where) {
+T options_from_json(const nlohmann::json& j, const std::string& where,
+                    missing_option missing = missing_option::keep_default, const std::string& prefix = "") {
+    if (missing == missing_option::error && j.is_object())
+        for (const auto& name : option_fields(static_cast<const T*>(nullptr)))
+            if (!j.contains(name)) throw input_error(where, 0, prefix + name, "is missing");
     try {
         return j.get<T>();
     } catch (const option_error& e) {
-        throw input_error(where, 0, e.field(), e.message());
+        throw input_error(where, 0, prefix + e.field(), e.message());
     }
 }
 

@@ -28,6 +28,16 @@ constexpr const char* to_string(gaia_band b) noexcept {
 /// \brief d m / d ln F for m = ZP − 2.5 log10 F; Gaia's documentation rounds it to 1.0857.
 inline constexpr double gaia_mag_error_factor = 1.0857362047581294;  // 2.5 / ln(10)
 
+/// What the Gaia reader leaves out besides the reasons of any table (core/csv.hpp, lightcurve/tables.hpp).
+namespace skip_reasons {
+inline constexpr skip_reason unknown_band{"unknown band", true};  ///< a band other than G, BP and RP
+/// the same transit_id twice for one source and band
+inline constexpr skip_reason duplicate_transit{"duplicated transit_id", true};
+inline constexpr skip_reason other_band{"other band", false};  ///< a band other than the one asked for
+/// Gaia's variability pipeline rejected the epoch
+inline constexpr skip_reason rejected_by_variability{"rejected by the variability pipeline", false};
+}  // namespace skip_reasons
+
 struct gaia_read_options {
     gaia_band band = gaia_band::G;  ///< the band whose epochs make the light curve
     /// Drop epochs with rejected_by_variability = true (the variability pipeline's outliers); counted.
@@ -122,15 +132,15 @@ private:
         else if (detail::iequals(band, "BP")) b = gaia_band::BP;
         else if (detail::iequals(band, "RP")) b = gaia_band::RP;
         else
-            return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_band_], skip_reason::unknown_band,
+            return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_band_], skip_reasons::unknown_band,
                                    "unknown band '" + std::string(band) + "' (Gaia bands are G, BP and RP)");
-        if (b != options_.band) return count(skip_reason::other_band);
+        if (b != options_.band) return count(skip_reasons::other_band);
         if (c_rejected_) {
             const auto rejected = parse_bool(rec[*c_rejected_]);
             if (!rejected.ok()) return void(detail::reject_field(report_, policy, csv_, rec, *c_rejected_, rejected, "true or false"));
-            if (rejected.value) return count(skip_reason::rejected_by_variability);
+            if (rejected.value) return count(skip_reasons::rejected_by_variability);
         }
-        if (detail::trim(rec[c_mag_]).empty()) return count(skip_reason::missing_mag);
+        if (detail::trim(rec[c_mag_]).empty()) return count(skip_reasons::missing_mag);
         const auto mag = parse_double(rec[c_mag_]);
         if (!mag.ok()) return void(detail::reject_field(report_, policy, csv_, rec, c_mag_, mag));
         const auto time = parse_double(rec[c_time_]);
@@ -138,7 +148,7 @@ private:
         const auto foe = parse_double(rec[c_foe_]);
         if (!foe.ok()) return void(detail::reject_field(report_, policy, csv_, rec, c_foe_, foe));
         if (foe.value <= 0.0)
-            return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_foe_], skip_reason::out_of_range,
+            return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_foe_], skip_reasons::out_of_range,
                                    "flux_over_error must be positive, found " + std::string(detail::trim(rec[c_foe_])));
         const auto transit = parse_int64(rec[c_transit_]);
         if (!transit.ok()) return void(detail::reject_field(report_, policy, csv_, rec, c_transit_, transit, "an integer"));
@@ -150,7 +160,7 @@ private:
         ++report_.used;
     }
 
-    void count(skip_reason r) noexcept { ++report_.skipped[static_cast<std::size_t>(r)]; }
+    void count(skip_reason r) { report_.skip(r); }
 
     // A transit is one observation: seen twice in one source and band, the later row is a bad row. Then
     // the epochs are sorted by time.
@@ -171,7 +181,7 @@ private:
                     continue;
                 }
                 detail::bad_row(report_, options_.on_bad_row, p.line[order[k]], csv_.header()[c_transit_],
-                                skip_reason::duplicate_transit,
+                                skip_reasons::duplicate_transit,
                                 "transit_id " + std::to_string(p.transit[order[k]]) + " appears twice for source " +
                                     std::to_string(p.curve.source_id) + " in band " + p.curve.band +
                                     " (first on line " + std::to_string(p.line[order[first]]) + ")");

@@ -109,6 +109,10 @@ private:
     }
 };
 
+namespace skip_reasons {
+inline constexpr skip_reason duplicate_id{"duplicated source_id", true};  ///< the same star twice in a catalogue
+}  // namespace skip_reasons
+
 struct catalogue_read_options {
     bad_row_policy on_bad_row = bad_row_policy::error;
 };
@@ -202,7 +206,7 @@ public:
             if (!good) continue;
             const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
             if (!inserted) {
-                detail::bad_row(report_, policy, rec->line(), csv.header()[c_source], skip_reason::duplicate_id,
+                detail::bad_row(report_, policy, rec->line(), csv.header()[c_source], skip_reasons::duplicate_id,
                                 "source_id " + std::to_string(star.source_id) + " appears twice (first on line " +
                                     std::to_string(stars_[it->second].line) + ")");
                 continue;

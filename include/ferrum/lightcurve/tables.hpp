@@ -26,6 +26,14 @@ struct read_result {
     read_report report;
 };
 
+/// Rows the light-curve readers leave out by design: counted, never errors.
+namespace skip_reasons {
+/// the magnitude is empty (Gaia leaves some epochs without one)
+inline constexpr skip_reason missing_mag{"empty magnitude", false};
+/// a folded point with phase outside [0, 1) (the repeated points of a plot)
+inline constexpr skip_reason phase_outside_unit{"phase outside [0, 1)", false};
+}  // namespace skip_reasons
+
 namespace detail {
 
 // Orders `key` ascending and applies the same permutation to every other column. The sort is stable, so
@@ -151,7 +159,7 @@ private:
 
     bool valid_key(std::string_view key, const csv_record& rec) {
         if (!key.empty()) return true;
-        detail::bad_row(report_, options_.on_bad_row, rec.line(), csv_.header()[c_id_], skip_reason::empty_field,
+        detail::bad_row(report_, options_.on_bad_row, rec.line(), csv_.header()[c_id_], skip_reasons::empty_field,
                         "the star's id is empty");
         return false;
     }
@@ -165,8 +173,7 @@ private:
     void add(const csv_record& rec) {
         const bad_row_policy policy = options_.on_bad_row;
         if (detail::trim(rec[c_mag_]).empty()) {
-            ++report_.skipped[std::size_t(skip_reason::missing_mag)];
-            return;
+            return report_.skip(skip_reasons::missing_mag);
         }
         const auto mag = parse_double(rec[c_mag_]);
         if (!mag.ok()) return void(detail::reject_field(report_, policy, csv_, rec, c_mag_, mag));
@@ -175,10 +182,9 @@ private:
         if constexpr (folded) {
             if (!(x.value >= 0.0 && x.value < 1.0)) {
                 if (options_.drop_phase_outside_unit) {
-                    ++report_.skipped[std::size_t(skip_reason::phase_outside_unit)];
-                    return;
+                    return report_.skip(skip_reasons::phase_outside_unit);
                 }
-                return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_x_], skip_reason::out_of_range,
+                return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_x_], skip_reasons::out_of_range,
                                        "phase " + std::string(detail::trim(rec[c_x_])) + " is outside [0, 1)");
             }
         }
@@ -187,7 +193,7 @@ private:
             const auto e = parse_double(rec[*c_err_]);
             if (!e.ok()) return void(detail::reject_field(report_, policy, csv_, rec, *c_err_, e));
             if (e.value < 0.0)
-                return detail::bad_row(report_, policy, rec.line(), csv_.header()[*c_err_], skip_reason::out_of_range,
+                return detail::bad_row(report_, policy, rec.line(), csv_.header()[*c_err_], skip_reasons::out_of_range,
                                        "a magnitude error cannot be negative: " + std::string(detail::trim(rec[*c_err_])));
             err = e.value;
         }

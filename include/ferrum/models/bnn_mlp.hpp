@@ -16,6 +16,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/detail/giants_common.hpp"
 #include "ferrum/nn/dense.hpp"
@@ -35,6 +36,7 @@ struct bnn_options {
     std::vector<std::size_t> hidden{80, 80};
     double dropout = 0.2;
 };
+FERRUM_OPTIONS(bnn_options, inputs, hidden, dropout)
 
 /// Training settings. Epoch budget, batch and lr are ours (the issue does not give them).
 struct bnn_training_options {
@@ -176,10 +178,14 @@ public:
     /// \brief The model as a ferrum.nn.model document with the standardisations and a self-test vector.
     nlohmann::json to_json(const std::string& target = "feh") {
         if (!trained_) throw value_error("bnn_mlp::to_json: the model is not trained");
-        nlohmann::json pre{{"model", "bnn_mlp"},         {"target", target},
-                           {"features", feat_.to_json()}, {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
-                           {"hidden", opt_.hidden},      {"dropout", opt_.dropout}, {"sigma_scale", sigma_scale_},
-                           {"outputs", {"value", "ln_sigma2"}}};
+        nlohmann::json pre = opt_;  // the architecture, as FERRUM_OPTIONS declares it, beside what was learnt
+        pre.erase("inputs");         // the feature standardiser's length says it
+        pre.update({{"model", "bnn_mlp"},
+                    {"target", target},
+                    {"features", feat_.to_json()},
+                    {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
+                    {"sigma_scale", sigma_scale_},
+                    {"outputs", {"value", "ln_sigma2"}}});
         return detail::network_document(net_, pre, test_inputs_);
     }
     void save(const std::string& path, const std::string& target = "feh") {
@@ -187,14 +193,13 @@ public:
     }
 
     static bnn_mlp from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
-        try {
+        return detail::read_model_document(where, "bnn_mlp model", [&] {
             const auto& pre = j.at("preprocessing");
             if (pre.value("model", "") != "bnn_mlp") throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
-            bnn_options o;
-            o.hidden = pre.at("hidden").get<std::vector<std::size_t>>();
-            o.dropout = pre.at("dropout").get<double>();
             auto feat = standardiser::from_json(pre.at("features"));
-            o.inputs = feat.mean.size();
+            const auto o = detail::architecture_from<bnn_options>(
+                pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
+                {{"inputs", feat.mean.size()}}, where);
             bnn_mlp m(o);
             m.net_ = detail::network_from_document(j, where, verify);
             m.feat_ = std::move(feat);
@@ -205,11 +210,7 @@ public:
             m.test_inputs_ = detail::document_test_inputs(j);
             m.trained_ = true;
             return m;
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(where, 0, "", std::string("malformed bnn_mlp model: ") + e.what());
-        } catch (const value_error& e) {
-            throw input_error(where, 0, "", e.what());
-        }
+        });
     }
     static bnn_mlp load(const std::string& path, bool verify = true) {
         return from_json(read_json_file(path, "model file"), path, verify);

@@ -17,6 +17,7 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/detail/giants_common.hpp"
 #include "ferrum/nn/dense.hpp"
@@ -38,6 +39,7 @@ struct ua_csnet_options {
     std::size_t uncertainty_width = 8;
     double epsilon = 0.02;  ///< variance floor (dex^2) of eq. 10: sigma >= sqrt(epsilon) = 0.141 dex
 };
+FERRUM_OPTIONS(ua_csnet_options, pixels, feh_widths, error_width, uncertainty_width, epsilon)
 
 /// Training settings (the paper's values as defaults, except the epoch budget, which is ours).
 struct ua_csnet_training_options {
@@ -135,33 +137,28 @@ public:
     nlohmann::json to_json() {
         if (!trained_) throw value_error("ua_csnet::to_json: the model is not trained");
         const spectra::xp_resample_options r;
-        nlohmann::json pre{{"model", "ua_csnet"},
-                           {"resampling", {{"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max},
-                                           {"pixels", opt_.pixels}, {"scale_wavelength", r.scale_wavelength},
-                                           {"statistic", "median"}}},
-                           {"flux", flux_.to_json()},
-                           {"flux_error", err_.to_json()},
-                           {"epsilon", opt_.epsilon},
-                           {"feh_widths", opt_.feh_widths},
-                           {"error_width", opt_.error_width},
-                           {"uncertainty_width", opt_.uncertainty_width},
-                           {"outputs", {"feh", "ln_sigma2"}}};
+        nlohmann::json pre = opt_;  // the architecture, as FERRUM_OPTIONS declares it, beside what was learnt
+        pre.erase("pixels");         // the pixel count is written with the resampling, where it has always been
+        pre.update({{"model", "ua_csnet"},
+                    {"resampling", {{"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max},
+                                    {"pixels", opt_.pixels}, {"scale_wavelength", r.scale_wavelength},
+                                    {"statistic", "median"}}},
+                    {"flux", flux_.to_json()},
+                    {"flux_error", err_.to_json()},
+                    {"outputs", {"feh", "ln_sigma2"}}});
         return detail::network_document(net_, pre, test_inputs_);
     }
     void save(const std::string& path) { write_file_atomically(path, to_json().dump()); }
 
     /// \brief Reads a model file; with `verify` the embedded test vector is re-run (input_error on mismatch).
     static ua_csnet from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
-        try {
+        return detail::read_model_document(where, "UA-CSNet model file", [&] {
             const auto& pre = j.at("preprocessing");
             if (pre.value("model", "") != "ua_csnet")
                 throw input_error(where, 0, "preprocessing.model", "not a UA-CSNet model file");
-            ua_csnet_options o;
-            o.pixels = pre.at("resampling").at("pixels").get<std::size_t>();
-            o.feh_widths = pre.at("feh_widths").get<std::vector<std::size_t>>();
-            o.error_width = pre.at("error_width").get<std::size_t>();
-            o.uncertainty_width = pre.at("uncertainty_width").get<std::size_t>();
-            o.epsilon = pre.at("epsilon").get<double>();
+            const auto o = detail::architecture_from<ua_csnet_options>(
+                pre, {"model", "resampling", "flux", "flux_error", "outputs"},
+                {{"pixels", pre.at("resampling").at("pixels")}}, where);
             ua_csnet m(o);
             m.net_ = detail::network_from_document(j, where, verify);
             m.flux_ = standardiser::from_json(pre.at("flux"));
@@ -171,11 +168,7 @@ public:
             m.test_inputs_ = detail::document_test_inputs(j);
             m.trained_ = true;
             return m;
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(where, 0, "", std::string("malformed UA-CSNet model file: ") + e.what());
-        } catch (const value_error& e) {
-            throw input_error(where, 0, "", e.what());
-        }
+        });
     }
     static ua_csnet load(const std::string& path, bool verify = true) {
         return from_json(read_json_file(path, "model file"), path, verify);

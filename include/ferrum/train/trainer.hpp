@@ -23,6 +23,7 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/nn/parameter.hpp"
 #include "ferrum/train/kfold.hpp"
@@ -52,6 +53,10 @@ struct trainer_options {
     bool progress = progress_enabled_by_default();
     bool handle_sigint = true;    ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
 };
+/// Config files name these fields; unknown ones, negative counts and wrong types are errors naming the field.
+FERRUM_OPTIONS(trainer_options, max_epochs, batch_size, shuffle, seed, early_stopping, patience, min_delta,
+               restore_best_weights, reduce_lr_factor, reduce_lr_patience, min_learning_rate, checkpoint_path,
+               checkpoint_every, resume, history_path, progress, handle_sigint)
 
 /// One epoch of the history.
 struct epoch_record {

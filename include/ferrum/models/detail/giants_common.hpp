@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <numeric>
 #include <random>
 #include <string>
@@ -16,6 +17,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/stats/standardiser.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/loss.hpp"
@@ -125,6 +127,31 @@ inline nlohmann::json network_document(nn::functional<float>& net, const nlohman
 /// Reads a document of network_document(); with `verify` re-runs its test vector (input_error on mismatch).
 inline nn::functional<float> network_from_document(const nlohmann::json& j, const std::string& where, bool verify) {
     return nn::model_from_json<float>(j, where, verify).model;
+}
+
+/// The architecture options of a model file: the fields of its "preprocessing" object other than the
+/// `learnt` ones, plus `derived` (fields stored elsewhere in the file), read strictly: every field must be
+/// there and an unknown one is an input_error naming it ("preprocessing.epsilon").
+template <class Options>
+Options architecture_from(const nlohmann::json& preprocessing, std::initializer_list<const char*> learnt,
+                          const nlohmann::json& derived, const std::string& where) {
+    nlohmann::json arch = preprocessing;
+    for (const char* name : learnt) arch.erase(name);
+    arch.update(derived);
+    return options_from_json<Options>(arch, where, missing_option::error, "preprocessing.");
+}
+
+/// Runs `read` (which builds a model from a file's JSON), turning a JSON type or key error and a
+/// value_error into an input_error naming the file: the one way a giants model file is refused.
+template <class Read>
+auto read_model_document(const std::string& where, const char* what, Read&& read) -> decltype(read()) {
+    try {
+        return read();
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(where, 0, "", std::string("malformed ") + what + ": " + e.what());
+    } catch (const value_error& e) {
+        throw input_error(where, 0, "", e.what());
+    }
 }
 
 /// The inputs of a document's first test vector (so a loaded model can be saved again with the same).

@@ -1,0 +1,390 @@
+// One command-line parser for the ferrum-* programs, declarative in the manner of mlpack's PARAM_* bindings:
+// each command declares its options once (name, kind, help, default, required) and from that one
+// declaration come the parsing, the --help text, the refusal of unknown options and typed, validated
+// values. A tool's header, not the library's: programs include it as "cli/options.hpp".
+//
+//     const cli::program prog{"ferrum-x", "ferrum-x: what it does",
+//         {{"fit", "FILE -> model", {cli::path("table", "the input CSV").required(),
+//                                    cli::count("steps", "MCMC steps", "2000"),
+//                                    cli::choice("scoring", "CV score", {"r2", "rmse"}, "r2"),
+//                                    cli::flag("mcmc", "sample instead of Laplace")}}},
+//         {cli::flag("quiet", "no progress on stderr")}};
+//     const cli::parsed a = prog.parse(argc, argv);          // throws cli::usage_error
+//     if (a.help()) { std::fputs(prog.usage(a.command()).c_str(), stdout); return 0; }
+//     std::size_t steps = a.count("steps");                  // 2000 unless --steps N (N >= 0) was given
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <ferrum/core/csv.hpp>
+#include <ferrum/core/error.hpp>
+
+namespace ferrum::cli {
+
+/// \brief A command line the program cannot run: an unknown option or command, a missing or malformed
+/// value. The message names the option; programs print it with a pointer to --help.
+class usage_error : public value_error {
+public:
+    using value_error::value_error;
+};
+
+/// What an option's value is; the parser validates it before the program sees it.
+enum class kind {
+    flag,     ///< no value: present or not
+    count,    ///< a non-negative integer (sizes, epochs, seeds)
+    integer,  ///< a signed integer
+    number,   ///< a finite decimal number
+    path,     ///< a file or directory name (not empty)
+    text,     ///< any text
+    choice,   ///< one of a fixed set of words
+};
+
+/// \brief One declared option: `--name VALUE` (or `--name=VALUE`), or `--name` for a flag.
+struct option {
+    std::string name;  ///< without the leading "--"
+    cli::kind kind = cli::kind::text;
+    std::string help;
+    std::optional<std::string> default_value;  ///< as it would be typed; validated like a given value
+    bool is_required = false;
+    bool is_repeated = false;          ///< may be given several times (read with parsed::all)
+    std::vector<std::string> choices;  ///< the words a choice accepts
+    std::string placeholder;           ///< what --help shows for the value; by kind when empty
+
+    option required() const {
+        option o = *this;
+        o.is_required = true;
+        return o;
+    }
+    option repeated() const {
+        option o = *this;
+        o.is_repeated = true;
+        return o;
+    }
+    option shown_as(std::string value) const {
+        option o = *this;
+        o.placeholder = std::move(value);
+        return o;
+    }
+    /// The placeholder the usage text shows for the value.
+    std::string value_name() const {
+        if (!placeholder.empty()) return placeholder;
+        switch (kind) {
+            case cli::kind::flag: return "";
+            case cli::kind::count: return "N";
+            case cli::kind::integer: return "INT";
+            case cli::kind::number: return "X";
+            case cli::kind::path: return "FILE";
+            case cli::kind::choice: {
+                std::string s;
+                for (const auto& c : choices) s += (s.empty() ? "" : "|") + c;
+                return s;
+            }
+            default: return "TEXT";
+        }
+    }
+};
+
+/// A library default as the user would type it, so that --help shows the value the code uses:
+/// `cli::count("folds", "...", cli::default_of(options{}.folds))`.
+template <class T>
+std::string default_of(T v) {
+    static_assert(std::is_arithmetic_v<T>, "cli::default_of takes a number");
+    if constexpr (std::is_floating_point_v<T>) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", double(v));
+        return b;
+    } else {
+        return std::to_string(v);
+    }
+}
+
+namespace detail {
+inline option declare(std::string name, kind k, std::string help, std::optional<std::string> def = {}) {
+    option o;
+    o.name = std::move(name);
+    o.kind = k;
+    o.help = std::move(help);
+    o.default_value = std::move(def);
+    return o;
+}
+}  // namespace detail
+
+// The declarations, one per kind; a default is written as the user would type it.
+inline option flag(std::string name, std::string help) { return detail::declare(std::move(name), kind::flag, std::move(help)); }
+inline option count(std::string name, std::string help, std::optional<std::string> def = {}) {
+    return detail::declare(std::move(name), kind::count, std::move(help), std::move(def));
+}
+inline option integer(std::string name, std::string help, std::optional<std::string> def = {}) {
+    return detail::declare(std::move(name), kind::integer, std::move(help), std::move(def));
+}
+inline option number(std::string name, std::string help, std::optional<std::string> def = {}) {
+    return detail::declare(std::move(name), kind::number, std::move(help), std::move(def));
+}
+inline option path(std::string name, std::string help, std::optional<std::string> def = {}) {
+    return detail::declare(std::move(name), kind::path, std::move(help), std::move(def));
+}
+inline option text(std::string name, std::string help, std::optional<std::string> def = {}) {
+    return detail::declare(std::move(name), kind::text, std::move(help), std::move(def));
+}
+inline option choice(std::string name, std::string help, std::vector<std::string> choices,
+                     std::optional<std::string> def = {}) {
+    option o = detail::declare(std::move(name), kind::choice, std::move(help), std::move(def));
+    o.choices = std::move(choices);
+    return o;
+}
+
+/// \brief A command (`program cmd --option ...`): its name, what it does (free text for --help) and options.
+struct command {
+    std::string name;
+    std::string description;
+    std::vector<option> options;
+};
+
+namespace detail {
+
+// The typed value of `text` for option `o`, or a usage_error naming the option.
+struct value {
+    std::string text;
+    long long integer = 0;
+    double number = 0.0;
+};
+
+inline value validate(const option& o, const std::string& text) {
+    const std::string name = "--" + o.name;
+    value v{text};
+    switch (o.kind) {
+        case kind::count:
+        case kind::integer: {
+            const auto p = parse_int64(text);
+            const bool negative = o.kind == kind::count && p.ok() && p.value < 0;
+            if (!p.ok() || negative)
+                throw usage_error(name + " needs " +
+                                  (o.kind == kind::count ? "a non-negative integer" : "an integer") + ", got '" +
+                                  text + "'");
+            v.integer = p.value;
+            break;
+        }
+        case kind::number: {
+            const auto p = parse_double(text);
+            if (!p.ok()) throw usage_error(name + " needs a finite number, got '" + text + "'");
+            v.number = p.value;
+            break;
+        }
+        case kind::path:
+            if (text.empty()) throw usage_error(name + " needs a file name, got an empty one");
+            break;
+        case kind::choice:
+            if (std::find(o.choices.begin(), o.choices.end(), text) == o.choices.end())
+            {
+                std::string list;
+                for (const auto& c : o.choices) list += (list.empty() ? "" : ", ") + c;
+                throw usage_error(name + " must be one of " + list + "; got '" + text + "'");
+            }
+            break;
+        default: break;
+    }
+    return v;
+}
+
+}  // namespace detail
+
+/// \brief A parsed command line: the command, and each option's validated value by name.
+class parsed {
+public:
+    const std::string& command() const noexcept { return command_; }
+    /// --help or -h was given (or the command `help`).
+    bool help() const noexcept { return help_; }
+    /// The option was given on the command line (a declared default does not count).
+    bool has(const std::string& name) const { return given_.count(checked(name, nullptr).name) > 0; }
+
+    bool flag(const std::string& name) const { return has_kind(name, kind::flag); }
+    std::size_t count(const std::string& name) const { return std::size_t(one(name, kind::count).integer); }
+    long long integer(const std::string& name) const { return one(name, kind::integer).integer; }
+    double number(const std::string& name) const { return one(name, kind::number).number; }
+    const std::string& path(const std::string& name) const { return one(name, kind::path).text; }
+    const std::string& text(const std::string& name) const { return one(name, kind::text).text; }
+    const std::string& choice(const std::string& name) const { return one(name, kind::choice).text; }
+    /// Every value of a repeated option, in command-line order (the default alone when none was given).
+    std::vector<std::string> all(const std::string& name) const {
+        const option& o = checked(name, nullptr);
+        std::vector<std::string> out;
+        if (const auto it = given_.find(name); it != given_.end())
+            for (const auto& v : it->second) out.push_back(v.text);
+        else if (o.default_value)
+            out.push_back(*o.default_value);
+        return out;
+    }
+
+private:
+    friend class program;
+
+    // The declaration of `name` (of kind `k` when given): reading an undeclared option, or as another
+    // kind, is a bug in the program, not in the command line.
+    const option& checked(const std::string& name, const kind* k) const {
+        const auto it = declared_.find(name);
+        if (it == declared_.end())
+            throw std::logic_error("cli: option --" + name + " is not declared for command '" + command_ + "'");
+        if (k && it->second.kind != *k) throw std::logic_error("cli: option --" + name + " read as another kind");
+        return it->second;
+    }
+    bool has_kind(const std::string& name, kind k) const {
+        checked(name, &k);
+        return given_.count(name) > 0;
+    }
+    const detail::value& one(const std::string& name, kind k) const {
+        const option& o = checked(name, &k);
+        if (const auto it = given_.find(name); it != given_.end()) return it->second.back();
+        const auto d = defaults_.find(name);
+        if (d == defaults_.end())
+            throw std::logic_error("cli: --" + o.name + " has no default: ask has(\"" + name + "\") first");
+        return d->second;
+    }
+
+    std::string command_;
+    bool help_ = false;
+    std::map<std::string, option> declared_;
+    std::map<std::string, std::vector<detail::value>> given_;
+    std::map<std::string, detail::value> defaults_;
+};
+
+/// \brief A program's commands and the options every command takes (--help is always understood).
+class program {
+public:
+    program(std::string name, std::string summary, std::vector<command> commands, std::vector<option> common = {},
+            std::string epilogue = {})
+        : name_(std::move(name)),
+          summary_(std::move(summary)),
+          commands_(std::move(commands)),
+          common_(std::move(common)),
+          epilogue_(std::move(epilogue)) {
+        for (const auto& c : commands_)
+            for (const auto& o : options_of(c))
+                if (o.default_value) detail::validate(o, *o.default_value);  // a bad default is a bug: fail early
+    }
+
+    const std::string& name() const noexcept { return name_; }
+
+    /// Parses `program COMMAND [--option [VALUE]] ...`. Without arguments the command is empty; `--help`,
+    /// `-h` or `help` in place of the command asks for the whole usage, after a command for that command's.
+    parsed parse(int argc, const char* const* argv) const {
+        parsed p;
+        if (argc < 2) return p;
+        const std::string first = argv[1];
+        if (first == "--help" || first == "-h" || first == "help") {
+            p.help_ = true;
+            return p;
+        }
+        const command* c = find(first);
+        if (!c) throw usage_error("unknown command '" + first + "' (" + command_list() + ")");
+        p.command_ = c->name;
+        for (const auto& o : options_of(*c)) {
+            p.declared_[o.name] = o;
+            if (o.default_value) p.defaults_[o.name] = detail::validate(o, *o.default_value);
+        }
+        for (int i = 2; i < argc; ++i) {
+            std::string s = argv[i];
+            if (s == "--help" || s == "-h") {
+                p.help_ = true;
+                continue;
+            }
+            if (s.rfind("--", 0) != 0 || s.size() == 2)
+                throw usage_error(c->name + ": unexpected argument '" + s + "'");
+            s.erase(0, 2);
+            std::optional<std::string> value;
+            if (const auto eq = s.find('='); eq != std::string::npos) {
+                value = s.substr(eq + 1);
+                s.erase(eq);
+            }
+            const auto it = p.declared_.find(s);
+            if (it == p.declared_.end()) throw usage_error(c->name + ": unknown option --" + s);
+            const option& o = it->second;
+            if (o.kind == kind::flag) {
+                if (value) throw usage_error("--" + s + " is a flag and takes no value");
+                value = "";
+            } else if (!value) {
+                if (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0)
+                    throw usage_error("--" + s + " needs a value (" + o.value_name() + ")");
+                value = argv[++i];
+            }
+            auto& slot = p.given_[s];
+            if (!slot.empty() && !o.is_repeated) throw usage_error("--" + s + " is given twice");
+            slot.push_back(detail::validate(o, *value));
+        }
+        if (!p.help_)
+            for (const auto& o : options_of(*c))
+                if (o.is_required && !p.given_.count(o.name))
+                    throw usage_error(c->name + ": --" + o.name + " is required");
+        return p;
+    }
+
+    /// The usage text: every command, or only `command` when named, then the common options.
+    std::string usage(const std::string& command = {}) const {
+        std::string s = summary_ + "\n";
+        for (const auto& c : commands_)
+            if (command.empty() || c.name == command) s += "\n" + usage_of(c);
+        if (!common_.empty()) {
+            s += "\n  Common options:\n";
+            for (const auto& o : common_) s += option_line(o);
+            s += option_line(flag("help", "this text (after a command: that command's)"));
+        }
+        if (!epilogue_.empty()) s += "\n" + epilogue_;
+        return s;
+    }
+
+private:
+    const command* find(const std::string& name) const {
+        for (const auto& c : commands_)
+            if (c.name == name) return &c;
+        return nullptr;
+    }
+    std::vector<option> options_of(const command& c) const {
+        std::vector<option> all = c.options;
+        all.insert(all.end(), common_.begin(), common_.end());
+        return all;
+    }
+    std::string command_list() const {
+        std::string s;
+        for (const auto& c : commands_) s += (s.empty() ? "" : ", ") + c.name;
+        return s;
+    }
+    std::string usage_of(const command& c) const {
+        std::string s = "  " + name_ + " " + c.name;
+        for (const auto& o : c.options)
+            if (o.is_required) s += " --" + o.name + " " + o.value_name();
+        s += " [options]\n";
+        for (std::size_t b = 0; b < c.description.size();) {  // indent each line of the description
+            const auto e = std::min(c.description.find('\n', b), c.description.size());
+            s += "      " + c.description.substr(b, e - b) + "\n";
+            b = e + 1;
+        }
+        for (const auto& o : c.options) s += option_line(o);
+        return s;
+    }
+    static std::string option_line(const option& o) {
+        std::string left = "      --" + o.name + (o.kind == kind::flag ? "" : " " + o.value_name());
+        if (o.is_repeated) left += " ...";
+        left.resize(std::max<std::size_t>(left.size() + 2, 32), ' ');
+        std::string right = o.help;
+        if (o.is_required) right += " (required)";
+        else if (o.default_value && !o.default_value->empty()) right += " (default " + *o.default_value + ")";
+        return left + right + "\n";
+    }
+
+    std::string name_, summary_;
+    std::vector<command> commands_;
+    std::vector<option> common_;
+    std::string epilogue_;
+};
+
+}  // namespace ferrum::cli
