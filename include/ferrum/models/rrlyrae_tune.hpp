@@ -12,7 +12,9 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
-#include "ferrum/models/rrlyrae_gru.hpp"
+#include "ferrum/models/rrlyrae_metrics.hpp"
+#include "ferrum/models/rrlyrae_model.hpp"
+#include "ferrum/models/rrlyrae_options.hpp"
 #include "ferrum/train/hyperband.hpp"
 #include "ferrum/train/kfold.hpp"
 

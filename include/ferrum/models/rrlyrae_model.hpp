@@ -1,18 +1,13 @@
-// Photometric [Fe/H] of RR Lyrae from Gaia G light curves with recurrent networks: the GRU of Monti et al.
-// (2025, A&A 702, A148; Sect. 3-4: GRU 20-16-8, dropout 0.2/0.2/0.1, density weights eq. 3, weighted MSE with
-// L1/L2, Adam lr 0.01, batch 256, early stopping), a two-input variant (GRU summary + Fourier features), a
-// Fourier-feature ridge regression, and the classical relation (Muraveva et al. 2025). MC-dropout sigma.
+// The RR Lyrae [Fe/H] model of Monti et al. (2025, A&A 702, A148; Sect. 3-4: GRU 20-16-8, dropout
+// 0.2/0.2/0.1, density weights eq. 3, weighted MSE with L1/L2, Adam, early stopping), its GRU + Fourier-feature
+// and ridge variants, MC-dropout sigma, and its model file with self-test vectors re-checked at load.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <numeric>
-#include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -21,12 +16,11 @@
 #include <xtensor/xtensor.hpp>
 
 #include "ferrum/core/atomic_file.hpp"
-#include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
-#include "ferrum/core/progress.hpp"
-#include "ferrum/models/detail/rrlyrae_inputs.hpp"
-#include "ferrum/models/detail/svg_plot.hpp"
+#include "ferrum/models/rrlyrae_classical.hpp"
+#include "ferrum/models/rrlyrae_inputs.hpp"
+#include "ferrum/models/rrlyrae_options.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
@@ -34,92 +28,12 @@
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/optim.hpp"
 #include "ferrum/nn/regularization.hpp"
-#include "ferrum/relations/classical.hpp"
 #include "ferrum/stats/density_weights.hpp"
-#include "ferrum/stats/metrics.hpp"
 #include "ferrum/stats/standardiser.hpp"
 #include "ferrum/train/kfold.hpp"
 #include "ferrum/train/trainer.hpp"
 
 namespace ferrum::models {
-
-/// \brief The model families.
-enum class rrl_architecture {
-    paper_gru,      ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
-    gru_fourier,    ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
-    fourier_linear  ///< weighted ridge regression on the Fourier features alone (no sequence)
-};
-
-inline const char* to_string(rrl_architecture a) noexcept {
-    switch (a) {
-        case rrl_architecture::paper_gru: return "paper_gru";
-        case rrl_architecture::gru_fourier: return "gru_fourier";
-        default: return "fourier_linear";
-    }
-}
-inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
-    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear})
-        if (s == to_string(a)) return a;
-    throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
-}
-
-/// \brief Shape of a model. Defaults are the paper's network on the paper's inputs, for RRab.
-struct rrl_model_options {
-    rrl_architecture architecture = rrl_architecture::paper_gru;
-    std::vector<std::size_t> gru_sizes{20, 16, 8};
-    std::vector<double> dropout{0.2, 0.2, 0.1};  ///< after each GRU layer
-    std::size_t head_width = 32;                  ///< gru_fourier: hidden width of the joint head
-    double ridge = 1e-3;                          ///< fourier_linear: L2 penalty on standardised coefficients
-    std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
-    rrl_input_options input;
-};
-
-/// \brief How a model is trained (Monti et al. 2025 unless said otherwise).
-struct rrl_training_options {
-    double learning_rate = 0.01;
-    std::size_t batch_size = 256;
-    int max_epochs = 100;
-    int patience = 20;                    ///< early stopping on the validation loss, best weights restored
-    double kernel_l1 = 0.0, kernel_l2 = 1e-5;  ///< Keras-style penalties on input and recurrent kernels
-    bool density_weighting = true;        ///< eq. 3: w proportional to 1/rho([Fe/H])
-    /// > 0: density weights capped at this multiple of their mean, then renormalised (not in the paper:
-    /// with catalogue-style labels the KDE tail gives single stars weights of 100-260, which then dominate
-    /// every batch they are in and the validation loss).
-    double max_weight = 0.0;
-    double validation_fraction = 0.1;     ///< share of the training stars held out for early stopping
-    double reduce_lr_factor = 1.0;        ///< < 1: reduce-on-plateau (not in the paper)
-    int reduce_lr_patience = 8;
-    double clip_norm = 0.0;               ///< > 0: gradient-norm clipping (not in the paper)
-    std::uint64_t seed = 1;
-    unsigned threads = 2;
-    bool progress = progress_enabled_by_default();
-};
-
-/// \brief One prediction: [Fe/H] with its MC-dropout sigma, or a flag and no number.
-struct rrl_prediction {
-    double feh = std::numeric_limits<double>::quiet_NaN();
-    double sigma = std::numeric_limits<double>::quiet_NaN();
-    std::string flag;  ///< empty when predicted
-    bool ok() const noexcept { return flag.empty(); }
-};
-
-/// \brief The classical pipeline: weighted Fourier fit of the catalogue's order (4 RRab, 3 RRc) -> phi31,
-/// A2 -> Muraveva et al. (2025) relation of the type. Needs the period; flags stars without one.
-inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_input>& stars) {
-    std::vector<rrl_prediction> out(stars.size());
-    for (std::size_t i = 0; i < stars.size(); ++i) {
-        const auto& s = stars[i];
-        if (!s.ok()) {
-            out[i].flag = s.flag;
-        } else if (!(s.period > 0)) {
-            out[i].flag = "no_period: the relation needs the period";
-        } else {
-            out[i].feh = relations::feh_muraveva2025(s.type, s.period, s.phi31_catalogue, s.a2_catalogue);
-            out[i].sigma = 0.0;
-        }
-    }
-    return out;
-}
 
 /// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
 /// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
@@ -561,240 +475,5 @@ private:
     std::vector<double> coef_;
     nlohmann::json self_test_;
 };
-
-// --- several models in one file (the paper's per-type models) -------------------------------------
-
-/// \brief Writes models (e.g. one per type) into one JSON file, atomically.
-inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
-    nlohmann::json j{{"format", "ferrum-rrlyrae-models"}, {"version", 1}, {"models", nlohmann::json::array()}};
-    for (const auto& m : models) j["models"].push_back(m.to_json());
-    write_file_atomically(path, j.dump());
-}
-
-/// \brief Reads a file of save_rrlyrae_models() (or of rrlyrae_model::save()), self-tests re-checked.
-inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
-    const nlohmann::json j = read_json_file(path, "model file");
-    std::vector<rrlyrae_model> out;
-    if (j.value("format", "") == "ferrum-rrlyrae-models") {
-        for (std::size_t k = 0; k < j.at("models").size(); ++k)
-            out.push_back(rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
-    } else {
-        out.push_back(rrlyrae_model::from_json(j, path, verify));
-    }
-    if (out.empty()) throw input_error(path, 0, "models", "the file holds no model");
-    return out;
-}
-
-/// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
-inline std::vector<rrl_prediction> predict_rrlyrae(std::vector<rrlyrae_model>& models, const std::vector<rrl_star_input>& stars,
-                                                   std::size_t mc_samples = 0, std::uint64_t seed = 12345, unsigned threads = 2) {
-    std::vector<rrl_prediction> out(stars.size());
-    std::vector<char> done(stars.size(), 0);
-    for (std::size_t i = 0; i < stars.size(); ++i)
-        if (!stars[i].ok()) {
-            out[i].flag = stars[i].flag;
-            done[i] = 1;
-        }
-    for (auto& m : models) {
-        std::vector<std::size_t> idx;
-        std::vector<rrl_star_input> sub;
-        for (std::size_t i = 0; i < stars.size(); ++i)
-            if (!done[i] && m.serves(stars[i].type)) {
-                idx.push_back(i);
-                sub.push_back(stars[i]);
-                done[i] = 1;
-            }
-        if (sub.empty()) continue;
-        const auto p = m.predict(sub, mc_samples, seed, threads);
-        for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = p[k];
-    }
-    for (std::size_t i = 0; i < stars.size(); ++i)
-        if (!done[i]) out[i].flag = std::string("type_not_in_model: ") + to_string(stars[i].type);
-    return out;
-}
-
-// --- cross-validation ------------------------------------------------------------------------------
-
-/// \brief Metrics of one set of predictions (weights: 1/sigma_label^2 when label errors are given).
-struct rrl_metrics {
-    std::size_t n = 0;
-    double r2 = 0, rmse = 0, mae = 0, wr2 = 0, wrmse = 0, wmae = 0, bias = 0;
-    nlohmann::json to_json() const {
-        return {{"n", n}, {"r2", r2}, {"rmse", rmse}, {"mae", mae}, {"wr2", wr2}, {"wrmse", wrmse}, {"wmae", wmae}, {"bias", bias}};
-    }
-};
-
-/// \brief R^2, RMSE, MAE and their 1/sigma^2-weighted forms (sigma empty: weighted = unweighted).
-inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred, const std::vector<double>& sigma = {}) {
-    rrl_metrics m;
-    m.n = y.size();
-    if (y.size() < 2) throw value_error("rrl_score: at least 2 predictions are needed");
-    const auto u = evaluate_regression(y, pred);
-    m.r2 = u.r2;
-    m.rmse = u.rmse;
-    m.mae = u.mae;
-    m.bias = u.bias;
-    if (sigma.empty()) {
-        m.wr2 = m.r2;
-        m.wrmse = m.rmse;
-        m.wmae = m.mae;
-    } else {
-        std::vector<double> w(sigma.size());
-        for (std::size_t i = 0; i < w.size(); ++i) {
-            if (!(sigma[i] > 0)) throw value_error("rrl_score: label errors must be > 0");
-            w[i] = 1.0 / (sigma[i] * sigma[i]);
-        }
-        const auto v = evaluate_regression(y, pred, w);
-        m.wr2 = v.r2;
-        m.wrmse = v.rmse;
-        m.wmae = v.mae;
-    }
-    return m;
-}
-
-/// \brief One predicted star with its label, for evaluate_rrlyrae() and the plots.
-struct rrl_scored_star {
-    std::string id;
-    rr_type type = rr_type::unknown;
-    double truth = 0.0, label_sigma = 0.0;  ///< label and its error (0: unknown, unweighted)
-    double feh = 0.0;                       ///< prediction
-    std::size_t n_epochs = 0;
-    double mean_g = std::numeric_limits<double>::quiet_NaN();  ///< when known (simulated labels carry it)
-    int blazhko = -1;                                          ///< 1/0 when known, -1 unknown
-};
-
-/// \brief Metrics as JSON: all stars, per type, by number of epochs and, where the labels say, by mean G
-/// and Blazhko modulation. Weighted forms use 1/label_sigma^2 (when every label has an error).
-inline nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars, std::size_t n_unpredicted = 0) {
-    auto score = [&](auto keep) -> nlohmann::json {
-        std::vector<double> y, p, s;
-        bool all_sigma = true;
-        for (const auto& x : stars)
-            if (keep(x)) {
-                y.push_back(x.truth);
-                p.push_back(x.feh);
-                s.push_back(x.label_sigma);
-                all_sigma = all_sigma && x.label_sigma > 0;
-            }
-        if (y.size() < 2) return {{"n", y.size()}};
-        return rrl_score(y, p, all_sigma ? s : std::vector<double>{}).to_json();
-    };
-    nlohmann::json j;
-    j["n_scored"] = stars.size();
-    j["n_unpredicted"] = n_unpredicted;
-    j["all"] = score([](const rrl_scored_star&) { return true; });
-    for (rr_type t : {rr_type::rrab, rr_type::rrc})
-        if (std::any_of(stars.begin(), stars.end(), [&](const auto& x) { return x.type == t; }))
-            j["per_type"][to_string(t)] = score([&](const rrl_scored_star& x) { return x.type == t; });
-    const std::vector<std::pair<double, double>> ne{{0, 50}, {50, 70}, {70, 100}, {100, 1e9}};
-    for (auto [lo, hi] : ne) {
-        auto m = score([&](const rrl_scored_star& x) { return double(x.n_epochs) >= lo && double(x.n_epochs) < hi; });
-        m["n_epochs"] = {lo, hi >= 1e9 ? nlohmann::json(nullptr) : nlohmann::json(hi)};
-        j["by_n_epochs"].push_back(m);
-    }
-    if (std::any_of(stars.begin(), stars.end(), [](const auto& x) { return std::isfinite(x.mean_g); }))
-        for (auto [lo, hi] : std::vector<std::pair<double, double>>{{0, 16}, {16, 18}, {18, 19.5}, {19.5, 99}}) {
-            auto m = score([&](const rrl_scored_star& x) { return x.mean_g >= lo && x.mean_g < hi; });
-            m["mean_g"] = {lo, hi};
-            j["by_mean_g"].push_back(m);
-        }
-    if (std::any_of(stars.begin(), stars.end(), [](const auto& x) { return x.blazhko >= 0; })) {
-        j["by_blazhko"]["yes"] = score([](const rrl_scored_star& x) { return x.blazhko == 1; });
-        j["by_blazhko"]["no"] = score([](const rrl_scored_star& x) { return x.blazhko == 0; });
-    }
-    return j;
-}
-
-/// \brief Writes `dir`/pred_vs_true.svg (Monti et al. 2025, Fig. 6) and `dir`/residual_vs_epochs.svg
-/// (Fig. 7), atomically; returns their paths.
-inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, const std::vector<rrl_scored_star>& stars,
-                                                    const std::string& title = "") {
-    std::filesystem::create_directories(dir);
-    detail::svg_plot a, b;
-    a.title = title.empty() ? "Predicted vs label [Fe/H]" : title;
-    a.x_label = "label [Fe/H] (dex)";
-    a.y_label = "predicted [Fe/H] (dex)";
-    a.diagonal = true;
-    b.title = title.empty() ? "Residual vs number of epochs" : title;
-    b.x_label = "number of G epochs";
-    b.y_label = "predicted - label [Fe/H] (dex)";
-    b.zero_line = true;
-    b.log_x = true;
-    for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
-        detail::svg_series sa{to_string(t), t == rr_type::rrab ? "#1f5fbf" : "#d0402a", {}, {}}, sb = sa;
-        for (const auto& x : stars)
-            if (x.type == t) {
-                sa.x.push_back(x.truth);
-                sa.y.push_back(x.feh);
-                sb.x.push_back(double(x.n_epochs));
-                sb.y.push_back(x.feh - x.truth);
-            }
-        if (!sa.x.empty()) {
-            sa.label += " (" + std::to_string(sa.x.size()) + ")";
-            sb.label = sa.label;
-            a.series.push_back(sa);
-            b.series.push_back(sb);
-        }
-    }
-    const std::string pa = (std::filesystem::path(dir) / "pred_vs_true.svg").string();
-    const std::string pb = (std::filesystem::path(dir) / "residual_vs_epochs.svg").string();
-    write_file_atomically(pa, detail::render_svg(a));
-    write_file_atomically(pb, detail::render_svg(b));
-    return {pa, pb};
-}
-
-/// \brief Out-of-fold results of repeated stratified K-fold CV.
-struct rrl_cv_result {
-    std::vector<std::size_t> index;   ///< the stars used (usable, served, labelled), into the input vector
-    std::vector<double> y, sigma;     ///< their labels and label errors
-    std::vector<std::vector<double>> oof;  ///< per repetition, out-of-fold prediction of each used star
-    std::vector<rrl_metrics> folds;   ///< test-fold metrics, repetition-major
-    std::vector<int> best_epochs;     ///< per fold (0 for fourier_linear)
-};
-
-/// \brief Repeated stratified K-fold CV (train::repeated_stratified_kfold) of a model of options `mo`
-/// trained with `to` on the usable stars of the served types with finite labels.
-inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
-                                            const std::vector<double>& sigma, const rrl_model_options& mo,
-                                            const rrl_training_options& to, std::size_t folds = 5,
-                                            std::size_t repeats = 1) {
-    rrl_cv_result r;
-    for (std::size_t i = 0; i < stars.size(); ++i)
-        if (stars[i].ok() && std::isfinite(y[i]) &&
-            std::find(mo.types.begin(), mo.types.end(), stars[i].type) != mo.types.end()) {
-            r.index.push_back(i);
-            r.y.push_back(y[i]);
-            r.sigma.push_back(sigma.empty() ? 1.0 : sigma[i]);
-        }
-    if (r.index.size() < folds * 10)
-        throw value_error("cross_validate_rrlyrae: " + std::to_string(r.index.size()) + " usable labelled stars for " +
-                          std::to_string(folds) + " folds (at least 10 per fold needed)");
-    std::vector<rrl_star_input> used;
-    used.reserve(r.index.size());
-    for (auto i : r.index) used.push_back(stars[i]);
-    const auto splits = train::repeated_stratified_kfold(r.y, folds, repeats, to.seed);
-    r.oof = train::out_of_fold_predictions(
-        splits, used.size(),
-        [&](const train::fold& f) {
-            rrlyrae_model m(mo, to.seed + 7919 * (f.repeat * folds + f.index + 1));
-            rrl_training_options t = to;
-            t.seed = to.seed + 104729 * (f.repeat * folds + f.index + 1);
-            const auto h = m.fit(used, r.y, f.train, t);
-            r.best_epochs.push_back(h.best_epoch);
-            std::vector<rrl_star_input> test;
-            for (auto i : f.test) test.push_back(used[i]);
-            const auto p = m.predict(test, 0, 1, to.threads);
-            std::vector<double> pv, yv, sv;
-            for (std::size_t k = 0; k < p.size(); ++k) {
-                pv.push_back(p[k].feh);
-                yv.push_back(r.y[f.test[k]]);
-                sv.push_back(r.sigma[f.test[k]]);
-            }
-            r.folds.push_back(rrl_score(yv, pv, sigma.empty() ? std::vector<double>{} : sv));
-            return pv;
-        },
-        to.progress);
-    return r;
-}
 
 }  // namespace ferrum::models
