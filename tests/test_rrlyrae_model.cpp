@@ -290,3 +290,79 @@ TEST_CASE("raw folded epochs (variable length) and curves without a period", "[r
     const auto zp = z.predict(fin);
     for (auto i : fidx) CHECK(std::isfinite(zp[i].feh));
 }
+
+TEST_CASE("config files: the flat fields of the options declarations, strict, round trip", "[rrlyrae][config]") {
+    // every field ferrum-rrl's usage has listed since the first config files keeps working
+    const auto old = nlohmann::json::parse(R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.1, 0.1],
+        "head_width": 16, "ridge": 0.01, "sequence": "raw_epochs", "use_period": false, "min_epochs": 30,
+        "learning_rate": 0.005, "batch_size": 64, "max_epochs": 3, "patience": 4, "kernel_l1": 1e-6, "kernel_l2": 1e-4,
+        "density_weighting": false, "max_weight": 5, "validation_fraction": 0.2, "reduce_lr_factor": 0.5,
+        "reduce_lr_patience": 2, "clip_norm": 1.0, "folds": 3, "repeats": 2, "seed": 7, "unified": true,
+        "paper_cuts": true})");
+    const rrl_config c = rrl_config_from_json(old, "cfg.json");
+    CHECK(c.model.architecture == rrl_architecture::gru_fourier);
+    CHECK(c.model.gru_sizes == std::vector<std::size_t>{6, 6});
+    CHECK(c.model.head_width == 16);
+    CHECK(c.model.input.sequence == rrl_sequence::raw_epochs);
+    CHECK(!c.model.input.use_period);
+    CHECK(c.model.input.min_epochs == 30);
+    CHECK(c.train.learning_rate == 0.005);
+    CHECK(c.train.batch_size == 64);
+    CHECK(c.train.max_weight == 5.0);
+    CHECK(c.train.seed == 7);
+    CHECK(c.cv.folds == 3);
+    CHECK(c.cv.repeats == 2);
+    CHECK(c.cv.unified);
+    CHECK(c.cv.paper_cuts);
+    CHECK(c.model.types == std::vector<rr_type>{rr_type::rrab});  // not a config field: left alone
+    // what tune writes reads back to the same settings
+    const auto j = rrl_config_to_json(c);
+    CHECK(rrl_config_to_json(rrl_config_from_json(j, "back.json")) == j);
+    CHECK(!j.contains("types"));
+    CHECK(!j.contains("progress"));
+    // fields not given keep the base's values
+    rrl_config base;
+    base.train.patience = 99;
+    CHECK(rrl_config_from_json(nlohmann::json::parse(R"({"seed": 3})"), "x.json", base).train.patience == 99);
+
+    auto refused = [](const std::string& text, const std::string& field) {
+        INFO(text);
+        try {
+            rrl_config_from_json(nlohmann::json::parse(text), "bad.json");
+            FAIL("accepted");
+        } catch (const input_error& e) {
+            CHECK(e.file() == "bad.json");
+            CHECK(e.field() == field);
+        }
+    };
+    refused(R"({"learning_rate": 0.01, "lerning_rate": 0.1})", "lerning_rate");
+    refused(R"({"batch_size": "64"})", "batch_size");
+    refused(R"({"batch_size": 6.5})", "batch_size");
+    refused(R"({"min_epochs": -3})", "min_epochs");
+    refused(R"({"architecture": "gru"})", "architecture");
+    refused(R"({"sequence": "resample"})", "sequence");
+    refused(R"({"gru_sizes": [8, "x"]})", "gru_sizes[1]");
+    refused(R"({"types": ["RRab"]})", "types");      // the data decide the types
+    refused(R"({"progress": false})", "progress");  // the command line's
+    refused(R"({"spline": {"gama": 1.0}})", "spline.gama");
+    CHECK_THROWS_AS(rrl_config_from_json(nlohmann::json::array(), "bad.json"), input_error);
+    // --help lists every field with its default, from the same declarations
+    const auto help = rrl_config_help();
+    for (const auto& f : rrl_config_fields()) CHECK(help.find("  " + f + " = ") != std::string::npos);
+    CHECK(help.find("  learning_rate = 0.01\n") != std::string::npos);
+}
+
+TEST_CASE("model options: RR Lyrae types are parsed strictly", "[rrlyrae][config]") {
+    nlohmann::json j = rrl_model_options{};
+    CHECK(j.at("types") == nlohmann::json::array({"RRab"}));
+    j["types"] = nlohmann::json::array({"RRab", "RRx"});
+    try {
+        options_from_json<rrl_model_options>(j, "m.json");
+        FAIL("an unknown type was accepted");
+    } catch (const input_error& e) {
+        CHECK(e.field() == "types[1]");
+        CHECK(std::string(e.what()).find("RRx") != std::string::npos);
+    }
+    j["types"] = nlohmann::json::array({"rrc"});
+    CHECK(options_from_json<rrl_model_options>(j, "m.json").types == std::vector<rr_type>{rr_type::rrc});
+}

@@ -3,6 +3,7 @@
 
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
+#include "ferrum/models/rrlyrae_config.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_model.hpp"
 #include "ferrum/models/rrlyrae_model_set.hpp"

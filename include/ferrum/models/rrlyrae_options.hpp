@@ -1,6 +1,7 @@
 // The settings of the RR Lyrae [Fe/H] models: which network (Monti et al. 2025, Sect. 3-4: GRU 20-16-8,
 // dropout 0.2/0.2/0.1; or the GRU + Fourier-feature and ridge variants) and how it is trained (Adam lr 0.01,
-// batch 256, density weights eq. 3, L1/L2 on the kernels, early stopping).
+// batch 256, density weights eq. 3, L1/L2 on the kernels, early stopping). Each options struct is declared
+// once (FERRUM_OPTIONS): model files and config files read and write them through that declaration.
 #pragma once
 
 #include <cstddef>
@@ -9,9 +10,16 @@
 #include <vector>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
+
+namespace ferrum {
+// rr_type's JSON form (model files, configs): its Gaia name, read strictly (an unknown type is an error,
+// never a silent RRab). It belongs beside rr_type in lightcurve/rrlyrae_catalogue.hpp.
+FERRUM_ENUM_JSON(rr_type, parse_rr_type)
+}  // namespace ferrum
 
 namespace ferrum::models {
 
@@ -34,6 +42,7 @@ inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
         if (s == to_string(a)) return a;
     throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
 }
+FERRUM_ENUM_JSON(rrl_architecture, rrl_architecture_from_string)
 
 /// \brief Shape of a model. Defaults are the paper's network on the paper's inputs, for RRab.
 struct rrl_model_options {
@@ -45,6 +54,7 @@ struct rrl_model_options {
     std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
     rrl_input_options input;
 };
+FERRUM_OPTIONS(rrl_model_options, architecture, gru_sizes, dropout, head_width, ridge, types, input)
 
 /// \brief How a model is trained (Monti et al. 2025 unless said otherwise).
 struct rrl_training_options {
@@ -66,5 +76,8 @@ struct rrl_training_options {
     unsigned threads = 2;
     bool progress = progress_enabled_by_default();
 };
+FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
+               density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
+               seed, threads, progress)
 
 }  // namespace ferrum::models
