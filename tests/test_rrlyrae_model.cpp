@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include <ferrum/core/json_file.hpp>
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
@@ -183,12 +184,23 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         const auto q = back.predict(test);
         for (std::size_t i = 0; i < q.size(); ++i) CHECK(q[i].feh == Approx(p[i].feh).margin(1e-6));
         auto j = m.to_json();
-        auto& w = j["parameters"]["out.bias"];
-        w[0] = w[0].get<double>() + 0.5;
+        for (auto& l : j["network"]["layers"])
+            if (l["name"] == "out") l["bias"][0] = l["bias"][0].get<double>() + 0.5;
         CHECK_THROWS_AS(rrlyrae_model::from_json(j, "corrupt.json"), input_error);
+        // the self-test starts from raw light curves: a change of the preprocessing (here the spline's
+        // criterion and padding, or the time scaling) changes its outputs and the file is refused
+        auto spline = m.to_json();
+        spline["preprocessing"]["input"]["spline"] = {{"gamma", 1.0}, {"wrap_padding", 0.0}};
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(spline, "spline.json"), Catch::Contains("spline.json") && Catch::Contains("self_test"));
+        auto scaled = m.to_json();
+        scaled["preprocessing"]["time_scale"]["mean"] = scaled["preprocessing"]["time_scale"]["mean"].get<double>() + 0.3;
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(scaled, "scaled.json"), Catch::Contains("self_test"));
         auto older = m.to_json();  // a file from a version with other Fourier features
-        older["feature_names"].erase(older["feature_names"].size() - 1);
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("feature_names"));
+        older["preprocessing"]["features"]["names"].erase(older["preprocessing"]["features"]["names"].size() - 1);
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("features.names"));
+        auto unknown = m.to_json();
+        unknown["preprocessing"]["input"]["n_phase"] = 10;
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(unknown, "u.json"), Catch::Contains("u.json") && Catch::Contains("n_phase"));
         std::filesystem::remove(path);
     }
 }
@@ -365,4 +377,70 @@ TEST_CASE("model options: RR Lyrae types are parsed strictly", "[rrlyrae][config
     }
     j["types"] = nlohmann::json::array({"rrc"});
     CHECK(options_from_json<rrl_model_options>(j, "m.json").types == std::vector<rr_type>{rr_type::rrc});
+}
+
+TEST_CASE("a model file of format 1 loads, reproduces its predictions and is saved as format 2", "[rrlyrae][file]") {
+    // tests/data/models/rrlyrae_v1.json: written by ferrum-rrl train at commit 66bfca3 (gru_fourier, one
+    // model per type); rrlyrae_v1_predictions.json: that build's predictions of it for five stars
+    const std::string dir = std::string(FERRUM_TEST_DATA_DIR) + "/models/";
+    auto models = load_rrlyrae_models(dir + "rrlyrae_v1.json");
+    REQUIRE(models.size() == 2);
+    CHECK(models[0].options().architecture == rrl_architecture::gru_fourier);
+    const auto want = read_json_file(dir + "rrlyrae_v1_predictions.json");
+    std::vector<light_curve> curves;
+    std::vector<rrl_ephemeris> eph;
+    std::vector<double> feh;
+    for (const auto& s : want.at("stars")) {
+        light_curve lc;
+        lc.source_id = s.at("source_id").get<std::int64_t>();
+        lc.time = s.at("time").get<std::vector<double>>();
+        lc.mag = s.at("mag").get<std::vector<double>>();
+        lc.mag_err = s.at("mag_err").get<std::vector<double>>();
+        curves.push_back(lc);
+        rrl_ephemeris e;
+        e.type = parse_rr_type(s.at("type").get<std::string>());
+        e.period = s.at("period").get<double>();
+        e.epoch = s.at("epoch").get<double>();
+        eph.push_back(e);
+        feh.push_back(s.at("feh").get<double>());
+    }
+    REQUIRE(feh.size() == 5);
+    auto check = [&](std::vector<rrlyrae_model>& m) {
+        const auto in = prepare_rrlyrae_inputs(curves, eph, m.front().options().input, 1, false);
+        const auto p = predict_rrlyrae(m, in, 0, 12345, 1);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            REQUIRE(p[i].ok());
+            CHECK(p[i].feh == Approx(feh[i]).margin(1e-6));
+        }
+    };
+    check(models);
+
+    // saved again, the file is format 2 with raw-input self-tests, and it predicts the same
+    const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_v2.json").string();
+    save_rrlyrae_models(path, models);
+    const auto j = read_json_file(path);
+    const auto& m0 = j.at("models").at(0);
+    CHECK(m0.at("version") == 2);
+    CHECK(m0.at("kind") == "rrlyrae");
+    CHECK(m0.at("network").at("format") == "ferrum.nn.model");
+    CHECK(m0.at("self_test").at("light_curves").size() == 2);
+    CHECK(m0.at("preprocessing").at("input").at("spline").at("gamma") == 1.4);
+    auto back = load_rrlyrae_models(path);
+    check(back);
+    std::filesystem::remove(path);
+
+    // an unknown RR Lyrae type in a model file is an error naming it, in either format
+    auto v1 = read_json_file(dir + "rrlyrae_v1.json");
+    v1["models"][0]["types"][0] = "RRx";
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v1["models"][0], "v1.json"), Catch::Contains("v1.json") && Catch::Contains("RRx"));
+    auto v2 = m0;
+    v2["options"]["types"][0] = "RRx";
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("v2.json") && Catch::Contains("options.types[0]") &&
+                                                                   Catch::Contains("RRx"));
+    v2 = m0;
+    v2["options"]["types"][0] = "RRd";  // known, but no model serves it
+    CHECK_THROWS_AS(rrlyrae_model::from_json(v2, "v2.json"), input_error);
+    v2 = m0;
+    v2["version"] = 3;
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("version"));
 }

@@ -1,6 +1,7 @@
 // The RR Lyrae [Fe/H] model of Monti et al. (2025, A&A 702, A148; Sect. 3-4: GRU 20-16-8, dropout
 // 0.2/0.2/0.1, density weights eq. 3, weighted MSE with L1/L2, Adam, early stopping), its GRU + Fourier-feature
-// and ridge variants, MC-dropout sigma, and its model file with self-test vectors re-checked at load.
+// and ridge variants, MC-dropout sigma, and its model file: the whole preprocessing as data and self-test
+// vectors from raw light curves, re-run through preprocessing and network at load.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +19,8 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
+#include "ferrum/core/options.hpp"
+#include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
@@ -26,6 +29,7 @@
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
 #include "ferrum/nn/regularization.hpp"
 #include "ferrum/stats/density_weights.hpp"
@@ -34,6 +38,44 @@
 #include "ferrum/train/trainer.hpp"
 
 namespace ferrum::models {
+
+namespace detail {
+
+/// Two clean, Gaia-like light curves of type `t` (fixed Fourier shapes, irregular sampling, 0.01 mag
+/// deterministic noise) for the self-test vectors of a model file. They are stored in the file, so this
+/// generator may change without invalidating files.
+inline void self_test_curves(rr_type t, std::size_t min_epochs, std::vector<light_curve>& curves,
+                             std::vector<rrl_ephemeris>& ephemerides) {
+    const bool c = t == rr_type::rrc;
+    const std::size_t n = std::max<std::size_t>(70, min_epochs + 10);
+    for (int k = 0; k < 2; ++k) {
+        const double period = c ? (k ? 0.36 : 0.30) : (k ? 0.63 : 0.52);
+        const std::vector<double> amp = c ? std::vector<double>{0.22, 0.03, 0.015}
+                                          : std::vector<double>{0.36 - 0.08 * k, 0.17, 0.11, 0.07};
+        const std::vector<double> phi = {0.0, 2.1 + 0.4 * k, 4.3 + 0.3 * k, 0.6};
+        const double epoch = 1700.25;
+        light_curve lc;
+        lc.source_id = static_cast<std::int64_t>(curves.size());
+        auto hash = [](double x) { return x - std::floor(x); };
+        for (std::size_t i = 0; i < n; ++i) {
+            const double time = 1700.0 + 11.7 * double(i) + 0.37 * hash(std::sin(double(i) * 12.9898 + k) * 43758.5453);
+            const double x = 6.283185307179586 * (time - epoch) / period;
+            double mag = 17.0 + 0.02 * (hash(std::sin(double(i) * 78.233 + k) * 12543.1234) - 0.5);
+            for (std::size_t h = 0; h < amp.size(); ++h) mag += amp[h] * std::cos(double(h + 1) * x + phi[h]);
+            lc.time.push_back(time);
+            lc.mag.push_back(mag);
+            lc.mag_err.push_back(0.01);
+        }
+        curves.push_back(std::move(lc));
+        rrl_ephemeris e;
+        e.type = t;
+        e.period = period;
+        e.epoch = epoch;
+        ephemerides.push_back(e);
+    }
+}
+
+}  // namespace detail
 
 /// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
 /// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
@@ -114,7 +156,7 @@ public:
             hist = train::fit(a, optimizer, tr, va, to);
         }
         trained_ = true;
-        make_self_test(stars, train_idx);
+        make_self_test();
         return hist;
     }
 
@@ -165,97 +207,43 @@ public:
         return out;
     }
 
-    /// \brief The model file: architecture, input settings, standardisations, parameters, self-test vectors.
+    /// \brief The model file (format "ferrum-rrlyrae-model", version 2): the options, the whole
+    /// preprocessing as data (input and spline settings, per-curve standardisation, time scaling, the feature
+    /// standardiser with its clip and the feature names, target scaling), the network as an nn model document
+    /// (or the ridge coefficients) and self-test vectors that start from raw light curves.
     nlohmann::json to_json() const {
-        nlohmann::json j;
-        j["format"] = "ferrum-rrlyrae-model";
-        j["version"] = 1;
-        j["architecture"] = to_string(opt_.architecture);
-        j["gru_sizes"] = opt_.gru_sizes;
-        j["dropout"] = opt_.dropout;
-        j["head_width"] = opt_.head_width;
-        j["ridge"] = opt_.ridge;
-        std::vector<std::string> types;
-        for (auto t : opt_.types) types.push_back(to_string(t));
-        j["types"] = types;
-        const auto& in = opt_.input;
-        j["preprocessing"] = {{"sequence", in.sequence == rrl_sequence::resampled ? "resampled" : "raw_epochs"},
-                              {"use_period", in.use_period},
-                              {"n_phases_rrab", in.n_phases_rrab},
-                              {"n_phases_rrc", in.n_phases_rrc},
-                              {"min_epochs", in.min_epochs},
-                              {"max_raw_steps", in.max_raw_steps},
-                              {"fourier_max_order", in.fourier_max_order},
-                              {"spline", "GCV smoothing spline (make_smoothing_spline), standardised per curve"}};
-        j["feature_names"] = rrl_feature_names();
-        j["time_scale"] = {{"mean", time_mean_}, {"scale", time_scale_}};
-        j["features"] = feat_.to_json();
-        j["target"] = {{"mean", y_mean_}, {"scale", y_scale_}};
-        j["seed"] = seed_;
-        j["trained"] = trained_;
-        nlohmann::json p = nlohmann::json::object();
+        nlohmann::json options = opt_;
+        options.erase("input");  // recorded with the rest of the preprocessing
+        nlohmann::json j{{"format", "ferrum-rrlyrae-model"}, {"version", 2}, {"kind", "rrlyrae"},
+                         {"options", options}, {"preprocessing", preprocessing_json()},
+                         {"seed", seed_}, {"trained", trained_}};
         if (opt_.architecture == rrl_architecture::fourier_linear)
-            p["ridge_coefficients"] = coef_;
+            j["ridge_coefficients"] = coef_;
         else
-            for (const auto& r : const_cast<net_type&>(net_).parameters()) p[r.name] = std::vector<float>(r.value, r.value + r.size());
-        j["parameters"] = p;
+            j["network"] = nn::model_to_json(const_cast<net_type&>(net_));  // model_to_json runs its test vector
         j["self_test"] = self_test_;
         return j;
     }
 
-    /// \brief Reads a model written by to_json(); with `verify`, re-runs the self-test vectors and throws
-    /// input_error if the outputs differ by more than 1e-4 dex (a corrupted file or an incompatible build).
+    /// \brief Reads a model written by to_json() (version 2) or by ferrum before it (version 1, converted in
+    /// memory: its self-test is re-checked, then raw-input self-test vectors are made so that saving writes
+    /// version 2). With `verify`, re-runs the self-test vectors (version 2: preprocessing and network from the
+    /// stored light curves) and throws input_error if an output differs by more than 1e-4 dex (a corrupted
+    /// file, or a build whose preprocessing or network computes otherwise).
     static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
         try {
-            if (j.value("format", "") != "ferrum-rrlyrae-model")
+            if (!j.is_object() || j.value("format", "") != "ferrum-rrlyrae-model")
                 throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
-            if (j.contains("feature_names") && j.at("feature_names") != nlohmann::json(rrl_feature_names()))
-                throw input_error(where, 0, "feature_names",
-                                  "the model was trained on other Fourier features (" + j.at("feature_names").dump() +
-                                      ") than this version of ferrum computes; retrain it");
-            rrl_model_options o;
-            o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
-            o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
-            o.dropout = j.at("dropout").get<std::vector<double>>();
-            o.head_width = j.at("head_width").get<std::size_t>();
-            o.ridge = j.at("ridge").get<double>();
-            o.types.clear();
-            for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.get<std::string>()));
-            const auto& pp = j.at("preprocessing");
-            o.input.sequence = pp.at("sequence").get<std::string>() == "raw_epochs" ? rrl_sequence::raw_epochs : rrl_sequence::resampled;
-            o.input.use_period = pp.at("use_period").get<bool>();
-            o.input.n_phases_rrab = pp.at("n_phases_rrab").get<std::size_t>();
-            o.input.n_phases_rrc = pp.at("n_phases_rrc").get<std::size_t>();
-            o.input.min_epochs = pp.at("min_epochs").get<std::size_t>();
-            o.input.max_raw_steps = pp.at("max_raw_steps").get<std::size_t>();
-            o.input.fourier_max_order = pp.at("fourier_max_order").get<int>();
-            rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
-            m.time_mean_ = j.at("time_scale").at("mean").get<double>();
-            m.time_scale_ = j.at("time_scale").at("scale").get<double>();
-            m.feat_ = standardiser::from_json(j.at("features"), 5.0);
-            m.y_mean_ = j.at("target").at("mean").get<double>();
-            m.y_scale_ = j.at("target").at("scale").get<double>();
-            m.trained_ = j.at("trained").get<bool>();
-            const auto& p = j.at("parameters");
-            if (o.architecture == rrl_architecture::fourier_linear) {
-                m.coef_ = p.at("ridge_coefficients").get<std::vector<double>>();
-            } else {
-                auto params = m.net_.parameters();
-                for (auto& r : params) {
-                    if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
-                    const auto v = p.at(r.name).get<std::vector<float>>();
-                    if (v.size() != r.size())
-                        throw input_error(where, 0, "parameters." + r.name,
-                                          "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
-                    std::copy(v.begin(), v.end(), r.value);
-                }
-                if (p.size() != params.size()) throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
-            }
-            m.self_test_ = j.at("self_test");
-            if (verify && m.trained_) m.verify_self_test(where);
-            return m;
+            const auto version = j.value("version", 0);
+            if (version == 1) return from_json_v1(j, where, verify);
+            if (version != 2)
+                throw input_error(where, 0, "version",
+                                  "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            return from_json_v2(j, where, verify);
         } catch (const nlohmann::json::exception& e) {
             throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
+        } catch (const option_error& e) {
+            throw input_error(where, 0, e.field(), e.message());
         } catch (const value_error& e) {
             throw input_error(where, 0, "", e.what());
         }
@@ -267,27 +255,33 @@ public:
         return from_json(j, path, verify);
     }
 
-    /// Re-runs the stored self-test inputs; throws input_error naming `where` on a mismatch.
+    /// Re-runs the stored self-test light curves through preprocessing and model; throws input_error
+    /// naming `where` on a mismatch.
     void verify_self_test(const std::string& where) {
         if (self_test_.is_null() || self_test_.empty()) return;
-        std::vector<rrl_star_input> stars;
-        for (const auto& s : self_test_.at("inputs")) {
-            rrl_star_input x;
-            x.id = "self_test";
-            x.type = parse_rr_type(s.at("type").get<std::string>());
-            x.sequence = s.at("sequence").get<std::vector<float>>();
-            x.features = s.at("features").get<std::vector<double>>();
-            stars.push_back(std::move(x));
+        const auto curves = self_test_.at("light_curves");
+        std::vector<light_curve> lc;
+        std::vector<rrl_ephemeris> eph;
+        for (std::size_t k = 0; k < curves.size(); ++k) {
+            const auto& c = curves[k];
+            light_curve l;
+            l.source_id = static_cast<std::int64_t>(k);
+            l.time = c.at("time").get<std::vector<double>>();
+            l.mag = c.at("mag").get<std::vector<double>>();
+            l.mag_err = c.at("mag_err").get<std::vector<double>>();
+            lc.push_back(std::move(l));
+            rrl_ephemeris e;
+            e.type = parse_rr_type(c.at("type").get<std::string>());
+            e.period = c.at("period").get<double>();
+            e.epoch = c.at("epoch").get<double>();
+            eph.push_back(e);
         }
-        const auto want = self_test_.at("outputs").get<std::vector<double>>();
-        std::vector<std::size_t> idx(stars.size());
-        std::iota(idx.begin(), idx.end(), std::size_t{0});
-        const auto got = raw_predict(stars, idx, nn::mode::inference);
-        for (std::size_t i = 0; i < got.size(); ++i)
-            if (!(std::abs(got[i] - want[i]) <= 1e-4))
-                throw input_error(where, 0, "self_test",
-                                  "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
-                                      std::to_string(want[i]) + " (corrupted file or incompatible build)");
+        const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
+        for (std::size_t k = 0; k < stars.size(); ++k)
+            if (!stars[k].ok())
+                throw input_error(where, 0, "self_test.light_curves[" + std::to_string(k) + "]",
+                                  "is flagged by this build's preprocessing (" + stars[k].flag + ")");
+        check_self_test_outputs(stars, where);
     }
 
     /// The network (for inspection and advanced use).
@@ -456,14 +450,182 @@ private:
         coef_.assign(c.data(), c.data() + c.size());
     }
 
-    void make_self_test(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& idx) {
-        std::vector<std::size_t> pick;
-        for (std::size_t k = 0; k < idx.size() && pick.size() < 2; k += std::max<std::size_t>(1, idx.size() / 2))
-            pick.push_back(idx[k]);
-        nlohmann::json in = nlohmann::json::array();
-        for (auto i : pick)
-            in.push_back({{"type", to_string(stars[i].type)}, {"sequence", stars[i].sequence}, {"features", stars[i].features}});
-        self_test_ = {{"inputs", in}, {"outputs", raw_predict(stars, pick, nn::mode::inference)}};
+    /// The preprocessing as data: what prepare_rrlyrae_inputs does (input and spline settings), what it
+    /// always does (per-curve standardisation of the magnitudes), and the standardisations fit() learnt.
+    nlohmann::json preprocessing_json() const {
+        nlohmann::json features = feat_.to_json();
+        features["names"] = rrl_feature_names();
+        return {{"input", opt_.input},
+                {"standardise_magnitude_per_curve", true},
+                {"time_scale", {{"mean", time_mean_}, {"scale", time_scale_}}},
+                {"features", features},
+                {"target", {{"mean", y_mean_}, {"scale", y_scale_}}}};
+    }
+
+    static void check_feature_names(const nlohmann::json& names, const std::string& where, const std::string& field) {
+        if (names != nlohmann::json(rrl_feature_names()))
+            throw input_error(where, 0, field,
+                              "the model was trained on other Fourier features (" + names.dump() +
+                                  ") than this version of ferrum computes; retrain it");
+    }
+
+    static void check_fields(const nlohmann::json& j, const std::vector<std::string>& known, const std::string& where,
+                             const std::string& prefix) {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (std::find(known.begin(), known.end(), it.key()) == known.end())
+                throw input_error(where, 0, prefix + it.key(), "is not a field of an RR Lyrae model file");
+    }
+
+    static rrlyrae_model from_json_v2(const nlohmann::json& j, const std::string& where, bool verify) {
+        check_fields(j, {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
+                         "ridge_coefficients", "self_test"}, where, "");
+        if (j.at("kind") != "rrlyrae") throw input_error(where, 0, "kind", "is not \"rrlyrae\"");
+        const auto& pp = j.at("preprocessing");
+        check_fields(pp, {"input", "standardise_magnitude_per_curve", "time_scale", "features", "target"}, where,
+                     "preprocessing.");
+        rrl_model_options o;
+        try {
+            j.at("options").get_to(o);
+        } catch (const option_error& e) {
+            throw input_error(where, 0, "options." + e.field(), e.message());
+        }
+        if (j.at("options").contains("input")) throw input_error(where, 0, "options.input", "belongs in preprocessing.input");
+        try {
+            pp.at("input").get_to(o.input);
+        } catch (const option_error& e) {
+            throw input_error(where, 0, "preprocessing.input." + e.field(), e.message());
+        }
+        if (pp.at("standardise_magnitude_per_curve") != true)
+            throw input_error(where, 0, "preprocessing.standardise_magnitude_per_curve",
+                              "this build standardises every curve's magnitudes; it cannot run this model");
+        check_feature_names(pp.at("features").at("names"), where, "preprocessing.features.names");
+        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
+        m.time_mean_ = pp.at("time_scale").at("mean").get<double>();
+        m.time_scale_ = pp.at("time_scale").at("scale").get<double>();
+        m.feat_ = standardiser::from_json(pp.at("features"));
+        m.y_mean_ = pp.at("target").at("mean").get<double>();
+        m.y_scale_ = pp.at("target").at("scale").get<double>();
+        m.trained_ = j.at("trained").get<bool>();
+        if (o.architecture == rrl_architecture::fourier_linear) {
+            m.coef_ = j.at("ridge_coefficients").get<std::vector<double>>();
+            if (m.trained_ && m.coef_.size() != rrl_feature_names().size() + 1)
+                throw input_error(where, 0, "ridge_coefficients", "needs one per feature and an intercept");
+        } else {
+            auto loaded = nn::model_from_json<float>(j.at("network"), where, verify).model;
+            auto from = loaded.parameters();
+            auto to = m.net_.parameters();
+            if (from.size() != to.size())
+                throw input_error(where, 0, "network", "holds " + std::to_string(from.size()) + " parameters, the options' network " +
+                                                           std::to_string(to.size()));
+            for (auto& r : to) {
+                auto it = std::find_if(from.begin(), from.end(), [&](const auto& f) { return f.name == r.name; });
+                if (it == from.end()) throw input_error(where, 0, "network", "has no parameter " + r.name);
+                if (it->size() != r.size())
+                    throw input_error(where, 0, "network", r.name + " has " + std::to_string(it->size()) +
+                                                               " values, the options' network " + std::to_string(r.size()));
+                std::copy(it->value, it->value + r.size(), r.value);
+            }
+        }
+        m.self_test_ = j.at("self_test");
+        if (verify && m.trained_) m.verify_self_test(where);
+        return m;
+    }
+
+    /// Version 1 (ferrum before the raw-input self-tests): flat options, parameters by name, self-test
+    /// vectors of preprocessed inputs. Its preprocessing was this build's defaults for the spline.
+    static rrlyrae_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+        if (j.contains("feature_names")) check_feature_names(j.at("feature_names"), where, "feature_names");
+        rrl_model_options o;
+        o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
+        o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
+        o.dropout = j.at("dropout").get<std::vector<double>>();
+        o.head_width = j.at("head_width").get<std::size_t>();
+        o.ridge = j.at("ridge").get<double>();
+        o.types.clear();
+        for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.get<std::string>()));
+        const auto& pp = j.at("preprocessing");
+        o.input.sequence = parse_rrl_sequence(pp.at("sequence").get<std::string>());
+        o.input.use_period = pp.at("use_period").get<bool>();
+        o.input.n_phases_rrab = pp.at("n_phases_rrab").get<std::size_t>();
+        o.input.n_phases_rrc = pp.at("n_phases_rrc").get<std::size_t>();
+        o.input.min_epochs = pp.at("min_epochs").get<std::size_t>();
+        o.input.max_raw_steps = pp.at("max_raw_steps").get<std::size_t>();
+        o.input.fourier_max_order = pp.at("fourier_max_order").get<int>();
+        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
+        m.time_mean_ = j.at("time_scale").at("mean").get<double>();
+        m.time_scale_ = j.at("time_scale").at("scale").get<double>();
+        m.feat_ = standardiser::from_json(j.at("features"), 5.0);
+        m.y_mean_ = j.at("target").at("mean").get<double>();
+        m.y_scale_ = j.at("target").at("scale").get<double>();
+        m.trained_ = j.at("trained").get<bool>();
+        const auto& p = j.at("parameters");
+        if (o.architecture == rrl_architecture::fourier_linear) {
+            m.coef_ = p.at("ridge_coefficients").get<std::vector<double>>();
+        } else {
+            auto params = m.net_.parameters();
+            for (auto& r : params) {
+                if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
+                const auto v = p.at(r.name).get<std::vector<float>>();
+                if (v.size() != r.size())
+                    throw input_error(where, 0, "parameters." + r.name,
+                                      "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
+                std::copy(v.begin(), v.end(), r.value);
+            }
+            if (p.size() != params.size()) throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
+        }
+        if (!m.trained_) return m;
+        if (verify) {
+            const auto& st = j.at("self_test");
+            std::vector<rrl_star_input> stars;
+            for (const auto& s : st.at("inputs")) {
+                rrl_star_input x;
+                x.id = "self_test";
+                x.type = parse_rr_type(s.at("type").get<std::string>());
+                x.sequence = s.at("sequence").get<std::vector<float>>();
+                x.features = s.at("features").get<std::vector<double>>();
+                stars.push_back(std::move(x));
+            }
+            m.self_test_ = {{"outputs", st.at("outputs")}, {"tolerance", 1e-4}};
+            m.check_self_test_outputs(stars, where);
+        }
+        m.make_self_test();  // raw-input vectors of this build, so that saving writes version 2
+        return m;
+    }
+
+    void check_self_test_outputs(const std::vector<rrl_star_input>& stars, const std::string& where) {
+        const auto want = self_test_.at("outputs").get<std::vector<double>>();
+        const double tol = self_test_.value("tolerance", 1e-4);
+        if (want.size() != stars.size())
+            throw input_error(where, 0, "self_test.outputs", "needs one output per self-test input");
+        std::vector<std::size_t> idx(stars.size());
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        const auto got = raw_predict(stars, idx, nn::mode::inference);
+        for (std::size_t i = 0; i < got.size(); ++i)
+            if (!(std::abs(got[i] - want[i]) <= tol))
+                throw input_error(where, 0, "self_test",
+                                  "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
+                                      std::to_string(want[i]) +
+                                      " (corrupted file, or a build whose preprocessing or network computes otherwise)");
+    }
+
+    /// Self-test vectors from raw inputs: for every served type two light curves (detail::self_test_curves)
+    /// with their ephemerides, and the model's outputs for them.
+    void make_self_test() {
+        std::vector<light_curve> lc;
+        std::vector<rrl_ephemeris> eph;
+        for (auto t : opt_.types) detail::self_test_curves(t, opt_.input.min_epochs, lc, eph);
+        const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
+        nlohmann::json curves = nlohmann::json::array();
+        std::vector<rrl_star_input> used;
+        for (std::size_t k = 0; k < stars.size(); ++k) {
+            if (!stars[k].ok()) continue;  // options that flag even these clean curves: fewer vectors
+            curves.push_back({{"type", to_string(eph[k].type)}, {"period", eph[k].period}, {"epoch", eph[k].epoch},
+                              {"time", lc[k].time}, {"mag", lc[k].mag}, {"mag_err", lc[k].mag_err}});
+            used.push_back(stars[k]);
+        }
+        std::vector<std::size_t> idx(used.size());
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        self_test_ = {{"light_curves", curves}, {"outputs", raw_predict(used, idx, nn::mode::inference)}, {"tolerance", 1e-4}};
     }
 
     rrl_model_options opt_;
