@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include <ferrum/core/json_file.hpp>
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
@@ -183,12 +184,23 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         const auto q = back.predict(test);
         for (std::size_t i = 0; i < q.size(); ++i) CHECK(q[i].feh == Approx(p[i].feh).margin(1e-6));
         auto j = m.to_json();
-        auto& w = j["parameters"]["out.bias"];
-        w[0] = w[0].get<double>() + 0.5;
+        for (auto& l : j["network"]["layers"])
+            if (l["name"] == "out") l["bias"][0] = l["bias"][0].get<double>() + 0.5;
         CHECK_THROWS_AS(rrlyrae_model::from_json(j, "corrupt.json"), input_error);
+        // the self-test starts from raw light curves: a change of the preprocessing (here the spline's
+        // criterion and padding, or the time scaling) changes its outputs and the file is refused
+        auto spline = m.to_json();
+        spline["preprocessing"]["input"]["spline"] = {{"gamma", 1.0}, {"wrap_padding", 0.0}};
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(spline, "spline.json"), Catch::Contains("spline.json") && Catch::Contains("self_test"));
+        auto scaled = m.to_json();
+        scaled["preprocessing"]["time_scale"]["mean"] = scaled["preprocessing"]["time_scale"]["mean"].get<double>() + 0.3;
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(scaled, "scaled.json"), Catch::Contains("self_test"));
         auto older = m.to_json();  // a file from a version with other Fourier features
-        older["feature_names"].erase(older["feature_names"].size() - 1);
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("feature_names"));
+        older["preprocessing"]["features"]["names"].erase(older["preprocessing"]["features"]["names"].size() - 1);
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("features.names"));
+        auto unknown = m.to_json();
+        unknown["preprocessing"]["input"]["n_phase"] = 10;
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(unknown, "u.json"), Catch::Contains("u.json") && Catch::Contains("n_phase"));
         std::filesystem::remove(path);
     }
 }
@@ -289,4 +301,146 @@ TEST_CASE("raw folded epochs (variable length) and curves without a period", "[r
     z.fit(fin, set.feh, fidx, to);
     const auto zp = z.predict(fin);
     for (auto i : fidx) CHECK(std::isfinite(zp[i].feh));
+}
+
+TEST_CASE("config files: the flat fields of the options declarations, strict, round trip", "[rrlyrae][config]") {
+    // every field ferrum-rrl's usage has listed since the first config files keeps working
+    const auto old = nlohmann::json::parse(R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.1, 0.1],
+        "head_width": 16, "ridge": 0.01, "sequence": "raw_epochs", "use_period": false, "min_epochs": 30,
+        "learning_rate": 0.005, "batch_size": 64, "max_epochs": 3, "patience": 4, "kernel_l1": 1e-6, "kernel_l2": 1e-4,
+        "density_weighting": false, "max_weight": 5, "validation_fraction": 0.2, "reduce_lr_factor": 0.5,
+        "reduce_lr_patience": 2, "clip_norm": 1.0, "folds": 3, "repeats": 2, "seed": 7, "unified": true,
+        "paper_cuts": true})");
+    const rrl_config c = rrl_config_from_json(old, "cfg.json");
+    CHECK(c.model.architecture == rrl_architecture::gru_fourier);
+    CHECK(c.model.gru_sizes == std::vector<std::size_t>{6, 6});
+    CHECK(c.model.head_width == 16);
+    CHECK(c.model.input.sequence == rrl_sequence::raw_epochs);
+    CHECK(!c.model.input.use_period);
+    CHECK(c.model.input.min_epochs == 30);
+    CHECK(c.train.learning_rate == 0.005);
+    CHECK(c.train.batch_size == 64);
+    CHECK(c.train.max_weight == 5.0);
+    CHECK(c.train.seed == 7);
+    CHECK(c.cv.folds == 3);
+    CHECK(c.cv.repeats == 2);
+    CHECK(c.cv.unified);
+    CHECK(c.cv.paper_cuts);
+    CHECK(c.model.types == std::vector<rr_type>{rr_type::rrab});  // not a config field: left alone
+    // what tune writes reads back to the same settings
+    const auto j = rrl_config_to_json(c);
+    CHECK(rrl_config_to_json(rrl_config_from_json(j, "back.json")) == j);
+    CHECK(!j.contains("types"));
+    CHECK(!j.contains("progress"));
+    // fields not given keep the base's values
+    rrl_config base;
+    base.train.patience = 99;
+    CHECK(rrl_config_from_json(nlohmann::json::parse(R"({"seed": 3})"), "x.json", base).train.patience == 99);
+
+    auto refused = [](const std::string& text, const std::string& field) {
+        INFO(text);
+        try {
+            rrl_config_from_json(nlohmann::json::parse(text), "bad.json");
+            FAIL("accepted");
+        } catch (const input_error& e) {
+            CHECK(e.file() == "bad.json");
+            CHECK(e.field() == field);
+        }
+    };
+    refused(R"({"learning_rate": 0.01, "lerning_rate": 0.1})", "lerning_rate");
+    refused(R"({"batch_size": "64"})", "batch_size");
+    refused(R"({"batch_size": 6.5})", "batch_size");
+    refused(R"({"min_epochs": -3})", "min_epochs");
+    refused(R"({"architecture": "gru"})", "architecture");
+    refused(R"({"sequence": "resample"})", "sequence");
+    refused(R"({"gru_sizes": [8, "x"]})", "gru_sizes[1]");
+    refused(R"({"types": ["RRab"]})", "types");      // the data decide the types
+    refused(R"({"progress": false})", "progress");  // the command line's
+    refused(R"({"spline": {"gama": 1.0}})", "spline.gama");
+    CHECK_THROWS_AS(rrl_config_from_json(nlohmann::json::array(), "bad.json"), input_error);
+    // --help lists every field with its default, from the same declarations
+    const auto help = rrl_config_help();
+    for (const auto& f : rrl_config_fields()) CHECK(help.find("  " + f + " = ") != std::string::npos);
+    CHECK(help.find("  learning_rate = 0.01\n") != std::string::npos);
+}
+
+TEST_CASE("model options: RR Lyrae types are parsed strictly", "[rrlyrae][config]") {
+    nlohmann::json j = rrl_model_options{};
+    CHECK(j.at("types") == nlohmann::json::array({"RRab"}));
+    j["types"] = nlohmann::json::array({"RRab", "RRx"});
+    try {
+        options_from_json<rrl_model_options>(j, "m.json");
+        FAIL("an unknown type was accepted");
+    } catch (const input_error& e) {
+        CHECK(e.field() == "types[1]");
+        CHECK(std::string(e.what()).find("RRx") != std::string::npos);
+    }
+    j["types"] = nlohmann::json::array({"rrc"});
+    CHECK(options_from_json<rrl_model_options>(j, "m.json").types == std::vector<rr_type>{rr_type::rrc});
+}
+
+TEST_CASE("a model file of format 1 loads, reproduces its predictions and is saved as format 2", "[rrlyrae][file]") {
+    // tests/data/models/rrlyrae_v1.json: written by ferrum-rrl train at commit 66bfca3 (gru_fourier, one
+    // model per type); rrlyrae_v1_predictions.json: that build's predictions of it for five stars
+    const std::string dir = std::string(FERRUM_TEST_DATA_DIR) + "/models/";
+    auto models = load_rrlyrae_models(dir + "rrlyrae_v1.json");
+    REQUIRE(models.size() == 2);
+    CHECK(models[0].options().architecture == rrl_architecture::gru_fourier);
+    const auto want = read_json_file(dir + "rrlyrae_v1_predictions.json");
+    std::vector<light_curve> curves;
+    std::vector<rrl_ephemeris> eph;
+    std::vector<double> feh;
+    for (const auto& s : want.at("stars")) {
+        light_curve lc;
+        lc.source_id = s.at("source_id").get<std::int64_t>();
+        lc.time = s.at("time").get<std::vector<double>>();
+        lc.mag = s.at("mag").get<std::vector<double>>();
+        lc.mag_err = s.at("mag_err").get<std::vector<double>>();
+        curves.push_back(lc);
+        rrl_ephemeris e;
+        e.type = parse_rr_type(s.at("type").get<std::string>());
+        e.period = s.at("period").get<double>();
+        e.epoch = s.at("epoch").get<double>();
+        eph.push_back(e);
+        feh.push_back(s.at("feh").get<double>());
+    }
+    REQUIRE(feh.size() == 5);
+    auto check = [&](std::vector<rrlyrae_model>& m) {
+        const auto in = prepare_rrlyrae_inputs(curves, eph, m.front().options().input, 1, false);
+        const auto p = predict_rrlyrae(m, in, 0, 12345, 1);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            REQUIRE(p[i].ok());
+            CHECK(p[i].feh == Approx(feh[i]).margin(1e-6));
+        }
+    };
+    check(models);
+
+    // saved again, the file is format 2 with raw-input self-tests, and it predicts the same
+    const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_v2.json").string();
+    save_rrlyrae_models(path, models);
+    const auto j = read_json_file(path);
+    const auto& m0 = j.at("models").at(0);
+    CHECK(m0.at("version") == 2);
+    CHECK(m0.at("kind") == "rrlyrae");
+    CHECK(m0.at("network").at("format") == "ferrum.nn.model");
+    CHECK(m0.at("self_test").at("light_curves").size() == 2);
+    CHECK(m0.at("preprocessing").at("input").at("spline").at("gamma") == 1.4);
+    auto back = load_rrlyrae_models(path);
+    check(back);
+    std::filesystem::remove(path);
+
+    // an unknown RR Lyrae type in a model file is an error naming it, in either format
+    auto v1 = read_json_file(dir + "rrlyrae_v1.json");
+    v1["models"][0]["types"][0] = "RRx";
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v1["models"][0], "v1.json"), Catch::Contains("v1.json") && Catch::Contains("RRx"));
+    auto v2 = m0;
+    v2["options"]["types"][0] = "RRx";
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("v2.json") && Catch::Contains("options.types[0]") &&
+                                                                   Catch::Contains("RRx"));
+    v2 = m0;
+    v2["options"]["types"][0] = "RRd";  // known, but no model serves it
+    CHECK_THROWS_AS(rrlyrae_model::from_json(v2, "v2.json"), input_error);
+    v2 = m0;
+    v2["version"] = 3;
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("version"));
 }

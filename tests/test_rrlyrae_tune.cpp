@@ -196,3 +196,24 @@ TEST_CASE("tune_rrlyrae refuses what it cannot search, before training", "[rrlyr
     CHECK_THROWS_WITH(tune_rrlyrae(d.stars, nan_label, d.sigma, d.index, small_base(), train::search_space::monti2025(), tune_opts(3, 1)),
                       Catch::Contains("not finite"));
 }
+
+TEST_CASE("tune options are declared once: JSON round trip, strict fields", "[rrlyrae][tune][config]") {
+    rrl_tune_options o;
+    o.max_epochs = 27;
+    o.eta = 2;
+    o.holdout_folds = 4;
+    const nlohmann::json j = o;
+    const auto back = options_from_json<rrl_tune_options>(j, "tune.json");
+    CHECK(back.max_epochs == 27);
+    CHECK(back.eta == 2);
+    CHECK(back.holdout_folds == 4);
+    CHECK_THROWS_WITH(options_from_json<rrl_tune_options>(nlohmann::json::parse(R"({"etta": 3})"), "tune.json"),
+                      Catch::Contains("tune.json") && Catch::Contains("etta"));
+    CHECK_THROWS_WITH(options_from_json<rrl_tune_options>(nlohmann::json::parse(R"({"holdout_folds": -1})"), "tune.json"),
+                      Catch::Contains("holdout_folds"));
+    rrl_options r;
+    r.model.gru_sizes = {4};
+    r.model.dropout = {0.3};
+    const nlohmann::json rj = r;
+    CHECK(options_from_json<rrl_options>(rj, "r.json").model.dropout == std::vector<double>{0.3});
+}

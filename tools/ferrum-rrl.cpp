@@ -1,6 +1,7 @@
 // ferrum-rrl: RR Lyrae photometric metallicities from Gaia-like light curves (Monti et al. 2025) --
 // simulate training sets, train (with repeated stratified K-fold CV), tune (Hyperband), predict, evaluate
 // with plots.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <ferrum/core/csv.hpp>
@@ -67,10 +69,8 @@ const char* const usage = R"(ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curve
                                              (--epoch-column, default t0_mjd; --period-column, default period)
 
   Common: --quiet (no progress on stderr; also FERRUM_QUIET=1), --threads N, --help.
-  Config files (--config) are JSON objects with any of: architecture, gru_sizes, dropout, head_width, ridge,
-  sequence (resampled|raw_epochs), use_period, min_epochs, learning_rate, batch_size, max_epochs, patience,
-  kernel_l1, kernel_l2, density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience,
-  clip_norm, folds, repeats, seed, unified, paper_cuts; unknown fields are refused.
+  Config files (--config) are JSON objects with any of these fields (shown with their defaults; architecture
+  is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs); unknown fields are refused:
 )";
 
 struct args {
@@ -131,6 +131,12 @@ void check_known(const args& a, const std::set<std::string>& allowed) {
         if (!allowed.count(k) && !common.count(k)) throw value_error(a.command + ": unknown option --" + k);
 }
 
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
 rr_type parse_type(const std::string& s) {
     const rr_type t = parse_rr_type(s);
     if (t != rr_type::rrab && t != rr_type::rrc) throw value_error("--type must be RRab or RRc, got '" + s + "'");
@@ -182,7 +188,7 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         }
         std::vector<rrl_ephemeris> v;
         for (const auto& c : lc.curves) {
-            auto it = eph.find(ferrum::models::detail::star_id(c.source_id, c.name));
+            auto it = eph.find(rrl_star_id(c.source_id, c.name));
             rrl_ephemeris e;
             if (it == eph.end())
                 e.problem = "not_in_catalogue";
@@ -235,7 +241,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
             const auto b = parse_double((*r)[*cb]);
             if (b.ok()) l.blazhko = b.value > 0 ? 1 : 0;
         }
-        const std::string id(ferrum::detail::trim((*r)[cid]));
+        const std::string id(trimmed((*r)[cid]));
         if (!out.emplace(id, l).second) throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
     }
     return out;
@@ -243,97 +249,17 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
 
 // --- config ---------------------------------------------------------------------------------------
 
-struct run_config {
-    rrl_model_options model;
-    rrl_training_options train;
-    std::size_t folds = 5, repeats = 1;
-    bool unified = false, paper_cuts = false;
-};
-
-void apply_config(run_config& c, const std::string& path) {
-    const json j = read_json_file(path, "config file");
-    if (!j.is_object()) throw input_error(path, 0, "", "a config file is a JSON object");
-    for (auto it = j.begin(); it != j.end(); ++it) {
-        const std::string k = it.key();
-        const json& v = it.value();
-        try {
-            if (k == "architecture") c.model.architecture = rrl_architecture_from_string(v.get<std::string>());
-            else if (k == "gru_sizes") c.model.gru_sizes = v.get<std::vector<std::size_t>>();
-            else if (k == "dropout") c.model.dropout = v.get<std::vector<double>>();
-            else if (k == "head_width") c.model.head_width = v.get<std::size_t>();
-            else if (k == "ridge") c.model.ridge = v.get<double>();
-            else if (k == "sequence") {
-                const auto s = v.get<std::string>();
-                if (s != "resampled" && s != "raw_epochs") throw value_error("sequence must be resampled or raw_epochs");
-                c.model.input.sequence = s == "resampled" ? rrl_sequence::resampled : rrl_sequence::raw_epochs;
-            } else if (k == "use_period") c.model.input.use_period = v.get<bool>();
-            else if (k == "min_epochs") c.model.input.min_epochs = v.get<std::size_t>();
-            else if (k == "learning_rate") c.train.learning_rate = v.get<double>();
-            else if (k == "batch_size") c.train.batch_size = v.get<std::size_t>();
-            else if (k == "max_epochs") c.train.max_epochs = v.get<int>();
-            else if (k == "patience") c.train.patience = v.get<int>();
-            else if (k == "kernel_l1") c.train.kernel_l1 = v.get<double>();
-            else if (k == "kernel_l2") c.train.kernel_l2 = v.get<double>();
-            else if (k == "density_weighting") c.train.density_weighting = v.get<bool>();
-            else if (k == "max_weight") c.train.max_weight = v.get<double>();
-            else if (k == "validation_fraction") c.train.validation_fraction = v.get<double>();
-            else if (k == "reduce_lr_factor") c.train.reduce_lr_factor = v.get<double>();
-            else if (k == "reduce_lr_patience") c.train.reduce_lr_patience = v.get<int>();
-            else if (k == "clip_norm") c.train.clip_norm = v.get<double>();
-            else if (k == "folds") c.folds = v.get<std::size_t>();
-            else if (k == "repeats") c.repeats = v.get<std::size_t>();
-            else if (k == "seed") c.train.seed = v.get<std::uint64_t>();
-            else if (k == "unified") c.unified = v.get<bool>();
-            else if (k == "paper_cuts") c.paper_cuts = v.get<bool>();
-            else throw input_error(path, 0, k, "unknown field (see ferrum-rrl --help for the accepted ones)");
-        } catch (const json::exception& e) {
-            throw input_error(path, 0, k, std::string("wrong type: ") + e.what());
-        } catch (const value_error& e) {
-            throw input_error(path, 0, k, e.what());
-        }
-    }
-}
-
-/// The inverse of apply_config: every field it accepts, so that `train --config` reproduces `c`.
-json config_to_json(const run_config& c) {
-    json j;
-    j["architecture"] = to_string(c.model.architecture);
-    j["gru_sizes"] = c.model.gru_sizes;
-    j["dropout"] = c.model.dropout;
-    j["head_width"] = c.model.head_width;
-    j["ridge"] = c.model.ridge;
-    j["sequence"] = c.model.input.sequence == rrl_sequence::resampled ? "resampled" : "raw_epochs";
-    j["use_period"] = c.model.input.use_period;
-    j["min_epochs"] = c.model.input.min_epochs;
-    j["learning_rate"] = c.train.learning_rate;
-    j["batch_size"] = c.train.batch_size;
-    j["max_epochs"] = c.train.max_epochs;
-    j["patience"] = c.train.patience;
-    j["kernel_l1"] = c.train.kernel_l1;
-    j["kernel_l2"] = c.train.kernel_l2;
-    j["density_weighting"] = c.train.density_weighting;
-    j["max_weight"] = c.train.max_weight;
-    j["validation_fraction"] = c.train.validation_fraction;
-    j["reduce_lr_factor"] = c.train.reduce_lr_factor;
-    j["reduce_lr_patience"] = c.train.reduce_lr_patience;
-    j["clip_norm"] = c.train.clip_norm;
-    j["folds"] = c.folds;
-    j["repeats"] = c.repeats;
-    j["seed"] = c.train.seed;
-    j["unified"] = c.unified;
-    j["paper_cuts"] = c.paper_cuts;
-    return j;
-}
+using run_config = rrl_config;  // the flat --config file (models/rrlyrae_config.hpp)
 
 /// --config, then the options train and tune share (seed, architecture, unified, paper-cuts, no-period, threads).
 run_config read_run_config(const args& a) {
     run_config c;
+    if (a.has("config")) c = read_rrl_config(a.need("config"));
     c.train.progress = !a.has("quiet");
-    if (a.has("config")) apply_config(c, a.need("config"));
     if (a.has("seed")) c.train.seed = std::uint64_t(a.integer("seed", 1));
     if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.get("architecture"));
-    if (a.has("unified")) c.unified = true;
-    if (a.has("paper-cuts")) c.paper_cuts = true;
+    if (a.has("unified")) c.cv.unified = true;
+    if (a.has("paper-cuts")) c.cv.paper_cuts = true;
     if (a.has("no-period")) c.model.input.use_period = false;
     if (a.has("threads")) c.train.threads = unsigned(a.integer("threads", 2));
     return c;
@@ -365,7 +291,7 @@ labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quie
             continue;
         }
         // the paper's sample: N_epochs >= 50, peak-to-peak G of the Fourier fit <= 1.4 mag, sigma <= 0.4
-        if (c.paper_cuts && (stars[i].n_epochs < 50 || (it->second.sigma > 0.4) || stars[i].peak_to_peak > 1.4)) {
+        if (c.cv.paper_cuts && (stars[i].n_epochs < 50 || (it->second.sigma > 0.4) || stars[i].peak_to_peak > 1.4)) {
             ++ls.cut;
             continue;
         }
@@ -452,8 +378,8 @@ int cmd_train(const args& a) {
         allowed.insert(k);
     check_known(a, allowed);
     run_config c = read_run_config(a);
-    if (a.has("folds")) c.folds = std::size_t(a.integer("folds", 5));
-    if (a.has("repeats")) c.repeats = std::size_t(a.integer("repeats", 1));
+    if (a.has("folds")) c.cv.folds = std::size_t(a.integer("folds", 5));
+    if (a.has("repeats")) c.cv.repeats = std::size_t(a.integer("repeats", 1));
     if (a.has("max-epochs")) c.train.max_epochs = int(a.integer("max-epochs", 100));
     const std::string out = a.need("out");
     const bool quiet = a.has("quiet");
@@ -462,12 +388,12 @@ int cmd_train(const args& a) {
     const auto& stars = ls.stars;
     const auto& y = ls.y;
     const auto& sigma = ls.sigma;
-    const auto groups = type_groups(ls, c.unified, a.command);
+    const auto groups = type_groups(ls, c.cv.unified, a.command);
 
     json report;
     report["architecture"] = to_string(c.model.architecture);
-    report["folds"] = c.folds;
-    report["repeats"] = c.repeats;
+    report["folds"] = c.cv.folds;
+    report["repeats"] = c.cv.repeats;
     report["max_epochs"] = c.train.max_epochs;
     report["seed"] = c.train.seed;
     report["n_flagged"] = ls.flagged;
@@ -479,9 +405,9 @@ int cmd_train(const args& a) {
         rrl_model_options mo = c.model;
         mo.types = g;
         const std::string name = group_name(g);
-        if (c.folds >= 2) {
-            std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.folds, c.repeats, name.c_str());
-            const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.folds, c.repeats);
+        if (c.cv.folds >= 2) {
+            std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.cv.folds, c.cv.repeats, name.c_str());
+            const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.cv.folds, c.cv.repeats);
             json r;
             std::vector<rrl_scored_star> scored;
             for (std::size_t k = 0; k < cv.index.size(); ++k) {
@@ -511,7 +437,7 @@ int cmd_train(const args& a) {
     save_rrlyrae_models(out, models);
     const std::string rp = a.get("report", out + ".cv.json");
     write_file_atomically(rp, report.dump(2));
-    if (c.folds >= 2) write_file_atomically(a.get("oof", out + ".oof.csv"), oof);
+    if (c.cv.folds >= 2) write_file_atomically(a.get("oof", out + ".oof.csv"), oof);
     std::fprintf(stderr, "train: wrote %s and %s\n", out.c_str(), rp.c_str());
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
@@ -544,7 +470,7 @@ int cmd_tune(const args& a) {
         throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 
     const auto ls = read_labelled_stars(a, c, a.has("quiet"));
-    const auto groups = type_groups(ls, c.unified, a.command);
+    const auto groups = type_groups(ls, c.cv.unified, a.command);
     std::vector<std::string> written;
     for (const auto& g : groups) {
         const std::string name = group_name(g);
@@ -568,7 +494,7 @@ int cmd_tune(const args& a) {
         trials["eta"] = to.eta;
         trials["seed"] = to.seed;
         trials["config"] = path;
-        write_file_atomically(path, config_to_json(best).dump(2) + "\n");
+        write_file_atomically(path, rrl_config_to_json(best).dump(2) + "\n");
         write_file_atomically(path + ".trials.json", trials.dump(2) + "\n");
         std::printf("%s model: best held-out wRMSE %.5f after %g epochs (%zu trials)\n%s", name.c_str(),
                     r.search.best.score, r.search.best.resource, r.search.trials.size(), r.search.table(10).c_str());
@@ -615,8 +541,8 @@ int cmd_evaluate(const args& a) {
     while (const csv_record* r = csv.next()) {
         if (r->size() != csv.header().size())
             throw input_error(pp, r->line(), "", "has " + std::to_string(r->size()) + " fields, the header " + std::to_string(csv.header().size()));
-        const std::string id(ferrum::detail::trim((*r)[cid]));
-        if (ferrum::detail::trim((*r)[cf]).empty()) {
+        const std::string id(trimmed((*r)[cid]));
+        if (trimmed((*r)[cf]).empty()) {
             ++unpredicted;
             continue;
         }
@@ -650,6 +576,7 @@ int main(int argc, char** argv) {
         const args a = parse(argc, argv);
         if (a.has("help") || a.command.empty() || a.command == "help") {
             std::fputs(usage, stdout);
+            std::fputs(rrl_config_help().c_str(), stdout);
             return a.command.empty() && !a.has("help") ? 2 : 0;
         }
         if (a.has("quiet")) setenv("FERRUM_QUIET", "1", 1);

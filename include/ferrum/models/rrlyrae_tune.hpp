@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
-#include "ferrum/models/rrlyrae_gru.hpp"
+#include "ferrum/models/rrlyrae_metrics.hpp"
+#include "ferrum/models/rrlyrae_model.hpp"
+#include "ferrum/models/rrlyrae_options.hpp"
 #include "ferrum/train/hyperband.hpp"
 #include "ferrum/train/kfold.hpp"
 
@@ -23,6 +26,7 @@ struct rrl_options {
     rrl_model_options model;
     rrl_training_options training;
 };
+FERRUM_OPTIONS(rrl_options, model, training)
 
 /// \brief Settings of tune_rrlyrae().
 struct rrl_tune_options {
@@ -32,6 +36,7 @@ struct rrl_tune_options {
     std::size_t holdout_folds = 5;  ///< the held-out part is one fold of a stratified K-fold (5: 20 %)
     bool progress = progress_enabled_by_default();
 };
+FERRUM_OPTIONS(rrl_tune_options, max_epochs, eta, seed, holdout_folds, progress)
 
 /// \brief The search (every trial, the best) and the base options with the best configuration applied.
 struct rrl_tune_result {

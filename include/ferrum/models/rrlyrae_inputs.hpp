@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
@@ -28,6 +29,23 @@ enum class rrl_sequence {
     raw_epochs  ///< the folded epochs themselves, one step per epoch (variable length, no spline)
 };
 
+inline const char* to_string(rrl_sequence s) noexcept { return s == rrl_sequence::raw_epochs ? "raw_epochs" : "resampled"; }
+inline rrl_sequence parse_rrl_sequence(const std::string& s) {
+    for (auto q : {rrl_sequence::resampled, rrl_sequence::raw_epochs})
+        if (s == to_string(q)) return q;
+    throw value_error("unknown sequence '" + s + "' (expected resampled or raw_epochs)");
+}
+FERRUM_ENUM_JSON(rrl_sequence, parse_rrl_sequence)
+
+/// \brief The smoothing spline of the resampled sequences (lightcurve/preprocess.hpp's preprocess_options):
+/// the criterion that picks each curve's smoothing (gamma 1: SciPy's GCV; > 1: the modified GCV of Kim & Gu
+/// 2004) and the wrap-around padding that lets the spline see the curve as periodic.
+struct rrl_spline_options {
+    double gamma = preprocess_options::modified_gcv().gamma;
+    double wrap_padding = preprocess_options{}.wrap_padding;
+};
+FERRUM_OPTIONS(rrl_spline_options, gamma, wrap_padding)
+
 /// \brief How stars become model inputs. Stored in model files, so prediction repeats training's choices.
 struct rrl_input_options {
     rrl_sequence sequence = rrl_sequence::resampled;
@@ -41,7 +59,15 @@ struct rrl_input_options {
     std::size_t max_raw_steps = 400;
     /// Highest order of the Fourier fit giving the tabular features (chosen per star by BIC from 3).
     int fourier_max_order = 4;
+    rrl_spline_options spline;
 };
+FERRUM_OPTIONS(rrl_input_options, sequence, use_period, n_phases_rrab, n_phases_rrc, min_epochs, max_raw_steps,
+               fourier_max_order, spline)
+
+/// \brief The id prepare_rrlyrae_inputs gives a star: its name when it has one, else its source_id as text.
+inline std::string rrl_star_id(std::int64_t source_id, const std::string& name) {
+    return name.empty() ? std::to_string(source_id) : name;
+}
 
 /// Names of the tabular features, in order (the "gru_fourier" and "fourier_linear" models read them).
 inline const std::vector<std::string>& rrl_feature_names() {
@@ -82,10 +108,6 @@ struct rrl_ephemeris {
 };
 
 namespace detail {
-
-inline std::string star_id(std::int64_t source_id, const std::string& name) {
-    return name.empty() ? std::to_string(source_id) : name;
-}
 
 inline std::vector<double> rrl_features(const fourier_decomposition& f, double period, rr_type type) {
     const auto phi21 = f.phi21(), phi31 = f.phi31();
@@ -182,10 +204,12 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
     }
 }
 
-inline preprocess_options rrl_preprocess_options(std::size_t n_phases, std::size_t min_epochs) {
+inline preprocess_options rrl_preprocess_options(std::size_t n_phases, const rrl_input_options& opt) {
     preprocess_options p;
     p.n_phases = n_phases;
-    p.min_epochs = std::max<std::size_t>(min_epochs, 8);
+    p.min_epochs = std::max<std::size_t>(opt.min_epochs, 8);
+    p.spline.gamma = opt.spline.gamma;
+    p.wrap_padding = opt.spline.wrap_padding;
     p.fit_fourier = false;  // the features come from our own fit (order chosen by BIC up to fourier_max_order)
     return p;
 }
@@ -200,8 +224,8 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
     parallel_for_each_worker(
         n, {threads, 256, &bar},
         [&] {
-            return preprocessors{preprocessor(rrl_preprocess_options(opt.n_phases_rrab, opt.min_epochs)),
-                                 preprocessor(rrl_preprocess_options(opt.n_phases_rrc, opt.min_epochs))};
+            return preprocessors{preprocessor(rrl_preprocess_options(opt.n_phases_rrab, opt)),
+                                 preprocessor(rrl_preprocess_options(opt.n_phases_rrc, opt))};
         },
         [&](preprocessors& p, std::size_t i) { work(i, p.ab, p.c); });
 }
@@ -222,7 +246,7 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
         const light_curve& lc = curves[i];
         const rrl_ephemeris& e = ephemerides[i];
         rrl_star_input& s = out[i];
-        s.id = detail::star_id(lc.source_id, lc.name);
+        s.id = rrl_star_id(lc.source_id, lc.name);
         s.type = e.type;
         s.period = e.period;
         s.n_epochs = lc.size();
@@ -285,7 +309,7 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<fold
     detail::parallel_inputs(curves.size(), opt, threads, show_progress, [&](std::size_t i, preprocessor& ab, preprocessor& c) {
         const folded_curve& fc = curves[i];
         rrl_star_input& s = out[i];
-        s.id = detail::star_id(fc.source_id, fc.name);
+        s.id = rrl_star_id(fc.source_id, fc.name);
         s.type = types.size() == 1 ? types[0] : types[i];
         s.period = fc.period;
         s.n_epochs = fc.size();

@@ -1,0 +1,42 @@
+// One [Fe/H] prediction of an RR Lyrae star (a number with its sigma, or the flag saying why not), and the
+// classical pipeline that makes one without a network: Fourier fit -> phi31, A2 -> the relation of
+// Muraveva et al. (2025).
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "ferrum/models/rrlyrae_inputs.hpp"
+#include "ferrum/relations/classical.hpp"
+
+namespace ferrum::models {
+
+/// \brief One prediction: [Fe/H] with its MC-dropout sigma, or a flag and no number.
+struct rrl_prediction {
+    double feh = std::numeric_limits<double>::quiet_NaN();
+    double sigma = std::numeric_limits<double>::quiet_NaN();
+    std::string flag;  ///< empty when predicted
+    bool ok() const noexcept { return flag.empty(); }
+};
+
+/// \brief The classical pipeline: weighted Fourier fit of the catalogue's order (4 RRab, 3 RRc) -> phi31,
+/// A2 -> Muraveva et al. (2025) relation of the type. Needs the period; flags stars without one.
+inline std::vector<rrl_prediction> classical_feh(const std::vector<rrl_star_input>& stars) {
+    std::vector<rrl_prediction> out(stars.size());
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        const auto& s = stars[i];
+        if (!s.ok()) {
+            out[i].flag = s.flag;
+        } else if (!(s.period > 0)) {
+            out[i].flag = "no_period: the relation needs the period";
+        } else {
+            out[i].feh = relations::feh_muraveva2025(s.type, s.period, s.phi31_catalogue, s.a2_catalogue);
+            out[i].sigma = 0.0;
+        }
+    }
+    return out;
+}
+
+}  // namespace ferrum::models

@@ -1,0 +1,641 @@
+// The RR Lyrae [Fe/H] model of Monti et al. (2025, A&A 702, A148; Sect. 3-4: GRU 20-16-8, dropout
+// 0.2/0.2/0.1, density weights eq. 3, weighted MSE with L1/L2, Adam, early stopping), its GRU + Fourier-feature
+// and ridge variants, MC-dropout sigma, and its model file: the whole preprocessing as data and self-test
+// vectors from raw light curves, re-run through preprocessing and network at load.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/json_file.hpp"
+#include "ferrum/core/options.hpp"
+#include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/models/rrlyrae_classical.hpp"
+#include "ferrum/models/rrlyrae_inputs.hpp"
+#include "ferrum/models/rrlyrae_options.hpp"
+#include "ferrum/nn/dense.hpp"
+#include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/gru.hpp"
+#include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/model_io.hpp"
+#include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/regularization.hpp"
+#include "ferrum/stats/density_weights.hpp"
+#include "ferrum/stats/standardiser.hpp"
+#include "ferrum/train/kfold.hpp"
+#include "ferrum/train/trainer.hpp"
+
+namespace ferrum::models {
+
+namespace detail {
+
+/// Two clean, Gaia-like light curves of type `t` (fixed Fourier shapes, irregular sampling, 0.01 mag
+/// deterministic noise) for the self-test vectors of a model file. They are stored in the file, so this
+/// generator may change without invalidating files.
+inline void self_test_curves(rr_type t, std::size_t min_epochs, std::vector<light_curve>& curves,
+                             std::vector<rrl_ephemeris>& ephemerides) {
+    const bool c = t == rr_type::rrc;
+    const std::size_t n = std::max<std::size_t>(70, min_epochs + 10);
+    for (int k = 0; k < 2; ++k) {
+        const double period = c ? (k ? 0.36 : 0.30) : (k ? 0.63 : 0.52);
+        const std::vector<double> amp = c ? std::vector<double>{0.22, 0.03, 0.015}
+                                          : std::vector<double>{0.36 - 0.08 * k, 0.17, 0.11, 0.07};
+        const std::vector<double> phi = {0.0, 2.1 + 0.4 * k, 4.3 + 0.3 * k, 0.6};
+        const double epoch = 1700.25;
+        light_curve lc;
+        lc.source_id = static_cast<std::int64_t>(curves.size());
+        auto hash = [](double x) { return x - std::floor(x); };
+        for (std::size_t i = 0; i < n; ++i) {
+            const double time = 1700.0 + 11.7 * double(i) + 0.37 * hash(std::sin(double(i) * 12.9898 + k) * 43758.5453);
+            const double x = 6.283185307179586 * (time - epoch) / period;
+            double mag = 17.0 + 0.02 * (hash(std::sin(double(i) * 78.233 + k) * 12543.1234) - 0.5);
+            for (std::size_t h = 0; h < amp.size(); ++h) mag += amp[h] * std::cos(double(h + 1) * x + phi[h]);
+            lc.time.push_back(time);
+            lc.mag.push_back(mag);
+            lc.mag_err.push_back(0.01);
+        }
+        curves.push_back(std::move(lc));
+        rrl_ephemeris e;
+        e.type = t;
+        e.period = period;
+        e.epoch = epoch;
+        ephemerides.push_back(e);
+    }
+}
+
+}  // namespace detail
+
+/// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
+/// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
+/// vectors that load() re-checks.
+class rrlyrae_model {
+public:
+    using net_type = nn::functional<float>;
+
+    explicit rrlyrae_model(rrl_model_options opt = {}, std::uint64_t seed = 1) : opt_(std::move(opt)), seed_(seed) {
+        if (opt_.types.empty()) throw value_error("rrlyrae_model: at least one type is needed");
+        for (auto t : opt_.types)
+            if (t != rr_type::rrab && t != rr_type::rrc)
+                throw value_error(std::string("rrlyrae_model: types must be RRab or RRc, not ") + to_string(t));
+        if (opt_.architecture != rrl_architecture::fourier_linear) {
+            if (opt_.gru_sizes.empty()) throw value_error("rrlyrae_model: gru_sizes is empty");
+            if (opt_.dropout.size() != opt_.gru_sizes.size())
+                throw value_error("rrlyrae_model: give one dropout rate per GRU layer");
+        }
+        build();
+    }
+
+    const rrl_model_options& options() const noexcept { return opt_; }
+    bool serves(rr_type t) const noexcept { return std::find(opt_.types.begin(), opt_.types.end(), t) != opt_.types.end(); }
+    bool trained() const noexcept { return trained_; }
+    std::size_t num_parameters() {
+        std::size_t n = 0;
+        for (const auto& p : net_.parameters()) n += p.size();
+        return n;
+    }
+
+    /// \brief Trains on stars `train` (indices into `stars`, all usable and of served types) with labels y.
+    /// A stratified `validation_fraction` of them drives early stopping. Returns the history.
+    train::training_history fit(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                const std::vector<std::size_t>& train_idx, const rrl_training_options& t = {}) {
+        if (y.size() != stars.size()) throw value_error("rrlyrae_model::fit: one label per star is needed");
+        if (train_idx.size() < 10) throw value_error("rrlyrae_model::fit: at least 10 training stars are needed");
+        for (auto i : train_idx) {
+            if (i >= stars.size()) throw value_error("rrlyrae_model::fit: index out of range");
+            if (!stars[i].ok()) throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
+            if (!serves(stars[i].type))
+                throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is " + to_string(stars[i].type) +
+                                  ", which this model does not serve");
+            if (!std::isfinite(y[i])) throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
+        }
+        fit_standardisation(stars, y, train_idx);
+        std::vector<double> ytr;
+        for (auto i : train_idx) ytr.push_back(y[i]);
+        std::vector<double> w(stars.size(), 1.0);
+        if (t.density_weighting) {
+            const auto wt = density_weights(ytr);
+            for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = wt[k];
+            if (t.max_weight > 0) {
+                double sum = 0;
+                for (auto i : train_idx) sum += (w[i] = std::min(w[i], t.max_weight));
+                for (auto i : train_idx) w[i] *= double(train_idx.size()) / sum;
+            }
+        }
+        train::training_history hist;
+        if (opt_.architecture == rrl_architecture::fourier_linear) {
+            fit_ridge(stars, y, w, train_idx);
+        } else {
+            auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
+            net_.reset_parameters(t.seed);
+            net_.set_num_threads(t.threads);
+            adapter a{*this, stars, y, w, t, {}};
+            nn::adam_options ao;
+            ao.lr = t.learning_rate;
+            nn::adam<float> optimizer(ao);
+            train::trainer_options to;
+            to.max_epochs = t.max_epochs;
+            to.batch_size = t.batch_size;
+            to.seed = t.seed;
+            to.patience = t.patience;
+            to.reduce_lr_factor = t.reduce_lr_factor;
+            to.reduce_lr_patience = t.reduce_lr_patience;
+            to.progress = t.progress;
+            to.handle_sigint = false;
+            hist = train::fit(a, optimizer, tr, va, to);
+        }
+        trained_ = true;
+        make_self_test();
+        return hist;
+    }
+
+    /// \brief [Fe/H] for every star: the deterministic network output, and (mc_samples >= 2) the standard
+    /// deviation of that many MC-dropout passes as sigma (0 when mc_samples < 2 or the model has no
+    /// dropout). Flagged and unserved stars get their flag and no number.
+    std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
+                                        std::uint64_t seed = 12345, unsigned threads = 2) {
+        if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
+        std::vector<rrl_prediction> out(stars.size());
+        std::vector<std::size_t> idx;
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto& s = stars[i];
+            if (!s.ok())
+                out[i].flag = s.flag;
+            else if (!serves(s.type))
+                out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
+            else
+                idx.push_back(i);
+        }
+        net_.set_num_threads(threads);
+        const std::size_t chunk = 4096;
+        for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
+            std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+            const auto mean = raw_predict(stars, b, nn::mode::inference);
+            std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
+            if (mc_samples >= 2 && has_dropout()) {
+                reseed_dropout(seed + lo);
+                for (std::size_t k = 0; k < mc_samples; ++k) {
+                    const auto p = raw_predict(stars, b, nn::mode::mc_dropout);
+                    for (std::size_t j = 0; j < b.size(); ++j) {
+                        s1[j] += p[j];
+                        s2[j] += p[j] * p[j];
+                    }
+                }
+            }
+            for (std::size_t j = 0; j < b.size(); ++j) {
+                auto& o = out[b[j]];
+                o.feh = mean[j];
+                if (mc_samples >= 2 && has_dropout()) {
+                    const double m = s1[j] / double(mc_samples);
+                    o.sigma = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
+                } else {
+                    o.sigma = 0.0;
+                }
+            }
+        }
+        return out;
+    }
+
+    /// \brief The model file (format "ferrum-rrlyrae-model", version 2): the options, the whole
+    /// preprocessing as data (input and spline settings, per-curve standardisation, time scaling, the feature
+    /// standardiser with its clip and the feature names, target scaling), the network as an nn model document
+    /// (or the ridge coefficients) and self-test vectors that start from raw light curves.
+    nlohmann::json to_json() const {
+        nlohmann::json options = opt_;
+        options.erase("input");  // recorded with the rest of the preprocessing
+        nlohmann::json j{{"format", "ferrum-rrlyrae-model"}, {"version", 2}, {"kind", "rrlyrae"},
+                         {"options", options}, {"preprocessing", preprocessing_json()},
+                         {"seed", seed_}, {"trained", trained_}};
+        if (opt_.architecture == rrl_architecture::fourier_linear)
+            j["ridge_coefficients"] = coef_;
+        else
+            j["network"] = nn::model_to_json(const_cast<net_type&>(net_));  // model_to_json runs its test vector
+        j["self_test"] = self_test_;
+        return j;
+    }
+
+    /// \brief Reads a model written by to_json() (version 2) or by ferrum before it (version 1, converted in
+    /// memory: its self-test is re-checked, then raw-input self-test vectors are made so that saving writes
+    /// version 2). With `verify`, re-runs the self-test vectors (version 2: preprocessing and network from the
+    /// stored light curves) and throws input_error if an output differs by more than 1e-4 dex (a corrupted
+    /// file, or a build whose preprocessing or network computes otherwise).
+    static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
+        try {
+            if (!j.is_object() || j.value("format", "") != "ferrum-rrlyrae-model")
+                throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
+            const auto version = j.value("version", 0);
+            if (version == 1) return from_json_v1(j, where, verify);
+            if (version != 2)
+                throw input_error(where, 0, "version",
+                                  "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            return from_json_v2(j, where, verify);
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
+        } catch (const option_error& e) {
+            throw input_error(where, 0, e.field(), e.message());
+        } catch (const value_error& e) {
+            throw input_error(where, 0, "", e.what());
+        }
+    }
+
+    void save(const std::string& path) const { write_file_atomically(path, to_json().dump()); }
+    static rrlyrae_model load(const std::string& path, bool verify = true) {
+        const nlohmann::json j = read_json_file(path, "model file");
+        return from_json(j, path, verify);
+    }
+
+    /// Re-runs the stored self-test light curves through preprocessing and model; throws input_error
+    /// naming `where` on a mismatch.
+    void verify_self_test(const std::string& where) {
+        if (self_test_.is_null() || self_test_.empty()) return;
+        const auto curves = self_test_.at("light_curves");
+        std::vector<light_curve> lc;
+        std::vector<rrl_ephemeris> eph;
+        for (std::size_t k = 0; k < curves.size(); ++k) {
+            const auto& c = curves[k];
+            light_curve l;
+            l.source_id = static_cast<std::int64_t>(k);
+            l.time = c.at("time").get<std::vector<double>>();
+            l.mag = c.at("mag").get<std::vector<double>>();
+            l.mag_err = c.at("mag_err").get<std::vector<double>>();
+            lc.push_back(std::move(l));
+            rrl_ephemeris e;
+            e.type = parse_rr_type(c.at("type").get<std::string>());
+            e.period = c.at("period").get<double>();
+            e.epoch = c.at("epoch").get<double>();
+            eph.push_back(e);
+        }
+        const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
+        for (std::size_t k = 0; k < stars.size(); ++k)
+            if (!stars[k].ok())
+                throw input_error(where, 0, "self_test.light_curves[" + std::to_string(k) + "]",
+                                  "is flagged by this build's preprocessing (" + stars[k].flag + ")");
+        check_self_test_outputs(stars, where);
+    }
+
+    /// The network (for inspection and advanced use).
+    net_type& network() noexcept { return net_; }
+
+private:
+    // --- the trainer's model concept -------------------------------------------------------------
+    struct adapter {
+        rrlyrae_model& m;
+        const std::vector<rrl_star_input>& stars;
+        const std::vector<double>& y;
+        const std::vector<double>& w;
+        const rrl_training_options& t;
+        nn::regularizer reg;
+
+        nn::parameter_list<float> parameters() { return m.net_.parameters(); }
+        float train_step(const std::vector<std::size_t>& batch) {
+            reg.kernel_l1 = reg.recurrent_l1 = t.kernel_l1;
+            reg.kernel_l2 = reg.recurrent_l2 = t.kernel_l2;
+            m.net_.zero_grad();
+            const auto out = m.forward(stars, batch, nn::mode::training);
+            const auto n = static_cast<Eigen::Index>(batch.size());
+            Eigen::VectorXf pred(n), target(n), weight(n);
+            for (Eigen::Index k = 0; k < n; ++k) {
+                pred[k] = out(std::size_t(k), 0);
+                target[k] = static_cast<float>((y[batch[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
+                weight[k] = static_cast<float>(w[batch[std::size_t(k)]]);
+            }
+            const auto l = nn::mse_loss(pred, target, weight);
+            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), std::size_t(1)});
+            for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
+            m.net_.backward(g);
+            auto params = m.net_.parameters();
+            const float pen = reg.apply(params);
+            if (t.clip_norm > 0) nn::clip_grad_norm(params, static_cast<float>(t.clip_norm));
+            return l.value + pen;
+        }
+        float validation_loss(const std::vector<std::size_t>& idx) {
+            double s = 0;
+            const std::size_t chunk = 2048;
+            for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
+                std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+                const auto out = m.forward(stars, b, nn::mode::inference);
+                for (std::size_t k = 0; k < b.size(); ++k) {
+                    const double d = out(k, 0) - (y[b[k]] - m.y_mean_) / m.y_scale_;
+                    s += w[b[k]] * d * d;
+                }
+            }
+            return static_cast<float>(s / double(idx.size()));
+        }
+    };
+
+    bool has_dropout() const noexcept {
+        if (opt_.architecture == rrl_architecture::fourier_linear) return false;
+        for (double r : opt_.dropout)
+            if (r > 0) return true;
+        return false;
+    }
+
+    void reseed_dropout(std::uint64_t seed) {
+        std::uint64_t k = 0;
+        for (std::size_t l = 0; l < net_.num_layers(); ++l)
+            if (auto* d = std::get_if<nn::dropout<float>>(&net_.layer(l))) d->reseed(seed * 1000003ULL + ++k);
+    }
+
+    void build() {
+        if (opt_.architecture == rrl_architecture::fourier_linear) return;
+        const std::size_t F = rrl_feature_names().size();
+        auto x = net_.input("sequence", 2, true);
+        std::size_t in = 2;
+        for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
+            const bool last = k + 1 == opt_.gru_sizes.size();
+            x = net_.add("gru" + std::to_string(k), nn::gru<float>(in, opt_.gru_sizes[k], !last), x);
+            x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
+            in = opt_.gru_sizes[k];
+        }
+        if (opt_.architecture == rrl_architecture::gru_fourier) {
+            auto f = net_.input("features", F, false);
+            auto c = net_.concat("joint", {x, f});
+            auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
+            net_.add("out", nn::dense<float>(opt_.head_width, 1), h);
+        } else {
+            net_.add("out", nn::dense<float>(in, 1), x);
+        }
+        net_.reset_parameters(seed_);
+    }
+
+    void fit_standardisation(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                             const std::vector<std::size_t>& idx) {
+        double s = 0, s2 = 0, n = 0;
+        std::vector<std::vector<double>> rows;
+        double ys = 0, ys2 = 0;
+        for (auto i : idx) {
+            const auto& q = stars[i].sequence;
+            for (std::size_t k = 0; k < q.size(); k += 2) {
+                s += q[k];
+                s2 += double(q[k]) * q[k];
+                n += 1;
+            }
+            rows.push_back(stars[i].features);
+            ys += y[i];
+            ys2 += y[i] * y[i];
+        }
+        time_mean_ = n > 0 ? s / n : 0.0;
+        time_scale_ = n > 0 ? std::sqrt(std::max(1e-12, s2 / n - time_mean_ * time_mean_)) : 1.0;
+        feat_.fit(rows);
+        y_mean_ = ys / double(idx.size());
+        y_scale_ = std::sqrt(std::max(1e-12, ys2 / double(idx.size()) - y_mean_ * y_mean_));
+    }
+
+    /// Network output (standardised target) for stars `b`: (batch, 1).
+    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+        std::size_t steps = 0;
+        for (auto i : b) steps = std::max(steps, stars[i].steps());
+        const std::size_t F = rrl_feature_names().size();
+        xt::xtensor<float, 3> seq = xt::zeros<float>({b.size(), steps, std::size_t(2)});
+        xt::xtensor<float, 2> tab = xt::zeros<float>({b.size(), F});
+        std::vector<std::size_t> lengths(b.size());
+        bool ragged = false;
+        for (std::size_t k = 0; k < b.size(); ++k) {
+            const auto& s = stars[b[k]];
+            lengths[k] = s.steps();
+            ragged = ragged || lengths[k] != steps;
+            float* dst = seq.data() + k * steps * 2;
+            for (std::size_t t = 0; t < s.steps(); ++t) {
+                dst[2 * t] = static_cast<float>((s.sequence[2 * t] - time_mean_) / time_scale_);
+                dst[2 * t + 1] = s.sequence[2 * t + 1];
+            }
+            for (std::size_t j = 0; j < F; ++j) tab(k, j) = static_cast<float>(feat_(s.features[j], j));
+        }
+        std::vector<nn::input_view<float>> inputs{nn::input_view<float>(seq)};
+        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(tab);
+        return net_.forward(inputs, ragged ? lengths : std::vector<std::size_t>{}, mode);
+    }
+
+    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+        std::vector<double> out(b.size());
+        if (opt_.architecture == rrl_architecture::fourier_linear) {
+            const std::size_t F = rrl_feature_names().size();
+            for (std::size_t k = 0; k < b.size(); ++k) {
+                double v = coef_[0];
+                for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * feat_(stars[b[k]].features[j], j);
+                out[k] = v * y_scale_ + y_mean_;
+            }
+            return out;
+        }
+        const auto o = forward(stars, b, mode);
+        for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
+        return out;
+    }
+
+    void fit_ridge(const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<double>& w,
+                   const std::vector<std::size_t>& idx) {
+        const Eigen::Index F = static_cast<Eigen::Index>(rrl_feature_names().size());
+        Eigen::MatrixXd A = Eigen::MatrixXd::Zero(F + 1, F + 1);
+        Eigen::VectorXd r = Eigen::VectorXd::Zero(F + 1);
+        Eigen::VectorXd x(F + 1);
+        for (auto i : idx) {
+            x[0] = 1.0;
+            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = feat_(stars[i].features[std::size_t(j)], std::size_t(j));
+            A.noalias() += w[i] * x * x.transpose();
+            r.noalias() += w[i] * ((y[i] - y_mean_) / y_scale_) * x;
+        }
+        for (Eigen::Index j = 1; j <= F; ++j) A(j, j) += opt_.ridge * double(idx.size());
+        const Eigen::VectorXd c = A.ldlt().solve(r);
+        coef_.assign(c.data(), c.data() + c.size());
+    }
+
+    /// The preprocessing as data: what prepare_rrlyrae_inputs does (input and spline settings), what it
+    /// always does (per-curve standardisation of the magnitudes), and the standardisations fit() learnt.
+    nlohmann::json preprocessing_json() const {
+        nlohmann::json features = feat_.to_json();
+        features["names"] = rrl_feature_names();
+        return {{"input", opt_.input},
+                {"standardise_magnitude_per_curve", true},
+                {"time_scale", {{"mean", time_mean_}, {"scale", time_scale_}}},
+                {"features", features},
+                {"target", {{"mean", y_mean_}, {"scale", y_scale_}}}};
+    }
+
+    static void check_feature_names(const nlohmann::json& names, const std::string& where, const std::string& field) {
+        if (names != nlohmann::json(rrl_feature_names()))
+            throw input_error(where, 0, field,
+                              "the model was trained on other Fourier features (" + names.dump() +
+                                  ") than this version of ferrum computes; retrain it");
+    }
+
+    static void check_fields(const nlohmann::json& j, const std::vector<std::string>& known, const std::string& where,
+                             const std::string& prefix) {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (std::find(known.begin(), known.end(), it.key()) == known.end())
+                throw input_error(where, 0, prefix + it.key(), "is not a field of an RR Lyrae model file");
+    }
+
+    static rrlyrae_model from_json_v2(const nlohmann::json& j, const std::string& where, bool verify) {
+        check_fields(j, {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
+                         "ridge_coefficients", "self_test"}, where, "");
+        if (j.at("kind") != "rrlyrae") throw input_error(where, 0, "kind", "is not \"rrlyrae\"");
+        const auto& pp = j.at("preprocessing");
+        check_fields(pp, {"input", "standardise_magnitude_per_curve", "time_scale", "features", "target"}, where,
+                     "preprocessing.");
+        rrl_model_options o;
+        try {
+            j.at("options").get_to(o);
+        } catch (const option_error& e) {
+            throw input_error(where, 0, "options." + e.field(), e.message());
+        }
+        if (j.at("options").contains("input")) throw input_error(where, 0, "options.input", "belongs in preprocessing.input");
+        try {
+            pp.at("input").get_to(o.input);
+        } catch (const option_error& e) {
+            throw input_error(where, 0, "preprocessing.input." + e.field(), e.message());
+        }
+        if (pp.at("standardise_magnitude_per_curve") != true)
+            throw input_error(where, 0, "preprocessing.standardise_magnitude_per_curve",
+                              "this build standardises every curve's magnitudes; it cannot run this model");
+        check_feature_names(pp.at("features").at("names"), where, "preprocessing.features.names");
+        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
+        m.time_mean_ = pp.at("time_scale").at("mean").get<double>();
+        m.time_scale_ = pp.at("time_scale").at("scale").get<double>();
+        m.feat_ = standardiser::from_json(pp.at("features"));
+        m.y_mean_ = pp.at("target").at("mean").get<double>();
+        m.y_scale_ = pp.at("target").at("scale").get<double>();
+        m.trained_ = j.at("trained").get<bool>();
+        if (o.architecture == rrl_architecture::fourier_linear) {
+            m.coef_ = j.at("ridge_coefficients").get<std::vector<double>>();
+            if (m.trained_ && m.coef_.size() != rrl_feature_names().size() + 1)
+                throw input_error(where, 0, "ridge_coefficients", "needs one per feature and an intercept");
+        } else {
+            auto loaded = nn::model_from_json<float>(j.at("network"), where, verify).model;
+            auto from = loaded.parameters();
+            auto to = m.net_.parameters();
+            if (from.size() != to.size())
+                throw input_error(where, 0, "network", "holds " + std::to_string(from.size()) + " parameters, the options' network " +
+                                                           std::to_string(to.size()));
+            for (auto& r : to) {
+                auto it = std::find_if(from.begin(), from.end(), [&](const auto& f) { return f.name == r.name; });
+                if (it == from.end()) throw input_error(where, 0, "network", "has no parameter " + r.name);
+                if (it->size() != r.size())
+                    throw input_error(where, 0, "network", r.name + " has " + std::to_string(it->size()) +
+                                                               " values, the options' network " + std::to_string(r.size()));
+                std::copy(it->value, it->value + r.size(), r.value);
+            }
+        }
+        m.self_test_ = j.at("self_test");
+        if (verify && m.trained_) m.verify_self_test(where);
+        return m;
+    }
+
+    /// Version 1 (ferrum before the raw-input self-tests): flat options, parameters by name, self-test
+    /// vectors of preprocessed inputs. Its preprocessing was this build's defaults for the spline.
+    static rrlyrae_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+        if (j.contains("feature_names")) check_feature_names(j.at("feature_names"), where, "feature_names");
+        rrl_model_options o;
+        o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
+        o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
+        o.dropout = j.at("dropout").get<std::vector<double>>();
+        o.head_width = j.at("head_width").get<std::size_t>();
+        o.ridge = j.at("ridge").get<double>();
+        o.types.clear();
+        for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.get<std::string>()));
+        const auto& pp = j.at("preprocessing");
+        o.input.sequence = parse_rrl_sequence(pp.at("sequence").get<std::string>());
+        o.input.use_period = pp.at("use_period").get<bool>();
+        o.input.n_phases_rrab = pp.at("n_phases_rrab").get<std::size_t>();
+        o.input.n_phases_rrc = pp.at("n_phases_rrc").get<std::size_t>();
+        o.input.min_epochs = pp.at("min_epochs").get<std::size_t>();
+        o.input.max_raw_steps = pp.at("max_raw_steps").get<std::size_t>();
+        o.input.fourier_max_order = pp.at("fourier_max_order").get<int>();
+        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
+        m.time_mean_ = j.at("time_scale").at("mean").get<double>();
+        m.time_scale_ = j.at("time_scale").at("scale").get<double>();
+        m.feat_ = standardiser::from_json(j.at("features"), 5.0);
+        m.y_mean_ = j.at("target").at("mean").get<double>();
+        m.y_scale_ = j.at("target").at("scale").get<double>();
+        m.trained_ = j.at("trained").get<bool>();
+        const auto& p = j.at("parameters");
+        if (o.architecture == rrl_architecture::fourier_linear) {
+            m.coef_ = p.at("ridge_coefficients").get<std::vector<double>>();
+        } else {
+            auto params = m.net_.parameters();
+            for (auto& r : params) {
+                if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
+                const auto v = p.at(r.name).get<std::vector<float>>();
+                if (v.size() != r.size())
+                    throw input_error(where, 0, "parameters." + r.name,
+                                      "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
+                std::copy(v.begin(), v.end(), r.value);
+            }
+            if (p.size() != params.size()) throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
+        }
+        if (!m.trained_) return m;
+        if (verify) {
+            const auto& st = j.at("self_test");
+            std::vector<rrl_star_input> stars;
+            for (const auto& s : st.at("inputs")) {
+                rrl_star_input x;
+                x.id = "self_test";
+                x.type = parse_rr_type(s.at("type").get<std::string>());
+                x.sequence = s.at("sequence").get<std::vector<float>>();
+                x.features = s.at("features").get<std::vector<double>>();
+                stars.push_back(std::move(x));
+            }
+            m.self_test_ = {{"outputs", st.at("outputs")}, {"tolerance", 1e-4}};
+            m.check_self_test_outputs(stars, where);
+        }
+        m.make_self_test();  // raw-input vectors of this build, so that saving writes version 2
+        return m;
+    }
+
+    void check_self_test_outputs(const std::vector<rrl_star_input>& stars, const std::string& where) {
+        const auto want = self_test_.at("outputs").get<std::vector<double>>();
+        const double tol = self_test_.value("tolerance", 1e-4);
+        if (want.size() != stars.size())
+            throw input_error(where, 0, "self_test.outputs", "needs one output per self-test input");
+        std::vector<std::size_t> idx(stars.size());
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        const auto got = raw_predict(stars, idx, nn::mode::inference);
+        for (std::size_t i = 0; i < got.size(); ++i)
+            if (!(std::abs(got[i] - want[i]) <= tol))
+                throw input_error(where, 0, "self_test",
+                                  "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
+                                      std::to_string(want[i]) +
+                                      " (corrupted file, or a build whose preprocessing or network computes otherwise)");
+    }
+
+    /// Self-test vectors from raw inputs: for every served type two light curves (detail::self_test_curves)
+    /// with their ephemerides, and the model's outputs for them.
+    void make_self_test() {
+        std::vector<light_curve> lc;
+        std::vector<rrl_ephemeris> eph;
+        for (auto t : opt_.types) detail::self_test_curves(t, opt_.input.min_epochs, lc, eph);
+        const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
+        nlohmann::json curves = nlohmann::json::array();
+        std::vector<rrl_star_input> used;
+        for (std::size_t k = 0; k < stars.size(); ++k) {
+            if (!stars[k].ok()) continue;  // options that flag even these clean curves: fewer vectors
+            curves.push_back({{"type", to_string(eph[k].type)}, {"period", eph[k].period}, {"epoch", eph[k].epoch},
+                              {"time", lc[k].time}, {"mag", lc[k].mag}, {"mag_err", lc[k].mag_err}});
+            used.push_back(stars[k]);
+        }
+        std::vector<std::size_t> idx(used.size());
+        std::iota(idx.begin(), idx.end(), std::size_t{0});
+        self_test_ = {{"light_curves", curves}, {"outputs", raw_predict(used, idx, nn::mode::inference)}, {"tolerance", 1e-4}};
+    }
+
+    rrl_model_options opt_;
+    std::uint64_t seed_;
+    net_type net_;
+    bool trained_ = false;
+    double time_mean_ = 0, time_scale_ = 1, y_mean_ = 0, y_scale_ = 1;
+    standardiser feat_{{}, {}, 5.0};  // features clipped to +-5 z
+    std::vector<double> coef_;
+    nlohmann::json self_test_;
+};
+
+}  // namespace ferrum::models

@@ -1,0 +1,83 @@
+// The settings of the RR Lyrae [Fe/H] models: which network (Monti et al. 2025, Sect. 3-4: GRU 20-16-8,
+// dropout 0.2/0.2/0.1; or the GRU + Fourier-feature and ridge variants) and how it is trained (Adam lr 0.01,
+// batch 256, density weights eq. 3, L1/L2 on the kernels, early stopping). Each options struct is declared
+// once (FERRUM_OPTIONS): model files and config files read and write them through that declaration.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
+#include "ferrum/core/progress.hpp"
+#include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/models/rrlyrae_inputs.hpp"
+
+namespace ferrum {
+// rr_type's JSON form (model files, configs): its Gaia name, read strictly (an unknown type is an error,
+// never a silent RRab). It belongs beside rr_type in lightcurve/rrlyrae_catalogue.hpp.
+FERRUM_ENUM_JSON(rr_type, parse_rr_type)
+}  // namespace ferrum
+
+namespace ferrum::models {
+
+/// \brief The model families.
+enum class rrl_architecture {
+    paper_gru,      ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
+    gru_fourier,    ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
+    fourier_linear  ///< weighted ridge regression on the Fourier features alone (no sequence)
+};
+
+inline const char* to_string(rrl_architecture a) noexcept {
+    switch (a) {
+        case rrl_architecture::paper_gru: return "paper_gru";
+        case rrl_architecture::gru_fourier: return "gru_fourier";
+        default: return "fourier_linear";
+    }
+}
+inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
+    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear})
+        if (s == to_string(a)) return a;
+    throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
+}
+FERRUM_ENUM_JSON(rrl_architecture, rrl_architecture_from_string)
+
+/// \brief Shape of a model. Defaults are the paper's network on the paper's inputs, for RRab.
+struct rrl_model_options {
+    rrl_architecture architecture = rrl_architecture::paper_gru;
+    std::vector<std::size_t> gru_sizes{20, 16, 8};
+    std::vector<double> dropout{0.2, 0.2, 0.1};  ///< after each GRU layer
+    std::size_t head_width = 32;                  ///< gru_fourier: hidden width of the joint head
+    double ridge = 1e-3;                          ///< fourier_linear: L2 penalty on standardised coefficients
+    std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
+    rrl_input_options input;
+};
+FERRUM_OPTIONS(rrl_model_options, architecture, gru_sizes, dropout, head_width, ridge, types, input)
+
+/// \brief How a model is trained (Monti et al. 2025 unless said otherwise).
+struct rrl_training_options {
+    double learning_rate = 0.01;
+    std::size_t batch_size = 256;
+    int max_epochs = 100;
+    int patience = 20;                    ///< early stopping on the validation loss, best weights restored
+    double kernel_l1 = 0.0, kernel_l2 = 1e-5;  ///< Keras-style penalties on input and recurrent kernels
+    bool density_weighting = true;        ///< eq. 3: w proportional to 1/rho([Fe/H])
+    /// > 0: density weights capped at this multiple of their mean, then renormalised (not in the paper:
+    /// with catalogue-style labels the KDE tail gives single stars weights of 100-260, which then dominate
+    /// every batch they are in and the validation loss).
+    double max_weight = 0.0;
+    double validation_fraction = 0.1;     ///< share of the training stars held out for early stopping
+    double reduce_lr_factor = 1.0;        ///< < 1: reduce-on-plateau (not in the paper)
+    int reduce_lr_patience = 8;
+    double clip_norm = 0.0;               ///< > 0: gradient-norm clipping (not in the paper)
+    std::uint64_t seed = 1;
+    unsigned threads = 2;
+    bool progress = progress_enabled_by_default();
+};
+FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
+               density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
+               seed, threads, progress)
+
+}  // namespace ferrum::models
