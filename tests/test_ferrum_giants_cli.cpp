@@ -42,6 +42,14 @@ run_result run(const std::string& args, const fs::path& dir) {
     return {WIFEXITED(s) ? WEXITSTATUS(s) : -1, slurp(o), slurp(e)};
 }
 
+// An empty directory of that name under the system's temporary directory.
+fs::path fresh_directory(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
 std::size_t lines_of(const fs::path& p) {
     std::ifstream in(p);
     std::size_t n = 0;
@@ -56,9 +64,7 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         WARN("ferrum-giants not built: skipped");
         return;
     }
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_giants_cli";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = fresh_directory("ferrum_test_giants_cli");
     const std::string d = dir.string();
 
     REQUIRE(run("simulate --n 400 --seed 3 --out " + d + "/train", dir).status == 0);
@@ -137,9 +143,7 @@ TEST_CASE("ferrum-giants: malformed option values are refused naming the option,
         WARN("ferrum-giants not built: skipped");
         return;
     }
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_giants_cli_options";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = fresh_directory("ferrum_test_giants_cli_options");
     const std::string out = (dir / "sim").string();
     struct refusal {
         std::string args, message;
