@@ -86,6 +86,16 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     CHECK(r.err.find("lerning_rate") != std::string::npos);
     CHECK(r.err.find("bad.json") != std::string::npos);
     CHECK(!fs::exists(dir / "m.json"));
+    // and so is a field of the wrong type (no silent conversion or default)
+    {
+        std::ofstream c(dir / "typed.json");
+        c << R"({"batch_size": "64"})";
+    }
+    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/typed.json --quiet", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("batch_size") != std::string::npos);
+    CHECK(r.err.find("typed.json") != std::string::npos);
+    CHECK(!fs::exists(dir / "m.json"));
 
     {
         std::ofstream c(dir / "cfg.json");

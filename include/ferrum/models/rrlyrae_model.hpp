@@ -392,43 +392,60 @@ private:
         y_scale_ = std::sqrt(std::max(1e-12, ys2 / double(idx.size()) - y_mean_ * y_mean_));
     }
 
-    /// Network output (standardised target) for stars `b`: (batch, 1).
-    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+    /// The network's inputs for stars `b`: per-call scratch, nothing of the model changes.
+    struct network_inputs {
+        xt::xtensor<float, 3> sequence;    ///< (batch, steps, 2): standardised time channel, magnitude
+        xt::xtensor<float, 2> features;    ///< (batch, features): standardised, clipped
+        std::vector<std::size_t> lengths;  ///< steps of each star; empty when all have the same
+    };
+
+    network_inputs pack_inputs(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
         std::size_t steps = 0;
         for (auto i : b) steps = std::max(steps, stars[i].steps());
         const std::size_t F = rrl_feature_names().size();
-        xt::xtensor<float, 3> seq = xt::zeros<float>({b.size(), steps, std::size_t(2)});
-        xt::xtensor<float, 2> tab = xt::zeros<float>({b.size(), F});
-        std::vector<std::size_t> lengths(b.size());
+        network_inputs in{xt::zeros<float>({b.size(), steps, std::size_t(2)}), xt::zeros<float>({b.size(), F}),
+                          std::vector<std::size_t>(b.size())};
         bool ragged = false;
         for (std::size_t k = 0; k < b.size(); ++k) {
             const auto& s = stars[b[k]];
-            lengths[k] = s.steps();
-            ragged = ragged || lengths[k] != steps;
-            float* dst = seq.data() + k * steps * 2;
+            in.lengths[k] = s.steps();
+            ragged = ragged || in.lengths[k] != steps;
+            float* dst = in.sequence.data() + k * steps * 2;
             for (std::size_t t = 0; t < s.steps(); ++t) {
                 dst[2 * t] = static_cast<float>((s.sequence[2 * t] - time_mean_) / time_scale_);
                 dst[2 * t + 1] = s.sequence[2 * t + 1];
             }
-            for (std::size_t j = 0; j < F; ++j) tab(k, j) = static_cast<float>(feat_(s.features[j], j));
+            for (std::size_t j = 0; j < F; ++j) in.features(k, j) = static_cast<float>(feat_(s.features[j], j));
         }
-        std::vector<nn::input_view<float>> inputs{nn::input_view<float>(seq)};
-        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(tab);
-        return net_.forward(inputs, ragged ? lengths : std::vector<std::size_t>{}, mode);
+        if (!ragged) in.lengths.clear();
+        return in;
+    }
+
+    /// Network output (standardised target) for stars `b`: (batch, 1).
+    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+        auto in = pack_inputs(stars, b);
+        std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
+        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        // the one non-const step of prediction: nn::functional has no const inference yet
+        return net_.forward(inputs, in.lengths, mode);
+    }
+
+    /// fourier_linear's prediction ([Fe/H], dex) for stars `b`.
+    std::vector<double> ridge_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
+        std::vector<double> out(b.size());
+        const std::size_t F = rrl_feature_names().size();
+        for (std::size_t k = 0; k < b.size(); ++k) {
+            double v = coef_[0];
+            for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * feat_(stars[b[k]].features[j], j);
+            out[k] = v * y_scale_ + y_mean_;
+        }
+        return out;
     }
 
     std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
-        std::vector<double> out(b.size());
-        if (opt_.architecture == rrl_architecture::fourier_linear) {
-            const std::size_t F = rrl_feature_names().size();
-            for (std::size_t k = 0; k < b.size(); ++k) {
-                double v = coef_[0];
-                for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * feat_(stars[b[k]].features[j], j);
-                out[k] = v * y_scale_ + y_mean_;
-            }
-            return out;
-        }
+        if (opt_.architecture == rrl_architecture::fourier_linear) return ridge_predict(stars, b);
         const auto o = forward(stars, b, mode);
+        std::vector<double> out(b.size());
         for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
         return out;
     }
