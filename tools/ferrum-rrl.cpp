@@ -22,114 +22,119 @@
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
+#include "cli/options.hpp"
+
 namespace {
 
 using namespace ferrum;
 using namespace ferrum::models;
 using json = nlohmann::json;
 
-const char* const usage = R"(ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curves (Monti et al. 2025 and better models)
+using args = cli::parsed;
 
-  ferrum-rrl simulate --n-rrab N --n-rrc M --seed S --out DIR [--min-epochs 50]
-      Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv
+// What every command that reads light curves takes (INPUT in the usage text).
+std::vector<cli::option> with_inputs(std::vector<cli::option> own) {
+    const std::vector<cli::option> inputs{
+        cli::path("epoch-photometry", "Gaia archive epoch photometry CSV (with --catalogue)"),
+        cli::path("catalogue", "the vari_rrlyrae CSV: type, period, epoch_g"),
+        cli::path("folded", "an id,phase,mag table of folded curves (no periods: train with --no-period)"),
+        cli::text("type", "RRab or RRc: the type of --folded curves, or of --stars without a type column", "RRab"),
+        cli::path("light-curves", "an id,time,mag[,mag_err] table (with --stars)"),
+        cli::path("stars", "a star table id,period,<epoch column>[,type]"),
+        cli::text("epoch-column", "the --stars column of the epoch of maximum", "t0_mjd"),
+        cli::text("period-column", "the --stars column of the period (days)", "period"),
+        cli::flag("no-period", "train on phase alone (curves without periods)")};
+    own.insert(own.end(), inputs.begin(), inputs.end());
+    return own;
+}
 
-  ferrum-rrl train INPUT --labels L --out model.json [--config cfg.json] [--folds K] [--repeats R]
-                   [--max-epochs E] [--seed S] [--architecture A] [--unified] [--paper-cuts]
-                   [--report cv.json] [--oof oof.csv] [--label-column feh] [--error-column feh_error]
-      K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the
-      out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all
-      usable stars and saved with self-test vectors.
-      A: paper_gru (default; GRU 20-16-8), gru_fourier (GRU + Fourier features), fourier_linear.
+std::vector<cli::option> label_options() {
+    return {cli::path("labels", "labels CSV: source_id (or id) and the label column").required(),
+            cli::text("label-column", "the [Fe/H] column of --labels", "feh"),
+            cli::text("error-column", "its error column (optional)", "feh_error")};
+}
 
-  ferrum-rrl tune INPUT --labels L --out best.json [--config base.json] [--max-epochs R] [--eta 3] [--seed S]
-                  [--holdout-folds 5] [--architecture A] [--unified] [--paper-cuts] [--label-column feh]
-                  [--error-column feh_error]
-      Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.
-      (2025)'s space: dropout {0.1,0.2,0.4,0.6}, learning_rate {0.001,0.01,0.1}, batch_size {32..512},
-      kernel L1 and L2 log-uniform in [1e-6, 1e-2]. Each trial trains on a stratified 4/5 of the stars
-      (other settings from --config) and scores the 1/sigma^2-weighted RMSE of the held-out 1/5.
-      Writes best.json, a --config file for train (the base config with the best values; max_epochs = the
-      best trial's epochs), and best.json.trials.json (every trial). One search per type present: with
-      RRab and RRc, best.RRab.json and best.RRc.json (+ .trials.json); with --unified, one search.
-
-  ferrum-rrl predict --model M INPUT --out predictions.csv [--mc-samples 20]
-      Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.
-
-  ferrum-rrl classical INPUT --out predictions.csv
-      The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.
-
-  ferrum-rrl evaluate --predictions P --labels L [--label-column feh] [--error-column feh_error] [--plots DIR]
-      Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);
-      DIR/pred_vs_true.svg and DIR/residual_vs_epochs.svg.
-
-  INPUT is one of
-      --epoch-photometry F --catalogue C     Gaia archive epoch photometry + vari_rrlyrae CSV
-      --folded F [--type RRab|RRc]           id,phase,mag table (no periods: use --no-period to train)
-      --light-curves F --stars S [--type T]  id,time,mag[,mag_err] + a star table id,period,<epoch column>
-                                             (--epoch-column, default t0_mjd; --period-column, default period)
-
-  Common: --quiet (no progress on stderr; also FERRUM_QUIET=1), --threads N, --help.
-  Config files (--config) are JSON objects with any of these fields (shown with their defaults; architecture
-  is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs); unknown fields are refused:
-)";
-
-struct args {
-    std::string command;
-    std::map<std::string, std::string> kv;
-    std::set<std::string> flags;
-
-    bool has(const std::string& k) const { return kv.count(k) || flags.count(k); }
-    std::string get(const std::string& k, const std::string& def = "") const {
-        auto it = kv.find(k);
-        return it == kv.end() ? def : it->second;
-    }
-    std::string need(const std::string& k) const {
-        auto it = kv.find(k);
-        if (it == kv.end()) throw value_error(command + ": --" + k + " is required (see ferrum-rrl --help)");
-        return it->second;
-    }
-    long long integer(const std::string& k, long long def) const {
-        if (!kv.count(k)) return def;
-        const auto r = parse_int64(kv.at(k));
-        if (!r.ok()) throw value_error("--" + k + " must be an integer, got '" + kv.at(k) + "'");
-        return r.value;
-    }
-    double number(const std::string& k, double def) const {
-        if (!kv.count(k)) return def;
-        const auto r = parse_double(kv.at(k));
-        if (!r.ok()) throw value_error("--" + k + " must be a number, got '" + kv.at(k) + "'");
-        return r.value;
-    }
-};
-
-const std::set<std::string> boolean_flags{"quiet", "unified", "paper-cuts", "no-period", "help"};
-
-args parse(int argc, char** argv) {
-    args a;
-    int i = 1;
-    if (i < argc && argv[i][0] != '-') a.command = argv[i++];
-    for (; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s == "-h") s = "--help";
-        if (s.rfind("--", 0) != 0) throw value_error("unexpected argument '" + s + "' (options start with --)");
-        s = s.substr(2);
-        if (boolean_flags.count(s)) {
-            a.flags.insert(s);
-        } else {
-            if (i + 1 >= argc) throw value_error("--" + s + " needs a value");
-            a.kv[s] = argv[++i];
-        }
-    }
+template <class... Lists>
+std::vector<cli::option> join(std::vector<cli::option> a, const Lists&... more) {
+    (a.insert(a.end(), more.begin(), more.end()), ...);
     return a;
 }
 
-void check_known(const args& a, const std::set<std::string>& allowed) {
-    static const std::set<std::string> common{"quiet", "threads", "help"};
-    for (const auto& [k, v] : a.kv)
-        if (!allowed.count(k) && !common.count(k)) throw value_error(a.command + ": unknown option --" + k);
-    for (const auto& k : a.flags)
-        if (!allowed.count(k) && !common.count(k)) throw value_error(a.command + ": unknown option --" + k);
+const cli::program& program() {
+    static const rrl_tune_options tune_defaults{};
+    static const cli::program p{
+        "ferrum-rrl",
+        "ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curves (Monti et al. 2025 and better models)",
+        {{"simulate",
+          "Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv.",
+          {cli::count("n-rrab", "RRab stars").required(), cli::count("n-rrc", "RRc stars").required(),
+           cli::count("seed", "random seed", "0"), cli::path("out", "output directory").shown_as("DIR").required(),
+           cli::count("min-epochs", "fewest G epochs of a simulated star",
+                      cli::default_of(sim::simulation_options{}.min_epochs))}},
+         {"train",
+          "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
+          "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
+          "usable stars and saved with self-test vectors. Architectures: paper_gru (default; GRU 20-16-8),\n"
+          "gru_fourier (GRU + Fourier features), fourier_linear.",
+          with_inputs(join(
+              {cli::path("out", "model file (JSON)").required(), cli::path("config", "a --config file (below)"),
+               cli::count("folds", "CV folds (0: no CV)"), cli::count("repeats", "CV repetitions"),
+               cli::count("max-epochs", "training epochs"), cli::count("seed", "random seed"),
+               cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
+               cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
+               cli::path("report", "CV report (default OUT.cv.json)"),
+               cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)")},
+              label_options()))},
+         {"tune",
+          "Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.\n"
+          "(2025)'s space: dropout {0.1,0.2,0.4,0.6}, learning_rate {0.001,0.01,0.1}, batch_size {32..512},\n"
+          "kernel L1 and L2 log-uniform in [1e-6, 1e-2]. Each trial trains on a stratified 4/5 of the stars\n"
+          "(other settings from --config) and scores the 1/sigma^2-weighted RMSE of the held-out 1/5.\n"
+          "Writes OUT, a --config file for train (the base config with the best values; max_epochs = the\n"
+          "best trial's epochs), and OUT.trials.json (every trial). One search per type present: with\n"
+          "RRab and RRc, best.RRab.json and best.RRc.json (+ .trials.json); with --unified, one search.",
+          with_inputs(join(
+              {cli::path("out", "best configuration (JSON)").required(),
+               cli::path("config", "a base --config file (below)"),
+               cli::number("max-epochs", "Hyperband's R (epochs)", cli::default_of(tune_defaults.max_epochs)),
+               cli::number("eta", "Hyperband's eta", cli::default_of(tune_defaults.eta)),
+               cli::count("seed", "random seed"),
+               cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
+                          cli::default_of(tune_defaults.holdout_folds)),
+               cli::choice("architecture", "the model", {"paper_gru", "gru_fourier"}),
+               cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
+              label_options()))},
+         {"predict",
+          "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
+          with_inputs({cli::path("model", "model file").required(), cli::path("out", "predictions CSV").required(),
+                       cli::count("mc-samples", "MC-dropout passes for sigma", "20"),
+                       cli::count("seed", "seed of the MC-dropout passes", "12345")})},
+         {"classical",
+          "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
+          with_inputs({cli::path("out", "predictions CSV").required()})},
+         {"evaluate",
+          "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
+          "DIR/pred_vs_true.svg and DIR/residual_vs_epochs.svg.",
+          join({cli::path("predictions", "predictions CSV").required(),
+                cli::path("plots", "directory for the SVG plots").shown_as("DIR"),
+                cli::text("title", "plot title", "")},
+               label_options())}},
+        {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
+         cli::count("threads", "threads (default 2; simulate: all cores)")},
+        "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
+        "architecture is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs);\n"
+        "unknown fields are refused:\n" +
+            rrl_config_help()};
+    return p;
 }
+
+/// A path option that this use of the command needs (e.g. --catalogue with --epoch-photometry).
+const std::string& need(const args& a, const std::string& name) {
+    if (!a.has(name)) throw cli::usage_error(a.command() + ": --" + name + " is required here");
+    return a.path(name);
+}
+
+unsigned threads_or(const args& a, unsigned def) { return a.has("threads") ? unsigned(a.count("threads")) : def; }
 
 std::string_view trimmed(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -145,38 +150,35 @@ rr_type parse_type(const std::string& s) {
 
 // --- inputs ---------------------------------------------------------------------------------------
 
-const std::set<std::string> input_options{"epoch-photometry", "catalogue", "folded", "type", "light-curves", "stars",
-                                          "epoch-column", "period-column", "no-period"};
-
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
     if (a.has("epoch-photometry")) {
-        const auto cat = read_rrlyrae_catalogue(a.need("catalogue"));
+        const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"));
         gaia_read_options go;
         go.show_progress = show;
-        const auto lc = read_gaia_epoch_photometry(a.need("epoch-photometry"), go);
+        const auto lc = read_gaia_epoch_photometry(a.path("epoch-photometry"), go);
         return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
     }
     if (a.has("folded")) {
         table_read_options to;
         to.show_progress = show;
-        const auto fc = read_folded_table(a.need("folded"), to);
-        return prepare_rrlyrae_inputs(fc.curves, {parse_type(a.get("type", "RRab"))}, opt, threads, show);
+        const auto fc = read_folded_table(a.path("folded"), to);
+        return prepare_rrlyrae_inputs(fc.curves, {parse_type(a.text("type"))}, opt, threads, show);
     }
     if (a.has("light-curves")) {
         table_read_options to;
         to.show_progress = show;
-        const auto lc = read_light_curve_table(a.need("light-curves"), to);
-        const std::string sp = a.need("stars");
+        const auto lc = read_light_curve_table(a.path("light-curves"), to);
+        const std::string sp = need(a, "stars");
         csv_reader csv(sp);
         const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
-        const auto cp = csv.column(a.get("period-column", "period"));
-        const auto ce = csv.column(a.get("epoch-column", "t0_mjd"));
+        const auto cp = csv.column(a.text("period-column"));
+        const auto ce = csv.column(a.text("epoch-column"));
         const auto ct = csv.find_column("type");
         std::map<std::string, rrl_ephemeris> eph;
         while (const csv_record* r = csv.next()) {
             rrl_ephemeris e;
-            e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.get("type", "RRab"));
+            e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
             const auto p = parse_double((*r)[cp]);
             const auto t = parse_double((*r)[ce]);
             if (!p.ok()) throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
@@ -198,7 +200,7 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         }
         return prepare_rrlyrae_inputs(lc.curves, v, opt, threads, show);
     }
-    throw value_error(a.command + ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
+    throw cli::usage_error(a.command() + ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
 }
 
 // --- labels ---------------------------------------------------------------------------------------
@@ -254,14 +256,14 @@ using run_config = rrl_config;  // the flat --config file (models/rrlyrae_config
 /// --config, then the options train and tune share (seed, architecture, unified, paper-cuts, no-period, threads).
 run_config read_run_config(const args& a) {
     run_config c;
-    if (a.has("config")) c = read_rrl_config(a.need("config"));
-    c.train.progress = !a.has("quiet");
-    if (a.has("seed")) c.train.seed = std::uint64_t(a.integer("seed", 1));
-    if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.get("architecture"));
-    if (a.has("unified")) c.cv.unified = true;
-    if (a.has("paper-cuts")) c.cv.paper_cuts = true;
-    if (a.has("no-period")) c.model.input.use_period = false;
-    if (a.has("threads")) c.train.threads = unsigned(a.integer("threads", 2));
+    if (a.has("config")) c = read_rrl_config(a.path("config"));
+    c.train.progress = !a.flag("quiet");
+    if (a.has("seed")) c.train.seed = std::uint64_t(a.count("seed"));
+    if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.choice("architecture"));
+    if (a.flag("unified")) c.cv.unified = true;
+    if (a.flag("paper-cuts")) c.cv.paper_cuts = true;
+    if (a.flag("no-period")) c.model.input.use_period = false;
+    c.train.threads = threads_or(a, c.train.threads);
     return c;
 }
 
@@ -276,7 +278,7 @@ struct labelled_stars {
 labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quiet) {
     labelled_stars ls;
     ls.stars = read_inputs(a, c.model.input, c.train.threads, quiet);
-    const auto labels = read_labels(a.need("labels"), a.get("label-column", "feh"), a.get("error-column", "feh_error"));
+    const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
     const auto& stars = ls.stars;
     ls.y.assign(stars.size(), std::numeric_limits<double>::quiet_NaN());
     ls.sigma.assign(stars.size(), 1.0);
@@ -299,7 +301,7 @@ labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quie
         ls.sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
     }
     std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
-                 a.command.c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
+                 a.command().c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
     return ls;
 }
 
@@ -357,38 +359,31 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
 // --- commands -------------------------------------------------------------------------------------
 
 int cmd_simulate(const args& a) {
-    check_known(a, {"n-rrab", "n-rrc", "seed", "out", "min-epochs"});
     sim::simulation_options o;
-    o.seed = static_cast<std::uint64_t>(a.integer("seed", 0));
-    o.min_epochs = static_cast<int>(a.integer("min-epochs", o.min_epochs));
-    const long long nab = a.integer("n-rrab", -1), nc = a.integer("n-rrc", -1);
-    if (nab < 0 || nc < 0) throw value_error("simulate: --n-rrab and --n-rrc are required (>= 0)");
+    o.seed = static_cast<std::uint64_t>(a.count("seed"));
+    o.min_epochs = static_cast<int>(a.count("min-epochs"));
+    const std::size_t nab = a.count("n-rrab"), nc = a.count("n-rrc");
     sim::write_options w;
-    w.threads = static_cast<unsigned>(a.integer("threads", 0));
-    w.progress = !a.has("quiet");
-    const auto set = sim::write_gaia_like_set(a.need("out"), std::size_t(nab), std::size_t(nc), o, w);
-    std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s\n", set.stars, set.epochs, a.need("out").c_str());
+    w.threads = threads_or(a, 0);
+    w.progress = !a.flag("quiet");
+    const auto set = sim::write_gaia_like_set(a.path("out"), nab, nc, o, w);
+    std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s\n", set.stars, set.epochs, a.path("out").c_str());
     return 0;
 }
 
 int cmd_train(const args& a) {
-    std::set<std::string> allowed = input_options;
-    for (const char* k : {"labels", "out", "config", "folds", "repeats", "max-epochs", "seed", "architecture", "unified",
-                          "paper-cuts", "report", "oof", "label-column", "error-column"})
-        allowed.insert(k);
-    check_known(a, allowed);
     run_config c = read_run_config(a);
-    if (a.has("folds")) c.cv.folds = std::size_t(a.integer("folds", 5));
-    if (a.has("repeats")) c.cv.repeats = std::size_t(a.integer("repeats", 1));
-    if (a.has("max-epochs")) c.train.max_epochs = int(a.integer("max-epochs", 100));
-    const std::string out = a.need("out");
-    const bool quiet = a.has("quiet");
+    if (a.has("folds")) c.cv.folds = a.count("folds");
+    if (a.has("repeats")) c.cv.repeats = a.count("repeats");
+    if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
+    const std::string out = a.path("out");
+    const bool quiet = a.flag("quiet");
 
     const auto ls = read_labelled_stars(a, c, quiet);
     const auto& stars = ls.stars;
     const auto& y = ls.y;
     const auto& sigma = ls.sigma;
-    const auto groups = type_groups(ls, c.cv.unified, a.command);
+    const auto groups = type_groups(ls, c.cv.unified, a.command());
 
     json report;
     report["architecture"] = to_string(c.model.architecture);
@@ -435,9 +430,9 @@ int cmd_train(const args& a) {
         models.push_back(std::move(m));
     }
     save_rrlyrae_models(out, models);
-    const std::string rp = a.get("report", out + ".cv.json");
+    const std::string rp = a.has("report") ? a.path("report") : out + ".cv.json";
     write_file_atomically(rp, report.dump(2));
-    if (c.cv.folds >= 2) write_file_atomically(a.get("oof", out + ".oof.csv"), oof);
+    if (c.cv.folds >= 2) write_file_atomically(a.has("oof") ? a.path("oof") : out + ".oof.csv", oof);
     std::fprintf(stderr, "train: wrote %s and %s\n", out.c_str(), rp.c_str());
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
@@ -453,24 +448,19 @@ std::string tune_output_path(const std::string& out, const std::string& group, b
 }
 
 int cmd_tune(const args& a) {
-    std::set<std::string> allowed = input_options;
-    for (const char* k : {"labels", "out", "config", "max-epochs", "eta", "seed", "holdout-folds", "architecture",
-                          "unified", "paper-cuts", "label-column", "error-column"})
-        allowed.insert(k);
-    check_known(a, allowed);
     const run_config c = read_run_config(a);
     rrl_tune_options to;
-    to.max_epochs = a.number("max-epochs", to.max_epochs);
-    to.eta = a.number("eta", to.eta);
+    to.max_epochs = a.number("max-epochs");
+    to.eta = a.number("eta");
     to.seed = c.train.seed;
-    to.holdout_folds = std::size_t(a.integer("holdout-folds", 5));
-    to.progress = !a.has("quiet");
-    const std::string out = a.need("out");
+    to.holdout_folds = a.count("holdout-folds");
+    to.progress = !a.flag("quiet");
+    const std::string out = a.path("out");
     if (c.model.architecture == rrl_architecture::fourier_linear)
         throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 
-    const auto ls = read_labelled_stars(a, c, a.has("quiet"));
-    const auto groups = type_groups(ls, c.cv.unified, a.command);
+    const auto ls = read_labelled_stars(a, c, a.flag("quiet"));
+    const auto groups = type_groups(ls, c.cv.unified, a.command());
     std::vector<std::string> written;
     for (const auto& g : groups) {
         const std::string name = group_name(g);
@@ -506,14 +496,11 @@ int cmd_tune(const args& a) {
 }
 
 int cmd_predict(const args& a) {
-    std::set<std::string> allowed = input_options;
-    for (const char* k : {"model", "out", "mc-samples", "seed"}) allowed.insert(k);
-    check_known(a, allowed);
-    const std::string mp = a.need("model"), out = a.need("out");
+    const std::string mp = a.path("model"), out = a.path("out");
     auto models = load_rrlyrae_models(mp);
-    const unsigned threads = unsigned(a.integer("threads", 2));
-    const auto stars = read_inputs(a, models.front().options().input, threads, a.has("quiet"));
-    const auto p = predict_rrlyrae(models, stars, std::size_t(a.integer("mc-samples", 20)), std::uint64_t(a.integer("seed", 12345)), threads);
+    const unsigned threads = threads_or(a, 2);
+    const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
+    const auto p = predict_rrlyrae(models, stars, a.count("mc-samples"), std::uint64_t(a.count("seed")), threads);
     write_predictions(out, stars, p);
     std::size_t ok = 0;
     for (const auto& q : p) ok += q.ok();
@@ -522,18 +509,14 @@ int cmd_predict(const args& a) {
 }
 
 int cmd_classical(const args& a) {
-    std::set<std::string> allowed = input_options;
-    allowed.insert("out");
-    check_known(a, allowed);
-    const auto stars = read_inputs(a, {}, unsigned(a.integer("threads", 2)), a.has("quiet"));
-    write_predictions(a.need("out"), stars, classical_feh(stars));
+    const auto stars = read_inputs(a, {}, threads_or(a, 2), a.flag("quiet"));
+    write_predictions(a.path("out"), stars, classical_feh(stars));
     return 0;
 }
 
 int cmd_evaluate(const args& a) {
-    check_known(a, {"predictions", "labels", "label-column", "error-column", "plots", "title"});
-    const std::string pp = a.need("predictions");
-    const auto labels = read_labels(a.need("labels"), a.get("label-column", "feh"), a.get("error-column", "feh_error"));
+    const std::string pp = a.path("predictions");
+    const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
     csv_reader csv(pp);
     const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"), cn = csv.column("n_epochs");
     std::vector<rrl_scored_star> scored;
@@ -564,7 +547,7 @@ int cmd_evaluate(const args& a) {
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
     json j = evaluate_rrlyrae(scored, unpredicted);
     j["n_without_label"] = unlabelled;
-    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.get("plots"), scored, a.get("title"));
+    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.path("plots"), scored, a.text("title"));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
 }
@@ -573,22 +556,21 @@ int cmd_evaluate(const args& a) {
 
 int main(int argc, char** argv) {
     try {
-        const args a = parse(argc, argv);
-        if (a.has("help") || a.command.empty() || a.command == "help") {
-            std::fputs(usage, stdout);
-            std::fputs(rrl_config_help().c_str(), stdout);
-            return a.command.empty() && !a.has("help") ? 2 : 0;
+        const args a = program().parse(argc, argv);
+        if (a.help() || a.command().empty()) {
+            std::fputs(program().usage(a.command()).c_str(), stdout);
+            return a.help() ? 0 : 2;
         }
-        if (a.has("quiet")) setenv("FERRUM_QUIET", "1", 1);
-        if (a.command == "simulate") return cmd_simulate(a);
-        if (a.command == "train") return cmd_train(a);
-        if (a.command == "tune") return cmd_tune(a);
-        if (a.command == "predict") return cmd_predict(a);
-        if (a.command == "classical") return cmd_classical(a);
-        if (a.command == "evaluate") return cmd_evaluate(a);
-        std::fprintf(stderr, "ferrum-rrl: unknown command '%s' (simulate, train, tune, predict, classical, evaluate; --help)\n",
-                     a.command.c_str());
-        return 2;
+        if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
+        if (a.command() == "simulate") return cmd_simulate(a);
+        if (a.command() == "train") return cmd_train(a);
+        if (a.command() == "tune") return cmd_tune(a);
+        if (a.command() == "predict") return cmd_predict(a);
+        if (a.command() == "classical") return cmd_classical(a);
+        return cmd_evaluate(a);
+    } catch (const cli::usage_error& e) {
+        std::fprintf(stderr, "ferrum-rrl: %s (see ferrum-rrl --help)\n", e.what());
+        return 1;
     } catch (const ferrum::error& e) {
         std::fprintf(stderr, "ferrum-rrl: %s\n", e.what());
         return 1;
