@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <thread>
 
 #include <ferrum/core/json_file.hpp>
 #include <ferrum/models.hpp>
@@ -414,6 +415,26 @@ TEST_CASE("a model file of format 1 loads, reproduces its predictions and is sav
         }
     };
     check(models);
+
+    // one loaded model serves many threads: predict is const, its buffers live in the call, and the
+    // MC-dropout sigma is a function of the seed alone (not of the thread count or of other callers)
+    {
+        const std::vector<rrlyrae_model>& shared = models;
+        const auto in = prepare_rrlyrae_inputs(curves, eph, shared.front().options().input, 1, false);
+        const auto serial = predict_rrlyrae(shared, in, 8, 777, 1);
+        std::vector<rrl_prediction> p1, p2;
+        std::thread t1([&] { p1 = predict_rrlyrae(shared, in, 8, 777, 2); });
+        std::thread t2([&] { p2 = predict_rrlyrae(shared, in, 8, 777, 1); });
+        t1.join();
+        t2.join();
+        for (std::size_t i = 0; i < serial.size(); ++i) {
+            CHECK(serial[i].sigma > 0);
+            CHECK(p1[i].feh == serial[i].feh);
+            CHECK(p1[i].sigma == serial[i].sigma);
+            CHECK(p2[i].sigma == serial[i].sigma);
+        }
+        CHECK(predict_rrlyrae(shared, in, 8, 778, 1)[0].sigma != serial[0].sigma);
+    }
 
     // saved again, the file is format 2 with raw-input self-tests, and it predicts the same
     const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_v2.json").string();

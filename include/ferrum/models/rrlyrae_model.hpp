@@ -164,7 +164,7 @@ public:
     /// deviation of that many MC-dropout passes as sigma (0 when mc_samples < 2 or the model has no
     /// dropout). Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                        std::uint64_t seed = 12345, unsigned threads = 2) {
+                                        std::uint64_t seed = 12345, unsigned threads = 2) const {
         if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
         std::vector<rrl_prediction> out(stars.size());
         std::vector<std::size_t> idx;
@@ -177,16 +177,16 @@ public:
             else
                 idx.push_back(i);
         }
-        net_.set_num_threads(threads);
         const std::size_t chunk = 4096;
         for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
             std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
-            const auto mean = raw_predict(stars, b, nn::mode::inference);
+            const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads);
             std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
             if (mc_samples >= 2 && has_dropout()) {
-                reseed_dropout(seed + lo);
                 for (std::size_t k = 0; k < mc_samples; ++k) {
-                    const auto p = raw_predict(stars, b, nn::mode::mc_dropout);
+                    // pass k of chunk lo: its own masks, a pure function of (seed, lo, k)
+                    const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
+                    const auto p = raw_predict(stars, b, nn::mode::mc_dropout, draw, threads);
                     for (std::size_t j = 0; j < b.size(); ++j) {
                         s1[j] += p[j];
                         s2[j] += p[j] * p[j];
@@ -257,7 +257,7 @@ public:
 
     /// Re-runs the stored self-test light curves through preprocessing and model; throws input_error
     /// naming `where` on a mismatch.
-    void verify_self_test(const std::string& where) {
+    void verify_self_test(const std::string& where) const {
         if (self_test_.is_null() || self_test_.empty()) return;
         const auto curves = self_test_.at("light_curves");
         std::vector<light_curve> lc;
@@ -341,12 +341,6 @@ private:
         return false;
     }
 
-    void reseed_dropout(std::uint64_t seed) {
-        std::uint64_t k = 0;
-        for (std::size_t l = 0; l < net_.num_layers(); ++l)
-            if (auto* d = std::get_if<nn::dropout<float>>(&net_.layer(l))) d->reseed(seed * 1000003ULL + ++k);
-    }
-
     void build() {
         if (opt_.architecture == rrl_architecture::fourier_linear) return;
         const std::size_t F = rrl_feature_names().size();
@@ -426,8 +420,16 @@ private:
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
         if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
-        // the one non-const step of prediction: nn::functional has no const inference yet
         return net_.forward(inputs, in.lengths, mode);
+    }
+
+    /// The same without changing the model (prediction, self-tests): nn's const predict, its own buffers.
+    xt::xarray<float> infer(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode,
+                            std::uint64_t dropout_seed, unsigned threads) const {
+        auto in = pack_inputs(stars, b);
+        std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
+        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        return net_.predict(inputs, in.lengths, mode, dropout_seed, threads);
     }
 
     /// fourier_linear's prediction ([Fe/H], dex) for stars `b`.
@@ -442,9 +444,10 @@ private:
         return out;
     }
 
-    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode,
+                                    std::uint64_t dropout_seed = 0, unsigned threads = 0) const {
         if (opt_.architecture == rrl_architecture::fourier_linear) return ridge_predict(stars, b);
-        const auto o = forward(stars, b, mode);
+        const auto o = infer(stars, b, mode, dropout_seed, threads);
         std::vector<double> out(b.size());
         for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
         return out;
@@ -609,7 +612,7 @@ private:
         return m;
     }
 
-    void check_self_test_outputs(const std::vector<rrl_star_input>& stars, const std::string& where) {
+    void check_self_test_outputs(const std::vector<rrl_star_input>& stars, const std::string& where) const {
         const auto want = self_test_.at("outputs").get<std::vector<double>>();
         const double tol = self_test_.value("tolerance", 1e-4);
         if (want.size() != stars.size())

@@ -47,9 +47,10 @@ public:
     /// \brief Inference that does not change the model (const; safe from many threads at once): the
     /// output of forward(inputs, lengths, m) with every buffer owned by this call. In mode::mc_dropout the
     /// dropout masks are drawn from `dropout_seed` (a pure function of it: reproducible, thread-count free).
+    /// `threads` (0: num_threads()) is this call's thread count.
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
-                          mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
-        return this->graph_.predict(inputs, lengths, m, dropout_seed);
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads);
     }
     /// Accumulates parameter gradients; returns d loss / d input for every input when asked.
     std::vector<xt::xarray<T>> backward(const xt::xarray<T>& grad_output, bool input_gradients = false) {

@@ -58,15 +58,15 @@ public:
     /// output (batch, features) of forward(x, lengths, m) with every buffer owned by this call. In
     /// mode::mc_dropout the dropout masks are drawn from `dropout_seed` (reproducible, thread-count free).
     xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {},
-                              mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
+                              mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
         if (this->graph_.output_shape().sequence)
             throw value_error("this model returns sequences: use predict({x}, ...)");
-        return this->graph_.predict({x}, lengths, m, dropout_seed);
+        return this->graph_.predict({x}, lengths, m, dropout_seed, threads);
     }
     /// The same for a list of inputs (one for a sequential model); returns sequences as (batch, time, features).
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
-                          mode m = mode::inference, std::uint64_t dropout_seed = 0) const {
-        return this->graph_.predict(inputs, lengths, m, dropout_seed);
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads);
     }
 
     /// Accumulates d loss / d parameter given d loss / d output; returns d loss / d input when asked

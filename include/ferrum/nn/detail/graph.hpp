@@ -130,9 +130,11 @@ public:
 
     /// \brief Runs the graph without changing it: every buffer lives in this call, so concurrent calls on
     /// one model are safe. Sampling layers (mode::mc_dropout) draw their masks from `dropout_seed`.
+    /// `threads` (0: num_threads) runs this call's chunks; results do not depend on it.
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m,
-                          std::uint64_t dropout_seed) const {
+                          std::uint64_t dropout_seed, std::size_t threads = 0) const {
         pass p;
+        p.threads = threads;
         prepare(p, inputs, lengths, m);
         p.draws.assign(layers_.size(), dropout_seed);
         run(p, inputs);
@@ -196,6 +198,7 @@ private:
         ~pass() = default;
 
         std::vector<chunk> chunks;
+        std::size_t threads = 0;  ///< 0: the graph's num_threads
         std::size_t batch = 0, steps = 0;
         bool masked = false, has_forward = false, want_input_grad = false;
         mode run_mode = mode::inference;
@@ -254,7 +257,7 @@ private:
     }
 
     void run(pass& p, const std::vector<input_view<T>>& inputs) const {
-        parallel(p.chunks.size(), [&](std::size_t c) { forward_chunk(p, p.chunks[c], inputs); });
+        parallel(p.chunks.size(), [&](std::size_t c) { forward_chunk(p, p.chunks[c], inputs); }, p.threads);
     }
 
     static std::string describe(io_shape s) {
@@ -435,9 +438,9 @@ private:
 
     /// ferrum's thread pool over the chunks (the partition is fixed, so results do not depend on threads).
     template <class F>
-    void parallel(std::size_t n, F&& f) const {
+    void parallel(std::size_t n, F&& f, std::size_t threads = 0) const {
         parallel_options o;
-        o.threads = static_cast<unsigned>(std::max<std::size_t>(1, num_threads));
+        o.threads = static_cast<unsigned>(std::max<std::size_t>(1, threads ? threads : num_threads));
         parallel_for(n, o, std::forward<F>(f));
     }
 
