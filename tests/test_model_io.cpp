@@ -2,6 +2,7 @@
 // wrong shapes and unknown fields (naming the file and the JSON path); PyTorch export (tagged [slow]).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -191,4 +192,75 @@ TEST_CASE("tools/export_pytorch.py output loads and verifies (PyTorch-computed t
     // the Keras (reset_after=True) conversion against Keras' cell equations written out in NumPy
     CHECK(std::system(("/usr/bin/python3 " + tool.string() + " --self-test > /dev/null").c_str()) == 0);
     fs::remove_all(dir);
+}
+
+TEST_CASE("hand-written documents: the version-2 envelope and version 1 load; self_test runs for kind nn only",
+          "[nn][model_io]") {
+    using json = nlohmann::json;
+    // dense(2 -> 2, tanh) -> dense(2 -> 1), evaluated here by hand
+    const double w1[2][2] = {{0.5, -0.25}, {0.75, 0.125}}, b1[2] = {0.1, -0.2}, w2[2] = {1.5, -0.5}, b2 = 0.25;
+    const std::vector<std::vector<double>> x{{1.0, 2.0}, {-0.5, 0.25}};
+    std::vector<std::vector<double>> y;
+    for (const auto& r : x) {
+        const double h0 = std::tanh(w1[0][0] * r[0] + w1[0][1] * r[1] + b1[0]);
+        const double h1 = std::tanh(w1[1][0] * r[0] + w1[1][1] * r[1] + b1[1]);
+        y.push_back({w2[0] * h0 + w2[1] * h1 + b2});
+    }
+    const json inputs = json::array({json{{"name", "x"}, {"features", 2}, {"sequence", false}}});
+    json hidden{{"name", "h"}, {"type", "dense"}, {"from", json::array({"x"})}, {"in_features", 2}, {"out_features", 2},
+                {"activation", "tanh"}};
+    json out{{"name", "out"}, {"type", "dense"}, {"from", json::array({"h"})}, {"in_features", 2}, {"out_features", 1},
+             {"activation", "linear"}};
+    const json hw = json::array({json::array({0.5, -0.25}), json::array({0.75, 0.125})}), hb = json::array({0.1, -0.2});
+    const json ow = json::array({json::array({1.5, -0.5})}), ob = json::array({0.25});
+    const json vectors = json::array({json{{"inputs", json::array({x})}, {"output", y}, {"tolerance", 1e-12}}});
+
+    json v2{{"format", "ferrum.model"},
+            {"version", 2},
+            {"kind", "nn"},
+            {"architecture", {{"dtype", "float64"}, {"inputs", inputs}, {"layers", json::array({hidden, out})}, {"output", "out"}}},
+            {"parameters", {{"h.weight", hw}, {"h.bias", hb}, {"out.weight", ow}, {"out.bias", ob}}},
+            {"preprocessing", {{"scale", 2}}},
+            {"metadata", json::object()},
+            {"self_test", vectors}};
+    const auto m2 = nn::model_from_json<double>(v2, "v2.json");  // runs the self-test
+    CHECK(m2.preprocessing["scale"] == 2);
+    const xt::xtensor<double, 2> xx = {{1.0, 2.0}, {-0.5, 0.25}};
+    const auto p2 = m2.model.predict({xx});
+    CHECK(p2(0, 0) == Approx(y[0][0]).epsilon(1e-14));
+    CHECK(p2(1, 0) == Approx(y[1][0]).epsilon(1e-14));
+
+    // version 1: weights inside the layers, "test_vectors"
+    hidden["weight"] = hw;
+    hidden["bias"] = hb;
+    out["weight"] = ow;
+    out["bias"] = ob;
+    const json v1{{"format", "ferrum.nn.model"}, {"version", 1}, {"dtype", "float64"}, {"inputs", inputs},
+                  {"layers", json::array({hidden, out})}, {"output", "out"}, {"test_vectors", vectors}};
+    const auto m1 = nn::model_from_json<double>(v1, "v1.json");
+    CHECK(xt::all(xt::equal(m1.model.predict({xx}), p2)));
+
+    // a wrong self-test fails for kind "nn", and is not this reader's to run for another kind
+    auto bad = v2;
+    bad["self_test"][0]["output"][0][0] = y[0][0] + 1.0;
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(bad, "v2.json"); }),
+               Catch::Contains("v2.json") && Catch::Contains("self_test[0].output"));
+    bad["kind"] = "giants.colour";
+    CHECK_NOTHROW(nn::model_from_json<double>(bad, "v2.json"));
+
+    // errors name the envelope's JSON paths
+    auto missing = v2;
+    missing["parameters"].erase("out.bias");
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(missing, "v2.json"); }), Catch::Contains("parameters.out.bias"));
+    auto extra = v2;
+    extra["parameters"]["out.gamma"] = json::array({1.0});
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(extra, "v2.json"); }),
+               Catch::Contains("parameters.out.gamma") && Catch::Contains("unknown field"));
+    auto field = v2;
+    field["architecture"]["layers"][0]["colour"] = "blue";
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(field, "v2.json"); }),
+               Catch::Contains("architecture.layers[0].colour") && Catch::Contains("unknown field"));
+    auto version = v2;
+    version["version"] = 3;
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(version, "v2.json"); }), Catch::Contains("version"));
 }

@@ -190,7 +190,10 @@ public:
         }
     }
     any_layer(const any_layer& o) : base(static_cast<const base&>(o)) {
-        if (base::index() == 1) rebind(); else impl_ = o.impl_->clone();
+        if (base::index() == 1)
+            rebind();
+        else
+            impl_ = o.impl_->clone();
     }
     any_layer(any_layer&& o) : base(static_cast<base&&>(o)), impl_(std::move(o.impl_)) {
         if (base::index() == 1) rebind();
@@ -281,18 +284,22 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex_);
             const auto it = creators_.find(type_name);
-            if (it == creators_.end()) throw value_error("unknown layer type '" + type_name + "' (known: " + known() + ")");
+            if (it == creators_.end())
+                throw value_error("unknown layer type '" + type_name + "' (known: " + known_types() + ")");
             c = it->second;
         }
         return c(config);
     }
 
-private:
-    std::string known() const {
+    /// The registered type names and "concat", for error messages.
+    std::string known_types() const {
+        std::lock_guard<std::mutex> lock(mutex_);
         std::string s;
         for (const auto& kv : creators_) s += (s.empty() ? "" : ", ") + kv.first;
         return s + (s.empty() ? "concat" : ", concat");
     }
+
+private:
     mutable std::mutex mutex_;
     std::map<std::string, creator> creators_;
 };

@@ -1,6 +1,10 @@
 // Model files: one JSON document with the architecture, every weight under its PyTorch name and shape,
 // the preprocessing the model expects, and a few input/output test vectors re-run when the file is loaded
 // (as frugally-deep's load_model(path, verify=true)), so a model trained elsewhere proves itself here.
+// Two layouts are read: "ferrum.nn.model" version 1 (weights inside each layer, "test_vectors"; what
+// save_model writes) and the envelope "ferrum.model" version 2 {"kind", "architecture", "parameters"
+// (keyed "<node>.<tensor>"), "preprocessing", "metadata", "self_test"}, whose self-test is re-run only
+// for kind "nn" (other kinds embed a network and keep their own raw-input self-tests there).
 #pragma once
 
 #include <algorithm>
@@ -144,29 +148,31 @@ nlohmann::json tensor_json(const xt::xarray<T>& a) {
     return nest(a.data(), shape);
 }
 
-/// Builds a layer from its JSON object through the layer registry (weights included), reporting errors
-/// at `path`. Allowed fields: name, type, from, the layer's config() fields and its weights.
+/// Builds a layer from its JSON object through the layer registry, reporting errors at `path`. Its weights
+/// are fields of the object (version 1) or, with `parameters` (version 2), entries "<node>.<tensor>" of it.
+/// Allowed fields: name, type, from, the layer's config() fields (and its weights in version 1).
 template <class T, class Backend>
-any_layer<T, Backend> layer_from_json(const nlohmann::json& j, const std::string& path, const model_reader& r) {
+any_layer<T, Backend> layer_from_json(const nlohmann::json& j, const std::string& path, const model_reader& r,
+                                      const nlohmann::json* parameters = nullptr, const std::string& node = {},
+                                      std::set<std::string>* used = nullptr) {
     const std::string type = r.get<std::string>(j, "type", path);
     const auto& registry = layer_registry<T, Backend>::instance();
-    if (!registry.contains(type)) {
-        try {
-            registry.create(type, j);  // throws the message listing the known types
-        } catch (const value_error& e) {
-            r.fail(path + ".type", e.what());
-        }
-    }
+    if (!registry.contains(type))
+        r.fail(path + ".type", "unknown layer type '" + type + "' (known: " + registry.known_types() + ")");
     try {
         any_layer<T, Backend> layer = registry.create(type, j);
         std::set<std::string> keys{"name", "type", "from"};
         const auto config = layer.config();
         for (auto it = config.begin(); it != config.end(); ++it) keys.insert(it.key());
         auto& st = layer.storage();
-        for (const auto& s : st.specs()) keys.insert(s.name);
+        if (!parameters)
+            for (const auto& s : st.specs()) keys.insert(s.name);
         r.allow_only(j, keys, path);
         for (const auto& s : st.specs()) {
-            const auto v = r.tensor<T>(r.at(j, s.name, path), s.shape, path + "." + s.name);
+            const std::string key = node + "." + s.name;
+            const auto v = parameters ? r.tensor<T>(r.at(*parameters, key, "parameters"), s.shape, "parameters." + key)
+                                      : r.tensor<T>(r.at(j, s.name, path), s.shape, path + "." + s.name);
+            if (used) used->insert(key);
             std::copy(v.begin(), v.end(), st.values().begin() + static_cast<std::ptrdiff_t>(s.offset));
         }
         return layer;
@@ -199,20 +205,40 @@ nlohmann::json model_json(const graph<T, Backend>& g) {
     return j;
 }
 
-/// Fills an empty graph from a parsed model document.
+inline std::string join_path(const std::string& prefix, const std::string& key) {
+    return prefix.empty() ? key : prefix + "." + key;
+}
+
+/// Is `j` a version-2 envelope ("ferrum.model")? Version 1 documents are "ferrum.nn.model".
+inline bool is_envelope(const nlohmann::json& j) {
+    return j.is_object() && j.contains("format") && j["format"] == "ferrum.model";
+}
+/// The architecture part of a document (the whole document in version 1) and its JSON path.
+inline const nlohmann::json& architecture_of(const nlohmann::json& j) { return is_envelope(j) ? j.at("architecture") : j; }
+/// The self-test vectors a loader re-runs and their JSON path: version 1 "test_vectors"; version 2
+/// "self_test" of kind "nn" only. Null when there are none to run.
+inline const nlohmann::json* self_test_of(const nlohmann::json& j, std::string& path) {
+    if (is_envelope(j)) {
+        if (j.value("kind", "") != "nn" || !j.contains("self_test")) return nullptr;
+        path = "self_test";
+        return &j["self_test"];
+    }
+    if (!j.contains("test_vectors")) return nullptr;
+    path = "test_vectors";
+    return &j["test_vectors"];
+}
+
+/// Fills an empty graph from the network part (dtype, inputs, layers, output) at JSON path `at`.
 template <class T, class Backend>
-void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r) {
-    if (!j.is_object()) r.fail("", "a model file holds one JSON object");
-    r.allow_only(j, {"format", "version", "dtype", "inputs", "layers", "output", "preprocessing", "metadata", "test_vectors"}, "");
-    if (r.get<std::string>(j, "format", "") != "ferrum.nn.model") r.fail("format", "is not 'ferrum.nn.model'");
-    if (r.get<int>(j, "version", "") != 1) r.fail("version", "unsupported version (this reader knows 1)");
-    const auto dtype = r.get<std::string>(j, "dtype", "");
-    if (dtype != "float32" && dtype != "float64") r.fail("dtype", "must be float32 or float64");
-    const auto& inputs = r.at(j, "inputs", "");
-    if (!inputs.is_array() || inputs.empty()) r.fail("inputs", "needs at least one input");
+void network_from_json(graph<T, Backend>& g, const nlohmann::json& j, const std::string& at, const model_reader& r,
+                       const nlohmann::json* parameters) {
+    const auto dtype = r.get<std::string>(j, "dtype", at);
+    if (dtype != "float32" && dtype != "float64") r.fail(join_path(at, "dtype"), "must be float32 or float64");
+    const auto& inputs = r.at(j, "inputs", at);
+    if (!inputs.is_array() || inputs.empty()) r.fail(join_path(at, "inputs"), "needs at least one input");
     std::map<std::string, std::size_t> ids;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-        const std::string p = "inputs[" + std::to_string(i) + "]";
+        const std::string p = join_path(at, "inputs[" + std::to_string(i) + "]");
         r.allow_only(inputs[i], {"name", "features", "sequence"}, p);
         const auto name = r.get<std::string>(inputs[i], "name", p);
         try {
@@ -221,10 +247,11 @@ void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_
             r.fail(p, e.what());
         }
     }
-    const auto& layers = r.at(j, "layers", "");
-    if (!layers.is_array() || layers.empty()) r.fail("layers", "needs at least one layer");
+    const auto& layers = r.at(j, "layers", at);
+    if (!layers.is_array() || layers.empty()) r.fail(join_path(at, "layers"), "needs at least one layer");
+    std::set<std::string> used;
     for (std::size_t i = 0; i < layers.size(); ++i) {
-        const std::string p = "layers[" + std::to_string(i) + "]";
+        const std::string p = join_path(at, "layers[" + std::to_string(i) + "]");
         const auto& lj = layers[i];
         const auto name = r.get<std::string>(lj, "name", p);
         std::vector<std::size_t> from;
@@ -239,25 +266,52 @@ void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_
                 ids[name] = g.add_concat(name, from);
             } else {
                 if (from.size() != 1) r.fail(p + ".from", "a layer reads exactly one node");
-                ids[name] = g.add_layer(name, layer_from_json<T, Backend>(lj, p, r), from[0]);
+                ids[name] = g.add_layer(name, layer_from_json<T, Backend>(lj, p, r, parameters, name, &used), from[0]);
             }
         } catch (const value_error& e) {
             r.fail(p, e.what());
         }
     }
-    const auto out = r.get<std::string>(j, "output", "");
-    if (!ids.count(out)) r.fail("output", "names no node ('" + out + "')");
+    const auto out = r.get<std::string>(j, "output", at);
+    if (!ids.count(out)) r.fail(join_path(at, "output"), "names no node ('" + out + "')");
     g.set_output(ids[out]);
+    if (parameters) r.allow_only(*parameters, used, "parameters");  // no tensor the network does not have
+}
+
+/// Fills an empty graph from a parsed model document (version 1 or the version-2 envelope).
+template <class T, class Backend>
+void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r) {
+    if (!j.is_object()) r.fail("", "a model file holds one JSON object");
+    const auto format = r.get<std::string>(j, "format", "");
+    if (format == "ferrum.model") {
+        r.allow_only(j, {"format", "version", "kind", "architecture", "parameters", "preprocessing", "metadata", "self_test"}, "");
+        if (r.get<int>(j, "version", "") != 2) r.fail("version", "unsupported version (this reader knows 2 for ferrum.model)");
+        r.get<std::string>(j, "kind", "");
+        const auto& arch = r.at(j, "architecture", "");
+        r.allow_only(arch, {"dtype", "inputs", "layers", "output"}, "architecture");
+        const auto& params = r.at(j, "parameters", "");
+        if (!params.is_object()) r.fail("parameters", "expected an object");
+        network_from_json(g, arch, "architecture", r, &params);
+    } else if (format == "ferrum.nn.model") {
+        r.allow_only(j, {"format", "version", "dtype", "inputs", "layers", "output", "preprocessing", "metadata", "test_vectors"}, "");
+        if (r.get<int>(j, "version", "") != 1) r.fail("version", "unsupported version (this reader knows 1 for ferrum.nn.model)");
+        network_from_json(g, j, "", r, nullptr);
+    } else {
+        r.fail("format", "is not 'ferrum.model' (version 2) or 'ferrum.nn.model' (version 1)");
+    }
 }
 
 /// Re-runs the embedded test vectors; throws input_error when an output differs by more than its tolerance.
 template <class T, class Backend>
-void verify_test_vectors(const graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r, bool file_is_double) {
-    if (!j.contains("test_vectors")) return;
-    const auto& tv = j["test_vectors"];
-    if (!tv.is_array()) r.fail("test_vectors", "must be an array");
+void verify_test_vectors(const graph<T, Backend>& g, const nlohmann::json& j, const model_reader& r) {
+    std::string at;
+    const nlohmann::json* vectors = self_test_of(j, at);
+    if (!vectors) return;
+    const bool file_is_double = architecture_of(j).value("dtype", "") == "float64";
+    const auto& tv = *vectors;
+    if (!tv.is_array()) r.fail(at, "must be an array");
     for (std::size_t k = 0; k < tv.size(); ++k) {
-        const std::string p = "test_vectors[" + std::to_string(k) + "]";
+        const std::string p = at + "[" + std::to_string(k) + "]";
         r.allow_only(tv[k], {"inputs", "lengths", "output", "tolerance"}, p);
         const auto& ins = r.at(tv[k], "inputs", p);
         std::vector<xt::xtensor<T, 2>> tabs;
@@ -399,8 +453,10 @@ nlohmann::json model_to_json(sequential<T, Backend>& model, const save_options& 
     return detail::graph_document(model.engine(), options, test_inputs, test_lengths);
 }
 
-/// \brief Reads a document of model_to_json() (or a whole parsed model file); `where` names it in errors.
-/// With `verify`, re-runs the embedded test vectors and throws ferrum::input_error if the outputs differ.
+/// \brief Reads a document of model_to_json() (or a whole parsed model file; "ferrum.nn.model" version 1 or
+/// the "ferrum.model" version-2 envelope); `where` names it in errors. With `verify`, re-runs the embedded
+/// test vectors ("self_test" of a version-2 document only when its kind is "nn") and throws
+/// ferrum::input_error if the outputs differ.
 /// Every malformed part is an input_error naming `where` and the JSON path (e.g.
 /// "layers[1].weight_hh_l0: shape [48,16] expected [48,8]").
 template <class T = float, class Backend = ferrum::default_backend>
@@ -408,7 +464,7 @@ model_file<T, Backend> model_from_json(const nlohmann::json& j, const std::strin
     const detail::model_reader r(where);
     model_file<T, Backend> out;
     detail::graph_from_json(out.model.engine(), j, r);
-    if (verify) detail::verify_test_vectors(out.model.engine(), j, r, j.value("dtype", "") == "float64");
+    if (verify) detail::verify_test_vectors(out.model.engine(), j, r);
     out.preprocessing = j.contains("preprocessing") ? j["preprocessing"] : nlohmann::json::object();
     out.metadata = j.contains("metadata") ? j["metadata"] : nlohmann::json::object();
     return out;
@@ -436,7 +492,7 @@ sequential<T, Backend> load_sequential(const std::filesystem::path& path, bool v
                    "not a chain of layers named 0, 1, ...: load it with load_model()");
     if (nodes[0].kind != detail::node_kind::input || out.engine().output() != nodes.size() - 1)
         r.fail("output", "a sequential model returns its last layer");
-    if (verify) detail::verify_test_vectors(out.engine(), j, r, j.at("dtype") == "float64");
+    if (verify) detail::verify_test_vectors(out.engine(), j, r);
     return out;
 }
 
