@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,9 +14,8 @@
 #include <cuda_runtime_api.h>
 
 #include "ferrum/backend/cudnn/kernels.hpp"
-#include "ferrum/nn/loss.hpp"
-#include "ferrum/nn/optim.hpp"
-#include "ferrum/nn/sequential.hpp"
+#include "paper_gru.hpp"
+#include "peer.hpp"
 #endif
 
 #ifndef FERRUM_BENCH_DIR
@@ -45,22 +43,7 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, std
     const std::string cmd = std::string(py && *py ? py : "/usr/bin/python3") + " " + FERRUM_BENCH_DIR + "/gpu_peer.py " + std::to_string(n) +
                             " " + std::to_string(steps) + " " + std::to_string(batch) + " " +
                             std::to_string(infer_batch) + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return nullptr;
-    std::string last, line;
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, p)) {
-        line = buf;
-        if (!line.empty() && line.front() == '{') last = line;
-        else std::fputs(buf, stderr);  // the peer's own complaints, visible in the log
-    }
-    pclose(p);
-    if (last.empty()) return nullptr;
-    try {
-        return nlohmann::json::parse(last);
-    } catch (const std::exception&) {
-        return nullptr;
-    }
+    return ferrum_bench::peer_json(cmd, true);  // the peer's own complaints, visible in the log
 }
 #endif
 
@@ -94,44 +77,19 @@ int main(int argc, char** argv) {
     using T = float;
     using B = ferrum::backend::cudnn;
     namespace nn = ferrum::nn;
-    std::mt19937_64 gen(7);
-    std::normal_distribution<float> N01(0.f, 1.f);
-    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({n, steps, 2});
-    for (auto& v : x) v = N01(gen);
-    nn::output_vector<T> y(static_cast<Eigen::Index>(n)), w(static_cast<Eigen::Index>(n));
-    for (std::size_t i = 0; i < n; ++i) {
-        y[static_cast<Eigen::Index>(i)] = 0.5f * N01(gen) - 1.5f;
-        w[static_cast<Eigen::Index>(i)] = 0.5f + std::uniform_real_distribution<float>(0, 1)(gen);
-    }
+    const ferrum_bench::gru_data<T> data(n, steps);
     const double mem0 = device_used_mib();
 
-    nn::sequential<T, B> model;
-    model.add(nn::gru<T, B>(2, 20, true)).add(nn::dropout<T, B>(0.2)).add(nn::gru<T, B>(20, 16, true));
-    model.add(nn::dropout<T, B>(0.2)).add(nn::gru<T, B>(16, 8)).add(nn::dropout<T, B>(0.1)).add(nn::dense<T, B>(8, 1));
-    model.reset_parameters(1);
+    auto model = ferrum_bench::make_paper_gru<T, B>();
     // one chunk per batch on one thread: each layer is one cuDNN call over the whole batch
     model.set_num_threads(1);
     model.set_chunk_size(std::max(batch, infer_batch));
     auto params = model.parameters();
     nn::adam<T> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
 
-    auto slice = [&](std::size_t i0, std::size_t i1) {
-        xt::xtensor<T, 3> b = xt::xtensor<T, 3>::from_shape({i1 - i0, steps, 2});
-        std::copy(x.data() + i0 * steps * 2, x.data() + i1 * steps * 2, b.data());
-        return b;
-    };
+    auto slice = [&](std::size_t i0, std::size_t i1) { return data.slice(i0, i1); };
     auto train_step = [&](std::size_t i, std::size_t i1) {
-        const auto xb = slice(i, i1);
-        model.zero_grad();
-        const auto yhat = model.forward(xb, {}, nn::mode::training);
-        const Eigen::Map<const nn::output_vector<T>> yh(yhat.data(), static_cast<Eigen::Index>(i1 - i));
-        const auto l = nn::mse_loss(yh, y.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)),
-                                    w.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)));
-        xt::xtensor<T, 2> g = xt::xtensor<T, 2>::from_shape({i1 - i, 1});
-        std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
-        model.backward(g);
-        opt.step(params);
-        return static_cast<double>(l.value);
+        return ferrum_bench::train_step(model, opt, params, data, i, i1);
     };
     train_step(0, std::min(n, batch));  // warm-up: handles, descriptors, device buffers
     double last_loss = 0;

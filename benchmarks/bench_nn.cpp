@@ -11,14 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "ferrum/nn/loss.hpp"
-#include "ferrum/nn/optim.hpp"
-#include "ferrum/nn/sequential.hpp"
+#include "paper_gru.hpp"
+#include "peer.hpp"
 
 namespace {
 
@@ -57,24 +55,7 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int
                             " /usr/bin/python3 " FERRUM_BENCH_DIR "/nn_peer.py " + std::to_string(n) + " " +
                             std::to_string(steps) + " " + std::to_string(batch) + " " + std::to_string(epochs) + " " +
                             t + " 2>/dev/null";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return nullptr;
-    std::string out, last;
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-    for (std::size_t pos = 0; pos < out.size();) {
-        const std::size_t e = out.find('\n', pos);
-        const std::string line = out.substr(pos, e == std::string::npos ? std::string::npos : e - pos);
-        if (!line.empty() && line[0] == '{') last = line;
-        if (e == std::string::npos) break;
-        pos = e + 1;
-    }
-    try {
-        return nlohmann::json::parse(last);
-    } catch (...) {
-        return nullptr;
-    }
+    return ferrum_bench::peer_json(cmd);
 }
 
 }  // namespace
@@ -95,55 +76,26 @@ int main(int argc, char** argv) {
     }
     using T = float;
     namespace nn = ferrum::nn;
-    // Synthetic inputs: throughput of dense arithmetic does not depend on the values.
-    std::mt19937_64 gen(7);
-    std::normal_distribution<float> N01(0.f, 1.f);
-    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({n, steps, 2});
-    for (auto& v : x) v = N01(gen);
-    nn::output_vector<T> y(static_cast<Eigen::Index>(n)), w(static_cast<Eigen::Index>(n));
-    for (std::size_t i = 0; i < n; ++i) {
-        y[static_cast<Eigen::Index>(i)] = 0.5f * N01(gen) - 1.5f;
-        w[static_cast<Eigen::Index>(i)] = 0.5f + std::uniform_real_distribution<float>(0, 1)(gen);
-    }
+    const ferrum_bench::gru_data<T> data(n, steps);
 
-    nn::sequential<T> model;
-    model.add(nn::gru<T>(2, 20, true)).add(nn::dropout<T>(0.2)).add(nn::gru<T>(20, 16, true)).add(nn::dropout<T>(0.2));
-    model.add(nn::gru<T>(16, 8)).add(nn::dropout<T>(0.1)).add(nn::dense<T>(8, 1));
-    model.reset_parameters(1);
+    auto model = ferrum_bench::make_paper_gru<T>();
     model.set_num_threads(static_cast<std::size_t>(threads));
     model.set_chunk_size(chunk);
     auto params = model.parameters();
     nn::adam<T> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
 
-    auto slice = [&](std::size_t i0, std::size_t i1) {
-        xt::xtensor<T, 3> b = xt::xtensor<T, 3>::from_shape({i1 - i0, steps, 2});
-        std::copy(x.data() + i0 * steps * 2, x.data() + i1 * steps * 2, b.data());
-        return b;
-    };
     double last_loss = 0;
     const auto t0 = clock_type::now();
     const double c0 = cpu_seconds();
     for (int e = 0; e < epochs; ++e)
-        for (std::size_t i = 0; i < n; i += batch) {
-            const std::size_t i1 = std::min(n, i + batch);
-            const auto xb = slice(i, i1);
-            model.zero_grad();
-            const auto yhat = model.forward(xb, {}, nn::mode::training);
-            const Eigen::Map<const nn::output_vector<T>> yh(yhat.data(), static_cast<Eigen::Index>(i1 - i));
-            const auto l = nn::mse_loss(yh, y.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)),
-                                        w.segment(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i1 - i)));
-            xt::xtensor<T, 2> g = xt::xtensor<T, 2>::from_shape({i1 - i, 1});
-            std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
-            model.backward(g);
-            opt.step(params);
-            last_loss = static_cast<double>(l.value);
-        }
+        for (std::size_t i = 0; i < n; i += batch)
+            last_loss = ferrum_bench::train_step(model, opt, params, data, i, std::min(n, i + batch));
     const double train_s = seconds_since(t0), train_cpu = cpu_seconds() - c0;
     const auto t1 = clock_type::now();
     const double c1 = cpu_seconds();
     double checksum = 0;
     for (std::size_t i = 0; i < n; i += batch) {
-        const auto yhat = model.predict(slice(i, std::min(n, i + batch)));
+        const auto yhat = model.predict(data.slice(i, std::min(n, i + batch)));
         checksum += static_cast<double>(yhat(0, 0));
     }
     const double infer_s = seconds_since(t1), infer_cpu = cpu_seconds() - c1;

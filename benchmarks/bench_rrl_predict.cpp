@@ -16,6 +16,8 @@
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
+#include "peer.hpp"
+
 namespace {
 
 struct clocks {
@@ -28,17 +30,7 @@ struct clocks {
 nlohmann::json run_peer(const std::string& ep, const std::string& vari, std::size_t sample) {
     const std::string cmd = "/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/rrl_predict_peer.py' '" + ep + "' '" +
                             vari + "' " + std::to_string(sample) + " 2>/dev/null";
-    std::string out;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        while (std::fgets(buf, sizeof buf, p)) out += buf;
-        pclose(p);
-    }
-    try {
-        return nlohmann::json::parse(out);
-    } catch (...) {
-        return nullptr;
-    }
+    return ferrum_bench::peer_json(cmd);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@ import json, sys, time
 
 import torch
 
+from paper_gru import Net, synthetic_data, weighted_mse
+
 n, steps, batch, infer_batch = (int(a) for a in sys.argv[1:5])
 if not torch.cuda.is_available():
     print(json.dumps({"torch": torch.__version__, "error": "no CUDA device"}))
@@ -16,24 +18,7 @@ torch.backends.cudnn.allow_tf32 = False
 torch.manual_seed(1)
 
 
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.g1, self.g2, self.g3 = (torch.nn.GRU(2, 20, batch_first=True), torch.nn.GRU(20, 16, batch_first=True),
-                                     torch.nn.GRU(16, 8, batch_first=True))
-        self.d1, self.d2, self.d3 = torch.nn.Dropout(0.2), torch.nn.Dropout(0.2), torch.nn.Dropout(0.1)
-        self.head = torch.nn.Linear(8, 1)
-
-    def forward(self, x):
-        h, _ = self.g1(x)
-        h, _ = self.g2(self.d1(h))
-        h, _ = self.g3(self.d2(h))
-        return self.head(self.d3(h[:, -1])).squeeze(-1)
-
-
-x = torch.randn(n, steps, 2)
-y = torch.randn(n) * 0.5 - 1.5
-w = torch.rand(n) + 0.5
+x, y, w = synthetic_data(n, steps)
 net = Net().to(dev)
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
 torch.cuda.reset_peak_memory_stats()
@@ -42,7 +27,7 @@ torch.cuda.reset_peak_memory_stats()
 def train_step(i):
     xb, yb, wb = x[i:i + batch].to(dev), y[i:i + batch].to(dev), w[i:i + batch].to(dev)
     opt.zero_grad()
-    loss = (wb * (net(xb) - yb) ** 2).mean()
+    loss = weighted_mse(net(xb), yb, wb)
     loss.backward()
     opt.step()
     return loss

@@ -5,28 +5,14 @@ import json, resource, sys, time
 
 import torch
 
+from paper_gru import Net, synthetic_data, weighted_mse
+
 n, steps, batch, epochs, threads = (int(a) for a in sys.argv[1:6])
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 
 
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.g1, self.g2, self.g3 = torch.nn.GRU(2, 20, batch_first=True), torch.nn.GRU(20, 16, batch_first=True), torch.nn.GRU(16, 8, batch_first=True)
-        self.d1, self.d2, self.d3 = torch.nn.Dropout(0.2), torch.nn.Dropout(0.2), torch.nn.Dropout(0.1)
-        self.head = torch.nn.Linear(8, 1)
-
-    def forward(self, x):
-        h, _ = self.g1(x)
-        h, _ = self.g2(self.d1(h))
-        h, _ = self.g3(self.d2(h))
-        return self.head(self.d3(h[:, -1])).squeeze(-1)
-
-
-x = torch.randn(n, steps, 2)
-y = torch.randn(n) * 0.5 - 1.5
-w = torch.rand(n) + 0.5
+x, y, w = synthetic_data(n, steps)
 net = Net()
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
 net.train()
@@ -40,7 +26,7 @@ for _ in range(epochs):
     for i in range(0, n, batch):
         opt.zero_grad()
         yhat = net(x[i:i + batch])
-        loss = (w[i:i + batch] * (yhat - y[i:i + batch]) ** 2).mean()
+        loss = weighted_mse(yhat, y[i:i + batch], w[i:i + batch])
         loss.backward()
         opt.step()
 train_s, train_cpu = time.perf_counter() - t0, cpu() - c0

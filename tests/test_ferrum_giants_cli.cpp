@@ -5,49 +5,25 @@
 // Finds the program through $FERRUM_GIANTS_EXE or next to this test (../tools/ferrum-giants); skips if absent.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "cli_helpers.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string exe() {
-    if (const char* e = std::getenv("FERRUM_GIANTS_EXE")) return e;
-    const fs::path p = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "tools" / "ferrum-giants";
-    return fs::exists(p) ? p.string() : std::string();
-}
+using ferrum_test::fresh_dir;
+using ferrum_test::slurp;
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+std::string exe() { return ferrum_test::tool_exe("FERRUM_GIANTS_EXE", "ferrum-giants"); }
 
-struct run_result {
-    int status;
-    std::string out, err;
-};
-
-run_result run(const std::string& args, const fs::path& dir) {
-    const auto o = dir / "stdout.txt", e = dir / "stderr.txt";
-    const std::string cmd = "FERRUM_QUIET=1 " + exe() + " " + args + " > " + o.string() + " 2> " + e.string();
-    const int s = std::system(cmd.c_str());
-    return {WIFEXITED(s) ? WEXITSTATUS(s) : -1, slurp(o), slurp(e)};
-}
-
-// An empty directory of that name under the system's temporary directory.
-fs::path fresh_directory(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
+ferrum_test::run_result run(const std::string& args, const fs::path& dir) {
+    return ferrum_test::run_program(exe(), args, dir, "FERRUM_QUIET=1 ");
 }
 
 std::size_t lines_of(const fs::path& p) {
@@ -64,7 +40,7 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         WARN("ferrum-giants not built: skipped");
         return;
     }
-    const fs::path dir = fresh_directory("ferrum_test_giants_cli");
+    const fs::path dir = fresh_dir("ferrum_test_giants_cli");
     const std::string d = dir.string();
 
     REQUIRE(run("simulate --n 400 --seed 3 --out " + d + "/train", dir).status == 0);
@@ -143,7 +119,7 @@ TEST_CASE("ferrum-giants: malformed option values are refused naming the option,
         WARN("ferrum-giants not built: skipped");
         return;
     }
-    const fs::path dir = fresh_directory("ferrum_test_giants_cli_options");
+    const fs::path dir = fresh_dir("ferrum_test_giants_cli_options");
     const std::string out = (dir / "sim").string();
     struct refusal {
         std::string args, message;

@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,48 +12,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string exe() {
-    if (const char* e = std::getenv("FERRUM_RRL_EXE")) return e;
-    const fs::path self = fs::read_symlink("/proc/self/exe");
-    const fs::path p = self.parent_path().parent_path() / "tools" / "ferrum-rrl";
-    return fs::exists(p) ? p.string() : std::string();
-}
+using ferrum_test::fresh_dir;
+using ferrum_test::slurp;
 
-struct run_result {
-    int status;
-    std::string out, err;
-};
+std::string exe() { return ferrum_test::tool_exe("FERRUM_RRL_EXE", "ferrum-rrl"); }
 
-run_result run(const std::string& args, const fs::path& dir) {
-    const auto o = dir / "stdout.txt", e = dir / "stderr.txt";
-    const std::string cmd = exe() + " " + args + " > " + o.string() + " 2> " + e.string();
-    const int s = std::system(cmd.c_str());
-    auto slurp = [](const fs::path& p) {
-        std::ifstream in(p);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    };
-    return {WIFEXITED(s) ? WEXITSTATUS(s) : -1, slurp(o), slurp(e)};
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// An empty scratch folder of that name under the system's temporary directory.
-fs::path fresh_dir(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
+ferrum_test::run_result run(const std::string& args, const fs::path& dir) {
+    return ferrum_test::run_program(exe(), args, dir);
 }
 
 }  // namespace

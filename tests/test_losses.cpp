@@ -53,6 +53,15 @@ vec finite_difference(const std::function<double(const vec&)>& f, vec x, double 
     return g;
 }
 
+// A heteroscedastic loss's analytic gradients in the mean and in the log-variance, each against central
+// differences of loss(mean, log_var).value in that argument alone.
+template <class Loss>
+void require_gradients_match_finite_differences(const Loss& loss, const vec& mu, const vec& lv, double tol) {
+    const auto got = loss(mu, lv);
+    require_close(got.grad_mean, finite_difference([&](const vec& p) { return loss(p, lv).value; }, mu), tol);
+    require_close(got.grad_log_var, finite_difference([&](const vec& p) { return loss(mu, p).value; }, lv), tol);
+}
+
 vec uniform(std::mt19937_64& rng, Eigen::Index n, double lo, double hi) {
     std::uniform_real_distribution<double> u(lo, hi);
     vec v(n);
@@ -121,17 +130,9 @@ TEST_CASE("loss gradients equal central finite differences (float64)", "[losses]
         }
         SECTION(std::string("robust heteroscedastic, ") + (r == reduction::mean ? "mean" : "sum")) {
             const vec lv = uniform(rng, n, -6.0, 1.0);
-            const auto got = robust_heteroscedastic_loss(mu, lv, y, sd, w, r);
-            require_close(got.grad_mean,
-                          finite_difference([&](const vec& p) {
-                              return robust_heteroscedastic_loss(p, lv, y, sd, w, r).value;
-                          }, mu),
-                          fd_tol);
-            require_close(got.grad_log_var,
-                          finite_difference([&](const vec& p) {
-                              return robust_heteroscedastic_loss(mu, p, y, sd, w, r).value;
-                          }, lv),
-                          fd_tol);
+            require_gradients_match_finite_differences(
+                [&](const vec& m, const vec& l) { return robust_heteroscedastic_loss(m, l, y, sd, w, r); }, mu, lv,
+                fd_tol);
         }
         SECTION(std::string("cost-sensitive NLL, both sides of the floor, ") +
                 (r == reduction::mean ? "mean" : "sum")) {
@@ -143,17 +144,9 @@ TEST_CASE("loss gradients equal central finite differences (float64)", "[losses]
                 if (std::abs(lv[i] - std::log(eps)) < 0.05) lv[i] = std::log(eps) + 0.1;
             REQUIRE((lv.array() < std::log(eps)).any());
             REQUIRE((lv.array() > std::log(eps)).any());
-            const auto got = cost_sensitive_gaussian_nll(mu, lv, y, w, eps, r);
-            require_close(got.grad_mean,
-                          finite_difference([&](const vec& p) {
-                              return cost_sensitive_gaussian_nll(p, lv, y, w, eps, r).value;
-                          }, mu),
-                          fd_tol);
-            require_close(got.grad_log_var,
-                          finite_difference([&](const vec& p) {
-                              return cost_sensitive_gaussian_nll(mu, p, y, w, eps, r).value;
-                          }, lv),
-                          fd_tol);
+            require_gradients_match_finite_differences(
+                [&](const vec& m, const vec& l) { return cost_sensitive_gaussian_nll(m, l, y, w, eps, r); }, mu, lv,
+                fd_tol);
         }
     }
 }

@@ -13,6 +13,7 @@
 #include "ferrum/lightcurve/tables.hpp"
 #include "ferrum/sim/rrlyrae.hpp"
 #include "reference.hpp"
+#include "tolerances.hpp"
 
 using namespace ferrum;
 
@@ -36,12 +37,7 @@ light_curve from_json(const nlohmann::json& c) {
     return lc;
 }
 
-double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
-    REQUIRE(a.size() == b.size());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using ferrum_test::max_abs_diff;
 
 // An RRab-like series in the cosine convention, and Gaia-like irregular sampling of it.
 double rrab_shape(double phi) {

@@ -16,6 +16,7 @@
 
 #include "ferrum/spline/smoothing_spline.hpp"
 #include "reference.hpp"
+#include "tolerances.hpp"
 
 using Catch::Matchers::Contains;
 using ferrum_test::vec;
@@ -24,19 +25,8 @@ namespace {
 
 constexpr double eps = std::numeric_limits<double>::epsilon();
 
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-    REQUIRE(a.size() == b.size());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]) / std::abs(b[i]));
-    return m;
-}
-
-double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
-    REQUIRE(a.size() == b.size());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
-}
+using ferrum_test::max_abs_diff;
+using ferrum_test::max_rel_diff;
 
 // ||W^-1 E||_inf of SciPy's natural-spline system X + lam W^-1 E (make_smoothing_spline builds E from the
 // divided-difference coefficients of 5 consecutive abscissae, scaled by their span and by 6). SciPy solves

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <random>
 
+#include "scratch_files.hpp"
+
 namespace fs = std::filesystem;
 using ferrum::nn::parameter_list;
 using ferrum::nn::parameter_ref;
@@ -167,9 +169,7 @@ TEST_CASE("reduce-on-plateau lowers the learning rate after patience flat epochs
 }
 
 TEST_CASE("a resumed run is bit-identical to an uninterrupted one", "[train][trainer]") {
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_trainer";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = ferrum_test::fresh_dir("ferrum_test_trainer");
     auto o = quiet();
     o.batch_size = 16;
     o.early_stopping = false;
@@ -204,9 +204,7 @@ TEST_CASE("a resumed run is bit-identical to an uninterrupted one", "[train][tra
 }
 
 TEST_CASE("Ctrl-C stops at a batch boundary and leaves a usable checkpoint", "[train][trainer]") {
-    const fs::path dir = fs::temp_directory_path() / "ferrum_test_trainer_sigint";
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    const fs::path dir = ferrum_test::fresh_dir("ferrum_test_trainer_sigint");
     auto o = quiet();
     o.batch_size = 20;  // 5 batches per epoch
     o.early_stopping = false;

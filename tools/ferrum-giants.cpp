@@ -19,6 +19,7 @@
 #include <ferrum/spectra/xp_spectra.hpp>
 
 #include "cli/options.hpp"
+#include "cli/run_tool.hpp"
 
 namespace {
 
@@ -312,25 +313,11 @@ int cmd_evaluate(const args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        const args a = program().parse(argc, argv);
-        if (a.help() || a.command().empty()) {
-            std::cout << program().usage(a.command());
-            return a.help() ? 0 : 2;
-        }
+    return cli::run_tool(program(), argc, argv, [](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command() == "simulate") return cmd_simulate(a);
         if (a.command() == "train") return cmd_train(a);
         if (a.command() == "predict") return cmd_predict(a);
         return cmd_evaluate(a);
-    } catch (const cli::usage_error& e) {
-        std::cerr << "ferrum-giants: " << e.what() << " (see ferrum-giants --help)\n";
-        return 1;
-    } catch (const ferrum::error& e) {
-        std::cerr << "ferrum-giants: " << e.what() << "\n";
-        return 1;
-    } catch (const std::exception& e) {
-        std::cerr << "ferrum-giants: unexpected error: " << e.what() << "\n";
-        return 1;
-    }
+    });
 }

@@ -11,6 +11,7 @@
 #include <ferrum/relations.hpp>
 
 #include "cli/options.hpp"
+#include "cli/run_tool.hpp"
 
 namespace {
 
@@ -240,24 +241,13 @@ int cmd_select(const args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        const args a = program().parse(argc, argv);
-        if (a.help()) {
-            std::fputs(program().usage(a.command()).c_str(), stdout);
-            return 0;
-        }
-        if (a.command().empty()) throw usage_error("no command given");
+    cli::tool_conventions conventions;
+    conventions.usage_without_command = false;  // no command is a usage error, exit 2
+    conventions.usage_exit = 2;
+    conventions.hint_on_own_line = true;
+    return cli::run_tool(program(), argc, argv, [](const args& a) {
         if (a.command() == "fit") return cmd_fit(a);
         if (a.command() == "predict") return cmd_predict(a);
         return cmd_select(a);
-    } catch (const usage_error& e) {
-        std::fprintf(stderr, "ferrum-relations: %s\n(run 'ferrum-relations --help')\n", e.what());
-        return 2;
-    } catch (const ferrum::error& e) {
-        std::fprintf(stderr, "ferrum-relations: %s\n", e.what());
-        return 1;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ferrum-relations: unexpected error: %s\n", e.what());
-        return 1;
-    }
+    }, conventions);
 }

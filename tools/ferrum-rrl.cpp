@@ -23,6 +23,7 @@
 #include <ferrum/sim.hpp>
 
 #include "cli/options.hpp"
+#include "cli/run_tool.hpp"
 
 namespace {
 
@@ -555,12 +556,9 @@ int cmd_evaluate(const args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        const args a = program().parse(argc, argv);
-        if (a.help() || a.command().empty()) {
-            std::fputs(program().usage(a.command()).c_str(), stdout);
-            return a.help() ? 0 : 2;
-        }
+    cli::tool_conventions conventions;
+    conventions.unexpected_exit = 3;
+    return cli::run_tool(program(), argc, argv, [](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command() == "simulate") return cmd_simulate(a);
         if (a.command() == "train") return cmd_train(a);
@@ -568,14 +566,5 @@ int main(int argc, char** argv) {
         if (a.command() == "predict") return cmd_predict(a);
         if (a.command() == "classical") return cmd_classical(a);
         return cmd_evaluate(a);
-    } catch (const cli::usage_error& e) {
-        std::fprintf(stderr, "ferrum-rrl: %s (see ferrum-rrl --help)\n", e.what());
-        return 1;
-    } catch (const ferrum::error& e) {
-        std::fprintf(stderr, "ferrum-rrl: %s\n", e.what());
-        return 1;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ferrum-rrl: unexpected error: %s\n", e.what());
-        return 3;
-    }
+    }, conventions);
 }

@@ -84,6 +84,28 @@ void require_same_gradients(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu
     }
 }
 
+/// A training-mode forward pass of both models on the same batch (`lengths` as forward() takes them):
+/// the outputs agree within (atol, rtol).
+template <class T, class A, class B, class X>
+void check_same_forward(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu, const X& x,
+                        const std::vector<std::size_t>& lengths, double atol, double rtol) {
+    const auto yc = cpu.forward(x, lengths, nn::mode::training);
+    const auto yg = gpu.forward(x, lengths, nn::mode::training);
+    CHECK(worst(yg.data(), yc.data(), yc.size(), atol, rtol) <= 1.0);
+}
+
+/// Backward through both models from the same output gradient `g`: every parameter gradient and the input
+/// gradient agree within (atol, rtol).
+template <class T, class A, class B, class G>
+void require_same_backward(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu, const G& g, double atol,
+                           double rtol) {
+    const auto dxc = cpu.backward(g, true);
+    const auto dxg = gpu.backward(g, true);
+    require_same_gradients(gpu, cpu, atol, rtol);
+    REQUIRE(dxg.size() == dxc.size());
+    CHECK(worst(dxg.data(), dxc.data(), dxc.size(), atol, rtol) <= 1.0);
+}
+
 constexpr double f32_atol = 5e-5, f32_rtol = 5e-4;  // float32, 40 steps of recurrence, FMA math
 
 }  // namespace
@@ -93,15 +115,9 @@ TEST_CASE("cuDNN GRU stack: forward and every gradient equal the CPU backend (fl
     auto gpu_m = paper_net<float, cudnn>(0, 0, 0);
     copy_parameters(cpu_m, gpu_m);
     const auto x = random_sequences<float>(100, 40, 2, 1);  // two chunks of 64 + 36 samples
-    const auto yc = cpu_m.forward(x, {}, nn::mode::training);
-    const auto yg = gpu_m.forward(x, {}, nn::mode::training);
-    CHECK(worst(yg.data(), yc.data(), yc.size(), f32_atol, f32_rtol) <= 1.0);
+    check_same_forward(gpu_m, cpu_m, x, {}, f32_atol, f32_rtol);
     const auto g = ramp_gradient<float>(100);
-    const auto dxc = cpu_m.backward(g, true);
-    const auto dxg = gpu_m.backward(g, true);
-    require_same_gradients(gpu_m, cpu_m, f32_atol, f32_rtol);
-    REQUIRE(dxg.size() == dxc.size());
-    CHECK(worst(dxg.data(), dxc.data(), dxc.size(), f32_atol, f32_rtol) <= 1.0);
+    require_same_backward(gpu_m, cpu_m, g, f32_atol, f32_rtol);
 }
 
 TEST_CASE("cuDNN GRU in double precision equals the CPU backend to 1e-10", "[gpu]") {
@@ -109,9 +125,7 @@ TEST_CASE("cuDNN GRU in double precision equals the CPU backend to 1e-10", "[gpu
     auto gpu_m = paper_net<double, cudnn>(0, 0, 0);
     copy_parameters(cpu_m, gpu_m);
     const auto x = random_sequences<double>(20, 30, 2, 2);
-    const auto yc = cpu_m.forward(x, {}, nn::mode::training);
-    const auto yg = gpu_m.forward(x, {}, nn::mode::training);
-    CHECK(worst(yg.data(), yc.data(), yc.size(), 1e-12, 1e-10) <= 1.0);
+    check_same_forward(gpu_m, cpu_m, x, {}, 1e-12, 1e-10);
     const auto g = ramp_gradient<double>(20);
     cpu_m.backward(g);
     gpu_m.backward(g);
@@ -126,14 +140,9 @@ TEST_CASE("variable-length batches (device sequence lengths) match the CPU, sequ
         auto cpu_m = paper_net<float, cpu>(0, 0, 0);
         auto gpu_m = paper_net<float, cudnn>(0, 0, 0);
         copy_parameters(cpu_m, gpu_m);
-        const auto yc = cpu_m.forward(x, lengths, nn::mode::training);
-        const auto yg = gpu_m.forward(x, lengths, nn::mode::training);
-        CHECK(worst(yg.data(), yc.data(), yc.size(), f32_atol, f32_rtol) <= 1.0);
+        check_same_forward(gpu_m, cpu_m, x, lengths, f32_atol, f32_rtol);
         const auto g = ramp_gradient<float>(70);
-        const auto dxc = cpu_m.backward(g, true);
-        const auto dxg = gpu_m.backward(g, true);
-        require_same_gradients(gpu_m, cpu_m, f32_atol, f32_rtol);
-        CHECK(worst(dxg.data(), dxc.data(), dxc.size(), f32_atol, f32_rtol) <= 1.0);
+        require_same_backward(gpu_m, cpu_m, g, f32_atol, f32_rtol);
     }
     SECTION("every step") {
         nn::sequential<float, cpu> cpu_m;
@@ -145,10 +154,7 @@ TEST_CASE("variable-length batches (device sequence lengths) match the CPU, sequ
         const auto yg = gpu_m.forward_sequence(x, lengths, nn::mode::training);
         CHECK(worst(yg.data(), yc.data(), yc.size(), f32_atol, f32_rtol) <= 1.0);
         xt::xtensor<float, 3> g = random_sequences<float>(70, 32, 6, 4);
-        const auto dxc = cpu_m.backward(g, true);
-        const auto dxg = gpu_m.backward(g, true);
-        require_same_gradients(gpu_m, cpu_m, f32_atol, f32_rtol);
-        CHECK(worst(dxg.data(), dxc.data(), dxc.size(), f32_atol, f32_rtol) <= 1.0);
+        require_same_backward(gpu_m, cpu_m, g, f32_atol, f32_rtol);
     }
 }
 
@@ -207,9 +213,7 @@ TEST_CASE("explicit dropout: training and MC-dropout masks are the CPU backend's
     copy_parameters(cpu_m, gpu_m);
     const auto x = random_sequences<float>(40, 20, 2, 9);
     SECTION("training with dropout") {
-        const auto yc = cpu_m.forward(x, {}, nn::mode::training);
-        const auto yg = gpu_m.forward(x, {}, nn::mode::training);
-        CHECK(worst(yg.data(), yc.data(), yc.size(), f32_atol, f32_rtol) <= 1.0);
+        check_same_forward(gpu_m, cpu_m, x, {}, f32_atol, f32_rtol);
         const auto g = ramp_gradient<float>(40);
         cpu_m.backward(g);
         gpu_m.backward(g);
@@ -243,15 +247,10 @@ TEST_CASE("cuBLAS dense layers: forward and gradients equal the CPU backend", "[
     std::mt19937_64 gen(11);
     std::normal_distribution<double> d;
     for (auto& v : x) v = static_cast<float>(d(gen));
-    const auto yc = cpu_m.forward(x, {}, nn::mode::training);
-    const auto yg = gpu_m.forward(x, {}, nn::mode::training);
-    CHECK(worst(yg.data(), yc.data(), yc.size(), 1e-6, 1e-5) <= 1.0);
+    check_same_forward(gpu_m, cpu_m, x, {}, 1e-6, 1e-5);
     xt::xtensor<float, 2> g = xt::xtensor<float, 2>::from_shape({77, 3});
     for (auto& v : g) v = static_cast<float>(d(gen));
-    const auto dxc = cpu_m.backward(g, true);
-    const auto dxg = gpu_m.backward(g, true);
-    require_same_gradients(gpu_m, cpu_m, 1e-6, 1e-5);
-    CHECK(worst(dxg.data(), dxc.data(), dxc.size(), 1e-6, 1e-5) <= 1.0);
+    require_same_backward(gpu_m, cpu_m, g, 1e-6, 1e-5);
 }
 
 TEST_CASE("a short Adam run on the GPU follows the CPU run and converges", "[gpu]") {
