@@ -220,7 +220,7 @@ public:
         if (opt_.architecture == rrl_architecture::fourier_linear)
             j["ridge_coefficients"] = coef_;
         else
-            j["network"] = nn::model_to_json(const_cast<net_type&>(net_));  // model_to_json runs its test vector
+            j["network"] = nn::model_to_json(net_);
         j["self_test"] = self_test_;
         return j;
     }

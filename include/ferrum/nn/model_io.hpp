@@ -374,7 +374,7 @@ nlohmann::json view_json(const input_view<T>& v) {
 /// The model document: architecture, weights, options' preprocessing and metadata, and one test vector --
 /// `test_inputs` (with `test_lengths`) when given, else seeded random inputs -- run through the model.
 template <class T, class Backend>
-nlohmann::json graph_document(graph<T, Backend>& g, const save_options& opt, const std::vector<input_view<T>>& test_inputs,
+nlohmann::json graph_document(const graph<T, Backend>& g, const save_options& opt, const std::vector<input_view<T>>& test_inputs,
                               const std::vector<std::size_t>& test_lengths) {
     nlohmann::json j = model_json(g);
     j["preprocessing"] = opt.preprocessing;
@@ -416,7 +416,7 @@ nlohmann::json graph_document(graph<T, Backend>& g, const save_options& opt, con
 }
 
 template <class T, class Backend>
-void save_graph(const std::filesystem::path& path, graph<T, Backend>& g, const save_options& opt) {
+void save_graph(const std::filesystem::path& path, const graph<T, Backend>& g, const save_options& opt) {
     write_file_atomically(path, graph_document(g, opt, {}, {}).dump(1));
 }
 
@@ -429,11 +429,11 @@ inline nlohmann::json read_model_document(const std::filesystem::path& path) {
 /// \brief Writes `model` (weights, architecture, options.preprocessing and generated test vectors) to
 /// `path` atomically.
 template <class T, class Backend>
-void save_model(const std::filesystem::path& path, sequential<T, Backend>& model, const save_options& options = {}) {
+void save_model(const std::filesystem::path& path, const sequential<T, Backend>& model, const save_options& options = {}) {
     detail::save_graph(path, model.engine(), options);
 }
 template <class T, class Backend>
-void save_model(const std::filesystem::path& path, functional<T, Backend>& model, const save_options& options = {}) {
+void save_model(const std::filesystem::path& path, const functional<T, Backend>& model, const save_options& options = {}) {
     detail::save_graph(path, model.engine(), options);
 }
 
@@ -441,13 +441,13 @@ void save_model(const std::filesystem::path& path, functional<T, Backend>& model
 /// models do). The test vector is `test_inputs` (e.g. real, preprocessed inputs; `test_lengths` for
 /// ragged sequences) run through the model in inference mode, or seeded random inputs when empty.
 template <class T, class Backend>
-nlohmann::json model_to_json(functional<T, Backend>& model, const save_options& options = {},
+nlohmann::json model_to_json(const functional<T, Backend>& model, const save_options& options = {},
                              const std::vector<input_view<T>>& test_inputs = {},
                              const std::vector<std::size_t>& test_lengths = {}) {
     return detail::graph_document(model.engine(), options, test_inputs, test_lengths);
 }
 template <class T, class Backend>
-nlohmann::json model_to_json(sequential<T, Backend>& model, const save_options& options = {},
+nlohmann::json model_to_json(const sequential<T, Backend>& model, const save_options& options = {},
                              const std::vector<input_view<T>>& test_inputs = {},
                              const std::vector<std::size_t>& test_lengths = {}) {
     return detail::graph_document(model.engine(), options, test_inputs, test_lengths);
