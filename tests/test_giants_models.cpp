@@ -1,6 +1,6 @@
 // The giant-star [Fe/H] models on simulated giants with known answers: UA-CSNet (architecture, training,
 // calibration of sigma, the cost-sensitive weights against unweighted training on the metal-poor tail,
-// model files), the Bayesian MLP (eq. 5, MC dropout seeded, sigma growing outside the training range),
+// model files, const predict from many threads), the Bayesian MLP (eq. 5, MC dropout seeded, sigma growing outside the training range),
 // the photometric parallax relations (eqs. 6, 8, inverse variance) and the two-stage colour model.
 // Untagged cases are small (a few seconds); [slow] cases train at the size the docs report.
 #include <catch2/catch.hpp>
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "ferrum/models/photometric_parallax.hpp"
 #include "ferrum/models/ua_csnet.hpp"
@@ -404,4 +405,57 @@ TEST_CASE("giants model files written before the options were declared once stil
     d = bnn_doc;
     d["preprocessing"].erase("hidden");
     refused(load_bnn, d, "preprocessing.hidden");
+}
+
+TEST_CASE("one trained model serves many threads: const predict from two threads equals a serial call",
+          "[giants][bnn][ua_csnet]") {
+    // bit for bit, MC dropout included (its masks are a pure function of the caller's seed)
+    const auto d = colour_sample(600, 13, {});
+    bnn_mlp m(bnn_options{24, {16, 16}, 0.2}, 3);
+    bnn_training_options t;
+    t.max_epochs = 5;
+    t.progress = false;
+    t.calibration_folds = 0;
+    m.fit(d.x, d.feh, d.feh_error, {}, t);
+    const bnn_mlp& cm = m;
+    const auto serial = cm.predict(d.x, 20, 77, 1);
+    std::vector<giant_prediction> a, b;
+    std::thread ta([&] { a = cm.predict(d.x, 20, 77, 1); });
+    std::thread tb([&] { b = cm.predict(d.x, 20, 77, 2); });
+    ta.join();
+    tb.join();
+    REQUIRE(a.size() == serial.size());
+    REQUIRE(b.size() == serial.size());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < serial.size(); ++i) {
+        same += a[i].value == serial[i].value && a[i].sigma == serial[i].sigma && b[i].value == serial[i].value &&
+                b[i].sigma == serial[i].sigma && b[i].sigma_dropout == serial[i].sigma_dropout;
+    }
+    CHECK(same == serial.size());
+    // a different seed draws other masks: the MC sigma changes
+    const auto other = cm.predict(d.x, 20, 78, 1);
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < serial.size(); ++i) changed += other[i].sigma_dropout != serial[i].sigma_dropout;
+    CHECK(changed > serial.size() / 2);
+    // deterministic prediction does not depend on the seed
+    CHECK(cm.predict(d.x, 1, 5)[9].value == cm.predict(d.x, 1, 6)[9].value);
+
+    const auto x = xp_sample(300, 5);
+    ua_csnet u(ua_csnet_options{60, {16, 8}, 4, 4, 0.02});
+    ua_csnet_training_options ut;
+    ut.max_epochs = 3;
+    ut.progress = false;
+    u.fit(x.x, x.feh, x.bp_rp0, {}, ut);
+    const ua_csnet& cu = u;
+    const auto us = cu.predict(x.x, 1);
+    std::vector<giant_prediction> ua, ub;
+    std::thread tc([&] { ua = cu.predict(x.x, 1); });
+    std::thread td([&] { ub = cu.predict(x.x, 2); });
+    tc.join();
+    td.join();
+    std::size_t usame = 0;
+    for (std::size_t i = 0; i < us.size(); ++i)
+        usame += ua[i].value == us[i].value && ua[i].sigma == us[i].sigma && ub[i].value == us[i].value &&
+                 ub[i].sigma == us[i].sigma;
+    CHECK(usame == us.size());
 }

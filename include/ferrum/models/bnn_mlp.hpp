@@ -136,12 +136,13 @@ public:
     /// \brief MC-dropout prediction (eq. 5): `mc_samples` passes with dropout on; value = mean of the
     /// means, sigma_dropout = their standard deviation, sigma_model = sqrt(mean of the predicted
     /// variances), sigma = sqrt(sigma_dropout^2 + sigma_model^2). mc_samples < 2 gives one deterministic
-    /// pass (dropout off, sigma_dropout = 0). Seeded: the same seed gives the same numbers.
+    /// pass (dropout off, sigma_dropout = 0). Seeded: the same seed gives the same numbers, whatever the
+    /// thread count. Const (nn's const predict: every buffer and dropout mask belongs to this call), so one
+    /// model serves many threads at once; `threads` is this call's thread count (0: the network's own).
     std::vector<giant_prediction> predict(const std::vector<std::vector<double>>& x, std::size_t mc_samples = 100,
-                                          std::uint64_t seed = 12345, unsigned threads = 2) {
+                                          std::uint64_t seed = 12345, unsigned threads = 2) const {
         if (!trained_) throw value_error("bnn_mlp::predict: the model is not trained");
         for (std::size_t i = 0; i < x.size(); ++i) check_row(x[i], i);
-        net_.set_num_threads(threads);
         std::vector<giant_prediction> out(x.size());
         const std::size_t chunk = 8192;
         for (std::size_t lo = 0; lo < x.size(); lo += chunk) {
@@ -150,9 +151,13 @@ public:
             const auto in = inputs(x, b);
             const std::size_t T = mc_samples < 2 ? 1 : mc_samples;
             std::vector<double> s1(b.size(), 0), s2(b.size(), 0), sv(b.size(), 0);
-            reseed_dropout(seed + lo);
             for (std::size_t k = 0; k < T; ++k) {
-                const auto o = net_.forward({nn::input_view<float>(in)}, {}, T == 1 ? nn::mode::inference : nn::mode::mc_dropout);
+                // Pass k of the chunk starting at row `lo` draws its dropout masks from
+                // (seed + lo) * 1000003 + k + 1 (nn's predict makes the masks a pure function of it), as
+                // rrlyrae_model does: chunks and passes get distinct streams, and no state is kept.
+                const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
+                const auto o = net_.predict({nn::input_view<float>(in)}, {},
+                                            T == 1 ? nn::mode::inference : nn::mode::mc_dropout, T == 1 ? 0 : draw, threads);
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     const double mu = double(o(j, 0)) * y_scale_ + y_mean_;
                     s1[j] += mu;
@@ -329,12 +334,6 @@ private:
 
     xt::xtensor<float, 2> inputs(const std::vector<std::vector<double>>& x, const std::vector<std::size_t>& b) const {
         return detail::gather_rows(x, b, opt_.inputs, [&](const std::vector<double>& r, std::size_t j) { return feat_(r[j], j); });
-    }
-
-    void reseed_dropout(std::uint64_t seed) {
-        std::uint64_t k = 0;
-        for (std::size_t l = 0; l < net_.num_layers(); ++l)
-            if (auto* d = std::get_if<nn::dropout<float>>(&net_.layer(l))) d->reseed(seed * 1000003ULL + ++k);
     }
 
     void build() {

@@ -146,7 +146,7 @@ public:
     /// the stage-2 network was trained on (out-of-fold single-network parallaxes).
     std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours, const std::vector<double>& j_c,
                                            const std::vector<double>& parallax, const std::vector<double>& parallax_error,
-                                           std::uint64_t seed = 12345, const std::vector<std::size_t>& fold_of = {}) {
+                                           std::uint64_t seed = 12345, const std::vector<std::size_t>& fold_of = {}) const {
         if (nets_.empty()) throw value_error("photometric_parallax::predict: not trained");
         const std::size_t n = colours.size();
         std::vector<giant_prediction> m(n);
@@ -279,7 +279,7 @@ public:
     bool ensemble_parallax = true;
 
     /// \brief Both stages for new stars.
-    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) {
+    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) const {
         if (!trained_) throw value_error("colour_feh_model::predict: the model is not trained");
         std::vector<colour_feh_result> res(stars.size());
         const auto s1 = stage1_inputs(stars, res, false);
@@ -306,6 +306,7 @@ public:
 
     /// The [Fe/H] network (stage 2).
     bnn_mlp& feh_network() noexcept { return feh_; }
+    const bnn_mlp& feh_network() const noexcept { return feh_; }
 
     nlohmann::json to_json() {
         if (!trained_) throw value_error("colour_feh_model::to_json: the model is not trained");

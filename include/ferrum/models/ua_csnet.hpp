@@ -111,17 +111,18 @@ public:
         return hist;
     }
 
-    /// \brief [Fe/H] and sigma = sqrt(max(epsilon, e^{ln sigma^2})) for every spectrum.
-    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 2) {
+    /// \brief [Fe/H] and sigma = sqrt(max(epsilon, e^{ln sigma^2})) for every spectrum. Const (nn's const
+    /// predict: every buffer belongs to this call), so one model serves many threads at once; `threads` is
+    /// this call's thread count (0: the network's own).
+    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 2) const {
         if (!trained_) throw value_error("ua_csnet::predict: the model is not trained");
-        net_.set_num_threads(threads);
         std::vector<giant_prediction> out(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) check_pixels(x[i], i);
         const std::size_t chunk = 4096;
         for (std::size_t lo = 0; lo < x.size(); lo += chunk) {
             std::vector<std::size_t> b;
             for (std::size_t i = lo; i < std::min(x.size(), lo + chunk); ++i) b.push_back(i);
-            const auto o = forward(x, b, nn::mode::inference);
+            const auto o = evaluate(x, b, threads);
             for (std::size_t k = 0; k < b.size(); ++k) {
                 auto& p = out[b[k]];
                 p.value = o(k, 0);
@@ -253,6 +254,14 @@ private:
     xt::xarray<float> forward(const std::vector<spectra::xp_pixels>& x, const std::vector<std::size_t>& b, nn::mode m) {
         const auto in = inputs(x, b);
         return net_.forward({nn::input_view<float>(in[0]), nn::input_view<float>(in[1])}, {}, m);
+    }
+
+    /// The network's outputs for stars `b` without changing the model (prediction, self-tests).
+    xt::xarray<float> evaluate(const std::vector<spectra::xp_pixels>& x, const std::vector<std::size_t>& b,
+                               unsigned threads = 0) const {
+        const auto in = inputs(x, b);
+        return net_.predict({nn::input_view<float>(in[0]), nn::input_view<float>(in[1])}, {}, nn::mode::inference, 0,
+                            threads);
     }
 
     void build() {
