@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "ferrum/models/photometric_parallax.hpp"
 #include "ferrum/models/ua_csnet.hpp"
@@ -333,6 +334,24 @@ TEST_CASE("two-stage colour model: cross-trained parallaxes, [Fe/H] with sigmas,
     const auto p2 = back.predict(te);
     CHECK(p2[10].feh.value == p[10].feh.value);
     CHECK(p2[10].parallax.parallax.value == p[10].parallax.parallax.value);
+    // version 2 with a raw-photometry self-test: a changed extinction law is caught at load
+    auto j = nlohmann::json::parse(std::ifstream(path));
+    CHECK(j.at("kind") == "colour_feh");
+    CHECK(j.at("self_test").at("rows").size() == 2);
+    j["preprocessing"]["a_over_av"][3] = j["preprocessing"]["a_over_av"][3].get<double>() * 1.5;
+    CHECK_THROWS_AS(colour_feh_model::from_json(j, path), input_error);
+    // one loaded model serves two threads with the serial result
+    std::vector<colour_feh_result> ta, tb;
+    std::thread t1([&] { ta = std::as_const(back).predict(te, 5); });
+    std::thread t2([&] { tb = std::as_const(back).predict(te, 5); });
+    t1.join();
+    t2.join();
+    const auto ts = std::as_const(back).predict(te, 5);
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < te.size(); ++i)
+        same += (ts[i].feh.sigma == ta[i].feh.sigma || (std::isnan(ts[i].feh.sigma) && std::isnan(ta[i].feh.sigma))) &&
+                (ts[i].feh.sigma == tb[i].feh.sigma || (std::isnan(ts[i].feh.sigma) && std::isnan(tb[i].feh.sigma)));
+    CHECK(same == te.size());
     fs::remove_all(dir);
 }
 
