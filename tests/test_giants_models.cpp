@@ -1,6 +1,6 @@
 // The giant-star [Fe/H] models on simulated giants with known answers: UA-CSNet (architecture, training,
 // calibration of sigma, the cost-sensitive weights against unweighted training on the metal-poor tail,
-// model files), the Bayesian MLP (eq. 5, MC dropout seeded, sigma growing outside the training range),
+// model files, const predict from many threads), the Bayesian MLP (eq. 5, MC dropout seeded, sigma growing outside the training range),
 // the photometric parallax relations (eqs. 6, 8, inverse variance) and the two-stage colour model.
 // Untagged cases are small (a few seconds); [slow] cases train at the size the docs report.
 #include <catch2/catch.hpp>
@@ -11,6 +11,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "ferrum/models/photometric_parallax.hpp"
 #include "ferrum/models/ua_csnet.hpp"
@@ -139,15 +141,28 @@ TEST_CASE("UA-CSNet trains on simulated XP spectra, predicts floored sigmas and 
         CHECK(p2[i].value == p[i].value);
         CHECK(p2[i].sigma == p[i].sigma);
     }
-    // the file is a ferrum.nn.model document: the generic loader reads the network and re-runs the test vector
-    CHECK_NOTHROW(nn::load_model<float>(path));
-    // a changed weight is caught by the embedded test vector
+    // the file is the version-2 envelope; its network is a ferrum.nn.model document: the generic loader
+    // reads it and re-runs its test vector
     auto j = nlohmann::json::parse(std::ifstream(path));
-    for (auto& l : j["layers"])
+    CHECK(j.at("format") == "ferrum.model");
+    CHECK(j.at("version") == 2);
+    CHECK(j.at("kind") == "ua_csnet");
+    CHECK_NOTHROW(nn::model_from_json<float>(j.at("network"), path));
+    const auto original = j;
+    // a changed weight is caught by the embedded test vector
+    for (auto& l : j["network"]["layers"])
         if (l["name"] == "feh_out") l["bias"][0] = l["bias"][0].get<double>() + 0.5;
     { std::ofstream(path) << j.dump(); }
     CHECK_THROWS_AS(ua_csnet::load(path), input_error);
     CHECK_NOTHROW(ua_csnet::load(path, false));
+    // a change in preprocessing is caught by the raw-input self-test (the network's own vector still passes)
+    j = original;
+    j["preprocessing"]["flux"]["mean"][5] = j["preprocessing"]["flux"]["mean"][5].get<double>() + 0.05;
+    { std::ofstream(path) << j.dump(); }
+    CHECK_THROWS_AS(ua_csnet::load(path), input_error);
+    j = original;
+    j["kind"] = "bnn_mlp";
+    CHECK_THROWS_AS(ua_csnet::from_json(j, path), input_error);
     CHECK_THROWS_AS(ua_csnet::load((dir / "missing.json").string()), io_error);
     fs::remove_all(dir);
 
@@ -319,6 +334,24 @@ TEST_CASE("two-stage colour model: cross-trained parallaxes, [Fe/H] with sigmas,
     const auto p2 = back.predict(te);
     CHECK(p2[10].feh.value == p[10].feh.value);
     CHECK(p2[10].parallax.parallax.value == p[10].parallax.parallax.value);
+    // version 2 with a raw-photometry self-test: a changed extinction law is caught at load
+    auto j = nlohmann::json::parse(std::ifstream(path));
+    CHECK(j.at("kind") == "colour_feh");
+    CHECK(j.at("self_test").at("rows").size() == 2);
+    j["preprocessing"]["a_over_av"][3] = j["preprocessing"]["a_over_av"][3].get<double>() * 1.5;
+    CHECK_THROWS_AS(colour_feh_model::from_json(j, path), input_error);
+    // one loaded model serves two threads with the serial result
+    std::vector<colour_feh_result> ta, tb;
+    std::thread t1([&] { ta = std::as_const(back).predict(te, 5); });
+    std::thread t2([&] { tb = std::as_const(back).predict(te, 5); });
+    t1.join();
+    t2.join();
+    const auto ts = std::as_const(back).predict(te, 5);
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < te.size(); ++i)
+        same += (ts[i].feh.sigma == ta[i].feh.sigma || (std::isnan(ts[i].feh.sigma) && std::isnan(ta[i].feh.sigma))) &&
+                (ts[i].feh.sigma == tb[i].feh.sigma || (std::isnan(ts[i].feh.sigma) && std::isnan(tb[i].feh.sigma)));
+    CHECK(same == te.size());
     fs::remove_all(dir);
 }
 
@@ -368,14 +401,24 @@ TEST_CASE("giants model files written before the options were declared once stil
     CHECK(ua.options().error_width == 3);
     CHECK(ua.options().uncertainty_width == 2);
     CHECK(ua.options().epsilon == 0.03);
-    CHECK(ua.to_json().at("preprocessing") == ua_doc.at("preprocessing"));  // written back field for field
+    // written back field for field, in the version-2 envelope: the architecture under "options"
+    const auto ua_v2 = ua.to_json();
+    for (const auto& f : {"feh_widths", "error_width", "uncertainty_width", "epsilon"})
+        CHECK(ua_v2.at("options").at(f) == ua_doc.at("preprocessing").at(f));
+    for (const auto& f : {"resampling", "flux", "flux_error"})
+        CHECK(ua_v2.at("preprocessing").at(f) == ua_doc.at("preprocessing").at(f));
+    CHECK(ua_v2.at("network").at("layers") == ua_doc.at("layers"));
 
     const auto bnn_doc = read(dir + "bnn_mlp_small.json");
     auto bnn = bnn_mlp::from_json(bnn_doc, "bnn_mlp_small.json");
     CHECK(bnn.options().inputs == 3);
     CHECK(bnn.options().hidden == std::vector<std::size_t>{4});
     CHECK(bnn.options().dropout == 0.1);
-    CHECK(bnn.to_json().at("preprocessing") == bnn_doc.at("preprocessing"));
+    const auto bnn_v2 = bnn.to_json();
+    for (const auto& f : {"hidden", "dropout"}) CHECK(bnn_v2.at("options").at(f) == bnn_doc.at("preprocessing").at(f));
+    for (const auto& f : {"target", "features", "target_scale", "sigma_scale"})
+        CHECK(bnn_v2.at("preprocessing").at(f) == bnn_doc.at("preprocessing").at(f));
+    CHECK(bnn_v2.at("network").at("layers") == bnn_doc.at("layers"));
 
     // an unknown, a missing or an ill-typed architecture field is an input_error naming it
     const auto refused = [](auto load, nlohmann::json doc, const std::string& field) {
@@ -404,4 +447,121 @@ TEST_CASE("giants model files written before the options were declared once stil
     d = bnn_doc;
     d["preprocessing"].erase("hidden");
     refused(load_bnn, d, "preprocessing.hidden");
+}
+
+TEST_CASE("one trained model serves many threads: const predict from two threads equals a serial call",
+          "[giants][bnn][ua_csnet]") {
+    // bit for bit, MC dropout included (its masks are a pure function of the caller's seed)
+    const auto d = colour_sample(600, 13, {});
+    bnn_mlp m(bnn_options{24, {16, 16}, 0.2}, 3);
+    bnn_training_options t;
+    t.max_epochs = 5;
+    t.progress = false;
+    t.calibration_folds = 0;
+    m.fit(d.x, d.feh, d.feh_error, {}, t);
+    const bnn_mlp& cm = m;
+    const auto serial = cm.predict(d.x, 20, 77, 1);
+    std::vector<giant_prediction> a, b;
+    std::thread ta([&] { a = cm.predict(d.x, 20, 77, 1); });
+    std::thread tb([&] { b = cm.predict(d.x, 20, 77, 2); });
+    ta.join();
+    tb.join();
+    REQUIRE(a.size() == serial.size());
+    REQUIRE(b.size() == serial.size());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < serial.size(); ++i) {
+        same += a[i].value == serial[i].value && a[i].sigma == serial[i].sigma && b[i].value == serial[i].value &&
+                b[i].sigma == serial[i].sigma && b[i].sigma_dropout == serial[i].sigma_dropout;
+    }
+    CHECK(same == serial.size());
+    // a different seed draws other masks: the MC sigma changes
+    const auto other = cm.predict(d.x, 20, 78, 1);
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < serial.size(); ++i) changed += other[i].sigma_dropout != serial[i].sigma_dropout;
+    CHECK(changed > serial.size() / 2);
+    // deterministic prediction does not depend on the seed
+    CHECK(cm.predict(d.x, 1, 5)[9].value == cm.predict(d.x, 1, 6)[9].value);
+
+    const auto x = xp_sample(300, 5);
+    ua_csnet u(ua_csnet_options{60, {16, 8}, 4, 4, 0.02});
+    ua_csnet_training_options ut;
+    ut.max_epochs = 3;
+    ut.progress = false;
+    u.fit(x.x, x.feh, x.bp_rp0, {}, ut);
+    const ua_csnet& cu = u;
+    const auto us = cu.predict(x.x, 1);
+    std::vector<giant_prediction> ua, ub;
+    std::thread tc([&] { ua = cu.predict(x.x, 1); });
+    std::thread td([&] { ub = cu.predict(x.x, 2); });
+    tc.join();
+    td.join();
+    std::size_t usame = 0;
+    for (std::size_t i = 0; i < us.size(); ++i)
+        usame += ua[i].value == us[i].value && ua[i].sigma == us[i].sigma && ub[i].value == us[i].value &&
+                 ub[i].sigma == us[i].sigma;
+    CHECK(usame == us.size());
+}
+
+TEST_CASE("giants model files of version 1 convert to version 2 with raw-input self-tests and the same predictions",
+          "[giants][model_io]") {
+    const std::string dir = std::string(FERRUM_TEST_DATA_DIR) + "/giants/";
+    const auto read = [](const std::string& path) {
+        std::ifstream in(path);
+        return nlohmann::json::parse(in);
+    };
+    const auto tmp = temp_dir();
+
+    // UA-CSNet: version 1 (tests/data, written by earlier code) -> version 2 -> the same predictions
+    auto ua1 = ua_csnet::load(dir + "ua_csnet_small.json");
+    const auto x = xp_sample(50, 17);
+    const auto p1 = ua1.predict(x.x, 1);
+    const auto path = (tmp / "ua2.json").string();
+    ua1.save(path);
+    const auto j2 = read(path);
+    CHECK(j2.at("version") == 2);
+    CHECK(j2.at("kind") == "ua_csnet");
+    REQUIRE(j2.at("self_test").at("spectra").size() == 2);
+    CHECK(j2.at("self_test").at("spectra")[0].at("flux").size() == 60);
+    const auto ua2 = ua_csnet::load(path);
+    const auto p2 = ua2.predict(x.x, 1);
+    for (std::size_t i = 0; i < p1.size(); ++i) {
+        CHECK(p2[i].value == p1[i].value);
+        CHECK(p2[i].sigma == p1[i].sigma);
+    }
+    auto bad = j2;  // a changed error standardiser (preprocessing) is caught by the raw-input self-test
+    bad["preprocessing"]["flux_error"]["scale"][7] = bad["preprocessing"]["flux_error"]["scale"][7].get<double>() * 3;
+    CHECK_THROWS_AS(ua_csnet::from_json(bad, "bad.json"), input_error);
+    CHECK_NOTHROW(ua_csnet::from_json(bad, "bad.json", false));
+    bad = j2;
+    bad["extra"] = 1;
+    CHECK_THROWS_AS(ua_csnet::from_json(bad, "bad.json"), input_error);
+
+    // Bayesian MLP: the same, deterministic and MC predictions
+    auto b1 = bnn_mlp::load(dir + "bnn_mlp_small.json");
+    std::vector<std::vector<double>> rows;
+    std::mt19937_64 g(3);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    for (int i = 0; i < 40; ++i) rows.push_back({nd(g), nd(g), nd(g)});
+    const auto q1 = b1.predict(rows, 1), m1 = b1.predict(rows, 10, 4);
+    const auto bpath = (tmp / "bnn2.json").string();
+    b1.save(bpath);
+    const auto k2 = read(bpath);
+    CHECK(k2.at("version") == 2);
+    CHECK(k2.at("kind") == "bnn_mlp");
+    CHECK(k2.at("self_test").at("rows").size() == 2);
+    const auto b2 = bnn_mlp::load(bpath);
+    const auto q2 = b2.predict(rows, 1), m2 = b2.predict(rows, 10, 4);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        CHECK(q2[i].value == q1[i].value);
+        CHECK(q2[i].sigma == q1[i].sigma);
+        CHECK(m2[i].value == m1[i].value);
+        CHECK(m2[i].sigma == m1[i].sigma);
+    }
+    auto kb = k2;
+    kb["preprocessing"]["target_scale"]["mean"] = kb["preprocessing"]["target_scale"]["mean"].get<double>() + 0.1;
+    CHECK_THROWS_AS(bnn_mlp::from_json(kb, "bad.json"), input_error);
+    kb = k2;
+    kb["self_test"]["rows"][0][1] = kb["self_test"]["rows"][0][1].get<double>() + 1.0;
+    CHECK_THROWS_AS(bnn_mlp::from_json(kb, "bad.json"), input_error);
+    fs::remove_all(tmp);
 }

@@ -234,7 +234,8 @@ int cmd_predict(const args& a) {
     const std::string path = a.path("model");
     const json doc = ferrum::read_json_file(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
-    if (doc.value("format", "") == "ferrum-giants-colour-model") {
+    // the colour model: version 2 (kind "colour_feh") or version 1 ("ferrum-giants-colour-model"); else UA-CSNet
+    if (doc.value("format", "") == "ferrum-giants-colour-model" || doc.value("kind", "") == "colour_feh") {
         auto m = models::colour_feh_model::from_json(doc, path);
         if (a.has("mc-samples")) m.set_mc_samples(a.count("mc-samples"));
         if (!a.has("catalogue")) throw cli::usage_error("predict with a colour model: --catalogue is required");

@@ -130,18 +130,20 @@ public:
             sigma_scale_ = t.calibration_folds >= 2 ? cross_fitted_calibration_factor(x, y, y_error, train_idx, t)
                                                     : calibration_factor(x, y, y_error, va, t);
         test_inputs_ = {inputs(x, {train_idx.front(), train_idx[train_idx.size() / 2]})};
+        test_rows_ = {x[train_idx.front()], x[train_idx[train_idx.size() / 2]]};
         return hist;
     }
 
     /// \brief MC-dropout prediction (eq. 5): `mc_samples` passes with dropout on; value = mean of the
     /// means, sigma_dropout = their standard deviation, sigma_model = sqrt(mean of the predicted
     /// variances), sigma = sqrt(sigma_dropout^2 + sigma_model^2). mc_samples < 2 gives one deterministic
-    /// pass (dropout off, sigma_dropout = 0). Seeded: the same seed gives the same numbers.
+    /// pass (dropout off, sigma_dropout = 0). Seeded: the same seed gives the same numbers, whatever the
+    /// thread count. Const (nn's const predict: every buffer and dropout mask belongs to this call), so one
+    /// model serves many threads at once; `threads` is this call's thread count (0: the network's own).
     std::vector<giant_prediction> predict(const std::vector<std::vector<double>>& x, std::size_t mc_samples = 100,
-                                          std::uint64_t seed = 12345, unsigned threads = 2) {
+                                          std::uint64_t seed = 12345, unsigned threads = 2) const {
         if (!trained_) throw value_error("bnn_mlp::predict: the model is not trained");
         for (std::size_t i = 0; i < x.size(); ++i) check_row(x[i], i);
-        net_.set_num_threads(threads);
         std::vector<giant_prediction> out(x.size());
         const std::size_t chunk = 8192;
         for (std::size_t lo = 0; lo < x.size(); lo += chunk) {
@@ -150,9 +152,13 @@ public:
             const auto in = inputs(x, b);
             const std::size_t T = mc_samples < 2 ? 1 : mc_samples;
             std::vector<double> s1(b.size(), 0), s2(b.size(), 0), sv(b.size(), 0);
-            reseed_dropout(seed + lo);
             for (std::size_t k = 0; k < T; ++k) {
-                const auto o = net_.forward({nn::input_view<float>(in)}, {}, T == 1 ? nn::mode::inference : nn::mode::mc_dropout);
+                // Pass k of the chunk starting at row `lo` draws its dropout masks from
+                // (seed + lo) * 1000003 + k + 1 (nn's predict makes the masks a pure function of it), as
+                // rrlyrae_model does: chunks and passes get distinct streams, and no state is kept.
+                const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
+                const auto o = net_.predict({nn::input_view<float>(in)}, {},
+                                            T == 1 ? nn::mode::inference : nn::mode::mc_dropout, T == 1 ? 0 : draw, threads);
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     const double mu = double(o(j, 0)) * y_scale_ + y_mean_;
                     s1[j] += mu;
@@ -175,48 +181,115 @@ public:
         return out;
     }
 
-    /// \brief The model as a ferrum.nn.model document with the standardisations and a self-test vector.
-    nlohmann::json to_json(const std::string& target = "feh") {
+    /// \brief The model file, version 2 of the envelope {"format": "ferrum.model", "version": 2, "kind":
+    /// "bnn_mlp"}: the architecture "options", the "preprocessing" as data (the target's name, the feature
+    /// standardiser with its clip, the target scaling, the sigma factor, the outputs), the "network" as an nn
+    /// model document (its own test vector on standardised inputs) and a "self_test" from raw inputs: two
+    /// feature rows with the deterministic prediction (value, sigma), re-run at load through preprocessing
+    /// and network.
+    nlohmann::json to_json(const std::string& target = "feh") {  // not const: nn::model_to_json takes the network by reference
         if (!trained_) throw value_error("bnn_mlp::to_json: the model is not trained");
-        nlohmann::json pre = opt_;  // the architecture, as FERRUM_OPTIONS declares it, beside what was learnt
-        pre.erase("inputs");         // the feature standardiser's length says it
-        pre.update({{"model", "bnn_mlp"},
-                    {"target", target},
-                    {"features", feat_.to_json()},
-                    {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
-                    {"sigma_scale", sigma_scale_},
-                    {"outputs", {"value", "ln_sigma2"}}});
-        return detail::network_document(net_, pre, test_inputs_);
+        nlohmann::json pre{{"target", target},
+                           {"features", feat_.to_json()},
+                           {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
+                           {"sigma_scale", sigma_scale_},
+                           {"outputs", {"value", "sigma"}}};
+        return {{"format", "ferrum.model"},
+                {"version", 2},
+                {"kind", "bnn_mlp"},
+                {"options", nlohmann::json(opt_)},
+                {"preprocessing", pre},
+                {"network", detail::network_document(net_, {}, test_inputs_)},
+                {"self_test", self_test()}};
     }
     void save(const std::string& path, const std::string& target = "feh") {
         write_file_atomically(path, to_json(target).dump());
     }
 
+    /// \brief Reads a model file: version 2 (to_json()) or version 1, the ferrum.nn.model document earlier
+    /// builds wrote (converted in memory: its network test vector is re-run; its standardised test rows,
+    /// mapped back to raw features, become the version-2 self-test). With `verify` the self-test is re-run.
     static bnn_mlp from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
         return detail::read_model_document(where, "bnn_mlp model", [&] {
+            if (j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
+            detail::check_envelope(j, "bnn_mlp", where);
             const auto& pre = j.at("preprocessing");
-            if (pre.value("model", "") != "bnn_mlp") throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
-            auto feat = standardiser::from_json(pre.at("features"));
-            const auto o = detail::architecture_from<bnn_options>(
-                pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
-                {{"inputs", feat.mean.size()}}, where);
+            const auto o = options_from_json<bnn_options>(j.at("options"), where, missing_option::error, "options.");
             bnn_mlp m(o);
-            m.net_ = detail::network_from_document(j, where, verify);
-            m.feat_ = std::move(feat);
-            m.y_mean_ = pre.at("target_scale").at("mean").get<double>();
-            m.y_scale_ = pre.at("target_scale").at("scale").get<double>();
-            m.sigma_scale_ = pre.at("sigma_scale").get<double>();
-            if (!(m.sigma_scale_ > 0)) throw input_error(where, 0, "preprocessing.sigma_scale", "must be > 0");
-            m.test_inputs_ = detail::document_test_inputs(j);
-            m.trained_ = true;
+            m.net_ = detail::network_from_document(j.at("network"), where, verify);
+            m.read_learnt(pre, where);
+            m.test_inputs_ = detail::document_test_inputs(j.at("network"));
+            m.test_rows_.clear();
+            for (const auto& r : j.at("self_test").at("rows")) m.test_rows_.push_back(r.get<std::vector<double>>());
+            if (verify) m.verify_self_test(j.at("self_test"), where);
             return m;
         });
     }
+
+    /// Re-runs `st` (rows of raw features and their deterministic (value, sigma)) through preprocessing and
+    /// network; input_error naming `where` when an output differs by more than the tolerance.
+    void verify_self_test(const nlohmann::json& st, const std::string& where) const {
+        const auto rows = st.at("rows").get<std::vector<std::vector<double>>>();
+        const auto want = st.at("outputs").get<std::vector<std::vector<double>>>();
+        if (want.size() != rows.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per row");
+        std::vector<giant_prediction> got;
+        try {
+            got = predict(rows, 1);
+        } catch (const value_error& e) {
+            throw input_error(where, 0, "self_test.rows", e.what());
+        }
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            detail::check_self_test_output(where, i, {got[i].value, got[i].sigma}, want[i], st.at("tolerance").get<double>());
+    }
+
     static bnn_mlp load(const std::string& path, bool verify = true) {
         return from_json(read_json_file(path, "model file"), path, verify);
     }
 
 private:
+    /// The self-test of the file: the raw test rows and this model's deterministic predictions for them.
+    nlohmann::json self_test() const {
+        nlohmann::json outputs = nlohmann::json::array();
+        for (const auto& p : predict(test_rows_, 1, 0, 1)) outputs.push_back({p.value, p.sigma});
+        return {{"rows", test_rows_}, {"outputs", outputs}, {"tolerance", 1e-5}};
+    }
+
+    /// The learnt preprocessing (feature standardiser, target scaling, sigma factor) of a file's object.
+    void read_learnt(const nlohmann::json& pre, const std::string& where) {
+        feat_ = standardiser::from_json(pre.at("features"));
+        if (feat_.mean.size() != opt_.inputs)
+            throw input_error(where, 0, "preprocessing.features", "standardisation has the wrong number of features");
+        y_mean_ = pre.at("target_scale").at("mean").get<double>();
+        y_scale_ = pre.at("target_scale").at("scale").get<double>();
+        sigma_scale_ = pre.at("sigma_scale").get<double>();
+        if (!(sigma_scale_ > 0)) throw input_error(where, 0, "preprocessing.sigma_scale", "must be > 0");
+        trained_ = true;
+    }
+
+    /// Version 1: a ferrum.nn.model document whose preprocessing holds the architecture and what was learnt.
+    static bnn_mlp from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+        const auto& pre = j.at("preprocessing");
+        if (pre.value("model", "") != "bnn_mlp") throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
+        auto feat = standardiser::from_json(pre.at("features"));
+        const auto o = detail::architecture_from<bnn_options>(
+            pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
+            {{"inputs", feat.mean.size()}}, where);
+        bnn_mlp m(o);
+        m.net_ = detail::network_from_document(j, where, verify);
+        m.read_learnt(pre, where);
+        m.test_inputs_ = detail::document_test_inputs(j);
+        // raw rows for the version-2 self-test: the standardised test rows mapped back (clip 0 in version 1)
+        m.test_rows_.clear();
+        if (m.test_inputs_.size() == 1)
+            for (std::size_t r = 0; r < m.test_inputs_[0].shape()[0]; ++r) {
+                std::vector<double> row;
+                for (std::size_t k = 0; k < o.inputs; ++k)
+                    row.push_back(m.feat_.mean[k] + double(m.test_inputs_[0](r, k)) * m.feat_.scale[k]);
+                m.test_rows_.push_back(std::move(row));
+            }
+        return m;
+    }
+
     struct adapter {
         bnn_mlp& m;
         const std::vector<std::vector<double>>& x;
@@ -331,12 +404,6 @@ private:
         return detail::gather_rows(x, b, opt_.inputs, [&](const std::vector<double>& r, std::size_t j) { return feat_(r[j], j); });
     }
 
-    void reseed_dropout(std::uint64_t seed) {
-        std::uint64_t k = 0;
-        for (std::size_t l = 0; l < net_.num_layers(); ++l)
-            if (auto* d = std::get_if<nn::dropout<float>>(&net_.layer(l))) d->reseed(seed * 1000003ULL + ++k);
-    }
-
     void build() {
         auto h = net_.input("features", opt_.inputs);
         std::size_t in = opt_.inputs;
@@ -356,6 +423,7 @@ private:
     standardiser feat_;
     double y_mean_ = 0, y_scale_ = 1, sigma_scale_ = 1;
     std::vector<xt::xtensor<float, 2>> test_inputs_;
+    std::vector<std::vector<double>> test_rows_;  ///< raw feature rows of the self-test
 };
 
 }  // namespace ferrum::models

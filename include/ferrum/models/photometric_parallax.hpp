@@ -146,7 +146,7 @@ public:
     /// the stage-2 network was trained on (out-of-fold single-network parallaxes).
     std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours, const std::vector<double>& j_c,
                                            const std::vector<double>& parallax, const std::vector<double>& parallax_error,
-                                           std::uint64_t seed = 12345, const std::vector<std::size_t>& fold_of = {}) {
+                                           std::uint64_t seed = 12345, const std::vector<std::size_t>& fold_of = {}) const {
         if (nets_.empty()) throw value_error("photometric_parallax::predict: not trained");
         const std::size_t n = colours.size();
         std::vector<giant_prediction> m(n);
@@ -193,7 +193,7 @@ public:
     void set_mc_samples(std::size_t n) noexcept { mc_ = n; }
 
     nlohmann::json to_json() {
-        nlohmann::json j{{"mc_samples", mc_}, {"folds", nlohmann::json::array()}};
+        nlohmann::json j{{"mc_samples", mc_}, {"folds", nlohmann::json::array()}};  // each fold a bnn_mlp file
         for (auto& n : nets_) j["folds"].push_back(n.to_json("m_j_pseudo"));
         return j;
     }
@@ -269,6 +269,7 @@ public:
         const auto p = feh_.predict(x, mc_, t.seed + 99);
         for (std::size_t k = 0; k < rows.size(); ++k) res[rows[k]].feh = p[k];
         trained_ = true;
+        make_self_test({stars[rows.front()], stars[rows[rows.size() / 2]]});
         return res;
     }
 
@@ -279,7 +280,7 @@ public:
     bool ensemble_parallax = true;
 
     /// \brief Both stages for new stars.
-    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) {
+    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) const {
         if (!trained_) throw value_error("colour_feh_model::predict: the model is not trained");
         std::vector<colour_feh_result> res(stars.size());
         const auto s1 = stage1_inputs(stars, res, false);
@@ -306,20 +307,82 @@ public:
 
     /// The [Fe/H] network (stage 2).
     bnn_mlp& feh_network() noexcept { return feh_; }
+    const bnn_mlp& feh_network() const noexcept { return feh_; }
 
-    nlohmann::json to_json() {
+    /// \brief The model file, version 2 of the envelope {"format": "ferrum.model", "version": 2, "kind":
+    /// "colour_feh"}: "options" (MC passes, the giant cut), "preprocessing" (the RJCE and extinction
+    /// settings the photometry goes through), "network" {"parallax": the stage-1 fold networks, "feh": the
+    /// stage-2 network; each a Bayesian MLP file} and a "self_test" from raw photometry rows (magnitudes,
+    /// Gaia parallax) with their [Fe/H], sigma and combined parallax (MC dropout, seed 1), re-run at load.
+    nlohmann::json to_json() {  // not const: nn::model_to_json takes the networks by reference
         if (!trained_) throw value_error("colour_feh_model::to_json: the model is not trained");
-        return {{"format", "ferrum-giants-colour-model"},
-                {"version", 1},
-                {"rjce_intrinsic_h_w2", features_.intrinsic_h_w2},
-                {"a_over_av", features_.a_over_av},
-                {"giant_cut", {{"a", cut_.a}, {"b", cut_.b}}},
-                {"mc_samples", mc_},
-                {"parallax", parallax_.to_json()},
-                {"feh", feh_.to_json("feh")}};
+        return {{"format", "ferrum.model"},
+                {"version", 2},
+                {"kind", "colour_feh"},
+                {"options", {{"mc_samples", mc_}, {"giant_cut", {{"a", cut_.a}, {"b", cut_.b}}}}},
+                {"preprocessing", {{"rjce_intrinsic_h_w2", features_.intrinsic_h_w2},
+                                   {"a_over_av", features_.a_over_av},
+                                   {"clip_negative_extinction", features_.clip_negative_extinction}}},
+                {"network", {{"parallax", parallax_.to_json()}, {"feh", feh_.to_json("feh")}}},
+                {"self_test", self_test_}};
     }
     void save(const std::string& path) { write_file_atomically(path, to_json().dump()); }
+    /// \brief Reads version 2 (to_json()) or version 1 ("ferrum-giants-colour-model", earlier builds; its
+    /// networks are converted as bnn_mlp's are, and it has no raw photometry self-test: saving it writes
+    /// version 2 with an empty one). With `verify` every network's self-test and the model's are re-run.
     static colour_feh_model from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
+        if (j.is_object() && j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
+        colour_feh_model m;
+        try {
+            detail::check_envelope(j, "colour_feh", where);
+            const auto& o = j.at("options");
+            const auto& pre = j.at("preprocessing");
+            m.features_.intrinsic_h_w2 = pre.at("rjce_intrinsic_h_w2").get<double>();
+            m.features_.a_over_av = pre.at("a_over_av").get<std::array<double, photometry::n_bands>>();
+            m.features_.clip_negative_extinction = pre.at("clip_negative_extinction").get<bool>();
+            m.cut_.a = o.at("giant_cut").at("a").get<double>();
+            m.cut_.b = o.at("giant_cut").at("b").get<double>();
+            m.mc_ = o.at("mc_samples").get<std::size_t>();
+            m.parallax_ = photometric_parallax::from_json(j.at("network").at("parallax"), where, verify);
+            m.feh_ = bnn_mlp::from_json(j.at("network").at("feh"), where + " ([Fe/H] network)", verify);
+            m.self_test_ = j.at("self_test");
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "", std::string("malformed colour model: ") + e.what());
+        }
+        m.trained_ = true;
+        if (verify) m.verify_self_test(where);
+        return m;
+    }
+    /// Re-runs the self-test photometry rows through both stages; input_error naming `where` on a mismatch.
+    void verify_self_test(const std::string& where) const {
+        if (self_test_.is_null() || self_test_.empty()) return;
+        std::vector<photometry::photometry_row> rows;
+        try {
+            for (const auto& r : self_test_.at("rows")) {
+                photometry::photometry_row x;
+                x.source_id = r.at("source_id").get<std::int64_t>();
+                x.mag = r.at("mag").get<std::array<double, photometry::n_bands>>();
+                x.parallax = r.at("parallax").get<double>();
+                x.parallax_error = r.at("parallax_error").get<double>();
+                rows.push_back(x);
+            }
+            const auto want = self_test_.at("outputs").get<std::vector<std::vector<double>>>();
+            if (want.size() != rows.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per row");
+            const auto got = predict(rows, 1);
+            for (std::size_t i = 0; i < rows.size(); ++i)
+                detail::check_self_test_output(where, i, {got[i].feh.value, got[i].feh.sigma, got[i].parallax.parallax.value},
+                                               want[i], self_test_.at("tolerance").get<double>());
+        } catch (const nlohmann::json::exception& e) {
+            throw input_error(where, 0, "self_test", std::string("malformed: ") + e.what());
+        }
+    }
+    static colour_feh_model load(const std::string& path, bool verify = true) {
+        return from_json(read_json_file(path, "model file"), path, verify);
+    }
+
+private:
+    /// Version 1 ("ferrum-giants-colour-model"), as earlier builds wrote it.
+    static colour_feh_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
         colour_feh_model m;
         try {
             if (j.value("format", "") != "ferrum-giants-colour-model")
@@ -338,11 +401,19 @@ public:
         m.trained_ = true;
         return m;
     }
-    static colour_feh_model load(const std::string& path, bool verify = true) {
-        return from_json(read_json_file(path, "model file"), path, verify);
+
+    /// Self-test vectors from raw photometry: `rows` with their predictions (MC dropout, seed 1).
+    void make_self_test(const std::vector<photometry::photometry_row>& rows) {
+        nlohmann::json in = nlohmann::json::array(), out = nlohmann::json::array();
+        const auto p = predict(rows, 1);
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            in.push_back({{"source_id", rows[i].source_id}, {"mag", rows[i].mag}, {"parallax", rows[i].parallax},
+                          {"parallax_error", rows[i].parallax_error}});
+            out.push_back({p[i].feh.value, p[i].feh.sigma, p[i].parallax.parallax.value});
+        }
+        self_test_ = {{"rows", in}, {"outputs", out}, {"tolerance", 1e-5}};
     }
 
-private:
     /// Stage-1 inputs of the stars with complete photometry (the others get their flag in `res`).
     struct stage1 {
         std::vector<std::size_t> use;
@@ -397,6 +468,7 @@ private:
     photometric_parallax parallax_;
     bnn_mlp feh_;
     bool trained_ = false;
+    nlohmann::json self_test_;
 };
 
 }  // namespace ferrum::models

@@ -108,20 +108,22 @@ public:
         auto hist = detail::fit_giant_network(a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
         trained_ = true;
         test_inputs_ = inputs(x, {train_idx.front(), train_idx[train_idx.size() / 2]});
+        make_self_test({x[train_idx.front()], x[train_idx[train_idx.size() / 2]]});
         return hist;
     }
 
-    /// \brief [Fe/H] and sigma = sqrt(max(epsilon, e^{ln sigma^2})) for every spectrum.
-    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 2) {
+    /// \brief [Fe/H] and sigma = sqrt(max(epsilon, e^{ln sigma^2})) for every spectrum. Const (nn's const
+    /// predict: every buffer belongs to this call), so one model serves many threads at once; `threads` is
+    /// this call's thread count (0: the network's own).
+    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 2) const {
         if (!trained_) throw value_error("ua_csnet::predict: the model is not trained");
-        net_.set_num_threads(threads);
         std::vector<giant_prediction> out(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) check_pixels(x[i], i);
         const std::size_t chunk = 4096;
         for (std::size_t lo = 0; lo < x.size(); lo += chunk) {
             std::vector<std::size_t> b;
             for (std::size_t i = lo; i < std::min(x.size(), lo + chunk); ++i) b.push_back(i);
-            const auto o = forward(x, b, nn::mode::inference);
+            const auto o = evaluate(x, b, threads);
             for (std::size_t k = 0; k < b.size(); ++k) {
                 auto& p = out[b[k]];
                 p.value = o(k, 0);
@@ -132,41 +134,54 @@ public:
         return out;
     }
 
-    /// \brief The model file: a ferrum.nn.model document (nn::load_model reads the network too) whose
-    /// preprocessing holds the resampling, the standardisations and epsilon, with a self-test vector.
-    nlohmann::json to_json() {
+    /// \brief The model file, version 2 of the envelope {"format": "ferrum.model", "version": 2, "kind":
+    /// "ua_csnet"}: the architecture "options", the "preprocessing" as data (the resampling the spectra come
+    /// from, the per-pixel standardisers of flux and flux error with their clip, epsilon, the outputs), the
+    /// "network" as an nn model document (with its own test vector on standardised inputs) and a
+    /// "self_test" from raw inputs: two spectra's pixels and errors with the predicted [Fe/H] and sigma,
+    /// re-run at load through preprocessing and network.
+    nlohmann::json to_json() {  // not const: nn::model_to_json takes the network by reference
         if (!trained_) throw value_error("ua_csnet::to_json: the model is not trained");
-        const spectra::xp_resample_options r;
-        nlohmann::json pre = opt_;  // the architecture, as FERRUM_OPTIONS declares it, beside what was learnt
-        pre.erase("pixels");         // the pixel count is written with the resampling, where it has always been
-        pre.update({{"model", "ua_csnet"},
-                    {"resampling", {{"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max},
-                                    {"pixels", opt_.pixels}, {"scale_wavelength", r.scale_wavelength},
-                                    {"statistic", "median"}}},
-                    {"flux", flux_.to_json()},
-                    {"flux_error", err_.to_json()},
-                    {"outputs", {"feh", "ln_sigma2"}}});
-        return detail::network_document(net_, pre, test_inputs_);
+        nlohmann::json pre{{"resampling", resampling_json()},
+                           {"flux", flux_.to_json()},
+                           {"flux_error", err_.to_json()},
+                           {"epsilon", opt_.epsilon},
+                           {"outputs", {"feh", "sigma"}}};
+        return {{"format", "ferrum.model"},
+                {"version", 2},
+                {"kind", "ua_csnet"},
+                {"options", nlohmann::json(opt_)},
+                {"preprocessing", pre},
+                {"network", detail::network_document(net_, {}, test_inputs_)},
+                {"self_test", self_test_}};
     }
     void save(const std::string& path) { write_file_atomically(path, to_json().dump()); }
 
-    /// \brief Reads a model file; with `verify` the embedded test vector is re-run (input_error on mismatch).
+    /// \brief Reads a model file: version 2 (to_json()) or version 1, the ferrum.nn.model document earlier
+    /// builds wrote (converted in memory: its network test vector is re-run, then raw-input self-test vectors
+    /// are made from it, so saving writes version 2). With `verify` the self-test is re-run (input_error on
+    /// mismatch: a corrupted file, or a build whose preprocessing or network computes otherwise).
     static ua_csnet from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
         return detail::read_model_document(where, "UA-CSNet model file", [&] {
+            if (j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
+            detail::check_envelope(j, "ua_csnet", where);
             const auto& pre = j.at("preprocessing");
-            if (pre.value("model", "") != "ua_csnet")
-                throw input_error(where, 0, "preprocessing.model", "not a UA-CSNet model file");
-            const auto o = detail::architecture_from<ua_csnet_options>(
-                pre, {"model", "resampling", "flux", "flux_error", "outputs"},
-                {{"pixels", pre.at("resampling").at("pixels")}}, where);
+            const auto o = options_from_json<ua_csnet_options>(j.at("options"), where, missing_option::error, "options.");
             ua_csnet m(o);
-            m.net_ = detail::network_from_document(j, where, verify);
+            m.net_ = detail::network_from_document(j.at("network"), where, verify);
             m.flux_ = standardiser::from_json(pre.at("flux"));
             m.err_ = standardiser::from_json(pre.at("flux_error"));
             if (m.flux_.mean.size() != o.pixels || m.err_.mean.size() != o.pixels)
                 throw input_error(where, 0, "preprocessing.flux", "standardisation has the wrong number of pixels");
-            m.test_inputs_ = detail::document_test_inputs(j);
+            if (pre.at("resampling") != m.resampling_json())
+                throw input_error(where, 0, "preprocessing.resampling",
+                                  "differs from this build's XP resampling (" + m.resampling_json().dump() + ")");
+            if (pre.at("epsilon").get<double>() != o.epsilon)
+                throw input_error(where, 0, "preprocessing.epsilon", "differs from options.epsilon");
+            m.test_inputs_ = detail::document_test_inputs(j.at("network"));
+            m.self_test_ = j.at("self_test");
             m.trained_ = true;
+            if (verify) m.verify_self_test(where);
             return m;
         });
     }
@@ -174,7 +189,78 @@ public:
         return from_json(read_json_file(path, "model file"), path, verify);
     }
 
+    /// Re-runs the self-test spectra (raw pixels and errors) through preprocessing and network; throws
+    /// input_error naming `where` when a prediction differs from the file's by more than its tolerance.
+    void verify_self_test(const std::string& where) const {
+        std::vector<spectra::xp_pixels> x;
+        for (const auto& s : self_test_.at("spectra")) {
+            spectra::xp_pixels p;
+            p.flux = s.at("flux").get<std::vector<double>>();
+            p.flux_error = s.at("flux_error").get<std::vector<double>>();
+            x.push_back(std::move(p));
+        }
+        const auto want = self_test_.at("outputs").get<std::vector<std::vector<double>>>();
+        const double tol = self_test_.at("tolerance").get<double>();
+        if (want.size() != x.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per spectrum");
+        std::vector<giant_prediction> got;
+        try {
+            got = predict(x, 1);
+        } catch (const value_error& e) {
+            throw input_error(where, 0, "self_test.spectra", e.what());
+        }
+        for (std::size_t i = 0; i < x.size(); ++i)
+            detail::check_self_test_output(where, i, {got[i].value, got[i].sigma}, want[i], tol);
+    }
+
 private:
+    nlohmann::json resampling_json() const {
+        const spectra::xp_resample_options r;
+        return {{"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max}, {"pixels", opt_.pixels},
+                {"scale_wavelength", r.scale_wavelength}, {"statistic", "median"}};
+    }
+
+    /// Self-test vectors from raw spectra: their pixels and errors and this model's predictions.
+    void make_self_test(const std::vector<spectra::xp_pixels>& raw) {
+        nlohmann::json spectra = nlohmann::json::array(), outputs = nlohmann::json::array();
+        const auto p = predict(raw, 1);
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            spectra.push_back({{"flux", raw[i].flux}, {"flux_error", raw[i].flux_error}});
+            outputs.push_back({p[i].value, p[i].sigma});
+        }
+        self_test_ = {{"spectra", spectra}, {"outputs", outputs}, {"tolerance", 1e-5}};
+    }
+
+    /// Version 1: a ferrum.nn.model document whose preprocessing holds the architecture and the standardisers.
+    static ua_csnet from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+        const auto& pre = j.at("preprocessing");
+        if (pre.value("model", "") != "ua_csnet")
+            throw input_error(where, 0, "preprocessing.model", "not a UA-CSNet model file");
+        const auto o = detail::architecture_from<ua_csnet_options>(
+            pre, {"model", "resampling", "flux", "flux_error", "outputs"},
+            {{"pixels", pre.at("resampling").at("pixels")}}, where);
+        ua_csnet m(o);
+        m.net_ = detail::network_from_document(j, where, verify);
+        m.flux_ = standardiser::from_json(pre.at("flux"));
+        m.err_ = standardiser::from_json(pre.at("flux_error"));
+        if (m.flux_.mean.size() != o.pixels || m.err_.mean.size() != o.pixels)
+            throw input_error(where, 0, "preprocessing.flux", "standardisation has the wrong number of pixels");
+        m.test_inputs_ = detail::document_test_inputs(j);
+        m.trained_ = true;
+        // raw spectra for the version-2 self-test: the network test vector's standardised inputs mapped back
+        std::vector<spectra::xp_pixels> raw;
+        if (m.test_inputs_.size() == 2)
+            for (std::size_t r = 0; r < m.test_inputs_[0].shape()[0]; ++r) {
+                spectra::xp_pixels p;
+                for (std::size_t k = 0; k < o.pixels; ++k) {
+                    p.flux.push_back(m.flux_.mean[k] + double(m.test_inputs_[0](r, k)) * m.flux_.scale[k]);
+                    p.flux_error.push_back(m.err_.mean[k] + double(m.test_inputs_[1](r, k)) * m.err_.scale[k]);
+                }
+                raw.push_back(std::move(p));
+            }
+        m.make_self_test(raw);
+        return m;
+    }
+
     struct adapter {
         ua_csnet& m;
         const std::vector<spectra::xp_pixels>& x;
@@ -255,6 +341,14 @@ private:
         return net_.forward({nn::input_view<float>(in[0]), nn::input_view<float>(in[1])}, {}, m);
     }
 
+    /// The network's outputs for stars `b` without changing the model (prediction, self-tests).
+    xt::xarray<float> evaluate(const std::vector<spectra::xp_pixels>& x, const std::vector<std::size_t>& b,
+                               unsigned threads = 0) const {
+        const auto in = inputs(x, b);
+        return net_.predict({nn::input_view<float>(in[0]), nn::input_view<float>(in[1])}, {}, nn::mode::inference, 0,
+                            threads);
+    }
+
     void build() {
         auto s = net_.input("spectrum", opt_.pixels);
         auto e = net_.input("errors", opt_.pixels);
@@ -278,6 +372,7 @@ private:
     bool trained_ = false;
     standardiser flux_, err_;
     std::vector<xt::xtensor<float, 2>> test_inputs_;
+    nlohmann::json self_test_;
 };
 
 }  // namespace ferrum::models

@@ -124,6 +124,31 @@ inline nlohmann::json network_document(nn::functional<float>& net, const nlohman
     return nn::model_to_json(net, o, std::vector<nn::input_view<float>>(test_inputs.begin(), test_inputs.end()));
 }
 
+/// The envelope of a version-2 giants model file: format "ferrum.model", version 2, kind `kind`, and the
+/// fields {options, preprocessing, network, self_test} (metadata optional); anything else is an input_error.
+inline void check_envelope(const nlohmann::json& j, const std::string& kind, const std::string& where) {
+    if (j.at("version") != 2)
+        throw input_error(where, 0, "version", "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+    if (j.at("kind") != kind) throw input_error(where, 0, "kind", "is " + j.at("kind").dump() + ", not \"" + kind + "\"");
+    for (const auto& [k, v] : j.items())
+        if (k != "format" && k != "version" && k != "kind" && k != "options" && k != "preprocessing" &&
+            k != "network" && k != "self_test" && k != "metadata")
+            throw input_error(where, 0, k, "is not a field of a version-2 " + kind + " model file");
+}
+
+/// Throws input_error when self-test output `i` (`got`) differs from the file's (`want`) by more than `tol`.
+inline void check_self_test_output(const std::string& where, std::size_t i, const std::vector<double>& got,
+                                   const std::vector<double>& want, double tol) {
+    if (want.size() != got.size())
+        throw input_error(where, 0, "self_test.outputs", "output " + std::to_string(i) + " has the wrong length");
+    for (std::size_t k = 0; k < got.size(); ++k)
+        if (!(std::abs(got[k] - want[k]) <= tol * std::max(1.0, std::abs(want[k]))))
+            throw input_error(where, 0, "self_test",
+                              "output " + std::to_string(i) + "[" + std::to_string(k) + "] is " + std::to_string(got[k]) +
+                                  ", the file says " + std::to_string(want[k]) +
+                                  " (corrupted file, or a build whose preprocessing or network computes otherwise)");
+}
+
 /// Reads a document of network_document(); with `verify` re-runs its test vector (input_error on mismatch).
 inline nn::functional<float> network_from_document(const nlohmann::json& j, const std::string& where, bool verify) {
     return nn::model_from_json<float>(j, where, verify).model;
