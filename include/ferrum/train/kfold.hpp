@@ -136,7 +136,7 @@ std::vector<std::vector<double>> out_of_fold_predictions(const std::vector<fold>
                                                          FitPredict&& fit_predict,
                                                          bool show_progress = progress_enabled_by_default()) {
     static_assert(std::is_invocable_v<FitPredict&, const fold&>,
-                  "out_of_fold_predictions: fit_predict must be callable as fit_predict(const ferrum::fold&)");
+                  "out_of_fold_predictions: fit_predict must be callable as fit_predict(const ferrum::train::fold&)");
     static_assert(std::is_convertible_v<std::invoke_result_t<FitPredict&, const fold&>, std::vector<double>>,
                   "out_of_fold_predictions: fit_predict must return the predictions for f.test as std::vector<double>");
     if (folds.empty()) throw value_error("out_of_fold_predictions: no folds");
