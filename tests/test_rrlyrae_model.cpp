@@ -441,6 +441,9 @@ TEST_CASE("a model file of format 1 loads, reproduces its predictions and is sav
     save_rrlyrae_models(path, models);
     const auto j = read_json_file(path);
     const auto& m0 = j.at("models").at(0);
+    CHECK(j.at("format") == "ferrum.model");  // the envelope of every ferrum model file
+    CHECK(j.at("kind") == "rrlyrae_set");
+    CHECK(m0.at("format") == "ferrum.model");
     CHECK(m0.at("version") == 2);
     CHECK(m0.at("kind") == "rrlyrae");
     CHECK(m0.at("network").at("format") == "ferrum.nn.model");
@@ -464,4 +467,7 @@ TEST_CASE("a model file of format 1 loads, reproduces its predictions and is sav
     v2 = m0;
     v2["version"] = 3;
     CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("version"));
+    v2 = m0;
+    v2["kind"] = "ua_csnet";  // another model's file in the same envelope
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("kind") && Catch::Contains("ua_csnet"));
 }

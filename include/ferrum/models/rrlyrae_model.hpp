@@ -207,14 +207,15 @@ public:
         return out;
     }
 
-    /// \brief The model file (format "ferrum-rrlyrae-model", version 2): the options, the whole
+    /// \brief The model file (the one envelope of ferrum's models: format "ferrum.model", version 2, kind
+    /// "rrlyrae"): the options, the whole
     /// preprocessing as data (input and spline settings, per-curve standardisation, time scaling, the feature
     /// standardiser with its clip and the feature names, target scaling), the network as an nn model document
     /// (or the ridge coefficients) and self-test vectors that start from raw light curves.
     nlohmann::json to_json() const {
         nlohmann::json options = opt_;
         options.erase("input");  // recorded with the rest of the preprocessing
-        nlohmann::json j{{"format", "ferrum-rrlyrae-model"}, {"version", 2}, {"kind", "rrlyrae"},
+        nlohmann::json j{{"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae"},
                          {"options", options}, {"preprocessing", preprocessing_json()},
                          {"seed", seed_}, {"trained", trained_}};
         if (opt_.architecture == rrl_architecture::fourier_linear)
@@ -232,10 +233,17 @@ public:
     /// file, or a build whose preprocessing or network computes otherwise).
     static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
         try {
-            if (!j.is_object() || j.value("format", "") != "ferrum-rrlyrae-model")
+            // "ferrum.model" (kind "rrlyrae") is the envelope every ferrum model file shares; earlier builds
+            // wrote "ferrum-rrlyrae-model" (version 1)
+            const std::string format = j.is_object() ? j.value("format", "") : "";
+            if (format != "ferrum.model" && format != "ferrum-rrlyrae-model")
                 throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
+            if (format == "ferrum.model" && j.value("kind", "") != "rrlyrae")
+                throw input_error(where, 0, "kind",
+                                  "is " + (j.contains("kind") ? j.at("kind").dump() : std::string("missing")) +
+                                      ": not an RR Lyrae model (kind \"rrlyrae\")");
             const auto version = j.value("version", 0);
-            if (version == 1) return from_json_v1(j, where, verify);
+            if (version == 1 && format == "ferrum-rrlyrae-model") return from_json_v1(j, where, verify);
             if (version != 2)
                 throw input_error(where, 0, "version",
                                   "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");

@@ -17,7 +17,7 @@ namespace ferrum::models {
 
 /// \brief Writes models (e.g. one per type) into one JSON file, atomically.
 inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
-    nlohmann::json j{{"format", "ferrum-rrlyrae-models"}, {"version", 2}, {"models", nlohmann::json::array()}};
+    nlohmann::json j{{"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae_set"}, {"models", nlohmann::json::array()}};
     for (const auto& m : models) j["models"].push_back(m.to_json());
     write_file_atomically(path, j.dump());
 }
@@ -26,7 +26,9 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
-    if (j.value("format", "") == "ferrum-rrlyrae-models") {
+    const bool set = j.is_object() && ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
+                                       j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
+    if (set) {
         const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
         if (version != 1 && version != 2)
             throw input_error(path, 0, "version", "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
