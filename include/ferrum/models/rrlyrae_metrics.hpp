@@ -90,13 +90,15 @@ inline nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars
         if (std::any_of(stars.begin(), stars.end(), [&](const auto& x) { return x.type == t; }))
             j["per_type"][to_string(t)] = score([&](const rrl_scored_star& x) { return x.type == t; });
     const std::vector<std::pair<double, double>> ne{{0, 50}, {50, 70}, {70, 100}, {100, 1e9}};
-    for (auto [lo, hi] : ne) {
+    for (const auto& bin : ne) {
+        const double lo = bin.first, hi = bin.second;  // not a structured binding: lambdas capture these
         auto m = score([&](const rrl_scored_star& x) { return double(x.n_epochs) >= lo && double(x.n_epochs) < hi; });
         m["n_epochs"] = {lo, hi >= 1e9 ? nlohmann::json(nullptr) : nlohmann::json(hi)};
         j["by_n_epochs"].push_back(m);
     }
     if (std::any_of(stars.begin(), stars.end(), [](const auto& x) { return std::isfinite(x.mean_g); }))
-        for (auto [lo, hi] : std::vector<std::pair<double, double>>{{0, 16}, {16, 18}, {18, 19.5}, {19.5, 99}}) {
+        for (const auto& bin : std::vector<std::pair<double, double>>{{0, 16}, {16, 18}, {18, 19.5}, {19.5, 99}}) {
+            const double lo = bin.first, hi = bin.second;
             auto m = score([&](const rrl_scored_star& x) { return x.mean_g >= lo && x.mean_g < hi; });
             m["mean_g"] = {lo, hi};
             j["by_mean_g"].push_back(m);

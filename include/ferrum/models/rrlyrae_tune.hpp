@@ -60,7 +60,9 @@ inline const std::vector<std::pair<std::string, std::string>>& rrlyrae_hyperpara
 /// \brief `base` with the configuration `c` applied (names: rrlyrae_hyperparameter_names()).
 /// value_error naming the dimension for an unknown name or a value out of its range.
 inline rrl_options apply_rrlyrae_hyperparameters(const train::hyper_config& c, rrl_options base) {
-    for (const auto& [name, v] : c) {
+    for (const auto& dim : c) {
+        const std::string& name = dim.first;  // not a structured binding: the lambda below captures it
+        const double v = dim.second;
         auto bad = [&](const std::string& why) {
             return value_error("rrlyrae hyper-parameter '" + name + "' = " + std::to_string(v) + ": " + why);
         };
