@@ -175,7 +175,7 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         t0.max_epochs = 2;
         rrlyrae_model z(m0, 4);
         z.fit(in, set.feh, tr, t0);
-        for (const auto& q : z.predict(test, 8, 5)) CHECK(q.sigma == 0.0);
+        for (const auto& q : z.predict_raw(test, 8, 5)) CHECK(q.sigma == 0.0);  // raw: before the calibration's floor
     }
 
     SECTION("save, load (self-test re-checked), same predictions; a corrupted file is refused") {

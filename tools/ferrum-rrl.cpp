@@ -105,6 +105,21 @@ const cli::program& program() {
                cli::choice("architecture", "the model", {"paper_gru", "gru_fourier"}),
                cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
               label_options()))},
+         {"transfer",
+          "Leave-one-family-out: each DIR of --sets (a simulate output: epoch_photometry.csv,\n"
+          "vari_rrlyrae.csv, labels.csv) is one family; for each family in turn a model is trained on all\n"
+          "the others and scored on it against --truth-column, beside the classical pipeline on the same\n"
+          "stars, with the coverage of its sigma. Prints a table; OUT gets every metric (JSON).",
+          {cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
+           cli::path("out", "report (JSON)").required(), cli::path("config", "a --config file (below)"),
+           cli::count("max-epochs", "training epochs"), cli::count("seed", "random seed"),
+           cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
+           cli::flag("unified", "one RRab+RRc model"),
+           cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
+           cli::flag("no-period", "train on phase alone"),
+           cli::text("label-column", "the labels.csv column the models train on", "feh_true"),
+           cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
+           cli::count("mc-samples", "MC-dropout passes for sigma", "20")}},
          {"predict",
           "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
           with_inputs({cli::path("model", "model file").required(), cli::path("out", "predictions CSV").required(),
@@ -115,7 +130,8 @@ const cli::program& program() {
           with_inputs({cli::path("out", "predictions CSV").required()})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
-          "DIR/pred_vs_true.svg and DIR/residual_vs_epochs.svg.",
+          "With a feh_sigma column: the fractions within 1 and 2 sigma (coverage_1sigma, coverage_2sigma).\n"
+          "DIR/pred_vs_true.svg, DIR/residual_vs_epochs.svg and, with sigmas, DIR/reliability.svg.",
           join({cli::path("predictions", "predictions CSV").required(),
                 cli::path("plots", "directory for the SVG plots").shown_as("DIR"),
                 cli::text("title", "plot title", "")},
@@ -151,15 +167,18 @@ rr_type parse_type(const std::string& s) {
 
 // --- inputs ---------------------------------------------------------------------------------------
 
+std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const std::string& catalogue,
+                                                const rrl_input_options& opt, unsigned threads, bool show) {
+    const auto cat = read_rrlyrae_catalogue(catalogue);
+    gaia_read_options go;
+    go.show_progress = show;
+    const auto lc = read_gaia_epoch_photometry(epochs, go);
+    return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
+}
+
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
-    if (a.has("epoch-photometry")) {
-        const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"));
-        gaia_read_options go;
-        go.show_progress = show;
-        const auto lc = read_gaia_epoch_photometry(a.path("epoch-photometry"), go);
-        return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
-    }
+    if (a.has("epoch-photometry")) return read_archive_inputs(a.path("epoch-photometry"), need(a, "catalogue"), opt, threads, show);
     if (a.has("folded")) {
         table_read_options to;
         to.show_progress = show;
@@ -401,18 +420,24 @@ int cmd_train(const args& a) {
         rrl_model_options mo = c.model;
         mo.types = g;
         const std::string name = group_name(g);
+        std::vector<rrl_calibration_point> cv_points;
         if (c.cv.folds >= 2) {
             std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.cv.folds, c.cv.repeats, name.c_str());
             const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.cv.folds, c.cv.repeats);
+            cv_points = cv.points;
             json r;
             std::vector<rrl_scored_star> scored;
             for (std::size_t k = 0; k < cv.index.size(); ++k) {
                 const auto& s = stars[cv.index[k]];
-                double m = 0;
+                double m = 0, v = 0;
                 for (const auto& rep : cv.oof) m += rep[k];
+                for (const auto& rep : cv.oof_sigma) v += rep[k] * rep[k];
                 m /= double(cv.oof.size());
-                scored.push_back({s.id, s.type, cv.y[k], cv.sigma[k], m, s.n_epochs});
-                oof += s.id + ',' + to_string(s.type) + ',' + fmt(m) + ",," + std::to_string(s.n_epochs) + ",\n";
+                const double sd = std::sqrt(v / double(cv.oof_sigma.size()));  // NaN without calibration
+                rrl_scored_star sc{s.id, s.type, cv.y[k], cv.sigma[k], m, s.n_epochs};
+                sc.sigma = sd;
+                scored.push_back(sc);
+                oof += s.id + ',' + to_string(s.type) + ',' + fmt(m) + ',' + fmt(sd) + ',' + std::to_string(s.n_epochs) + ",\n";
             }
             r["out_of_fold"] = evaluate_rrlyrae(scored);
             for (std::size_t f = 0; f < cv.folds.size(); ++f) {
@@ -426,8 +451,14 @@ int cmd_train(const args& a) {
         std::fprintf(stderr, "train: final %s model on %zu stars\n", name.c_str(), idx.size());
         rrlyrae_model m(mo, c.train.seed);
         const auto h = m.fit(stars, y, idx, c.train);
+        // with CV, the sigma calibration is refitted on every out-of-fold residual (all stars, not 10 %)
+        if (c.train.calibrate && !cv_points.empty())
+            m.set_calibration(rrl_sigma_calibration::fit(cv_points, c.train.calibration_mc_samples,
+                                                         rrlyrae_model::calibration_min_per_bin(cv_points.size())));
         report["final"][name] = {{"n", idx.size()}, {"best_epoch", h.best_epoch}, {"best_val_loss", h.best_val_loss},
-                                 {"epochs_run", h.epochs.size()}};
+                                 {"epochs_run", h.epochs.size()},
+                                 {"calibration", m.calibration().empty() ? json(nullptr) : m.calibration().to_json()},
+                                 {"calibrated_on", c.train.calibrate ? (cv_points.empty() ? "early-stopping hold-out" : "out-of-fold residuals") : "none"}};
         models.push_back(std::move(m));
     }
     save_rrlyrae_models(out, models);
@@ -496,6 +527,72 @@ int cmd_tune(const args& a) {
     return 0;
 }
 
+int cmd_transfer(const args& a) {
+    const run_config c = read_run_config(a);
+    rrl_transfer_options to;
+    to.model = c.model;
+    to.training = c.train;
+    if (a.has("max-epochs")) to.training.max_epochs = int(a.count("max-epochs"));
+    to.unified = c.cv.unified;
+    to.mc_samples = a.count("mc-samples");
+    const bool quiet = a.flag("quiet");
+    std::vector<rrl_family> families;
+    std::string list = a.text("sets");
+    for (std::size_t pos = 0; pos <= list.size();) {
+        const std::size_t end = std::min(list.find(',', pos), list.size());
+        const std::string dir(trimmed(std::string_view(list).substr(pos, end - pos)));
+        pos = end + 1;
+        if (dir.empty()) continue;
+        const std::filesystem::path d(dir);
+        rrl_family f;
+        f.name = d.filename().empty() ? d.parent_path().filename().string() : d.filename().string();
+        f.stars = read_archive_inputs((d / "epoch_photometry.csv").string(), (d / "vari_rrlyrae.csv").string(),
+                                      c.model.input, c.train.threads, !quiet);
+        const std::string lp = (d / "labels.csv").string();
+        const auto labels = read_labels(lp, a.text("label-column"), "none");
+        const auto truth = read_labels(lp, a.text("truth-column"), "none");
+        for (const auto& s : f.stars) {
+            const bool cut = c.cv.paper_cuts && (s.n_epochs < 50 || s.peak_to_peak > 1.4);
+            const auto l = cut ? labels.end() : labels.find(s.id);
+            const auto t = cut ? truth.end() : truth.find(s.id);
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            f.label.push_back(l == labels.end() ? nan : l->second.feh);
+            f.truth.push_back(t == truth.end() ? nan : t->second.feh);
+            f.mean_g.push_back(t == truth.end() ? nan : t->second.mean_g);
+            f.blazhko.push_back(t == truth.end() ? -1 : t->second.blazhko);
+        }
+        std::fprintf(stderr, "transfer: family %s: %zu stars from %s\n", f.name.c_str(), f.stars.size(), dir.c_str());
+        families.push_back(std::move(f));
+    }
+    const auto folds = leave_one_family_out(families, to);
+    json report;
+    report["architecture"] = to_string(c.model.architecture);
+    report["heteroscedastic"] = c.model.heteroscedastic;
+    report["label_column"] = a.text("label-column");
+    report["truth_column"] = a.text("truth-column");
+    report["max_epochs"] = to.training.max_epochs;
+    report["mc_samples"] = to.mc_samples;
+    std::printf("| held-out family | type | stars | model RMSE | classical RMSE | model / classical | model R2 | classical R2 | "
+                "bias | 1-sigma coverage | 2-sigma coverage | median sigma |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& f : folds) {
+        const json j = f.to_json();
+        report["folds"].push_back(j);
+        for (const auto& t : j["model_vs_truth"]["per_type"].items()) {
+            const auto& m = t.value();
+            const auto& cl = j["classical_vs_truth"]["per_type"][t.key()];
+            if (!m.contains("rmse")) continue;
+            const auto num = [](const json& x, const char* k) { return x.contains(k) && x[k].is_number() ? x[k].get<double>() : std::nan(""); };
+            std::printf("| %s | %s | %zu | %.3f | %.3f | %.2f | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f |\n", f.held_out.c_str(),
+                        t.key().c_str(), m["n"].get<std::size_t>(), num(m, "rmse"), num(cl, "rmse"),
+                        num(m, "rmse") / num(cl, "rmse"), num(m, "r2"), num(cl, "r2"), num(m, "bias"),
+                        num(m, "coverage_1sigma"), num(m, "coverage_2sigma"), num(m, "median_sigma"));
+        }
+    }
+    write_file_atomically(a.path("out"), report.dump(2) + "\n");
+    std::fprintf(stderr, "transfer: wrote %s\n", a.path("out").c_str());
+    return 0;
+}
+
 int cmd_predict(const args& a) {
     const std::string mp = a.path("model"), out = a.path("out");
     auto models = load_rrlyrae_models(mp);
@@ -520,6 +617,7 @@ int cmd_evaluate(const args& a) {
     const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
     csv_reader csv(pp);
     const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"), cn = csv.column("n_epochs");
+    const auto cs = csv.find_column("feh_sigma");
     std::vector<rrl_scored_star> scored;
     std::size_t unpredicted = 0, unlabelled = 0;
     while (const csv_record* r = csv.next()) {
@@ -542,8 +640,15 @@ int cmd_evaluate(const args& a) {
         const rr_type type = classify_rr_type((*r)[ct]);
         if (type == rr_type::unknown)
             throw input_error(pp, r->line(), "type", "not an RR Lyrae type: '" + std::string((*r)[ct]) + "'");
-        scored.push_back({id, type, it->second.feh,
-                          it->second.sigma, f.value, std::size_t(n.value), it->second.mean_g, it->second.blazhko});
+        rrl_scored_star sc{id, type, it->second.feh,
+                           it->second.sigma, f.value, std::size_t(n.value), it->second.mean_g, it->second.blazhko};
+        if (cs && !trimmed((*r)[*cs]).empty()) {
+            const auto s = parse_double((*r)[*cs]);
+            if (!s.ok() || !(s.value >= 0))
+                throw input_error(pp, r->line(), "feh_sigma", "not a number >= 0: '" + std::string((*r)[*cs]) + "'");
+            sc.sigma = s.value;
+        }
+        scored.push_back(sc);
     }
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
     json j = evaluate_rrlyrae(scored, unpredicted);
@@ -564,6 +669,7 @@ int main(int argc, char** argv) {
         if (a.command() == "train") return cmd_train(a);
         if (a.command() == "tune") return cmd_tune(a);
         if (a.command() == "predict") return cmd_predict(a);
+        if (a.command() == "transfer") return cmd_transfer(a);
         if (a.command() == "classical") return cmd_classical(a);
         return cmd_evaluate(a);
     }, conventions);

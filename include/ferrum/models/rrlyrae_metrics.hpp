@@ -14,6 +14,7 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/models/rrlyrae_calibration.hpp"
 #include "ferrum/stats/metrics.hpp"
 
 namespace ferrum::models {
@@ -64,23 +65,41 @@ struct rrl_scored_star {
     std::size_t n_epochs = 0;
     double mean_g = std::numeric_limits<double>::quiet_NaN();  ///< when known (simulated labels carry it)
     int blazhko = -1;                                          ///< 1/0 when known, -1 unknown
+    double sigma = std::numeric_limits<double>::quiet_NaN();   ///< the prediction's sigma, when it has one
 };
 
 /// \brief Metrics as JSON: all stars, per type, by number of epochs and, where the labels say, by mean G
-/// and Blazhko modulation. Weighted forms use 1/label_sigma^2 (when every label has an error).
+/// and Blazhko modulation. Weighted forms use 1/label_sigma^2 (when every label has an error). When every
+/// star of a group has a predicted sigma > 0: the fractions of stars within 1 and 2 sigma of their label
+/// (coverage_1sigma, coverage_2sigma: 0.683 and 0.954 for sigmas that mean what they say), the median sigma
+/// and the RMS of (prediction - label) / sigma.
 inline nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars, std::size_t n_unpredicted = 0) {
     auto score = [&](auto keep) -> nlohmann::json {
-        std::vector<double> y, p, s;
-        bool all_sigma = true;
+        std::vector<double> y, p, s, r, ps;
+        bool all_sigma = true, all_pred_sigma = true;
         for (const auto& x : stars)
             if (keep(x)) {
                 y.push_back(x.truth);
                 p.push_back(x.feh);
                 s.push_back(x.label_sigma);
+                r.push_back(x.feh - x.truth);
+                ps.push_back(x.sigma);
                 all_sigma = all_sigma && x.label_sigma > 0;
+                all_pred_sigma = all_pred_sigma && x.sigma > 0 && std::isfinite(x.sigma);
             }
         if (y.size() < 2) return {{"n", y.size()}};
-        return rrl_score(y, p, all_sigma ? s : std::vector<double>{}).to_json();
+        auto j = rrl_score(y, p, all_sigma ? s : std::vector<double>{}).to_json();
+        if (all_pred_sigma) {
+            j["coverage_1sigma"] = rrl_coverage(r, ps, 1.0);
+            j["coverage_2sigma"] = rrl_coverage(r, ps, 2.0);
+            std::vector<double> sorted = ps;
+            std::nth_element(sorted.begin(), sorted.begin() + std::ptrdiff_t(sorted.size() / 2), sorted.end());
+            j["median_sigma"] = sorted[sorted.size() / 2];
+            double z2 = 0;
+            for (std::size_t i = 0; i < r.size(); ++i) z2 += (r[i] / ps[i]) * (r[i] / ps[i]);
+            j["z_rms"] = std::sqrt(z2 / double(r.size()));
+        }
+        return j;
     };
     nlohmann::json j;
     j["n_scored"] = stars.size();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/core/options.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
+#include "ferrum/models/rrlyrae_calibration.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
@@ -135,7 +137,14 @@ public:
         }
         train::training_history hist;
         if (opt_.architecture == rrl_architecture::fourier_linear) {
-            fit_ridge(stars, y, w, train_idx);
+            const auto loo = fit_ridge(stars, y, w, train_idx);
+            calibration_ = {};
+            if (t.calibrate && train_idx.size() >= 20) {
+                std::vector<rrl_calibration_point> pts;
+                for (std::size_t k = 0; k < train_idx.size(); ++k)
+                    pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0});
+                calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()));
+            }
         } else {
             auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
             net_.reset_parameters(t.seed);
@@ -154,17 +163,58 @@ public:
             to.progress = t.progress;
             to.handle_sigint = false;
             hist = train::fit(a, optimizer, tr, va, to);
+            trained_ = true;
+            calibration_ = {};
+            // the hold-out drove early stopping only: its residuals are nearly those of unseen stars
+            if (t.calibrate && va.size() >= 20)
+                calibration_ = rrl_sigma_calibration::fit(
+                    calibration_points(stars, y, va, t.calibration_mc_samples, t.seed + 7, t.threads),
+                    t.calibration_mc_samples, calibration_min_per_bin(va.size()));
         }
         trained_ = true;
         make_self_test();
         return hist;
     }
 
-    /// \brief [Fe/H] for every star: the deterministic network output, and (mc_samples >= 2) the standard
-    /// deviation of that many MC-dropout passes as sigma (0 when mc_samples < 2 or the model has no
-    /// dropout). Flagged and unserved stars get their flag and no number.
+    /// \brief Residuals (prediction - label) and raw sigmas of stars `idx` with `mc_samples` MC-dropout
+    /// passes: what a calibration is fitted on (e.g. out-of-fold predictions of cross-validation).
+    std::vector<rrl_calibration_point> calibration_points(const std::vector<rrl_star_input>& stars,
+                                                          const std::vector<double>& y,
+                                                          const std::vector<std::size_t>& idx, std::size_t mc_samples,
+                                                          std::uint64_t seed = 12345, unsigned threads = 2) const {
+        std::vector<rrl_star_input> sel;
+        sel.reserve(idx.size());
+        for (auto i : idx) sel.push_back(stars[i]);
+        const auto p = predict_raw(sel, mc_samples, seed, threads);
+        std::vector<rrl_calibration_point> pts;
+        for (std::size_t k = 0; k < idx.size(); ++k)
+            if (p[k].ok()) pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma});
+        return pts;
+    }
+
+    /// The sigma calibration (empty: predict() returns the raw sigma).
+    const rrl_sigma_calibration& calibration() const noexcept { return calibration_; }
+    /// Replaces the sigma calibration (e.g. one fitted on out-of-fold residuals).
+    void set_calibration(rrl_sigma_calibration c) { calibration_ = std::move(c); }
+    /// Bins with fewer stars than this take their type's pooled fit (5 epoch ranges per type).
+    static std::size_t calibration_min_per_bin(std::size_t n) { return std::max<std::size_t>(100, n / 8); }
+
+    /// \brief [Fe/H] for every star (the deterministic network output) with its sigma: the aleatoric sigma
+    /// of a heteroscedastic network and (mc_samples >= 2) the spread of that many MC-dropout passes, in
+    /// quadrature, mapped through the model's calibration (calibration(); none: this raw sigma, 0 for a
+    /// model with neither). Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
                                         std::uint64_t seed = 12345, unsigned threads = 2) const {
+        auto out = predict_raw(stars, mc_samples, seed, threads);
+        if (!calibration_.empty())
+            for (std::size_t i = 0; i < out.size(); ++i)
+                if (out[i].ok()) out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma);
+        return out;
+    }
+
+    /// predict() without the calibration: sigma is the raw hypot(aleatoric, MC-dropout spread).
+    std::vector<rrl_prediction> predict_raw(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
+                                            std::uint64_t seed = 12345, unsigned threads = 2) const {
         if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
         std::vector<rrl_prediction> out(stars.size());
         std::vector<std::size_t> idx;
@@ -180,7 +230,8 @@ public:
         const std::size_t chunk = 4096;
         for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
             std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
-            const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads);
+            std::vector<double> aleatoric;
+            const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads, &aleatoric);
             std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
             if (mc_samples >= 2 && has_dropout()) {
                 for (std::size_t k = 0; k < mc_samples; ++k) {
@@ -196,12 +247,12 @@ public:
             for (std::size_t j = 0; j < b.size(); ++j) {
                 auto& o = out[b[j]];
                 o.feh = mean[j];
+                double mc = 0.0;
                 if (mc_samples >= 2 && has_dropout()) {
                     const double m = s1[j] / double(mc_samples);
-                    o.sigma = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
-                } else {
-                    o.sigma = 0.0;
+                    mc = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
                 }
+                o.sigma = aleatoric.empty() ? mc : std::hypot(aleatoric[j], mc);
             }
         }
         return out;
@@ -222,6 +273,7 @@ public:
             j["ridge_coefficients"] = coef_;
         else
             j["network"] = nn::model_to_json(net_);
+        if (!calibration_.empty()) j["calibration"] = calibration_.to_json();
         j["self_test"] = self_test_;
         return j;
     }
@@ -318,14 +370,27 @@ private:
                 target[k] = static_cast<float>((y[batch[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
                 weight[k] = static_cast<float>(w[batch[std::size_t(k)]]);
             }
-            const auto l = nn::mse_loss(pred, target, weight);
-            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), std::size_t(1)});
-            for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
+            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), m.outputs()});
+            float value = 0;
+            if (m.opt_.heteroscedastic) {
+                Eigen::VectorXf log_var(n);
+                for (Eigen::Index k = 0; k < n; ++k) log_var[k] = out(std::size_t(k), 1);
+                const auto l = nn::robust_heteroscedastic_loss(pred, log_var, target, Eigen::VectorXf::Zero(n), weight);
+                for (Eigen::Index k = 0; k < n; ++k) {
+                    g(std::size_t(k), 0) = l.grad_mean[k];
+                    g(std::size_t(k), 1) = l.grad_log_var[k];
+                }
+                value = l.value;
+            } else {
+                const auto l = nn::mse_loss(pred, target, weight);
+                for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
+                value = l.value;
+            }
             m.net_.backward(g);
             auto params = m.net_.parameters();
             const float pen = reg.apply(params);
             if (t.clip_norm > 0) nn::clip_grad_norm(params, static_cast<float>(t.clip_norm));
-            return l.value + pen;
+            return value + pen;
         }
         float validation_loss(const std::vector<std::size_t>& idx) {
             double s = 0;
@@ -335,12 +400,21 @@ private:
                 const auto out = m.forward(stars, b, nn::mode::inference);
                 for (std::size_t k = 0; k < b.size(); ++k) {
                     const double d = out(k, 0) - (y[b[k]] - m.y_mean_) / m.y_scale_;
-                    s += w[b[k]] * d * d;
+                    if (m.opt_.heteroscedastic) {
+                        // the training loss's term: (d^2 e^{-s} + s) / 2 with s the log-variance
+                        const double lv = std::clamp(double(out(k, 1)), -30.0, 30.0);
+                        s += w[b[k]] * 0.5 * (d * d * std::exp(-lv) + lv);
+                    } else {
+                        s += w[b[k]] * d * d;
+                    }
                 }
             }
             return static_cast<float>(s / double(idx.size()));
         }
     };
+
+    /// Network outputs: the standardised mean, and its log-variance when heteroscedastic.
+    std::size_t outputs() const noexcept { return opt_.heteroscedastic ? 2 : 1; }
 
     bool has_dropout() const noexcept {
         if (opt_.architecture == rrl_architecture::fourier_linear) return false;
@@ -352,7 +426,11 @@ private:
     void build() {
         if (opt_.architecture == rrl_architecture::fourier_linear) return;
         const std::size_t F = rrl_feature_names().size();
+        // inputs first, in the order a model file lists them: node numbers (which seed the dropout masks)
+        // are then those of the network read back from the file, and MC-dropout sigmas match exactly
         auto x = net_.input("sequence", 2, true);
+        std::optional<decltype(x)> f;
+        if (opt_.architecture == rrl_architecture::gru_fourier) f = net_.input("features", F, false);
         std::size_t in = 2;
         for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
             const bool last = k + 1 == opt_.gru_sizes.size();
@@ -361,12 +439,11 @@ private:
             in = opt_.gru_sizes[k];
         }
         if (opt_.architecture == rrl_architecture::gru_fourier) {
-            auto f = net_.input("features", F, false);
-            auto c = net_.concat("joint", {x, f});
+            auto c = net_.concat("joint", {x, *f});
             auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
-            net_.add("out", nn::dense<float>(opt_.head_width, 1), h);
+            net_.add("out", nn::dense<float>(opt_.head_width, outputs()), h);
         } else {
-            net_.add("out", nn::dense<float>(in, 1), x);
+            net_.add("out", nn::dense<float>(in, outputs()), x);
         }
         net_.reset_parameters(seed_);
     }
@@ -452,17 +529,26 @@ private:
         return out;
     }
 
+    /// [Fe/H] (dex) of stars `b`; with `aleatoric`, a heteroscedastic network's sigma (dex) too.
     std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode,
-                                    std::uint64_t dropout_seed = 0, unsigned threads = 0) const {
+                                    std::uint64_t dropout_seed = 0, unsigned threads = 0,
+                                    std::vector<double>* aleatoric = nullptr) const {
         if (opt_.architecture == rrl_architecture::fourier_linear) return ridge_predict(stars, b);
         const auto o = infer(stars, b, mode, dropout_seed, threads);
         std::vector<double> out(b.size());
         for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
+        if (aleatoric && opt_.heteroscedastic) {
+            aleatoric->resize(b.size());
+            for (std::size_t k = 0; k < b.size(); ++k)
+                (*aleatoric)[k] = std::exp(0.5 * std::clamp(double(o(k, 1)), -30.0, 30.0)) * y_scale_;
+        }
         return out;
     }
 
-    void fit_ridge(const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<double>& w,
-                   const std::vector<std::size_t>& idx) {
+    /// Weighted ridge regression; returns the exact leave-one-out residuals (dex) of stars `idx`,
+    /// e_i / (1 - h_ii) with h_ii = w_i x_i^T A^-1 x_i (the penalty held fixed).
+    std::vector<double> fit_ridge(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                  const std::vector<double>& w, const std::vector<std::size_t>& idx) {
         const Eigen::Index F = static_cast<Eigen::Index>(rrl_feature_names().size());
         Eigen::MatrixXd A = Eigen::MatrixXd::Zero(F + 1, F + 1);
         Eigen::VectorXd r = Eigen::VectorXd::Zero(F + 1);
@@ -474,8 +560,19 @@ private:
             r.noalias() += w[i] * ((y[i] - y_mean_) / y_scale_) * x;
         }
         for (Eigen::Index j = 1; j <= F; ++j) A(j, j) += opt_.ridge * double(idx.size());
-        const Eigen::VectorXd c = A.ldlt().solve(r);
+        const auto ldlt = A.ldlt();
+        const Eigen::VectorXd c = ldlt.solve(r);
         coef_.assign(c.data(), c.data() + c.size());
+        std::vector<double> loo;
+        loo.reserve(idx.size());
+        for (auto i : idx) {
+            x[0] = 1.0;
+            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = feat_(stars[i].features[std::size_t(j)], std::size_t(j));
+            const double h = w[i] * x.dot(ldlt.solve(x));
+            const double e = x.dot(c) - (y[i] - y_mean_) / y_scale_;
+            loo.push_back(e / std::max(1.0 - h, 1e-6) * y_scale_);
+        }
+        return loo;
     }
 
     /// The preprocessing as data: what prepare_rrlyrae_inputs does (input and spline settings), what it
@@ -506,7 +603,7 @@ private:
 
     static rrlyrae_model from_json_v2(const nlohmann::json& j, const std::string& where, bool verify) {
         check_fields(j, {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
-                         "ridge_coefficients", "self_test"}, where, "");
+                         "ridge_coefficients", "calibration", "self_test"}, where, "");
         if (j.at("kind") != "rrlyrae") throw input_error(where, 0, "kind", "is not \"rrlyrae\"");
         const auto& pp = j.at("preprocessing");
         check_fields(pp, {"input", "standardise_magnitude_per_curve", "time_scale", "features", "target"}, where,
@@ -552,6 +649,16 @@ private:
                     throw input_error(where, 0, "network", r.name + " has " + std::to_string(it->size()) +
                                                                " values, the options' network " + std::to_string(r.size()));
                 std::copy(it->value, it->value + r.size(), r.value);
+            }
+            // the file's network itself: its dropout layers keep the seeds they were trained with, so
+            // MC-dropout sigmas of a loaded model equal those of the model that was saved
+            m.net_ = std::move(loaded);
+        }
+        if (j.contains("calibration")) {
+            try {
+                m.calibration_ = rrl_sigma_calibration::from_json(j.at("calibration"));
+            } catch (const value_error& e) {
+                throw input_error(where, 0, "calibration", e.what());
             }
         }
         m.self_test_ = j.at("self_test");
@@ -663,6 +770,7 @@ private:
     double time_mean_ = 0, time_scale_ = 1, y_mean_ = 0, y_scale_ = 1;
     standardiser feat_{{}, {}, 5.0};  // features clipped to +-5 z
     std::vector<double> coef_;
+    rrl_sigma_calibration calibration_;
     nlohmann::json self_test_;
 };
 

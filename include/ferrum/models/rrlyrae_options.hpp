@@ -52,9 +52,12 @@ struct rrl_model_options {
     std::size_t head_width = 32;                  ///< gru_fourier: hidden width of the joint head
     double ridge = 1e-3;                          ///< fourier_linear: L2 penalty on standardised coefficients
     std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
+    /// The network predicts a mean and a log-variance (trained with the Gaussian negative log-likelihood,
+    /// weighted as the MSE would be): its aleatoric sigma, one part of the predicted sigma (not in the paper).
+    bool heteroscedastic = false;
     rrl_input_options input;
 };
-FERRUM_OPTIONS(rrl_model_options, architecture, gru_sizes, dropout, head_width, ridge, types, input)
+FERRUM_OPTIONS(rrl_model_options, architecture, gru_sizes, dropout, head_width, ridge, types, heteroscedastic, input)
 
 /// \brief How a model is trained (Monti et al. 2025 unless said otherwise).
 struct rrl_training_options {
@@ -72,12 +75,16 @@ struct rrl_training_options {
     double reduce_lr_factor = 1.0;        ///< < 1: reduce-on-plateau (not in the paper)
     int reduce_lr_patience = 8;
     double clip_norm = 0.0;               ///< > 0: gradient-norm clipping (not in the paper)
+    /// Fit the sigma calibration (models/rrlyrae_calibration.hpp) on the early-stopping hold-out (the ridge
+    /// model: on its exact leave-one-out residuals) with this many MC-dropout passes per star.
+    bool calibrate = true;
+    std::size_t calibration_mc_samples = 20;  ///< predict's default: the sigma it states is the one calibrated
     std::uint64_t seed = 1;
     unsigned threads = 2;
     bool progress = progress_enabled_by_default();
 };
 FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
                density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
-               seed, threads, progress)
+               calibrate, calibration_mc_samples, seed, threads, progress)
 
 }  // namespace ferrum::models

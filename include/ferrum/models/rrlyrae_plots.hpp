@@ -9,11 +9,14 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/models/detail/svg_plot.hpp"
 #include "ferrum/models/rrlyrae_metrics.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 
 namespace ferrum::models {
 
 /// \brief Writes `dir`/pred_vs_true.svg (Monti et al. 2025, Fig. 6) and `dir`/residual_vs_epochs.svg
-/// (Fig. 7), atomically; returns their paths.
+/// (Fig. 7), and, when the predictions carry sigmas, `dir`/reliability.svg: for nominal coverages p the
+/// observed fraction of stars with |prediction - label| <= z_p sigma (z_p = Phi^-1((1 + p) / 2)), per type,
+/// beside the diagonal that calibrated sigmas follow. Atomically; returns their paths.
 inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, const std::vector<rrl_scored_star>& stars,
                                                     const std::string& title = "") {
     std::filesystem::create_directories(dir);
@@ -47,7 +50,37 @@ inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, cons
     const std::string pb = (std::filesystem::path(dir) / "residual_vs_epochs.svg").string();
     write_file_atomically(pa, detail::render_svg(a));
     write_file_atomically(pb, detail::render_svg(b));
-    return {pa, pb};
+    std::vector<std::string> written{pa, pb};
+    detail::svg_plot c;
+    c.title = title.empty() ? "Reliability of the predicted sigma" : title;
+    c.x_label = "nominal coverage";
+    c.y_label = "fraction of stars within the interval";
+    c.diagonal = true;
+    for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
+        std::vector<double> r, s;
+        for (const auto& x : stars)
+            if (x.type == t && x.sigma > 0 && std::isfinite(x.sigma)) {
+                r.push_back(x.feh - x.truth);
+                s.push_back(x.sigma);
+            }
+        if (r.size() < 2) continue;
+        detail::svg_series sc{std::string(to_string(t)) + " (" + std::to_string(r.size()) + ")",
+                              t == rr_type::rrab ? "#1f5fbf" : "#d0402a", {}, {}, true};
+        for (int k = 1; k <= 19; ++k) {
+            const double p = 0.05 * k;
+            sc.x.push_back(p);
+            sc.y.push_back(rrl_coverage(r, s, ferrum::detail::normal_quantile(0.5 * (1.0 + p))));
+        }
+        sc.x.push_back(0.99);
+        sc.y.push_back(rrl_coverage(r, s, ferrum::detail::normal_quantile(0.995)));
+        c.series.push_back(sc);
+    }
+    if (!c.series.empty()) {
+        const std::string pc = (std::filesystem::path(dir) / "reliability.svg").string();
+        write_file_atomically(pc, detail::render_svg(c));
+        written.push_back(pc);
+    }
+    return written;
 }
 
 }  // namespace ferrum::models

@@ -14,6 +14,7 @@ struct svg_series {
     std::string label;
     std::string colour;
     std::vector<double> x, y;
+    bool line = false;  ///< join the points (in order) with a line as well
 };
 
 struct svg_plot {
@@ -119,6 +120,13 @@ inline std::string render_svg(const svg_plot& p) {
         o += "<line x1=\"" + svg_number(L) + "\" y1=\"" + svg_number(py(0)) + "\" x2=\"" + svg_number(W - R) + "\" y2=\"" +
              svg_number(py(0)) + "\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n";
     for (const auto& s : p.series) {
+        if (s.line) {
+            std::string pts;
+            for (std::size_t i = 0; i < s.x.size(); ++i)
+                if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && (!p.log_x || s.x[i] > 0))
+                    pts += svg_number(px(s.x[i])) + "," + svg_number(py(s.y[i])) + " ";
+            o += "<polyline fill=\"none\" stroke=\"" + s.colour + "\" stroke-width=\"1.5\" points=\"" + pts + "\"/>\n";
+        }
         o += "<g fill=\"" + s.colour + "\" fill-opacity=\"0.45\">\n";
         for (std::size_t i = 0; i < s.x.size(); ++i) {
             if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (p.log_x && !(s.x[i] > 0))) continue;
