@@ -29,7 +29,9 @@ namespace ferrum::relations {
 ///
 /// Scale caveat: LAMOST low-resolution [Fe/H] lie about 0.1 dex below the high-resolution scales
 /// (../shared/data/README.md); this relation reproduces the LAMOST scale, offset included. The sample covers RRab
-/// only, with P 0.36-0.93 d and phi31 mostly 1.2-3.2 rad; outside that range it extrapolates.
+/// only, with P 0.36-0.93 d and phi31 1.07-3.25 rad (99% of the stars); outside that range it extrapolates.
+/// The phi31 errors are not small against its spread: the errors-in-variables term undoes regression dilution
+/// only in part, so on noise-free (simulated) features the slopes may be somewhat too shallow.
 inline constexpr std::array<double, 5> lamost_g_rrab_coefficients{
     -0.09926279753880002, -3.52434574943827, 0.42159771793914613, -3.1063177314447263, 3.828192432419578};
 /// \brief Posterior (Laplace) standard deviations of lamost_g_rrab_coefficients, same order.
