@@ -269,7 +269,8 @@ struct cv_row {
     double rmse = 0, rmse_sd = 0, bias = 0, mae = 0, r2 = 0, sigma_int = -1;  // sigma_int < 0: not a linear fit
 };
 
-cv_row score_out_of_fold(std::string model, const std::vector<double>& y, const std::vector<std::vector<double>>& oof) {
+cv_row score_out_of_fold(std::string model, const std::vector<double>& y,
+                         const std::vector<std::vector<double>>& oof) {
     cv_row r{std::move(model)};
     std::vector<double> rm;
     for (const auto& p : oof) {
@@ -332,11 +333,13 @@ int cmd_cv(const args& a) {
         return out;
     };
     std::vector<cv_row> rows;
-    rows.push_back(score_out_of_fold("constant (training mean)", y, train::out_of_fold_predictions(folds, n, [&](const train::fold& f) {
+    const auto training_mean = [&](const train::fold& f) {
         double mean = 0;
         for (std::size_t i : f.train) mean += y[i] / double(f.train.size());
         return std::vector<double>(f.test.size(), mean);
-    }, false)));
+    };
+    rows.push_back(score_out_of_fold("constant (training mean)", y,
+                                     train::out_of_fold_predictions(folds, n, training_mean, false)));
     for (const auto& r : references)
         rows.push_back(score_out_of_fold("reference " + r, y, std::vector<std::vector<double>>(repeats, raw[r])));
     for (const auto& l : linear) {
@@ -344,14 +347,16 @@ int cmd_cv(const args& a) {
         double sigma_int = 0;
         std::string name;
         for (const auto& f : l) name += (name.empty() ? "" : ",") + f;
-        auto row = score_out_of_fold("linear " + name, y, train::out_of_fold_predictions(folds, n, [&](const train::fold& f) {
+        const auto fit_predict = [&](const train::fold& f) {
             linear_relation_options o;
             o.target = target;
             const auto rel = fit_linear_relation(X.subset_rows(f.train), pick(y, f.train),
                                                  y_err.empty() ? std::vector<double>{} : pick(y_err, f.train), o);
             sigma_int += rel.sigma_int / double(folds.size());
             return rel.predict(X.subset_rows(f.test)).value;
-        }, !quiet));
+        };
+        auto row = score_out_of_fold("linear " + name, y,
+                                     train::out_of_fold_predictions(folds, n, fit_predict, !quiet));
         row.sigma_int = sigma_int;
         rows.push_back(row);
     }
@@ -363,9 +368,11 @@ int cmd_cv(const args& a) {
         o.max_depth = int(a.count("depth"));
         std::string name;
         for (const auto& f : boosting) name += (name.empty() ? "" : ",") + f;
-        rows.push_back(score_out_of_fold("gradient boosting " + name, y, train::out_of_fold_predictions(folds, n, [&](const train::fold& f) {
+        const auto fit_predict = [&](const train::fold& f) {
             return fit_gradient_boosting(G.subset_rows(f.train), pick(y, f.train), o).predict(G.subset_rows(f.test));
-        }, !quiet)));
+        };
+        rows.push_back(score_out_of_fold("gradient boosting " + name, y,
+                                         train::out_of_fold_predictions(folds, n, fit_predict, !quiet)));
     }
 #endif
     std::printf("cv: %zu rows of %s, target %s, %zu-fold x %zu repeats (seed %zu), out-of-fold, mean over repeats\n", n,
