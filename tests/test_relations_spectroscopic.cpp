@@ -1,17 +1,24 @@
 // The spectroscopic-scale (LAMOST) [Fe/H] relation of relations/spectroscopic.hpp: its recorded constants
 // against a refit on the shared table, the library's maximum-likelihood fit against an independent SciPy fit
 // of the same likelihood (tests/data/relations/lamost_ml_scipy.json, written by
-// tools/make_lamost_relation_reference.py), and feh_lamost_g at hand-computed points.
+// tools/make_lamost_relation_reference.py), feh_lamost_g at hand-computed points, and the
+// `ferrum-relations cv` command that tools/fit_lamost_relation.sh prints its table with (skips when the
+// program is not built; found through $FERRUM_RELATIONS_EXE or ../tools/ferrum-relations).
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "ferrum/relations/linear_relation.hpp"
 #include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/relations/table_io.hpp"
+#include "cli_helpers.hpp"
 #include "reference.hpp"
 
 using namespace ferrum;
@@ -31,7 +38,8 @@ std::string lamost_path() {
 }
 
 lamost_table read_lamost(const std::string& path) {
-    const std::vector<std::string> f{"pf", "phi31_g", "A1", "A2"}, e{"pf_error", "phi31_g_error", "A1_error", "A2_error"};
+    const std::vector<std::string> f{"pf", "phi31_g", "A1", "A2"};
+    const std::vector<std::string> e{"pf_error", "phi31_g_error", "A1_error", "A2_error"};
     std::vector<std::string> cols = f;
     cols.insert(cols.end(), e.begin(), e.end());
     cols.push_back("FeH");
@@ -76,7 +84,8 @@ TEST_CASE("feh_lamost_g at hand-computed points", "[relations][spectroscopic]") 
     // -0.099263 - 2.290825 + 1.011835 - 0.621264 + 0.306255 = -1.693262
     CHECK(feh_lamost_g(rr_type::rrab, 0.65, 2.4, 0.2, 0.08, 0.05) == Approx(-1.6932611633151038).margin(1e-12));
     // a3 is not used by the RRab relation.
-    CHECK(feh_lamost_g(rr_type::rrab, 0.65, 2.4, 0.2, 0.08, 0.0) == feh_lamost_g(rr_type::rrab, 0.65, 2.4, 0.2, 0.08, 0.3));
+    CHECK(feh_lamost_g(rr_type::rrab, 0.65, 2.4, 0.2, 0.08, 0.0) ==
+          feh_lamost_g(rr_type::rrab, 0.65, 2.4, 0.2, 0.08, 0.3));
     // RRc: Muraveva et al. (2025), 0.80 - 8.54*0.3 + 0.23*3.5 - 9.34*0.02 = -1.1438.
     CHECK(feh_lamost_g(rr_type::rrc, 0.3, 3.5, 0.2, 0.02, 0.01) == Approx(-1.1438).margin(1e-12));
     CHECK(feh_lamost_g(rr_type::rrc, 0.3, 3.5, 0.2, 0.02, 0.01) == feh_muraveva2025(rr_type::rrc, 0.3, 3.5, 0.02));
@@ -99,11 +108,13 @@ TEST_CASE("the library's ML fit agrees with SciPy's on a seeded synthetic set", 
     check_against_scipy(rel, s["fit"]);
     // and it finds the truth it was drawn from (b0, b_P, b_phi31, b_A1, sigma_int) within 3 sd.
     const auto truth = ferrum_test::vec(s["truth"]);
-    for (std::size_t k = 0; k < rel.coefficients.size(); ++k) CHECK(std::abs(rel.coefficients[k] - truth[k]) < 3 * rel.sd(k));
+    for (std::size_t k = 0; k < rel.coefficients.size(); ++k)
+        CHECK(std::abs(rel.coefficients[k] - truth[k]) < 3 * rel.sd(k));
     CHECK(std::abs(rel.sigma_int - truth.back()) < 3 * rel.sigma_int_sd);
 }
 
-TEST_CASE("the recorded LAMOST relation is the refit of the shared table, and SciPy's", "[relations][spectroscopic][data]") {
+TEST_CASE("the recorded LAMOST relation is the refit of the shared table, and SciPy's",
+          "[relations][spectroscopic][data]") {
     const std::string path = lamost_path();
     if (path.empty()) {
         WARN("shared data (../shared/data) not found: the LAMOST refit is skipped");
@@ -132,11 +143,72 @@ TEST_CASE("the recorded LAMOST relation is the refit of the shared table, and Sc
     const auto pred = rel.predict(d.X).value;
     double worst = 0;
     for (std::size_t i = 0; i < pred.size(); ++i)
-        worst = std::max(worst, std::abs(pred[i] - feh_lamost_g(rr_type::rrab, d.X(i, 0), d.X(i, 1), d.X(i, 2), d.X(i, 3), 0.0)));
+        worst = std::max(worst, std::abs(pred[i] - feh_lamost_g(rr_type::rrab, d.X(i, 0), d.X(i, 1), d.X(i, 2),
+                                                                d.X(i, 3), 0.0)));
     CHECK(worst < 1e-9);
     // It is closer to LAMOST than the Muraveva et al. (2025) labels (0.377 dex RMS) on these stars.
     std::vector<double> mur(d.y.size());
     for (std::size_t i = 0; i < mur.size(); ++i) mur[i] = feh_muraveva2025_rrab(d.X(i, 0), d.X(i, 1));
     CHECK(rmse(d.y, mur) == Approx(0.3766).margin(5e-4));
     CHECK(rmse(d.y, pred) < 0.33);
+}
+
+namespace {
+// The numbers of the `cv` table row whose model column is `model`: RMSE, sd, bias, MAE, R^2 (empty if absent).
+std::vector<double> cv_row_of(const std::string& out, const std::string& model) {
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(model + " ", 0) != 0) continue;
+        std::istringstream f(line.substr(model.size()));
+        std::vector<double> v(5);
+        for (auto& x : v) f >> x;
+        return v;
+    }
+    return {};
+}
+}  // namespace
+
+TEST_CASE("ferrum-relations cv scores references, linear relations and a constant on the same folds",
+          "[relations][spectroscopic][cli]") {
+    const std::string exe = ferrum_test::tool_exe("FERRUM_RELATIONS_EXE", "ferrum-relations");
+    if (exe.empty()) {
+        WARN("ferrum-relations not built: skipped");
+        return;
+    }
+    const auto dir = ferrum_test::fresh_dir("ferrum_test_relations_cv");
+    const std::string table = (dir / "t.csv").string();
+    {
+        // y = 1 + 2 x + e exactly (e a fixed +-0.1 pattern); ref = y (a perfect reference); off = y + 0.5.
+        std::ofstream t(table);
+        t << "x,x_error,y,y_err,ref,off\n";
+        for (int i = 0; i < 60; ++i) {
+            const double x = 0.05 * i, e = (i % 3 == 0 ? 0.1 : -0.05), y = 1 + 2 * x + e;
+            t << x << ",0.001," << y << ",0.05," << y << "," << y + 0.5 << "\n";
+        }
+    }
+    auto r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --target-error y_err --linear x "
+                                      "--error-suffix _error --reference ref --reference off --folds 3 --repeats 2",
+                                      dir, "FERRUM_QUIET=1 ");
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    const auto ref = cv_row_of(r.out, "reference ref"), off = cv_row_of(r.out, "reference off");
+    const auto lin = cv_row_of(r.out, "linear x"), con = cv_row_of(r.out, "constant (training mean)");
+    REQUIRE(ref.size() == 5);
+    REQUIRE(off.size() == 5);
+    REQUIRE(lin.size() == 5);
+    REQUIRE(con.size() == 5);
+    CHECK(ref[0] == Approx(0.0).margin(1e-4));   // RMSE
+    CHECK(off[0] == Approx(0.5).margin(1e-4));   // RMSE of a constant offset
+    CHECK(off[2] == Approx(0.5).margin(1e-4));   // bias = prediction - target
+    CHECK(lin[0] < 0.1);                         // the residual pattern, about 0.075 RMS
+    CHECK(lin[0] > 0.05);
+    CHECK(con[0] > 0.8);                         // sd of y over 0..3 in x is ~1.7
+    CHECK(r.out.find("3-fold x 2 repeats") != std::string::npos);
+    // A column that is not there is a data error (exit 1) naming it; an empty --linear is a usage error.
+    r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --linear nope", dir, "FERRUM_QUIET=1 ");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("nope") != std::string::npos);
+    r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --linear ,", dir, "FERRUM_QUIET=1 ");
+    CHECK(r.status == 2);
+    std::filesystem::remove_all(dir);
 }
