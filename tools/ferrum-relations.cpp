@@ -1,5 +1,8 @@
 // ferrum-relations: period-Fourier-[Fe/H] relations on CSV tables -- fit a Bayesian linear relation with
-// intrinsic scatter (Laplace or MCMC), predict with propagated uncertainties, rank features.
+// intrinsic scatter (Laplace or MCMC), predict with propagated uncertainties, rank features, compare
+// models by cross-validation.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -9,6 +12,8 @@
 
 #include <ferrum/core/atomic_file.hpp>
 #include <ferrum/relations.hpp>
+#include <ferrum/stats/metrics.hpp>
+#include <ferrum/train/kfold.hpp>
 
 #include "cli/options.hpp"
 #include "cli/run_tool.hpp"
@@ -73,7 +78,27 @@ const cli::program& program() {
            cli::count("folds", "CV folds", cli::default_of(select_defaults.n_splits)),
            cli::count("repeats", "CV repeats", cli::default_of(select_defaults.n_repeats)),
            cli::count("seed", "seed of the CV splits", cli::default_of(select_defaults.seed)),
-           cli::choice("scoring", "CV score", {"r2", "rmse"}, "r2")}}},
+           cli::choice("scoring", "CV score", {"r2", "rmse"}, "r2")}},
+         {"cv",
+          "Compares models on the same repeated stratified K-fold splits: a constant (the training mean),\n"
+          "each --reference column (predictions made elsewhere, scored as they are), each --linear feature\n"
+          "set fitted as 'fit' does (maximum likelihood with sigma_int, the target errors and, with\n"
+          "--error-suffix, the feature errors) and, with --boosting, gradient-boosted trees (builds with\n"
+          "ferrum::xgboost only). Prints RMSE (mean and sd over repeats), bias (prediction - target), MAE\n"
+          "and R^2 of the out-of-fold predictions, each the mean over repeats, and N.",
+          {cli::path("table", "the input CSV").shown_as("T.csv").required(),
+           cli::text("target", "the target column").required(),
+           cli::text("target-error", "the target's error column (weights the linear fits)"),
+           cli::text("linear", "feature columns of one linear relation").shown_as("P,phi31,...").repeated(),
+           cli::text("error-suffix", "the error column of feature F is F<SUFFIX> (default: exact features)"),
+           cli::text("reference", "a column of predictions of the target to score").repeated(),
+           cli::text("boosting", "feature columns of gradient boosting").shown_as("a,b,..."),
+           cli::count("rounds", "boosting rounds", "300"),
+           cli::count("depth", "boosting tree depth", "3"),
+           where(),
+           cli::count("folds", "CV folds", "5"),
+           cli::count("repeats", "CV repeats", "10"),
+           cli::count("seed", "seed of the CV splits", "7")}}},
         {cli::text("delimiter", "field delimiter: one character, or tab", ",").shown_as("C"),
          cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)")},
         "  Bad rows are errors naming the file, the line and the column.\n"};
@@ -238,6 +263,133 @@ int cmd_select(const args& a) {
     return 0;
 }
 
+// Out-of-fold metrics of one model, each the mean over the repeats of the CV.
+struct cv_row {
+    std::string model;
+    double rmse = 0, rmse_sd = 0, bias = 0, mae = 0, r2 = 0, sigma_int = -1;  // sigma_int < 0: not a linear fit
+};
+
+cv_row score_out_of_fold(std::string model, const std::vector<double>& y,
+                         const std::vector<std::vector<double>>& oof) {
+    cv_row r{std::move(model)};
+    std::vector<double> rm;
+    for (const auto& p : oof) {
+        const auto m = evaluate_regression(y, p);
+        rm.push_back(m.rmse);
+        r.bias += m.bias / double(oof.size()), r.mae += m.mae / double(oof.size()), r.r2 += m.r2 / double(oof.size());
+    }
+    for (double v : rm) r.rmse += v / double(rm.size());
+    double ss = 0;
+    for (double v : rm) ss += (v - r.rmse) * (v - r.rmse);
+    r.rmse_sd = rm.size() > 1 ? std::sqrt(ss / double(rm.size() - 1)) : 0.0;
+    return r;
+}
+
+int cmd_cv(const args& a) {
+    const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
+    const std::string target = a.text("target");
+    const std::string target_error = a.has("target-error") ? a.text("target-error") : "";
+    const std::string suffix = a.has("error-suffix") ? a.text("error-suffix") : "";
+    std::vector<std::vector<std::string>> linear;
+    for (const auto& l : a.all("linear")) {
+        linear.push_back(split(l));
+        if (linear.back().empty()) throw usage_error("cv: --linear is empty");
+    }
+    const auto references = a.all("reference");
+    const auto boosting = split(a.has("boosting") ? a.text("boosting") : "");
+#ifndef FERRUM_HAS_XGBOOST
+    if (!boosting.empty()) throw usage_error("cv: --boosting needs a ferrum-relations built with ferrum::xgboost");
+#endif
+    std::vector<std::string> cols{target};
+    const auto want = [&](const std::string& c) {
+        if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+    };
+    if (!target_error.empty()) want(target_error);
+    for (const auto& l : linear)
+        for (const auto& f : l) {
+            want(f);
+            if (!suffix.empty()) want(f + suffix);
+        }
+    for (const auto& r : references) want(r);
+    for (const auto& f : boosting) want(f);
+    const numeric_columns raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
+    const std::size_t n = raw.rows();
+    if (n == 0) throw value_error(a.path("table") + ": no rows (after --where filters)");
+    const std::vector<double>& y = raw[target];
+    const std::vector<double> y_err = target_error.empty() ? std::vector<double>{} : raw[target_error];
+    for (std::size_t i = 0; i < y_err.size(); ++i)
+        if (y_err[i] < 0) throw input_error(raw.file, raw.lines[i], target_error, "an error must be >= 0");
+    const auto table_of = [&](const std::vector<std::string>& features, bool errors) {
+        feature_table X;
+        for (const auto& f : features) X.add(f, raw[f], errors ? raw[f + suffix] : std::vector<double>{});
+        return X;
+    };
+    const std::size_t folds_k = a.count("folds"), repeats = a.count("repeats"), seed = a.count("seed");
+    const auto folds = train::repeated_stratified_kfold(y, folds_k, repeats, std::uint64_t(seed));
+    const auto pick = [&](const std::vector<double>& v, const std::vector<std::size_t>& idx) {
+        std::vector<double> out;
+        out.reserve(idx.size());
+        for (std::size_t i : idx) out.push_back(v[i]);
+        return out;
+    };
+    std::vector<cv_row> rows;
+    const auto training_mean = [&](const train::fold& f) {
+        double mean = 0;
+        for (std::size_t i : f.train) mean += y[i] / double(f.train.size());
+        return std::vector<double>(f.test.size(), mean);
+    };
+    rows.push_back(score_out_of_fold("constant (training mean)", y,
+                                     train::out_of_fold_predictions(folds, n, training_mean, false)));
+    for (const auto& r : references)
+        rows.push_back(score_out_of_fold("reference " + r, y, std::vector<std::vector<double>>(repeats, raw[r])));
+    for (const auto& l : linear) {
+        const feature_table X = table_of(l, !suffix.empty());
+        double sigma_int = 0;
+        std::string name;
+        for (const auto& f : l) name += (name.empty() ? "" : ",") + f;
+        const auto fit_predict = [&](const train::fold& f) {
+            linear_relation_options o;
+            o.target = target;
+            const auto rel = fit_linear_relation(X.subset_rows(f.train), pick(y, f.train),
+                                                 y_err.empty() ? std::vector<double>{} : pick(y_err, f.train), o);
+            sigma_int += rel.sigma_int / double(folds.size());
+            return rel.predict(X.subset_rows(f.test)).value;
+        };
+        auto row = score_out_of_fold("linear " + name, y,
+                                     train::out_of_fold_predictions(folds, n, fit_predict, !quiet));
+        row.sigma_int = sigma_int;
+        rows.push_back(row);
+    }
+#ifdef FERRUM_HAS_XGBOOST
+    if (!boosting.empty()) {
+        const feature_table G = table_of(boosting, false);
+        gradient_boosting_options o;
+        o.n_estimators = int(a.count("rounds"));
+        o.max_depth = int(a.count("depth"));
+        std::string name;
+        for (const auto& f : boosting) name += (name.empty() ? "" : ",") + f;
+        const auto fit_predict = [&](const train::fold& f) {
+            return fit_gradient_boosting(G.subset_rows(f.train), pick(y, f.train), o).predict(G.subset_rows(f.test));
+        };
+        rows.push_back(score_out_of_fold("gradient boosting " + name, y,
+                                         train::out_of_fold_predictions(folds, n, fit_predict, !quiet)));
+    }
+#endif
+    std::printf("cv: %zu rows of %s, target %s, %zu-fold x %zu repeats (seed %zu), out-of-fold, mean over repeats\n", n,
+                raw.file.c_str(), target.c_str(), folds_k, repeats, seed);
+    std::size_t w = 5;
+    for (const auto& r : rows) w = std::max(w, r.model.size());
+    std::printf("%-*s  %7s  %7s  %7s  %7s  %7s  %9s  %5s\n", int(w), "model", "RMSE", "sd", "bias", "MAE", "R^2",
+                "sigma_int", "N");
+    for (const auto& r : rows) {
+        char si[32] = "-";
+        if (r.sigma_int >= 0) std::snprintf(si, sizeof si, "%.4f", r.sigma_int);
+        std::printf("%-*s  %7.4f  %7.4f  %+7.4f  %7.4f  %7.4f  %9s  %5zu\n", int(w), r.model.c_str(), r.rmse, r.rmse_sd,
+                    r.bias, r.mae, r.r2, si, n);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -248,6 +400,7 @@ int main(int argc, char** argv) {
     return cli::run_tool(program(), argc, argv, [](const args& a) {
         if (a.command() == "fit") return cmd_fit(a);
         if (a.command() == "predict") return cmd_predict(a);
+        if (a.command() == "cv") return cmd_cv(a);
         return cmd_select(a);
     }, conventions);
 }

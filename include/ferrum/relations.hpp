@@ -4,6 +4,7 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/relations/classical.hpp"
+#include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/relations/feature_table.hpp"
 #include "ferrum/relations/table_io.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
