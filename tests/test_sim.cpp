@@ -116,6 +116,23 @@ double residual_rms(const simulated_rrlyrae& s, int K) {
     return std::sqrt(ss / double(ph.size() - 2 * K - 1));
 }
 
+// Epochs, catalogue and labels of two stars agree exactly.
+void check_same_star(const simulated_rrlyrae& a, const simulated_rrlyrae& b) {
+    REQUIRE(a.epochs.size() == b.epochs.size());
+    for (std::size_t k = 0; k < a.epochs.size(); ++k) {
+        CHECK(a.epochs[k].time == b.epochs[k].time);
+        CHECK(a.epochs[k].mag == b.epochs[k].mag);
+        CHECK(a.epochs[k].mag_error == b.epochs[k].mag_error);
+        CHECK(a.epochs[k].transit_id == b.epochs[k].transit_id);
+        CHECK(a.epochs[k].rejected_by_variability == b.epochs[k].rejected_by_variability);
+    }
+    CHECK(a.truth.amplitude == b.truth.amplitude);
+    CHECK(a.truth.phase == b.truth.phase);
+    CHECK(a.catalogue.amplitude == b.catalogue.amplitude);
+    CHECK(a.feh == b.feh);
+    CHECK(a.feh_error == b.feh_error);
+}
+
 }  // namespace
 
 TEST_CASE("the Muraveva relations reproduce the [Fe/H] column of the LMC table", "[sim]") {
@@ -167,14 +184,7 @@ TEST_CASE("stars are reproducible from the seed, whatever the order or thread co
     const auto s7 = a.star(7);
     for (std::uint64_t i = 0; i < 7; ++i) (void)b.star(i);  // b has done other work first
     const auto t7 = b.star(7);
-    REQUIRE(s7.epochs.size() == t7.epochs.size());
-    for (std::size_t k = 0; k < s7.epochs.size(); ++k) {
-        CHECK(s7.epochs[k].time == t7.epochs[k].time);
-        CHECK(s7.epochs[k].mag == t7.epochs[k].mag);
-        CHECK(s7.epochs[k].mag_error == t7.epochs[k].mag_error);
-        CHECK(s7.epochs[k].transit_id == t7.epochs[k].transit_id);
-    }
-    CHECK(s7.feh == t7.feh);
+    check_same_star(s7, t7);
     CHECK(a.truth(7, s7.type).period == s7.truth.period);
 
     o.seed = 43;
@@ -539,23 +549,6 @@ TEST_CASE("inconsistent options are refused with a sentence", "[sim]") {
 // Families: options for what another simulator may do differently (leave-one-family-out, issue #19)
 
 namespace {
-
-// Epochs, catalogue and labels of two stars agree exactly.
-void check_same_star(const simulated_rrlyrae& a, const simulated_rrlyrae& b) {
-    REQUIRE(a.epochs.size() == b.epochs.size());
-    for (std::size_t k = 0; k < a.epochs.size(); ++k) {
-        CHECK(a.epochs[k].time == b.epochs[k].time);
-        CHECK(a.epochs[k].mag == b.epochs[k].mag);
-        CHECK(a.epochs[k].mag_error == b.epochs[k].mag_error);
-        CHECK(a.epochs[k].transit_id == b.epochs[k].transit_id);
-        CHECK(a.epochs[k].rejected_by_variability == b.epochs[k].rejected_by_variability);
-    }
-    CHECK(a.truth.amplitude == b.truth.amplitude);
-    CHECK(a.truth.phase == b.truth.phase);
-    CHECK(a.catalogue.amplitude == b.catalogue.amplitude);
-    CHECK(a.feh == b.feh);
-    CHECK(a.feh_error == b.feh_error);
-}
 
 // Residuals of the clean epochs about the true (modulated) curve.
 std::vector<double> true_residuals(const simulated_rrlyrae& s) {
