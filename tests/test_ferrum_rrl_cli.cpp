@@ -257,3 +257,40 @@ TEST_CASE("ferrum-rrl: every option is declared once, typed and validated; nothi
     CHECK(all.out.find("learning_rate") != std::string::npos);  // the --config fields (FERRUM_OPTIONS)
     CHECK(all.out.find("evaluate") != std::string::npos);
 }
+
+TEST_CASE("ferrum-rrl simulate --family: the family's conventions, its name in labels.csv, the names in --help",
+          "[cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_family");
+    const std::string d = dir.string();
+    const auto h = run("simulate --help", dir);
+    CHECK(h.status == 0);
+    for (const char* f : {"ferrum", "bic", "heavy", "dense", "spectro", "--intrinsic-scatter"})
+        CHECK(h.out.find(f) != std::string::npos);
+
+    auto r = run("simulate --family spectro --intrinsic-scatter 0.3 --n-rrab 8 --n-rrc 4 --seed 2 --out " + d +
+                     "/set --quiet",
+                 dir);
+    REQUIRE(r.status == 0);
+    std::istringstream labels(slurp(dir / "set" / "labels.csv"));
+    std::string line;
+    std::getline(labels, line);
+    CHECK(line.substr(line.rfind(',') + 1) == "family");
+    int rows = 0;
+    while (std::getline(labels, line)) {
+        CHECK(line.substr(line.rfind(',') + 1) == "spectro");
+        ++rows;
+    }
+    CHECK(rows == 12);
+
+    r = run("simulate --family nope --n-rrab 1 --n-rrc 1 --out " + d + "/bad", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("ferrum, bic, heavy, dense, spectro") != std::string::npos);
+    CHECK(!fs::exists(dir / "bad"));
+    r = run("simulate --intrinsic-scatter -1 --n-rrab 1 --n-rrc 1 --out " + d + "/bad", dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("feh_intrinsic_scatter") != std::string::npos);
+}

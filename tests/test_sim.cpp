@@ -6,6 +6,8 @@
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/sim.hpp>
 
+#include <Eigen/Dense>
+
 #include "reference.hpp"
 
 #include <algorithm>
@@ -114,6 +116,23 @@ double residual_rms(const simulated_rrlyrae& s, int K) {
     return std::sqrt(ss / double(ph.size() - 2 * K - 1));
 }
 
+// Epochs, catalogue and labels of two stars agree exactly.
+void check_same_star(const simulated_rrlyrae& a, const simulated_rrlyrae& b) {
+    REQUIRE(a.epochs.size() == b.epochs.size());
+    for (std::size_t k = 0; k < a.epochs.size(); ++k) {
+        CHECK(a.epochs[k].time == b.epochs[k].time);
+        CHECK(a.epochs[k].mag == b.epochs[k].mag);
+        CHECK(a.epochs[k].mag_error == b.epochs[k].mag_error);
+        CHECK(a.epochs[k].transit_id == b.epochs[k].transit_id);
+        CHECK(a.epochs[k].rejected_by_variability == b.epochs[k].rejected_by_variability);
+    }
+    CHECK(a.truth.amplitude == b.truth.amplitude);
+    CHECK(a.truth.phase == b.truth.phase);
+    CHECK(a.catalogue.amplitude == b.catalogue.amplitude);
+    CHECK(a.feh == b.feh);
+    CHECK(a.feh_error == b.feh_error);
+}
+
 }  // namespace
 
 TEST_CASE("the Muraveva relations reproduce the [Fe/H] column of the LMC table", "[sim]") {
@@ -165,14 +184,7 @@ TEST_CASE("stars are reproducible from the seed, whatever the order or thread co
     const auto s7 = a.star(7);
     for (std::uint64_t i = 0; i < 7; ++i) (void)b.star(i);  // b has done other work first
     const auto t7 = b.star(7);
-    REQUIRE(s7.epochs.size() == t7.epochs.size());
-    for (std::size_t k = 0; k < s7.epochs.size(); ++k) {
-        CHECK(s7.epochs[k].time == t7.epochs[k].time);
-        CHECK(s7.epochs[k].mag == t7.epochs[k].mag);
-        CHECK(s7.epochs[k].mag_error == t7.epochs[k].mag_error);
-        CHECK(s7.epochs[k].transit_id == t7.epochs[k].transit_id);
-    }
-    CHECK(s7.feh == t7.feh);
+    check_same_star(s7, t7);
     CHECK(a.truth(7, s7.type).period == s7.truth.period);
 
     o.seed = 43;
@@ -531,4 +543,378 @@ TEST_CASE("inconsistent options are refused with a sentence", "[sim]") {
     CHECK_THROWS_WITH(rrlyrae_simulator(o), Catch::Contains("phi31"));
     CHECK_THROWS_AS(rrlyrae_simulator().star(0, rr_type::rrd), ferrum::value_error);
     CHECK_THROWS_AS(feh_muraveva2025(rr_type::unknown, 0.5, 2.0, 0.1), ferrum::value_error);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Families: options for what another simulator may do differently (leave-one-family-out, issue #19)
+
+namespace {
+
+// Residuals of the clean epochs about the true (modulated) curve.
+std::vector<double> true_residuals(const simulated_rrlyrae& s) {
+    std::vector<double> r;
+    for (const auto& e : s.epochs)
+        if (!e.rejected_by_variability) r.push_back(e.mag - s.truth.modulated_magnitude(e.time));
+    return r;
+}
+
+// Excess kurtosis of values whose mean is known to be 0.
+double excess_kurtosis(const std::vector<double>& r) {
+    double m2 = 0, m4 = 0;
+    for (double x : r) {
+        m2 += x * x;
+        m4 += x * x * x * x;
+    }
+    m2 /= double(r.size());
+    m4 /= double(r.size());
+    return m4 / (m2 * m2) - 3.0;
+}
+
+double mean_of(const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return s / double(v.size());
+}
+
+double sd_of(const std::vector<double>& v) {
+    const double m = mean_of(v);
+    double s = 0;
+    for (double x : v) s += (x - m) * (x - m);
+    return std::sqrt(s / double(v.size() - 1));
+}
+
+// Stars with many bright epochs and nothing but white noise, so that residuals show the noise model.
+simulation_options noise_probe(double g) {
+    simulation_options o;
+    o.seed = 29;
+    o.g_min = o.g_max = g;
+    o.min_epochs = o.max_epochs = 200;
+    o.formal_error_sigma_ln = 0.0;
+    o.rejected_fraction = 0.0;
+    o.blazhko_fraction_rrab = o.blazhko_fraction_rrc = 0.0;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("family ferrum is the default simulator, and options that are off draw nothing", "[sim][family]") {
+    const simulation_options d;
+    CHECK(d.noise_model == noise_kind::table);
+    CHECK(d.cadence == cadence_kind::gaia);
+    CHECK(d.label_fit_order == fit_order_rule::fixed);
+    CHECK(d.label_fit_weighted);
+    CHECK(d.high_harmonics_scale == 1.0);
+    CHECK(d.high_harmonics_phase_sd == 0.0);
+    CHECK(d.feh_intrinsic_scatter == 0.0);
+    CHECK(d.family == "ferrum");
+
+    simulation_options o;
+    o.seed = 5;
+    auto f = family_options("ferrum");
+    f.seed = 5;
+    const rrlyrae_simulator plain(o), fam(f);
+    // the spread of feh_true comes from the second stream: epochs, fit and feh stay as they were
+    auto spread = o;
+    spread.feh_intrinsic_scatter = 0.2;
+    const rrlyrae_simulator spread_sim(spread);
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        const auto a = plain.star(i), b = fam.star(i), c = spread_sim.star(i);
+        check_same_star(a, b);
+        CHECK(a.feh_true == b.feh_true);
+        check_same_star(a, c);
+        CHECK(a.feh_true != c.feh_true);
+        CHECK(b.family == "ferrum");
+    }
+    // truth() draws the second stream as star() does
+    auto bic = family_options("bic");
+    bic.seed = 5;
+    const rrlyrae_simulator bs(bic);
+    for (std::uint64_t i = 0; i < 20; ++i) {
+        const auto type = i % 2 ? rr_type::rrc : rr_type::rrab;
+        const auto s = bs.star(i, type);
+        CHECK(bs.truth(i, type).phase == s.truth.phase);
+        CHECK(bs.truth(i, type).amplitude == s.truth.amplitude);
+    }
+}
+
+TEST_CASE("harmonics above the third: amplitudes scale exactly, phases scatter by the asked sd", "[sim][family]") {
+    simulation_options o;
+    o.seed = 8;
+    auto scaled = o;
+    scaled.high_harmonics_scale = 1.5;
+    auto turned = o;
+    turned.high_harmonics_phase_sd = 0.3;
+    const rrlyrae_simulator base(o), big(scaled), twisted(turned);
+    std::vector<double> dphi;
+    for (std::uint64_t i = 0; i < 600; ++i) {
+        const auto type = i % 3 == 0 ? rr_type::rrc : rr_type::rrab;
+        const auto t0 = base.truth(i, type), t1 = big.truth(i, type), t2 = twisted.truth(i, type);
+        REQUIRE(t0.order() == (type == rr_type::rrab ? 8 : 4));
+        for (int k = 1; k <= t0.order(); ++k) {
+            const auto j = static_cast<std::size_t>(k - 1);
+            CHECK(t1.amplitude[j] == Approx((k > 3 ? 1.5 : 1.0) * t0.amplitude[j]).epsilon(1e-12));
+            CHECK(t1.phase[j] == t0.phase[j]);
+            CHECK(t2.amplitude[j] == t0.amplitude[j]);
+            if (k <= 3) CHECK(t2.phase[j] == t0.phase[j]);
+            else dphi.push_back(std::remainder(t2.phase[j] - t0.phase[j], two_pi));
+        }
+    }
+    const double n = double(dphi.size()), sd = sd_of(dphi);
+    CHECK(std::abs(mean_of(dphi)) < 3 * 0.3 / std::sqrt(n));
+    CHECK(std::abs(sd - 0.3) < 3 * 0.3 / std::sqrt(2 * n));
+}
+
+TEST_CASE("student_t excess noise has heavy tails at the table's RMS; table noise is Gaussian", "[sim][family]") {
+    auto o = noise_probe(14.0);  // formal errors 1.2 mmag, excess scatter ~13 mmag
+    auto t = o;
+    t.noise_model = noise_kind::student_t;
+    const rrlyrae_simulator gauss(o), heavy(t);
+    std::vector<double> k_gauss, k_heavy;
+    double ss_gauss = 0, ss_heavy = 0;
+    for (std::uint64_t i = 0; i < 40; ++i) {
+        const auto rg = true_residuals(gauss.star(i, rr_type::rrab));
+        const auto rh = true_residuals(heavy.star(i, rr_type::rrab));
+        k_gauss.push_back(excess_kurtosis(rg));
+        k_heavy.push_back(excess_kurtosis(rh));
+        for (double x : rg) ss_gauss += x * x;
+        for (double x : rh) ss_heavy += x * x;
+    }
+    // Gaussian: excess kurtosis 0 with a standard error of sqrt(24 / 200) per star, 0.055 for the mean
+    CHECK(std::abs(mean_of(k_gauss)) < 0.25);
+    // t with nu = 3 has infinite kurtosis; 200 draws show several units of it
+    CHECK(mean_of(k_heavy) > 1.5);
+    CHECK(quantile(k_heavy, 0.5) > 0.5);
+    // the same per-star scatter (the same main-stream draws), rescaled to the same variance
+    CHECK(ss_heavy / ss_gauss == Approx(1.0).margin(0.25));
+}
+
+TEST_CASE("lognormal noise: excess RMS is the table median at G times exp(0.5 z)", "[sim][family]") {
+    auto o = noise_probe(16.0);
+    o.noise_model = noise_kind::lognormal;
+    o.blazhko_fraction_rrab = 0.5;  // no effect on the scatter: the Blazhko state is ignored
+    const rrlyrae_simulator sim(o);
+    // the residual-RMS table's median at G 16 (Dekany & Grebel 2022): 13.26 mmag at G 15.67 and 16.3 at
+    // 16.51, interpolated in ln
+    const double median_16 = 0.01326 * std::exp((16.0 - 15.67) / (16.51 - 15.67) * std::log(0.0163 / 0.01326));
+    std::vector<double> ln_ratio, ln_blazhko, ln_plain;
+    for (std::uint64_t i = 0; i < 300; ++i) {
+        const auto s = sim.star(i, rr_type::rrab);
+        double ss = 0, formal = 0;
+        std::size_t n = 0;
+        for (const auto& e : s.epochs) {
+            ss += std::pow(e.mag - s.truth.modulated_magnitude(e.time), 2);
+            formal += e.mag_error * e.mag_error;
+            ++n;
+        }
+        const double excess = std::sqrt(std::max(ss / double(n) - formal / double(n), 1e-12));
+        ln_ratio.push_back(std::log(excess / median_16));
+        (s.truth.blazhko.active() ? ln_blazhko : ln_plain).push_back(ln_ratio.back());
+    }
+    // sd 0.5 plus the estimate's own ~1/sqrt(2 * 200) = 0.05 in quadrature
+    CHECK(sd_of(ln_ratio) == Approx(std::hypot(0.5, 0.05)).margin(3 * 0.5 / std::sqrt(600.0)));
+    CHECK(std::abs(quantile(ln_ratio, 0.5)) < 0.08);
+    CHECK(std::abs(mean_of(ln_blazhko) - mean_of(ln_plain)) < 4 * 0.5 * std::sqrt(1.0 / 150 + 1.0 / 150));
+}
+
+TEST_CASE("BIC labels: orders in [3, 6] that vary between stars and minimise the BIC", "[sim][family]") {
+    auto o = family_options("bic");
+    o.seed = 13;
+    const rrlyrae_simulator sim(o);
+    std::map<int, int> orders;
+    for (std::uint64_t i = 0; i < 200; ++i) {
+        const auto s = sim.star(i);
+        const int K = s.catalogue.order();
+        ++orders[K];
+        CHECK(K >= 3);
+        CHECK(K <= 6);
+        CHECK(s.catalogue.num_clean_epochs >= simulation_options::min_clean_epochs(K));
+        // recompute the criterion: n ln(chi2 / n) + (2K + 1) ln n over the orders the clean epochs support
+        std::vector<double> ph, m, e;
+        for (const auto& x : s.epochs)
+            if (!x.rejected_by_variability) {
+                ph.push_back(x.time / s.truth.period);
+                m.push_back(x.mag);
+                e.push_back(x.mag_error);
+            }
+        const double n = double(ph.size());
+        int best = 0;
+        double best_bic = 0;
+        for (int k = 3; k <= 6 && int(ph.size()) >= simulation_options::min_clean_epochs(k); ++k) {
+            ferrum::fourier_options fo;
+            fo.order = k;
+            const auto f = ferrum::fit_fourier(ph, m, e, fo);
+            double chi2 = 0;
+            for (std::size_t j = 0; j < ph.size(); ++j) chi2 += std::pow((m[j] - f(ph[j])) / e[j], 2);
+            const double bic = n * std::log(chi2 / n) + (2 * k + 1) * std::log(n);
+            if (best == 0 || bic < best_bic) {
+                best = k;
+                best_bic = bic;
+            }
+        }
+        CHECK(K == best);
+    }
+    CHECK(orders.size() >= 3);
+    for (const auto& [K, count] : orders) CHECK(count < 180);
+}
+
+TEST_CASE("unweighted label fits are ordinary least squares and differ from the weighted ones", "[sim][family]") {
+    simulation_options w;
+    w.seed = 21;
+    auto u = w;
+    u.label_fit_weighted = false;
+    const rrlyrae_simulator ws(w), us(u);
+    int differ = 0, compared = 0;
+    for (std::uint64_t i = 0; i < 60; ++i) {
+        const auto a = ws.star(i), b = us.star(i);
+        if (a.epochs.size() != b.epochs.size()) continue;  // a redrawn sampling (rare)
+        ++compared;
+        // the fits by hand: [1, cos 2 pi k phase, sin 2 pi k phase] by normal equations
+        const int K = b.catalogue.order();
+        std::vector<std::size_t> clean;
+        for (std::size_t j = 0; j < b.epochs.size(); ++j)
+            if (!b.epochs[j].rejected_by_variability) clean.push_back(j);
+        Eigen::MatrixXd X(clean.size(), 2 * K + 1);
+        Eigen::VectorXd y(clean.size()), wt(clean.size());
+        for (std::size_t r = 0; r < clean.size(); ++r) {
+            const auto& e = b.epochs[clean[r]];
+            const double ph = e.time / b.truth.period;
+            X(r, 0) = 1;
+            for (int k = 1; k <= K; ++k) {
+                X(r, 2 * k - 1) = std::cos(two_pi * k * ph);
+                X(r, 2 * k) = std::sin(two_pi * k * ph);
+            }
+            y(r) = e.mag;
+            wt(r) = 1.0 / (e.mag_error * e.mag_error);
+        }
+        const Eigen::VectorXd beta_u = (X.transpose() * X).ldlt().solve(X.transpose() * y);
+        const Eigen::VectorXd beta_w =
+            (X.transpose() * wt.asDiagonal() * X).ldlt().solve(X.transpose() * wt.asDiagonal() * y);
+        CHECK(b.catalogue.mean_mag == Approx(beta_u(0)).margin(1e-8));
+        CHECK(a.catalogue.mean_mag == Approx(beta_w(0)).margin(1e-8));
+        for (int k = 1; k <= K; ++k) {
+            CHECK(b.catalogue.A(k) == Approx(std::hypot(beta_u(2 * k - 1), beta_u(2 * k))).margin(1e-8));
+            CHECK(a.catalogue.A(k) == Approx(std::hypot(beta_w(2 * k - 1), beta_w(2 * k))).margin(1e-8));
+        }
+        differ += std::abs(a.catalogue.phi31() - b.catalogue.phi31()) > 1e-6 && a.feh != b.feh;
+    }
+    CHECK(compared >= 55);
+    CHECK(differ >= compared - 1);  // errors vary (log-normal factor, magnitude): the weights matter
+}
+
+TEST_CASE("feh_true carries the intrinsic scatter; the catalogue label feh does not", "[sim][family]") {
+    simulation_options o;
+    o.seed = 31;
+    o.feh_intrinsic_scatter = 0.2;
+    const rrlyrae_simulator sim(o);
+    std::vector<double> d;
+    for (std::uint64_t i = 0; i < 3000; ++i) {
+        const auto s = sim.star(i);
+        const auto& t = s.truth;
+        d.push_back(s.feh_true - feh_muraveva2025(s.type, t.period, t.phi31(), t.A2()));
+        CHECK(s.feh == feh_muraveva2025(s.type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2()));
+    }
+    const double n = double(d.size());
+    CHECK(std::abs(mean_of(d)) < 3 * 0.2 / std::sqrt(n));
+    CHECK(std::abs(sd_of(d) - 0.2) < 3 * 0.2 / std::sqrt(2 * n));
+}
+
+TEST_CASE("Blazhko fractions of a family match the asked rates within binomial 4 sigma", "[sim][family]") {
+    auto o = family_options("bic");
+    o.seed = 37;
+    const rrlyrae_simulator sim(o);
+    for (const auto& [type, p] : {std::pair{rr_type::rrab, 0.4}, std::pair{rr_type::rrc, 0.1}}) {
+        const int n = 5000;
+        int on = 0;
+        for (int i = 0; i < n; ++i) {
+            const auto t = sim.truth(std::uint64_t(i), type);
+            if (t.blazhko.active()) {
+                ++on;
+                CHECK(t.blazhko.period >= o.blazhko_period_min);
+                CHECK(t.blazhko.period <= o.blazhko_period_max);
+            }
+        }
+        CHECK(std::abs(on / double(n) - p) < 4 * std::sqrt(p * (1 - p) / n));
+    }
+}
+
+TEST_CASE("uniform cadence spreads the transits uniformly over the DR3 baseline", "[sim][family]") {
+    auto o = family_options("dense");
+    o.seed = 41;
+    const rrlyrae_simulator sim(o);
+    std::vector<double> u;
+    for (std::uint64_t i = 0; i < 60; ++i) {
+        const auto s = sim.star(i);
+        CHECK(int(s.epochs.size()) >= o.min_epochs);
+        CHECK(int(s.epochs.size()) <= o.max_epochs);
+        for (std::size_t k = 0; k < s.epochs.size(); ++k) {
+            const double t = s.epochs[k].time;
+            CHECK(t >= 1666.0);
+            CHECK(t <= 2704.0);
+            if (k > 0) {
+                CHECK(t >= s.epochs[k - 1].time);
+                CHECK(s.epochs[k].transit_id > s.epochs[k - 1].transit_id);
+            }
+            u.push_back((t - 1666.0) / (2704.0 - 1666.0));
+        }
+    }
+    // Kolmogorov-Smirnov distance to U(0, 1); 1.95 / sqrt(N) is the 0.1 % critical value
+    std::sort(u.begin(), u.end());
+    const double N = double(u.size());
+    double D = 0;
+    for (std::size_t i = 0; i < u.size(); ++i) D = std::max({D, (i + 1) / N - u[i], u[i] - i / N});
+    CHECK(N > 3000);
+    CHECK(D < 1.95 / std::sqrt(N));
+}
+
+TEST_CASE("families: every name validates and writes its name to labels.csv; unknown names are refused",
+          "[sim][family]") {
+    const auto names = family_names();
+    REQUIRE(names.size() == 5);
+    CHECK(names.front() == "ferrum");
+    for (const auto& name : names) {
+        const auto o = family_options(name);
+        CHECK(o.family == name);
+        CHECK_NOTHROW(o.validate());
+    }
+    CHECK_THROWS_AS(family_options("nope"), ferrum::value_error);
+    CHECK_THROWS_WITH(family_options("nope"), Catch::Contains("nope") && Catch::Contains("ferrum") &&
+                                                  Catch::Contains("bic") && Catch::Contains("heavy") &&
+                                                  Catch::Contains("dense") && Catch::Contains("spectro"));
+
+    auto o = family_options("heavy");
+    o.seed = 3;
+    write_options w;
+    w.progress = false;
+    const fs::path dir = fs::temp_directory_path() / "ferrum_test_sim_family";
+    fs::remove_all(dir);
+    const auto set = write_gaia_like_set(dir, 6, 3, o, w);
+    std::string header;
+    const auto lb = read_csv(set.labels, &header);
+    CHECK(header.substr(header.rfind(',') + 1) == "family");
+    REQUIRE(lb.size() == 9);
+    for (const auto& r : lb) CHECK(r.at("family") == "heavy");
+    fs::remove_all(dir);
+
+    simulation_options bad;
+    bad.label_fit_order = fit_order_rule::bic;
+    bad.bic_min_order = 2;
+    CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("bic_min_order"));
+    bad = {};
+    bad.label_fit_order = fit_order_rule::bic;
+    bad.bic_min_order = 5;
+    bad.bic_max_order = 4;
+    CHECK_THROWS_AS(rrlyrae_simulator(bad), ferrum::value_error);
+    bad = {};
+    bad.label_fit_order = fit_order_rule::bic;
+    bad.min_epochs = 12;  // fewer than two epochs per coefficient of an order-3 fit
+    CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("min_epochs"));
+    bad = {};
+    bad.feh_intrinsic_scatter = -0.1;
+    CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("feh_intrinsic_scatter"));
+    bad = {};
+    bad.high_harmonics_scale = -1;
+    CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("high_harmonics_scale"));
+    bad = {};
+    bad.family = "a,b";
+    CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("family"));
 }

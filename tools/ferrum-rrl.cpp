@@ -71,7 +71,11 @@ const cli::program& program() {
           {cli::count("n-rrab", "RRab stars").required(), cli::count("n-rrc", "RRc stars").required(),
            cli::count("seed", "random seed", "0"), cli::path("out", "output directory").shown_as("DIR").required(),
            cli::count("min-epochs", "fewest G epochs of a simulated star",
-                      cli::default_of(sim::simulation_options{}.min_epochs))}},
+                      cli::default_of(sim::simulation_options{}.min_epochs)),
+           cli::choice("family", "simulator conventions, ferrum = the defaults (docs/simulator.md)",
+                       sim::family_names(), "ferrum"),
+           cli::number("intrinsic-scatter", "spread (dex) of feh_true at fixed light-curve shape (overrides the "
+                       "family's)")}},
          {"train",
           "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
@@ -379,9 +383,10 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
 // --- commands -------------------------------------------------------------------------------------
 
 int cmd_simulate(const args& a) {
-    sim::simulation_options o;
+    sim::simulation_options o = sim::family_options(a.choice("family"));
     o.seed = static_cast<std::uint64_t>(a.count("seed"));
     o.min_epochs = static_cast<int>(a.count("min-epochs"));
+    if (a.has("intrinsic-scatter")) o.feh_intrinsic_scatter = a.number("intrinsic-scatter");
     const std::size_t nab = a.count("n-rrab"), nc = a.count("n-rrc");
     sim::write_options w;
     w.threads = threads_or(a, 0);

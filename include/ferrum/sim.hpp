@@ -4,4 +4,5 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/sim/rrlyrae.hpp"
+#include "ferrum/sim/rrlyrae_families.hpp"
 #include "ferrum/sim/giants.hpp"

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -124,9 +125,10 @@ struct simulated_rrlyrae {
     rrlyrae_truth truth;
     std::vector<gaia_epoch> epochs;  ///< in time order, rejected ones included
     catalogue_parameters catalogue;
-    double feh_true = 0.0;   ///< the relation on the true P, phi31, A2 (the physics)
+    double feh_true = 0.0;   ///< the relation on the true P, phi31, A2 (the physics), plus N(0, feh_intrinsic_scatter)
     double feh = 0.0;        ///< the relation on the catalogue's P, phi31, A2 (what a survey label is)
     double feh_error = 0.0;  ///< quoted label uncertainty, uniform in (0.2, 0.4]
+    std::string family;      ///< simulation_options::family of the simulator that made it
 
     /// The clean (or all) epochs as a ferrum::light_curve for the lightcurve/ pipeline.
     ferrum::light_curve light_curve(bool include_rejected = false) const {
@@ -143,7 +145,34 @@ struct simulated_rrlyrae {
     }
 };
 
-/// \brief Knobs of the simulator. The defaults give an all-sky Gaia DR3-like population.
+/// \brief How the per-epoch excess scatter (beyond the formal errors) is made.
+enum class noise_kind {
+    /// Per-star scatter drawn by rank from the residual-RMS table of real curves (Blazhko stars from its
+    /// upper tail), formal errors and the Blazhko term removed in quadrature; Gaussian per epoch.
+    table,
+    /// Per-star excess RMS = the table's median at the star's G times exp(0.5 z), z ~ N(0, 1), whatever
+    /// the Blazhko state; Gaussian per epoch.
+    lognormal,
+    /// The table's per-star scatter, but each epoch's excess noise Student-t with 3 degrees of freedom
+    /// rescaled to the same RMS: heavy tails.
+    student_t,
+};
+
+/// \brief When the G transits fall.
+enum class cadence_kind {
+    gaia,     ///< visits of paired transits separated by gaps of weeks (detail/gaia_cadence.hpp)
+    uniform,  ///< independent times uniform over the DR3 baseline
+};
+
+/// \brief How the order of the catalogue-style Fourier refit (the labels' fit) is chosen.
+enum class fit_order_rule {
+    fixed,  ///< fit_order_rrab / fit_order_rrc
+    bic,    ///< per star, the order in [bic_min_order, bic_max_order] with the smallest BIC
+};
+
+/// \brief Knobs of the simulator. The defaults give an all-sky Gaia DR3-like population (the `ferrum`
+/// family of rrlyrae_families.hpp); the options from `noise_model` on vary what another simulator may do
+/// differently, and at their defaults they change no draw.
 struct simulation_options {
     std::uint64_t seed = 0;
     /// Probability that star(i) (without a type) is an RRab: DR3 has 174,947 RRab and 93,952 RRc.
@@ -171,6 +200,28 @@ struct simulation_options {
     /// source_id of star 0; the default lies above every real Gaia source_id (< 6.92e18).
     std::int64_t first_source_id = 9000000000000000000LL;
 
+    /// The excess-scatter model (used when excess_scatter is on).
+    noise_kind noise_model = noise_kind::table;
+    /// Factor on the amplitudes of the harmonics above the third (RRab k = 4..8, RRc k = 4).
+    double high_harmonics_scale = 1.0;
+    /// Extra Gaussian scatter (rad) of the phases of the harmonics above the third.
+    double high_harmonics_phase_sd = 0.0;
+    /// When the transits fall.
+    cadence_kind cadence = cadence_kind::gaia;
+    /// The order of the catalogue-style refit that gives vari_rrlyrae.csv and the `feh` label: fixed
+    /// (fit_order_rrab / fit_order_rrc) or chosen by BIC in [bic_min_order, bic_max_order], never above
+    /// the order that the star's clean epochs support at two per coefficient.
+    fit_order_rule label_fit_order = fit_order_rule::fixed;
+    int bic_min_order = 3, bic_max_order = 6;
+    /// Weight the refit by 1/sigma^2 (false: every epoch alike).
+    bool label_fit_weighted = true;
+    /// Spread (dex) of the true [Fe/H] at fixed light-curve shape: feh_true is the relation on the true
+    /// parameters plus N(0, this), as spectroscopic [Fe/H] scatter about a photometric relation. `feh`,
+    /// the relation on the catalogue fit, does not see it.
+    double feh_intrinsic_scatter = 0.0;
+    /// Name of the convention set, written as the last column of labels.csv (letters, digits, . _ + -).
+    std::string family = "ferrum";
+
     /// Clean epochs a catalogue fit of order K needs: two per coefficient. With fewer, the series of a
     /// faint star often runs wild between the epochs.
     static constexpr int min_clean_epochs(int K) noexcept { return 2 * (2 * K + 1); }
@@ -184,10 +235,17 @@ struct simulation_options {
         if (!(epochs_median > 0) || !(epochs_sigma_ln >= 0)) fail("epochs_median > 0 and epochs_sigma_ln >= 0");
         if (std::max(fit_order_rrab, fit_order_rrc) > 8 || std::min(fit_order_rrab, fit_order_rrc) < 3)
             fail("fit orders must be in [3, 8] (phi31 needs 3 harmonics)");
-        const int need = min_clean_epochs(std::max(fit_order_rrab, fit_order_rrc));
+        if (label_fit_order != fit_order_rule::fixed && label_fit_order != fit_order_rule::bic)
+            fail("label_fit_order must be fixed or bic");
+        if (label_fit_order == fit_order_rule::bic && !(bic_min_order >= 3 && bic_min_order <= bic_max_order &&
+                                                        bic_max_order <= 8))
+            fail("BIC orders must satisfy 3 <= bic_min_order <= bic_max_order <= 8 (phi31 needs 3 harmonics)");
+        // the order every star must be able to fit: the fixed one, or the smallest the BIC may choose
+        const int K = label_fit_order == fit_order_rule::bic ? bic_min_order : std::max(fit_order_rrab, fit_order_rrc);
+        const int need = min_clean_epochs(K);
         if (min_epochs < need)
             fail("min_epochs must be at least " + std::to_string(need) + " for Fourier fits of order " +
-                 std::to_string(std::max(fit_order_rrab, fit_order_rrc)) + " (two epochs per coefficient)");
+                 std::to_string(K) + " (two epochs per coefficient)");
         if (max_epochs < min_epochs || max_epochs > 2000) fail("need min_epochs <= max_epochs <= 2000");
         for (double f : {blazhko_fraction_rrab, blazhko_fraction_rrc, rejected_fraction})
             if (!(f >= 0 && f <= 1)) fail("fractions must be in [0, 1]");
@@ -196,6 +254,25 @@ struct simulation_options {
             fail("Blazhko amplitude range must lie in [0, 1)");
         if (!(blazhko_phase_min >= 0 && blazhko_phase_min <= blazhko_phase_max)) fail("Blazhko phase range");
         if (!(formal_error_sigma_ln >= 0)) fail("formal_error_sigma_ln >= 0");
+        if (noise_model != noise_kind::table && noise_model != noise_kind::lognormal &&
+            noise_model != noise_kind::student_t)
+            fail("noise_model must be table, lognormal or student_t");
+        if (cadence != cadence_kind::gaia && cadence != cadence_kind::uniform) fail("cadence must be gaia or uniform");
+        if (!(high_harmonics_scale >= 0 && high_harmonics_scale <= 10)) fail("high_harmonics_scale must be in [0, 10]");
+        if (!(high_harmonics_phase_sd >= 0 && high_harmonics_phase_sd <= 10))
+            fail("high_harmonics_phase_sd must be in [0, 10] rad");
+        if (!(feh_intrinsic_scatter >= 0 && feh_intrinsic_scatter <= 5))
+            fail("feh_intrinsic_scatter must be in [0, 5] dex");
+        if (family.empty() || family.size() > 64 ||
+            !std::all_of(family.begin(), family.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' || c == '-';
+            }))
+            fail("family must be 1-64 letters, digits, '.', '_', '+' or '-' (it is a CSV field), not '" + family + "'");
+    }
+    /// The fit order that every star's clean epochs must support (the rejected flags never leave fewer).
+    int guaranteed_fit_order(rr_type type) const noexcept {
+        if (label_fit_order == fit_order_rule::bic) return bic_min_order;
+        return type == rr_type::rrab ? fit_order_rrab : fit_order_rrc;
     }
 };
 
@@ -269,13 +346,15 @@ public:
     /// The true parameters alone (cheap: no epochs, no fit); the same as star(index, type).truth.
     rrlyrae_truth truth(std::uint64_t index, rr_type type) const {
         check(type);
-        detail::star_rng rng(opt_.seed, index);
+        detail::star_rng rng(opt_.seed, index), aux(opt_.seed, index, aux_stream);
         rng.uniform();  // the type draw, kept so that the streams agree with star()
-        return draw_truth(type, rng);
+        return draw_truth(type, rng, aux);
     }
 
 private:
     static constexpr double max_catalogue_amplitude = 2.5;  // mag
+    /// The second random stream of a star: the draws of options that are off by default.
+    static constexpr std::uint64_t aux_stream = 0x66616d696c79ULL;  // "family"
 
     static const rr_type& check(const rr_type& type) {
         if (type != rr_type::rrab && type != rr_type::rrc)
@@ -284,24 +363,25 @@ private:
     }
 
     simulated_rrlyrae make(std::uint64_t index, const rr_type* forced) const {
-        detail::star_rng rng(opt_.seed, index);
+        detail::star_rng rng(opt_.seed, index), aux(opt_.seed, index, aux_stream);
         const double u_type = rng.uniform();
         const rr_type type = forced ? *forced : (u_type < opt_.rrab_fraction ? rr_type::rrab : rr_type::rrc);
 
         simulated_rrlyrae s;
         s.source_id = opt_.first_source_id + static_cast<std::int64_t>(index);
         s.type = type;
-        s.truth = draw_truth(type, rng);
-        const int fit_order = type == rr_type::rrab ? opt_.fit_order_rrab : opt_.fit_order_rrc;
+        s.family = opt_.family;
+        s.truth = draw_truth(type, rng, aux);
+        const int fit_order = opt_.guaranteed_fit_order(type);
         // A sampling that cannot support the fit is redrawn: phases too clustered for the order, or a
         // series that runs wild between the epochs (a peak-to-peak above 2.5 mag and twice the true one,
         // which no catalogue would publish). With two clean epochs per coefficient this is rare; 20
         // failures in a row mean the options ask for more than the sampling can give.
         for (int attempt = 0;; ++attempt) {
-            observe(s, fit_order, rng);
+            observe(s, fit_order, rng, aux);
             std::string why;
             try {
-                s.catalogue = catalogue_fit(s, fit_order);
+                s.catalogue = catalogue_fit(s);
                 if (std::isfinite(s.catalogue.peak_to_peak) && std::isfinite(s.catalogue.int_average) &&
                     s.catalogue.peak_to_peak <= std::max(max_catalogue_amplitude, 2 * s.truth.peak_to_peak) &&
                     s.catalogue.A1() > 0)
@@ -315,12 +395,13 @@ private:
                                   "); allow more epochs (min_epochs) or a lower fit order");
         }
         s.feh_true = feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
+        if (opt_.feh_intrinsic_scatter > 0) s.feh_true += opt_.feh_intrinsic_scatter * aux.normal();
         s.feh = feh_muraveva2025(type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2());
         s.feh_error = 0.2 + 0.2 * rng.uniform_open0();
         return s;
     }
 
-    rrlyrae_truth draw_truth(rr_type type, detail::star_rng& rng) const {
+    rrlyrae_truth draw_truth(rr_type type, detail::star_rng& rng, detail::star_rng& aux) const {
         const bool ab = type == rr_type::rrab;
         const auto x = detail::draw_parameters(ab ? detail::rrab_gaussian : detail::rrc_gaussian, rng);
         rrlyrae_truth t;
@@ -341,6 +422,11 @@ private:
             // RRc: one more harmonic, continuing the amplitude ratios geometrically and phi_k1 linearly
             R.push_back(std::min(R31 * R31 / R21, R31));
             dphi.push_back(ferrum::wrap_two_pi(2 * phi31 - phi21));
+        }
+        for (std::size_t i = 3; i < R.size(); ++i) {  // harmonics above the third: another simulator's taste
+            R[i] *= opt_.high_harmonics_scale;
+            if (opt_.high_harmonics_phase_sd > 0)
+                dphi[i] = ferrum::wrap_two_pi(dphi[i] + opt_.high_harmonics_phase_sd * aux.normal());
         }
         const double phi1 = rng.uniform(0.0, ferrum::two_pi);
         for (std::size_t i = 0; i < R.size(); ++i) {
@@ -364,17 +450,22 @@ private:
     }
 
     // Times, true magnitudes, formal errors, excess scatter and rejected epochs.
-    void observe(simulated_rrlyrae& s, int fit_order, detail::star_rng& rng) const {
+    void observe(simulated_rrlyrae& s, int fit_order, detail::star_rng& rng, detail::star_rng& aux) const {
         const auto& t = s.truth;
         const int n = detail::gaia_epoch_count(opt_.epochs_median, opt_.epochs_sigma_ln, opt_.min_epochs,
                                                opt_.max_epochs, rng);
-        const auto times = detail::gaia_transit_times(n, rng);
+        const auto times = opt_.cadence == cadence_kind::uniform ? detail::uniform_transit_times(n, aux)
+                                                                 : detail::gaia_transit_times(n, rng);
         // Excess scatter: the star's total scatter around an order-8 fit is drawn from the real curves'
         // distribution at its G, and what the formal errors and the Blazhko modulation already explain is
         // removed in quadrature. The real distribution contains the Blazhko stars in its upper tail, so a
         // Blazhko star draws its rank from the top fraction f of it and any other star from the rest.
         double sigma_excess = 0.0;
-        if (opt_.excess_scatter) {
+        if (opt_.excess_scatter && opt_.noise_model == noise_kind::lognormal) {
+            // the same draw as the table's rank, unconditioned on the Blazhko state
+            const double z = ferrum::detail::normal_quantile(std::clamp(rng.uniform_open0(), 1e-12, 1.0 - 1e-12));
+            sigma_excess = detail::g_residual_rms(t.mean_mag).median * std::exp(0.5 * z);
+        } else if (opt_.excess_scatter) {
             const double f = t.type == rr_type::rrab ? opt_.blazhko_fraction_rrab : opt_.blazhko_fraction_rrc;
             const double u = rng.uniform_open0() * (t.blazhko.active() ? f : 1.0 - f) +
                              (t.blazhko.active() ? 1.0 - f : 0.0);
@@ -384,6 +475,8 @@ private:
             sigma_excess = std::sqrt(std::max(
                 total * total - formal * formal - detail::model_residual_variance(t, detail::rrab_harmonics), 0.0));
         }
+        // Student-t with nu = 3 at unit variance: z sqrt((nu - 2) / chi2_nu), z the main stream's normal
+        const bool heavy = opt_.noise_model == noise_kind::student_t && sigma_excess > 0;
         const detail::series_evaluator f(t.series());
         const int max_rejected = std::max(0, n - simulation_options::min_clean_epochs(fit_order));
         int rejected = 0;
@@ -395,7 +488,10 @@ private:
             e.time = tt.time;
             const double m = t.modulated(f, tt.time);
             e.mag_error = detail::g_transit_error(m) * std::exp(opt_.formal_error_sigma_ln * rng.normal());
-            double mag = m + e.mag_error * rng.normal() + sigma_excess * rng.normal();
+            const double formal_noise = e.mag_error * rng.normal();
+            double excess = sigma_excess * rng.normal();
+            if (heavy) excess *= std::sqrt(1.0 / aux.chi_square(3));
+            double mag = m + formal_noise + excess;
             if (rng.bernoulli(opt_.rejected_fraction) && rejected < max_rejected) {
                 // outliers as in the DR2 sample: errors 6.4x larger (x3.6-16.6 for 68 %), offsets ~0.1 mag
                 e.rejected_by_variability = true;
@@ -408,7 +504,9 @@ private:
         }
     }
 
-    catalogue_parameters catalogue_fit(const simulated_rrlyrae& s, int fit_order) const {
+    // The labels' Fourier fit: fixed order, or the BIC's choice (fit_fourier with order 0) among the orders
+    // that the clean epochs support at two per coefficient.
+    catalogue_parameters catalogue_fit(const simulated_rrlyrae& s) const {
         std::vector<double> phase, mag, sigma;
         for (const auto& e : s.epochs) {
             if (e.rejected_by_variability) continue;
@@ -417,7 +515,18 @@ private:
             sigma.push_back(e.mag_error);
         }
         fourier_options fo;
-        fo.order = fit_order;
+        fo.use_errors = opt_.label_fit_weighted;
+        if (opt_.label_fit_order == fit_order_rule::bic) {
+            fo.order = 0;
+            fo.min_order = opt_.bic_min_order;
+            int supported = fo.min_order;
+            while (supported < opt_.bic_max_order &&
+                   static_cast<int>(phase.size()) >= simulation_options::min_clean_epochs(supported + 1))
+                ++supported;
+            fo.max_order = supported;
+        } else {
+            fo.order = s.type == rr_type::rrab ? opt_.fit_order_rrab : opt_.fit_order_rrc;
+        }
         const auto fit = fit_fourier(phase, mag, sigma, fo, s.source_id);
         catalogue_parameters c;
         c.period = s.truth.period;  // Gaia's periods over a 34-month baseline are far better than phi31
@@ -448,7 +557,7 @@ inline constexpr const char* vari_rrlyrae_header =
     "r21_g\n";
 inline constexpr const char* labels_header =
     "source_id,type,feh,feh_error,feh_true,period,a2_true,phi31_true,a2_catalogue,phi31_catalogue,"
-    "peak_to_peak_true,mean_g_true,blazhko_period,num_epochs\n";
+    "peak_to_peak_true,mean_g_true,blazhko_period,num_epochs,family\n";
 
 namespace detail {
 
@@ -478,7 +587,7 @@ inline void append_vari_row(std::string& out, const simulated_rrlyrae& s) {
 inline void append_label_row(std::string& out, const simulated_rrlyrae& s) {
     append_row(out, s.source_id, to_string(s.type), s.feh, s.feh_error, s.feh_true, s.truth.period, s.truth.A2(),
                s.truth.phi31(), s.catalogue.A2(), s.catalogue.phi31(), s.truth.peak_to_peak, s.truth.mean_mag,
-               s.truth.blazhko.period, static_cast<std::int64_t>(s.epochs.size()));
+               s.truth.blazhko.period, static_cast<std::int64_t>(s.epochs.size()), s.family);
 }
 
 }  // namespace detail

@@ -49,6 +49,7 @@ inline void append_field(std::string& out, float x) { append_float(out, x); }
 inline void append_field(std::string& out, std::int64_t x) { append_integer(out, x); }
 inline void append_field(std::string& out, bool b) { append_bool(out, b); }
 inline void append_field(std::string& out, const char* text) { out += text; }
+inline void append_field(std::string& out, const std::string& text) { out += text; }
 /// An empty field (a missing value) when the optional is empty.
 inline void append_field(std::string& out, const std::optional<double>& x) {
     if (x) append_number(out, *x);

@@ -80,6 +80,22 @@ inline std::vector<transit_time> gaia_transit_times(int n, star_rng& rng) {
     return out;
 }
 
+/// `n` transit times drawn independently and uniformly over the DR3 baseline, in time order (a cadence
+/// with none of Gaia's structure, for simulators that must not depend on it).
+inline std::vector<transit_time> uniform_transit_times(int n, star_rng& rng) {
+    std::vector<double> t(static_cast<std::size_t>(std::max(n, 0)));
+    for (auto& x : t) x = rng.uniform(dr3_start, dr3_end);
+    std::sort(t.begin(), t.end());
+    std::vector<transit_time> out;
+    out.reserve(t.size());
+    for (double x : t) {
+        std::int64_t id = synthetic_transit_id(x, 1);
+        if (!out.empty() && id <= out.back().transit_id) id = out.back().transit_id + 10;  // ids stay unique
+        out.push_back({x, id});
+    }
+    return out;
+}
+
 /// Number of G transits: log-normal with the given median and width, truncated to [lo, hi] by redrawing.
 inline int gaia_epoch_count(double median, double sigma_ln, int lo, int hi, star_rng& rng) {
     if (lo == hi) return lo;

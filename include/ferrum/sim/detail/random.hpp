@@ -19,6 +19,11 @@ using ferrum::splitmix64;
 class star_rng {
 public:
     star_rng(std::uint64_t seed, std::uint64_t index) : engine_(splitmix64(splitmix64(seed) ^ index)) {}
+    /// Another stream of the same star, independent of the first: `stream` names it (non-zero). Options
+    /// that are off by default draw from such a stream, so that turning them on leaves the draws of the
+    /// main stream, and every star made with the defaults, as they were.
+    star_rng(std::uint64_t seed, std::uint64_t index, std::uint64_t stream)
+        : engine_(splitmix64(splitmix64(splitmix64(seed) ^ index) ^ splitmix64(stream))) {}
 
     /// Uniform in [0, 1) with 53 random bits.
     double uniform() noexcept { return double(engine_() >> 11) * 0x1.0p-53; }
@@ -50,6 +55,15 @@ public:
         return lo + static_cast<int>(engine_() % static_cast<std::uint64_t>(hi - lo + 1));
     }
     bool bernoulli(double p) noexcept { return uniform() < p; }
+    /// Chi-square with `k` degrees of freedom, as the sum of k squared standard normals (small k only).
+    double chi_square(int k) noexcept {
+        double s = 0.0;
+        for (int i = 0; i < k; ++i) {
+            const double z = normal();
+            s += z * z;
+        }
+        return s;
+    }
 
 private:
     std::mt19937_64 engine_;
