@@ -75,7 +75,9 @@ const cli::program& program() {
            cli::choice("family", "simulator conventions, ferrum = the defaults (docs/simulator.md)",
                        sim::family_names(), "ferrum"),
            cli::number("intrinsic-scatter", "spread (dex) of feh_true at fixed light-curve shape (overrides the "
-                       "family's)")}},
+                       "family's)"),
+           cli::choice("truth", "relation of feh_true: muraveva2025 (photometric scale) or lamost (spectroscopic, "
+                       "RRab; relations/spectroscopic.hpp)", {"muraveva2025", "lamost"}, "muraveva2025")}},
          {"train",
           "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
@@ -387,6 +389,7 @@ int cmd_simulate(const args& a) {
     o.seed = static_cast<std::uint64_t>(a.count("seed"));
     o.min_epochs = static_cast<int>(a.count("min-epochs"));
     if (a.has("intrinsic-scatter")) o.feh_intrinsic_scatter = a.number("intrinsic-scatter");
+    if (a.choice("truth") == "lamost") o.truth = sim::truth_relation::lamost;
     const std::size_t nab = a.count("n-rrab"), nc = a.count("n-rrc");
     sim::write_options w;
     w.threads = threads_or(a, 0);

@@ -26,6 +26,7 @@
 #include "ferrum/sim/detail/gaia_noise.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/relations/classical.hpp"
+#include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/sim/detail/random.hpp"
 #include "ferrum/sim/detail/rrlyrae_params.hpp"
 #include "ferrum/stats/detail/special_functions.hpp"
@@ -165,6 +166,12 @@ enum class cadence_kind {
 };
 
 /// \brief How the order of the catalogue-style Fourier refit (the labels' fit) is chosen.
+/// \brief The relation that makes the true [Fe/H] from the true light-curve parameters.
+enum class truth_relation {
+    muraveva2025,  ///< Muraveva et al. (2025), the photometric scale of the catalogue-style labels (default)
+    lamost,        ///< relations::feh_lamost_g: RRab on LAMOST's spectroscopic scale (RRc: Muraveva et al. 2025)
+};
+
 enum class fit_order_rule {
     fixed,  ///< fit_order_rrab / fit_order_rrc
     bic,    ///< per star, the order in [bic_min_order, bic_max_order] with the smallest BIC
@@ -219,6 +226,9 @@ struct simulation_options {
     /// parameters plus N(0, this), as spectroscopic [Fe/H] scatter about a photometric relation. `feh`,
     /// the relation on the catalogue fit, does not see it.
     double feh_intrinsic_scatter = 0.0;
+    /// Which relation makes feh_true (before the scatter); `feh` is always the catalogue's relation
+    /// (Muraveva et al. 2025) on the catalogue fit, as survey labels are.
+    truth_relation truth = truth_relation::muraveva2025;
     /// Name of the convention set, written as the last column of labels.csv (letters, digits, . _ + -).
     std::string family = "ferrum";
 
@@ -394,7 +404,9 @@ private:
                 throw value_error("star " + std::to_string(index) + ": no usable sampling in 20 draws (" + why +
                                   "); allow more epochs (min_epochs) or a lower fit order");
         }
-        s.feh_true = feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
+        s.feh_true = opt_.truth == truth_relation::lamost
+                         ? relations::feh_lamost_g(type, s.truth.period, s.truth.phi31(), s.truth.A1(), s.truth.A2(), s.truth.A3())
+                         : feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
         if (opt_.feh_intrinsic_scatter > 0) s.feh_true += opt_.feh_intrinsic_scatter * aux.normal();
         s.feh = feh_muraveva2025(type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2());
         s.feh_error = 0.2 + 0.2 * rng.uniform_open0();
