@@ -220,6 +220,17 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
         CHECK(!fs::exists(dir / "m.json"));
         CHECK(!fs::exists(dir / "p.csv"));
     }
+    // an output train derives from --out (OUT.cv.json) is no more allowed on an input than --out itself
+    fs::copy_file(labels, dir / "m.json.cv.json");
+    {
+        const std::string derived0 = slurp(dir / "m.json.cv.json");
+        const auto r = run("train " + in + " --labels " + d + "/m.json.cv.json --out " + d + "/m.json", dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("the CV report (OUT.cv.json)") != std::string::npos);
+        CHECK(r.err.find("--labels") != std::string::npos);
+        CHECK(slurp(dir / "m.json.cv.json") == derived0);
+        CHECK(!fs::exists(dir / "m.json"));
+    }
     // item 3: counts bounded in config files, naming the file and the field
     for (const std::string cfg : {R"({"batch_size": -1})", R"({"batch_size": 32.5})", R"({"batch_size": 100000000})",
                                   R"({"max_epochs": -1})", R"({"n_phases_rrab": 1000000000000})",

@@ -378,6 +378,8 @@ int cmd_train(const args& a) {
     if (a.has("repeats")) c.cv.repeats = a.count("repeats");
     if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
     const std::string out = a.path("out");
+    if (!a.has("report")) cli::check_derived_output(a, out + ".cv.json", "the CV report (OUT.cv.json)");
+    if (!a.has("oof")) cli::check_derived_output(a, out + ".oof.csv", "the out-of-fold predictions (OUT.oof.csv)");
     const bool quiet = a.flag("quiet");
 
     const auto ls = read_labelled_stars(a, c, quiet);

@@ -534,4 +534,14 @@ inline void check_paths(const parsed& a) {
     }
 }
 
+/// \brief check_paths for an output a command derives from its options rather than takes as one (ferrum-rrl
+/// train's default OUT.cv.json): refused when it resolves to a path the command reads, naming `what` and
+/// that option. Call it before any work.
+inline void check_derived_output(const parsed& a, const std::string& path, const std::string& what) {
+    for (const auto& [o, value] : a.given_paths())
+        if (o->role == path_role::input && detail::same_file(path, value))
+            throw usage_error(what + " '" + path + "' is the file --" + o->name + " reads ('" + value +
+                              "'): an output never replaces an input; name the output with its option");
+}
+
 }  // namespace ferrum::cli
