@@ -231,6 +231,17 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
         CHECK(slurp(dir / "m.json.cv.json") == derived0);
         CHECK(!fs::exists(dir / "m.json"));
     }
+    // and so are tune's per-type outputs and trials files
+    fs::copy_file(labels, dir / "best.RRab.json");
+    {
+        const std::string derived0 = slurp(dir / "best.RRab.json");
+        const auto r = run("tune " + in + " --labels " + d + "/best.RRab.json --out " + d + "/best.json", dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("the per-type output") != std::string::npos);
+        CHECK(r.err.find("--labels") != std::string::npos);
+        CHECK(slurp(dir / "best.RRab.json") == derived0);
+        CHECK(!fs::exists(dir / "best.json"));
+    }
     // item 3: counts bounded in config files, naming the file and the field
     for (const std::string cfg : {R"({"batch_size": -1})", R"({"batch_size": 32.5})", R"({"batch_size": 100000000})",
                                   R"({"max_epochs": -1})", R"({"n_phases_rrab": 1000000000000})",

@@ -459,6 +459,11 @@ int cmd_tune(const args& a) {
     to.holdout_folds = a.count("holdout-folds");
     to.progress = !a.flag("quiet");
     const std::string out = a.path("out");
+    // the files tune derives from --out (one per type, a trials file beside each) never land on an input
+    for (const std::string& p : {out, tune_output_path(out, "RRab", true), tune_output_path(out, "RRc", true)}) {
+        if (p != out) cli::check_derived_output(a, p, "the per-type output");
+        cli::check_derived_output(a, p + ".trials.json", "the trials file");
+    }
     if (c.model.architecture == rrl_architecture::fourier_linear)
         throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 
