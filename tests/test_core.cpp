@@ -112,7 +112,57 @@ struct outer {
     inner in;
 };
 FERRUM_OPTIONS(outer, c, sizes, flag, in)
+// a struct whose sizes are bounded: from_json calls validate() once the fields are read
+struct bounded {
+    std::size_t steps = 100;
+    int epochs = 10;
+    void validate() const {
+        ferrum::option_range("steps", steps, 1, 1e6);
+        ferrum::option_range("epochs", epochs, 0, 1e6);
+    }
+};
+FERRUM_OPTIONS(bounded, steps, epochs)
+struct holder {
+    bounded b;
+};
+FERRUM_OPTIONS(holder, b)
 }  // namespace core_test
+
+TEST_CASE("FERRUM_OPTIONS: validate() bounds every size, in config and model files alike (issue #13)", "[core]") {
+    using namespace core_test;
+    auto field_of = [](const char* text) {
+        try {
+            (void)ferrum::options_from_json<holder>(nlohmann::json::parse(text), "model.json");
+            return std::string("(accepted)");
+        } catch (const ferrum::input_error& e) {
+            CHECK(e.file() == "model.json");
+            return e.field() + ": " + std::string(e.what());
+        }
+    };
+    CHECK(field_of(R"({"b":{"steps":5,"epochs":3}})") == "(accepted)");
+    CHECK_THAT(field_of(R"({"b":{"steps":100000000000}})"), Catch::StartsWith("b.steps: ") &&
+                                                                 Catch::Contains("must be between 1 and 1000000"));
+    CHECK_THAT(field_of(R"({"b":{"steps":0}})"), Catch::StartsWith("b.steps: "));
+    CHECK_THAT(field_of(R"({"b":{"steps":-3}})"), Catch::StartsWith("b.steps: ") && Catch::Contains("negative"));
+    CHECK_THAT(field_of(R"({"b":{"steps":32.5}})"), Catch::StartsWith("b.steps: ") && Catch::Contains("whole number"));
+    CHECK_THAT(field_of(R"({"b":{"epochs":-1}})"), Catch::StartsWith("b.epochs: "));
+    CHECK_THROWS_WITH(ferrum::option_range("x", std::nan(""), 0, 1), Catch::Contains("'x'"));  // NaN is never in range
+}
+
+TEST_CASE("read_json_object: a model file that is [] or null is an input error naming the file", "[core]") {
+    const fs::path dir = fs::temp_directory_path() / "ferrum_test_json_object";
+    fs::create_directories(dir);
+    for (const char* doc : {"[]", "null", "3"}) {
+        const std::string p = (dir / "m.json").string();
+        std::ofstream(p) << doc;
+        CHECK_THROWS_WITH(ferrum::read_json_object(p, "model file"),
+                          Catch::Contains("m.json") && Catch::Contains("one JSON object"));
+        CHECK_THROWS_AS(ferrum::read_json_object(p, "model file"), ferrum::input_error);
+    }
+    std::ofstream((dir / "ok.json").string()) << "{\"a\": 1}";
+    CHECK(ferrum::read_json_object((dir / "ok.json").string()).at("a") == 1);
+    fs::remove_all(dir);
+}
 
 TEST_CASE("FERRUM_OPTIONS: one declaration gives JSON both ways, defaults and strict checks", "[core]") {
     using namespace core_test;

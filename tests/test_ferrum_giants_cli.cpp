@@ -5,8 +5,12 @@
 // Finds the program through $FERRUM_GIANTS_EXE or next to this test (../tools/ferrum-giants); skips if absent.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -156,5 +160,97 @@ TEST_CASE("ferrum-giants: malformed option values are refused naming the option,
     CHECK_THAT(h.out, Catch::Contains("--folds N") && Catch::Contains("(default 8)") &&
                           Catch::Contains("--model ua_csnet|bnn") && !Catch::Contains("--tail-fraction"));
     CHECK(run("", dir).status == 2);  // no command: the usage, and a failure status
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-giants under hostile input (issue #13): nothing lost, nothing silent", "[giants][cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-giants not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_test_giants_hostile");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n 300 --seed 5 --no-spectra --out " + d + "/sim", dir).status == 0);
+    const std::string cat = d + "/sim/catalogue.csv";
+    const std::string original = slurp(cat);
+
+    // item 1: a row with one field too many (a decimal comma) is refused naming file, line and counts
+    {
+        std::istringstream in(original);
+        std::ofstream out(dir / "long.csv");
+        std::string line;
+        for (int k = 0; std::getline(in, line); ++k) {
+            if (k == 2) line.insert(line.find(',', line.find(',') + 1), ",5");
+            out << line << "\n";
+        }
+    }
+    auto r = run("train --model bnn --catalogue " + d + "/long.csv --out " + d + "/m.json --max-epochs 1", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("long.csv:3") && Catch::Contains("fields but the header has"));
+    CHECK_FALSE(fs::exists(dir / "m.json"));
+    r = run("evaluate --predictions " + cat + " --catalogue " + d + "/long.csv --error-column none", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("long.csv:3") && Catch::Contains("fields but the header has"));
+
+    // item 2: no output on top of an input, however it is spelled; refused before any work
+    fs::create_symlink(cat, dir / "link.csv");
+    fs::create_hard_link(cat, dir / "hard.csv");
+    for (const std::string& out : {cat, d + "/link.csv", d + "/hard.csv", d + "/sim/../sim/./catalogue.csv"}) {
+        INFO(out);
+        r = run("train --model bnn --catalogue " + cat + " --out " + out + " --max-epochs 1", dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains("--out") && Catch::Contains("--catalogue") && Catch::Contains("never replaces"));
+        CHECK(slurp(cat) == original);
+    }
+    // item 5: an output directory that does not exist fails at once, not after training
+    r = run("train --model bnn --catalogue " + cat + " --out " + d + "/nodir/m.json", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("nodir") && Catch::Contains("does not exist"));
+    CHECK_FALSE(fs::exists(dir / "nodir"));
+    r = run("simulate --n 3 --out " + cat, dir);  // an existing regular file is no output directory
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("exists and is not a directory"));
+    CHECK(slurp(cat) == original);
+
+    // item 3: counts are bounded, from the command line and from model files
+    const std::string pred = "predict --model " + d + "/m.json --catalogue " + cat + " --out " + d + "/p.csv";
+    r = run(pred + " --mc-samples 1000000", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("--mc-samples must be between 0 and 100000"));
+    r = run(pred + " --threads 0", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("--threads must be between 1 and 1024, got '0'"));
+    r = run("train --model bnn --catalogue " + cat + " --out " + d + "/m.json --folds 1", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("--folds must be between 2 and 1000"));
+    REQUIRE(run("train --model bnn --catalogue " + cat + " --out " + d + "/m.json --max-epochs 1 --folds 2 --mc-samples 2",
+                dir)
+                .status == 0);
+    auto model = nlohmann::json::parse(slurp(dir / "m.json"));
+    for (const int bad : {-3, 100000000}) {
+        model["options"]["mc_samples"] = bad;
+        std::ofstream(dir / "bad.json") << model.dump();
+        r = run("predict --model " + d + "/bad.json --catalogue " + cat + " --out " + d + "/p.csv", dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains("bad.json") && Catch::Contains("options.mc_samples"));
+        CHECK_FALSE(fs::exists(dir / "p.csv"));
+    }
+    // item 8: a model file that is not a JSON object is an input error naming the file
+    for (const char* doc : {"[]", "null"}) {
+        std::ofstream(dir / "empty.json") << doc;
+        r = run("predict --model " + d + "/empty.json --catalogue " + cat + " --out " + d + "/p.csv", dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains("empty.json") && Catch::Contains("one JSON object") &&
+                              !Catch::Contains("unexpected"));
+    }
+    // a full stdout is a failure, not exit 0
+    REQUIRE(run(pred, dir).status == 0);
+    if (fs::exists("/dev/full")) {
+        const int s = std::system((exe() + " evaluate --predictions " + d + "/p.csv --catalogue " + cat +
+                                   " > /dev/full 2> " + d + "/full.txt")
+                                      .c_str());
+        CHECK(WEXITSTATUS(s) == 1);
+        CHECK_THAT(slurp(dir / "full.txt"), Catch::Contains("cannot write to standard output"));
+    }
     fs::remove_all(dir);
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -141,6 +142,119 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     r = run("predict --model " + d + "/nonexistent.json " + in + " --out " + d + "/x.csv", dir);
     CHECK(r.status == 1);
     CHECK(!fs::exists(dir / "x.csv"));
+
+    // issue #13, item 3: a size in a model file is bounded: a huge or negative n_phases_rrab is an error
+    // naming the file and the field, not 16 GB or std::length_error
+    {
+        const auto model = nlohmann::json::parse(slurp(dir / "m.json"));
+        for (const long long bad : {1000000000000LL, -5LL}) {
+            auto j = model;
+            std::function<void(nlohmann::json&)> set = [&](nlohmann::json& v) {
+                if (!v.is_structured()) return;
+                if (v.is_object() && v.contains("n_phases_rrab")) v["n_phases_rrab"] = bad;
+                for (auto& e : v) set(e);
+            };
+            set(j);
+            std::ofstream(dir / "huge.json") << j.dump();
+            r = run("predict --model " + d + "/huge.json " + in + " --out " + d + "/x.csv", dir);
+            CHECK(r.status == 1);
+            CHECK(r.err.find("huge.json") != std::string::npos);
+            CHECK(r.err.find("n_phases_rrab") != std::string::npos);
+            CHECK(!fs::exists(dir / "x.csv"));
+        }
+    }
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, counts bounded", "[cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_hostile");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 4 --n-rrc 2 --seed 2 --out " + d + "/set --quiet", dir).status == 0);
+    const std::string ep = d + "/set/epoch_photometry.csv", cat = d + "/set/vari_rrlyrae.csv",
+                      labels = d + "/set/labels.csv";
+    const std::string in = "--epoch-photometry " + ep + " --catalogue " + cat;
+    const std::string ep0 = slurp(ep), cat0 = slurp(cat), labels0 = slurp(labels);
+    auto unchanged = [&] { return slurp(ep) == ep0 && slurp(cat) == cat0 && slurp(labels) == labels0; };
+    fs::create_symlink(labels, dir / "link.csv");
+    fs::create_hard_link(cat, dir / "hard.csv");
+    struct refusal {
+        std::string args, says;
+    };
+    const refusal cases[] = {
+        // item 2: outputs that resolve to an input (the model need not exist: refused before any work)
+        {"predict --model " + d + "/m.json " + in + " --out " + ep, "--out '" + ep + "' is the file --epoch-photometry"},
+        {"predict --model " + d + "/m.json " + in + " --out " + d + "/hard.csv", "is the file --catalogue"},
+        {"classical " + in + " --out " + d + "/set/../set/./vari_rrlyrae.csv", "is the file --catalogue"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --report " + d + "/link.csv",
+         "--report '" + d + "/link.csv' is the file --labels"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --oof " + d + "/m.json",
+         "are the same file"},
+        {"predict --model " + labels + " " + in + " --out " + labels, "is the file --model"},
+        // item 5: an output directory that does not exist fails before training
+        {"train " + in + " --labels " + labels + " --out " + d + "/nodir/m.json", "does not exist"},
+        {"simulate --n-rrab 1 --n-rrc 1 --out " + ep, "exists and is not a directory"},
+        // item 3: counts bounded on the command line
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --threads 0",
+         "--threads must be between 1 and 1024, got '0'"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --repeats 0", "--repeats must be between 1 and 1000"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --folds 99999999999",
+         "--folds must be between 0 and 1000"},
+        {"predict --model " + d + "/m.json " + in + " --out " + d + "/p.csv --mc-samples 1000000000",
+         "--mc-samples must be between 0 and 100000"},
+        {"tune " + in + " --labels " + labels + " --out " + d + "/m.json --max-epochs -1",
+         "--max-epochs must be between 1 and 1000000, got '-1'"},
+        {"tune " + in + " --labels " + labels + " --out " + d + "/m.json --eta 1", "--eta must be between"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --seed 10000000000000",
+         "--seed must be at most 1000000000"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.args);
+        const auto r = run(c.args, dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find(c.says) != std::string::npos);
+        CHECK(unchanged());
+        CHECK(!fs::exists(dir / "m.json"));
+        CHECK(!fs::exists(dir / "p.csv"));
+    }
+    // an output train derives from --out (OUT.cv.json) is no more allowed on an input than --out itself
+    fs::copy_file(labels, dir / "m.json.cv.json");
+    {
+        const std::string derived0 = slurp(dir / "m.json.cv.json");
+        const auto r = run("train " + in + " --labels " + d + "/m.json.cv.json --out " + d + "/m.json", dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("the CV report (OUT.cv.json)") != std::string::npos);
+        CHECK(r.err.find("--labels") != std::string::npos);
+        CHECK(slurp(dir / "m.json.cv.json") == derived0);
+        CHECK(!fs::exists(dir / "m.json"));
+    }
+    // and so are tune's per-type outputs and trials files
+    fs::copy_file(labels, dir / "best.RRab.json");
+    {
+        const std::string derived0 = slurp(dir / "best.RRab.json");
+        const auto r = run("tune " + in + " --labels " + d + "/best.RRab.json --out " + d + "/best.json", dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("the per-type output") != std::string::npos);
+        CHECK(r.err.find("--labels") != std::string::npos);
+        CHECK(slurp(dir / "best.RRab.json") == derived0);
+        CHECK(!fs::exists(dir / "best.json"));
+    }
+    // item 3: counts bounded in config files, naming the file and the field
+    for (const std::string cfg : {R"({"batch_size": -1})", R"({"batch_size": 32.5})", R"({"batch_size": 100000000})",
+                                  R"({"max_epochs": -1})", R"({"n_phases_rrab": 1000000000000})",
+                                  R"({"repeats": 0})"}) {
+        INFO(cfg);
+        std::ofstream(dir / "cfg.json") << cfg;
+        const auto r = run("train " + in + " --labels " + labels + " --out " + d + "/m.json --config " + d + "/cfg.json", dir);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("cfg.json") != std::string::npos);
+        CHECK(r.err.find(nlohmann::json::parse(cfg).begin().key()) != std::string::npos);
+        CHECK(!fs::exists(dir / "m.json"));
+    }
+    CHECK(unchanged());
     fs::remove_all(dir);
 }
 

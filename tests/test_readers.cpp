@@ -8,6 +8,9 @@
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
 #include <ferrum/lightcurve/tables.hpp>
+#include <ferrum/photometry/colour_features.hpp>
+#include <ferrum/relations/table_io.hpp>
+#include <ferrum/spectra/xp_spectra.hpp>
 
 #include "reference.hpp"
 
@@ -641,4 +644,34 @@ TEST_CASE("tables: the real CRTS and Dekany files", "[readers][tables][data]") {
         CHECK(c.phase.front() >= 0.0);
         CHECK(c.phase.back() < 1.0);
     }
+}
+
+TEST_CASE("every reader refuses a row whose field count differs from the header's (issue #13, item 1)",
+          "[readers][csv]") {
+    // a decimal comma in one magnitude: one field too many, which used to shift every later column
+    const std::string head =
+        "source_id,phot_g_mean_mag,phot_bp_mean_mag,phot_rp_mean_mag,j_m,h_m,ks_m,w1mpro,w2mpro,parallax,parallax_error\n";
+    const std::string good = "1,12.1,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5,0.05\n";
+    const auto long_row = temp_file("phot_long.csv", head + good + "2,12,3,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5,0.05\n");
+    const auto short_row = temp_file("phot_short.csv", head + good + "3,12.1,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5\n");
+    CHECK_THROWS_WITH(ferrum::photometry::read_photometry_csv(long_row),
+                      Catch::Contains("phot_long.csv:3") && Catch::Contains("the row has 12 fields but the header has 11"));
+    CHECK_THROWS_WITH(ferrum::photometry::read_photometry_csv(short_row),
+                      Catch::Contains("phot_short.csv:3") && Catch::Contains("'parallax_error'") &&
+                          Catch::Contains("the row has 10 fields but the header has 11"));
+    CHECK(ferrum::photometry::read_photometry_csv(temp_file("phot_ok.csv", head + good)).size() == 1);
+
+    const auto table = temp_file("table_long.csv", "a,b\n1,2\n3,4,5\n");
+    CHECK_THROWS_WITH(ferrum::read_numeric_columns(table, {"a", "b"}),
+                      Catch::Contains("table_long.csv:3") && Catch::Contains("the row has 3 fields but the header has 2"));
+
+    const auto xp = temp_file("xp_long.csv", "source_id,flux,flux_error\n7,\"[1,2]\",\"[1,1]\",extra\n");
+    CHECK_THROWS_WITH(ferrum::spectra::read_xp_spectra(xp, 2),
+                      Catch::Contains("xp_long.csv:2") && Catch::Contains("the row has 4 fields but the header has 3"));
+
+    ferrum::csv_reader csv(table);
+    REQUIRE(csv.next() != nullptr);
+    const ferrum::csv_record* r = csv.next();
+    REQUIRE(r != nullptr);
+    CHECK_THROWS_AS(ferrum::require_field_count(csv, *r), ferrum::input_error);
 }

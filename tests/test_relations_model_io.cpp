@@ -93,6 +93,32 @@ TEST_CASE("model files with unknown fields or broken numbers are input errors na
     CHECK_THROWS_AS(load_linear_relation("no/such/model.json"), io_error);
 }
 
+TEST_CASE("a covariance that is not positive semi-definite is refused at load (issue #13: no NaN sigma)",
+          "[relations][io]") {
+    const auto rel = fitted(fit_method::laplace);
+    const std::string path = "test_relations_negative_covariance.json";
+    auto j = to_json(rel);
+    j["covariance"][1][1] = -j["covariance"][1][1].get<double>() - 1.0;  // a negative variance: sigma = sqrt(< 0)
+    {
+        std::ofstream out(path);
+        out << j.dump();
+    }
+    CHECK_THROWS_WITH(load_linear_relation(path),
+                      Catch::Contains(path) && Catch::Contains("'covariance'") && Catch::Contains("positive semi-definite"));
+    j = to_json(rel);
+    j["covariance"][0][1] = j["covariance"][0][1].get<double>() + 1.0;  // no longer symmetric
+    {
+        std::ofstream out(path);
+        out << j.dump();
+    }
+    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains("'covariance'") && Catch::Contains("symmetric"));
+    for (const char* doc : {"[]", "null"}) {
+        std::ofstream(path) << doc;
+        CHECK_THROWS_AS(load_linear_relation(path), input_error);
+    }
+    std::remove(path.c_str());
+}
+
 TEST_CASE("a model trained on cosine phases converts sine inputs", "[relations][io]") {
     auto rel = fitted(fit_method::laplace);
     feature_table cosine, sine;

@@ -33,8 +33,8 @@ const cli::program& program() {
         {{"simulate",
           "Simulated giants with known answers: DIR/xp_spectra.csv (GaiaXPy sampled-spectrum CSV) and\n"
           "DIR/catalogue.csv (labels feh, feh_error, truth, bp_rp0, Gaia/2MASS/AllWISE photometry, parallax).",
-          {cli::count("n", "number of giants (at least 1)", "10000"),
-           cli::path("out", "output directory").shown_as("DIR").required(),
+          {cli::count("n", "number of giants (at least 1)", "10000").range(0, 1e8),
+           cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
            cli::count("seed", "random seed", "1"),
            cli::flag("no-spectra", "the catalogue only"),
            cli::number("tail-fraction", "fraction of metal-poor tail stars",
@@ -46,15 +46,18 @@ const cli::program& program() {
           {cli::choice("model", "which model", {"ua_csnet", "bnn"}).required(),
            cli::path("catalogue", "labels (and, for bnn, the photometry) by source_id").required(),
            cli::path("xp", "XP spectra (ua_csnet)"),
-           cli::path("out", "model file (JSON)").required(),
+           cli::path("out", "model file (JSON)").output().required(),
            cli::count("max-epochs", "training epochs (default " +
                                         cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
                                         " for ua_csnet, " +
-                                        cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)"),
+                                        cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)")
+               .range(0, 1e6),
            cli::count("folds", "photometric-parallax folds (bnn)",
-                      cli::default_of(models::photometric_parallax_options{}.folds)),
+                      cli::default_of(models::photometric_parallax_options{}.folds))
+               .range(2, 1000),
            cli::count("mc-samples", "MC-dropout samples (bnn)",
-                      cli::default_of(models::photometric_parallax_options{}.mc_samples)),
+                      cli::default_of(models::photometric_parallax_options{}.mc_samples))
+               .range(0, 100000),
            cli::flag("no-costs", "without the cost-sensitive weights (bnn: W = |[Fe/H]| + 0.5 of Fallows & "
                                  "Sanders eq. 11)"),
            cli::count("seed", "random seed", "1")}},
@@ -63,8 +66,8 @@ const cli::program& program() {
           {cli::path("model", "model file").required(),
            cli::path("catalogue", "photometry (colour model)"),
            cli::path("xp", "XP spectra (UA-CSNet)"),
-           cli::path("out", "predictions CSV").required(),
-           cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)"),
+           cli::path("out", "predictions CSV").output().required(),
+           cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
           "Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the\n"
@@ -75,7 +78,7 @@ const cli::program& program() {
            cli::text("label-column", "the catalogue's [Fe/H] column", "feh"),
            cli::text("error-column", "the catalogue's label-error column, or none", "feh_error")}}},
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
-         cli::count("threads", "worker threads", "2")}};
+         cli::count("threads", "worker threads", "2").range(1, 1024)}};
     return p;
 }
 
@@ -98,7 +101,8 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
         c.col[n];
     }
     while (const csv_record* r = in.next()) {
-        const auto id = parse_int64(cid < r->size() ? (*r)[cid] : std::string_view());
+        require_field_count(in, *r);
+        const auto id = parse_int64((*r)[cid]);
         if (!id.ok()) throw input_error(path, r->line(), "source_id", "not an integer");
         if (!c.row.emplace(id.value, c.id.size()).second)
             throw input_error(path, r->line(), "source_id", "duplicate source_id " + std::to_string(id.value));
@@ -106,7 +110,7 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
         for (std::size_t k = 0; k < columns.size(); ++k) {
             double v = NAN;
             if (idx[k]) {
-                const auto f = parse_double(*idx[k] < r->size() ? (*r)[*idx[k]] : std::string_view());
+                const auto f = parse_double((*r)[*idx[k]]);
                 if (f.ok())
                     v = f.value;
                 else if (f.status != field_status::empty)
@@ -232,7 +236,7 @@ int cmd_train(const args& a) {
 
 int cmd_predict(const args& a) {
     const std::string path = a.path("model");
-    const json doc = ferrum::read_json_file(path, "model file");
+    const json doc = ferrum::read_json_object(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     // the colour model: version 2 (kind "colour_feh") or version 1 ("ferrum-giants-colour-model"); else UA-CSNet
     if (doc.value("format", "") == "ferrum-giants-colour-model" || doc.value("kind", "") == "colour_feh") {

@@ -45,16 +45,16 @@ const cli::program& program() {
           {cli::path("table", "the input CSV").shown_as("T.csv").required(),
            cli::text("target", "the target column").required(),
            cli::text("features", "feature columns").shown_as("P,phi31,...").required(),
-           cli::path("out", "model file (JSON)").required(),
+           cli::path("out", "model file (JSON)").output().required(),
            cli::text("target-error", "the target's error column"),
            cli::text("feature-errors", "one error column (or '-') per feature").shown_as("P_err,-,..."),
            where(),
            convention("the Fourier convention of the phase columns", to_string(fit_defaults.convention)),
            cli::flag("no-scatter", "no intrinsic scatter (sigma_int = 0)"),
            cli::flag("mcmc", "sample the posterior instead of the Laplace approximation"),
-           cli::count("walkers", "MCMC walkers", cli::default_of(fit_defaults.sampler.walkers)),
-           cli::count("burn-in", "MCMC steps discarded", cli::default_of(fit_defaults.sampler.burn_in)),
-           cli::count("steps", "MCMC steps kept", cli::default_of(fit_defaults.sampler.steps)),
+           cli::count("walkers", "MCMC walkers", cli::default_of(fit_defaults.sampler.walkers)).range(0, 100000),
+           cli::count("burn-in", "MCMC steps discarded", cli::default_of(fit_defaults.sampler.burn_in)).range(0, 1e7),
+           cli::count("steps", "MCMC steps kept", cli::default_of(fit_defaults.sampler.steps)).range(1, 1e7),
            cli::count("seed", "seed of the MCMC walkers", cli::default_of(fit_defaults.seed))}},
          {"predict",
           "Writes line,[id,]<target>,<target>_sigma (line = the row's line in T.csv); sigma includes the\n"
@@ -62,7 +62,7 @@ const cli::program& program() {
           "than the model's are converted.",
           {cli::path("model", "model file").required(),
            cli::path("table", "the input CSV").shown_as("T.csv").required(),
-           cli::path("out", "predictions CSV").shown_as("P.csv").required(),
+           cli::path("out", "predictions CSV").output().shown_as("P.csv").required(),
            cli::text("feature-errors", "one error column (or '-') per feature of the model").shown_as("P_err,-,..."),
            cli::text("id", "a column copied to the output"),
            where(),
@@ -75,8 +75,8 @@ const cli::program& program() {
            cli::text("features", "candidate feature columns").shown_as("a,b,c,...").required(),
            cli::count("k", "also print the K best by F-test"),
            where(),
-           cli::count("folds", "CV folds", cli::default_of(select_defaults.n_splits)),
-           cli::count("repeats", "CV repeats", cli::default_of(select_defaults.n_repeats)),
+           cli::count("folds", "CV folds", cli::default_of(select_defaults.n_splits)).range(2, 1000),
+           cli::count("repeats", "CV repeats", cli::default_of(select_defaults.n_repeats)).range(1, 1000),
            cli::count("seed", "seed of the CV splits", cli::default_of(select_defaults.seed)),
            cli::choice("scoring", "CV score", {"r2", "rmse"}, "r2")}},
          {"cv",
@@ -96,8 +96,8 @@ const cli::program& program() {
            cli::count("rounds", "boosting rounds", "300"),
            cli::count("depth", "boosting tree depth", "3"),
            where(),
-           cli::count("folds", "CV folds", "5"),
-           cli::count("repeats", "CV repeats", "10"),
+           cli::count("folds", "CV folds", "5").range(2, 1000),
+           cli::count("repeats", "CV repeats", "10").range(1, 1000),
            cli::count("seed", "seed of the CV splits", "7")}}},
         {cli::text("delimiter", "field delimiter: one character, or tab", ",").shown_as("C"),
          cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)")},
@@ -221,21 +221,31 @@ int cmd_predict(const args& a) {
         std::vector<std::pair<std::size_t, std::string>> fidx;
         for (const auto& f : filters(a)) fidx.push_back({csv.column(f.column), f.value});
         while (const csv_record* r = csv.next()) {
+            require_field_count(csv, *r);
             bool keep = true;
             for (const auto& [k, v] : fidx) keep = keep && detail::trim((*r)[k]) == v;
             if (keep) ids.emplace_back(detail::trim((*r)[c]));
         }
     }
+    std::size_t not_finite = 0;
     write_file_atomically(out, [&](std::ostream& os) {
         os << "line," << (id.empty() ? "" : id + ",") << rel.target << "," << rel.target << "_sigma\n";
         char buf[64];
         for (std::size_t i = 0; i < pred.value.size(); ++i) {
             os << L.raw.lines[i] << ",";
             if (!id.empty()) os << ids.at(i) << ",";
-            std::snprintf(buf, sizeof buf, "%.6f,%.6f\n", pred.value[i], pred.sigma[i]);
-            os << buf;
+            if (std::isfinite(pred.value[i]) && std::isfinite(pred.sigma[i])) {
+                std::snprintf(buf, sizeof buf, "%.6f,%.6f\n", pred.value[i], pred.sigma[i]);
+                os << buf;
+            } else {  // never a NaN in an output: an empty value and sigma, counted below
+                os << ",\n";
+                ++not_finite;
+            }
         }
     });
+    if (not_finite)
+        std::fprintf(stderr, "predict: warning: %zu rows have no finite prediction (empty %s and %s_sigma)\n",
+                     not_finite, rel.target.c_str(), rel.target.c_str());
     if (!quiet) std::fprintf(stderr, "predict: %zu rows -> %s\n", pred.value.size(), out.c_str());
     return 0;
 }

@@ -69,7 +69,7 @@ const cli::program& program() {
         {{"simulate",
           "Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv.",
           {cli::count("n-rrab", "RRab stars").required(), cli::count("n-rrc", "RRc stars").required(),
-           cli::count("seed", "random seed", "0"), cli::path("out", "output directory").shown_as("DIR").required(),
+           cli::count("seed", "random seed", "0"), cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
            cli::count("min-epochs", "fewest G epochs of a simulated star",
                       cli::default_of(sim::simulation_options{}.min_epochs)),
            cli::choice("family", "simulator conventions, ferrum = the defaults (docs/simulator.md)",
@@ -84,13 +84,14 @@ const cli::program& program() {
           "usable stars and saved with self-test vectors. Architectures: paper_gru (default; GRU 20-16-8),\n"
           "gru_fourier (GRU + Fourier features), fourier_linear.",
           with_inputs(join(
-              {cli::path("out", "model file (JSON)").required(), cli::path("config", "a --config file (below)"),
-               cli::count("folds", "CV folds (0: no CV)"), cli::count("repeats", "CV repetitions"),
-               cli::count("max-epochs", "training epochs"), cli::count("seed", "random seed"),
+              {cli::path("out", "model file (JSON)").output().required(), cli::path("config", "a --config file (below)"),
+               cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
+               cli::count("repeats", "CV repetitions").range(1, 1000),
+               cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
                cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
                cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
-               cli::path("report", "CV report (default OUT.cv.json)"),
-               cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)")},
+               cli::path("report", "CV report (default OUT.cv.json)").output(),
+               cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
               label_options()))},
          {"tune",
           "Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.\n"
@@ -101,10 +102,10 @@ const cli::program& program() {
           "best trial's epochs), and OUT.trials.json (every trial). One search per type present: with\n"
           "RRab and RRc, best.RRab.json and best.RRc.json (+ .trials.json); with --unified, one search.",
           with_inputs(join(
-              {cli::path("out", "best configuration (JSON)").required(),
+              {cli::path("out", "best configuration (JSON)").output().required(),
                cli::path("config", "a base --config file (below)"),
-               cli::number("max-epochs", "Hyperband's R (epochs)", cli::default_of(tune_defaults.max_epochs)),
-               cli::number("eta", "Hyperband's eta", cli::default_of(tune_defaults.eta)),
+               cli::number("max-epochs", "Hyperband's R (epochs)", cli::default_of(tune_defaults.max_epochs)).range(1, 1e6),
+               cli::number("eta", "Hyperband's eta", cli::default_of(tune_defaults.eta)).range(1.01, 1000),
                cli::count("seed", "random seed"),
                cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
                           cli::default_of(tune_defaults.holdout_folds)),
@@ -117,33 +118,33 @@ const cli::program& program() {
           "the others and scored on it against --truth-column, beside the classical pipeline on the same\n"
           "stars, with the coverage of its sigma. Prints a table; OUT gets every metric (JSON).",
           {cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
-           cli::path("out", "report (JSON)").required(), cli::path("config", "a --config file (below)"),
-           cli::count("max-epochs", "training epochs"), cli::count("seed", "random seed"),
+           cli::path("out", "report (JSON)").output().required(), cli::path("config", "a --config file (below)"),
+           cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
            cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
            cli::flag("unified", "one RRab+RRc model"),
            cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
            cli::flag("no-period", "train on phase alone"),
            cli::text("label-column", "the labels.csv column the models train on", "feh_true"),
            cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
-           cli::count("mc-samples", "MC-dropout passes for sigma", "20")}},
+           cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000)}},
          {"predict",
           "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
-          with_inputs({cli::path("model", "model file").required(), cli::path("out", "predictions CSV").required(),
-                       cli::count("mc-samples", "MC-dropout passes for sigma", "20"),
+          with_inputs({cli::path("model", "model file").required(), cli::path("out", "predictions CSV").output().required(),
+                       cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                        cli::count("seed", "seed of the MC-dropout passes", "12345")})},
          {"classical",
           "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
-          with_inputs({cli::path("out", "predictions CSV").required()})},
+          with_inputs({cli::path("out", "predictions CSV").output().required()})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
           "With a feh_sigma column: the fractions within 1 and 2 sigma (coverage_1sigma, coverage_2sigma).\n"
           "DIR/pred_vs_true.svg, DIR/residual_vs_epochs.svg and, with sigmas, DIR/reliability.svg.",
           join({cli::path("predictions", "predictions CSV").required(),
-                cli::path("plots", "directory for the SVG plots").shown_as("DIR"),
+                cli::path("plots", "directory for the SVG plots").output_dir().shown_as("DIR"),
                 cli::text("title", "plot title", "")},
                label_options())}},
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
-         cli::count("threads", "threads (default 2; simulate: all cores)")},
+         cli::count("threads", "threads (default 2; simulate: all cores)").range(1, 1024)},
         "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
         "architecture is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs);\n"
         "unknown fields are refused:\n" +
@@ -203,6 +204,7 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         const auto ct = csv.find_column("type");
         std::map<std::string, rrl_ephemeris> eph;
         while (const csv_record* r = csv.next()) {
+            require_field_count(csv, *r);
             rrl_ephemeris e;
             e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
             const auto p = parse_double((*r)[cp]);
@@ -248,9 +250,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
     const auto cb = csv.find_column("blazhko_period");
     std::map<std::string, label_row> out;
     while (const csv_record* r = csv.next()) {
-        if (r->size() != csv.header().size())
-            throw input_error(path, r->line(), "", "has " + std::to_string(r->size()) + " fields, the header " +
-                                                       std::to_string(csv.header().size()));
+        require_field_count(csv, *r);
         label_row l;
         const auto f = parse_double((*r)[cf]);
         if (!f.ok()) throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
@@ -405,6 +405,8 @@ int cmd_train(const args& a) {
     if (a.has("repeats")) c.cv.repeats = a.count("repeats");
     if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
     const std::string out = a.path("out");
+    if (!a.has("report")) cli::check_derived_output(a, out + ".cv.json", "the CV report (OUT.cv.json)");
+    if (!a.has("oof")) cli::check_derived_output(a, out + ".oof.csv", "the out-of-fold predictions (OUT.oof.csv)");
     const bool quiet = a.flag("quiet");
 
     const auto ls = read_labelled_stars(a, c, quiet);
@@ -496,6 +498,11 @@ int cmd_tune(const args& a) {
     to.holdout_folds = a.count("holdout-folds");
     to.progress = !a.flag("quiet");
     const std::string out = a.path("out");
+    // the files tune derives from --out (one per type, a trials file beside each) never land on an input
+    for (const std::string& p : {out, tune_output_path(out, "RRab", true), tune_output_path(out, "RRc", true)}) {
+        if (p != out) cli::check_derived_output(a, p, "the per-type output");
+        cli::check_derived_output(a, p + ".trials.json", "the trials file");
+    }
     if (c.model.architecture == rrl_architecture::fourier_linear)
         throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 

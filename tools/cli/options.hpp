@@ -14,11 +14,16 @@
 //     std::size_t steps = a.count("steps");                  // 2000 unless --steps N (N >= 0) was given
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -50,6 +55,18 @@ enum class kind {
     choice,   ///< one of a fixed set of words
 };
 
+/// What a path option names, for the checks made before a command runs (check_paths): an output never
+/// resolves to an input, and its directory exists and is writable.
+enum class path_role {
+    input,       ///< a file the command reads (every path option unless declared otherwise)
+    output,      ///< a file the command writes (replaced atomically)
+    output_dir,  ///< a directory the command creates (if need be) and writes files into
+};
+
+/// The largest count an option accepts unless its declaration gives a range: counts size loops and
+/// memory, so an absurd one is refused rather than run.
+inline constexpr long long max_count = 1000000000;
+
 /// \brief One declared option: `--name VALUE` (or `--name=VALUE`), or `--name` for a flag.
 struct option {
     std::string name;  ///< without the leading "--"
@@ -60,6 +77,19 @@ struct option {
     bool is_repeated = false;          ///< may be given several times (read with parsed::all)
     std::vector<std::string> choices;  ///< the words a choice accepts
     std::string placeholder;           ///< what --help shows for the value; by kind when empty
+    cli::path_role role = cli::path_role::input;  ///< for kind::path: read or written
+    /// For count, integer and number: the smallest and largest value accepted. A count is at most
+    /// max_count unless its declaration says otherwise (a count sizes memory or time: 1e12 MC samples
+    /// would run for ever).
+    std::optional<double> min_value, max_value;
+
+    /// Bounds the value (count, integer, number): outside [lo, hi] is a usage_error naming the option.
+    option range(double lo, double hi) const {
+        option o = *this;
+        o.min_value = lo;
+        o.max_value = hi;
+        return o;
+    }
 
     option required() const {
         option o = *this;
@@ -69,6 +99,18 @@ struct option {
     option repeated() const {
         option o = *this;
         o.is_repeated = true;
+        return o;
+    }
+    /// A path the command writes: checked before the command runs (see check_paths).
+    option output() const {
+        option o = *this;
+        o.role = cli::path_role::output;
+        return o;
+    }
+    /// A directory the command writes files into (created when missing).
+    option output_dir() const {
+        option o = *this;
+        o.role = cli::path_role::output_dir;
         return o;
     }
     option shown_as(std::string value) const {
@@ -160,6 +202,23 @@ struct value {
     double number = 0.0;
 };
 
+inline std::string number_text(double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.15g", x);
+    return b;
+}
+
+// Refuses a value below the declared minimum or above `hi`, naming the option and the bounds.
+inline void check_range(const option& o, double x, double hi, const std::string& text) {
+    const bool low = o.min_value && x < *o.min_value;
+    if (!low && !(x > hi)) return;
+    std::string bounds;
+    if (o.min_value && hi < HUGE_VAL) bounds = "between " + number_text(*o.min_value) + " and " + number_text(hi);
+    else if (o.min_value) bounds = "at least " + number_text(*o.min_value);
+    else bounds = "at most " + number_text(hi);
+    throw usage_error("--" + o.name + " must be " + bounds + ", got '" + text + "'");
+}
+
 inline value validate(const option& o, const std::string& text) {
     const std::string name = "--" + o.name;
     value v{text};
@@ -173,12 +232,15 @@ inline value validate(const option& o, const std::string& text) {
                                   (o.kind == kind::count ? "a non-negative integer" : "an integer") + ", got '" +
                                   text + "'");
             v.integer = p.value;
+            const double hi = o.max_value ? *o.max_value : (o.kind == kind::count ? double(max_count) : 9.3e18);
+            check_range(o, double(p.value), hi, text);
             break;
         }
         case kind::number: {
             const auto p = parse_double(text);
             if (!p.ok()) throw usage_error(name + " needs a finite number, got '" + text + "'");
             v.number = p.value;
+            check_range(o, p.value, o.max_value ? *o.max_value : HUGE_VAL, text);
             break;
         }
         case kind::path:
@@ -223,6 +285,18 @@ public:
             for (const auto& v : it->second) out.push_back(v.text);
         else if (o.default_value)
             out.push_back(*o.default_value);
+        return out;
+    }
+
+    /// \brief Every path option given on the command line, with its declaration, in name order (repeated
+    /// ones once per value): what check_paths looks at.
+    std::vector<std::pair<const option*, std::string>> given_paths() const {
+        std::vector<std::pair<const option*, std::string>> out;
+        for (const auto& [name, values] : given_) {
+            const option& o = declared_.at(name);
+            if (o.kind == kind::path)
+                for (const auto& v : values) out.emplace_back(&o, v.text);
+        }
         return out;
     }
 
@@ -386,5 +460,88 @@ private:
     std::vector<option> common_;
     std::string epilogue_;
 };
+
+namespace detail {
+
+// The same file: one inode (symlinks, "./", "..", hard links) when both exist, else the same path once
+// made absolute and normal (a file that does not exist yet cannot be another, existing one).
+inline bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+    namespace fs = std::filesystem;
+    std::error_code ea, eb, ec;
+    if (fs::exists(a, ea) && fs::exists(b, eb)) {
+        const bool same = fs::equivalent(a, b, ec);
+        if (!ec) return same;
+    }
+    const fs::path ca = fs::weakly_canonical(a, ea), cb = fs::weakly_canonical(b, eb);
+    return !ea && !eb ? ca == cb : fs::absolute(a).lexically_normal() == fs::absolute(b).lexically_normal();
+}
+
+// Refuses, naming the option, an output whose directory is missing, not a directory or not writable.
+inline void check_writable_dir(const std::filesystem::path& dir, const std::string& option_name,
+                               const std::string& value) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path d = dir.empty() ? fs::path(".") : dir;
+    if (!fs::exists(d, ec))
+        throw usage_error("--" + option_name + " '" + value + "': the directory '" + d.string() + "' does not exist");
+    if (!fs::is_directory(d, ec))
+        throw usage_error("--" + option_name + " '" + value + "': '" + d.string() + "' is not a directory");
+    if (::access(d.c_str(), W_OK | X_OK) != 0)
+        throw usage_error("--" + option_name + " '" + value + "': the directory '" + d.string() +
+                          "' is not writable (" + std::strerror(errno) + ")");
+}
+
+}  // namespace detail
+
+/// \brief The checks every command gets before it does any work: no output path (declared with
+/// option::output or option::output_dir) resolves to an input path or to another output (the same file
+/// through symlinks, "./", "..", or a hard link); an output file's directory exists and is writable and the
+/// output is not a directory; an output directory is a directory (or can be created: its nearest existing
+/// ancestor is a writable directory). A failure is a usage_error naming the options. run_tool calls it.
+inline void check_paths(const parsed& a) {
+    namespace fs = std::filesystem;
+    const auto paths = a.given_paths();
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        const option& o = *paths[i].first;
+        if (o.role == path_role::input) continue;
+        const std::string& value = paths[i].second;
+        const fs::path out(value);
+        for (std::size_t j = 0; j < paths.size(); ++j) {
+            if (j == i || (paths[j].first->role != path_role::input && j < i)) continue;  // each output pair once
+            const option& other = *paths[j].first;
+            if (!detail::same_file(out, paths[j].second)) continue;
+            if (other.role == path_role::input)
+                throw usage_error("--" + o.name + " '" + value + "' is the file --" + other.name + " reads ('" +
+                                  paths[j].second + "'): an output never replaces an input; write it elsewhere");
+            throw usage_error("--" + o.name + " '" + value + "' and --" + other.name + " '" + paths[j].second +
+                              "' are the same file: give each output its own");
+        }
+        std::error_code ec;
+        if (o.role == path_role::output) {
+            if (fs::is_directory(out, ec))
+                throw usage_error("--" + o.name + " '" + value + "' is a directory; it needs a file name");
+            detail::check_writable_dir(out.parent_path(), o.name, value);
+        } else {
+            if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+                throw usage_error("--" + o.name + " '" + value + "' exists and is not a directory");
+            fs::path d = out;
+            while (!d.empty() && !fs::exists(d, ec) && d.has_parent_path() && d.parent_path() != d) d = d.parent_path();
+            if (!fs::exists(d, ec)) d = ".";
+            if (!fs::is_directory(d, ec))
+                throw usage_error("--" + o.name + " '" + value + "': '" + d.string() + "' is not a directory");
+            detail::check_writable_dir(d, o.name, value);
+        }
+    }
+}
+
+/// \brief check_paths for an output a command derives from its options rather than takes as one (ferrum-rrl
+/// train's default OUT.cv.json): refused when it resolves to a path the command reads, naming `what` and
+/// that option. Call it before any work.
+inline void check_derived_output(const parsed& a, const std::string& path, const std::string& what) {
+    for (const auto& [o, value] : a.given_paths())
+        if (o->role == path_role::input && detail::same_file(path, value))
+            throw usage_error(what + " '" + path + "' is the file --" + o->name + " reads ('" + value +
+                              "'): an output never replaces an input; name the output with its option");
+}
 
 }  // namespace ferrum::cli

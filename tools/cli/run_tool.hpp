@@ -3,8 +3,11 @@
 // Each tool keeps its own conventions (exit codes, how the --help hint reads), which its CLI tests check.
 #pragma once
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <iostream>
 #include <string>
 
 #include <ferrum/core/error.hpp>
@@ -34,7 +37,16 @@ int run_tool(const program& prog, int argc, char** argv, Run&& run, const tool_c
             return a.help() ? 0 : 2;
         }
         if (a.command().empty()) throw usage_error("no command given");
-        return run(a);
+        check_paths(a);  // outputs never on top of inputs, their directories writable: before any work
+        const int status = run(a);
+        // what went to stdout (evaluate's JSON, fit's table) must have arrived: a full disk or a closed pipe
+        // is a failure, not exit 0
+        std::cout.flush();
+        if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            std::fprintf(stderr, "%s: cannot write to standard output: %s\n", name, std::strerror(errno));
+            return conventions.error_exit;
+        }
+        return status;
     } catch (const usage_error& e) {
         if (conventions.hint_on_own_line)
             std::fprintf(stderr, "%s: %s\n(run '%s --help')\n", name, e.what(), name);

@@ -409,6 +409,26 @@ private:
     csv_record record_;
 };
 
+/// \brief Why `rec` does not have as many fields as the header of `csv` ("the row has 12 fields but the
+/// header has 11"), with the field where a short row ends (empty for a long row); nullopt when it does.
+struct field_count_problem {
+    std::string field, message;
+};
+inline std::optional<field_count_problem> field_count_mismatch(const csv_reader& csv, const csv_record& rec) {
+    const std::size_t want = csv.header().size();
+    if (rec.size() == want) return std::nullopt;
+    return field_count_problem{rec.size() < want ? csv.header()[rec.size()] : std::string(),
+                               "the row has " + std::to_string(rec.size()) + " fields but the header has " +
+                                   std::to_string(want)};
+}
+
+/// \brief Throws input_error (file, line, counts) unless `rec` has exactly as many fields as the header: a
+/// row with a field too many (a decimal comma, say) would otherwise shift every later column silently.
+/// Every reader of a table calls this (or detail::check_field_count, its bad_row_policy form) on every row.
+inline void require_field_count(const csv_reader& csv, const csv_record& rec) {
+    if (const auto p = field_count_mismatch(csv, rec)) throw input_error(csv.path(), rec.line(), p->field, p->message);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Bad rows: throw, or skip and count
 // ---------------------------------------------------------------------------------------------------
@@ -552,11 +572,9 @@ bool reject_field(read_report& report, bad_row_policy policy, const csv_reader& 
 // Checks that a row has as many fields as the header, reporting the first missing column otherwise.
 inline bool check_field_count(read_report& report, bad_row_policy policy, const csv_reader& csv,
                               const csv_record& rec) {
-    const std::size_t want = csv.header().size();
-    if (rec.size() == want) return true;
-    const std::string field = rec.size() < want ? csv.header()[rec.size()] : std::string();
-    bad_row(report, policy, rec.line(), field, skip_reasons::field_count,
-            "the row has " + std::to_string(rec.size()) + " fields but the header has " + std::to_string(want));
+    const auto p = field_count_mismatch(csv, rec);
+    if (!p) return true;
+    bad_row(report, policy, rec.line(), p->field, skip_reasons::field_count, p->message);
     return false;
 }
 

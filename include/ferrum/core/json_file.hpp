@@ -30,4 +30,16 @@ inline nlohmann::json read_json_file(const std::string& path, const std::string&
     }
 }
 
+/// \brief read_json_file for files that must hold one JSON object (model and config files): `[]`, `null` or a
+/// bare number is an input_error naming the file, not a type error deep inside a reader.
+inline nlohmann::json read_json_object(const std::string& path, const std::string& what = "JSON file") {
+    nlohmann::json j = read_json_file(path, what);
+    if (!j.is_object()) {
+        std::string got = j.dump();
+        if (got.size() > 40) got = got.substr(0, 40) + "...";
+        throw input_error(path, 0, "", "a " + what + " holds one JSON object {...}, this one holds " + got);
+    }
+    return j;
+}
+
 }  // namespace ferrum

@@ -6,9 +6,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -93,6 +95,18 @@ void option_read(const nlohmann::json& j, const char* name, T& field) {
     if (it != j.end()) field = option_convert<T>(*it, name, &field);
 }
 
+// An options struct may have `void validate() const` throwing option_error (see option_range): from_json
+// calls it once the fields are read, so config files and model files get the same checks, naming the field.
+template <class T, class = void>
+struct has_validate : std::false_type {};
+template <class T>
+struct has_validate<T, std::void_t<decltype(std::declval<const T&>().validate())>> : std::true_type {};
+
+template <class T>
+void option_validate(const T& options) {
+    if constexpr (has_validate<T>::value) options.validate();
+}
+
 inline void option_check_fields(const nlohmann::json& j, const char* type, const std::vector<std::string>& known) {
     if (!j.is_object()) throw option_error(type, "must be a JSON object, got " + j.dump());
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -107,6 +121,21 @@ inline void option_check_fields(const nlohmann::json& j, const char* type, const
 }
 
 }  // namespace detail
+
+/// \brief Throws option_error naming `field` unless lo <= value <= hi (NaN is never in range). For the
+/// validate() of options structs: a count that sizes memory or a loop (phases, steps, samples, batch) gets
+/// an upper bound, so a damaged or hostile file is an error, not a hang or 16 GB.
+template <class T>
+void option_range(const char* field, T value, double lo, double hi) {
+    const double x = static_cast<double>(value);
+    if (x >= lo && x <= hi) return;
+    char b[96];
+    std::snprintf(b, sizeof b, "must be between %.15g and %.15g, got ", lo, hi);
+    if constexpr (std::is_floating_point_v<T>)
+        throw option_error(field, b + nlohmann::json(value).dump());
+    else
+        throw option_error(field, b + std::to_string(value));
+}
 
 /// What options_from_json does with a field the JSON does not give.
 enum class missing_option : unsigned char {
@@ -147,8 +176,9 @@ std::string options_help(const T& defaults = T{}) {
 #define FERRUM_DETAIL_OPTION_NAME(v1) #v1,
 
 /// \brief Declares an options struct's fields once: to_json, a strict from_json (unknown fields and
-/// ill-typed values are option_errors; missing fields keep the struct's defaults) and
-/// option_fields(const Type*). Use at namespace scope, in the struct's namespace.
+/// ill-typed values are option_errors; missing fields keep the struct's defaults; then the struct's
+/// `validate() const`, when it has one) and option_fields(const Type*). Use at namespace scope, in the
+/// struct's namespace.
 #define FERRUM_OPTIONS(Type, ...)                                                                               \
     inline const std::vector<std::string>& option_fields(const Type*) {                                        \
         static const std::vector<std::string> names{                                                           \
@@ -162,6 +192,7 @@ std::string options_help(const T& defaults = T{}) {
     inline void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {                     \
         ::ferrum::detail::option_check_fields(nlohmann_json_j, #Type, option_fields(static_cast<const Type*>(nullptr))); \
         NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_FROM, __VA_ARGS__))                      \
+        ::ferrum::detail::option_validate(nlohmann_json_t);                                                    \
     }
 
 /// \brief JSON for an enum through its to_string(Enum) and a parser that throws value_error on unknown

@@ -18,10 +18,25 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/models/bnn_mlp.hpp"
 #include "ferrum/photometry/colour_features.hpp"
 
 namespace ferrum::models {
+
+namespace detail {
+/// The MC-dropout sample count of a model file: a whole number from 0 to 100000 (a damaged or hostile file's
+/// -3 or 1e12 would loop for ever), else an input_error naming the file and `field`.
+inline std::size_t mc_samples_from_json(const nlohmann::json& v, const std::string& where, const std::string& field) {
+    try {
+        const auto n = ::ferrum::detail::option_convert<std::size_t>(v, field);
+        option_range(field.c_str(), n, 0, 100000);
+        return n;
+    } catch (const option_error& e) {
+        throw input_error(where, 0, e.field(), e.message());
+    }
+}
+}  // namespace detail
 
 /// \brief Eq. 6 with the parallax in mas: M_J,pseudo = parallax 10^(0.2 J_c - 2) = 10^(0.2 M_J). Linear
 /// in the parallax, so negative and noisy parallaxes are usable labels.
@@ -200,7 +215,7 @@ public:
     static photometric_parallax from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
         photometric_parallax p;
         try {
-            p.mc_ = j.at("mc_samples").get<std::size_t>();
+            p.mc_ = detail::mc_samples_from_json(j.at("mc_samples"), where, "parallax.mc_samples");
             for (std::size_t f = 0; f < j.at("folds").size(); ++f)
                 p.nets_.push_back(bnn_mlp::from_json(j["folds"][f], where + " (parallax fold " + std::to_string(f) + ")", verify));
         } catch (const nlohmann::json::exception& e) {
@@ -342,7 +357,7 @@ public:
             m.features_.clip_negative_extinction = pre.at("clip_negative_extinction").get<bool>();
             m.cut_.a = o.at("giant_cut").at("a").get<double>();
             m.cut_.b = o.at("giant_cut").at("b").get<double>();
-            m.mc_ = o.at("mc_samples").get<std::size_t>();
+            m.mc_ = detail::mc_samples_from_json(o.at("mc_samples"), where, "options.mc_samples");
             m.parallax_ = photometric_parallax::from_json(j.at("network").at("parallax"), where, verify);
             m.feh_ = bnn_mlp::from_json(j.at("network").at("feh"), where + " ([Fe/H] network)", verify);
             m.self_test_ = j.at("self_test");
@@ -392,7 +407,7 @@ private:
             m.features_.a_over_av = j.at("a_over_av").get<std::array<double, photometry::n_bands>>();
             m.cut_.a = j.at("giant_cut").at("a").get<double>();
             m.cut_.b = j.at("giant_cut").at("b").get<double>();
-            m.mc_ = j.at("mc_samples").get<std::size_t>();
+            m.mc_ = detail::mc_samples_from_json(j.at("mc_samples"), where, "mc_samples");
             m.parallax_ = photometric_parallax::from_json(j.at("parallax"), where, verify);
             m.feh_ = bnn_mlp::from_json(j.at("feh"), where + " ([Fe/H] network)", verify);
         } catch (const nlohmann::json::exception& e) {

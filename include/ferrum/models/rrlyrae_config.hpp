@@ -25,6 +25,12 @@ struct rrl_cv_options {
     std::size_t repeats = 1;  ///< repetitions of the K-fold CV
     bool unified = false;     ///< one RRab+RRc model instead of one per type
     bool paper_cuts = false;
+
+    /// Bounds (from_json calls it): 1000 folds or repetitions is already far beyond any use.
+    void validate() const {
+        option_range("folds", folds, 0, 1000);
+        option_range("repeats", repeats, 1, 1000);
+    }
 };
 FERRUM_OPTIONS(rrl_cv_options, folds, repeats, unified, paper_cuts)
 

@@ -60,6 +60,16 @@ struct rrl_input_options {
     /// Highest order of the Fourier fit giving the tabular features (chosen per star by BIC from 3).
     int fourier_max_order = 4;
     rrl_spline_options spline;
+
+    /// Bounds on the sizes (from_json calls it, so config and model files are checked naming the field):
+    /// a damaged file's n_phases_rrab of 2^40 is an error, not 16 GB of resampled curves.
+    void validate() const {
+        option_range("n_phases_rrab", n_phases_rrab, 4, 100000);
+        option_range("n_phases_rrc", n_phases_rrc, 4, 100000);
+        option_range("min_epochs", min_epochs, 0, 1e6);
+        option_range("max_raw_steps", max_raw_steps, 1, 100000);
+        option_range("fourier_max_order", fourier_max_order, 1, 50);
+    }
 };
 FERRUM_OPTIONS(rrl_input_options, sequence, use_period, n_phases_rrab, n_phases_rrc, min_epochs, max_raw_steps,
                fourier_max_order, spline)

@@ -56,6 +56,12 @@ struct rrl_model_options {
     /// weighted as the MSE would be): its aleatoric sigma, one part of the predicted sigma (not in the paper).
     bool heteroscedastic = false;
     rrl_input_options input;
+
+    /// Bounds on the network's sizes (from_json calls it).
+    void validate() const {
+        for (const auto n : gru_sizes) option_range("gru_sizes", n, 1, 4096);
+        option_range("head_width", head_width, 1, 4096);
+    }
 };
 FERRUM_OPTIONS(rrl_model_options, architecture, gru_sizes, dropout, head_width, ridge, types, heteroscedastic, input)
 
@@ -82,6 +88,17 @@ struct rrl_training_options {
     std::uint64_t seed = 1;
     unsigned threads = 2;
     bool progress = progress_enabled_by_default();
+
+    /// Bounds on counts and rates (from_json calls it: a config file's field is named with the file).
+    void validate() const {
+        option_range("learning_rate", learning_rate, 0, 1e3);
+        option_range("batch_size", batch_size, 1, 1 << 20);
+        option_range("max_epochs", max_epochs, 0, 1e6);
+        option_range("patience", patience, 0, 1e6);
+        option_range("reduce_lr_patience", reduce_lr_patience, 0, 1e6);
+        option_range("validation_fraction", validation_fraction, 0, 0.5);
+        option_range("threads", threads, 0, 1024);
+    }
 };
 FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
                density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,

@@ -124,7 +124,8 @@ struct photometry_columns {
 
 /// \brief Reads a photometry table. Every band column must exist; an empty field is a missing band
 /// (reported later by make_colour_features), text that is not a finite number is an input_error naming
-/// the line and column. Parallax columns are optional.
+/// the line and column, and so is a row with more or fewer fields than the header. Parallax columns are
+/// optional.
 inline std::vector<photometry_row> read_photometry_csv(const std::string& path, const photometry_columns& c = {}) {
     csv_reader in(path);
     const std::size_t cid = in.column(c.source_id);
@@ -133,15 +134,14 @@ inline std::vector<photometry_row> read_photometry_csv(const std::string& path, 
     const auto cp = in.find_column(c.parallax), cpe = in.find_column(c.parallax_error);
     std::vector<photometry_row> out;
     auto number = [&](const csv_record& r, std::size_t col, const std::string& name) {
-        if (col >= r.size()) throw input_error(path, r.line(), name, "the row is too short");
         const auto v = parse_double(r[col]);
         if (v.status == field_status::empty) return double(NAN);
         if (!v.ok()) throw input_error(path, r.line(), name, "'" + std::string(r[col]) + "' is not a finite number");
         return v.value;
     };
     while (const csv_record* r = in.next()) {
+        require_field_count(in, *r);
         photometry_row p;
-        if (cid >= r->size()) throw input_error(path, r->line(), c.source_id, "the row is too short");
         const auto id = parse_int64((*r)[cid]);
         if (!id.ok()) throw input_error(path, r->line(), c.source_id, "not an integer source_id");
         p.source_id = id.value;

@@ -40,6 +40,21 @@ inline void require_known_fields(const nlohmann::json& j, const std::set<std::st
                               "unknown field (this reader knows format version " +
                                   std::to_string(linear_relation_format_version) + ")");
 }
+
+// A covariance must be finite, symmetric and positive semi-definite: a negative variance would make every
+// predicted sigma the square root of a negative number (NaN, written as "-nan" by earlier builds).
+inline void check_covariance(const Eigen::MatrixXd& c, const std::string& file) {
+    if (!c.allFinite()) throw input_error(file, 0, "covariance", "holds a value that is not finite");
+    const double scale = std::max(1.0, c.cwiseAbs().maxCoeff());
+    if (!((c - c.transpose()).cwiseAbs().maxCoeff() <= 1e-9 * scale))
+        throw input_error(file, 0, "covariance", "is not symmetric (corrupted or edited file)");
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(c, Eigen::EigenvaluesOnly);
+    const double smallest = eig.eigenvalues().minCoeff();
+    if (eig.info() != Eigen::Success || !(smallest >= -1e-10 * scale))
+        throw input_error(file, 0, "covariance",
+                          "is not positive semi-definite (smallest eigenvalue " + std::to_string(smallest) +
+                              "): the sigmas would be NaN (corrupted or edited file)");
+}
 }  // namespace detail
 
 /// \brief The model as JSON; `metadata` (any JSON object: the training table, filters, a date) is kept as is.
@@ -134,6 +149,7 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
                 throw input_error(file, 0, "covariance", "must be " + std::to_string(q) + " x " + std::to_string(q));
             for (std::size_t c = 0; c < q; ++c) rel.covariance(Eigen::Index(r), Eigen::Index(c)) = cov[r][c];
         }
+        detail::check_covariance(rel.covariance, file);
         rel.sigma_int = field("sigma_int").get<double>();
         rel.sigma_int_sd = field("sigma_int_sd").get<double>();
         if (!(rel.sigma_int >= 0)) throw input_error(file, 0, "sigma_int", "must be >= 0");
@@ -188,8 +204,8 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
         if (pred.value.size() != value.size() || pred.sigma.size() != sigma.size())
             throw input_error(file, 0, "check", "value/sigma do not match the inputs");
         for (std::size_t i = 0; i < value.size(); ++i)
-            if (std::abs(pred.value[i] - value[i]) > 1e-12 * (1 + std::abs(value[i])) ||
-                std::abs(pred.sigma[i] - sigma[i]) > 1e-12 * (1 + std::abs(sigma[i])))
+            if (!(std::abs(pred.value[i] - value[i]) <= 1e-12 * (1 + std::abs(value[i]))) ||
+                !(std::abs(pred.sigma[i] - sigma[i]) <= 1e-12 * (1 + std::abs(sigma[i]))))  // NaN fails too
                 throw input_error(file, 0, "check", "the model does not reproduce its own test vector " +
                                                         std::to_string(i) + " (corrupted or edited file)");
     } catch (const nlohmann::json::exception& e) {

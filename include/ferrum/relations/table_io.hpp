@@ -47,11 +47,8 @@ inline numeric_columns read_numeric_columns(const std::string& path, const std::
     std::vector<std::size_t> idx, fidx;
     for (const auto& n : names) idx.push_back(csv.column(n));
     for (const auto& f : filters) fidx.push_back(csv.column(f.column));
-    const std::size_t width = csv.header().size();
     while (const csv_record* rec = csv.next()) {
-        if (rec->size() != width)
-            throw input_error(path, rec->line(), "",
-                              "the row has " + std::to_string(rec->size()) + " fields, the header has " + std::to_string(width));
+        require_field_count(csv, *rec);
         bool keep = true;
         for (std::size_t k = 0; k < filters.size() && keep; ++k)
             keep = detail::trim((*rec)[fidx[k]]) == filters[k].value;

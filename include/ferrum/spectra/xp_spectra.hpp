@@ -70,10 +70,7 @@ inline std::vector<xp_spectrum> read_xp_spectra(const std::string& path, std::si
     const std::size_t c_id = in.column("source_id"), c_f = in.column("flux"), c_e = in.column("flux_error");
     std::vector<xp_spectrum> out;
     while (const csv_record* r = in.next()) {
-        const std::size_t need = std::max({c_id, c_f, c_e}) + 1;
-        if (r->size() < need)
-            throw input_error(path, r->line(), "", "the row has " + std::to_string(r->size()) + " fields, the header " +
-                                                       std::to_string(in.header().size()));
+        require_field_count(in, *r);
         xp_spectrum s;
         const auto id = parse_int64((*r)[c_id]);
         if (!id.ok()) throw input_error(path, r->line(), "source_id", "not an integer source_id");

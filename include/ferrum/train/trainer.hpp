@@ -52,6 +52,15 @@ struct trainer_options {
     std::string history_path;     ///< ".json" or ".csv"; empty = none
     bool progress = progress_enabled_by_default();
     bool handle_sigint = true;    ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
+
+    /// Bounds on the counts a config file gives (from_json calls it, naming the field); fit() checks them
+    /// again, with the rest, for options made in code.
+    void validate() const {
+        option_range("max_epochs", max_epochs, 1, 1e6);
+        option_range("batch_size", batch_size, 1, 1 << 20);
+        option_range("patience", patience, 0, 1e6);
+        option_range("reduce_lr_patience", reduce_lr_patience, 0, 1e6);
+    }
 };
 /// Config files name these fields; unknown ones, negative counts and wrong types are errors naming the field.
 FERRUM_OPTIONS(trainer_options, max_epochs, batch_size, shuffle, seed, early_stopping, patience, min_delta,
