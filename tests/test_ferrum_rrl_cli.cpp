@@ -127,6 +127,26 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     CHECK(svg.find("<svg") != std::string::npos);
     CHECK(svg.find("</svg>") != std::string::npos);
     CHECK(fs::exists(dir / "plots" / "residual_vs_epochs.svg"));
+    // the model's sigma is calibrated (on the 3-fold out-of-fold residuals): evaluate reports its coverage
+    // and draws the reliability plot
+    for (const char* t : {"RRab", "RRc"}) {
+        const auto& m = ev.at("per_type").at(t);
+        REQUIRE(m.contains("coverage_1sigma"));
+        CHECK(m.at("coverage_1sigma").get<double>() > 0.3);
+        CHECK(m.at("coverage_2sigma").get<double>() >= m.at("coverage_1sigma").get<double>());
+    }
+    CHECK(fs::exists(dir / "plots" / "reliability.svg"));
+    CHECK(nlohmann::json::parse(slurp(dir / "m.json")).at("models").at(0).contains("calibration"));
+    CHECK(report.at("final").at("RRab").at("calibrated_on") == "out-of-fold residuals");
+
+    // without --model, predict uses the pretrained model: FERRUM_MODEL_DIR first
+    fs::create_directories(dir / "pretrained");
+    fs::copy_file(dir / "m.json", dir / "pretrained" / "rrlyrae_default.json");
+    r = ferrum_test::run_program(exe(), "predict " + in + " --out " + d + "/pred_default.csv --mc-samples 2 --quiet", dir,
+                                 "FERRUM_MODEL_DIR=" + d + "/pretrained ");
+    CHECK(r.status == 0);
+    CHECK(r.err.find("pretrained") != std::string::npos);
+    CHECK(fs::exists(dir / "pred_default.csv"));
 
     // bad input: a label that is not a number is reported with file, line and field
     {
@@ -407,4 +427,37 @@ TEST_CASE("ferrum-rrl simulate --family: the family's conventions, its name in l
     r = run("simulate --intrinsic-scatter -1 --n-rrab 1 --n-rrc 1 --out " + d + "/bad", dir);
     CHECK(r.status != 0);
     CHECK(r.err.find("feh_intrinsic_scatter") != std::string::npos);
+}
+
+TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories", "[cli][transfer]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built next to the tests and FERRUM_RRL_EXE unset: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_test_rrl_transfer");
+    const std::string d = dir.string();
+    for (const char* f : {"ferrum", "bic"}) {
+        const auto r = run(std::string("simulate --family ") + f + " --n-rrab 60 --n-rrc 40 --seed 3 --out " + d + "/" + f + " --quiet", dir);
+        REQUIRE(r.status == 0);
+    }
+    {
+        std::ofstream c(dir / "lin.json");
+        c << R"({"architecture": "fourier_linear"})";
+    }
+    auto r = run("transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d + "/t.json --quiet", dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("| held-out family |") != std::string::npos);
+    CHECK(r.out.find("| bic | RRc |") != std::string::npos);
+    const auto j = nlohmann::json::parse(slurp(dir / "t.json"));
+    REQUIRE(j.at("folds").size() == 2);
+    CHECK(j.at("folds").at(0).at("held_out") == "ferrum");
+    CHECK(j.at("folds").at(0).at("trained_on").at(0) == "bic");
+    const auto& m = j.at("folds").at(1).at("model_vs_truth").at("per_type").at("RRab");
+    const auto& c = j.at("folds").at(1).at("classical_vs_truth").at("per_type").at("RRab");
+    CHECK(m.at("n") == c.at("n"));  // the same stars
+    CHECK(m.contains("coverage_1sigma"));
+    // one family is not a protocol
+    r = run("transfer --sets " + d + "/ferrum --config " + d + "/lin.json --out " + d + "/t1.json --quiet", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("two families") != std::string::npos);
 }

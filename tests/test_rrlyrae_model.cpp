@@ -32,7 +32,7 @@ sim_set simulate(std::size_t n, rr_type type, std::uint64_t seed) {
     for (std::size_t i = 0; i < n; ++i) {
         const auto star = s.star(i, type);
         out.curves.push_back(star.light_curve());
-        out.eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, {}});
+        out.eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, star.catalogue.peak_to_peak, {}});
         out.feh.push_back(star.feh);
         out.feh_true.push_back(star.feh_true);
         out.feh_error.push_back(star.feh_error);
@@ -108,7 +108,7 @@ TEST_CASE("classical pipeline equals the Muraveva et al. (2025) relation on a no
     }
     const double phi31 = wrap_two_pi(phi3 - 3 * phi1);
     for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
-        const auto in = prepare_rrlyrae_inputs({lc}, {{t, P, 1.234, {}}}, {}, 1, false);
+        const auto in = prepare_rrlyrae_inputs({lc}, {{t, P, 1.234, 0.0, {}}}, {}, 1, false);
         REQUIRE(in[0].ok());
         const auto c = classical_feh(in);
         const double expect = t == rr_type::rrab ? -0.37 - 5.55 * P + 0.94 * phi31
@@ -171,6 +171,7 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         for (const auto& q : p) CHECK(q.sigma > 0);
         rrl_model_options m0 = mo;
         m0.dropout = {0.0, 0.0};
+        m0.heteroscedastic = false;  // no aleatoric head either: the raw sigma is the MC spread alone
         rrl_training_options t0 = to;
         t0.max_epochs = 2;
         rrlyrae_model z(m0, 4);
@@ -221,9 +222,9 @@ TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model 
     std::vector<std::size_t> tr, te;
     for (std::size_t i = 0; i < in.size(); ++i)
         if (in[i].ok()) (i % 4 == 0 ? te : tr).push_back(i);
-    rrl_model_options mo;  // the paper's network
+    rrl_model_options mo = rrl_paper_model_options();  // the paper's network
     mo.types = {rr_type::rrab, rr_type::rrc};
-    rrl_training_options to;
+    rrl_training_options to = rrl_paper_training_options();
     to.max_epochs = 10;
     to.batch_size = 32;
     to.progress = false;
@@ -260,7 +261,7 @@ TEST_CASE("raw folded epochs (variable length) and curves without a period", "[r
             idx.push_back(i);
         }
     REQUIRE(ragged);
-    rrl_model_options mo;
+    rrl_model_options mo = rrl_paper_model_options();
     mo.input = raw;
     mo.gru_sizes = {6, 4};
     mo.dropout = {0.1, 0.1};
@@ -294,7 +295,7 @@ TEST_CASE("raw folded epochs (variable length) and curves without a period", "[r
         if (fin[i].ok()) fidx.push_back(i);
     REQUIRE(fidx.size() > 100);
     CHECK(fin[fidx[0]].sequence[2 * 263] == Approx(1.0));  // phase grid end, not phase x P
-    rrl_model_options mn;
+    rrl_model_options mn = rrl_paper_model_options();
     mn.input = np;
     mn.gru_sizes = {6};
     mn.dropout = {0.1};
@@ -362,7 +363,7 @@ TEST_CASE("config files: the flat fields of the options declarations, strict, ro
     // --help lists every field with its default, from the same declarations
     const auto help = rrl_config_help();
     for (const auto& f : rrl_config_fields()) CHECK(help.find("  " + f + " = ") != std::string::npos);
-    CHECK(help.find("  learning_rate = 0.01\n") != std::string::npos);
+    CHECK(help.find("  learning_rate = 0.005\n") != std::string::npos);
 }
 
 TEST_CASE("model options: RR Lyrae types are parsed strictly", "[rrlyrae][config]") {

@@ -49,7 +49,7 @@ const prepared& data() {
 
 // A small network so that a whole search takes seconds; the search space is the paper's.
 rrl_options small_base() {
-    rrl_options b;
+    rrl_options b{rrl_paper_model_options(), rrl_paper_training_options()};
     b.model.gru_sizes = {4};
     b.model.dropout = {0.2};
     b.training.patience = 50;

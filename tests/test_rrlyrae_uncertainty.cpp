@@ -35,7 +35,7 @@ sim_stars simulate(std::size_t n, rr_type type, std::uint64_t seed, int min_epoc
     for (std::size_t i = 0; i < n; ++i) {
         const auto star = s.star(i, type);
         curves.push_back(star.light_curve());
-        eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, {}});
+        eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, star.catalogue.peak_to_peak, {}});
         out.feh_true.push_back(star.feh_true);
     }
     out.stars = prepare_rrlyrae_inputs(curves, eph, {}, 2, false);

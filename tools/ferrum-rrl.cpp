@@ -77,12 +77,18 @@ const cli::program& program() {
            cli::number("intrinsic-scatter", "spread (dex) of feh_true at fixed light-curve shape (overrides the "
                        "family's)"),
            cli::choice("truth", "relation of feh_true: muraveva2025 (photometric scale) or lamost (spectroscopic, "
-                       "RRab; relations/spectroscopic.hpp)", {"muraveva2025", "lamost"}, "muraveva2025")}},
+                       "RRab; relations/spectroscopic.hpp)", {"muraveva2025", "lamost"}, "muraveva2025"),
+           cli::count("first-source-id", "source_id of the first star (sets to be concatenated need distinct ranges)",
+                      cli::default_of(sim::simulation_options{}.first_source_id))
+               .range(1, 9.2e18)}},
          {"train",
           "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
-          "usable stars and saved with self-test vectors. Architectures: paper_gru (default; GRU 20-16-8),\n"
-          "gru_fourier (GRU + Fourier features), fourier_linear.",
+          "usable stars and saved with self-test vectors. Architectures: gru_fourier (default: the GRU with\n"
+          "Fourier features and a heteroscedastic head, the best measured on unseen simulator families),\n"
+          "paper_gru (Monti et al. 2025's GRU 20-16-8 and their training recipe), fourier_linear (ridge).\n"
+          "Every model's sigma is calibrated: on the out-of-fold residuals with K-fold CV, else on the\n"
+          "early-stopping hold-out.",
           with_inputs(join(
               {cli::path("out", "model file (JSON)").output().required(), cli::path("config", "a --config file (below)"),
                cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
@@ -129,7 +135,9 @@ const cli::program& program() {
            cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000)}},
          {"predict",
           "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
-          with_inputs({cli::path("model", "model file").required(), cli::path("out", "predictions CSV").output().required(),
+          with_inputs({cli::path("model", "model file (default: the pretrained model installed with ferrum, "
+                                "share/ferrum/models/rrlyrae_default.json; docs/rrlyrae.md)"),
+                       cli::path("out", "predictions CSV").output().required(),
                        cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                        cli::count("seed", "seed of the MC-dropout passes", "12345")})},
          {"classical",
@@ -281,8 +289,19 @@ using run_config = rrl_config;  // the flat --config file (models/rrlyrae_config
 
 /// --config, then the options train and tune share (seed, architecture, unified, paper-cuts, no-period, threads).
 run_config read_run_config(const args& a) {
+    // the paper's network (--architecture paper_gru, or a config naming it) comes with the paper's whole
+    // training recipe; a config file's fields and the command line override it
+    std::string arch = a.has("architecture") ? a.choice("architecture") : "";
+    if (arch.empty() && a.has("config")) {
+        const auto j = read_json_file(a.path("config"), "config file");
+        if (j.is_object() && j.contains("architecture") && j.at("architecture").is_string()) arch = j.at("architecture").get<std::string>();
+    }
     run_config c;
-    if (a.has("config")) c = read_rrl_config(a.path("config"));
+    if (arch == "paper_gru") {
+        c.model = rrl_paper_model_options();
+        c.train = rrl_paper_training_options();
+    }
+    if (a.has("config")) c = read_rrl_config(a.path("config"), c);
     c.train.progress = !a.flag("quiet");
     if (a.has("seed")) c.train.seed = std::uint64_t(a.count("seed"));
     if (a.has("architecture")) c.model.architecture = rrl_architecture_from_string(a.choice("architecture"));
@@ -390,6 +409,7 @@ int cmd_simulate(const args& a) {
     o.min_epochs = static_cast<int>(a.count("min-epochs"));
     if (a.has("intrinsic-scatter")) o.feh_intrinsic_scatter = a.number("intrinsic-scatter");
     if (a.choice("truth") == "lamost") o.truth = sim::truth_relation::lamost;
+    o.first_source_id = static_cast<std::int64_t>(a.count("first-source-id"));
     const std::size_t nab = a.count("n-rrab"), nc = a.count("n-rrc");
     sim::write_options w;
     w.threads = threads_or(a, 0);
@@ -608,8 +628,28 @@ int cmd_transfer(const args& a) {
     return 0;
 }
 
+/// The pretrained model: $FERRUM_MODEL_DIR, then share/ferrum/models beside the installed program, then the
+/// source tree's models/ (a program run from its build directory).
+std::string default_model_path() {
+    std::vector<std::filesystem::path> where;
+    if (const char* d = std::getenv("FERRUM_MODEL_DIR")) where.emplace_back(d);
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) where.push_back(exe.parent_path() / FERRUM_DATA_FROM_BIN / "models");
+    where.push_back(std::filesystem::path(FERRUM_SOURCE_DATA) / "models");
+    std::string tried;
+    for (const auto& d : where) {
+        const auto p = d / "rrlyrae_default.json";
+        if (std::filesystem::is_regular_file(p, ec)) return p.string();
+        tried += (tried.empty() ? "" : ", ") + p.string();
+    }
+    throw value_error("predict: no --model given and no pretrained model found (looked for " + tried +
+                      "); give --model or set FERRUM_MODEL_DIR");
+}
+
 int cmd_predict(const args& a) {
-    const std::string mp = a.path("model"), out = a.path("out");
+    const std::string mp = a.has("model") ? a.path("model") : default_model_path(), out = a.path("out");
+    if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
     auto models = load_rrlyrae_models(mp);
     const unsigned threads = threads_or(a, 2);
     const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));

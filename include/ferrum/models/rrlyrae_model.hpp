@@ -615,6 +615,8 @@ private:
             throw input_error(where, 0, "options." + e.field(), e.message());
         }
         if (j.at("options").contains("input")) throw input_error(where, 0, "options.input", "belongs in preprocessing.input");
+        // files written before the heteroscedastic head existed have one output
+        if (!j.at("options").contains("heteroscedastic")) o.heteroscedastic = false;
         try {
             pp.at("input").get_to(o.input);
         } catch (const option_error& e) {
@@ -671,6 +673,7 @@ private:
     static rrlyrae_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
         if (j.contains("feature_names")) check_feature_names(j.at("feature_names"), where, "feature_names");
         rrl_model_options o;
+        o.heteroscedastic = false;  // version 1 had no heteroscedastic head
         o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
         o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
         o.dropout = j.at("dropout").get<std::vector<double>>();
