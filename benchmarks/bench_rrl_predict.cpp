@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         }
         const auto in = prepare_rrlyrae_inputs(lc, eph, {}, threads, false);
         for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
-            rrl_model_options mo;
+            rrl_model_options mo = rrl_paper_model_options();  // the paper's GRU, as the peer runs it
             mo.types = {t};
             std::vector<std::size_t> idx;
             for (std::size_t i = 0; i < in.size(); ++i)
