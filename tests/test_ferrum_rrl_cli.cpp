@@ -456,6 +456,12 @@ TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories",
     const auto& c = j.at("folds").at(1).at("classical_vs_truth").at("per_type").at("RRab");
     CHECK(m.at("n") == c.at("n"));  // the same stars
     CHECK(m.contains("coverage_1sigma"));
+    // the report never lands on a file of a set (an input), however the path is spelled
+    const std::string before = slurp(dir / "bic" / "labels.csv");
+    r = run("transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d + "/bic/./labels.csv --quiet", dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("labels.csv") != std::string::npos);
+    CHECK(slurp(dir / "bic" / "labels.csv") == before);
     // one family is not a protocol
     r = run("transfer --sets " + d + "/ferrum --config " + d + "/lin.json --out " + d + "/t1.json --quiet", dir);
     CHECK(r.status == 1);

@@ -571,13 +571,22 @@ int cmd_transfer(const args& a) {
     to.unified = c.cv.unified;
     to.mc_samples = a.count("mc-samples");
     const bool quiet = a.flag("quiet");
-    std::vector<rrl_family> families;
-    std::string list = a.text("sets");
+    std::vector<std::string> dirs;
+    const std::string list = a.text("sets");
     for (std::size_t pos = 0; pos <= list.size();) {
         const std::size_t end = std::min(list.find(',', pos), list.size());
         const std::string dir(trimmed(std::string_view(list).substr(pos, end - pos)));
         pos = end + 1;
-        if (dir.empty()) continue;
+        if (!dir.empty()) dirs.push_back(dir);
+    }
+    // --sets names directories, not files: the report must not land on a file any of them holds
+    for (const auto& dir : dirs)
+        for (const char* f : {"epoch_photometry.csv", "vari_rrlyrae.csv", "labels.csv"})
+            if (cli::detail::same_file(a.path("out"), std::filesystem::path(dir) / f))
+                throw cli::usage_error("transfer: --out '" + a.path("out") + "' is " + f + " of --sets directory '" +
+                                       dir + "', an input; choose another path");
+    std::vector<rrl_family> families;
+    for (const auto& dir : dirs) {
         const std::filesystem::path d(dir);
         rrl_family f;
         f.name = d.filename().empty() ? d.parent_path().filename().string() : d.filename().string();
