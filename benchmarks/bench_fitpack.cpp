@@ -70,7 +70,10 @@ int main() {
         std::uniform_real_distribution<double> uph(0.0, 1.0), usig(0.01, 0.05);
         std::normal_distribution<double> nz;
         std::vector<curve> curves(per_size);
-        nlohmann::json jc = {{"n", n}, {"s", double(n)}, {"x", nlohmann::json::array()}, {"y", nlohmann::json::array()},
+        nlohmann::json jc = {{"n", n},
+                             {"s", double(n)},
+                             {"x", nlohmann::json::array()},
+                             {"y", nlohmann::json::array()},
                              {"w", nlohmann::json::array()}};
         for (curve& c : curves) {
             for (int i = 0; i < n; ++i) {
@@ -86,7 +89,8 @@ int main() {
         out["cases"].push_back(jc);
         all.push_back(std::move(curves));
     }
-    const auto path = std::filesystem::temp_directory_path() / ("ferrum_bench_fitpack_" + std::to_string(getpid()) + ".json");
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("ferrum_bench_fitpack_" + std::to_string(getpid()) + ".json");
     ferrum::write_file_atomically(path, out.dump());
 
     nlohmann::json peer = nlohmann::json::array();
@@ -108,20 +112,22 @@ int main() {
     }
     std::filesystem::remove(path);
 
-    std::printf("FITPACK smoothing splines, s = n, w = 1/sigma: microseconds per fit (best of 3 passes over %d curves)\n",
-                per_size);
+    std::printf(
+        "FITPACK smoothing splines, s = n, w = 1/sigma: microseconds per fit (best of 3 passes over %d curves)\n",
+        per_size);
     std::printf("ferrum (C++ -O3) vs SciPy %s (Fortran FITPACK + Python wrapper)\n\n", scipy_version.c_str());
-    std::printf("%6s  %-28s %12s %12s %9s %14s\n", "n", "fit", "ferrum us", "SciPy us", "SciPy/ferrum", "max |diff| mag");
+    std::printf("%6s  %-28s %12s %12s %9s %14s\n", "n", "fit", "ferrum us", "SciPy us", "SciPy/ferrum",
+                "max |diff| mag");
     nlohmann::json rows = nlohmann::json::array();
     double sink = 0.0;
     for (std::size_t c = 0; c < sizes.size(); ++c) {
         const auto& curves = all[c];
-        const double open_us = best_us_per_fit(curves, [&](const curve& v) {
-            return ferrum::univariate_spline(v.x, v.y, v.w, 3, double(sizes[c]));
-        }, sink);
-        const double per_us = best_us_per_fit(curves, [&](const curve& v) {
-            return ferrum::periodic_spline(v.x, v.y, v.w, double(sizes[c]), 1.0);
-        }, sink);
+        const double open_us = best_us_per_fit(
+            curves, [&](const curve& v) { return ferrum::univariate_spline(v.x, v.y, v.w, 3, double(sizes[c])); },
+            sink);
+        const double per_us = best_us_per_fit(
+            curves, [&](const curve& v) { return ferrum::periodic_spline(v.x, v.y, v.w, double(sizes[c]), 1.0); },
+            sink);
         const nlohmann::json* pj = nullptr;
         for (const auto& j : peer)
             if (j["n"].get<int>() == sizes[c]) pj = &j;
@@ -134,16 +140,25 @@ int main() {
         const double d_per = pj ? max_abs_diff(ferrum::periodic_spline(c0.x, c0.y, c0.w, double(sizes[c]), 1.0)(grid),
                                                (*pj)["periodic_values"].get<std::vector<double>>())
                                 : NAN;
-        std::printf("%6d  %-28s %12.1f %12.1f %9.1fx %14.1e\n", sizes[c], "univariate_spline (curfit)", open_us, sp_open,
-                    sp_open / open_us, d_open);
+        std::printf("%6d  %-28s %12.1f %12.1f %9.1fx %14.1e\n", sizes[c], "univariate_spline (curfit)", open_us,
+                    sp_open, sp_open / open_us, d_open);
         std::printf("%6d  %-28s %12.1f %12.1f %9.1fx %14.1e\n", sizes[c], "periodic_spline (percur)", per_us, sp_per,
                     sp_per / per_us, d_per);
-        rows.push_back({{"n", sizes[c]}, {"fit", "univariate_spline"}, {"ferrum_us", open_us}, {"scipy_us", sp_open},
-                        {"ratio", sp_open / open_us}, {"max_abs_diff", d_open}});
-        rows.push_back({{"n", sizes[c]}, {"fit", "periodic_spline"}, {"ferrum_us", per_us}, {"scipy_us", sp_per},
-                        {"ratio", sp_per / per_us}, {"max_abs_diff", d_per}});
+        rows.push_back({{"n", sizes[c]},
+                        {"fit", "univariate_spline"},
+                        {"ferrum_us", open_us},
+                        {"scipy_us", sp_open},
+                        {"ratio", sp_open / open_us},
+                        {"max_abs_diff", d_open}});
+        rows.push_back({{"n", sizes[c]},
+                        {"fit", "periodic_spline"},
+                        {"ferrum_us", per_us},
+                        {"scipy_us", sp_per},
+                        {"ratio", sp_per / per_us},
+                        {"max_abs_diff", d_per}});
     }
     if (sink == 42.0) std::printf(" ");  // keep the fits from being optimised away
-    std::printf("%s\n", nlohmann::json({{"benchmark", "fitpack"}, {"scipy", scipy_version}, {"rows", rows}}).dump().c_str());
+    std::printf("%s\n",
+                nlohmann::json({{"benchmark", "fitpack"}, {"scipy", scipy_version}, {"rows", rows}}).dump().c_str());
     return 0;
 }

@@ -11,15 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #ifdef FERRUM_USE_CUDNN
-#include <cuda_runtime_api.h>
+#  include <cuda_runtime_api.h>
 
-#include "ferrum/backend/cudnn/kernels.hpp"
-#include "paper_gru.hpp"
-#include "peer.hpp"
+#  include "ferrum/backend/cudnn/kernels.hpp"
+#  include "paper_gru.hpp"
+#  include "peer.hpp"
 #endif
 
 #ifndef FERRUM_BENCH_DIR
-#define FERRUM_BENCH_DIR "benchmarks"
+#  define FERRUM_BENCH_DIR "benchmarks"
 #endif
 
 namespace {
@@ -40,9 +40,9 @@ double device_used_mib() {
 nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, std::size_t infer_batch) {
     // FERRUM_PYTHON: a python with torch (GPU images keep it outside /usr/bin)
     const char* py = std::getenv("FERRUM_PYTHON");
-    const std::string cmd = std::string(py && *py ? py : "/usr/bin/python3") + " " + FERRUM_BENCH_DIR + "/gpu_peer.py " + std::to_string(n) +
-                            " " + std::to_string(steps) + " " + std::to_string(batch) + " " +
-                            std::to_string(infer_batch) + " 2>&1";
+    const std::string cmd = std::string(py && *py ? py : "/usr/bin/python3") + " " + FERRUM_BENCH_DIR +
+                            "/gpu_peer.py " + std::to_string(n) + " " + std::to_string(steps) + " " +
+                            std::to_string(batch) + " " + std::to_string(infer_batch) + " 2>&1";
     return ferrum_bench::peer_json(cmd, true);  // the peer's own complaints, visible in the log
 }
 #endif
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
 #ifndef FERRUM_USE_CUDNN
     (void)n, (void)steps, (void)batch, (void)infer_batch, (void)epochs, (void)peer;
     std::printf("bench_gpu: built without ferrum::cudnn (link it, or run tools/gpu-proof.sh on a GPU machine)\n");
-    std::printf("%s\n", nlohmann::json({{"benchmark", "gpu"}, {"skipped", "built without ferrum::cudnn"}}).dump().c_str());
+    std::printf("%s\n",
+                nlohmann::json({{"benchmark", "gpu"}, {"skipped", "built without ferrum::cudnn"}}).dump().c_str());
     return 0;
 #else
     int devices = 0;
@@ -102,7 +103,8 @@ int main(int argc, char** argv) {
         double checksum = 0;
         model.predict(slice(0, std::min(n, b)));  // warm-up at this batch size
         const auto t1 = clock_type::now();
-        for (std::size_t i = 0; i < n; i += b) checksum += static_cast<double>(model.predict(slice(i, std::min(n, i + b)))(0, 0));
+        for (std::size_t i = 0; i < n; i += b)
+            checksum += static_cast<double>(model.predict(slice(i, std::min(n, i + b)))(0, 0));
         return std::pair<double, double>{seconds_since(t1), checksum};
     };
     const auto [infer_s, checksum] = infer(batch);
@@ -130,11 +132,19 @@ int main(int argc, char** argv) {
     std::printf("%-34s %14.1f %14.1f\n", "GPU memory used MiB (device-wide)", mem1 - mem0,
                 pr.is_object() && pr.contains("gpu_mib") ? pr["gpu_mib"].get<double>() : -1.0);
     std::printf("(final loss %.4f, checksums %.4f %.4f; math: FMA, no TF32)\n", last_loss, checksum, checksum_big);
-    nlohmann::json j = {{"benchmark", "gpu"},          {"device", prop.name},     {"n", n},
-                        {"steps", steps},              {"batch", batch},          {"infer_batch", infer_batch},
-                        {"epochs", epochs},            {"train_seq_per_s", train_rate},
-                        {"infer_seq_per_s", infer_rate}, {"infer_big_seq_per_s", infer_big_rate},
-                        {"gpu_mib", mem1 - mem0},      {"final_loss", last_loss}, {"peer", pr}};
+    nlohmann::json j = {{"benchmark", "gpu"},
+                        {"device", prop.name},
+                        {"n", n},
+                        {"steps", steps},
+                        {"batch", batch},
+                        {"infer_batch", infer_batch},
+                        {"epochs", epochs},
+                        {"train_seq_per_s", train_rate},
+                        {"infer_seq_per_s", infer_rate},
+                        {"infer_big_seq_per_s", infer_big_rate},
+                        {"gpu_mib", mem1 - mem0},
+                        {"final_loss", last_loss},
+                        {"peer", pr}};
     if (pr.is_object() && pr.contains("train_seq_per_s")) {
         j["train_ratio"] = train_rate / pr["train_seq_per_s"].get<double>();
         j["infer_ratio"] = infer_rate / pr["infer_seq_per_s"].get<double>();

@@ -167,12 +167,15 @@ int main() {
     fs::remove_all(tmp);
 
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-    std::printf("Scott KDE at its own samples, 1-D; %u threads; SciPy %s; fast tolerance %.0e x kernel peak\n",
-                threads, scipy_version.c_str(), tol);
+    std::printf("Scott KDE at its own samples, 1-D; %u threads; SciPy %s; fast tolerance %.0e x kernel peak\n", threads,
+                scipy_version.c_str(), tol);
     std::printf("%-18s %8s %11s %11s %11s %11s %8s %9s %9s %9s %11s %11s\n", "case", "n", "scipy_s", "scipy_cpu",
                 "exact_s", "exact_cpu", "x_cpu", "fast_s", "fast_cpu", "x_cpu", "exact_vs_sp", "fast_vs_sp");
-    nlohmann::json out = {{"benchmark", "kde"}, {"threads", threads}, {"scipy", scipy_version},
-                          {"fast_tolerance", tol}, {"rows", nlohmann::json::array()}};
+    nlohmann::json out = {{"benchmark", "kde"},
+                          {"threads", threads},
+                          {"scipy", scipy_version},
+                          {"fast_tolerance", tol},
+                          {"rows", nlohmann::json::array()}};
     auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
     for (const auto& r : rows) {
         const char* x = r.extrapolated ? "*" : " ";
@@ -180,15 +183,23 @@ int main() {
                     r.name.c_str(), r.n, r.scipy_s, x, r.scipy_cpu_s, x, r.exact_s, x, r.exact_cpu_s, x,
                     r.scipy_cpu_s / r.exact_cpu_s, r.fast_s, r.fast_cpu_s, r.scipy_cpu_s / r.fast_cpu_s, r.err_exact,
                     r.err_fast);
-        out["rows"].push_back({{"case", r.name}, {"n", r.n}, {"scipy_s", num(r.scipy_s)}, {"scipy_cpu_s", num(r.scipy_cpu_s)}, {"exact_s", num(r.exact_s)},
+        out["rows"].push_back({{"case", r.name},
+                               {"n", r.n},
+                               {"scipy_s", num(r.scipy_s)},
+                               {"scipy_cpu_s", num(r.scipy_cpu_s)},
+                               {"exact_s", num(r.exact_s)},
                                {"exact_cpu_s", num(r.exact_cpu_s)},
-                               {"fast_s", num(r.fast_s)}, {"fast_cpu_s", num(r.fast_cpu_s)}, {"extrapolated_n2", r.extrapolated},
-                               {"max_rel_exact_vs_scipy", num(r.err_exact)}, {"max_rel_fast_vs_scipy", num(r.err_fast)}});
+                               {"fast_s", num(r.fast_s)},
+                               {"fast_cpu_s", num(r.fast_cpu_s)},
+                               {"extrapolated_n2", r.extrapolated},
+                               {"max_rel_exact_vs_scipy", num(r.err_exact)},
+                               {"max_rel_fast_vs_scipy", num(r.err_fast)}});
     }
-    std::printf("* extrapolated from the synthetic 10^5 row as n^2 (both are O(n^2) direct sums)\n"
-                "_s: wall seconds; _cpu: CPU seconds over all threads (SciPy uses one); x_cpu: SciPy CPU / ferrum CPU\n"
-                "fast includes building the estimate\n"
-                "exact_vs_sp, fast_vs_sp: max relative difference from SciPy's densities at every sample\n");
+    std::printf(
+        "* extrapolated from the synthetic 10^5 row as n^2 (both are O(n^2) direct sums)\n"
+        "_s: wall seconds; _cpu: CPU seconds over all threads (SciPy uses one); x_cpu: SciPy CPU / ferrum CPU\n"
+        "fast includes building the estimate\n"
+        "exact_vs_sp, fast_vs_sp: max relative difference from SciPy's densities at every sample\n");
     std::cout << out.dump() << std::endl;
     return 0;
 }

@@ -40,7 +40,8 @@ flops count_flops(std::size_t steps) {
     const std::size_t in[3] = {2, 20, 16}, hid[3] = {20, 16, 8};
     flops f;
     for (int k = 0; k < 3; ++k) {
-        const double H3 = 3.0 * static_cast<double>(hid[k]), I = static_cast<double>(in[k]), H = static_cast<double>(hid[k]);
+        const double H3 = 3.0 * static_cast<double>(hid[k]), I = static_cast<double>(in[k]),
+                     H = static_cast<double>(hid[k]);
         f.forward += 2 * H3 * (I + H) * static_cast<double>(steps);
         f.backward += 2 * H3 * (I + 2 * H + (k > 0 ? I : 0)) * static_cast<double>(steps);
     }
@@ -105,9 +106,11 @@ int main(int argc, char** argv) {
 
     const flops f = count_flops(steps);
     const double train_rate = static_cast<double>(n) * epochs / train_s, infer_rate = static_cast<double>(n) / infer_s;
-    const double train_gflops = train_rate * (f.forward + f.backward) * 1e-9, infer_gflops = infer_rate * f.forward * 1e-9;
+    const double train_gflops = train_rate * (f.forward + f.backward) * 1e-9,
+                 infer_gflops = infer_rate * f.forward * 1e-9;
 
-    nlohmann::json peer_result = peer ? run_peer(std::min(n, peer_n), steps, batch, 1, threads) : nlohmann::json(nullptr);
+    nlohmann::json peer_result = peer ? run_peer(std::min(n, peer_n), steps, batch, 1, threads)
+                                      : nlohmann::json(nullptr);
     nlohmann::json peer1 = peer && threads != 1 ? run_peer(std::min(n, peer_n), steps, batch, 1, 1) : peer_result;
     std::printf("GRU 2->20->16->8 + dropout 0.2/0.2/0.1 + dense, %zu x %zu steps x 2, batch %zu, float32, %d threads\n",
                 n, steps, batch, threads);
@@ -130,23 +133,33 @@ int main(int argc, char** argv) {
     std::printf("per CPU-second (PyTorch with 1 thread):\n");
     auto row1 = [&](const char* what, double ours, const char* key) {
         if (peer1.is_object() && peer1.contains(key))
-            std::printf("%-26s %14.1f %14.1f %7.1fx\n", what, ours, peer1[key].get<double>(), ours / peer1[key].get<double>());
-        else
-            std::printf("%-26s %14.1f\n", what, ours);
+            std::printf("%-26s %14.1f %14.1f %7.1fx\n", what, ours, peer1[key].get<double>(),
+                        ours / peer1[key].get<double>());
+        else std::printf("%-26s %14.1f\n", what, ours);
     };
     row1("training seq/CPU-second", static_cast<double>(n) * epochs / train_cpu, "train_seq_per_cpu_s");
     row1("inference seq/CPU-second", static_cast<double>(n) / infer_cpu, "infer_seq_per_cpu_s");
     std::printf("(GEMM FLOPs per sequence: forward %.3g, backward %.3g; final loss %.4f, checksum %.4f)\n", f.forward,
                 f.backward, last_loss, checksum);
-    nlohmann::json j = {{"benchmark", "nn"},         {"n", n},
-                        {"steps", steps},            {"batch", batch},
-                        {"threads", threads},        {"epochs", epochs},
-                        {"train_seq_per_s", train_rate}, {"infer_seq_per_s", infer_rate},
-                        {"train_gflops", train_gflops},  {"infer_gflops", infer_gflops},
-                        {"peak_rss_mib", rss_mib}, {"peer_1thread", peer1},
+    nlohmann::json j = {{"benchmark", "nn"},
+                        {"n", n},
+                        {"steps", steps},
+                        {"batch", batch},
+                        {"threads", threads},
+                        {"epochs", epochs},
+                        {"train_seq_per_s", train_rate},
+                        {"infer_seq_per_s", infer_rate},
+                        {"train_gflops", train_gflops},
+                        {"infer_gflops", infer_gflops},
+                        {"peak_rss_mib", rss_mib},
+                        {"peer_1thread", peer1},
                         {"train_seq_per_cpu_s", static_cast<double>(n) * epochs / train_cpu},
                         {"infer_seq_per_cpu_s", static_cast<double>(n) / infer_cpu},
-                        {"train_cpu_s", train_cpu}, {"infer_cpu_s", infer_cpu}, {"train_wall_s", train_s}, {"infer_wall_s", infer_s},   {"peer", peer_result}};
+                        {"train_cpu_s", train_cpu},
+                        {"infer_cpu_s", infer_cpu},
+                        {"train_wall_s", train_s},
+                        {"infer_wall_s", infer_s},
+                        {"peer", peer_result}};
     if (peer_result.is_object()) {
         j["train_speedup"] = train_rate / peer_result["train_seq_per_s"].get<double>();
         j["infer_speedup"] = infer_rate / peer_result["infer_seq_per_s"].get<double>();

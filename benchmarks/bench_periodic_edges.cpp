@@ -7,10 +7,10 @@
 #include <ferrum/spline/periodic_spline.hpp>
 #include <ferrum/spline/univariate_spline.hpp>
 #if __has_include(<ferrum/spline/smoothing_spline.hpp>)
-#include <ferrum/spline/smoothing_spline.hpp>
-#define FERRUM_BENCH_HAVE_GCV 1
+#  include <ferrum/spline/smoothing_spline.hpp>
+#  define FERRUM_BENCH_HAVE_GCV 1
 #else
-#define FERRUM_BENCH_HAVE_GCV 0
+#  define FERRUM_BENCH_HAVE_GCV 0
 #endif
 
 #include <algorithm>

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <random>
-#include <ctime>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -36,8 +36,8 @@ double seconds_since(clock_type::time_point t0) {
 // Runs the SciPy peer on `file` and returns its JSON line (null when Python or SciPy is unavailable).
 nlohmann::json run_peer(const std::string& file, std::size_t sample, std::size_t n_phases) {
     const std::string cmd = "/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/preprocess_peer.py' bench '" +
-                            file + "' --sample " + std::to_string(sample) + " --n-phases " +
-                            std::to_string(n_phases) + " 2>/dev/null";
+                            file + "' --sample " + std::to_string(sample) + " --n-phases " + std::to_string(n_phases) +
+                            " 2>/dev/null";
     std::string out;
     if (FILE* p = popen(cmd.c_str(), "r")) {
         char buf[4096];
@@ -220,8 +220,7 @@ void print_row(const std::string& name, const timing& t, const nlohmann::json& p
     if (!peer.is_null())
         std::printf(" %10.1f %7.0fx\n", peer["curves_per_cpu_s"].get<double>(),
                     t.cpu_rate() / peer["curves_per_cpu_s"].get<double>());
-    else
-        std::printf("\n");
+    else std::printf("\n");
 }
 
 nlohmann::json timing_json(const timing& t) {
@@ -302,8 +301,8 @@ int main(int argc, char** argv) {
 
         // The peer gets an even sample of the same curves, written as time series with period and epoch.
         const std::size_t stride = std::max<std::size_t>(1, n_synthetic / peer_sample);
-        const fs::path sample_file =
-            fs::temp_directory_path() / ("ferrum-bench-preprocess-" + std::to_string(std::random_device{}()) + ".csv");
+        const fs::path sample_file = fs::temp_directory_path() /
+                                     ("ferrum-bench-preprocess-" + std::to_string(std::random_device{}()) + ".csv");
         ferrum::write_file_atomically(sample_file, [&](std::ostream& os) {
             os << "source_id,time,mag,period,epoch\n";
             os.precision(17);
@@ -336,18 +335,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "synthetic: %zu curves on %s, without and with Fourier...\n", n_synthetic, T.c_str());
         sn = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), false, threads); });
         sf = timed(n_synthetic, [&] { return run_chunks(s, 0, s.chunks.size(), true, threads); });
-        out["synthetic_dr3"] = {{"curves", n_synthetic},
-                                {"rrab", n_rrab},
-                                {"epochs", epochs},
-                                {"median_epochs", median_epochs},
-                                {"simulation_seconds", sim_seconds},
-                                {"one_thread", timing_json(s1)},
-                                {"threads", timing_json(sn)},
-                                {"threads_with_fourier", timing_json(sf)},
-                                {"scipy", speer},
-                                {"ratio_per_cpu_s_vs_scipy", ratio(s1, speer)},
-                                {"scipy_extrapolated_cpu_seconds",
-                                 speer.is_null() ? 0.0 : double(n_synthetic) / speer["curves_per_cpu_s"].get<double>()}};
+        out["synthetic_dr3"] = {
+            {"curves", n_synthetic},
+            {"rrab", n_rrab},
+            {"epochs", epochs},
+            {"median_epochs", median_epochs},
+            {"simulation_seconds", sim_seconds},
+            {"one_thread", timing_json(s1)},
+            {"threads", timing_json(sn)},
+            {"threads_with_fourier", timing_json(sf)},
+            {"scipy", speer},
+            {"ratio_per_cpu_s_vs_scipy", ratio(s1, speer)},
+            {"scipy_extrapolated_cpu_seconds",
+             speer.is_null() ? 0.0 : double(n_synthetic) / speer["curves_per_cpu_s"].get<double>()}};
     }
 
     // --- accuracy of the spline settings against the simulated truth -----------------------------------------
@@ -409,8 +409,9 @@ int main(int argc, char** argv) {
         for (const auto& r : acc)
             std::printf("%-38s %11.1f %11.1f %11.0f %11.1f %9.0f\n", r.name.c_str(), 1e3 * r.edge_median,
                         1e3 * r.edge_pooled, 1e3 * r.edge_max, 1e3 * r.all_median, r.us_per_curve_cpu);
-        std::printf("edge: phases within 0.05 of 0 or 1; per-curve RMS (median, max) and pooled over curves; "
-                    "us/curve: CPU\n");
+        std::printf(
+            "edge: phases within 0.05 of 0 or 1; per-curve RMS (median, max) and pooled over curves; "
+            "us/curve: CPU\n");
     }
     std::printf("%s\n", out.dump().c_str());
     return 0;

@@ -8,16 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
-#include <sys/resource.h>
 #include <vector>
 
 namespace {
@@ -161,8 +161,8 @@ int main(int argc, char** argv) {
     });
 
     const auto peer_c0 = cpu_seconds();
-    const std::string peer_out =
-        run_command("/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/read_peer.py' '" + path + "' 2>&1");
+    const std::string peer_out = run_command("/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/read_peer.py' '" +
+                                             path + "' 2>&1");
     const double peer_cpu = cpu_seconds() - peer_c0;
     nlohmann::json peer;
     const auto last = peer_out.find_last_of('{');
@@ -182,9 +182,10 @@ int main(int argc, char** argv) {
     line("ferrum gaia_epoch_reader (streaming)", ferrum_t);
     if (have_peer) {
         line("numpy.loadtxt + split (peer)", peer_t);
-        std::printf("ferrum is %.1fx faster than the peer (wall), %.1fx (cpu); sources %zu vs %lld, points %zu vs %lld\n",
-                    peer_t.wall / ferrum_t.wall, peer_t.cpu / ferrum_t.cpu, sources, peer["sources"].get<long long>(),
-                    points, peer["points"].get<long long>());
+        std::printf(
+            "ferrum is %.1fx faster than the peer (wall), %.1fx (cpu); sources %zu vs %lld, points %zu vs %lld\n",
+            peer_t.wall / ferrum_t.wall, peer_t.cpu / ferrum_t.cpu, sources, peer["sources"].get<long long>(), points,
+            peer["points"].get<long long>());
     } else {
         std::printf("peer did not run: %s\n", peer_out.substr(0, 300).c_str());
     }

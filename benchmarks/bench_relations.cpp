@@ -48,9 +48,9 @@ int main() {
         return 0;
     }
     const int repeats = 5;
-    const auto t = read_numeric_columns(csv, {"Period", "Phi31", "Phi31_error", "A2", "A2_error", "A1", "A3", "Phi21",
-                                              "[Fe/H]", "[Fe/H]_error"},
-                                        {{"Type", "RRab"}});
+    const auto t = read_numeric_columns(
+        csv, {"Period", "Phi31", "Phi31_error", "A2", "A2_error", "A1", "A3", "Phi21", "[Fe/H]", "[Fe/H]_error"},
+        {{"Type", "RRab"}});
     feature_table X;
     X.add("Period", t["Period"]).add("Phi31", t["Phi31"], t["Phi31_error"]).add("A2", t["A2"], t["A2_error"]);
     const auto& y = t["[Fe/H]"];
@@ -60,7 +60,10 @@ int main() {
     const double t_ml = best_of(repeats, [&] { rel = fit_linear_relation(X, y, ey); });
     feature_table W = X;
     W.add("A1", t["A1"]).add("A3", t["A3"]).add("Phi21", t["Phi21"]);
-    const double t_f = best_of(repeats, [&] { volatile double f = f_regression(W, y).F[0]; (void)f; });
+    const double t_f = best_of(repeats, [&] {
+        volatile double f = f_regression(W, y).F[0];
+        (void)f;
+    });
     sequential_selection_options so;
     so.show_progress = false;
     for (std::size_t k = 0, start = 0; k < 5; ++k) {  // sklearn's KFold(5, shuffle=False)
@@ -91,10 +94,12 @@ int main() {
                  p_sfs = peer.value("sfs_seconds", 0.0);
     double max_diff = 0;
     if (peer.contains("ml_theta"))
-        for (std::size_t k = 0; k < 4; ++k) max_diff = std::max(max_diff, std::abs(peer["ml_theta"][k].get<double>() - rel.coefficients[k]));
+        for (std::size_t k = 0; k < 4; ++k)
+            max_diff = std::max(max_diff, std::abs(peer["ml_theta"][k].get<double>() - rel.coefficients[k]));
 
-    std::printf("bench_relations: %zu RRab, features Period, Phi31 (+err), A2 (+err), target [Fe/H] (+err); best of %d\n",
-                y.size(), repeats);
+    std::printf(
+        "bench_relations: %zu RRab, features Period, Phi31 (+err), A2 (+err), target [Fe/H] (+err); best of %d\n",
+        y.size(), repeats);
     std::printf("%-44s %12s %12s %8s\n", "task", "ferrum (s)", "peer (s)", "ratio");
     auto row = [](const char* name, double a, double b) {
         std::printf("%-44s %12.5f %12.5f %8.1f\n", name, a, b, b > 0 ? b / a : 0.0);
@@ -108,11 +113,16 @@ int main() {
     std::printf("ML coefficients: ferrum vs SciPy max |difference| %.2e; sigma_int %.4g; Newton iterations %d\n",
                 max_diff, rel.sigma_int, rel.iterations);
     std::printf("(sklearn SFS stops at 5 of 6 features, 20 subsets; ferrum ranks all 6, 21 subsets)\n");
-    nlohmann::json j{{"benchmark", "relations"}, {"n", y.size()},
-                     {"ml_fit_seconds", t_ml}, {"ml_fit_scipy_seconds", p_ml},
-                     {"f_regression_seconds", t_f}, {"f_regression_sklearn_seconds", p_f},
-                     {"sfs_seconds", t_sfs}, {"sfs_sklearn_seconds", p_sfs},
-                     {"mcmc_seconds", t_mc}, {"mcmc_evals_per_second", evals / t_mc},
+    nlohmann::json j{{"benchmark", "relations"},
+                     {"n", y.size()},
+                     {"ml_fit_seconds", t_ml},
+                     {"ml_fit_scipy_seconds", p_ml},
+                     {"f_regression_seconds", t_f},
+                     {"f_regression_sklearn_seconds", p_f},
+                     {"sfs_seconds", t_sfs},
+                     {"sfs_sklearn_seconds", p_sfs},
+                     {"mcmc_seconds", t_mc},
+                     {"mcmc_evals_per_second", evals / t_mc},
                      {"ml_max_coefficient_difference", max_diff}};
     std::printf("%s\n", j.dump().c_str());
     return 0;

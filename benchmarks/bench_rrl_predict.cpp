@@ -28,8 +28,8 @@ struct clocks {
 };
 
 nlohmann::json run_peer(const std::string& ep, const std::string& vari, std::size_t sample) {
-    const std::string cmd = "/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/rrl_predict_peer.py' '" + ep + "' '" +
-                            vari + "' " + std::to_string(sample) + " 2>/dev/null";
+    const std::string cmd = "/usr/bin/python3 '" + std::string(FERRUM_BENCH_DIR) + "/rrl_predict_peer.py' '" + ep +
+                            "' '" + vari + "' " + std::to_string(sample) + " 2>/dev/null";
     return ferrum_bench::peer_json(cmd);
 }
 
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     const auto curves = read_gaia_epoch_photometry(ep, go);
     const double r_wall = c1.wall(), r_cpu = c1.cpu();
     clocks c2;
-    const auto stars = prepare_rrlyrae_inputs(curves.curves, rrlyrae_ephemerides(curves.curves, cat), {}, threads, false);
+    const auto stars = prepare_rrlyrae_inputs(curves.curves, rrlyrae_ephemerides(curves.curves, cat), {}, threads,
+                                              false);
     const double p_wall = c2.wall(), p_cpu = c2.cpu();
     clocks c3;
     const auto pred = predict_rrlyrae(models, stars, mc, 1, threads);
@@ -114,30 +115,40 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "SciPy + PyTorch peer on %zu stars...\n", peer_sample);
     const auto peer = run_peer(ep, vari, peer_sample);
 
-    std::printf("ferrum-rrl predict path, %zu simulated DR3-like stars (%zu RRab, %zu RRc), %u threads, MC samples %zu\n",
-                curves.curves.size(), n_rrab, n_rrc, threads, mc);
+    std::printf(
+        "ferrum-rrl predict path, %zu simulated DR3-like stars (%zu RRab, %zu RRc), %u threads, MC samples %zu\n",
+        curves.curves.size(), n_rrab, n_rrc, threads, mc);
     if (t_sim > 0) std::printf("(simulating and writing the set took %.1f s wall)\n", t_sim);
     std::printf("%-34s %10s %10s\n", "stage", "wall s", "CPU s");
     std::printf("%-34s %10.1f %10.1f\n", "read epoch CSV + vari_rrlyrae", r_wall, r_cpu);
     std::printf("%-34s %10.1f %10.1f\n", "fold, GCV spline, resample, Fourier", p_wall, p_cpu);
     std::printf("%-34s %10.1f %10.1f\n", "GRU 20-16-8 forward", g_wall, g_cpu);
-    std::printf("%-34s %10.1f %10.1f   (%zu predicted, %zu flagged)\n", "total", total_wall, total_cpu, ok, pred.size() - ok);
+    std::printf("%-34s %10.1f %10.1f   (%zu predicted, %zu flagged)\n", "total", total_wall, total_cpu, ok,
+                pred.size() - ok);
     const double rate = double(curves.curves.size()) / total_cpu;
     std::printf("ferrum: %.0f stars per CPU second\n", rate);
     double ratio = 0;
     if (!peer.is_null() && peer["stars_per_cpu_s"].is_number()) {
         const double pr = peer["stars_per_cpu_s"].get<double>();
         ratio = rate / pr;
-        std::printf("SciPy + PyTorch (sample of %d): %.0f stars per CPU second -> %.0f CPU s extrapolated for %zu stars; ferrum %.1fx\n",
-                    peer["stars"].get<int>(), pr, double(curves.curves.size()) / pr, curves.curves.size(), ratio);
-        std::printf("  peer CPU s: read %.1f (scans the whole file), preprocess %.1f, GRU %.2f\n", peer["cpu_s_read"].get<double>(),
-                    peer["cpu_s_preprocess"].get<double>(), peer["cpu_s_gru"].get<double>());
+        std::printf(
+            "SciPy + PyTorch (sample of %d): %.0f stars per CPU second -> %.0f CPU s extrapolated for %zu stars; ferrum %.1fx\n",
+            peer["stars"].get<int>(), pr, double(curves.curves.size()) / pr, curves.curves.size(), ratio);
+        std::printf("  peer CPU s: read %.1f (scans the whole file), preprocess %.1f, GRU %.2f\n",
+                    peer["cpu_s_read"].get<double>(), peer["cpu_s_preprocess"].get<double>(),
+                    peer["cpu_s_gru"].get<double>());
     } else {
         std::printf("SciPy + PyTorch peer unavailable\n");
     }
-    nlohmann::json j{{"benchmark", "rrl_predict"}, {"stars", curves.curves.size()}, {"predicted", ok}, {"threads", threads},
-                     {"mc_samples", mc}, {"wall_s", {{"read", r_wall}, {"preprocess", p_wall}, {"gru", g_wall}, {"total", total_wall}}},
+    nlohmann::json j{{"benchmark", "rrl_predict"},
+                     {"stars", curves.curves.size()},
+                     {"predicted", ok},
+                     {"threads", threads},
+                     {"mc_samples", mc},
+                     {"wall_s", {{"read", r_wall}, {"preprocess", p_wall}, {"gru", g_wall}, {"total", total_wall}}},
                      {"cpu_s", {{"read", r_cpu}, {"preprocess", p_cpu}, {"gru", g_cpu}, {"total", total_cpu}}},
-                     {"stars_per_cpu_s", rate}, {"peer", peer}, {"ratio_per_cpu_s_vs_peer", ratio}};
+                     {"stars_per_cpu_s", rate},
+                     {"peer", peer},
+                     {"ratio_per_cpu_s_vs_peer", ratio}};
     std::printf("%s\n", j.dump().c_str());
 }

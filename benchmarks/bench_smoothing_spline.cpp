@@ -65,7 +65,8 @@ curve synthetic(std::size_t i) {
     for (std::size_t k = 0; k < n; ++k) {
         const double x = c.x[k];
         c.y.push_back(15.5 + 0.3 * std::cos(2 * pi * x) + 0.15 * std::cos(4 * pi * x + 3.9) +
-                      0.1 * std::cos(6 * pi * x + 1.9) + 0.02 * std::sin(12.9898 * double(k + 1) + 78.233 * double(i + 1)));
+                      0.1 * std::cos(6 * pi * x + 1.9) +
+                      0.02 * std::sin(12.9898 * double(k + 1) + 78.233 * double(i + 1)));
     }
     return c;
 }
@@ -143,7 +144,9 @@ int main() {
         }
     }
     const bool have_peer = peer.is_object();
-    const double scipy_real_rate = have_peer ? peer["real"]["curves"].get<double>() / peer["real"]["seconds"].get<double>() : NAN;
+    const double scipy_real_rate = have_peer
+                                       ? peer["real"]["curves"].get<double>() / peer["real"]["seconds"].get<double>()
+                                       : NAN;
     const double scipy_synth_rate =
         have_peer ? peer["synthetic"]["curves"].get<double>() / peer["synthetic"]["seconds"].get<double>() : NAN;
 
@@ -176,10 +179,10 @@ int main() {
     std::printf("%-44s %8s %12s %12s %8s\n", "data", "curves", "ferrum /s", "SciPy /s", "ratio");
     std::printf("%-44s %8zu %12.0f %12.1f %8.0f\n", "Dekany+22 Gaia DR2 G (12-97 pts), GCV", real_gcv.curves, rate_real,
                 scipy_real_rate, rate_real / scipy_real_rate);
-    std::printf("%-44s %8zu %12.0f %12.1f %8.0f\n", "synthetic (50-260 pts, mean 155), GCV", synth_gcv.curves, rate_synth,
-                scipy_synth_rate, rate_synth / scipy_synth_rate);
-    std::printf("%-44s %8zu %12.0f %12s %8s\n", "Dekany+22, fixed lam = 1e-5 (no search)", real_fixed.curves, rate_fixed,
-                "", "");
+    std::printf("%-44s %8zu %12.0f %12.1f %8.0f\n", "synthetic (50-260 pts, mean 155), GCV", synth_gcv.curves,
+                rate_synth, scipy_synth_rate, rate_synth / scipy_synth_rate);
+    std::printf("%-44s %8zu %12.0f %12s %8s\n", "Dekany+22, fixed lam = 1e-5 (no search)", real_fixed.curves,
+                rate_fixed, "", "");
     std::printf("%-44s %8zu %12.0f %12s %8s\n", "Dekany+22, modified GCV (gamma = 1.4)", real_mod.curves, rate_mod, "",
                 "");
     std::printf("%-44s %8zu %12.0f %12s %8s\n", "Dekany+22, GCV in long double", real_ld.curves, rate_ld, "", "");
@@ -187,24 +190,36 @@ int main() {
                 have_peer ? peer["real"]["curves"].get<int>() : 0, every, nsynth,
                 have_peer ? peer["scipy"].get<std::string>().c_str() : "n/a");
     if (compared > 0)
-        std::printf("lam search on the SciPy sample: GCV(ferrum) <= GCV(SciPy) on %zu of %zu curves; geometric mean "
-                    "ratio %.4f; worst %.3g; SciPy chose lam > 1 on %zu\n",
-                    not_worse, compared, std::exp(sum_log_ratio / double(compared)), worst_ratio, scipy_oversmoothed);
+        std::printf(
+            "lam search on the SciPy sample: GCV(ferrum) <= GCV(SciPy) on %zu of %zu curves; geometric mean "
+            "ratio %.4f; worst %.3g; SciPy chose lam > 1 on %zu\n",
+            not_worse, compared, std::exp(sum_log_ratio / double(compared)), worst_ratio, scipy_oversmoothed);
     std::printf("(fit failures: %zu real, %zu synthetic; 12,432 curves x 264 values checksum %.6g)\n", real_gcv.failed,
                 synth_gcv.failed, real_gcv.checksum);
 
     auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-    const nlohmann::json out = {
-        {"benchmark", "smoothing_spline"},
-        {"threads", 1},
-        {"grid", grid.size()},
-        {"real", {{"curves", real_gcv.curves}, {"ferrum_per_s", num(rate_real)}, {"scipy_per_s", num(scipy_real_rate)},
-                  {"ratio", num(rate_real / scipy_real_rate)}, {"fixed_lam_per_s", num(rate_fixed)},
-                  {"long_double_per_s", num(rate_ld)}, {"gamma_1_4_per_s", num(rate_mod)}}},
-        {"synthetic", {{"curves", synth_gcv.curves}, {"points", synth_points}, {"ferrum_per_s", num(rate_synth)},
-                       {"scipy_per_s", num(scipy_synth_rate)}, {"ratio", num(rate_synth / scipy_synth_rate)}}},
-        {"search_vs_scipy", {{"curves", compared}, {"not_worse", not_worse}, {"worst_ratio", num(worst_ratio)},
-                             {"scipy_lam_above_1", scipy_oversmoothed}}}};
+    const nlohmann::json out = {{"benchmark", "smoothing_spline"},
+                                {"threads", 1},
+                                {"grid", grid.size()},
+                                {"real",
+                                 {{"curves", real_gcv.curves},
+                                  {"ferrum_per_s", num(rate_real)},
+                                  {"scipy_per_s", num(scipy_real_rate)},
+                                  {"ratio", num(rate_real / scipy_real_rate)},
+                                  {"fixed_lam_per_s", num(rate_fixed)},
+                                  {"long_double_per_s", num(rate_ld)},
+                                  {"gamma_1_4_per_s", num(rate_mod)}}},
+                                {"synthetic",
+                                 {{"curves", synth_gcv.curves},
+                                  {"points", synth_points},
+                                  {"ferrum_per_s", num(rate_synth)},
+                                  {"scipy_per_s", num(scipy_synth_rate)},
+                                  {"ratio", num(rate_synth / scipy_synth_rate)}}},
+                                {"search_vs_scipy",
+                                 {{"curves", compared},
+                                  {"not_worse", not_worse},
+                                  {"worst_ratio", num(worst_ratio)},
+                                  {"scipy_lam_above_1", scipy_oversmoothed}}}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }

@@ -55,8 +55,7 @@ ferrum::nn::sequential<T, B> make_paper_gru() {
 /// One training step on sequences [i, i1): forward, weighted MSE, backward, Adam; returns the loss.
 template <class T, class B>
 double train_step(ferrum::nn::sequential<T, B>& model, ferrum::nn::adam<T>& opt,
-                  const ferrum::nn::parameter_list<T>& params, const gru_data<T>& data, std::size_t i,
-                  std::size_t i1) {
+                  const ferrum::nn::parameter_list<T>& params, const gru_data<T>& data, std::size_t i, std::size_t i1) {
     namespace nn = ferrum::nn;
     const auto xb = data.slice(i, i1);
     model.zero_grad();

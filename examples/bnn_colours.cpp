@@ -26,7 +26,8 @@ int main() {
         feh_error.push_back(g.feh_error);
     }
     const std::size_t n = 7500;
-    const std::vector<photometry::photometry_row> train(stars.begin(), stars.begin() + n), test(stars.begin() + n, stars.end());
+    const std::vector<photometry::photometry_row> train(stars.begin(), stars.begin() + n),
+        test(stars.begin() + n, stars.end());
 
     models::photometric_parallax_options po;  // 8 folds, 16 colours -> M_J,pseudo
     po.training.max_epochs = 150;

@@ -44,25 +44,28 @@ int main(int argc, char** argv) {
         return std::make_pair(*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
     };
     std::printf("1/rho weights in [%.3f, %.3f]; DenseWeight in [%.3g, %.3f]; costs in [%.2f, %.2f]\n",
-                range(w_inv).first, range(w_inv).second, range(w_dense).first, range(w_dense).second,
-                range(cost).first, range(cost).second);
+                range(w_inv).first, range(w_inv).second, range(w_dense).first, range(w_dense).second, range(cost).first,
+                range(cost).second);
 
     // 2. Repeated stratified 5-fold CV (strata of 20 sorted targets), out-of-fold predictions of a
     //    straight line in the period, fitted without and with the 1/rho weights.
     const auto folds = ferrum::train::repeated_stratified_kfold(feh, 5, 2, std::uint64_t{2025});
     const std::vector<double> unit(feh.size(), 1.0);
     auto line_fit = [&](const std::vector<double>& weight) {
-        return ferrum::train::out_of_fold_predictions(folds, feh.size(), [&](const ferrum::train::fold& f) {
-        double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-        for (std::size_t i : f.train) {
-            const double w = weight[i], x = period[i], y = feh[i];
-            sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
-        }
-        const double b = (sw * sxy - sx * sy) / (sw * sxx - sx * sx), a = (sy - b * sx) / sw;
-        std::vector<double> pred;
-        for (std::size_t i : f.test) pred.push_back(a + b * period[i]);
-        return pred;
-        }, false);
+        return ferrum::train::out_of_fold_predictions(
+            folds, feh.size(),
+            [&](const ferrum::train::fold& f) {
+            double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+            for (std::size_t i : f.train) {
+                const double w = weight[i], x = period[i], y = feh[i];
+                sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
+            }
+            const double b = (sw * sxy - sx * sy) / (sw * sxx - sx * sx), a = (sy - b * sx) / sw;
+            std::vector<double> pred;
+            for (std::size_t i : f.test) pred.push_back(a + b * period[i]);
+            return pred;
+            },
+            false);
     };
 
     // 3. Metrics of the first repetition, and the residual-vs-[Fe/H] panel in 6 quantile bins. With a

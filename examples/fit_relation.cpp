@@ -35,8 +35,8 @@ std::vector<star> read_stars(const std::string& path) {
     std::istringstream hs(line.substr(line.find('#') + 1));
     std::vector<std::string> head;
     for (std::string h; hs >> h;) head.push_back(h);
-    const std::vector<std::string> phot = {"period", "totamp", "A1", "A2", "A3", "A1_e", "A2_e", "A3_e",
-                                           "phi21", "phi21_e", "phi31", "phi31_e"};
+    const std::vector<std::string> phot = {"period", "totamp", "A1",    "A2",      "A3",    "A1_e",
+                                           "A2_e",   "A3_e",   "phi21", "phi21_e", "phi31", "phi31_e"};
     std::map<std::string, star> by_id;
     std::vector<std::string> order;
     for (std::size_t lineno = 2; std::getline(in, line); ++lineno) {
@@ -47,7 +47,8 @@ std::vector<star> read_stars(const std::string& path) {
             if (k < head.size()) f[head[k]] = v;
         if (k == 0) continue;
         if (k != head.size())
-            throw input_error(path, lineno, "", std::to_string(k) + " fields, the header has " + std::to_string(head.size()));
+            throw input_error(path, lineno, "",
+                              std::to_string(k) + " fields, the header has " + std::to_string(head.size()));
         auto number = [&](const std::string& col) {
             const auto p = parse_double(f.at(col));
             if (!p.ok()) throw input_error(path, lineno, col, "expected a number, found '" + f.at(col) + "'");
@@ -72,7 +73,8 @@ std::vector<star> read_stars(const std::string& path) {
 // than their errors allow.
 std::pair<double, double> combine(const star& s) {
     double sw = 0, swx = 0;
-    for (std::size_t i = 0; i < s.feh.size(); ++i) sw += 1 / (s.e_feh[i] * s.e_feh[i]), swx += s.feh[i] / (s.e_feh[i] * s.e_feh[i]);
+    for (std::size_t i = 0; i < s.feh.size(); ++i)
+        sw += 1 / (s.e_feh[i] * s.e_feh[i]), swx += s.feh[i] / (s.e_feh[i] * s.e_feh[i]);
     const double mean = swx / sw;
     double chi2 = 0;
     for (std::size_t i = 0; i < s.feh.size(); ++i) chi2 += std::pow((s.feh[i] - mean) / s.e_feh[i], 2);
@@ -119,26 +121,35 @@ void cross_validate(const char* label, const sample& s, const std::vector<std::s
         ytr.clear();
         for (std::size_t i : f.train) ytr.push_back(s.feh[i]);
     };
-    report("constant (training mean)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
-               double mean = 0;
-               for (std::size_t i : f.train) mean += s.feh[i] / double(f.train.size());
-               return std::vector<double>(f.test.size(), mean);
-           }, false));
-    report("linear relation (ML)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
-               std::vector<double> ytr, etr;
-               split(f, ytr);
-               for (std::size_t i : f.train) etr.push_back(s.e_feh[i]);
-               return fit_linear_relation(X.subset_rows(f.train), ytr, etr).predict(X.subset_rows(f.test)).value;
-           }, false));
+    report("constant (training mean)", train::out_of_fold_predictions(
+                                           folds, s.feh.size(),
+                                           [&](const train::fold& f) {
+        double mean = 0;
+        for (std::size_t i : f.train) mean += s.feh[i] / double(f.train.size());
+        return std::vector<double>(f.test.size(), mean);
+                                           },
+                                           false));
+    report("linear relation (ML)", train::out_of_fold_predictions(
+                                       folds, s.feh.size(),
+                                       [&](const train::fold& f) {
+        std::vector<double> ytr, etr;
+        split(f, ytr);
+        for (std::size_t i : f.train) etr.push_back(s.e_feh[i]);
+        return fit_linear_relation(X.subset_rows(f.train), ytr, etr).predict(X.subset_rows(f.test)).value;
+                                       },
+                                       false));
 #ifdef FERRUM_HAS_XGBOOST
     const feature_table G = s.all.subset_columns({"P", "phi31", "phi21", "A1", "A2", "A3"});
-    report("gradient boosting (6 feat.)", train::out_of_fold_predictions(folds, s.feh.size(), [&](const train::fold& f) {
-               std::vector<double> ytr;
-               split(f, ytr);
-               gradient_boosting_options o;
-               o.n_estimators = 200, o.max_depth = 2, o.learning_rate = 0.05;
-               return fit_gradient_boosting(G.subset_rows(f.train), ytr, o).predict(G.subset_rows(f.test));
-           }, false));
+    report("gradient boosting (6 feat.)", train::out_of_fold_predictions(
+                                              folds, s.feh.size(),
+                                              [&](const train::fold& f) {
+        std::vector<double> ytr;
+        split(f, ytr);
+        gradient_boosting_options o;
+        o.n_estimators = 200, o.max_depth = 2, o.learning_rate = 0.05;
+        return fit_gradient_boosting(G.subset_rows(f.train), ytr, o).predict(G.subset_rows(f.test));
+                                              },
+                                              false));
 #else
     std::printf("  (gradient boosting: build with ferrum::xgboost to compare)\n");
 #endif

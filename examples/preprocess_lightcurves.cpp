@@ -54,7 +54,8 @@ std::optional<arguments> parse(int argc, char** argv) {
         auto count = [&](const std::string& v) {
             std::size_t pos = 0;
             const long long n = std::stoll(v, &pos);
-            if (pos != v.size() || n < 0) throw ferrum::value_error(k + " needs a non-negative integer, got '" + v + "'");
+            if (pos != v.size() || n < 0)
+                throw ferrum::value_error(k + " needs a non-negative integer, got '" + v + "'");
             return static_cast<std::size_t>(n);
         };
         if (k == "--epoch-photometry") a.epoch_photometry = value();
@@ -135,8 +136,8 @@ int main(int argc, char** argv) try {
     ro.show_progress = !args.quiet;
     const auto photometry = ferrum::read_gaia_epoch_photometry(ep_path, ro);
     const auto catalogue = ferrum::read_rrlyrae_catalogue(cat_path);
-    std::printf("read %zu light curves from %s and %zu stars from %s\n", photometry.curves.size(),
-                ep_path.c_str(), catalogue.size(), cat_path.c_str());
+    std::printf("read %zu light curves from %s and %zu stars from %s\n", photometry.curves.size(), ep_path.c_str(),
+                catalogue.size(), cat_path.c_str());
 
     // 3. Period (pf for RRab, p1_o for RRc/RRd) and epoch of maximum from the catalogue; group by type,
     //    since the paper resamples RRab on 264 phases and RRc on 265.
@@ -145,10 +146,19 @@ int main(int argc, char** argv) try {
     std::map<std::string, std::size_t> not_folded;
     for (const auto& lc : photometry.curves) {
         const ferrum::rrlyrae_star* star = catalogue.find(lc.source_id);
-        if (!star) { ++not_folded["not in the catalogue"]; continue; }
+        if (!star) {
+            ++not_folded["not in the catalogue"];
+            continue;
+        }
         const auto f = star->folding();
-        if (!f) { ++not_folded[star->folding_problem()]; continue; }
-        if (!star->epoch_g) { ++not_folded["epoch_g is missing"]; continue; }
+        if (!f) {
+            ++not_folded[star->folding_problem()];
+            continue;
+        }
+        if (!star->epoch_g) {
+            ++not_folded["epoch_g is missing"];
+            continue;
+        }
         group& g = groups[f->type];
         g.curves.push_back(lc);
         g.periods.push_back(f->period);
@@ -167,8 +177,9 @@ int main(int argc, char** argv) try {
     // 4. Fold, spline, resample, standardise and fit the Fourier series, in parallel.
     for (auto& [type, g] : groups) {
         ferrum::preprocess_options opt;
-        opt.n_phases = args.n_phases ? args.n_phases
-                                     : (type == ferrum::rr_type::rrab ? ferrum::paper_phases_rrab : ferrum::paper_phases_rrc);
+        opt.n_phases = args.n_phases
+                           ? args.n_phases
+                           : (type == ferrum::rr_type::rrab ? ferrum::paper_phases_rrab : ferrum::paper_phases_rrc);
         ferrum::batch_options b;
         b.threads = args.threads;
         b.show_progress = !args.quiet && ferrum::progress_enabled_by_default();
@@ -200,8 +211,8 @@ int main(int argc, char** argv) try {
             }
         }
         std::printf("%-5s %7zu %5zu %7zu %8.0f %11.3f %12.3f %12.3f %14.3f %9.0f\n", ferrum::to_string(type),
-                    g.results.size(), ok, phases, median(epochs), median(ours), median(sigma), median(ref), median(diff),
-                    1e6 * g.seconds / double(std::max<std::size_t>(g.results.size(), 1)));
+                    g.results.size(), ok, phases, median(epochs), median(ours), median(sigma), median(ref),
+                    median(diff), 1e6 * g.seconds / double(std::max<std::size_t>(g.results.size(), 1)));
         for (const auto& r : g.results)
             if (!r.ok()) {
                 std::printf("      first failure: %s\n", r.error.c_str());
@@ -227,8 +238,9 @@ int main(int argc, char** argv) try {
             for (const auto* c : ok) curves.push_back(*c);
             for (const auto& c : curves)
                 if (c.mag.size() != curves.front().mag.size())
-                    throw ferrum::value_error("RRab and RRc curves have different numbers of phases (264, 265); "
-                                              "pass --n-phases N to write one .npy tensor, or write .csv");
+                    throw ferrum::value_error(
+                        "RRab and RRc curves have different numbers of phases (264, 265); "
+                        "pass --n-phases N to write one .npy tensor, or write .csv");
             ferrum::write_file_atomically(out, xt::dump_npy(ferrum::batch_tensor(curves)));
             std::ostringstream ids;
             ids << "row,source_id,type,period,mean_mag,std_mag,peak_to_peak,n_epochs,phi31,phi31_error\n";

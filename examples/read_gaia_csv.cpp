@@ -18,22 +18,23 @@ namespace {
 std::string write_demo_files(std::string& catalogue) {
     const auto dir = std::filesystem::temp_directory_path();
     const std::string photometry = (dir / "ferrum_demo_epoch_photometry.csv").string();
-    ferrum::write_file_atomically(photometry, std::string(
-        "source_id,transit_id,band,time,mag,flux,flux_error,flux_over_error,rejected_by_photometry,"
-        "rejected_by_variability,other_flags,solution_id\n"
-        "4111,101,G,1700.10,15.20,1,1,250.0,false,false,1,1\n"
-        "4111,102,G,1700.45,15.61,1,1,180.0,false,false,1,1\n"
-        "4111,103,G,1701.30,15.48,1,1,200.0,false,false,1,1\n"
-        "4111,104,G,1702.05,n/a,1,1,200.0,false,false,1,1\n"
-        "4111,104,BP,1702.05,15.71,1,1,90.0,false,false,1,1\n"
-        "4222,201,G,1700.20,17.02,1,1,60.0,false,false,1,1\n"
-        "4222,202,G,1700.90,16.71,1,1,70.0,false,true,1,1\n"
-        "4222,203,G,1703.70,16.88,1,1,65.0,false,false,1,1\n"));
+    ferrum::write_file_atomically(
+        photometry,
+        std::string("source_id,transit_id,band,time,mag,flux,flux_error,flux_over_error,rejected_by_photometry,"
+                    "rejected_by_variability,other_flags,solution_id\n"
+                    "4111,101,G,1700.10,15.20,1,1,250.0,false,false,1,1\n"
+                    "4111,102,G,1700.45,15.61,1,1,180.0,false,false,1,1\n"
+                    "4111,103,G,1701.30,15.48,1,1,200.0,false,false,1,1\n"
+                    "4111,104,G,1702.05,n/a,1,1,200.0,false,false,1,1\n"
+                    "4111,104,BP,1702.05,15.71,1,1,90.0,false,false,1,1\n"
+                    "4222,201,G,1700.20,17.02,1,1,60.0,false,false,1,1\n"
+                    "4222,202,G,1700.90,16.71,1,1,70.0,false,true,1,1\n"
+                    "4222,203,G,1703.70,16.88,1,1,65.0,false,false,1,1\n"));
     catalogue = (dir / "ferrum_demo_vari_rrlyrae.csv").string();
-    ferrum::write_file_atomically(catalogue, std::string(
-        "source_id,best_classification,pf,p1_o,epoch_g\n"
-        "4111,RRab,0.5612,,1700.02\n"
-        "4222,RRc,,,1700.11\n"));  // an RRc without p1_o: cannot be folded
+    ferrum::write_file_atomically(catalogue,
+                                  std::string("source_id,best_classification,pf,p1_o,epoch_g\n"
+                                              "4111,RRab,0.5612,,1700.02\n"
+                                              "4222,RRc,,,1700.11\n"));  // an RRc without p1_o: cannot be folded
     return photometry;
 }
 }  // namespace

@@ -12,8 +12,8 @@ int main(int argc, char** argv) {
     const std::size_t n_rrc = argc > 3 ? std::stoul(argv[3]) : 1000;
 
     sim::simulation_options options;
-    options.seed = 7;        // same seed, same stars, whatever the thread count
-    options.min_epochs = 50; // the Monti et al. (2025) selection: at least 50 G epochs
+    options.seed = 7;         // same seed, same stars, whatever the thread count
+    options.min_epochs = 50;  // the Monti et al. (2025) selection: at least 50 G epochs
     const sim::rrlyrae_simulator simulator(options);
 
     const auto star = simulator.star(0, sim::rr_type::rrab);

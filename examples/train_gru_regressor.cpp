@@ -6,8 +6,8 @@
 #include <random>
 #include <string>
 
-#include "ferrum/core/progress.hpp"
 #include <xtensor/xview.hpp>
+#include "ferrum/core/progress.hpp"
 
 #include "ferrum/nn.hpp"
 
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
             xt::xtensor<float, 3> xb = xt::view(x, xt::range(i, i + m), xt::all(), xt::all());
             model.zero_grad();
             const auto yhat = model.forward(xb, {}, nn::mode::training);
-            const auto loss = nn::mse_loss(Eigen::Map<const nn::output_vector<float>>(yhat.data(), m),
-                                           y.segment(i, m), w.segment(i, m));
+            const auto loss = nn::mse_loss(Eigen::Map<const nn::output_vector<float>>(yhat.data(), m), y.segment(i, m),
+                                           w.segment(i, m));
             xt::xtensor<float, 2> g = xt::xtensor<float, 2>::from_shape({m, 1});
             std::copy(loss.grad.data(), loss.grad.data() + m, g.data());
             model.backward(g);

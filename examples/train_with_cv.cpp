@@ -33,7 +33,8 @@ struct mlp_task {
     }
     double train_step(const std::vector<std::size_t>& idx) {
         Eigen::VectorXd yb(idx.size()), wb(idx.size());
-        for (std::size_t i = 0; i < idx.size(); ++i) yb(Eigen::Index(i)) = y[idx[i]], wb(Eigen::Index(i)) = w_fit[idx[i]];
+        for (std::size_t i = 0; i < idx.size(); ++i)
+            yb(Eigen::Index(i)) = y[idx[i]], wb(Eigen::Index(i)) = w_fit[idx[i]];
         net.zero_grad();
         const auto out = net.forward(rows(idx), {}, nn::mode::training);
         const Eigen::VectorXd pred = Eigen::Map<const Eigen::VectorXd>(out.data(), Eigen::Index(idx.size()));
@@ -108,7 +109,8 @@ int main(int argc, char** argv) {
 
         const auto pred = task.predict(f.test);
         std::vector<double> yt, wt;
-        for (std::size_t k = 0; k < f.test.size(); ++k) oof[f.test[k]] = pred[k], yt.push_back(y[f.test[k]]), wt.push_back(w[f.test[k]]);
+        for (std::size_t k = 0; k < f.test.size(); ++k)
+            oof[f.test[k]] = pred[k], yt.push_back(y[f.test[k]]), wt.push_back(w[f.test[k]]);
         const auto m = ferrum::evaluate_regression(yt, pred, wt);
         std::printf("%-6zu %8zu %8d %8.3f %8.3f\n", f.index + 1, hist.epochs.size(), hist.best_epoch, m.r2, m.rmse);
     }

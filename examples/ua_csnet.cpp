@@ -22,15 +22,15 @@ int main() {
     std::vector<std::size_t> train, test;
     for (std::size_t i = 0; i < x.size(); ++i) (i < 7500 ? train : test).push_back(i);
 
-    models::ua_csnet net;  // FC 256-64-16-8-1, errors -> 16, concat -> 8 -> ln sigma^2
+    models::ua_csnet net;                   // FC 256-64-16-8-1, errors -> 16, concat -> 8 -> ln sigma^2
     models::ua_csnet_training_options opt;  // eq. 11 costs, epsilon 0.02, L2 1e-5, batch 512, lr 1e-3
     opt.max_epochs = 150;
     const auto history = net.fit(x, feh, bp_rp0, train, opt);
     const auto pred = net.predict(x);
 
     const auto c = models::calibration(feh, pred, {}, test);
-    std::printf("best epoch %d; test stars %zu: rms %.3f dex, bias %+.3f, median sigma %.3f\n", history.best_epoch,
-                c.n, c.rms, c.bias, c.median_sigma);
+    std::printf("best epoch %d; test stars %zu: rms %.3f dex, bias %+.3f, median sigma %.3f\n", history.best_epoch, c.n,
+                c.rms, c.bias, c.median_sigma);
     std::printf("|residual| < 1 sigma: %.3f (Gaussian 0.683)   < 2 sigma: %.3f (0.954)\n", c.within_1sigma,
                 c.within_2sigma);
     std::printf("\n  true [Fe/H]   label   predicted +- sigma\n");

@@ -58,11 +58,12 @@ TEST_CASE("write_file_atomically replaces the target only on success", "[core]")
     const fs::path target = dir / "out.csv";
     ferrum::write_file_atomically(target, std::string("old\n"));
 
-    CHECK_THROWS_AS(ferrum::write_file_atomically(target,
-                                                  [](std::ostream& out) {
-                                                      out << "half a file";
-                                                      throw ferrum::value_error("stop");
-                                                  }),
+    CHECK_THROWS_AS(ferrum::write_file_atomically(
+                        target,
+                        [](std::ostream& out) {
+        out << "half a file";
+        throw ferrum::value_error("stop");
+                        }),
                     ferrum::value_error);
     std::ifstream in(target);
     std::stringstream ss;
@@ -76,8 +77,7 @@ TEST_CASE("write_file_atomically replaces the target only on success", "[core]")
     std::stringstream ss2;
     ss2 << in2.rdbuf();
     CHECK(ss2.str() == "new\n");
-    CHECK_THROWS_AS(ferrum::write_file_atomically(dir / "no" / "such" / "dir.csv", std::string("x")),
-                    ferrum::io_error);
+    CHECK_THROWS_AS(ferrum::write_file_atomically(dir / "no" / "such" / "dir.csv", std::string("x")), ferrum::io_error);
     fs::remove_all(dir);
 }
 
@@ -92,7 +92,10 @@ TEST_CASE("progress formats an ETA and can be silenced", "[core]") {
 // --- one of each: options, the thread pool, the standardiser, the hold-out, the type parser -------------
 
 namespace core_test {
-enum class colour { red, green };
+enum class colour {
+    red,
+    green
+};
 inline const char* to_string(colour c) { return c == colour::red ? "red" : "green"; }
 inline colour parse_colour(const std::string& s) {
     if (s == "red") return colour::red;
@@ -140,8 +143,8 @@ TEST_CASE("FERRUM_OPTIONS: validate() bounds every size, in config and model fil
         }
     };
     CHECK(field_of(R"({"b":{"steps":5,"epochs":3}})") == "(accepted)");
-    CHECK_THAT(field_of(R"({"b":{"steps":100000000000}})"), Catch::StartsWith("b.steps: ") &&
-                                                                 Catch::Contains("must be between 1 and 1000000"));
+    CHECK_THAT(field_of(R"({"b":{"steps":100000000000}})"),
+               Catch::StartsWith("b.steps: ") && Catch::Contains("must be between 1 and 1000000"));
     CHECK_THAT(field_of(R"({"b":{"steps":0}})"), Catch::StartsWith("b.steps: "));
     CHECK_THAT(field_of(R"({"b":{"steps":-3}})"), Catch::StartsWith("b.steps: ") && Catch::Contains("negative"));
     CHECK_THAT(field_of(R"({"b":{"steps":32.5}})"), Catch::StartsWith("b.steps: ") && Catch::Contains("whole number"));
@@ -182,12 +185,12 @@ TEST_CASE("FERRUM_OPTIONS: one declaration gives JSON both ways, defaults and st
             CHECK(e.field() == field);
         }
     };
-    fails(R"({"colour":"red"})", "colour");            // unknown field
-    fails(R"({"c":"blue"})", "c");                     // unknown enum text
-    fails(R"({"sizes":[20,-1]})", "sizes[1]");         // negative count
-    fails(R"({"sizes":[20,16.5]})", "sizes[1]");       // fractional count
-    fails(R"({"flag":1})", "flag");                    // not a boolean
-    fails(R"({"in":{"n":-4}})", "in.n");               // nested path
+    fails(R"({"colour":"red"})", "colour");       // unknown field
+    fails(R"({"c":"blue"})", "c");                // unknown enum text
+    fails(R"({"sizes":[20,-1]})", "sizes[1]");    // negative count
+    fails(R"({"sizes":[20,16.5]})", "sizes[1]");  // fractional count
+    fails(R"({"flag":1})", "flag");               // not a boolean
+    fails(R"({"in":{"n":-4}})", "in.n");          // nested path
     fails(R"({"in":{"m":1}})", "in.m");
     CHECK(ferrum::options_help<outer>().find("  sizes = [20,16,8]\n") != std::string::npos);
 }
@@ -199,26 +202,28 @@ TEST_CASE("parallel_for visits every index once, keeps per-worker state and reth
         ferrum::parallel_for_each_worker(
             hits.size(), {threads, 13},
             [&] {
-                ++states;
-                return std::vector<int>{};
+            ++states;
+            return std::vector<int>{};
             },
             [&](std::vector<int>& mine, std::size_t i) {
-                mine.push_back(int(i));
-                ++hits[i];
-            });
+            mine.push_back(int(i));
+            ++hits[i];
+        });
         CHECK(std::count(hits.begin(), hits.end(), 1) == 1000);
         CHECK(states.load() == int(ferrum::worker_count(threads, (1000 + 12) / 13)));
-        CHECK_THROWS_AS(ferrum::parallel_for(100, {threads},
-                                             [](std::size_t i) {
-                                                 if (i == 57) throw ferrum::value_error("57");
-                                             }),
+        CHECK_THROWS_AS(ferrum::parallel_for(
+                            100, {threads},
+                            [](std::size_t i) {
+            if (i == 57) throw ferrum::value_error("57");
+                            }),
                         ferrum::value_error);
     }
     std::vector<std::size_t> order;
     ferrum::ordered_parallel(
-        50, 3, [](std::size_t i) { return i * i; }, [&](std::size_t i, std::size_t v) {
-            CHECK(v == i * i);
-            order.push_back(i);
+        50, 3, [](std::size_t i) { return i * i; },
+        [&](std::size_t i, std::size_t v) {
+        CHECK(v == i * i);
+        order.push_back(i);
         });
     CHECK(order.size() == 50);
     CHECK(std::is_sorted(order.begin(), order.end()));
@@ -231,8 +236,8 @@ TEST_CASE("standardiser: population z-scores, constant columns pass as 0, clippi
     s.fit(rows);
     CHECK(s.mean[0] == Approx(2.5));
     CHECK(s.scale[0] == Approx(std::sqrt(1.25)));
-    CHECK(s.scale[1] == 1.0);                                   // constant
-    CHECK(s.scale[2] == Approx(std::sqrt(1.25) * 1e-17));        // tiny but not constant (XP fluxes in SI)
+    CHECK(s.scale[1] == 1.0);                              // constant
+    CHECK(s.scale[2] == Approx(std::sqrt(1.25) * 1e-17));  // tiny but not constant (XP fluxes in SI)
     CHECK(s(4, 0) == Approx(1.5 / std::sqrt(1.25)));
     CHECK(s(7, 1) == 0.0);
     s.clip = 1.0;

@@ -106,7 +106,8 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         std::ofstream out(dir / "bad.csv");
         std::string line;
         for (int k = 0; std::getline(in, line); ++k) {
-            if (k == 3) line = line.substr(0, line.find(',')) + ",abc" + line.substr(line.find(',', line.find(',') + 1));
+            if (k == 3)
+                line = line.substr(0, line.find(',')) + ",abc" + line.substr(line.find(',', line.find(',') + 1));
             out << line << "\n";
         }
         out.close();
@@ -117,8 +118,7 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
     fs::remove_all(dir);
 }
 
-TEST_CASE("ferrum-giants: malformed option values are refused naming the option, before any work",
-          "[giants][cli]") {
+TEST_CASE("ferrum-giants: malformed option values are refused naming the option, before any work", "[giants][cli]") {
     if (exe().empty()) {
         WARN("ferrum-giants not built: skipped");
         return;
@@ -199,7 +199,8 @@ TEST_CASE("ferrum-giants under hostile input (issue #13): nothing lost, nothing 
         INFO(out);
         r = run("train --model bnn --catalogue " + cat + " --out " + out + " --max-epochs 1", dir);
         CHECK(r.status == 1);
-        CHECK_THAT(r.err, Catch::Contains("--out") && Catch::Contains("--catalogue") && Catch::Contains("never replaces"));
+        CHECK_THAT(r.err,
+                   Catch::Contains("--out") && Catch::Contains("--catalogue") && Catch::Contains("never replaces"));
         CHECK(slurp(cat) == original);
     }
     // item 5: an output directory that does not exist fails at once, not after training
@@ -223,9 +224,10 @@ TEST_CASE("ferrum-giants under hostile input (issue #13): nothing lost, nothing 
     r = run("train --model bnn --catalogue " + cat + " --out " + d + "/m.json --folds 1", dir);
     CHECK(r.status == 1);
     CHECK_THAT(r.err, Catch::Contains("--folds must be between 2 and 1000"));
-    REQUIRE(run("train --model bnn --catalogue " + cat + " --out " + d + "/m.json --max-epochs 1 --folds 2 --mc-samples 2",
-                dir)
-                .status == 0);
+    REQUIRE(
+        run("train --model bnn --catalogue " + cat + " --out " + d + "/m.json --max-epochs 1 --folds 2 --mc-samples 2",
+            dir)
+            .status == 0);
     auto model = nlohmann::json::parse(slurp(dir / "m.json"));
     for (const int bad : {-3, 100000000}) {
         model["options"]["mc_samples"] = bad;

@@ -45,14 +45,17 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     r = run("simulate --n-rrab 150 --n-rrc 80 --seed 4 --min-epochs 30 --out " + d + "/set --quiet", dir);
     REQUIRE(r.status == 0);
     for (const char* f : {"epoch_photometry.csv", "vari_rrlyrae.csv", "labels.csv"}) CHECK(fs::exists(dir / "set" / f));
-    const std::string in = "--epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d + "/set/vari_rrlyrae.csv";
+    const std::string in = "--epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                           "/set/vari_rrlyrae.csv";
 
     // a config with an unknown field is refused, naming the file and the field
     {
         std::ofstream c(dir / "bad.json");
         c << R"({"learning_rate": 0.01, "lerning_rate": 0.1})";
     }
-    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/bad.json --quiet", dir);
+    r = run(
+        "train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/bad.json --quiet",
+        dir);
     CHECK(r.status == 1);
     CHECK(r.err.find("lerning_rate") != std::string::npos);
     CHECK(r.err.find("bad.json") != std::string::npos);
@@ -62,7 +65,9 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
         std::ofstream c(dir / "typed.json");
         c << R"({"batch_size": "64"})";
     }
-    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/typed.json --quiet", dir);
+    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d +
+                "/typed.json --quiet",
+            dir);
     CHECK(r.status == 1);
     CHECK(r.err.find("batch_size") != std::string::npos);
     CHECK(r.err.find("typed.json") != std::string::npos);
@@ -73,7 +78,8 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
         c << R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.1, 0.1], "max_epochs": 3,
                  "batch_size": 64, "folds": 3})";
     }
-    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/cfg.json", dir);
+    r = run("train " + in + " --labels " + d + "/set/labels.csv --out " + d + "/m.json --config " + d + "/cfg.json",
+            dir);
     REQUIRE(r.status == 0);
     CHECK(r.err.find("epoch") != std::string::npos);  // progress on stderr
     const auto report = nlohmann::json::parse(slurp(dir / "m.json.cv.json"));
@@ -142,8 +148,8 @@ TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]
     // without --model, predict uses the pretrained model: FERRUM_MODEL_DIR first
     fs::create_directories(dir / "pretrained");
     fs::copy_file(dir / "m.json", dir / "pretrained" / "rrlyrae_default.json");
-    r = ferrum_test::run_program(exe(), "predict " + in + " --out " + d + "/pred_default.csv --mc-samples 2 --quiet", dir,
-                                 "FERRUM_MODEL_DIR=" + d + "/pretrained ");
+    r = ferrum_test::run_program(exe(), "predict " + in + " --out " + d + "/pred_default.csv --mc-samples 2 --quiet",
+                                 dir, "FERRUM_MODEL_DIR=" + d + "/pretrained ");
     CHECK(r.status == 0);
     CHECK(r.err.find("pretrained") != std::string::npos);
     CHECK(fs::exists(dir / "pred_default.csv"));
@@ -206,13 +212,13 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
     };
     const refusal cases[] = {
         // item 2: outputs that resolve to an input (the model need not exist: refused before any work)
-        {"predict --model " + d + "/m.json " + in + " --out " + ep, "--out '" + ep + "' is the file --epoch-photometry"},
+        {"predict --model " + d + "/m.json " + in + " --out " + ep,
+         "--out '" + ep + "' is the file --epoch-photometry"},
         {"predict --model " + d + "/m.json " + in + " --out " + d + "/hard.csv", "is the file --catalogue"},
         {"classical " + in + " --out " + d + "/set/../set/./vari_rrlyrae.csv", "is the file --catalogue"},
         {"train " + in + " --labels " + labels + " --out " + d + "/m.json --report " + d + "/link.csv",
          "--report '" + d + "/link.csv' is the file --labels"},
-        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --oof " + d + "/m.json",
-         "are the same file"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --oof " + d + "/m.json", "are the same file"},
         {"predict --model " + labels + " " + in + " --out " + labels, "is the file --model"},
         // item 5: an output directory that does not exist fails before training
         {"train " + in + " --labels " + labels + " --out " + d + "/nodir/m.json", "does not exist"},
@@ -220,7 +226,8 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
         // item 3: counts bounded on the command line
         {"train " + in + " --labels " + labels + " --out " + d + "/m.json --threads 0",
          "--threads must be between 1 and 1024, got '0'"},
-        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --repeats 0", "--repeats must be between 1 and 1000"},
+        {"train " + in + " --labels " + labels + " --out " + d + "/m.json --repeats 0",
+         "--repeats must be between 1 and 1000"},
         {"train " + in + " --labels " + labels + " --out " + d + "/m.json --folds 99999999999",
          "--folds must be between 0 and 1000"},
         {"predict --model " + d + "/m.json " + in + " --out " + d + "/p.csv --mc-samples 1000000000",
@@ -263,12 +270,13 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
         CHECK(!fs::exists(dir / "best.json"));
     }
     // item 3: counts bounded in config files, naming the file and the field
-    for (const std::string cfg : {R"({"batch_size": -1})", R"({"batch_size": 32.5})", R"({"batch_size": 100000000})",
-                                  R"({"max_epochs": -1})", R"({"n_phases_rrab": 1000000000000})",
-                                  R"({"repeats": 0})"}) {
+    for (const std::string cfg :
+         {R"({"batch_size": -1})", R"({"batch_size": 32.5})", R"({"batch_size": 100000000})", R"({"max_epochs": -1})",
+          R"({"n_phases_rrab": 1000000000000})", R"({"repeats": 0})"}) {
         INFO(cfg);
         std::ofstream(dir / "cfg.json") << cfg;
-        const auto r = run("train " + in + " --labels " + labels + " --out " + d + "/m.json --config " + d + "/cfg.json", dir);
+        const auto r = run(
+            "train " + in + " --labels " + labels + " --out " + d + "/m.json --config " + d + "/cfg.json", dir);
         CHECK(r.status == 1);
         CHECK(r.err.find("cfg.json") != std::string::npos);
         CHECK(r.err.find(nlohmann::json::parse(cfg).begin().key()) != std::string::npos);
@@ -288,8 +296,11 @@ TEST_CASE("ferrum-rrl tune: Hyperband writes a config that train accepts, one se
     auto r = run("--help", dir);
     CHECK(r.out.find("ferrum-rrl tune") != std::string::npos);
 
-    REQUIRE(run("simulate --n-rrab 120 --n-rrc 0 --seed 6 --min-epochs 30 --out " + d + "/ab --quiet", dir).status == 0);
-    REQUIRE(run("simulate --n-rrab 110 --n-rrc 110 --seed 7 --min-epochs 30 --out " + d + "/both --quiet", dir).status == 0);
+    REQUIRE(run("simulate --n-rrab 120 --n-rrc 0 --seed 6 --min-epochs 30 --out " + d + "/ab --quiet", dir).status ==
+            0);
+    REQUIRE(
+        run("simulate --n-rrab 110 --n-rrc 110 --seed 7 --min-epochs 30 --out " + d + "/both --quiet", dir).status ==
+        0);
     auto input = [&](const std::string& set) {
         return "--epoch-photometry " + d + "/" + set + "/epoch_photometry.csv --catalogue " + d + "/" + set +
                "/vari_rrlyrae.csv --labels " + d + "/" + set + "/labels.csv";
@@ -300,7 +311,8 @@ TEST_CASE("ferrum-rrl tune: Hyperband writes a config that train accepts, one se
     }
 
     // one type: best.json is a train config carrying the best trial's values; the trials beside it
-    r = run("tune " + input("ab") + " --out " + d + "/best.json --config " + d + "/base.json --max-epochs 3 --seed 3", dir);
+    r = run("tune " + input("ab") + " --out " + d + "/best.json --config " + d + "/base.json --max-epochs 3 --seed 3",
+            dir);
     REQUIRE(r.status == 0);
     CHECK(r.err.find("hyperband") != std::string::npos);  // progress on stderr
     CHECK(r.out.find("best.json") != std::string::npos);
@@ -330,7 +342,8 @@ TEST_CASE("ferrum-rrl tune: Hyperband writes a config that train accepts, one se
     CHECK(report.at("folds") == 2);
 
     // two types: one search and one config per type, named after it
-    r = run("tune " + input("both") + " --out " + d + "/two.json --config " + d + "/base.json --max-epochs 3 --quiet", dir);
+    r = run("tune " + input("both") + " --out " + d + "/two.json --config " + d + "/base.json --max-epochs 3 --quiet",
+            dir);
     REQUIRE(r.status == 0);
     for (const char* t : {"RRab", "RRc"}) {
         const std::string f = std::string("two.") + t + ".json";
@@ -405,9 +418,9 @@ TEST_CASE("ferrum-rrl simulate --family: the family's conventions, its name in l
     for (const char* f : {"ferrum", "bic", "heavy", "dense", "spectro", "--intrinsic-scatter"})
         CHECK(h.out.find(f) != std::string::npos);
 
-    auto r = run("simulate --family spectro --intrinsic-scatter 0.3 --n-rrab 8 --n-rrc 4 --seed 2 --out " + d +
-                     "/set --quiet",
-                 dir);
+    auto r = run(
+        "simulate --family spectro --intrinsic-scatter 0.3 --n-rrab 8 --n-rrc 4 --seed 2 --out " + d + "/set --quiet",
+        dir);
     REQUIRE(r.status == 0);
     std::istringstream labels(slurp(dir / "set" / "labels.csv"));
     std::string line;
@@ -437,14 +450,18 @@ TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories",
     const fs::path dir = fresh_dir("ferrum_test_rrl_transfer");
     const std::string d = dir.string();
     for (const char* f : {"ferrum", "bic"}) {
-        const auto r = run(std::string("simulate --family ") + f + " --n-rrab 60 --n-rrc 40 --seed 3 --out " + d + "/" + f + " --quiet", dir);
+        const auto r = run(std::string("simulate --family ") + f + " --n-rrab 60 --n-rrc 40 --seed 3 --out " + d + "/" +
+                               f + " --quiet",
+                           dir);
         REQUIRE(r.status == 0);
     }
     {
         std::ofstream c(dir / "lin.json");
         c << R"({"architecture": "fourier_linear"})";
     }
-    auto r = run("transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d + "/t.json --quiet", dir);
+    auto r = run(
+        "transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d + "/t.json --quiet",
+        dir);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("| held-out family |") != std::string::npos);
     CHECK(r.out.find("| bic | RRc |") != std::string::npos);
@@ -458,7 +475,9 @@ TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories",
     CHECK(m.contains("coverage_1sigma"));
     // the report never lands on a file of a set (an input), however the path is spelled
     const std::string before = slurp(dir / "bic" / "labels.csv");
-    r = run("transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d + "/bic/./labels.csv --quiet", dir);
+    r = run("transfer --sets " + d + "/ferrum," + d + "/bic --config " + d + "/lin.json --out " + d +
+                "/bic/./labels.csv --quiet",
+            dir);
     CHECK(r.status != 0);
     CHECK(r.err.find("labels.csv") != std::string::npos);
     CHECK(slurp(dir / "bic" / "labels.csv") == before);

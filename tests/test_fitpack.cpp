@@ -22,8 +22,6 @@ using ferrum_test::vec;
 
 namespace {
 
-
-
 /// sum (w_i (y_i - f(x_i)))^2 evaluated directly: the objective the fit reports as residual().
 double weighted_sse(const ferrum::fitpack_spline& f, const std::vector<double>& x, const std::vector<double>& y,
                     const std::vector<double>& w) {
@@ -114,8 +112,7 @@ TEST_CASE("univariate_spline equals SciPy's UnivariateSpline (curfit) for every 
             CHECK(u.residual() == Approx(f.at("residual").get<double>()).epsilon(1e-9));
             CHECK(max_rel_error(u(q), vec(f.at("values"))) <= 1e-9);
             // the reported residual is the objective itself
-            CHECK(weighted_sse(u, x, y, unweighted ? std::vector<double>{} : w) ==
-                  Approx(u.residual()).epsilon(1e-9));
+            CHECK(weighted_sse(u, x, y, unweighted ? std::vector<double>{} : w) == Approx(u.residual()).epsilon(1e-9));
             ++fits;
         }
     }
@@ -204,7 +201,8 @@ TEST_CASE("degrees 1..5: s = 0 interpolates, a huge s gives the least-squares po
         CHECK(interp.status() == ferrum::fitpack_status::interpolating);
         CHECK(interp.residual() <= 1e-20);
         CHECK(interp.knots().size() == c.x.size() - k + 1);
-        for (std::size_t i = 0; i < c.x.size(); ++i) CHECK(interp(c.x[i]) == Approx(c.y[i]).epsilon(1e-10).margin(1e-12));
+        for (std::size_t i = 0; i < c.x.size(); ++i)
+            CHECK(interp(c.x[i]) == Approx(c.y[i]).epsilon(1e-10).margin(1e-12));
 
         const auto poly = ferrum::univariate_spline(c.x, c.y, c.w, k, 1e12);
         CHECK(poly.status() == ferrum::fitpack_status::polynomial);
@@ -265,7 +263,8 @@ TEST_CASE("unsorted x is sorted; ties merge into one point without changing the 
 
     // shuffled input gives the same fit
     const noisy_curve sh = shuffled({x, y, w}, 3);
-    const auto a = ferrum::univariate_spline(x, y, w, 3, 20.0), b = ferrum::univariate_spline(sh.x, sh.y, sh.w, 3, 20.0);
+    const auto a = ferrum::univariate_spline(x, y, w, 3, 20.0),
+               b = ferrum::univariate_spline(sh.x, sh.y, sh.w, 3, 20.0);
     CHECK(a.knots() == b.knots());
     CHECK(max_rel_error(a(q), b(q)) <= 1e-12);
 }
@@ -297,9 +296,9 @@ TEST_CASE("evaluation: xtensor queries, derivatives, NaN queries", "[fitpack]") 
     CHECK(px.coeffs() == ferrum::periodic_spline(half, c.y, {}, 50.0, 1.0).coeffs());
     const std::vector<float> xf(c.x.begin(), c.x.end());
     const std::vector<double> xd(xf.begin(), xf.end());  // the float values, widened
-    CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).coeffs() == ferrum::univariate_spline(xd, c.y, c.w, 3, 50.0).coeffs());
-    CHECK_THROWS_WITH(u(std::vector<double>{0.1, std::numeric_limits<double>::quiet_NaN()}),
-                      Catch::Contains("x[1]"));
+    CHECK(ferrum::univariate_spline(xf, c.y, c.w, 3, 50.0).coeffs() ==
+          ferrum::univariate_spline(xd, c.y, c.w, 3, 50.0).coeffs());
+    CHECK_THROWS_WITH(u(std::vector<double>{0.1, std::numeric_limits<double>::quiet_NaN()}), Catch::Contains("x[1]"));
     CHECK_THROWS_AS(u(std::numeric_limits<double>::infinity()), ferrum::value_error);
     const auto p = ferrum::periodic_spline(c.x, c.y, c.w, 50.0, 2.0);
     CHECK_THROWS_WITH(p(std::vector<double>{0.3, 0.2, -HUGE_VAL}), Catch::Contains("x[2]"));
@@ -359,15 +358,15 @@ TEST_CASE("s too small: SciPy's ier=3 (maxit) fit is returned with its status", 
     // (ier=3, _data[-1]) and returns these knots/coefficients/residual.
     const std::vector<double> x = {0.055, 0.092, 0.15,  0.188, 0.275, 0.298, 0.392, 0.423, 0.433,
                                    0.562, 0.6,   0.633, 0.657, 0.669, 0.683, 0.729, 0.814, 0.967};
-    const std::vector<double> y = {0.056,  0.777,  0.84,   1.003,  1.12,  0.673, 0.945, 1.185, 0.026,
-                                   -0.747, -0.894, -0.358, -0.679, -0.442, -0.6, -0.88, -0.9,  -0.514};
-    const std::vector<double> knots = {0.055, 0.15,  0.188, 0.275, 0.298, 0.392, 0.423, 0.433,
-                                       0.562, 0.6,   0.633, 0.657, 0.669, 0.683, 0.729, 0.967};
+    const std::vector<double> y = {0.056,  0.777,  0.84,   1.003,  1.12,   0.673, 0.945, 1.185, 0.026,
+                                   -0.747, -0.894, -0.358, -0.679, -0.442, -0.6,  -0.88, -0.9,  -0.514};
+    const std::vector<double> knots = {0.055, 0.15, 0.188, 0.275, 0.298, 0.392, 0.423, 0.433,
+                                       0.562, 0.6,  0.633, 0.657, 0.669, 0.683, 0.729, 0.967};
     const std::vector<double> coeffs = {
-        0.056000073069811626, 1.1209488569771262, 0.6926243114212914, 1.0570730912601596, 1.6494216530591808,
-        0.13697237076105448, -0.6463262797670224, 2.315574959515032,  -5.503854256889062, 0.401081539911047,
-        -1.324406712643561,  0.06872465443717002, -0.9390125587965577, -0.30378173877733405, -0.8831238445311824,
-        -0.8615621299723534, -1.016886855000152,  -0.5140002728601432};
+        0.056000073069811626, 1.1209488569771262,  0.6926243114212914,  1.0570730912601596,   1.6494216530591808,
+        0.13697237076105448,  -0.6463262797670224, 2.315574959515032,   -5.503854256889062,   0.401081539911047,
+        -1.324406712643561,   0.06872465443717002, -0.9390125587965577, -0.30378173877733405, -0.8831238445311824,
+        -0.8615621299723534,  -1.016886855000152,  -0.5140002728601432};
     const auto u = ferrum::univariate_spline(x, y, {}, 3, 1e-5);
     CHECK(u.status() == ferrum::fitpack_status::max_iterations);
     CHECK_FALSE(u.ok());

@@ -210,8 +210,8 @@ TEST_CASE("BIC picks the generating order of a noisy low-order series", "[fourie
 TEST_CASE("fit_fourier refuses what it cannot fit", "[fourier]") {
     std::vector<double> ph{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7}, m{1, 2, 3, 2, 1, 0, 1};
     // Order 3 needs 8 epochs (7 coefficients + 1 degree of freedom).
-    CHECK_THROWS_WITH(fit_fourier(ph, m, {}, {}, 77), Catch::Matchers::Contains("77") &&
-                                                          Catch::Matchers::Contains("too few"));
+    CHECK_THROWS_WITH(fit_fourier(ph, m, {}, {}, 77),
+                      Catch::Matchers::Contains("77") && Catch::Matchers::Contains("too few"));
     // 20 epochs at only 3 distinct phases cannot determine 7 coefficients.
     std::vector<double> p3, m3;
     for (int i = 0; i < 20; ++i) {

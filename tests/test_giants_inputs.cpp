@@ -34,7 +34,8 @@ std::string list_text(const std::vector<double>& v) {
 }
 }  // namespace
 
-TEST_CASE("median resampling of a linear spectrum gives the bin medians, scaled by the flux at 550 nm", "[giants][xp]") {
+TEST_CASE("median resampling of a linear spectrum gives the bin medians, scaled by the flux at 550 nm",
+          "[giants][xp]") {
     const auto wl = spectra::gaiaxpy_default_sampling();
     REQUIRE(wl.size() == 343);
     REQUIRE(wl.front() == 336.0);
@@ -82,7 +83,8 @@ TEST_CASE("the 550 nm flux is interpolated between samples; bad spectra are valu
     CHECK_THROWS_AS(spectra::resample_xp(wl, f, e, fine), value_error);
 }
 
-TEST_CASE("GaiaXPy CSV: bracketed lists are read; wrong lengths and bad numbers name line and column", "[giants][xp][io]") {
+TEST_CASE("GaiaXPy CSV: bracketed lists are read; wrong lengths and bad numbers name line and column",
+          "[giants][xp][io]") {
     const auto path = temp_file("xp.csv");
     std::vector<double> f(343), e(343);
     for (std::size_t i = 0; i < 343; ++i) {
@@ -156,7 +158,8 @@ TEST_CASE("quality cuts report the first failed criterion", "[giants][xp]") {
     CHECK(spectra::select_xp_quality({s, t, s}) == std::vector<std::size_t>{0, 2});
 }
 
-TEST_CASE("RJCE recovers a known extinction and the colour features are those of the intrinsic magnitudes", "[giants][colours]") {
+TEST_CASE("RJCE recovers a known extinction and the colour features are those of the intrinsic magnitudes",
+          "[giants][colours]") {
     using namespace photometry;
     // intrinsic magnitudes with (H - W2)_0 = 0.08 exactly (the RJCE assumption), at 1 kpc (parallax 1 mas)
     const std::array<double, n_bands> abs{1.5, 2.0, 0.9, 0.0, -0.6, -0.7, -0.74, -0.68};

@@ -171,7 +171,8 @@ TEST_CASE("UA-CSNet trains on simulated XP spectra, predicts floored sigmas and 
     CHECK_THROWS_AS(m.predict(bad), value_error);
 }
 
-TEST_CASE("UA-CSNet: calibrated sigma, and cost-sensitive weights reduce the metal-poor bias", "[giants][ua_csnet][slow]") {
+TEST_CASE("UA-CSNet: calibrated sigma, and cost-sensitive weights reduce the metal-poor bias",
+          "[giants][ua_csnet][slow]") {
     const auto d = xp_sample(14000, 7);
     const auto tr = range(0, 10000), te = range(10000, 14000);
     ua_csnet_training_options t;
@@ -257,18 +258,21 @@ TEST_CASE("sigma recalibration: the coverage factor of Gaussian residuals is the
         r.push_back(std::sqrt(4 * si * si + ei * ei) * z(rng));
     }
     std::vector<double> r0;  // the same without label errors
-    for (std::size_t i = 0; i < r.size(); ++i) r0.push_back(2 * s[i] * (r[i] / std::sqrt(4 * s[i] * s[i] + e[i] * e[i])));
+    for (std::size_t i = 0; i < r.size(); ++i)
+        r0.push_back(2 * s[i] * (r[i] / std::sqrt(4 * s[i] * s[i] + e[i] * e[i])));
     CHECK(models::detail::coverage_scale(r0, s, e0) == Approx(2.0).epsilon(0.02));
     CHECK(models::detail::coverage_scale(r, s, e) == Approx(2.0).epsilon(0.03));
     // too few stars, or label errors that alone cover more than 68.3 %: sigma is left alone
     CHECK(models::detail::coverage_scale({0.1, 0.2}, {1, 1}, {0, 0}) == 1.0);
-    CHECK(models::detail::coverage_scale(std::vector<double>(100, 0.01), std::vector<double>(100, 1.0), std::vector<double>(100, 1.0)) == 1.0);
+    CHECK(models::detail::coverage_scale(std::vector<double>(100, 0.01), std::vector<double>(100, 1.0),
+                                         std::vector<double>(100, 1.0)) == 1.0);
 }
 
 TEST_CASE("photometric parallax relations: eqs. 6 and 8 and the inverse-variance mean", "[giants][parallax]") {
     // 1 mas at J_c = 10: distance 1 kpc, M_J = 10 - 10 = 0, 10^(0.2 M_J) = 1
     CHECK(pseudo_magnitude(1.0, 10.0) == Approx(1.0).epsilon(1e-14));
-    CHECK(pseudo_magnitude(0.5, 12.0) == Approx(std::pow(10.0, 0.2 * (12.0 + 5 * std::log10(0.5e-3) + 5))).epsilon(1e-12));
+    CHECK(pseudo_magnitude(0.5, 12.0) ==
+          Approx(std::pow(10.0, 0.2 * (12.0 + 5 * std::log10(0.5e-3) + 5))).epsilon(1e-12));
     CHECK(parallax_from_pseudo(pseudo_magnitude(0.37, 13.1), 13.1) == Approx(0.37).epsilon(1e-14));
     const auto m = inverse_variance_mean({1.0, 0.1}, {2.0, 0.2});
     CHECK(m.value == Approx((1.0 / 0.01 + 2.0 / 0.04) / (1 / 0.01 + 1 / 0.04)).epsilon(1e-14));
@@ -276,8 +280,8 @@ TEST_CASE("photometric parallax relations: eqs. 6 and 8 and the inverse-variance
     CHECK(inverse_variance_mean({NAN, 0.1}, {2.0, 0.2}).value == 2.0);
     CHECK(std::isnan(inverse_variance_mean({NAN, 0.1}, {2.0, -1}).value));
     giant_cut cut;
-    CHECK(cut.is_giant(pseudo_magnitude(1.0, 10.0), 0.7));        // M_J = 0
-    CHECK_FALSE(cut.is_giant(std::pow(10.0, 0.2 * 4.0), 0.5));    // M_J = 4: a dwarf
+    CHECK(cut.is_giant(pseudo_magnitude(1.0, 10.0), 0.7));      // M_J = 0
+    CHECK_FALSE(cut.is_giant(std::pow(10.0, 0.2 * 4.0), 0.5));  // M_J = 4: a dwarf
 }
 
 TEST_CASE("two-stage colour model: cross-trained parallaxes, [Fe/H] with sigmas, flags, model file", "[giants][bnn]") {

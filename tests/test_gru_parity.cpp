@@ -16,8 +16,7 @@ using json = nlohmann::json;
 void flatten(const json& j, std::vector<double>& out) {
     if (j.is_array())
         for (const auto& e : j) flatten(e, out);
-    else
-        out.push_back(j.get<double>());
+    else out.push_back(j.get<double>());
 }
 std::vector<double> flat(const json& j) {
     std::vector<double> v;

@@ -26,7 +26,8 @@ double toy_score(const hyper_config& c) { return (c.at("x") - 0.3) * (c.at("x") 
 TEST_CASE("hyperband follows Li et al. (2018) Table 1 for R = 81, eta = 3", "[train][hyperband]") {
     hyperband_options opt;
     opt.progress = false;
-    const auto res = hyperband(toy_space(), [](const hyper_config& c, double) { return toy_score(c); }, opt);
+    const auto res = hyperband(
+        toy_space(), [](const hyper_config& c, double) { return toy_score(c); }, opt);
     // (bracket, round) -> (number of configurations, resource each)
     std::map<std::pair<int, int>, std::pair<int, double>> seen;
     for (const auto& t : res.trials) {
@@ -50,7 +51,8 @@ TEST_CASE("successive halving keeps the best configurations of each round", "[tr
     hyperband_options opt;
     opt.progress = false;
     opt.seed = 7;
-    const auto res = hyperband(toy_space(), [](const hyper_config& c, double) { return toy_score(c); }, opt);
+    const auto res = hyperband(
+        toy_space(), [](const hyper_config& c, double) { return toy_score(c); }, opt);
     // group trials by (bracket, round)
     std::map<std::pair<int, int>, std::vector<std::pair<double, std::size_t>>> rounds;
     for (const auto& t : res.trials) rounds[{t.bracket, t.round}].emplace_back(t.score, t.config_id);
@@ -103,8 +105,7 @@ TEST_CASE("search spaces draw only declared values", "[train][hyperband]") {
     const int n = 4000;
     for (int i = 0; i < n; ++i) {
         const auto c = s.sample(rng);
-        CHECK((c.at("dropout") == 0.1 || c.at("dropout") == 0.2 || c.at("dropout") == 0.4 ||
-               c.at("dropout") == 0.6));
+        CHECK((c.at("dropout") == 0.1 || c.at("dropout") == 0.2 || c.at("dropout") == 0.4 || c.at("dropout") == 0.6));
         CHECK((c.at("learning_rate") == 0.001 || c.at("learning_rate") == 0.01 || c.at("learning_rate") == 0.1));
         const double b = c.at("batch_size");
         CHECK((b == 32 || b == 64 || b == 128 || b == 256 || b == 512));
@@ -133,6 +134,7 @@ TEST_CASE("invalid hyperband settings stop before any evaluation", "[train][hype
     CHECK_THROWS_AS(search_space{}.choice("a", {1}).choice("a", {2}), ferrum::value_error);
     // a run where every configuration fails is an error, not a silent "best"
     opt.max_resource = 9;
-    CHECK_THROWS_AS(hyperband(toy_space(), [](const hyper_config&, double) { return std::nan(""); }, opt),
+    CHECK_THROWS_AS(hyperband(
+                        toy_space(), [](const hyper_config&, double) { return std::nan(""); }, opt),
                     ferrum::value_error);
 }

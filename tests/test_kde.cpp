@@ -17,7 +17,6 @@ using ferrum_test::vec;
 
 namespace {
 
-
 xt::xtensor<double, 2> rows(const nlohmann::json& j) {
     const auto r = j.get<std::vector<std::vector<double>>>();
     xt::xtensor<double, 2> out({r.size(), r.at(0).size()});

@@ -109,9 +109,9 @@ TEST_CASE("out-of-fold predictions cover every sample once per repetition", "[kf
     const auto oof = ferrum::train::out_of_fold_predictions(
         folds, y.size(),
         [&](const ferrum::train::fold& f) {
-            double m = 0.0;
-            for (std::size_t i : f.train) m += y[i];
-            return std::vector<double>(f.test.size(), m / double(f.train.size()) + 1000.0 * double(f.index));
+        double m = 0.0;
+        for (std::size_t i : f.train) m += y[i];
+        return std::vector<double>(f.test.size(), m / double(f.train.size()) + 1000.0 * double(f.index));
         },
         false);
     REQUIRE(oof.size() == 2);
@@ -120,9 +120,12 @@ TEST_CASE("out-of-fold predictions cover every sample once per repetition", "[kf
 
     auto broken = folds;
     broken[0].test.push_back(broken[1].test.front());  // sample in two test folds
-    CHECK_THROWS_AS(ferrum::train::out_of_fold_predictions(broken, y.size(), [](const ferrum::train::fold& f) { return std::vector<double>(f.test.size()); }, false),
-                    ferrum::value_error);
-    CHECK_THROWS_AS(ferrum::train::out_of_fold_predictions(folds, y.size(), [](const ferrum::train::fold&) { return std::vector<double>(1); }, false),
+    CHECK_THROWS_AS(
+        ferrum::train::out_of_fold_predictions(
+            broken, y.size(), [](const ferrum::train::fold& f) { return std::vector<double>(f.test.size()); }, false),
+        ferrum::value_error);
+    CHECK_THROWS_AS(ferrum::train::out_of_fold_predictions(
+                        folds, y.size(), [](const ferrum::train::fold&) { return std::vector<double>(1); }, false),
                     ferrum::value_error);
 }
 

@@ -201,8 +201,7 @@ TEST_CASE("losses refuse bad input instead of returning NaN", "[losses]") {
     vec nan = a;
     nan[1] = std::nan("");
     CHECK_THROWS_AS(mse_loss(nan, b), ferrum::value_error);
-    CHECK_THROWS_AS(robust_heteroscedastic_loss(a, b, b, (vec(3) << 0.1, -0.1, 0.1).finished()),
-                    ferrum::value_error);
+    CHECK_THROWS_AS(robust_heteroscedastic_loss(a, b, b, (vec(3) << 0.1, -0.1, 0.1).finished()), ferrum::value_error);
     CHECK_THROWS_AS(robust_heteroscedastic_loss(a, nan, b, b), ferrum::value_error);
     CHECK_THROWS_AS(cost_sensitive_gaussian_nll(a, b, b, 0.0), ferrum::value_error);
     CHECK_THROWS_AS(cost_sensitive_gaussian_nll(a, b, b, two), ferrum::value_error);
@@ -258,8 +257,9 @@ TEST_CASE("regularizer: gradient equals finite differences of the penalty", "[pe
         for (auto& x : *v) x = std::uniform_real_distribution<double>(0.1, 1.0)(rng) * (rng() % 2 ? 1 : -1);
     toy_net before = net;
     reg.apply(net.params());
-    for (auto [w, g, g0] : {std::tuple{&net.kernel, &net.gk, &before.gk}, std::tuple{&net.recurrent, &net.gr, &before.gr},
-                            std::tuple{&net.bias, &net.gb, &before.gb}}) {
+    for (auto [w, g, g0] :
+         {std::tuple{&net.kernel, &net.gk, &before.gk}, std::tuple{&net.recurrent, &net.gr, &before.gr},
+          std::tuple{&net.bias, &net.gb, &before.gb}}) {
         for (std::size_t i = 0; i < w->size(); ++i) {
             const double h = 1e-6, x = (*w)[i];
             (*w)[i] = x + h;

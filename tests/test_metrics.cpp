@@ -83,7 +83,7 @@ TEST_CASE("binned statistics with given edges", "[metrics][binned]") {
     CHECK(b[2].count == 3);
     CHECK(b[2].mean == Approx(5.0).epsilon(1e-15));
     CHECK(b[2].median == 4.0);
-    CHECK(b[2].std == Approx(std::sqrt(26.0 / 3.0)).epsilon(1e-15));  // population std
+    CHECK(b[2].std == Approx(std::sqrt(26.0 / 3.0)).epsilon(1e-15));    // population std
     CHECK(b[2].robust_scatter == Approx(1.4826 * 2.0).epsilon(1e-15));  // |v - 4| = {2, 0, 5}
     CHECK(b[3].count == 1);
     CHECK(b[3].median == -7.0);

@@ -32,7 +32,10 @@ void write_text(const fs::path& p, const std::string& s) {
 }
 nn::sequential<float> paper_like() {
     nn::sequential<float> m;
-    m.add(nn::gru<float>(2, 16, true)).add(nn::dropout<float>(0.2)).add(nn::gru<float>(16, 8)).add(nn::dense<float>(8, 1));
+    m.add(nn::gru<float>(2, 16, true))
+        .add(nn::dropout<float>(0.2))
+        .add(nn::gru<float>(16, 8))
+        .add(nn::dense<float>(8, 1));
     m.reset_parameters(17);
     return m;
 }
@@ -55,9 +58,9 @@ TEST_CASE("a saved model loads back with identical predictions and its preproces
     nn::save_model(dir / "m.json", m, opt);
 
     const auto j = read_json(dir / "m.json");
-    CHECK(j["layers"][0]["weight_ih_l0"].size() == 48);     // [3H, in], PyTorch layout
+    CHECK(j["layers"][0]["weight_ih_l0"].size() == 48);  // [3H, in], PyTorch layout
     CHECK(j["layers"][0]["weight_ih_l0"][0].size() == 2);
-    CHECK(j["layers"][3]["weight"].size() == 1);            // dense [out, in]
+    CHECK(j["layers"][3]["weight"].size() == 1);  // dense [out, in]
     CHECK(j["layers"][2]["bias_hh_l0"].size() == 24);
 
     auto back = nn::load_sequential<float>(dir / "m.json");  // verifies the test vectors
@@ -92,7 +95,8 @@ TEST_CASE("a two-input functional model round-trips", "[nn][model_io]") {
     fs::remove_all(dir);
 }
 
-TEST_CASE("a model embedded in a larger document: model_to_json with real test inputs, model_from_json", "[nn][model_io]") {
+TEST_CASE("a model embedded in a larger document: model_to_json with real test inputs, model_from_json",
+          "[nn][model_io]") {
     nn::functional<float> m;
     const auto x = m.input("x", 3);
     const auto h = m.add("h", nn::dense<float>(3, 4, nn::activation::relu, 5), x);
@@ -182,9 +186,10 @@ TEST_CASE("tools/export_pytorch.py output loads and verifies (PyTorch-computed t
         return;
     }
     const fs::path dir = temp_dir();
-    const std::string cmd = "/usr/bin/python3 " + tool.string() + " --demo " + (dir / "torch.json").string() + " > /dev/null";
+    const std::string cmd = "/usr/bin/python3 " + tool.string() + " --demo " + (dir / "torch.json").string() +
+                            " > /dev/null";
     REQUIRE(std::system(cmd.c_str()) == 0);
-    auto f32 = nn::load_sequential<float>(dir / "torch.json");   // verifies against PyTorch's own outputs
+    auto f32 = nn::load_sequential<float>(dir / "torch.json");  // verifies against PyTorch's own outputs
     auto f64 = nn::load_model<double>(dir / "torch.json");
     const auto j = read_json(dir / "torch.json");
     CHECK(j["layers"][0]["type"] == "gru");
@@ -207,10 +212,10 @@ TEST_CASE("hand-written documents: the version-2 envelope and version 1 load; se
         y.push_back({w2[0] * h0 + w2[1] * h1 + b2});
     }
     const json inputs = json::array({json{{"name", "x"}, {"features", 2}, {"sequence", false}}});
-    json hidden{{"name", "h"}, {"type", "dense"}, {"from", json::array({"x"})}, {"in_features", 2}, {"out_features", 2},
-                {"activation", "tanh"}};
-    json out{{"name", "out"}, {"type", "dense"}, {"from", json::array({"h"})}, {"in_features", 2}, {"out_features", 1},
-             {"activation", "linear"}};
+    json hidden{{"name", "h"},      {"type", "dense"},   {"from", json::array({"x"})},
+                {"in_features", 2}, {"out_features", 2}, {"activation", "tanh"}};
+    json out{{"name", "out"},    {"type", "dense"},   {"from", json::array({"h"})},
+             {"in_features", 2}, {"out_features", 1}, {"activation", "linear"}};
     const json hw = json::array({json::array({0.5, -0.25}), json::array({0.75, 0.125})}), hb = json::array({0.1, -0.2});
     const json ow = json::array({json::array({1.5, -0.5})}), ob = json::array({0.25});
     const json vectors = json::array({json{{"inputs", json::array({x})}, {"output", y}, {"tolerance", 1e-12}}});
@@ -218,7 +223,8 @@ TEST_CASE("hand-written documents: the version-2 envelope and version 1 load; se
     json v2{{"format", "ferrum.model"},
             {"version", 2},
             {"kind", "nn"},
-            {"architecture", {{"dtype", "float64"}, {"inputs", inputs}, {"layers", json::array({hidden, out})}, {"output", "out"}}},
+            {"architecture",
+             {{"dtype", "float64"}, {"inputs", inputs}, {"layers", json::array({hidden, out})}, {"output", "out"}}},
             {"parameters", {{"h.weight", hw}, {"h.bias", hb}, {"out.weight", ow}, {"out.bias", ob}}},
             {"preprocessing", {{"scale", 2}}},
             {"metadata", json::object()},
@@ -235,8 +241,9 @@ TEST_CASE("hand-written documents: the version-2 envelope and version 1 load; se
     hidden["bias"] = hb;
     out["weight"] = ow;
     out["bias"] = ob;
-    const json v1{{"format", "ferrum.nn.model"}, {"version", 1}, {"dtype", "float64"}, {"inputs", inputs},
-                  {"layers", json::array({hidden, out})}, {"output", "out"}, {"test_vectors", vectors}};
+    const json v1{
+        {"format", "ferrum.nn.model"},          {"version", 1},    {"dtype", "float64"},     {"inputs", inputs},
+        {"layers", json::array({hidden, out})}, {"output", "out"}, {"test_vectors", vectors}};
     const auto m1 = nn::model_from_json<double>(v1, "v1.json");
     CHECK(xt::all(xt::equal(m1.model.predict({xx}), p2)));
 
@@ -251,7 +258,8 @@ TEST_CASE("hand-written documents: the version-2 envelope and version 1 load; se
     // errors name the envelope's JSON paths
     auto missing = v2;
     missing["parameters"].erase("out.bias");
-    CHECK_THAT(message_of([&] { nn::model_from_json<double>(missing, "v2.json"); }), Catch::Contains("parameters.out.bias"));
+    CHECK_THAT(message_of([&] { nn::model_from_json<double>(missing, "v2.json"); }),
+               Catch::Contains("parameters.out.bias"));
     auto extra = v2;
     extra["parameters"]["out.gamma"] = json::array({1.0});
     CHECK_THAT(message_of([&] { nn::model_from_json<double>(extra, "v2.json"); }),

@@ -132,7 +132,8 @@ TEST_CASE("gru: one layer returning sequences, with variable lengths, matches fi
 TEST_CASE("gru stack (PyTorch-style num_layers) with last-state output matches finite differences",
           "[nn][gru][gradient]") {
     nn::sequential<double> m;
-    m.add(nn::gru<double>(2, std::vector<std::size_t>{5, 3}, false, 5)).add(nn::dense<double>(3, 2, nn::activation::tanh, 6));
+    m.add(nn::gru<double>(2, std::vector<std::size_t>{5, 3}, false, 5))
+        .add(nn::dense<double>(3, 2, nn::activation::tanh, 6));
     auto x = random_tensor<3>({3, 7, 2});
     const std::vector<std::size_t> lengths{7, 2, 4};
     const auto c = random_tensor<2>({3, 2});
@@ -151,7 +152,10 @@ TEST_CASE("gru stack (PyTorch-style num_layers) with last-state output matches f
 TEST_CASE("the paper's stack with dropout (fixed masks) matches finite differences", "[nn][dropout][gradient]") {
     nn::sequential<double> m;
     m.add(nn::gru<double>(2, 5, true)).add(nn::dropout<double>(0.3)).add(nn::gru<double>(5, 4, true));
-    m.add(nn::dropout<double>(0.3)).add(nn::gru<double>(4, 3)).add(nn::dropout<double>(0.2)).add(nn::dense<double>(3, 1));
+    m.add(nn::dropout<double>(0.3))
+        .add(nn::gru<double>(4, 3))
+        .add(nn::dropout<double>(0.2))
+        .add(nn::dense<double>(3, 1));
     m.reset_parameters(99);
     m.set_chunk_size(2);  // several chunks and threads: masks must not depend on the split
     auto x = random_tensor<3>({5, 6, 2});
@@ -251,7 +255,10 @@ TEST_CASE("variable lengths: the last state is the state at each sample's own la
 
 TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
     nn::sequential<float> m;
-    m.add(nn::gru<float>(2, 8, true)).add(nn::dropout<float>(0.2)).add(nn::gru<float>(8, 4)).add(nn::dense<float>(4, 1));
+    m.add(nn::gru<float>(2, 8, true))
+        .add(nn::dropout<float>(0.2))
+        .add(nn::gru<float>(8, 4))
+        .add(nn::dense<float>(4, 1));
     m.reset_parameters(5);
     m.set_chunk_size(3);
     xt::xtensor<float, 3> x = xt::cast<float>(random_tensor<3>({20, 9, 2}));
@@ -428,7 +435,8 @@ TEST_CASE("a user's own layer: registered, trained through, saved and loaded", "
     fd_check(m.parameters(), loss, grads, x.data(), x.size());
 
     // the model file names the layer by its type and rebuilds it through the registry; the self-test passes
-    const auto path = std::filesystem::temp_directory_path() / ("ferrum_custom_layer_" + std::to_string(std::random_device{}()) + ".json");
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("ferrum_custom_layer_" + std::to_string(std::random_device{}()) + ".json");
     nn::save_model(path, m);
     auto back = nn::load_model<double, ferrum::backend::cpu>(path);  // verify = true re-runs the test vectors
     std::filesystem::remove(path);

@@ -87,9 +87,9 @@ TEST_CASE("adam keeps state per parameter: splitting a tensor changes nothing", 
     const std::size_t half = a.size() / 2;
     adam<double> whole(o), split(o);
     const parameter_list<double> pa{{"p", {a.size()}, parameter_role::kernel, a.data(), ga.data()}};
-    const parameter_list<double> pb{{"p.0", {half}, parameter_role::kernel, b.data(), gb.data()},
-                                    {"p.1", {b.size() - half}, parameter_role::bias, b.data() + half,
-                                     gb.data() + half}};
+    const parameter_list<double> pb{
+        {"p.0", {half}, parameter_role::kernel, b.data(), gb.data()},
+        {"p.1", {b.size() - half}, parameter_role::bias, b.data() + half, gb.data() + half}};
     for (int s = 0; s < 20; ++s) {
         f.gradient(a.data(), ga.data());
         f.gradient(b.data(), gb.data());
@@ -194,8 +194,7 @@ TEST_CASE("adam refuses a different parameter list, missing buffers and non-fini
     CHECK(fresh.step_count() == 2);
 }
 
-TEMPLATE_TEST_CASE("adam checkpoint: save/restore mid-run gives a bit-identical trajectory", "[adam]",
-                   float, double) {
+TEMPLATE_TEST_CASE("adam checkpoint: save/restore mid-run gives a bit-identical trajectory", "[adam]", float, double) {
     using T = TestType;
     const auto ref = ferrum_test::load_reference("adam.json");
     const auto f = load_objective<T>(ref);

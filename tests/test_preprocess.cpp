@@ -235,8 +235,8 @@ TEST_CASE("preprocess_curves: per-curve errors, results independent of the threa
         periods.push_back(P);
         epochs.push_back(1750.0);
     }
-    periods[17] = -1.0;            // bad period
-    curves[42].time.resize(5);     // too few epochs
+    periods[17] = -1.0;         // bad period
+    curves[42].time.resize(5);  // too few epochs
     curves[42].mag.resize(5);
     curves[42].mag_err.resize(5);
     for (double& m : curves[99].mag) m = 15.0;  // flat

@@ -155,7 +155,8 @@ TEST_CASE("csv_reader: quotes, empty fields, CRLF, comments, blank lines, BOM, n
     CHECK(lines == std::vector<std::size_t>{3, 6, 7, 9});
 }
 
-TEST_CASE("csv_reader: a quote inside an unquoted field is an ordinary character (as in Python's csv)", "[readers][csv]") {
+TEST_CASE("csv_reader: a quote inside an unquoted field is an ordinary character (as in Python's csv)",
+          "[readers][csv]") {
     // Python: list(csv.reader(['ab"c,d', '"x"y,"1""2"'])) == [['ab"c', 'd'], ['xy', '1"2']]
     const auto rows = read_all_records(temp_file("stray_quote.csv", "h1,h2\nab\"c,d\n\"x\"y,\"1\"\"2\"\n"));
     REQUIRE(rows.size() == 2);
@@ -370,8 +371,7 @@ TEST_CASE("gaia: a reappearing source stops the stream; the read-all function me
     CHECK(all.report.curves == 2);
 
     // a transit repeated across the two pieces is still a duplicate after merging
-    const std::string h =
-        "source_id,transit_id,band,time,mag,flux_over_error,rejected_by_variability\n";
+    const std::string h = "source_id,transit_id,band,time,mag,flux_over_error,rejected_by_variability\n";
     const std::string path = temp_file("split_dup.csv", h + "1,11,G,1,15,100,false\n2,21,G,2,16,100,false\n"
                                                             "1,11,G,3,17,100,false\n");
     const auto e2 = expect_input_error([&] { ferrum::read_gaia_epoch_photometry(path); });
@@ -553,7 +553,8 @@ TEST_CASE("rrlyrae catalogue: absent stars and bad rows", "[readers][catalogue]"
     CHECK(kept.report().count(skip_reasons::not_a_number) == 1);
     CHECK(kept.report().count(skip_reasons::not_finite) == 1);
     CHECK(kept.report().count(skip_reasons::duplicate_id) == 1);
-    CHECK_THROWS_AS(ferrum::read_rrlyrae_catalogue(fixture("table_light_curves.csv")), ferrum::input_error);  // no source_id
+    CHECK_THROWS_AS(ferrum::read_rrlyrae_catalogue(fixture("table_light_curves.csv")),
+                    ferrum::input_error);  // no source_id
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -652,18 +653,21 @@ TEST_CASE("every reader refuses a row whose field count differs from the header'
     const std::string head =
         "source_id,phot_g_mean_mag,phot_bp_mean_mag,phot_rp_mean_mag,j_m,h_m,ks_m,w1mpro,w2mpro,parallax,parallax_error\n";
     const std::string good = "1,12.1,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5,0.05\n";
-    const auto long_row = temp_file("phot_long.csv", head + good + "2,12,3,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5,0.05\n");
+    const auto long_row = temp_file("phot_long.csv",
+                                    head + good + "2,12,3,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5,0.05\n");
     const auto short_row = temp_file("phot_short.csv", head + good + "3,12.1,12.6,11.5,10.6,10.1,10.0,9.9,9.95,0.5\n");
-    CHECK_THROWS_WITH(ferrum::photometry::read_photometry_csv(long_row),
-                      Catch::Contains("phot_long.csv:3") && Catch::Contains("the row has 12 fields but the header has 11"));
+    CHECK_THROWS_WITH(
+        ferrum::photometry::read_photometry_csv(long_row),
+        Catch::Contains("phot_long.csv:3") && Catch::Contains("the row has 12 fields but the header has 11"));
     CHECK_THROWS_WITH(ferrum::photometry::read_photometry_csv(short_row),
                       Catch::Contains("phot_short.csv:3") && Catch::Contains("'parallax_error'") &&
                           Catch::Contains("the row has 10 fields but the header has 11"));
     CHECK(ferrum::photometry::read_photometry_csv(temp_file("phot_ok.csv", head + good)).size() == 1);
 
     const auto table = temp_file("table_long.csv", "a,b\n1,2\n3,4,5\n");
-    CHECK_THROWS_WITH(ferrum::read_numeric_columns(table, {"a", "b"}),
-                      Catch::Contains("table_long.csv:3") && Catch::Contains("the row has 3 fields but the header has 2"));
+    CHECK_THROWS_WITH(
+        ferrum::read_numeric_columns(table, {"a", "b"}),
+        Catch::Contains("table_long.csv:3") && Catch::Contains("the row has 3 fields but the header has 2"));
 
     const auto xp = temp_file("xp_long.csv", "source_id,flux,flux_error\n7,\"[1,2]\",\"[1,1]\",extra\n");
     CHECK_THROWS_WITH(ferrum::spectra::read_xp_spectra(xp, 2),

@@ -68,7 +68,8 @@ TEST_CASE("no feature errors and no scatter: the fit is weighted least squares",
     }
     CHECK(rel.sigma_int == 0.0);
     // 68% Laplace interval is b +- 0.994458 sd (scipy.stats.norm.ppf(0.84)).
-    CHECK(rel.intervals[1][0].upper - rel.coefficients[1] == Approx(0.9944578832097535 * std::sqrt(C(1, 1))).epsilon(1e-12));
+    CHECK(rel.intervals[1][0].upper - rel.coefficients[1] ==
+          Approx(0.9944578832097535 * std::sqrt(C(1, 1))).epsilon(1e-12));
 }
 
 TEST_CASE("equal target errors, no feature errors: sigma_int^2 = RSS/n - sigma^2", "[relations]") {
@@ -129,7 +130,8 @@ TEST_CASE("prediction uncertainty adds coefficient, feature-error and intrinsic 
     const auto& b = rel.coefficients;
     CHECK(pr.value[0] == Approx(b[0] + b[1] * 0.5 + b[2] * 3.0).epsilon(1e-14));
     Eigen::Vector3d g(1, 0.5, 3.0);
-    const double var = g.dot(rel.covariance * g) + b[1] * b[1] * 1e-4 + b[2] * b[2] * 0.01 + rel.sigma_int * rel.sigma_int;
+    const double var = g.dot(rel.covariance * g) + b[1] * b[1] * 1e-4 + b[2] * b[2] * 0.01 +
+                       rel.sigma_int * rel.sigma_int;
     CHECK(pr.sigma[0] == Approx(std::sqrt(var)).epsilon(1e-12));
     // The same star with phi31 in the sine convention (phi31^s = phi31^c - pi) predicts the same value.
     feature_table Xs;
@@ -141,8 +143,8 @@ TEST_CASE("prediction uncertainty adds coefficient, feature-error and intrinsic 
 TEST_CASE("bad input is a value_error with a sentence", "[relations]") {
     feature_table X;
     X.add("x", {1, 2, 3});
-    CHECK_THROWS_AS(fit_linear_relation(X, {1, 2}), value_error);                // length mismatch
-    CHECK_THROWS_AS(fit_linear_relation(X, {1, 2, 3}), value_error);             // too few rows for 3 params
+    CHECK_THROWS_AS(fit_linear_relation(X, {1, 2}), value_error);     // length mismatch
+    CHECK_THROWS_AS(fit_linear_relation(X, {1, 2, 3}), value_error);  // too few rows for 3 params
     feature_table Y;
     Y.add("x", {1, 2, 3, 4, 5}).add("twice", {2, 4, 6, 8, 10});
     CHECK_THROWS_WITH(fit_linear_relation(Y, {1, 2, 3, 4, 6}, {0.1, 0.1, 0.1, 0.1, 0.1}), Catch::Contains("collinear"));
@@ -160,7 +162,8 @@ TEST_CASE("Muraveva et al. (2025) LMC relations are recovered with zero intrinsi
         return;
     }
     const std::string path = dir + "/muraveva2025_lmc_gaiadr3/rrl_params.csv";
-    auto check = [&](const std::string& type, const std::vector<std::string>& features, const std::vector<double>& printed) {
+    auto check =
+        [&](const std::string& type, const std::vector<std::string>& features, const std::vector<double>& printed) {
         std::vector<std::string> cols = features;
         cols.push_back("[Fe/H]");
         cols.push_back("[Fe/H]_error");

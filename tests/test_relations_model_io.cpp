@@ -103,8 +103,8 @@ TEST_CASE("a covariance that is not positive semi-definite is refused at load (i
         std::ofstream out(path);
         out << j.dump();
     }
-    CHECK_THROWS_WITH(load_linear_relation(path),
-                      Catch::Contains(path) && Catch::Contains("'covariance'") && Catch::Contains("positive semi-definite"));
+    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains(path) && Catch::Contains("'covariance'") &&
+                                                      Catch::Contains("positive semi-definite"));
     j = to_json(rel);
     j["covariance"][0][1] = j["covariance"][0][1].get<double>() + 1.0;  // no longer symmetric
     {

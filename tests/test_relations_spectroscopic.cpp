@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "cli_helpers.hpp"
 #include "ferrum/relations/linear_relation.hpp"
 #include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/relations/table_io.hpp"
-#include "cli_helpers.hpp"
 #include "reference.hpp"
 
 using namespace ferrum;
@@ -143,8 +143,8 @@ TEST_CASE("the recorded LAMOST relation is the refit of the shared table, and Sc
     const auto pred = rel.predict(d.X).value;
     double worst = 0;
     for (std::size_t i = 0; i < pred.size(); ++i)
-        worst = std::max(worst, std::abs(pred[i] - feh_lamost_g(rr_type::rrab, d.X(i, 0), d.X(i, 1), d.X(i, 2),
-                                                                d.X(i, 3), 0.0)));
+        worst = std::max(
+            worst, std::abs(pred[i] - feh_lamost_g(rr_type::rrab, d.X(i, 0), d.X(i, 1), d.X(i, 2), d.X(i, 3), 0.0)));
     CHECK(worst < 1e-9);
     // It is closer to LAMOST than the Muraveva et al. (2025) labels (0.377 dex RMS) on these stars.
     std::vector<double> mur(d.y.size());
@@ -186,8 +186,10 @@ TEST_CASE("ferrum-relations cv scores references, linear relations and a constan
             t << x << ",0.001," << y << ",0.05," << y << "," << y + 0.5 << "\n";
         }
     }
-    auto r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --target-error y_err --linear x "
-                                      "--error-suffix _error --reference ref --reference off --folds 3 --repeats 2",
+    auto r = ferrum_test::run_program(exe,
+                                      "cv --table " + table +
+                                          " --target y --target-error y_err --linear x "
+                                          "--error-suffix _error --reference ref --reference off --folds 3 --repeats 2",
                                       dir, "FERRUM_QUIET=1 ");
     INFO(r.out << r.err);
     REQUIRE(r.status == 0);
@@ -197,12 +199,12 @@ TEST_CASE("ferrum-relations cv scores references, linear relations and a constan
     REQUIRE(off.size() == 5);
     REQUIRE(lin.size() == 5);
     REQUIRE(con.size() == 5);
-    CHECK(ref[0] == Approx(0.0).margin(1e-4));   // RMSE
-    CHECK(off[0] == Approx(0.5).margin(1e-4));   // RMSE of a constant offset
-    CHECK(off[2] == Approx(0.5).margin(1e-4));   // bias = prediction - target
-    CHECK(lin[0] < 0.1);                         // the residual pattern, about 0.075 RMS
+    CHECK(ref[0] == Approx(0.0).margin(1e-4));  // RMSE
+    CHECK(off[0] == Approx(0.5).margin(1e-4));  // RMSE of a constant offset
+    CHECK(off[2] == Approx(0.5).margin(1e-4));  // bias = prediction - target
+    CHECK(lin[0] < 0.1);                        // the residual pattern, about 0.075 RMS
     CHECK(lin[0] > 0.05);
-    CHECK(con[0] > 0.8);                         // sd of y over 0..3 in x is ~1.7
+    CHECK(con[0] > 0.8);  // sd of y over 0..3 in x is ~1.7
     CHECK(r.out.find("3-fold x 2 repeats") != std::string::npos);
     // A column that is not there is a data error (exit 1) naming it; an empty --linear is a usage error.
     r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --linear nope", dir, "FERRUM_QUIET=1 ");

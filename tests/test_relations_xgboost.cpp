@@ -4,14 +4,14 @@
 
 #ifdef FERRUM_HAS_XGBOOST
 
-#include <cmath>
-#include <cstdio>
-#include <random>
-#include <string>
-#include <vector>
+#  include <cmath>
+#  include <cstdio>
+#  include <random>
+#  include <string>
+#  include <vector>
 
-#include "ferrum/relations/gradient_boosting.hpp"
-#include "ferrum/relations/linear_relation.hpp"
+#  include "ferrum/relations/gradient_boosting.hpp"
+#  include "ferrum/relations/linear_relation.hpp"
 
 using namespace ferrum;
 
@@ -53,7 +53,7 @@ TEST_CASE("boosted trees fit a nonlinear function better than a constant and tha
     const auto lin = fit_linear_relation(train.X, train.y, err);
     const double rmse_lin = rmse(test.f, lin.predict(test.X).value);
     INFO("RMSE: boosted " << rmse_gb << ", linear " << rmse_lin << ", constant " << rmse_const);
-    CHECK(rmse_gb < 0.1);               // the truth's sd is ~0.8; 300 depth-3 trees get within ~0.05
+    CHECK(rmse_gb < 0.1);  // the truth's sd is ~0.8; 300 depth-3 trees get within ~0.05
     CHECK(rmse_gb < 0.25 * rmse_const);
     CHECK(rmse_gb < 0.5 * rmse_lin);
     CHECK(gb.evaluate(test.X, test.f).r2 > 0.98);

@@ -193,16 +193,20 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
         // criterion and padding, or the time scaling) changes its outputs and the file is refused
         auto spline = m.to_json();
         spline["preprocessing"]["input"]["spline"] = {{"gamma", 1.0}, {"wrap_padding", 0.0}};
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(spline, "spline.json"), Catch::Contains("spline.json") && Catch::Contains("self_test"));
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(spline, "spline.json"),
+                          Catch::Contains("spline.json") && Catch::Contains("self_test"));
         auto scaled = m.to_json();
-        scaled["preprocessing"]["time_scale"]["mean"] = scaled["preprocessing"]["time_scale"]["mean"].get<double>() + 0.3;
+        scaled["preprocessing"]["time_scale"]["mean"] = scaled["preprocessing"]["time_scale"]["mean"].get<double>() +
+                                                        0.3;
         CHECK_THROWS_WITH(rrlyrae_model::from_json(scaled, "scaled.json"), Catch::Contains("self_test"));
         auto older = m.to_json();  // a file from a version with other Fourier features
         older["preprocessing"]["features"]["names"].erase(older["preprocessing"]["features"]["names"].size() - 1);
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"), Catch::Contains("old.json") && Catch::Contains("features.names"));
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(older, "old.json"),
+                          Catch::Contains("old.json") && Catch::Contains("features.names"));
         auto unknown = m.to_json();
         unknown["preprocessing"]["input"]["n_phase"] = 10;
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(unknown, "u.json"), Catch::Contains("u.json") && Catch::Contains("n_phase"));
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(unknown, "u.json"),
+                          Catch::Contains("u.json") && Catch::Contains("n_phase"));
         std::filesystem::remove(path);
     }
 }
@@ -307,7 +311,8 @@ TEST_CASE("raw folded epochs (variable length) and curves without a period", "[r
 
 TEST_CASE("config files: the flat fields of the options declarations, strict, round trip", "[rrlyrae][config]") {
     // every field ferrum-rrl's usage has listed since the first config files keeps working
-    const auto old = nlohmann::json::parse(R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.1, 0.1],
+    const auto old = nlohmann::json::parse(
+        R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.1, 0.1],
         "head_width": 16, "ridge": 0.01, "sequence": "raw_epochs", "use_period": false, "min_epochs": 30,
         "learning_rate": 0.005, "batch_size": 64, "max_epochs": 3, "patience": 4, "kernel_l1": 1e-6, "kernel_l2": 1e-4,
         "density_weighting": false, "max_weight": 5, "validation_fraction": 0.2, "reduce_lr_factor": 0.5,
@@ -356,7 +361,7 @@ TEST_CASE("config files: the flat fields of the options declarations, strict, ro
     refused(R"({"architecture": "gru"})", "architecture");
     refused(R"({"sequence": "resample"})", "sequence");
     refused(R"({"gru_sizes": [8, "x"]})", "gru_sizes[1]");
-    refused(R"({"types": ["RRab"]})", "types");      // the data decide the types
+    refused(R"({"types": ["RRab"]})", "types");     // the data decide the types
     refused(R"({"progress": false})", "progress");  // the command line's
     refused(R"({"spline": {"gama": 1.0}})", "spline.gama");
     CHECK_THROWS_AS(rrl_config_from_json(nlohmann::json::array(), "bad.json"), input_error);
@@ -457,11 +462,12 @@ TEST_CASE("a model file of format 1 loads, reproduces its predictions and is sav
     // an unknown RR Lyrae type in a model file is an error naming it, in either format
     auto v1 = read_json_file(dir + "rrlyrae_v1.json");
     v1["models"][0]["types"][0] = "RRx";
-    CHECK_THROWS_WITH(rrlyrae_model::from_json(v1["models"][0], "v1.json"), Catch::Contains("v1.json") && Catch::Contains("RRx"));
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v1["models"][0], "v1.json"),
+                      Catch::Contains("v1.json") && Catch::Contains("RRx"));
     auto v2 = m0;
     v2["options"]["types"][0] = "RRx";
-    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"), Catch::Contains("v2.json") && Catch::Contains("options.types[0]") &&
-                                                                   Catch::Contains("RRx"));
+    CHECK_THROWS_WITH(rrlyrae_model::from_json(v2, "v2.json"),
+                      Catch::Contains("v2.json") && Catch::Contains("options.types[0]") && Catch::Contains("RRx"));
     v2 = m0;
     v2["options"]["types"][0] = "RRd";  // known, but no model serves it
     CHECK_THROWS_AS(rrlyrae_model::from_json(v2, "v2.json"), input_error);

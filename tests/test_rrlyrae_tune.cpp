@@ -89,8 +89,8 @@ std::map<int, int> algorithm1_schedule(int R, int eta) {
 TEST_CASE("tune_rrlyrae runs Algorithm 1's schedule and returns the best trial's options", "[rrlyrae][tune]") {
     const auto& d = data();
     REQUIRE(d.index.size() >= 100);
-    const auto r = tune_rrlyrae(d.stars, d.feh, d.sigma, d.index, small_base(),
-                                train::search_space::monti2025(), tune_opts(9, 5));
+    const auto r = tune_rrlyrae(d.stars, d.feh, d.sigma, d.index, small_base(), train::search_space::monti2025(),
+                                tune_opts(9, 5));
 
     // R = 9, eta = 3: brackets of 9, 5 and 3 configurations; 9+3+1 + 5+1 + 3 = 22 trials
     const auto expected = algorithm1_schedule(9, 3);
@@ -153,9 +153,12 @@ TEST_CASE("tune_rrlyrae runs Algorithm 1's schedule and returns the best trial's
 
 TEST_CASE("tune_rrlyrae is deterministic for a seed", "[rrlyrae][tune]") {
     const auto& d = data();
-    const auto a = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(), tune_opts(3, 7));
-    const auto b = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(), tune_opts(3, 7));
-    const auto c = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(), tune_opts(3, 8));
+    const auto a = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(),
+                                tune_opts(3, 7));
+    const auto b = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(),
+                                tune_opts(3, 7));
+    const auto c = tune_rrlyrae(d.stars, d.feh, {}, d.index, small_base(), train::search_space::monti2025(),
+                                tune_opts(3, 8));
     // R = 3, eta = 3: 3 + 1 + 2 trials
     REQUIRE(a.search.trials.size() == 6);
     REQUIRE(b.search.trials.size() == 6);
@@ -184,16 +187,19 @@ TEST_CASE("tune_rrlyrae refuses what it cannot search, before training", "[rrlyr
 
     auto lin = small_base();
     lin.model.architecture = rrl_architecture::fourier_linear;
-    CHECK_THROWS_WITH(tune_rrlyrae(d.stars, d.feh, d.sigma, d.index, lin, train::search_space::monti2025(), tune_opts(3, 1)),
-                      Catch::Contains("fourier_linear"));
+    CHECK_THROWS_WITH(
+        tune_rrlyrae(d.stars, d.feh, d.sigma, d.index, lin, train::search_space::monti2025(), tune_opts(3, 1)),
+        Catch::Contains("fourier_linear"));
 
     auto few = d.index;
     few.resize(40);
-    CHECK_THROWS_AS(tune_rrlyrae(d.stars, d.feh, d.sigma, few, small_base(), train::search_space::monti2025(), tune_opts(3, 1)),
-                    value_error);
+    CHECK_THROWS_AS(
+        tune_rrlyrae(d.stars, d.feh, d.sigma, few, small_base(), train::search_space::monti2025(), tune_opts(3, 1)),
+        value_error);
     auto nan_label = d.feh;
     nan_label[d.index[3]] = NAN;
-    CHECK_THROWS_WITH(tune_rrlyrae(d.stars, nan_label, d.sigma, d.index, small_base(), train::search_space::monti2025(), tune_opts(3, 1)),
+    CHECK_THROWS_WITH(tune_rrlyrae(d.stars, nan_label, d.sigma, d.index, small_base(), train::search_space::monti2025(),
+                                   tune_opts(3, 1)),
                       Catch::Contains("not finite"));
 }
 
@@ -209,8 +215,9 @@ TEST_CASE("tune options are declared once: JSON round trip, strict fields", "[rr
     CHECK(back.holdout_folds == 4);
     CHECK_THROWS_WITH(options_from_json<rrl_tune_options>(nlohmann::json::parse(R"({"etta": 3})"), "tune.json"),
                       Catch::Contains("tune.json") && Catch::Contains("etta"));
-    CHECK_THROWS_WITH(options_from_json<rrl_tune_options>(nlohmann::json::parse(R"({"holdout_folds": -1})"), "tune.json"),
-                      Catch::Contains("holdout_folds"));
+    CHECK_THROWS_WITH(
+        options_from_json<rrl_tune_options>(nlohmann::json::parse(R"({"holdout_folds": -1})"), "tune.json"),
+        Catch::Contains("holdout_folds"));
     rrl_options r;
     r.model.gru_sizes = {4};
     r.model.dropout = {0.3};

@@ -44,7 +44,8 @@ sim_stars simulate(std::size_t n, rr_type type, std::uint64_t seed, int min_epoc
 
 }  // namespace
 
-TEST_CASE("sigma calibration: the maximum-likelihood scale and floor of residuals of known spread", "[rrlyrae][sigma]") {
+TEST_CASE("sigma calibration: the maximum-likelihood scale and floor of residuals of known spread",
+          "[rrlyrae][sigma]") {
     std::mt19937_64 rng(7);
     std::normal_distribution<double> z;
     std::uniform_real_distribution<double> u(0.02, 0.3);
@@ -69,7 +70,8 @@ TEST_CASE("sigma calibration: the maximum-likelihood scale and floor of residual
         if (double(p.n_epochs) >= b.min_epochs && double(p.n_epochs) < b.max_epochs) in.push_back(p);
     const double best = rrl_sigma_calibration::nll(in, b.scale, b.floor);
     for (double ds : {-0.01, 0.01})
-        for (double df : {-0.005, 0.005}) CHECK(rrl_sigma_calibration::nll(in, b.scale * (1 + ds), b.floor * (1 + df)) >= best);
+        for (double df : {-0.005, 0.005})
+            CHECK(rrl_sigma_calibration::nll(in, b.scale * (1 + ds), b.floor * (1 + df)) >= best);
     // calibrated sigmas cover 68.3 % and 95.4 % of these residuals
     std::vector<double> r, s;
     for (const auto& p : pts) {
@@ -144,7 +146,8 @@ TEST_CASE("ridge model: its calibration uses exact leave-one-out residuals", "[r
     CHECK(m.calibration().apply(rr_type::rrc, 50, 0.0) == Approx(loo_rms).epsilon(0.05));
 }
 
-TEST_CASE("a heteroscedastic network learns two known noise levels; sigma covers held-out residuals", "[rrlyrae][sigma]") {
+TEST_CASE("a heteroscedastic network learns two known noise levels; sigma covers held-out residuals",
+          "[rrlyrae][sigma]") {
     // labels: the true [Fe/H] plus noise of sd 0.05 dex for stars with < 60 epochs and 0.5 dex above; the
     // network sees ln N_epochs among its features, so its aleatoric sigma must separate the two. Its
     // variance is the label noise's plus the network's own error e^2 (the same for both groups, to first
@@ -153,7 +156,8 @@ TEST_CASE("a heteroscedastic network learns two known noise levels; sigma covers
     std::mt19937_64 rng(3);
     std::normal_distribution<double> z;
     std::vector<double> y(set.stars.size());
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = set.feh_true[i] + (set.stars[i].n_epochs < 60 ? 0.05 : 0.5) * z(rng);
+    for (std::size_t i = 0; i < y.size(); ++i)
+        y[i] = set.feh_true[i] + (set.stars[i].n_epochs < 60 ? 0.05 : 0.5) * z(rng);
     std::vector<std::size_t> tr, te;
     for (std::size_t i = 0; i < set.stars.size(); ++i)
         if (set.stars[i].ok()) (i % 4 == 0 ? te : tr).push_back(i);
@@ -205,7 +209,8 @@ TEST_CASE("a heteroscedastic network learns two known noise levels; sigma covers
         }
         auto j = m.to_json();
         j["calibration"]["bins"][0]["scale"] = -1.0;
-        CHECK_THROWS_WITH(rrlyrae_model::from_json(j, "neg.json"), Catch::Contains("neg.json") && Catch::Contains("calibration"));
+        CHECK_THROWS_WITH(rrlyrae_model::from_json(j, "neg.json"),
+                          Catch::Contains("neg.json") && Catch::Contains("calibration"));
     }
 }
 
@@ -239,7 +244,8 @@ TEST_CASE("evaluation reports coverage and draws the reliability plot", "[rrlyra
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("leave-one-family-out scores the model and the classical pipeline on the same held-out stars", "[rrlyrae][transfer]") {
+TEST_CASE("leave-one-family-out scores the model and the classical pipeline on the same held-out stars",
+          "[rrlyrae][transfer]") {
     std::vector<rrl_family> fam;
     for (std::uint64_t seed : {31, 32, 33}) {
         auto s = simulate(70, rr_type::rrc, seed);
@@ -268,7 +274,8 @@ TEST_CASE("leave-one-family-out scores the model and the classical pipeline on t
         }
         // the ridge model trained on 140 other stars: within 20 % of the classical relation or better
         const auto j = folds[h].to_json();
-        CHECK(j["model_vs_truth"]["all"]["rmse"].get<double>() < 1.2 * j["classical_vs_truth"]["all"]["rmse"].get<double>());
+        CHECK(j["model_vs_truth"]["all"]["rmse"].get<double>() <
+              1.2 * j["classical_vs_truth"]["all"]["rmse"].get<double>());
     }
     fam.resize(1);
     CHECK_THROWS_AS(leave_one_family_out(fam, o), value_error);

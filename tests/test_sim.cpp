@@ -214,8 +214,7 @@ TEST_CASE("stars are reproducible from the seed, whatever the order or thread co
     fs::remove_all(d2);
 }
 
-TEST_CASE("Gaia cadence: epoch counts in range, transits in pairs 106.5 min apart within the DR3 baseline",
-          "[sim]") {
+TEST_CASE("Gaia cadence: epoch counts in range, transits in pairs 106.5 min apart within the DR3 baseline", "[sim]") {
     simulation_options o;
     o.seed = 3;
     const rrlyrae_simulator sim(o);
@@ -253,8 +252,8 @@ TEST_CASE("Gaia cadence: epoch counts in range, transits in pairs 106.5 min apar
 
 TEST_CASE("per-transit errors follow the Gaia G table", "[sim]") {
     // the table of ../shared/data/README.md (mmag)
-    const std::vector<std::pair<double, double>> table{{15, 1.7}, {16, 2.8}, {17, 4.6}, {18, 8.0},
-                                                       {19, 14.8}, {19.5, 20}, {20, 28}, {20.5, 40}};
+    const std::vector<std::pair<double, double>> table{{15, 1.7},  {16, 2.8},  {17, 4.6}, {18, 8.0},
+                                                       {19, 14.8}, {19.5, 20}, {20, 28},  {20.5, 40}};
     for (const auto& [g, mmag] : table) CHECK(detail::g_transit_error(g) * 1e3 == Approx(mmag).epsilon(1e-9));
     CHECK(detail::g_transit_error(13.0) * 1e3 == Approx(1.15).epsilon(0.05));
     const double mid = detail::g_transit_error(19.25);
@@ -272,7 +271,8 @@ TEST_CASE("per-transit errors follow the Gaia G table", "[sim]") {
             const auto s = sim.star(i);
             for (const auto& e : s.epochs)
                 if (!e.rejected_by_variability)
-                    ln_ratio.push_back(std::log(e.mag_error / detail::g_transit_error(s.truth.modulated_magnitude(e.time))));
+                    ln_ratio.push_back(
+                        std::log(e.mag_error / detail::g_transit_error(s.truth.modulated_magnitude(e.time))));
         }
         INFO("G = " << g);
         CHECK(std::exp(quantile(ln_ratio, 0.5)) == Approx(1.0).margin(0.03));
@@ -331,7 +331,8 @@ TEST_CASE("simulated true parameters follow the embedded Gaussians within sampli
         std::vector<std::array<double, 6>> xs;
         for (int i = 0; i < n; ++i) {
             const auto t = sim.truth(static_cast<std::uint64_t>(i), type);
-            xs.push_back({std::log(t.period), std::log(t.A1()), std::log(t.R21()), std::log(t.R31()), t.phi21(), t.phi31()});
+            xs.push_back(
+                {std::log(t.period), std::log(t.A1()), std::log(t.R21()), std::log(t.R31()), t.phi21(), t.phi31()});
         }
         std::array<double, 6> mean{};
         for (const auto& x : xs)
@@ -375,7 +376,8 @@ TEST_CASE("simulated marginals and correlations plus catalogue noise match the L
             const double d1 = s / t.A1() * noise.normal(), d2 = s / t.A2() * noise.normal();
             const double d3 = s / t.A3() * noise.normal();
             const double p21 = t.phi21() + d2 - 2 * d1, p31 = t.phi31() + d3 - 3 * d1;
-            const double vals[7] = {t.period, A1, A2 / A1, A3 / A1, p21, p31, feh_muraveva2025(type, t.period, p31, A2)};
+            const double vals[7] = {
+                t.period, A1, A2 / A1, A3 / A1, p21, p31, feh_muraveva2025(type, t.period, p31, A2)};
             for (int k = 0; k < 7; ++k) v[k].push_back(vals[k]);
             if (type == rr_type::rrab) {
                 r4.push_back(t.R(4));
@@ -446,8 +448,9 @@ TEST_CASE("the written files follow the archive's formats and read back", "[sim]
     }
 
     const auto vr = read_csv(set.vari_rrlyrae, &header);
-    CHECK(header == "source_id,best_classification,pf,p1_o,epoch_g,num_clean_epochs_g,peak_to_peak_g,int_average_g,"
-                    "phi31_g,r21_g");
+    CHECK(header ==
+          "source_id,best_classification,pf,p1_o,epoch_g,num_clean_epochs_g,peak_to_peak_g,int_average_g,"
+          "phi31_g,r21_g");
     REQUIRE(vr.size() == 42);
     for (const auto& r : vr) {
         const bool ab = r.at("best_classification") == "RRab";

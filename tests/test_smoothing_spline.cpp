@@ -113,7 +113,8 @@ std::vector<double> noisy_curve(std::size_t n, unsigned seed, std::vector<double
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> noise(0.0, 0.02);
     std::vector<double> y(n);
-    for (std::size_t i = 0; i < n; ++i) y[i] = 15.0 + 0.3 * std::cos(6.283185307179586 * double(i) / double(n)) + noise(rng);
+    for (std::size_t i = 0; i < n; ++i)
+        y[i] = 15.0 + 0.3 * std::cos(6.283185307179586 * double(i) / double(n)) + noise(rng);
     if (w) {
         std::uniform_real_distribution<double> u(0.5, 2.0);
         w->resize(n);
@@ -218,7 +219,8 @@ TEST_CASE("the lam search finds the minimum of a fine scan", "[smoothing_spline]
         const auto y = noisy_curve(x.size(), seed, &w);
         const auto s = ferrum::make_smoothing_spline(x, y, w);
         double best = std::numeric_limits<double>::infinity();
-        for (double u = -12; u <= 4; u += 0.01) best = std::min(best, ferrum::gcv_criterion(x, y, w, std::pow(10.0, u)));
+        for (double u = -12; u <= 4; u += 0.01)
+            best = std::min(best, ferrum::gcv_criterion(x, y, w, std::pow(10.0, u)));
         INFO("seed " << seed << " lam " << s.lam());
         CHECK(s.criterion() <= best * (1 + 1e-12));
     }
@@ -456,7 +458,8 @@ TEST_CASE("near-coincident abscissae are merged below merge_tolerance * IQR(x)",
         CHECK(a.breakpoints().size() == 120);
         CHECK(max_abs_diff(a(x), b(x)) <= 1e-12);
     }
-    CHECK(ferrum::make_smoothing_spline(x, y).lam() == Approx(ferrum::make_smoothing_spline(xm, ym, wm).lam()).epsilon(1e-9));
+    CHECK(ferrum::make_smoothing_spline(x, y).lam() ==
+          Approx(ferrum::make_smoothing_spline(xm, ym, wm).lam()).epsilon(1e-9));
 
     // not merged, the pair makes the penalised system numerically singular: a value_error, not NaN
     ferrum::smoothing_spline_options exact_only;

@@ -67,7 +67,8 @@ struct linear_model {
             const double r = pred - y(Eigen::Index(i));
             loss += w(Eigen::Index(i)) * r * r;
             if (grad) {
-                for (std::size_t j = 0; j < a.size(); ++j) ga[j] += 2 * w(Eigen::Index(i)) * r * X(Eigen::Index(i), Eigen::Index(j)) / double(idx.size());
+                for (std::size_t j = 0; j < a.size(); ++j)
+                    ga[j] += 2 * w(Eigen::Index(i)) * r * X(Eigen::Index(i), Eigen::Index(j)) / double(idx.size());
                 gb[0] += 2 * w(Eigen::Index(i)) * r / double(idx.size());
             }
         }
@@ -244,8 +245,7 @@ TEST_CASE("invalid settings stop before training with a clear message", "[train]
         change(o);
         return o;
     };
-    CHECK_THROWS_WITH(fit(m, opt, {0}, {0}, bad([](auto& o) { o.batch_size = 0; })),
-                      Catch::Contains("batch_size"));
+    CHECK_THROWS_WITH(fit(m, opt, {0}, {0}, bad([](auto& o) { o.batch_size = 0; })), Catch::Contains("batch_size"));
     CHECK_THROWS_WITH(fit(m, opt, {0}, {0}, bad([](auto& o) { o.patience = -1; })), Catch::Contains("patience"));
     CHECK_THROWS_WITH(fit(m, opt, {}, {0}, quiet()), Catch::Contains("empty"));
     CHECK_THROWS_WITH(fit(m, opt, {0}, {}, quiet()), Catch::Contains("validation"));
@@ -280,7 +280,8 @@ TEST_CASE("trainer_options: declared once, read strictly from JSON", "[trainer]"
     CHECK(back.reduce_lr_factor == 0.5);
     CHECK(back.history_path == "h.json");
     // a field left out keeps its default; an unknown, negative or ill-typed one names itself
-    CHECK(ferrum::options_from_json<trainer_options>({{"patience", 3}}, "cfg.json").batch_size == trainer_options{}.batch_size);
+    CHECK(ferrum::options_from_json<trainer_options>({{"patience", 3}}, "cfg.json").batch_size ==
+          trainer_options{}.batch_size);
     const auto field_of = [](const nlohmann::json& bad) {
         try {
             ferrum::options_from_json<trainer_options>(bad, "cfg.json");

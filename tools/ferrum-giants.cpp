@@ -35,8 +35,7 @@ const cli::program& program() {
           "DIR/catalogue.csv (labels feh, feh_error, truth, bp_rp0, Gaia/2MASS/AllWISE photometry, parallax).",
           {cli::count("n", "number of giants (at least 1)", "10000").range(0, 1e8),
            cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
-           cli::count("seed", "random seed", "1"),
-           cli::flag("no-spectra", "the catalogue only"),
+           cli::count("seed", "random seed", "1"), cli::flag("no-spectra", "the catalogue only"),
            cli::number("tail-fraction", "fraction of metal-poor tail stars",
                        cli::default_of(sim::giant_sim_options{}.tail_fraction))}},
          {"train",
@@ -45,12 +44,10 @@ const cli::program& program() {
           "(labels feh, feh_error).",
           {cli::choice("model", "which model", {"ua_csnet", "bnn"}).required(),
            cli::path("catalogue", "labels (and, for bnn, the photometry) by source_id").required(),
-           cli::path("xp", "XP spectra (ua_csnet)"),
-           cli::path("out", "model file (JSON)").output().required(),
-           cli::count("max-epochs", "training epochs (default " +
-                                        cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
-                                        " for ua_csnet, " +
-                                        cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)")
+           cli::path("xp", "XP spectra (ua_csnet)"), cli::path("out", "model file (JSON)").output().required(),
+           cli::count("max-epochs",
+                      "training epochs (default " + cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
+                          " for ua_csnet, " + cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)")
                .range(0, 1e6),
            cli::count("folds", "photometric-parallax folds (bnn)",
                       cli::default_of(models::photometric_parallax_options{}.folds))
@@ -58,15 +55,14 @@ const cli::program& program() {
            cli::count("mc-samples", "MC-dropout samples (bnn)",
                       cli::default_of(models::photometric_parallax_options{}.mc_samples))
                .range(0, 100000),
-           cli::flag("no-costs", "without the cost-sensitive weights (bnn: W = |[Fe/H]| + 0.5 of Fallows & "
-                                 "Sanders eq. 11)"),
+           cli::flag("no-costs",
+                     "without the cost-sensitive weights (bnn: W = |[Fe/H]| + 0.5 of Fallows & "
+                     "Sanders eq. 11)"),
            cli::count("seed", "random seed", "1")}},
          {"predict",
           "Writes source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag.",
-          {cli::path("model", "model file").required(),
-           cli::path("catalogue", "photometry (colour model)"),
-           cli::path("xp", "XP spectra (UA-CSNet)"),
-           cli::path("out", "predictions CSV").output().required(),
+          {cli::path("model", "model file").required(), cli::path("catalogue", "photometry (colour model)"),
+           cli::path("xp", "XP spectra (UA-CSNet)"), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
@@ -111,8 +107,7 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
             double v = NAN;
             if (idx[k]) {
                 const auto f = parse_double((*r)[*idx[k]]);
-                if (f.ok())
-                    v = f.value;
+                if (f.ok()) v = f.value;
                 else if (f.status != field_status::empty)
                     throw input_error(path, r->line(), columns[k], "not a finite number");
             }
@@ -195,7 +190,8 @@ int cmd_train(const args& a) {
         models::ua_csnet m;
         const auto h = m.fit(x, y, c, {}, t);
         m.save(out);
-        std::cerr << "best epoch " << h.best_epoch << " (validation loss " << h.best_val_loss << "); wrote " << out << "\n";
+        std::cerr << "best epoch " << h.best_epoch << " (validation loss " << h.best_val_loss << "); wrote " << out
+                  << "\n";
         return 0;
     }
     if (model == "bnn") {
@@ -253,7 +249,8 @@ int cmd_predict(const args& a) {
         }
     } else {
         if (a.has("mc-samples"))
-            throw cli::usage_error("predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
+            throw cli::usage_error(
+                "predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
         auto m = models::ua_csnet::from_json(doc, path);
         if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
         const auto xp = read_xp(a.path("xp"));
@@ -295,8 +292,9 @@ int cmd_evaluate(const args& a) {
     }
     if (p.empty()) throw value_error("evaluate: no prediction matches a labelled star");
     auto to_json = [](const models::calibration_result& c) {
-        return json{{"n", c.n},       {"within_1sigma", c.within_1sigma}, {"within_2sigma", c.within_2sigma},
-                    {"bias", c.bias}, {"rms", c.rms},                    {"median_sigma", c.median_sigma}};
+        return json{
+            {"n", c.n},     {"within_1sigma", c.within_1sigma}, {"within_2sigma", c.within_2sigma}, {"bias", c.bias},
+            {"rms", c.rms}, {"median_sigma", c.median_sigma}};
     };
     json j{{"all", to_json(models::calibration(y, p, extra))}, {"unmatched", unmatched}, {"unpredicted", unpredicted}};
     j["bins"] = json::array();

@@ -47,8 +47,7 @@ const cli::program& program() {
            cli::text("features", "feature columns").shown_as("P,phi31,...").required(),
            cli::path("out", "model file (JSON)").output().required(),
            cli::text("target-error", "the target's error column"),
-           cli::text("feature-errors", "one error column (or '-') per feature").shown_as("P_err,-,..."),
-           where(),
+           cli::text("feature-errors", "one error column (or '-') per feature").shown_as("P_err,-,..."), where(),
            convention("the Fourier convention of the phase columns", to_string(fit_defaults.convention)),
            cli::flag("no-scatter", "no intrinsic scatter (sigma_int = 0)"),
            cli::flag("mcmc", "sample the posterior instead of the Laplace approximation"),
@@ -64,8 +63,7 @@ const cli::program& program() {
            cli::path("table", "the input CSV").shown_as("T.csv").required(),
            cli::path("out", "predictions CSV").output().shown_as("P.csv").required(),
            cli::text("feature-errors", "one error column (or '-') per feature of the model").shown_as("P_err,-,..."),
-           cli::text("id", "a column copied to the output"),
-           where(),
+           cli::text("id", "a column copied to the output"), where(),
            convention("the phase convention of the table (default: the model's)")}},
          {"select",
           "Ranks the features by the univariate F-test (f_regression), then by forward and backward\n"
@@ -73,8 +71,7 @@ const cli::program& program() {
           {cli::path("table", "the input CSV").shown_as("T.csv").required(),
            cli::text("target", "the target column").required(),
            cli::text("features", "candidate feature columns").shown_as("a,b,c,...").required(),
-           cli::count("k", "also print the K best by F-test"),
-           where(),
+           cli::count("k", "also print the K best by F-test"), where(),
            cli::count("folds", "CV folds", cli::default_of(select_defaults.n_splits)).range(2, 1000),
            cli::count("repeats", "CV repeats", cli::default_of(select_defaults.n_repeats)).range(1, 1000),
            cli::count("seed", "seed of the CV splits", cli::default_of(select_defaults.seed)),
@@ -93,9 +90,7 @@ const cli::program& program() {
            cli::text("error-suffix", "the error column of feature F is F<SUFFIX> (default: exact features)"),
            cli::text("reference", "a column of predictions of the target to score").repeated(),
            cli::text("boosting", "feature columns of gradient boosting").shown_as("a,b,..."),
-           cli::count("rounds", "boosting rounds", "300"),
-           cli::count("depth", "boosting tree depth", "3"),
-           where(),
+           cli::count("rounds", "boosting rounds", "300"), cli::count("depth", "boosting tree depth", "3"), where(),
            cli::count("folds", "CV folds", "5").range(2, 1000),
            cli::count("repeats", "CV repeats", "10").range(1, 1000),
            cli::count("seed", "seed of the CV splits", "7")}}},
@@ -190,18 +185,22 @@ int cmd_fit(const args& a) {
     o.sampler.steps = a.count("steps");
     o.sampler.show_progress = !quiet;
     o.seed = a.count("seed");
-    if (!quiet) std::fprintf(stderr, "fit: %zu rows of %s, %zu features, %s\n", L.X.rows(), L.raw.file.c_str(),
-                             features.size(), to_string(o.method));
+    if (!quiet)
+        std::fprintf(stderr, "fit: %zu rows of %s, %zu features, %s\n", L.X.rows(), L.raw.file.c_str(), features.size(),
+                     to_string(o.method));
     const auto rel = fit_linear_relation(L.X, L.y, L.y_err, o);
-    nlohmann::json meta{{"table", L.raw.file}, {"target_error", target_error},
-                        {"feature_errors", feature_errors}, {"tool", "ferrum-relations fit"}};
+    nlohmann::json meta{{"table", L.raw.file},
+                        {"target_error", target_error},
+                        {"feature_errors", feature_errors},
+                        {"tool", "ferrum-relations fit"}};
     nlohmann::json where = nlohmann::json::array();
     for (const auto& f : filters(a)) where.push_back(f.column + "=" + f.value);
     meta["where"] = where;
     save_linear_relation(out, rel, meta);
     const auto m = rel.evaluate(L.X, L.y);
     std::printf("%s", rel.summary().c_str());
-    std::printf("training fit: RMSE %.4f, MAE %.4f, R^2 %.4f, robust scatter %.4f\n", m.rmse, m.mae, m.r2, m.robust_scatter);
+    std::printf("training fit: RMSE %.4f, MAE %.4f, R^2 %.4f, robust scatter %.4f\n", m.rmse, m.mae, m.r2,
+                m.robust_scatter);
     if (!quiet) std::fprintf(stderr, "fit: wrote %s\n", out.c_str());
     return 0;
 }
@@ -279,8 +278,7 @@ struct cv_row {
     double rmse = 0, rmse_sd = 0, bias = 0, mae = 0, r2 = 0, sigma_int = -1;  // sigma_int < 0: not a linear fit
 };
 
-cv_row score_out_of_fold(std::string model, const std::vector<double>& y,
-                         const std::vector<std::vector<double>>& oof) {
+cv_row score_out_of_fold(std::string model, const std::vector<double>& y, const std::vector<std::vector<double>>& oof) {
     cv_row r{std::move(model)};
     std::vector<double> rm;
     for (const auto& p : oof) {
@@ -407,10 +405,13 @@ int main(int argc, char** argv) {
     conventions.usage_without_command = false;  // no command is a usage error, exit 2
     conventions.usage_exit = 2;
     conventions.hint_on_own_line = true;
-    return cli::run_tool(program(), argc, argv, [](const args& a) {
+    return cli::run_tool(
+        program(), argc, argv,
+        [](const args& a) {
         if (a.command() == "fit") return cmd_fit(a);
         if (a.command() == "predict") return cmd_predict(a);
         if (a.command() == "cv") return cmd_cv(a);
         return cmd_select(a);
-    }, conventions);
+        },
+        conventions);
 }

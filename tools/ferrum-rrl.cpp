@@ -69,15 +69,19 @@ const cli::program& program() {
         {{"simulate",
           "Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv.",
           {cli::count("n-rrab", "RRab stars").required(), cli::count("n-rrc", "RRc stars").required(),
-           cli::count("seed", "random seed", "0"), cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
+           cli::count("seed", "random seed", "0"),
+           cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
            cli::count("min-epochs", "fewest G epochs of a simulated star",
                       cli::default_of(sim::simulation_options{}.min_epochs)),
            cli::choice("family", "simulator conventions, ferrum = the defaults (docs/simulator.md)",
                        sim::family_names(), "ferrum"),
-           cli::number("intrinsic-scatter", "spread (dex) of feh_true at fixed light-curve shape (overrides the "
+           cli::number("intrinsic-scatter",
+                       "spread (dex) of feh_true at fixed light-curve shape (overrides the "
                        "family's)"),
-           cli::choice("truth", "relation of feh_true: muraveva2025 (photometric scale) or lamost (spectroscopic, "
-                       "RRab; relations/spectroscopic.hpp)", {"muraveva2025", "lamost"}, "muraveva2025"),
+           cli::choice("truth",
+                       "relation of feh_true: muraveva2025 (photometric scale) or lamost (spectroscopic, "
+                       "RRab; relations/spectroscopic.hpp)",
+                       {"muraveva2025", "lamost"}, "muraveva2025"),
            cli::count("first-source-id", "source_id of the first star (sets to be concatenated need distinct ranges)",
                       cli::default_of(sim::simulation_options{}.first_source_id))
                .range(1, 9.2e18)}},
@@ -89,16 +93,17 @@ const cli::program& program() {
           "paper_gru (Monti et al. 2025's GRU 20-16-8 and their training recipe), fourier_linear (ridge).\n"
           "Every model's sigma is calibrated: on the out-of-fold residuals with K-fold CV, else on the\n"
           "early-stopping hold-out.",
-          with_inputs(join(
-              {cli::path("out", "model file (JSON)").output().required(), cli::path("config", "a --config file (below)"),
-               cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
-               cli::count("repeats", "CV repetitions").range(1, 1000),
-               cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
-               cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
-               cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
-               cli::path("report", "CV report (default OUT.cv.json)").output(),
-               cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
-              label_options()))},
+          with_inputs(
+              join({cli::path("out", "model file (JSON)").output().required(),
+                    cli::path("config", "a --config file (below)"),
+                    cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
+                    cli::count("repeats", "CV repetitions").range(1, 1000),
+                    cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
+                    cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
+                    cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
+                    cli::path("report", "CV report (default OUT.cv.json)").output(),
+                    cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
+                   label_options()))},
          {"tune",
           "Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.\n"
           "(2025)'s space: dropout {0.1,0.2,0.4,0.6}, learning_rate {0.001,0.01,0.1}, batch_size {32..512},\n"
@@ -107,17 +112,18 @@ const cli::program& program() {
           "Writes OUT, a --config file for train (the base config with the best values; max_epochs = the\n"
           "best trial's epochs), and OUT.trials.json (every trial). One search per type present: with\n"
           "RRab and RRc, best.RRab.json and best.RRc.json (+ .trials.json); with --unified, one search.",
-          with_inputs(join(
-              {cli::path("out", "best configuration (JSON)").output().required(),
-               cli::path("config", "a base --config file (below)"),
-               cli::number("max-epochs", "Hyperband's R (epochs)", cli::default_of(tune_defaults.max_epochs)).range(1, 1e6),
-               cli::number("eta", "Hyperband's eta", cli::default_of(tune_defaults.eta)).range(1.01, 1000),
-               cli::count("seed", "random seed"),
-               cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
-                          cli::default_of(tune_defaults.holdout_folds)),
-               cli::choice("architecture", "the model", {"paper_gru", "gru_fourier"}),
-               cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
-              label_options()))},
+          with_inputs(
+              join({cli::path("out", "best configuration (JSON)").output().required(),
+                    cli::path("config", "a base --config file (below)"),
+                    cli::number("max-epochs", "Hyperband's R (epochs)", cli::default_of(tune_defaults.max_epochs))
+                        .range(1, 1e6),
+                    cli::number("eta", "Hyperband's eta", cli::default_of(tune_defaults.eta)).range(1.01, 1000),
+                    cli::count("seed", "random seed"),
+                    cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
+                               cli::default_of(tune_defaults.holdout_folds)),
+                    cli::choice("architecture", "the model", {"paper_gru", "gru_fourier"}),
+                    cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
+                   label_options()))},
          {"transfer",
           "Leave-one-family-out: each DIR of --sets (a simulate output: epoch_photometry.csv,\n"
           "vari_rrlyrae.csv, labels.csv) is one family; for each family in turn a model is trained on all\n"
@@ -133,15 +139,14 @@ const cli::program& program() {
            cli::text("label-column", "the labels.csv column the models train on", "feh_true"),
            cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
            cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000)}},
-         {"predict",
-          "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
-          with_inputs({cli::path("model", "model file (default: the pretrained model installed with ferrum, "
-                                "share/ferrum/models/rrlyrae_default.json; docs/rrlyrae.md)"),
+         {"predict", "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
+          with_inputs({cli::path("model",
+                                 "model file (default: the pretrained model installed with ferrum, "
+                                 "share/ferrum/models/rrlyrae_default.json; docs/rrlyrae.md)"),
                        cli::path("out", "predictions CSV").output().required(),
                        cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                        cli::count("seed", "seed of the MC-dropout passes", "12345")})},
-         {"classical",
-          "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
+         {"classical", "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
           with_inputs({cli::path("out", "predictions CSV").output().required()})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
@@ -193,7 +198,8 @@ std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const
 
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
-    if (a.has("epoch-photometry")) return read_archive_inputs(a.path("epoch-photometry"), need(a, "catalogue"), opt, threads, show);
+    if (a.has("epoch-photometry"))
+        return read_archive_inputs(a.path("epoch-photometry"), need(a, "catalogue"), opt, threads, show);
     if (a.has("folded")) {
         table_read_options to;
         to.show_progress = show;
@@ -217,8 +223,10 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
             e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
             const auto p = parse_double((*r)[cp]);
             const auto t = parse_double((*r)[ce]);
-            if (!p.ok()) throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
-            if (!t.ok()) throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
+            if (!p.ok())
+                throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
+            if (!t.ok())
+                throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
             e.period = p.value;
             e.epoch = t.value;
             if (!(e.period > 0)) e.problem = "no_period: period is not positive";
@@ -228,15 +236,14 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         for (const auto& c : lc.curves) {
             auto it = eph.find(rrl_star_id(c.source_id, c.name));
             rrl_ephemeris e;
-            if (it == eph.end())
-                e.problem = "not_in_catalogue";
-            else
-                e = it->second;
+            if (it == eph.end()) e.problem = "not_in_catalogue";
+            else e = it->second;
             v.push_back(e);
         }
         return prepare_rrlyrae_inputs(lc.curves, v, opt, threads, show);
     }
-    throw cli::usage_error(a.command() + ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
+    throw cli::usage_error(a.command() +
+                           ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
 }
 
 // --- labels ---------------------------------------------------------------------------------------
@@ -247,7 +254,8 @@ struct label_row {
     int blazhko = -1;
 };
 
-std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column, const std::string& error_column) {
+std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column,
+                                             const std::string& error_column) {
     csv_reader csv(path);
     const auto cid = csv.find_column("source_id") ? csv.column("source_id") : csv.column("id");
     const auto cf = csv.column(column);
@@ -261,12 +269,14 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
         require_field_count(csv, *r);
         label_row l;
         const auto f = parse_double((*r)[cf]);
-        if (!f.ok()) throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
+        if (!f.ok())
+            throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
         l.feh = f.value;
         if (ce != no_column) {
             const auto e = parse_double((*r)[ce]);
             if (!e.ok() || !(e.value > 0))
-                throw input_error(path, r->line(), csv.header()[ce], "not a positive number: '" + std::string((*r)[ce]) + "'");
+                throw input_error(path, r->line(), csv.header()[ce],
+                                  "not a positive number: '" + std::string((*r)[ce]) + "'");
             l.sigma = e.value;
         }
         if (cg) {
@@ -278,7 +288,8 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
             if (b.ok()) l.blazhko = b.value > 0 ? 1 : 0;
         }
         const std::string id(trimmed((*r)[cid]));
-        if (!out.emplace(id, l).second) throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
+        if (!out.emplace(id, l).second)
+            throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
     }
     return out;
 }
@@ -294,7 +305,8 @@ run_config read_run_config(const args& a) {
     std::string arch = a.has("architecture") ? a.choice("architecture") : "";
     if (arch.empty() && a.has("config")) {
         const auto j = read_json_file(a.path("config"), "config file");
-        if (j.is_object() && j.contains("architecture") && j.at("architecture").is_string()) arch = j.at("architecture").get<std::string>();
+        if (j.is_object() && j.contains("architecture") && j.at("architecture").is_string())
+            arch = j.at("architecture").get<std::string>();
     }
     run_config c;
     if (arch == "paper_gru") {
@@ -359,8 +371,7 @@ std::vector<std::vector<rr_type>> type_groups(const labelled_stars& ls, bool uni
     present.erase(rr_type::unknown);
     if (present.empty()) throw value_error(command + ": no usable labelled RRab or RRc star");
     std::vector<std::vector<rr_type>> groups;
-    if (unified)
-        groups.push_back(std::vector<rr_type>(present.begin(), present.end()));
+    if (unified) groups.push_back(std::vector<rr_type>(present.begin(), present.end()));
     else
         for (auto t : present) groups.push_back({t});
     return groups;
@@ -389,7 +400,8 @@ std::string fmt(double v, int digits = 5) {
     return b;
 }
 
-void write_predictions(const std::string& path, const std::vector<rrl_star_input>& stars, const std::vector<rrl_prediction>& p) {
+void write_predictions(const std::string& path, const std::vector<rrl_star_input>& stars,
+                       const std::vector<rrl_prediction>& p) {
     std::string o = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
     for (std::size_t i = 0; i < stars.size(); ++i) {
         std::string flag = p[i].flag;
@@ -467,7 +479,8 @@ int cmd_train(const args& a) {
                 rrl_scored_star sc{s.id, s.type, cv.y[k], cv.sigma[k], m, s.n_epochs};
                 sc.sigma = sd;
                 scored.push_back(sc);
-                oof += s.id + ',' + to_string(s.type) + ',' + fmt(m) + ',' + fmt(sd) + ',' + std::to_string(s.n_epochs) + ",\n";
+                oof += s.id + ',' + to_string(s.type) + ',' + fmt(m) + ',' + fmt(sd) + ',' +
+                       std::to_string(s.n_epochs) + ",\n";
             }
             r["out_of_fold"] = evaluate_rrlyrae(scored);
             for (std::size_t f = 0; f < cv.folds.size(); ++f) {
@@ -485,10 +498,14 @@ int cmd_train(const args& a) {
         if (c.train.calibrate && !cv_points.empty())
             m.set_calibration(rrl_sigma_calibration::fit(cv_points, c.train.calibration_mc_samples,
                                                          rrlyrae_model::calibration_min_per_bin(cv_points.size())));
-        report["final"][name] = {{"n", idx.size()}, {"best_epoch", h.best_epoch}, {"best_val_loss", h.best_val_loss},
-                                 {"epochs_run", h.epochs.size()},
-                                 {"calibration", m.calibration().empty() ? json(nullptr) : m.calibration().to_json()},
-                                 {"calibrated_on", c.train.calibrate ? (cv_points.empty() ? "early-stopping hold-out" : "out-of-fold residuals") : "none"}};
+        report["final"][name] = {
+            {"n", idx.size()},
+            {"best_epoch", h.best_epoch},
+            {"best_val_loss", h.best_val_loss},
+            {"epochs_run", h.epochs.size()},
+            {"calibration", m.calibration().empty() ? json(nullptr) : m.calibration().to_json()},
+            {"calibrated_on",
+             c.train.calibrate ? (cv_points.empty() ? "early-stopping hold-out" : "out-of-fold residuals") : "none"}};
         models.push_back(std::move(m));
     }
     save_rrlyrae_models(out, models);
@@ -524,7 +541,8 @@ int cmd_tune(const args& a) {
         cli::check_derived_output(a, p + ".trials.json", "the trials file");
     }
     if (c.model.architecture == rrl_architecture::fourier_linear)
-        throw value_error("tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
+        throw value_error(
+            "tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 
     const auto ls = read_labelled_stars(a, c, a.flag("quiet"));
     const auto groups = type_groups(ls, c.cv.unified, a.command());
@@ -557,7 +575,8 @@ int cmd_tune(const args& a) {
                     r.search.best.score, r.search.best.resource, r.search.trials.size(), r.search.table(10).c_str());
         written.push_back(name + ": " + path + " (trials: " + path + ".trials.json)");
     }
-    std::printf("\n%s written (each a --config file for train):\n", groups.size() > 1 ? "one search per type" : "search");
+    std::printf("\n%s written (each a --config file for train):\n",
+                groups.size() > 1 ? "one search per type" : "search");
     for (const auto& w : written) std::printf("  %s\n", w.c_str());
     return 0;
 }
@@ -616,8 +635,9 @@ int cmd_transfer(const args& a) {
     report["truth_column"] = a.text("truth-column");
     report["max_epochs"] = to.training.max_epochs;
     report["mc_samples"] = to.mc_samples;
-    std::printf("| held-out family | type | stars | model RMSE | classical RMSE | model / classical | model R2 | classical R2 | "
-                "bias | 1-sigma coverage | 2-sigma coverage | median sigma |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| held-out family | type | stars | model RMSE | classical RMSE | model / classical | model R2 | classical R2 | "
+        "bias | 1-sigma coverage | 2-sigma coverage | median sigma |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& f : folds) {
         const json j = f.to_json();
         report["folds"].push_back(j);
@@ -625,9 +645,11 @@ int cmd_transfer(const args& a) {
             const auto& m = t.value();
             const auto& cl = j["classical_vs_truth"]["per_type"][t.key()];
             if (!m.contains("rmse")) continue;
-            const auto num = [](const json& x, const char* k) { return x.contains(k) && x[k].is_number() ? x[k].get<double>() : std::nan(""); };
-            std::printf("| %s | %s | %zu | %.3f | %.3f | %.2f | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f |\n", f.held_out.c_str(),
-                        t.key().c_str(), m["n"].get<std::size_t>(), num(m, "rmse"), num(cl, "rmse"),
+            const auto num = [](const json& x, const char* k) {
+                return x.contains(k) && x[k].is_number() ? x[k].get<double>() : std::nan("");
+            };
+            std::printf("| %s | %s | %zu | %.3f | %.3f | %.2f | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f |\n",
+                        f.held_out.c_str(), t.key().c_str(), m["n"].get<std::size_t>(), num(m, "rmse"), num(cl, "rmse"),
                         num(m, "rmse") / num(cl, "rmse"), num(m, "r2"), num(cl, "r2"), num(m, "bias"),
                         num(m, "coverage_1sigma"), num(m, "coverage_2sigma"), num(m, "median_sigma"));
         }
@@ -666,7 +688,8 @@ int cmd_predict(const args& a) {
     write_predictions(out, stars, p);
     std::size_t ok = 0;
     for (const auto& q : p) ok += q.ok();
-    std::fprintf(stderr, "predict: %zu stars, %zu predicted, %zu flagged -> %s\n", p.size(), ok, p.size() - ok, out.c_str());
+    std::fprintf(stderr, "predict: %zu stars, %zu predicted, %zu flagged -> %s\n", p.size(), ok, p.size() - ok,
+                 out.c_str());
     return 0;
 }
 
@@ -680,13 +703,16 @@ int cmd_evaluate(const args& a) {
     const std::string pp = a.path("predictions");
     const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
     csv_reader csv(pp);
-    const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"), cn = csv.column("n_epochs");
+    const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"),
+               cn = csv.column("n_epochs");
     const auto cs = csv.find_column("feh_sigma");
     std::vector<rrl_scored_star> scored;
     std::size_t unpredicted = 0, unlabelled = 0;
     while (const csv_record* r = csv.next()) {
         if (r->size() != csv.header().size())
-            throw input_error(pp, r->line(), "", "has " + std::to_string(r->size()) + " fields, the header " + std::to_string(csv.header().size()));
+            throw input_error(
+                pp, r->line(), "",
+                "has " + std::to_string(r->size()) + " fields, the header " + std::to_string(csv.header().size()));
         const std::string id(trimmed((*r)[cid]));
         if (trimmed((*r)[cf]).empty()) {
             ++unpredicted;
@@ -704,8 +730,14 @@ int cmd_evaluate(const args& a) {
         const rr_type type = classify_rr_type((*r)[ct]);
         if (type == rr_type::unknown)
             throw input_error(pp, r->line(), "type", "not an RR Lyrae type: '" + std::string((*r)[ct]) + "'");
-        rrl_scored_star sc{id, type, it->second.feh,
-                           it->second.sigma, f.value, std::size_t(n.value), it->second.mean_g, it->second.blazhko};
+        rrl_scored_star sc{id,
+                           type,
+                           it->second.feh,
+                           it->second.sigma,
+                           f.value,
+                           std::size_t(n.value),
+                           it->second.mean_g,
+                           it->second.blazhko};
         if (cs && !trimmed((*r)[*cs]).empty()) {
             const auto s = parse_double((*r)[*cs]);
             if (!s.ok() || !(s.value >= 0))
@@ -727,7 +759,9 @@ int cmd_evaluate(const args& a) {
 int main(int argc, char** argv) {
     cli::tool_conventions conventions;
     conventions.unexpected_exit = 3;
-    return cli::run_tool(program(), argc, argv, [](const args& a) {
+    return cli::run_tool(
+        program(), argc, argv,
+        [](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command() == "simulate") return cmd_simulate(a);
         if (a.command() == "train") return cmd_train(a);
@@ -736,5 +770,6 @@ int main(int argc, char** argv) {
         if (a.command() == "transfer") return cmd_transfer(a);
         if (a.command() == "classical") return cmd_classical(a);
         return cmd_evaluate(a);
-    }, conventions);
+        },
+        conventions);
 }

@@ -92,8 +92,10 @@ int main(int argc, char** argv) {
                     c["per_type"][t]["rmse"].get<double>());
     }
     std::printf("(calibrated sigmas cover 0.683 and 0.954 of the errors)\n");
-    std::printf("GRU+Fourier against the held-out family's catalogue-style labels (a convention not trained on): "
-                "R2 RRab %.3f, RRc %.3f\n", l["per_type"]["RRab"]["r2"].get<double>(), l["per_type"]["RRc"]["r2"].get<double>());
+    std::printf(
+        "GRU+Fourier against the held-out family's catalogue-style labels (a convention not trained on): "
+        "R2 RRab %.3f, RRc %.3f\n",
+        l["per_type"]["RRab"]["r2"].get<double>(), l["per_type"]["RRc"]["r2"].get<double>());
     for (const auto& p : write_rrlyrae_plots(out + "/plots", vs_true)) std::printf("plot: %s\n", p.c_str());
 
     // 5. save (with self-test vectors), reload (re-checked), predict 200 new stars with their sigma
@@ -113,9 +115,11 @@ int main(int argc, char** argv) {
     const auto np = predict_rrlyrae(loaded, new_stars, 20);
     std::string csv = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
     for (std::size_t i = 0; i < np.size(); ++i)
-        csv += new_stars[i].id + ',' + to_string(new_stars[i].type) + ',' + (np[i].ok() ? std::to_string(np[i].feh) : "") + ',' +
-               (np[i].ok() ? std::to_string(np[i].sigma) : "") + ',' + std::to_string(new_stars[i].n_epochs) + ',' + np[i].flag + '\n';
+        csv += new_stars[i].id + ',' + to_string(new_stars[i].type) + ',' +
+               (np[i].ok() ? std::to_string(np[i].feh) : "") + ',' + (np[i].ok() ? std::to_string(np[i].sigma) : "") +
+               ',' + std::to_string(new_stars[i].n_epochs) + ',' + np[i].flag + '\n';
     write_file_atomically(out + "/predictions.csv", csv);
     std::printf("model: %s/model.json; predictions for 200 new stars: %s/predictions.csv\n", out.c_str(), out.c_str());
-    std::printf("first: %s %s [Fe/H] = %.3f +- %.3f\n", new_stars[0].id.c_str(), to_string(new_stars[0].type), np[0].feh, np[0].sigma);
+    std::printf("first: %s %s [Fe/H] = %.3f +- %.3f\n", new_stars[0].id.c_str(), to_string(new_stars[0].type),
+                np[0].feh, np[0].sigma);
 }

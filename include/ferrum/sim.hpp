@@ -3,6 +3,6 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/sim/giants.hpp"
 #include "ferrum/sim/rrlyrae.hpp"
 #include "ferrum/sim/rrlyrae_families.hpp"
-#include "ferrum/sim/giants.hpp"

@@ -3,5 +3,5 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/train/hyperband.hpp"
-#include "ferrum/train/trainer.hpp"
 #include "ferrum/train/kfold.hpp"
+#include "ferrum/train/trainer.hpp"

@@ -97,8 +97,7 @@ void check_same_forward(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu, co
 /// Backward through both models from the same output gradient `g`: every parameter gradient and the input
 /// gradient agree within (atol, rtol).
 template <class T, class A, class B, class G>
-void require_same_backward(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu, const G& g, double atol,
-                           double rtol) {
+void require_same_backward(nn::sequential<T, A>& gpu, nn::sequential<T, B>& cpu, const G& g, double atol, double rtol) {
     const auto dxc = cpu.backward(g, true);
     const auto dxg = gpu.backward(g, true);
     require_same_gradients(gpu, cpu, atol, rtol);
@@ -305,7 +304,7 @@ TEST_CASE("a model trained on the GPU loads on the CPU and its self-test vectors
     }
     const auto dir = std::filesystem::temp_directory_path() / "ferrum_gpu_model_io";
     std::filesystem::create_directories(dir);
-    nn::save_model(dir / "gpu.json", gpu_m);  // test vectors computed by the cuDNN backend
+    nn::save_model(dir / "gpu.json", gpu_m);                         // test vectors computed by the cuDNN backend
     auto cpu_m = nn::load_sequential<float, cpu>(dir / "gpu.json");  // throws if the CPU disagrees
     const auto yg = gpu_m.predict(x);
     const auto yc = cpu_m.predict(x);

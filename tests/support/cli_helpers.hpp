@@ -16,8 +16,8 @@ namespace ferrum_test {
 /// this test binary's folder; "" when neither (the tests then skip).
 inline std::string tool_exe(const char* env_var, const std::string& name) {
     if (const char* e = std::getenv(env_var)) return e;
-    const std::filesystem::path p =
-        std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "tools" / name;
+    const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() /
+                                    "tools" / name;
     return std::filesystem::exists(p) ? p.string() : std::string();
 }
 

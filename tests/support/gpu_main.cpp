@@ -1,8 +1,8 @@
 // main() for tests that need an NVIDIA GPU: without a usable CUDA device it says so on stdout and
 // returns 77, which ctest reports as "Skipped" (SKIP_RETURN_CODE) while the suite still passes.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
 #include <cuda_runtime_api.h>
+#include <catch2/catch.hpp>
 
 #include <cstdio>
 

@@ -74,9 +74,9 @@ struct option {
     std::string help;
     std::optional<std::string> default_value;  ///< as it would be typed; validated like a given value
     bool is_required = false;
-    bool is_repeated = false;          ///< may be given several times (read with parsed::all)
-    std::vector<std::string> choices;  ///< the words a choice accepts
-    std::string placeholder;           ///< what --help shows for the value; by kind when empty
+    bool is_repeated = false;                     ///< may be given several times (read with parsed::all)
+    std::vector<std::string> choices;             ///< the words a choice accepts
+    std::string placeholder;                      ///< what --help shows for the value; by kind when empty
     cli::path_role role = cli::path_role::input;  ///< for kind::path: read or written
     /// For count, integer and number: the smallest and largest value accepted. A count is at most
     /// max_count unless its declaration says otherwise (a count sizes memory or time: 1e12 MC samples
@@ -163,7 +163,9 @@ inline option declare(std::string name, kind k, std::string help, std::optional<
 }  // namespace detail
 
 // The declarations, one per kind; a default is written as the user would type it.
-inline option flag(std::string name, std::string help) { return detail::declare(std::move(name), kind::flag, std::move(help)); }
+inline option flag(std::string name, std::string help) {
+    return detail::declare(std::move(name), kind::flag, std::move(help));
+}
 inline option count(std::string name, std::string help, std::optional<std::string> def = {}) {
     return detail::declare(std::move(name), kind::count, std::move(help), std::move(def));
 }
@@ -228,9 +230,8 @@ inline value validate(const option& o, const std::string& text) {
             const auto p = parse_int64(text);
             const bool negative = o.kind == kind::count && p.ok() && p.value < 0;
             if (!p.ok() || negative)
-                throw usage_error(name + " needs " +
-                                  (o.kind == kind::count ? "a non-negative integer" : "an integer") + ", got '" +
-                                  text + "'");
+                throw usage_error(name + " needs " + (o.kind == kind::count ? "a non-negative integer" : "an integer") +
+                                  ", got '" + text + "'");
             v.integer = p.value;
             const double hi = o.max_value ? *o.max_value : (o.kind == kind::count ? double(max_count) : 9.3e18);
             check_range(o, double(p.value), hi, text);
@@ -247,8 +248,7 @@ inline value validate(const option& o, const std::string& text) {
             if (text.empty()) throw usage_error(name + " needs a file name, got an empty one");
             break;
         case kind::choice:
-            if (std::find(o.choices.begin(), o.choices.end(), text) == o.choices.end())
-            {
+            if (std::find(o.choices.begin(), o.choices.end(), text) == o.choices.end()) {
                 std::string list;
                 for (const auto& c : o.choices) list += (list.empty() ? "" : ", ") + c;
                 throw usage_error(name + " must be one of " + list + "; got '" + text + "'");
@@ -283,8 +283,7 @@ public:
         std::vector<std::string> out;
         if (const auto it = given_.find(name); it != given_.end())
             for (const auto& v : it->second) out.push_back(v.text);
-        else if (o.default_value)
-            out.push_back(*o.default_value);
+        else if (o.default_value) out.push_back(*o.default_value);
         return out;
     }
 

@@ -48,10 +48,8 @@ int run_tool(const program& prog, int argc, char** argv, Run&& run, const tool_c
         }
         return status;
     } catch (const usage_error& e) {
-        if (conventions.hint_on_own_line)
-            std::fprintf(stderr, "%s: %s\n(run '%s --help')\n", name, e.what(), name);
-        else
-            std::fprintf(stderr, "%s: %s (see %s --help)\n", name, e.what(), name);
+        if (conventions.hint_on_own_line) std::fprintf(stderr, "%s: %s\n(run '%s --help')\n", name, e.what(), name);
+        else std::fprintf(stderr, "%s: %s (see %s --help)\n", name, e.what(), name);
         return conventions.usage_exit;
     } catch (const ferrum::error& e) {
         std::fprintf(stderr, "%s: %s\n", name, e.what());

@@ -39,7 +39,5 @@ using default_backend = FERRUM_DEFAULT_BACKEND;
 struct version_info {
     int major, minor, patch;
 };
-constexpr version_info version() noexcept {
-    return {FERRUM_VERSION_MAJOR, FERRUM_VERSION_MINOR, FERRUM_VERSION_PATCH};
-}
+constexpr version_info version() noexcept { return {FERRUM_VERSION_MAJOR, FERRUM_VERSION_MINOR, FERRUM_VERSION_PATCH}; }
 }  // namespace ferrum

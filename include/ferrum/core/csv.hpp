@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -86,7 +86,8 @@ inline std::uint64_t special_mask(const char* p, std::size_t n, char delimiter) 
         std::uint64_t m = 0;
         for (int k = 0; k < 4; ++k) {
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-            const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, nl)), _mm_cmpeq_epi8(v, q));
+            const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, nl)),
+                                             _mm_cmpeq_epi8(v, q));
             m |= std::uint64_t(static_cast<unsigned>(_mm_movemask_epi8(hit))) << (16 * k);
         }
         return m;
@@ -189,7 +190,8 @@ public:
         in_preamble_ = true;
         const csv_record* head = next();
         in_preamble_ = false;
-        if (!head) throw input_error(path_, line_ > 1 ? line_ - 1 : 1, "", "the file has no header line with column names");
+        if (!head)
+            throw input_error(path_, line_ > 1 ? line_ - 1 : 1, "", "the file has no header line with column names");
         header_line_ = head->line();
         header_.reserve(head->size());
         for (std::size_t i = 0; i < head->size(); ++i) header_.emplace_back(detail::trim((*head)[i]));
@@ -417,9 +419,9 @@ struct field_count_problem {
 inline std::optional<field_count_problem> field_count_mismatch(const csv_reader& csv, const csv_record& rec) {
     const std::size_t want = csv.header().size();
     if (rec.size() == want) return std::nullopt;
-    return field_count_problem{rec.size() < want ? csv.header()[rec.size()] : std::string(),
-                               "the row has " + std::to_string(rec.size()) + " fields but the header has " +
-                                   std::to_string(want)};
+    return field_count_problem{
+        rec.size() < want ? csv.header()[rec.size()] : std::string(),
+        "the row has " + std::to_string(rec.size()) + " fields but the header has " + std::to_string(want)};
 }
 
 /// \brief Throws input_error (file, line, counts) unless `rec` has exactly as many fields as the header: a
@@ -435,7 +437,10 @@ inline void require_field_count(const csv_reader& csv, const csv_record& rec) {
 
 /// \brief What a reader does with a malformed row: throw ferrum::input_error (default) or skip it and
 /// count it in its read_report.
-enum class bad_row_policy : unsigned char { error, skip };
+enum class bad_row_policy : unsigned char {
+    error,
+    skip
+};
 
 /// \brief Why a row was not used: the phrase a summary prints, and whether the row is malformed (an error
 /// unless the caller asked to skip) or left out by design (always counted, never an error). Reasons are
@@ -460,8 +465,8 @@ private:
 namespace skip_reasons {
 inline constexpr skip_reason field_count{"wrong number of fields", true};  ///< more or fewer fields than the header
 inline constexpr skip_reason empty_field{"empty required field", true};    ///< a required value is empty
-inline constexpr skip_reason not_a_number{"not a number", true};           ///< a numeric or boolean field does not parse
-inline constexpr skip_reason not_finite{"NaN or infinity", true};          ///< NaN or infinity
+inline constexpr skip_reason not_a_number{"not a number", true};   ///< a numeric or boolean field does not parse
+inline constexpr skip_reason not_finite{"NaN or infinity", true};  ///< NaN or infinity
 /// a value outside what it can be (beyond a double, a non-positive error, ...)
 inline constexpr skip_reason out_of_range{"value out of range", true};
 }  // namespace skip_reasons
@@ -480,10 +485,10 @@ struct read_report {
     };
 
     std::string file;
-    std::size_t rows = 0;          ///< data rows (header, comments and blank lines excluded)
-    std::size_t used = 0;          ///< rows that became points (or catalogue entries)
-    std::size_t curves = 0;        ///< light curves / stars returned
-    std::size_t empty_curves = 0;  ///< stars with no usable row left, not returned
+    std::size_t rows = 0;               ///< data rows (header, comments and blank lines excluded)
+    std::size_t used = 0;               ///< rows that became points (or catalogue entries)
+    std::size_t curves = 0;             ///< light curves / stars returned
+    std::size_t empty_curves = 0;       ///< stars with no usable row left, not returned
     std::vector<skipped_rows> skipped;  ///< one entry per reason that occurred, in order of first occurrence
 
     /// Counts one row left out for `r`; `example` is kept for the first row of each reason.
@@ -554,7 +559,8 @@ inline skip_reason reason_of(field_status s) noexcept {
 inline std::string message_of(field_status s, std::string_view text, const char* expected = "a number") {
     switch (s) {
         case field_status::empty: return "the value is empty";
-        case field_status::not_finite: return "'" + std::string(text) + "' is not finite (NaN and infinity are not allowed)";
+        case field_status::not_finite:
+            return "'" + std::string(text) + "' is not finite (NaN and infinity are not allowed)";
         case field_status::out_of_range: return "'" + std::string(text) + "' is out of range";
         default: return "expected " + std::string(expected) + ", found '" + std::string(text) + "'";
     }

@@ -30,10 +30,7 @@ public:
 class input_error : public error {
 public:
     input_error(std::string file, std::size_t line, std::string field, const std::string& message)
-        : error(format(file, line, field, message)),
-          file_(std::move(file)),
-          line_(line),
-          field_(std::move(field)) {}
+        : error(format(file, line, field, message)), file_(std::move(file)), line_(line), field_(std::move(field)) {}
 
     const std::string& file() const noexcept { return file_; }
     /// 1-based line number; 0 when the problem is not tied to one line (e.g. a missing column).

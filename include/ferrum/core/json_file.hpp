@@ -24,8 +24,8 @@ inline nlohmann::json read_json_file(const std::string& path, const std::string&
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-        const std::size_t line =
-            1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
+        const std::size_t line = 1 + static_cast<std::size_t>(std::count(
+                                         text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
         throw input_error(path, line, "", what + " is not valid JSON (truncated file?): " + e.what());
     }
 }

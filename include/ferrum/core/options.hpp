@@ -131,10 +131,8 @@ void option_range(const char* field, T value, double lo, double hi) {
     if (x >= lo && x <= hi) return;
     char b[96];
     std::snprintf(b, sizeof b, "must be between %.15g and %.15g, got ", lo, hi);
-    if constexpr (std::is_floating_point_v<T>)
-        throw option_error(field, b + nlohmann::json(value).dump());
-    else
-        throw option_error(field, b + std::to_string(value));
+    if constexpr (std::is_floating_point_v<T>) throw option_error(field, b + nlohmann::json(value).dump());
+    else throw option_error(field, b + std::to_string(value));
 }
 
 /// What options_from_json does with a field the JSON does not give.
@@ -179,27 +177,27 @@ std::string options_help(const T& defaults = T{}) {
 /// ill-typed values are option_errors; missing fields keep the struct's defaults; then the struct's
 /// `validate() const`, when it has one) and option_fields(const Type*). Use at namespace scope, in the
 /// struct's namespace.
-#define FERRUM_OPTIONS(Type, ...)                                                                               \
-    inline const std::vector<std::string>& option_fields(const Type*) {                                        \
-        static const std::vector<std::string> names{                                                           \
-            NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_NAME, __VA_ARGS__))};               \
-        return names;                                                                                          \
-    }                                                                                                          \
-    inline void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {                       \
-        nlohmann_json_j = nlohmann::json::object();                                                            \
-        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_TO, __VA_ARGS__))                        \
-    }                                                                                                          \
-    inline void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {                     \
-        ::ferrum::detail::option_check_fields(nlohmann_json_j, #Type, option_fields(static_cast<const Type*>(nullptr))); \
-        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_FROM, __VA_ARGS__))                      \
-        ::ferrum::detail::option_validate(nlohmann_json_t);                                                    \
-    }
+#define FERRUM_OPTIONS(Type, ...)                                                                                      \
+  inline const std::vector<std::string>& option_fields(const Type*) {                                                  \
+    static const std::vector<std::string> names{                                                                       \
+        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_NAME, __VA_ARGS__))};                            \
+    return names;                                                                                                      \
+  }                                                                                                                    \
+  inline void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {                                  \
+    nlohmann_json_j = nlohmann::json::object();                                                                        \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_TO, __VA_ARGS__))                                    \
+  }                                                                                                                    \
+  inline void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {                                \
+    ::ferrum::detail::option_check_fields(nlohmann_json_j, #Type, option_fields(static_cast<const Type*>(nullptr)));   \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_FROM, __VA_ARGS__))                                  \
+    ::ferrum::detail::option_validate(nlohmann_json_t);                                                                \
+  }
 
 /// \brief JSON for an enum through its to_string(Enum) and a parser that throws value_error on unknown
 /// text (NLOHMANN_JSON_SERIALIZE_ENUM would silently map unknown text to the first value).
-#define FERRUM_ENUM_JSON(Enum, parse)                                                                          \
-    inline void to_json(nlohmann::json& j, const Enum& e) { j = to_string(e); }                                \
-    inline void from_json(const nlohmann::json& j, Enum& e) {                                                  \
-        if (!j.is_string()) throw ::ferrum::value_error("must be a text, got " + j.dump());                     \
-        e = parse(j.get<std::string>());                                                                       \
-    }
+#define FERRUM_ENUM_JSON(Enum, parse)                                                                                  \
+  inline void to_json(nlohmann::json& j, const Enum& e) { j = to_string(e); }                                          \
+  inline void from_json(const nlohmann::json& j, Enum& e) {                                                            \
+    if (!j.is_string()) throw ::ferrum::value_error("must be a text, got " + j.dump());                                \
+    e = parse(j.get<std::string>());                                                                                   \
+  }

@@ -20,9 +20,9 @@ namespace ferrum {
 
 /// \brief How a loop is spread over threads.
 struct parallel_options {
-    unsigned threads = 0;        ///< 0: std::thread::hardware_concurrency()
-    std::size_t grain = 1;       ///< indices taken from the shared counter at a time
-    progress* bar = nullptr;     ///< updated by worker 0 with the number of indices done (not thread-safe)
+    unsigned threads = 0;     ///< 0: std::thread::hardware_concurrency()
+    std::size_t grain = 1;    ///< indices taken from the shared counter at a time
+    progress* bar = nullptr;  ///< updated by worker 0 with the number of indices done (not thread-safe)
 };
 
 /// Threads a loop of `n` indices runs on: `requested` (0: all cores), at least 1, at most n.

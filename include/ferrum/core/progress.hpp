@@ -37,8 +37,8 @@ public:
         const double elapsed = std::chrono::duration<double>(now - start_).count();
         const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
         const double eta = (rate > 0 && total_ > done) ? double(total_ - done) / rate : 0.0;
-        std::fprintf(stderr, "%s %zu/%zu%s%s  %.3g/s  %s %s\n", label_.c_str(), done, total_,
-                     extra.empty() ? "" : "  ", extra.c_str(), rate, done >= total_ ? "elapsed" : "ETA",
+        std::fprintf(stderr, "%s %zu/%zu%s%s  %.3g/s  %s %s\n", label_.c_str(), done, total_, extra.empty() ? "" : "  ",
+                     extra.c_str(), rate, done >= total_ ? "elapsed" : "ETA",
                      format_seconds(done >= total_ ? elapsed : eta).c_str());
         std::fflush(stderr);
     }
@@ -46,10 +46,8 @@ public:
     static std::string format_seconds(double s) {
         const long t = static_cast<long>(s + 0.5);
         char buf[32];
-        if (t >= 3600)
-            std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-        else
-            std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+        if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+        else std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
         return buf;
     }
 

@@ -83,21 +83,21 @@ struct measurement {
 /// \brief The fitted series m(Phi) = A0 + sum_k A_k cos(2 pi k Phi + phi_k), A_k >= 0, phi_k in [0, 2 pi).
 struct fourier_decomposition {
     std::int64_t source_id = 0;
-    std::string name;         ///< the star's name when it is not an integer id
-    int order = 0;            ///< K
-    std::size_t n = 0;        ///< epochs fitted
-    bool weighted = false;    ///< whether 1/mag_err^2 weights were used
-    double A0 = 0.0;          ///< mean magnitude of the series
+    std::string name;               ///< the star's name when it is not an integer id
+    int order = 0;                  ///< K
+    std::size_t n = 0;              ///< epochs fitted
+    bool weighted = false;          ///< whether 1/mag_err^2 weights were used
+    double A0 = 0.0;                ///< mean magnitude of the series
     std::vector<double> amplitude;  ///< A_1..A_K (index k-1)
     std::vector<double> phase;      ///< phi_1..phi_K in [0, 2 pi)
     /// Covariance of (A0, A_1, phi_1, ..., A_K, phi_K), already scaled (see covariance_scaling). A phase
     /// whose amplitude is exactly 0 is undefined: its variance is +inf.
     Eigen::MatrixXd covariance;
-    double chi2 = 0.0;          ///< sum w_i r_i^2 (w = 1 without errors)
-    double reduced_chi2 = 0.0;  ///< chi2 / (n - 2K - 1)
+    double chi2 = 0.0;              ///< sum w_i r_i^2 (w = 1 without errors)
+    double reduced_chi2 = 0.0;      ///< chi2 / (n - 2K - 1)
     double covariance_scale = 1.0;  ///< factor applied to (X^T W X)^-1
-    double bic = 0.0;           ///< n ln(chi2/n) + (2K + 1) ln n, the criterion that chose K
-    double rms = 0.0;           ///< unweighted residual RMS (mag)
+    double bic = 0.0;               ///< n ln(chi2/n) + (2K + 1) ln n, the criterion that chose K
+    double rms = 0.0;               ///< unweighted residual RMS (mag)
 
     double sigma_A0() const { return std::sqrt(covariance(0, 0)); }
     double sigma_amplitude(int k) const { return std::sqrt(covariance(2 * check(k) - 1, 2 * k - 1)); }

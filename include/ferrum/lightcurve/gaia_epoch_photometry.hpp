@@ -19,7 +19,11 @@
 namespace ferrum {
 
 /// \brief Gaia's three photometric bands.
-enum class gaia_band : unsigned char { G, BP, RP };
+enum class gaia_band : unsigned char {
+    G,
+    BP,
+    RP
+};
 
 constexpr const char* to_string(gaia_band b) noexcept {
     return b == gaia_band::G ? "G" : b == gaia_band::BP ? "BP" : "RP";
@@ -99,7 +103,8 @@ private:
         gaia_epoch_reader& r;
         bool valid_key(std::string_view key, const csv_record& rec) {
             const auto id = parse_int64(key);
-            return id.ok() || detail::reject_field(r.report_, r.options_.on_bad_row, r.csv_, rec, r.c_source_, id, "an integer");
+            return id.ok() ||
+                   detail::reject_field(r.report_, r.options_.on_bad_row, r.csv_, rec, r.c_source_, id, "an integer");
         }
         void start(std::string_view key, const csv_record&) {
             r.piece_ = detail::gaia_piece{};
@@ -137,7 +142,8 @@ private:
         if (b != options_.band) return count(skip_reasons::other_band);
         if (c_rejected_) {
             const auto rejected = parse_bool(rec[*c_rejected_]);
-            if (!rejected.ok()) return void(detail::reject_field(report_, policy, csv_, rec, *c_rejected_, rejected, "true or false"));
+            if (!rejected.ok())
+                return void(detail::reject_field(report_, policy, csv_, rec, *c_rejected_, rejected, "true or false"));
             if (rejected.value) return count(skip_reasons::rejected_by_variability);
         }
         if (detail::trim(rec[c_mag_]).empty()) return count(skip_reasons::missing_mag);
@@ -151,7 +157,8 @@ private:
             return detail::bad_row(report_, policy, rec.line(), csv_.header()[c_foe_], skip_reasons::out_of_range,
                                    "flux_over_error must be positive, found " + std::string(detail::trim(rec[c_foe_])));
         const auto transit = parse_int64(rec[c_transit_]);
-        if (!transit.ok()) return void(detail::reject_field(report_, policy, csv_, rec, c_transit_, transit, "an integer"));
+        if (!transit.ok())
+            return void(detail::reject_field(report_, policy, csv_, rec, c_transit_, transit, "an integer"));
         piece_.curve.time.push_back(time.value);
         piece_.curve.mag.push_back(mag.value);
         piece_.curve.mag_err.push_back(gaia_mag_error_factor / foe.value);

@@ -24,7 +24,7 @@ struct light_curve {
 /// \brief A phase-folded light curve: phase in [0, 1), sorted ascending, with magnitudes and errors.
 struct folded_curve {
     std::int64_t source_id = 0;
-    std::string name;  ///< the star's id as written when it is not an integer; empty otherwise
+    std::string name;     ///< the star's id as written when it is not an integer; empty otherwise
     double period = 0.0;  ///< days; 0 when the curve came already folded and the period is unknown
     std::vector<double> phase;
     std::vector<double> mag;

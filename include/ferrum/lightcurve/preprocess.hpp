@@ -65,11 +65,11 @@ struct preprocess_options {
 
 /// \brief Per-curve features kept beside the standardised sequence.
 struct curve_features {
-    double mean = 0.0;          ///< mean of the resampled curve (mag)
-    double std = 0.0;           ///< population std of the resampled curve (mag)
-    double peak_to_peak = 0.0;  ///< max - min of the resampled curve (mag)
-    std::size_t n_epochs = 0;   ///< folded epochs used
-    double lam = 0.0;           ///< the spline's smoothing parameter
+    double mean = 0.0;                             ///< mean of the resampled curve (mag)
+    double std = 0.0;                              ///< population std of the resampled curve (mag)
+    double peak_to_peak = 0.0;                     ///< max - min of the resampled curve (mag)
+    std::size_t n_epochs = 0;                      ///< folded epochs used
+    double lam = 0.0;                              ///< the spline's smoothing parameter
     std::optional<fourier_decomposition> fourier;  ///< present when preprocess_options::fit_fourier
 };
 
@@ -77,12 +77,12 @@ struct curve_features {
 struct preprocessed_curve {
     std::int64_t source_id = 0;
     std::string name;
-    double period = 0.0;        ///< days; 0 when the input came folded without a period
+    double period = 0.0;  ///< days; 0 when the input came folded without a period
     /// Channel 1: phase x period (days) on the grid uniform_phase_grid(n_phases, include_end) (also
     /// preprocessor::grid(); not stored per curve, to halve a DR3-sized batch). When the period is unknown
     /// (0) it holds the phase itself.
     std::vector<double> time;
-    std::vector<double> mag;    ///< channel 2: the resampled magnitudes, standardised
+    std::vector<double> mag;  ///< channel 2: the resampled magnitudes, standardised
     curve_features features;
 };
 
@@ -102,7 +102,8 @@ public:
             throw value_error("preprocess_options: wrap_padding must be in [0, 0.5], got " +
                               detail::format_value(opt_.wrap_padding));
         if (opt_.lam && !(*opt_.lam >= 0.0 && std::isfinite(*opt_.lam)))
-            throw value_error("preprocess_options: lam must be finite and >= 0, got " + detail::format_value(*opt_.lam));
+            throw value_error("preprocess_options: lam must be finite and >= 0, got " +
+                              detail::format_value(*opt_.lam));
         grid_ = uniform_phase_grid(opt_.n_phases, opt_.include_end);
     }
 
@@ -219,11 +220,11 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
     parallel_for_each_worker(
         n, {b.threads, 64, &bar}, [&] { return preprocessor(opt); },
         [&](preprocessor& p, std::size_t i) {
-            try {
-                results[i].curve = work(p, i);
-            } catch (const ferrum::error& e) {
-                results[i].error = e.what();
-            }
+        try {
+            results[i].curve = work(p, i);
+        } catch (const ferrum::error& e) {
+            results[i].error = e.what();
+        }
         });
     return results;
 }
@@ -234,8 +235,7 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
 inline std::vector<preprocess_result> preprocess_curves(const std::vector<folded_curve>& curves,
                                                         const preprocess_options& opt = {},
                                                         const batch_options& batch = {}) {
-    return detail::run_batch(curves.size(), opt, batch,
-                             [&](preprocessor& p, std::size_t i) { return p(curves[i]); });
+    return detail::run_batch(curves.size(), opt, batch, [&](preprocessor& p, std::size_t i) { return p(curves[i]); });
 }
 
 /// \brief Folds and pre-processes light curves in parallel, curve i with periods[i] and epochs_max[i].
@@ -249,9 +249,8 @@ inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_
         throw value_error("preprocess_curves: " + std::to_string(curves.size()) + " curves but " +
                           std::to_string(periods.size()) + " periods and " + std::to_string(epochs_max.size()) +
                           " epochs");
-    return detail::run_batch(curves.size(), opt, batch, [&](preprocessor& p, std::size_t i) {
-        return p(curves[i], periods[i], epochs_max[i]);
-    });
+    return detail::run_batch(curves.size(), opt, batch,
+                             [&](preprocessor& p, std::size_t i) { return p(curves[i], periods[i], epochs_max[i]); });
 }
 
 /// \brief The batch tensor of shape (curves, n_phases, 2): channel 0 is phase x period, channel 1 the

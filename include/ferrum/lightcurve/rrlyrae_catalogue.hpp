@@ -18,7 +18,12 @@
 namespace ferrum {
 
 /// \brief RR Lyrae pulsation types as Gaia's best_classification names them.
-enum class rr_type : unsigned char { rrab, rrc, rrd, unknown };
+enum class rr_type : unsigned char {
+    rrab,
+    rrc,
+    rrd,
+    unknown
+};
 
 constexpr const char* to_string(rr_type t) noexcept {
     switch (t) {
@@ -86,12 +91,13 @@ struct rrlyrae_star {
     std::string folding_problem() const {
         const auto p = folding_column();
         if (type == rr_type::unknown)
-            return best_classification.empty() ? "best_classification is empty (expected RRab, RRc or RRd)"
-                                               : "best_classification '" + best_classification +
-                                                     "' is not RRab, RRc or RRd";
+            return best_classification.empty()
+                       ? "best_classification is empty (expected RRab, RRc or RRd)"
+                       : "best_classification '" + best_classification + "' is not RRab, RRc or RRd";
         const std::string what = std::string(to_string(type)) + " star, folded with " + p.first;
         if (!p.second) return what + ", but " + p.first + " is missing";
-        if (!(*p.second > 0.0)) return what + ", but " + p.first + " = " + std::to_string(*p.second) + " is not positive";
+        if (!(*p.second > 0.0))
+            return what + ", but " + p.first + " = " + std::to_string(*p.second) + " is not positive";
         return {};
     }
 
@@ -124,20 +130,34 @@ using rr_count = std::optional<std::int64_t> rrlyrae_star::*;
 // The columns a vari_rrlyrae CSV may carry and where each goes; any subset, in any order.
 inline const std::vector<std::pair<const char*, rr_real>>& rrlyrae_real_columns() {
     static const std::vector<std::pair<const char*, rr_real>> columns = {
-        {"pf", &rrlyrae_star::pf}, {"pf_error", &rrlyrae_star::pf_error},
-        {"p1_o", &rrlyrae_star::p1_o}, {"p1_o_error", &rrlyrae_star::p1_o_error},
-        {"epoch_g", &rrlyrae_star::epoch_g}, {"epoch_g_error", &rrlyrae_star::epoch_g_error},
-        {"epoch_bp", &rrlyrae_star::epoch_bp}, {"epoch_rp", &rrlyrae_star::epoch_rp},
-        {"int_average_g", &rrlyrae_star::int_average_g}, {"int_average_g_error", &rrlyrae_star::int_average_g_error},
-        {"int_average_bp", &rrlyrae_star::int_average_bp}, {"int_average_rp", &rrlyrae_star::int_average_rp},
-        {"peak_to_peak_g", &rrlyrae_star::peak_to_peak_g}, {"peak_to_peak_g_error", &rrlyrae_star::peak_to_peak_g_error},
-        {"peak_to_peak_bp", &rrlyrae_star::peak_to_peak_bp}, {"peak_to_peak_rp", &rrlyrae_star::peak_to_peak_rp},
-        {"r21_g", &rrlyrae_star::r21_g}, {"r21_g_error", &rrlyrae_star::r21_g_error},
-        {"r31_g", &rrlyrae_star::r31_g}, {"r31_g_error", &rrlyrae_star::r31_g_error},
-        {"phi21_g", &rrlyrae_star::phi21_g}, {"phi21_g_error", &rrlyrae_star::phi21_g_error},
-        {"phi31_g", &rrlyrae_star::phi31_g}, {"phi31_g_error", &rrlyrae_star::phi31_g_error},
-        {"metallicity", &rrlyrae_star::metallicity}, {"metallicity_error", &rrlyrae_star::metallicity_error},
-        {"g_absorption", &rrlyrae_star::g_absorption}, {"g_absorption_error", &rrlyrae_star::g_absorption_error},
+        {"pf", &rrlyrae_star::pf},
+        {"pf_error", &rrlyrae_star::pf_error},
+        {"p1_o", &rrlyrae_star::p1_o},
+        {"p1_o_error", &rrlyrae_star::p1_o_error},
+        {"epoch_g", &rrlyrae_star::epoch_g},
+        {"epoch_g_error", &rrlyrae_star::epoch_g_error},
+        {"epoch_bp", &rrlyrae_star::epoch_bp},
+        {"epoch_rp", &rrlyrae_star::epoch_rp},
+        {"int_average_g", &rrlyrae_star::int_average_g},
+        {"int_average_g_error", &rrlyrae_star::int_average_g_error},
+        {"int_average_bp", &rrlyrae_star::int_average_bp},
+        {"int_average_rp", &rrlyrae_star::int_average_rp},
+        {"peak_to_peak_g", &rrlyrae_star::peak_to_peak_g},
+        {"peak_to_peak_g_error", &rrlyrae_star::peak_to_peak_g_error},
+        {"peak_to_peak_bp", &rrlyrae_star::peak_to_peak_bp},
+        {"peak_to_peak_rp", &rrlyrae_star::peak_to_peak_rp},
+        {"r21_g", &rrlyrae_star::r21_g},
+        {"r21_g_error", &rrlyrae_star::r21_g_error},
+        {"r31_g", &rrlyrae_star::r31_g},
+        {"r31_g_error", &rrlyrae_star::r31_g_error},
+        {"phi21_g", &rrlyrae_star::phi21_g},
+        {"phi21_g_error", &rrlyrae_star::phi21_g_error},
+        {"phi31_g", &rrlyrae_star::phi31_g},
+        {"phi31_g_error", &rrlyrae_star::phi31_g_error},
+        {"metallicity", &rrlyrae_star::metallicity},
+        {"metallicity_error", &rrlyrae_star::metallicity_error},
+        {"g_absorption", &rrlyrae_star::g_absorption},
+        {"g_absorption_error", &rrlyrae_star::g_absorption_error},
     };
     return columns;
 }

@@ -125,10 +125,8 @@ public:
         : csv_(std::move(path)), options_(std::move(options)) {
         report_.file = csv_.path();
         c_id_ = detail::require_column(csv_, options_.id_column, {"id", "source_id", "star", "name", "object"});
-        if constexpr (folded)
-            c_x_ = detail::require_column(csv_, options_.x_column, {"phase"});
-        else
-            c_x_ = detail::require_column(csv_, options_.x_column, {"time", "mjd", "hjd", "bjd", "jd", "t"});
+        if constexpr (folded) c_x_ = detail::require_column(csv_, options_.x_column, {"phase"});
+        else c_x_ = detail::require_column(csv_, options_.x_column, {"time", "mjd", "hjd", "bjd", "jd", "t"});
         c_mag_ = detail::require_column(csv_, options_.mag_column, {"mag", "magnitude"});
         c_err_ = detail::pick_column(csv_, options_.err_column,
                                      {"mag_err", "mag_error", "magerr", "e_mag", "err", "sigma"});
@@ -193,8 +191,9 @@ private:
             const auto e = parse_double(rec[*c_err_]);
             if (!e.ok()) return void(detail::reject_field(report_, policy, csv_, rec, *c_err_, e));
             if (e.value < 0.0)
-                return detail::bad_row(report_, policy, rec.line(), csv_.header()[*c_err_], skip_reasons::out_of_range,
-                                       "a magnitude error cannot be negative: " + std::string(detail::trim(rec[*c_err_])));
+                return detail::bad_row(
+                    report_, policy, rec.line(), csv_.header()[*c_err_], skip_reasons::out_of_range,
+                    "a magnitude error cannot be negative: " + std::string(detail::trim(rec[*c_err_])));
             err = e.value;
         }
         x_of(current_).push_back(x.value);
@@ -263,7 +262,8 @@ read_result<Curve> read_table_all(const std::string& path, table_read_options op
     for (std::size_t i = 0; i < out.curves.size(); ++i)
         if (merged[i]) detail::sort_columns(reader.x_of(out.curves[i]), out.curves[i].mag, out.curves[i].mag_err);
     out.report = reader.report();
-    const auto empty = std::remove_if(out.curves.begin(), out.curves.end(), [](const Curve& c) { return c.size() == 0; });
+    const auto empty = std::remove_if(out.curves.begin(), out.curves.end(),
+                                      [](const Curve& c) { return c.size() == 0; });
     out.report.empty_curves = std::size_t(out.curves.end() - empty);
     out.curves.erase(empty, out.curves.end());
     out.report.curves = out.curves.size();

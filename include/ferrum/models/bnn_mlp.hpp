@@ -102,7 +102,8 @@ public:
             if (i >= x.size()) throw value_error("bnn_mlp::fit: index out of range");
             check_row(x[i], i);
             if (!std::isfinite(y[i]) || !(y_error[i] >= 0) || !std::isfinite(y_error[i]))
-                throw value_error("bnn_mlp::fit: star " + std::to_string(i) + " has a non-finite label or a bad label error");
+                throw value_error("bnn_mlp::fit: star " + std::to_string(i) +
+                                  " has a non-finite label or a bad label error");
         }
         feat_.fit(x, train_idx);
         double m = 0, s = 0;
@@ -123,7 +124,8 @@ public:
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, y, y_error, w, t};
-        auto hist = detail::fit_giant_network(a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
+        auto hist = detail::fit_giant_network(
+            a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
         trained_ = true;
         sigma_scale_ = 1.0;
         if (t.recalibrate_sigma)
@@ -158,7 +160,8 @@ public:
                 // rrlyrae_model does: chunks and passes get distinct streams, and no state is kept.
                 const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
                 const auto o = net_.predict({nn::input_view<float>(in)}, {},
-                                            T == 1 ? nn::mode::inference : nn::mode::mc_dropout, T == 1 ? 0 : draw, threads);
+                                            T == 1 ? nn::mode::inference : nn::mode::mc_dropout, T == 1 ? 0 : draw,
+                                            threads);
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     const double mu = double(o(j, 0)) * y_scale_ + y_mean_;
                     s1[j] += mu;
@@ -169,7 +172,8 @@ public:
             for (std::size_t j = 0; j < b.size(); ++j) {
                 auto& p = out[b[j]];
                 p.value = s1[j] / double(T);
-                p.sigma_dropout = T > 1 ? std::sqrt(std::max(0.0, (s2[j] - double(T) * p.value * p.value) / double(T - 1))) : 0.0;
+                p.sigma_dropout =
+                    T > 1 ? std::sqrt(std::max(0.0, (s2[j] - double(T) * p.value * p.value) / double(T - 1))) : 0.0;
                 p.sigma_model = sigma_scale_ * std::sqrt(sv[j] / double(T));
                 p.sigma_dropout *= sigma_scale_;
                 p.sigma = std::sqrt(p.sigma_dropout * p.sigma_dropout + p.sigma_model * p.sigma_model);
@@ -187,19 +191,17 @@ public:
     /// model document (its own test vector on standardised inputs) and a "self_test" from raw inputs: two
     /// feature rows with the deterministic prediction (value, sigma), re-run at load through preprocessing
     /// and network.
-    nlohmann::json to_json(const std::string& target = "feh") {  // not const: nn::model_to_json takes the network by reference
+    nlohmann::json to_json(
+        const std::string& target = "feh") {  // not const: nn::model_to_json takes the network by reference
         if (!trained_) throw value_error("bnn_mlp::to_json: the model is not trained");
         nlohmann::json pre{{"target", target},
                            {"features", feat_.to_json()},
                            {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
                            {"sigma_scale", sigma_scale_},
                            {"outputs", {"value", "sigma"}}};
-        return {{"format", "ferrum.model"},
-                {"version", 2},
-                {"kind", "bnn_mlp"},
-                {"options", nlohmann::json(opt_)},
-                {"preprocessing", pre},
-                {"network", detail::network_document(net_, {}, test_inputs_)},
+        return {{"format", "ferrum.model"}, {"version", 2},
+                {"kind", "bnn_mlp"},        {"options", nlohmann::json(opt_)},
+                {"preprocessing", pre},     {"network", detail::network_document(net_, {}, test_inputs_)},
                 {"self_test", self_test()}};
     }
     void save(const std::string& path, const std::string& target = "feh") {
@@ -239,7 +241,8 @@ public:
             throw input_error(where, 0, "self_test.rows", e.what());
         }
         for (std::size_t i = 0; i < rows.size(); ++i)
-            detail::check_self_test_output(where, i, {got[i].value, got[i].sigma}, want[i], st.at("tolerance").get<double>());
+            detail::check_self_test_output(where, i, {got[i].value, got[i].sigma}, want[i],
+                                           st.at("tolerance").get<double>());
     }
 
     static bnn_mlp load(const std::string& path, bool verify = true) {
@@ -269,7 +272,8 @@ private:
     /// Version 1: a ferrum.nn.model document whose preprocessing holds the architecture and what was learnt.
     static bnn_mlp from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
         const auto& pre = j.at("preprocessing");
-        if (pre.value("model", "") != "bnn_mlp") throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
+        if (pre.value("model", "") != "bnn_mlp")
+            throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
         auto feat = standardiser::from_json(pre.at("features"));
         const auto o = detail::architecture_from<bnn_options>(
             pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
@@ -401,7 +405,8 @@ private:
     }
 
     xt::xtensor<float, 2> inputs(const std::vector<std::vector<double>>& x, const std::vector<std::size_t>& b) const {
-        return detail::gather_rows(x, b, opt_.inputs, [&](const std::vector<double>& r, std::size_t j) { return feat_(r[j], j); });
+        return detail::gather_rows(x, b, opt_.inputs,
+                                   [&](const std::vector<double>& r, std::size_t j) { return feat_(r[j], j); });
     }
 
     void build() {

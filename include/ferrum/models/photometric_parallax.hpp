@@ -159,9 +159,10 @@ public:
     /// predictions, sigma^2 = mean of their sigma^2 + the spread of their means. With `fold_of` (one entry
     /// per star, each < folds()): star i gets the prediction of network fold_of[i] alone -- the statistics
     /// the stage-2 network was trained on (out-of-fold single-network parallaxes).
-    std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours, const std::vector<double>& j_c,
-                                           const std::vector<double>& parallax, const std::vector<double>& parallax_error,
-                                           std::uint64_t seed = 12345, const std::vector<std::size_t>& fold_of = {}) const {
+    std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours,
+                                           const std::vector<double>& j_c, const std::vector<double>& parallax,
+                                           const std::vector<double>& parallax_error, std::uint64_t seed = 12345,
+                                           const std::vector<std::size_t>& fold_of = {}) const {
         if (nets_.empty()) throw value_error("photometric_parallax::predict: not trained");
         const std::size_t n = colours.size();
         std::vector<giant_prediction> m(n);
@@ -217,7 +218,8 @@ public:
         try {
             p.mc_ = detail::mc_samples_from_json(j.at("mc_samples"), where, "parallax.mc_samples");
             for (std::size_t f = 0; f < j.at("folds").size(); ++f)
-                p.nets_.push_back(bnn_mlp::from_json(j["folds"][f], where + " (parallax fold " + std::to_string(f) + ")", verify));
+                p.nets_.push_back(
+                    bnn_mlp::from_json(j["folds"][f], where + " (parallax fold " + std::to_string(f) + ")", verify));
         } catch (const nlohmann::json::exception& e) {
             throw input_error(where, 0, "parallax", std::string("malformed: ") + e.what());
         }
@@ -226,8 +228,8 @@ public:
     }
 
 private:
-    static std::vector<parallax_estimate> estimates(const std::vector<giant_prediction>& m, const std::vector<double>& j_c,
-                                                    const std::vector<double>& parallax,
+    static std::vector<parallax_estimate> estimates(const std::vector<giant_prediction>& m,
+                                                    const std::vector<double>& j_c, const std::vector<double>& parallax,
                                                     const std::vector<double>& parallax_error) {
         std::vector<parallax_estimate> out(m.size());
         for (std::size_t i = 0; i < m.size(); ++i) {
@@ -257,16 +259,18 @@ class colour_feh_model {
 public:
     /// \brief Trains both stages on `stars` with labels `feh` +- `feh_error`. Stars with missing bands or
     /// without a Gaia parallax are left out of training (their flags are in the returned results).
-    std::vector<colour_feh_result> fit(const std::vector<photometry::photometry_row>& stars, const std::vector<double>& feh,
-                                       const std::vector<double>& feh_error, const photometric_parallax_options& po = {},
-                                       const bnn_training_options& t = {}, giant_cut cut = {}) {
+    std::vector<colour_feh_result> fit(const std::vector<photometry::photometry_row>& stars,
+                                       const std::vector<double>& feh, const std::vector<double>& feh_error,
+                                       const photometric_parallax_options& po = {}, const bnn_training_options& t = {},
+                                       giant_cut cut = {}) {
         if (feh.size() != stars.size() || feh_error.size() != stars.size())
             throw value_error("colour_feh_model::fit: one label and one label error per star are needed");
         cut_ = cut;
         mc_ = po.mc_samples;
         std::vector<colour_feh_result> res(stars.size());
         const auto s1 = stage1_inputs(stars, res, true);
-        if (s1.use.size() < 40) throw value_error("colour_feh_model::fit: fewer than 40 stars with complete photometry");
+        if (s1.use.size() < 40)
+            throw value_error("colour_feh_model::fit: fewer than 40 stars with complete photometry");
         const auto pe = parallax_.cross_train(s1.colours, s1.j_c, s1.parallax, s1.parallax_error, po);
         std::vector<std::vector<double>> x;
         const auto rows = stage2_inputs(stars, s1, pe, res, x);
@@ -295,7 +299,8 @@ public:
     bool ensemble_parallax = true;
 
     /// \brief Both stages for new stars.
-    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars, std::uint64_t seed = 12345) const {
+    std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars,
+                                           std::uint64_t seed = 12345) const {
         if (!trained_) throw value_error("colour_feh_model::predict: the model is not trained");
         std::vector<colour_feh_result> res(stars.size());
         const auto s1 = stage1_inputs(stars, res, false);
@@ -303,7 +308,8 @@ public:
         std::vector<std::size_t> fold_of;
         if (!ensemble_parallax)
             for (auto i : s1.use)
-                fold_of.push_back(std::size_t(nn::detail::mix64(std::uint64_t(stars[i].source_id)) % parallax_.folds()));
+                fold_of.push_back(
+                    std::size_t(nn::detail::mix64(std::uint64_t(stars[i].source_id)) % parallax_.folds()));
         const auto pe = parallax_.predict(s1.colours, s1.j_c, s1.parallax, s1.parallax_error, seed, fold_of);
         std::vector<std::vector<double>> x;
         const auto rows = stage2_inputs(stars, s1, pe, res, x);
@@ -335,9 +341,10 @@ public:
                 {"version", 2},
                 {"kind", "colour_feh"},
                 {"options", {{"mc_samples", mc_}, {"giant_cut", {{"a", cut_.a}, {"b", cut_.b}}}}},
-                {"preprocessing", {{"rjce_intrinsic_h_w2", features_.intrinsic_h_w2},
-                                   {"a_over_av", features_.a_over_av},
-                                   {"clip_negative_extinction", features_.clip_negative_extinction}}},
+                {"preprocessing",
+                 {{"rjce_intrinsic_h_w2", features_.intrinsic_h_w2},
+                  {"a_over_av", features_.a_over_av},
+                  {"clip_negative_extinction", features_.clip_negative_extinction}}},
                 {"network", {{"parallax", parallax_.to_json()}, {"feh", feh_.to_json("feh")}}},
                 {"self_test", self_test_}};
     }
@@ -382,10 +389,12 @@ public:
                 rows.push_back(x);
             }
             const auto want = self_test_.at("outputs").get<std::vector<std::vector<double>>>();
-            if (want.size() != rows.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per row");
+            if (want.size() != rows.size())
+                throw input_error(where, 0, "self_test.outputs", "needs one output per row");
             const auto got = predict(rows, 1);
             for (std::size_t i = 0; i < rows.size(); ++i)
-                detail::check_self_test_output(where, i, {got[i].feh.value, got[i].feh.sigma, got[i].parallax.parallax.value},
+                detail::check_self_test_output(where, i,
+                                               {got[i].feh.value, got[i].feh.sigma, got[i].parallax.parallax.value},
                                                want[i], self_test_.at("tolerance").get<double>());
         } catch (const nlohmann::json::exception& e) {
             throw input_error(where, 0, "self_test", std::string("malformed: ") + e.what());
@@ -422,7 +431,9 @@ private:
         nlohmann::json in = nlohmann::json::array(), out = nlohmann::json::array();
         const auto p = predict(rows, 1);
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            in.push_back({{"source_id", rows[i].source_id}, {"mag", rows[i].mag}, {"parallax", rows[i].parallax},
+            in.push_back({{"source_id", rows[i].source_id},
+                          {"mag", rows[i].mag},
+                          {"parallax", rows[i].parallax},
                           {"parallax_error", rows[i].parallax_error}});
             out.push_back({p[i].feh.value, p[i].feh.sigma, p[i].parallax.parallax.value});
         }
@@ -459,14 +470,16 @@ private:
 
     /// Stage-2 features with the combined parallaxes; returns the rows that have them (others flagged).
     std::vector<std::size_t> stage2_inputs(const std::vector<photometry::photometry_row>& stars, const stage1& s,
-                                           const std::vector<parallax_estimate>& pe, std::vector<colour_feh_result>& res,
+                                           const std::vector<parallax_estimate>& pe,
+                                           std::vector<colour_feh_result>& res,
                                            std::vector<std::vector<double>>& x) const {
         std::vector<std::size_t> rows;
         for (std::size_t k = 0; k < s.use.size(); ++k) {
             auto& r = res[s.use[k]];
             r.parallax = pe[k];
             const auto f = photometry::make_colour_features(stars[s.use[k]].mag, pe[k].parallax.value, true, features_);
-            r.giant = cut_.is_giant(pe[k].m_pseudo.value, f.dereddened_mag[photometry::J] - f.dereddened_mag[photometry::Ks]);
+            r.giant = cut_.is_giant(pe[k].m_pseudo.value,
+                                    f.dereddened_mag[photometry::J] - f.dereddened_mag[photometry::Ks]);
             if (!f.ok()) {
                 r.flag = f.missing;
                 continue;

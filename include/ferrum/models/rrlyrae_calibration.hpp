@@ -36,7 +36,7 @@ public:
         rr_type type = rr_type::rrab;
         double min_epochs = 0, max_epochs = std::numeric_limits<double>::infinity();  ///< [min, max)
         double scale = 1.0, floor = 0.0;
-        std::size_t n = 0;  ///< stars it was fitted on (pooled bins: those of the pool)
+        std::size_t n = 0;    ///< stars it was fitted on (pooled bins: those of the pool)
         bool pooled = false;  ///< too few stars in the range: the type's fit over all ranges
     };
 
@@ -64,8 +64,7 @@ public:
     /// f^2). A range with fewer than `min_per_bin` stars gets the fit over all of the type's stars.
     /// \throws value_error when a type has fewer than 10 points or a point is not finite.
     static rrl_sigma_calibration fit(const std::vector<rrl_calibration_point>& points, std::size_t mc_samples,
-                                     std::size_t min_per_bin = 40,
-                                     const std::vector<double>& edges = default_edges()) {
+                                     std::size_t min_per_bin = 40, const std::vector<double>& edges = default_edges()) {
         for (const auto& p : points)
             if (!std::isfinite(p.residual) || !(p.sigma_raw >= 0) || !std::isfinite(p.sigma_raw))
                 throw value_error("rrl_sigma_calibration::fit: a residual or raw sigma is not finite");
@@ -105,13 +104,14 @@ public:
     nlohmann::json to_json() const {
         nlohmann::json bins = nlohmann::json::array();
         for (const auto& b : bins_)
-            bins.push_back({{"type", to_string(b.type)},
-                            {"min_epochs", b.min_epochs},
-                            {"max_epochs", std::isfinite(b.max_epochs) ? nlohmann::json(b.max_epochs) : nlohmann::json(nullptr)},
-                            {"scale", b.scale},
-                            {"floor", b.floor},
-                            {"n", b.n},
-                            {"pooled", b.pooled}});
+            bins.push_back(
+                {{"type", to_string(b.type)},
+                 {"min_epochs", b.min_epochs},
+                 {"max_epochs", std::isfinite(b.max_epochs) ? nlohmann::json(b.max_epochs) : nlohmann::json(nullptr)},
+                 {"scale", b.scale},
+                 {"floor", b.floor},
+                 {"n", b.n},
+                 {"pooled", b.pooled}});
         return {{"model", "sigma = sqrt((scale * sigma_raw)^2 + floor^2), sigma_raw = hypot(aleatoric, mc_dropout)"},
                 {"mc_samples", mc_samples_},
                 {"bins", bins}};
@@ -128,7 +128,8 @@ public:
         for (const auto& x : j.at("bins")) {
             bin b;
             b.type = parse_rr_type(x.at("type").get<std::string>());
-            if (b.type != rr_type::rrab && b.type != rr_type::rrc) throw value_error("calibration.bins.type: RRab or RRc");
+            if (b.type != rr_type::rrab && b.type != rr_type::rrc)
+                throw value_error("calibration.bins.type: RRab or RRc");
             b.min_epochs = x.at("min_epochs").get<double>();
             b.max_epochs = x.at("max_epochs").is_null() ? std::numeric_limits<double>::infinity()
                                                         : x.at("max_epochs").get<double>();
@@ -138,7 +139,8 @@ public:
             b.pooled = x.value("pooled", false);
             if (!(b.scale >= 0) || !(b.floor >= 0) || !std::isfinite(b.scale) || !std::isfinite(b.floor))
                 throw value_error("calibration.bins: scale and floor must be finite and >= 0");
-            if (!(b.min_epochs < b.max_epochs)) throw value_error("calibration.bins: min_epochs must be below max_epochs");
+            if (!(b.min_epochs < b.max_epochs))
+                throw value_error("calibration.bins: min_epochs must be below max_epochs");
             c.bins_.push_back(b);
         }
         return c;

@@ -18,15 +18,15 @@ namespace ferrum::models {
 
 /// \brief Out-of-fold results of repeated stratified K-fold CV.
 struct rrl_cv_result {
-    std::vector<std::size_t> index;   ///< the stars used (usable, served, labelled), into the input vector
-    std::vector<double> y, sigma;     ///< their labels and label errors
+    std::vector<std::size_t> index;        ///< the stars used (usable, served, labelled), into the input vector
+    std::vector<double> y, sigma;          ///< their labels and label errors
     std::vector<std::vector<double>> oof;  ///< per repetition, out-of-fold prediction of each used star
     /// per repetition, its sigma (the fold model's calibrated sigma, with to.calibration_mc_samples passes)
     std::vector<std::vector<double>> oof_sigma;
     /// every out-of-fold residual with its raw sigma: what the final model's calibration is fitted on
     std::vector<rrl_calibration_point> points;
-    std::vector<rrl_metrics> folds;   ///< test-fold metrics, repetition-major
-    std::vector<int> best_epochs;     ///< per fold (0 for fourier_linear)
+    std::vector<rrl_metrics> folds;  ///< test-fold metrics, repetition-major
+    std::vector<int> best_epochs;    ///< per fold (0 for fourier_linear)
 };
 
 /// \brief Repeated stratified K-fold CV (train::repeated_stratified_kfold) of a model of options `mo`
@@ -55,24 +55,24 @@ inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& s
     r.oof = train::out_of_fold_predictions(
         splits, used.size(),
         [&](const train::fold& f) {
-            rrlyrae_model m(mo, to.seed + 7919 * (f.repeat * folds + f.index + 1));
-            rrl_training_options t = to;
-            t.seed = to.seed + 104729 * (f.repeat * folds + f.index + 1);
-            const auto h = m.fit(used, r.y, f.train, t);
-            r.best_epochs.push_back(h.best_epoch);
-            std::vector<rrl_star_input> test;
-            for (auto i : f.test) test.push_back(used[i]);
-            const auto p = m.predict_raw(test, mc, 1, to.threads);
-            std::vector<double> pv, yv, sv;
-            for (std::size_t k = 0; k < p.size(); ++k) {
-                r.points.push_back({test[k].type, test[k].n_epochs, p[k].feh - r.y[f.test[k]], p[k].sigma});
-                r.oof_sigma[f.repeat][f.test[k]] = m.calibration().apply(test[k].type, test[k].n_epochs, p[k].sigma);
-                pv.push_back(p[k].feh);
-                yv.push_back(r.y[f.test[k]]);
-                sv.push_back(r.sigma[f.test[k]]);
-            }
-            r.folds.push_back(rrl_score(yv, pv, sigma.empty() ? std::vector<double>{} : sv));
-            return pv;
+        rrlyrae_model m(mo, to.seed + 7919 * (f.repeat * folds + f.index + 1));
+        rrl_training_options t = to;
+        t.seed = to.seed + 104729 * (f.repeat * folds + f.index + 1);
+        const auto h = m.fit(used, r.y, f.train, t);
+        r.best_epochs.push_back(h.best_epoch);
+        std::vector<rrl_star_input> test;
+        for (auto i : f.test) test.push_back(used[i]);
+        const auto p = m.predict_raw(test, mc, 1, to.threads);
+        std::vector<double> pv, yv, sv;
+        for (std::size_t k = 0; k < p.size(); ++k) {
+            r.points.push_back({test[k].type, test[k].n_epochs, p[k].feh - r.y[f.test[k]], p[k].sigma});
+            r.oof_sigma[f.repeat][f.test[k]] = m.calibration().apply(test[k].type, test[k].n_epochs, p[k].sigma);
+            pv.push_back(p[k].feh);
+            yv.push_back(r.y[f.test[k]]);
+            sv.push_back(r.sigma[f.test[k]]);
+        }
+        r.folds.push_back(rrl_score(yv, pv, sigma.empty() ? std::vector<double>{} : sv));
+        return pv;
         },
         to.progress);
     return r;

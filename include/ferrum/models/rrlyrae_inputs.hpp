@@ -29,7 +29,9 @@ enum class rrl_sequence {
     raw_epochs  ///< the folded epochs themselves, one step per epoch (variable length, no spline)
 };
 
-inline const char* to_string(rrl_sequence s) noexcept { return s == rrl_sequence::raw_epochs ? "raw_epochs" : "resampled"; }
+inline const char* to_string(rrl_sequence s) noexcept {
+    return s == rrl_sequence::raw_epochs ? "raw_epochs" : "resampled";
+}
 inline rrl_sequence parse_rrl_sequence(const std::string& s) {
     for (auto q : {rrl_sequence::resampled, rrl_sequence::raw_epochs})
         if (s == to_string(q)) return q;
@@ -81,25 +83,39 @@ inline std::string rrl_star_id(std::int64_t source_id, const std::string& name) 
 
 /// Names of the tabular features, in order (the "gru_fourier" and "fourier_linear" models read them).
 inline const std::vector<std::string>& rrl_feature_names() {
-    static const std::vector<std::string> names{
-        "period",    "A1",        "A2",          "R21",         "R31",           "cos_phi21", "sin_phi21", "cos_phi31",
-        "sin_phi31", "phi31",     "ln_sigma_phi31", "ln_sigma_A2", "ln_n_epochs", "fourier_rms", "is_rrc",
-        "phi31_catalogue_order", "A2_catalogue_order", "feh_classical"};
+    static const std::vector<std::string> names{"period",
+                                                "A1",
+                                                "A2",
+                                                "R21",
+                                                "R31",
+                                                "cos_phi21",
+                                                "sin_phi21",
+                                                "cos_phi31",
+                                                "sin_phi31",
+                                                "phi31",
+                                                "ln_sigma_phi31",
+                                                "ln_sigma_A2",
+                                                "ln_n_epochs",
+                                                "fourier_rms",
+                                                "is_rrc",
+                                                "phi31_catalogue_order",
+                                                "A2_catalogue_order",
+                                                "feh_classical"};
     return names;
 }
 
 /// \brief One star ready for a model, or the reason it cannot be predicted (`flag`).
 struct rrl_star_input {
-    std::string id;               ///< source_id as text, or the star's name
+    std::string id;  ///< source_id as text, or the star's name
     rr_type type = rr_type::unknown;
-    double period = 0.0;          ///< days; 0 when unknown
-    std::size_t n_epochs = 0;     ///< clean epochs of the light curve
-    double peak_to_peak = 0.0;    ///< of the fitted Fourier series (mag), for the paper's AmpG <= 1.4 cut
+    double period = 0.0;        ///< days; 0 when unknown
+    std::size_t n_epochs = 0;   ///< clean epochs of the light curve
+    double peak_to_peak = 0.0;  ///< of the fitted Fourier series (mag), for the paper's AmpG <= 1.4 cut
     /// phi31 (rad, cosine convention) and A2 (mag) of a weighted Fourier fit of the catalogue's fixed order
     /// (4 for RRab, 3 for RRc, as Gaia's SOS pipeline and the simulator's catalogue): the classical inputs.
     double phi31_catalogue = 0.0, a2_catalogue = 0.0;
-    std::vector<float> sequence;  ///< steps x 2: (phase x period, or phase), standardised magnitude
-    std::vector<double> features; ///< rrl_feature_names() order
+    std::vector<float> sequence;   ///< steps x 2: (phase x period, or phase), standardised magnitude
+    std::vector<double> features;  ///< rrl_feature_names() order
     /// Empty when usable; else one of too_few_epochs, no_period, unknown_type, no_light_curve,
     /// not_in_catalogue, preprocessing_failed (+ ": reason").
     std::string flag;
@@ -114,7 +130,7 @@ struct rrl_ephemeris {
     double period = 0.0;
     double epoch = 0.0;
     double peak_to_peak = 0.0;  ///< the catalogue's peak_to_peak_g when known (0: use the Fourier fit's)
-    std::string problem;  ///< a flag (see rrl_star_input::flag)
+    std::string problem;        ///< a flag (see rrl_star_input::flag)
 };
 
 namespace detail {
@@ -192,7 +208,8 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         out.features.push_back(out.a2_catalogue);
         // (0 for RRd and other types, which have no relation and no model: such stars get flagged at prediction)
         const bool has_relation = type == rr_type::rrab || type == rr_type::rrc;
-        out.features.push_back(has_relation ? relations::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
+        out.features.push_back(
+            has_relation ? relations::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
         if (opt.sequence == rrl_sequence::resampled) {
             folded_curve g = fc;
             if (!opt.use_period) g.period = 0.0;
@@ -234,8 +251,8 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
     parallel_for_each_worker(
         n, {threads, 256, &bar},
         [&] {
-            return preprocessors{preprocessor(rrl_preprocess_options(opt.n_phases_rrab, opt)),
-                                 preprocessor(rrl_preprocess_options(opt.n_phases_rrc, opt))};
+        return preprocessors{preprocessor(rrl_preprocess_options(opt.n_phases_rrab, opt)),
+                             preprocessor(rrl_preprocess_options(opt.n_phases_rrc, opt))};
         },
         [&](preprocessors& p, std::size_t i) { work(i, p.ab, p.c); });
 }
@@ -252,7 +269,8 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
         throw value_error("prepare_rrlyrae_inputs: " + std::to_string(curves.size()) + " light curves but " +
                           std::to_string(ephemerides.size()) + " ephemerides");
     std::vector<rrl_star_input> out(curves.size());
-    detail::parallel_inputs(curves.size(), opt, threads, show_progress, [&](std::size_t i, preprocessor& ab, preprocessor& c) {
+    detail::parallel_inputs(curves.size(), opt, threads, show_progress,
+                            [&](std::size_t i, preprocessor& ab, preprocessor& c) {
         const light_curve& lc = curves[i];
         const rrl_ephemeris& e = ephemerides[i];
         rrl_star_input& s = out[i];
@@ -296,10 +314,8 @@ inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_cu
             out[i].problem = "unknown_type: " + s->folding_problem();
         } else if (auto f = s->folding()) {
             out[i].period = f->period;
-            if (s->epoch_g && std::isfinite(*s->epoch_g))
-                out[i].epoch = *s->epoch_g;
-            else
-                out[i].problem = "no_period: epoch_g is missing";
+            if (s->epoch_g && std::isfinite(*s->epoch_g)) out[i].epoch = *s->epoch_g;
+            else out[i].problem = "no_period: epoch_g is missing";
         } else {
             out[i].problem = "no_period: " + s->folding_problem();
         }
@@ -316,7 +332,8 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<fold
     if (types.size() != 1 && types.size() != curves.size())
         throw value_error("prepare_rrlyrae_inputs: give one type, or one per curve");
     std::vector<rrl_star_input> out(curves.size());
-    detail::parallel_inputs(curves.size(), opt, threads, show_progress, [&](std::size_t i, preprocessor& ab, preprocessor& c) {
+    detail::parallel_inputs(curves.size(), opt, threads, show_progress,
+                            [&](std::size_t i, preprocessor& ab, preprocessor& c) {
         const folded_curve& fc = curves[i];
         rrl_star_input& s = out[i];
         s.id = rrl_star_id(fc.source_id, fc.name);
@@ -327,8 +344,7 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<fold
             s.flag = std::string("unknown_type: ") + to_string(s.type);
         else if (opt.use_period && !(fc.period > 0))
             s.flag = "no_period: the folded curve has none (use a model trained without periods)";
-        else
-            detail::fill_input(s, fc, s.type, opt, ab, c);
+        else detail::fill_input(s, fc, s.type, opt, ab, c);
     });
     return out;
 }

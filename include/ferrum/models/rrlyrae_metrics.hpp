@@ -24,12 +24,14 @@ struct rrl_metrics {
     std::size_t n = 0;
     double r2 = 0, rmse = 0, mae = 0, wr2 = 0, wrmse = 0, wmae = 0, bias = 0;
     nlohmann::json to_json() const {
-        return {{"n", n}, {"r2", r2}, {"rmse", rmse}, {"mae", mae}, {"wr2", wr2}, {"wrmse", wrmse}, {"wmae", wmae}, {"bias", bias}};
+        return {{"n", n},     {"r2", r2},       {"rmse", rmse}, {"mae", mae},
+                {"wr2", wr2}, {"wrmse", wrmse}, {"wmae", wmae}, {"bias", bias}};
     }
 };
 
 /// \brief R^2, RMSE, MAE and their 1/sigma^2-weighted forms (sigma empty: weighted = unweighted).
-inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred, const std::vector<double>& sigma = {}) {
+inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred,
+                             const std::vector<double>& sigma = {}) {
     rrl_metrics m;
     m.n = y.size();
     if (y.size() < 2) throw value_error("rrl_score: at least 2 predictions are needed");

@@ -100,7 +100,9 @@ public:
     }
 
     const rrl_model_options& options() const noexcept { return opt_; }
-    bool serves(rr_type t) const noexcept { return std::find(opt_.types.begin(), opt_.types.end(), t) != opt_.types.end(); }
+    bool serves(rr_type t) const noexcept {
+        return std::find(opt_.types.begin(), opt_.types.end(), t) != opt_.types.end();
+    }
     bool trained() const noexcept { return trained_; }
     std::size_t num_parameters() {
         std::size_t n = 0;
@@ -116,11 +118,13 @@ public:
         if (train_idx.size() < 10) throw value_error("rrlyrae_model::fit: at least 10 training stars are needed");
         for (auto i : train_idx) {
             if (i >= stars.size()) throw value_error("rrlyrae_model::fit: index out of range");
-            if (!stars[i].ok()) throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
+            if (!stars[i].ok())
+                throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
             if (!serves(stars[i].type))
                 throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is " + to_string(stars[i].type) +
                                   ", which this model does not serve");
-            if (!std::isfinite(y[i])) throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
+            if (!std::isfinite(y[i]))
+                throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
         }
         fit_standardisation(stars, y, train_idx);
         std::vector<double> ytr;
@@ -220,16 +224,14 @@ public:
         std::vector<std::size_t> idx;
         for (std::size_t i = 0; i < stars.size(); ++i) {
             const auto& s = stars[i];
-            if (!s.ok())
-                out[i].flag = s.flag;
-            else if (!serves(s.type))
-                out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
-            else
-                idx.push_back(i);
+            if (!s.ok()) out[i].flag = s.flag;
+            else if (!serves(s.type)) out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
+            else idx.push_back(i);
         }
         const std::size_t chunk = 4096;
         for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
-            std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+            std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo),
+                                       idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
             std::vector<double> aleatoric;
             const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads, &aleatoric);
             std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
@@ -266,13 +268,15 @@ public:
     nlohmann::json to_json() const {
         nlohmann::json options = opt_;
         options.erase("input");  // recorded with the rest of the preprocessing
-        nlohmann::json j{{"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae"},
-                         {"options", options}, {"preprocessing", preprocessing_json()},
-                         {"seed", seed_}, {"trained", trained_}};
-        if (opt_.architecture == rrl_architecture::fourier_linear)
-            j["ridge_coefficients"] = coef_;
-        else
-            j["network"] = nn::model_to_json(net_);
+        nlohmann::json j{{"format", "ferrum.model"},
+                         {"version", 2},
+                         {"kind", "rrlyrae"},
+                         {"options", options},
+                         {"preprocessing", preprocessing_json()},
+                         {"seed", seed_},
+                         {"trained", trained_}};
+        if (opt_.architecture == rrl_architecture::fourier_linear) j["ridge_coefficients"] = coef_;
+        else j["network"] = nn::model_to_json(net_);
         if (!calibration_.empty()) j["calibration"] = calibration_.to_json();
         j["self_test"] = self_test_;
         return j;
@@ -396,7 +400,8 @@ private:
             double s = 0;
             const std::size_t chunk = 2048;
             for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
-                std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo), idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+                std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo),
+                                           idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
                 const auto out = m.forward(stars, b, nn::mode::inference);
                 for (std::size_t k = 0; k < b.size(); ++k) {
                     const double d = out(k, 0) - (y[b[k]] - m.y_mean_) / m.y_scale_;
@@ -501,7 +506,8 @@ private:
     }
 
     /// Network output (standardised target) for stars `b`: (batch, 1).
-    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode) {
+    xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b,
+                              nn::mode mode) {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
         if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
@@ -518,7 +524,8 @@ private:
     }
 
     /// fourier_linear's prediction ([Fe/H], dex) for stars `b`.
-    std::vector<double> ridge_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
+    std::vector<double> ridge_predict(const std::vector<rrl_star_input>& stars,
+                                      const std::vector<std::size_t>& b) const {
         std::vector<double> out(b.size());
         const std::size_t F = rrl_feature_names().size();
         for (std::size_t k = 0; k < b.size(); ++k) {
@@ -530,8 +537,8 @@ private:
     }
 
     /// [Fe/H] (dex) of stars `b`; with `aleatoric`, a heteroscedastic network's sigma (dex) too.
-    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode,
-                                    std::uint64_t dropout_seed = 0, unsigned threads = 0,
+    std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b,
+                                    nn::mode mode, std::uint64_t dropout_seed = 0, unsigned threads = 0,
                                     std::vector<double>* aleatoric = nullptr) const {
         if (opt_.architecture == rrl_architecture::fourier_linear) return ridge_predict(stars, b);
         const auto o = infer(stars, b, mode, dropout_seed, threads);
@@ -602,8 +609,10 @@ private:
     }
 
     static rrlyrae_model from_json_v2(const nlohmann::json& j, const std::string& where, bool verify) {
-        check_fields(j, {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
-                         "ridge_coefficients", "calibration", "self_test"}, where, "");
+        check_fields(j,
+                     {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
+                      "ridge_coefficients", "calibration", "self_test"},
+                     where, "");
         if (j.at("kind") != "rrlyrae") throw input_error(where, 0, "kind", "is not \"rrlyrae\"");
         const auto& pp = j.at("preprocessing");
         check_fields(pp, {"input", "standardise_magnitude_per_curve", "time_scale", "features", "target"}, where,
@@ -614,7 +623,8 @@ private:
         } catch (const option_error& e) {
             throw input_error(where, 0, "options." + e.field(), e.message());
         }
-        if (j.at("options").contains("input")) throw input_error(where, 0, "options.input", "belongs in preprocessing.input");
+        if (j.at("options").contains("input"))
+            throw input_error(where, 0, "options.input", "belongs in preprocessing.input");
         // files written before the heteroscedastic head existed have one output
         if (!j.at("options").contains("heteroscedastic")) o.heteroscedastic = false;
         try {
@@ -642,14 +652,16 @@ private:
             auto from = loaded.parameters();
             auto to = m.net_.parameters();
             if (from.size() != to.size())
-                throw input_error(where, 0, "network", "holds " + std::to_string(from.size()) + " parameters, the options' network " +
-                                                           std::to_string(to.size()));
+                throw input_error(where, 0, "network",
+                                  "holds " + std::to_string(from.size()) + " parameters, the options' network " +
+                                      std::to_string(to.size()));
             for (auto& r : to) {
                 auto it = std::find_if(from.begin(), from.end(), [&](const auto& f) { return f.name == r.name; });
                 if (it == from.end()) throw input_error(where, 0, "network", "has no parameter " + r.name);
                 if (it->size() != r.size())
-                    throw input_error(where, 0, "network", r.name + " has " + std::to_string(it->size()) +
-                                                               " values, the options' network " + std::to_string(r.size()));
+                    throw input_error(where, 0, "network",
+                                      r.name + " has " + std::to_string(it->size()) + " values, the options' network " +
+                                          std::to_string(r.size()));
                 std::copy(it->value, it->value + r.size(), r.value);
             }
             // the file's network itself: its dropout layers keep the seeds they were trained with, so
@@ -705,11 +717,13 @@ private:
                 if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
                 const auto v = p.at(r.name).get<std::vector<float>>();
                 if (v.size() != r.size())
-                    throw input_error(where, 0, "parameters." + r.name,
-                                      "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
+                    throw input_error(
+                        where, 0, "parameters." + r.name,
+                        "has " + std::to_string(v.size()) + " values, expected " + std::to_string(r.size()));
                 std::copy(v.begin(), v.end(), r.value);
             }
-            if (p.size() != params.size()) throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
+            if (p.size() != params.size())
+                throw input_error(where, 0, "parameters", "holds parameters this architecture does not have");
         }
         if (!m.trained_) return m;
         if (verify) {
@@ -740,10 +754,11 @@ private:
         const auto got = raw_predict(stars, idx, nn::mode::inference);
         for (std::size_t i = 0; i < got.size(); ++i)
             if (!(std::abs(got[i] - want[i]) <= tol))
-                throw input_error(where, 0, "self_test",
-                                  "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
-                                      std::to_string(want[i]) +
-                                      " (corrupted file, or a build whose preprocessing or network computes otherwise)");
+                throw input_error(
+                    where, 0, "self_test",
+                    "output " + std::to_string(i) + " is " + std::to_string(got[i]) + ", the file says " +
+                        std::to_string(want[i]) +
+                        " (corrupted file, or a build whose preprocessing or network computes otherwise)");
     }
 
     /// Self-test vectors from raw inputs: for every served type two light curves (detail::self_test_curves)
@@ -757,13 +772,18 @@ private:
         std::vector<rrl_star_input> used;
         for (std::size_t k = 0; k < stars.size(); ++k) {
             if (!stars[k].ok()) continue;  // options that flag even these clean curves: fewer vectors
-            curves.push_back({{"type", to_string(eph[k].type)}, {"period", eph[k].period}, {"epoch", eph[k].epoch},
-                              {"time", lc[k].time}, {"mag", lc[k].mag}, {"mag_err", lc[k].mag_err}});
+            curves.push_back({{"type", to_string(eph[k].type)},
+                              {"period", eph[k].period},
+                              {"epoch", eph[k].epoch},
+                              {"time", lc[k].time},
+                              {"mag", lc[k].mag},
+                              {"mag_err", lc[k].mag_err}});
             used.push_back(stars[k]);
         }
         std::vector<std::size_t> idx(used.size());
         std::iota(idx.begin(), idx.end(), std::size_t{0});
-        self_test_ = {{"light_curves", curves}, {"outputs", raw_predict(used, idx, nn::mode::inference)}, {"tolerance", 1e-4}};
+        self_test_ = {
+            {"light_curves", curves}, {"outputs", raw_predict(used, idx, nn::mode::inference)}, {"tolerance", 1e-4}};
     }
 
     rrl_model_options opt_;

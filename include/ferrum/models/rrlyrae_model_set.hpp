@@ -17,7 +17,8 @@ namespace ferrum::models {
 
 /// \brief Writes models (e.g. one per type) into one JSON file, atomically.
 inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
-    nlohmann::json j{{"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae_set"}, {"models", nlohmann::json::array()}};
+    nlohmann::json j{
+        {"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae_set"}, {"models", nlohmann::json::array()}};
     for (const auto& m : models) j["models"].push_back(m.to_json());
     write_file_atomically(path, j.dump());
 }
@@ -26,14 +27,17 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
-    const bool set = j.is_object() && ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
-                                       j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
+    const bool set = j.is_object() &&
+                     ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
+                      j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
     if (set) {
         const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
         if (version != 1 && version != 2)
-            throw input_error(path, 0, "version", "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            throw input_error(path, 0, "version",
+                              "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
         for (std::size_t k = 0; k < j.at("models").size(); ++k)
-            out.push_back(rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
+            out.push_back(
+                rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
     } else {
         out.push_back(rrlyrae_model::from_json(j, path, verify));
     }
@@ -42,8 +46,9 @@ inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, b
 }
 
 /// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
-inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models, const std::vector<rrl_star_input>& stars,
-                                                   std::size_t mc_samples = 0, std::uint64_t seed = 12345, unsigned threads = 2) {
+inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models,
+                                                   const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
+                                                   std::uint64_t seed = 12345, unsigned threads = 2) {
     std::vector<rrl_prediction> out(stars.size());
     std::vector<char> done(stars.size(), 0);
     for (std::size_t i = 0; i < stars.size(); ++i)

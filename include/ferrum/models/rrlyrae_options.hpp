@@ -51,9 +51,9 @@ struct rrl_model_options {
     rrl_architecture architecture = rrl_architecture::gru_fourier;
     std::vector<std::size_t> gru_sizes{20, 16, 8};
     std::vector<double> dropout{0.2, 0.2, 0.1};  ///< after each GRU layer
-    std::size_t head_width = 32;                  ///< gru_fourier: hidden width of the joint head
-    double ridge = 1e-3;                          ///< fourier_linear: L2 penalty on standardised coefficients
-    std::vector<rr_type> types{rr_type::rrab};    ///< types the model predicts ({rrab, rrc}: the unified model)
+    std::size_t head_width = 32;                 ///< gru_fourier: hidden width of the joint head
+    double ridge = 1e-3;                         ///< fourier_linear: L2 penalty on standardised coefficients
+    std::vector<rr_type> types{rr_type::rrab};   ///< types the model predicts ({rrab, rrc}: the unified model)
     /// The network predicts a mean and a log-variance (trained with the Gaussian negative log-likelihood,
     /// weighted as the MSE would be): its aleatoric sigma, one part of the predicted sigma (not in the paper).
     bool heteroscedastic = true;
@@ -73,7 +73,7 @@ struct rrl_training_options {
     double learning_rate = 0.005;
     std::size_t batch_size = 256;
     int max_epochs = 100;
-    int patience = 10;                    ///< early stopping on the validation loss, best weights restored
+    int patience = 10;                         ///< early stopping on the validation loss, best weights restored
     double kernel_l1 = 0.0, kernel_l2 = 1e-5;  ///< Keras-style penalties on input and recurrent kernels
     /// eq. 3 of the paper: w proportional to 1/rho([Fe/H]). Off by default: it trades accuracy where the
     /// stars are for the tails, and weights the likelihood the sigma calibration assumes.
@@ -82,10 +82,10 @@ struct rrl_training_options {
     /// with catalogue-style labels the KDE tail gives single stars weights of 100-260, which then dominate
     /// every batch they are in and the validation loss).
     double max_weight = 0.0;
-    double validation_fraction = 0.1;     ///< share of the training stars held out for early stopping
-    double reduce_lr_factor = 0.5;        ///< < 1: reduce-on-plateau (not in the paper; 1 turns it off)
+    double validation_fraction = 0.1;  ///< share of the training stars held out for early stopping
+    double reduce_lr_factor = 0.5;     ///< < 1: reduce-on-plateau (not in the paper; 1 turns it off)
     int reduce_lr_patience = 2;
-    double clip_norm = 0.0;               ///< > 0: gradient-norm clipping (not in the paper)
+    double clip_norm = 0.0;  ///< > 0: gradient-norm clipping (not in the paper)
     /// Fit the sigma calibration (models/rrlyrae_calibration.hpp) on the early-stopping hold-out (the ridge
     /// model: on its exact leave-one-out residuals) with this many MC-dropout passes per star.
     bool calibrate = true;

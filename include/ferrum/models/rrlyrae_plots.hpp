@@ -65,7 +65,10 @@ inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, cons
             }
         if (r.size() < 2) continue;
         detail::svg_series sc{std::string(to_string(t)) + " (" + std::to_string(r.size()) + ")",
-                              t == rr_type::rrab ? "#1f5fbf" : "#d0402a", {}, {}, true};
+                              t == rr_type::rrab ? "#1f5fbf" : "#d0402a",
+                              {},
+                              {},
+                              true};
         for (int k = 1; k <= 19; ++k) {
             const double p = 0.05 * k;
             sc.x.push_back(p);

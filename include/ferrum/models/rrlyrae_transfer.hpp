@@ -26,19 +26,19 @@ namespace ferrum::models {
 struct rrl_family {
     std::string name;
     std::vector<rrl_star_input> stars;
-    std::vector<double> label;  ///< training label per star; NaN: not used for training
-    std::vector<double> truth;  ///< what the held-out family is scored against; NaN: not scored
+    std::vector<double> label;   ///< training label per star; NaN: not used for training
+    std::vector<double> truth;   ///< what the held-out family is scored against; NaN: not scored
     std::vector<double> mean_g;  ///< optional (empty or one per star): subsets by mean G
     std::vector<int> blazhko;    ///< optional: 1/0 Blazhko, -1 unknown
 };
 
 /// \brief Settings of leave_one_family_out().
 struct rrl_transfer_options {
-    rrl_model_options model;        ///< types are set per group
+    rrl_model_options model;  ///< types are set per group
     rrl_training_options training;
-    bool unified = false;           ///< one RRab+RRc model instead of one per type
-    std::size_t mc_samples = 20;    ///< MC-dropout passes of the held-out predictions
-    std::uint64_t seed = 12345;     ///< of those passes
+    bool unified = false;         ///< one RRab+RRc model instead of one per type
+    std::size_t mc_samples = 20;  ///< MC-dropout passes of the held-out predictions
+    std::uint64_t seed = 12345;   ///< of those passes
 };
 
 /// \brief The result for one held-out family.
@@ -70,14 +70,15 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
             throw value_error("leave_one_family_out: family '" + f.name + "' needs one label and one truth per star");
         if ((!f.mean_g.empty() && f.mean_g.size() != f.stars.size()) ||
             (!f.blazhko.empty() && f.blazhko.size() != f.stars.size()))
-            throw value_error("leave_one_family_out: family '" + f.name + "': mean_g and blazhko need one value per star");
+            throw value_error("leave_one_family_out: family '" + f.name +
+                              "': mean_g and blazhko need one value per star");
     }
     std::vector<std::vector<rr_type>> groups;
-    if (opt.unified)
-        groups.push_back({rr_type::rrab, rr_type::rrc});
-    else
-        groups = {{rr_type::rrab}, {rr_type::rrc}};
-    const auto in_group = [](const std::vector<rr_type>& g, rr_type t) { return std::find(g.begin(), g.end(), t) != g.end(); };
+    if (opt.unified) groups.push_back({rr_type::rrab, rr_type::rrc});
+    else groups = {{rr_type::rrab}, {rr_type::rrc}};
+    const auto in_group = [](const std::vector<rr_type>& g, rr_type t) {
+        return std::find(g.begin(), g.end(), t) != g.end();
+    };
 
     std::vector<rrl_transfer_fold> out;
     progress bar("leave-one-family-out", families.size() * groups.size(), opt.training.progress);

@@ -107,8 +107,9 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
     if (!sigma.empty() && sigma.size() != stars.size())
         throw value_error("tune_rrlyrae: give one label error per star, or none");
     if (base.model.architecture == rrl_architecture::fourier_linear)
-        throw value_error("tune_rrlyrae: fourier_linear is a closed-form ridge fit with no epochs or training "
-                          "hyper-parameters to search; tune paper_gru or gru_fourier");
+        throw value_error(
+            "tune_rrlyrae: fourier_linear is a closed-form ridge fit with no epochs or training "
+            "hyper-parameters to search; tune paper_gru or gru_fourier");
     if (opt.holdout_folds < 2) throw value_error("tune_rrlyrae: holdout_folds must be >= 2");
     if (space.empty()) throw value_error("tune_rrlyrae: the search space is empty");
     {
@@ -120,7 +121,8 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
     std::vector<double> yu;
     for (auto i : index) {
         if (i >= stars.size()) throw value_error("tune_rrlyrae: index " + std::to_string(i) + " out of range");
-        if (!stars[i].ok()) throw value_error("tune_rrlyrae: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
+        if (!stars[i].ok())
+            throw value_error("tune_rrlyrae: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
         if (!probe_model.serves(stars[i].type))
             throw value_error("tune_rrlyrae: star " + stars[i].id + " is " + to_string(stars[i].type) +
                               ", which the model does not serve");

@@ -105,7 +105,8 @@ public:
         net_.reset_parameters(t.seed);
         net_.set_num_threads(t.threads);
         adapter a{*this, x, feh, cost, t};
-        auto hist = detail::fit_giant_network(a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
+        auto hist = detail::fit_giant_network(
+            a, tr, va, {t.learning_rate, t.max_epochs, t.batch_size, t.seed, t.patience, t.progress});
         trained_ = true;
         test_inputs_ = inputs(x, {train_idx.front(), train_idx[train_idx.size() / 2]});
         make_self_test({x[train_idx.front()], x[train_idx[train_idx.size() / 2]]});
@@ -147,12 +148,9 @@ public:
                            {"flux_error", err_.to_json()},
                            {"epsilon", opt_.epsilon},
                            {"outputs", {"feh", "sigma"}}};
-        return {{"format", "ferrum.model"},
-                {"version", 2},
-                {"kind", "ua_csnet"},
-                {"options", nlohmann::json(opt_)},
-                {"preprocessing", pre},
-                {"network", detail::network_document(net_, {}, test_inputs_)},
+        return {{"format", "ferrum.model"}, {"version", 2},
+                {"kind", "ua_csnet"},       {"options", nlohmann::json(opt_)},
+                {"preprocessing", pre},     {"network", detail::network_document(net_, {}, test_inputs_)},
                 {"self_test", self_test_}};
     }
     void save(const std::string& path) { write_file_atomically(path, to_json().dump()); }
@@ -166,7 +164,8 @@ public:
             if (j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
             detail::check_envelope(j, "ua_csnet", where);
             const auto& pre = j.at("preprocessing");
-            const auto o = options_from_json<ua_csnet_options>(j.at("options"), where, missing_option::error, "options.");
+            const auto o = options_from_json<ua_csnet_options>(j.at("options"), where, missing_option::error,
+                                                               "options.");
             ua_csnet m(o);
             m.net_ = detail::network_from_document(j.at("network"), where, verify);
             m.flux_ = standardiser::from_json(pre.at("flux"));
@@ -215,8 +214,11 @@ public:
 private:
     nlohmann::json resampling_json() const {
         const spectra::xp_resample_options r;
-        return {{"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max}, {"pixels", opt_.pixels},
-                {"scale_wavelength", r.scale_wavelength}, {"statistic", "median"}};
+        return {{"lambda_min", r.lambda_min},
+                {"lambda_max", r.lambda_max},
+                {"pixels", opt_.pixels},
+                {"scale_wavelength", r.scale_wavelength},
+                {"statistic", "median"}};
     }
 
     /// Self-test vectors from raw spectra: their pixels and errors and this model's predictions.
@@ -360,7 +362,8 @@ private:
         const auto feh = net_.add("feh_out", nn::dense<float>(in, 1), s);
         const auto eh = net_.add("err0", nn::dense<float>(opt_.pixels, opt_.error_width, nn::activation::relu), e);
         const auto z = net_.concat("z_errors", {s, eh});
-        const auto u = net_.add("unc0", nn::dense<float>(in + opt_.error_width, opt_.uncertainty_width, nn::activation::relu), z);
+        const auto u = net_.add(
+            "unc0", nn::dense<float>(in + opt_.error_width, opt_.uncertainty_width, nn::activation::relu), z);
         const auto lv = net_.add("unc_out", nn::dense<float>(opt_.uncertainty_width, 1), u);
         net_.set_output(net_.concat("output", {feh, lv}));
         net_.reset_parameters(seed_);

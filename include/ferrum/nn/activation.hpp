@@ -13,7 +13,13 @@
 namespace ferrum::nn {
 
 /// The non-linearity applied after a dense layer's affine map.
-enum class activation { linear, relu, tanh, sigmoid, softplus };
+enum class activation {
+    linear,
+    relu,
+    tanh,
+    sigmoid,
+    softplus
+};
 
 /// The name used in model files and error messages ("linear", "relu", ...).
 constexpr std::string_view to_string(activation a) noexcept {
@@ -29,8 +35,8 @@ constexpr std::string_view to_string(activation a) noexcept {
 
 /// Parses a name written by to_string; throws ferrum::value_error for anything else.
 inline activation activation_from_string(std::string_view name) {
-    constexpr std::array<activation, 5> all{activation::linear, activation::relu, activation::tanh,
-                                            activation::sigmoid, activation::softplus};
+    constexpr std::array<activation, 5> all{activation::linear, activation::relu, activation::tanh, activation::sigmoid,
+                                            activation::softplus};
     for (activation a : all)
         if (to_string(a) == name) return a;
     throw value_error("unknown activation '" + std::string(name) +

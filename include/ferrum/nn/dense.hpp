@@ -9,7 +9,7 @@
 
 #include "ferrum/backend/cpu/dense_kernels.hpp"
 #ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
-#include "ferrum/backend/cudnn/dense_kernels.hpp"
+#  include "ferrum/backend/cudnn/dense_kernels.hpp"
 #endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"

@@ -8,7 +8,7 @@
 
 #include "ferrum/backend/cpu/dropout_kernels.hpp"
 #ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
-#include "ferrum/backend/cudnn/dropout_kernels.hpp"
+#  include "ferrum/backend/cudnn/dropout_kernels.hpp"
 #endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
@@ -62,7 +62,8 @@ public:
     /// Model-file fields ("seed" may be left out when reading).
     nlohmann::json config() const { return {{"rate", rate()}, {"seed", seed_}}; }
     static dropout from_config(const nlohmann::json& j) {
-        return dropout(config_field<double>(j, "rate"), j.contains("seed") ? config_field<std::uint64_t>(j, "seed") : 0);
+        return dropout(config_field<double>(j, "rate"),
+                       j.contains("seed") ? config_field<std::uint64_t>(j, "seed") : 0);
     }
 
     /// Called once per training-API forward pass: a pass that samples masks takes the next draw.
@@ -70,19 +71,15 @@ public:
 
     void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
         c.active = active(ctx.run_mode);
-        if (c.active)
-            kernels::forward(rate_, ferrum::splitmix64(seed_) ^ ctx.node, ctx.draw, ctx, x, y, c.k);
-        else
-            y = x;
+        if (c.active) kernels::forward(rate_, ferrum::splitmix64(seed_) ^ ctx.node, ctx.draw, ctx, x, y, c.k);
+        else y = x;
     }
 
     void backward(const matrix<T>&, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx, T*, cache& c,
                   const chunk_info&) const {
         if (!dx) return;
-        if (c.active)
-            kernels::backward(c.k, dy, *dx);
-        else
-            *dx = dy;
+        if (c.active) kernels::backward(c.k, dy, *dx);
+        else *dx = dy;
     }
 
 private:

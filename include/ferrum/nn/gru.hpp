@@ -11,7 +11,7 @@
 
 #include "ferrum/backend/cpu/gru_kernels.hpp"
 #ifdef FERRUM_USE_CUDNN  // linking ferrum::cudnn makes the GPU kernels the default backend
-#include "ferrum/backend/cudnn/gru_kernels.hpp"
+#  include "ferrum/backend/cudnn/gru_kernels.hpp"
 #endif
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/error.hpp"
@@ -95,7 +95,8 @@ public:
         return {{"input_size", input_}, {"hidden_sizes", hidden_}, {"return_sequences", return_sequences_}};
     }
     static gru from_config(const nlohmann::json& j) {
-        return gru(config_field<std::size_t>(j, "input_size"), config_field<std::vector<std::size_t>>(j, "hidden_sizes"),
+        return gru(config_field<std::size_t>(j, "input_size"),
+                   config_field<std::vector<std::size_t>>(j, "hidden_sizes"),
                    config_field<bool>(j, "return_sequences"));
     }
 
@@ -107,10 +108,8 @@ public:
         for (std::size_t k = 0; k < L; ++k)
             kernels::forward(weights(k), k == 0 ? x : c.layers[k - 1].states, ctx, c.layers[k]);
         const auto& states = c.layers.back().states;
-        if (return_sequences_)
-            y = states;
-        else
-            y = states.rightCols(ctx.batch);  // carried states: each sample's own last step
+        if (return_sequences_) y = states;
+        else y = states.rightCols(ctx.batch);  // carried states: each sample's own last step
     }
 
     /// Backpropagation through time; accumulates into grad (laid out as storage()), writes dx if not null.
@@ -132,8 +131,12 @@ private:
     typename kernels::weights weights(std::size_t k) const noexcept {
         const T* p = store_.values().data() + offsets_[k];
         const std::size_t H = hidden_[k], in = k == 0 ? input_ : hidden_[k - 1];
-        return {p, p + 3 * H * in, p + 3 * H * (in + H), p + 3 * H * (in + H + 1),
-                static_cast<Eigen::Index>(in), static_cast<Eigen::Index>(H)};
+        return {p,
+                p + 3 * H * in,
+                p + 3 * H * (in + H),
+                p + 3 * H * (in + H + 1),
+                static_cast<Eigen::Index>(in),
+                static_cast<Eigen::Index>(H)};
     }
     typename kernels::grads grads(std::size_t k, T* flat) const noexcept {
         T* p = flat + offsets_[k];

@@ -65,8 +65,8 @@ struct has_input_shape<L, std::void_t<decltype(std::declval<const L&>().input_sh
 template <class L, class = void>
 struct has_begin_forward : std::false_type {};
 template <class L>
-struct has_begin_forward<L, std::void_t<decltype(std::declval<L&>().begin_forward(mode::inference))>>
-    : std::true_type {};
+struct has_begin_forward<L, std::void_t<decltype(std::declval<L&>().begin_forward(mode::inference))>> : std::true_type {
+};
 
 /// Per-chunk scratch memory of one layer, type-erased.
 struct layer_cache_base {
@@ -105,31 +105,23 @@ struct layer_model_impl final : layer_concept<T> {
     explicit layer_model_impl(L l) : layer(std::move(l)) {}
     explicit layer_model_impl(L* l) : layer(*l) {}
     std::unique_ptr<layer_concept<T>> clone() const override {
-        if constexpr (Ref)
-            return nullptr;  // any_layer re-binds a referenced layer after copying it
-        else
-            return std::make_unique<layer_model_impl>(layer);
+        if constexpr (Ref) return nullptr;  // any_layer re-binds a referenced layer after copying it
+        else return std::make_unique<layer_model_impl>(layer);
     }
-    const void* target(const std::type_info& t) const noexcept override {
-        return t == typeid(L) ? &layer : nullptr;
-    }
+    const void* target(const std::type_info& t) const noexcept override { return t == typeid(L) ? &layer : nullptr; }
     std::string type_name() const override { return L::type_name; }
     nlohmann::json config() const override { return layer.config(); }
     io_shape output_shape(io_shape in) const override { return layer.output_shape(in); }
     io_shape input_shape() const override {
-        if constexpr (has_input_shape<L>::value)
-            return layer.input_shape();
-        else
-            return {};
+        if constexpr (has_input_shape<L>::value) return layer.input_shape();
+        else return {};
     }
     parameter_storage<T>& storage() noexcept override { return layer.storage(); }
     const parameter_storage<T>& storage() const noexcept override { return layer.storage(); }
     void reset_parameters(std::uint64_t seed) override { layer.reset_parameters(seed); }
     std::uint64_t begin_forward(mode m) override {
-        if constexpr (has_begin_forward<L>::value)
-            return layer.begin_forward(m);
-        else
-            return 0;
+        if constexpr (has_begin_forward<L>::value) return layer.begin_forward(m);
+        else return 0;
     }
     std::unique_ptr<layer_cache_base> make_cache() const override {
         return std::make_unique<layer_cache_holder<cache_type>>();
@@ -190,10 +182,8 @@ public:
         }
     }
     any_layer(const any_layer& o) : base(static_cast<const base&>(o)) {
-        if (base::index() == 1)
-            rebind();
-        else
-            impl_ = o.impl_->clone();
+        if (base::index() == 1) rebind();
+        else impl_ = o.impl_->clone();
     }
     any_layer(any_layer&& o) : base(static_cast<base&&>(o)), impl_(std::move(o.impl_)) {
         if (base::index() == 1) rebind();
@@ -311,9 +301,8 @@ template <class L>
 bool register_layer() {
     using T = typename L::value_type;
     using B = typename L::backend_type;
-    layer_registry<T, B>::instance().add(L::type_name, [](const nlohmann::json& j) -> any_layer<T, B> {
-        return L::from_config(j);
-    });
+    layer_registry<T, B>::instance().add(L::type_name,
+                                         [](const nlohmann::json& j) -> any_layer<T, B> { return L::from_config(j); });
     return true;
 }
 
@@ -321,21 +310,20 @@ bool register_layer() {
 
 /// Registers a layer class template `NAME<T, Backend>` for float and double on the CPU backend (and on
 /// the cuDNN backend where ferrum::cudnn is linked). Use it once, at namespace scope in the layer's header.
-#define FERRUM_NN_REGISTER_LAYER_CPU(NAME)                                                                      \
-    namespace ferrum::nn::detail {                                                                            \
-    inline const bool NAME##_registered_cpu = ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cpu>>() && \
-                                              ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cpu>>(); \
-    }
-#define FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)                                                                    \
-    namespace ferrum::nn::detail {                                                                            \
-    inline const bool NAME##_registered_cudnn =                                                               \
-        ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cudnn>>() &&                              \
-        ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cudnn>>();                               \
-    }
+#define FERRUM_NN_REGISTER_LAYER_CPU(NAME)                                                                             \
+  namespace ferrum::nn::detail {                                                                                       \
+  inline const bool NAME##_registered_cpu = ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cpu>>() &&     \
+                                            ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cpu>>();      \
+  }
+#define FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)                                                                           \
+  namespace ferrum::nn::detail {                                                                                       \
+  inline const bool NAME##_registered_cudnn = ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cudnn>>() && \
+                                              ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cudnn>>();  \
+  }
 #ifdef FERRUM_USE_CUDNN
-#define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME) FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)
+#  define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME) FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)
 #else
-#define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME)
+#  define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME)
 #endif
 
 // dropout.hpp names the one layer of the source-compatibility variant base (variant_compatible_layer);

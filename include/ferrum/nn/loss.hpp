@@ -17,7 +17,10 @@ namespace ferrum::nn {
 
 /// How per-sample terms are combined, with PyTorch's names: `mean` divides the (weighted) sum by the
 /// number of samples N -- never by the sum of the weights, as Keras' default "sum_over_batch_size".
-enum class reduction { mean, sum };
+enum class reduction {
+    mean,
+    sum
+};
 
 /// A column vector of network outputs (one per sample), targets, or gradients w.r.t. the outputs.
 template <class T>
@@ -48,12 +51,10 @@ constexpr void require_real_scalar() noexcept {
 }
 
 template <class D>
-void require_sample_vector(const Eigen::MatrixBase<D>& v, const char* what, Eigen::Index n,
-                    const char* function) {
+void require_sample_vector(const Eigen::MatrixBase<D>& v, const char* what, Eigen::Index n, const char* function) {
     if (v.cols() != 1 || v.rows() != n)
-        throw value_error(std::string(function) + ": '" + what + "' must be a column vector of " +
-                          std::to_string(n) + " values (one per sample), got " +
-                          std::to_string(v.rows()) + "x" + std::to_string(v.cols()));
+        throw value_error(std::string(function) + ": '" + what + "' must be a column vector of " + std::to_string(n) +
+                          " values (one per sample), got " + std::to_string(v.rows()) + "x" + std::to_string(v.cols()));
 }
 
 /// Contribution of one sample: its term of the loss and the term's derivatives w.r.t. the first and
@@ -79,8 +80,8 @@ T reduce_terms(Eigen::Index n, const T* weight, reduction r, const char* functio
     for (Eigen::Index i = 0; i < n; ++i) {
         const T w = weight ? weight[i] : T(1);
         if (!(w >= T(0)) || !std::isfinite(w))
-            throw value_error(std::string(function) + ": sample weight " + std::to_string(i) +
-                              " is " + std::to_string(w) + "; weights must be finite and >= 0");
+            throw value_error(std::string(function) + ": sample weight " + std::to_string(i) + " is " +
+                              std::to_string(w) + "; weights must be finite and >= 0");
         const sample_term<T> t = term(i);
         if (!std::isfinite(t.value) || !std::isfinite(t.d_first) || !std::isfinite(t.d_second))
             throw value_error(std::string(function) + ": the loss of sample " + std::to_string(i) +
@@ -118,8 +119,7 @@ using scalar_of = typename D::Scalar;
 template <class D1, class D2, class D3>
 loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& prediction,
                                             const Eigen::MatrixBase<D2>& target,
-                                            const Eigen::MatrixBase<D3>& sample_weight,
-                                            reduction r = reduction::mean) {
+                                            const Eigen::MatrixBase<D3>& sample_weight, reduction r = reduction::mean) {
     using T = detail::scalar_of<D1>;
     detail::require_real_scalar<T>();
     static_assert(std::is_same_v<T, detail::scalar_of<D2>> && std::is_same_v<T, detail::scalar_of<D3>>,
@@ -134,8 +134,8 @@ loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& predict
     out.value = detail::reduce_terms<T>(
         n, w.data(), r, fn,
         [&](Eigen::Index i) {
-            const T d = yhat[i] - y[i];
-            return detail::sample_term<T>{d * d, T(2) * d, T(0)};
+        const T d = yhat[i] - y[i];
+        return detail::sample_term<T>{d * d, T(2) * d, T(0)};
         },
         out.grad, nullptr);
     return out;
@@ -144,8 +144,7 @@ loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& predict
 /// \brief Unweighted mean squared error (all w_i = 1); see the weighted overload.
 template <class D1, class D2>
 loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& prediction,
-                                            const Eigen::MatrixBase<D2>& target,
-                                            reduction r = reduction::mean) {
+                                            const Eigen::MatrixBase<D2>& target, reduction r = reduction::mean) {
     using T = detail::scalar_of<D1>;
     return mse_loss(prediction, target, output_vector<T>::Ones(prediction.rows()), r);
 }
@@ -160,9 +159,9 @@ loss_result<detail::scalar_of<D1>> mse_loss(const Eigen::MatrixBase<D1>& predict
 /// \throws value_error on empty or mismatched inputs, sigma_data < 0, negative weights, non-finite terms.
 template <class D1, class D2, class D3, class D4, class D5>
 heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
-    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var,
-    const Eigen::MatrixBase<D3>& target, const Eigen::MatrixBase<D4>& sigma_data,
-    const Eigen::MatrixBase<D5>& sample_weight, reduction r = reduction::mean) {
+    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var, const Eigen::MatrixBase<D3>& target,
+    const Eigen::MatrixBase<D4>& sigma_data, const Eigen::MatrixBase<D5>& sample_weight,
+    reduction r = reduction::mean) {
     using T = detail::scalar_of<D1>;
     detail::require_real_scalar<T>();
     static_assert(std::is_same_v<T, detail::scalar_of<D2>> && std::is_same_v<T, detail::scalar_of<D3>> &&
@@ -180,15 +179,14 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
     out.value = detail::reduce_terms<T>(
         n, w.data(), r, fn,
         [&](Eigen::Index i) {
-            if (!(sd[i] >= T(0)))
-                throw value_error(std::string(fn) + ": sigma_data[" + std::to_string(i) +
-                                  "] must be >= 0, got " + std::to_string(sd[i]));
-            const auto s = detail::log_add_variance(sd[i], lv[i]);  // s.value = s_i, s.d_first = ds/dlog_var
-            const T resid = y[i] - mu[i];
-            const T inv_var = std::exp(-s.value);
-            const T half_chi2 = T(0.5) * resid * resid * inv_var;
-            return detail::sample_term<T>{half_chi2 + T(0.5) * s.value, -resid * inv_var,
-                                          (T(0.5) - half_chi2) * s.d_first};
+        if (!(sd[i] >= T(0)))
+            throw value_error(std::string(fn) + ": sigma_data[" + std::to_string(i) + "] must be >= 0, got " +
+                              std::to_string(sd[i]));
+        const auto s = detail::log_add_variance(sd[i], lv[i]);  // s.value = s_i, s.d_first = ds/dlog_var
+        const T resid = y[i] - mu[i];
+        const T inv_var = std::exp(-s.value);
+        const T half_chi2 = T(0.5) * resid * resid * inv_var;
+        return detail::sample_term<T>{half_chi2 + T(0.5) * s.value, -resid * inv_var, (T(0.5) - half_chi2) * s.d_first};
         },
         out.grad_mean, &out.grad_log_var);
     return out;
@@ -196,13 +194,13 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
 
 /// \brief Unweighted robust heteroscedastic loss (all w_i = 1); see the weighted overload.
 template <class D1, class D2, class D3, class D4>
-heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
-    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var,
-    const Eigen::MatrixBase<D3>& target, const Eigen::MatrixBase<D4>& sigma_data,
-    reduction r = reduction::mean) {
+heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(const Eigen::MatrixBase<D1>& mean,
+                                                                               const Eigen::MatrixBase<D2>& log_var,
+                                                                               const Eigen::MatrixBase<D3>& target,
+                                                                               const Eigen::MatrixBase<D4>& sigma_data,
+                                                                               reduction r = reduction::mean) {
     using T = detail::scalar_of<D1>;
-    return robust_heteroscedastic_loss(mean, log_var, target, sigma_data,
-                                       output_vector<T>::Ones(mean.rows()), r);
+    return robust_heteroscedastic_loss(mean, log_var, target, sigma_data, output_vector<T>::Ones(mean.rows()), r);
 }
 
 // --- cost-sensitive Gaussian NLL with an error floor (UA-CSNet) ------------------------------------
@@ -216,9 +214,9 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> robust_heteroscedastic_loss(
 /// \throws value_error on empty or mismatched inputs, epsilon <= 0, negative costs, non-finite terms.
 template <class D1, class D2, class D3, class D4>
 heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
-    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var,
-    const Eigen::MatrixBase<D3>& target, const Eigen::MatrixBase<D4>& cost,
-    detail::scalar_of<D1> epsilon = detail::scalar_of<D1>(0.02), reduction r = reduction::sum) {
+    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var, const Eigen::MatrixBase<D3>& target,
+    const Eigen::MatrixBase<D4>& cost, detail::scalar_of<D1> epsilon = detail::scalar_of<D1>(0.02),
+    reduction r = reduction::sum) {
     using T = detail::scalar_of<D1>;
     detail::require_real_scalar<T>();
     static_assert(std::is_same_v<T, detail::scalar_of<D2>> && std::is_same_v<T, detail::scalar_of<D3>> &&
@@ -239,14 +237,14 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
     out.value = detail::reduce_terms<T>(
         n, c.data(), r, fn,
         [&](Eigen::Index i) {
-            const T model_var = std::exp(lv[i]);
-            const bool floored = model_var < epsilon;
-            const T var = floored ? epsilon : model_var;
-            const T resid = y[i] - mu[i];
-            const T half_chi2 = T(0.5) * resid * resid / var;
-            // ln(var) is taken from log_var itself where unfloored: exact, unlike ln(exp(log_var)).
-            return detail::sample_term<T>{half_chi2 + T(0.5) * (floored ? log_eps : lv[i]),
-                                          -resid / var, floored ? T(0) : T(0.5) - half_chi2};
+        const T model_var = std::exp(lv[i]);
+        const bool floored = model_var < epsilon;
+        const T var = floored ? epsilon : model_var;
+        const T resid = y[i] - mu[i];
+        const T half_chi2 = T(0.5) * resid * resid / var;
+        // ln(var) is taken from log_var itself where unfloored: exact, unlike ln(exp(log_var)).
+        return detail::sample_term<T>{half_chi2 + T(0.5) * (floored ? log_eps : lv[i]), -resid / var,
+                                      floored ? T(0) : T(0.5) - half_chi2};
         },
         out.grad_mean, &out.grad_log_var);
     return out;
@@ -255,9 +253,8 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
 /// \brief The same NLL with unit costs (c_i = 1).
 template <class D1, class D2, class D3>
 heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
-    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var,
-    const Eigen::MatrixBase<D3>& target, detail::scalar_of<D1> epsilon = detail::scalar_of<D1>(0.02),
-    reduction r = reduction::sum) {
+    const Eigen::MatrixBase<D1>& mean, const Eigen::MatrixBase<D2>& log_var, const Eigen::MatrixBase<D3>& target,
+    detail::scalar_of<D1> epsilon = detail::scalar_of<D1>(0.02), reduction r = reduction::sum) {
     using T = detail::scalar_of<D1>;
     return cost_sensitive_gaussian_nll(mean, log_var, target, output_vector<T>::Ones(mean.rows()), epsilon, r);
 }
@@ -269,7 +266,7 @@ heteroscedastic_loss_result<detail::scalar_of<D1>> cost_sensitive_gaussian_nll(
 /// \throws value_error on a non-finite [Fe/H] or C < 0.
 template <class D>
 output_vector<detail::scalar_of<D>> fallows_sanders_weight(const Eigen::MatrixBase<D>& feh,
-                                                    detail::scalar_of<D> c = detail::scalar_of<D>(0.5)) {
+                                                           detail::scalar_of<D> c = detail::scalar_of<D>(0.5)) {
     using T = detail::scalar_of<D>;
     detail::require_real_scalar<T>();
     if (!(c >= T(0)) || !std::isfinite(c))

@@ -32,9 +32,9 @@ namespace ferrum::nn {
 struct save_options {
     nlohmann::json preprocessing = nlohmann::json::object();  ///< free-form: N points, channels, scaling...
     nlohmann::json metadata = nlohmann::json::object();       ///< free-form: data set, paper, date...
-    std::size_t test_batch = 3;     ///< samples in the generated test vectors
-    std::size_t test_steps = 16;    ///< steps of generated test sequences (if the model takes sequences)
-    std::uint64_t test_seed = 2026; ///< generator of the test inputs
+    std::size_t test_batch = 3;                               ///< samples in the generated test vectors
+    std::size_t test_steps = 16;     ///< steps of generated test sequences (if the model takes sequences)
+    std::uint64_t test_seed = 2026;  ///< generator of the test inputs
 };
 
 /// A loaded model: the network (as a graph; a chain of layers is also loadable as nn::sequential) and the
@@ -80,8 +80,7 @@ public:
     }
     void allow_only(const nlohmann::json& j, const std::set<std::string>& keys, const std::string& path) const {
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (!keys.count(it.key()))
-                fail(path.empty() ? it.key() : path + "." + it.key(), "unknown field");
+            if (!keys.count(it.key())) fail(path.empty() ? it.key() : path + "." + it.key(), "unknown field");
     }
 
     /// Flattens a nested array of numbers, checking that it is rectangular with the expected shape.
@@ -93,8 +92,7 @@ public:
             shape.push_back(p->size());
             if (p->empty()) break;
         }
-        if (shape != expected)
-            fail(path, "shape " + shape_string(shape) + " expected " + shape_string(expected));
+        if (shape != expected) fail(path, "shape " + shape_string(shape) + " expected " + shape_string(expected));
         std::vector<T> out;
         out.reserve([&] {
             std::size_t n = 1;
@@ -116,7 +114,8 @@ private:
             out.push_back(static_cast<T>(v));
             return;
         }
-        if (!j.is_array() || j.size() != shape[depth]) fail(path, "is not a rectangular array of shape " + shape_string(shape));
+        if (!j.is_array() || j.size() != shape[depth])
+            fail(path, "is not a rectangular array of shape " + shape_string(shape));
         for (const auto& e : j) flatten(e, depth + 1, shape, out, path);
     }
     std::string file_;
@@ -214,7 +213,9 @@ inline bool is_envelope(const nlohmann::json& j) {
     return j.is_object() && j.contains("format") && j["format"] == "ferrum.model";
 }
 /// The architecture part of a document (the whole document in version 1) and its JSON path.
-inline const nlohmann::json& architecture_of(const nlohmann::json& j) { return is_envelope(j) ? j.at("architecture") : j; }
+inline const nlohmann::json& architecture_of(const nlohmann::json& j) {
+    return is_envelope(j) ? j.at("architecture") : j;
+}
 /// The self-test vectors a loader re-runs and their JSON path: version 1 "test_vectors"; version 2
 /// "self_test" of kind "nn" only. Null when there are none to run.
 inline const nlohmann::json* self_test_of(const nlohmann::json& j, std::string& path) {
@@ -242,7 +243,8 @@ void network_from_json(graph<T, Backend>& g, const nlohmann::json& j, const std:
         r.allow_only(inputs[i], {"name", "features", "sequence"}, p);
         const auto name = r.get<std::string>(inputs[i], "name", p);
         try {
-            ids[name] = g.add_input(name, {r.get<Eigen::Index>(inputs[i], "features", p), r.get<bool>(inputs[i], "sequence", p)});
+            ids[name] = g.add_input(
+                name, {r.get<Eigen::Index>(inputs[i], "features", p), r.get<bool>(inputs[i], "sequence", p)});
         } catch (const value_error& e) {
             r.fail(p, e.what());
         }
@@ -284,8 +286,11 @@ void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_
     if (!j.is_object()) r.fail("", "a model file holds one JSON object");
     const auto format = r.get<std::string>(j, "format", "");
     if (format == "ferrum.model") {
-        r.allow_only(j, {"format", "version", "kind", "architecture", "parameters", "preprocessing", "metadata", "self_test"}, "");
-        if (r.get<int>(j, "version", "") != 2) r.fail("version", "unsupported version (this reader knows 2 for ferrum.model)");
+        r.allow_only(
+            j, {"format", "version", "kind", "architecture", "parameters", "preprocessing", "metadata", "self_test"},
+            "");
+        if (r.get<int>(j, "version", "") != 2)
+            r.fail("version", "unsupported version (this reader knows 2 for ferrum.model)");
         r.get<std::string>(j, "kind", "");
         const auto& arch = r.at(j, "architecture", "");
         r.allow_only(arch, {"dtype", "inputs", "layers", "output"}, "architecture");
@@ -293,8 +298,12 @@ void graph_from_json(graph<T, Backend>& g, const nlohmann::json& j, const model_
         if (!params.is_object()) r.fail("parameters", "expected an object");
         network_from_json(g, arch, "architecture", r, &params);
     } else if (format == "ferrum.nn.model") {
-        r.allow_only(j, {"format", "version", "dtype", "inputs", "layers", "output", "preprocessing", "metadata", "test_vectors"}, "");
-        if (r.get<int>(j, "version", "") != 1) r.fail("version", "unsupported version (this reader knows 1 for ferrum.nn.model)");
+        r.allow_only(
+            j,
+            {"format", "version", "dtype", "inputs", "layers", "output", "preprocessing", "metadata", "test_vectors"},
+            "");
+        if (r.get<int>(j, "version", "") != 1)
+            r.fail("version", "unsupported version (this reader knows 1 for ferrum.nn.model)");
         network_from_json(g, j, "", r, nullptr);
     } else {
         r.fail("format", "is not 'ferrum.model' (version 2) or 'ferrum.nn.model' (version 1)");
@@ -374,7 +383,8 @@ nlohmann::json view_json(const input_view<T>& v) {
 /// The model document: architecture, weights, options' preprocessing and metadata, and one test vector --
 /// `test_inputs` (with `test_lengths`) when given, else seeded random inputs -- run through the model.
 template <class T, class Backend>
-nlohmann::json graph_document(const graph<T, Backend>& g, const save_options& opt, const std::vector<input_view<T>>& test_inputs,
+nlohmann::json graph_document(const graph<T, Backend>& g, const save_options& opt,
+                              const std::vector<input_view<T>>& test_inputs,
                               const std::vector<std::size_t>& test_lengths) {
     nlohmann::json j = model_json(g);
     j["preprocessing"] = opt.preprocessing;
@@ -429,11 +439,13 @@ inline nlohmann::json read_model_document(const std::filesystem::path& path) {
 /// \brief Writes `model` (weights, architecture, options.preprocessing and generated test vectors) to
 /// `path` atomically.
 template <class T, class Backend>
-void save_model(const std::filesystem::path& path, const sequential<T, Backend>& model, const save_options& options = {}) {
+void save_model(const std::filesystem::path& path, const sequential<T, Backend>& model,
+                const save_options& options = {}) {
     detail::save_graph(path, model.engine(), options);
 }
 template <class T, class Backend>
-void save_model(const std::filesystem::path& path, const functional<T, Backend>& model, const save_options& options = {}) {
+void save_model(const std::filesystem::path& path, const functional<T, Backend>& model,
+                const save_options& options = {}) {
     detail::save_graph(path, model.engine(), options);
 }
 

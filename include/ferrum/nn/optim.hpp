@@ -50,8 +50,7 @@ inline void check_adam_options(const adam_options& o) {
 template <class T>
 void require_buffers(const parameter_ref<T>& p, const char* function) {
     if (!p.value || !p.grad)
-        throw value_error(std::string(function) + ": parameter '" + p.name +
-                          "' has no value or no gradient buffer");
+        throw value_error(std::string(function) + ": parameter '" + p.name + "' has no value or no gradient buffer");
 }
 
 }  // namespace detail
@@ -126,9 +125,8 @@ public:
                 const T denom = std::sqrt(v) / bias2_sqrt + e;
                 const T updated = p.value[i] + (-step_size) * m / denom;  // addcdiv's (value*t1)/t2
                 if (!std::isfinite(updated))
-                    throw value_error("adam: step " + std::to_string(t) + " would make parameter '" +
-                                      p.name + "'[" + std::to_string(i) +
-                                      "] non-finite (gradient " + std::to_string(p.grad[i]) + ")");
+                    throw value_error("adam: step " + std::to_string(t) + " would make parameter '" + p.name + "'[" +
+                                      std::to_string(i) + "] non-finite (gradient " + std::to_string(p.grad[i]) + ")");
                 new_m[k][i] = m;
                 new_v[k][i] = v;
                 new_p[k][i] = updated;
@@ -157,8 +155,7 @@ public:
                         {"keras_epsilon", options_.keras_epsilon}};
         j["step"] = step_;
         nlohmann::json params = nlohmann::json::array();
-        for (const auto& s : slots_)
-            params.push_back({{"name", s.name}, {"shape", s.shape}, {"m", s.m}, {"v", s.v}});
+        for (const auto& s : slots_) params.push_back({{"name", s.name}, {"shape", s.shape}, {"m", s.m}, {"v", s.v}});
         j["params"] = std::move(params);
         return j;
     }
@@ -173,8 +170,7 @@ public:
                 throw value_error("adam::load_state_dict: not an Adam state (format '" +
                                   j.at("format").get<std::string>() + "')");
             if (j.at("version").get<int>() != 1)
-                throw value_error("adam::load_state_dict: unsupported state version " +
-                                  j.at("version").dump());
+                throw value_error("adam::load_state_dict: unsupported state version " + j.at("version").dump());
             const auto& o = j.at("options");
             adam_options opt;
             opt.lr = o.at("lr").get<double>();
@@ -192,8 +188,8 @@ public:
                        p.at("m").get<std::vector<T>>(), p.at("v").get<std::vector<T>>()};
                 const std::size_t n = size_of(s.shape);
                 if (s.m.size() != n || s.v.size() != n)
-                    throw value_error("adam::load_state_dict: parameter '" + s.name +
-                                      "': m and v must hold " + std::to_string(n) + " values");
+                    throw value_error("adam::load_state_dict: parameter '" + s.name + "': m and v must hold " +
+                                      std::to_string(n) + " values");
                 slots.push_back(std::move(s));
             }
             if (step == 0 && !slots.empty())
@@ -234,15 +230,13 @@ private:
     static void check_same_list(const parameter_list<T>& params, const std::vector<slot>& slots) {
         if (params.size() != slots.size())
             throw value_error("adam::step: got " + std::to_string(params.size()) +
-                              " parameters, but this optimiser's state is for " +
-                              std::to_string(slots.size()));
+                              " parameters, but this optimiser's state is for " + std::to_string(slots.size()));
         for (std::size_t k = 0; k < params.size(); ++k) {
             detail::require_buffers(params[k], "adam::step");
             if (params[k].name != slots[k].name || params[k].shape != slots[k].shape)
-                throw value_error("adam::step: parameter " + std::to_string(k) + " is '" +
-                                  params[k].name + "' " + shape_str(params[k].shape) +
-                                  ", but the optimiser's state is for '" + slots[k].name + "' " +
-                                  shape_str(slots[k].shape));
+                throw value_error("adam::step: parameter " + std::to_string(k) + " is '" + params[k].name + "' " +
+                                  shape_str(params[k].shape) + ", but the optimiser's state is for '" + slots[k].name +
+                                  "' " + shape_str(slots[k].shape));
         }
     }
 
@@ -260,8 +254,7 @@ template <class T>
 T clip_grad_norm(const parameter_list<T>& params, T max_norm) {
     detail::require_real_scalar<T>();
     if (!(max_norm >= T(0)) || !std::isfinite(max_norm))
-        throw value_error("clip_grad_norm: max_norm must be finite and >= 0, got " +
-                          std::to_string(max_norm));
+        throw value_error("clip_grad_norm: max_norm must be finite and >= 0, got " + std::to_string(max_norm));
     // As PyTorch: the norm of the per-parameter norms.
     T sum_sq = 0;
     for (const auto& p : params) {
@@ -271,12 +264,12 @@ T clip_grad_norm(const parameter_list<T>& params, T max_norm) {
     }
     const T total = std::sqrt(sum_sq);
     if (!std::isfinite(total))
-        throw value_error("clip_grad_norm: the total gradient norm is not finite; "
-                          "a gradient holds NaN or inf");
+        throw value_error(
+            "clip_grad_norm: the total gradient norm is not finite; "
+            "a gradient holds NaN or inf");
     const T coef = max_norm / (total + T(1e-6));
     if (coef < T(1))
-        for (const auto& p : params)
-            Eigen::Map<output_vector<T>>(p.grad, static_cast<Eigen::Index>(p.size())) *= coef;
+        for (const auto& p : params) Eigen::Map<output_vector<T>>(p.grad, static_cast<Eigen::Index>(p.size())) *= coef;
     return total;
 }
 

@@ -10,7 +10,11 @@
 namespace ferrum::nn {
 
 /// What a parameter is, for penalties that treat kernels, recurrent kernels and biases differently.
-enum class parameter_role { kernel, recurrent, bias };
+enum class parameter_role {
+    kernel,
+    recurrent,
+    bias
+};
 
 /// \brief A non-owning view of one parameter tensor (contiguous, row-major, PyTorch shape) and its
 /// gradient buffer of the same size. Valid while the owning layer lives and is not resized.

@@ -52,12 +52,11 @@ private:
 
     void check() const {
         const double all[] = {kernel_l1, kernel_l2, recurrent_l1, recurrent_l2, bias_l1, bias_l2};
-        const char* names[] = {"kernel_l1",    "kernel_l2", "recurrent_l1",
-                               "recurrent_l2", "bias_l1",   "bias_l2"};
+        const char* names[] = {"kernel_l1", "kernel_l2", "recurrent_l1", "recurrent_l2", "bias_l1", "bias_l2"};
         for (int k = 0; k < 6; ++k)
             if (!(all[k] >= 0) || !std::isfinite(all[k]))
-                throw value_error(std::string("regularizer: ") + names[k] +
-                                  " must be finite and >= 0, got " + std::to_string(all[k]));
+                throw value_error(std::string("regularizer: ") + names[k] + " must be finite and >= 0, got " +
+                                  std::to_string(all[k]));
     }
 
     template <class T>
@@ -71,8 +70,7 @@ private:
         check();
         for (const auto& p : params)
             if (!p.value || (add_gradient && !p.grad))
-                throw value_error("regularizer: parameter '" + p.name +
-                                  "' has no value or no gradient buffer");
+                throw value_error("regularizer: parameter '" + p.name + "' has no value or no gradient buffer");
         T total = 0;
         for (const auto& p : params) {
             const coefficients c = for_role(p.role);
@@ -80,15 +78,14 @@ private:
             const auto w = values(p);
             total += static_cast<T>(c.l1) * w.cwiseAbs().sum() + static_cast<T>(c.l2) * w.squaredNorm();
         }
-        if (!std::isfinite(total))
-            throw value_error("regularizer: the penalty is not finite; a weight is NaN or inf");
+        if (!std::isfinite(total)) throw value_error("regularizer: the penalty is not finite; a weight is NaN or inf");
         if (add_gradient)
             for (const auto& p : params) {
                 const coefficients c = for_role(p.role);
                 if (c.l1 == 0 && c.l2 == 0) continue;
                 const auto w = values(p);
-                Eigen::Map<output_vector<T>>(p.grad, w.size()) +=
-                    static_cast<T>(c.l1) * w.cwiseSign() + static_cast<T>(2 * c.l2) * w;
+                Eigen::Map<output_vector<T>>(p.grad, w.size()) += static_cast<T>(c.l1) * w.cwiseSign() +
+                                                                  static_cast<T>(2 * c.l2) * w;
             }
         return total;
     }

@@ -40,8 +40,7 @@ public:
 
     /// Output (batch, features) for a batch (batch, time, features) or (batch, features). `lengths` gives
     /// each sample's valid steps (empty: all). In mode::training, backward() may follow.
-    xt::xtensor<T, 2> forward(input_view<T> x, const std::vector<std::size_t>& lengths = {},
-                              mode m = mode::inference) {
+    xt::xtensor<T, 2> forward(input_view<T> x, const std::vector<std::size_t>& lengths = {}, mode m = mode::inference) {
         run(x, lengths, m);
         if (this->graph_.output_shape().sequence)
             throw value_error("this model returns sequences: use forward_sequence()");
@@ -57,8 +56,8 @@ public:
     /// \brief Inference that does not change the model (const; safe from many threads at once): the
     /// output (batch, features) of forward(x, lengths, m) with every buffer owned by this call. In
     /// mode::mc_dropout the dropout masks are drawn from `dropout_seed` (reproducible, thread-count free).
-    xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {},
-                              mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
+    xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {}, mode m = mode::inference,
+                              std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
         if (this->graph_.output_shape().sequence)
             throw value_error("this model returns sequences: use predict({x}, ...)");
         return this->graph_.predict({x}, lengths, m, dropout_seed, threads);

@@ -17,7 +17,16 @@
 namespace ferrum::photometry {
 
 /// The eight bands, in this order everywhere (arrays of magnitudes are indexed by these).
-enum band : std::size_t { G = 0, BP, RP, J, H, Ks, W1, W2 };
+enum band : std::size_t {
+    G = 0,
+    BP,
+    RP,
+    J,
+    H,
+    Ks,
+    W1,
+    W2
+};
 inline constexpr std::size_t n_bands = 8;
 inline constexpr std::array<const char*, n_bands> band_names{"G", "BP", "RP", "J", "H", "Ks", "W1", "W2"};
 
@@ -26,10 +35,22 @@ inline constexpr std::array<double, n_bands> wang_chen_2019_a_over_av{0.789, 1.0
                                                                       0.131, 0.078, 0.039, 0.026};
 
 /// The 16 colours (first band minus second band).
-inline constexpr std::array<std::array<std::size_t, 2>, 16> colour_pairs{{{BP, RP}, {G, RP}, {BP, G}, {G, J},
-                                                                          {RP, J}, {J, H}, {H, Ks}, {J, Ks},
-                                                                          {Ks, W1}, {W1, W2}, {G, Ks}, {BP, Ks},
-                                                                          {RP, Ks}, {H, W2}, {G, W1}, {G, W2}}};
+inline constexpr std::array<std::array<std::size_t, 2>, 16> colour_pairs{{{BP, RP},
+                                                                          {G, RP},
+                                                                          {BP, G},
+                                                                          {G, J},
+                                                                          {RP, J},
+                                                                          {J, H},
+                                                                          {H, Ks},
+                                                                          {J, Ks},
+                                                                          {Ks, W1},
+                                                                          {W1, W2},
+                                                                          {G, Ks},
+                                                                          {BP, Ks},
+                                                                          {RP, Ks},
+                                                                          {H, W2},
+                                                                          {G, W1},
+                                                                          {G, W2}}};
 inline constexpr std::size_t n_colours = colour_pairs.size();
 
 /// Apparent magnitudes of one star; NaN marks a missing band.
@@ -65,7 +86,7 @@ inline double rjce_a_ks(double h, double w2, const colour_feature_options& o = {
 
 /// The features of one star and what was missing for them.
 struct colour_features {
-    std::vector<double> values;                  ///< 16 colours, then (if asked) 8 absolute magnitudes
+    std::vector<double> values;                    ///< 16 colours, then (if asked) 8 absolute magnitudes
     std::array<double, n_bands> dereddened_mag{};  ///< m - A_m
     double a_ks = NAN;
     std::string missing;  ///< "" when complete, else e.g. "missing bands: J, W2" or "parallax <= 0"
@@ -116,8 +137,8 @@ inline colour_features make_colour_features(const std::array<double, n_bands>& m
 /// Column names of a photometry CSV (defaults: Gaia DR3 and its 2MASS / AllWISE cross-match names).
 struct photometry_columns {
     std::string source_id = "source_id";
-    std::array<std::string, n_bands> mag{"phot_g_mean_mag", "phot_bp_mean_mag", "phot_rp_mean_mag", "j_m",
-                                         "h_m", "ks_m", "w1mpro", "w2mpro"};
+    std::array<std::string, n_bands> mag{
+        "phot_g_mean_mag", "phot_bp_mean_mag", "phot_rp_mean_mag", "j_m", "h_m", "ks_m", "w1mpro", "w2mpro"};
     std::string parallax = "parallax";
     std::string parallax_error = "parallax_error";
 };

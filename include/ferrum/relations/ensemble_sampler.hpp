@@ -24,10 +24,10 @@ namespace ferrum {
 
 /// \brief Settings of run_ensemble_sampler().
 struct ensemble_options {
-    std::size_t walkers = 32;   ///< even, >= 2 * dimension
-    std::size_t burn_in = 1000; ///< steps discarded
-    std::size_t steps = 2000;   ///< steps kept
-    double a = 2.0;             ///< stretch scale: z ~ g(z) proportional to 1/sqrt(z) on [1/a, a]
+    std::size_t walkers = 32;    ///< even, >= 2 * dimension
+    std::size_t burn_in = 1000;  ///< steps discarded
+    std::size_t steps = 2000;    ///< steps kept
+    double a = 2.0;              ///< stretch scale: z ~ g(z) proportional to 1/sqrt(z) on [1/a, a]
     bool show_progress = progress_enabled_by_default();
 };
 
@@ -67,7 +67,8 @@ ensemble_chain run_ensemble_sampler(LogProb&& log_prob, const std::vector<Eigen:
         if (std::size_t(x[k].size()) != dim) throw value_error("run_ensemble_sampler: walkers of different dimension");
         lp[k] = log_prob(x[k]);
         if (!std::isfinite(lp[k]))
-            throw value_error("run_ensemble_sampler: walker " + std::to_string(k) + " starts where log_prob is not finite");
+            throw value_error("run_ensemble_sampler: walker " + std::to_string(k) +
+                              " starts where log_prob is not finite");
     }
 
     ensemble_chain chain;

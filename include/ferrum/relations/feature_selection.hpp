@@ -20,8 +20,8 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
-#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/relations/feature_table.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/stats/metrics.hpp"
 #include "ferrum/train/kfold.hpp"
 
@@ -29,12 +29,12 @@ namespace ferrum {
 
 /// \brief Features in rank order with the score that ranked them.
 struct feature_ranking {
-    std::string method;                ///< e.g. "F-test", "forward selection (5-fold CV R^2)"
-    std::string score_name;            ///< column title of `score`
-    std::vector<std::string> names;    ///< best first (forward/F-test) or kept longest first (backward)
-    std::vector<double> score;         ///< F, or the CV score of the set after the step
-    std::vector<double> score_sd;      ///< CV only: standard deviation of the score over the folds
-    std::vector<double> p_value;       ///< F-test only
+    std::string method;              ///< e.g. "F-test", "forward selection (5-fold CV R^2)"
+    std::string score_name;          ///< column title of `score`
+    std::vector<std::string> names;  ///< best first (forward/F-test) or kept longest first (backward)
+    std::vector<double> score;       ///< F, or the CV score of the set after the step
+    std::vector<double> score_sd;    ///< CV only: standard deviation of the score over the folds
+    std::vector<double> p_value;     ///< F-test only
 
     /// The first k names of the ranking (the k best features).
     std::vector<std::string> best(std::size_t k) const {
@@ -119,7 +119,8 @@ inline feature_ranking rank_by_f_test(const feature_table& X, const std::vector<
 /// \brief The k features with the largest F statistic, in table column order (SelectKBest(f_regression, k)).
 inline std::vector<std::string> select_k_best(const feature_table& X, const std::vector<double>& y, std::size_t k) {
     if (k == 0 || k > X.cols())
-        throw value_error("select_k_best: k = " + std::to_string(k) + " must be in [1, " + std::to_string(X.cols()) + "]");
+        throw value_error("select_k_best: k = " + std::to_string(k) + " must be in [1, " + std::to_string(X.cols()) +
+                          "]");
     const auto chosen = rank_by_f_test(X, y).best(k);
     std::vector<std::string> out;
     for (const auto& n : X.names)
@@ -150,26 +151,33 @@ inline std::vector<double> least_squares_fit_predict(const feature_table& train,
 }
 
 /// \brief Direction of sequential_feature_selection().
-enum class selection_direction { forward, backward };
+enum class selection_direction {
+    forward,
+    backward
+};
 
 /// \brief Cross-validation score of sequential_feature_selection(); both are "larger is better".
-enum class selection_scoring { r2, neg_rmse };
+enum class selection_scoring {
+    r2,
+    neg_rmse
+};
 
 /// \brief Options of sequential_feature_selection().
 struct sequential_selection_options {
     selection_direction direction = selection_direction::forward;
     selection_scoring scoring = selection_scoring::r2;
     std::size_t n_splits = 5, n_repeats = 1;
-    std::uint64_t seed = 0;        ///< of the repeated stratified K-fold (train/kfold.hpp)
-    std::vector<train::fold> folds;       ///< explicit folds; when given, n_splits/n_repeats/seed are not used
+    std::uint64_t seed = 0;          ///< of the repeated stratified K-fold (train/kfold.hpp)
+    std::vector<train::fold> folds;  ///< explicit folds; when given, n_splits/n_repeats/seed are not used
     bool show_progress = progress_enabled_by_default();
 };
 
 /// \brief Mean and standard deviation over folds of the score of `fit_predict` on the columns `subset`.
 template <class FitPredict>
 std::pair<double, double> cross_validated_score(const feature_table& X, const std::vector<double>& y,
-                                                const std::vector<std::string>& subset, const std::vector<train::fold>& folds,
-                                                selection_scoring scoring, FitPredict& fit_predict) {
+                                                const std::vector<std::string>& subset,
+                                                const std::vector<train::fold>& folds, selection_scoring scoring,
+                                                FitPredict& fit_predict) {
     const feature_table S = X.subset_columns(subset);
     std::vector<double> scores;
     for (const auto& f : folds) {
@@ -204,9 +212,9 @@ feature_ranking sequential_feature_selection(const feature_table& X, const std::
     X.validate("sequential_feature_selection");
     detail::check_target("sequential_feature_selection", X.rows(), y, {});
     if (X.cols() == 0) throw value_error("sequential_feature_selection: no features");
-    const std::vector<train::fold> folds = options.folds.empty()
-                                        ? train::repeated_stratified_kfold(y, options.n_splits, options.n_repeats, options.seed)
-                                        : options.folds;
+    const std::vector<train::fold> folds =
+        options.folds.empty() ? train::repeated_stratified_kfold(y, options.n_splits, options.n_repeats, options.seed)
+                              : options.folds;
     const bool forward = options.direction == selection_direction::forward;
     const std::size_t p = X.cols();
     std::vector<std::string> current = forward ? std::vector<std::string>{} : X.names;
@@ -237,7 +245,8 @@ feature_ranking sequential_feature_selection(const feature_table& X, const std::
     feature_ranking r;
     const std::string cv = std::to_string(options.folds.empty() ? options.n_splits : folds.size()) +
                            (options.folds.empty() ? "-fold" : " folds") +
-                           (options.folds.empty() && options.n_repeats > 1 ? " x" + std::to_string(options.n_repeats) : "");
+                           (options.folds.empty() && options.n_repeats > 1 ? " x" + std::to_string(options.n_repeats)
+                                                                           : "");
     const std::string sc = options.scoring == selection_scoring::r2 ? "R^2" : "-RMSE";
     r.score_name = "CV " + sc;
     if (forward) {

@@ -131,7 +131,8 @@ struct feature_table {
                                   " errors for " + std::to_string(rows()) + " values");
             for (std::size_t i = 0; i < rows(); ++i) {
                 if (!std::isfinite(values[j][i]))
-                    throw value_error(who + ": feature '" + names[j] + "' of row " + std::to_string(i) + " is not finite");
+                    throw value_error(who + ": feature '" + names[j] + "' of row " + std::to_string(i) +
+                                      " is not finite");
                 if (!errors[j].empty() && !(std::isfinite(errors[j][i]) && errors[j][i] >= 0))
                     throw value_error(who + ": error of feature '" + names[j] + "' of row " + std::to_string(i) +
                                       " is negative or not finite");
@@ -157,7 +158,8 @@ inline void check_target(const std::string& who, std::size_t n, const std::vecto
     if (y.size() != n)
         throw value_error(who + ": " + std::to_string(y.size()) + " targets for " + std::to_string(n) + " rows");
     if (!y_err.empty() && y_err.size() != n)
-        throw value_error(who + ": " + std::to_string(y_err.size()) + " target errors for " + std::to_string(n) + " rows");
+        throw value_error(who + ": " + std::to_string(y_err.size()) + " target errors for " + std::to_string(n) +
+                          " rows");
     for (std::size_t i = 0; i < n; ++i) {
         if (!std::isfinite(y[i])) throw value_error(who + ": target of row " + std::to_string(i) + " is not finite");
         if (!y_err.empty() && !(std::isfinite(y_err[i]) && y_err[i] >= 0))

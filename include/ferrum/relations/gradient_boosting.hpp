@@ -4,7 +4,8 @@
 #pragma once
 
 #ifndef FERRUM_HAS_XGBOOST
-#error "ferrum/relations/gradient_boosting.hpp needs XGBoost: link the CMake target ferrum::xgboost (Debian: apt-get install libxgboost-dev), which defines FERRUM_HAS_XGBOOST"
+#  error                                                                                                               \
+      "ferrum/relations/gradient_boosting.hpp needs XGBoost: link the CMake target ferrum::xgboost (Debian: apt-get install libxgboost-dev), which defines FERRUM_HAS_XGBOOST"
 #endif
 
 #include <xgboost/c_api.h>
@@ -28,15 +29,15 @@ namespace ferrum {
 
 /// \brief Hyper-parameters (XGBoost's names and meanings).
 struct gradient_boosting_options {
-    int n_estimators = 300;          ///< boosting rounds
-    double learning_rate = 0.05;     ///< eta
+    int n_estimators = 300;       ///< boosting rounds
+    double learning_rate = 0.05;  ///< eta
     int max_depth = 3;
     double subsample = 0.8;
     double colsample_bytree = 1.0;
     double min_child_weight = 1.0;
     double reg_lambda = 1.0;
     std::uint64_t seed = 0;
-    int nthread = 1;                 ///< XGBoost threads (results are deterministic for a seed and nthread)
+    int nthread = 1;  ///< XGBoost threads (results are deterministic for a seed and nthread)
     phase_convention convention = phase_convention::cosine;  ///< convention of the training phases
 };
 

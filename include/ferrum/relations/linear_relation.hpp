@@ -21,9 +21,9 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/relations/detail/random.hpp"
-#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
 #include "ferrum/relations/feature_table.hpp"
+#include "ferrum/stats/detail/special_functions.hpp"
 #include "ferrum/stats/metrics.hpp"
 
 namespace ferrum {
@@ -39,13 +39,13 @@ inline const char* to_string(fit_method m) noexcept { return m == fit_method::la
 /// \brief Options of fit_linear_relation().
 struct linear_relation_options {
     fit_method method = fit_method::laplace;
-    bool intrinsic_scatter = true;       ///< fit sigma_int (else it is fixed at 0)
-    std::vector<double> levels{0.68, 0.95};  ///< credible levels of the reported intervals
-    ensemble_options sampler{};          ///< walkers, burn-in and kept steps of the MCMC path
-    std::uint64_t seed = 20250101;       ///< seeds the MCMC walkers
-    int max_iterations = 200;            ///< Newton iterations of the maximum-likelihood path
+    bool intrinsic_scatter = true;                           ///< fit sigma_int (else it is fixed at 0)
+    std::vector<double> levels{0.68, 0.95};                  ///< credible levels of the reported intervals
+    ensemble_options sampler{};                              ///< walkers, burn-in and kept steps of the MCMC path
+    std::uint64_t seed = 20250101;                           ///< seeds the MCMC walkers
+    int max_iterations = 200;                                ///< Newton iterations of the maximum-likelihood path
     phase_convention convention = phase_convention::cosine;  ///< convention of the training phases
-    std::string target = "feh";          ///< name of the target, recorded in model files
+    std::string target = "feh";                              ///< name of the target, recorded in model files
 };
 
 /// \brief An interval [lower, upper] holding `level` of the posterior (equal-tailed for MCMC).
@@ -70,19 +70,19 @@ struct relation_prediction {
 
 /// \brief A fitted linear relation: coefficients (intercept first), their covariance, sigma_int.
 struct linear_relation {
-    std::vector<std::string> features;                 ///< the x_j, in coefficient order
+    std::vector<std::string> features;  ///< the x_j, in coefficient order
     std::string target = "feh";
     phase_convention convention = phase_convention::cosine;  ///< convention of phi21/phi31 it expects
-    std::vector<double> coefficients;                  ///< b0, b_1..b_p (posterior mean for MCMC)
-    Eigen::MatrixXd covariance;                        ///< (p+1)^2 covariance of the coefficients
-    double sigma_int = 0.0;                            ///< intrinsic scatter (posterior mean for MCMC)
-    double sigma_int_sd = 0.0;                         ///< its standard deviation
+    std::vector<double> coefficients;                        ///< b0, b_1..b_p (posterior mean for MCMC)
+    Eigen::MatrixXd covariance;                              ///< (p+1)^2 covariance of the coefficients
+    double sigma_int = 0.0;                                  ///< intrinsic scatter (posterior mean for MCMC)
+    double sigma_int_sd = 0.0;                               ///< its standard deviation
     /// intervals[k][l]: parameter k (coefficients, then sigma_int) at level options.levels[l].
     std::vector<std::vector<credible_interval>> intervals;
     fit_method method = fit_method::laplace;
     double log_likelihood = 0.0;  ///< maximum of the log-likelihood (including the 2 pi terms)
     std::size_t n_train = 0;
-    int iterations = 0;           ///< Newton iterations used
+    int iterations = 0;  ///< Newton iterations used
     std::optional<mcmc_diagnostics> mcmc;
     std::vector<double> samples;  ///< MCMC only: flat draws, [draw][parameter] (not saved in model files)
 
@@ -131,7 +131,8 @@ struct linear_relation {
         std::snprintf(buf, sizeof buf, "%-12s %12s %10s", "parameter", "estimate", "sd");
         s += buf;
         if (!intervals.empty())
-            for (const auto& c : intervals.front()) std::snprintf(buf, sizeof buf, "   %4.0f%% interval      ", 100 * c.level), s += buf;
+            for (const auto& c : intervals.front())
+                std::snprintf(buf, sizeof buf, "   %4.0f%% interval      ", 100 * c.level), s += buf;
         if (mcmc) s += "   R-hat     ESS";
         s += "\n";
         const auto names = parameter_names();
@@ -140,7 +141,8 @@ struct linear_relation {
             std::snprintf(buf, sizeof buf, "%-12s %12.5f %10.5f", names[k].c_str(), est, sd(k));
             s += buf;
             if (k < intervals.size())
-                for (const auto& c : intervals[k]) std::snprintf(buf, sizeof buf, "   [%8.4f, %8.4f]", c.lower, c.upper), s += buf;
+                for (const auto& c : intervals[k])
+                    std::snprintf(buf, sizeof buf, "   [%8.4f, %8.4f]", c.lower, c.upper), s += buf;
             if (mcmc && k < mcmc->rhat.size())
                 std::snprintf(buf, sizeof buf, "   %5.3f %7.0f", mcmc->rhat[k], mcmc->ess[k]), s += buf;
             s += "\n";
@@ -148,8 +150,8 @@ struct linear_relation {
         std::snprintf(buf, sizeof buf, "log-likelihood at the maximum: %.6g", log_likelihood);
         s += buf;
         if (mcmc) {
-            std::snprintf(buf, sizeof buf, "; %zu walkers x %zu steps after %zu burn-in, acceptance %.2f", mcmc->walkers,
-                          mcmc->steps, mcmc->burn_in, mcmc->acceptance_fraction);
+            std::snprintf(buf, sizeof buf, "; %zu walkers x %zu steps after %zu burn-in, acceptance %.2f",
+                          mcmc->walkers, mcmc->steps, mcmc->burn_in, mcmc->acceptance_fraction);
             s += buf;
         }
         return s + "\n";
@@ -349,7 +351,8 @@ inline linear_relation fit_linear_relation(const feature_table& X, const std::ve
     const detail::relation_likelihood L(X, y, y_err, options.intrinsic_scatter);
     // Start: least squares weighted by the target errors alone, and sigma_int from the excess variance.
     const Eigen::VectorXd w = (L.target_variance().array() > 0)
-                                  .select(L.target_variance().array().inverse(), 1.0 / std::max(1e-300, L.target_variance().maxCoeff()))
+                                  .select(L.target_variance().array().inverse(),
+                                          1.0 / std::max(1e-300, L.target_variance().maxCoeff()))
                                   .matrix();
     const Eigen::VectorXd sw = w.cwiseSqrt();
     const Eigen::MatrixXd Aw = sw.asDiagonal() * L.design();
@@ -367,8 +370,8 @@ inline linear_relation fit_linear_relation(const feature_table& X, const std::ve
                              (L.feature_variance() * theta.head(Eigen::Index(p + 1)).cwiseAbs2()).mean();
         const double excess = var_r - known;
         // Never start at s = 0: the likelihood is even in s, so s = 0 is always stationary.
-        theta[Eigen::Index(p + 1)] =
-            std::max({std::sqrt(std::max(excess, 0.0)), 0.1 * std::sqrt(var_r + known), 1e-3 * std::sqrt(var_y), 1e-150});
+        theta[Eigen::Index(p + 1)] = std::max(
+            {std::sqrt(std::max(excess, 0.0)), 0.1 * std::sqrt(var_r + known), 1e-3 * std::sqrt(var_y), 1e-150});
     }
 
     if (!any_error && var_r <= 1e-24 * std::max(var_y, 1e-300))
@@ -385,7 +388,8 @@ inline linear_relation fit_linear_relation(const feature_table& X, const std::ve
     if (options.intrinsic_scatter) {
         double& s = nr.theta[pb];
         if (!any_error && std::abs(s) < 1e-9 * std::sqrt(std::max(var_y, 1e-300)))
-            throw value_error(who + ": the relation fits the data exactly and no errors were given; pass target errors");
+            throw value_error(who +
+                              ": the relation fits the data exactly and no errors were given; pass target errors");
         // The likelihood is even in s, so when its maximum is at sigma_int = 0 Newton stops a rounding-level
         // distance from it; there, refit the coefficients with sigma_int fixed at 0 (an exact boundary).
         Eigen::VectorXd at0 = nr.theta;
@@ -449,7 +453,8 @@ inline linear_relation fit_linear_relation(const feature_table& X, const std::ve
     Eigen::MatrixXd draws(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(q));
     for (std::size_t t = 0; t < chain.steps; ++t)
         for (std::size_t k = 0; k < chain.walkers; ++k)
-            for (std::size_t d = 0; d < q; ++d) draws(Eigen::Index(t * chain.walkers + k), Eigen::Index(d)) = chain(t, k, d);
+            for (std::size_t d = 0; d < q; ++d)
+                draws(Eigen::Index(t * chain.walkers + k), Eigen::Index(d)) = chain(t, k, d);
     const Eigen::VectorXd mean = draws.colwise().mean();
     const Eigen::MatrixXd centred = draws.rowwise() - mean.transpose();
     const Eigen::MatrixXd cov = centred.transpose() * centred / double(N - 1);

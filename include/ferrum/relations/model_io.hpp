@@ -86,9 +86,10 @@ inline nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& 
     json tr = {{"n", rel.n_train}, {"log_likelihood", rel.log_likelihood}, {"iterations", rel.iterations}};
     if (rel.mcmc) {
         const auto& m = *rel.mcmc;
-        tr["mcmc"] = {{"walkers", m.walkers}, {"burn_in", m.burn_in}, {"steps", m.steps},
-                      {"acceptance_fraction", m.acceptance_fraction}, {"rhat", m.rhat},
-                      {"autocorr_time", m.autocorr_time}, {"ess", m.ess}};
+        tr["mcmc"] = {{"walkers", m.walkers}, {"burn_in", m.burn_in},
+                      {"steps", m.steps},     {"acceptance_fraction", m.acceptance_fraction},
+                      {"rhat", m.rhat},       {"autocorr_time", m.autocorr_time},
+                      {"ess", m.ess}};
     }
     j["training"] = tr;
     j["metadata"] = metadata.is_null() ? json::object() : metadata;
@@ -113,11 +114,11 @@ inline void save_linear_relation(const std::string& path, const linear_relation&
 /// \brief The model in `j` (read from `file`, named in errors). An unknown field, a missing one, a wrong
 /// type or a failed self-check is an input_error naming the field.
 inline linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "") {
-    detail::require_known_fields(j,
-                                 {"format", "version", "target", "features", "phase_convention", "coefficients",
-                                  "covariance", "sigma_int", "sigma_int_sd", "method", "intervals", "training",
-                                  "metadata", "check"},
-                                 file, "");
+    detail::require_known_fields(
+        j,
+        {"format", "version", "target", "features", "phase_convention", "coefficients", "covariance", "sigma_int",
+         "sigma_int_sd", "method", "intervals", "training", "metadata", "check"},
+        file, "");
     auto field = [&](const char* key) -> const nlohmann::json& {
         if (!j.contains(key)) throw input_error(file, 0, key, "required field is missing");
         return j.at(key);
@@ -125,8 +126,8 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
     linear_relation rel;
     try {
         if (field("format").get<std::string>() != linear_relation_format)
-            throw input_error(file, 0, "format", "not a linear relation model (expected '" +
-                                                     std::string(linear_relation_format) + "')");
+            throw input_error(file, 0, "format",
+                              "not a linear relation model (expected '" + std::string(linear_relation_format) + "')");
         if (field("version").get<int>() != linear_relation_format_version)
             throw input_error(file, 0, "version", "unsupported version " + field("version").dump());
         rel.target = field("target").get<std::string>();
@@ -139,10 +140,12 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
         rel.coefficients = field("coefficients").get<std::vector<double>>();
         const std::size_t q = rel.features.size() + 1;
         if (rel.coefficients.size() != q)
-            throw input_error(file, 0, "coefficients", "has " + std::to_string(rel.coefficients.size()) +
-                                                           " entries for " + std::to_string(q - 1) + " features + intercept");
+            throw input_error(file, 0, "coefficients",
+                              "has " + std::to_string(rel.coefficients.size()) + " entries for " +
+                                  std::to_string(q - 1) + " features + intercept");
         const auto cov = field("covariance").get<std::vector<std::vector<double>>>();
-        if (cov.size() != q) throw input_error(file, 0, "covariance", "must be " + std::to_string(q) + " x " + std::to_string(q));
+        if (cov.size() != q)
+            throw input_error(file, 0, "covariance", "must be " + std::to_string(q) + " x " + std::to_string(q));
         rel.covariance.resize(Eigen::Index(q), Eigen::Index(q));
         for (std::size_t r = 0; r < q; ++r) {
             if (cov[r].size() != q)
@@ -173,8 +176,9 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
         rel.iterations = tr.at("iterations").get<int>();
         if (tr.contains("mcmc")) {
             const auto& mj = tr.at("mcmc");
-            detail::require_known_fields(mj, {"walkers", "burn_in", "steps", "acceptance_fraction", "rhat", "autocorr_time", "ess"},
-                                         file, "training.mcmc");
+            detail::require_known_fields(
+                mj, {"walkers", "burn_in", "steps", "acceptance_fraction", "rhat", "autocorr_time", "ess"}, file,
+                "training.mcmc");
             mcmc_diagnostics d;
             d.walkers = mj.at("walkers");
             d.burn_in = mj.at("burn_in");
@@ -206,8 +210,9 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
         for (std::size_t i = 0; i < value.size(); ++i)
             if (!(std::abs(pred.value[i] - value[i]) <= 1e-12 * (1 + std::abs(value[i]))) ||
                 !(std::abs(pred.sigma[i] - sigma[i]) <= 1e-12 * (1 + std::abs(sigma[i]))))  // NaN fails too
-                throw input_error(file, 0, "check", "the model does not reproduce its own test vector " +
-                                                        std::to_string(i) + " (corrupted or edited file)");
+                throw input_error(file, 0, "check",
+                                  "the model does not reproduce its own test vector " + std::to_string(i) +
+                                      " (corrupted or edited file)");
     } catch (const nlohmann::json::exception& e) {
         throw input_error(file, 0, "", std::string("malformed model file: ") + e.what());
     }

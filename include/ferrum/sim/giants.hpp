@@ -28,11 +28,11 @@ struct giant_sim_options {
     double disc_mean = -0.25, disc_sigma = 0.30;  ///< the main population, N(mean, sigma) in [-1.5, 0.5]
     double tail_start = -0.8, tail_scale = 0.6;
     double feh_min = -3.0, feh_max = 0.5;
-    bool uniform_feh = false;     ///< draw [Fe/H] ~ U(feh_min, feh_max) instead (e.g. out-of-range tests)
+    bool uniform_feh = false;           ///< draw [Fe/H] ~ U(feh_min, feh_max) instead (e.g. out-of-range tests)
     double g_min = 10.0, g_max = 17.5;  ///< G magnitudes, density rising linearly towards faint stars
-    double snr_at_g12 = 200.0;    ///< S/N per 2-nm XP sample at 550 nm for G = 12 (scales as 10^(-0.2 (G-12)))
-    double mean_av = 0.5;         ///< A_V ~ Exp(mean_av), capped at 3
-    bool spectra = true;          ///< simulate XP spectra (the costly part)
+    double snr_at_g12 = 200.0;          ///< S/N per 2-nm XP sample at 550 nm for G = 12 (scales as 10^(-0.2 (G-12)))
+    double mean_av = 0.5;               ///< A_V ~ Exp(mean_av), capped at 3
+    bool spectra = true;                ///< simulate XP spectra (the costly part)
 };
 
 /// One simulated giant. Magnitudes are apparent, observed (noise and extinction included).
@@ -42,7 +42,7 @@ struct giant_star {
     double teff = 0, logg = 0, bp_rp0 = 0, av = 0, a_ks = 0;
     std::array<double, photometry::n_bands> mag{}, mag_error{}, abs_mag_true{};
     double parallax_true = 0, parallax = 0, parallax_error = 0;  ///< mas
-    std::vector<double> xp_flux, xp_flux_error;  ///< dereddened, on the sample's wavelength grid
+    std::vector<double> xp_flux, xp_flux_error;                  ///< dereddened, on the sample's wavelength grid
 };
 
 struct giant_sample {
@@ -223,8 +223,8 @@ inline void write_giant_catalogue_csv(const std::string& path, const giant_sampl
         for (double v : g.mag) add(v);
         for (double v : g.mag_error) add(v);
         const double bp_rp = g.mag[BP] - g.mag[RP];
-        for (double v : {g.parallax, g.parallax_error, g.parallax_true, 1.0,
-                         -spectra::corrected_excess_factor(0.0, bp_rp)})
+        for (double v :
+             {g.parallax, g.parallax_error, g.parallax_true, 1.0, -spectra::corrected_excess_factor(0.0, bp_rp)})
             add(v);
         out += "\n";
     }

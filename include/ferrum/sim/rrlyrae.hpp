@@ -16,17 +16,17 @@
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/relations/classical.hpp"
+#include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/sim/detail/csv_format.hpp"
 #include "ferrum/sim/detail/fourier_series.hpp"
 #include "ferrum/sim/detail/gaia_cadence.hpp"
 #include "ferrum/sim/detail/gaia_noise.hpp"
-#include "ferrum/core/parallel.hpp"
-#include "ferrum/relations/classical.hpp"
-#include "ferrum/relations/spectroscopic.hpp"
 #include "ferrum/sim/detail/random.hpp"
 #include "ferrum/sim/detail/rrlyrae_params.hpp"
 #include "ferrum/stats/detail/special_functions.hpp"
@@ -41,10 +41,10 @@ using ferrum::relations::feh_muraveva2025;
 /// \brief A light curve as a cosine series, m(t) = mean_mag + sum_k A_k cos(2 pi k t / P + phi_k), with t
 /// in BJD(TCB) - 2455197.5 (the archive's time) and the Gaia SOS conventions for R_k1 and phi_k1.
 struct fourier_parameters {
-    double period = 0.0;             ///< days
-    double mean_mag = 0.0;           ///< A0 (G mag)
-    std::vector<double> amplitude;   ///< A_1..A_K (mag), index k - 1
-    std::vector<double> phase;       ///< phi_1..phi_K (rad, in [0, 2 pi)) at t = 0
+    double period = 0.0;            ///< days
+    double mean_mag = 0.0;          ///< A0 (G mag)
+    std::vector<double> amplitude;  ///< A_1..A_K (mag), index k - 1
+    std::vector<double> phase;      ///< phi_1..phi_K (rad, in [0, 2 pi)) at t = 0
 
     int order() const noexcept { return static_cast<int>(amplitude.size()); }
     double A(int k) const { return amplitude.at(static_cast<std::size_t>(k - 1)); }
@@ -113,10 +113,10 @@ struct gaia_epoch {
 /// \brief What a catalogue pipeline derives from the clean epochs: a weighted Fourier fit at the (known)
 /// period, and the vari_rrlyrae quantities of the fitted model.
 struct catalogue_parameters : fourier_parameters {
-    double epoch_g = 0.0;         ///< time of maximum light, first one after the DR3 start (BJD - 2455197.5)
-    int num_clean_epochs = 0;     ///< epochs not rejected_by_variability
-    double peak_to_peak = 0.0;    ///< of the fitted model (mag)
-    double int_average = 0.0;     ///< intensity-averaged G of the fitted model
+    double epoch_g = 0.0;       ///< time of maximum light, first one after the DR3 start (BJD - 2455197.5)
+    int num_clean_epochs = 0;   ///< epochs not rejected_by_variability
+    double peak_to_peak = 0.0;  ///< of the fitted model (mag)
+    double int_average = 0.0;   ///< intensity-averaged G of the fitted model
 };
 
 /// \brief One simulated RR Lyrae: truth, epochs, catalogue entry and the two labels.
@@ -247,8 +247,8 @@ struct simulation_options {
             fail("fit orders must be in [3, 8] (phi31 needs 3 harmonics)");
         if (label_fit_order != fit_order_rule::fixed && label_fit_order != fit_order_rule::bic)
             fail("label_fit_order must be fixed or bic");
-        if (label_fit_order == fit_order_rule::bic && !(bic_min_order >= 3 && bic_min_order <= bic_max_order &&
-                                                        bic_max_order <= 8))
+        if (label_fit_order == fit_order_rule::bic &&
+            !(bic_min_order >= 3 && bic_min_order <= bic_max_order && bic_max_order <= 8))
             fail("BIC orders must satisfy 3 <= bic_min_order <= bic_max_order <= 8 (phi31 needs 3 harmonics)");
         // the order every star must be able to fit: the fixed one, or the smallest the BIC may choose
         const int K = label_fit_order == fit_order_rule::bic ? bic_min_order : std::max(fit_order_rrab, fit_order_rrc);
@@ -260,7 +260,8 @@ struct simulation_options {
         for (double f : {blazhko_fraction_rrab, blazhko_fraction_rrc, rejected_fraction})
             if (!(f >= 0 && f <= 1)) fail("fractions must be in [0, 1]");
         if (!(blazhko_period_min > 0 && blazhko_period_min <= blazhko_period_max)) fail("Blazhko period range");
-        if (!(blazhko_amplitude_min >= 0 && blazhko_amplitude_min <= blazhko_amplitude_max && blazhko_amplitude_max < 1))
+        if (!(blazhko_amplitude_min >= 0 && blazhko_amplitude_min <= blazhko_amplitude_max &&
+              blazhko_amplitude_max < 1))
             fail("Blazhko amplitude range must lie in [0, 1)");
         if (!(blazhko_phase_min >= 0 && blazhko_phase_min <= blazhko_phase_max)) fail("Blazhko phase range");
         if (!(formal_error_sigma_ln >= 0)) fail("formal_error_sigma_ln >= 0");
@@ -273,8 +274,7 @@ struct simulation_options {
             fail("high_harmonics_phase_sd must be in [0, 10] rad");
         if (!(feh_intrinsic_scatter >= 0 && feh_intrinsic_scatter <= 5))
             fail("feh_intrinsic_scatter must be in [0, 5] dex");
-        if (family.empty() || family.size() > 64 ||
-            !std::all_of(family.begin(), family.end(), [](char c) {
+        if (family.empty() || family.size() > 64 || !std::all_of(family.begin(), family.end(), [](char c) {
                 return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' || c == '-';
             }))
             fail("family must be 1-64 letters, digits, '.', '_', '+' or '-' (it is a CSV field), not '" + family + "'");
@@ -405,7 +405,8 @@ private:
                                   "); allow more epochs (min_epochs) or a lower fit order");
         }
         s.feh_true = opt_.truth == truth_relation::lamost
-                         ? relations::feh_lamost_g(type, s.truth.period, s.truth.phi31(), s.truth.A1(), s.truth.A2(), s.truth.A3())
+                         ? relations::feh_lamost_g(type, s.truth.period, s.truth.phi31(), s.truth.A1(), s.truth.A2(),
+                                                   s.truth.A3())
                          : feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
         if (opt_.feh_intrinsic_scatter > 0) s.feh_true += opt_.feh_intrinsic_scatter * aux.normal();
         s.feh = feh_muraveva2025(type, s.catalogue.period, s.catalogue.phi31(), s.catalogue.A2());
@@ -621,7 +622,8 @@ struct write_options {
 };
 
 /// \brief Writes the three in-memory tables for `stars` into `dir` (created if needed), atomically.
-inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, const std::vector<simulated_rrlyrae>& stars) {
+inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
+                                         const std::vector<simulated_rrlyrae>& stars) {
     std::filesystem::create_directories(dir);
     gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0};
     std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header;
@@ -659,26 +661,26 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
         ferrum::ordered_parallel(
             n_chunks, threads,
             [&](std::size_t c) {
-                piece p;
-                p.epochs.reserve(chunk * 60 * 170);
-                const std::size_t end = std::min(n, (c + 1) * chunk);
-                for (std::size_t i = c * chunk; i < end; ++i) {
-                    const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
-                    detail::append_epoch_rows(p.epochs, s);
-                    detail::append_vari_row(p.vari, s);
-                    detail::append_label_row(p.labels, s);
-                    p.n_epochs += s.epochs.size();
-                }
-                return p;
+            piece p;
+            p.epochs.reserve(chunk * 60 * 170);
+            const std::size_t end = std::min(n, (c + 1) * chunk);
+            for (std::size_t i = c * chunk; i < end; ++i) {
+                const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
+                detail::append_epoch_rows(p.epochs, s);
+                detail::append_vari_row(p.vari, s);
+                detail::append_label_row(p.labels, s);
+                p.n_epochs += s.epochs.size();
+            }
+            return p;
             },
             [&](std::size_t c, piece&& p) {
-                os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
-                if (!os) throw io_error("writing '" + out.epoch_photometry.string() + "' failed (disk full?)");
-                vari += p.vari;
-                labels += p.labels;
-                out.epochs += p.n_epochs;
-                bar.update(std::min(n, (c + 1) * chunk));
-            });
+            os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
+            if (!os) throw io_error("writing '" + out.epoch_photometry.string() + "' failed (disk full?)");
+            vari += p.vari;
+            labels += p.labels;
+            out.epochs += p.n_epochs;
+            bar.update(std::min(n, (c + 1) * chunk));
+        });
     });
     write_file_atomically(out.vari_rrlyrae, vari);
     write_file_atomically(out.labels, labels);

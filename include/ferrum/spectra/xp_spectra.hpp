@@ -39,8 +39,8 @@ inline std::vector<double> parse_bracketed_list(std::string_view text, const std
                                                 const char* field) {
     std::string_view s = ferrum::detail::trim(text);
     if (s.size() < 2 || s.front() != '[' || s.back() != ']')
-        throw input_error(file, line, field, "expected a bracketed list like [1.0, 2.0, ...], got '" +
-                                                 std::string(s.substr(0, 40)) + "'");
+        throw input_error(file, line, field,
+                          "expected a bracketed list like [1.0, 2.0, ...], got '" + std::string(s.substr(0, 40)) + "'");
     s = s.substr(1, s.size() - 2);
     std::vector<double> out;
     std::size_t i = 0;
@@ -78,11 +78,13 @@ inline std::vector<xp_spectrum> read_xp_spectra(const std::string& path, std::si
         s.flux = detail::parse_bracketed_list((*r)[c_f], path, r->line(), "flux");
         s.flux_error = detail::parse_bracketed_list((*r)[c_e], path, r->line(), "flux_error");
         if (s.flux.size() != n_samples)
-            throw input_error(path, r->line(), "flux", "has " + std::to_string(s.flux.size()) + " samples, expected " +
-                                                           std::to_string(n_samples));
+            throw input_error(
+                path, r->line(), "flux",
+                "has " + std::to_string(s.flux.size()) + " samples, expected " + std::to_string(n_samples));
         if (s.flux_error.size() != n_samples)
-            throw input_error(path, r->line(), "flux_error", "has " + std::to_string(s.flux_error.size()) +
-                                                                 " samples, expected " + std::to_string(n_samples));
+            throw input_error(
+                path, r->line(), "flux_error",
+                "has " + std::to_string(s.flux_error.size()) + " samples, expected " + std::to_string(n_samples));
         for (std::size_t k = 0; k < n_samples; ++k)
             if (!(s.flux_error[k] >= 0.0))
                 throw input_error(path, r->line(), "flux_error", "element " + std::to_string(k) + " is negative");
@@ -93,9 +95,9 @@ inline std::vector<xp_spectrum> read_xp_spectra(const std::string& path, std::si
 
 /// How a sampled spectrum becomes the network input.
 struct xp_resample_options {
-    double lambda_min = 400.0;   ///< nm; first pixel's lower edge
-    double lambda_max = 1000.0;  ///< nm; last pixel's upper edge (included)
-    std::size_t pixels = 60;     ///< equal-width pixels: 10 nm each by default
+    double lambda_min = 400.0;        ///< nm; first pixel's lower edge
+    double lambda_max = 1000.0;       ///< nm; last pixel's upper edge (included)
+    std::size_t pixels = 60;          ///< equal-width pixels: 10 nm each by default
     double scale_wavelength = 550.0;  ///< nm; flux and errors are divided by the flux here
 };
 
@@ -153,7 +155,8 @@ inline xp_pixels resample_xp(const std::vector<double>& wavelength, const std::v
     out.flux_error.resize(o.pixels);
     const double width = (o.lambda_max - o.lambda_min) / double(o.pixels);
     std::vector<double> fb, eb;
-    std::size_t i = std::size_t(std::lower_bound(wavelength.begin(), wavelength.end(), o.lambda_min) - wavelength.begin());
+    std::size_t i = std::size_t(std::lower_bound(wavelength.begin(), wavelength.end(), o.lambda_min) -
+                                wavelength.begin());
     for (std::size_t p = 0; p < o.pixels; ++p) {
         const double upper = p + 1 == o.pixels ? o.lambda_max : o.lambda_min + double(p + 1) * width;
         fb.clear();
@@ -184,8 +187,8 @@ struct xp_quality_input {
     double bp_rp = NAN;                     ///< observed BP-RP (for the excess-factor correction)
     double phot_bp_rp_excess_factor = NAN;  ///< C
     double ruwe = NAN;
-    double ebv = NAN;                       ///< E(B-V) of the extinction map used for dereddening
-    double mean_snr = NAN;                  ///< mean flux / flux_error of the sampled spectrum
+    double ebv = NAN;       ///< E(B-V) of the extinction map used for dereddening
+    double mean_snr = NAN;  ///< mean flux / flux_error of the sampled spectrum
 };
 
 /// Thresholds of the selection. Our defaults (the paper's Sect. 2.3 numbers were not at hand): XP

@@ -78,8 +78,8 @@ std::vector<double> resample(const Curve& curve, std::size_t n, bool include_end
 struct standardised_curve {
     std::vector<double> values;  ///< (x - mean) / std
     double mean = 0.0;
-    double std = 0.0;            ///< population standard deviation (ddof = 0)
-    double peak_to_peak = 0.0;   ///< max - min of the input (np.ptp)
+    double std = 0.0;           ///< population standard deviation (ddof = 0)
+    double peak_to_peak = 0.0;  ///< max - min of the input (np.ptp)
 };
 
 /// \brief Standardises `x` to mean 0 and standard deviation 1 (sklearn StandardScaler / scipy.stats.zscore

@@ -62,10 +62,10 @@ struct smoothing_spline_options {
     /// some large lam may still be singular: the lam search skips them and a fit at one throws value_error.
     /// 1e-8 leaves every pair SciPy can resolve unmerged, so GCV stays SciPy's (merging changes n).
     double merge_tolerance = 1e-8;
-    double decades_below = 10.0; ///< lowest grid lam = lam_unit * 10^-decades_below (lam = 0 is tried too)
-    double decades_above = 5.0;  ///< highest lam = lam_unit * (n-1)^4 * 10^decades_above
-    double grid_step = 0.25;     ///< coarse grid step, decades
-    double tolerance = 1e-7;     ///< Brent's absolute tolerance on log10(lam)
+    double decades_below = 10.0;  ///< lowest grid lam = lam_unit * 10^-decades_below (lam = 0 is tried too)
+    double decades_above = 5.0;   ///< highest lam = lam_unit * (n-1)^4 * 10^decades_above
+    double grid_step = 0.25;      ///< coarse grid step, decades
+    double tolerance = 1e-7;      ///< Brent's absolute tolerance on log10(lam)
     /// 1 (the default) minimises SciPy's GCV. gamma > 1 minimises the modified GCV of Kim & Gu (2004,
     /// JRSS B 66, 337; gamma = 1.4 there): RSS/n / (1 - gamma tr A / n)^2, searched only where
     /// tr A < n / gamma. Plain GCV often has its global minimum at the interpolating end on sparse curves
@@ -79,8 +79,8 @@ namespace detail {
 template <class C, class = void>
 struct is_real_range : std::false_type {};
 template <class C>
-struct is_real_range<C, std::void_t<decltype(std::begin(std::declval<const C&>())),
-                                    decltype(std::end(std::declval<const C&>()))>>
+struct is_real_range<
+    C, std::void_t<decltype(std::begin(std::declval<const C&>())), decltype(std::end(std::declval<const C&>()))>>
     : std::is_arithmetic<std::decay_t<decltype(*std::begin(std::declval<const C&>()))>> {};
 
 /// A std::vector<double> seen without a copy, any other 1-D range of numbers (xtensor arrays and
@@ -92,10 +92,8 @@ public:
         static_assert(is_real_range<C>::value,
                       "ferrum smoothing spline: x, y, w and query points must be 1-D ranges of numbers "
                       "(std::vector<double>, xt::xtensor<double, 1>, std::array, ...)");
-        if constexpr (std::is_same_v<C, std::vector<double>>)
-            ref_ = &c;
-        else
-            owned_.assign(std::begin(c), std::end(c));
+        if constexpr (std::is_same_v<C, std::vector<double>>) ref_ = &c;
+        else owned_.assign(std::begin(c), std::end(c));
     }
     const std::vector<double>& get() const noexcept { return ref_ ? *ref_ : owned_; }
 
@@ -118,7 +116,8 @@ public:
     /// Value at one point. \throws value_error if `x` is not finite.
     double operator()(double x) const {
         check_fitted();
-        if (!std::isfinite(x)) throw value_error("smoothing_spline: query point " + std::to_string(x) + " is not finite");
+        if (!std::isfinite(x))
+            throw value_error("smoothing_spline: query point " + std::to_string(x) + " is not finite");
         const auto it = std::upper_bound(x_.begin() + 1, x_.end() - 1, x);
         return piece_value(static_cast<std::size_t>(it - x_.begin()) - 1, x);
     }
@@ -183,7 +182,8 @@ public:
             const std::size_t p = std::min(j == 0 ? std::size_t(0) : j - 1, n - 2);
             const double* a = &pp_[4 * p];
             const double u1 = t[j + 1] - x_[p], u2 = t[j + 2] - x_[p], u3 = t[j + 3] - x_[p];
-            c[j] = a[0] + a[1] * (u1 + u2 + u3) / 3.0 + a[2] * (u1 * u2 + u1 * u3 + u2 * u3) / 3.0 + a[3] * u1 * u2 * u3;
+            c[j] = a[0] + a[1] * (u1 + u2 + u3) / 3.0 + a[2] * (u1 * u2 + u1 * u3 + u2 * u3) / 3.0 +
+                   a[3] * u1 * u2 * u3;
         }
         return c;
     }
@@ -245,8 +245,9 @@ public:
         if (!(options.grid_step > 0) || !(options.tolerance > 0) || !std::isfinite(options.decades_below) ||
             !std::isfinite(options.decades_above) || !(options.gamma >= 1) || !std::isfinite(options.gamma) ||
             !(options.merge_tolerance >= 0) || !std::isfinite(options.merge_tolerance))
-            throw value_error("smoothing_spline_options: grid_step and tolerance must be positive, the ranges finite, "
-                              "gamma >= 1 and merge_tolerance >= 0");
+            throw value_error(
+                "smoothing_spline_options: grid_step and tolerance must be positive, the ranges finite, "
+                "gamma >= 1 and merge_tolerance >= 0");
     }
 
     const smoothing_spline_options& options() const noexcept { return options_; }
@@ -448,9 +449,10 @@ private:
     Real evaluate_or_throw(double lam) {
         const Real v = evaluate(lam);
         if (singular_)
-            throw value_error("make_smoothing_spline: the smoothing system is numerically singular at lam = " +
-                              std::to_string(lam) + ": abscissae too close together for this lam in double precision "
-                              "(merge them with smoothing_spline_options::merge_tolerance, e.g. 1e-6)");
+            throw value_error(
+                "make_smoothing_spline: the smoothing system is numerically singular at lam = " + std::to_string(lam) +
+                ": abscissae too close together for this lam in double precision "
+                "(merge them with smoothing_spline_options::merge_tolerance, e.g. 1e-6)");
         return v;
     }
 
@@ -539,7 +541,8 @@ private:
                 q = (x - v) * double(fx - fw);
                 p = (x - v) * q - (x - w) * r;
                 q = 2.0 * (q - r);
-                if (q > 0.0) p = -p; else q = -q;
+                if (q > 0.0) p = -p;
+                else q = -q;
                 r = e;
                 e = d;
             }
@@ -555,16 +558,22 @@ private:
             const Real fu = f(u);
             if (fu <= fx) {
                 (u < x ? b : a) = x;
-                v = w; fv = fw;
-                w = x; fw = fx;
-                x = u; fx = fu;
+                v = w;
+                fv = fw;
+                w = x;
+                fw = fx;
+                x = u;
+                fx = fu;
             } else {
                 (u < x ? a : b) = u;
                 if (fu <= fw || w == x) {
-                    v = w; fv = fw;
-                    w = u; fw = fu;
+                    v = w;
+                    fv = fw;
+                    w = u;
+                    fw = fu;
                 } else if (fu <= fv || v == x || v == w) {
-                    v = u; fv = fu;
+                    v = u;
+                    fv = fu;
                 }
             }
         }

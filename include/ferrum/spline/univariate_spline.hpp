@@ -27,12 +27,12 @@ namespace ferrum {
 
 /// \brief How FITPACK's fit ended (its `ier`, with the same numbers).
 enum class fitpack_status : int {
-    converged = 0,        ///< |fp - s| <= 0.001 s
-    interpolating = -1,   ///< the spline interpolates (fp = 0)
-    polynomial = -2,      ///< the least-squares polynomial (periodic: constant) already has fp <= s
-    nest_too_small = 1,   ///< knot storage exhausted; the least-squares spline on those knots, fp > s
-    s_too_small = 2,      ///< f(p) = s iteration went against theory; fp does not meet s
-    max_iterations = 3,   ///< 20 iterations for p without meeting s; s too small
+    converged = 0,       ///< |fp - s| <= 0.001 s
+    interpolating = -1,  ///< the spline interpolates (fp = 0)
+    polynomial = -2,     ///< the least-squares polynomial (periodic: constant) already has fp <= s
+    nest_too_small = 1,  ///< knot storage exhausted; the least-squares spline on those knots, fp > s
+    s_too_small = 2,     ///< f(p) = s iteration went against theory; fp does not meet s
+    max_iterations = 3,  ///< 20 iterations for p without meeting s; s too small
 };
 
 /// \brief SciPy's wording for each status (its warnings for 1, 2 and 3).
@@ -40,8 +40,7 @@ inline std::string fitpack_message(fitpack_status st) {
     switch (st) {
         case fitpack_status::converged:
             return "The spline has a residual sum of squares fp such that abs(fp-s)/s <= 0.001.";
-        case fitpack_status::interpolating:
-            return "The spline is an interpolating spline (fp = 0).";
+        case fitpack_status::interpolating: return "The spline is an interpolating spline (fp = 0).";
         case fitpack_status::polynomial:
             return "The spline is the weighted least-squares polynomial of degree k (a constant if periodic); "
                    "fp gives the upper bound fp0 for the smoothing factor s.";
@@ -81,8 +80,7 @@ public:
     /// Values at a 1-D xtensor expression.
     template <class E>
     xt::xtensor<double, 1> operator()(const xt::xexpression<E>& e) const {
-        static_assert(std::is_arithmetic_v<typename E::value_type>,
-                      "fitpack_spline: query points must be numbers");
+        static_assert(std::is_arithmetic_v<typename E::value_type>, "fitpack_spline: query points must be numbers");
         const auto& xs = e.derived_cast();
         if (xs.dimension() != 1)
             throw value_error("fitpack_spline: queries must be 1-D, got " + std::to_string(xs.dimension()) +
@@ -109,9 +107,7 @@ public:
     }
 
     /// SciPy's get_knots(): the distinct knots t[k..n-k-1] (boundaries included).
-    std::vector<double> knots() const {
-        return std::vector<double>(t_.begin() + k_, t_.end() - k_);
-    }
+    std::vector<double> knots() const { return std::vector<double>(t_.begin() + k_, t_.end() - k_); }
     /// SciPy's get_coeffs(): the n-k-1 B-spline coefficients.
     const std::vector<double>& coeffs() const noexcept { return c_; }
     /// The full knot vector t (n = coeffs().size() + k + 1 knots), as in splrep's tck.
@@ -213,8 +209,9 @@ inline fitpack_spline univariate_spline(const std::vector<double>& x, const std:
     std::vector<double> c(st.c.begin(), st.c.begin() + (n - k - 1));
     for (const double v : c)
         if (!std::isfinite(v))
-            throw value_error(who + ": the fit is not determined by the data (non-finite coefficients); "
-                                    "check for too few distinct x between knots");
+            throw value_error(who +
+                              ": the fit is not determined by the data (non-finite coefficients); "
+                              "check for too few distinct x between knots");
     const auto status = static_cast<fitpack_status>(st.ier);
     detail::warn_fitpack(who, status);
     return fitpack_spline(std::move(t), std::move(c), k, st.fp + d.tie_scatter, status);

@@ -51,8 +51,8 @@ inline std::vector<bin_statistics> binned_statistics(const std::vector<double>& 
                                                      const std::vector<double>& edges) {
     if (x.empty()) throw value_error("binned_statistics: no samples");
     if (x.size() != values.size())
-        throw value_error("binned_statistics: " + std::to_string(x.size()) + " x but " +
-                          std::to_string(values.size()) + " values");
+        throw value_error("binned_statistics: " + std::to_string(x.size()) + " x but " + std::to_string(values.size()) +
+                          " values");
     detail::require_finite_values("binned_statistics (x)", x);
     detail::require_finite_values("binned_statistics (values)", values);
     detail::require_finite_values("binned_statistics (edges)", edges);

@@ -88,8 +88,8 @@ inline std::vector<double> denseweight_from_density(const std::vector<double>& r
 }
 
 /// \brief DenseWeight (Steininger et al. 2021) over the targets `y`, with rho from the Gaussian KDE.
-inline std::vector<double> denseweight_weights(const std::vector<double>& y, double alpha, const density_options& opt = {},
-                                               double epsilon = 1e-6) {
+inline std::vector<double> denseweight_weights(const std::vector<double>& y, double alpha,
+                                               const density_options& opt = {}, double epsilon = 1e-6) {
     return denseweight_from_density(density_at_samples(y, opt), alpha, epsilon);
 }
 

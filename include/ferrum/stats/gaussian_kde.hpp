@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -34,7 +34,7 @@ enum class bandwidth_rule {
 class bandwidth {
 public:
     constexpr bandwidth() noexcept = default;
-    constexpr bandwidth(bandwidth_rule rule) noexcept : rule_(rule) {}  // NOLINT: implicit on purpose
+    constexpr bandwidth(bandwidth_rule rule) noexcept : rule_(rule) {}              // NOLINT: implicit on purpose
     constexpr bandwidth(double factor) noexcept : factor_(factor), fixed_(true) {}  // NOLINT
 
     constexpr bool is_fixed() const noexcept { return fixed_; }
@@ -200,8 +200,7 @@ public:
     }
 
     /// One-dimensional convenience: `data` holds the n samples.
-    explicit gaussian_kde(const std::vector<double>& data, bandwidth bw = {},
-                          const std::vector<double>& weights = {}) {
+    explicit gaussian_kde(const std::vector<double>& data, bandwidth bw = {}, const std::vector<double>& weights = {}) {
         d_ = 1;
         n_ = data.size();
         data_ = Eigen::Map<const Eigen::RowVectorXd>(data.data(), Eigen::Index(n_));
@@ -273,7 +272,8 @@ public:
         const double h = chol_(0, 0), inv = 1.0 / (std::sqrt(2.0) * h);
         const double x0 = data_.minCoeff(), span = (data_.maxCoeff() - x0) * inv;
         if (span > 1e15)
-            throw value_error("gaussian_kde::evaluate_fast: the data span more than 1e15 bandwidths; use the exact evaluation");
+            throw value_error(
+                "gaussian_kde::evaluate_fast: the data span more than 1e15 bandwidths; use the exact evaluation");
 
         // Source boxes: Hermite moments A_k = sum_i w_i (s_i - c)^k / k! (Greengard & Strain eq. 2.5).
         std::vector<std::int64_t> key(n_);
@@ -376,8 +376,8 @@ private:
 
     void require_1d(const char* what) const {
         if (d_ != 1)
-            throw value_error(std::string("gaussian_kde: only a 1-D estimate can ") + what + "; this one has dimension " +
-                              std::to_string(d_));
+            throw value_error(std::string("gaussian_kde: only a 1-D estimate can ") + what +
+                              "; this one has dimension " + std::to_string(d_));
     }
 
     void init(const std::vector<double>& weights, bandwidth bw) {
@@ -452,7 +452,8 @@ private:
                 e.setZero();
                 for (Eigen::Index i = 0; i < Eigen::Index(n_); ++i) {
                     a = (white_(i, 0) - qw.col(0).segment(j0, len)).square();
-                    for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k) a += (white_(i, k) - qw.col(k).segment(j0, len)).square();
+                    for (Eigen::Index k = 1; k < Eigen::Index(d_); ++k)
+                        a += (white_(i, k) - qw.col(k).segment(j0, len)).square();
                     const double wi = w_(i);
 #ifdef FERRUM_KDE_VECTORIZED_EXP
                     e += wi * ((-a / 2.0).exp() * norm_);
@@ -467,8 +468,8 @@ private:
     }
 
     std::size_t d_ = 0, n_ = 0;
-    Eigen::MatrixXd data_;       // (d, n)
-    Eigen::VectorXd w_;          // normalised weights
+    Eigen::MatrixXd data_;  // (d, n)
+    Eigen::VectorXd w_;     // normalised weights
     double neff_ = 0.0, factor_ = 0.0, norm_ = 0.0;
     Eigen::MatrixXd data_cov_;   // weighted sample covariance (ddof = 1)
     Eigen::MatrixXd data_chol_;  // its lower Cholesky factor

@@ -89,7 +89,8 @@ inline double mean_squared_error(const std::vector<double>& y_true, const std::v
                                  const std::vector<double>& sample_weight = {}) {
     const auto w = detail::checked_weights("mean_squared_error", y_true, y_pred, sample_weight);
     double sw = 0.0, s = 0.0;
-    for (std::size_t i = 0; i < w.size(); ++i) sw += w[i], s += w[i] * (y_true[i] - y_pred[i]) * (y_true[i] - y_pred[i]);
+    for (std::size_t i = 0; i < w.size(); ++i)
+        sw += w[i], s += w[i] * (y_true[i] - y_pred[i]) * (y_true[i] - y_pred[i]);
     return s / sw;
 }
 

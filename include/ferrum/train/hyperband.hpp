@@ -85,7 +85,11 @@ public:
     }
 
 private:
-    enum class kind { choice, uniform, log_uniform };
+    enum class kind {
+        choice,
+        uniform,
+        log_uniform
+    };
     struct dimension {
         kind k;
         std::vector<double> values;
@@ -133,18 +137,17 @@ struct hyperband_result {
     std::string table(std::size_t max_rows = 20) const {
         std::vector<const hyperband_trial*> order;
         for (const auto& t : trials) order.push_back(&t);
-        std::stable_sort(order.begin(), order.end(),
-                         [](auto* a, auto* b) { return a->score < b->score; });
+        std::stable_sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->score < b->score; });
         std::ostringstream os;
         os << std::left << std::setw(6) << "rank" << std::setw(8) << "config" << std::setw(8) << "bracket"
-           << std::setw(10) << "resource" << std::setw(14) << "score" << "hyper-parameters\n";
+           << std::setw(10) << "resource" << std::setw(14) << "score"
+           << "hyper-parameters\n";
         for (std::size_t i = 0; i < order.size() && i < max_rows; ++i) {
             const auto& t = *order[i];
             std::ostringstream hp;
             for (const auto& [k, v] : t.config) hp << k << '=' << std::setprecision(4) << v << ' ';
-            os << std::setw(6) << i + 1 << std::setw(8) << t.config_id << std::setw(8) << t.bracket
-               << std::setw(10) << t.resource << std::setw(14) << std::setprecision(6) << t.score
-               << hp.str() << '\n';
+            os << std::setw(6) << i + 1 << std::setw(8) << t.config_id << std::setw(8) << t.bracket << std::setw(10)
+               << t.resource << std::setw(14) << std::setprecision(6) << t.score << hp.str() << '\n';
         }
         return os.str();
     }
@@ -207,8 +210,7 @@ hyperband_result hyperband(const search_space& space, Evaluate&& evaluate, const
                 result.trials.push_back(std::move(t));
                 scored.emplace_back(score, k);
                 std::ostringstream extra;
-                extra << "bracket " << s << " round " << i << " resource " << r_i << " best "
-                      << result.best.score;
+                extra << "bracket " << s << " round " << i << " resource " << r_i << " best " << result.best.score;
                 bar.update(++done, extra.str());
             }
             // keep the best floor(n_i / eta); ties keep the earlier-drawn configuration

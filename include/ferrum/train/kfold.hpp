@@ -147,8 +147,8 @@ std::vector<std::vector<double>> out_of_fold_predictions(const std::vector<fold>
     for (const auto& f : folds)
         for (std::size_t i : f.test) {
             if (i >= n)
-                throw value_error("out_of_fold_predictions: test index " + std::to_string(i) + " >= n = " +
-                                  std::to_string(n));
+                throw value_error("out_of_fold_predictions: test index " + std::to_string(i) +
+                                  " >= n = " + std::to_string(n));
             ++seen[f.repeat][i];
         }
     for (std::size_t r = 0; r < repeats; ++r)

@@ -38,8 +38,8 @@ struct trainer_options {
     std::uint64_t seed = 0;  ///< shuffling order: std::mt19937_64(seed), saved in checkpoints
 
     bool early_stopping = true;  ///< stop when the validation loss has not improved for `patience` epochs
-    int patience = 20;  ///< Keras semantics: stop after `patience` epochs without improvement
-    double min_delta = 0.0;  ///< an improvement must exceed this (Keras min_delta)
+    int patience = 20;           ///< Keras semantics: stop after `patience` epochs without improvement
+    double min_delta = 0.0;      ///< an improvement must exceed this (Keras min_delta)
     bool restore_best_weights = true;
 
     double reduce_lr_factor = 1.0;  ///< reduce-on-plateau: lr *= factor after `reduce_lr_patience` flat epochs; 1 = off
@@ -48,10 +48,10 @@ struct trainer_options {
 
     std::string checkpoint_path;  ///< written atomically every `checkpoint_every` epochs and on Ctrl-C; empty = none
     int checkpoint_every = 1;
-    bool resume = false;          ///< continue from `checkpoint_path` if it exists
-    std::string history_path;     ///< ".json" or ".csv"; empty = none
+    bool resume = false;       ///< continue from `checkpoint_path` if it exists
+    std::string history_path;  ///< ".json" or ".csv"; empty = none
     bool progress = progress_enabled_by_default();
-    bool handle_sigint = true;    ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
+    bool handle_sigint = true;  ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
 
     /// Bounds on the counts a config file gives (from_json calls it, naming the field); fit() checks them
     /// again, with the rest, for options made in code.
@@ -86,7 +86,8 @@ struct training_history {
         os.precision(17);
         os << "epoch,train_loss,val_loss,learning_rate,seconds\n";
         for (const auto& e : epochs)
-            os << e.epoch << ',' << e.train_loss << ',' << e.val_loss << ',' << e.learning_rate << ',' << e.seconds << '\n';
+            os << e.epoch << ',' << e.train_loss << ',' << e.val_loss << ',' << e.learning_rate << ',' << e.seconds
+               << '\n';
         return os.str();
     }
     nlohmann::json to_json() const {
@@ -96,8 +97,11 @@ struct training_history {
                          {"interrupted", interrupted},
                          {"epochs", nlohmann::json::array()}};
         for (const auto& e : epochs)
-            j["epochs"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"val_loss", e.val_loss},
-                                   {"learning_rate", e.learning_rate}, {"seconds", e.seconds}});
+            j["epochs"].push_back({{"epoch", e.epoch},
+                                   {"train_loss", e.train_loss},
+                                   {"val_loss", e.val_loss},
+                                   {"learning_rate", e.learning_rate},
+                                   {"seconds", e.seconds}});
         return j;
     }
     static training_history from_json(const nlohmann::json& j) {
@@ -154,8 +158,9 @@ void parameters_from_json(nn::parameter_list<T>& params, const nlohmann::json& j
         if (!j.contains(p.name)) throw input_error(where, 0, p.name, "parameter missing from checkpoint");
         const auto v = j.at(p.name).template get<std::vector<T>>();
         if (v.size() != p.size())
-            throw input_error(where, 0, p.name,
-                              "has " + std::to_string(v.size()) + " values, the model expects " + std::to_string(p.size()));
+            throw input_error(
+                where, 0, p.name,
+                "has " + std::to_string(v.size()) + " values, the model expects " + std::to_string(p.size()));
         std::copy(v.begin(), v.end(), p.value);
     }
     if (j.size() != params.size())
@@ -196,7 +201,8 @@ template <class Model, class Optimizer>
 training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::size_t>& train_idx,
                      const std::vector<std::size_t>& val_idx, const trainer_options& opt = {}) {
     // --- settings are checked before any work -------------------------------------------------
-    if (opt.max_epochs < 1) throw value_error("fit: max_epochs must be >= 1 (got " + std::to_string(opt.max_epochs) + ")");
+    if (opt.max_epochs < 1)
+        throw value_error("fit: max_epochs must be >= 1 (got " + std::to_string(opt.max_epochs) + ")");
     if (opt.batch_size == 0) throw value_error("fit: batch_size must be >= 1 (got 0)");
     if (opt.patience < 0) throw value_error("fit: patience must be >= 0 (got " + std::to_string(opt.patience) + ")");
     if (!(opt.min_delta >= 0)) throw value_error("fit: min_delta must be >= 0");
@@ -222,10 +228,17 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
     auto checkpoint_json = [&](int epoch) {
         std::ostringstream rs;
         rs << rng;
-        nlohmann::json j{{"format", "ferrum-checkpoint"}, {"version", 1}, {"epoch", epoch},
-                         {"params", detail::parameters_to_json<T>(params)}, {"optimizer", optimizer.state_dict()},
-                         {"rng", rs.str()}, {"history", hist.to_json()}, {"wait", wait}, {"lr_wait", lr_wait},
-                         {"lr_best", lr_best}, {"order", order}};
+        nlohmann::json j{{"format", "ferrum-checkpoint"},
+                         {"version", 1},
+                         {"epoch", epoch},
+                         {"params", detail::parameters_to_json<T>(params)},
+                         {"optimizer", optimizer.state_dict()},
+                         {"rng", rs.str()},
+                         {"history", hist.to_json()},
+                         {"wait", wait},
+                         {"lr_wait", lr_wait},
+                         {"lr_best", lr_best},
+                         {"order", order}};
         nlohmann::json b = nlohmann::json::object();
         for (std::size_t i = 0; i < params.size(); ++i) b[params[i].name] = best[i];
         j["best_params"] = std::move(b);
@@ -269,7 +282,8 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         double sum = 0;
         for (std::size_t b = 0; b < batches; ++b) {
             const std::size_t lo = b * opt.batch_size, hi = std::min(order.size(), lo + opt.batch_size);
-            batch.assign(order.begin() + static_cast<std::ptrdiff_t>(lo), order.begin() + static_cast<std::ptrdiff_t>(hi));
+            batch.assign(order.begin() + static_cast<std::ptrdiff_t>(lo),
+                         order.begin() + static_cast<std::ptrdiff_t>(hi));
             const double loss = static_cast<double>(model.train_step(batch));
             if (!std::isfinite(loss))
                 throw value_error("fit: the training loss became " + std::to_string(loss) + " at epoch " +
@@ -285,10 +299,10 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             hist.interrupted = true;
             detail::parameters_from_json<T>(params, last_checkpoint.at("params"), "<in-memory checkpoint>");
             optimizer.load_state_dict(last_checkpoint.at("optimizer"));
-            if (!opt.checkpoint_path.empty())
-                write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
-            if (opt.progress) std::fprintf(stderr, "interrupted: stopped after epoch %d%s\n", epoch - 1,
-                                           opt.checkpoint_path.empty() ? "" : ", checkpoint written");
+            if (!opt.checkpoint_path.empty()) write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
+            if (opt.progress)
+                std::fprintf(stderr, "interrupted: stopped after epoch %d%s\n", epoch - 1,
+                             opt.checkpoint_path.empty() ? "" : ", checkpoint written");
             break;
         }
         epoch_record rec;

@@ -5,7 +5,6 @@
 
 int main() {
     const auto v = ferrum::version();
-    std::printf("ferrum %d.%d.%d, default backend %s\n", v.major, v.minor, v.patch,
-                ferrum::default_backend::name);
+    std::printf("ferrum %d.%d.%d, default backend %s\n", v.major, v.minor, v.patch, ferrum::default_backend::name);
     return 0;
 }

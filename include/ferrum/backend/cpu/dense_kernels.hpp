@@ -2,9 +2,9 @@
 // and for backward dA = dY * f'(y), dW += dA X^T, db += rowsum(dA), dX = W^T dA (three GEMM-shaped ops).
 #pragma once
 
+#include "ferrum/backend/kernel_traits.hpp"
 #include "ferrum/nn/activation.hpp"
 #include "ferrum/nn/detail/block.hpp"
-#include "ferrum/backend/kernel_traits.hpp"
 
 namespace ferrum::backend {
 

@@ -7,8 +7,8 @@
 
 #include "ferrum/core/random.hpp"
 
-#include "ferrum/nn/detail/block.hpp"
 #include "ferrum/backend/kernel_traits.hpp"
+#include "ferrum/nn/detail/block.hpp"
 
 namespace ferrum::backend {
 

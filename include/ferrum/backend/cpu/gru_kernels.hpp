@@ -7,9 +7,9 @@
 
 #include <vector>
 
-#include "ferrum/nn/detail/block.hpp"
 #include "ferrum/backend/cpu/panel_product.hpp"
 #include "ferrum/backend/kernel_traits.hpp"
+#include "ferrum/nn/detail/block.hpp"
 
 namespace ferrum::backend {
 
@@ -21,13 +21,13 @@ struct gru_kernels<ferrum::backend::cpu, T> {
     using grads = gru_grads<T>;
     /// What forward keeps for backward, plus workspaces (kept between calls: no allocation per step).
     struct cache {
-        nn::matrix<T> gates;   ///< 3H x (steps*batch): r, z, n after the non-linearities
-        nn::matrix<T> ghn;     ///< H x (steps*batch): W_hn h_{t-1} + b_hn
-        nn::matrix<T> states;  ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
-        nn::matrix<T> gh;      ///< 3H x batch workspace: W_hh h_{t-1}
-        nn::matrix<T> h0;      ///< H x batch zeros (initial state)
-        nn::matrix<T> dgh;     ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
-        nn::matrix<T> dgin;    ///< backward: H x (steps*batch) gradient of W_in x + b_in
+        nn::matrix<T> gates;            ///< 3H x (steps*batch): r, z, n after the non-linearities
+        nn::matrix<T> ghn;              ///< H x (steps*batch): W_hn h_{t-1} + b_hn
+        nn::matrix<T> states;           ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
+        nn::matrix<T> gh;               ///< 3H x batch workspace: W_hh h_{t-1}
+        nn::matrix<T> h0;               ///< H x batch zeros (initial state)
+        nn::matrix<T> dgh;              ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
+        nn::matrix<T> dgin;             ///< backward: H x (steps*batch) gradient of W_in x + b_in
         nn::matrix<T> dh, dht, dhnext;  ///< backward: H x batch state gradients
     };
 
@@ -41,13 +41,13 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         c.states.resize(H, TB);
         c.gh.resize(3 * H, B);
         c.h0.setZero(H, B);
-        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB, c.gates.data(),
-                                TB, TB);
+        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB,
+                                            c.gates.data(), TB, TB);
         // r and z see b_ih + b_hh outside the non-linearity; n's b_hn stays inside r * (.)
         for (Index t = 0; t < S; ++t) {
             const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
             cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
-                                    prev.outerStride(), c.gh.data(), B, B);
+                                                prev.outerStride(), c.gh.data(), B, B);
             const Index col = t * B;
             for (Index i = 0; i < H; ++i) {
                 // r and z see b_ih + b_hh outside the non-linearity; b_hn stays inside r * (.)
@@ -58,7 +58,8 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                 const T *ghr = &c.gh(i, 0), *ghz = &c.gh(H + i, 0), *ghn = &c.gh(2 * H + i, 0);
                 const T* hp = prev.row(i).data();
                 cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
-                    auto R = cpu_detail::amap(r + j, w), Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w), HN = cpu_detail::amap(hn + j, w);
+                    auto R = cpu_detail::amap(r + j, w), Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w),
+                         HN = cpu_detail::amap(hn + j, w);
                     R = (R + cpu_detail::amap(ghr + j, w) + br).logistic();
                     Z = (Z + cpu_detail::amap(ghz + j, w) + bz).logistic();
                     HN = cpu_detail::amap(ghn + j, w) + bhn;
@@ -68,8 +69,7 @@ struct gru_kernels<ferrum::backend::cpu, T> {
             }
             if (ctx.lengths)
                 for (Index b = 0; b < B; ++b)
-                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t)
-                        c.states.col(t * B + b) = prev.col(b);
+                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) c.states.col(t * B + b) = prev.col(b);
         }
     }
 
@@ -82,10 +82,8 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         nn::detail::const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
         c.dgh.resize(3 * H, TB);
         c.dgin.resize(H, TB);
-        if (dh_last)
-            c.dh = *dh_last;
-        else
-            c.dh.setZero(H, B);
+        if (dh_last) c.dh = *dh_last;
+        else c.dh.setZero(H, B);
         c.dht.resize(H, B);
         c.dhnext.resize(H, B);
         for (Index t = S - 1; t >= 0; --t) {
@@ -98,11 +96,10 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                 T *dan = &c.dgin(i, col), *dht = &c.dht(i, 0), *dh = &c.dh(i, 0), *dhnext = &c.dhnext(i, 0);
                 cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
                     auto DHT = cpu_detail::amap(dht + j, w), DAN = cpu_detail::amap(dan + j, w);
-                    const auto Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w), R = cpu_detail::amap(r + j, w);
-                    if (dyi)
-                        DHT = cpu_detail::amap(dh + j, w) + cpu_detail::amap(dyi + j, w);
-                    else
-                        DHT = cpu_detail::amap(dh + j, w);
+                    const auto Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w),
+                               R = cpu_detail::amap(r + j, w);
+                    if (dyi) DHT = cpu_detail::amap(dh + j, w) + cpu_detail::amap(dyi + j, w);
+                    else DHT = cpu_detail::amap(dh + j, w);
                     DAN = DHT * (T(1) - Z) * (T(1) - N.square());
                     cpu_detail::amap(daz + j, w) = DHT * (cpu_detail::amap(hp + j, w) - N) * Z * (T(1) - Z);
                     cpu_detail::amap(dar + j, w) = DAN * cpu_detail::amap(hn + j, w) * R * (T(1) - R);
@@ -120,13 +117,12 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                         c.dhnext.col(b) = c.dh.col(b);
                     }
             cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Whh(k, i); }, H, 3 * H, dgh.data(), TB,
-                                    c.dhnext.data(), B, B);
+                                               c.dhnext.data(), B, B);
             c.dh.swap(c.dhnext);
         }
         // weight gradients of all steps at once; h_{-1} = 0 so step 0 adds nothing to dW_hh
         nn::detail::matrix_map<T> gWih(g.w_ih, 3 * H, p.in), gWhh(g.w_hh, 3 * H, H);
-        if (S > 1)
-            gWhh.noalias() += c.dgh.rightCols((S - 1) * B) * c.states.leftCols((S - 1) * B).transpose();
+        if (S > 1) gWhh.noalias() += c.dgh.rightCols((S - 1) * B) * c.states.leftCols((S - 1) * B).transpose();
         gWih.topRows(2 * H).noalias() += c.dgh.topRows(2 * H) * x.transpose();
         gWih.bottomRows(H).noalias() += c.dgin * x.transpose();
         nn::detail::vector_map<T> gbih(g.b_ih, 3 * H), gbhh(g.b_hh, 3 * H);
@@ -136,10 +132,10 @@ struct gru_kernels<ferrum::backend::cpu, T> {
         if (dx) {
             dx->resize(p.in, TB);
             // dx = W_ih[r,z]^T dgh[r,z] + W_in^T dgin: K = 3H is small, so no GEMM packing
-            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 2 * H, c.dgh.data(), TB,
-                                    dx->data(), TB, TB);
-            cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H, c.dgin.data(), TB,
-                                   dx->data(), TB, TB);
+            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 2 * H, c.dgh.data(),
+                                                TB, dx->data(), TB, TB);
+            cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H,
+                                               c.dgin.data(), TB, dx->data(), TB, TB);
         }
     }
 };

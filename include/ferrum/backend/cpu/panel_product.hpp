@@ -44,7 +44,7 @@ Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> amap(const T* p, Eigen::Ind
 /// batch, with no packing (which costs more than the product at these sizes).
 template <class T, bool Accumulate, class Coef>
 void panel_product(const Coef& a, Eigen::Index M, Eigen::Index K, const T* x, Eigen::Index ldx, T* out,
-               Eigen::Index ldo, Eigen::Index B) {
+                   Eigen::Index ldo, Eigen::Index B) {
     namespace ei = Eigen::internal;
     using packet = typename ei::packet_traits<T>::type;
     constexpr Eigen::Index P = ei::packet_traits<T>::size;
@@ -73,7 +73,8 @@ void panel_product(const Coef& a, Eigen::Index M, Eigen::Index K, const T* x, Ei
         for (Eigen::Index i = 0; i < M; ++i) {
             T* o = out + i * ldo + j0;
             packet a0 = Accumulate ? ei::ploadu<packet>(o) : ei::pset1<packet>(T(0));
-            for (Eigen::Index k = 0; k < K; ++k) a0 = ei::pmadd(ei::pset1<packet>(a(i, k)), ei::ploadu<packet>(x + k * ldx + j0), a0);
+            for (Eigen::Index k = 0; k < K; ++k)
+                a0 = ei::pmadd(ei::pset1<packet>(a(i, k)), ei::ploadu<packet>(x + k * ldx + j0), a0);
             ei::pstoreu(o, a0);
         }
     for (; j0 < B; ++j0)

@@ -6,9 +6,9 @@
 #include <type_traits>
 
 #include "ferrum/backend/cudnn/device.hpp"
+#include "ferrum/backend/kernel_traits.hpp"
 #include "ferrum/nn/activation.hpp"
 #include "ferrum/nn/detail/block.hpp"
-#include "ferrum/backend/kernel_traits.hpp"
 
 namespace ferrum::backend::cudnn_detail {
 
@@ -47,9 +47,8 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
         upload(dev, s.w, p.w, p.out * p.in);
         upload(dev, s.x, x.data(), p.in * N);
         s.y.reserve(bytes(p.out * N));
-        cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_N, to_int(N), to_int(p.out), to_int(p.in),
-                                    cp(s.x), to_int(N), cp(s.w), to_int(p.in), T(0), mp(s.y),
-                                    to_int(N));
+        cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_N, to_int(N), to_int(p.out), to_int(p.in), cp(s.x),
+                           to_int(N), cp(s.w), to_int(p.in), T(0), mp(s.y), to_int(N));
         y.resize(p.out, N);
         dev.download(y.data(), s.y.get(), bytes(p.out * N));
         dev.sync();
@@ -58,8 +57,8 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
     }
 
     /// Accumulates parameter gradients; writes dx (in x cols) when dx is not null.
-    static void backward(const weights& p, const nn::matrix<T>& x, const nn::matrix<T>& y, const nn::matrix<T>& dy, cache& c,
-                         const grads& g, nn::matrix<T>* dx) {
+    static void backward(const weights& p, const nn::matrix<T>& x, const nn::matrix<T>& y, const nn::matrix<T>& dy,
+                         cache& c, const grads& g, nn::matrix<T>* dx) {
         const cudnn_detail::context_lease lease;
         auto& dev = *lease;
         scratch s(dev);
@@ -70,18 +69,16 @@ struct dense_kernels<ferrum::backend::cudnn, T> {
         upload(dev, s.da, c.da.data(), p.out * N);
         // dW^T (in x out, column-major) = (X^T)^T dA^T: GEMM(T, N, in, out, N, X, dA)
         s.gw.reserve(bytes(p.out * p.in));
-        cudnn_detail::gemm(dev.blas(), CUBLAS_OP_T, CUBLAS_OP_N, to_int(p.in), to_int(p.out), to_int(N),
-                                    cp(s.x), to_int(N), cp(s.da), to_int(N), T(0), mp(s.gw),
-                                    to_int(p.in));
+        cudnn_detail::gemm(dev.blas(), CUBLAS_OP_T, CUBLAS_OP_N, to_int(p.in), to_int(p.out), to_int(N), cp(s.x),
+                           to_int(N), cp(s.da), to_int(N), T(0), mp(s.gw), to_int(p.in));
         c.gw.resize(p.out, p.in);
         dev.download(c.gw.data(), s.gw.get(), bytes(p.out * p.in));
         if (dx) {
             // dX^T (cols x in, column-major) = dA^T W: GEMM(N, T, cols, in, out, dA, W^T)
             upload(dev, s.w, p.w, p.out * p.in);
             s.dx.reserve(bytes(p.in * N));
-            cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_T, to_int(N), to_int(p.in), to_int(p.out),
-                                        cp(s.da), to_int(N), cp(s.w), to_int(p.in), T(0),
-                                        mp(s.dx), to_int(N));
+            cudnn_detail::gemm(dev.blas(), CUBLAS_OP_N, CUBLAS_OP_T, to_int(N), to_int(p.in), to_int(p.out), cp(s.da),
+                               to_int(N), cp(s.w), to_int(p.in), T(0), mp(s.dx), to_int(N));
             dx->resize(p.in, N);
             dev.download(dx->data(), s.dx.get(), bytes(p.in * N));
         }
@@ -105,8 +102,7 @@ private:
         if (n > Eigen::Index(2147483647)) throw value_error("cudnn backend: a dense layer dimension exceeds 2^31-1");
         return static_cast<int>(n);
     }
-    static void upload(cudnn_detail::context& dev, cudnn_detail::device_buffer& d, const T* src,
-                       Eigen::Index n) {
+    static void upload(cudnn_detail::context& dev, cudnn_detail::device_buffer& d, const T* src, Eigen::Index n) {
         d.reserve(bytes(n));
         dev.upload(d.get(), src, bytes(n));
     }

@@ -13,8 +13,8 @@
 
 #include "ferrum/backend/cudnn/descriptors.hpp"
 #include "ferrum/backend/cudnn/device.hpp"
-#include "ferrum/nn/detail/block.hpp"
 #include "ferrum/backend/kernel_traits.hpp"
+#include "ferrum/nn/detail/block.hpp"
 
 namespace ferrum::backend {
 
@@ -50,8 +50,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
         auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
         prepare(dev, p, ctx, c);
-        const cudnnForwardMode_t fwd =
-            ctx.run_mode == nn::mode::training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
+        const cudnnForwardMode_t fwd = ctx.run_mode == nn::mode::training ? CUDNN_FWD_MODE_TRAINING
+                                                                          : CUDNN_FWD_MODE_INFERENCE;
         FERRUM_CUDA_CHECK(
             cudnnGetRNNTempSpaceSizes(dev.dnn(), c.rnn.get(), fwd, c.x_desc.get(), &c.work_bytes, &c.reserve_bytes));
         c.work.reserve(c.work_bytes);
@@ -66,9 +66,9 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
         dev.upload(c.x.get(), c.xs.data(), sizeof(T) * static_cast<std::size_t>(p.in * TB));
         c.y.reserve(sizeof(T) * static_cast<std::size_t>(H * TB));
 
-        FERRUM_CUDA_CHECK(cudnnRNNForward(dev.dnn(), c.rnn.get(), fwd, static_cast<const std::int32_t*>(c.seq.get()), c.x_desc.get(),
-                                          c.x.get(), c.y_desc.get(), c.y.get(), c.h_desc.get(), nullptr, nullptr,
-                                          c.h_desc.get(), nullptr, nullptr, c.w_bytes, c.w.get(), c.work_bytes,
+        FERRUM_CUDA_CHECK(cudnnRNNForward(dev.dnn(), c.rnn.get(), fwd, static_cast<const std::int32_t*>(c.seq.get()),
+                                          c.x_desc.get(), c.x.get(), c.y_desc.get(), c.y.get(), c.h_desc.get(), nullptr,
+                                          nullptr, c.h_desc.get(), nullptr, nullptr, c.w_bytes, c.w.get(), c.work_bytes,
                                           c.work.get(), c.reserve_bytes, c.reserve_bytes ? c.reserve.get() : nullptr));
         c.ys.resize(H, TB);
         dev.download(c.ys.data(), c.y.get(), sizeof(T) * static_cast<std::size_t>(H * TB));
@@ -84,8 +84,8 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
 
     /// dy: gradient w.r.t. every step's output (H x steps*batch) or null; dh_last: w.r.t. each sample's
     /// last state (H x batch) or null. Accumulates into g; writes dx (in x steps*batch) when not null.
-    static void backward(const weights& p, const nn::matrix<T>&, const nn::chunk_info& ctx, cache& c, const nn::matrix<T>* dy,
-                         const nn::matrix<T>* dh_last, const grads& g, nn::matrix<T>* dx) {
+    static void backward(const weights& p, const nn::matrix<T>&, const nn::chunk_info& ctx, cache& c,
+                         const nn::matrix<T>* dy, const nn::matrix<T>* dh_last, const grads& g, nn::matrix<T>* dx) {
         const cudnn_detail::context_lease lease;
         auto& dev = *lease;
         const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
@@ -115,16 +115,15 @@ struct gru_kernels<ferrum::backend::cudnn, T> {
         // BackwardData always runs first, even when dx is not wanted: BackwardWeights reads what it leaves
         // in the reserve space and silently returns wrong gradients without it.
         FERRUM_CUDA_CHECK(cudnnRNNBackwardData_v8(
-            dev.dnn(), c.rnn.get(), static_cast<const std::int32_t*>(c.seq.get()), c.y_desc.get(), c.y.get(), c.dy.get(),
-            c.x_desc.get(), c.dx.get(), c.h_desc.get(), nullptr, dhy, nullptr, c.h_desc.get(), nullptr, nullptr,
-            nullptr, c.w_bytes, c.w.get(), c.work_bytes, c.work.get(), c.reserve_bytes, c.reserve.get()));
+            dev.dnn(), c.rnn.get(), static_cast<const std::int32_t*>(c.seq.get()), c.y_desc.get(), c.y.get(),
+            c.dy.get(), c.x_desc.get(), c.dx.get(), c.h_desc.get(), nullptr, dhy, nullptr, c.h_desc.get(), nullptr,
+            nullptr, nullptr, c.w_bytes, c.w.get(), c.work_bytes, c.work.get(), c.reserve_bytes, c.reserve.get()));
         // CUDNN_WGRAD_MODE_ADD accumulates (SET is unsupported for RNNs): start from zero every time
         dev.zero(c.dw.get(), c.w_bytes);
-        FERRUM_CUDA_CHECK(cudnnRNNBackwardWeights_v8(dev.dnn(), c.rnn.get(), CUDNN_WGRAD_MODE_ADD,
-                                                     static_cast<const std::int32_t*>(c.seq.get()), c.x_desc.get(), c.x.get(),
-                                                     c.h_desc.get(), nullptr, c.y_desc.get(), c.y.get(), c.w_bytes,
-                                                     c.dw.get(), c.work_bytes, c.work.get(), c.reserve_bytes,
-                                                     c.reserve.get()));
+        FERRUM_CUDA_CHECK(cudnnRNNBackwardWeights_v8(
+            dev.dnn(), c.rnn.get(), CUDNN_WGRAD_MODE_ADD, static_cast<const std::int32_t*>(c.seq.get()), c.x_desc.get(),
+            c.x.get(), c.h_desc.get(), nullptr, c.y_desc.get(), c.y.get(), c.w_bytes, c.dw.get(), c.work_bytes,
+            c.work.get(), c.reserve_bytes, c.reserve.get()));
         c.host_w.resize(c.w_bytes / sizeof(T));
         dev.download(c.host_w.data(), c.dw.get(), c.w_bytes);
         if (dx) {
@@ -191,9 +190,9 @@ private:
         c.lengths.assign(static_cast<std::size_t>(B), static_cast<int>(S));
         if (ctx.lengths) c.lengths = *ctx.lengths;
         T fill = T(0);
-        FERRUM_CUDA_CHECK(cudnnSetRNNDataDescriptor(c.x_desc.get(), data_type<T>(),
-                                                    CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, static_cast<int>(S),
-                                                    static_cast<int>(B), static_cast<int>(p.in), c.lengths.data(), &fill));
+        FERRUM_CUDA_CHECK(cudnnSetRNNDataDescriptor(
+            c.x_desc.get(), data_type<T>(), CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, static_cast<int>(S),
+            static_cast<int>(B), static_cast<int>(p.in), c.lengths.data(), &fill));
         FERRUM_CUDA_CHECK(cudnnSetRNNDataDescriptor(c.y_desc.get(), data_type<T>(),
                                                     CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, static_cast<int>(S),
                                                     static_cast<int>(B), static_cast<int>(H), c.lengths.data(), &fill));
@@ -234,7 +233,8 @@ private:
         FERRUM_CUDA_CHECK(cudnnGetTensorNdDescriptor(d, 8, &type, &nb, dims, strides));
         Index total = 1;
         for (int i = 0; i < nb; ++i) total *= dims[i];
-        const bool dense_rows = nb >= 1 && strides[nb - 1] == 1 && (nb < 2 || dims[nb - 1] == 1 || strides[nb - 2] == dims[nb - 1]);
+        const bool dense_rows = nb >= 1 && strides[nb - 1] == 1 &&
+                                (nb < 2 || dims[nb - 1] == 1 || strides[nb - 2] == dims[nb - 1]);
         if (total != rows * cols || !dense_rows || (rows > 1 && (nb < 2 || dims[nb - 1] != cols)))
             throw ferrum::error("cudnn: unexpected layout of GRU " + std::string(what) + " " + std::to_string(id) +
                                 " in the weight space (expected " + std::to_string(rows) + " x " +

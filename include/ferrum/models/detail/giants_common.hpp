@@ -18,11 +18,11 @@
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/options.hpp"
-#include "ferrum/stats/standardiser.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
+#include "ferrum/stats/standardiser.hpp"
 #include "ferrum/train/kfold.hpp"
 #include "ferrum/train/trainer.hpp"
 
@@ -89,7 +89,8 @@ namespace detail {
 /// The factor k with fraction(|r_i| < sqrt(k^2 sigma_i^2 + e_i^2)) = 0.6827 (residual r, predicted sigma,
 /// label error e), by bisection in log k over [0.05, 20]; 1 when fewer than 20 stars or when the label
 /// errors alone already decide the fraction.
-inline double coverage_scale(const std::vector<double>& r, const std::vector<double>& sigma, const std::vector<double>& e) {
+inline double coverage_scale(const std::vector<double>& r, const std::vector<double>& sigma,
+                             const std::vector<double>& e) {
     const std::size_t n = r.size();
     if (n < 20) return 1.0;
     auto frac = [&](double k) {
@@ -128,8 +129,10 @@ inline nlohmann::json network_document(nn::functional<float>& net, const nlohman
 /// fields {options, preprocessing, network, self_test} (metadata optional); anything else is an input_error.
 inline void check_envelope(const nlohmann::json& j, const std::string& kind, const std::string& where) {
     if (j.at("version") != 2)
-        throw input_error(where, 0, "version", "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
-    if (j.at("kind") != kind) throw input_error(where, 0, "kind", "is " + j.at("kind").dump() + ", not \"" + kind + "\"");
+        throw input_error(where, 0, "version",
+                          "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+    if (j.at("kind") != kind)
+        throw input_error(where, 0, "kind", "is " + j.at("kind").dump() + ", not \"" + kind + "\"");
     for (const auto& [k, v] : j.items())
         if (k != "format" && k != "version" && k != "kind" && k != "options" && k != "preprocessing" &&
             k != "network" && k != "self_test" && k != "metadata")
@@ -144,8 +147,8 @@ inline void check_self_test_output(const std::string& where, std::size_t i, cons
     for (std::size_t k = 0; k < got.size(); ++k)
         if (!(std::abs(got[k] - want[k]) <= tol * std::max(1.0, std::abs(want[k]))))
             throw input_error(where, 0, "self_test",
-                              "output " + std::to_string(i) + "[" + std::to_string(k) + "] is " + std::to_string(got[k]) +
-                                  ", the file says " + std::to_string(want[k]) +
+                              "output " + std::to_string(i) + "[" + std::to_string(k) + "] is " +
+                                  std::to_string(got[k]) + ", the file says " + std::to_string(want[k]) +
                                   " (corrupted file, or a build whose preprocessing or network computes otherwise)");
 }
 
@@ -192,7 +195,6 @@ inline std::vector<xt::xtensor<float, 2>> document_test_inputs(const nlohmann::j
     }
     return out;
 }
-
 
 /// Settings of the training run both giant networks share.
 struct giants_run {

@@ -53,7 +53,8 @@ inline std::vector<double> nice_ticks(double lo, double hi, int n = 6) {
             break;
         }
     std::vector<double> t;
-    for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) t.push_back(std::abs(v) < 1e-12 * step ? 0.0 : v);
+    for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step)
+        t.push_back(std::abs(v) < 1e-12 * step ? 0.0 : v);
     return t;
 }
 
@@ -80,12 +81,14 @@ inline std::string render_svg(const svg_plot& p) {
     auto pxt = [&](double t) { return L + (t - x0) / (x1 - x0) * (W - L - R); };
     auto py = [&](double v) { return H - B - (v - y0) / (y1 - y0) * (H - T - B); };
 
-    std::string o = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" "
-                    "height=\"520\" viewBox=\"0 0 640 520\" font-family=\"sans-serif\" font-size=\"12\">\n";
+    std::string o =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" "
+        "height=\"520\" viewBox=\"0 0 640 520\" font-family=\"sans-serif\" font-size=\"12\">\n";
     o += "<rect width=\"640\" height=\"520\" fill=\"white\"/>\n";
-    o += "<text x=\"" + svg_number(W / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" + svg_escape(p.title) + "</text>\n";
-    o += "<rect x=\"" + svg_number(L) + "\" y=\"" + svg_number(T) + "\" width=\"" + svg_number(W - L - R) + "\" height=\"" +
-         svg_number(H - T - B) + "\" fill=\"none\" stroke=\"black\"/>\n";
+    o += "<text x=\"" + svg_number(W / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
+         svg_escape(p.title) + "</text>\n";
+    o += "<rect x=\"" + svg_number(L) + "\" y=\"" + svg_number(T) + "\" width=\"" + svg_number(W - L - R) +
+         "\" height=\"" + svg_number(H - T - B) + "\" fill=\"none\" stroke=\"black\"/>\n";
     std::vector<double> xt;
     if (p.log_x) {
         for (double d = std::pow(10.0, std::floor(x0)); d <= std::pow(10.0, x1); d *= 10)
@@ -105,20 +108,22 @@ inline std::string render_svg(const svg_plot& p) {
         const double Y = py(t);
         o += "<line x1=\"" + svg_number(L - 5) + "\" y1=\"" + svg_number(Y) + "\" x2=\"" + svg_number(L) + "\" y2=\"" +
              svg_number(Y) + "\" stroke=\"black\"/>\n";
-        o += "<text x=\"" + svg_number(L - 8) + "\" y=\"" + svg_number(Y + 4) + "\" text-anchor=\"end\">" + svg_number(t) + "</text>\n";
+        o += "<text x=\"" + svg_number(L - 8) + "\" y=\"" + svg_number(Y + 4) + "\" text-anchor=\"end\">" +
+             svg_number(t) + "</text>\n";
     }
     o += "<text x=\"" + svg_number((L + W - R) / 2) + "\" y=\"" + svg_number(H - 18) + "\" text-anchor=\"middle\">" +
          svg_escape(p.x_label) + "</text>\n";
     o += "<text transform=\"translate(18," + svg_number((T + H - B) / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
          svg_escape(p.y_label) + "</text>\n";
-    o += "<clipPath id=\"frame\"><rect x=\"" + svg_number(L) + "\" y=\"" + svg_number(T) + "\" width=\"" + svg_number(W - L - R) +
-         "\" height=\"" + svg_number(H - T - B) + "\"/></clipPath>\n<g clip-path=\"url(#frame)\">\n";
+    o += "<clipPath id=\"frame\"><rect x=\"" + svg_number(L) + "\" y=\"" + svg_number(T) + "\" width=\"" +
+         svg_number(W - L - R) + "\" height=\"" + svg_number(H - T - B) +
+         "\"/></clipPath>\n<g clip-path=\"url(#frame)\">\n";
     if (p.diagonal)
-        o += "<line x1=\"" + svg_number(pxt(x0)) + "\" y1=\"" + svg_number(py(x0)) + "\" x2=\"" + svg_number(pxt(x1)) + "\" y2=\"" +
-             svg_number(py(x1)) + "\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n";
+        o += "<line x1=\"" + svg_number(pxt(x0)) + "\" y1=\"" + svg_number(py(x0)) + "\" x2=\"" + svg_number(pxt(x1)) +
+             "\" y2=\"" + svg_number(py(x1)) + "\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n";
     if (p.zero_line && y0 < 0 && y1 > 0)
-        o += "<line x1=\"" + svg_number(L) + "\" y1=\"" + svg_number(py(0)) + "\" x2=\"" + svg_number(W - R) + "\" y2=\"" +
-             svg_number(py(0)) + "\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n";
+        o += "<line x1=\"" + svg_number(L) + "\" y1=\"" + svg_number(py(0)) + "\" x2=\"" + svg_number(W - R) +
+             "\" y2=\"" + svg_number(py(0)) + "\" stroke=\"#444\" stroke-dasharray=\"5,4\"/>\n";
     for (const auto& s : p.series) {
         if (s.line) {
             std::string pts;
@@ -137,7 +142,8 @@ inline std::string render_svg(const svg_plot& p) {
     o += "</g>\n";
     double ly = T + 16;
     for (const auto& s : p.series) {
-        o += "<circle cx=\"" + svg_number(L + 14) + "\" cy=\"" + svg_number(ly - 4) + "\" r=\"4\" fill=\"" + s.colour + "\"/>\n";
+        o += "<circle cx=\"" + svg_number(L + 14) + "\" cy=\"" + svg_number(ly - 4) + "\" r=\"4\" fill=\"" + s.colour +
+             "\"/>\n";
         o += "<text x=\"" + svg_number(L + 24) + "\" y=\"" + svg_number(ly) + "\">" + svg_escape(s.label) + "</text>\n";
         ly += 16;
     }

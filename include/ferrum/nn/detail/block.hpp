@@ -18,7 +18,11 @@ namespace ferrum::nn {
 /// What a forward pass is for. `training` samples dropout masks and keeps what backward needs;
 /// `inference` is deterministic (dropout off); `mc_dropout` keeps sampling dropout masks at inference
 /// (Monte-Carlo dropout, Gal & Ghahramani 2016) from the layers' seeded generators.
-enum class mode { inference, training, mc_dropout };
+enum class mode {
+    inference,
+    training,
+    mc_dropout
+};
 
 /// Activations of one chunk as a layer sees them: features x (steps * batch), row-major, column
 /// t * batch + b (tabular data: steps == 1).
@@ -34,8 +38,8 @@ struct io_shape {
 /// \brief Everything a layer needs to know about the chunk of the batch it is processing.
 struct chunk_info {
     Eigen::Index steps = 1;
-    Eigen::Index batch = 0;              ///< samples in this chunk
-    std::size_t first_sample = 0;        ///< index of the chunk's first sample in the whole batch
+    Eigen::Index batch = 0;                     ///< samples in this chunk
+    std::size_t first_sample = 0;               ///< index of the chunk's first sample in the whole batch
     const std::vector<int>* lengths = nullptr;  ///< per-sample valid steps of this chunk; null: all full
     nn::mode run_mode = nn::mode::inference;
     std::uint64_t draw = 0;  ///< random draw of this pass for this layer (what begin_forward returned)

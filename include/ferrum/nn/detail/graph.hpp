@@ -37,7 +37,11 @@ struct input_view {
 
 namespace detail {
 
-enum class node_kind { input, layer, concat };
+enum class node_kind {
+    input,
+    layer,
+    concat
+};
 
 struct node {
     node_kind kind;
@@ -115,7 +119,7 @@ public:
         for (auto& l : layers_) l.storage().zero_grad();
     }
 
-    std::size_t chunk_size = 64;   ///< samples per chunk (fixed partition: results do not depend on threads)
+    std::size_t chunk_size = 64;  ///< samples per chunk (fixed partition: results do not depend on threads)
     std::size_t num_threads = 2;
 
     /// Runs the graph for training (or any mode) and keeps what backward() needs. All sequence inputs
@@ -186,9 +190,9 @@ private:
         std::vector<int> lengths;
         std::vector<block<T>> out, grad;
         std::vector<char> has_grad;
-        std::vector<block<T>> scratch;  ///< per node, so buffers keep their size between calls
+        std::vector<block<T>> scratch;                          ///< per node, so buffers keep their size between calls
         std::vector<std::unique_ptr<layer_cache_base>> caches;  ///< per layer, made by the layer
-        std::vector<const void*> cache_owner;  ///< the layer object each cache was made by
+        std::vector<const void*> cache_owner;                   ///< the layer object each cache was made by
         std::vector<std::vector<T>> pgrad;
     };
 
@@ -244,8 +248,8 @@ private:
                                   std::to_string(batch));
             for (auto l : lengths)
                 if (l < 1 || l > steps)
-                    throw value_error("sequence length " + std::to_string(l) + " outside [1, " +
-                                      std::to_string(steps) + "]");
+                    throw value_error("sequence length " + std::to_string(l) + " outside [1, " + std::to_string(steps) +
+                                      "]");
         }
         if (chunk_size == 0) throw value_error("chunk_size must be positive");
         p.batch = batch;
@@ -260,12 +264,14 @@ private:
             ch.count = std::min(chunk_size, batch - ch.first);
             ch.lengths.clear();
             if (p.masked)
-                for (std::size_t b = 0; b < ch.count; ++b) ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
+                for (std::size_t b = 0; b < ch.count; ++b)
+                    ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
         }
     }
 
     void run(pass& p, const std::vector<input_view<T>>& inputs) const {
-        parallel(p.chunks.size(), [&](std::size_t c) { forward_chunk(p, p.chunks[c], inputs); }, p.threads);
+        parallel(
+            p.chunks.size(), [&](std::size_t c) { forward_chunk(p, p.chunks[c], inputs); }, p.threads);
     }
 
     static std::string describe(io_shape s) {
@@ -426,7 +432,8 @@ private:
     xt::xarray<T> gather(const pass& p, std::size_t n, bool gradient) const {
         const io_shape s = nodes_[n].shape;
         const std::size_t S = s.sequence ? p.steps : 1, F = static_cast<std::size_t>(s.features);
-        xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({p.batch, S, F}) : xt::xarray<T>::from_shape({p.batch, F});
+        xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({p.batch, S, F})
+                                       : xt::xarray<T>::from_shape({p.batch, F});
         out.fill(T(0));
         for (const auto& ch : p.chunks) {
             const bool has = gradient ? (n < ch.has_grad.size() && ch.has_grad[n]) : true;

@@ -54,9 +54,9 @@ private:
 
 /// The catalogue quantities of a series, from a fine grid in phase refined by a parabola at the extrema.
 struct series_summary {
-    double peak_to_peak = 0.0;      ///< max - min magnitude
-    double intensity_mean = 0.0;    ///< -2.5 log10 <10^(-0.4 m)>, the archive's int_average_g
-    double theta_max_light = 0.0;   ///< phase angle in [0, 2 pi) of the brightest point (minimum m)
+    double peak_to_peak = 0.0;     ///< max - min magnitude
+    double intensity_mean = 0.0;   ///< -2.5 log10 <10^(-0.4 m)>, the archive's int_average_g
+    double theta_max_light = 0.0;  ///< phase angle in [0, 2 pi) of the brightest point (minimum m)
 };
 
 inline series_summary summarize(const cosine_series& s, int grid = 256) {

@@ -49,14 +49,14 @@ inline int knot_interval(const std::vector<double>& t, int k, double x) noexcept
     // FITPACK's linear search does.
     while (hi - lo > 1) {
         const int mid = (lo + hi) / 2;
-        if (x >= t[mid]) lo = mid; else hi = mid;
+        if (x >= t[mid]) lo = mid;
+        else hi = mid;
     }
     return lo;
 }
 
 /// Value at x of the spline of degree k with knots t and coefficients c (c.size() >= n-k-1).
-inline double spline_value(const std::vector<double>& t, const std::vector<double>& c, int k,
-                           double x) noexcept {
+inline double spline_value(const std::vector<double>& t, const std::vector<double>& c, int k, double x) noexcept {
     const int l = knot_interval(t, k, x);
     const basis_values h = bspline_basis(t.data(), k, x, l);
     double sp = 0.0;

@@ -58,8 +58,7 @@ inline void rotate(const givens_rotation& g, double& a, double& b) noexcept {
 
 /// Solves A c = z for the n x n upper triangular band matrix A whose first `bw` columns of storage
 /// hold the band (fpback).
-inline std::vector<double> back_substitute(const band_matrix& a, const std::vector<double>& z, int n,
-                                           int bw) {
+inline std::vector<double> back_substitute(const band_matrix& a, const std::vector<double>& z, int n, int bw) {
     std::vector<double> c(z.begin(), z.begin() + n);
     c[n - 1] = z[n - 1] / a(n - 1, 0);
     for (int i = n - 2; i >= 0; --i) {

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <numeric>
 #include <iterator>
+#include <numeric>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -30,8 +30,7 @@ std::vector<double> to_doubles(const C& c, const std::string& who, const char* n
                   "(std::vector<double>, xt::xtensor<double, 1>, ...)");
     if constexpr (xt::is_xexpression<C>::value) {
         if (c.dimension() != 1)
-            throw value_error(who + ": " + name + " must be 1-D, got " + std::to_string(c.dimension()) +
-                              " dimensions");
+            throw value_error(who + ": " + name + " must be 1-D, got " + std::to_string(c.dimension()) + " dimensions");
     }
     return std::vector<double>(std::begin(c), std::end(c));
 }
@@ -50,8 +49,8 @@ inline merged_curve merge_curve(const std::vector<double>& x, const std::vector<
         throw value_error(who + ": x and y must have the same length (" + std::to_string(m) + " vs " +
                           std::to_string(y.size()) + ")");
     if (!w.empty() && w.size() != m)
-        throw value_error(who + ": w must be empty or have the length of x (" + std::to_string(m) +
-                          " vs " + std::to_string(w.size()) + ")");
+        throw value_error(who + ": w must be empty or have the length of x (" + std::to_string(m) + " vs " +
+                          std::to_string(w.size()) + ")");
     for (std::size_t i = 0; i < m; ++i) {
         if (!std::isfinite(x[i]))
             throw value_error(who + ": x[" + std::to_string(i) + "] is not finite (" + std::to_string(x[i]) + ")");

@@ -40,8 +40,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
 
     // Interpolation with odd k and s = 0 drops one band column; k = 1 is then the broken line itself.
     const auto place_interpolation = [&]() -> bool {
-        for (int i = 2; i <= m1; ++i)
-            st.t[i + k - 1] = (k % 2 == 0) ? (x[i - 1] + x[i - 2]) * 0.5 : x[i - 1];
+        for (int i = 2; i <= m1; ++i) st.t[i + k - 1] = (k % 2 == 0) ? (x[i - 1] + x[i - 2]) * 0.5 : x[i - 1];
         if (k % 2 == 0 || s > 0.0) return false;
         kk = k - 1;
         kk1 = k;

@@ -15,12 +15,12 @@ namespace ferrum::detail {
 
 /// FITPACK's return codes (ier), kept with FITPACK's numbers so messages match SciPy's.
 enum fitpack_ier : int {
-    ier_ok = 0,            ///< |fp - s| <= 0.001 s
+    ier_ok = 0,  ///< |fp - s| <= 0.001 s
     ier_interpolating = -1,
-    ier_polynomial = -2,   ///< the least-squares polynomial (constant, if periodic) already has fp <= s
+    ier_polynomial = -2,  ///< the least-squares polynomial (constant, if periodic) already has fp <= s
     ier_nest_too_small = 1,
-    ier_impossible = 2,    ///< f(p) did not behave as theory says: s too small
-    ier_maxit = 3,         ///< 20 iterations for p without |fp - s| <= 0.001 s: s too small
+    ier_impossible = 2,  ///< f(p) did not behave as theory says: s too small
+    ier_maxit = 3,       ///< 20 iterations for p without |fp - s| <= 0.001 s: s too small
 };
 
 /// Jumps of the kth derivative of the B-splines at the interior knots t[k+1..n-k-2] (fpdisc), scaled
@@ -63,8 +63,10 @@ struct knot_state {
     double fp = 0.0;
     int ier = 0;
     explicit knot_state(int capacity)
-        : t(static_cast<std::size_t>(capacity), 0.0), c(static_cast<std::size_t>(capacity), 0.0),
-          fpint(static_cast<std::size_t>(capacity), 0.0), nrdata(static_cast<std::size_t>(capacity), 0) {}
+        : t(static_cast<std::size_t>(capacity), 0.0),
+          c(static_cast<std::size_t>(capacity), 0.0),
+          fpint(static_cast<std::size_t>(capacity), 0.0),
+          nrdata(static_cast<std::size_t>(capacity), 0) {}
 };
 
 /// Adds one knot at the data point in the middle of the interval with the largest residual sum that
@@ -108,7 +110,11 @@ inline void add_knot(const double* x, knot_state& st, int& nrint) {
 
 /// What to do after the least-squares spline on a trial knot set has residual fp (fpms = fp - s):
 /// stop (fp meets s, or no knot can be added: sets ier), smooth on these knots (fp < s), or add knots.
-enum class trial_verdict { finished, smooth, add_knots };
+enum class trial_verdict {
+    finished,
+    smooth,
+    add_knots
+};
 
 inline trial_verdict judge_trial(double fpms, double acc, int n, int nmax, int nest, int& ier) noexcept {
     if (std::fabs(fpms) < acc) return trial_verdict::finished;

@@ -49,8 +49,8 @@ inline double incomplete_beta(double a, double b, double x) {
     if (!(a > 0 && b > 0)) throw value_error("incomplete beta: a and b must be > 0");
     if (!(x >= 0 && x <= 1)) throw value_error("incomplete beta: x must be in [0, 1], got " + std::to_string(x));
     if (x == 0.0 || x == 1.0) return x;
-    const double log_front =
-        std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+    const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+                             b * std::log1p(-x);
     if (x < (a + 1.0) / (a + b + 2.0)) return std::exp(log_front) * incomplete_beta_fraction(a, b, x) / a;
     return 1.0 - std::exp(log_front) * incomplete_beta_fraction(b, a, 1.0 - x) / b;
 }
@@ -68,10 +68,10 @@ inline double f_distribution_sf(double f, double d1, double d2) {
 /// Standard normal quantile Phi^-1(p) for p in (0, 1) (scipy.stats.norm.ppf), relative error ~1e-15.
 inline double normal_quantile(double p) {
     if (!(p > 0 && p < 1)) throw value_error("normal quantile: p must be in (0, 1), got " + std::to_string(p));
-    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                                    1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                                   6.680131188771972e+01,  -1.328068155288572e+01};
+                                   6.680131188771972e+01, -1.328068155288572e+01};
     static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
                                    -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
     static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
