@@ -38,6 +38,6 @@ int main() {
         const auto i = test[k * 300];
         std::printf("  %+10.2f  %+7.2f   %+7.2f +- %.2f\n", feh_true[i], feh[i], pred[i].value, pred[i].sigma);
     }
-    net.save("ua_csnet_model.json");  // a ferrum.nn.model document with a self-test vector
+    net.save("ua_csnet_model.json");  // a "ferrum.model" file (kind "ua_csnet") with raw-spectrum self-tests
     std::printf("\nwrote ua_csnet_model.json\n");
 }

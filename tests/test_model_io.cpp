@@ -58,10 +58,16 @@ TEST_CASE("a saved model loads back with identical predictions and its preproces
     nn::save_model(dir / "m.json", m, opt);
 
     const auto j = read_json(dir / "m.json");
-    CHECK(j["layers"][0]["weight_ih_l0"].size() == 48);  // [3H, in], PyTorch layout
-    CHECK(j["layers"][0]["weight_ih_l0"][0].size() == 2);
-    CHECK(j["layers"][3]["weight"].size() == 1);  // dense [out, in]
-    CHECK(j["layers"][2]["bias_hh_l0"].size() == 24);
+    CHECK(j["format"] == "ferrum.model");  // the envelope every ferrum model file shares
+    CHECK(j["version"] == 2);
+    CHECK(j["kind"] == "nn");
+    CHECK(j["architecture"]["layers"][0]["type"] == "gru");
+    CHECK_FALSE(j["architecture"]["layers"][0].contains("weight_ih_l0"));  // weights live under "parameters"
+    CHECK(j["parameters"]["0.weight_ih_l0"].size() == 48);  // [3H, in], PyTorch's state_dict key and layout
+    CHECK(j["parameters"]["0.weight_ih_l0"][0].size() == 2);
+    CHECK(j["parameters"]["3.weight"].size() == 1);  // dense [out, in]
+    CHECK(j["parameters"]["2.bias_hh_l0"].size() == 24);
+    CHECK(j["preprocessing"]["n_points"] == 264);
 
     auto back = nn::load_sequential<float>(dir / "m.json");  // verifies the test vectors
     xt::xtensor<float, 3> x = xt::xtensor<float, 3>::from_shape({4, 30, 2});
@@ -106,7 +112,7 @@ TEST_CASE("a model embedded in a larger document: model_to_json with real test i
     o.preprocessing = {{"scale", 2.5}};
     const nlohmann::json doc{{"format", "my-catalogue-model"}, {"net", nn::model_to_json(m, o, {given})}};
     // the test vector holds the given inputs and the model's output on them
-    const auto& tv = doc["net"]["test_vectors"][0];
+    const auto& tv = doc["net"]["self_test"][0];
     CHECK(tv["inputs"][0][1][2].get<double>() == -0.75);
     const auto want = m.predict({given});
     CHECK(tv["output"][1][1].get<double>() == Approx(double(want(1, 1))).epsilon(1e-7));
@@ -115,7 +121,7 @@ TEST_CASE("a model embedded in a larger document: model_to_json with real test i
     CHECK(xt::all(xt::equal(back.model.predict({given}), want)));
     // a changed weight fails the embedded test vector, and the error names the document given
     auto bad = doc["net"];
-    bad["layers"][0]["bias"][0] = bad["layers"][0]["bias"][0].get<double>() + 1.0;
+    bad["parameters"]["h.bias"][0] = bad["parameters"]["h.bias"][0].get<double>() + 1.0;
     CHECK_THAT(message_of([&] { nn::model_from_json<float>(bad, "my.json#net"); }), Catch::Contains("my.json#net"));
 }
 
@@ -133,19 +139,19 @@ TEST_CASE("broken model files are input_errors naming the file and the JSON path
     }
     SECTION("wrong shape") {
         auto j = good;
-        j["layers"][2]["weight_hh_l0"] = nlohmann::json::array();
-        for (int i = 0; i < 48; ++i) j["layers"][2]["weight_hh_l0"].push_back(std::vector<double>(16, 0.1));
+        j["parameters"]["2.weight_hh_l0"] = nlohmann::json::array();
+        for (int i = 0; i < 48; ++i) j["parameters"]["2.weight_hh_l0"].push_back(std::vector<double>(16, 0.1));
         write_text(dir / "s.json", j.dump());
         const auto msg = message_of([&] { nn::load_sequential<float>(dir / "s.json"); });
-        CHECK_THAT(msg, Catch::Contains("s.json") && Catch::Contains("layers[2].weight_hh_l0") &&
+        CHECK_THAT(msg, Catch::Contains("s.json") && Catch::Contains("parameters.2.weight_hh_l0") &&
                             Catch::Contains("shape [48,16] expected [24,8]"));
     }
     SECTION("unknown field") {
         auto j = good;
-        j["layers"][0]["colour"] = "blue";
+        j["architecture"]["layers"][0]["colour"] = "blue";
         write_text(dir / "u.json", j.dump());
         CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "u.json"); }),
-                   Catch::Contains("layers[0].colour") && Catch::Contains("unknown field"));
+                   Catch::Contains("architecture.layers[0].colour") && Catch::Contains("unknown field"));
         j = good;
         j["optimiser"] = "adam";
         write_text(dir / "u.json", j.dump());
@@ -153,22 +159,22 @@ TEST_CASE("broken model files are input_errors naming the file and the JSON path
     }
     SECTION("missing weight and bad layer wiring") {
         auto j = good;
-        j["layers"][3].erase("bias");
+        j["parameters"].erase("3.bias");
         write_text(dir / "w.json", j.dump());
-        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "w.json"); }), Catch::Contains("layers[3].bias"));
+        CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "w.json"); }), Catch::Contains("parameters.3.bias"));
         j = good;
-        j["layers"][3]["in_features"] = 5;
-        j["layers"][3]["weight"] = {std::vector<double>(5, 0.0)};
+        j["architecture"]["layers"][3]["in_features"] = 5;
+        j["parameters"]["3.weight"] = {std::vector<double>(5, 0.0)};
         write_text(dir / "w.json", j.dump());
         CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "w.json"); }),
                    Catch::Contains("layers[3]") && Catch::Contains("expects 5"));
     }
     SECTION("a changed weight fails verification, unless verification is off") {
         auto j = good;
-        j["layers"][0]["bias_ih_l0"][5] = j["layers"][0]["bias_ih_l0"][5].get<double>() + 0.5;
+        j["parameters"]["0.bias_ih_l0"][5] = j["parameters"]["0.bias_ih_l0"][5].get<double>() + 0.5;
         write_text(dir / "v.json", j.dump());
         CHECK_THAT(message_of([&] { nn::load_sequential<float>(dir / "v.json"); }),
-                   Catch::Contains("test_vectors[0].output"));
+                   Catch::Contains("self_test[0].output"));
         CHECK_NOTHROW(nn::load_sequential<float>(dir / "v.json", false));
     }
     SECTION("a missing file is an io_error; saving into a missing folder leaves nothing") {
@@ -192,7 +198,9 @@ TEST_CASE("tools/export_pytorch.py output loads and verifies (PyTorch-computed t
     auto f32 = nn::load_sequential<float>(dir / "torch.json");  // verifies against PyTorch's own outputs
     auto f64 = nn::load_model<double>(dir / "torch.json");
     const auto j = read_json(dir / "torch.json");
-    CHECK(j["layers"][0]["type"] == "gru");
+    CHECK(j["format"] == "ferrum.model");
+    CHECK(j["architecture"]["layers"][0]["type"] == "gru");
+    CHECK(j["parameters"].contains("0.weight_ih_l0"));
     CHECK(j["metadata"]["exported_by"] == "tools/export_pytorch.py");
     // the Keras (reset_after=True) conversion against Keras' cell equations written out in NumPy
     CHECK(std::system(("/usr/bin/python3 " + tool.string() + " --self-test > /dev/null").c_str()) == 0);

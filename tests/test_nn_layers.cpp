@@ -441,8 +441,8 @@ TEST_CASE("a user's own layer: registered, trained through, saved and loaded", "
     auto back = nn::load_model<double, ferrum::backend::cpu>(path);  // verify = true re-runs the test vectors
     std::filesystem::remove(path);
     const auto doc = nn::model_to_json(back.model);
-    CHECK(doc["layers"][1]["type"] == "test_feature_affine");
-    CHECK(doc["layers"][1]["features"] == 4);
+    CHECK(doc["architecture"]["layers"][1]["type"] == "test_feature_affine");
+    CHECK(doc["architecture"]["layers"][1]["features"] == 4);
     CHECK(nn::get_if<affine>(&back.model.layer(1)) != nullptr);
     CHECK(nn::get_if<nn::dense<double, ferrum::backend::cpu>>(&back.model.layer(1)) == nullptr);
     CHECK(xt::all(xt::equal(back.model.predict({x}, lengths), m.predict({x}, lengths))));

@@ -112,29 +112,30 @@ def to_ferrum(mods, dropout, activations, preprocessing, steps, metadata):
     activations = (activations or ["linear"] * n_dense)
     if len(activations) != n_dense:
         raise ValueError(f"{n_dense} Linear modules but {len(activations)} activations")
-    layers, seen = [], 0
+    layers, parameters, seen = [], {}, 0
     prev = "input"
 
-    def add(obj):
+    def add(obj, weights=None):
         nonlocal prev
         obj["name"], obj["from"] = str(len(layers)), [prev]
         prev = obj["name"]
         layers.append(obj)
+        for k, v in (weights or {}).items():  # "<node>.<PyTorch name>", as ferrum's version-2 files key them
+            parameters[obj["name"] + "." + k] = v
     for i, (kind, p) in enumerate(mods):
         if kind == "gru":
             L = sum(1 for k in p if k.startswith("weight_ih_l"))
             H = p["weight_hh_l0"].shape[1]
             obj = {"type": "gru", "input_size": int(p["weight_ih_l0"].shape[1]), "hidden_sizes": [int(H)] * L,
                    "return_sequences": seen + 1 < n_gru}
-            obj.update({k: v.tolist() for k, v in p.items()})
-            add(obj)
+            add(obj, {k: v.tolist() for k, v in p.items()})
             if dropout and seen < len(dropout) and dropout[seen] > 0:
                 add({"type": "dropout", "rate": dropout[seen]})
             seen += 1
         else:
             d = i - n_gru
             add({"type": "dense", "in_features": int(p["weight"].shape[1]), "out_features": int(p["weight"].shape[0]),
-                 "activation": activations[d], "weight": p["weight"].tolist(), "bias": p["bias"].tolist()})
+                 "activation": activations[d]}, {"weight": p["weight"].tolist(), "bias": p["bias"].tolist()})
     F = mods[0][1]["weight_ih_l0"].shape[1]
     run = build_torch(mods, activations)
     rng = np.random.default_rng(2026)
@@ -142,10 +143,11 @@ def to_ferrum(mods, dropout, activations, preprocessing, steps, metadata):
     lengths = [steps, max(1, steps // 2), 1, max(1, steps - 3)]
     with torch.no_grad():  # each sample alone, truncated to its length: the 'last state at its own end'
         out = np.concatenate([run(torch.from_numpy(x[b:b + 1, :lengths[b]])).numpy() for b in range(4)])
-    return {"format": "ferrum.nn.model", "version": 1, "dtype": "float64",
-            "inputs": [{"name": "input", "features": int(F), "sequence": True}],
-            "layers": layers, "output": prev, "preprocessing": preprocessing, "metadata": metadata,
-            "test_vectors": [{"inputs": [x.tolist()], "lengths": lengths, "output": out.tolist(), "tolerance": 1e-9}]}
+    return {"format": "ferrum.model", "version": 2, "kind": "nn",
+            "architecture": {"dtype": "float64", "inputs": [{"name": "input", "features": int(F), "sequence": True}],
+                             "layers": layers, "output": prev},
+            "parameters": parameters, "preprocessing": preprocessing, "metadata": metadata,
+            "self_test": [{"inputs": [x.tolist()], "lengths": lengths, "output": out.tolist(), "tolerance": 1e-9}]}
 
 
 def keras_npz_modules(path):
@@ -183,7 +185,7 @@ def self_test():
     with tempfile.TemporaryDirectory() as d:
         np.savez(os.path.join(d, "w.npz"), k, rk, b, dk, db)
         doc = to_ferrum(keras_npz_modules(os.path.join(d, "w.npz")), [], [], {}, T, {})
-    tv = doc["test_vectors"][0]
+    tv = doc["self_test"][0]
     xs = np.array(tv["inputs"][0])
     want2 = keras_gru_reference(xs[:1], k, rk, b) @ dk + db
     err2 = abs(tv["output"][0][0] - want2[0, 0])
@@ -229,7 +231,7 @@ def main():
         json.dump(doc, f)
         tmp = f.name
     os.replace(tmp, out)
-    print(f"wrote {out}: {len(doc['layers'])} layers")
+    print(f"wrote {out}: {len(doc['architecture']['layers'])} layers")
 
 
 if __name__ == "__main__":

@@ -404,7 +404,7 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
                        const std::vector<rrl_prediction>& p) {
     std::string o = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
     for (std::size_t i = 0; i < stars.size(); ++i) {
-        std::string flag = p[i].flag;
+        std::string flag = p[i].flag_column();
         for (auto& ch : flag)
             if (ch == ',' || ch == '\n' || ch == '"') ch = ';';
         o += stars[i].id + ',' + to_string(stars[i].type) + ',' + (p[i].ok() ? fmt(p[i].feh) : "") + ',' +
@@ -686,10 +686,10 @@ int cmd_predict(const args& a) {
     const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
     const auto p = predict_rrlyrae(models, stars, a.count("mc-samples"), std::uint64_t(a.count("seed")), threads);
     write_predictions(out, stars, p);
-    std::size_t ok = 0;
-    for (const auto& q : p) ok += q.ok();
-    std::fprintf(stderr, "predict: %zu stars, %zu predicted, %zu flagged -> %s\n", p.size(), ok, p.size() - ok,
-                 out.c_str());
+    std::size_t ok = 0, warned = 0;
+    for (const auto& q : p) ok += q.ok(), warned += q.ok() && !q.warning.empty();
+    std::fprintf(stderr, "predict: %zu stars, %zu predicted (%zu outside the training domain), %zu flagged -> %s\n",
+                 p.size(), ok, warned, p.size() - ok, out.c_str());
     return 0;
 }
 

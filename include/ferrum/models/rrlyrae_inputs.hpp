@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -114,10 +115,13 @@ struct rrl_star_input {
     /// phi31 (rad, cosine convention) and A2 (mag) of a weighted Fourier fit of the catalogue's fixed order
     /// (4 for RRab, 3 for RRc, as Gaia's SOS pipeline and the simulator's catalogue): the classical inputs.
     double phi31_catalogue = 0.0, a2_catalogue = 0.0;
+    /// Their 1-sigma errors and covariance from the same fit (for the classical relation's sigma).
+    double phi31_catalogue_sigma = 0.0, a2_catalogue_sigma = 0.0, cov_phi31_a2_catalogue = 0.0;
     std::vector<float> sequence;   ///< steps x 2: (phase x period, or phase), standardised magnitude
     std::vector<double> features;  ///< rrl_feature_names() order
     /// Empty when usable; else one of too_few_epochs, no_period, unknown_type, no_light_curve,
-    /// not_in_catalogue, preprocessing_failed (+ ": reason").
+    /// not_in_catalogue, implausible_period, implausible_magnitude, implausible_errors (rrl_plausible_range),
+    /// preprocessing_failed (+ ": reason").
     std::string flag;
 
     bool ok() const noexcept { return flag.empty(); }
@@ -133,7 +137,44 @@ struct rrl_ephemeris {
     std::string problem;        ///< a flag (see rrl_star_input::flag)
 };
 
+/// \brief What ferrum takes as physically possible for an RR Lyrae light curve; a star outside is flagged
+/// (implausible_period, implausible_magnitude, implausible_errors) and gets no number rather than a number
+/// computed from impossible input. Wide on purpose: they catch sentinels (mag -99, P 1e-30), not outliers.
+struct rrl_plausible_range {
+    static constexpr double min_period = 0.1, max_period = 2.0;     ///< d (RR Lyrae: about 0.2-1.0 d)
+    static constexpr double min_mag = -2.0, max_mag = 30.0;         ///< any optical band, any survey
+    static constexpr double min_mag_err = 1e-5, max_mag_err = 5.0;  ///< mag; beyond: weights over/underflow
+};
+
 namespace detail {
+
+/// The flag of a curve with an impossible period, magnitude or error (empty when plausible).
+inline std::string implausible_input(double period, const std::vector<double>& mag, const std::vector<double>& err) {
+    using R = rrl_plausible_range;
+    char buf[160];
+    if (period != 0.0 && !(period >= R::min_period && period <= R::max_period)) {
+        std::snprintf(buf, sizeof buf, "implausible_period: P = %.6g d is outside %g-%g d", period, R::min_period,
+                      R::max_period);
+        return buf;
+    }
+    std::size_t n_mag = 0, n_err = 0;
+    double bad_mag = 0.0, bad_err = 0.0;
+    for (double m : mag)
+        if (!(m >= R::min_mag && m <= R::max_mag) && n_mag++ == 0) bad_mag = m;
+    for (double e : err)
+        if (!(e >= R::min_mag_err && e <= R::max_mag_err) && n_err++ == 0) bad_err = e;
+    if (n_mag > 0) {
+        std::snprintf(buf, sizeof buf, "implausible_magnitude: %zu epoch(s) outside %g-%g mag (e.g. %.6g)", n_mag,
+                      R::min_mag, R::max_mag, bad_mag);
+        return buf;
+    }
+    if (n_err > 0) {
+        std::snprintf(buf, sizeof buf, "implausible_errors: %zu epoch(s) with an error outside %g-%g mag (e.g. %.6g)",
+                      n_err, R::min_mag_err, R::max_mag_err, bad_err);
+        return buf;
+    }
+    return {};
+}
 
 inline std::vector<double> rrl_features(const fourier_decomposition& f, double period, rr_type type) {
     const auto phi21 = f.phi21(), phi31 = f.phi31();
@@ -200,8 +241,13 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         fourier_options fixed;
         fixed.order = std::min(type == rr_type::rrc ? 3 : 4, static_cast<int>((fc.size() - 2) / 2));
         const fourier_decomposition g = fixed.order >= 3 ? fit_fourier(fc, fixed) : f;
-        out.phi31_catalogue = g.phi31().value;
+        const ferrum::measurement phi31_g = g.phi31();
+        out.phi31_catalogue = phi31_g.value;
         out.a2_catalogue = g.amplitude[1];
+        out.phi31_catalogue_sigma = phi31_g.sigma;
+        out.a2_catalogue_sigma = g.sigma_amplitude(2);
+        // phi31 = phi_3 - 3 phi_1 and A2 sit at (6, 2) and 3 of the (A0, A1, phi1, A2, phi2, ...) covariance
+        out.cov_phi31_a2_catalogue = g.covariance(6, 3) - 3.0 * g.covariance(2, 3);
         // The classical inputs and the relation on them (Muraveva et al. 2025) as three more features: with
         // them the network starts from the classical estimate and learns what the light-curve shape adds.
         out.features.push_back(out.phi31_catalogue);
@@ -282,6 +328,10 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
             s.flag = e.problem;
             return;
         }
+        if (std::string why = detail::implausible_input(e.period, lc.mag, lc.mag_err); !why.empty()) {
+            s.flag = std::move(why);
+            return;
+        }
         if (lc.size() < opt.min_epochs) {
             s.flag = "too_few_epochs: " + std::to_string(lc.size()) + " < " + std::to_string(opt.min_epochs);
             return;
@@ -344,6 +394,8 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<fold
             s.flag = std::string("unknown_type: ") + to_string(s.type);
         else if (opt.use_period && !(fc.period > 0))
             s.flag = "no_period: the folded curve has none (use a model trained without periods)";
+        else if (std::string why = detail::implausible_input(fc.period, fc.mag, fc.mag_err); !why.empty())
+            s.flag = std::move(why);
         else detail::fill_input(s, fc, s.type, opt, ab, c);
     });
     return out;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -249,6 +250,7 @@ public:
             for (std::size_t j = 0; j < b.size(); ++j) {
                 auto& o = out[b[j]];
                 o.feh = mean[j];
+                o.warning = domain_warning(stars[b[j]]);
                 double mc = 0.0;
                 if (mc_samples >= 2 && has_dropout()) {
                     const double m = s1[j] / double(mc_samples);
@@ -303,6 +305,13 @@ public:
             if (version != 2)
                 throw input_error(where, 0, "version",
                                   "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            static const char* const known[] = {"format",        "version",     "kind",     "options",
+                                                "preprocessing", "seed",        "trained",  "ridge_coefficients",
+                                                "network",       "calibration", "self_test"};
+            for (auto it = j.begin(); it != j.end(); ++it)
+                if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) ==
+                    std::end(known))
+                    throw input_error(where, 0, it.key(), "unknown field (an RR Lyrae model file has none such)");
             return from_json_v2(j, where, verify);
         } catch (const nlohmann::json::exception& e) {
             throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
@@ -786,6 +795,28 @@ private:
             {"light_curves", curves}, {"outputs", raw_predict(used, idx, nn::mode::inference)}, {"tolerance", 1e-4}};
     }
 
+    /// "outside_training_domain: NAME z=..." for the star's input feature farthest beyond the training set's
+    /// range (more than training_domain_z standard deviations from its mean); empty inside it.
+    std::string domain_warning(const rrl_star_input& s) const {
+        std::size_t worst = 0;
+        double worst_z = 0.0;
+        for (std::size_t j = 0; j < s.features.size() && j < feat_.size(); ++j) {
+            const double z = (s.features[j] - feat_.mean[j]) / feat_.scale[j];
+            if (!(std::abs(z) <= std::abs(worst_z))) worst = j, worst_z = z;
+        }
+        if (std::abs(worst_z) <= training_domain_z) return {};
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "outside_training_domain: %s z=%+.1f", rrl_feature_names()[worst].c_str(),
+                      worst_z);
+        return buf;
+    }
+
+public:
+    /// A prediction whose input feature lies more than this many training standard deviations from the
+    /// training mean carries the warning "outside_training_domain" (the network sees it clipped to +-5).
+    static constexpr double training_domain_z = 6.0;
+
+private:
     rrl_model_options opt_;
     std::uint64_t seed_;
     net_type net_;

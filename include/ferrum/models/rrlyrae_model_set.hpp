@@ -35,9 +35,22 @@ inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, b
         if (version != 1 && version != 2)
             throw input_error(path, 0, "version",
                               "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
-        for (std::size_t k = 0; k < j.at("models").size(); ++k)
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (it.key() != "format" && it.key() != "version" && it.key() != "kind" && it.key() != "models")
+                throw input_error(path, 0, it.key(), "unknown field (a model set has format, version, kind, models)");
+        if (!j.contains("models") || !j.at("models").is_array())
+            throw input_error(path, 0, "models", "missing, or not an array of models");
+        for (std::size_t k = 0; k < j.at("models").size(); ++k) {
             out.push_back(
                 rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
+            // predict_rrlyrae routes a star to the first model serving its type: a second one would never run
+            for (std::size_t e = 0; e < k; ++e)
+                for (rr_type t : {rr_type::rrab, rr_type::rrc})
+                    if (out[e].serves(t) && out[k].serves(t))
+                        throw input_error(path, 0, "models[" + std::to_string(k) + "]",
+                                          std::string("serves ") + to_string(t) + " as model " + std::to_string(e) +
+                                              " does: duplicate models are refused (the second would never run)");
+        }
     } else {
         out.push_back(rrlyrae_model::from_json(j, path, verify));
     }

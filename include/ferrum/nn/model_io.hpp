@@ -1,10 +1,11 @@
 // Model files: one JSON document with the architecture, every weight under its PyTorch name and shape,
 // the preprocessing the model expects, and a few input/output test vectors re-run when the file is loaded
 // (as frugally-deep's load_model(path, verify=true)), so a model trained elsewhere proves itself here.
-// Two layouts are read: "ferrum.nn.model" version 1 (weights inside each layer, "test_vectors"; what
-// save_model writes) and the envelope "ferrum.model" version 2 {"kind", "architecture", "parameters"
-// (keyed "<node>.<tensor>"), "preprocessing", "metadata", "self_test"}, whose self-test is re-run only
-// for kind "nn" (other kinds embed a network and keep their own raw-input self-tests there).
+// save_model / model_to_json write the envelope every ferrum model file shares, "ferrum.model" version 2
+// {"kind": "nn", "architecture", "parameters" (keyed "<node>.<tensor>"), "preprocessing", "metadata",
+// "self_test"}; its self-test is re-run only for kind "nn" (other kinds embed a network and keep their own
+// raw-input self-tests). Files of earlier builds, "ferrum.nn.model" version 1 (weights inside each layer,
+// "test_vectors"), are still read; saving them again writes version 2.
 #pragma once
 
 #include <algorithm>
@@ -131,16 +132,6 @@ nlohmann::json nest(const T* data, const std::vector<std::size_t>& shape, std::s
     return a;
 }
 
-/// A layer's model-file object: its type, its config() fields and every weight under its PyTorch name.
-template <class T, class Backend>
-nlohmann::json layer_json(const any_layer<T, Backend>& layer) {
-    nlohmann::json j = layer.config();
-    j["type"] = layer.type_name();
-    const auto& st = layer.storage();
-    for (const auto& s : st.specs()) j[s.name] = nest(st.values().data() + s.offset, s.shape);
-    return j;
-}
-
 template <class T>
 nlohmann::json tensor_json(const xt::xarray<T>& a) {
     std::vector<std::size_t> shape(a.shape().begin(), a.shape().end());
@@ -180,11 +171,11 @@ any_layer<T, Backend> layer_from_json(const nlohmann::json& j, const std::string
     }
 }
 
+/// The architecture of a version-2 document: dtype, inputs, the layers (type, name, inputs, config; no
+/// weights) and the output node.
 template <class T, class Backend>
-nlohmann::json model_json(const graph<T, Backend>& g) {
+nlohmann::json architecture_json(const graph<T, Backend>& g) {
     nlohmann::json j;
-    j["format"] = "ferrum.nn.model";
-    j["version"] = 1;
     j["dtype"] = std::is_same_v<T, float> ? "float32" : "float64";
     j["inputs"] = nlohmann::json::array();
     j["layers"] = nlohmann::json::array();
@@ -193,14 +184,32 @@ nlohmann::json model_json(const graph<T, Backend>& g) {
             j["inputs"].push_back({{"name", n.name}, {"features", n.shape.features}, {"sequence", n.shape.sequence}});
             continue;
         }
-        nlohmann::json l = n.kind == node_kind::layer ? layer_json<T, Backend>(g.layers()[n.index])
-                                                      : nlohmann::json{{"type", "concat"}};
+        nlohmann::json l;
+        if (n.kind == node_kind::layer) {
+            const auto& layer = g.layers()[n.index];
+            l = layer.config();
+            l["type"] = layer.type_name();
+        } else {
+            l = {{"type", "concat"}};
+        }
         l["name"] = n.name;
         l["from"] = nlohmann::json::array();
         for (auto f : n.from) l["from"].push_back(g.nodes()[f].name);
         j["layers"].push_back(std::move(l));
     }
     j["output"] = g.nodes()[g.output()].name;
+    return j;
+}
+
+/// Every weight of the graph under "<node>.<PyTorch name>" (PyTorch's state_dict keys and layouts).
+template <class T, class Backend>
+nlohmann::json parameters_json(const graph<T, Backend>& g) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& n : g.nodes()) {
+        if (n.kind != node_kind::layer) continue;
+        const auto& st = g.layers()[n.index].storage();
+        for (const auto& s : st.specs()) j[n.name + "." + s.name] = nest(st.values().data() + s.offset, s.shape);
+    }
     return j;
 }
 
@@ -386,9 +395,13 @@ template <class T, class Backend>
 nlohmann::json graph_document(const graph<T, Backend>& g, const save_options& opt,
                               const std::vector<input_view<T>>& test_inputs,
                               const std::vector<std::size_t>& test_lengths) {
-    nlohmann::json j = model_json(g);
-    j["preprocessing"] = opt.preprocessing;
-    j["metadata"] = opt.metadata;
+    nlohmann::json j{{"format", "ferrum.model"},
+                     {"version", 2},
+                     {"kind", "nn"},
+                     {"architecture", architecture_json(g)},
+                     {"parameters", parameters_json(g)},
+                     {"preprocessing", opt.preprocessing},
+                     {"metadata", opt.metadata}};
     std::vector<xt::xtensor<T, 2>> tabs;
     std::vector<xt::xtensor<T, 3>> seqs;
     tabs.reserve(g.num_inputs());
@@ -421,7 +434,7 @@ nlohmann::json graph_document(const graph<T, Backend>& g, const save_options& op
     if (!lengths.empty()) t["lengths"] = lengths;
     t["output"] = tensor_json<T>(g.predict(views, lengths, mode::inference, 0));
     t["tolerance"] = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-    j["test_vectors"] = nlohmann::json::array({t});
+    j["self_test"] = nlohmann::json::array({t});
     return j;
 }
 

@@ -185,8 +185,10 @@ auto read_model_document(const std::string& where, const char* what, Read&& read
 /// The inputs of a document's first test vector (so a loaded model can be saved again with the same).
 inline std::vector<xt::xtensor<float, 2>> document_test_inputs(const nlohmann::json& j) {
     std::vector<xt::xtensor<float, 2>> out;
-    if (!j.contains("test_vectors") || j["test_vectors"].empty()) return out;
-    for (const auto& a : j["test_vectors"][0].at("inputs")) {
+    std::string at;
+    const nlohmann::json* vectors = nn::detail::self_test_of(j, at);  // "self_test" (v2) or "test_vectors" (v1)
+    if (!vectors || !vectors->is_array() || vectors->empty()) return out;
+    for (const auto& a : (*vectors)[0].at("inputs")) {
         const std::size_t rows = a.size(), cols = rows ? a[0].size() : 0;
         xt::xtensor<float, 2> t = xt::xtensor<float, 2>::from_shape({rows, cols});
         for (std::size_t r = 0; r < rows; ++r)
