@@ -27,19 +27,23 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
-    const bool set = j.is_object() &&
-                     ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
-                      j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
-    if (set) {
-        const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
-        if (version != 1 && version != 2)
-            throw input_error(path, 0, "version",
-                              "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
-        for (std::size_t k = 0; k < j.at("models").size(); ++k)
-            out.push_back(
-                rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
-    } else {
-        out.push_back(rrlyrae_model::from_json(j, path, verify));
+    try {  // a field of the wrong type ("version": "2", "models": 3) is an input error, not json::type_error
+        const bool set = j.is_object() &&
+                         ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
+                          j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
+        if (set) {
+            const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
+            if (version != 1 && version != 2)
+                throw input_error(path, 0, "version",
+                                  "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            for (std::size_t k = 0; k < j.at("models").size(); ++k)
+                out.push_back(
+                    rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
+        } else {
+            out.push_back(rrlyrae_model::from_json(j, path, verify));
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(path, 0, "", std::string("malformed model file: ") + e.what());
     }
     if (out.empty()) throw input_error(path, 0, "models", "the file holds no model");
     return out;
