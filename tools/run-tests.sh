@@ -29,7 +29,7 @@ suite() {
 }
 suite build-tests g++
 if command -v clang++ >/dev/null 2>&1; then
-  # the examples are built once, by g++: with clang too, CI would pass its 25-minute budget
+  # the examples are built once, by g++: with clang too, CI would exceed its 25-minute budget (docs/reliability.md)
   suite build-tests-clang clang++ -DFERRUM_BUILD_EXAMPLES=OFF
 else
   echo "ferrum: SKIPPED the clang pass: clang++ not found (tools/install-deps.sh installs it)"
