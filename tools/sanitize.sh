@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite under AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer: builds
 # the tests and tools in build-asan and runs ctest. Any sanitizer report fails its test.
-#   tools/sanitize.sh                       with g++
-#   FERRUM_SANITIZE_CXX=clang++ tools/sanitize.sh
+#   tools/sanitize.sh                       with clang++
+#   FERRUM_SANITIZE_CXX=g++ tools/sanitize.sh
 #   tools/sanitize.sh -R 'core|readers'     extra arguments go to ctest
 # Not part of CI (tools/run-tests.sh): the instrumented build and run take longer than CI's 30 minutes
 # leave. FERRUM_BUILD_COMMAND replaces "cmake --build" (e.g. a wrapper that serialises builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cxx=${FERRUM_SANITIZE_CXX:-g++}
+cxx=${FERRUM_SANITIZE_CXX:-clang++}
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # -O1 with line tables and assertions on (Eigen's index checks): quicker to build than -O2 -g, and a
 # failed assertion is a finding too.
