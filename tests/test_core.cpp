@@ -9,7 +9,13 @@
 #include <ferrum/train/kfold.hpp>
 
 #include <atomic>
+#include <csignal>
+#include <iostream>
 #include <set>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -48,6 +54,17 @@ TEST_CASE("read_json_file: a missing file is an io_error, broken JSON an input_e
         out << "{\n  \"a\": 1\n}\n";
     }
     CHECK(ferrum::read_json_file(path)["a"] == 1);
+    {
+        std::ofstream out(path);
+        out << "{\"a\": 1e400}\n";  // valid JSON, but no double holds it (found by fuzz_nn_model)
+    }
+    try {
+        ferrum::read_json_file(path, "config file");
+        FAIL("no exception");
+    } catch (const ferrum::input_error& e) {
+        CHECK(e.file() == path);
+        CHECK_THAT(std::string(e.what()), Catch::Contains("config file cannot be read") && Catch::Contains("1e400"));
+    }
     fs::remove_all(dir);
 }
 
@@ -78,6 +95,140 @@ TEST_CASE("write_file_atomically replaces the target only on success", "[core]")
     ss2 << in2.rdbuf();
     CHECK(ss2.str() == "new\n");
     CHECK_THROWS_AS(ferrum::write_file_atomically(dir / "no" / "such" / "dir.csv", std::string("x")), ferrum::io_error);
+    fs::remove_all(dir);
+}
+
+namespace {
+
+std::string file_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Hidden files whose name has ".tmp" in it: what write_file_atomically's temporaries look like.
+std::vector<std::string> hidden_temporaries(const fs::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name[0] == '.' && name.find(".tmp") != std::string::npos) out.push_back(name);
+    }
+    return out;
+}
+
+struct killed_write {
+    bool temporary_seen = false;  ///< the child's temporary existed while it was writing
+    int status = 0;               ///< waitpid status of the child
+};
+
+// A child process starts writing `target`, writes part of it and blocks; the parent sends `sig`.
+killed_write kill_during_write(const fs::path& target, int sig) {
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        std::signal(SIGINT, SIG_DFL);  // the child inherits Catch2's handlers: start from the defaults
+        std::signal(SIGTERM, SIG_DFL);
+        try {
+            ferrum::write_file_atomically(target, [&](std::ostream& out) {
+                out << std::string(1 << 16, 'x') << std::flush;
+                if (write(ready[1], "w", 1) != 1) _exit(4);
+                for (;;) pause();
+            });
+        } catch (...) {
+        }
+        _exit(3);
+    }
+    close(ready[1]);
+    char c = 0;
+    killed_write k;
+    const bool writing = read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    k.temporary_seen = writing && hidden_temporaries(target.parent_path()).size() == 1;
+    kill(pid, sig);
+    waitpid(pid, &k.status, 0);
+    return k;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomically: SIGINT or SIGTERM during a write leaves no temporary (issue #13)", "[core]") {
+    const fs::path dir = fs::temp_directory_path() / ("ferrum_test_atomic_signal_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path fresh = dir / "new.csv", old = dir / "old.csv";
+    ferrum::write_file_atomically(old, std::string("old\n"));
+    for (const int sig : {SIGINT, SIGTERM}) {
+        CAPTURE(sig);
+        for (const auto& target : {fresh, old}) {
+            const killed_write k = kill_during_write(target, sig);
+            CHECK(k.temporary_seen);
+            // the process still ends by the signal, as it would without ferrum's handler
+            REQUIRE(WIFSIGNALED(k.status));
+            CHECK(WTERMSIG(k.status) == sig);
+            CHECK(hidden_temporaries(dir).empty());
+        }
+        CHECK_FALSE(fs::exists(fresh));
+        CHECK(file_text(old) == "old\n");
+    }
+    // the handlers are the program's again once no write is in flight
+    struct sigaction before {};
+    REQUIRE(sigaction(SIGINT, nullptr, &before) == 0);
+    ferrum::write_file_atomically(fresh, std::string("x"));
+    struct sigaction after {};
+    REQUIRE(sigaction(SIGINT, nullptr, &after) == 0);
+    CHECK(after.sa_handler == before.sa_handler);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("write_file_atomically: stale temporaries of killed runs are named on stderr, not removed", "[core]") {
+    const fs::path dir = fs::temp_directory_path() / ("ferrum_test_atomic_stale_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path stale = dir / ".out.csv.tmp123456789";
+    std::ofstream(stale) << "half";
+    std::ofstream(dir / ".profile") << "not ours";
+    std::ofstream(dir / ".notes.tmpx1") << "not ours";
+    std::ostringstream err;
+    auto* const saved = std::cerr.rdbuf(err.rdbuf());
+    try {
+        ferrum::write_file_atomically(dir / "out.csv", std::string("new\n"));
+    } catch (...) {
+        std::cerr.rdbuf(saved);
+        throw;
+    }
+    std::cerr.rdbuf(saved);
+    CHECK_THAT(err.str(), Catch::Contains("warning") && Catch::Contains(stale.string()));
+    CHECK_THAT(err.str(), !Catch::Contains(".profile") && !Catch::Contains(".notes.tmpx1"));
+    CHECK(fs::exists(stale));
+    CHECK(file_text(dir / "out.csv") == "new\n");
+    fs::remove_all(dir);
+}
+
+TEST_CASE("write_file_atomically refuses a read-only target and keeps the mode of a writable one", "[core]") {
+    const fs::path dir = fs::temp_directory_path() / ("ferrum_test_atomic_mode_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path target = dir / "out.csv";
+    ferrum::write_file_atomically(target, std::string("old\n"));
+    fs::permissions(target, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);  // 444
+    try {
+        ferrum::write_file_atomically(target, std::string("new\n"));
+        FAIL("a read-only target was replaced");
+    } catch (const ferrum::io_error& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Contains(target.string()) && Catch::Contains("read-only"));
+    }
+    CHECK(file_text(target) == "old\n");
+    CHECK(hidden_temporaries(dir).empty());
+
+    const auto mode_640 = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
+    fs::permissions(target, mode_640);
+    ferrum::write_file_atomically(target, std::string("new\n"));
+    CHECK(file_text(target) == "new\n");
+    CHECK(fs::status(target).permissions() == mode_640);
     fs::remove_all(dir);
 }
 

@@ -104,11 +104,12 @@ TEST_CASE("cost-sensitive weights with the default 10 x 15 grid agree with a dir
     std::vector<double> col, feh;
     for (int i = 0; i < 2000; ++i) col.push_back(0.9 + 0.15 * g(rng)), feh.push_back(-1.4 + 0.4 * g(rng));
     const auto c = ferrum::cost_sensitive_weights(col, feh);
-    const auto [cx0, cx1] = std::minmax_element(col.begin(), col.end());
-    const auto [fy0, fy1] = std::minmax_element(feh.begin(), feh.end());
+    // not structured bindings: C++17 does not let a lambda capture them (clang refuses)
+    const auto cx = std::minmax_element(col.begin(), col.end());
+    const auto fy = std::minmax_element(feh.begin(), feh.end());
     auto cell = [&](std::size_t i) {
-        const int a = std::min(9, int((col[i] - *cx0) / (*cx1 - *cx0) * 10));
-        const int b = std::min(14, int((feh[i] - *fy0) / (*fy1 - *fy0) * 15));
+        const int a = std::min(9, int((col[i] - *cx.first) / (*cx.second - *cx.first) * 10));
+        const int b = std::min(14, int((feh[i] - *fy.first) / (*fy.second - *fy.first) * 15));
         return a * 15 + b;
     };
     std::vector<int> count(150, 0);

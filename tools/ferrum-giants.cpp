@@ -235,7 +235,11 @@ int cmd_predict(const args& a) {
     const json doc = ferrum::read_json_object(path, "model file");
     std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     // the colour model: version 2 (kind "colour_feh") or version 1 ("ferrum-giants-colour-model"); else UA-CSNet
-    if (doc.value("format", "") == "ferrum-giants-colour-model" || doc.value("kind", "") == "colour_feh") {
+    const auto string_field = [&](const char* key) {  // "format": [] must not throw json::type_error here
+        const auto it = doc.find(key);
+        return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (string_field("format") == "ferrum-giants-colour-model" || string_field("kind") == "colour_feh") {
         auto m = models::colour_feh_model::from_json(doc, path);
         if (a.has("mc-samples")) m.set_mc_samples(a.count("mc-samples"));
         if (!a.has("catalogue")) throw cli::usage_error("predict with a colour model: --catalogue is required");

@@ -27,6 +27,8 @@ inline nlohmann::json read_json_file(const std::string& path, const std::string&
         const std::size_t line = 1 + static_cast<std::size_t>(std::count(
                                          text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n'));
         throw input_error(path, line, "", what + " is not valid JSON (truncated file?): " + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double (1e400)
+        throw input_error(path, 0, "", what + " cannot be read: " + e.what());
     }
 }
 

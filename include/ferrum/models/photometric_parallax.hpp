@@ -353,7 +353,9 @@ public:
     /// networks are converted as bnn_mlp's are, and it has no raw photometry self-test: saving it writes
     /// version 2 with an empty one). With `verify` every network's self-test and the model's are re-run.
     static colour_feh_model from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
-        if (j.is_object() && j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
+        // compared as JSON: a "format" that is not a string is no type_error here
+        if (j.is_object() && !(j.contains("format") && j.at("format") == "ferrum.model"))
+            return from_json_v1(j, where, verify);
         colour_feh_model m;
         try {
             detail::check_envelope(j, "colour_feh", where);

@@ -27,32 +27,37 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
-    const bool set = j.is_object() &&
-                     ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
-                      j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
-    if (set) {
-        const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
-        if (version != 1 && version != 2)
-            throw input_error(path, 0, "version",
-                              "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
-        for (auto it = j.begin(); it != j.end(); ++it)
-            if (it.key() != "format" && it.key() != "version" && it.key() != "kind" && it.key() != "models")
-                throw input_error(path, 0, it.key(), "unknown field (a model set has format, version, kind, models)");
-        if (!j.contains("models") || !j.at("models").is_array())
-            throw input_error(path, 0, "models", "missing, or not an array of models");
-        for (std::size_t k = 0; k < j.at("models").size(); ++k) {
-            out.push_back(
-                rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
-            // predict_rrlyrae routes a star to the first model serving its type: a second one would never run
-            for (std::size_t e = 0; e < k; ++e)
-                for (rr_type t : {rr_type::rrab, rr_type::rrc})
-                    if (out[e].serves(t) && out[k].serves(t))
-                        throw input_error(path, 0, "models[" + std::to_string(k) + "]",
-                                          std::string("serves ") + to_string(t) + " as model " + std::to_string(e) +
-                                              " does: duplicate models are refused (the second would never run)");
+    try {  // a field of the wrong type ("version": "2", "models": 3) is an input error, not json::type_error
+        const bool set = j.is_object() &&
+                         ((j.value("format", "") == "ferrum.model" && j.value("kind", "") == "rrlyrae_set") ||
+                          j.value("format", "") == "ferrum-rrlyrae-models");  // the latter: earlier builds
+        if (set) {
+            const auto version = j.value("version", 0);  // 1: models of format 1, converted when read
+            if (version != 1 && version != 2)
+                throw input_error(path, 0, "version",
+                                  "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+            for (auto it = j.begin(); it != j.end(); ++it)
+                if (it.key() != "format" && it.key() != "version" && it.key() != "kind" && it.key() != "models")
+                    throw input_error(path, 0, it.key(),
+                                      "unknown field (a model set has format, version, kind, models)");
+            if (!j.contains("models") || !j.at("models").is_array())
+                throw input_error(path, 0, "models", "missing, or not an array of models");
+            for (std::size_t k = 0; k < j.at("models").size(); ++k) {
+                out.push_back(
+                    rrlyrae_model::from_json(j["models"][k], path + " (model " + std::to_string(k) + ")", verify));
+                // predict_rrlyrae routes a star to the first model serving its type: a second would never run
+                for (std::size_t e = 0; e < k; ++e)
+                    for (rr_type t : {rr_type::rrab, rr_type::rrc})
+                        if (out[e].serves(t) && out[k].serves(t))
+                            throw input_error(path, 0, "models[" + std::to_string(k) + "]",
+                                              std::string("serves ") + to_string(t) + " as model " + std::to_string(e) +
+                                                  " does: duplicate models are refused (the second would never run)");
+            }
+        } else {
+            out.push_back(rrlyrae_model::from_json(j, path, verify));
         }
-    } else {
-        out.push_back(rrlyrae_model::from_json(j, path, verify));
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(path, 0, "", std::string("malformed model file: ") + e.what());
     }
     if (out.empty()) throw input_error(path, 0, "models", "the file holds no model");
     return out;
