@@ -82,7 +82,7 @@ struct rrlyrae_star {
     std::optional<double> r21_g, r21_g_error, r31_g, r31_g_error;
     std::optional<double> phi21_g, phi21_g_error, phi31_g, phi31_g_error;
     std::optional<double> metallicity, metallicity_error, g_absorption, g_absorption_error;
-    std::optional<double> zp_mag_g, zp_mag_g_error, zp_mag_bp, zp_mag_bp_error, zp_mag_rp, zp_mag_rp_error;
+    std::optional<double> zp_mag_g, zp_mag_bp, zp_mag_rp;  // the DR3 model gives no errors for these
     std::optional<double> reference_time_g, reference_time_bp, reference_time_rp, reference_time_rv;
     std::optional<double> fund_freq1, fund_freq1_error, fund_freq2, fund_freq2_error;
     std::optional<std::int64_t> num_clean_epochs_g, num_clean_epochs_bp, num_clean_epochs_rp, num_clean_epochs_rv;
@@ -184,11 +184,8 @@ inline const std::vector<std::pair<const char*, rr_real>>& rrlyrae_real_columns(
         {"g_absorption", &rrlyrae_star::g_absorption},
         {"g_absorption_error", &rrlyrae_star::g_absorption_error},
         {"zp_mag_g", &rrlyrae_star::zp_mag_g},
-        {"zp_mag_g_error", &rrlyrae_star::zp_mag_g_error},
         {"zp_mag_bp", &rrlyrae_star::zp_mag_bp},
-        {"zp_mag_bp_error", &rrlyrae_star::zp_mag_bp_error},
         {"zp_mag_rp", &rrlyrae_star::zp_mag_rp},
-        {"zp_mag_rp_error", &rrlyrae_star::zp_mag_rp_error},
         {"reference_time_g", &rrlyrae_star::reference_time_g},
         {"reference_time_bp", &rrlyrae_star::reference_time_bp},
         {"reference_time_rp", &rrlyrae_star::reference_time_rp},
