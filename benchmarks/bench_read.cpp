@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
+#include "bench_read_timing.hpp"
+
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -22,11 +22,9 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using ferrum_bench::best_of;
+using ferrum_bench::cpu_seconds;
+using ferrum_bench::timing;
 
 template <class T>
 void append_number(std::string& s, T v) {
@@ -87,35 +85,6 @@ void write_synthetic(const std::string& path, std::size_t rows) {
         out.write(chunk.data(), std::streamsize(chunk.size()));
         bar.update(rows / 1000000);
     });
-}
-
-// Wall and CPU seconds (user + system, of this process and of the children it waited for). Other builds
-// share the two cores, so wall time includes waiting for a core; CPU time is what the reading itself cost.
-struct timing {
-    double wall = 1e300, cpu = 1e300;
-};
-
-double cpu_seconds() {
-    double s = 0.0;
-    for (const int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-        rusage u{};
-        getrusage(who, &u);
-        s += double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-    }
-    return s;
-}
-
-template <class F>
-timing best_of(int runs, F&& f) {
-    timing best;
-    for (int i = 0; i < runs; ++i) {
-        const auto t0 = clock_type::now();
-        const double c0 = cpu_seconds();
-        f();
-        best.cpu = std::min(best.cpu, cpu_seconds() - c0);
-        best.wall = std::min(best.wall, seconds_since(t0));
-    }
-    return best;
 }
 
 std::string run_command(const std::string& cmd) {

@@ -486,3 +486,36 @@ TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories",
     CHECK(r.status == 1);
     CHECK(r.err.find("two families") != std::string::npos);
 }
+
+TEST_CASE("ferrum-rrl simulate --format dr3-bulk: predict gives the same predictions as on the long format",
+          "[cli][dr3]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_dr3_bulk");
+    const std::string d = dir.string();
+    const std::string sim = "simulate --n-rrab 12 --n-rrc 6 --seed 9 --min-epochs 30 --quiet --out ";
+    REQUIRE(run(sim + d + "/long", dir).status == 0);
+    REQUIRE(run(sim + d + "/bulk --format dr3-bulk", dir).status == 0);
+    CHECK(fs::exists(dir / "bulk" / "epoch_photometry.csv.gz"));
+    CHECK(fs::exists(dir / "bulk" / "vari_rrlyrae.csv.gz"));
+    CHECK(!fs::exists(dir / "bulk" / "epoch_photometry.csv"));
+    // gzip magic bytes: the file really is compressed
+    CHECK(slurp(dir / "bulk" / "epoch_photometry.csv.gz").substr(0, 2) == "\x1f\x8b");
+    CHECK(slurp(dir / "bulk" / "labels.csv") == slurp(dir / "long" / "labels.csv"));
+    const auto predict = [&](const std::string& set, const char* ep, const char* cat) {
+        return run("predict --epoch-photometry " + d + "/" + set + "/" + ep + " --catalogue " + d + "/" + set + "/" +
+                       cat + " --out " + d + "/" + set + ".pred.csv --mc-samples 4 --seed 3",
+                   dir);
+    };
+    const auto a = predict("long", "epoch_photometry.csv", "vari_rrlyrae.csv");
+    REQUIRE(a.status == 0);
+    const auto b = predict("bulk", "epoch_photometry.csv.gz", "vari_rrlyrae.csv.gz");
+    REQUIRE(b.status == 0);
+    CHECK(b.err.find("18 light curves in the catalogue, 0 not in it; 0 catalogue stars without a light curve") !=
+          std::string::npos);
+    const std::string pa = slurp(dir / "long.pred.csv"), pb = slurp(dir / "bulk.pred.csv");
+    CHECK(std::count(pa.begin(), pa.end(), '\n') == 19);
+    CHECK(pb == pa);
+}

@@ -165,9 +165,11 @@ TEST_CASE("csv_reader: a quote inside an unquoted field is an ordinary character
 }
 
 TEST_CASE("csv_reader: an ECSV header sets the delimiter", "[readers][csv]") {
-    const std::string path = temp_file("space.ecsv",
-                                       "# %ECSV 1.0\n# ---\n# delimiter: ' '\n# datatype:\n"
-                                       "# - {name: id, datatype: int64}\nid mag\n1 15.5\n2 \"16 .5\"\n");
+    const std::string path = temp_file(
+        "space.ecsv",
+        "# %ECSV 1.0\n# ---\n# delimiter: ' '\n# datatype:\n"
+        "# - {name: id, datatype: int64}\n# - {name: mag, datatype: string}\nid mag\n1 15.5\n"
+        "2 \"16 .5\"\n");
     const auto rows = read_all_records(path);
     REQUIRE(rows.size() == 2);
     CHECK(rows[0] == std::vector<std::string>{"1", "15.5"});

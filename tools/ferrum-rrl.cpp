@@ -36,8 +36,10 @@ using args = cli::parsed;
 // What every command that reads light curves takes (INPUT in the usage text).
 std::vector<cli::option> with_inputs(std::vector<cli::option> own) {
     const std::vector<cli::option> inputs{
-        cli::path("epoch-photometry", "Gaia archive epoch photometry CSV (with --catalogue)"),
-        cli::path("catalogue", "the vari_rrlyrae CSV: type, period, epoch_g"),
+        cli::path("epoch-photometry",
+                  "Gaia epoch photometry, any archive layout: long (DR2, DataLink INDIVIDUAL/COMBINED) or DR3 "
+                  "bulk (DataLink RAW), CSV or ECSV, plain or .gz (with --catalogue)"),
+        cli::path("catalogue", "the vari_rrlyrae CSV/ECSV, plain or .gz: best_classification, pf, p1_o, epoch_g"),
         cli::path("folded", "an id,phase,mag table of folded curves (no periods: train with --no-period)"),
         cli::text("type", "RRab or RRc: the type of --folded curves, or of --stars without a type column", "RRab"),
         cli::path("light-curves", "an id,time,mag[,mag_err] table (with --stars)"),
@@ -67,7 +69,8 @@ const cli::program& program() {
         "ferrum-rrl",
         "ferrum-rrl: RR Lyrae [Fe/H] from Gaia G light curves (Monti et al. 2025 and better models)",
         {{"simulate",
-          "Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv, DIR/labels.csv.",
+          "Gaia DR3-like stars: DIR/epoch_photometry.csv, DIR/vari_rrlyrae.csv (with --format dr3-bulk:\n"
+          "DIR/epoch_photometry.csv.gz, DIR/vari_rrlyrae.csv.gz), DIR/labels.csv.",
           {cli::count("n-rrab", "RRab stars").required(), cli::count("n-rrc", "RRc stars").required(),
            cli::count("seed", "random seed", "0"),
            cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
@@ -84,7 +87,12 @@ const cli::program& program() {
                        {"muraveva2025", "lamost"}, "muraveva2025"),
            cli::count("first-source-id", "source_id of the first star (sets to be concatenated need distinct ranges)",
                       cli::default_of(sim::simulation_options{}.first_source_id))
-               .range(1, 9.2e18)}},
+               .range(1, 9.2e18),
+           cli::choice("format",
+                       "long: epoch_photometry.csv (DR2 / DataLink long layout) and vari_rrlyrae.csv; dr3-bulk: "
+                       "epoch_photometry.csv.gz (Gaia DR3 bulk layout, ECSV with array cells, gzip) and "
+                       "vari_rrlyrae.csv.gz (every DR3 vari_rrlyrae column)",
+                       {"long", "dr3-bulk"}, "long")}},
          {"train",
           "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
@@ -189,10 +197,20 @@ rr_type parse_type(const std::string& s) {
 
 std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const std::string& catalogue,
                                                 const rrl_input_options& opt, unsigned threads, bool show) {
-    const auto cat = read_rrlyrae_catalogue(catalogue);
+    catalogue_read_options co;
+    co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
+    const auto cat = read_rrlyrae_catalogue(catalogue, co);
     gaia_read_options go;
     go.show_progress = show;
+    // Any layout of Gaia epoch photometry (long or DR3 bulk, CSV or ECSV, plain or .gz): told by its header.
     const auto lc = read_gaia_epoch_photometry(epochs, go);
+    if (show) {
+        const auto m = match_catalogue(lc.curves, cat);
+        std::fprintf(stderr,
+                     "joined on source_id: %zu light curves in the catalogue, %zu not in it; %zu catalogue stars "
+                     "without a light curve\n",
+                     m.matched, m.curves_not_in_catalogue, m.catalogue_without_curve);
+    }
     return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
 }
 
@@ -426,6 +444,7 @@ int cmd_simulate(const args& a) {
     sim::write_options w;
     w.threads = threads_or(a, 0);
     w.progress = !a.flag("quiet");
+    if (a.choice("format") == "dr3-bulk") w.format = sim::output_format::dr3_bulk;
     const auto set = sim::write_gaia_like_set(a.path("out"), nab, nc, o, w);
     std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s\n", set.stars, set.epochs, a.path("out").c_str());
     return 0;

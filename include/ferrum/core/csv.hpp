@@ -1,6 +1,8 @@
 // Streaming CSV for large survey tables: 1 MiB block reads split into records by hand, RFC 4180 quoting
 // (embedded delimiters, "" escapes, line breaks), CRLF, '#' comment lines and the ECSV header of Astropy
-// (APE 6), 1-based line numbers, and std::from_chars number parsing that reports why a field is bad.
+// (APE 6, its column list checked against the column line), gzip read as it streams (recognised by its
+// magic bytes, not the name), 1-based line numbers, and std::from_chars number parsing that reports why a
+// field is bad.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/gzip.hpp"
 
 #if defined(__SSE2__) && !defined(FERRUM_CSV_NO_SIMD)
 #  include <emmintrin.h>
@@ -170,10 +173,20 @@ private:
     std::size_t line_ = 0;
 };
 
+/// \brief One column as an ECSV header (APE 6) declares it: name, datatype and, for the array cells of Gaia's
+/// bulk files ("datatype: string"), the subtype of the elements ("float64[null]"); empty when not given.
+struct ecsv_column {
+    std::string name, datatype, subtype;
+};
+
 /// \brief Reads a delimited text file record by record in big blocks, with its header already parsed.
 ///
 /// Blank lines and comment lines are skipped (but counted, so line numbers match an editor's). The
-/// header is the first record; column lookups ignore case and surrounding blanks.
+/// header is the first record; column lookups ignore case and surrounding blanks. A gzip file (magic bytes
+/// 1f 8b) is inflated as it is read; a truncated or corrupt one is an input_error naming the file and the
+/// line reached. An ECSV header's column list must match the column line (else an input_error on that
+/// line). Lines ending in CR alone (classic Mac OS) are refused with an input_error saying how to convert
+/// them, rather than read as one long header line.
 class csv_reader {
 public:
     explicit csv_reader(std::string path, csv_options options = {})
@@ -184,8 +197,14 @@ public:
         std::error_code ec;
         const auto size = std::filesystem::file_size(path_, ec);
         file_size_ = ec ? 0 : static_cast<std::uint64_t>(size);
+        // Two bytes decide between text and gzip; they are handed on, so pipes work as well as files.
+        const std::size_t magic = std::fread(buffer_.data(), 1, 2, file_.get());
+        if (is_gzip_magic(buffer_.data(), magic))
+            gz_ = std::make_unique<detail::gzip_source>(file_.get(), path_, buffer_.data(), magic);
+        else end_ = magic;
         fill();
         if (end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;  // UTF-8 byte-order mark
+        refuse_cr_only(std::string_view(buffer_.data() + pos_, end_ - pos_));
         restart_scan();
         in_preamble_ = true;
         const csv_record* head = next();
@@ -194,7 +213,11 @@ public:
             throw input_error(path_, line_ > 1 ? line_ - 1 : 1, "", "the file has no header line with column names");
         header_line_ = head->line();
         header_.reserve(head->size());
-        for (std::size_t i = 0; i < head->size(); ++i) header_.emplace_back(detail::trim((*head)[i]));
+        for (std::size_t i = 0; i < head->size(); ++i) {
+            header_.emplace_back(detail::trim((*head)[i]));
+            if (header_.back().find('\r') != std::string::npos) refuse_cr_only("\r");
+        }
+        check_ecsv_columns();
     }
 
     const std::string& path() const noexcept { return path_; }
@@ -202,6 +225,12 @@ public:
     /// 1-based line of the header (1 unless comment/ECSV lines precede it).
     std::size_t header_line() const noexcept { return header_line_; }
     char delimiter() const noexcept { return options_.delimiter; }
+    /// True when the file starts with an ECSV header (`# %ECSV 1.0`).
+    bool is_ecsv() const noexcept { return is_ecsv_; }
+    /// The columns the ECSV header declares, in order (empty for plain CSV).
+    const std::vector<ecsv_column>& ecsv_columns() const noexcept { return ecsv_columns_; }
+    /// True when the file is gzip-compressed.
+    bool is_gzip() const noexcept { return gz_ != nullptr; }
 
     /// Index of the column called `name` (case-insensitive), if there is one.
     std::optional<std::size_t> find_column(std::string_view name) const noexcept {
@@ -282,8 +311,10 @@ public:
         }
     }
 
-    /// Bytes of the file consumed so far (for progress reports).
-    std::uint64_t bytes_consumed() const noexcept { return consumed_ + pos_; }
+    /// Bytes of the file consumed so far (for progress reports; compressed bytes for a gzip file).
+    std::uint64_t bytes_consumed() const noexcept { return gz_ ? gz_->compressed_consumed() : consumed_ + pos_; }
+    /// Bytes of text handed to the parser so far (uncompressed for a gzip file).
+    std::uint64_t text_consumed() const noexcept { return consumed_ + pos_; }
     /// Size of the file in bytes, or 0 when unknown (a pipe).
     std::uint64_t file_size() const noexcept { return file_size_; }
 
@@ -304,11 +335,14 @@ private:
             pos_ = 0;
         }
         if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
-        const std::size_t n = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, file_.get());
+        const std::size_t room = buffer_.size() - end_;
+        const std::size_t n = gz_ ? gz_->read(buffer_.data() + end_, room, line_)
+                                  : std::fread(buffer_.data() + end_, 1, room, file_.get());
         end_ += n;
         restart_scan();
         if (n == 0) {
-            if (std::ferror(file_.get())) throw io_error("reading '" + path_ + "' failed: " + std::strerror(errno));
+            if (!gz_ && std::ferror(file_.get()))
+                throw io_error("reading '" + path_ + "' failed: " + std::strerror(errno));
             eof_ = true;
         }
     }
@@ -383,21 +417,111 @@ private:
         return true;
     }
 
-    // ECSV (Astropy APE 6) writes its YAML header as '#' lines; only the delimiter matters for reading.
-    void read_ecsv_hint(std::string_view line) noexcept {
+    // Text with CR line ends and no LF would read as one header line holding the whole file, giving no rows
+    // and no error; ferrum refuses it instead.
+    void refuse_cr_only(std::string_view text) const {
+        if (text.find('\r') == std::string_view::npos || text.find('\n') != std::string_view::npos) return;
+        throw input_error(path_, 1, "",
+                          "the lines end in CR alone (classic Mac OS line ends); ferrum reads LF or CRLF: convert "
+                          "the file first, e.g. tr '\\r' '\\n' < in.csv > out.csv");
+    }
+
+    // ECSV (Astropy APE 6) writes its YAML header as '#' lines. The delimiter and the column list (name,
+    // datatype, subtype) matter for reading; the list is read in both YAML forms astropy and the Gaia archive
+    // write: block items ("- name: x" then "  datatype: y") and flow items ("- {name: x, datatype: y}").
+    void read_ecsv_hint(std::string_view line) {
         line.remove_prefix(1);
-        line = detail::trim(line);
-        constexpr std::string_view key = "delimiter:";
-        if (line.substr(0, key.size()) != key) return;
-        std::string_view v = detail::trim(line.substr(key.size()));
-        if (v.size() >= 3 && (v.front() == '\'' || v.front() == '"')) v = v.substr(1, v.size() - 2);
-        if (v == "\\t") options_.delimiter = '\t';
-        else if (v.size() == 1) options_.delimiter = v.front();
+        if (!is_ecsv_ && detail::trim(line).substr(0, 5) == "%ECSV") {
+            is_ecsv_ = true;
+            return;
+        }
+        if (!is_ecsv_) return;
+        if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        std::size_t indent = 0;
+        while (indent < line.size() && line[indent] == ' ') ++indent;
+        std::string_view body = detail::trim(line);
+        if (body.empty() || body == "---") return;
+        if (indent == 0 && body.front() != '-') {  // a top-level key
+            in_datatype_ = body == "datatype:";
+            const std::string_view key = "delimiter:";
+            if (body.substr(0, key.size()) != key) return;
+            std::string_view v = detail::trim(body.substr(key.size()));
+            if (v.size() >= 3 && (v.front() == '\'' || v.front() == '"')) v = v.substr(1, v.size() - 2);
+            if (v == "\\t") options_.delimiter = '\t';
+            else if (v.size() == 1) options_.delimiter = v.front();
+            return;
+        }
+        if (!in_datatype_) return;
+        if (indent == 0) {  // "- ..." starts a column
+            ecsv_columns_.emplace_back();
+            body = detail::trim(body.substr(1));
+            if (body.empty()) return;
+            if (body.front() == '{') return read_ecsv_flow(body);
+        } else if (indent != 2) {
+            return;  // deeper: meta, description continuation lines
+        }
+        if (!ecsv_columns_.empty()) read_ecsv_key(body, ecsv_columns_.back());
+    }
+
+    static std::string_view unquote(std::string_view v) noexcept {
+        v = detail::trim(v);
+        if (v.size() >= 2 && (v.front() == '\'' || v.front() == '"') && v.back() == v.front())
+            v = v.substr(1, v.size() - 2);
+        return v;
+    }
+
+    static void read_ecsv_key(std::string_view kv, ecsv_column& c) {
+        const std::size_t colon = kv.find(':');
+        if (colon == std::string_view::npos) return;
+        const std::string_view key = detail::trim(kv.substr(0, colon));
+        const std::string_view value = unquote(kv.substr(colon + 1));
+        if (key == "name") c.name = std::string(value);
+        else if (key == "datatype") c.datatype = std::string(value);
+        else if (key == "subtype") c.subtype = std::string(value);
+    }
+
+    // "{name: x, datatype: string, subtype: 'float64[null]', meta: {...}}": top-level pairs only.
+    void read_ecsv_flow(std::string_view body) {
+        body = body.substr(1, body.size() >= 2 && body.back() == '}' ? body.size() - 2 : body.size() - 1);
+        int depth = 0;
+        char quote = 0;
+        std::size_t start = 0;
+        for (std::size_t i = 0; i <= body.size(); ++i) {
+            const char c = i < body.size() ? body[i] : ',';
+            if (quote) {
+                if (c == quote) quote = 0;
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+            } else if (c == '{' || c == '[') {
+                ++depth;
+            } else if (c == '}' || c == ']') {
+                --depth;
+            } else if (c == ',' && depth == 0) {
+                read_ecsv_key(body.substr(start, i - start), ecsv_columns_.back());
+                start = i + 1;
+            }
+        }
+    }
+
+    // The header promises these columns; a column line that lacks or reorders them would shift every value.
+    void check_ecsv_columns() const {
+        if (ecsv_columns_.empty()) return;
+        std::string declared, have;
+        for (const auto& c : ecsv_columns_) declared += (declared.empty() ? "" : ", ") + c.name;
+        for (const auto& h : header_) have += (have.empty() ? "" : ", ") + h;
+        for (std::size_t i = 0; i < std::max(ecsv_columns_.size(), header_.size()); ++i) {
+            if (i < ecsv_columns_.size() && i < header_.size() && ecsv_columns_[i].name == header_[i]) continue;
+            const std::string field = i < ecsv_columns_.size() ? ecsv_columns_[i].name : header_[i];
+            throw input_error(
+                path_, header_line_, field,
+                "the ECSV header declares the columns [" + declared + "] but the column line has [" + have + "]");
+        }
     }
 
     std::string path_;
     csv_options options_;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+    std::unique_ptr<detail::gzip_source> gz_;
     std::vector<char> buffer_;
     std::size_t pos_ = 0, end_ = 0;
     std::size_t chunk_ = 0;
@@ -405,6 +529,8 @@ private:
     std::uint64_t consumed_ = 0, file_size_ = 0;
     bool eof_ = false;
     bool in_preamble_ = false;
+    bool is_ecsv_ = false, in_datatype_ = false;
+    std::vector<ecsv_column> ecsv_columns_;
     std::size_t line_ = 1;  // line on which the next record starts
     std::size_t header_line_ = 0;
     std::vector<std::string> header_;

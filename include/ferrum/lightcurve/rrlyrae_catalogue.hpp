@@ -1,6 +1,7 @@
 // Gaia's vari_rrlyrae catalogue (DR2: Clementini et al. 2019, A&A 622, A60; DR3: Clementini et al. 2023,
-// A&A 674, A18) read from CSV: one struct per star with missing values as std::optional, a lookup by
-// source_id, and the period to fold each star with (RRab: pf; RRc and RRd: p1_o, the first overtone).
+// A&A 674, A18) read from CSV or ECSV, plain or gzipped (the bulk VariRrlyrae_*.csv.gz), with the DR3 data
+// model's scalar columns: one struct per star with missing values as std::optional, a lookup by
+// source_id, the join with light curves, and the period to fold each star with (RRab: pf; RRc and RRd: p1_o, the first overtone).
 #pragma once
 
 #include <algorithm>
@@ -70,14 +71,23 @@ struct rrlyrae_star {
     std::string best_classification;  ///< as written ("RRab", "RRc", "RRd"); empty when missing
     rr_type type = rr_type::unknown;  ///< best_classification parsed (any letter case)
 
+    std::optional<std::int64_t> solution_id;
     std::optional<double> pf, pf_error, p1_o, p1_o_error;
-    std::optional<double> epoch_g, epoch_g_error, epoch_bp, epoch_rp;
-    std::optional<double> int_average_g, int_average_g_error, int_average_bp, int_average_rp;
-    std::optional<double> peak_to_peak_g, peak_to_peak_g_error, peak_to_peak_bp, peak_to_peak_rp;
+    std::optional<double> epoch_g, epoch_g_error, epoch_bp, epoch_bp_error, epoch_rp, epoch_rp_error;
+    std::optional<double> epoch_rv, epoch_rv_error;
+    std::optional<double> int_average_g, int_average_g_error, int_average_bp, int_average_bp_error;
+    std::optional<double> int_average_rp, int_average_rp_error, average_rv, average_rv_error;
+    std::optional<double> peak_to_peak_g, peak_to_peak_g_error, peak_to_peak_bp, peak_to_peak_bp_error;
+    std::optional<double> peak_to_peak_rp, peak_to_peak_rp_error, peak_to_peak_rv, peak_to_peak_rv_error;
     std::optional<double> r21_g, r21_g_error, r31_g, r31_g_error;
     std::optional<double> phi21_g, phi21_g_error, phi31_g, phi31_g_error;
     std::optional<double> metallicity, metallicity_error, g_absorption, g_absorption_error;
-    std::optional<std::int64_t> num_clean_epochs_g, num_clean_epochs_bp, num_clean_epochs_rp;
+    std::optional<double> zp_mag_g, zp_mag_bp, zp_mag_rp;  // the DR3 model gives no errors for these
+    std::optional<double> reference_time_g, reference_time_bp, reference_time_rp, reference_time_rv;
+    std::optional<double> fund_freq1, fund_freq1_error, fund_freq2, fund_freq2_error;
+    std::optional<std::int64_t> num_clean_epochs_g, num_clean_epochs_bp, num_clean_epochs_rp, num_clean_epochs_rv;
+    std::optional<std::int64_t> num_harmonics_for_p1_g, num_harmonics_for_p1_bp, num_harmonics_for_p1_rp;
+    std::optional<std::int64_t> num_harmonics_for_p1_rv;
 
     /// The folding period: pf for RRab; p1_o for RRc, and for RRd, whose first overtone usually dominates.
     /// nullopt when the type is unknown or that period is missing or not positive (folding_problem() says which).
@@ -121,6 +131,9 @@ inline constexpr skip_reason duplicate_id{"duplicated source_id", true};  ///< t
 
 struct catalogue_read_options {
     bad_row_policy on_bad_row = bad_row_policy::error;
+    /// Columns the file must have besides source_id (e.g. best_classification, pf, p1_o, epoch_g to fold);
+    /// the missing ones are named together in one input_error.
+    std::vector<std::string> required_columns;
 };
 
 namespace detail {
@@ -137,15 +150,27 @@ inline const std::vector<std::pair<const char*, rr_real>>& rrlyrae_real_columns(
         {"epoch_g", &rrlyrae_star::epoch_g},
         {"epoch_g_error", &rrlyrae_star::epoch_g_error},
         {"epoch_bp", &rrlyrae_star::epoch_bp},
+        {"epoch_bp_error", &rrlyrae_star::epoch_bp_error},
         {"epoch_rp", &rrlyrae_star::epoch_rp},
+        {"epoch_rp_error", &rrlyrae_star::epoch_rp_error},
+        {"epoch_rv", &rrlyrae_star::epoch_rv},
+        {"epoch_rv_error", &rrlyrae_star::epoch_rv_error},
         {"int_average_g", &rrlyrae_star::int_average_g},
         {"int_average_g_error", &rrlyrae_star::int_average_g_error},
         {"int_average_bp", &rrlyrae_star::int_average_bp},
+        {"int_average_bp_error", &rrlyrae_star::int_average_bp_error},
         {"int_average_rp", &rrlyrae_star::int_average_rp},
+        {"int_average_rp_error", &rrlyrae_star::int_average_rp_error},
+        {"average_rv", &rrlyrae_star::average_rv},
+        {"average_rv_error", &rrlyrae_star::average_rv_error},
         {"peak_to_peak_g", &rrlyrae_star::peak_to_peak_g},
         {"peak_to_peak_g_error", &rrlyrae_star::peak_to_peak_g_error},
         {"peak_to_peak_bp", &rrlyrae_star::peak_to_peak_bp},
+        {"peak_to_peak_bp_error", &rrlyrae_star::peak_to_peak_bp_error},
         {"peak_to_peak_rp", &rrlyrae_star::peak_to_peak_rp},
+        {"peak_to_peak_rp_error", &rrlyrae_star::peak_to_peak_rp_error},
+        {"peak_to_peak_rv", &rrlyrae_star::peak_to_peak_rv},
+        {"peak_to_peak_rv_error", &rrlyrae_star::peak_to_peak_rv_error},
         {"r21_g", &rrlyrae_star::r21_g},
         {"r21_g_error", &rrlyrae_star::r21_g_error},
         {"r31_g", &rrlyrae_star::r31_g},
@@ -158,6 +183,17 @@ inline const std::vector<std::pair<const char*, rr_real>>& rrlyrae_real_columns(
         {"metallicity_error", &rrlyrae_star::metallicity_error},
         {"g_absorption", &rrlyrae_star::g_absorption},
         {"g_absorption_error", &rrlyrae_star::g_absorption_error},
+        {"zp_mag_g", &rrlyrae_star::zp_mag_g},
+        {"zp_mag_bp", &rrlyrae_star::zp_mag_bp},
+        {"zp_mag_rp", &rrlyrae_star::zp_mag_rp},
+        {"reference_time_g", &rrlyrae_star::reference_time_g},
+        {"reference_time_bp", &rrlyrae_star::reference_time_bp},
+        {"reference_time_rp", &rrlyrae_star::reference_time_rp},
+        {"reference_time_rv", &rrlyrae_star::reference_time_rv},
+        {"fund_freq1", &rrlyrae_star::fund_freq1},
+        {"fund_freq1_error", &rrlyrae_star::fund_freq1_error},
+        {"fund_freq2", &rrlyrae_star::fund_freq2},
+        {"fund_freq2_error", &rrlyrae_star::fund_freq2_error},
     };
     return columns;
 }
@@ -167,8 +203,20 @@ inline const std::vector<std::pair<const char*, rr_count>>& rrlyrae_count_column
         {"num_clean_epochs_g", &rrlyrae_star::num_clean_epochs_g},
         {"num_clean_epochs_bp", &rrlyrae_star::num_clean_epochs_bp},
         {"num_clean_epochs_rp", &rrlyrae_star::num_clean_epochs_rp},
+        {"num_clean_epochs_rv", &rrlyrae_star::num_clean_epochs_rv},
+        {"num_harmonics_for_p1_g", &rrlyrae_star::num_harmonics_for_p1_g},
+        {"num_harmonics_for_p1_bp", &rrlyrae_star::num_harmonics_for_p1_bp},
+        {"num_harmonics_for_p1_rp", &rrlyrae_star::num_harmonics_for_p1_rp},
+        {"num_harmonics_for_p1_rv", &rrlyrae_star::num_harmonics_for_p1_rv},
+        {"solution_id", &rrlyrae_star::solution_id},
     };
     return columns;
+}
+
+// A missing value as the archive and astropy write one: an empty field, null, or NaN (Gaia's bulk files).
+inline bool is_missing_value(std::string_view field) noexcept {
+    const std::string_view v = trim(field);
+    return v.empty() || iequals(v, "null") || iequals(v, "nan") || v == "--";
 }
 
 }  // namespace detail
@@ -176,12 +224,24 @@ inline const std::vector<std::pair<const char*, rr_count>>& rrlyrae_count_column
 /// \brief The stars of a vari_rrlyrae CSV in file order, with a lookup by source_id.
 class rrlyrae_catalogue {
 public:
-    /// Reads `path`: source_id is required, every other known column is optional, unknown columns are
-    /// ignored. Empty fields are missing values; text, NaN or inf in a numeric field, a short row and a
-    /// repeated source_id are input_errors (or skipped rows under bad_row_policy::skip).
+    /// Reads `path` (CSV or ECSV, plain or gzip): source_id and options.required_columns are required,
+    /// every other column of the DR3 data model's scalars is read when present, unknown columns (and the
+    /// array columns fund_freq1_harmonic_*) are ignored. Empty, null and NaN fields are missing values;
+    /// text or inf in a numeric field, a short row and a repeated source_id are input_errors (or skipped
+    /// rows under bad_row_policy::skip).
     explicit rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
         csv_reader csv(path);
         report_.file = csv.path();
+        std::string missing;
+        for (const auto& c : options.required_columns)
+            if (!csv.find_column(c)) missing += (missing.empty() ? "" : ", ") + c;
+        if (!missing.empty()) {
+            std::string have;
+            for (const auto& h : csv.header()) have += (have.empty() ? "" : ", ") + h;
+            throw input_error(
+                csv.path(), csv.header_line(), missing,
+                "the catalogue lacks the required column(s) " + missing + " (the header has: " + have + ")");
+        }
         const std::size_t c_source = csv.column("source_id");
         const auto c_class = csv.find_column("best_classification");
         std::vector<std::pair<std::size_t, detail::rr_real>> reals;
@@ -211,14 +271,14 @@ public:
             bool good = true;
             for (std::size_t k = 0; good && k < reals.size(); ++k) {
                 const auto [c, member] = reals[k];
-                if (detail::trim((*rec)[c]).empty()) continue;
+                if (detail::is_missing_value((*rec)[c])) continue;
                 const auto v = parse_double((*rec)[c]);
                 if (v.ok()) star.*member = v.value;
                 else good = detail::reject_field(report_, policy, csv, *rec, c, v);
             }
             for (std::size_t k = 0; good && k < counts.size(); ++k) {
                 const auto [c, member] = counts[k];
-                if (detail::trim((*rec)[c]).empty()) continue;
+                if (detail::is_missing_value((*rec)[c])) continue;
                 const auto v = parse_int64((*rec)[c]);
                 if (v.ok()) star.*member = v.value;
                 else good = detail::reject_field(report_, policy, csv, *rec, c, v, "an integer");
@@ -278,6 +338,30 @@ private:
 /// \brief Reads a vari_rrlyrae CSV (see rrlyrae_catalogue's constructor).
 inline rrlyrae_catalogue read_rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
     return rrlyrae_catalogue(path, options);
+}
+
+/// \brief How a set of light curves and a catalogue join on source_id (files in any order).
+struct catalogue_match {
+    std::size_t matched = 0;                  ///< curves with a catalogue entry
+    std::size_t curves_not_in_catalogue = 0;  ///< curves whose source_id the catalogue lacks
+    std::size_t catalogue_without_curve = 0;  ///< catalogue stars with no curve
+};
+
+/// \brief Counts the join of `curves` (anything with a `source_id`) with `catalogue`.
+template <class Curves>
+catalogue_match match_catalogue(const Curves& curves, const rrlyrae_catalogue& catalogue) {
+    catalogue_match m;
+    std::unordered_map<std::int64_t, char> seen;
+    for (const auto& c : curves) {
+        if (catalogue.contains(c.source_id)) {
+            ++m.matched;
+            seen.emplace(c.source_id, 1);
+        } else {
+            ++m.curves_not_in_catalogue;
+        }
+    }
+    m.catalogue_without_curve = catalogue.size() - seen.size();
+    return m;
 }
 
 }  // namespace ferrum

@@ -9,13 +9,16 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/gzip.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
@@ -603,7 +606,232 @@ inline void append_label_row(std::string& out, const simulated_rrlyrae& s) {
                s.truth.blazhko.period, static_cast<std::int64_t>(s.epochs.size()), s.family);
 }
 
+// --- the Gaia DR3 bulk layout (EpochPhotometry_*.csv.gz; Gaia DR3 data model, epoch_photometry) ---------
+// One row per source, array cells JSON-encoded as astropy's ECSV writes them (null for a missing element).
+// The simulator models G only: the BP and RP arrays hold null, photometry_flag_{bp,rp}_unavailable true.
+
+struct bulk_column {
+    const char *name, *datatype, *subtype;
+};
+
+inline std::vector<bulk_column> dr3_epoch_photometry_columns() {
+    std::vector<bulk_column> c = {
+        {"solution_id", "int64", ""},
+        {"source_id", "int64", ""},
+        {"n_transits", "int16", ""},
+        {"transit_id", "string", "int64[null]"},
+        {"g_transit_time", "string", "float64[null]"},
+        {"g_transit_flux", "string", "float64[null]"},
+        {"g_transit_flux_error", "string", "float64[null]"},
+        {"g_transit_flux_over_error", "string", "float32[null]"},
+        {"g_transit_mag", "string", "float64[null]"},
+        {"g_transit_n_obs", "string", "int8[null]"},
+    };
+    for (const char* name : {"bp_obs_time", "bp_flux", "bp_flux_error", "bp_flux_over_error", "bp_mag", "rp_obs_time",
+                             "rp_flux", "rp_flux_error", "rp_flux_over_error", "rp_mag"})
+        c.push_back({name, "string",
+                     std::string_view(name).substr(3) == "flux_over_error" ? "float32[null]" : "float64[null]"});
+    static const char* const flags[] = {
+        "photometry_flag_noisy_data",      "photometry_flag_sm_unavailable",  "photometry_flag_af1_unavailable",
+        "photometry_flag_af2_unavailable", "photometry_flag_af3_unavailable", "photometry_flag_af4_unavailable",
+        "photometry_flag_af5_unavailable", "photometry_flag_af6_unavailable", "photometry_flag_af7_unavailable",
+        "photometry_flag_af8_unavailable", "photometry_flag_af9_unavailable", "photometry_flag_bp_unavailable",
+        "photometry_flag_rp_unavailable",  "photometry_flag_sm_reject",       "photometry_flag_af1_reject",
+        "photometry_flag_af2_reject",      "photometry_flag_af3_reject",      "photometry_flag_af4_reject",
+        "photometry_flag_af5_reject",      "photometry_flag_af6_reject",      "photometry_flag_af7_reject",
+        "photometry_flag_af8_reject",      "photometry_flag_af9_reject",      "photometry_flag_bp_reject",
+        "photometry_flag_rp_reject",       "variability_flag_g_reject",       "variability_flag_bp_reject",
+        "variability_flag_rp_reject"};
+    for (const char* f : flags) c.push_back({f, "string", "bool[null]"});
+    return c;
+}
+
+/// The ECSV header and column line of the bulk layout.
+inline std::string dr3_epoch_photometry_header() {
+    std::string h = "# %ECSV 1.0\n# ---\n# delimiter: ','\n# datatype:\n";
+    std::string names;
+    for (const auto& c : dr3_epoch_photometry_columns()) {
+        h += std::string("# - {name: ") + c.name + ", datatype: " + c.datatype;
+        if (*c.subtype) h += std::string(", subtype: '") + c.subtype + "'";
+        h += "}\n";
+        names += (names.empty() ? "" : ",") + std::string(c.name);
+    }
+    return h + "# schema: astropy-2.0\n" + names + "\n";
+}
+
+// One array cell, "[a,b,...]" quoted for CSV; `element(i)` appends element i.
+template <class Element>
+void append_array(std::string& out, std::size_t n, Element&& element) {
+    out += "\"[";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += ',';
+        element(i);
+    }
+    out += "]\"";
+}
+
+inline void append_bulk_row(std::string& out, const simulated_rrlyrae& s) {
+    const auto& ep = s.epochs;
+    const std::size_t n = ep.size();
+    append_integer(out, simulated_solution_id);
+    out += ',';
+    append_integer(out, s.source_id);
+    out += ',';
+    append_integer(out, static_cast<std::int64_t>(n));
+    const auto foe = [&](std::size_t i) { return static_cast<float>(mag_per_ln_flux / ep[i].mag_error); };
+    const auto column = [&](auto&& element) {
+        out += ',';
+        append_array(out, n, element);
+    };
+    column([&](std::size_t i) { append_integer(out, ep[i].transit_id); });
+    column([&](std::size_t i) { append_number(out, ep[i].time); });
+    column([&](std::size_t i) { append_number(out, g_flux_from_mag(ep[i].mag)); });
+    column([&](std::size_t i) { append_number(out, g_flux_from_mag(ep[i].mag) / static_cast<double>(foe(i))); });
+    column([&](std::size_t i) { append_float(out, foe(i)); });
+    column([&](std::size_t i) { append_number(out, ep[i].mag); });
+    column([&](std::size_t) { out += "null"; });                               // g_transit_n_obs: not modelled
+    for (int k = 0; k < 10; ++k) column([&](std::size_t) { out += "null"; });  // BP and RP
+    const auto flag = [&](bool value) { column([&](std::size_t) { append_bool(out, value); }); };
+    flag(false);                               // noisy_data
+    for (int k = 0; k < 10; ++k) flag(false);  // sm, af1..af9 unavailable
+    flag(true), flag(true);                    // bp, rp unavailable
+    for (int k = 0; k < 12; ++k) flag(false);  // sm, af1..af9, bp, rp reject
+    column([&](std::size_t i) { append_bool(out, ep[i].rejected_by_variability); });
+    for (int k = 0; k < 2; ++k) column([&](std::size_t) { out += "null"; });  // BP, RP variability flags
+    out += '\n';
+}
+
+// The DR3 data model's vari_rrlyrae columns, in its order; the simulator fills those it models.
+inline const std::vector<const char*>& dr3_vari_rrlyrae_columns() {
+    static const std::vector<const char*> c = {"solution_id",
+                                               "source_id",
+                                               "pf",
+                                               "pf_error",
+                                               "p1_o",
+                                               "p1_o_error",
+                                               "epoch_g",
+                                               "epoch_g_error",
+                                               "epoch_bp",
+                                               "epoch_bp_error",
+                                               "epoch_rp",
+                                               "epoch_rp_error",
+                                               "epoch_rv",
+                                               "epoch_rv_error",
+                                               "int_average_g",
+                                               "int_average_g_error",
+                                               "int_average_bp",
+                                               "int_average_bp_error",
+                                               "int_average_rp",
+                                               "int_average_rp_error",
+                                               "average_rv",
+                                               "average_rv_error",
+                                               "peak_to_peak_g",
+                                               "peak_to_peak_g_error",
+                                               "peak_to_peak_bp",
+                                               "peak_to_peak_bp_error",
+                                               "peak_to_peak_rp",
+                                               "peak_to_peak_rp_error",
+                                               "peak_to_peak_rv",
+                                               "peak_to_peak_rv_error",
+                                               "metallicity",
+                                               "metallicity_error",
+                                               "r21_g",
+                                               "r21_g_error",
+                                               "r31_g",
+                                               "r31_g_error",
+                                               "phi21_g",
+                                               "phi21_g_error",
+                                               "phi31_g",
+                                               "phi31_g_error",
+                                               "num_clean_epochs_g",
+                                               "num_clean_epochs_bp",
+                                               "num_clean_epochs_rp",
+                                               "num_clean_epochs_rv",
+                                               "zp_mag_g",
+                                               "zp_mag_bp",
+                                               "zp_mag_rp",
+                                               "num_harmonics_for_p1_g",
+                                               "num_harmonics_for_p1_bp",
+                                               "num_harmonics_for_p1_rp",
+                                               "num_harmonics_for_p1_rv",
+                                               "reference_time_g",
+                                               "reference_time_bp",
+                                               "reference_time_rp",
+                                               "reference_time_rv",
+                                               "fund_freq1",
+                                               "fund_freq1_error",
+                                               "fund_freq2",
+                                               "fund_freq2_error",
+                                               "fund_freq1_harmonic_ampl_g",
+                                               "fund_freq1_harmonic_ampl_g_error",
+                                               "fund_freq1_harmonic_phase_g",
+                                               "fund_freq1_harmonic_phase_g_error",
+                                               "fund_freq1_harmonic_ampl_bp",
+                                               "fund_freq1_harmonic_ampl_bp_error",
+                                               "fund_freq1_harmonic_phase_bp",
+                                               "fund_freq1_harmonic_phase_bp_error",
+                                               "fund_freq1_harmonic_ampl_rp",
+                                               "fund_freq1_harmonic_ampl_rp_error",
+                                               "fund_freq1_harmonic_phase_rp",
+                                               "fund_freq1_harmonic_phase_rp_error",
+                                               "fund_freq1_harmonic_ampl_rv",
+                                               "fund_freq1_harmonic_ampl_rv_error",
+                                               "fund_freq1_harmonic_phase_rv",
+                                               "fund_freq1_harmonic_phase_rv_error",
+                                               "best_classification",
+                                               "g_absorption",
+                                               "g_absorption_error"};
+    return c;
+}
+
+inline std::string dr3_vari_rrlyrae_header() {
+    std::string h;
+    for (const char* c : dr3_vari_rrlyrae_columns()) h += (h.empty() ? "" : ",") + std::string(c);
+    return h + "\n";
+}
+
+// The same values as append_vari_row(), each in its DR3 column; the columns not modelled stay empty.
+inline void append_dr3_vari_row(std::string& out, const simulated_rrlyrae& s) {
+    const auto& c = s.catalogue;
+    const bool ab = s.type == rr_type::rrab;
+    bool first = true;
+    for (const std::string_view name : dr3_vari_rrlyrae_columns()) {
+        if (!first) out += ',';
+        first = false;
+        if (name == "solution_id") append_integer(out, simulated_solution_id);
+        else if (name == "source_id") append_integer(out, s.source_id);
+        else if (name == (ab ? "pf" : "p1_o")) append_number(out, c.period);
+        else if (name == "epoch_g") append_number(out, c.epoch_g);
+        else if (name == "num_clean_epochs_g") append_integer(out, std::int64_t{c.num_clean_epochs});
+        else if (name == "peak_to_peak_g") append_number(out, c.peak_to_peak);
+        else if (name == "int_average_g") append_number(out, c.int_average);
+        else if (name == "phi31_g") append_number(out, c.phi31());
+        else if (name == "r21_g") append_number(out, c.R21());
+        else if (name == "best_classification") out += to_string(s.type);
+    }
+    out += '\n';
+}
+
+// Writes `text` gzip-compressed to `path`, atomically.
+inline void write_gzip_atomically(const std::filesystem::path& path, const std::string& text) {
+    write_file_atomically(path, [&](std::ostream& os) {
+        gzip_writer gz(os);
+        gz.write(text);
+        gz.finish();
+    });
+}
+
 }  // namespace detail
+
+/// \brief The layouts write_gaia_like_set() can write the epoch photometry and the catalogue in.
+enum class output_format : unsigned char {
+    /// epoch_photometry.csv in the long layout (DR2, DR3 DataLink INDIVIDUAL), vari_rrlyrae.csv with the
+    /// columns the simulator models
+    gaia_long,
+    /// epoch_photometry.csv.gz in the DR3 bulk layout (ECSV, array cells, gzip) and vari_rrlyrae.csv.gz
+    /// with every column of DR3's vari_rrlyrae (those not modelled empty)
+    dr3_bulk,
+};
 
 /// \brief Where write_gaia_like_set() put its files and how much it wrote.
 struct gaia_like_set {
@@ -619,6 +847,7 @@ struct write_options {
     unsigned threads = 0;  ///< 0: std::thread::hardware_concurrency()
     bool progress = progress_enabled_by_default();
     std::size_t chunk = 2048;  ///< stars per unit of parallel work
+    output_format format = output_format::gaia_long;
 };
 
 /// \brief Writes the three in-memory tables for `stars` into `dir` (created if needed), atomically.
@@ -646,7 +875,9 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     const rrlyrae_simulator sim(options);
     std::filesystem::create_directories(dir);
     const std::size_t n = n_rrab + n_rrc;
-    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", n, 0};
+    const bool bulk = w.format == output_format::dr3_bulk;
+    gaia_like_set out{dir / (bulk ? "epoch_photometry.csv.gz" : "epoch_photometry.csv"),
+                      dir / (bulk ? "vari_rrlyrae.csv.gz" : "vari_rrlyrae.csv"), dir / "labels.csv", n, 0};
     const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
     const std::size_t n_chunks = (n + chunk - 1) / chunk;
     const unsigned threads = w.threads;
@@ -654,10 +885,16 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
         std::string epochs, vari, labels;
         std::size_t n_epochs = 0;
     };
-    std::string vari = vari_rrlyrae_header, labels = labels_header;
+    std::string vari = bulk ? detail::dr3_vari_rrlyrae_header() : vari_rrlyrae_header, labels = labels_header;
     progress bar("simulate", n, w.progress);
     write_file_atomically(out.epoch_photometry, [&](std::ostream& os) {
-        os << epoch_photometry_header;
+        std::optional<gzip_writer> gz;
+        if (bulk) {
+            gz.emplace(os);
+            gz->write(detail::dr3_epoch_photometry_header());
+        } else {
+            os << epoch_photometry_header;
+        }
         ferrum::ordered_parallel(
             n_chunks, threads,
             [&](std::size_t c) {
@@ -666,23 +903,31 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
             const std::size_t end = std::min(n, (c + 1) * chunk);
             for (std::size_t i = c * chunk; i < end; ++i) {
                 const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
-                detail::append_epoch_rows(p.epochs, s);
-                detail::append_vari_row(p.vari, s);
+                if (bulk) {
+                    detail::append_bulk_row(p.epochs, s);
+                    detail::append_dr3_vari_row(p.vari, s);
+                } else {
+                    detail::append_epoch_rows(p.epochs, s);
+                    detail::append_vari_row(p.vari, s);
+                }
                 detail::append_label_row(p.labels, s);
                 p.n_epochs += s.epochs.size();
             }
             return p;
             },
             [&](std::size_t c, piece&& p) {
-            os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
+            if (gz) gz->write(p.epochs);
+            else os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
             if (!os) throw io_error("writing '" + out.epoch_photometry.string() + "' failed (disk full?)");
             vari += p.vari;
             labels += p.labels;
             out.epochs += p.n_epochs;
             bar.update(std::min(n, (c + 1) * chunk));
         });
+        if (gz) gz->finish();
     });
-    write_file_atomically(out.vari_rrlyrae, vari);
+    if (bulk) detail::write_gzip_atomically(out.vari_rrlyrae, vari);
+    else write_file_atomically(out.vari_rrlyrae, vari);
     write_file_atomically(out.labels, labels);
     return out;
 }
