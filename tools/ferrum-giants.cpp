@@ -28,6 +28,14 @@ namespace {
 using namespace ferrum;
 using json = nlohmann::json;
 
+/// --gaiaxpy-config, for the commands that read --xp.
+cli::option gaiaxpy_config_option() {
+    return cli::path("gaiaxpy-config",
+                     "GaiaXPy's config folder (site-packages/gaiaxpy/config), needed when --xp is an archive\n"
+                     "xp_continuous_mean_spectrum file (default: $GAIAXPY_CONFIG)")
+        .shown_as("DIR");
+}
+
 const cli::program& program() {
     static const cli::program p{
         "ferrum-giants",
@@ -47,11 +55,7 @@ const cli::program& program() {
           {cli::choice("model", "which model", {"ua_csnet", "bnn"}).required(),
            cli::path("catalogue", "labels (and, for bnn, the photometry) by source_id").required(),
            cli::path("xp", "XP spectra (ua_csnet): GaiaXPy's sampled CSV or the archive's continuous ones"),
-           cli::path("gaiaxpy-config",
-                     "GaiaXPy's config folder (site-packages/gaiaxpy/config), needed when --xp is an archive\n"
-                     "xp_continuous_mean_spectrum file (default: $GAIAXPY_CONFIG)")
-               .shown_as("DIR"),
-           cli::path("out", "model file (JSON)").output().required(),
+           gaiaxpy_config_option(), cli::path("out", "model file (JSON)").output().required(),
            cli::count("max-epochs",
                       "training epochs (default " + cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
                           " for ua_csnet, " + cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)")
@@ -70,11 +74,7 @@ const cli::program& program() {
           "Writes source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag.",
           {cli::path("model", "model file").required(), cli::path("catalogue", "photometry (colour model)"),
            cli::path("xp", "XP spectra (UA-CSNet): GaiaXPy's sampled CSV or the archive's continuous ones"),
-           cli::path("gaiaxpy-config",
-                     "GaiaXPy's config folder (site-packages/gaiaxpy/config), needed when --xp is an archive\n"
-                     "xp_continuous_mean_spectrum file (default: $GAIAXPY_CONFIG)")
-               .shown_as("DIR"),
-           cli::path("out", "predictions CSV").output().required(),
+           gaiaxpy_config_option(), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
@@ -162,7 +162,8 @@ xp_set read_xp(const args& a) {
         }
         raw = std::move(both);
         if (!s.unusable.empty())
-            std::cerr << path << ": " << s.unusable.size() << " sources without BP or RP not predicted\n";
+            std::cerr << path << ": " << s.unusable.size()
+                      << " sources without BP or RP left out (UA-CSNet needs 400-1000 nm)\n";
     } else {
         raw = spectra::read_xp_spectra(path);
     }
