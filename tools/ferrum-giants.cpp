@@ -31,8 +31,7 @@ using json = nlohmann::json;
 /// --gaiaxpy-config, for the commands that read --xp.
 cli::option gaiaxpy_config_option() {
     return cli::path("gaiaxpy-config",
-                     "GaiaXPy's config folder (site-packages/gaiaxpy/config), needed when --xp is an archive\n"
-                     "xp_continuous_mean_spectrum file (default: $GAIAXPY_CONFIG)")
+                     "GaiaXPy's config folder, for archive XP coefficients in --xp (default $GAIAXPY_CONFIG)")
         .shown_as("DIR");
 }
 
