@@ -2,20 +2,25 @@
 // colour model) -> predict -> evaluate; one prediction row per star; options a command does not take, bad
 // catalogue rows (file, line, field), a misplaced --mc-samples and malformed option values (negative or
 // fractional counts, non-numbers, missing values, unknown options) are refused without writing outputs.
+// Continuous XP input (the archive's coefficients, calibrated with GaiaXPy's config folder) predicts what
+// GaiaXPy's own sampled spectra of the same sources predict.
 // Finds the program through $FERRUM_GIANTS_EXE or next to this test (../tools/ferrum-giants); skips if absent.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
+#include "reference.hpp"
 
 namespace fs = std::filesystem;
 
@@ -35,6 +40,20 @@ std::size_t lines_of(const fs::path& p) {
     std::size_t n = 0;
     for (std::string l; std::getline(in, l);) n += !l.empty();
     return n;
+}
+
+// source_id, feh and feh_sigma of every row of a predictions CSV, in order.
+std::vector<double> first_columns(const fs::path& p) {
+    std::ifstream in(p);
+    std::vector<double> out;
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+        std::istringstream s(line);
+        std::string cell;
+        for (int k = 0; k < 3 && std::getline(s, cell, ','); ++k) out.push_back(std::stod(cell));
+    }
+    return out;
 }
 
 }  // namespace
@@ -255,4 +274,57 @@ TEST_CASE("ferrum-giants under hostile input (issue #13): nothing lost, nothing 
         CHECK_THAT(slurp(dir / "full.txt"), Catch::Contains("cannot write to standard output"));
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-giants predict reads the archive's XP coefficients: the same as GaiaXPy's sampled spectra",
+          "[giants][cli][xp_continuous]") {
+    const std::string data = ferrum_test::shared_data_dir();
+    if (exe().empty() || data.empty() || !fs::is_directory(data + "/gaiaxpy")) {
+        WARN("ferrum-giants not built or ../shared/data/gaiaxpy absent: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_test_giants_xp_continuous");
+    const std::string d = dir.string(), gx = data + "/gaiaxpy";
+    REQUIRE(run("simulate --n 300 --seed 3 --out " + d + "/train", dir).status == 0);
+    REQUIRE(run("train --model ua_csnet --xp " + d + "/train/xp_spectra.csv --catalogue " + d +
+                    "/train/catalogue.csv --out " + d + "/ua.json --max-epochs 2",
+                dir)
+                .status == 0);
+    // GaiaXPy's own calibrate output for the same two sources, its "(...)" lists as the sampled reader's "[...]"
+    std::string sampled = slurp(gx + "/test_files/calibrator_solution/calibrator_solution_default.csv");
+    for (char& c : sampled) c = c == '(' ? '[' : c == ')' ? ']' : c;
+    std::ofstream(dir / "gaiaxpy_sampled.csv") << sampled;
+    auto r = run("predict --model " + d + "/ua.json --xp " + d + "/gaiaxpy_sampled.csv --out " + d + "/sampled.csv",
+                 dir);
+    REQUIRE(r.status == 0);
+    const std::string config = " --gaiaxpy-config " + gx + "/config";
+    for (const std::string input : {"XP_CONTINUOUS_RAW.csv", "XP_CONTINUOUS_RAW.ecsv"}) {
+        INFO(input);
+        r = run("predict --model " + d + "/ua.json --xp " + gx + "/test_files/xp_continuous/" + input + config +
+                    " --out " + d + "/continuous.csv",
+                dir);
+        REQUIRE(r.status == 0);
+        const auto got = first_columns(dir / "continuous.csv"), want = first_columns(dir / "sampled.csv");
+        REQUIRE(got.size() == 2 * 3);
+        REQUIRE(want.size() == got.size());
+        for (std::size_t k = 0; k < got.size(); ++k)  // source_id, feh, feh_sigma; printed with 6 digits
+            CHECK(std::abs(got[k] - want[k]) <= 2e-5 * std::abs(want[k]));
+    }
+    // $GAIAXPY_CONFIG works as the option does; a source without BP is listed with a flag, not predicted
+    r = ferrum_test::run_program(exe(),
+                                 "predict --model " + d + "/ua.json --xp " + gx +
+                                     "/test_files/xp_continuous/XP_CONTINUOUS_RAW_with_missing_BP.ecsv --out " + d +
+                                     "/missing.csv",
+                                 dir, "FERRUM_QUIET=1 GAIAXPY_CONFIG=" + gx + "/config ");
+    REQUIRE(r.status == 0);
+    CHECK(lines_of(dir / "missing.csv") == 4);
+    CHECK_THAT(slurp(dir / "missing.csv"), Catch::Contains("5405570973190252288,,,,,,,,\"no BP spectrum\""));
+    // continuous input without the configuration: refused, nothing written
+    r = ferrum_test::run_program(exe(),
+                                 "predict --model " + d + "/ua.json --xp " + gx +
+                                     "/test_files/xp_continuous/XP_CONTINUOUS_RAW.csv --out " + d + "/none.csv",
+                                 dir, "env -u GAIAXPY_CONFIG FERRUM_QUIET=1 ");
+    CHECK(r.status != 0);
+    CHECK_THAT(r.err, Catch::Contains("--gaiaxpy-config"));
+    CHECK_FALSE(fs::exists(dir / "none.csv"));
 }

@@ -2,6 +2,7 @@
 // two-stage Bayesian MLP on Gaia/2MASS/WISE colours (Fallows & Sanders 2022): simulate, train, predict, evaluate.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -16,6 +17,7 @@
 #include <ferrum/models/ua_csnet.hpp>
 #include <ferrum/photometry/colour_features.hpp>
 #include <ferrum/sim/giants.hpp>
+#include <ferrum/spectra/xp_continuous.hpp>
 #include <ferrum/spectra/xp_spectra.hpp>
 
 #include "cli/options.hpp"
@@ -25,6 +27,13 @@ namespace {
 
 using namespace ferrum;
 using json = nlohmann::json;
+
+/// --gaiaxpy-config, for the commands that read --xp.
+cli::option gaiaxpy_config_option() {
+    return cli::path("gaiaxpy-config",
+                     "GaiaXPy's config folder, for archive XP coefficients in --xp (default $GAIAXPY_CONFIG)")
+        .shown_as("DIR");
+}
 
 const cli::program& program() {
     static const cli::program p{
@@ -44,7 +53,8 @@ const cli::program& program() {
           "(labels feh, feh_error).",
           {cli::choice("model", "which model", {"ua_csnet", "bnn"}).required(),
            cli::path("catalogue", "labels (and, for bnn, the photometry) by source_id").required(),
-           cli::path("xp", "XP spectra (ua_csnet)"), cli::path("out", "model file (JSON)").output().required(),
+           cli::path("xp", "XP spectra (ua_csnet): GaiaXPy's sampled CSV or the archive's continuous ones"),
+           gaiaxpy_config_option(), cli::path("out", "model file (JSON)").output().required(),
            cli::count("max-epochs",
                       "training epochs (default " + cli::default_of(models::ua_csnet_training_options{}.max_epochs) +
                           " for ua_csnet, " + cli::default_of(models::bnn_training_options{}.max_epochs) + " for bnn)")
@@ -62,7 +72,8 @@ const cli::program& program() {
          {"predict",
           "Writes source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag.",
           {cli::path("model", "model file").required(), cli::path("catalogue", "photometry (colour model)"),
-           cli::path("xp", "XP spectra (UA-CSNet)"), cli::path("out", "predictions CSV").output().required(),
+           cli::path("xp", "XP spectra (UA-CSNet): GaiaXPy's sampled CSV or the archive's continuous ones"),
+           gaiaxpy_config_option(), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
@@ -120,12 +131,41 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
 struct xp_set {
     std::vector<std::int64_t> id;
     std::vector<spectra::xp_pixels> pixels;
+    std::vector<std::pair<std::int64_t, std::string>> unusable;  ///< continuous input: a band missing
 };
 
-xp_set read_xp(const std::string& path) {
-    const auto raw = spectra::read_xp_spectra(path);
+/// GaiaXPy's sampled CSV, or the archive's xp_continuous_mean_spectrum (told apart by the header), which
+/// is calibrated with GaiaXPy's configuration (--gaiaxpy-config or $GAIAXPY_CONFIG) onto GaiaXPy's
+/// default grid first. Continuous sources without BP or RP cannot cover UA-CSNet's range: they are
+/// listed in `unusable`, not predicted.
+xp_set read_xp(const args& a) {
+    const std::string path = a.path("xp");
     const auto wl = spectra::gaiaxpy_default_sampling();
     xp_set s;
+    std::vector<spectra::xp_spectrum> raw;
+    if (spectra::is_xp_continuous_file(path)) {
+        std::string config = a.has("gaiaxpy-config") ? a.path("gaiaxpy-config") : "";
+        if (config.empty())
+            if (const char* e = std::getenv("GAIAXPY_CONFIG")) config = e;
+        if (config.empty())
+            throw cli::usage_error("--xp '" + path +
+                                   "' holds continuous XP spectra (coefficients): name GaiaXPy's config folder "
+                                   "with --gaiaxpy-config DIR or $GAIAXPY_CONFIG to sample them");
+        const auto calibration = spectra::load_xp_calibration(config);
+        raw = spectra::calibrate_xp_file(path, calibration);
+        std::vector<spectra::xp_spectrum> both;
+        for (auto& r : raw) {
+            if (std::isnan(r.flux.front()) || std::isnan(r.flux.back()))
+                s.unusable.emplace_back(r.source_id, std::isnan(r.flux.front()) ? "no BP spectrum" : "no RP spectrum");
+            else both.push_back(std::move(r));
+        }
+        raw = std::move(both);
+        if (!s.unusable.empty())
+            std::cerr << path << ": " << s.unusable.size()
+                      << " sources without BP or RP left out (UA-CSNet needs 400-1000 nm)\n";
+    } else {
+        raw = spectra::read_xp_spectra(path);
+    }
     for (const auto& r : raw) {
         s.id.push_back(r.source_id);
         try {
@@ -168,7 +208,7 @@ int cmd_train(const args& a) {
     if (model == "ua_csnet") {
         if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
         const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true);
-        const auto xp = read_xp(a.path("xp"));
+        const auto xp = read_xp(a);
         std::vector<spectra::xp_pixels> x;
         std::vector<double> y, c;
         for (std::size_t i = 0; i < xp.id.size(); ++i) {
@@ -257,11 +297,12 @@ int cmd_predict(const args& a) {
                 "predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
         auto m = models::ua_csnet::from_json(doc, path);
         if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
-        const auto xp = read_xp(a.path("xp"));
+        const auto xp = read_xp(a);
         const auto p = m.predict(xp.pixels, unsigned(a.count("threads")));
         for (std::size_t i = 0; i < p.size(); ++i)
             text += std::to_string(xp.id[i]) + "," + fmt(p[i].value) + "," + fmt(p[i].sigma) + "," +
                     fmt(p[i].sigma_model) + ",0,,,,\"\"\n";
+        for (const auto& [id, why] : xp.unusable) text += std::to_string(id) + ",,,,,,,,\"" + why + "\"\n";
     }
     write_file_atomically(a.path("out"), text);
     return 0;

@@ -4,3 +4,4 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/spectra/xp_spectra.hpp"
+#include "ferrum/spectra/xp_continuous.hpp"
