@@ -192,6 +192,11 @@ TEST_CASE("parse_array: ECSV and archive-CSV cells, NaN, null, empty, blanks", "
     CHECK(b.values == std::vector<bool>{true, false, false, true});
     CHECK(b.missing[2] == 1);
     CHECK(ferrum::parse_array<double>("[]").ok());
+    // NumPy's own list text has no commas: blanks separate, runs of them once
+    const auto numpy = ferrum::parse_array<double>("[ 1.5e-17  2.0e-17\t3 ]");
+    REQUIRE(numpy.ok());
+    CHECK(numpy.values == std::vector<double>{1.5e-17, 2.0e-17, 3.0});
+    CHECK(ferrum::parse_array<double>("[1 2, 3]").status == ferrum::array_status::bad_element);  // mixed: "1 2"
     CHECK(ferrum::parse_array<double>("[ ]").size() == 0);
     CHECK(ferrum::parse_array<double>("").status == ferrum::array_status::null);
     CHECK(ferrum::parse_array<double>("[1, 2").status == ferrum::array_status::unclosed);

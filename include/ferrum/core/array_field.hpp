@@ -68,7 +68,8 @@ parsed_field<T> parse_element(std::string_view e) noexcept {
 }  // namespace detail
 
 /// \brief Parses the array cell `text` into `out`, reusing its storage (for readers that parse millions of
-/// cells). Elements are separated by commas with any blanks around them; see parsed_array for the result.
+/// cells). Elements are separated by commas with any blanks around them, or, in a list without a comma, by
+/// blanks alone (NumPy's "[1.0 2.0 3.0]"); see parsed_array for the result.
 template <class T>
 void parse_array_into(std::string_view text, parsed_array<T>& out) {
     out.values.clear();
@@ -93,9 +94,14 @@ void parse_array_into(std::string_view text, parsed_array<T>& out) {
     if (inner.empty()) return;  // "[]": an array with no elements
     const char* p = inner.data();
     const char* const end = p + inner.size();
+    const bool blank_separated = inner.find(',') == std::string_view::npos;
     for (;;) {
         const char* q = p;
-        while (q < end && *q != ',') ++q;
+        if (blank_separated) {
+            while (q < end && !detail::is_array_blank(*q)) ++q;
+        } else {
+            while (q < end && *q != ',') ++q;
+        }
         const std::string_view e = detail::trim_array_blanks(std::string_view(p, std::size_t(q - p)));
         if (detail::is_missing_element(e)) {
             if constexpr (std::is_same_v<T, double>) out.values.push_back(std::numeric_limits<double>::quiet_NaN());
@@ -115,6 +121,8 @@ void parse_array_into(std::string_view text, parsed_array<T>& out) {
         }
         if (q == end) break;
         p = q + 1;
+        if (blank_separated)
+            while (p < end && detail::is_array_blank(*p)) ++p;  // runs of blanks separate once
     }
 }
 

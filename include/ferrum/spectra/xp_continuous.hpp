@@ -63,19 +63,11 @@ using ferrum::detail::message_of;
 using ferrum::detail::reason_of;
 
 // The one place where an array cell of the archive is parsed: "[v, ...]" (ECSV, GaiaXPy's own output) or
-// "(v, ...)" (the archive's CSV). Empty text is a missing array. Swapped to brackets for the shared parser.
+// "(v, ...)" (the archive's CSV). Empty text is a missing array.
 inline std::vector<double> parse_array_cell(std::string_view text, const std::string& file, std::size_t line,
                                             const char* field) {
-    const std::string_view s = ferrum::detail::trim(text);
-    if (s.empty()) return {};
-    if (s.front() == '(') {
-        thread_local std::string swapped;
-        swapped.assign(s.data(), s.size());
-        swapped.front() = '[';
-        if (swapped.back() == ')') swapped.back() = ']';
-        return parse_bracketed_list(swapped, file, line, field);
-    }
-    return parse_bracketed_list(s, file, line, field);
+    if (ferrum::detail::trim(text).empty()) return {};     // an absent band
+    return parse_bracketed_list(text, file, line, field);  // "[…]" (ECSV) and "(…)" (archive CSV) alike
 }
 
 // Index of every xp_continuous column a reader needs, for one band.

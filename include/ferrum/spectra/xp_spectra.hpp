@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferrum/core/array_field.hpp"
 #include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
 
@@ -34,30 +35,20 @@ inline std::vector<double> gaiaxpy_default_sampling() {
 
 namespace detail {
 
-/// Parses "[1.0, 2e-17, ...]" (GaiaXPy/numpy's list text; commas or blanks separate values).
+/// Parses a list of finite numbers: "[1.0, 2e-17, ...]", NumPy's "[1.0 2e-17 ...]" or the archive's
+/// "(1.0, 2e-17, ...)", through the one array-cell parser (core/array_field.hpp). A missing (NaN, null) or
+/// malformed element, or text that is not a list, is an input_error naming file, line, field and element.
 inline std::vector<double> parse_bracketed_list(std::string_view text, const std::string& file, std::size_t line,
                                                 const char* field) {
-    std::string_view s = ferrum::detail::trim(text);
-    if (s.size() < 2 || s.front() != '[' || s.back() != ']')
+    parsed_array<double> a = parse_array<double>(text);
+    if (a.status == array_status::null || a.status == array_status::not_an_array)
         throw input_error(file, line, field,
-                          "expected a bracketed list like [1.0, 2.0, ...], got '" + std::string(s.substr(0, 40)) + "'");
-    s = s.substr(1, s.size() - 2);
-    std::vector<double> out;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && (s[i] == ',' || s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-        if (i >= s.size()) break;
-        std::size_t j = i;
-        while (j < s.size() && s[j] != ',' && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r') ++j;
-        const auto v = parse_double(s.substr(i, j - i));
-        if (!v.ok())
-            throw input_error(file, line, field,
-                              "element " + std::to_string(out.size()) + " ('" + std::string(s.substr(i, j - i)) +
-                                  "') is not a finite number");
-        out.push_back(v.value);
-        i = j;
-    }
-    return out;
+                          "expected a bracketed list like [1.0, 2.0, ...], got '" +
+                              std::string(ferrum::detail::trim(text).substr(0, 40)) + "'");
+    if (!a.ok()) throw input_error(file, line, field, describe_array_problem(a, text));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!a.has(i)) throw input_error(file, line, field, "element " + std::to_string(i) + " is not a finite number");
+    return std::move(a.values);
 }
 
 }  // namespace detail
