@@ -519,3 +519,40 @@ TEST_CASE("ferrum-rrl simulate --format dr3-bulk: predict gives the same predict
     CHECK(std::count(pa.begin(), pa.end(), '\n') == 19);
     CHECK(pb == pa);
 }
+
+TEST_CASE("ferrum-rrl predictions as ECSV: astropy reads them with their units; the rows equal the CSV's",
+          "[cli][ecsv]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_ecsv");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 10 --n-rrc 5 --seed 2 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
+            0);
+    const std::string in = "--epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                           "/set/vari_rrlyrae.csv --quiet ";
+    REQUIRE(run("classical " + in + "--out " + d + "/c.csv", dir).status == 0);
+    REQUIRE(run("classical " + in + "--out " + d + "/c.ecsv", dir).status == 0);
+    const std::string csv = slurp(dir / "c.csv"), ecsv = slurp(dir / "c.ecsv");
+    CHECK(ecsv.rfind("# %ECSV 1.0\n", 0) == 0);
+    // below the commented YAML header, the same table byte for byte
+    CHECK(ecsv.substr(ecsv.find("\nsource_id,") + 1) == csv);
+
+    if (std::system("/usr/bin/python3 -c 'import astropy' >/dev/null 2>&1") != 0) {
+        WARN("python3-astropy is not installed: the astropy half of this test is skipped");
+        return;
+    }
+    const std::string py =
+        "from astropy.table import Table\n"
+        "t = Table.read('" +
+        d +
+        "/c.ecsv', format='ascii.ecsv')\n"
+        "print(t['source_id'].dtype, t['feh'].unit, t['feh_sigma'].unit, len(t))\n"
+        "print(t.meta['software'])\n";
+    { std::ofstream(dir / "read.py") << py; }
+    const auto r = ferrum_test::run_program("/usr/bin/python3", (dir / "read.py").string(), dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("int64 dex dex 15") != std::string::npos);
+    CHECK(r.out.find("ferrum-rrl classical") != std::string::npos);
+}

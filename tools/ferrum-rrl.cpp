@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ferrum/core/csv.hpp>
+#include <ferrum/core/ecsv.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
 #include <ferrum/lightcurve/tables.hpp>
@@ -148,14 +149,18 @@ const cli::program& program() {
            cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
            cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000)}},
          {"predict", "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
-          with_inputs({cli::path("model",
-                                 "model file (default: the pretrained model installed with ferrum, "
-                                 "share/ferrum/models/rrlyrae_default.json; docs/rrlyrae.md)"),
-                       cli::path("out", "predictions CSV").output().required(),
-                       cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
-                       cli::count("seed", "seed of the MC-dropout passes", "12345")})},
+          with_inputs(
+              {cli::path("model",
+                         "model file (default: the pretrained model installed with ferrum, "
+                         "share/ferrum/models/rrlyrae_default.json; docs/rrlyrae.md)"),
+               cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
+               cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
+               cli::count("seed", "seed of the MC-dropout passes", "12345"),
+               cli::count("batch", "stars per batch when streaming --epoch-photometry", "4096").range(1, 1000000)})},
          {"classical", "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
-          with_inputs({cli::path("out", "predictions CSV").output().required()})},
+          with_inputs(
+              {cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
+               cli::count("batch", "stars per batch when streaming --epoch-photometry", "4096").range(1, 1000000)})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
           "With a feh_sigma column: the fractions within 1 and 2 sigma (coverage_1sigma, coverage_2sigma).\n"
@@ -418,9 +423,22 @@ std::string fmt(double v, int digits = 5) {
     return b;
 }
 
-void write_predictions(const std::string& path, const std::vector<rrl_star_input>& stars,
-                       const std::vector<rrl_prediction>& p) {
-    std::string o = "source_id,type,feh,feh_sigma,n_epochs,flag\n";
+// The predictions table: CSV, or ECSV (a path ending in .ecsv) whose header gives astropy the columns' types,
+// units and descriptions. `integer_ids`: the ids are Gaia source_ids (int64), else the stars' names.
+std::string predictions_header(const std::string& path, bool integer_ids, const std::string& made_by) {
+    if (!is_ecsv_path(path)) return "source_id,type,feh,feh_sigma,n_epochs,flag\n";
+    return ecsv_header({{"source_id", integer_ids ? "int64" : "string", "", "",
+                         integer_ids ? "Gaia source_id" : "the star's id as given"},
+                        {"type", "string", "", "", "RR Lyrae type (RRab, RRc)"},
+                        {"feh", "float64", "", "dex", "photometric [Fe/H]; empty when flagged"},
+                        {"feh_sigma", "float64", "", "dex", "1-sigma uncertainty of feh (calibrated)"},
+                        {"n_epochs", "int64", "", "", "clean epochs of the light curve"},
+                        {"flag", "string", "", "", "why there is no number; beside a number, a warning"}},
+                       {{"software", made_by}});
+}
+
+std::string prediction_rows(const std::vector<rrl_star_input>& stars, const std::vector<rrl_prediction>& p) {
+    std::string o;
     for (std::size_t i = 0; i < stars.size(); ++i) {
         std::string flag = p[i].flag_column();
         for (auto& ch : flag)
@@ -428,7 +446,64 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
         o += stars[i].id + ',' + to_string(stars[i].type) + ',' + (p[i].ok() ? fmt(p[i].feh) : "") + ',' +
              (p[i].ok() ? fmt(p[i].sigma) : "") + ',' + std::to_string(stars[i].n_epochs) + ',' + flag + '\n';
     }
-    write_file_atomically(path, o);
+    return o;
+}
+
+void write_predictions(const std::string& path, const std::vector<rrl_star_input>& stars,
+                       const std::vector<rrl_prediction>& p, const std::string& made_by) {
+    bool integer_ids = true;  // Gaia source_ids; a table of named stars (CRTS ids) keeps them as text
+    for (const auto& s : stars) integer_ids = integer_ids && parse_int64(s.id).ok();
+    write_file_atomically(path, predictions_header(path, integer_ids, made_by) + prediction_rows(stars, p));
+}
+
+struct prediction_counts {
+    std::size_t stars = 0, predicted = 0, warned = 0;
+};
+
+/// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
+/// each batch is folded, prepared, predicted and its rows written before the next is read, so memory holds one
+/// batch and the catalogue whatever the size of the file. Sources must be contiguous, as in archive files.
+template <class Predict>
+prediction_counts stream_archive_predictions(const args& a, const rrl_input_options& opt, unsigned threads,
+                                             std::size_t batch, const std::string& made_by, Predict&& predict) {
+    const bool show = !a.flag("quiet") && progress_enabled_by_default();
+    catalogue_read_options co;
+    co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
+    const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"), co);
+    gaia_epoch_reader reader(a.path("epoch-photometry"));
+    const std::string out = a.path("out");
+    prediction_counts n;
+    catalogue_match m;
+    ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(cat.size()) + ")", cat.size(),
+                         show);
+    write_file_atomically(out, [&](std::ostream& os) {
+        os << predictions_header(out, true, made_by);
+        std::vector<light_curve> curves;
+        const auto flush = [&] {
+            if (curves.empty()) return;
+            const auto mb = match_catalogue(curves, cat);
+            m.matched += mb.matched;
+            m.curves_not_in_catalogue += mb.curves_not_in_catalogue;
+            const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
+            const std::vector<rrl_prediction> p = predict(stars);
+            os << prediction_rows(stars, p);
+            for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
+            n.stars += stars.size();
+            bar.update(std::min(m.matched, cat.size()));
+            curves.clear();
+        };
+        while (auto lc = reader.next()) {
+            curves.push_back(std::move(*lc));
+            if (curves.size() >= batch) flush();
+        }
+        flush();
+    });
+    if (show)
+        std::fprintf(stderr,
+                     "joined on source_id: %zu light curves in the catalogue, %zu not in it; %zu catalogue stars "
+                     "without a light curve\n",
+                     m.matched, m.curves_not_in_catalogue, cat.size() - std::min(m.matched, cat.size()));
+    return n;
 }
 
 // --- commands -------------------------------------------------------------------------------------
@@ -702,19 +777,38 @@ int cmd_predict(const args& a) {
     if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
     auto models = load_rrlyrae_models(mp);
     const unsigned threads = threads_or(a, 2);
-    const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
-    const auto p = predict_rrlyrae(models, stars, a.count("mc-samples"), std::uint64_t(a.count("seed")), threads);
-    write_predictions(out, stars, p);
-    std::size_t ok = 0, warned = 0;
-    for (const auto& q : p) ok += q.ok(), warned += q.ok() && !q.warning.empty();
+    const std::size_t mc = a.count("mc-samples");
+    const auto seed = std::uint64_t(a.count("seed"));
+    prediction_counts n;
+    if (a.has("epoch-photometry")) {  // the archive's files, of any size: streamed in batches
+        std::uint64_t before = 0;     // stars of earlier batches: each batch draws its own dropout masks
+        const auto batch_predict = [&](const std::vector<rrl_star_input>& stars) {
+            auto p = predict_rrlyrae(models, stars, mc, seed + before, threads);
+            before += stars.size();
+            return p;
+        };
+        n = stream_archive_predictions(a, models.front().options().input, threads, a.count("batch"),
+                                       "ferrum-rrl predict", batch_predict);
+    } else {
+        const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
+        const auto p = predict_rrlyrae(models, stars, mc, seed, threads);
+        write_predictions(out, stars, p, "ferrum-rrl predict");
+        n.stars = p.size();
+        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
+    }
     std::fprintf(stderr, "predict: %zu stars, %zu predicted (%zu outside the training domain), %zu flagged -> %s\n",
-                 p.size(), ok, warned, p.size() - ok, out.c_str());
+                 n.stars, n.predicted, n.warned, n.stars - n.predicted, out.c_str());
     return 0;
 }
 
 int cmd_classical(const args& a) {
+    if (a.has("epoch-photometry")) {
+        stream_archive_predictions(a, {}, threads_or(a, 2), a.count("batch"), "ferrum-rrl classical",
+                                   [](const std::vector<rrl_star_input>& stars) { return classical_feh(stars); });
+        return 0;
+    }
     const auto stars = read_inputs(a, {}, threads_or(a, 2), a.flag("quiet"));
-    write_predictions(a.path("out"), stars, classical_feh(stars));
+    write_predictions(a.path("out"), stars, classical_feh(stars), "ferrum-rrl classical");
     return 0;
 }
 

@@ -174,9 +174,11 @@ private:
 };
 
 /// \brief One column as an ECSV header (APE 6) declares it: name, datatype and, for the array cells of Gaia's
-/// bulk files ("datatype: string"), the subtype of the elements ("float64[null]"); empty when not given.
+/// bulk files ("datatype: string"), the subtype of the elements ("float64[null]"), its unit (an astropy unit
+/// string: "dex", "d", "mag") and description; empty when not given. Read by csv_reader, written by
+/// ecsv_header() (core/ecsv.hpp).
 struct ecsv_column {
-    std::string name, datatype, subtype;
+    std::string name, datatype, subtype, unit, description;
 };
 
 /// \brief Reads a delimited text file record by record in big blocks, with its header already parsed.
@@ -478,6 +480,8 @@ private:
         if (key == "name") c.name = std::string(value);
         else if (key == "datatype") c.datatype = std::string(value);
         else if (key == "subtype") c.subtype = std::string(value);
+        else if (key == "unit") c.unit = std::string(value);
+        else if (key == "description") c.description = std::string(value);
     }
 
     // "{name: x, datatype: string, subtype: 'float64[null]', meta: {...}}": top-level pairs only.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Peak memory of `ferrum-rrl predict` on the archive's epoch photometry against the size of the input:
+# streamed in batches (the default, --batch 4096) beside the whole file held at once (--batch larger than the
+# file, what predict did before it streamed), on two simulated sets of different size. Streaming memory
+# should not grow with the input. Prints a table and, as the last line, one JSON object.
+# usage: benchmarks/bench_predict_memory.sh [BUILD_DIR] [SMALL_STARS] [LARGE_STARS] [THREADS]
+set -euo pipefail
+build=${1:-build}
+small=${2:-10000}
+large=${3:-60000}
+threads=${4:-2}
+exe="$build/tools/ferrum-rrl"
+[ -x "$exe" ] || { echo "no $exe: build the ferrum-rrl target first" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# peak resident memory (KiB) and wall seconds of a command, measured by the kernel for the child
+peak() {
+  /usr/bin/python3 -c 'import resource, subprocess, sys, time
+t = time.time(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, round(time.time() - t, 1))' "$@"
+}
+rows=()
+json="{\"benchmark\":\"predict_memory\",\"threads\":$threads,\"runs\":["
+first=1
+printf '%-10s %-14s %-18s %-14s %-10s\n' stars "input MiB" mode "peak MiB" "wall s"
+for n in "$small" "$large"; do
+  d="$tmp/set$n"
+  "$exe" simulate --n-rrab $((n * 2 / 3)) --n-rrc $((n - n * 2 / 3)) --seed 7 --out "$d" --quiet
+  mib=$(( $(stat -c %s "$d/epoch_photometry.csv") / 1048576 ))
+  for mode in streamed whole; do
+    batch=4096
+    [ "$mode" = whole ] && batch=1000000
+    read -r kib wall < <(peak "$exe" predict --epoch-photometry "$d/epoch_photometry.csv" \
+      --catalogue "$d/vari_rrlyrae.csv" --out "$tmp/p.csv" --mc-samples 0 --threads "$threads" \
+      --batch "$batch" --quiet)
+    printf '%-10s %-14s %-18s %-14s %-10s\n' "$n" "$mib" "$mode (batch $batch)" $((kib / 1024)) "$wall"
+    [ $first = 1 ] || json+=","
+    first=0
+    json+="{\"stars\":$n,\"input_mib\":$mib,\"mode\":\"$mode\",\"batch\":$batch,\"peak_mib\":$((kib / 1024)),\"wall_s\":$wall}"
+  done
+done
+echo "$json]}"
