@@ -253,22 +253,28 @@ inline double direct_power(const ls_data& d, double f, int K, bool fit_mean) noe
     return power_from_sums(s, K, fit_mean, d.chi2_ref);
 }
 
-/// Per-thread scratch of the fast path: the rotating phasors of the block and their steps.
+/// Per-thread scratch of the fast path: the rotating phasors of the block, their steps, and the weights,
+/// padded with zero weights to a multiple of `lanes` epochs.
 struct rotation_state {
-    std::vector<double> zr, zi, dr, di, hr, hi;
+    std::vector<double> zr, zi, dr, di, w, wy;
 };
+
+/// Epochs processed side by side: fixed-length inner loops over independent lanes, which the compiler turns
+/// into SIMD (the sums over epochs are kept per lane and added at the end; a plain reduction over epochs
+/// would not vectorise without -ffast-math).
+constexpr std::size_t lanes = 8;
 
 /// The fast path on frequencies [j0, j1) of `grid`: each epoch's phasor exp(2 pi i f t) is seeded exactly at
 /// f_{j0} and rotated by exp(2 pi i df t) from one frequency to the next; harmonic m is its m-th power.
 inline void fast_block(const ls_data& d, const frequency_grid& grid, std::size_t j0, std::size_t j1, int K,
                        bool fit_mean, rotation_state& st, double* power) {
-    const std::size_t n = d.t.size();
-    st.zr.resize(n);
-    st.zi.resize(n);
-    st.dr.resize(n);
-    st.di.resize(n);
-    st.hr.resize(n);
-    st.hi.resize(n);
+    const std::size_t n = d.t.size(), np = (n + lanes - 1) / lanes * lanes;
+    st.zr.assign(np, 1.0);
+    st.zi.assign(np, 0.0);
+    st.dr.assign(np, 1.0);
+    st.di.assign(np, 0.0);
+    st.w.assign(np, 0.0);
+    st.wy.assign(np, 0.0);
     const double f0 = grid[j0];
     for (std::size_t i = 0; i < n; ++i) {
         const double x = two_pi * f0 * d.t[i], dx = two_pi * grid.df * d.t[i];
@@ -276,47 +282,53 @@ inline void fast_block(const ls_data& d, const frequency_grid& grid, std::size_t
         st.zi[i] = std::sin(x);
         st.dr[i] = std::cos(dx);
         st.di[i] = std::sin(dx);
+        st.w[i] = d.w[i];
+        st.wy[i] = d.wy[i];
     }
+    const std::size_t M = std::size_t(2 * K), Ky = std::size_t(K);
+    constexpr std::size_t Mmax = 2 * periodogram_max_nterms + 1;
+    alignas(64) double acw[Mmax][lanes], asw[Mmax][lanes], acy[Mmax][lanes], asy[Mmax][lanes];
     trig_sums s;
-    const std::size_t M = std::size_t(2 * K);
+    double *zr = st.zr.data(), *zi = st.zi.data(), *w = st.w.data(), *wy = st.wy.data();
+    const double *dr = st.dr.data(), *di = st.di.data();
     for (std::size_t j = j0; j < j1; ++j) {
-        init_sums(s, d);
-        // Harmonic 1, then m = 2..2K by one complex multiply each; h holds exp(i m x).
-        for (std::size_t i = 0; i < n; ++i) {
-            st.hr[i] = st.zr[i];
-            st.hi[i] = st.zi[i];
+        for (std::size_t m = 1; m <= M; ++m)
+            for (std::size_t l = 0; l < lanes; ++l) acw[m][l] = asw[m][l] = acy[m][l] = asy[m][l] = 0;
+        for (std::size_t ib = 0; ib < np; ib += lanes) {
+            alignas(64) double hr[lanes], hi[lanes];
+            for (std::size_t l = 0; l < lanes; ++l) hr[l] = zr[ib + l], hi[l] = zi[ib + l];
+            for (std::size_t m = 1; m <= M; ++m) {
+                for (std::size_t l = 0; l < lanes; ++l) {
+                    acw[m][l] += w[ib + l] * hr[l];
+                    asw[m][l] += w[ib + l] * hi[l];
+                }
+                if (m <= Ky)
+                    for (std::size_t l = 0; l < lanes; ++l) {
+                        acy[m][l] += wy[ib + l] * hr[l];
+                        asy[m][l] += wy[ib + l] * hi[l];
+                    }
+                if (m < M)
+                    for (std::size_t l = 0; l < lanes; ++l) {
+                        const double r = hr[l] * zr[ib + l] - hi[l] * zi[ib + l];
+                        hi[l] = hr[l] * zi[ib + l] + hi[l] * zr[ib + l];
+                        hr[l] = r;
+                    }
+            }
+            for (std::size_t l = 0; l < lanes; ++l) {
+                const double r = zr[ib + l] * dr[ib + l] - zi[ib + l] * di[ib + l];
+                zi[ib + l] = zr[ib + l] * di[ib + l] + zi[ib + l] * dr[ib + l];
+                zr[ib + l] = r;
+            }
         }
+        init_sums(s, d);
         for (std::size_t m = 1; m <= M; ++m) {
-            double acw = 0, asw = 0, acy = 0, asy = 0;
-            const bool with_y = m <= std::size_t(K);
-            for (std::size_t i = 0; i < n; ++i) {
-                acw += d.w[i] * st.hr[i];
-                asw += d.w[i] * st.hi[i];
-            }
-            if (with_y)
-                for (std::size_t i = 0; i < n; ++i) {
-                    acy += d.wy[i] * st.hr[i];
-                    asy += d.wy[i] * st.hi[i];
-                }
-            s.cw[m] = acw;
-            s.sw[m] = asw;
-            if (with_y) {
-                s.cy[m] = acy;
-                s.sy[m] = asy;
-            }
-            if (m < M)
-                for (std::size_t i = 0; i < n; ++i) {
-                    const double r = st.hr[i] * st.zr[i] - st.hi[i] * st.zi[i];
-                    st.hi[i] = st.hr[i] * st.zi[i] + st.hi[i] * st.zr[i];
-                    st.hr[i] = r;
-                }
+            double cw = 0, sw = 0, cy = 0, sy = 0;
+            for (std::size_t l = 0; l < lanes; ++l) cw += acw[m][l], sw += asw[m][l], cy += acy[m][l], sy += asy[m][l];
+            s.cw[m] = cw;
+            s.sw[m] = sw;
+            if (m <= Ky) s.cy[m] = cy, s.sy[m] = sy;
         }
         power[j] = power_from_sums(s, K, fit_mean, d.chi2_ref);
-        for (std::size_t i = 0; i < n; ++i) {
-            const double r = st.zr[i] * st.dr[i] - st.zi[i] * st.di[i];
-            st.zi[i] = st.zr[i] * st.di[i] + st.zi[i] * st.dr[i];
-            st.zr[i] = r;
-        }
     }
 }
 
