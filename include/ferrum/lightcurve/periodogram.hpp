@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
@@ -259,9 +261,8 @@ struct rotation_state {
     std::vector<double> zr, zi, dr, di, w, wy;
 };
 
-/// Epochs processed side by side: fixed-length inner loops over independent lanes, which the compiler turns
-/// into SIMD (the sums over epochs are kept per lane and added at the end; a plain reduction over epochs
-/// would not vectorise without -ffast-math).
+/// Epochs processed side by side in independent lanes (the sums over epochs are kept per lane and added at
+/// the end, so the loop vectorises without reassociating a reduction).
 constexpr std::size_t lanes = 8;
 
 /// The fast path on frequencies [j0, j1) of `grid`: each epoch's phasor exp(2 pi i f t) is seeded exactly at
@@ -286,47 +287,40 @@ inline void fast_block(const ls_data& d, const frequency_grid& grid, std::size_t
         st.wy[i] = d.wy[i];
     }
     const std::size_t M = std::size_t(2 * K), Ky = std::size_t(K);
-    constexpr std::size_t Mmax = 2 * periodogram_max_nterms + 1;
-    alignas(64) double acw[Mmax][lanes], asw[Mmax][lanes], acy[Mmax][lanes], asy[Mmax][lanes];
+    // Eigen's fixed-size arrays give explicit SIMD packets on whatever instruction set the build targets.
+    using lane_t = Eigen::Array<double, lanes, 1>;
+    using cmap = Eigen::Map<const lane_t>;
+    using map = Eigen::Map<lane_t>;
+    std::array<lane_t, 2 * periodogram_max_nterms + 1> acw, asw, acy, asy;
     trig_sums s;
-    double *zr = st.zr.data(), *zi = st.zi.data(), *w = st.w.data(), *wy = st.wy.data();
-    const double *dr = st.dr.data(), *di = st.di.data();
     for (std::size_t j = j0; j < j1; ++j) {
-        for (std::size_t m = 1; m <= M; ++m)
-            for (std::size_t l = 0; l < lanes; ++l) acw[m][l] = asw[m][l] = acy[m][l] = asy[m][l] = 0;
+        for (std::size_t m = 1; m <= M; ++m) acw[m].setZero(), asw[m].setZero(), acy[m].setZero(), asy[m].setZero();
         for (std::size_t ib = 0; ib < np; ib += lanes) {
-            alignas(64) double hr[lanes], hi[lanes];
-            for (std::size_t l = 0; l < lanes; ++l) hr[l] = zr[ib + l], hi[l] = zi[ib + l];
+            const lane_t cr = cmap(st.zr.data() + ib), ci = cmap(st.zi.data() + ib);
+            const lane_t wl = cmap(st.w.data() + ib), wyl = cmap(st.wy.data() + ib);
+            lane_t hr = cr, hi = ci;
             for (std::size_t m = 1; m <= M; ++m) {
-                for (std::size_t l = 0; l < lanes; ++l) {
-                    acw[m][l] += w[ib + l] * hr[l];
-                    asw[m][l] += w[ib + l] * hi[l];
+                acw[m] += wl * hr;
+                asw[m] += wl * hi;
+                if (m <= Ky) {
+                    acy[m] += wyl * hr;
+                    asy[m] += wyl * hi;
                 }
-                if (m <= Ky)
-                    for (std::size_t l = 0; l < lanes; ++l) {
-                        acy[m][l] += wy[ib + l] * hr[l];
-                        asy[m][l] += wy[ib + l] * hi[l];
-                    }
-                if (m < M)
-                    for (std::size_t l = 0; l < lanes; ++l) {
-                        const double r = hr[l] * zr[ib + l] - hi[l] * zi[ib + l];
-                        hi[l] = hr[l] * zi[ib + l] + hi[l] * zr[ib + l];
-                        hr[l] = r;
-                    }
+                if (m < M) {
+                    const lane_t r = hr * cr - hi * ci;
+                    hi = hr * ci + hi * cr;
+                    hr = r;
+                }
             }
-            for (std::size_t l = 0; l < lanes; ++l) {
-                const double r = zr[ib + l] * dr[ib + l] - zi[ib + l] * di[ib + l];
-                zi[ib + l] = zr[ib + l] * di[ib + l] + zi[ib + l] * dr[ib + l];
-                zr[ib + l] = r;
-            }
+            const lane_t dr = cmap(st.dr.data() + ib), di = cmap(st.di.data() + ib);
+            map(st.zr.data() + ib) = cr * dr - ci * di;
+            map(st.zi.data() + ib) = cr * di + ci * dr;
         }
         init_sums(s, d);
         for (std::size_t m = 1; m <= M; ++m) {
-            double cw = 0, sw = 0, cy = 0, sy = 0;
-            for (std::size_t l = 0; l < lanes; ++l) cw += acw[m][l], sw += asw[m][l], cy += acy[m][l], sy += asy[m][l];
-            s.cw[m] = cw;
-            s.sw[m] = sw;
-            if (m <= Ky) s.cy[m] = cy, s.sy[m] = sy;
+            s.cw[m] = acw[m].sum();
+            s.sw[m] = asw[m].sum();
+            if (m <= Ky) s.cy[m] = acy[m].sum(), s.sy[m] = asy[m].sum();
         }
         power[j] = power_from_sums(s, K, fit_mean, d.chi2_ref);
     }
