@@ -57,7 +57,8 @@ struct periodogram_options {
 };
 
 /// \brief The RR Lyrae preset: periods 0.2-1.0 d (frequencies 1-5 per day), 10 samples per peak and a
-/// 3-term model, whose saw-tooth RRab curves a single sinusoid fits poorly (it then prefers aliases).
+/// 3-term model, which follows the saw-tooth RRab curve better than one sinusoid (on the 264 CRTS RRab of
+/// docs/periodogram.md it recovers 263 catalogue periods; one term, astropy on the same grid, 261).
 inline periodogram_options rrlyrae_period_search_options() {
     periodogram_options o;
     o.nterms = 3;
