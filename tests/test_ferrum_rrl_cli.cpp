@@ -5,15 +5,20 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
+#include "reference.hpp"
 
 namespace fs = std::filesystem;
 
@@ -555,4 +560,63 @@ TEST_CASE("ferrum-rrl predictions as ECSV: astropy reads them with their units; 
     REQUIRE(r.status == 0);
     CHECK(r.out.find("int64 dex dex 15") != std::string::npos);
     CHECK(r.out.find("ferrum-rrl classical") != std::string::npos);
+}
+
+TEST_CASE("ferrum-rrl without a star table: a period search per curve gives the catalogue's answer on real CRTS RRab",
+          "[cli][period]") {
+    const std::string data = ferrum_test::shared_data_dir();
+    if (exe().empty() || data.empty()) {
+        WARN("ferrum-rrl not built or ../shared/data absent: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_period_search");
+    const std::string d = dir.string(), crts = data + "/crts_sdss_rrab_v/";
+    // the first 40 stars of the real CRTS set (raw V photometry, SDSS [Fe/H]), to keep the test short
+    std::ifstream in(crts + "lightcurves.csv");
+    std::ofstream out(dir / "lc.csv");
+    std::string line, last;
+    std::size_t stars = 0;
+    std::getline(in, line);
+    out << line << '\n';
+    while (std::getline(in, line)) {
+        const std::string id = line.substr(0, line.find(','));
+        if (id != last && ++stars > 40) break;
+        last = id;
+        out << line << '\n';
+    }
+    out.close();
+    auto r = run(
+        "classical --light-curves " + d + "/lc.csv --stars " + crts + "stars.csv --out " + d + "/catalogue.csv --quiet",
+        dir);
+    REQUIRE(r.status == 0);
+    r = run("classical --light-curves " + d + "/lc.csv --type auto --out " + d + "/searched.csv", dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("period search (stars) 40/40") != std::string::npos);
+    const auto table = [](const fs::path& p) {
+        std::map<std::string, std::pair<std::string, std::string>> t;  // id -> (type, feh)
+        std::istringstream s(slurp(p));
+        std::string row;
+        std::getline(s, row);
+        while (std::getline(s, row)) {
+            std::vector<std::string> f;
+            std::istringstream rs(row);
+            for (std::string x; std::getline(rs, x, ',');) f.push_back(x);
+            t[f.at(0)] = {f.at(1), f.at(2)};
+        }
+        return t;
+    };
+    const auto cat = table(dir / "catalogue.csv"), found = table(dir / "searched.csv");
+    REQUIRE(cat.size() == 40);
+    REQUIRE(found.size() == 40);
+    std::vector<double> diff;
+    for (const auto& [id, v] : found) {
+        CHECK(v.first == "RRab");  // every CRTS star is an RRab: "auto" types them from the period found
+        if (!v.second.empty() && !cat.at(id).second.empty())
+            diff.push_back(std::abs(std::stod(v.second) - std::stod(cat.at(id).second)));
+    }
+    CHECK(diff.size() >= 38);  // a period found for (nearly) every star
+    std::sort(diff.begin(), diff.end());
+    // phi31 does not depend on the epoch: with the same period the classical [Fe/H] is the same, up to how
+    // sharply a period is known over an 8-year baseline
+    CHECK(diff[diff.size() / 2] < 0.05);
 }

@@ -18,6 +18,7 @@
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/ecsv.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
+#include <ferrum/lightcurve/periodogram.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
 #include <ferrum/lightcurve/tables.hpp>
 #include <ferrum/models.hpp>
@@ -42,9 +43,12 @@ std::vector<cli::option> with_inputs(std::vector<cli::option> own) {
                   "bulk (DataLink RAW), CSV or ECSV, plain or .gz (with --catalogue)"),
         cli::path("catalogue", "the vari_rrlyrae CSV/ECSV, plain or .gz: best_classification, pf, p1_o, epoch_g"),
         cli::path("folded", "an id,phase,mag table of folded curves (no periods: train with --no-period)"),
-        cli::text("type", "RRab or RRc: the type of --folded curves, or of --stars without a type column", "RRab"),
+        cli::text("type",
+                  "RRab or RRc: the type of --folded curves, or of --stars without a type column; without --stars, "
+                  "also auto (RRc below 0.4 d)",
+                  "RRab"),
         cli::path("light-curves", "an id,time,mag[,mag_err] table (with --stars)"),
-        cli::path("stars", "a star table id,period,<epoch column>[,type]"),
+        cli::path("stars", "a star table id,period,<epoch column>[,type] (without it: a period search per curve)"),
         cli::text("epoch-column", "the --stars column of the epoch of maximum", "t0_mjd"),
         cli::text("period-column", "the --stars column of the period (days)", "period"),
         cli::flag("no-period", "train on phase alone (curves without periods)")};
@@ -219,6 +223,36 @@ std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const
     return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
 }
 
+/// Ephemerides found by a period search (no --stars): the multi-term Lomb-Scargle periodogram of each curve over
+/// 0.2-1.0 d (lightcurve/periodogram.hpp), the epoch of maximum light from its Fourier fit. The type is --type;
+/// "auto" takes RRc below 0.4 d and RRab above (the period ranges of the two modes overlap little).
+std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector<light_curve>& curves, bool show) {
+    const std::string type = a.text("type");
+    const bool automatic = type == "auto";
+    const rr_type fixed = automatic ? rr_type::unknown : parse_type(type);
+    std::vector<rrl_ephemeris> out(curves.size());
+    ferrum::progress bar("period search (stars)", curves.size(), show);
+    for (std::size_t i = 0; i < curves.size(); ++i) {
+        rrl_ephemeris& e = out[i];
+        try {
+            const period_search_result r = find_period(curves[i], rrlyrae_period_search_options());
+            e.period = r.period;
+            e.epoch = r.epoch_max;
+            e.type = automatic ? (r.period < 0.4 ? rr_type::rrc : rr_type::rrab) : fixed;
+            if (r.false_alarm_probability > 0.01) {
+                char buf[96];
+                std::snprintf(buf, sizeof buf, "no_period: the best period (%.5f d) has a false-alarm probability %.2g",
+                              r.period, r.false_alarm_probability);
+                e.problem = buf;
+            }
+        } catch (const ferrum::error& x) {
+            e.problem = std::string("no_period: the period search failed: ") + x.what();
+        }
+        bar.update(i + 1);
+    }
+    return out;
+}
+
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
     if (a.has("epoch-photometry"))
@@ -233,7 +267,9 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         table_read_options to;
         to.show_progress = show;
         const auto lc = read_light_curve_table(a.path("light-curves"), to);
-        const std::string sp = need(a, "stars");
+        if (!a.has("stars"))
+            return prepare_rrlyrae_inputs(lc.curves, searched_ephemerides(a, lc.curves, show), opt, threads, show);
+        const std::string sp = a.path("stars");
         csv_reader csv(sp);
         const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
         const auto cp = csv.column(a.text("period-column"));
@@ -266,7 +302,7 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         return prepare_rrlyrae_inputs(lc.curves, v, opt, threads, show);
     }
     throw cli::usage_error(a.command() +
-                           ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F --stars S");
+                           ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F [--stars S]");
 }
 
 // --- labels ---------------------------------------------------------------------------------------
