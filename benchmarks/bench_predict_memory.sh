@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak memory of `ferrum-rrl predict` on the archive's epoch photometry against the size of the input:
-# streamed in batches (the default, --batch 4096) beside the whole file held at once (--batch larger than the
+# streamed in batches (the default, --batch 1024) beside the whole file held at once (--batch larger than the
 # file, what predict did before it streamed), on two simulated sets of different size. Streaming memory
 # should not grow with the input. Prints a table and, as the last line, one JSON object.
 # usage: benchmarks/bench_predict_memory.sh [BUILD_DIR] [SMALL_STARS] [LARGE_STARS] [THREADS]
@@ -28,7 +28,7 @@ for n in "$small" "$large"; do
   "$exe" simulate --n-rrab $((n * 2 / 3)) --n-rrc $((n - n * 2 / 3)) --seed 7 --out "$d" --quiet
   mib=$(( $(stat -c %s "$d/epoch_photometry.csv") / 1048576 ))
   for mode in streamed whole; do
-    batch=4096
+    batch=1024
     [ "$mode" = whole ] && batch=1000000
     read -r kib wall < <(peak "$exe" predict --epoch-photometry "$d/epoch_photometry.csv" \
       --catalogue "$d/vari_rrlyrae.csv" --out "$tmp/p.csv" --mc-samples 0 --threads "$threads" \

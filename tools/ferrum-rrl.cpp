@@ -160,11 +160,11 @@ const cli::program& program() {
                cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
                cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                cli::count("seed", "seed of the MC-dropout passes", "12345"),
-               cli::count("batch", "stars per batch when streaming --epoch-photometry", "4096").range(1, 1000000)})},
+               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000)})},
          {"classical", "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
           with_inputs(
               {cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
-               cli::count("batch", "stars per batch when streaming --epoch-photometry", "4096").range(1, 1000000)})},
+               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000)})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
           "With a feh_sigma column: the fractions within 1 and 2 sigma (coverage_1sigma, coverage_2sigma).\n"
