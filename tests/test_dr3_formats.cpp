@@ -7,6 +7,8 @@
 // ../shared/data is present): ECSV cells "[a,b,...]", archive CSV cells "(a, b, ...)", empty fields and nan.
 #include <catch2/catch.hpp>
 
+#include "expect_error.hpp"
+
 #include <ferrum/core/array_field.hpp>
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/gzip.hpp>
@@ -72,16 +74,7 @@ std::vector<std::vector<std::string>> records(const std::string& path, std::size
     return out;
 }
 
-template <class F>
-ferrum::input_error expect_input_error(F&& f) {
-    try {
-        f();
-    } catch (const ferrum::input_error& e) {
-        return e;
-    }
-    FAIL("no input_error was thrown");
-    return ferrum::input_error("", 0, "", "");
-}
+using ferrum_test::expect_input_error;
 
 // A CSV big enough to cross many blocks, with quotes, CRLF and comments.
 std::string sample_text() {

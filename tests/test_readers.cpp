@@ -4,6 +4,8 @@
 // file copied by hand and counts made with Python's csv module.
 #include <catch2/catch.hpp>
 
+#include "expect_error.hpp"
+
 #include <ferrum/core/csv.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
@@ -53,17 +55,7 @@ std::vector<std::vector<std::string>> read_all_records(const std::string& path, 
     return rows;
 }
 
-// Runs `f`, expecting an input_error; returns it for the caller to inspect.
-template <class F>
-ferrum::input_error expect_input_error(F&& f) {
-    try {
-        f();
-    } catch (const ferrum::input_error& e) {
-        return e;
-    }
-    FAIL("expected ferrum::input_error");
-    return ferrum::input_error("", 0, "", "");
-}
+using ferrum_test::expect_input_error;
 
 std::vector<ferrum::light_curve> stream_gaia(const std::string& path, ferrum::gaia_read_options options = {}) {
     ferrum::gaia_epoch_reader reader(path, options);
