@@ -1,4 +1,7 @@
-// Linear-relation model files: round trip, the recorded phase convention, the self-check, unknown fields.
+// Linear-relation model files: the ferrum.model envelope (kind "linear_relation"), round trip, the recorded
+// phase convention, the self-test re-predicted at load, unknown fields, kinds and versions refused, and files
+// of format version 1 (tests/data/relations/linear_relation_v1.json) loading with the predictions of the
+// build that wrote them.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -7,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.hpp"
+#include "ferrum/core/json_file.hpp"
 #include "ferrum/relations/model_io.hpp"
 
 using namespace ferrum;
@@ -37,6 +42,17 @@ TEST_CASE("a saved relation loads back equal and proves itself", "[relations][io
         const auto rel = fitted(method);
         const std::string path = "test_relations_model.json";
         save_linear_relation(path, rel, {{"table", "synthetic"}});
+        const auto j = read_json_file(path);
+        CHECK(j.at("format") == "ferrum.model");
+        CHECK(j.at("version") == 2);
+        CHECK(j.at("kind") == "linear_relation");
+        const nlohmann::json pre{{"target", "feh"}, {"features", {"P", "phi31"}}, {"phase_convention", "cosine"}};
+        CHECK(j.at("preprocessing") == pre);
+        CHECK(j.at("metadata").at("table") == "synthetic");
+        // the self-test rows are stored in the other convention (the load re-runs the conversion) with errors
+        CHECK(j.at("self_test").at("phase_convention") == "sine");
+        CHECK(j.at("self_test").at("rows").size() == 3);
+        CHECK(j.at("self_test").at("errors")[1] == nlohmann::json({0.1, 0.1}));
         const auto back = load_linear_relation(path);
         CHECK(back.features == rel.features);
         CHECK(back.coefficients == rel.coefficients);
@@ -58,32 +74,37 @@ TEST_CASE("model files with unknown fields or broken numbers are input errors na
         std::ofstream out(path);
         out << j.dump();
     };
-    auto j = to_json(rel);
-    j["colour"] = "red";
-    write(j);
-    try {
-        load_linear_relation(path);
-        FAIL("no exception");
-    } catch (const input_error& e) {
-        CHECK(e.field() == "colour");
-        CHECK(e.file() == path);
-    }
-    j = to_json(rel);
-    j["training"]["gpu"] = true;
-    write(j);
-    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains("training.gpu"));
-    j = to_json(rel);
-    j["coefficients"][1] = rel.coefficients[1] + 1e-6;  // an edited coefficient fails the self-check
-    write(j);
-    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains("check"));
-    j = to_json(rel);
-    j.erase("sigma_int");
-    write(j);
-    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains("sigma_int"));
-    j = to_json(rel);
-    j["phase_convention"] = "tangent";
-    write(j);
-    CHECK_THROWS_AS(load_linear_relation(path), input_error);
+    const auto good = to_json(rel);
+    write(good);
+    CHECK(load_linear_relation(path).coefficients == rel.coefficients);
+    const double sigma = good["self_test"]["outputs"][2][1].get<double>();
+    using ferrum_test::removed;
+    ferrum_test::expect_edits_refused(
+        good,
+        {{"/colour", "red", "colour"},
+         {"/training/gpu", true, "training.gpu"},
+         {"/parameters/coefficients/1", rel.coefficients[1] + 1e-6, "self_test.outputs"},  // an edited coefficient
+         {"/self_test/outputs/2/1", sigma * (1 + 1e-9), "self_test.outputs"},              // an edited sigma
+         // the rows are sine phases: read as cosine they predict otherwise (the conversion is tested)
+         {"/self_test/phase_convention", "cosine", "self_test.outputs"},
+         {"/self_test/tolerance", 1.0, "self_test.tolerance"},  // a tolerance that would pass anything
+         {"/self_test/rows", nlohmann::json::array(), "self_test.rows"},
+         {"/self_test/gpu", true, "self_test.gpu"},
+         {"/self_test", removed, "self_test"},
+         {"/parameters/sigma_int", removed, "parameters.sigma_int"},
+         {"/parameters/coefficients/3", 0.0, "parameters.coefficients"},
+         {"/preprocessing/phase_convention", "tangent", "preprocessing.phase_convention"},
+         {"/preprocessing/features/1", "p", "preprocessing.features"},  // one feature twice (any case)
+         {"/kind", "gradient_boosting", "kind"},                        // another model in the same envelope
+         {"/version", 1, "version"},
+         {"/version", 3, "version"},
+         {"/version", "2", "version"},
+         {"/format", "ferrum-relation", "format"},
+         {"/metadata", "text", "metadata"}},
+        path, [&](const nlohmann::json& doc) {
+            write(doc);
+            load_linear_relation(path);
+        });
     {
         std::ofstream out(path);
         out << "{ not json";
@@ -98,25 +119,96 @@ TEST_CASE("a covariance that is not positive semi-definite is refused at load (i
     const auto rel = fitted(fit_method::laplace);
     const std::string path = "test_relations_negative_covariance.json";
     auto j = to_json(rel);
-    j["covariance"][1][1] = -j["covariance"][1][1].get<double>() - 1.0;  // a negative variance: sigma = sqrt(< 0)
+    auto& cov = j["parameters"]["covariance"];
+    cov[1][1] = -cov[1][1].get<double>() - 1.0;  // a negative variance: sigma = sqrt(< 0)
     {
         std::ofstream out(path);
         out << j.dump();
     }
-    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains(path) && Catch::Contains("'covariance'") &&
+    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains(path) && Catch::Contains("'parameters.covariance'") &&
                                                       Catch::Contains("positive semi-definite"));
     j = to_json(rel);
-    j["covariance"][0][1] = j["covariance"][0][1].get<double>() + 1.0;  // no longer symmetric
+    auto& cov2 = j["parameters"]["covariance"];
+    cov2[0][1] = cov2[0][1].get<double>() + 1.0;  // no longer symmetric
     {
         std::ofstream out(path);
         out << j.dump();
     }
-    CHECK_THROWS_WITH(load_linear_relation(path), Catch::Contains("'covariance'") && Catch::Contains("symmetric"));
+    CHECK_THROWS_WITH(load_linear_relation(path),
+                      Catch::Contains("'parameters.covariance'") && Catch::Contains("symmetric"));
     for (const char* doc : {"[]", "null"}) {
         std::ofstream(path) << doc;
         CHECK_THROWS_AS(load_linear_relation(path), input_error);
     }
     std::remove(path.c_str());
+}
+
+TEST_CASE("a model file of format version 1 loads, predicts as the build that wrote it, and is saved as version 2",
+          "[relations][io]") {
+    // tests/data/relations/linear_relation_v1.json: written by save_linear_relation at commit fd23dfc (an MCMC
+    // fit, sine phases, phi31 with errors); linear_relation_v1_predictions.json: that build's predictions of it
+    // for four stars with feature errors, phases given in the sine and in the cosine convention.
+    const std::string dir = std::string(FERRUM_TEST_DATA_DIR) + "/relations/";
+    const auto v1 = read_json_file(dir + "linear_relation_v1.json");
+    REQUIRE(v1.at("format") == "ferrum-linear-relation");
+    const auto rel = load_linear_relation(dir + "linear_relation_v1.json");
+    CHECK(rel.convention == phase_convention::sine);
+    CHECK(rel.method == fit_method::mcmc);
+    CHECK(bool(rel.mcmc));
+    const auto b = v1.at("coefficients").get<std::vector<double>>();
+    CHECK(rel.coefficients == b);
+
+    const auto want = read_json_file(dir + "linear_relation_v1_predictions.json");
+    const auto& ws = want.at("sine");
+    auto col = [](const nlohmann::json& j) { return j.get<std::vector<double>>(); };
+    feature_table S, C;
+    S.add("P", col(ws["P"]), col(ws["P_err"])).add("phi31", col(ws["phi31"]), col(ws["phi31_err"]));
+    S.add("A2", col(ws["A2"]), col(ws["A2_err"]));
+    C.add("P", col(ws["P"]), col(ws["P_err"])).add("phi31", col(want["cosine"]["phi31"]), col(ws["phi31_err"]));
+    C.add("A2", col(ws["A2"]), col(ws["A2_err"]));
+    auto check = [&](const linear_relation& m) {
+        const auto ps = m.predict(S, phase_convention::sine), pc = m.predict(C, phase_convention::cosine);
+        REQUIRE(ps.value.size() == 4);
+        for (std::size_t i = 0; i < 4; ++i) {
+            CHECK(ps.value[i] == Approx(ws["value"][i].get<double>()).epsilon(1e-13));
+            CHECK(ps.sigma[i] == Approx(ws["sigma"][i].get<double>()).epsilon(1e-13));
+            CHECK(pc.value[i] == Approx(want["cosine"]["value"][i].get<double>()).epsilon(1e-13));
+            CHECK(pc.sigma[i] == Approx(want["cosine"]["sigma"][i].get<double>()).epsilon(1e-13));
+        }
+        // and by hand from the file's coefficients (the model's convention is the table's: sine)
+        CHECK(ps.value[1] == Approx(b[0] + b[1] * S(1, 0) + b[2] * S(1, 1) + b[3] * S(1, 2)).epsilon(1e-13));
+    };
+    check(rel);
+
+    // saved again it is version 2, predicts the same, and keeps the metadata it is given
+    const std::string path = "test_relations_v1_resaved.json";
+    save_linear_relation(path, rel, v1.at("metadata"));
+    const auto j = read_json_file(path);
+    CHECK(j.at("format") == "ferrum.model");
+    CHECK(j.at("kind") == "linear_relation");
+    CHECK(j.at("metadata") == v1.at("metadata"));
+    CHECK(j.at("preprocessing").at("phase_convention") == "sine");
+    CHECK(j.at("self_test").at("phase_convention") == "cosine");
+    const auto back = load_linear_relation(path);
+    check(back);
+    CHECK(back.predict(S).value == rel.predict(S).value);
+    CHECK(back.predict(S).sigma == rel.predict(S).sigma);
+    CHECK(back.covariance == rel.covariance);
+    CHECK(back.intervals.size() == rel.intervals.size());
+    std::remove(path.c_str());
+
+    // a version-1 file is still held to its check vectors, its fields and its version
+    using ferrum_test::removed;
+    ferrum_test::expect_edits_refused(
+        v1,
+        {{"/coefficients/2", b[2] + 1e-6, "self_test.outputs"},
+         {"/check/sigma/1", v1["check"]["sigma"][1].get<double>() + 1e-6, "self_test.outputs"},
+         {"/colour", "red", "colour"},
+         {"/version", 2, "version"},
+         {"/training/gpu", true, "training.gpu"},
+         {"/check", removed, "check"},
+         {"/method", "least_squares", "training.method"}},
+        "v1.json", [](const nlohmann::json& doc) { linear_relation_from_json(doc, "v1.json"); });
 }
 
 TEST_CASE("a model trained on cosine phases converts sine inputs", "[relations][io]") {

@@ -24,6 +24,7 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
+#include "ferrum/core/model_reader.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/sequential.hpp"
 
@@ -49,78 +50,10 @@ struct model_file {
 
 namespace detail {
 
-inline std::string shape_string(const std::vector<std::size_t>& s) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
-
-/// Reads a model-file document; every problem becomes ferrum::input_error(file, 0, json path, message).
-class model_reader {
-public:
-    model_reader(std::string file) : file_(std::move(file)) {}
-
-    [[noreturn]] void fail(const std::string& path, const std::string& message) const {
-        throw input_error(file_, 0, path, message);
-    }
-
-    const nlohmann::json& at(const nlohmann::json& j, const std::string& key, const std::string& path) const {
-        if (!j.is_object()) fail(path, "expected an object");
-        const auto it = j.find(key);
-        if (it == j.end()) fail(path.empty() ? key : path + "." + key, "missing");
-        return *it;
-    }
-    template <class V>
-    V get(const nlohmann::json& j, const std::string& key, const std::string& path) const {
-        const auto& v = at(j, key, path);
-        try {
-            return v.get<V>();
-        } catch (const nlohmann::json::exception&) {
-            fail(path.empty() ? key : path + "." + key, "has the wrong type (" + std::string(v.type_name()) + ")");
-        }
-    }
-    void allow_only(const nlohmann::json& j, const std::set<std::string>& keys, const std::string& path) const {
-        for (auto it = j.begin(); it != j.end(); ++it)
-            if (!keys.count(it.key())) fail(path.empty() ? it.key() : path + "." + it.key(), "unknown field");
-    }
-
-    /// Flattens a nested array of numbers, checking that it is rectangular with the expected shape.
-    template <class T>
-    std::vector<T> tensor(const nlohmann::json& j, const std::vector<std::size_t>& expected,
-                          const std::string& path) const {
-        std::vector<std::size_t> shape;
-        for (const nlohmann::json* p = &j; p->is_array(); p = p->empty() ? nullptr : &(*p)[0]) {
-            shape.push_back(p->size());
-            if (p->empty()) break;
-        }
-        if (shape != expected) fail(path, "shape " + shape_string(shape) + " expected " + shape_string(expected));
-        std::vector<T> out;
-        out.reserve([&] {
-            std::size_t n = 1;
-            for (auto d : expected) n *= d;
-            return n;
-        }());
-        flatten(j, 0, expected, out, path);
-        return out;
-    }
-
-private:
-    template <class T>
-    void flatten(const nlohmann::json& j, std::size_t depth, const std::vector<std::size_t>& shape, std::vector<T>& out,
-                 const std::string& path) const {
-        if (depth == shape.size()) {
-            if (!j.is_number()) fail(path, "holds a non-number");
-            const double v = j.get<double>();
-            if (!std::isfinite(v)) fail(path, "holds a non-finite number");
-            out.push_back(static_cast<T>(v));
-            return;
-        }
-        if (!j.is_array() || j.size() != shape[depth])
-            fail(path, "is not a rectangular array of shape " + shape_string(shape));
-        for (const auto& e : j) flatten(e, depth + 1, shape, out, path);
-    }
-    std::string file_;
-};
+using ferrum::detail::is_model_envelope;
+using ferrum::detail::join_path;
+using ferrum::detail::model_reader;  // core/model_reader.hpp: every model file is read with it
+using ferrum::detail::shape_string;
 
 template <class T>
 nlohmann::json nest(const T* data, const std::vector<std::size_t>& shape, std::size_t dim = 0) {
@@ -213,14 +146,8 @@ nlohmann::json parameters_json(const graph<T, Backend>& g) {
     return j;
 }
 
-inline std::string join_path(const std::string& prefix, const std::string& key) {
-    return prefix.empty() ? key : prefix + "." + key;
-}
-
 /// Is `j` a version-2 envelope ("ferrum.model")? Version 1 documents are "ferrum.nn.model".
-inline bool is_envelope(const nlohmann::json& j) {
-    return j.is_object() && j.contains("format") && j["format"] == "ferrum.model";
-}
+inline bool is_envelope(const nlohmann::json& j) { return is_model_envelope(j); }
 /// The architecture part of a document (the whole document in version 1) and its JSON path.
 inline const nlohmann::json& architecture_of(const nlohmann::json& j) {
     return is_envelope(j) ? j.at("architecture") : j;

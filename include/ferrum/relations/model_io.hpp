@@ -1,13 +1,15 @@
-// Model files of linear relations: one JSON object (nlohmann::json) with the coefficients, covariance,
-// sigma_int, feature names, the phase convention the model expects, training metadata and, as
-// frugally-deep does, a few test vectors that load_linear_relation() re-predicts to prove the file.
+// Model files of linear relations, in the envelope every ferrum model file shares (core/model_reader.hpp):
+// {"format": "ferrum.model", "version": 2, "kind": "linear_relation"} with the preprocessing as data (target,
+// feature names, the phase convention the model expects), the parameters (coefficients, covariance, sigma_int
+// and their posterior summary), the training record, free metadata and, as frugally-deep does, a self-test of
+// raw feature rows that load_linear_relation() re-predicts to prove the file. Files of earlier builds
+// ("ferrum-linear-relation" version 1) are converted when read: their check vectors become the self-test.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,75 +17,70 @@
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
+#include "ferrum/core/model_reader.hpp"
+#include "ferrum/relations/detail/model_file.hpp"
 #include "ferrum/relations/linear_relation.hpp"
 
 namespace ferrum {
 
-inline constexpr const char* linear_relation_format = "ferrum-linear-relation";
-inline constexpr int linear_relation_format_version = 1;
+/// \brief The kind of a linear-relation model file (format ferrum::model_file_format, version 2).
+inline constexpr const char* linear_relation_kind = "linear_relation";
 
 namespace detail {
-// Inputs of the self-check: every feature at 0, at 1, and at 0.5 + 0.25 j (values only; the check proves the
-// arithmetic and the coefficient order, not the physics).
-inline feature_table relation_check_inputs(const std::vector<std::string>& features) {
-    feature_table t;
-    for (std::size_t j = 0; j < features.size(); ++j) t.add(features[j], {0.0, 1.0, 0.5 + 0.25 * double(j)});
+
+/// The self-test rows of a relation: relation_check_inputs() with feature errors 0, 0.1 and 0.05 (j + 1), so
+/// the test covers the propagated feature errors of the sigma too.
+inline feature_table linear_relation_test_rows(const std::vector<std::string>& features) {
+    feature_table t = relation_check_inputs(features);
+    for (std::size_t j = 0; j < t.cols(); ++j) t.errors[j] = {0.0, 0.1, 0.05 * double(j + 1)};
     return t;
 }
 
-inline void require_known_fields(const nlohmann::json& j, const std::set<std::string>& known, const std::string& file,
-                                 const std::string& where) {
-    if (!j.is_object()) throw input_error(file, 0, where, "expected a JSON object");
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (!known.count(it.key()))
-            throw input_error(file, 0, where.empty() ? it.key() : where + "." + it.key(),
-                              "unknown field (this reader knows format version " +
-                                  std::to_string(linear_relation_format_version) + ")");
+// What the self-test compares: (value, sigma) of each row.
+inline std::vector<std::vector<double>> value_and_sigma(const linear_relation& rel, const feature_table& t,
+                                                        phase_convention c) {
+    const auto p = rel.predict(t, c);
+    std::vector<std::vector<double>> out;
+    for (std::size_t i = 0; i < p.value.size(); ++i) out.push_back({p.value[i], p.sigma[i]});
+    return out;
 }
 
-// A covariance must be finite, symmetric and positive semi-definite: a negative variance would make every
-// predicted sigma the square root of a negative number (NaN, written as "-nan" by earlier builds).
-inline void check_covariance(const Eigen::MatrixXd& c, const std::string& file) {
-    if (!c.allFinite()) throw input_error(file, 0, "covariance", "holds a value that is not finite");
+// A covariance must be symmetric and positive semi-definite: a negative variance would make every predicted
+// sigma the square root of a negative number (NaN, written as "-nan" by earlier builds).
+inline void check_covariance(const Eigen::MatrixXd& c, const model_reader& r, const std::string& path) {
     const double scale = std::max(1.0, c.cwiseAbs().maxCoeff());
     if (!((c - c.transpose()).cwiseAbs().maxCoeff() <= 1e-9 * scale))
-        throw input_error(file, 0, "covariance", "is not symmetric (corrupted or edited file)");
+        r.fail(path, "is not symmetric (corrupted or edited file)");
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(c, Eigen::EigenvaluesOnly);
     const double smallest = eig.eigenvalues().minCoeff();
     if (eig.info() != Eigen::Success || !(smallest >= -1e-10 * scale))
-        throw input_error(file, 0, "covariance",
-                          "is not positive semi-definite (smallest eigenvalue " + std::to_string(smallest) +
-                              "): the sigmas would be NaN (corrupted or edited file)");
+        r.fail(path, "is not positive semi-definite (smallest eigenvalue " + std::to_string(smallest) +
+                         "): the sigmas would be NaN (corrupted or edited file)");
 }
+
 }  // namespace detail
 
-/// \brief The model as JSON; `metadata` (any JSON object: the training table, filters, a date) is kept as is.
+/// \brief The model file's document; `metadata` (any JSON object: the training table, filters, a date) is
+/// kept as is.
 inline nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& metadata = nlohmann::json::object()) {
     using nlohmann::json;
-    json j;
-    j["format"] = linear_relation_format;
-    j["version"] = linear_relation_format_version;
-    j["target"] = rel.target;
-    j["features"] = rel.features;
-    j["phase_convention"] = to_string(rel.convention);
-    j["coefficients"] = rel.coefficients;
+    if (rel.features.empty())
+        throw value_error("linear relation model file: a relation without features predicts nothing");
     json cov = json::array();
     for (Eigen::Index r = 0; r < rel.covariance.rows(); ++r) {
         std::vector<double> row(std::size_t(rel.covariance.cols()));
         for (Eigen::Index c = 0; c < rel.covariance.cols(); ++c) row[std::size_t(c)] = rel.covariance(r, c);
         cov.push_back(row);
     }
-    j["covariance"] = cov;
-    j["sigma_int"] = rel.sigma_int;
-    j["sigma_int_sd"] = rel.sigma_int_sd;
-    j["method"] = to_string(rel.method);
     json iv = json::array();
     const auto names = rel.parameter_names();
     for (std::size_t k = 0; k < rel.intervals.size(); ++k)
         for (const auto& c : rel.intervals[k])
             iv.push_back({{"parameter", names[k]}, {"level", c.level}, {"lower", c.lower}, {"upper", c.upper}});
-    j["intervals"] = iv;
-    json tr = {{"n", rel.n_train}, {"log_likelihood", rel.log_likelihood}, {"iterations", rel.iterations}};
+    json tr = {{"method", to_string(rel.method)},
+               {"n", rel.n_train},
+               {"log_likelihood", rel.log_likelihood},
+               {"iterations", rel.iterations}};
     if (rel.mcmc) {
         const auto& m = *rel.mcmc;
         tr["mcmc"] = {{"walkers", m.walkers}, {"burn_in", m.burn_in},
@@ -91,18 +88,24 @@ inline nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& 
                       {"rhat", m.rhat},       {"autocorr_time", m.autocorr_time},
                       {"ess", m.ess}};
     }
-    j["training"] = tr;
-    j["metadata"] = metadata.is_null() ? json::object() : metadata;
-    const feature_table chk = detail::relation_check_inputs(rel.features);
-    const auto pred = rel.predict(chk);
-    json inputs = json::array();
-    for (std::size_t i = 0; i < chk.rows(); ++i) {
-        std::vector<double> row;
-        for (std::size_t c = 0; c < chk.cols(); ++c) row.push_back(chk(i, c));
-        inputs.push_back(row);
-    }
-    j["check"] = {{"inputs", inputs}, {"value", pred.value}, {"sigma", pred.sigma}};
-    return j;
+    const double tolerance = 1e-12;  // the arithmetic is a few double operations: any change shows
+    return {{"format", model_file_format},
+            {"version", model_file_version},
+            {"kind", linear_relation_kind},
+            {"preprocessing",
+             {{"target", rel.target}, {"features", rel.features}, {"phase_convention", to_string(rel.convention)}}},
+            {"parameters",
+             {{"coefficients", rel.coefficients},
+              {"covariance", cov},
+              {"sigma_int", rel.sigma_int},
+              {"sigma_int_sd", rel.sigma_int_sd},
+              {"intervals", iv}}},
+            {"training", tr},
+            {"metadata", metadata.is_null() ? json::object() : metadata},
+            {"self_test", detail::relation_self_test(detail::linear_relation_test_rows(rel.features), rel.convention,
+                                                     tolerance, [&](const feature_table& t, phase_convention c) {
+                                                         return detail::value_and_sigma(rel, t, c);
+                                                     })}};
 }
 
 /// \brief Writes the model file atomically (a crash never leaves half a model behind).
@@ -111,118 +114,153 @@ inline void save_linear_relation(const std::string& path, const linear_relation&
     write_file_atomically(path, to_json(rel, metadata).dump(1) + "\n");
 }
 
-/// \brief The model in `j` (read from `file`, named in errors). An unknown field, a missing one, a wrong
-/// type or a failed self-check is an input_error naming the field.
-inline linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "") {
-    detail::require_known_fields(
-        j,
-        {"format", "version", "target", "features", "phase_convention", "coefficients", "covariance", "sigma_int",
-         "sigma_int_sd", "method", "intervals", "training", "metadata", "check"},
-        file, "");
-    auto field = [&](const char* key) -> const nlohmann::json& {
-        if (!j.contains(key)) throw input_error(file, 0, key, "required field is missing");
-        return j.at(key);
-    };
+namespace detail {
+
+/// A version-1 document ("ferrum-linear-relation", written by builds before the envelope) as the version-2
+/// document it holds: the same numbers under the version-2 names, metadata as it was, and its check vectors
+/// (rows without feature errors, in the model's convention, with their value and sigma) as the self-test, at
+/// a tolerance no tighter than the version-1 reader's 1e-12 (1 + |v|).
+inline nlohmann::json linear_relation_v1_to_v2(const nlohmann::json& j, const model_reader& r) {
+    const std::set<std::string> v1{"format",       "version",    "target",    "features",     "phase_convention",
+                                   "coefficients", "covariance", "sigma_int", "sigma_int_sd", "method",
+                                   "intervals",    "training",   "metadata",  "check"};
+    r.allow_only(j, v1, "");
+    for (const auto& k : v1)
+        if (k != "metadata") r.at(j, k, "");
+    if (j.at("version") != 1)
+        r.fail("version", "unsupported version " + j.at("version").dump() +
+                              " of ferrum-linear-relation (this build reads 1, and 2 of ferrum.model)");
+    const auto& check = j.at("check");
+    r.allow_only(check, {"inputs", "value", "sigma"}, "check");
+    const auto value = r.get<std::vector<double>>(check, "value", "check");
+    const auto sigma = r.get<std::vector<double>>(check, "sigma", "check");
+    if (value.size() != sigma.size()) r.fail("check", "value and sigma differ in length");
+    nlohmann::json outputs = nlohmann::json::array();
+    for (std::size_t i = 0; i < value.size(); ++i) outputs.push_back({value[i], sigma[i]});
+    nlohmann::json training = j.at("training");
+    if (!training.is_object()) r.fail("training", "expected an object");
+    training["method"] = j.at("method");
+    return {
+        {"format", model_file_format},
+        {"version", model_file_version},
+        {"kind", linear_relation_kind},
+        {"preprocessing",
+         {{"target", j.at("target")}, {"features", j.at("features")}, {"phase_convention", j.at("phase_convention")}}},
+        {"parameters",
+         {{"coefficients", j.at("coefficients")},
+          {"covariance", j.at("covariance")},
+          {"sigma_int", j.at("sigma_int")},
+          {"sigma_int_sd", j.at("sigma_int_sd")},
+          {"intervals", j.at("intervals")}}},
+        {"training", training},
+        {"metadata", j.value("metadata", nlohmann::json::object())},
+        {"self_test",
+         {{"phase_convention", j.at("phase_convention")},
+          {"rows", check.at("inputs")},
+          {"outputs", outputs},
+          {"tolerance", 2e-12}}}};
+}
+
+inline fit_method fit_method_at(const model_reader& r, const nlohmann::json& tr) {
+    const auto m = r.get<std::string>(tr, "method", "training");
+    if (m != "laplace" && m != "mcmc") r.fail("training.method", "must be 'laplace' or 'mcmc', not '" + m + "'");
+    return m == "laplace" ? fit_method::laplace : fit_method::mcmc;
+}
+
+inline mcmc_diagnostics mcmc_diagnostics_at(const model_reader& r, const nlohmann::json& mj) {
+    const std::string at = "training.mcmc";
+    r.allow_only(mj, {"walkers", "burn_in", "steps", "acceptance_fraction", "rhat", "autocorr_time", "ess"}, at);
+    mcmc_diagnostics d;
+    d.walkers = r.get<std::size_t>(mj, "walkers", at);
+    d.burn_in = r.get<std::size_t>(mj, "burn_in", at);
+    d.steps = r.get<std::size_t>(mj, "steps", at);
+    d.acceptance_fraction = r.get<double>(mj, "acceptance_fraction", at);
+    d.rhat = r.get<std::vector<double>>(mj, "rhat", at);
+    d.autocorr_time = r.get<std::vector<double>>(mj, "autocorr_time", at);
+    d.ess = r.get<std::vector<double>>(mj, "ess", at);
+    return d;
+}
+
+/// A version-2 document (checked against the envelope); with `verify` its self-test is re-predicted.
+inline linear_relation linear_relation_from_v2(const nlohmann::json& j, const model_reader& r, bool verify) {
+    r.envelope(j, linear_relation_kind, {"preprocessing", "parameters", "training", "metadata", "self_test"});
     linear_relation rel;
-    try {
-        if (field("format").get<std::string>() != linear_relation_format)
-            throw input_error(file, 0, "format",
-                              "not a linear relation model (expected '" + std::string(linear_relation_format) + "')");
-        if (field("version").get<int>() != linear_relation_format_version)
-            throw input_error(file, 0, "version", "unsupported version " + field("version").dump());
-        rel.target = field("target").get<std::string>();
-        rel.features = field("features").get<std::vector<std::string>>();
-        try {
-            rel.convention = parse_phase_convention(field("phase_convention").get<std::string>());
-        } catch (const value_error& e) {
-            throw input_error(file, 0, "phase_convention", e.what());
-        }
-        rel.coefficients = field("coefficients").get<std::vector<double>>();
-        const std::size_t q = rel.features.size() + 1;
-        if (rel.coefficients.size() != q)
-            throw input_error(file, 0, "coefficients",
-                              "has " + std::to_string(rel.coefficients.size()) + " entries for " +
-                                  std::to_string(q - 1) + " features + intercept");
-        const auto cov = field("covariance").get<std::vector<std::vector<double>>>();
-        if (cov.size() != q)
-            throw input_error(file, 0, "covariance", "must be " + std::to_string(q) + " x " + std::to_string(q));
-        rel.covariance.resize(Eigen::Index(q), Eigen::Index(q));
-        for (std::size_t r = 0; r < q; ++r) {
-            if (cov[r].size() != q)
-                throw input_error(file, 0, "covariance", "must be " + std::to_string(q) + " x " + std::to_string(q));
-            for (std::size_t c = 0; c < q; ++c) rel.covariance(Eigen::Index(r), Eigen::Index(c)) = cov[r][c];
-        }
-        detail::check_covariance(rel.covariance, file);
-        rel.sigma_int = field("sigma_int").get<double>();
-        rel.sigma_int_sd = field("sigma_int_sd").get<double>();
-        if (!(rel.sigma_int >= 0)) throw input_error(file, 0, "sigma_int", "must be >= 0");
-        const std::string m = field("method").get<std::string>();
-        if (m != "laplace" && m != "mcmc") throw input_error(file, 0, "method", "must be 'laplace' or 'mcmc'");
-        rel.method = m == "laplace" ? fit_method::laplace : fit_method::mcmc;
-        const auto names = rel.parameter_names();
-        rel.intervals.assign(names.size(), {});
-        for (const auto& iv : field("intervals")) {
-            detail::require_known_fields(iv, {"parameter", "level", "lower", "upper"}, file, "intervals");
-            const auto p = iv.at("parameter").get<std::string>();
-            const auto it = std::find(names.begin(), names.end(), p);
-            if (it == names.end()) throw input_error(file, 0, "intervals", "unknown parameter '" + p + "'");
-            rel.intervals[std::size_t(it - names.begin())].push_back(
-                {iv.at("level").get<double>(), iv.at("lower").get<double>(), iv.at("upper").get<double>()});
-        }
-        const auto& tr = field("training");
-        detail::require_known_fields(tr, {"n", "log_likelihood", "iterations", "mcmc"}, file, "training");
-        rel.n_train = tr.at("n").get<std::size_t>();
-        rel.log_likelihood = tr.at("log_likelihood").get<double>();
-        rel.iterations = tr.at("iterations").get<int>();
-        if (tr.contains("mcmc")) {
-            const auto& mj = tr.at("mcmc");
-            detail::require_known_fields(
-                mj, {"walkers", "burn_in", "steps", "acceptance_fraction", "rhat", "autocorr_time", "ess"}, file,
-                "training.mcmc");
-            mcmc_diagnostics d;
-            d.walkers = mj.at("walkers");
-            d.burn_in = mj.at("burn_in");
-            d.steps = mj.at("steps");
-            d.acceptance_fraction = mj.at("acceptance_fraction");
-            d.rhat = mj.at("rhat").get<std::vector<double>>();
-            d.autocorr_time = mj.at("autocorr_time").get<std::vector<double>>();
-            d.ess = mj.at("ess").get<std::vector<double>>();
-            rel.mcmc = d;
-        }
-        const auto& chk = field("check");
-        detail::require_known_fields(chk, {"inputs", "value", "sigma"}, file, "check");
-        const auto inputs = chk.at("inputs").get<std::vector<std::vector<double>>>();
-        const auto value = chk.at("value").get<std::vector<double>>();
-        const auto sigma = chk.at("sigma").get<std::vector<double>>();
-        feature_table t;
-        for (std::size_t c = 0; c < rel.features.size(); ++c) {
-            std::vector<double> col;
-            for (const auto& row : inputs) {
-                if (row.size() != rel.features.size())
-                    throw input_error(file, 0, "check.inputs", "rows must have one value per feature");
-                col.push_back(row[c]);
-            }
-            t.add(rel.features[c], col);
-        }
-        const auto pred = rel.predict(t);
-        if (pred.value.size() != value.size() || pred.sigma.size() != sigma.size())
-            throw input_error(file, 0, "check", "value/sigma do not match the inputs");
-        for (std::size_t i = 0; i < value.size(); ++i)
-            if (!(std::abs(pred.value[i] - value[i]) <= 1e-12 * (1 + std::abs(value[i]))) ||
-                !(std::abs(pred.sigma[i] - sigma[i]) <= 1e-12 * (1 + std::abs(sigma[i]))))  // NaN fails too
-                throw input_error(file, 0, "check",
-                                  "the model does not reproduce its own test vector " + std::to_string(i) +
-                                      " (corrupted or edited file)");
-    } catch (const nlohmann::json::exception& e) {
-        throw input_error(file, 0, "", std::string("malformed model file: ") + e.what());
+    const auto& pre = r.at(j, "preprocessing", "");
+    r.allow_only(pre, {"target", "features", "phase_convention"}, "preprocessing");
+    rel.target = r.get<std::string>(pre, "target", "preprocessing");
+    rel.features = relation_features(r, pre);
+    rel.convention = relation_convention(r, pre);
+
+    const auto& par = r.at(j, "parameters", "");
+    r.allow_only(par, {"coefficients", "covariance", "sigma_int", "sigma_int_sd", "intervals"}, "parameters");
+    const std::size_t q = rel.features.size() + 1;
+    const auto& coefficients = r.at(par, "coefficients", "parameters");
+    if (!coefficients.is_array() || coefficients.size() != q)
+        r.fail("parameters.coefficients",
+               "needs " + std::to_string(q) + " numbers: the intercept, then one per feature");
+    rel.coefficients = r.tensor<double>(coefficients, {q}, "parameters.coefficients");
+    const auto cov = r.tensor<double>(r.at(par, "covariance", "parameters"), {q, q}, "parameters.covariance");
+    rel.covariance = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        cov.data(), Eigen::Index(q), Eigen::Index(q));
+    check_covariance(rel.covariance, r, "parameters.covariance");
+    rel.sigma_int = r.get<double>(par, "sigma_int", "parameters");
+    if (!(rel.sigma_int >= 0) || !std::isfinite(rel.sigma_int)) r.fail("parameters.sigma_int", "must be >= 0");
+    rel.sigma_int_sd = r.get<double>(par, "sigma_int_sd", "parameters");
+    const auto names = rel.parameter_names();
+    rel.intervals.assign(names.size(), {});
+    const auto& ivs = r.at(par, "intervals", "parameters");
+    if (!ivs.is_array()) r.fail("parameters.intervals", "expected an array");
+    for (const auto& iv : ivs) {
+        r.allow_only(iv, {"parameter", "level", "lower", "upper"}, "parameters.intervals");
+        const auto p = r.get<std::string>(iv, "parameter", "parameters.intervals");
+        const auto it = std::find(names.begin(), names.end(), p);
+        if (it == names.end()) r.fail("parameters.intervals", "unknown parameter '" + p + "'");
+        rel.intervals[std::size_t(it - names.begin())].push_back({r.get<double>(iv, "level", "parameters.intervals"),
+                                                                  r.get<double>(iv, "lower", "parameters.intervals"),
+                                                                  r.get<double>(iv, "upper", "parameters.intervals")});
     }
+
+    const auto& tr = r.at(j, "training", "");
+    r.allow_only(tr, {"method", "n", "log_likelihood", "iterations", "mcmc"}, "training");
+    rel.method = fit_method_at(r, tr);
+    rel.n_train = r.get<std::size_t>(tr, "n", "training");
+    rel.log_likelihood = r.get<double>(tr, "log_likelihood", "training");
+    rel.iterations = r.get<int>(tr, "iterations", "training");
+    if (tr.contains("mcmc")) rel.mcmc = mcmc_diagnostics_at(r, tr.at("mcmc"));
+    if (j.contains("metadata") && !j.at("metadata").is_object()) r.fail("metadata", "expected an object");
+
+    const auto& self_test = r.at(j, "self_test", "");
+    if (verify)
+        verify_relation_self_test(r, self_test, rel.features, 2, [&](const feature_table& t, phase_convention c) {
+            return value_and_sigma(rel, t, c);
+        });
     return rel;
 }
 
-/// \brief Reads and verifies a model file written by save_linear_relation().
-inline linear_relation load_linear_relation(const std::string& path) {
-    const nlohmann::json j = read_json_file(path, "model file");
-    return linear_relation_from_json(j, path);
+}  // namespace detail
+
+/// \brief The model in `j` (read from `file`, named in errors): a version-2 document of to_json(), or a
+/// version-1 one of earlier builds (converted; its check vectors are re-predicted as the self-test). An
+/// unknown field, a missing one, a wrong type, a wrong kind or version, or a failed self-test is an
+/// input_error naming the file and the field.
+inline linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "",
+                                                 bool verify = true) {
+    const detail::model_reader r(file);
+    if (!j.is_object()) r.fail("", "a model file holds one JSON object");
+    try {
+        if (j.contains("format") && j.at("format") == "ferrum-linear-relation")
+            return detail::linear_relation_from_v2(detail::linear_relation_v1_to_v2(j, r), r, verify);
+        if (!detail::is_model_envelope(j))
+            r.fail("format", "is not 'ferrum.model' (kind 'linear_relation') or 'ferrum-linear-relation' (version 1)");
+        return detail::linear_relation_from_v2(j, r, verify);
+    } catch (const nlohmann::json::exception& e) {
+        r.fail("", std::string("malformed model file: ") + e.what());
+    }
+}
+
+/// \brief Reads and verifies a model file written by save_linear_relation() (or by earlier builds, version 1).
+inline linear_relation load_linear_relation(const std::string& path, bool verify = true) {
+    return linear_relation_from_json(read_json_file(path, "model file"), path, verify);
 }
 
 }  // namespace ferrum
