@@ -12,33 +12,12 @@
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
+#include "simulated_rrlyrae.hpp"
+
 using namespace ferrum;
 using namespace ferrum::models;
 
 namespace {
-
-struct sim_set {
-    std::vector<light_curve> curves;
-    std::vector<rrl_ephemeris> eph;
-    std::vector<double> feh, feh_true, feh_error;
-};
-
-sim_set simulate(std::size_t n, rr_type type, std::uint64_t seed) {
-    sim::simulation_options o;
-    o.seed = seed;
-    o.min_epochs = 50;
-    const sim::rrlyrae_simulator s(o);
-    sim_set out;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto star = s.star(i, type);
-        out.curves.push_back(star.light_curve());
-        out.eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, star.catalogue.peak_to_peak, {}});
-        out.feh.push_back(star.feh);
-        out.feh_true.push_back(star.feh_true);
-        out.feh_error.push_back(star.feh_error);
-    }
-    return out;
-}
 
 double mse(const std::vector<double>& a, const std::vector<double>& b) {
     double s = 0;
@@ -49,7 +28,7 @@ double mse(const std::vector<double>& a, const std::vector<double>& b) {
 }  // namespace
 
 TEST_CASE("stars that cannot be predicted are flagged, not guessed", "[rrlyrae]") {
-    auto set = simulate(4, rr_type::rrab, 3);
+    auto set = ferrum_test::simulate_rrlyrae(4, rr_type::rrab, 3);
     set.curves[0].time.resize(10);  // too few epochs
     set.curves[0].mag.resize(10);
     set.curves[0].mag_err.resize(10);
@@ -75,7 +54,7 @@ TEST_CASE("stars that cannot be predicted are flagged, not guessed", "[rrlyrae]"
 
     // a trained RRab model flags the RRd star instead of predicting it, and keeps the others' flags
     std::vector<rrl_star_input> train;
-    auto more = simulate(60, rr_type::rrab, 5);
+    auto more = ferrum_test::simulate_rrlyrae(60, rr_type::rrab, 5);
     const auto tin = prepare_rrlyrae_inputs(more.curves, more.eph, {}, 1, false);
     rrl_model_options mo;
     mo.architecture = rrl_architecture::fourier_linear;
@@ -129,7 +108,7 @@ TEST_CASE("classical pipeline equals the Muraveva et al. (2025) relation on a no
 }
 
 TEST_CASE("training reduces the validation loss and beats predicting the mean; files round-trip", "[rrlyrae]") {
-    auto set = simulate(420, rr_type::rrab, 11);
+    auto set = ferrum_test::simulate_rrlyrae(420, rr_type::rrab, 11);
     const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false);
     std::vector<std::size_t> tr, te;
     for (std::size_t i = 0; i < in.size(); ++i)
@@ -212,8 +191,8 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
 }
 
 TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model with ragged lengths", "[rrlyrae]") {
-    auto ab = simulate(200, rr_type::rrab, 21);
-    auto c = simulate(200, rr_type::rrc, 22);
+    auto ab = ferrum_test::simulate_rrlyrae(200, rr_type::rrab, 21);
+    auto c = ferrum_test::simulate_rrlyrae(200, rr_type::rrc, 22);
     std::vector<light_curve> curves = ab.curves;
     curves.insert(curves.end(), c.curves.begin(), c.curves.end());
     std::vector<rrl_ephemeris> eph = ab.eph;
@@ -252,7 +231,7 @@ TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model 
 }
 
 TEST_CASE("raw folded epochs (variable length) and curves without a period", "[rrlyrae]") {
-    auto set = simulate(160, rr_type::rrab, 31);
+    auto set = ferrum_test::simulate_rrlyrae(160, rr_type::rrab, 31);
     rrl_input_options raw;
     raw.sequence = rrl_sequence::raw_epochs;
     const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, raw, 2, false);

@@ -15,6 +15,7 @@
 #include <ferrum/sim.hpp>
 
 #include "reference.hpp"
+#include "simulated_rrlyrae.hpp"
 
 using namespace ferrum;
 using namespace ferrum::models;
@@ -24,27 +25,6 @@ namespace {
 double percentile(std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, static_cast<std::size_t>(q * double(v.size() - 1) + 0.5))];
-}
-
-struct sim_set {
-    std::vector<light_curve> curves;
-    std::vector<rrl_ephemeris> eph;
-    std::vector<double> feh;
-};
-
-sim_set simulate(std::size_t n, rr_type type, std::uint64_t seed) {
-    sim::simulation_options o;
-    o.seed = seed;
-    o.min_epochs = 50;
-    const sim::rrlyrae_simulator s(o);
-    sim_set out;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto star = s.star(i, type);
-        out.curves.push_back(star.light_curve());
-        out.eph.push_back({type, star.catalogue.period, star.catalogue.epoch_g, star.catalogue.peak_to_peak, {}});
-        out.feh.push_back(star.feh);
-    }
-    return out;
 }
 
 }  // namespace
@@ -106,7 +86,7 @@ TEST_CASE("the classical pipeline propagates the Fourier fit's phi31 error into 
 }
 
 TEST_CASE("stars with impossible input are flagged, not predicted", "[rrlyrae]") {
-    auto set = simulate(5, rr_type::rrab, 11);
+    auto set = ferrum_test::simulate_rrlyrae(5, rr_type::rrab, 11);
     set.eph[0].period = 1e-30;                        // a period no star has
     set.curves[1].mag[3] = -99.0;                     // a sentinel magnitude
     for (auto& e : set.curves[2].mag_err) e = 1e300;  // flux_over_error 1e-300: weights underflow
@@ -124,7 +104,7 @@ TEST_CASE("stars with impossible input are flagged, not predicted", "[rrlyrae]")
 }
 
 TEST_CASE("a prediction outside the training domain keeps its number and says so", "[rrlyrae]") {
-    auto set = simulate(80, rr_type::rrab, 21);
+    auto set = ferrum_test::simulate_rrlyrae(80, rr_type::rrab, 21);
     const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 1, false);
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < in.size(); ++i)
@@ -149,7 +129,7 @@ TEST_CASE("a prediction outside the training domain keeps its number and says so
 }
 
 TEST_CASE("one rule for RR Lyrae model files: unknown fields, versions and duplicate models are refused", "[rrlyrae]") {
-    auto set = simulate(40, rr_type::rrab, 31);
+    auto set = ferrum_test::simulate_rrlyrae(40, rr_type::rrab, 31);
     const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 1, false);
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < in.size(); ++i)
