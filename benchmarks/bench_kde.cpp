@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "peer.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -60,14 +62,6 @@ std::vector<double> synthetic_feh(std::size_t n, std::uint64_t seed) {
         v = c < 0.79 ? -1.5 + 0.35 * g(rng) : c < 0.96 ? -0.6 + 0.3 * g(rng) : -2.4 + 0.2 * g(rng);
     }
     return y;
-}
-
-std::vector<double> read_doubles(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::vector<double> v;
-    double x;
-    while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
-    return v;
 }
 
 double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
@@ -146,7 +140,7 @@ int main() {
         const auto fast = ferrum::gaussian_kde(y).evaluate_fast(y, tol);  // includes building the estimate
         r.fast_s = seconds_since(t0);
         r.fast_cpu_s = double(std::clock() - c0) / CLOCKS_PER_SEC;  // all threads: the work without contention
-        const auto ref = read_doubles(tmp / ("case" + std::to_string(c) + ".f64.scipy"));
+        const auto ref = ferrum_bench::read_doubles(tmp / ("case" + std::to_string(c) + ".f64.scipy"));
         if (!ref.empty()) {
             r.err_exact = max_rel(exact, ref);
             r.err_fast = max_rel(fast, ref);

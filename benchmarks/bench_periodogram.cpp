@@ -70,14 +70,6 @@ std::pair<double, double> timed(F&& f) {
     return {best, cpu};
 }
 
-std::vector<double> read_doubles(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::vector<double> v;
-    double x;
-    while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
-    return v;
-}
-
 double max_abs(const std::vector<double>& a, const std::vector<double>& b) {
     if (a.size() != b.size() || a.empty()) return NAN;
     double w = 0;
@@ -141,7 +133,8 @@ int main() {
         return it == peer.end() ? NAN : it->second["seconds"].get<double>();
     };
     auto peer_power = [&](const std::string& c, const std::string& m, int k) {
-        return read_doubles(fs::path(spec_path.string() + "." + c + "." + m + "." + std::to_string(k) + ".f64"));
+        return ferrum_bench::read_doubles(
+            fs::path(spec_path.string() + "." + c + "." + m + "." + std::to_string(k) + ".f64"));
     };
 
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());

@@ -1,5 +1,6 @@
-// Timing for the reading benchmarks (bench_read, bench_read_dr3): best-of-N wall and CPU seconds, the CPU
-// time counting this process and the children it waited for (cat, zcat), since the two cores are shared.
+// Timing for the benchmarks (written for bench_read and bench_read_dr3, used by bench_relations and
+// bench_xp_continuous too): best-of-N wall and CPU seconds, the CPU time counting this process and the
+// children it waited for (cat, zcat), since the two cores are shared.
 #pragma once
 
 #include <sys/resource.h>

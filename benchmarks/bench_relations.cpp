@@ -15,20 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_read_timing.hpp"
+
 using namespace ferrum;
 
-namespace {
-template <class F>
-double best_of(int repeats, F&& f) {
-    double best = 1e300;
-    for (int r = 0; r < repeats; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return best;
-}
+using ferrum_bench::best_of;
 
+namespace {
 std::string run_peer(const std::string& csv, int repeats) {
     const std::string cmd = "/usr/bin/python3 " + std::string(FERRUM_BENCH_DIR) + "/relations_peer.py '" + csv + "' " +
                             std::to_string(repeats);
@@ -57,13 +50,14 @@ int main() {
     const auto& ey = t["[Fe/H]_error"];
 
     linear_relation rel;
-    const double t_ml = best_of(repeats, [&] { rel = fit_linear_relation(X, y, ey); });
+    const double t_ml = best_of(repeats, [&] { rel = fit_linear_relation(X, y, ey); }).wall;
     feature_table W = X;
     W.add("A1", t["A1"]).add("A3", t["A3"]).add("Phi21", t["Phi21"]);
-    const double t_f = best_of(repeats, [&] {
-        volatile double f = f_regression(W, y).F[0];
+    auto f_test = [&] {
+        volatile double f = f_regression(W, y).F[0];  // used, so the call is not optimised away
         (void)f;
-    });
+    };
+    const double t_f = best_of(repeats, f_test).wall;
     sequential_selection_options so;
     so.show_progress = false;
     for (std::size_t k = 0, start = 0; k < 5; ++k) {  // sklearn's KFold(5, shuffle=False)
@@ -73,14 +67,14 @@ int main() {
         so.folds.push_back(f);
         start += len;
     }
-    const double t_sfs = best_of(std::max(1, repeats / 2), [&] { sequential_feature_selection(W, y, so); });
+    const double t_sfs = best_of(std::max(1, repeats / 2), [&] { sequential_feature_selection(W, y, so); }).wall;
     linear_relation_options mo;
     mo.method = fit_method::mcmc;
     mo.sampler.burn_in = 500;
     mo.sampler.steps = 1000;
     mo.sampler.show_progress = false;
     linear_relation mc;
-    const double t_mc = best_of(1, [&] { mc = fit_linear_relation(X, y, ey, mo); });
+    const double t_mc = best_of(1, [&] { mc = fit_linear_relation(X, y, ey, mo); }).wall;
     const double evals = double(mc.mcmc->walkers) * double(mo.sampler.burn_in + mo.sampler.steps);
 
     const std::string peer_line = run_peer(csv, repeats);

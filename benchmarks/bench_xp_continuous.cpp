@@ -20,24 +20,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_read_timing.hpp"
 #include "peer.hpp"
 
 using namespace ferrum;
 using namespace ferrum::spectra;
 namespace fs = std::filesystem;
 
-namespace {
-template <class F>
-double best_of(int repeats, F&& f) {
-    double best = 1e300;
-    for (int r = 0; r < repeats; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return best;
-}
+using ferrum_bench::best_of;
 
+namespace {
 // The test file's rows, repeated n times in all, each with its own source_id.
 std::string replicate(const std::string& src, std::size_t n, const fs::path& out) {
     std::ifstream in(src);
@@ -75,9 +67,9 @@ int main(int argc, char** argv) {
 
     const auto calib = load_xp_calibration(config);
     std::vector<xp_continuous_spectrum> sources;
-    const double t_parse = best_of(repeats, [&] { sources = read_xp_continuous(file); });
+    const double t_parse = best_of(repeats, [&] { sources = read_xp_continuous(file); }).wall;
     std::vector<xp_spectrum> out;
-    const double t_cal = best_of(repeats, [&] {
+    auto calibrate_in_batches = [&] {
         out.clear();
         for (std::size_t lo = 0; lo < sources.size(); lo += 512) {
             const std::vector<xp_continuous_spectrum> chunk(
@@ -85,8 +77,9 @@ int main(int argc, char** argv) {
                 sources.begin() + std::ptrdiff_t(std::min(lo + 512, sources.size())));
             for (auto& s : calibrate(calib, chunk)) out.push_back(std::move(s));
         }
-    });
-    const double t_all = best_of(repeats, [&] { out = calibrate_xp_file(file, calib); });
+    };
+    const double t_cal = best_of(repeats, calibrate_in_batches).wall;
+    const double t_all = best_of(repeats, [&] { out = calibrate_xp_file(file, calib); }).wall;
 
     nlohmann::json p = nlohmann::json::object();
     if (peer)

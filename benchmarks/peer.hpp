@@ -1,9 +1,13 @@
 // Running a benchmark's peer script (SciPy, PyTorch) and reading its figures: the peer prints one JSON
 // object on a line of stdout; anything else it prints is passed over (or echoed to stderr, for the log).
+// Long result vectors a peer writes as raw float64 files are read with read_doubles.
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +37,17 @@ inline nlohmann::json peer_json(const std::string& cmd, bool echo_rest = false) 
     } catch (const std::exception&) {
         return nullptr;
     }
+}
+
+/// The float64 values of a file a peer wrote with NumPy (`astype("<f8").tofile`: little-endian, read in the
+/// native order of the little-endian machines the benchmarks run on); empty when the file is missing, so a
+/// benchmark run without its peer reports no comparison instead of failing.
+inline std::vector<double> read_doubles(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::vector<double> v;
+    double x;
+    while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
+    return v;
 }
 
 }  // namespace ferrum_bench
