@@ -217,9 +217,11 @@ inline std::string shard_staleness(const std::string& out, shard_spec s, const s
     if (m.shard.index != s.index || m.shard.count != s.count) return mp + " is of another shard";
     if (m.settings != settings) return "other settings than " + mp + " records";
     if (m.inputs.size() != inputs.size()) return "other inputs than " + mp + " records";
-    for (std::size_t i = 0; i < inputs.size(); ++i)
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (!fs::exists(inputs[i], ec)) return "input " + inputs[i] + " is gone";
         if (fingerprint_file(inputs[i]) != m.inputs[i])
             return "input " + inputs[i] + " changed (size or modification time) since " + mp;
+    }
     if (!fs::exists(op, ec) || fs::file_size(op, ec) != m.bytes || file_crc32(op) != m.crc32)
         return "output " + op + " is missing or changed since " + mp;
     return "";
