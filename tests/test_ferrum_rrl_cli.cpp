@@ -5,16 +5,19 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <ferrum/core/shards.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
@@ -619,4 +622,233 @@ TEST_CASE("ferrum-rrl without a star table: a period search per curve gives the 
     // phi31 does not depend on the epoch: with the same period the classical [Fe/H] is the same, up to how
     // sharply a period is known over an 8-year baseline
     CHECK(diff[diff.size() / 2] < 0.05);
+}
+
+TEST_CASE("shard_of: the partition of sources is the fixed splitmix64 mix, the same on every machine", "[cli][shard]") {
+    using ferrum::shard_of;
+    // expected shards for N = 2, 3, 4, 7 from a pure-Python splitmix64 and FNV-1a (tools/make_shard_reference.py)
+    const auto shard_lists = [](const auto& id) {
+        std::vector<std::size_t> v;
+        for (std::size_t n : {2, 3, 4, 7}) v.push_back(shard_of(id, n));
+        return v;
+    };
+    CHECK(shard_lists(std::int64_t(1)) == std::vector<std::size_t>{1, 2, 1, 2});
+    CHECK(shard_lists(std::int64_t(4295806720)) == std::vector<std::size_t>{1, 0, 1, 0});
+    CHECK(shard_lists(std::int64_t(5937173300407375616)) == std::vector<std::size_t>{0, 2, 0, 1});
+    CHECK(shard_lists(std::int64_t(1000000000000000003)) == std::vector<std::size_t>{0, 1, 2, 3});
+    CHECK(shard_lists(std::int64_t(-1)) == std::vector<std::size_t>{0, 2, 0, 0});
+    CHECK(shard_lists(std::string("CSS_J154124.2-002225")) == std::vector<std::size_t>{1, 0, 1, 5});
+    CHECK(shard_lists(std::string("V1")) == std::vector<std::size_t>{0, 1, 0, 6});
+    CHECK(shard_of(std::string("4295806720"), 4) == shard_of(std::int64_t(4295806720), 4));  // an id as text
+    CHECK(ferrum::parse_shard_spec("2/3").index == 2);
+    CHECK(ferrum::parse_shard_spec("2/3").count == 3);
+    for (const char* bad : {"3/3", "1/0", "-1/2", "1", "a/2", "1/2x", ""})
+        CHECK_THROWS_AS(ferrum::parse_shard_spec(bad), ferrum::value_error);
+}
+
+namespace {
+
+/// The rows of a predictions CSV (header dropped) sorted by source_id: the test's own sort, not ferrum's.
+std::vector<std::string> sorted_rows(const std::string& csv) {
+    std::vector<std::string> rows;
+    std::istringstream in(csv);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) rows.push_back(line);
+    std::sort(rows.begin(), rows.end(), [](const std::string& a, const std::string& b) {
+        return std::stoll(a.substr(0, a.find(','))) < std::stoll(b.substr(0, b.find(',')));
+    });
+    return rows;
+}
+
+std::string header_line(const std::string& csv) { return csv.substr(0, csv.find('\n') + 1); }
+
+std::string joined(const std::vector<std::string>& rows) {
+    std::string s;
+    for (const auto& r : rows) s += r + '\n';
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "ferrum-rrl predict --shard k/N: the union of the shards is the unsharded output (N = 1..4); merge "
+    "refuses a missing or stale shard; a restart skips the finished shards",
+    "[cli][shard]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_shards");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 30 --n-rrc 15 --seed 21 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
+            0);
+    // the same flags for every run; several batches per shard (--batch 4)
+    const std::string in = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                           "/set/vari_rrlyrae.csv --mc-samples 0 --batch 4 --quiet --out " + d + "/";
+    REQUIRE(run(in + "whole.csv", dir).status == 0);
+    const std::string whole = slurp(dir / "whole.csv");
+    const auto rows = sorted_rows(whole);
+    REQUIRE(rows.size() == 45);
+    const std::string expected = header_line(whole) + joined(rows);
+
+    for (int n = 1; n <= 4; ++n) {
+        const std::string out = "s" + std::to_string(n) + ".csv";
+        std::set<std::string> seen;
+        std::size_t total = 0;
+        for (int k = 0; k < n; ++k) {
+            const auto r = run(in + out + " --shard " + std::to_string(k) + "/" + std::to_string(n), dir);
+            REQUIRE(r.status == 0);
+            const std::string shard = out + ".shard-" + std::to_string(k) + "-of-" + std::to_string(n);
+            const auto manifest = nlohmann::json::parse(slurp(dir / (shard + ".json")));
+            const auto shard_rows = sorted_rows(slurp(dir / shard));
+            CHECK(manifest["shard"]["index"] == k);
+            CHECK(manifest["shard"]["count"] == n);
+            CHECK(manifest["output"]["rows"] == shard_rows.size());
+            CHECK(manifest["inputs"].size() == 3);                                 // epoch photometry, catalogue, model
+            CHECK(slurp(dir / shard) == header_line(whole) + joined(shard_rows));  // written sorted
+            for (const auto& row : shard_rows) CHECK(seen.insert(row).second);     // in one shard only
+            total += shard_rows.size();
+        }
+        CHECK(total == rows.size());
+        const auto m = run("merge --shards " + std::to_string(n) + " --out " + d + "/" + out, dir);
+        REQUIRE(m.status == 0);
+        CHECK(slurp(dir / out) == expected);
+    }
+    // with MC dropout (the default 20 passes) the masks are drawn per batch position (nn/dropout.hpp), so the
+    // MC part of feh_sigma depends on which stars share a batch, as it does on --batch: every other column is
+    // still the unsharded run's
+    const std::string mc = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                           "/set/vari_rrlyrae.csv --batch 4 --quiet --out " + d + "/";
+    REQUIRE(run(mc + "mc.csv", dir).status == 0);
+    for (int k = 0; k < 2; ++k) REQUIRE(run(mc + "mc2.csv --shard " + std::to_string(k) + "/2", dir).status == 0);
+    REQUIRE(run("merge --shards 2 --out " + d + "/mc2.csv", dir).status == 0);
+    const auto without_sigma = [](std::vector<std::string> v) {
+        for (auto& row : v) {
+            const auto c3 = row.find(',', row.find(',', row.find(',') + 1) + 1), c4 = row.find(',', c3 + 1);
+            row.erase(c3, c4 - c3);
+        }
+        return v;
+    };
+    CHECK(without_sigma(sorted_rows(slurp(dir / "mc2.csv"))) == without_sigma(sorted_rows(slurp(dir / "mc.csv"))));
+
+    // with 4 shards of 45 stars each shard holds some
+    for (int k = 0; k < 4; ++k)
+        CHECK(sorted_rows(slurp(dir / ("s4.csv.shard-" + std::to_string(k) + "-of-4"))).size() >= 3);
+
+    // restart: shards 0 and 1 of 3 finished, then the run "crashed"; merge refuses the missing shard 2
+    for (int k = 0; k < 2; ++k) REQUIRE(run(in + "r.csv --shard " + std::to_string(k) + "/3", dir).status == 0);
+    auto m = run("merge --shards 3 --out " + d + "/r.csv", dir);
+    CHECK(m.status == 1);
+    CHECK(m.err.find("shard 2 of 3 is missing") != std::string::npos);
+    CHECK(!fs::exists(dir / "r.csv"));
+    // rerun every shard: 0 and 1 are skipped (said on stderr), 2 is computed; the result is the uninterrupted one
+    for (int k = 0; k < 3; ++k) {
+        const auto r = run(in + "r.csv --shard " + std::to_string(k) + "/3", dir);
+        REQUIRE(r.status == 0);
+        CHECK((r.err.find("skipped") != std::string::npos) == (k < 2));
+    }
+    REQUIRE(run("merge --shards 3 --out " + d + "/r.csv", dir).status == 0);
+    CHECK(slurp(dir / "r.csv") == expected);
+    CHECK(slurp(dir / "r.csv") == slurp(dir / "s3.csv"));
+
+    // other settings (here --seed) are not the finished shard's: it is recomputed, not skipped
+    auto r = run(in + "r.csv --shard 0/3 --seed 7", dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("skipped") == std::string::npos);
+
+    // a shard output altered after its manifest was written is stale too
+    {
+        std::ofstream f(dir / "s2.csv.shard-1-of-2", std::ios::app);
+        f << "1,RRab,-1.00000,0.10000,40,\n";
+    }
+    m = run("merge --shards 2 --out " + d + "/s2.csv", dir);
+    CHECK(m.status == 1);
+    CHECK(m.err.find("s2.csv.shard-1-of-2 is missing or changed") != std::string::npos);
+
+    // an input changed since: merge refuses the stale shards and keeps the old output; a rerun recomputes them
+    fs::last_write_time(dir / "set" / "vari_rrlyrae.csv",
+                        fs::last_write_time(dir / "set" / "vari_rrlyrae.csv") + std::chrono::seconds(5));
+    m = run("merge --shards 3 --out " + d + "/s3.csv", dir);
+    CHECK(m.status == 1);
+    CHECK(m.err.find("stale") != std::string::npos);
+    CHECK(m.err.find("vari_rrlyrae.csv changed") != std::string::npos);
+    CHECK(slurp(dir / "s3.csv") == expected);
+    r = run(in + "s3.csv --shard 1/3", dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("skipped") == std::string::npos);
+
+    // --shard needs the streamed archive input
+    r = run("predict --folded " + d + "/none.csv --out " + d + "/f.csv --shard 0/2", dir);
+    CHECK(r.status == 1);
+    CHECK(r.err.find("--shard") != std::string::npos);
+}
+
+TEST_CASE(
+    "ferrum-rrl predict under mpirun -np 1..4: rank r takes shard r, rank 0 merges; the same output for "
+    "every N; a failed rank leaves no merged output; the rerun completes it",
+    "[cli][mpi]") {
+#ifndef FERRUM_RRL_WITH_MPI
+    WARN("ferrum-rrl built without MPI (no ferrum::mpi): the mpirun tests are skipped");
+    return;
+#else
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+        WARN("mpirun not found (Debian: openmpi-bin): the mpirun tests are skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_mpi");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 30 --n-rrc 15 --seed 22 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
+            0);
+    const std::string args = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                             "/set/vari_rrlyrae.csv --mc-samples 0 --batch 4 --threads 1 --quiet --out " + d + "/";
+    REQUIRE(run(args + "whole.csv", dir).status == 0);  // no launcher: MPI is not initialised
+    const std::string whole = slurp(dir / "whole.csv");
+    const std::string expected = header_line(whole) + joined(sorted_rows(whole));
+    const auto mpirun = [&](int n, const std::string& out) {
+        return ferrum_test::run_program(
+            "mpirun", "--oversubscribe --allow-run-as-root -np " + std::to_string(n) + " " + exe() + " " + args + out,
+            dir);
+    };
+    for (int n = 1; n <= 4; ++n) {
+        const std::string out = "mpi" + std::to_string(n) + ".csv";
+        const auto r = mpirun(n, out);
+        INFO("mpirun -np " << n << ": " << r.err);
+        REQUIRE(r.status == 0);
+        CHECK(slurp(dir / out) == expected);
+        CHECK(fs::exists(dir / (out + ".shard-" + std::to_string(n - 1) + "-of-" + std::to_string(n) + ".json")));
+    }
+    // rank 1's shard cannot be written (a directory in the way): the job fails, says which rank, merges nothing
+    fs::create_directories(dir / "fail.csv.shard-1-of-2");
+    auto r = mpirun(2, "fail.csv");
+    CHECK(r.status != 0);
+    CHECK(r.err.find("rank 1 of 2") != std::string::npos);
+    CHECK(r.err.find("no merged output") != std::string::npos);
+    CHECK(!fs::exists(dir / "fail.csv"));
+    // the cause removed, the same command completes the job: rank 0's finished shard is skipped
+    fs::remove_all(dir / "fail.csv.shard-1-of-2");
+    r = mpirun(2, "fail.csv");
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("shard 0 of 2 is finished") != std::string::npos);
+    CHECK(slurp(dir / "fail.csv") == expected);
+    // bad input fails every rank: a clear error, no merged output
+    r = ferrum_test::run_program("mpirun",
+                                 "--oversubscribe --allow-run-as-root -np 2 " + exe() + " predict --epoch-photometry " +
+                                     d + "/set/labels.csv --catalogue " + d + "/set/vari_rrlyrae.csv --quiet --out " +
+                                     d + "/bad.csv",
+                                 dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("labels.csv") != std::string::npos);
+    CHECK(!fs::exists(dir / "bad.csv"));
+    // only predict runs under mpirun with several ranks
+    r = ferrum_test::run_program(
+        "mpirun", "--oversubscribe --allow-run-as-root -np 2 " + exe() + " merge --shards 2 --out " + d + "/mpi2.csv",
+        dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("only predict runs under mpirun") != std::string::npos);
+#endif
 }

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/ecsv.hpp>
+#include <ferrum/core/shards.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/periodogram.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
@@ -26,6 +28,10 @@
 
 #include "cli/options.hpp"
 #include "cli/run_tool.hpp"
+
+#ifdef FERRUM_WITH_MPI
+#  include <mpi.h>
+#endif
 
 namespace {
 
@@ -160,7 +166,18 @@ const cli::program& program() {
                cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
                cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                cli::count("seed", "seed of the MC-dropout passes", "12345"),
-               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000)})},
+               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000),
+               cli::text("shard",
+                         "k/N: only the stars of shard k (0-based) of N (splitmix64 of source_id mod N; with "
+                         "--epoch-photometry), written to OUT.shard-k-of-N sorted by source_id, with a manifest "
+                         "OUT.shard-k-of-N.json; a finished shard whose inputs are unchanged is skipped. Then "
+                         "merge. Under mpirun (ferrum-rrl built with MPI) rank r runs shard r of the ranks and "
+                         "rank 0 merges into OUT (docs/scaling.md)")})},
+         {"merge",
+          "Merges OUT.shard-k-of-N (k = 0..N-1, from predict --shard k/N) into OUT sorted by source_id,\n"
+          "atomically; refuses a missing shard and a stale one (its inputs or output changed since).",
+          {cli::path("out", "the merged predictions (the --out of predict)").output().required(),
+           cli::count("shards", "N, the number of shards").required().range(1, 1e6)}},
          {"classical", "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
           with_inputs(
               {cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
@@ -497,48 +514,65 @@ struct prediction_counts {
 };
 
 /// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
-/// each batch is folded, prepared, predicted and its rows written before the next is read, so memory holds one
-/// batch and the catalogue whatever the size of the file. Sources must be contiguous, as in archive files.
+/// each batch is folded, prepared, predicted and its rows written to `os` before the next is read, so memory
+/// holds one batch and the catalogue whatever the size of the file. Sources must be contiguous, as in archive
+/// files. With a `shard`, only the light curves of that shard (core/shards.hpp) are kept, as they are read.
 template <class Predict>
 prediction_counts stream_archive_predictions(const args& a, const rrl_input_options& opt, unsigned threads,
-                                             std::size_t batch, const std::string& made_by, Predict&& predict) {
+                                             std::size_t batch, std::ostream& os, const shard_spec* shard,
+                                             Predict&& predict) {
     const bool show = !a.flag("quiet") && progress_enabled_by_default();
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
     const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"), co);
+    const auto in_shard = [&](std::int64_t source_id, const std::string& name) {
+        if (!shard) return true;
+        return (name.empty() ? shard_of(source_id, shard->count) : shard_of(name, shard->count)) == shard->index;
+    };
+    std::size_t expected = 0;  // the catalogue's stars this run predicts
+    for (const auto& st : cat) expected += in_shard(st.source_id, {});
     gaia_epoch_reader reader(a.path("epoch-photometry"));
-    const std::string out = a.path("out");
     prediction_counts n;
     catalogue_match m;
-    ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(cat.size()) + ")", cat.size(),
-                         show);
-    write_file_atomically(out, [&](std::ostream& os) {
-        os << predictions_header(out, true, made_by);
-        std::vector<light_curve> curves;
-        const auto flush = [&] {
-            if (curves.empty()) return;
-            const auto mb = match_catalogue(curves, cat);
-            m.matched += mb.matched;
-            m.curves_not_in_catalogue += mb.curves_not_in_catalogue;
-            const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
-            const std::vector<rrl_prediction> p = predict(stars);
-            os << prediction_rows(stars, p);
-            for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
-            n.stars += stars.size();
-            bar.update(std::min(m.matched, cat.size()));
-            curves.clear();
-        };
-        while (auto lc = reader.next()) {
-            curves.push_back(std::move(*lc));
-            if (curves.size() >= batch) flush();
-        }
-        flush();
-    });
+    ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(expected) + ")", expected, show);
+    std::vector<light_curve> curves;
+    const auto flush = [&] {
+        if (curves.empty()) return;
+        const auto mb = match_catalogue(curves, cat);
+        m.matched += mb.matched;
+        m.curves_not_in_catalogue += mb.curves_not_in_catalogue;
+        const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
+        const std::vector<rrl_prediction> p = predict(stars);
+        os << prediction_rows(stars, p);
+        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
+        n.stars += stars.size();
+        bar.update(std::min(m.matched, expected));
+        curves.clear();
+    };
+    while (auto lc = reader.next()) {
+        if (!in_shard(lc->source_id, lc->name)) continue;
+        curves.push_back(std::move(*lc));
+        if (curves.size() >= batch) flush();
+    }
+    flush();
     if (show)
         std::fprintf(stderr,
                      "joined on source_id: %zu light curves in the catalogue, %zu not in it; %zu catalogue stars "
                      "without a light curve\n",
-                     m.matched, m.curves_not_in_catalogue, cat.size() - std::min(m.matched, cat.size()));
+                     m.matched, m.curves_not_in_catalogue, expected - std::min(m.matched, expected));
+    return n;
+}
+
+/// stream_archive_predictions into one output file `out` (header and rows in file order), atomically.
+template <class Predict>
+prediction_counts stream_archive_to_file(const args& a, const rrl_input_options& opt, unsigned threads,
+                                         std::size_t batch, const std::string& made_by, Predict&& predict) {
+    const std::string out = a.path("out");
+    prediction_counts n;
+    write_file_atomically(out, [&](std::ostream& os) {
+        os << predictions_header(out, true, made_by);
+        n = stream_archive_predictions(a, opt, threads, batch, os, nullptr, predict);
+    });
     return n;
 }
 
@@ -808,13 +842,33 @@ std::string default_model_path() {
                       "); give --model or set FERRUM_MODEL_DIR");
 }
 
-int cmd_predict(const args& a) {
+/// predict, of all the stars into --out, or of one shard into OUT.shard-k-of-N and its manifest.
+int predict_stars(const args& a, std::optional<shard_spec> shard) {
     const std::string mp = a.has("model") ? a.path("model") : default_model_path(), out = a.path("out");
     if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
-    auto models = load_rrlyrae_models(mp);
     const unsigned threads = threads_or(a, 2);
     const std::size_t mc = a.count("mc-samples");
     const auto seed = std::uint64_t(a.count("seed"));
+    std::vector<std::string> shard_inputs;
+    json settings;
+    if (shard) {
+        if (!a.has("epoch-photometry"))
+            throw cli::usage_error("predict: --shard (and mpirun) need --epoch-photometry F --catalogue C");
+        // what decides a shard's rows besides its inputs: a finished shard is reused only with the same
+        shard_inputs = {a.path("epoch-photometry"), need(a, "catalogue"), mp};
+        settings = {{"command", "predict"},
+                    {"mc_samples", mc},
+                    {"seed", seed},
+                    {"batch", a.count("batch")},
+                    {"format", is_ecsv_path(out) ? "ecsv" : "csv"}};
+        const std::string why = shard_staleness(out, *shard, shard_inputs, settings);
+        if (why.empty()) {
+            std::fprintf(stderr, "predict: shard %zu of %zu is finished and its inputs are unchanged (%s): skipped\n",
+                         shard->index, shard->count, shard_manifest_path(out, *shard).c_str());
+            return 0;
+        }
+    }
+    auto models = load_rrlyrae_models(mp);
     prediction_counts n;
     if (a.has("epoch-photometry")) {  // the archive's files, of any size: streamed in batches
         std::uint64_t before = 0;     // stars of earlier batches: each batch draws its own dropout masks
@@ -823,8 +877,16 @@ int cmd_predict(const args& a) {
             before += stars.size();
             return p;
         };
-        n = stream_archive_predictions(a, models.front().options().input, threads, a.count("batch"),
+        if (shard) {
+            std::ostringstream rows;
+            n = stream_archive_predictions(a, models.front().options().input, threads, a.count("batch"), rows, &*shard,
+                                           batch_predict);
+            write_shard(out, *shard, shard_inputs, settings, predictions_header(out, true, "ferrum-rrl predict"),
+                        rows.str());
+        } else {
+            n = stream_archive_to_file(a, models.front().options().input, threads, a.count("batch"),
                                        "ferrum-rrl predict", batch_predict);
+        }
     } else {
         const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
         const auto p = predict_rrlyrae(models, stars, mc, seed, threads);
@@ -833,14 +895,89 @@ int cmd_predict(const args& a) {
         for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
     }
     std::fprintf(stderr, "predict: %zu stars, %zu predicted (%zu outside the training domain), %zu flagged -> %s\n",
-                 n.stars, n.predicted, n.warned, n.stars - n.predicted, out.c_str());
+                 n.stars, n.predicted, n.warned, n.stars - n.predicted,
+                 shard ? shard_output_path(out, *shard).c_str() : out.c_str());
+    return 0;
+}
+
+/// The MPI job this process is a rank of. MPI is initialised only when an MPI launcher started the program
+/// (mpirun/mpiexec set OMPI_COMM_WORLD_SIZE or PMI_SIZE, srun with PMIx PMIX_RANK), so a run by hand or from
+/// a job array never touches MPI.
+class mpi_world {
+public:
+#ifdef FERRUM_WITH_MPI
+    mpi_world(int* argc, char*** argv) {
+        if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_SIZE") && !std::getenv("PMIX_RANK")) return;
+        MPI_Init(argc, argv);
+        active_ = true;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+        MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    }
+    ~mpi_world() {
+        if (active_) MPI_Finalize();
+    }
+    /// The number of ranks for which `failed` is true (every rank must call it).
+    int count_failed(bool failed) const {
+        int mine = failed ? 1 : 0, all = 0;
+        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        return all;
+    }
+#else
+    mpi_world(int*, char***) {}
+    int count_failed(bool failed) const { return failed ? 1 : 0; }
+#endif
+    mpi_world(const mpi_world&) = delete;
+    mpi_world& operator=(const mpi_world&) = delete;
+    bool active() const noexcept { return active_; }
+    int rank() const noexcept { return rank_; }
+    int size() const noexcept { return size_; }
+
+private:
+    bool active_ = false;
+    int rank_ = 0, size_ = 1;
+};
+
+/// predict: by hand or in a job array (--shard k/N), or under mpirun, where rank r predicts shard r of the
+/// ranks (static: a hash partition gives every rank about the same mix of stars) and, once every rank has
+/// finished, rank 0 merges them into --out. A rank that fails makes the whole job fail with no merged output.
+int cmd_predict(const args& a, const mpi_world& world) {
+    if (!world.active())
+        return predict_stars(a, a.has("shard") ? std::optional(parse_shard_spec(a.text("shard"))) : std::nullopt);
+    if (a.has("shard"))
+        throw cli::usage_error("predict: --shard is for job arrays; under mpirun each rank takes its own shard");
+    const shard_spec mine{std::size_t(world.rank()), std::size_t(world.size())};
+    bool failed = false;
+    try {
+        predict_stars(a, mine);
+    } catch (const std::exception& e) {
+        failed = true;
+        std::fprintf(stderr, "ferrum-rrl: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
+    }
+    const int failures = world.count_failed(failed);  // also the barrier before the merge
+    if (failures > 0) {
+        if (world.rank() != 0) return 1;
+        throw value_error("predict: " + std::to_string(failures) + " of " + std::to_string(world.size()) +
+                          " ranks failed (above); no merged output written to " + a.path("out") +
+                          " (rerun the same command: the finished shards are skipped)");
+    }
+    if (world.rank() != 0) return 0;
+    const std::size_t rows = merge_shards(a.path("out"), mine.count);
+    std::fprintf(stderr, "predict: %d ranks done; merged %zu rows into %s\n", world.size(), rows,
+                 a.path("out").c_str());
+    return 0;
+}
+
+int cmd_merge(const args& a) {
+    const std::size_t rows = merge_shards(a.path("out"), a.count("shards"));
+    std::fprintf(stderr, "merge: %zu rows from %zu shards -> %s\n", rows, std::size_t(a.count("shards")),
+                 a.path("out").c_str());
     return 0;
 }
 
 int cmd_classical(const args& a) {
     if (a.has("epoch-photometry")) {
-        stream_archive_predictions(a, {}, threads_or(a, 2), a.count("batch"), "ferrum-rrl classical",
-                                   [](const std::vector<rrl_star_input>& stars) { return classical_feh(stars); });
+        stream_archive_to_file(a, {}, threads_or(a, 2), a.count("batch"), "ferrum-rrl classical",
+                               [](const std::vector<rrl_star_input>& stars) { return classical_feh(stars); });
         return 0;
     }
     const auto stars = read_inputs(a, {}, threads_or(a, 2), a.flag("quiet"));
@@ -908,14 +1045,19 @@ int cmd_evaluate(const args& a) {
 int main(int argc, char** argv) {
     cli::tool_conventions conventions;
     conventions.unexpected_exit = 3;
+    const mpi_world world(&argc, &argv);
     return cli::run_tool(
         program(), argc, argv,
-        [](const args& a) {
+        [&world](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
+        if (a.command() == "predict") return cmd_predict(a, world);
+        if (world.size() > 1)
+            throw cli::usage_error(a.command() + ": only predict runs under mpirun (here " +
+                                   std::to_string(world.size()) + " ranks would each run it)");
+        if (a.command() == "merge") return cmd_merge(a);
         if (a.command() == "simulate") return cmd_simulate(a);
         if (a.command() == "train") return cmd_train(a);
         if (a.command() == "tune") return cmd_tune(a);
-        if (a.command() == "predict") return cmd_predict(a);
         if (a.command() == "transfer") return cmd_transfer(a);
         if (a.command() == "classical") return cmd_classical(a);
         return cmd_evaluate(a);
