@@ -272,6 +272,37 @@ TEST_CASE("preprocess_curves: per-curve errors, results independent of the threa
     REQUIRE(t.shape()[2] == 2);
     CHECK(t(3, 100, 0) == good[3].time[100]);
     CHECK(t(3, 100, 1) == good[3].mag[100]);
+
+    // chosen rows with a time scaling; curves of different lengths only with `lengths` (zero-padded)
+    const auto s = batch_tensor<float>(good, {3, 0}, time_scaling{0.25, 0.5});
+    REQUIRE(s.shape()[0] == 2);
+    CHECK(s(0, 100, 0) == static_cast<float>((good[3].time[100] - 0.25) / 0.5));
+    CHECK(s(1, 7, 1) == static_cast<float>(good[0].mag[7]));
+    std::vector<preprocessed_curve> ragged{good[0], good[1]};
+    ragged[1].time.resize(200);
+    ragged[1].mag.resize(200);
+    CHECK_THROWS_AS(batch_tensor(ragged), value_error);
+    CHECK_THROWS_AS(batch_tensor(ragged, {0, 2}), value_error);
+    std::vector<std::size_t> lengths;
+    const auto r = batch_tensor(ragged, {1, 0}, {}, &lengths);
+    REQUIRE(lengths == std::vector<std::size_t>{200, 264});
+    CHECK(r(0, 199, 1) == ragged[1].mag[199]);
+    CHECK(r(0, 200, 0) == 0.0);
+    CHECK(r(0, 263, 1) == 0.0);
+    CHECK(r(1, 263, 1) == ragged[0].mag[263]);
+
+    // the preprocessor writing a curve straight into a batch row gives operator()'s values
+    preprocessor p;
+    const folded_curve fc = phase_fold(curves[3], periods[3], epochs[3]);
+    const preprocessed_curve whole = p(fc);
+    std::vector<float> row(2 * 264, -1.0f);
+    const curve_features f = p(fc, row.data());
+    CHECK(f.lam == whole.features.lam);
+    CHECK(f.std == whole.features.std);
+    for (std::size_t i = 0; i < 264; ++i) {
+        CHECK(row[2 * i] == static_cast<float>(whole.time[i]));
+        CHECK(row[2 * i + 1] == static_cast<float>(whole.mag[i]));
+    }
 }
 
 TEST_CASE("real Gaia DR2 RRab curves (Dekany & Grebel 2022) all pre-process, in Dekany's phase convention",

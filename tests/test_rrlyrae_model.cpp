@@ -27,6 +27,45 @@ double mse(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
+TEST_CASE("the models' batch tensor is the preprocessor's: one path from a light curve to a batch", "[rrlyrae]") {
+    const auto set = simulate(6, rr_type::rrab, 5);
+    const rrl_input_options opt;
+    const auto stars = prepare_rrlyrae_inputs(set.curves, set.eph, opt, 1, false);
+    // the same curves through the preprocessor as the example uses it (preprocess_curves, preprocessed_curve)
+    std::vector<double> periods, epochs;
+    for (const auto& e : set.eph) {
+        periods.push_back(e.period);
+        epochs.push_back(e.epoch);
+    }
+    batch_options b;
+    b.threads = 1;
+    b.show_progress = false;
+    const auto pre = preprocess_curves(set.curves, periods, epochs,
+                                       models::detail::rrl_preprocess_options(opt.n_phases_rrab, opt), b);
+    std::vector<preprocessed_curve> curves;
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        REQUIRE(stars[i].ok());
+        REQUIRE(pre[i].ok());
+        curves.push_back(pre[i].curve);
+        rows.push_back(stars.size() - 1 - i);  // any order of rows
+    }
+    const auto from_stars = batch_tensor<float>(stars, rows);
+    const auto from_curves = batch_tensor<float>(curves, rows);
+    REQUIRE(from_stars.shape() == from_curves.shape());
+    CHECK(from_stars == from_curves);  // bitwise
+    // a model's time scaling is applied where the batch is built, to the time channel only
+    const time_scaling ts{0.3, 0.2};
+    std::vector<std::size_t> lengths{99};
+    const auto scaled = batch_tensor<float>(stars, rows, ts, &lengths);
+    CHECK(lengths.empty());  // all rows have 264 steps
+    for (std::size_t k = 0; k < rows.size(); ++k)
+        for (std::size_t t = 0; t < paper_phases_rrab; t += 37) {
+            CHECK(scaled(k, t, 0) == static_cast<float>((double(from_stars(k, t, 0)) - 0.3) / 0.2));
+            CHECK(scaled(k, t, 1) == from_stars(k, t, 1));
+        }
+}
+
 TEST_CASE("stars that cannot be predicted are flagged, not guessed", "[rrlyrae]") {
     auto set = ferrum_test::simulate_rrlyrae(4, rr_type::rrab, 3);
     set.curves[0].time.resize(10);  // too few epochs

@@ -118,6 +118,38 @@ public:
 
     /// Spline, resample, standardise and features of an already folded curve (phase in [0, 1)).
     preprocessed_curve operator()(const folded_curve& fc) {
+        preprocessed_curve out;
+        out.source_id = fc.source_id;
+        out.name = fc.name;
+        out.period = fc.period;
+        out.mag = fit(fc, out.features);
+        out.time.resize(grid_.size());
+        const double scale = time_scale(fc);
+        for (std::size_t i = 0; i < grid_.size(); ++i) out.time[i] = grid_[i] * scale;
+        return out;
+    }
+
+    /// The same, written straight into one row of a batch: grid().size() steps of (time channel, standardised
+    /// magnitude) interleaved at `row` (batch_tensor's layout), each value as operator() gives it, cast to T.
+    /// Returns the curve's features. Nothing is written when it throws.
+    template <class T>
+    curve_features operator()(const folded_curve& fc, T* row) {
+        curve_features f;
+        const std::vector<double> mag = fit(fc, f);
+        const double scale = time_scale(fc);
+        for (std::size_t i = 0; i < grid_.size(); ++i) {
+            row[2 * i] = static_cast<T>(grid_[i] * scale);
+            row[2 * i + 1] = static_cast<T>(mag[i]);
+        }
+        return f;
+    }
+
+private:
+    static double time_scale(const folded_curve& fc) noexcept { return fc.period > 0 ? fc.period : 1.0; }
+
+    // The curve's magnitudes resampled on grid_ and standardised (the one per-curve standardisation of the
+    // magnitudes, ferrum::standardise), with `f` filled in.
+    std::vector<double> fit(const folded_curve& fc, curve_features& f) {
         const std::string who = detail::curve_name(fc.source_id, fc.name);
         detail::check_light_curve_columns(who, fc.phase, "phase", fc.mag, fc.mag_err);
         if (fc.size() < opt_.min_epochs)
@@ -130,36 +162,27 @@ public:
         if (!(fc.period >= 0.0) || !std::isfinite(fc.period))
             throw value_error(who + ": period " + detail::format_value(fc.period) + " is not finite and >= 0");
 
-        preprocessed_curve out;
-        out.source_id = fc.source_id;
-        out.name = fc.name;
-        out.period = fc.period;
-        out.features.n_epochs = fc.size();
+        f.n_epochs = fc.size();
         try {
             pad(fc);
             const smoothing_spline s = opt_.lam ? fitter_.fit(x_, y_, w_, *opt_.lam) : fitter_.fit(x_, y_, w_);
-            out.features.lam = s.lam();
+            f.lam = s.lam();
             // s(grid) walks the sorted grid once instead of a binary search per phase (3x faster here).
             std::vector<double> values = s(grid_);
             detail::check_resampled(values, grid_);
             standardised_curve z = standardise(std::move(values));
-            out.mag = std::move(z.values);
-            out.features.mean = z.mean;
-            out.features.std = z.std;
-            out.features.peak_to_peak = z.peak_to_peak;
-            if (opt_.fit_fourier) out.features.fourier = fit_fourier(fc, opt_.fourier);
+            f.mean = z.mean;
+            f.std = z.std;
+            f.peak_to_peak = z.peak_to_peak;
+            if (opt_.fit_fourier) f.fourier = fit_fourier(fc, opt_.fourier);
+            return std::move(z.values);
         } catch (const value_error& e) {
             const std::string what = e.what();
             // The spline and resampler do not know the star: name it once, here.
             throw value_error(what.rfind(who, 0) == 0 ? what : who + ": " + what);
         }
-        out.time.resize(grid_.size());
-        const double scale = fc.period > 0 ? fc.period : 1.0;
-        for (std::size_t i = 0; i < grid_.size(); ++i) out.time[i] = grid_[i] * scale;
-        return out;
     }
 
-private:
     // x_, y_, w_ <- the folded epochs, preceded by those with phase >= 1 - pad shifted by -1 and followed by
     // those with phase < pad shifted by +1 (the fitter sorts, so unsorted input is fine too).
     void pad(const folded_curve& fc) {
@@ -253,23 +276,77 @@ inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_
                              [&](preprocessor& p, std::size_t i) { return p(curves[i], periods[i], epochs_max[i]); });
 }
 
-/// \brief The batch tensor of shape (curves, n_phases, 2): channel 0 is phase x period, channel 1 the
-/// standardised magnitude (the GRU's input layout: batch, sequence, features).
-/// \throws value_error if the curves have different numbers of phases.
-inline xt::xtensor<double, 3> batch_tensor(const std::vector<preprocessed_curve>& curves) {
-    const std::size_t n = curves.empty() ? 0 : curves.front().mag.size();
-    xt::xtensor<double, 3> t = xt::empty<double>({curves.size(), n, std::size_t(2)});
-    for (std::size_t b = 0; b < curves.size(); ++b) {
-        const auto& c = curves[b];
-        if (c.mag.size() != n || c.time.size() != n)
-            throw value_error("batch_tensor: curve " + std::to_string(b) + " has " + std::to_string(c.mag.size()) +
-                              " phases, the first has " + std::to_string(n));
-        for (std::size_t i = 0; i < n; ++i) {
-            t(b, i, 0) = c.time[i];
-            t(b, i, 1) = c.mag[i];
-        }
+/// \brief The scaling of a batch tensor's time channel, t -> (t - mean) / scale: the identity by default; a
+/// model passes the scaling it learnt from its training curves, so that the time channel is standardised
+/// once, when the batch is built.
+struct time_scaling {
+    double mean = 0.0;
+    double scale = 1.0;
+};
+
+/// \brief One curve's sequence as batch_tensor() reads it: `steps` steps, step t's time channel at
+/// time[t * stride] and its standardised magnitude at mag[t * stride]. A type becomes a batch row by an
+/// overload of sequence_of() beside it (found by argument-dependent lookup), as the models' star inputs do.
+template <class V>
+struct sequence_view {
+    const V* time = nullptr;
+    const V* mag = nullptr;
+    std::size_t steps = 0;
+    std::size_t stride = 1;
+};
+
+/// \brief A pre-processed curve as a batch row. \throws value_error if its channels differ in length.
+inline sequence_view<double> sequence_of(const preprocessed_curve& c) {
+    if (c.time.size() != c.mag.size())
+        throw value_error("batch_tensor: " + detail::curve_name(c.source_id, c.name) + " has " +
+                          std::to_string(c.time.size()) + " times but " + std::to_string(c.mag.size()) + " magnitudes");
+    return {c.time.data(), c.mag.data(), c.mag.size(), 1};
+}
+
+/// \brief The batch tensor, the one form in which sequences reach a model: shape (rows, steps, 2), the GRU's
+/// layout (batch, sequence, features). Row k is curves[rows[k]]: channel 0 its time channel (phase x period,
+/// or phase) scaled by `scaling`, channel 1 its standardised magnitude. Training, prediction, the model files'
+/// self-tests and the example's .npy output all build their batches here. Curves of different lengths
+/// (raw-epoch sequences) need `lengths`: rows are then zero-padded to the longest and lengths[k] is row k's
+/// number of steps (left empty when all rows have the same).
+/// \throws value_error if a row index is out of range, or the curves differ in length and `lengths` is null.
+template <class T = double, class Curve>
+xt::xtensor<T, 3> batch_tensor(const std::vector<Curve>& curves, const std::vector<std::size_t>& rows,
+                               const time_scaling& scaling = {}, std::vector<std::size_t>* lengths = nullptr) {
+    std::size_t steps = 0;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        if (rows[k] >= curves.size())
+            throw value_error("batch_tensor: row " + std::to_string(rows[k]) + " of " + std::to_string(curves.size()) +
+                              " curves");
+        const std::size_t n = sequence_of(curves[rows[k]]).steps;
+        if (!lengths && k > 0 && n != steps)
+            throw value_error("batch_tensor: curve " + std::to_string(rows[k]) + " has " + std::to_string(n) +
+                              " phases, the first has " + std::to_string(steps));
+        steps = std::max(steps, n);
     }
+    xt::xtensor<T, 3> t = xt::zeros<T>({rows.size(), steps, std::size_t(2)});
+    bool ragged = false;
+    if (lengths) lengths->assign(rows.size(), 0);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const auto s = sequence_of(curves[rows[k]]);
+        T* dst = t.data() + k * steps * 2;
+        for (std::size_t i = 0; i < s.steps; ++i) {
+            dst[2 * i] = static_cast<T>((static_cast<double>(s.time[i * s.stride]) - scaling.mean) / scaling.scale);
+            dst[2 * i + 1] = static_cast<T>(s.mag[i * s.stride]);
+        }
+        if (lengths) (*lengths)[k] = s.steps;
+        ragged = ragged || s.steps != steps;
+    }
+    if (lengths && !ragged) lengths->clear();
     return t;
+}
+
+/// \brief batch_tensor() of every curve, in order, with the time channel as it is (phase x period).
+template <class T = double, class Curve>
+xt::xtensor<T, 3> batch_tensor(const std::vector<Curve>& curves) {
+    std::vector<std::size_t> rows(curves.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) rows[k] = k;
+    return batch_tensor<T>(curves, rows);
 }
 
 }  // namespace ferrum

@@ -117,7 +117,9 @@ struct rrl_star_input {
     double phi31_catalogue = 0.0, a2_catalogue = 0.0;
     /// Their 1-sigma errors and covariance from the same fit (for the classical relation's sigma).
     double phi31_catalogue_sigma = 0.0, a2_catalogue_sigma = 0.0, cov_phi31_a2_catalogue = 0.0;
-    std::vector<float> sequence;   ///< steps x 2: (phase x period, or phase), standardised magnitude
+    /// steps x 2, interleaved: (phase x period, or phase), standardised magnitude; written by the preprocessor,
+    /// read by batch_tensor() (sequence_of below)
+    std::vector<float> sequence;
     std::vector<double> features;  ///< rrl_feature_names() order
     /// Empty when usable; else one of too_few_epochs, no_period, unknown_type, no_light_curve,
     /// not_in_catalogue, implausible_period, implausible_magnitude, implausible_errors (rrl_plausible_range),
@@ -127,6 +129,12 @@ struct rrl_star_input {
     bool ok() const noexcept { return flag.empty(); }
     std::size_t steps() const noexcept { return sequence.size() / 2; }
 };
+
+/// \brief A star's sequence as a row of batch_tensor() (lightcurve/preprocess.hpp), the one builder of the
+/// tensors the models read.
+inline sequence_view<float> sequence_of(const rrl_star_input& s) {
+    return {s.sequence.data(), s.sequence.data() + 1, s.steps(), 2};
+}
 
 /// \brief Where and with what a light curve is folded; `problem` non-empty when it cannot be.
 struct rrl_ephemeris {
@@ -198,22 +206,18 @@ inline std::vector<double> rrl_features(const fourier_decomposition& f, double p
             type == rr_type::rrc ? 1.0 : 0.0};
 }
 
-/// Raw-epoch sequence: the folded epochs (thinned evenly to at most max_steps), magnitudes standardised.
+/// Raw-epoch sequence: the folded epochs (thinned evenly to at most max_steps), magnitudes standardised over
+/// all epochs by the preprocessor's per-curve standardisation (ferrum::standardise).
 inline std::vector<float> raw_sequence(const folded_curve& fc, bool use_period, std::size_t max_steps) {
     const std::size_t n = fc.size();
     const std::size_t m = std::min(n, std::max<std::size_t>(max_steps, 2));
-    double mean = 0, var = 0;
-    for (double v : fc.mag) mean += v;
-    mean /= double(n);
-    for (double v : fc.mag) var += (v - mean) * (v - mean);
-    const double sd = std::sqrt(var / double(n));
-    if (!(sd > 0)) throw value_error("the light curve is flat");
+    const std::vector<double> z = standardise(fc.mag).values;
     std::vector<float> s(2 * m);
     const double scale = use_period && fc.period > 0 ? fc.period : 1.0;
     for (std::size_t j = 0; j < m; ++j) {
         const std::size_t i = m == n ? j : j * (n - 1) / (m - 1);
         s[2 * j] = static_cast<float>(fc.phase[i] * scale);
-        s[2 * j + 1] = static_cast<float>((fc.mag[i] - mean) / sd);
+        s[2 * j + 1] = static_cast<float>(z[i]);
     }
     return s;
 }
@@ -259,12 +263,9 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         if (opt.sequence == rrl_sequence::resampled) {
             folded_curve g = fc;
             if (!opt.use_period) g.period = 0.0;
-            const preprocessed_curve p = (type == rr_type::rrc ? c : ab)(g);
-            out.sequence.resize(2 * p.mag.size());
-            for (std::size_t i = 0; i < p.mag.size(); ++i) {
-                out.sequence[2 * i] = static_cast<float>(p.time[i]);
-                out.sequence[2 * i + 1] = static_cast<float>(p.mag[i]);
-            }
+            preprocessor& p = type == rr_type::rrc ? c : ab;
+            out.sequence.resize(2 * p.grid().size());
+            p(g, out.sequence.data());  // straight into the star's batch row
         } else {
             out.sequence = raw_sequence(fc, opt.use_period, opt.max_raw_steps);
         }

@@ -468,10 +468,11 @@ private:
         std::vector<std::vector<double>> rows;
         double ys = 0, ys2 = 0;
         for (auto i : idx) {
-            const auto& q = stars[i].sequence;
-            for (std::size_t k = 0; k < q.size(); k += 2) {
-                s += q[k];
-                s2 += double(q[k]) * q[k];
+            const auto q = sequence_of(stars[i]);
+            for (std::size_t k = 0; k < q.steps; ++k) {
+                const double t = q.time[k * q.stride];
+                s += t;
+                s2 += t * t;
                 n += 1;
             }
             rows.push_back(stars[i].features);
@@ -487,31 +488,28 @@ private:
 
     /// The network's inputs for stars `b`: per-call scratch, nothing of the model changes.
     struct network_inputs {
-        xt::xtensor<float, 3> sequence;    ///< (batch, steps, 2): standardised time channel, magnitude
-        xt::xtensor<float, 2> features;    ///< (batch, features): standardised, clipped
+        xt::xtensor<float, 3> sequence;    ///< batch_tensor(): (batch, steps, 2), time channel standardised
+        xt::xtensor<float, 2> features;    ///< feature_table(): (batch, features), standardised, clipped
         std::vector<std::size_t> lengths;  ///< steps of each star; empty when all have the same
     };
 
+    /// The one place the learnt scalings are applied to a batch: the time channel by batch_tensor() as it
+    /// builds the sequence tensor, the features by feature_table().
     network_inputs pack_inputs(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
-        std::size_t steps = 0;
-        for (auto i : b) steps = std::max(steps, stars[i].steps());
-        const std::size_t F = rrl_feature_names().size();
-        network_inputs in{xt::zeros<float>({b.size(), steps, std::size_t(2)}), xt::zeros<float>({b.size(), F}),
-                          std::vector<std::size_t>(b.size())};
-        bool ragged = false;
-        for (std::size_t k = 0; k < b.size(); ++k) {
-            const auto& s = stars[b[k]];
-            in.lengths[k] = s.steps();
-            ragged = ragged || in.lengths[k] != steps;
-            float* dst = in.sequence.data() + k * steps * 2;
-            for (std::size_t t = 0; t < s.steps(); ++t) {
-                dst[2 * t] = static_cast<float>((s.sequence[2 * t] - time_mean_) / time_scale_);
-                dst[2 * t + 1] = s.sequence[2 * t + 1];
-            }
-            for (std::size_t j = 0; j < F; ++j) in.features(k, j) = static_cast<float>(feat_(s.features[j], j));
-        }
-        if (!ragged) in.lengths.clear();
+        network_inputs in;
+        in.sequence = batch_tensor<float>(stars, b, time_scaling{time_mean_, time_scale_}, &in.lengths);
+        in.features = feature_table<float>(stars, b);
         return in;
+    }
+
+    /// The standardised, clipped features of stars `b` (the network's second input, the ridge's regressors).
+    template <class T>
+    xt::xtensor<T, 2> feature_table(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
+        const std::size_t F = rrl_feature_names().size();
+        xt::xtensor<T, 2> f = xt::zeros<T>({b.size(), F});
+        for (std::size_t k = 0; k < b.size(); ++k)
+            for (std::size_t j = 0; j < F; ++j) f(k, j) = static_cast<T>(feat_(stars[b[k]].features[j], j));
+        return f;
     }
 
     /// Network output (standardised target) for stars `b`: (batch, 1).
@@ -537,9 +535,10 @@ private:
                                       const std::vector<std::size_t>& b) const {
         std::vector<double> out(b.size());
         const std::size_t F = rrl_feature_names().size();
+        const auto x = feature_table<double>(stars, b);
         for (std::size_t k = 0; k < b.size(); ++k) {
             double v = coef_[0];
-            for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * feat_(stars[b[k]].features[j], j);
+            for (std::size_t j = 0; j < F; ++j) v += coef_[j + 1] * x(k, j);
             out[k] = v * y_scale_ + y_mean_;
         }
         return out;
@@ -569,9 +568,14 @@ private:
         Eigen::MatrixXd A = Eigen::MatrixXd::Zero(F + 1, F + 1);
         Eigen::VectorXd r = Eigen::VectorXd::Zero(F + 1);
         Eigen::VectorXd x(F + 1);
-        for (auto i : idx) {
+        const auto table = feature_table<double>(stars, idx);
+        auto row = [&](std::size_t k) {
             x[0] = 1.0;
-            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = feat_(stars[i].features[std::size_t(j)], std::size_t(j));
+            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = table(k, std::size_t(j));
+        };
+        for (std::size_t k = 0; k < idx.size(); ++k) {
+            const auto i = idx[k];
+            row(k);
             A.noalias() += w[i] * x * x.transpose();
             r.noalias() += w[i] * ((y[i] - y_mean_) / y_scale_) * x;
         }
@@ -581,9 +585,9 @@ private:
         coef_.assign(c.data(), c.data() + c.size());
         std::vector<double> loo;
         loo.reserve(idx.size());
-        for (auto i : idx) {
-            x[0] = 1.0;
-            for (Eigen::Index j = 0; j < F; ++j) x[j + 1] = feat_(stars[i].features[std::size_t(j)], std::size_t(j));
+        for (std::size_t k = 0; k < idx.size(); ++k) {
+            const auto i = idx[k];
+            row(k);
             const double h = w[i] * x.dot(ldlt.solve(x));
             const double e = x.dot(c) - (y[i] - y_mean_) / y_scale_;
             loo.push_back(e / std::max(1.0 - h, 1e-6) * y_scale_);
@@ -801,7 +805,7 @@ private:
         std::size_t worst = 0;
         double worst_z = 0.0;
         for (std::size_t j = 0; j < s.features.size() && j < feat_.size(); ++j) {
-            const double z = (s.features[j] - feat_.mean[j]) / feat_.scale[j];
+            const double z = feat_.z(s.features[j], j);  // the network's scaling, before its clip
             if (!(std::abs(z) <= std::abs(worst_z))) worst = j, worst_z = z;
         }
         if (std::abs(worst_z) <= training_domain_z) return {};

@@ -51,10 +51,13 @@ struct standardiser {
 
     std::size_t size() const noexcept { return mean.size(); }
 
-    /// z-score of value v of column j.
+    /// z-score of value v of column j, before the clip.
+    double z(double v, std::size_t j) const noexcept { return (v - mean[j]) / scale[j]; }
+
+    /// z-score of value v of column j, clipped to [-clip, clip] when clip > 0.
     double operator()(double v, std::size_t j) const noexcept {
-        const double z = (v - mean[j]) / scale[j];
-        return clip > 0 ? std::max(-clip, std::min(clip, z)) : z;
+        const double x = z(v, j);
+        return clip > 0 ? std::max(-clip, std::min(clip, x)) : x;
     }
 
     nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}, {"clip", clip}}; }
