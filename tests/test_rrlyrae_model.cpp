@@ -28,7 +28,7 @@ double mse(const std::vector<double>& a, const std::vector<double>& b) {
 }  // namespace
 
 TEST_CASE("the models' batch tensor is the preprocessor's: one path from a light curve to a batch", "[rrlyrae]") {
-    const auto set = simulate(6, rr_type::rrab, 5);
+    const auto set = ferrum_test::simulate_rrlyrae(6, rr_type::rrab, 5);
     const rrl_input_options opt;
     const auto stars = prepare_rrlyrae_inputs(set.curves, set.eph, opt, 1, false);
     // the same curves through the preprocessor as the example uses it (preprocess_curves, preprocessed_curve)
