@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -44,10 +45,12 @@ inline constexpr double max_abs_feh = 10.0;
 
 /// `value`, read from `file` at `line` in column `field`, unless |value| > max_abs_feh: then an input_error.
 inline double plausible_feh(double value, const std::string& file, std::size_t line, const std::string& field) {
-    if (!(std::abs(value) <= max_abs_feh))
-        throw input_error(file, line, field,
-                          std::to_string(value) + " is outside any plausible [Fe/H] (or [Fe/H] error): |value| <= " +
-                              std::to_string(int(max_abs_feh)) + " dex expected");
+    if (!(std::abs(value) <= max_abs_feh)) {
+        char b[96];
+        std::snprintf(b, sizeof b, "%.6g is outside any plausible [Fe/H] (or [Fe/H] error): |value| <= %g dex expected",
+                      value, max_abs_feh);
+        throw input_error(file, line, field, b);
+    }
     return value;
 }
 
@@ -56,8 +59,7 @@ inline double plausible_feh(double value, const std::string& file, std::size_t l
 inline void require_finite_metrics(const nlohmann::json& metrics, const std::string& command,
                                    const std::string& path = "") {
     if (metrics.is_number_float() && !std::isfinite(metrics.get<double>()))
-        throw value_error(command + ": the metric '" + path + "' is not finite (" +
-                          std::to_string(metrics.get<double>()) + "); no metrics are written");
+        throw value_error(command + ": the metric '" + path + "' is not finite; no metrics are written");
     if (metrics.is_object())
         for (auto it = metrics.begin(); it != metrics.end(); ++it)
             require_finite_metrics(*it, command, path.empty() ? it.key() : path + "." + it.key());
