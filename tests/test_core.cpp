@@ -32,6 +32,26 @@ TEST_CASE("input_error names file, line and field", "[core]") {
     CHECK(std::string(base.what()).find("stars.csv") == 0);
 }
 
+TEST_CASE("printable: binary bytes quoted from input are escaped, UTF-8 text is kept (issue #13, item 8)", "[core]") {
+    using ferrum::printable;
+    // each escape written out by hand: ESC [ 2 J (clear the screen), NUL, CR, DEL, a lone continuation byte,
+    // a truncated 3-byte sequence, an overlong '/' (c0 af), a UTF-16 surrogate (ed a0 80), U+009B (c2 9b, the
+    // 8-bit CSI); kept: tab, "σ" (cf 83), "€" (e2 82 ac), "𝔉" (f0 9d 94 89), U+00A0 (c2 a0)
+    CHECK(printable(std::string("a\x1b[2Jb\0c\rd\x7f", 11)) == "a\\x1b[2Jb\\x00c\\x0dd\\x7f");
+    CHECK(printable("\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80|\xc2\x9b") ==
+          "\\x80|\\xe2\\x82|\\xc0\\xaf|\\xed\\xa0\\x80|\\xc2\\x9b");
+    const std::string utf8 = "feh\t\xcf\x83 \xe2\x82\xac \xf0\x9d\x94\x89 \xc2\xa0";
+    CHECK(printable(utf8) == utf8);
+    CHECK(printable("two\nlines") == "two\\x0alines");
+    CHECK(printable("two\nlines", true) == "two\nlines");
+    const std::string once = printable("\x1b\xff");
+    CHECK(printable(once) == once);  // escaping twice changes nothing
+    // input_error escapes what it quotes: file, field and message
+    const ferrum::input_error e("bin\x1b.csv", 1, "col\x07", "found '\x01\x02'");
+    CHECK(std::string(e.what()) == "bin\\x1b.csv:1: field 'col\\x07': found '\\x01\\x02'");
+    CHECK(e.field() == "col\x07");  // the accessor keeps the raw value for programs
+}
+
 TEST_CASE("read_json_file: a missing file is an io_error, broken JSON an input_error with its line", "[core]") {
     const fs::path dir = fs::temp_directory_path() / "ferrum_test_json_file";
     fs::create_directories(dir);
@@ -400,6 +420,13 @@ TEST_CASE("standardiser: population z-scores, constant columns pass as 0, clippi
     CHECK(ferrum::standardiser::from_json(nlohmann::json{{"mean", {0.0}}, {"scale", {2.0}}}, 5.0).clip == 5.0);
     CHECK_THROWS_AS(ferrum::standardiser::from_json(nlohmann::json{{"mean", {0.0}}, {"scale", {-2.0}}}),
                     ferrum::value_error);
+    // a scale of 0 would divide by zero at prediction (an empty [Fe/H], issue #13 item 6): refused, naming the field
+    for (const double bad : {0.0, -1.0}) {
+        const nlohmann::json j{{"mean", {0.0, 1.0}}, {"scale", {1.0, bad}}};
+        CHECK_THROWS_WITH(ferrum::standardiser::from_json(j, 0.0, "preprocessing.flux"),
+                          Catch::Contains("field 'preprocessing.flux.scale[1]'") &&
+                              Catch::Contains("must be a positive finite number"));
+    }
 }
 
 TEST_CASE("stratified_holdout holds out every k-th sample in target order", "[core]") {

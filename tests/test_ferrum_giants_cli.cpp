@@ -9,10 +9,12 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -273,6 +275,112 @@ TEST_CASE("ferrum-giants under hostile input (issue #13): nothing lost, nothing 
         CHECK(WEXITSTATUS(s) == 1);
         CHECK_THAT(slurp(dir / "full.txt"), Catch::Contains("cannot write to standard output"));
     }
+
+    // item 9: a header-only catalogue or predictions file is an input error naming it, not an empty output
+    std::ofstream(dir / "header.csv") << original.substr(0, original.find('\n') + 1);
+    const std::string header = d + "/header.csv", pheader = d + "/pheader.csv";
+    const std::string predicted = slurp(dir / "p.csv");
+    std::ofstream(pheader) << predicted.substr(0, predicted.find('\n') + 1);
+    fs::remove(dir / "p.csv");
+    for (const std::string& args :
+         {"predict --model " + d + "/m.json --catalogue " + header + " --out " + d + "/p.csv",
+          "train --model bnn --catalogue " + header + " --out " + d + "/m2.json --max-epochs 1",
+          "evaluate --predictions " + pheader + " --catalogue " + cat + " --error-column none",
+          "evaluate --predictions " + d + "/m.json --catalogue " + header + " --error-column none"}) {
+        INFO(args);
+        r = run(args, dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains(": the file has no data rows") &&
+                              (Catch::Contains(header) || Catch::Contains(pheader)));
+        CHECK_FALSE(fs::exists(dir / "p.csv"));
+        CHECK_FALSE(fs::exists(dir / "m2.json"));
+    }
+
+    // item 6: a scale of 0 (or below) in a model's standardisation is refused at load, naming the field; it
+    // used to give an empty [Fe/H] with no flag
+    for (const double bad : {0.0, -1.0}) {
+        auto m = model;
+        m["options"]["mc_samples"] = 2;
+        m["network"]["feh"]["preprocessing"]["features"]["scale"][0] = bad;
+        std::ofstream(dir / "bad.json") << m.dump();
+        r = run("predict --model " + d + "/bad.json --catalogue " + cat + " --out " + d + "/p.csv", dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains("bad.json") && Catch::Contains("preprocessing.features.scale[0]") &&
+                              Catch::Contains("must be a positive finite number"));
+        CHECK_FALSE(fs::exists(dir / "p.csv"));
+    }
+
+    // item 6: impossible photometry or parallaxes get a flag and no number (G = -99 gave [Fe/H] = +17, a
+    // parallax error of 0 or below was silently ignored); an empty [Fe/H] always comes with a flag
+    {
+        std::istringstream in(original);
+        std::ofstream out(dir / "absurd.csv");
+        std::string line;
+        std::getline(in, line);
+        out << line << "\n";
+        std::vector<std::string> names;
+        for (std::istringstream h(line); std::getline(h, line, ',');) names.push_back(line);
+        const auto col = [&](const std::string& n) {
+            return std::size_t(std::find(names.begin(), names.end(), n) - names.begin());
+        };
+        const std::vector<std::pair<std::string, std::string>> edits{
+            {"phot_g_mean_mag", "-99"}, {"phot_bp_mean_mag", "99"},   {"parallax_error", "0"},
+            {"parallax_error", "-1"},   {"parallax_error", "1e-300"}, {"parallax", "1e300"}};
+        for (std::size_t k = 0; std::getline(in, line); ++k) {
+            if (k < edits.size()) {
+                std::vector<std::string> f;
+                for (std::istringstream row(line); std::getline(row, line, ',');) f.push_back(line);
+                REQUIRE(col(edits[k].first) < f.size());
+                f[col(edits[k].first)] = edits[k].second;
+                line.clear();
+                for (const auto& x : f) line += (line.empty() ? "" : ",") + x;
+            }
+            out << line << "\n";
+        }
+    }
+    r = run("predict --model " + d + "/m.json --catalogue " + d + "/absurd.csv --out " + d + "/p.csv", dir);
+    REQUIRE(r.status == 0);
+    {
+        std::ifstream in(dir / "p.csv");
+        std::string line;
+        std::getline(in, line);
+        const char* expected[] = {"implausible_magnitude: G=-99",       "implausible_magnitude: BP=99",
+                                  "implausible_parallax_error: 0 mas",  "implausible_parallax_error: -1 mas",
+                                  "implausible_parallax_error: 1e-300", "implausible_parallax: 1e+300 mas"};
+        std::size_t k = 0, rows = 0;
+        while (std::getline(in, line)) {
+            ++rows;
+            const std::string feh = line.substr(line.find(',') + 1,
+                                                line.find(',', line.find(',') + 1) - line.find(',') - 1);
+            const std::string flag = line.substr(line.find('"'));
+            INFO(line);
+            if (k < std::size(expected)) {
+                CHECK(feh.empty());
+                CHECK_THAT(flag, Catch::Contains(expected[k]));
+            }
+            if (feh.empty()) CHECK(flag != "\"\"");  // never an empty number without a reason
+            ++k;
+        }
+        CHECK(rows == 300);
+    }
+
+    // item 8: a label of 1e300 is refused where it is read, not turned into metrics that overflow
+    {
+        std::istringstream in(original);
+        std::ofstream out(dir / "huge.csv");
+        std::string line;
+        for (int k = 0; std::getline(in, line); ++k) {
+            if (k == 2)
+                line.replace(line.find(',') + 1, line.find(',', line.find(',') + 1) - line.find(',') - 1, "1e300");
+            out << line << "\n";
+        }
+    }
+    REQUIRE(original.substr(0, 14) == "source_id,feh,");
+    REQUIRE(run(pred, dir).status == 0);
+    r = run("evaluate --predictions " + d + "/p.csv --catalogue " + d + "/huge.csv --error-column none", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("huge.csv:3: field 'feh'") && Catch::Contains("plausible [Fe/H]"));
+    CHECK_THAT(r.out, !Catch::Contains("null"));
     fs::remove_all(dir);
 }
 

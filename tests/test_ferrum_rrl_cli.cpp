@@ -291,6 +291,98 @@ TEST_CASE("ferrum-rrl under hostile input (issue #13): no output on an input, co
         CHECK(!fs::exists(dir / "m.json"));
     }
     CHECK(unchanged());
+
+    // item 9: a header-only input, or one whose every row is left out, is an input error naming the file (it
+    // used to give an empty output, or every star flagged, and exit 0)
+    const auto header_only = [&](const std::string& from, const std::string& name) {
+        std::ifstream src(from);
+        std::string line;
+        std::getline(src, line);
+        std::ofstream(dir / name) << line << "\n";
+        return d + "/" + name;
+    };
+    const std::string ep_h = header_only(ep, "ep_header.csv"), cat_h = header_only(cat, "cat_header.csv"),
+                      labels_h = header_only(labels, "labels_header.csv");
+    const std::string ep_rejected = d + "/ep_rejected.csv";  // every epoch rejected by the variability pipeline
+    {
+        std::istringstream src(ep0);
+        std::ofstream out(ep_rejected);
+        std::string line;
+        std::getline(src, line);
+        out << line << "\n";
+        std::vector<std::string> names;
+        for (std::istringstream h(line); std::getline(h, line, ',');) names.push_back(line);
+        const auto rv = std::size_t(std::find(names.begin(), names.end(), "rejected_by_variability") - names.begin());
+        REQUIRE(rv < names.size());
+        while (std::getline(src, line)) {
+            std::vector<std::string> f;
+            for (std::istringstream row(line); std::getline(row, line, ',');) f.push_back(line);
+            REQUIRE(f.size() == names.size());
+            f[rv] = "true";
+            for (std::size_t k = 0; k < f.size(); ++k) out << (k ? "," : "") << f[k];
+            out << "\n";
+        }
+    }
+    REQUIRE(run("classical " + in + " --out " + d + "/c.csv", dir).status == 0);
+    const refusal nothing[] = {
+        {"classical --epoch-photometry " + ep_h + " --catalogue " + cat + " --out " + d + "/p.csv",
+         ep_h + ": the file has no data rows"},
+        {"classical --epoch-photometry " + ep + " --catalogue " + cat_h + " --out " + d + "/p.csv",
+         cat_h + ": the file has no data rows"},
+        {"classical --epoch-photometry " + ep_rejected + " --catalogue " + cat + " --out " + d + "/p.csv",
+         "ep_rejected.csv: none of its"},
+        {"classical --epoch-photometry " + ep_rejected + " --catalogue " + cat + " --out " + d + "/p.csv",
+         "left out: rejected by the variability pipeline"},
+        {"classical --epoch-photometry " + ep_h + " --catalogue " + cat + " --batch 1 --out " + d + "/p.csv",
+         ep_h + ": the file has no data rows"},
+        {"train " + in + " --labels " + labels_h + " --out " + d + "/m.json --folds 0",
+         labels_h + ": the file has no data rows"},
+        {"evaluate --predictions " + d + "/c.csv --labels " + labels_h, labels_h + ": the file has no data rows"},
+        {"evaluate --predictions " + header_only(d + "/c.csv", "c_header.csv") + " --labels " + labels,
+         "c_header.csv: the file has no data rows"},
+    };
+    for (const auto& c : nothing) {
+        INFO(c.args);
+        const auto r = run(c.args, dir);
+        CHECK(r.status == 1);
+        CHECK_THAT(r.err, Catch::Contains(c.says));
+        CHECK(!fs::exists(dir / "m.json"));
+        CHECK(!fs::exists(dir / "p.csv"));
+    }
+
+    // item 8: a label of 1e300 is refused where it is read (file, line, field), not written as "rmse": null
+    {
+        std::istringstream src(labels0);
+        std::ofstream out(dir / "labels_huge.csv");
+        std::string line, header;
+        std::getline(src, header);
+        out << header << "\n";
+        REQUIRE(header.rfind("source_id,type,feh,", 0) == 0);
+        for (int k = 0; std::getline(src, line); ++k) {
+            if (k == 1) {  // the third field (feh) of line 3
+                const auto a = line.find(',', line.find(',') + 1), b = line.find(',', a + 1);
+                line.replace(a + 1, b - a - 1, "1e300");
+            }
+            out << line << "\n";
+        }
+    }
+    auto r = run("evaluate --predictions " + d + "/c.csv --labels " + d + "/labels_huge.csv", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("labels_huge.csv:3: field 'feh'") && Catch::Contains("plausible [Fe/H]"));
+    CHECK_THAT(r.out, !Catch::Contains("null"));
+    r = run("train " + in + " --labels " + d + "/labels_huge.csv --label-column feh --out " + d + "/m.json --folds 0",
+            dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("labels_huge.csv:3: field 'feh'"));
+    CHECK(!fs::exists(dir / "m.json"));
+
+    // item 8: bytes of a binary header are escaped, not sent to the terminal raw
+    std::ofstream(dir / "binary.csv", std::ios::binary) << "source_id,\x1b[2J\x07\xff\n1,2\n";
+    r = run("evaluate --predictions " + d + "/c.csv --labels " + d + "/binary.csv", dir);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains("\\x1b[2J\\x07\\xff") && Catch::Contains("required column 'feh'"));
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK(r.err.find('\xff') == std::string::npos);
     fs::remove_all(dir);
 }
 

@@ -178,6 +178,62 @@ TEST_CASE("csv_reader: errors for missing files, empty files and unclosed quotes
     CHECK(e.line() == 3);
 }
 
+TEST_CASE("csv_reader: a line or a column name beyond the bound is an input_error, not unbounded memory (issue #13)",
+          "[readers][csv]") {
+    // the default bound: a 16 MiB "line" without a line break (a binary file, say) is refused naming the line
+    {
+        std::string big = "a,b\n1,2\n";
+        big += std::string(ferrum::default_max_record_bytes, 'x');
+        const std::string path = temp_file("long_line.csv", big + "\n3,4\n");
+        ferrum::csv_reader csv(path);
+        REQUIRE(csv.next() != nullptr);
+        const auto e = expect_input_error([&] { csv.next(); });
+        CHECK(e.file() == path);
+        CHECK(e.line() == 3);
+        CHECK_THAT(e.what(), Catch::Contains("a line of 16777216 bytes or more"));
+    }
+    // a smaller bound in csv_options; a record just under it still reads, across blocks
+    {
+        ferrum::csv_options o;
+        o.block_size = 64;
+        o.max_record_bytes = 256;
+        const std::string ok(200, 'y'),
+            path = temp_file("bounded.csv", "h\n" + ok + "\n" + std::string(300, 'z') + "\n");
+        ferrum::csv_reader csv(path, o);
+        const auto* rec = csv.next();
+        REQUIRE(rec != nullptr);
+        CHECK((*rec)[0] == ok);
+        const auto e = expect_input_error([&] { csv.next(); });
+        CHECK(e.line() == 3);
+        // the same bound holds for a quoted record that never closes within it
+        const std::string q = temp_file("bounded_quote.csv", "h\n\"" + std::string(400, 'q') + "\n");
+        ferrum::csv_reader qc(q, o);
+        CHECK(expect_input_error([&] { qc.next(); }).line() == 2);
+    }
+    // a 10 MB column name is refused on the header line, quoting only its first 64 characters
+    {
+        std::string name(10 << 20, 'n');
+        for (std::size_t i = 0; i < 64; ++i) name[i] = char('a' + i % 26);
+        const std::string path = temp_file("long_name.csv", "id," + name + "\n1,2\n");
+        const auto e = expect_input_error([&] { ferrum::csv_reader csv(path); });
+        CHECK(e.line() == 1);
+        const std::string what = e.what();
+        CHECK(what.size() < 600);
+        CHECK_THAT(what, Catch::Contains("column 2's name is 10485760 bytes long") &&
+                             Catch::Contains("'" + name.substr(0, 64) + "'"));
+        CHECK(what.find(name.substr(0, 65)) == std::string::npos);
+        const std::string fine(ferrum::default_max_column_name_bytes, 'k');  // at the bound: accepted
+        CHECK(ferrum::csv_reader(temp_file("name_at_bound.csv", "id," + fine + "\n1,2\n")).header()[1] == fine);
+    }
+    // an error about a huge field quotes its first 64 bytes, not the whole field
+    {
+        const std::string path = temp_file("huge_field.csv", "x,y\n" + std::string(1 << 20, '7') + "q,1\n");
+        const auto e = expect_input_error([&] { ferrum::read_numeric_columns(path, {"x"}); });
+        CHECK(std::string(e.what()).size() < 400);
+        CHECK_THAT(e.what(), Catch::Contains("(1048577 bytes)"));
+    }
+}
+
 TEST_CASE("csv_reader: records that straddle tiny blocks round-trip exactly", "[readers][csv]") {
     // An independent writer (quote every field that needs it, double the quotes) and random fields full
     // of delimiters, quotes and line breaks; a 64-byte block forces refills inside records and growth.

@@ -212,5 +212,22 @@ TEST_CASE("ferrum-relations cv scores references, linear relations and a constan
     CHECK(r.err.find("nope") != std::string::npos);
     r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --linear ,", dir, "FERRUM_QUIET=1 ");
     CHECK(r.status == 2);
+    // The one rule of the three tools (issue #13, item 9): a header-only table, or one whose every row a
+    // --where filter leaves out, is an input error naming the file and saying which.
+    const std::string empty = (dir / "header.csv").string();
+    std::ofstream(empty) << "x,x_error,y,y_err,ref,off\n";
+    for (const std::string& cmd :
+         {"cv --table " + empty + " --target y --linear x",
+          "fit --table " + empty + " --target y --features x --out " + (dir / "m.json").string()}) {
+        r = ferrum_test::run_program(exe, cmd, dir, "FERRUM_QUIET=1 ");
+        CHECK(r.status == 1);
+        CHECK(r.err.find(empty + ": the file has no data rows") != std::string::npos);
+    }
+    r = ferrum_test::run_program(exe, "cv --table " + table + " --target y --linear x --where x_error=7", dir,
+                                 "FERRUM_QUIET=1 ");
+    CHECK(r.status == 1);
+    CHECK(r.err.find(table + ": none of its 60 data rows is usable (no row passes the --where filters)") !=
+          std::string::npos);
+    CHECK(!std::filesystem::exists(dir / "m.json"));
     std::filesystem::remove_all(dir);
 }

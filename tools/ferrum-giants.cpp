@@ -1,5 +1,6 @@
 // ferrum-giants: giant-star [Fe/H] with uncertainties -- UA-CSNet on Gaia XP spectra (Yang et al.) and the
 // two-stage Bayesian MLP on Gaia/2MASS/WISE colours (Fallows & Sanders 2022): simulate, train, predict, evaluate.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <ferrum/spectra/xp_continuous.hpp>
 #include <ferrum/spectra/xp_spectra.hpp>
 
+#include "cli/inputs.hpp"
 #include "cli/options.hpp"
 #include "cli/run_tool.hpp"
 
@@ -75,6 +77,8 @@ const cli::program& program() {
            cli::path("xp", "XP spectra (UA-CSNet): GaiaXPy's sampled CSV or the archive's continuous ones"),
            gaiaxpy_config_option(), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
+           cli::count("batch", "stars predicted at a time (colour model): memory holds one batch", "65536")
+               .range(1, 1e7),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
           "Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the\n"
@@ -98,7 +102,9 @@ struct catalogue {
     std::unordered_map<std::int64_t, std::size_t> row;
 };
 
-catalogue read_catalogue(const std::string& path, const std::vector<std::string>& columns, bool required) {
+/// `feh_columns`: the columns holding [Fe/H] or its error, whose values must be plausible (cli::plausible_feh).
+catalogue read_catalogue(const std::string& path, const std::vector<std::string>& columns, bool required,
+                         const std::vector<std::string>& feh_columns = {}) {
     csv_reader in(path);
     catalogue c;
     const std::size_t cid = in.column("source_id");
@@ -121,10 +127,13 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
                 if (f.ok()) v = f.value;
                 else if (f.status != field_status::empty)
                     throw input_error(path, r->line(), columns[k], "not a finite number");
+                if (f.ok() && std::find(feh_columns.begin(), feh_columns.end(), columns[k]) != feh_columns.end())
+                    cli::plausible_feh(v, path, r->line(), columns[k]);
             }
             c.col[columns[k]].push_back(v);
         }
     }
+    cli::require_usable_rows(path, c.id.size(), c.id.size());
     return c;
 }
 
@@ -159,12 +168,15 @@ xp_set read_xp(const args& a) {
                 s.unusable.emplace_back(r.source_id, std::isnan(r.flux.front()) ? "no BP spectrum" : "no RP spectrum");
             else both.push_back(std::move(r));
         }
+        cli::require_usable_rows(path, raw.size() + s.unusable.size(), both.size(),
+                                 std::to_string(s.unusable.size()) + " without BP or RP");
         raw = std::move(both);
         if (!s.unusable.empty())
             std::cerr << path << ": " << s.unusable.size()
                       << " sources without BP or RP left out (UA-CSNet needs 400-1000 nm)\n";
     } else {
         raw = spectra::read_xp_spectra(path);
+        cli::require_usable_rows(path, raw.size(), raw.size());
     }
     for (const auto& r : raw) {
         s.id.push_back(r.source_id);
@@ -176,6 +188,43 @@ xp_set read_xp(const args& a) {
     }
     return s;
 }
+
+/// What the colour model may be given: values outside are not a star (a sentinel such as 99 or -99, a
+/// wrong column, a corrupt file), and the network would turn them into a confident-looking number.
+struct giants_plausible_range {
+    static constexpr double min_mag = -5.0, max_mag = 30.0;  ///< any of the 8 bands (Ks of the brightest giants: -4)
+    static constexpr double max_abs_parallax = 1000.0;       ///< mas (the nearest star: 768 mas)
+    static constexpr double min_parallax_error = 1e-4, max_parallax_error = 1000.0;  ///< mas; 0 or less is no error
+};
+
+/// Why a star of --catalogue gets no number ("implausible_magnitude: G=-99"); empty when its values are plausible.
+/// A missing value (an empty field) is not implausible: the model flags a missing band itself, and predicts
+/// without the Gaia parallax when there is none.
+std::string implausible(const photometry::photometry_row& p) {
+    using r = giants_plausible_range;
+    char b[160];
+    for (std::size_t k = 0; k < photometry::n_bands; ++k)
+        if (std::isfinite(p.mag[k]) && !(p.mag[k] >= r::min_mag && p.mag[k] <= r::max_mag)) {
+            std::snprintf(b, sizeof b, "implausible_magnitude: %s=%.6g (outside %g-%g mag)", photometry::band_names[k],
+                          p.mag[k], r::min_mag, r::max_mag);
+            return b;
+        }
+    if (std::isfinite(p.parallax) && !(std::abs(p.parallax) <= r::max_abs_parallax)) {
+        std::snprintf(b, sizeof b, "implausible_parallax: %.6g mas (|parallax| <= %g expected)", p.parallax,
+                      r::max_abs_parallax);
+        return b;
+    }
+    if (std::isfinite(p.parallax_error) &&
+        !(p.parallax_error >= r::min_parallax_error && p.parallax_error <= r::max_parallax_error)) {
+        std::snprintf(b, sizeof b, "implausible_parallax_error: %.6g mas (%g-%g expected)", p.parallax_error,
+                      r::min_parallax_error, r::max_parallax_error);
+        return b;
+    }
+    return {};
+}
+
+/// The flag of a star whose prediction came out NaN or infinite: never an empty number without a reason.
+constexpr const char* no_number_flag = "no_prediction: the model gave a non-finite [Fe/H] or sigma";
 
 std::string fmt(double v) {
     if (!std::isfinite(v)) return "";
@@ -207,7 +256,7 @@ int cmd_train(const args& a) {
     const auto threads = unsigned(a.count("threads"));
     if (model == "ua_csnet") {
         if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
-        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true);
+        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true, {"feh"});
         const auto xp = read_xp(a);
         std::vector<spectra::xp_pixels> x;
         std::vector<double> y, c;
@@ -236,7 +285,7 @@ int cmd_train(const args& a) {
     }
     if (model == "bnn") {
         const auto phot = photometry::read_photometry_csv(a.path("catalogue"));
-        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "feh_error"}, true);
+        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "feh_error"}, true, {"feh", "feh_error"});
         std::vector<photometry::photometry_row> stars;
         std::vector<double> y, ye;
         for (const auto& p : phot) {
@@ -270,10 +319,38 @@ int cmd_train(const args& a) {
     throw std::logic_error("train: --model " + model + " is declared but not handled");
 }
 
+/// The predictions CSV rows of one batch of the colour model: implausible stars get their flag and no number,
+/// the others are predicted with MC-dropout seed `seed`.
+std::string colour_prediction_rows(const models::colour_feh_model& m,
+                                   const std::vector<photometry::photometry_row>& phot, std::uint64_t seed) {
+    std::vector<models::colour_feh_result> res(phot.size());
+    std::vector<photometry::photometry_row> plausible;
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < phot.size(); ++i) {
+        res[i].flag = implausible(phot[i]);
+        if (!res[i].flag.empty()) continue;
+        plausible.push_back(phot[i]);
+        at.push_back(i);
+    }
+    if (!plausible.empty()) {
+        const auto got = m.predict(plausible, seed);
+        for (std::size_t k = 0; k < at.size(); ++k) res[at[k]] = got[k];
+    }
+    std::string text;
+    for (std::size_t i = 0; i < phot.size(); ++i) {
+        auto& r = res[i];
+        if (r.flag.empty() && !(std::isfinite(r.feh.value) && std::isfinite(r.feh.sigma))) r.flag = no_number_flag;
+        text += std::to_string(phot[i].source_id) + "," + fmt(r.feh.value) + "," + fmt(r.feh.sigma) + "," +
+                fmt(r.feh.sigma_model) + "," + fmt(r.feh.sigma_dropout) + "," + fmt(r.parallax.parallax.value) + "," +
+                fmt(r.parallax.parallax.error) + "," + (r.giant ? "1" : "0") + ",\"" + r.flag + "\"\n";
+    }
+    return text;
+}
+
 int cmd_predict(const args& a) {
     const std::string path = a.path("model");
     const json doc = ferrum::read_json_object(path, "model file");
-    std::string text = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
+    const std::string header = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     // the colour model: version 2 (kind "colour_feh") or version 1 ("ferrum-giants-colour-model"); else UA-CSNet
     const auto string_field = [&](const char* key) {  // "format": [] must not throw json::type_error here
         const auto it = doc.find(key);
@@ -283,27 +360,42 @@ int cmd_predict(const args& a) {
         auto m = models::colour_feh_model::from_json(doc, path);
         if (a.has("mc-samples")) m.set_mc_samples(a.count("mc-samples"));
         if (!a.has("catalogue")) throw cli::usage_error("predict with a colour model: --catalogue is required");
-        const auto phot = photometry::read_photometry_csv(a.path("catalogue"));
-        const auto res = m.predict(phot, std::uint64_t(a.count("seed")));
-        for (std::size_t i = 0; i < phot.size(); ++i) {
-            const auto& r = res[i];
-            text += std::to_string(phot[i].source_id) + "," + fmt(r.feh.value) + "," + fmt(r.feh.sigma) + "," +
-                    fmt(r.feh.sigma_model) + "," + fmt(r.feh.sigma_dropout) + "," + fmt(r.parallax.parallax.value) +
-                    "," + fmt(r.parallax.parallax.error) + "," + (r.giant ? "1" : "0") + ",\"" + r.flag + "\"\n";
-        }
-    } else {
-        if (a.has("mc-samples"))
-            throw cli::usage_error(
-                "predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
-        auto m = models::ua_csnet::from_json(doc, path);
-        if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
-        const auto xp = read_xp(a);
-        const auto p = m.predict(xp.pixels, unsigned(a.count("threads")));
-        for (std::size_t i = 0; i < p.size(); ++i)
-            text += std::to_string(xp.id[i]) + "," + fmt(p[i].value) + "," + fmt(p[i].sigma) + "," +
-                    fmt(p[i].sigma_model) + ",0,,,,\"\"\n";
-        for (const auto& [id, why] : xp.unusable) text += std::to_string(id) + ",,,,,,,,\"" + why + "\"\n";
+        // streamed in batches of --batch stars: memory holds one batch, whatever the size of the catalogue; each
+        // batch draws its own dropout masks (seed + the stars before it)
+        photometry::photometry_reader in(a.path("catalogue"));
+        const std::size_t batch = a.count("batch");
+        write_file_atomically(a.path("out"), [&](std::ostream& os) {
+            os << header;
+            std::vector<photometry::photometry_row> stars;
+            std::uint64_t before = 0;
+            const auto flush = [&] {
+                os << colour_prediction_rows(m, stars, std::uint64_t(a.count("seed")) + before);
+                before += stars.size();
+                stars.clear();
+            };
+            while (auto p = in.next()) {
+                stars.push_back(*p);
+                if (stars.size() >= batch) flush();
+            }
+            if (!stars.empty()) flush();
+            cli::require_usable_rows(in.path(), in.rows(), in.rows());  // throwing here leaves no output file
+        });
+        return 0;
     }
+    if (a.has("mc-samples"))
+        throw cli::usage_error(
+            "predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
+    auto m = models::ua_csnet::from_json(doc, path);
+    if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
+    const auto xp = read_xp(a);
+    const auto p = m.predict(xp.pixels, unsigned(a.count("threads")));
+    std::string text = header;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const bool ok = std::isfinite(p[i].value) && std::isfinite(p[i].sigma);
+        text += std::to_string(xp.id[i]) + "," + (ok ? fmt(p[i].value) + "," + fmt(p[i].sigma) : ",") + "," +
+                fmt(p[i].sigma_model) + ",0,,,,\"" + (ok ? "" : no_number_flag) + "\"\n";
+    }
+    for (const auto& [id, why] : xp.unusable) text += std::to_string(id) + ",,,,,,,,\"" + why + "\"\n";
     write_file_atomically(a.path("out"), text);
     return 0;
 }
@@ -312,8 +404,8 @@ int cmd_evaluate(const args& a) {
     const std::string label = a.text("label-column"), error = a.text("error-column");
     std::vector<std::string> cols{label};
     if (error != "none") cols.push_back(error);
-    const auto cat = read_catalogue(a.path("catalogue"), cols, true);
-    const auto pred = read_catalogue(a.path("predictions"), {"feh", "feh_sigma"}, true);
+    const auto cat = read_catalogue(a.path("catalogue"), cols, true, cols);
+    const auto pred = read_catalogue(a.path("predictions"), {"feh", "feh_sigma"}, true, {"feh", "feh_sigma"});
     std::vector<double> y, extra;
     std::vector<models::giant_prediction> p;
     std::size_t unmatched = 0, unpredicted = 0;
@@ -354,6 +446,7 @@ int cmd_evaluate(const args& a) {
         b["feh_max"] = hi;
         j["bins"].push_back(b);
     }
+    cli::require_finite_metrics(j, "evaluate");
     std::cout << j.dump(2) << "\n";
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <ferrum/stats/metrics.hpp>
 #include <ferrum/train/kfold.hpp>
 
+#include "cli/inputs.hpp"
 #include "cli/options.hpp"
 #include "cli/run_tool.hpp"
 
@@ -149,7 +150,7 @@ loaded load(const args& a, const std::vector<std::string>& features, const std::
     if (!target_error.empty()) cols.push_back(target_error);
     loaded L;
     L.raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
-    if (L.raw.rows() == 0) throw value_error(a.path("table") + ": no rows (after --where filters)");
+    cli::require_usable_rows(L.raw.file, L.raw.rows_read, L.raw.rows(), "no row passes the --where filters");
     for (std::size_t j = 0; j < features.size(); ++j) {
         const bool has_err = !feature_errors.empty() && feature_errors[j] != "-";
         if (has_err)
@@ -322,7 +323,7 @@ int cmd_cv(const args& a) {
     for (const auto& f : boosting) want(f);
     const numeric_columns raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
     const std::size_t n = raw.rows();
-    if (n == 0) throw value_error(a.path("table") + ": no rows (after --where filters)");
+    cli::require_usable_rows(raw.file, raw.rows_read, n, "no row passes the --where filters");
     const std::vector<double>& y = raw[target];
     const std::vector<double> y_err = target_error.empty() ? std::vector<double>{} : raw[target_error];
     for (std::size_t i = 0; i < y_err.size(); ++i)

@@ -26,6 +26,7 @@
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
 
+#include "cli/inputs.hpp"
 #include "cli/options.hpp"
 #include "cli/run_tool.hpp"
 
@@ -226,10 +227,12 @@ std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
     const auto cat = read_rrlyrae_catalogue(catalogue, co);
+    cli::require_usable_rows(cat.report());
     gaia_read_options go;
     go.show_progress = show;
     // Any layout of Gaia epoch photometry (long or DR3 bulk, CSV or ECSV, plain or .gz): told by its header.
     const auto lc = read_gaia_epoch_photometry(epochs, go);
+    cli::require_usable_rows(lc.report);
     if (show) {
         const auto m = match_catalogue(lc.curves, cat);
         std::fprintf(stderr,
@@ -278,12 +281,14 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
         table_read_options to;
         to.show_progress = show;
         const auto fc = read_folded_table(a.path("folded"), to);
+        cli::require_usable_rows(fc.report);
         return prepare_rrlyrae_inputs(fc.curves, {parse_type(a.text("type"))}, opt, threads, show);
     }
     if (a.has("light-curves")) {
         table_read_options to;
         to.show_progress = show;
         const auto lc = read_light_curve_table(a.path("light-curves"), to);
+        cli::require_usable_rows(lc.report);
         if (!a.has("stars"))
             return prepare_rrlyrae_inputs(lc.curves, searched_ephemerides(a, lc.curves, show), opt, threads, show);
         const std::string sp = a.path("stars");
@@ -308,6 +313,7 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
             if (!(e.period > 0)) e.problem = "no_period: period is not positive";
             eph[std::string((*r)[cid])] = e;
         }
+        cli::require_usable_rows(sp, eph.size(), eph.size());
         std::vector<rrl_ephemeris> v;
         for (const auto& c : lc.curves) {
             auto it = eph.find(rrl_star_id(c.source_id, c.name));
@@ -347,13 +353,13 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
         const auto f = parse_double((*r)[cf]);
         if (!f.ok())
             throw input_error(path, r->line(), csv.header()[cf], "not a number: '" + std::string((*r)[cf]) + "'");
-        l.feh = f.value;
+        l.feh = cli::plausible_feh(f.value, path, r->line(), csv.header()[cf]);
         if (ce != no_column) {
             const auto e = parse_double((*r)[ce]);
             if (!e.ok() || !(e.value > 0))
                 throw input_error(path, r->line(), csv.header()[ce],
                                   "not a positive number: '" + std::string((*r)[ce]) + "'");
-            l.sigma = e.value;
+            l.sigma = cli::plausible_feh(e.value, path, r->line(), csv.header()[ce]);
         }
         if (cg) {
             const auto g = parse_double((*r)[*cg]);
@@ -367,6 +373,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
         if (!out.emplace(id, l).second)
             throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
     }
+    cli::require_usable_rows(path, out.size(), out.size());
     return out;
 }
 
@@ -525,6 +532,7 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
     const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"), co);
+    cli::require_usable_rows(cat.report());
     const auto in_shard = [&](std::int64_t source_id, const std::string& name) {
         if (!shard) return true;
         return (name.empty() ? shard_of(source_id, shard->count) : shard_of(name, shard->count)) == shard->index;
@@ -555,6 +563,7 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
         if (curves.size() >= batch) flush();
     }
     flush();
+    cli::require_usable_rows(reader.report());  // throwing here leaves no output file
     if (show)
         std::fprintf(stderr,
                      "joined on source_id: %zu light curves in the catalogue, %zu not in it; %zu catalogue stars "
@@ -993,12 +1002,10 @@ int cmd_evaluate(const args& a) {
                cn = csv.column("n_epochs");
     const auto cs = csv.find_column("feh_sigma");
     std::vector<rrl_scored_star> scored;
-    std::size_t unpredicted = 0, unlabelled = 0;
+    std::size_t rows = 0, unpredicted = 0, unlabelled = 0;
     while (const csv_record* r = csv.next()) {
-        if (r->size() != csv.header().size())
-            throw input_error(
-                pp, r->line(), "",
-                "has " + std::to_string(r->size()) + " fields, the header " + std::to_string(csv.header().size()));
+        ++rows;
+        require_field_count(csv, *r);
         const std::string id(trimmed((*r)[cid]));
         if (trimmed((*r)[cf]).empty()) {
             ++unpredicted;
@@ -1020,7 +1027,7 @@ int cmd_evaluate(const args& a) {
                            type,
                            it->second.feh,
                            it->second.sigma,
-                           f.value,
+                           cli::plausible_feh(f.value, pp, r->line(), "feh"),
                            std::size_t(n.value),
                            it->second.mean_g,
                            it->second.blazhko};
@@ -1028,13 +1035,15 @@ int cmd_evaluate(const args& a) {
             const auto s = parse_double((*r)[*cs]);
             if (!s.ok() || !(s.value >= 0))
                 throw input_error(pp, r->line(), "feh_sigma", "not a number >= 0: '" + std::string((*r)[*cs]) + "'");
-            sc.sigma = s.value;
+            sc.sigma = cli::plausible_feh(s.value, pp, r->line(), "feh_sigma");
         }
         scored.push_back(sc);
     }
+    cli::require_usable_rows(pp, rows, rows - unpredicted, "every star is flagged: no feh");
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
     json j = evaluate_rrlyrae(scored, unpredicted);
     j["n_without_label"] = unlabelled;
+    cli::require_finite_metrics(j, "evaluate");
     if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.path("plots"), scored, a.text("title"));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;

@@ -47,15 +47,16 @@ int run_tool(const program& prog, int argc, char** argv, Run&& run, const tool_c
             return conventions.error_exit;
         }
         return status;
-    } catch (const usage_error& e) {
-        if (conventions.hint_on_own_line) std::fprintf(stderr, "%s: %s\n(run '%s --help')\n", name, e.what(), name);
-        else std::fprintf(stderr, "%s: %s (see %s --help)\n", name, e.what(), name);
+    } catch (const usage_error& e) {  // messages quote arguments and input: printable() escapes binary bytes
+        const std::string m = printable(e.what(), true);
+        if (conventions.hint_on_own_line) std::fprintf(stderr, "%s: %s\n(run '%s --help')\n", name, m.c_str(), name);
+        else std::fprintf(stderr, "%s: %s (see %s --help)\n", name, m.c_str(), name);
         return conventions.usage_exit;
     } catch (const ferrum::error& e) {
-        std::fprintf(stderr, "%s: %s\n", name, e.what());
+        std::fprintf(stderr, "%s: %s\n", name, printable(e.what(), true).c_str());
         return conventions.error_exit;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: unexpected error: %s\n", name, e.what());
+        std::fprintf(stderr, "%s: unexpected error: %s\n", name, printable(e.what(), true).c_str());
         return conventions.unexpected_exit;
     }
 }

@@ -153,10 +153,21 @@ inline parsed_field<bool> parse_bool(std::string_view text) noexcept {
 // The reader
 // ---------------------------------------------------------------------------------------------------
 
+/// The longest record (a line, or the lines of one quoted record) csv_reader accepts: 16 MiB. A DR3 bulk
+/// epoch-photometry row with every array column takes about 320 bytes per epoch (83 KB measured for 260 epochs
+/// written by ferrum-rrl simulate --format dr3-bulk), so even a 1,000-epoch row (0.33 MB) is 50 times under the
+/// bound. A longer record is a file that is not a table (no line breaks, an unclosed quote); reading on would
+/// only grow the buffer until memory runs out.
+inline constexpr std::size_t default_max_record_bytes = std::size_t(16) << 20;
+/// The longest column name csv_reader accepts: 4 KiB (Gaia's longest names have under 50 characters).
+inline constexpr std::size_t default_max_column_name_bytes = 4096;
+
 struct csv_options {
     char delimiter = ',';  ///< overridden by an ECSV header's "delimiter:" line
     char comment = '#';    ///< lines whose first character is this are skipped (ECSV headers included)
-    std::size_t block_size = std::size_t(1) << 20;  ///< bytes per fread; the buffer grows for longer records
+    std::size_t block_size = std::size_t(1) << 20;            ///< bytes per fread; the buffer grows for longer records
+    std::size_t max_record_bytes = default_max_record_bytes;  ///< a longer record is an input_error
+    std::size_t max_column_name_bytes = default_max_column_name_bytes;  ///< a longer header field is an input_error
 };
 
 /// \brief One record: its fields as views into the reader's buffer, valid until the next `next()` call.
@@ -216,7 +227,14 @@ public:
         header_line_ = head->line();
         header_.reserve(head->size());
         for (std::size_t i = 0; i < head->size(); ++i) {
-            header_.emplace_back(detail::trim((*head)[i]));
+            const std::string_view name = detail::trim((*head)[i]);
+            if (name.size() > options_.max_column_name_bytes)  // quoted in every error about the column otherwise
+                throw input_error(path_, header_line_, "",
+                                  "column " + std::to_string(i + 1) + "'s name is " + std::to_string(name.size()) +
+                                      " bytes long, more than the " + std::to_string(options_.max_column_name_bytes) +
+                                      " allowed; it begins '" + std::string(name.substr(0, 64)) +
+                                      "' (is this the right file, and the right --delimiter?)");
+            header_.emplace_back(name);
             if (header_.back().find('\r') != std::string::npos) refuse_cr_only("\r");
         }
         check_ecsv_columns();
@@ -336,7 +354,14 @@ private:
             end_ -= pos_;
             pos_ = 0;
         }
-        if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+        if (end_ == buffer_.size()) {  // one record fills the buffer: grow it, up to the bound
+            if (end_ >= options_.max_record_bytes)
+                throw input_error(path_, line_, "",
+                                  "a line of " + std::to_string(options_.max_record_bytes) +
+                                      " bytes or more (no line break, or an unclosed quote): not a table ferrum "
+                                      "reads (csv_options::max_record_bytes)");
+            buffer_.resize(std::min(buffer_.size() * 2, std::max(options_.max_record_bytes, options_.block_size)));
+        }
         const std::size_t room = buffer_.size() - end_;
         const std::size_t n = gz_ ? gz_->read(buffer_.data() + end_, room, line_)
                                   : std::fread(buffer_.data() + end_, 1, room, file_.get());
@@ -686,13 +711,20 @@ inline skip_reason reason_of(field_status s) noexcept {
     }
 }
 
+// A field as an error message quotes it: at most its first 64 bytes, so a megabyte cell is not copied into
+// every message.
+inline std::string excerpt(std::string_view text) {
+    if (text.size() <= 64) return std::string(text);
+    return std::string(text.substr(0, 64)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
 inline std::string message_of(field_status s, std::string_view text, const char* expected = "a number") {
     switch (s) {
         case field_status::empty: return "the value is empty";
         case field_status::not_finite:
-            return "'" + std::string(text) + "' is not finite (NaN and infinity are not allowed)";
-        case field_status::out_of_range: return "'" + std::string(text) + "' is out of range";
-        default: return "expected " + std::string(expected) + ", found '" + std::string(text) + "'";
+            return "'" + excerpt(text) + "' is not finite (NaN and infinity are not allowed)";
+        case field_status::out_of_range: return "'" + excerpt(text) + "' is out of range";
+        default: return "expected " + std::string(expected) + ", found '" + excerpt(text) + "'";
     }
 }
 

@@ -259,7 +259,7 @@ private:
 
     /// The learnt preprocessing (feature standardiser, target scaling, sigma factor) of a file's object.
     void read_learnt(const nlohmann::json& pre, const std::string& where) {
-        feat_ = standardiser::from_json(pre.at("features"));
+        feat_ = standardiser::from_json(pre.at("features"), 0.0, "preprocessing.features");
         if (feat_.mean.size() != opt_.inputs)
             throw input_error(where, 0, "preprocessing.features", "standardisation has the wrong number of features");
         y_mean_ = pre.at("target_scale").at("mean").get<double>();
@@ -274,7 +274,7 @@ private:
         const auto& pre = j.at("preprocessing");
         if (pre.value("model", "") != "bnn_mlp")
             throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
-        auto feat = standardiser::from_json(pre.at("features"));
+        auto feat = standardiser::from_json(pre.at("features"), 0.0, "preprocessing.features");
         const auto o = detail::architecture_from<bnn_options>(
             pre, {"model", "target", "features", "target_scale", "sigma_scale", "outputs"},
             {{"inputs", feat.mean.size()}}, where);

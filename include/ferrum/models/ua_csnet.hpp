@@ -168,8 +168,8 @@ public:
                                                                "options.");
             ua_csnet m(o);
             m.net_ = detail::network_from_document(j.at("network"), where, verify);
-            m.flux_ = standardiser::from_json(pre.at("flux"));
-            m.err_ = standardiser::from_json(pre.at("flux_error"));
+            m.flux_ = standardiser::from_json(pre.at("flux"), 0.0, "preprocessing.flux");
+            m.err_ = standardiser::from_json(pre.at("flux_error"), 0.0, "preprocessing.flux_error");
             if (m.flux_.mean.size() != o.pixels || m.err_.mean.size() != o.pixels)
                 throw input_error(where, 0, "preprocessing.flux", "standardisation has the wrong number of pixels");
             if (pre.at("resampling") != m.resampling_json())
@@ -242,8 +242,8 @@ private:
             {{"pixels", pre.at("resampling").at("pixels")}}, where);
         ua_csnet m(o);
         m.net_ = detail::network_from_document(j, where, verify);
-        m.flux_ = standardiser::from_json(pre.at("flux"));
-        m.err_ = standardiser::from_json(pre.at("flux_error"));
+        m.flux_ = standardiser::from_json(pre.at("flux"), 0.0, "preprocessing.flux");
+        m.err_ = standardiser::from_json(pre.at("flux_error"), 0.0, "preprocessing.flux_error");
         if (m.flux_.mean.size() != o.pixels || m.err_.mean.size() != o.pixels)
             throw input_error(where, 0, "preprocessing.flux", "standardisation has the wrong number of pixels");
         m.test_inputs_ = detail::document_test_inputs(j);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,34 +144,64 @@ struct photometry_columns {
     std::string parallax_error = "parallax_error";
 };
 
-/// \brief Reads a photometry table. Every band column must exist; an empty field is a missing band
-/// (reported later by make_colour_features), text that is not a finite number is an input_error naming
-/// the line and column, and so is a row with more or fewer fields than the header. Parallax columns are
-/// optional.
-inline std::vector<photometry_row> read_photometry_csv(const std::string& path, const photometry_columns& c = {}) {
-    csv_reader in(path);
-    const std::size_t cid = in.column(c.source_id);
-    std::array<std::size_t, n_bands> cm{};
-    for (std::size_t b = 0; b < n_bands; ++b) cm[b] = in.column(c.mag[b]);
-    const auto cp = in.find_column(c.parallax), cpe = in.find_column(c.parallax_error);
-    std::vector<photometry_row> out;
-    auto number = [&](const csv_record& r, std::size_t col, const std::string& name) {
+/// \brief Reads a photometry table row by row, so a catalogue of any size streams through bounded memory.
+/// Every band column must exist; an empty field is a missing band (reported later by make_colour_features),
+/// text that is not a finite number is an input_error naming the line and column, and so is a row with more or
+/// fewer fields than the header. Parallax columns are optional.
+class photometry_reader {
+public:
+    explicit photometry_reader(const std::string& path, const photometry_columns& c = {})
+        : in_(path),
+          names_(c),
+          cid_(in_.column(c.source_id)),
+          cp_(in_.find_column(c.parallax)),
+          cpe_(in_.find_column(c.parallax_error)) {
+        for (std::size_t b = 0; b < n_bands; ++b) cm_[b] = in_.column(c.mag[b]);
+    }
+
+    /// The next star, or nullopt at the end of the file.
+    std::optional<photometry_row> next() {
+        const csv_record* r = in_.next();
+        if (!r) return std::nullopt;
+        require_field_count(in_, *r);
+        ++rows_;
+        photometry_row p;
+        const auto id = parse_int64((*r)[cid_]);
+        if (!id.ok()) throw input_error(in_.path(), r->line(), names_.source_id, "not an integer source_id");
+        p.source_id = id.value;
+        for (std::size_t b = 0; b < n_bands; ++b) p.mag[b] = number(*r, cm_[b], names_.mag[b]);
+        if (cp_) p.parallax = number(*r, *cp_, names_.parallax);
+        if (cpe_) p.parallax_error = number(*r, *cpe_, names_.parallax_error);
+        return p;
+    }
+
+    const std::string& path() const noexcept { return in_.path(); }
+    /// Data rows read so far.
+    std::size_t rows() const noexcept { return rows_; }
+
+private:
+    double number(const csv_record& r, std::size_t col, const std::string& name) const {
         const auto v = parse_double(r[col]);
         if (v.status == field_status::empty) return double(NAN);
-        if (!v.ok()) throw input_error(path, r.line(), name, "'" + std::string(r[col]) + "' is not a finite number");
+        if (!v.ok())
+            throw input_error(in_.path(), r.line(), name,
+                              "'" + ferrum::detail::excerpt(r[col]) + "' is not a finite number");
         return v.value;
-    };
-    while (const csv_record* r = in.next()) {
-        require_field_count(in, *r);
-        photometry_row p;
-        const auto id = parse_int64((*r)[cid]);
-        if (!id.ok()) throw input_error(path, r->line(), c.source_id, "not an integer source_id");
-        p.source_id = id.value;
-        for (std::size_t b = 0; b < n_bands; ++b) p.mag[b] = number(*r, cm[b], c.mag[b]);
-        if (cp) p.parallax = number(*r, *cp, c.parallax);
-        if (cpe) p.parallax_error = number(*r, *cpe, c.parallax_error);
-        out.push_back(p);
     }
+
+    csv_reader in_;
+    photometry_columns names_;
+    std::size_t cid_;
+    std::array<std::size_t, n_bands> cm_{};
+    std::optional<std::size_t> cp_, cpe_;
+    std::size_t rows_ = 0;
+};
+
+/// \brief Reads a whole photometry table (see photometry_reader).
+inline std::vector<photometry_row> read_photometry_csv(const std::string& path, const photometry_columns& c = {}) {
+    photometry_reader in(path, c);
+    std::vector<photometry_row> out;
+    while (auto p = in.next()) out.push_back(*p);
     return out;
 }
 

@@ -20,6 +20,7 @@ struct numeric_columns {
     std::vector<std::string> names;
     std::vector<std::vector<double>> columns;
     std::vector<std::size_t> lines;
+    std::size_t rows_read = 0;  ///< data rows of the file, before the filters
 
     std::size_t rows() const noexcept { return lines.size(); }
     const std::vector<double>& operator[](const std::string& name) const {
@@ -49,6 +50,7 @@ inline numeric_columns read_numeric_columns(const std::string& path, const std::
     for (const auto& f : filters) fidx.push_back(csv.column(f.column));
     while (const csv_record* rec = csv.next()) {
         require_field_count(csv, *rec);
+        ++out.rows_read;
         bool keep = true;
         for (std::size_t k = 0; k < filters.size() && keep; ++k)
             keep = detail::trim((*rec)[fidx[k]]) == filters[k].value;

@@ -62,18 +62,26 @@ struct standardiser {
 
     nlohmann::json to_json() const { return {{"mean", mean}, {"scale", scale}, {"clip", clip}}; }
 
-    /// Reads to_json()'s object; files written before "clip" was recorded get `default_clip`.
-    static standardiser from_json(const nlohmann::json& j, double default_clip = 0.0) {
+    /// Reads to_json()'s object; files written before "clip" was recorded get `default_clip`. `field` (e.g.
+    /// "preprocessing.flux") names the object in the errors, so a model file's reader can say what to fix: a
+    /// scale of 0 would divide by zero and give NaN predictions, so it is refused here.
+    static standardiser from_json(const nlohmann::json& j, double default_clip = 0.0, const std::string& field = {}) {
+        const std::string at = (field.empty() ? std::string("standardisation") : "field '" + field) + ".";
+        const auto bad = [&](const std::string& what, std::size_t k, double v) {
+            return value_error(at + what + "[" + std::to_string(k) + "]" + (field.empty() ? "" : "'") + " is " +
+                               std::to_string(v) + ": " +
+                               (what == "scale" ? "must be a positive finite number" : "must be finite"));
+        };
         standardiser s;
         s.mean = j.at("mean").get<std::vector<double>>();
         s.scale = j.at("scale").get<std::vector<double>>();
         s.clip = j.contains("clip") ? j.at("clip").get<double>() : default_clip;
-        if (s.mean.size() != s.scale.size()) throw value_error("standardisation: mean and scale differ in length");
-        for (double v : s.scale)
-            if (!(v > 0) || !std::isfinite(v)) throw value_error("standardisation: a scale is not a positive number");
-        for (double v : s.mean)
-            if (!std::isfinite(v)) throw value_error("standardisation: a mean is not finite");
-        if (!(s.clip >= 0)) throw value_error("standardisation: clip must be >= 0");
+        if (s.mean.size() != s.scale.size()) throw value_error(at + "mean and scale differ in length");
+        for (std::size_t k = 0; k < s.scale.size(); ++k)
+            if (!(s.scale[k] > 0) || !std::isfinite(s.scale[k])) throw bad("scale", k, s.scale[k]);
+        for (std::size_t k = 0; k < s.mean.size(); ++k)
+            if (!std::isfinite(s.mean[k])) throw bad("mean", k, s.mean[k]);
+        if (!(s.clip >= 0)) throw value_error(at + "clip must be >= 0");
         return s;
     }
 };

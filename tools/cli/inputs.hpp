@@ -1,0 +1,71 @@
+// The one rule of the ferrum-* tools for a table that gives a command nothing to work on: a file with a header
+// and no data row, or one whose every row is left out (another band, rejected by the pipeline, an empty
+// magnitude, a --where filter), is an input_error naming the file and what left the rows out, never an empty
+// output with exit 0. The tools read with bad_row_policy::error, so a malformed row stops them before this.
+// Also the bound on [Fe/H] values a label or prediction file may hold, and the check that no metric a tool
+// prints is NaN or infinite (JSON would show it as null).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <ferrum/core/csv.hpp>
+#include <ferrum/core/error.hpp>
+
+namespace ferrum::cli {
+
+/// Throws input_error(file) when `rows` (the data rows read: header, comments and blank lines excluded) is 0,
+/// or when `used` (the rows the command can use) is 0; `left_out` says what left the rows out.
+inline void require_usable_rows(const std::string& file, std::size_t rows, std::size_t used,
+                                const std::string& left_out = {}) {
+    if (rows == 0)
+        throw input_error(file, 0, "", "the file has no data rows, only a header line (or nothing): nothing to do");
+    if (used == 0)
+        throw input_error(file, 0, "",
+                          "none of its " + std::to_string(rows) + " data rows is usable" +
+                              (left_out.empty() ? std::string() : " (" + left_out + ")"));
+}
+
+/// The same for a reader's read_report: the rows it read, the rows it used, and per reason the rows it left out.
+inline void require_usable_rows(const read_report& r) {
+    std::string why;
+    for (const auto& s : r.skipped)
+        why += (why.empty() ? "" : ", ") + std::to_string(s.count) + " left out: " + s.reason.text();
+    require_usable_rows(r.file, r.rows, r.used, why);
+}
+
+/// The largest |[Fe/H]| (and [Fe/H] error), in dex, a label or a prediction may have. Stars lie between about
+/// -5 and +1; a value beyond 10 is a wrong column or a corrupt file, and one such value (1e300) would make every
+/// metric overflow to infinity.
+inline constexpr double max_abs_feh = 10.0;
+
+/// `value`, read from `file` at `line` in column `field`, unless |value| > max_abs_feh: then an input_error.
+inline double plausible_feh(double value, const std::string& file, std::size_t line, const std::string& field) {
+    if (!(std::abs(value) <= max_abs_feh)) {
+        char b[96];
+        std::snprintf(b, sizeof b, "%.6g is outside any plausible [Fe/H] (or [Fe/H] error): |value| <= %g dex expected",
+                      value, max_abs_feh);
+        throw input_error(file, line, field, b);
+    }
+    return value;
+}
+
+/// Throws value_error naming the first number in `metrics` (by its JSON path) that is NaN or infinite, which
+/// JSON would print as null: a metric is a number or the command fails. Nulls put there on purpose stay.
+inline void require_finite_metrics(const nlohmann::json& metrics, const std::string& command,
+                                   const std::string& path = "") {
+    if (metrics.is_number_float() && !std::isfinite(metrics.get<double>()))
+        throw value_error(command + ": the metric '" + path + "' is not finite; no metrics are written");
+    if (metrics.is_object())
+        for (auto it = metrics.begin(); it != metrics.end(); ++it)
+            require_finite_metrics(*it, command, path.empty() ? it.key() : path + "." + it.key());
+    if (metrics.is_array())
+        for (std::size_t i = 0; i < metrics.size(); ++i)
+            require_finite_metrics(metrics[i], command, path + "[" + std::to_string(i) + "]");
+}
+
+}  // namespace ferrum::cli
