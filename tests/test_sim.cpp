@@ -24,7 +24,7 @@ using namespace ferrum::sim;
 
 namespace {
 
-constexpr double two_pi = 6.283185307179586476925286766559;
+constexpr double k_two_pi = 6.283185307179586476925286766559;
 
 double quantile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -54,8 +54,8 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 double wrap(double x) {
-    double r = std::fmod(x, two_pi);
-    return r < 0 ? r + two_pi : r;
+    double r = std::fmod(x, k_two_pi);
+    return r < 0 ? r + k_two_pi : r;
 }
 
 std::vector<std::string> split(const std::string& line) {
@@ -254,9 +254,9 @@ TEST_CASE("per-transit errors follow the Gaia G table", "[sim]") {
     // the table of ../shared/data/README.md (mmag)
     const std::vector<std::pair<double, double>> table{{15, 1.7},  {16, 2.8},  {17, 4.6}, {18, 8.0},
                                                        {19, 14.8}, {19.5, 20}, {20, 28},  {20.5, 40}};
-    for (const auto& [g, mmag] : table) CHECK(detail::g_transit_error(g) * 1e3 == Approx(mmag).epsilon(1e-9));
-    CHECK(detail::g_transit_error(13.0) * 1e3 == Approx(1.15).epsilon(0.05));
-    const double mid = detail::g_transit_error(19.25);
+    for (const auto& [g, mmag] : table) CHECK(ferrum::sim::detail::g_transit_error(g) * 1e3 == Approx(mmag).epsilon(1e-9));
+    CHECK(ferrum::sim::detail::g_transit_error(13.0) * 1e3 == Approx(1.15).epsilon(0.05));
+    const double mid = ferrum::sim::detail::g_transit_error(19.25);
     CHECK(mid > 0.0148);
     CHECK(mid < 0.020);
 
@@ -272,7 +272,7 @@ TEST_CASE("per-transit errors follow the Gaia G table", "[sim]") {
             for (const auto& e : s.epochs)
                 if (!e.rejected_by_variability)
                     ln_ratio.push_back(
-                        std::log(e.mag_error / detail::g_transit_error(s.truth.modulated_magnitude(e.time))));
+                        std::log(e.mag_error / ferrum::sim::detail::g_transit_error(s.truth.modulated_magnitude(e.time))));
         }
         INFO("G = " << g);
         CHECK(std::exp(quantile(ln_ratio, 0.5)) == Approx(1.0).margin(0.03));
@@ -283,7 +283,7 @@ TEST_CASE("per-transit errors follow the Gaia G table", "[sim]") {
 TEST_CASE("scatter around an order-8 fit matches the real Gaia DR2 RRab curves", "[sim]") {
     // order8_residual_rms: medians over 1,244 real curves with >= 40 epochs (fit_sim_params.py)
     for (std::size_t b : {1, 3, 5}) {
-        const auto& bin = detail::order8_residual_rms[b];
+        const auto& bin = ferrum::sim::detail::order8_residual_rms[b];
         simulation_options o;
         o.seed = 9;
         o.g_min = o.g_max = bin.g;
@@ -311,7 +311,7 @@ TEST_CASE("catalogue labels are close to the true ones for bright, dense curves 
         for (std::uint64_t i = 0; i < 300; ++i) {
             const auto s = bright.star(i, type);
             d_bright.push_back(std::abs(s.feh - s.feh_true));
-            dphi_bright.push_back(std::abs(std::remainder(s.catalogue.phi31() - s.truth.phi31(), two_pi)));
+            dphi_bright.push_back(std::abs(std::remainder(s.catalogue.phi31() - s.truth.phi31(), k_two_pi)));
             const auto f = faint.star(i, type);
             d_faint.push_back(std::abs(f.feh - f.feh_true));
         }
@@ -327,7 +327,7 @@ TEST_CASE("simulated true parameters follow the embedded Gaussians within sampli
     const rrlyrae_simulator sim;
     const int n = 20000;
     for (rr_type type : {rr_type::rrab, rr_type::rrc}) {
-        const auto& g = type == rr_type::rrab ? detail::rrab_gaussian : detail::rrc_gaussian;
+        const auto& g = type == rr_type::rrab ? ferrum::sim::detail::rrab_gaussian : ferrum::sim::detail::rrc_gaussian;
         std::vector<std::array<double, 6>> xs;
         for (int i = 0; i < n; ++i) {
             const auto t = sim.truth(static_cast<std::uint64_t>(i), type);
@@ -363,9 +363,9 @@ TEST_CASE("simulated marginals and correlations plus catalogue noise match the L
     // table: each A_k gets the table's median A1 error s, each phase phi_k an error s / A_k, so that R21 and
     // R31 share the error of A1 and phi21 = phi2 - 2 phi1, phi31 = phi3 - 3 phi1 share that of phi1.
     const rrlyrae_simulator sim;
-    detail::star_rng noise(1234, 0);
+    ferrum::sim::detail::star_rng noise(1234, 0);
     for (rr_type type : {rr_type::rrab, rr_type::rrc}) {
-        const auto& tab = type == rr_type::rrab ? detail::rrab_table : detail::rrc_table;
+        const auto& tab = type == rr_type::rrab ? ferrum::sim::detail::rrab_table : ferrum::sim::detail::rrc_table;
         std::vector<std::vector<double>> v(7);
         std::vector<double> r4, r8;
         for (std::uint64_t i = 0; i < 20000; ++i) {
@@ -403,8 +403,8 @@ TEST_CASE("simulated marginals and correlations plus catalogue noise match the L
             }
         if (type == rr_type::rrab) {
             // harmonics 4 and 8 against the medians of the order-8 fits of real DR2 curves
-            CHECK(quantile(r4, 0.5) == Approx(detail::rrab_high_harmonics[0].median_r).epsilon(0.1));
-            CHECK(quantile(r8, 0.5) == Approx(detail::rrab_high_harmonics[4].median_r).epsilon(0.15));
+            CHECK(quantile(r4, 0.5) == Approx(ferrum::sim::detail::rrab_high_harmonics[0].median_r).epsilon(0.1));
+            CHECK(quantile(r8, 0.5) == Approx(ferrum::sim::detail::rrab_high_harmonics[4].median_r).epsilon(0.15));
         }
     }
 }
@@ -460,7 +460,7 @@ TEST_CASE("the written files follow the archive's formats and read back", "[sim]
         CHECK(std::stoi(r.at("num_clean_epochs_g")) == clean[r.at("source_id")]);
         const double phi31 = std::stod(r.at("phi31_g"));
         CHECK(phi31 >= 0);
-        CHECK(phi31 < two_pi);
+        CHECK(phi31 < k_two_pi);
         CHECK(std::stod(r.at("epoch_g")) >= 1666.0);
     }
     const auto lb = read_csv(set.labels);
@@ -659,7 +659,7 @@ TEST_CASE("harmonics above the third: amplitudes scale exactly, phases scatter b
             CHECK(t1.phase[j] == t0.phase[j]);
             CHECK(t2.amplitude[j] == t0.amplitude[j]);
             if (k <= 3) CHECK(t2.phase[j] == t0.phase[j]);
-            else dphi.push_back(std::remainder(t2.phase[j] - t0.phase[j], two_pi));
+            else dphi.push_back(std::remainder(t2.phase[j] - t0.phase[j], k_two_pi));
         }
     }
     const double n = double(dphi.size()), sd = sd_of(dphi);
@@ -783,8 +783,8 @@ TEST_CASE("unweighted label fits are ordinary least squares and differ from the 
             const double ph = e.time / b.truth.period;
             X(r, 0) = 1;
             for (int k = 1; k <= K; ++k) {
-                X(r, 2 * k - 1) = std::cos(two_pi * k * ph);
-                X(r, 2 * k) = std::sin(two_pi * k * ph);
+                X(r, 2 * k - 1) = std::cos(k_two_pi * k * ph);
+                X(r, 2 * k) = std::sin(k_two_pi * k * ph);
             }
             y(r) = e.mag;
             wt(r) = 1.0 / (e.mag_error * e.mag_error);
