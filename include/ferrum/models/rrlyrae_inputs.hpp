@@ -257,9 +257,9 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         out.features.push_back(
             has_relation ? relations::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
         if (opt.sequence == rrl_sequence::resampled) {
-            folded_curve g = fc;
-            if (!opt.use_period) g.period = 0.0;
-            const preprocessed_curve p = (type == rr_type::rrc ? c : ab)(g);
+            folded_curve curve = fc;
+            if (!opt.use_period) curve.period = 0.0;
+            const preprocessed_curve p = (type == rr_type::rrc ? c : ab)(curve);
             out.sequence.resize(2 * p.mag.size());
             for (std::size_t i = 0; i < p.mag.size(); ++i) {
                 out.sequence[2 * i] = static_cast<float>(p.time[i]);
@@ -293,7 +293,7 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
     struct preprocessors {
         preprocessor ab, c;
     };
-    ferrum::progress bar("prepare", n, show);
+    ferrum::progress bar("prepare", n, "stars", show);
     parallel_for_each_worker(
         n, {threads, 256, &bar},
         [&] {
