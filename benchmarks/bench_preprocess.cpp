@@ -111,7 +111,7 @@ synthetic_set simulate(std::size_t n, unsigned threads, std::size_t chunk_size =
     ferrum::sim::simulation_options o;
     o.seed = 271779;
     const ferrum::sim::rrlyrae_simulator sim(o);
-    ferrum::progress bar("simulate DR3-sized set", s.chunks.size());
+    ferrum::progress bar("simulate DR3-sized set", s.chunks.size(), "chunks");
     std::atomic<std::size_t> next{0}, done{0};
     auto work = [&](unsigned t) {
         for (std::size_t k; (k = next.fetch_add(1)) < s.chunks.size();) {

@@ -35,7 +35,7 @@ void append_number(std::string& s, T v) {
 
 // Rows like the archive's: per source, its G transits, then BP, then RP; numbers printed at full precision.
 void write_synthetic(const std::string& path, std::size_t rows) {
-    ferrum::progress bar("writing " + path + " (Mrows)", rows / 1000000);
+    ferrum::progress bar("writing " + path, rows / 1000000, "Mrows");
     ferrum::write_file_atomically(path, [&](std::ostream& out) {
         out << "source_id,transit_id,band,time,mag,flux,flux_error,flux_over_error,rejected_by_photometry,"
                "rejected_by_variability,other_flags,solution_id\n";

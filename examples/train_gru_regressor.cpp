@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     auto params = model.parameters();
     nn::adam<float> opt(nn::adam_options{5e-3});
 
-    ferrum::progress bar("epoch", epochs);
+    ferrum::progress bar("epoch", epochs, "epochs");
     for (std::size_t e = 1; e <= epochs; ++e) {
         double total = 0;
         for (std::size_t i = 0; i < n; i += batch) {

@@ -252,12 +252,16 @@ TEST_CASE("write_file_atomically refuses a read-only target and keeps the mode o
     fs::remove_all(dir);
 }
 
-TEST_CASE("progress formats an ETA and can be silenced", "[core]") {
-    CHECK(ferrum::progress::format_seconds(62) == "1:02");
-    CHECK(ferrum::progress::format_seconds(3725) == "1:02:05");
-    ferrum::progress quiet("epoch", 10, false);
+TEST_CASE("progress lines give the rate and the ETA with their units, and can be silenced", "[core]") {
+    CHECK(ferrum::progress::format_seconds(42.4) == "42 s");
+    CHECK(ferrum::progress::format_seconds(62) == "1 min 02 s");
+    CHECK(ferrum::progress::format_seconds(3725) == "1 h 02 min 05 s");
+    ferrum::progress quiet("epoch", 10, "epochs", false);
     CHECK_FALSE(quiet.enabled());
     quiet.update(5, "loss 1");  // prints nothing
+    // 4 of 10 epochs in 8 s: 0.5 epochs/s, 6 left take 12 s
+    CHECK(quiet.line(4, 8.0, "loss 1") == "epoch 4/10  loss 1  0.5 epochs/s  ETA 12 s");
+    CHECK(quiet.line(10, 125.0) == "epoch 10/10  0.08 epochs/s  elapsed 2 min 05 s");
 }
 
 // --- one of each: options, the thread pool, the standardiser, the hold-out, the type parser -------------

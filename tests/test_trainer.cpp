@@ -8,9 +8,13 @@
 #include <Eigen/Dense>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "scratch_files.hpp"
 
@@ -294,4 +298,47 @@ TEST_CASE("trainer_options: declared once, read strictly from JSON", "[trainer]"
     CHECK(field_of({{"batch_size", -1}}) == "batch_size");
     CHECK(field_of({{"batch_size", 2.5}}) == "batch_size");
     CHECK(field_of({{"shuffle", "yes"}}) == "shuffle");
+}
+
+TEST_CASE("the progress line says which loss is which and counts epochs per second", "[train][trainer]") {
+    using namespace ferrum::train;
+    epoch_record rec;
+    rec.epoch = 3;
+    rec.train_loss = 4.17;
+    rec.val_loss = 0.72;
+    training_history hist;
+    hist.best_val_loss = 0.7;
+    hist.best_epoch = 2;
+    CHECK(detail::epoch_progress_text(rec, hist, true) ==
+          "train loss 4.17 (fit weights + penalties)  val loss 0.72 (evaluation, no penalties)  best val loss 0.7 "
+          "at epoch 2");
+    CHECK(detail::epoch_progress_text(rec, hist, false) ==
+          "train loss 4.17 (fit weights + penalties)  (no validation set)  best train loss 0.7 at epoch 2");
+
+    // what fit prints on stderr: stderr goes to a scratch file for two epochs
+    const fs::path dir = ferrum_test::fresh_dir("ferrum_trainer_progress");
+    const fs::path log = dir / "stderr.txt";
+    linear_model m(50, 3, 1);
+    sgd opt{0.05};
+    auto o = quiet();
+    o.max_epochs = 2;
+    o.progress = true;
+    std::fflush(stderr);
+    const int saved = dup(2);
+    REQUIRE(saved >= 0);
+    const int file = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(file >= 0);
+    dup2(file, 2);
+    close(file);
+    fit(m, opt, iota(0, 40), iota(40, 50), o);
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    const std::string out = ferrum_test::slurp(log);
+    CHECK(out.find("epoch 1/2  train loss ") == 0);
+    CHECK(out.find(" epochs/s  ETA ") != std::string::npos);
+    CHECK(out.find("epoch 2/2  train loss ") != std::string::npos);
+    CHECK(out.find(" epochs/s  elapsed ") != std::string::npos);
+    CHECK(out.find(" s\n") != std::string::npos);  // durations in seconds, with their unit
+    fs::remove_all(dir);
 }

@@ -251,7 +251,7 @@ std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector
     const bool automatic = type == "auto";
     const rr_type fixed = automatic ? rr_type::unknown : parse_type(type);
     std::vector<rrl_ephemeris> out(curves.size());
-    ferrum::progress bar("period search (stars)", curves.size(), show);
+    ferrum::progress bar("period search", curves.size(), "stars", show);
     for (std::size_t i = 0; i < curves.size(); ++i) {
         rrl_ephemeris& e = out[i];
         try {
@@ -542,7 +542,8 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     gaia_epoch_reader reader(a.path("epoch-photometry"));
     prediction_counts n;
     catalogue_match m;
-    ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(expected) + ")", expected, show);
+    ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(expected) + ")", expected,
+                         "stars", show);
     std::vector<light_curve> curves;
     const auto flush = [&] {
         if (curves.empty()) return;

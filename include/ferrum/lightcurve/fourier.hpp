@@ -106,14 +106,15 @@ struct fourier_decomposition {
     /// The model magnitude at `phi` (any real phase; the series is 1-periodic).
     double operator()(double phi) const noexcept {
         double m = A0;
-        for (int k = 1; k <= order; ++k) m += amplitude[k - 1] * std::cos(two_pi * k * phi + phase[k - 1]);
+        for (int k = 1; k <= order; ++k)
+            m += amplitude[std::size_t(k - 1)] * std::cos(two_pi * k * phi + phase[std::size_t(k - 1)]);
         return m;
     }
 
     /// R_k1 = A_k / A_1 with its propagated uncertainty.
     measurement amplitude_ratio(int k) const {
         check(k);
-        const double a1 = amplitude[0], ak = amplitude[k - 1];
+        const double a1 = amplitude[0], ak = amplitude[std::size_t(k - 1)];
         if (!(a1 > 0)) throw value_error(who() + ": A1 is 0, amplitude ratios are undefined");
         const int i1 = 1, ik = 2 * k - 1;
         const double g1 = -ak / (a1 * a1), gk = 1.0 / a1;  // gradient wrt (A_1, A_k)
@@ -123,7 +124,7 @@ struct fourier_decomposition {
     measurement phase_difference(int k) const {
         check(k);
         const int i1 = 2, ik = 2 * k;
-        return {wrap_two_pi(phase[k - 1] - k * phase[0]), std::sqrt(quad(i1, ik, -double(k), 1.0))};
+        return {wrap_two_pi(phase[std::size_t(k - 1)] - k * phase[0]), std::sqrt(quad(i1, ik, -double(k), 1.0))};
     }
     measurement R21() const { return amplitude_ratio(2); }
     measurement R31() const { return amplitude_ratio(3); }
@@ -160,7 +161,7 @@ public:
             const double s = sqrt_w[i];
             X_(i, 0) = s;
             // cos/sin of k*theta by the angle-addition recurrence: one sincos per epoch instead of K.
-            const double c1 = std::cos(two_pi * phi[i]), s1 = std::sin(two_pi * phi[i]);
+            const double c1 = std::cos(two_pi * phi[std::size_t(i)]), s1 = std::sin(two_pi * phi[std::size_t(i)]);
             double ck = c1, sk = s1;
             for (int k = 1; k <= max_order; ++k) {
                 X_(i, 2 * k - 1) = s * ck;
@@ -169,7 +170,7 @@ public:
                 sk = sk * c1 + ck * s1;
                 ck = c;
             }
-            y_[i] = s * mag[i];
+            y_[i] = s * mag[std::size_t(i)];
         }
         qr_.compute(X_);
         qty_ = y_;
@@ -204,15 +205,15 @@ public:
         out.order = K;
         out.n = static_cast<std::size_t>(n_);
         out.A0 = beta[0];
-        out.amplitude.assign(K, 0.0);
-        out.phase.assign(K, 0.0);
+        out.amplitude.assign(std::size_t(K), 0.0);
+        out.phase.assign(std::size_t(K), 0.0);
         Eigen::MatrixXd J = Eigen::MatrixXd::Zero(p, p);
         J(0, 0) = 1.0;
         for (int k = 1; k <= K; ++k) {
             const double a = beta[2 * k - 1], b = beta[2 * k];
             const double A = std::hypot(a, b);
-            out.amplitude[k - 1] = A;
-            out.phase[k - 1] = wrap_two_pi(std::atan2(-b, a));
+            out.amplitude[std::size_t(k - 1)] = A;
+            out.phase[std::size_t(k - 1)] = wrap_two_pi(std::atan2(-b, a));
             if (A > 0) {
                 J(2 * k - 1, 2 * k - 1) = a / A;
                 J(2 * k - 1, 2 * k) = b / A;
@@ -306,7 +307,8 @@ inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const
     }
     best.covariance *= best.covariance_scale;
     for (int k = 1; k <= best.order; ++k)  // after scaling: 0 * inf would be NaN for a noise-free fit
-        if (!(best.amplitude[k - 1] > 0)) best.covariance(2 * k, 2 * k) = std::numeric_limits<double>::infinity();
+        if (!(best.amplitude[std::size_t(k - 1)] > 0))
+            best.covariance(2 * k, 2 * k) = std::numeric_limits<double>::infinity();
     return best;
 }
 

@@ -174,10 +174,10 @@ inline double power_from_sums(const trig_sums& s, int K, bool fit_mean, double c
     // Column j: kind (0 constant, 1 sin, 2 cos) and harmonic.
     std::array<int, pmax> kind{}, harm{};
     int p = 0;
-    if (fit_mean) kind[p] = 0, harm[p++] = 0;
+    if (fit_mean) kind[std::size_t(p)] = 0, harm[std::size_t(p++)] = 0;
     for (int k = 1; k <= K; ++k) {
-        kind[p] = 1, harm[p++] = k;
-        kind[p] = 2, harm[p++] = k;
+        kind[std::size_t(p)] = 1, harm[std::size_t(p++)] = k;
+        kind[std::size_t(p)] = 2, harm[std::size_t(p++)] = k;
     }
     auto cw = [&](int m) { return s.cw[std::size_t(m)]; };
     auto sw = [&](int m) { return m < 0 ? -s.sw[std::size_t(-m)] : s.sw[std::size_t(m)]; };

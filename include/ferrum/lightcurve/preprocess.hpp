@@ -239,7 +239,7 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
                                          Work&& work) {
     std::vector<preprocess_result> results(n);
     preprocessor probe(opt);  // validates the options once, on the calling thread
-    ferrum::progress bar(b.label, n, b.show_progress);
+    ferrum::progress bar(b.label, n, "curves", b.show_progress);
     parallel_for_each_worker(
         n, {b.threads, 64, &bar}, [&] { return preprocessor(opt); },
         [&](preprocessor& p, std::size_t i) {

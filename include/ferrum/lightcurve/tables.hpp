@@ -61,7 +61,7 @@ public:
     file_progress(const csv_reader& csv, bool enabled)
         : csv_(csv),
           total_(csv.file_size() >> 20),
-          bar_("reading " + csv.path() + " (MiB)", std::size_t(total_),
+          bar_("reading " + csv.path(), std::size_t(total_), "MiB",
                enabled && total_ >= 64 && progress_enabled_by_default()) {}
     void update() { bar_.update(std::size_t(std::min(csv_.bytes_consumed() >> 20, total_))); }
     void done() { bar_.update(std::size_t(total_)); }

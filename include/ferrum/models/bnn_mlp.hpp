@@ -370,7 +370,7 @@ private:
         std::mt19937_64 rng(t.seed * 7919 + 17);
         const auto folds = train::repeated_stratified_kfold(yt, K, 1, rng);
         std::vector<double> r, s, e;
-        progress bar("sigma calibration folds", K, t.progress);
+        progress bar("sigma calibration fold", K, "folds", t.progress);
         for (const auto& f : folds) {
             std::vector<std::size_t> tr;
             for (auto k : f.train) tr.push_back(train_idx[k]);

@@ -121,7 +121,7 @@ public:
         mc_ = o.mc_samples;
         nets_.clear();
         std::vector<giant_prediction> oof(n);
-        progress bar("parallax folds", o.folds, o.training.progress);
+        progress bar("parallax fold", o.folds, "folds", o.training.progress);
         for (std::size_t f = 0; f < o.folds; ++f) {
             std::vector<std::size_t> tr, te;
             for (std::size_t i = 0; i < n; ++i) (fold[i] == f ? te : tr).push_back(i);

@@ -261,11 +261,11 @@ inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type
         out.features.push_back(
             has_relation ? relations::feh_muraveva2025(type, fc.period, out.phi31_catalogue, out.a2_catalogue) : 0.0);
         if (opt.sequence == rrl_sequence::resampled) {
-            folded_curve g = fc;
-            if (!opt.use_period) g.period = 0.0;
+            folded_curve curve = fc;
+            if (!opt.use_period) curve.period = 0.0;
             preprocessor& p = type == rr_type::rrc ? c : ab;
             out.sequence.resize(2 * p.grid().size());
-            p(g, out.sequence.data());  // straight into the star's batch row
+            p(curve, out.sequence.data());  // straight into the star's batch row
         } else {
             out.sequence = raw_sequence(fc, opt.use_period, opt.max_raw_steps);
         }
@@ -294,7 +294,7 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
     struct preprocessors {
         preprocessor ab, c;
     };
-    ferrum::progress bar("prepare", n, show);
+    ferrum::progress bar("prepare", n, "stars", show);
     parallel_for_each_worker(
         n, {threads, 256, &bar},
         [&] {

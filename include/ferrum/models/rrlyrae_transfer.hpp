@@ -81,7 +81,7 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
     };
 
     std::vector<rrl_transfer_fold> out;
-    progress bar("leave-one-family-out", families.size() * groups.size(), opt.training.progress);
+    progress bar("leave-one-family-out", families.size() * groups.size(), "fits", opt.training.progress);
     std::size_t step = 0;
     for (std::size_t h = 0; h < families.size(); ++h) {
         rrl_transfer_fold fold;

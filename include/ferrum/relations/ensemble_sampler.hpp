@@ -79,7 +79,7 @@ ensemble_chain run_ensemble_sampler(LogProb&& log_prob, const std::vector<Eigen:
     const std::size_t total = options.burn_in + options.steps;
     const std::size_t half = W / 2;
     std::size_t accepted = 0;
-    progress bar("mcmc step", total, options.show_progress);
+    progress bar("mcmc step", total, "steps", options.show_progress);
     Eigen::VectorXd y(dim);
     for (std::size_t t = 0; t < total; ++t) {
         // Each half moves using the other half as its complementary ensemble, which keeps detailed balance

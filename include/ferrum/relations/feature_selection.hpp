@@ -221,7 +221,7 @@ feature_ranking sequential_feature_selection(const feature_table& X, const std::
     std::vector<std::string> order;
     std::vector<double> score, sd;
     const std::size_t steps = forward ? p : p - 1;
-    progress bar(forward ? "forward selection" : "backward selection", steps, options.show_progress);
+    progress bar(forward ? "forward selection" : "backward selection", steps, "steps", options.show_progress);
     for (std::size_t step = 0; step < steps; ++step) {
         double best = -std::numeric_limits<double>::infinity(), best_sd = 0.0;
         std::string pick;

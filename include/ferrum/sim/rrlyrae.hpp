@@ -886,7 +886,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
         std::size_t n_epochs = 0;
     };
     std::string vari = bulk ? detail::dr3_vari_rrlyrae_header() : vari_rrlyrae_header, labels = labels_header;
-    progress bar("simulate", n, w.progress);
+    progress bar("simulate", n, "stars", w.progress);
     write_file_atomically(out.epoch_photometry, [&](std::ostream& os) {
         std::optional<gzip_writer> gz;
         if (bulk) {

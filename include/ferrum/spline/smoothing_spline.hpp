@@ -347,8 +347,8 @@ private:
             std::size_t k1 = k + 1;
             while (k1 < n_in && x[at(k1)] - x[i0] <= tol) ++k1;
             if (k1 == k + 1) {
-                xs_.push_back(x[i0]);
-                ys_.push_back(y[i0]);
+                xs_.push_back(static_cast<Real>(x[i0]));
+                ys_.push_back(static_cast<Real>(y[i0]));
                 ws_.push_back(w.empty() ? Real(1) : Real(w[i0]));
             } else {
                 Real sw = 0, swx = 0, swy = 0;

@@ -121,7 +121,9 @@ public:
     bool ok() const noexcept { return static_cast<int>(status_) <= 0; }
     bool periodic() const noexcept { return periodic_; }
     /// The period (x_last - x_0 of the fit) of a periodic spline; 0 otherwise.
-    double period() const noexcept { return periodic_ ? t_[t_.size() - k_ - 1] - t_[k_] : 0.0; }
+    double period() const noexcept {
+        return periodic_ ? t_[t_.size() - std::size_t(k_) - 1] - t_[std::size_t(k_)] : 0.0;
+    }
 
 private:
     detail::spline_pieces pieces(int nu) const {
@@ -140,7 +142,7 @@ private:
                               (i == scalar_query ? std::string("x") : "x[" + std::to_string(i) + "]") + " = " +
                               std::to_string(x) + " is not finite");
         if (!periodic_) return x;
-        const double x0 = t_[k_];
+        const double x0 = t_[std::size_t(k_)];
         const double per = period();
         double r = std::fmod(x - x0, per);
         if (r < 0.0) r += per;

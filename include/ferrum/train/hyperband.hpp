@@ -183,9 +183,10 @@ hyperband_result hyperband(const search_space& space, Evaluate&& evaluate, const
     std::size_t total = 0;  // evaluations, for the progress line
     for (int s = s_max; s >= 0; --s) {
         const auto n = static_cast<std::size_t>(std::ceil(budget / opt.max_resource * std::pow(opt.eta, s) / (s + 1)));
-        for (int i = 0; i <= s; ++i) total += static_cast<std::size_t>(std::floor(n * std::pow(opt.eta, -i)));
+        for (int i = 0; i <= s; ++i)
+            total += static_cast<std::size_t>(std::floor(static_cast<double>(n) * std::pow(opt.eta, -i)));
     }
-    progress bar("hyperband", total, opt.progress);
+    progress bar("hyperband", total, "evaluations", opt.progress);
 
     std::mt19937_64 rng(opt.seed);
     hyperband_result result;
@@ -198,7 +199,7 @@ hyperband_result hyperband(const search_space& space, Evaluate&& evaluate, const
         for (std::size_t k = 0; k < n; ++k) live.emplace_back(next_id++, space.sample(rng));
 
         for (int i = 0; i <= s && !live.empty(); ++i) {
-            const auto n_i = static_cast<std::size_t>(std::floor(n * std::pow(opt.eta, -i)));
+            const auto n_i = static_cast<std::size_t>(std::floor(static_cast<double>(n) * std::pow(opt.eta, -i)));
             const double r_i = r * std::pow(opt.eta, i);
             live.resize(std::min(live.size(), n_i));
             std::vector<std::pair<double, std::size_t>> scored;
@@ -210,7 +211,8 @@ hyperband_result hyperband(const search_space& space, Evaluate&& evaluate, const
                 result.trials.push_back(std::move(t));
                 scored.emplace_back(score, k);
                 std::ostringstream extra;
-                extra << "bracket " << s << " round " << i << " resource " << r_i << " best " << result.best.score;
+                extra << "bracket " << s << " round " << i << " resource " << r_i << " best score "
+                      << result.best.score;
                 bar.update(++done, extra.str());
             }
             // keep the best floor(n_i / eta); ties keep the earlier-drawn configuration

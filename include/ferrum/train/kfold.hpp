@@ -157,7 +157,7 @@ std::vector<std::vector<double>> out_of_fold_predictions(const std::vector<fold>
                 throw value_error("out_of_fold_predictions: sample " + std::to_string(i) + " is in " +
                                   std::to_string(seen[r][i]) + " test folds of repetition " + std::to_string(r) +
                                   " (needs exactly 1)");
-    progress bar("fold", folds.size(), show_progress);
+    progress bar("fold", folds.size(), "folds", show_progress);
     for (std::size_t k = 0; k < folds.size(); ++k) {
         const auto& f = folds[k];
         const std::vector<double> pred = fit_predict(f);

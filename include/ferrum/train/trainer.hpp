@@ -185,6 +185,22 @@ struct has_state<Model, std::void_t<decltype(std::declval<Model&>().state_json()
                                     decltype(std::declval<Model&>().load_state_json(nlohmann::json{}))>>
     : std::true_type {};
 
+/// The trainer's progress fields for one epoch. The two losses are not the same quantity, so each says what
+/// it is: the training loss is the mean of the batches' losses during the epoch, with the fit weights, the
+/// L1/L2 penalties and dropout (what train_step returns); the validation loss is the model's evaluation
+/// loss (evaluation weights, no penalties, no dropout), the one early stopping compares.
+/// Without a validation set, the "validation" loss of the history is the training loss, and says so.
+inline std::string epoch_progress_text(const epoch_record& rec, const training_history& hist, bool validated) {
+    std::ostringstream s;
+    s.precision(5);
+    s << "train loss " << rec.train_loss << " (fit weights + penalties)";
+    if (validated)
+        s << "  val loss " << rec.val_loss << " (evaluation, no penalties)  best val loss " << hist.best_val_loss
+          << " at epoch " << hist.best_epoch;
+    else s << "  (no validation set)  best train loss " << hist.best_val_loss << " at epoch " << hist.best_epoch;
+    return s.str();
+}
+
 }  // namespace detail
 
 /// \brief Trains `model` with `optimizer` on the samples `train_idx`, validating on `val_idx`.
@@ -269,7 +285,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
 
     detail::sigint_guard sigint(opt.handle_sigint);
     const std::size_t batches = (order.size() + opt.batch_size - 1) / opt.batch_size;
-    progress bar("epoch", static_cast<std::size_t>(opt.max_epochs), opt.progress);
+    progress bar("epoch", static_cast<std::size_t>(opt.max_epochs), "epochs", opt.progress);
     nlohmann::json last_checkpoint = checkpoint_json(first_epoch - 1);
     std::vector<std::size_t> batch;
     batch.reserve(opt.batch_size);
@@ -330,11 +346,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
                 lr_wait = 0;
             }
         }
-        std::ostringstream extra;
-        extra.precision(5);
-        extra << "loss " << rec.train_loss << "  val " << rec.val_loss << "  best " << hist.best_val_loss << " @"
-              << hist.best_epoch;
-        bar.update(static_cast<std::size_t>(epoch), extra.str());
+        bar.update(static_cast<std::size_t>(epoch), detail::epoch_progress_text(rec, hist, !val_idx.empty()));
 
         last_checkpoint = checkpoint_json(epoch);
         if (!opt.checkpoint_path.empty() && epoch % opt.checkpoint_every == 0)

@@ -241,7 +241,7 @@ template <class Rows, class F>
 xt::xtensor<float, 2> gather_rows(const Rows& rows, const std::vector<std::size_t>& idx, std::size_t width, F&& f) {
     xt::xtensor<float, 2> t = xt::xtensor<float, 2>::from_shape({idx.size(), width});
     for (std::size_t k = 0; k < idx.size(); ++k)
-        for (std::size_t j = 0; j < width; ++j) t(k, j) = f(rows[idx[k]], j);
+        for (std::size_t j = 0; j < width; ++j) t(k, j) = static_cast<float>(f(rows[idx[k]], j));
     return t;
 }
 

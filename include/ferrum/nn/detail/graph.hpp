@@ -174,7 +174,8 @@ public:
         std::vector<xt::xarray<T>> out;
         if (input_gradients)
             for (const auto& n : nodes_)
-                if (n.kind == node_kind::input) out.push_back(gather(last_, &n - nodes_.data(), true));
+                if (n.kind == node_kind::input)
+                    out.push_back(gather(last_, static_cast<std::size_t>(&n - nodes_.data()), true));
         return out;
     }
 

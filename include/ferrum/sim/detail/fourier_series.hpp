@@ -63,7 +63,7 @@ inline series_summary summarize(const cosine_series& s, int grid = 256) {
     // a_k, b_k once, and cos/sin of the grid angle by rotation: the grid costs K multiply-adds per point
     const int K = s.order();
     std::vector<double> a(static_cast<std::size_t>(K)), b(static_cast<std::size_t>(K));
-    for (int k = 0; k < K; ++k) {
+    for (std::size_t k = 0; k < a.size(); ++k) {
         a[k] = s.amplitude[k] * std::cos(s.phase[k]);
         b[k] = s.amplitude[k] * std::sin(s.phase[k]);
     }
@@ -79,23 +79,24 @@ inline series_summary summarize(const cosine_series& s, int grid = 256) {
             st = std::sin(i * step);
         }
         double ck = ct, sk = st, v = 0.0;
-        for (int k = 0; k < K; ++k) {
+        for (std::size_t k = 0; k < a.size(); ++k) {
             v += a[k] * ck - b[k] * sk;
             const double c = ck * ct - sk * st;
             sk = sk * ct + ck * st;
             ck = c;
         }
-        m[i] = s.A0 + v;
+        m[std::size_t(i)] = s.A0 + v;
         flux += std::exp(-0.4 * 2.302585092994046 * v);  // 10^(-0.4 (m - A0)): well scaled
-        if (m[i] < m[imin]) imin = i;
-        if (m[i] > m[imax]) imax = i;
+        if (m[std::size_t(i)] < m[std::size_t(imin)]) imin = i;
+        if (m[std::size_t(i)] > m[std::size_t(imax)]) imax = i;
         const double c = ct * c1 - st * s1;
         st = st * c1 + ct * s1;
         ct = c;
     }
     // vertex of the parabola through the three grid points around an extremum: (offset, value)
     const auto refine = [&](int i) {
-        const double y0 = m[(i + grid - 1) % grid], y1 = m[i], y2 = m[(i + 1) % grid];
+        const double y0 = m[std::size_t((i + grid - 1) % grid)], y1 = m[std::size_t(i)],
+                     y2 = m[std::size_t((i + 1) % grid)];
         const double den = y0 - 2 * y1 + y2;
         const double d = den != 0 ? 0.5 * (y0 - y2) / den : 0.0;
         return std::pair<double, double>{d, y1 - 0.25 * (y0 - y2) * d};

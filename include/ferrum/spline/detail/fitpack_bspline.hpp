@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "ferrum/spline/detail/fitpack_index.hpp"
+
 namespace ferrum::detail {
 
 /// Degrees FITPACK supports (1..5); arrays of the basis are sized for the largest.
@@ -21,17 +23,17 @@ inline basis_values bspline_basis(const double* t, int k, double x, int l) noexc
     basis_values hh{};
     h[0] = 1.0;
     for (int j = 1; j <= k; ++j) {
-        for (int i = 0; i < j; ++i) hh[i] = h[i];
+        for (int i = 0; i < j; ++i) hh[ix(i)] = h[ix(i)];
         h[0] = 0.0;
         for (int i = 1; i <= j; ++i) {
             const double tli = t[l + i];
             const double tlj = t[l + i - j];
             if (tli != tlj) {
-                const double f = hh[i - 1] / (tli - tlj);
-                h[i - 1] += f * (tli - x);
-                h[i] = f * (x - tlj);
+                const double f = hh[ix(i - 1)] / (tli - tlj);
+                h[ix(i - 1)] += f * (tli - x);
+                h[ix(i)] = f * (x - tlj);
             } else {
-                h[i] = 0.0;
+                h[ix(i)] = 0.0;
             }
         }
     }
@@ -43,13 +45,13 @@ inline basis_values bspline_basis(const double* t, int k, double x, int l) noexc
 inline int knot_interval(const std::vector<double>& t, int k, double x) noexcept {
     const int n = static_cast<int>(t.size());
     int lo = k, hi = n - k - 2;
-    if (x < t[lo + 1]) return lo;
-    if (x >= t[hi]) return hi;
+    if (x < t[ix(lo + 1)]) return lo;
+    if (x >= t[ix(hi)]) return hi;
     // Bisection keeping t[lo] <= x < t[hi]; with coincident knots it ends at the last t[l] <= x, as
     // FITPACK's linear search does.
     while (hi - lo > 1) {
         const int mid = (lo + hi) / 2;
-        if (x >= t[mid]) lo = mid;
+        if (x >= t[ix(mid)]) lo = mid;
         else hi = mid;
     }
     return lo;
@@ -60,7 +62,7 @@ inline double spline_value(const std::vector<double>& t, const std::vector<doubl
     const int l = knot_interval(t, k, x);
     const basis_values h = bspline_basis(t.data(), k, x, l);
     double sp = 0.0;
-    for (int j = 0; j <= k; ++j) sp += c[static_cast<std::size_t>(l - k + j)] * h[j];
+    for (int j = 0; j <= k; ++j) sp += c[ix(l - k + j)] * h[ix(j)];
     return sp;
 }
 
@@ -80,8 +82,8 @@ inline spline_pieces differentiate(spline_pieces s, int nu) {
         const int nc = n - k - 1;
         std::vector<double> c(static_cast<std::size_t>(nc - 1));
         for (int i = 0; i + 1 < nc; ++i) {
-            const double dt = s.t[i + k + 1] - s.t[i + 1];
-            c[i] = dt != 0.0 ? k * (s.c[i + 1] - s.c[i]) / dt : 0.0;
+            const double dt = s.t[ix(i + k + 1)] - s.t[ix(i + 1)];
+            c[ix(i)] = dt != 0.0 ? k * (s.c[ix(i + 1)] - s.c[ix(i)]) / dt : 0.0;
         }
         s.t = std::vector<double>(s.t.begin() + 1, s.t.end() - 1);
         s.c = std::move(c);

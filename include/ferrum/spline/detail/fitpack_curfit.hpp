@@ -30,7 +30,7 @@ inline void place_interpolation_knots(const curve_data& d, knot_state& st) {
     const int k = d.k;
     const int k3 = k / 2;
     for (int l = 0; l < m - k - 1; ++l) {
-        st.t[k + 1 + l] = (k % 2 == 0) ? (d.x[k3 + 1 + l] + d.x[k3 + l]) * 0.5 : d.x[k3 + 1 + l];
+        st.t[ix(k + 1 + l)] = (k % 2 == 0) ? (d.x[ix(k3 + 1 + l)] + d.x[ix(k3 + l)]) * 0.5 : d.x[ix(k3 + 1 + l)];
     }
 }
 
@@ -57,9 +57,9 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
     bool resume = false;
     if (s > 0.0) {
         if (iopt != 0 && n != nmin) {
-            fp0 = st.fpint[n - 1];
-            fpold = st.fpint[n - 2];
-            nplus = st.nrdata[n - 1];
+            fp0 = st.fpint[ix(n - 1)];
+            fpold = st.fpint[ix(n - 2)];
+            nplus = st.nrdata[ix(n - 1)];
             resume = fp0 > s;
         }
         if (!resume) {
@@ -78,7 +78,7 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
     }
 
     // Part 1: least-squares splines on growing knot sets until fp <= s.
-    std::vector<double> q(static_cast<std::size_t>(m) * k1);  // B-spline values per data point
+    std::vector<double> q(ix(m) * ix(k1));  // B-spline values per data point
     std::vector<double> z;
     band_matrix a;
     double fpms = 0.0;
@@ -88,8 +88,8 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         int nrint = n - nmin + 1;
         nk1 = n - k1;
         for (int j = 0; j < k1; ++j) {
-            st.t[j] = d.xb;
-            st.t[n - 1 - j] = d.xe;
+            st.t[ix(j)] = d.xb;
+            st.t[ix(n - 1 - j)] = d.xe;
         }
         // Rotate the weighted observation rows one by one into the triangle a (bandwidth k+1).
         double fp = 0.0;
@@ -99,27 +99,27 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         for (int it = 0; it < m; ++it) {
             const double xi = x[it], wi = w[it];
             double yi = y[it] * wi;
-            while (!(xi < st.t[l + 1] || l == nk1 - 1)) ++l;
+            while (!(xi < st.t[ix(l + 1)] || l == nk1 - 1)) ++l;
             basis_values h = bspline_basis(st.t.data(), k, xi, l);
             for (int i = 0; i < k1; ++i) {
-                q[static_cast<std::size_t>(it) * k1 + i] = h[i];
-                h[i] *= wi;
+                q[ix(it) * ix(k1) + ix(i)] = h[ix(i)];
+                h[ix(i)] *= wi;
             }
             for (int i = 0; i < k1; ++i) {
                 const int r = l - k + i;
-                const double piv = h[i];
+                const double piv = h[ix(i)];
                 if (piv == 0.0) continue;
                 const givens_rotation g = make_givens(piv, a(r, 0));
-                rotate(g, yi, z[r]);
+                rotate(g, yi, z[ix(r)]);
                 if (i == k) break;
-                for (int i1 = i + 1; i1 < k1; ++i1) rotate(g, h[i1], a(r, i1 - i));
+                for (int i1 = i + 1; i1 < k1; ++i1) rotate(g, h[ix(i1)], a(r, i1 - i));
             }
             fp += yi * yi;
         }
         if (ier == ier_polynomial) fp0 = fp;
-        st.fpint[n - 1] = fp0;
-        st.fpint[n - 2] = fpold;
-        st.nrdata[n - 1] = nplus;
+        st.fpint[ix(n - 1)] = fp0;
+        st.fpint[ix(n - 2)] = fpold;
+        st.nrdata[ix(n - 1)] = nplus;
         const std::vector<double> c = back_substitute(a, z, nk1, k1);
         std::copy(c.begin(), c.end(), st.c.begin());
         st.fp = fp;
@@ -140,7 +140,7 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         int ll = k2;
         bool fresh = false;
         for (int it = 0; it < m; ++it) {
-            if (x[it] >= st.t[ll - 1] && ll <= nk1) {
+            if (x[it] >= st.t[ix(ll - 1)] && ll <= nk1) {
                 fresh = true;
                 ++ll;
             }
@@ -149,12 +149,12 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
             fpart += term;
             if (!fresh) continue;
             const double store = term * 0.5;
-            st.fpint[i - 1] = fpart - store;
+            st.fpint[ix(i - 1)] = fpart - store;
             ++i;
             fpart = store;
             fresh = false;
         }
-        st.fpint[nrint - 1] = fpart;
+        st.fpint[ix(nrint - 1)] = fpart;
         for (int added = 1; added <= nplus; ++added) {
             add_knot(x, st, nrint);
             if (n == nmax) {  // as many knots as interpolation needs: place them there and restart
@@ -181,18 +181,18 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
             for (int j = 0; j < k1; ++j) g(i, j) = a(i, j);
         double h[7];
         for (int it = 1; it <= n8; ++it) {
-            for (int i = 0; i < k2; ++i) h[i] = b(it - 1, i) * pinv;
+            for (int i = 0; i < k2; ++i) h[ix(i)] = b(it - 1, i) * pinv;
             double yi = 0.0;
             for (int j = it; j <= nk1; ++j) {
                 const givens_rotation gr = make_givens(h[0], g(j - 1, 0));
-                rotate(gr, yi, cz[j - 1]);
+                rotate(gr, yi, cz[ix(j - 1)]);
                 if (j == nk1) break;
                 const int i2 = j > n8 ? nk1 - j : k1;
                 for (int i = 1; i <= i2; ++i) {
-                    rotate(gr, h[i], g(j - 1, i));
-                    h[i - 1] = h[i];
+                    rotate(gr, h[ix(i)], g(j - 1, i));
+                    h[ix(i - 1)] = h[ix(i)];
                 }
-                h[i2] = 0.0;
+                h[ix(i2)] = 0.0;
             }
         }
         const std::vector<double> c = back_substitute(g, cz, nk1, k2);
@@ -200,7 +200,7 @@ inline void fpcurf(const curve_data& d, int iopt, int nest, knot_state& st) {
         double fp = 0.0;
         int ll = k2;
         for (int it = 0; it < m; ++it) {
-            if (x[it] >= st.t[ll - 1] && ll <= nk1) ++ll;
+            if (x[it] >= st.t[ix(ll - 1)] && ll <= nk1) ++ll;
             const double r = w[it] * (fitted_value(st.c, q, it, ll - k2, k1) - y[it]);
             fp += r * r;
         }

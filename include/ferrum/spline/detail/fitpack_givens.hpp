@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "ferrum/spline/detail/fitpack_index.hpp"
+
 namespace ferrum::detail {
 
 /// Row-major rows x width storage, zero-initialised: row i holds the band entries a(i, i..i+width-1)
@@ -60,12 +62,12 @@ inline void rotate(const givens_rotation& g, double& a, double& b) noexcept {
 /// hold the band (fpback).
 inline std::vector<double> back_substitute(const band_matrix& a, const std::vector<double>& z, int n, int bw) {
     std::vector<double> c(z.begin(), z.begin() + n);
-    c[n - 1] = z[n - 1] / a(n - 1, 0);
+    c[ix(n - 1)] = z[ix(n - 1)] / a(n - 1, 0);
     for (int i = n - 2; i >= 0; --i) {
-        double store = z[i];
+        double store = z[ix(i)];
         const int i1 = std::min(bw - 1, n - 1 - i);
-        for (int l = 1; l <= i1; ++l) store -= c[i + l] * a(i, l);
-        c[i] = store / a(i, 0);
+        for (int l = 1; l <= i1; ++l) store -= c[ix(i + l)] * a(i, l);
+        c[ix(i)] = store / a(i, 0);
     }
     return c;
 }
@@ -80,41 +82,41 @@ inline std::vector<double> back_substitute_periodic(const band_matrix& a, const 
     // The last k unknowns from the k x k triangle in the border.
     int l = n;
     for (int i = 1; i <= k; ++i) {
-        double store = z[l - 1];
+        double store = z[ix(l - 1)];
         const int j = k + 2 - i;
         if (i != 1) {
             int l0 = l;
             for (int l1 = j; l1 <= k; ++l1) {
                 ++l0;
-                store -= c[l0 - 1] * b(l - 1, l1 - 1);
+                store -= c[ix(l0 - 1)] * b(l - 1, l1 - 1);
             }
         }
-        c[l - 1] = store / b(l - 1, j - 2);
+        c[ix(l - 1)] = store / b(l - 1, j - 2);
         --l;
         if (l == 0) return c;
     }
     // Remove the border's contribution, then back-substitute through the band.
     for (int i = 1; i <= n2; ++i) {
-        double store = z[i - 1];
+        double store = z[ix(i - 1)];
         int ll = n2;
         for (int j = 1; j <= k; ++j) {
             ++ll;
-            store -= c[ll - 1] * b(i - 1, j - 1);
+            store -= c[ix(ll - 1)] * b(i - 1, j - 1);
         }
-        c[i - 1] = store;
+        c[ix(i - 1)] = store;
     }
     int i = n2;
-    c[i - 1] /= a(i - 1, 0);
+    c[ix(i - 1)] /= a(i - 1, 0);
     for (int j = 2; j <= n2; ++j) {
         --i;
-        double store = c[i - 1];
+        double store = c[ix(i - 1)];
         const int i1 = j <= k ? j - 1 : k;
         int ll = i;
         for (int l0 = 1; l0 <= i1; ++l0) {
             ++ll;
-            store -= c[ll - 1] * a(i - 1, l0);
+            store -= c[ix(ll - 1)] * a(i - 1, l0);
         }
-        c[i - 1] = store / a(i - 1, 0);
+        c[ix(i - 1)] = store / a(i - 1, 0);
     }
     return c;
 }

@@ -40,21 +40,21 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
 
     // Interpolation with odd k and s = 0 drops one band column; k = 1 is then the broken line itself.
     const auto place_interpolation = [&]() -> bool {
-        for (int i = 2; i <= m1; ++i) st.t[i + k - 1] = (k % 2 == 0) ? (x[i - 1] + x[i - 2]) * 0.5 : x[i - 1];
+        for (int i = 2; i <= m1; ++i) st.t[ix(i + k - 1)] = (k % 2 == 0) ? (x[i - 1] + x[i - 2]) * 0.5 : x[i - 1];
         if (k % 2 == 0 || s > 0.0) return false;
         kk = k - 1;
         kk1 = k;
         if (kk > 0) return false;
-        st.t[0] = st.t[m - 1] - per;
+        st.t[0] = st.t[ix(m - 1)] - per;
         st.t[1] = x[0];
-        st.t[m] = x[m - 1];
-        st.t[m + 1] = st.t[2] + per;
-        for (int i = 0; i < m1; ++i) st.c[i] = y[i];
-        st.c[m - 1] = st.c[0];
+        st.t[ix(m)] = x[m - 1];
+        st.t[ix(m + 1)] = st.t[2] + per;
+        for (int i = 0; i < m1; ++i) st.c[ix(i)] = y[i];
+        st.c[ix(m - 1)] = st.c[0];
         st.fp = 0.0;
-        st.fpint[n - 1] = 0.0;
-        st.fpint[n - 2] = 0.0;
-        st.nrdata[n - 1] = 0;
+        st.fpint[ix(n - 1)] = 0.0;
+        st.fpint[ix(n - 2)] = 0.0;
+        st.nrdata[ix(n - 1)] = 0;
         ier = ier_interpolating;
         return true;
     };
@@ -72,15 +72,15 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         if (fp0 - s < acc || nmax == nmin) {
             ier = ier_polynomial;
             for (int i = 1; i <= k1; ++i) {
-                st.t[i - 1] = x[0] - (k1 - i) * per;
-                st.c[i - 1] = c1;
-                st.t[i + k1 - 1] = x[m - 1] + (i - 1) * per;
+                st.t[ix(i - 1)] = x[0] - (k1 - i) * per;
+                st.c[ix(i - 1)] = c1;
+                st.t[ix(i + k1 - 1)] = x[m - 1] + (i - 1) * per;
             }
             n = nmin;
             st.fp = fp0;
-            st.fpint[n - 1] = fp0;
-            st.fpint[n - 2] = 0.0;
-            st.nrdata[n - 1] = 0;
+            st.fpint[ix(n - 1)] = fp0;
+            st.fpint[ix(n - 2)] = 0.0;
+            st.nrdata[ix(n - 1)] = 0;
             return;
         }
         fpold = fp0;
@@ -91,7 +91,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         nplus = 1;
         n = nmin + 1;
         const int mm = (m + 1) / 2;
-        st.t[k2 - 1] = x[mm - 1];
+        st.t[ix(k2 - 1)] = x[mm - 1];
         st.nrdata[0] = mm - 2;
         st.nrdata[1] = m1 - mm;
     } else {
@@ -104,7 +104,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
     }
 
     // Part 1: least-squares periodic splines on growing knot sets until fp <= s.
-    std::vector<double> q(static_cast<std::size_t>(m) * k1);
+    std::vector<double> q(ix(m) * ix(k1));
     std::vector<double> z;
     band_matrix a1, a2;
     double fpms = 0.0;
@@ -113,11 +113,11 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         int nrint = n - nmin + 1;
         const int nk1 = n - k1;
         const int nk2 = nk1 + 1;
-        st.t[k1 - 1] = x[0];
-        st.t[nk2 - 1] = x[m - 1];
+        st.t[ix(k1 - 1)] = x[0];
+        st.t[ix(nk2 - 1)] = x[m - 1];
         for (int j = 1; j <= k; ++j) {
-            st.t[nk2 + j - 1] = st.t[k1 + j - 1] + per;
-            st.t[k1 - j - 1] = st.t[nk2 - j - 1] - per;
+            st.t[ix(nk2 + j - 1)] = st.t[ix(k1 + j - 1)] + per;
+            st.t[ix(k1 - j - 1)] = st.t[ix(nk2 - j - 1)] - per;
         }
         // Rows whose B-splines wrap round (touch the last k coefficients, equal to the first k)
         // are split into a band part h1 and a border part h2 (Dierckx eq. 6.13).
@@ -133,26 +133,26 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         for (int it = 1; it <= m1; ++it) {
             const double xi = x[it - 1], wi = w[it - 1];
             double yi = y[it - 1] * wi;
-            while (xi >= st.t[l]) ++l;
+            while (xi >= st.t[ix(l)]) ++l;
             basis_values h = bspline_basis(st.t.data(), k, xi, l - 1);
             for (int i = 0; i < k1; ++i) {
-                q[static_cast<std::size_t>(it - 1) * k1 + i] = h[i];
-                h[i] *= wi;
+                q[ix(it - 1) * ix(k1) + ix(i)] = h[ix(i)];
+                h[ix(i)] *= wi;
             }
             const int l5 = l - k1;
             if (l5 < n10) {
                 int j = l5;
                 for (int i = 1; i <= kk1; ++i) {
                     ++j;
-                    const double piv = h[i - 1];
+                    const double piv = h[ix(i - 1)];
                     if (piv == 0.0) continue;
                     const givens_rotation g = make_givens(piv, a1(j - 1, 0));
-                    rotate(g, yi, z[j - 1]);
+                    rotate(g, yi, z[ix(j - 1)]);
                     if (i == kk1) break;
                     int i2 = 1;
                     for (int i1 = i + 1; i1 <= kk1; ++i1) {
                         ++i2;
-                        rotate(g, h[i1 - 1], a1(j - 1, i2 - 1));
+                        rotate(g, h[ix(i1 - 1)], a1(j - 1, i2 - 1));
                     }
                 }
                 fp += yi * yi;
@@ -180,11 +180,11 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
                 while (true) {
                     const int l1 = l0 - kk;
                     if (l1 <= 0) {
-                        h2[l0 - 1] += h[i - 1];
+                        h2[l0 - 1] += h[ix(i - 1)];
                         break;
                     }
                     if (l1 <= n10) {
-                        h1[l1 - 1] = h[i - 1];
+                        h1[l1 - 1] = h[ix(i - 1)];
                         break;
                     }
                     l0 = l1 - n10;
@@ -199,7 +199,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
                         continue;
                     }
                     const givens_rotation g = make_givens(piv, a1(jj - 1, 0));
-                    rotate(g, yi, z[jj - 1]);
+                    rotate(g, yi, z[ix(jj - 1)]);
                     for (int i = 1; i <= kk; ++i) rotate(g, h2[i - 1], a2(jj - 1, i - 1));
                     if (jj == n10) break;
                     const int i2 = std::min(n10 - jj, kk);
@@ -218,19 +218,19 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
                 const double piv = h2[jj - 1];
                 if (piv == 0.0) continue;
                 const givens_rotation g = make_givens(piv, a2(ij - 1, jj - 1));
-                rotate(g, yi, z[ij - 1]);
+                rotate(g, yi, z[ix(ij - 1)]);
                 if (jj == kk) break;
                 for (int i = jj + 1; i <= kk; ++i) rotate(g, h2[i - 1], a2(ij - 1, i - 1));
             }
             fp += yi * yi;
         }
-        st.fpint[n - 1] = fp0;
-        st.fpint[n - 2] = fpold;
-        st.nrdata[n - 1] = nplus;
+        st.fpint[ix(n - 1)] = fp0;
+        st.fpint[ix(n - 2)] = fpold;
+        st.nrdata[ix(n - 1)] = nplus;
         {
             const std::vector<double> c = back_substitute_periodic(a1, a2, z, n7, kk);
             std::copy(c.begin(), c.end(), st.c.begin());
-            for (int i = 0; i < k; ++i) st.c[n7 + i] = st.c[i];
+            for (int i = 0; i < k; ++i) st.c[ix(n7 + i)] = st.c[ix(i)];
         }
         st.fp = fp;
         fpms = fp - s;
@@ -245,7 +245,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
         l = k1;
         bool fresh = false;
         for (int it = 1; it <= m1; ++it) {
-            if (x[it - 1] >= st.t[l - 1]) {
+            if (x[it - 1] >= st.t[ix(l - 1)]) {
                 fresh = true;
                 ++l;
             }
@@ -254,17 +254,17 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
             fpart += term;
             if (!fresh) continue;
             if (l <= k2) {
-                st.fpint[nrint - 1] = term;
+                st.fpint[ix(nrint - 1)] = term;
                 fresh = false;
                 continue;
             }
             const double store = term * 0.5;
-            st.fpint[i - 1] = fpart - store;
+            st.fpint[ix(i - 1)] = fpart - store;
             ++i;
             fpart = store;
             fresh = false;
         }
-        st.fpint[nrint - 1] += fpart;
+        st.fpint[ix(nrint - 1)] += fpart;
         for (int added = 1; added <= nplus; ++added) {
             add_knot(x, st, nrint);
             if (n == nmax) {
@@ -359,7 +359,7 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
             if (n11 > 0) {
                 for (int j = l; j <= n11; ++j) {
                     const givens_rotation g = make_givens(h1[0], g1(j - 1, 0));
-                    rotate(g, yi, c[j - 1]);
+                    rotate(g, yi, c[ix(j - 1)]);
                     for (int i = 1; i <= k1; ++i) rotate(g, h2[i - 1], g2(j - 1, i - 1));
                     if (j == n11) break;
                     const int i2 = std::min(n11 - j, k1);
@@ -376,18 +376,18 @@ inline void fpperi(const curve_data& d, int nest, knot_state& st) {
                 const int ij = n11 + j;
                 if (ij <= 0) continue;
                 const givens_rotation g = make_givens(h2[j - 1], g2(ij - 1, j - 1));
-                rotate(g, yi, c[ij - 1]);
+                rotate(g, yi, c[ix(ij - 1)]);
                 if (j == k1) break;
                 for (int i = j + 1; i <= k1; ++i) rotate(g, h2[i - 1], g2(ij - 1, i - 1));
             }
         }
         const std::vector<double> cc = back_substitute_periodic(g1, g2, c, n7, k1);
         std::copy(cc.begin(), cc.end(), st.c.begin());
-        for (int i = 0; i < k; ++i) st.c[n7 + i] = st.c[i];
+        for (int i = 0; i < k; ++i) st.c[ix(n7 + i)] = st.c[ix(i)];
         double fp = 0.0;
         int l = k1;
         for (int it = 1; it <= m1; ++it) {
-            if (x[it - 1] >= st.t[l - 1]) ++l;
+            if (x[it - 1] >= st.t[ix(l - 1)]) ++l;
             const double r = w[it - 1] * (fitted_value(st.c, q, it - 1, l - k2, k1) - y[it - 1]);
             fp += r * r;
         }

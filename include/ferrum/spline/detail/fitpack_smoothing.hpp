@@ -29,14 +29,14 @@ enum fitpack_ier : int {
 inline band_matrix derivative_jumps(const std::vector<double>& t, int n, int k) {
     const int k1 = k + 1, k2 = k + 2;
     const int nk1 = n - k1;
-    const double fac = static_cast<double>(nk1 - k) / (t[nk1] - t[k1 - 1]);
+    const double fac = static_cast<double>(nk1 - k) / (t[ix(nk1)] - t[ix(k1 - 1)]);
     band_matrix b(std::max(nk1 - k1, 1), k2);
     double h[12];
     for (int l = k2; l <= nk1; ++l) {  // 1-based knot index as in Dierckx's eq. 5.9
         const int lmk = l - k1;
         for (int j = 1; j <= k1; ++j) {
-            h[j - 1] = t[l - 1] - t[l + j - k2 - 1];
-            h[j + k1 - 1] = t[l - 1] - t[l + j - 1];
+            h[j - 1] = t[ix(l - 1)] - t[ix(l + j - k2 - 1)];
+            h[j + k1 - 1] = t[ix(l - 1)] - t[ix(l + j - 1)];
         }
         int lp = lmk;
         for (int j = 1; j <= k2; ++j) {
@@ -46,7 +46,7 @@ inline band_matrix derivative_jumps(const std::vector<double>& t, int n, int k) 
                 ++jk;
                 prod = prod * h[jk - 1] * fac;
             }
-            b(lmk - 1, j - 1) = (t[lp + k1 - 1] - t[lp - 1]) / prod;
+            b(lmk - 1, j - 1) = (t[ix(lp + k1 - 1)] - t[ix(lp - 1)]) / prod;
             ++lp;
         }
     }
@@ -77,10 +77,10 @@ inline void add_knot(const double* x, knot_state& st, int& nrint) {
     int jbegin = 1, number = 0, maxpt = 0, maxbeg = 0;
     bool found = false;
     for (int j = 1; j <= nrint; ++j) {
-        const int jpoint = st.nrdata[j - 1];
-        if (fpmax < st.fpint[j - 1] && jpoint != 0) {
+        const int jpoint = st.nrdata[ix(j - 1)];
+        if (fpmax < st.fpint[ix(j - 1)] && jpoint != 0) {
             found = true;
-            fpmax = st.fpint[j - 1];
+            fpmax = st.fpint[ix(j - 1)];
             number = j;
             maxpt = jpoint;
             maxbeg = jbegin;
@@ -93,16 +93,16 @@ inline void add_knot(const double* x, knot_state& st, int& nrint) {
         const int next = number + 1;
         for (int j = next; j <= nrint; ++j) {  // shift the later intervals up by one
             const int jj = next + nrint - j;
-            st.fpint[jj] = st.fpint[jj - 1];
-            st.nrdata[jj] = st.nrdata[jj - 1];
-            st.t[jj + k] = st.t[jj + k - 1];
+            st.fpint[ix(jj)] = st.fpint[ix(jj - 1)];
+            st.nrdata[ix(jj)] = st.nrdata[ix(jj - 1)];
+            st.t[ix(jj + k)] = st.t[ix(jj + k - 1)];
         }
-        st.nrdata[number - 1] = ihalf - 1;
-        st.nrdata[next - 1] = maxpt - ihalf;
+        st.nrdata[ix(number - 1)] = ihalf - 1;
+        st.nrdata[ix(next - 1)] = maxpt - ihalf;
         const double am = maxpt;
-        st.fpint[number - 1] = fpmax * st.nrdata[number - 1] / am;
-        st.fpint[next - 1] = fpmax * st.nrdata[next - 1] / am;
-        st.t[next + k - 1] = x[nrx - 1];
+        st.fpint[ix(number - 1)] = fpmax * st.nrdata[ix(number - 1)] / am;
+        st.fpint[ix(next - 1)] = fpmax * st.nrdata[ix(next - 1)] / am;
+        st.t[ix(next + k - 1)] = x[nrx - 1];
     }
     ++st.n;
     ++nrint;
@@ -135,7 +135,7 @@ inline trial_verdict judge_trial(double fpms, double acc, int n, int nmax, int n
 inline double fitted_value(const std::vector<double>& c, const std::vector<double>& q, int it, int first,
                            int k1) noexcept {
     double term = 0.0;
-    for (int j = 0; j < k1; ++j) term += c[first + j] * q[static_cast<std::size_t>(it) * k1 + j];
+    for (int j = 0; j < k1; ++j) term += c[ix(first + j)] * q[ix(it) * ix(k1) + ix(j)];
     return term;
 }
 
