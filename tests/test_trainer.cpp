@@ -309,10 +309,10 @@ TEST_CASE("the progress line says which loss is which and counts epochs per seco
     training_history hist;
     hist.best_val_loss = 0.7;
     hist.best_epoch = 2;
-    CHECK(detail::epoch_progress_text(rec, hist, true) ==
+    CHECK(ferrum::train::detail::epoch_progress_text(rec, hist, true) ==
           "train loss 4.17 (fit weights + penalties)  val loss 0.72 (evaluation, no penalties)  best val loss 0.7 "
           "at epoch 2");
-    CHECK(detail::epoch_progress_text(rec, hist, false) ==
+    CHECK(ferrum::train::detail::epoch_progress_text(rec, hist, false) ==
           "train loss 4.17 (fit weights + penalties)  (no validation set)  best train loss 0.7 at epoch 2");
 
     // what fit prints on stderr: stderr goes to a scratch file for two epochs
