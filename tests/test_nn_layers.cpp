@@ -265,7 +265,8 @@ TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
     xt::xtensor<float, 2> c = xt::cast<float>(random_tensor<2>({20, 1}));
     std::vector<std::vector<float>> grads;
     std::vector<float> outputs;
-    for (std::size_t threads : {1, 2, 3}) {
+    CHECK(m.num_threads() == 0);  // the default: the hardware's cores (issue #15 item 6)
+    for (std::size_t threads : {1, 2, 3, 0}) {
         m.set_num_threads(threads);
         for (std::size_t i = 0; i < m.num_layers(); ++i)
             if (auto* d = nn::get_if<nn::dropout<float>>(&m.layer(i))) d->set_draw(0);
@@ -279,8 +280,10 @@ TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
     }
     CHECK(grads[0] == grads[1]);
     CHECK(grads[0] == grads[2]);
+    CHECK(grads[0] == grads[3]);
     CHECK(outputs[0] == outputs[1]);
     CHECK(outputs[0] == outputs[2]);
+    CHECK(outputs[0] == outputs[3]);
 }
 
 TEST_CASE("dropout: inverted scaling, rate, inference identity, MC sampling", "[nn][dropout]") {

@@ -89,7 +89,7 @@ const cli::program& program() {
            cli::text("label-column", "the catalogue's [Fe/H] column", "feh"),
            cli::text("error-column", "the catalogue's label-error column, or none", "feh_error")}}},
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
-         cli::count("threads", "worker threads", "2").range(1, 1024)}};
+         cli::count("threads", "worker threads (default: all cores; results do not depend on it)").range(1, 1024)}};
     return p;
 }
 
@@ -253,7 +253,7 @@ int cmd_train(const args& a) {
     const std::string out = a.path("out");
     const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
     const auto seed = std::uint64_t(a.count("seed"));
-    const auto threads = unsigned(a.count("threads"));
+    const auto threads = a.has("threads") ? unsigned(a.count("threads")) : 0u;  // 0: all cores
     if (model == "ua_csnet") {
         if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
         const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true, {"feh"});
@@ -388,7 +388,7 @@ int cmd_predict(const args& a) {
     auto m = models::ua_csnet::from_json(doc, path);
     if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
     const auto xp = read_xp(a);
-    const auto p = m.predict(xp.pixels, unsigned(a.count("threads")));
+    const auto p = m.predict(xp.pixels, a.has("threads") ? unsigned(a.count("threads")) : 0u);
     std::string text = header;
     for (std::size_t i = 0; i < p.size(); ++i) {
         const bool ok = std::isfinite(p[i].value) && std::isfinite(p[i].sigma);

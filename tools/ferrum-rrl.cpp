@@ -192,7 +192,7 @@ const cli::program& program() {
                 cli::text("title", "plot title", "")},
                label_options())}},
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
-         cli::count("threads", "threads (default 2; simulate: all cores)").range(1, 1024)},
+         cli::count("threads", "worker threads (default: all cores; results do not depend on it)").range(1, 1024)},
         "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
         "architecture is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs);\n"
         "unknown fields are refused:\n" +
@@ -856,7 +856,7 @@ std::string default_model_path() {
 int predict_stars(const args& a, std::optional<shard_spec> shard) {
     const std::string mp = a.has("model") ? a.path("model") : default_model_path(), out = a.path("out");
     if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
-    const unsigned threads = threads_or(a, 2);
+    const unsigned threads = threads_or(a, 0);
     const std::size_t mc = a.count("mc-samples");
     const auto seed = std::uint64_t(a.count("seed"));
     std::vector<std::string> shard_inputs;
@@ -986,11 +986,11 @@ int cmd_merge(const args& a) {
 
 int cmd_classical(const args& a) {
     if (a.has("epoch-photometry")) {
-        stream_archive_to_file(a, {}, threads_or(a, 2), a.count("batch"), "ferrum-rrl classical",
+        stream_archive_to_file(a, {}, threads_or(a, 0), a.count("batch"), "ferrum-rrl classical",
                                [](const std::vector<rrl_star_input>& stars) { return classical_feh(stars); });
         return 0;
     }
-    const auto stars = read_inputs(a, {}, threads_or(a, 2), a.flag("quiet"));
+    const auto stars = read_inputs(a, {}, threads_or(a, 0), a.flag("quiet"));
     write_predictions(a.path("out"), stars, classical_feh(stars), "ferrum-rrl classical");
     return 0;
 }

@@ -60,7 +60,7 @@ struct bnn_training_options {
     std::size_t calibration_folds = 5;
     std::size_t calibration_mc_samples = 30;
     std::uint64_t seed = 1;
-    unsigned threads = 2;
+    unsigned threads = 0;  ///< 0: the hardware's cores
     bool progress = progress_enabled_by_default();
 };
 
@@ -143,7 +143,7 @@ public:
     /// thread count. Const (nn's const predict: every buffer and dropout mask belongs to this call), so one
     /// model serves many threads at once; `threads` is this call's thread count (0: the network's own).
     std::vector<giant_prediction> predict(const std::vector<std::vector<double>>& x, std::size_t mc_samples = 100,
-                                          std::uint64_t seed = 12345, unsigned threads = 2) const {
+                                          std::uint64_t seed = 12345, unsigned threads = 0) const {
         if (!trained_) throw value_error("bnn_mlp::predict: the model is not trained");
         for (std::size_t i = 0; i < x.size(); ++i) check_row(x[i], i);
         std::vector<giant_prediction> out(x.size());

@@ -186,7 +186,7 @@ public:
     std::vector<rrl_calibration_point> calibration_points(const std::vector<rrl_star_input>& stars,
                                                           const std::vector<double>& y,
                                                           const std::vector<std::size_t>& idx, std::size_t mc_samples,
-                                                          std::uint64_t seed = 12345, unsigned threads = 2) const {
+                                                          std::uint64_t seed = 12345, unsigned threads = 0) const {
         std::vector<rrl_star_input> sel;
         sel.reserve(idx.size());
         for (auto i : idx) sel.push_back(stars[i]);
@@ -209,7 +209,7 @@ public:
     /// quadrature, mapped through the model's calibration (calibration(); none: this raw sigma, 0 for a
     /// model with neither). Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                        std::uint64_t seed = 12345, unsigned threads = 2) const {
+                                        std::uint64_t seed = 12345, unsigned threads = 0) const {
         auto out = predict_raw(stars, mc_samples, seed, threads);
         if (!calibration_.empty())
             for (std::size_t i = 0; i < out.size(); ++i)
@@ -219,7 +219,7 @@ public:
 
     /// predict() without the calibration: sigma is the raw hypot(aleatoric, MC-dropout spread).
     std::vector<rrl_prediction> predict_raw(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                            std::uint64_t seed = 12345, unsigned threads = 2) const {
+                                            std::uint64_t seed = 12345, unsigned threads = 0) const {
         if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
         std::vector<rrl_prediction> out(stars.size());
         std::vector<std::size_t> idx;

@@ -66,7 +66,7 @@ inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, b
 /// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
 inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models,
                                                    const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                                   std::uint64_t seed = 12345, unsigned threads = 2) {
+                                                   std::uint64_t seed = 12345, unsigned threads = 0) {
     std::vector<rrl_prediction> out(stars.size());
     std::vector<char> done(stars.size(), 0);
     for (std::size_t i = 0; i < stars.size(); ++i)

@@ -91,7 +91,7 @@ struct rrl_training_options {
     bool calibrate = true;
     std::size_t calibration_mc_samples = 20;  ///< predict's default: the sigma it states is the one calibrated
     std::uint64_t seed = 1;
-    unsigned threads = 2;
+    unsigned threads = 0;  ///< 0: the hardware's cores (results do not depend on it)
     bool progress = progress_enabled_by_default();
 
     /// Bounds on counts and rates (from_json calls it: a config file's field is named with the file).

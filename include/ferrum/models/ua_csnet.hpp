@@ -52,7 +52,7 @@ struct ua_csnet_training_options {
     int patience = 20;
     double validation_fraction = 0.1;
     std::uint64_t seed = 1;
-    unsigned threads = 2;
+    unsigned threads = 0;  ///< 0: the hardware's cores
     bool progress = progress_enabled_by_default();
 };
 
@@ -116,7 +116,7 @@ public:
     /// \brief [Fe/H] and sigma = sqrt(max(epsilon, e^{ln sigma^2})) for every spectrum. Const (nn's const
     /// predict: every buffer belongs to this call), so one model serves many threads at once; `threads` is
     /// this call's thread count (0: the network's own).
-    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 2) const {
+    std::vector<giant_prediction> predict(const std::vector<spectra::xp_pixels>& x, unsigned threads = 0) const {
         if (!trained_) throw value_error("ua_csnet::predict: the model is not trained");
         std::vector<giant_prediction> out(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) check_pixels(x[i], i);

@@ -120,7 +120,7 @@ public:
     }
 
     std::size_t chunk_size = 64;  ///< samples per chunk (fixed partition: results do not depend on threads)
-    std::size_t num_threads = 2;
+    std::size_t num_threads = 0;  ///< 0: the hardware's cores (results do not depend on it)
 
     /// Runs the graph for training (or any mode) and keeps what backward() needs. All sequence inputs
     /// share `lengths` (empty: every sample uses all steps). Sampling layers (dropout) advance their draws.
@@ -456,7 +456,7 @@ private:
     template <class F>
     void parallel(std::size_t n, F&& f, std::size_t threads = 0) const {
         parallel_options o;
-        o.threads = static_cast<unsigned>(std::max<std::size_t>(1, threads ? threads : num_threads));
+        o.threads = static_cast<unsigned>(threads ? threads : num_threads);  // 0: the hardware's cores
         parallel_for(n, o, std::forward<F>(f));
     }
 

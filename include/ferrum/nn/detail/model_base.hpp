@@ -33,7 +33,7 @@ public:
     }
 
     /// Threads used by forward/backward/predict (the batch is split into fixed chunks; results do not depend on it).
-    void set_num_threads(std::size_t n) noexcept { graph_.num_threads = n == 0 ? 1 : n; }
+    void set_num_threads(std::size_t n) noexcept { graph_.num_threads = n; }  ///< 0: the hardware's cores
     std::size_t num_threads() const noexcept { return graph_.num_threads; }
     /// Samples per chunk (default 64). Changing it changes float summation order, not the mathematics.
     void set_chunk_size(std::size_t n) {
