@@ -785,6 +785,17 @@ TEST_CASE(
     REQUIRE(rows.size() == 45);
     const std::string expected = header_line(whole) + joined(rows);
 
+    // a shard's file is named from --out: when that name is an input (here the catalogue), it is refused
+    // before any work and the input is left as it was
+    fs::copy_file(dir / "set" / "vari_rrlyrae.csv", dir / "cat.csv.shard-0-of-2");
+    const std::string cat_before = slurp(dir / "cat.csv.shard-0-of-2");
+    const auto clash = run("predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                               "/cat.csv.shard-0-of-2 --mc-samples 0 --quiet --out " + d + "/cat.csv --shard 0/2",
+                           dir);
+    CHECK(clash.status != 0);
+    CHECK_THAT(clash.err, Catch::Contains("an output never replaces an input"));
+    CHECK(slurp(dir / "cat.csv.shard-0-of-2") == cat_before);
+
     for (int n = 1; n <= 4; ++n) {
         const std::string out = "s" + std::to_string(n) + ".csv";
         std::set<std::string> seen;

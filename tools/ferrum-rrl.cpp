@@ -866,6 +866,9 @@ int predict_stars(const args& a, std::optional<shard_spec> shard) {
             throw cli::usage_error("predict: --shard (and mpirun) need --epoch-photometry F --catalogue C");
         // what decides a shard's rows besides its inputs: a finished shard is reused only with the same
         shard_inputs = {a.path("epoch-photometry"), need(a, "catalogue"), mp};
+        // the shard's files are named from --out: neither may be a file this run reads
+        cli::check_derived_output(a, shard_output_path(out, *shard), "the shard file of --out");
+        cli::check_derived_output(a, shard_manifest_path(out, *shard), "the shard manifest of --out");
         settings = {{"command", "predict"},
                     {"mc_samples", mc},
                     {"seed", seed},
