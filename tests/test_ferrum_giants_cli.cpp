@@ -45,6 +45,29 @@ std::size_t lines_of(const fs::path& p) {
 }
 
 // source_id, feh and feh_sigma of every row of a predictions CSV, in order.
+/// True when two predictions files have the same rows, flags and empty cells, and numbers equal to float
+/// precision (the network runs in float: a different batch size may change the 6th printed digit).
+bool same_predictions(const fs::path& a, const fs::path& b) {
+    std::ifstream ia(a), ib(b);
+    std::string la, lb;
+    while (true) {
+        const bool ga = bool(std::getline(ia, la)), gb = bool(std::getline(ib, lb));
+        if (ga != gb) return false;
+        if (!ga) return true;
+        if (la == lb) continue;
+        std::istringstream sa(la), sb(lb);
+        std::string ca, cb;
+        while (std::getline(sa, ca, ',')) {
+            if (!std::getline(sb, cb, ',')) return false;
+            if (ca == cb) continue;
+            if (ca.empty() || cb.empty()) return false;
+            const double x = std::stod(ca), y = std::stod(cb);
+            if (!(std::abs(x - y) <= 2e-5 * std::max(std::abs(x), std::abs(y)))) return false;
+        }
+        if (std::getline(sb, cb, ',')) return false;
+    }
+}
+
 std::vector<double> first_columns(const fs::path& p) {
     std::ifstream in(p);
     std::vector<double> out;
@@ -82,6 +105,12 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
                 dir);
         REQUIRE(r.status == 0);
         CHECK(lines_of(dir / "ua.csv") == 151);  // header + one row per star
+        // streamed: read, sampled and predicted 7 spectra at a time, the same predictions
+        r = run(
+            "predict --model " + d + "/ua.json --xp " + d + "/test/xp_spectra.csv --batch 7 --out " + d + "/ua_b7.csv",
+            dir);
+        REQUIRE(r.status == 0);
+        CHECK(same_predictions(dir / "ua_b7.csv", dir / "ua.csv"));
         r = run("evaluate --predictions " + d + "/ua.csv --catalogue " + d + "/test/catalogue.csv", dir);
         REQUIRE(r.status == 0);
         const auto j = nlohmann::json::parse(r.out);
@@ -426,6 +455,14 @@ TEST_CASE("ferrum-giants predict reads the archive's XP coefficients: the same a
                                  dir, "FERRUM_QUIET=1 GAIAXPY_CONFIG=" + gx + "/config ");
     REQUIRE(r.status == 0);
     CHECK(lines_of(dir / "missing.csv") == 4);
+    // one source at a time: the unusable one keeps its place in the stream
+    r = ferrum_test::run_program(
+        exe(),
+        "predict --model " + d + "/ua.json --xp " + gx +
+            "/test_files/xp_continuous/XP_CONTINUOUS_RAW_with_missing_BP.ecsv --batch 1 --out " + d + "/missing_b1.csv",
+        dir, "FERRUM_QUIET=1 GAIAXPY_CONFIG=" + gx + "/config ");
+    REQUIRE(r.status == 0);
+    CHECK(same_predictions(dir / "missing_b1.csv", dir / "missing.csv"));
     CHECK_THAT(slurp(dir / "missing.csv"), Catch::Contains("5405570973190252288,,,,,,,,\"no BP spectrum\""));
     // continuous input without the configuration: refused, nothing written
     r = ferrum_test::run_program(exe(),

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,8 +78,7 @@ const cli::program& program() {
            cli::path("xp", "XP spectra (UA-CSNet): GaiaXPy's sampled CSV or the archive's continuous ones"),
            gaiaxpy_config_option(), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
-           cli::count("batch", "stars predicted at a time (colour model): memory holds one batch", "65536")
-               .range(1, 1e7),
+           cli::count("batch", "stars predicted at a time: memory holds one batch", "65536").range(1, 1e7),
            cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
          {"evaluate",
           "Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the\n"
@@ -137,57 +137,93 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
     return c;
 }
 
-struct xp_set {
-    std::vector<std::int64_t> id;
-    std::vector<spectra::xp_pixels> pixels;
-    std::vector<std::pair<std::int64_t, std::string>> unusable;  ///< continuous input: a band missing
+/// One source of --xp: its network input, or why it has none (a band missing in a continuous spectrum).
+struct xp_item {
+    std::int64_t id = 0;
+    spectra::xp_pixels pixels;
+    std::string unusable;  ///< empty: `pixels` holds the input
 };
 
-/// GaiaXPy's sampled CSV, or the archive's xp_continuous_mean_spectrum (told apart by the header), which
-/// is calibrated with GaiaXPy's configuration (--gaiaxpy-config or $GAIAXPY_CONFIG) onto GaiaXPy's
-/// default grid first. Continuous sources without BP or RP cannot cover UA-CSNet's range: they are
-/// listed in `unusable`, not predicted.
-xp_set read_xp(const args& a) {
-    const std::string path = a.path("xp");
-    const auto wl = spectra::gaiaxpy_default_sampling();
-    xp_set s;
-    std::vector<spectra::xp_spectrum> raw;
-    if (spectra::is_xp_continuous_file(path)) {
-        std::string config = a.has("gaiaxpy-config") ? a.path("gaiaxpy-config") : "";
-        if (config.empty())
-            if (const char* e = std::getenv("GAIAXPY_CONFIG")) config = e;
-        if (config.empty())
-            throw cli::usage_error("--xp '" + path +
-                                   "' holds continuous XP spectra (coefficients): name GaiaXPy's config folder "
-                                   "with --gaiaxpy-config DIR or $GAIAXPY_CONFIG to sample them");
-        const auto calibration = spectra::load_xp_calibration(config);
-        raw = spectra::calibrate_xp_file(path, calibration);
-        std::vector<spectra::xp_spectrum> both;
-        for (auto& r : raw) {
-            if (std::isnan(r.flux.front()) || std::isnan(r.flux.back()))
-                s.unusable.emplace_back(r.source_id, std::isnan(r.flux.front()) ? "no BP spectrum" : "no RP spectrum");
-            else both.push_back(std::move(r));
+/// The sources of --xp, read a batch at a time so memory holds one batch whatever the size of the file:
+/// GaiaXPy's sampled CSV, or the archive's xp_continuous_mean_spectrum (told apart by the header), which is
+/// calibrated with GaiaXPy's configuration (--gaiaxpy-config or $GAIAXPY_CONFIG) onto GaiaXPy's default
+/// grid first. Continuous sources without BP or RP cannot cover UA-CSNet's range: they come back with a
+/// reason in `unusable`, not predicted.
+class xp_source {
+public:
+    explicit xp_source(const args& a) : path_(a.path("xp")), wl_(spectra::gaiaxpy_default_sampling()) {
+        if (spectra::is_xp_continuous_file(path_)) {
+            std::string config = a.has("gaiaxpy-config") ? a.path("gaiaxpy-config") : "";
+            if (config.empty())
+                if (const char* e = std::getenv("GAIAXPY_CONFIG")) config = e;
+            if (config.empty())
+                throw cli::usage_error("--xp '" + path_ +
+                                       "' holds continuous XP spectra (coefficients): name GaiaXPy's config folder "
+                                       "with --gaiaxpy-config DIR or $GAIAXPY_CONFIG to sample them");
+            calibration_ = spectra::load_xp_calibration(config);
+            continuous_.emplace(path_);
+        } else {
+            sampled_.emplace(path_);
         }
-        cli::require_usable_rows(path, raw.size() + s.unusable.size(), both.size(),
-                                 std::to_string(s.unusable.size()) + " without BP or RP");
-        raw = std::move(both);
-        if (!s.unusable.empty())
-            std::cerr << path << ": " << s.unusable.size()
+    }
+
+    /// Replaces `out` with the next (at most) `n` sources; false at the end of the file. A sampled spectrum
+    /// (343 fluxes and errors) is reduced to its pixels as soon as it is read, continuous ones are calibrated
+    /// 512 at a time: the batch holds pixels only.
+    bool next(std::vector<xp_item>& out, std::size_t n) {
+        out.clear();
+        while (out.size() < n) {
+            std::vector<spectra::xp_spectrum> raw;
+            if (continuous_) {
+                std::vector<spectra::xp_continuous_spectrum> chunk;
+                while (chunk.size() < std::min<std::size_t>(512, n - out.size()))
+                    if (auto c = continuous_->next()) chunk.push_back(std::move(*c));
+                    else break;
+                if (chunk.empty()) break;
+                raw = spectra::calibrate(*calibration_, chunk);
+            } else if (auto r = sampled_->next()) {
+                raw.push_back(std::move(*r));
+            }
+            if (raw.empty()) break;
+            for (const auto& r : raw) out.push_back(item_of(r));
+        }
+        return !out.empty();
+    }
+
+    /// Once the file is read: refuses a file without a usable source, and says how many were left out.
+    void finish() const {
+        cli::require_usable_rows(path_, rows_, rows_ - unusable_,
+                                 unusable_ ? std::to_string(unusable_) + " without BP or RP" : std::string());
+        if (unusable_)
+            std::cerr << path_ << ": " << unusable_
                       << " sources without BP or RP left out (UA-CSNet needs 400-1000 nm)\n";
-    } else {
-        raw = spectra::read_xp_spectra(path);
-        cli::require_usable_rows(path, raw.size(), raw.size());
     }
-    for (const auto& r : raw) {
-        s.id.push_back(r.source_id);
-        try {
-            s.pixels.push_back(spectra::resample_xp(r, wl));
-        } catch (const value_error& e) {
-            throw input_error(path, 0, "flux", "source_id " + std::to_string(r.source_id) + ": " + e.what());
+
+private:
+    xp_item item_of(const spectra::xp_spectrum& r) {
+        xp_item item;
+        item.id = r.source_id;
+        ++rows_;
+        if (std::isnan(r.flux.front()) || std::isnan(r.flux.back())) {
+            item.unusable = std::isnan(r.flux.front()) ? "no BP spectrum" : "no RP spectrum";
+            ++unusable_;
+            return item;
         }
+        try {
+            item.pixels = spectra::resample_xp(r, wl_);
+        } catch (const value_error& e) {
+            throw input_error(path_, 0, "flux", "source_id " + std::to_string(r.source_id) + ": " + e.what());
+        }
+        return item;
     }
-    return s;
-}
+
+    std::string path_;
+    std::vector<double> wl_;
+    std::optional<spectra::xp_calibration> calibration_;
+    std::optional<spectra::xp_continuous_reader> continuous_;
+    std::optional<spectra::xp_spectra_reader> sampled_;
+    std::size_t rows_ = 0, unusable_ = 0;
+};
 
 /// What the colour model may be given: values outside are not a star (a sentinel such as 99 or -99, a
 /// wrong column, a corrupt file), and the network would turn them into a confident-looking number.
@@ -257,18 +293,20 @@ int cmd_train(const args& a) {
     if (model == "ua_csnet") {
         if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
         const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true, {"feh"});
-        const auto xp = read_xp(a);
+        xp_source xp(a);
         std::vector<spectra::xp_pixels> x;
         std::vector<double> y, c;
-        for (std::size_t i = 0; i < xp.id.size(); ++i) {
-            const auto it = cat.row.find(xp.id[i]);
-            if (it == cat.row.end()) continue;
-            const double f = cat.col.at("feh")[it->second], b = cat.col.at("bp_rp0")[it->second];
-            if (!std::isfinite(f) || !std::isfinite(b)) continue;
-            x.push_back(xp.pixels[i]);
-            y.push_back(f);
-            c.push_back(b);
-        }
+        for (std::vector<xp_item> batch; xp.next(batch, 4096);)
+            for (auto& item : batch) {
+                const auto it = cat.row.find(item.id);
+                if (!item.unusable.empty() || it == cat.row.end()) continue;
+                const double f = cat.col.at("feh")[it->second], b = cat.col.at("bp_rp0")[it->second];
+                if (!std::isfinite(f) || !std::isfinite(b)) continue;
+                x.push_back(std::move(item.pixels));
+                y.push_back(f);
+                c.push_back(b);
+            }
+        xp.finish();
         std::cerr << x.size() << " labelled spectra\n";
         models::ua_csnet_training_options t;
         if (a.has("max-epochs")) t.max_epochs = int(a.count("max-epochs"));
@@ -387,16 +425,35 @@ int cmd_predict(const args& a) {
             "predict: --mc-samples is for the colour model; UA-CSNet's sigma comes from its uncertainty branch");
     auto m = models::ua_csnet::from_json(doc, path);
     if (!a.has("xp")) throw cli::usage_error("predict with UA-CSNet: --xp is required");
-    const auto xp = read_xp(a);
-    const auto p = m.predict(xp.pixels, a.has("threads") ? unsigned(a.count("threads")) : 0u);
-    std::string text = header;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        const bool ok = std::isfinite(p[i].value) && std::isfinite(p[i].sigma);
-        text += std::to_string(xp.id[i]) + "," + (ok ? fmt(p[i].value) + "," + fmt(p[i].sigma) : ",") + "," +
-                fmt(p[i].sigma_model) + ",0,,,,\"" + (ok ? "" : no_number_flag) + "\"\n";
-    }
-    for (const auto& [id, why] : xp.unusable) text += std::to_string(id) + ",,,,,,,,\"" + why + "\"\n";
-    write_file_atomically(a.path("out"), text);
+    // streamed in batches of --batch sources: memory holds one batch, whatever the size of the file
+    xp_source xp(a);
+    const std::size_t batch = a.count("batch");
+    const unsigned threads = a.has("threads") ? unsigned(a.count("threads")) : 0u;
+    write_file_atomically(a.path("out"), [&](std::ostream& os) {
+        os << header;
+        std::vector<xp_item> items;
+        std::vector<spectra::xp_pixels> x;
+        while (xp.next(items, batch)) {
+            x.clear();
+            for (const auto& item : items)
+                if (item.unusable.empty()) x.push_back(item.pixels);
+            const auto p = m.predict(x, threads);
+            std::string text;
+            std::size_t k = 0;
+            for (const auto& item : items) {
+                if (!item.unusable.empty()) {
+                    text += std::to_string(item.id) + ",,,,,,,,\"" + item.unusable + "\"\n";
+                    continue;
+                }
+                const auto& q = p[k++];
+                const bool ok = std::isfinite(q.value) && std::isfinite(q.sigma);
+                text += std::to_string(item.id) + "," + (ok ? fmt(q.value) + "," + fmt(q.sigma) : ",") + "," +
+                        fmt(q.sigma_model) + ",0,,,,\"" + (ok ? "" : no_number_flag) + "\"\n";
+            }
+            os << text;
+        }
+        xp.finish();  // throwing here leaves no output file
+    });
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,34 +54,60 @@ inline std::vector<double> parse_bracketed_list(std::string_view text, const std
 
 }  // namespace detail
 
-/// \brief Reads the sampled XP spectra of a GaiaXPy CSV (columns `source_id`, `flux`, `flux_error`, the
-/// lists quoted as GaiaXPy writes them). Every spectrum must have `n_samples` values (343 for GaiaXPy's
-/// default sampling) and non-negative errors; anything else is an input_error naming file, line, column.
-inline std::vector<xp_spectrum> read_xp_spectra(const std::string& path, std::size_t n_samples = 343) {
-    csv_reader in(path);
-    const std::size_t c_id = in.column("source_id"), c_f = in.column("flux"), c_e = in.column("flux_error");
-    std::vector<xp_spectrum> out;
-    while (const csv_record* r = in.next()) {
-        require_field_count(in, *r);
+/// \brief Streams the sampled XP spectra of a GaiaXPy CSV (columns `source_id`, `flux`, `flux_error`, the
+/// lists quoted as GaiaXPy writes them), one source at a time, so memory holds one spectrum whatever the size
+/// of the file. Every spectrum must have `n_samples` values (343 for GaiaXPy's default sampling) and
+/// non-negative errors; anything else is an input_error naming file, line, column.
+class xp_spectra_reader {
+public:
+    explicit xp_spectra_reader(const std::string& path, std::size_t n_samples = 343)
+        : in_(path),
+          n_samples_(n_samples),
+          c_id_(in_.column("source_id")),
+          c_f_(in_.column("flux")),
+          c_e_(in_.column("flux_error")) {}
+
+    /// The next spectrum, or nullopt at the end of the file.
+    std::optional<xp_spectrum> next() {
+        const csv_record* r = in_.next();
+        if (!r) return std::nullopt;
+        ++rows_;
+        require_field_count(in_, *r);
+        const std::string& path = in_.path();
         xp_spectrum s;
-        const auto id = parse_int64((*r)[c_id]);
+        const auto id = parse_int64((*r)[c_id_]);
         if (!id.ok()) throw input_error(path, r->line(), "source_id", "not an integer source_id");
         s.source_id = id.value;
-        s.flux = detail::parse_bracketed_list((*r)[c_f], path, r->line(), "flux");
-        s.flux_error = detail::parse_bracketed_list((*r)[c_e], path, r->line(), "flux_error");
-        if (s.flux.size() != n_samples)
+        s.flux = detail::parse_bracketed_list((*r)[c_f_], path, r->line(), "flux");
+        s.flux_error = detail::parse_bracketed_list((*r)[c_e_], path, r->line(), "flux_error");
+        if (s.flux.size() != n_samples_)
             throw input_error(
                 path, r->line(), "flux",
-                "has " + std::to_string(s.flux.size()) + " samples, expected " + std::to_string(n_samples));
-        if (s.flux_error.size() != n_samples)
+                "has " + std::to_string(s.flux.size()) + " samples, expected " + std::to_string(n_samples_));
+        if (s.flux_error.size() != n_samples_)
             throw input_error(
                 path, r->line(), "flux_error",
-                "has " + std::to_string(s.flux_error.size()) + " samples, expected " + std::to_string(n_samples));
-        for (std::size_t k = 0; k < n_samples; ++k)
+                "has " + std::to_string(s.flux_error.size()) + " samples, expected " + std::to_string(n_samples_));
+        for (std::size_t k = 0; k < n_samples_; ++k)
             if (!(s.flux_error[k] >= 0.0))
                 throw input_error(path, r->line(), "flux_error", "element " + std::to_string(k) + " is negative");
-        out.push_back(std::move(s));
+        return s;
     }
+
+    /// Data rows read so far.
+    std::size_t rows() const noexcept { return rows_; }
+    const std::string& path() const noexcept { return in_.path(); }
+
+private:
+    csv_reader in_;
+    std::size_t n_samples_, c_id_, c_f_, c_e_, rows_ = 0;
+};
+
+/// \brief Every sampled XP spectrum of a GaiaXPy CSV (see xp_spectra_reader).
+inline std::vector<xp_spectrum> read_xp_spectra(const std::string& path, std::size_t n_samples = 343) {
+    xp_spectra_reader in(path, n_samples);
+    std::vector<xp_spectrum> out;
+    while (auto s = in.next()) out.push_back(std::move(*s));
     return out;
 }
 
