@@ -1,7 +1,10 @@
 // Throughput of the paper's GRU regressor (Monti et al. 2025: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1
 // and a dense head; 264 steps x 2 channels; batch 256; Adam; float32) against PyTorch on the same
 // machine and thread count: training and inference sequences per second, GFLOP/s and peak RSS.
+// Then the same trunk (20 -> 16 -> 8, the same dropout and head) with LSTM, bidirectional GRU and
+// bidirectional LSTM layers (concat), each against its PyTorch twin (nn_peer.py MODEL), on --extra-n sequences.
 // usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--chunk 64] [--peer-n 1024] [--no-peer]
+//                 [--extra-n 1024] [--models lstm,bigru,bilstm]
 // The peer runs on --peer-n sequences (rates are per sequence) twice: with the same thread count, as asked,
 // and with one thread, whose per-CPU-second rate stays meaningful when other jobs load the machine
 // (PyTorch's OpenMP threads collapse under contention; CPU time is reported for both sides).
@@ -11,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -50,13 +54,57 @@ flops count_flops(std::size_t steps) {
     return f;
 }
 
-nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int epochs, int threads) {
+nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int epochs, int threads,
+                        const std::string& model = "gru") {
     const std::string t = std::to_string(threads);
     const std::string cmd = "OMP_NUM_THREADS=" + t + " OPENBLAS_NUM_THREADS=" + t + " MKL_NUM_THREADS=" + t +
                             " /usr/bin/python3 " FERRUM_BENCH_DIR "/nn_peer.py " + std::to_string(n) + " " +
                             std::to_string(steps) + " " + std::to_string(batch) + " " + std::to_string(epochs) + " " +
-                            t + " 2>/dev/null";
+                            t + " " + model + " 2>/dev/null";
     return ferrum_bench::peer_json(cmd);
+}
+
+/// The paper's trunk with another cell: "lstm", "bigru" or "bilstm" (concat), parameters from seed 1.
+template <class T>
+ferrum::nn::sequential<T> make_trunk(const std::string& name) {
+    namespace nn = ferrum::nn;
+    const bool lstm = name.find("lstm") != std::string::npos;
+    std::optional<nn::merge_mode> bi;
+    if (name.rfind("bi", 0) == 0) bi = nn::merge_mode::concat;
+    const std::size_t d = bi ? 2 : 1, in[3] = {2, 20 * d, 16 * d}, hid[3] = {20, 16, 8};
+    const double drop[3] = {0.2, 0.2, 0.1};
+    nn::sequential<T> model;
+    for (int k = 0; k < 3; ++k) {
+        if (lstm) model.add(nn::lstm<T>(in[k], hid[k], k < 2, 0, bi));
+        else model.add(nn::gru<T>(in[k], hid[k], k < 2, 0, bi));
+        model.add(nn::dropout<T>(drop[k]));
+    }
+    model.add(nn::dense<T>(8 * d, 1));
+    model.reset_parameters(1);
+    return model;
+}
+
+struct rates {
+    double train = 0, infer = 0;
+};
+
+/// Training (one epoch) and inference sequences/s of `model` on `data`.
+template <class T>
+rates measure(ferrum::nn::sequential<T>& model, const ferrum_bench::gru_data<T>& data, std::size_t n, std::size_t batch,
+              int threads, std::size_t chunk) {
+    model.set_num_threads(static_cast<std::size_t>(threads));
+    model.set_chunk_size(chunk);
+    auto params = model.parameters();
+    ferrum::nn::adam<T> opt(ferrum::nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < n; i += batch)
+        ferrum_bench::train_step(model, opt, params, data, i, std::min(n, i + batch));
+    rates r;
+    r.train = static_cast<double>(n) / seconds_since(t0);
+    const auto t1 = clock_type::now();
+    for (std::size_t i = 0; i < n; i += batch) (void)model.predict(data.slice(i, std::min(n, i + batch)));
+    r.infer = static_cast<double>(n) / seconds_since(t1);
+    return r;
 }
 
 }  // namespace
@@ -66,6 +114,8 @@ int main(int argc, char** argv) {
     std::size_t peer_n = 1024, chunk = 64;
     int epochs = 1, threads = 2;
     bool peer = true;
+    std::size_t extra_n = 1024;
+    std::string extra_models = "lstm,bigru,bilstm";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--n" && i + 1 < argc) n = std::stoul(argv[++i]);
@@ -74,6 +124,8 @@ int main(int argc, char** argv) {
         else if (a == "--peer-n" && i + 1 < argc) peer_n = std::stoul(argv[++i]);
         else if (a == "--chunk" && i + 1 < argc) chunk = std::stoul(argv[++i]);
         else if (a == "--no-peer") peer = false;
+        else if (a == "--extra-n" && i + 1 < argc) extra_n = std::stoul(argv[++i]);
+        else if (a == "--models" && i + 1 < argc) extra_models = argv[++i];
     }
     using T = float;
     namespace nn = ferrum::nn;
@@ -141,6 +193,38 @@ int main(int argc, char** argv) {
     row1("inference seq/CPU-second", static_cast<double>(n) / infer_cpu, "infer_seq_per_cpu_s");
     std::printf("(GEMM FLOPs per sequence: forward %.3g, backward %.3g; final loss %.4f, checksum %.4f)\n", f.forward,
                 f.backward, last_loss, checksum);
+
+    // the same trunk with other recurrent layers, side by side with PyTorch (same threads)
+    nlohmann::json extra = nlohmann::json::object();
+    if (!extra_models.empty()) {
+        const ferrum_bench::gru_data<T> xdata(extra_n, steps);
+        std::printf(
+            "\nthe same trunk (20->16->8) with other cells, %zu x %zu steps, batch %zu, %d threads: sequences/s\n",
+            extra_n, steps, batch, threads);
+        std::printf("%-8s %12s %12s %7s %12s %12s %7s\n", "model", "train ours", "PyTorch", "ratio", "infer ours",
+                    "PyTorch", "ratio");
+        std::size_t pos = 0;
+        while (pos <= extra_models.size()) {
+            const std::size_t comma = std::min(extra_models.find(',', pos), extra_models.size());
+            const std::string name = extra_models.substr(pos, comma - pos);
+            pos = comma + 1;
+            if (name.empty()) continue;
+            auto m = make_trunk<T>(name);
+            const rates r = measure(m, xdata, extra_n, batch, threads, chunk);
+            const nlohmann::json pr = peer ? run_peer(std::min(extra_n, peer_n), steps, batch, 1, threads, name)
+                                           : nlohmann::json(nullptr);
+            const bool has = pr.is_object() && pr.contains("train_seq_per_s");
+            const double pt = has ? pr["train_seq_per_s"].get<double>() : 0,
+                         pi = has ? pr["infer_seq_per_s"].get<double>() : 0;
+            std::printf("%-8s %12.1f %12.1f %6.1fx %12.1f %12.1f %6.1fx\n", name.c_str(), r.train, pt,
+                        has ? r.train / pt : 0.0, r.infer, pi, has ? r.infer / pi : 0.0);
+            extra[name] = {{"train_seq_per_s", r.train}, {"infer_seq_per_s", r.infer}, {"peer", pr}};
+            if (has) {
+                extra[name]["train_speedup"] = r.train / pt;
+                extra[name]["infer_speedup"] = r.infer / pi;
+            }
+        }
+    }
     nlohmann::json j = {{"benchmark", "nn"},
                         {"n", n},
                         {"steps", steps},
@@ -159,7 +243,8 @@ int main(int argc, char** argv) {
                         {"infer_cpu_s", infer_cpu},
                         {"train_wall_s", train_s},
                         {"infer_wall_s", infer_s},
-                        {"peer", peer_result}};
+                        {"peer", peer_result},
+                        {"other_cells", extra}};
     if (peer_result.is_object()) {
         j["train_speedup"] = train_rate / peer_result["train_seq_per_s"].get<double>();
         j["infer_speedup"] = infer_rate / peer_result["infer_seq_per_s"].get<double>();

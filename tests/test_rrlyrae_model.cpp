@@ -229,6 +229,50 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
     }
 }
 
+TEST_CASE("bigru, lstm and bilstm models train, and their files round-trip with the self-test", "[rrlyrae]") {
+    auto set = ferrum_test::simulate_rrlyrae(90, rr_type::rrab, 31);
+    const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false);
+    std::vector<std::size_t> tr;
+    std::vector<rrl_star_input> test;
+    for (std::size_t i = 0; i < in.size(); ++i)
+        if (in[i].ok()) {
+            tr.push_back(i);
+            if (test.size() < 5) test.push_back(in[i]);
+        }
+    rrl_training_options to;
+    to.max_epochs = 2;
+    to.batch_size = 32;
+    to.progress = false;
+    to.calibration_mc_samples = 2;
+    for (auto arch : {rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm}) {
+        INFO(to_string(arch));
+        rrl_model_options mo = arch == rrl_architecture::bilstm ? rrl_bilstm_model_options() : rrl_model_options{};
+        mo.architecture = arch;
+        if (arch != rrl_architecture::bilstm) {
+            mo.gru_sizes = {6, 4};
+            mo.dropout = {0.1, 0.1};
+        }
+        rrlyrae_model m(mo, 5);
+        m.fit(in, set.feh, tr, to);
+        const auto p = m.predict(test);
+        const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_recurrent.json").string();
+        m.save(path);
+        const auto j = m.to_json();
+        const std::string cell = arch == rrl_architecture::bigru ? "gru" : "lstm";
+        bool found = false;
+        for (const auto& l : j["network"]["architecture"]["layers"])
+            if (l["type"] == cell) {
+                found = true;
+                CHECK(l.value("bidirectional", false) == (arch != rrl_architecture::lstm));
+            }
+        CHECK(found);
+        auto back = rrlyrae_model::load(path);  // re-runs the self-test from raw light curves
+        const auto q = back.predict(test);
+        for (std::size_t i = 0; i < q.size(); ++i) CHECK(q[i].feh == Approx(p[i].feh).margin(1e-6));
+        std::filesystem::remove(path);
+    }
+}
+
 TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model with ragged lengths", "[rrlyrae]") {
     auto ab = ferrum_test::simulate_rrlyrae(200, rr_type::rrab, 21);
     auto c = ferrum_test::simulate_rrlyrae(200, rr_type::rrc, 22);

@@ -110,7 +110,9 @@ const cli::program& program() {
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
           "usable stars and saved with self-test vectors. Architectures: gru_fourier (default: the GRU with\n"
           "Fourier features and a heteroscedastic head, the best measured on unseen simulator families),\n"
-          "paper_gru (Monti et al. 2025's GRU 20-16-8 and their training recipe), fourier_linear (ridge).\n"
+          "paper_gru (Monti et al. 2025's GRU 20-16-8 and their training recipe), fourier_linear (ridge);\n"
+          "bigru and lstm (gru_fourier with bidirectional GRU or LSTM layers), bilstm (Dekany & Grebel 2022's\n"
+          "BiLSTM 16-16 trunk, dropout 0.1, with gru_fourier's Fourier-feature head).\n"
           "Every model's sigma is calibrated: on the out-of-fold residuals with K-fold CV, else on the\n"
           "early-stopping hold-out.",
           with_inputs(
@@ -119,7 +121,8 @@ const cli::program& program() {
                     cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
                     cli::count("repeats", "CV repetitions").range(1, 1000),
                     cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
-                    cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
+                    cli::choice("architecture", "the model",
+                                {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm"}),
                     cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
                     cli::path("report", "CV report (default OUT.cv.json)").output(),
                     cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
@@ -141,7 +144,7 @@ const cli::program& program() {
                     cli::count("seed", "random seed"),
                     cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
                                cli::default_of(tune_defaults.holdout_folds)),
-                    cli::choice("architecture", "the model", {"paper_gru", "gru_fourier"}),
+                    cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "bigru", "lstm", "bilstm"}),
                     cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
                    label_options()))},
          {"transfer",
@@ -152,7 +155,8 @@ const cli::program& program() {
           {cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
            cli::path("out", "report (JSON)").output().required(), cli::path("config", "a --config file (below)"),
            cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
-           cli::choice("architecture", "the model", {"paper_gru", "gru_fourier", "fourier_linear"}),
+           cli::choice("architecture", "the model",
+                       {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm"}),
            cli::flag("unified", "one RRab+RRc model"),
            cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
            cli::flag("no-period", "train on phase alone"),
@@ -194,7 +198,8 @@ const cli::program& program() {
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
          cli::count("threads", "worker threads (default: all cores; results do not depend on it)").range(1, 1024)},
         "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
-        "architecture is paper_gru, gru_fourier or fourier_linear, sequence resampled or raw_epochs);\n"
+        "architecture is paper_gru, gru_fourier, fourier_linear, bigru, lstm or bilstm, sequence resampled or\n"
+        "raw_epochs);\n"
         "unknown fields are refused:\n" +
             rrl_config_help()};
     return p;
@@ -396,6 +401,7 @@ run_config read_run_config(const args& a) {
         c.model = rrl_paper_model_options();
         c.train = rrl_paper_training_options();
     }
+    if (arch == "bilstm") c.model = rrl_bilstm_model_options();  // Dekany & Grebel (2022)'s trunk
     if (a.has("config")) c = read_rrl_config(a.path("config"), c);
     c.train.progress = !a.flag("quiet");
     if (a.has("seed")) c.train.seed = std::uint64_t(a.count("seed"));

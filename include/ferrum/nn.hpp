@@ -7,6 +7,7 @@
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/gru.hpp"
+#include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/layer.hpp"
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/model_io.hpp"

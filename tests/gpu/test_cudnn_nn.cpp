@@ -157,6 +157,35 @@ TEST_CASE("variable-length batches (device sequence lengths) match the CPU, sequ
     }
 }
 
+TEST_CASE("cuDNN LSTM and bidirectional GRU/LSTM (masked) equal the CPU backend", "[gpu][lstm]") {
+    std::vector<std::size_t> lengths(70);
+    for (std::size_t i = 0; i < lengths.size(); ++i) lengths[i] = 1 + (i * 5) % 24;  // 1..24 of 24, unsorted
+    const auto x = random_sequences<float>(70, 24, 2, 6);
+    auto run = [&](auto make) {
+        nn::sequential<float, cpu> cpu_m;
+        cpu_m.add(make(cpu{}));
+        nn::sequential<float, cudnn> gpu_m;
+        gpu_m.add(make(cudnn{}));
+        copy_parameters(cpu_m, gpu_m);
+        const auto yc = cpu_m.forward_sequence(x, lengths, nn::mode::training);
+        const auto yg = gpu_m.forward_sequence(x, lengths, nn::mode::training);
+        CHECK(worst(yg.data(), yc.data(), yc.size(), f32_atol, f32_rtol) <= 1.0);
+        xt::xtensor<float, 3> g = random_sequences<float>(70, 24, yc.shape(2), 7);
+        require_same_backward(gpu_m, cpu_m, g, f32_atol, f32_rtol);
+    };
+    SECTION("lstm") {
+        run([](auto b) { return nn::lstm<float, decltype(b)>(2, std::vector<std::size_t>{12, 6}, true, 5); });
+    }
+    SECTION("bidirectional lstm, concat") {
+        run([](auto b) {
+            return nn::lstm<float, decltype(b)>(2, std::vector<std::size_t>{8, 5}, true, 6, nn::merge_mode::concat);
+        });
+    }
+    SECTION("bidirectional gru, mul") {
+        run([](auto b) { return nn::gru<float, decltype(b)>(2, 7, true, 7, nn::merge_mode::mul); });
+    }
+}
+
 TEST_CASE("trap: the weight-gradient space is zeroed before every BackwardWeights (ADD mode)", "[gpu]") {
     auto cpu_m = paper_net<float, cpu>(0, 0, 0);
     auto gpu_m = paper_net<float, cudnn>(0, 0, 0);

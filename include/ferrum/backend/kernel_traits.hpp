@@ -44,6 +44,12 @@ struct gru_grads {
     T* b_hh;
 };
 
+/// What an LSTM layer hands its kernels: the same four PyTorch tensors with 4H gate rows (i, f, g, o).
+template <class T>
+using lstm_weights = gru_weights<T>;
+template <class T>
+using lstm_grads = gru_grads<T>;
+
 /// Dense (affine + activation) kernels. Specialised by each backend.
 template <class Backend, class T>
 struct dense_kernels {
@@ -57,6 +63,14 @@ template <class Backend, class T>
 struct gru_kernels {
     static_assert(dependent_false<Backend>,
                   "ferrum: this backend has no GRU kernels; include its header (ferrum/backend/<name>/...) "
+                  "or use ferrum::backend::cpu");
+};
+
+/// LSTM sequence kernels (PyTorch/cuDNN formulation). Specialised by each backend.
+template <class Backend, class T>
+struct lstm_kernels {
+    static_assert(dependent_false<Backend>,
+                  "ferrum: this backend has no LSTM kernels; include its header (ferrum/backend/<name>/...) "
                   "or use ferrum::backend::cpu");
 };
 

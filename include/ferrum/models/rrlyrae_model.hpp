@@ -32,6 +32,7 @@
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/loss.hpp"
+#include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
 #include "ferrum/nn/regularization.hpp"
@@ -444,15 +445,24 @@ private:
         // are then those of the network read back from the file, and MC-dropout sigmas match exactly
         auto x = net_.input("sequence", 2, true);
         std::optional<decltype(x)> f;
-        if (opt_.architecture == rrl_architecture::gru_fourier) f = net_.input("features", F, false);
+        if (rrl_uses_fourier_head(opt_.architecture)) f = net_.input("features", F, false);
+        const bool lstm = opt_.architecture == rrl_architecture::lstm || opt_.architecture == rrl_architecture::bilstm;
+        std::optional<nn::merge_mode> bi;
+        if (opt_.architecture == rrl_architecture::bigru || opt_.architecture == rrl_architecture::bilstm)
+            bi = nn::merge_mode::concat;
         std::size_t in = 2;
         for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
             const bool last = k + 1 == opt_.gru_sizes.size();
-            x = net_.add("gru" + std::to_string(k), nn::gru<float>(in, opt_.gru_sizes[k], !last), x);
+            const std::size_t H = opt_.gru_sizes[k];
+            if (lstm)
+                x = net_.add("lstm" + std::to_string(k), nn::lstm<float, net_type::backend_type>(in, H, !last, 0, bi),
+                             x);
+            else
+                x = net_.add("gru" + std::to_string(k), nn::gru<float, net_type::backend_type>(in, H, !last, 0, bi), x);
             x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
-            in = opt_.gru_sizes[k];
+            in = bi ? 2 * H : H;
         }
-        if (opt_.architecture == rrl_architecture::gru_fourier) {
+        if (rrl_uses_fourier_head(opt_.architecture)) {
             auto c = net_.concat("joint", {x, *f});
             auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
             net_.add("out", nn::dense<float>(opt_.head_width, outputs()), h);
@@ -517,7 +527,7 @@ private:
                               nn::mode mode) {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
-        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        if (rrl_uses_fourier_head(opt_.architecture)) inputs.emplace_back(in.features);
         return net_.forward(inputs, in.lengths, mode);
     }
 
@@ -526,7 +536,7 @@ private:
                             std::uint64_t dropout_seed, unsigned threads) const {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
-        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        if (rrl_uses_fourier_head(opt_.architecture)) inputs.emplace_back(in.features);
         return net_.predict(inputs, in.lengths, mode, dropout_seed, threads);
     }
 

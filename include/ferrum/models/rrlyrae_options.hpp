@@ -25,22 +25,35 @@ namespace ferrum::models {
 
 /// \brief The model families.
 enum class rrl_architecture {
-    paper_gru,      ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
-    gru_fourier,    ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
-    fourier_linear  ///< weighted ridge regression on the Fourier features alone (no sequence)
+    paper_gru,       ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
+    gru_fourier,     ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
+    fourier_linear,  ///< weighted ridge regression on the Fourier features alone (no sequence)
+    bigru,           ///< gru_fourier with bidirectional GRU layers (concat: each layer is 2 x its size wide)
+    lstm,            ///< gru_fourier with LSTM layers in place of the GRU layers
+    bilstm           ///< gru_fourier with bidirectional LSTM layers (concat); rrl_bilstm_model_options() gives
+                     ///< Dékány & Grebel (2022)'s trunk: BiLSTM 16 -> dropout 0.1 -> BiLSTM 16 -> dropout 0.1
 };
 
 inline const char* to_string(rrl_architecture a) noexcept {
     switch (a) {
         case rrl_architecture::paper_gru: return "paper_gru";
         case rrl_architecture::gru_fourier: return "gru_fourier";
+        case rrl_architecture::bigru: return "bigru";
+        case rrl_architecture::lstm: return "lstm";
+        case rrl_architecture::bilstm: return "bilstm";
         default: return "fourier_linear";
     }
 }
 inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
-    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear})
+    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
+                   rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm})
         if (s == to_string(a)) return a;
-    throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
+    throw value_error("unknown architecture '" + s +
+                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm or bilstm)");
+}
+/// True for the architectures whose recurrent summary is joined with the Fourier features (gru_fourier's head).
+constexpr bool rrl_uses_fourier_head(rrl_architecture a) noexcept {
+    return a != rrl_architecture::paper_gru && a != rrl_architecture::fourier_linear;
 }
 FERRUM_ENUM_JSON(rrl_architecture, rrl_architecture_from_string)
 
@@ -49,11 +62,11 @@ FERRUM_ENUM_JSON(rrl_architecture, rrl_architecture_from_string)
 /// paper's inputs, for RRab. rrl_paper_model_options() is the paper's network.
 struct rrl_model_options {
     rrl_architecture architecture = rrl_architecture::gru_fourier;
-    std::vector<std::size_t> gru_sizes{20, 16, 8};
-    std::vector<double> dropout{0.2, 0.2, 0.1};  ///< after each GRU layer
-    std::size_t head_width = 32;                 ///< gru_fourier: hidden width of the joint head
-    double ridge = 1e-3;                         ///< fourier_linear: L2 penalty on standardised coefficients
-    std::vector<rr_type> types{rr_type::rrab};   ///< types the model predicts ({rrab, rrc}: the unified model)
+    std::vector<std::size_t> gru_sizes{20, 16, 8};  ///< widths of the recurrent layers (GRU or LSTM, per direction)
+    std::vector<double> dropout{0.2, 0.2, 0.1};     ///< after each recurrent layer
+    std::size_t head_width = 32;                    ///< gru_fourier: hidden width of the joint head
+    double ridge = 1e-3;                            ///< fourier_linear: L2 penalty on standardised coefficients
+    std::vector<rr_type> types{rr_type::rrab};      ///< types the model predicts ({rrab, rrc}: the unified model)
     /// The network predicts a mean and a log-variance (trained with the Gaussian negative log-likelihood,
     /// weighted as the MSE would be): its aleatoric sigma, one part of the predicted sigma (not in the paper).
     bool heteroscedastic = true;
@@ -116,6 +129,17 @@ inline rrl_model_options rrl_paper_model_options() {
     rrl_model_options o;
     o.architecture = rrl_architecture::paper_gru;
     o.heteroscedastic = false;
+    return o;
+}
+
+/// \brief Dékány & Grebel (2022)'s Gaia G network trunk (idekany/rrl_feh_nn, results_g: BiLSTM 16 (concat,
+/// sequences) -> dropout 0.1 -> BiLSTM 16 (concat, last state) -> dropout 0.1), with gru_fourier's head
+/// (Fourier features, dense(32, relu), heteroscedastic output) in place of their dense(1).
+inline rrl_model_options rrl_bilstm_model_options() {
+    rrl_model_options o;
+    o.architecture = rrl_architecture::bilstm;
+    o.gru_sizes = {16, 16};
+    o.dropout = {0.1, 0.1};
     return o;
 }
 

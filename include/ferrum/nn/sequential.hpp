@@ -12,6 +12,7 @@
 #include "ferrum/nn/detail/model_base.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/gru.hpp"
+#include "ferrum/nn/lstm.hpp"
 
 namespace ferrum::nn {
 

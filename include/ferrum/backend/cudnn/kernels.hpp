@@ -6,3 +6,4 @@
 #include "ferrum/backend/cudnn/dense_kernels.hpp"
 #include "ferrum/backend/cudnn/dropout_kernels.hpp"
 #include "ferrum/backend/cudnn/gru_kernels.hpp"
+#include "ferrum/backend/cudnn/lstm_kernels.hpp"
