@@ -27,6 +27,7 @@
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
+#include "ferrum/nn/attention_pooling.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
@@ -34,7 +35,9 @@
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/regularization.hpp"
+#include "ferrum/nn/transformer_encoder.hpp"
 #include "ferrum/stats/density_weights.hpp"
 #include "ferrum/stats/standardiser.hpp"
 #include "ferrum/train/kfold.hpp"
@@ -430,6 +433,11 @@ private:
     /// Network outputs: the standardised mean, and its log-variance when heteroscedastic.
     std::size_t outputs() const noexcept { return opt_.heteroscedastic ? 2 : 1; }
 
+    /// Whether the network reads the Fourier features beside the sequence.
+    bool joins_features() const noexcept {
+        return opt_.architecture == rrl_architecture::gru_fourier || opt_.architecture == rrl_architecture::transformer;
+    }
+
     bool has_dropout() const noexcept {
         if (opt_.architecture == rrl_architecture::fourier_linear) return false;
         for (double r : opt_.dropout)
@@ -444,15 +452,29 @@ private:
         // are then those of the network read back from the file, and MC-dropout sigmas match exactly
         auto x = net_.input("sequence", 2, true);
         std::optional<decltype(x)> f;
-        if (opt_.architecture == rrl_architecture::gru_fourier) f = net_.input("features", F, false);
+        if (joins_features()) f = net_.input("features", F, false);
         std::size_t in = 2;
-        for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
+        if (opt_.architecture == rrl_architecture::transformer) {
+            // a small encoder for 264-step curves: d_model 32, 4 heads, feed-forward 64, pre-norm
+            // (stabler to train from scratch), dropout[0] inside the block and after the pooling
+            constexpr std::size_t d = 32;
+            x = net_.add("embed", nn::dense<float>(2, d), x);
+            x = net_.add("positions", nn::sinusoidal_positional_encoding<float>(d), x);
+            x = net_.add("encoder0",
+                         nn::transformer_encoder_layer<float>(d, 4, 2 * d, opt_.dropout[0],
+                                                              nn::transformer_activation::gelu, true),
+                         x);
+            x = net_.add("pool", nn::attention_pooling<float>(d, nn::attention_score::additive, d), x);
+            x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);
+            in = d;
+        }
+        for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer; ++k) {
             const bool last = k + 1 == opt_.gru_sizes.size();
             x = net_.add("gru" + std::to_string(k), nn::gru<float>(in, opt_.gru_sizes[k], !last), x);
             x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
             in = opt_.gru_sizes[k];
         }
-        if (opt_.architecture == rrl_architecture::gru_fourier) {
+        if (joins_features()) {
             auto c = net_.concat("joint", {x, *f});
             auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
             net_.add("out", nn::dense<float>(opt_.head_width, outputs()), h);
@@ -517,7 +539,7 @@ private:
                               nn::mode mode) {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
-        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        if (joins_features()) inputs.emplace_back(in.features);
         return net_.forward(inputs, in.lengths, mode);
     }
 
@@ -526,7 +548,7 @@ private:
                             std::uint64_t dropout_seed, unsigned threads) const {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
-        if (opt_.architecture == rrl_architecture::gru_fourier) inputs.emplace_back(in.features);
+        if (joins_features()) inputs.emplace_back(in.features);
         return net_.predict(inputs, in.lengths, mode, dropout_seed, threads);
     }
 

@@ -27,6 +27,7 @@ namespace ferrum::models {
 enum class rrl_architecture {
     paper_gru,      ///< Monti et al. (2025): GRU 20 -> 16 -> 8 (dropout 0.2, 0.2, 0.1) -> dense(1)
     gru_fourier,    ///< the same GRU trunk, its summary joined with the Fourier features -> dense(32, relu) -> 1
+    transformer,    ///< dense 2->32, sinusoids -> encoder block (4 heads) -> attention pooling, + the Fourier head
     fourier_linear  ///< weighted ridge regression on the Fourier features alone (no sequence)
 };
 
@@ -34,13 +35,16 @@ inline const char* to_string(rrl_architecture a) noexcept {
     switch (a) {
         case rrl_architecture::paper_gru: return "paper_gru";
         case rrl_architecture::gru_fourier: return "gru_fourier";
+        case rrl_architecture::transformer: return "transformer";
         default: return "fourier_linear";
     }
 }
 inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
-    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear})
+    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
+                   rrl_architecture::transformer})
         if (s == to_string(a)) return a;
-    throw value_error("unknown architecture '" + s + "' (expected paper_gru, gru_fourier or fourier_linear)");
+    throw value_error("unknown architecture '" + s +
+                      "' (expected paper_gru, gru_fourier, fourier_linear or transformer)");
 }
 FERRUM_ENUM_JSON(rrl_architecture, rrl_architecture_from_string)
 
