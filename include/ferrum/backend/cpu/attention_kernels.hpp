@@ -47,26 +47,27 @@ const matrix<T>& masked_gradient(const matrix<T>& dy, const nn::chunk_info& ctx,
 }
 
 /// Reorders columns t * B + b (time-major, the engine's layout) to b * S + t (sample-major), so each
-/// sample's steps are one contiguous block of columns; from_sample_major is the inverse.
+/// sample's steps are one contiguous block of columns; to_time_major = false. The inverse: true.
 template <class T>
-void to_sample_major(const matrix<T>& src, Index S, Index B, matrix<T>& dst) {
+void reorder_columns(const matrix<T>& src, Index S, Index B, bool to_time_major, matrix<T>& dst) {
     dst.resize(src.rows(), S * B);
     for (Index r = 0; r < src.rows(); ++r) {
         const T* s = src.row(r).data();
         T* d = dst.row(r).data();
         for (Index t = 0; t < S; ++t)
-            for (Index b = 0; b < B; ++b) d[b * S + t] = s[t * B + b];
+            for (Index b = 0; b < B; ++b) {
+                if (to_time_major) d[t * B + b] = s[b * S + t];
+                else d[b * S + t] = s[t * B + b];
+            }
     }
 }
 template <class T>
+void to_sample_major(const matrix<T>& src, Index S, Index B, matrix<T>& dst) {
+    reorder_columns(src, S, B, false, dst);
+}
+template <class T>
 void from_sample_major(const matrix<T>& src, Index S, Index B, matrix<T>& dst) {
-    dst.resize(src.rows(), S * B);
-    for (Index r = 0; r < src.rows(); ++r) {
-        const T* s = src.row(r).data();
-        T* d = dst.row(r).data();
-        for (Index t = 0; t < S; ++t)
-            for (Index b = 0; b < B; ++b) d[t * B + b] = s[b * S + t];
-    }
+    reorder_columns(src, S, B, true, dst);
 }
 
 // ---- layer normalisation over features: y = (x - mean) / sqrt(var + eps) * gamma + beta ------------------
