@@ -1,9 +1,11 @@
 """PyTorch peer of bench_nn.cpp: the paper's GRU regressor (GRU 2->20->16->8, dropout 0.2/0.2/0.1,
 Linear(8,1)), float32, Adam, batch 256, limited to the same number of threads; with MODEL lstm, bigru or
 bilstm the same trunk with LSTM layers and/or bidirectional layers (concat; the last layer's h_n of both
-directions feeds the head).
+directions feeds the head); encoder (Linear 2->32, sinusoidal positions, one TransformerEncoderLayer(32, 4,
+64, dropout 0.1), additive attention pooling, Linear 32->1) or pooling (Linear 2->32 + tanh, additive
+attention pooling, Linear 32->1): bench_nn's attention rows, padding masks passed as ferrum's are.
 usage: nn_peer.py N_TRAIN STEPS BATCH EPOCHS THREADS [MODEL]   (prints one JSON line)"""
-import json, resource, sys, time
+import json, math, resource, sys, time
 
 import torch
 
@@ -39,8 +41,42 @@ class RecurrentNet(torch.nn.Module):
         return self.head(h).squeeze(-1)
 
 
+class AttentionNet(torch.nn.Module):
+    """bench_nn's attention rows (attention_rows in bench_nn.cpp)."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.proj = torch.nn.Linear(2, 32)
+        self.encoder = encoder
+        if encoder:
+            pos = torch.arange(steps).unsqueeze(1)
+            div = torch.exp(torch.arange(0, 32, 2) * (-math.log(10000.0) / 32))
+            pe = torch.zeros(steps, 32)
+            pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+            self.register_buffer("pe", pe)
+            self.block = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.1, batch_first=True)
+        self.att = torch.nn.Linear(32, 32)
+        self.v = torch.nn.Parameter(torch.randn(32) / 32 ** 0.5)
+        self.head = torch.nn.Linear(32, 1)
+
+    def forward(self, x):
+        mask = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)  # key padding mask: nothing padded
+        if self.encoder:
+            h = self.block(self.proj(x) + self.pe[: x.shape[1]], src_key_padding_mask=mask)
+        else:
+            h = torch.tanh(self.proj(x))
+        e = (torch.tanh(self.att(h)) @ self.v).masked_fill(mask, float("-inf"))
+        a = torch.softmax(e, dim=1)
+        return self.head((a.unsqueeze(-1) * h).sum(dim=1)).squeeze(-1)
+
+
 x, y, w = synthetic_data(n, steps)
-net = Net() if model == "gru" else RecurrentNet("lstm" if "lstm" in model else "gru", model.startswith("bi"))
+if model in ("gru", "paper_gru"):
+    net = Net()
+elif model in ("encoder", "pooling"):
+    net = AttentionNet(model == "encoder")
+else:
+    net = RecurrentNet("lstm" if "lstm" in model else "gru", model.startswith("bi"))
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
 net.train()
 def cpu():

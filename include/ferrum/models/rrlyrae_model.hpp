@@ -27,6 +27,7 @@
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
+#include "ferrum/nn/attention_pooling.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
@@ -35,7 +36,9 @@
 #include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/regularization.hpp"
+#include "ferrum/nn/transformer_encoder.hpp"
 #include "ferrum/stats/density_weights.hpp"
 #include "ferrum/stats/standardiser.hpp"
 #include "ferrum/train/kfold.hpp"
@@ -431,6 +434,7 @@ private:
     /// Network outputs: the standardised mean, and its log-variance when heteroscedastic.
     std::size_t outputs() const noexcept { return opt_.heteroscedastic ? 2 : 1; }
 
+    /// Whether the network reads the Fourier features beside the sequence.
     bool has_dropout() const noexcept {
         if (opt_.architecture == rrl_architecture::fourier_linear) return false;
         for (double r : opt_.dropout)
@@ -451,7 +455,21 @@ private:
         if (opt_.architecture == rrl_architecture::bigru || opt_.architecture == rrl_architecture::bilstm)
             bi = nn::merge_mode::concat;
         std::size_t in = 2;
-        for (std::size_t k = 0; k < opt_.gru_sizes.size(); ++k) {
+        if (opt_.architecture == rrl_architecture::transformer) {
+            // a small encoder for 264-step curves: d_model 32, 4 heads, feed-forward 64, pre-norm
+            // (stabler to train from scratch), dropout[0] inside the block and after the pooling
+            constexpr std::size_t d = 32;
+            x = net_.add("embed", nn::dense<float>(2, d), x);
+            x = net_.add("positions", nn::sinusoidal_positional_encoding<float>(d), x);
+            x = net_.add("encoder0",
+                         nn::transformer_encoder_layer<float>(d, 4, 2 * d, opt_.dropout[0],
+                                                              nn::transformer_activation::gelu, true),
+                         x);
+            x = net_.add("pool", nn::attention_pooling<float>(d, nn::attention_score::additive, d), x);
+            x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);
+            in = d;
+        }
+        for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer; ++k) {
             const bool last = k + 1 == opt_.gru_sizes.size();
             const std::size_t H = opt_.gru_sizes[k];
             if (lstm)

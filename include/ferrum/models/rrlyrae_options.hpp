@@ -30,8 +30,9 @@ enum class rrl_architecture {
     fourier_linear,  ///< weighted ridge regression on the Fourier features alone (no sequence)
     bigru,           ///< gru_fourier with bidirectional GRU layers (concat: each layer is 2 x its size wide)
     lstm,            ///< gru_fourier with LSTM layers in place of the GRU layers
-    bilstm           ///< gru_fourier with bidirectional LSTM layers (concat); rrl_bilstm_model_options() gives
+    bilstm,          ///< gru_fourier with bidirectional LSTM layers (concat); rrl_bilstm_model_options() gives
                      ///< Dékány & Grebel (2022)'s trunk: BiLSTM 16 -> dropout 0.1 -> BiLSTM 16 -> dropout 0.1
+    transformer      ///< dense 2->32, sinusoids -> encoder block (4 heads) -> attention pooling, + the Fourier head
 };
 
 inline const char* to_string(rrl_architecture a) noexcept {
@@ -41,15 +42,17 @@ inline const char* to_string(rrl_architecture a) noexcept {
         case rrl_architecture::bigru: return "bigru";
         case rrl_architecture::lstm: return "lstm";
         case rrl_architecture::bilstm: return "bilstm";
+        case rrl_architecture::transformer: return "transformer";
         default: return "fourier_linear";
     }
 }
 inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
-    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
-                   rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm})
+    for (auto a :
+         {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
+          rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm, rrl_architecture::transformer})
         if (s == to_string(a)) return a;
     throw value_error("unknown architecture '" + s +
-                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm or bilstm)");
+                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm or transformer)");
 }
 /// True for the architectures whose recurrent summary is joined with the Fourier features (gru_fourier's head).
 constexpr bool rrl_uses_fourier_head(rrl_architecture a) noexcept {
