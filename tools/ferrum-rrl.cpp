@@ -563,6 +563,10 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     for (const auto& st : cat) expected += in_shard(st.source_id, {});
     gaia_files_options fo;
     const auto files = input_files(a, "epoch-photometry");
+    for (const auto& f : files)  // a glob may match the output's own name: an output never replaces an input
+        if (cli::detail::same_file(a.path("out"), f))
+            throw cli::usage_error("--out '" + a.path("out") + "' is the file '" + f +
+                                   "' that --epoch-photometry reads; write it elsewhere");
     fo.readers = worker_count(threads, files.size());
     fo.chunk = std::min<std::size_t>(batch, 512);
     if (shard) fo.keep = [&](const light_curve& lc) { return in_shard(lc.source_id, lc.name); };
