@@ -175,8 +175,8 @@ int main(int argc, char** argv) {
     line("ferrum, bulk .csv.gz", gz_t, mb_text);
     line("ferrum, bulk ECSV, uncompressed", text_t, mb_text);
     line("ferrum, long CSV (same stars)", long_t, mb_long);
-    line("ferrum, the same as 4 .csv.gz files, 1 reader", files1_t, mb_text);
-    line("ferrum, the same as 4 .csv.gz files, 2 readers", files2_t, mb_text);
+    line("ferrum, as 4 .csv.gz files, 1 reader", files1_t, mb_text);
+    line("ferrum, as 4 .csv.gz files, 2 readers", files2_t, mb_text);
     line("inflate only: zlib, streamed 1 MiB at a time", zlib_t, mb_text);
 #ifdef FERRUM_BENCH_LIBDEFLATE
     line("inflate only: libdeflate, whole member", deflate_t, mb_text);
