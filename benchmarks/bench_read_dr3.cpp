@@ -43,10 +43,9 @@ struct counts {
     std::size_t sources = 0, points = 0;
 };
 
-counts read_all(const std::string& path) {
-    ferrum::gaia_read_options o;
-    o.show_progress = false;
-    ferrum::gaia_epoch_reader reader(path, o);
+// Sources and points of a reader (one file or several), read to the end.
+template <class Reader>
+counts count_all(Reader& reader) {
     counts c;
     while (auto lc = reader.next()) {
         ++c.sources;
@@ -55,16 +54,18 @@ counts read_all(const std::string& path) {
     return c;
 }
 
+counts read_all(const std::string& path) {
+    ferrum::gaia_read_options o;
+    o.show_progress = false;
+    ferrum::gaia_epoch_reader reader(path, o);
+    return count_all(reader);
+}
+
 counts read_files(const std::vector<std::string>& files, unsigned readers) {
     ferrum::gaia_files_options o;
     o.readers = readers;
     ferrum::gaia_epoch_files_reader reader(files, o);
-    counts c;
-    while (auto lc = reader.next()) {
-        ++c.sources;
-        c.points += lc->size();
-    }
-    return c;
+    return count_all(reader);
 }
 
 // Inflate only: zlib as csv_reader runs it (core/gzip.hpp), 1 MiB of text at a time. Returns bytes of text.
