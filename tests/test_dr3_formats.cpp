@@ -12,6 +12,8 @@
 #include <ferrum/core/array_field.hpp>
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/gzip.hpp>
+#include <ferrum/core/input_files.hpp>
+#include <ferrum/lightcurve/epoch_files.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
 #include <ferrum/sim/rrlyrae.hpp>
@@ -547,4 +549,201 @@ TEST_CASE("simulator: the dr3-bulk set reads as the same stars as the long set",
         CHECK(y.r21_g == x.r21_g);
         CHECK(y.peak_to_peak_g == x.peak_to_peak_g);
     }
+}
+
+// --- many bulk files read as one (issue #14: the archive ships DR3 in ~3,400 files) ---------------------------
+
+namespace {
+
+// The sources of a reader, in the order it gives them.
+template <class Reader>
+std::vector<ferrum::light_curve> dr3_files_all(Reader& r) {
+    std::vector<ferrum::light_curve> out;
+    while (auto lc = r.next()) out.push_back(std::move(*lc));
+    return out;
+}
+
+// The system's gzip -dc of `path` (an inflater independent of ours); "" when unavailable.
+std::string dr3_files_gunzip(const std::string& path) {
+    const std::string out = path + ".txt";
+    const std::string cmd = "gzip -dc '" + path + "' > '" + out + "' 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+    return slurp(out);
+}
+
+// A three-file and a one-file dr3-bulk set of the same 11 stars.
+struct dr3_files_sets {
+    ferrum::sim::gaia_like_set one, three;
+};
+
+dr3_files_sets dr3_files_simulate() {
+    ferrum::sim::simulation_options so;
+    so.seed = 5;
+    so.min_epochs = 20;
+    ferrum::sim::write_options w;
+    w.threads = 2;
+    w.chunk = 2;  // chunks straddle the file boundaries
+    w.progress = false;
+    w.format = ferrum::sim::output_format::dr3_bulk;
+    fs::remove_all(scratch() / "files_one");
+    fs::remove_all(scratch() / "files_three");
+    dr3_files_sets s;
+    s.one = ferrum::sim::write_gaia_like_set(scratch() / "files_one", 7, 4, so, w);
+    w.files = 3;
+    s.three = ferrum::sim::write_gaia_like_set(scratch() / "files_three", 7, 4, so, w);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("input lists: commas, globs sorted by name, a pattern that matches nothing named", "[dr3][files]") {
+    const fs::path d = scratch() / "globs";
+    fs::remove_all(d);
+    fs::create_directories(d);
+    for (const char* f : {"EpochPhotometry_000010-000019.csv.gz", "EpochPhotometry_000000-000009.csv.gz", "other.csv"})
+        std::ofstream(d / f) << "x\n";
+    const std::string p = d.string() + "/";
+    const auto g = ferrum::expand_input_files(p + "EpochPhotometry_*.csv.gz");
+    REQUIRE(g.size() == 2);
+    CHECK(g[0] == p + "EpochPhotometry_000000-000009.csv.gz");
+    CHECK(g[1] == p + "EpochPhotometry_000010-000019.csv.gz");
+    const auto l = ferrum::expand_input_files(
+        std::vector<std::string>{p + "other.csv, " + p + "EpochPhotometry_0000[1]*", p + "missing.csv"});
+    CHECK(l == std::vector<std::string>{p + "other.csv", g[1], p + "missing.csv"});  // a plain path is kept as given
+    const auto e = expect_input_error([&] { ferrum::expand_input_files(p + "EpochPhotometry_9*.csv.gz"); });
+    CHECK(e.file() == p + "EpochPhotometry_9*.csv.gz");
+    CHECK(std::string(e.what()).find("matches no file") != std::string::npos);
+}
+
+TEST_CASE("many bulk files: read in parallel as the one file of the same stars, in its order", "[dr3][files]") {
+    const auto s = dr3_files_simulate();
+    REQUIRE(s.three.epoch_files.size() == 3);
+    CHECK(s.three.epoch_files[0].filename() == "EpochPhotometry_000000-000002.csv.gz");
+    CHECK(s.three.epoch_files[2].filename() == "EpochPhotometry_000007-000010.csv.gz");
+    CHECK(s.three.epochs == s.one.epochs);
+    // the writer: the three texts (system gzip) are the one file's text cut between rows, each with the header
+    const std::string whole = dr3_files_gunzip(s.one.epoch_photometry.string());
+    if (!whole.empty()) {
+        const std::string header = ferrum::sim::detail::dr3_epoch_photometry_header();
+        std::string joined = header;
+        for (const auto& f : s.three.epoch_files) {
+            const std::string t = dr3_files_gunzip(f.string());
+            REQUIRE(t.compare(0, header.size(), header) == 0);
+            joined += t.substr(header.size());
+        }
+        CHECK(joined == whole);
+    }
+    ferrum::gaia_read_options o;
+    o.show_progress = false;
+    ferrum::gaia_epoch_reader single(s.one.epoch_photometry.string(), o);
+    const auto want = dr3_files_all(single);
+    REQUIRE(want.size() == 11);
+    const auto files = ferrum::expand_input_files(s.three.epoch_photometry.string());
+    REQUIRE(files.size() == 3);
+    for (const unsigned readers : {1u, 2u, 3u})
+        for (const std::size_t chunk : {std::size_t(1), std::size_t(2), std::size_t(100)}) {
+            ferrum::gaia_files_options fo;
+            fo.readers = readers;
+            fo.chunk = chunk;
+            ferrum::gaia_epoch_files_reader r(files, fo);
+            const auto got = dr3_files_all(r);
+            REQUIRE(got.size() == want.size());
+            for (std::size_t k = 0; k < want.size(); ++k) {
+                CHECK(got[k].source_id == want[k].source_id);
+                CHECK(got[k].time == want[k].time);
+                CHECK(got[k].mag == want[k].mag);
+                CHECK(got[k].mag_err == want[k].mag_err);
+            }
+            CHECK(r.report().rows == single.report().rows);
+            CHECK(r.report().used == single.report().used);
+            CHECK(r.report().curves == 11);
+        }
+    // read-all over the list: the same curves; the catalogue given twice (a list) is a repeated source_id
+    const auto all = ferrum::read_gaia_epoch_photometry(files, o, 2);
+    REQUIRE(all.curves.size() == 11);
+    CHECK(all.curves[10].mag == want[10].mag);
+    const std::string cat = s.one.vari_rrlyrae.string();
+    const auto c = expect_input_error([&] { ferrum::read_rrlyrae_catalogue(std::vector<std::string>{cat, cat}); });
+    CHECK(c.field() == "source_id");
+    CHECK(std::string(c.what()).find("appears twice (first on line") != std::string::npos);
+    // a reader dropped half-way (the caller failed) stops its threads
+    {
+        ferrum::gaia_files_options fo;
+        fo.readers = 3;
+        fo.chunk = 1;
+        ferrum::gaia_epoch_files_reader r(files, fo);
+        CHECK(r.next().has_value());
+    }
+    // a source in two files is an error naming both
+    const std::vector<std::string> twice{files[0], files[1], files[0]};
+    ferrum::gaia_epoch_files_reader r(twice, {});
+    const auto e = expect_input_error([&] { dr3_files_all(r); });
+    CHECK(e.file() == files[0]);
+    CHECK(std::string(e.what()).find("already read from " + files[0]) != std::string::npos);
+}
+
+TEST_CASE("many bulk files: a bad row or a truncated .gz in the 2nd of 3 names that file and line", "[dr3][files]") {
+    const auto s = dr3_files_simulate();
+    const auto files = ferrum::expand_input_files(s.three.epoch_photometry.string());
+    REQUIRE(files.size() == 3);
+    // the second file with the source_id of its 2nd data row made text, compressed by our writer
+    const std::string text = dr3_files_gunzip(files[1]);
+    if (text.empty()) {
+        WARN("no gzip program: skipped");
+        return;
+    }
+    std::size_t line = 0, at = 0, data_rows = 0;
+    for (std::size_t pos = 0; pos < text.size(); pos = text.find('\n', pos) + 1) {
+        ++line;
+        if (text[pos] == '#' || text.compare(pos, 11, "solution_id") == 0) continue;
+        if (++data_rows == 2) {
+            at = pos;
+            break;
+        }
+    }
+    REQUIRE(data_rows == 2);
+    std::string bad = text;
+    const std::size_t comma = bad.find(',', at);
+    bad.insert(comma + 1, "x");  // "x4..." is not an int64
+    const fs::path dir = scratch() / "files_bad";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::vector<std::string> list{files[0], (dir / fs::path(files[1]).filename()).string(), files[2]};
+    {
+        std::ofstream out(list[1], std::ios::binary);
+        ferrum::gzip_writer gz(out);
+        gz.write(bad);
+        gz.finish();
+    }
+    for (const unsigned readers : {1u, 3u}) {
+        ferrum::gaia_files_options fo;
+        fo.readers = readers;
+        fo.chunk = 1;
+        ferrum::gaia_epoch_files_reader r(list, fo);
+        std::size_t before = 0;
+        const auto e = expect_input_error([&] {
+            while (r.next()) ++before;
+        });
+        CHECK(e.file() == list[1]);
+        CHECK(e.line() == line);
+        CHECK(e.field() == "source_id");
+        CHECK(before == 4);  // the 3 stars of the first file and the 1st of the second came first, as in one file
+    }
+    // under skip the row is counted, the files go on
+    ferrum::gaia_files_options skip;
+    skip.read.on_bad_row = bad_row_policy::skip;
+    skip.readers = 2;
+    ferrum::gaia_epoch_files_reader r(list, skip);
+    CHECK(dr3_files_all(r).size() == 10);
+    CHECK(r.report().bad_rows() == 1);
+    CHECK(r.report().rows == 11);
+    // a truncated download among several: its file, never a short read
+    const std::string whole = slurp(files[1]);
+    std::ofstream(list[1], std::ios::binary | std::ios::trunc) << whole.substr(0, whole.size() / 2);
+    ferrum::gaia_files_options fo;
+    fo.readers = 3;
+    ferrum::gaia_epoch_files_reader t(list, fo);
+    const auto e = expect_input_error([&] { dr3_files_all(t); });
+    CHECK(e.file() == list[1]);
+    CHECK(std::string(e.what()).find("truncated") != std::string::npos);
 }

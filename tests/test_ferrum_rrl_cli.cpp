@@ -956,3 +956,67 @@ TEST_CASE(
     CHECK(r.err.find("only predict runs under mpirun") != std::string::npos);
 #endif
 }
+
+TEST_CASE("ferrum-rrl predict on many bulk files: a glob of 3 files predicts byte for byte as the one file",
+          "[cli][dr3][files]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_dr3_files");
+    const std::string d = dir.string();
+    const std::string sim = "simulate --n-rrab 14 --n-rrc 7 --seed 4 --min-epochs 30 --format dr3-bulk --quiet --out ";
+    REQUIRE(run(sim + d + "/one", dir).status == 0);
+    REQUIRE(run(sim + d + "/three --files 3", dir).status == 0);
+    CHECK(fs::exists(dir / "three" / "EpochPhotometry_000000-000006.csv.gz"));
+    CHECK(fs::exists(dir / "three" / "EpochPhotometry_000014-000020.csv.gz"));
+    CHECK(!fs::exists(dir / "three" / "epoch_photometry.csv.gz"));
+    CHECK(slurp(dir / "three" / "labels.csv") == slurp(dir / "one" / "labels.csv"));
+    // --batch 5 and MC dropout: batches straddle the files, and each batch's dropout masks must be the same
+    const auto predict = [&](const std::string& epochs, const std::string& out, const std::string& more = "") {
+        return run("predict --epoch-photometry " + epochs + " --catalogue " + d + "/one/vari_rrlyrae.csv.gz --out " +
+                       d + "/" + out + " --mc-samples 3 --seed 2 --batch 5 " + more,
+                   dir);
+    };
+    const auto a = predict(d + "/one/epoch_photometry.csv.gz", "one.csv");
+    REQUIRE(a.status == 0);
+    const std::string want = slurp(dir / "one.csv");
+    CHECK(std::count(want.begin(), want.end(), '\n') == 22);
+    const std::string f0 = d + "/three/EpochPhotometry_000000-000006.csv.gz",
+                      f1 = d + "/three/EpochPhotometry_000007-000013.csv.gz",
+                      f2 = d + "/three/EpochPhotometry_000014-000020.csv.gz";
+    for (const char* threads : {"1", "3"}) {
+        const auto b = predict("'" + d + "/three/EpochPhotometry_*.csv.gz'", "glob.csv",
+                               std::string("--threads ") + threads);
+        REQUIRE(b.status == 0);
+        CHECK(b.err.find("21 light curves in the catalogue, 0 not in it; 0 catalogue stars without a light curve") !=
+              std::string::npos);
+        CHECK(slurp(dir / "glob.csv") == want);
+    }
+    // a comma-separated list, and the option repeated
+    REQUIRE(predict(f0 + "," + f1, "list.csv", "--epoch-photometry " + f2).status == 0);
+    CHECK(slurp(dir / "list.csv") == want);
+    // a pattern that matches nothing: named, nothing written
+    const auto none = predict("'" + d + "/three/Epoch_*.csv.gz'", "none.csv");
+    CHECK(none.status != 0);
+    CHECK(none.err.find("Epoch_*.csv.gz") != std::string::npos);
+    CHECK(none.err.find("matches no file") != std::string::npos);
+    CHECK(!fs::exists(dir / "none.csv"));
+    // a truncated .gz among several: that file named, no output
+    const std::string whole = slurp(f1);
+    const std::string cut = (dir / "EpochPhotometry_000007-000013.csv.gz").string();
+    std::ofstream(cut, std::ios::binary) << whole.substr(0, whole.size() * 2 / 3);
+    const auto t = predict(f0 + "," + cut + "," + f2, "cut.csv", "--threads 3");
+    CHECK(t.status != 0);
+    CHECK(t.err.find(cut) != std::string::npos);
+    CHECK(t.err.find("truncated") != std::string::npos);
+    CHECK(!fs::exists(dir / "cut.csv"));
+    // transfer reads a --sets directory of bulk files (the archive's names)
+    fs::copy_file(dir / "one" / "vari_rrlyrae.csv.gz", dir / "three" / "VariRrlyrae_000000-000020.csv.gz");
+    fs::remove(dir / "three" / "vari_rrlyrae.csv.gz");
+    fs::create_directories(dir / "empty");
+    const auto tr = run("transfer --sets " + d + "/three," + d + "/empty --out " + d + "/t.json --quiet", dir);
+    CHECK(tr.status != 0);
+    CHECK(tr.err.find("EpochPhotometry_*.csv.gz") != std::string::npos);  // the empty set, not the bulk one
+    CHECK(tr.err.find(d + "/empty") != std::string::npos);
+}

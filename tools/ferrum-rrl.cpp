@@ -18,7 +18,9 @@
 
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/ecsv.hpp>
+#include <ferrum/core/input_files.hpp>
 #include <ferrum/core/shards.hpp>
+#include <ferrum/lightcurve/epoch_files.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/periodogram.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
@@ -47,8 +49,14 @@ std::vector<cli::option> with_inputs(std::vector<cli::option> own) {
     const std::vector<cli::option> inputs{
         cli::path("epoch-photometry",
                   "Gaia epoch photometry, any archive layout: long (DR2, DataLink INDIVIDUAL/COMBINED) or DR3 "
-                  "bulk (DataLink RAW), CSV or ECSV, plain or .gz (with --catalogue)"),
-        cli::path("catalogue", "the vari_rrlyrae CSV/ECSV, plain or .gz: best_classification, pf, p1_o, epoch_g"),
+                  "bulk (DataLink RAW), CSV or ECSV, plain or .gz (with --catalogue); several files: a "
+                  "comma-separated list, the option repeated, or a quoted glob ('EpochPhotometry_*.csv.gz'), read "
+                  "in parallel (up to --threads) as their concatenation")
+            .repeated(),
+        cli::path("catalogue",
+                  "the vari_rrlyrae CSV/ECSV, plain or .gz: best_classification, pf, p1_o, epoch_g; several files "
+                  "as for --epoch-photometry")
+            .repeated(),
         cli::path("folded", "an id,phase,mag table of folded curves (no periods: train with --no-period)"),
         cli::text("type",
                   "RRab or RRc: the type of --folded curves, or of --stars without a type column; without --stars, "
@@ -104,7 +112,13 @@ const cli::program& program() {
                        "long: epoch_photometry.csv (DR2 / DataLink long layout) and vari_rrlyrae.csv; dr3-bulk: "
                        "epoch_photometry.csv.gz (Gaia DR3 bulk layout, ECSV with array cells, gzip) and "
                        "vari_rrlyrae.csv.gz (every DR3 vari_rrlyrae column)",
-                       {"long", "dr3-bulk"}, "long")}},
+                       {"long", "dr3-bulk"}, "long"),
+           cli::count("files",
+                      "dr3-bulk: split the epoch photometry into N files of consecutive stars named like the "
+                      "archive's, DIR/EpochPhotometry_000000-003111.csv.gz (star indices), read back with "
+                      "--epoch-photometry 'DIR/EpochPhotometry_*.csv.gz'",
+                      "1")
+               .range(1, 100000)}},
          {"train",
           "K-fold CV (K >= 2; 0 skips it) writes a report (out-of-fold metrics per type and per fold) and the\n"
           "out-of-fold predictions; then one model per type (or one unified RRab+RRc model) is trained on all\n"
@@ -207,6 +221,9 @@ const cli::program& program() {
     return p;
 }
 
+/// The files a (repeated) path option names: lists and globs expanded (core/input_files.hpp).
+std::vector<std::string> input_files(const args& a, const std::string& name) { return expand_input_files(a.all(name)); }
+
 /// A path option that this use of the command needs (e.g. --catalogue with --epoch-photometry).
 const std::string& need(const args& a, const std::string& name) {
     if (!a.has(name)) throw cli::usage_error(a.command() + ": --" + name + " is required here");
@@ -229,8 +246,9 @@ rr_type parse_type(const std::string& s) {
 
 // --- inputs ---------------------------------------------------------------------------------------
 
-std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const std::string& catalogue,
-                                                const rrl_input_options& opt, unsigned threads, bool show) {
+std::vector<rrl_star_input> read_archive_inputs(const std::vector<std::string>& epochs,
+                                                const std::vector<std::string>& catalogue, const rrl_input_options& opt,
+                                                unsigned threads, bool show) {
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
     const auto cat = read_rrlyrae_catalogue(catalogue, co);
@@ -238,7 +256,7 @@ std::vector<rrl_star_input> read_archive_inputs(const std::string& epochs, const
     gaia_read_options go;
     go.show_progress = show;
     // Any layout of Gaia epoch photometry (long or DR3 bulk, CSV or ECSV, plain or .gz): told by its header.
-    const auto lc = read_gaia_epoch_photometry(epochs, go);
+    const auto lc = read_gaia_epoch_photometry(epochs, go, threads);
     cli::require_usable_rows(lc.report);
     if (show) {
         const auto m = match_catalogue(lc.curves, cat);
@@ -283,7 +301,7 @@ std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
     if (a.has("epoch-photometry"))
-        return read_archive_inputs(a.path("epoch-photometry"), need(a, "catalogue"), opt, threads, show);
+        return read_archive_inputs(input_files(a, "epoch-photometry"), input_files(a, "catalogue"), opt, threads, show);
     if (a.has("folded")) {
         table_read_options to;
         to.show_progress = show;
@@ -532,6 +550,9 @@ struct prediction_counts {
 /// each batch is folded, prepared, predicted and its rows written to `os` before the next is read, so memory
 /// holds one batch and the catalogue whatever the size of the file. Sources must be contiguous, as in archive
 /// files. With a `shard`, only the light curves of that shard (core/shards.hpp) are kept, as they are read.
+/// The files are read on their own threads (one per file, up to `threads`: lightcurve/epoch_files.hpp), in
+/// the order of their concatenation, so reading overlaps the preparation and prediction of the batches and
+/// the rows (and each batch's dropout masks) are those of one concatenated file.
 template <class Predict>
 prediction_counts stream_archive_predictions(const args& a, const rrl_input_options& opt, unsigned threads,
                                              std::size_t batch, std::ostream& os, const shard_spec* shard,
@@ -539,7 +560,8 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     const bool show = !a.flag("quiet") && progress_enabled_by_default();
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
-    const auto cat = read_rrlyrae_catalogue(need(a, "catalogue"), co);
+    need(a, "catalogue");
+    const auto cat = read_rrlyrae_catalogue(input_files(a, "catalogue"), co);
     cli::require_usable_rows(cat.report());
     const auto in_shard = [&](std::int64_t source_id, const std::string& name) {
         if (!shard) return true;
@@ -547,7 +569,16 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     };
     std::size_t expected = 0;  // the catalogue's stars this run predicts
     for (const auto& st : cat) expected += in_shard(st.source_id, {});
-    gaia_epoch_reader reader(a.path("epoch-photometry"));
+    gaia_files_options fo;
+    const auto files = input_files(a, "epoch-photometry");
+    for (const auto& f : files)  // a glob may match the output's own name: an output never replaces an input
+        if (cli::detail::same_file(a.path("out"), f))
+            throw cli::usage_error("--out '" + a.path("out") + "' is the file '" + f +
+                                   "' that --epoch-photometry reads; write it elsewhere");
+    fo.readers = worker_count(threads, files.size());
+    fo.chunk = std::min<std::size_t>(batch, 512);
+    if (shard) fo.keep = [&](const light_curve& lc) { return in_shard(lc.source_id, lc.name); };
+    gaia_epoch_files_reader reader(files, fo);
     prediction_counts n;
     catalogue_match m;
     ferrum::progress bar(a.command() + " (stars, of the catalogue's " + std::to_string(expected) + ")", expected,
@@ -567,7 +598,6 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
         curves.clear();
     };
     while (auto lc = reader.next()) {
-        if (!in_shard(lc->source_id, lc->name)) continue;
         curves.push_back(std::move(*lc));
         if (curves.size() >= batch) flush();
     }
@@ -608,8 +638,12 @@ int cmd_simulate(const args& a) {
     w.threads = threads_or(a, 0);
     w.progress = !a.flag("quiet");
     if (a.choice("format") == "dr3-bulk") w.format = sim::output_format::dr3_bulk;
+    w.files = a.count("files");
+    if (w.files > 1 && w.format != sim::output_format::dr3_bulk)
+        throw cli::usage_error("simulate: --files needs --format dr3-bulk (the archive's bulk files)");
     const auto set = sim::write_gaia_like_set(a.path("out"), nab, nc, o, w);
-    std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s\n", set.stars, set.epochs, a.path("out").c_str());
+    std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s (%zu epoch-photometry file%s)\n", set.stars, set.epochs,
+                 a.path("out").c_str(), set.epoch_files.size(), set.epoch_files.size() == 1 ? "" : "s");
     return 0;
 }
 
@@ -763,6 +797,24 @@ int cmd_tune(const args& a) {
     return 0;
 }
 
+/// The files of a --sets directory in the first naming that is there: the long names of `simulate`
+/// (epoch_photometry.csv, vari_rrlyrae.csv), their .gz (simulate --format dr3-bulk), or the archive's bulk
+/// files (EpochPhotometry_*.csv.gz, VariRrlyrae_*.csv.gz; simulate --files N). An input_error names the
+/// directory and what was looked for when none is.
+std::vector<std::string> family_files(const std::filesystem::path& dir, const std::string& name,
+                                      const std::string& bulk_pattern) {
+    std::error_code ec;
+    for (const std::string& f : {name, name + ".gz"})
+        if (std::filesystem::is_regular_file(dir / f, ec)) return {(dir / f).string()};
+    const std::string pattern = (dir / bulk_pattern).string();
+    try {
+        return expand_glob(pattern);
+    } catch (const input_error&) {
+        throw input_error(dir.string(), 0, "",
+                          "the --sets directory has none of " + name + ", " + name + ".gz, " + bulk_pattern);
+    }
+}
+
 int cmd_transfer(const args& a) {
     const run_config c = read_run_config(a);
     rrl_transfer_options to;
@@ -781,18 +833,30 @@ int cmd_transfer(const args& a) {
         if (!dir.empty()) dirs.push_back(dir);
     }
     // --sets names directories, not files: the report must not land on a file any of them holds
-    for (const auto& dir : dirs)
-        for (const char* f : {"epoch_photometry.csv", "vari_rrlyrae.csv", "labels.csv"})
-            if (cli::detail::same_file(a.path("out"), std::filesystem::path(dir) / f))
-                throw cli::usage_error("transfer: --out '" + a.path("out") + "' is " + f + " of --sets directory '" +
-                                       dir + "', an input; choose another path");
-    std::vector<rrl_family> families;
+    struct family_inputs {
+        std::vector<std::string> epochs, catalogue;
+    };
+    std::vector<family_inputs> inputs;
     for (const auto& dir : dirs) {
+        const std::filesystem::path d(dir);
+        inputs.push_back({family_files(d, "epoch_photometry.csv", "EpochPhotometry_*.csv.gz"),
+                          family_files(d, "vari_rrlyrae.csv", "VariRrlyrae_*.csv.gz")});
+        std::vector<std::string> all = inputs.back().epochs;
+        all.insert(all.end(), inputs.back().catalogue.begin(), inputs.back().catalogue.end());
+        all.push_back((d / "labels.csv").string());
+        for (const auto& f : all)
+            if (cli::detail::same_file(a.path("out"), f))
+                throw cli::usage_error("transfer: --out '" + a.path("out") + "' is " +
+                                       std::filesystem::path(f).filename().string() + " of --sets directory '" + dir +
+                                       "', an input; choose another path");
+    }
+    std::vector<rrl_family> families;
+    for (std::size_t k = 0; k < dirs.size(); ++k) {
+        const std::string& dir = dirs[k];
         const std::filesystem::path d(dir);
         rrl_family f;
         f.name = d.filename().empty() ? d.parent_path().filename().string() : d.filename().string();
-        f.stars = read_archive_inputs((d / "epoch_photometry.csv").string(), (d / "vari_rrlyrae.csv").string(),
-                                      c.model.input, c.train.threads, !quiet);
+        f.stars = read_archive_inputs(inputs[k].epochs, inputs[k].catalogue, c.model.input, c.train.threads, !quiet);
         const std::string lp = (d / "labels.csv").string();
         const auto labels = read_labels(lp, a.text("label-column"), "none");
         const auto truth = read_labels(lp, a.text("truth-column"), "none");
@@ -873,7 +937,10 @@ int predict_stars(const args& a, std::optional<shard_spec> shard) {
         if (!a.has("epoch-photometry"))
             throw cli::usage_error("predict: --shard (and mpirun) need --epoch-photometry F --catalogue C");
         // what decides a shard's rows besides its inputs: a finished shard is reused only with the same
-        shard_inputs = {a.path("epoch-photometry"), need(a, "catalogue"), mp};
+        need(a, "catalogue");
+        shard_inputs = input_files(a, "epoch-photometry");
+        for (auto& f : input_files(a, "catalogue")) shard_inputs.push_back(std::move(f));
+        shard_inputs.push_back(mp);
         // the shard's files are named from --out: neither may be a file this run reads
         cli::check_derived_output(a, shard_output_path(out, *shard), "the shard file of --out");
         cli::check_derived_output(a, shard_manifest_path(out, *shard), "the shard manifest of --out");

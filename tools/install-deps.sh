@@ -2,7 +2,7 @@
 # Installs the Debian packages ferrum needs that are missing on this machine (apt-get; as root, or
 # through sudo). Usage: tools/install-deps.sh [--bench]   (--bench adds the SciPy/PyTorch peers)
 set -euo pipefail
-pkgs=(g++ clang libclang-rt-14-dev cmake make libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev nlohmann-json3-dev catch2 libxgboost-dev
+pkgs=(g++ clang libclang-rt-14-dev cmake make zlib1g-dev libdeflate-dev libeigen3-dev libxtensor-dev xtl-dev libxsimd-dev nlohmann-json3-dev catch2 libxgboost-dev
       libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-numpy python3-scipy python3-sklearn python3-torch)

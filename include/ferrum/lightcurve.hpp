@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ferrum/core.hpp"
+#include "ferrum/lightcurve/epoch_files.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
 #include "ferrum/lightcurve/gaia_epoch_photometry.hpp"
 #include "ferrum/lightcurve/periodogram.hpp"

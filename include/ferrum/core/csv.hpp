@@ -656,6 +656,25 @@ struct read_report {
         skipped.push_back({r, 1, std::move(example)});
     }
 
+    /// Adds another file's counts (several files read as one): totals summed, reasons in order of first
+    /// occurrence, the first example of each kept. `file` stays.
+    void merge(const read_report& other) {
+        rows += other.rows;
+        used += other.used;
+        curves += other.curves;
+        empty_curves += other.empty_curves;
+        for (const auto& o : other.skipped) {
+            auto it = std::find_if(skipped.begin(), skipped.end(),
+                                   [&](const skipped_rows& s) { return s.reason == o.reason; });
+            if (it == skipped.end()) {
+                skipped.push_back(o);
+                continue;
+            }
+            it->count += o.count;
+            if (it->first_example.empty()) it->first_example = o.first_example;
+        }
+    }
+
     std::size_t count(skip_reason r) const noexcept {
         for (const auto& s : skipped)
             if (s.reason == r) return s.count;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ferrum/core/csv.hpp"
+#include "ferrum/core/input_files.hpp"
 
 namespace ferrum {
 
@@ -230,71 +231,16 @@ public:
     /// text or inf in a numeric field, a short row and a repeated source_id are input_errors (or skipped
     /// rows under bad_row_policy::skip).
     explicit rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
-        csv_reader csv(path);
-        report_.file = csv.path();
-        std::string missing;
-        for (const auto& c : options.required_columns)
-            if (!csv.find_column(c)) missing += (missing.empty() ? "" : ", ") + c;
-        if (!missing.empty()) {
-            std::string have;
-            for (const auto& h : csv.header()) have += (have.empty() ? "" : ", ") + h;
-            throw input_error(
-                csv.path(), csv.header_line(), missing,
-                "the catalogue lacks the required column(s) " + missing + " (the header has: " + have + ")");
-        }
-        const std::size_t c_source = csv.column("source_id");
-        const auto c_class = csv.find_column("best_classification");
-        std::vector<std::pair<std::size_t, detail::rr_real>> reals;
-        std::vector<std::pair<std::size_t, detail::rr_count>> counts;
-        for (const auto& [name, member] : detail::rrlyrae_real_columns())
-            if (auto c = csv.find_column(name)) reals.emplace_back(*c, member);
-        for (const auto& [name, member] : detail::rrlyrae_count_columns())
-            if (auto c = csv.find_column(name)) counts.emplace_back(*c, member);
+        add_file(path, options);
+        report_.file = files_.front();
+    }
 
-        const bad_row_policy policy = options.on_bad_row;
-        while (const csv_record* rec = csv.next()) {
-            ++report_.rows;
-            if (!detail::check_field_count(report_, policy, csv, *rec)) continue;
-            rrlyrae_star star;
-            star.line = rec->line();
-            const auto id = parse_int64((*rec)[c_source]);
-            if (!id.ok()) {
-                detail::reject_field(report_, policy, csv, *rec, c_source, id, "an integer");
-                continue;
-            }
-            star.source_id = id.value;
-            if (c_class) {
-                star.best_classification = std::string(detail::trim((*rec)[*c_class]));
-                star.type = classify_rr_type(star.best_classification);
-            }
-            // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
-            bool good = true;
-            for (std::size_t k = 0; good && k < reals.size(); ++k) {
-                const auto [c, member] = reals[k];
-                if (detail::is_missing_value((*rec)[c])) continue;
-                const auto v = parse_double((*rec)[c]);
-                if (v.ok()) star.*member = v.value;
-                else good = detail::reject_field(report_, policy, csv, *rec, c, v);
-            }
-            for (std::size_t k = 0; good && k < counts.size(); ++k) {
-                const auto [c, member] = counts[k];
-                if (detail::is_missing_value((*rec)[c])) continue;
-                const auto v = parse_int64((*rec)[c]);
-                if (v.ok()) star.*member = v.value;
-                else good = detail::reject_field(report_, policy, csv, *rec, c, v, "an integer");
-            }
-            if (!good) continue;
-            const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
-            if (!inserted) {
-                detail::bad_row(report_, policy, rec->line(), csv.header()[c_source], skip_reasons::duplicate_id,
-                                "source_id " + std::to_string(star.source_id) + " appears twice (first on line " +
-                                    std::to_string(stars_[it->second].line) + ")");
-                continue;
-            }
-            stars_.push_back(std::move(star));
-            ++report_.used;
-        }
-        report_.curves = stars_.size();
+    /// Reads several catalogue files (the archive's bulk VariRrlyrae_*.csv.gz) as one, in order; a source_id
+    /// in two files is a repeated source_id (an input_error naming the second file, or a skipped row).
+    explicit rrlyrae_catalogue(const std::vector<std::string>& files, catalogue_read_options options = {}) {
+        if (files.empty()) throw value_error("rrlyrae_catalogue: no files to read");
+        report_.file = describe_files(files);
+        for (const auto& f : files) add_file(f, options);
     }
 
     const std::vector<rrlyrae_star>& stars() const noexcept { return stars_; }
@@ -322,7 +268,7 @@ public:
     rr_folding folding(std::int64_t source_id) const {
         const rrlyrae_star& s = at(source_id);
         if (auto f = s.folding()) return *f;
-        throw input_error(report_.file, s.line, s.folding_column_name(),
+        throw input_error(files_[file_of_[std::size_t(&s - stars_.data())]], s.line, s.folding_column_name(),
                           "source " + std::to_string(source_id) + " cannot be folded: " + s.folding_problem());
     }
 
@@ -330,7 +276,83 @@ public:
     const read_report& report() const noexcept { return report_; }
 
 private:
+    void add_file(const std::string& path, const catalogue_read_options& options) {
+        csv_reader csv(path);
+        read_report report;
+        report.file = csv.path();
+        files_.push_back(csv.path());
+        std::string missing;
+        for (const auto& c : options.required_columns)
+            if (!csv.find_column(c)) missing += (missing.empty() ? "" : ", ") + c;
+        if (!missing.empty()) {
+            std::string have;
+            for (const auto& h : csv.header()) have += (have.empty() ? "" : ", ") + h;
+            throw input_error(
+                csv.path(), csv.header_line(), missing,
+                "the catalogue lacks the required column(s) " + missing + " (the header has: " + have + ")");
+        }
+        const std::size_t c_source = csv.column("source_id");
+        const auto c_class = csv.find_column("best_classification");
+        std::vector<std::pair<std::size_t, detail::rr_real>> reals;
+        std::vector<std::pair<std::size_t, detail::rr_count>> counts;
+        for (const auto& [name, member] : detail::rrlyrae_real_columns())
+            if (auto c = csv.find_column(name)) reals.emplace_back(*c, member);
+        for (const auto& [name, member] : detail::rrlyrae_count_columns())
+            if (auto c = csv.find_column(name)) counts.emplace_back(*c, member);
+
+        const bad_row_policy policy = options.on_bad_row;
+        while (const csv_record* rec = csv.next()) {
+            ++report.rows;
+            if (!detail::check_field_count(report, policy, csv, *rec)) continue;
+            rrlyrae_star star;
+            star.line = rec->line();
+            const auto id = parse_int64((*rec)[c_source]);
+            if (!id.ok()) {
+                detail::reject_field(report, policy, csv, *rec, c_source, id, "an integer");
+                continue;
+            }
+            star.source_id = id.value;
+            if (c_class) {
+                star.best_classification = std::string(detail::trim((*rec)[*c_class]));
+                star.type = classify_rr_type(star.best_classification);
+            }
+            // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
+            bool good = true;
+            for (std::size_t k = 0; good && k < reals.size(); ++k) {
+                const auto [c, member] = reals[k];
+                if (detail::is_missing_value((*rec)[c])) continue;
+                const auto v = parse_double((*rec)[c]);
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report, policy, csv, *rec, c, v);
+            }
+            for (std::size_t k = 0; good && k < counts.size(); ++k) {
+                const auto [c, member] = counts[k];
+                if (detail::is_missing_value((*rec)[c])) continue;
+                const auto v = parse_int64((*rec)[c]);
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report, policy, csv, *rec, c, v, "an integer");
+            }
+            if (!good) continue;
+            const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
+            if (!inserted) {
+                detail::bad_row(
+                    report, policy, rec->line(), csv.header()[c_source], skip_reasons::duplicate_id,
+                    "source_id " + std::to_string(star.source_id) + " appears twice (first on line " +
+                        std::to_string(stars_[it->second].line) +
+                        (file_of_[it->second] + 1 == files_.size() ? "" : " of " + files_[file_of_[it->second]]) + ")");
+                continue;
+            }
+            stars_.push_back(std::move(star));
+            file_of_.push_back(files_.size() - 1);
+            ++report.used;
+        }
+        report.curves = report.used;
+        report_.merge(report);
+    }
+
     std::vector<rrlyrae_star> stars_;
+    std::vector<std::string> files_;
+    std::vector<std::size_t> file_of_;  // the file of each star (an index into files_)
     std::unordered_map<std::int64_t, std::size_t> index_;
     read_report report_;
 };
@@ -338,6 +360,12 @@ private:
 /// \brief Reads a vari_rrlyrae CSV (see rrlyrae_catalogue's constructor).
 inline rrlyrae_catalogue read_rrlyrae_catalogue(const std::string& path, catalogue_read_options options = {}) {
     return rrlyrae_catalogue(path, options);
+}
+
+/// \brief Reads several vari_rrlyrae files as one catalogue (see rrlyrae_catalogue's constructors).
+inline rrlyrae_catalogue read_rrlyrae_catalogue(const std::vector<std::string>& files,
+                                                catalogue_read_options options = {}) {
+    return rrlyrae_catalogue(files, options);
 }
 
 /// \brief How a set of light curves and a catalogue join on source_id (files in any order).

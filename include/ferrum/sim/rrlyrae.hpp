@@ -835,11 +835,14 @@ enum class output_format : unsigned char {
 
 /// \brief Where write_gaia_like_set() put its files and how much it wrote.
 struct gaia_like_set {
-    std::filesystem::path epoch_photometry;  ///< epoch_photometry.csv: the archive's long G-band layout
-    std::filesystem::path vari_rrlyrae;      ///< vari_rrlyrae.csv: the catalogue parameters
-    std::filesystem::path labels;            ///< labels.csv: feh (catalogue), feh_error, feh_true, truths
+    /// epoch_photometry.csv: the archive's long G-band layout (dr3_bulk: epoch_photometry.csv.gz, or with
+    /// several files the glob DIR/EpochPhotometry_*.csv.gz; epoch_files lists them)
+    std::filesystem::path epoch_photometry;
+    std::filesystem::path vari_rrlyrae;  ///< vari_rrlyrae.csv: the catalogue parameters
+    std::filesystem::path labels;        ///< labels.csv: feh (catalogue), feh_error, feh_true, truths
     std::size_t stars = 0;
     std::size_t epochs = 0;
+    std::vector<std::filesystem::path> epoch_files;  ///< the epoch-photometry file(s) written
 };
 
 /// \brief Options of write_gaia_like_set() beyond the simulation itself.
@@ -848,13 +851,27 @@ struct write_options {
     bool progress = progress_enabled_by_default();
     std::size_t chunk = 2048;  ///< stars per unit of parallel work
     output_format format = output_format::gaia_long;
+    /// dr3_bulk only: above 1, the epoch photometry is split into this many files of consecutive stars named
+    /// like the archive's bulk files (bulk_epoch_file_name()), whose concatenation is the one-file layout.
+    std::size_t files = 1;
 };
+
+/// \brief The name of simulated bulk file holding stars `first` .. `last` (indices): the Gaia archive's
+/// pattern `EpochPhotometry_000000-003111.csv.gz` (there the numbers are HEALPix level-8 ranges; here star
+/// indices, zero-padded to `width` digits (at least 6) so that names sort in star order).
+inline std::string bulk_epoch_file_name(std::size_t first, std::size_t last, std::size_t width = 6) {
+    const auto pad = [width](std::size_t v) {
+        std::string t = std::to_string(v);
+        return std::string(width > t.size() ? width - t.size() : 0, '0') + t;
+    };
+    return "EpochPhotometry_" + pad(first) + "-" + pad(last) + ".csv.gz";
+}
 
 /// \brief Writes the three in-memory tables for `stars` into `dir` (created if needed), atomically.
 inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
                                          const std::vector<simulated_rrlyrae>& stars) {
     std::filesystem::create_directories(dir);
-    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0};
+    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0, {}};
     std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header;
     for (const auto& s : stars) {
         detail::append_epoch_rows(ep, s);
@@ -863,6 +880,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
         out.epochs += s.epochs.size();
     }
     write_file_atomically(out.epoch_photometry, ep);
+    out.epoch_files.push_back(out.epoch_photometry);
     write_file_atomically(out.vari_rrlyrae, vr);
     write_file_atomically(out.labels, lb);
     return out;
@@ -877,9 +895,12 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     const std::size_t n = n_rrab + n_rrc;
     const bool bulk = w.format == output_format::dr3_bulk;
     gaia_like_set out{dir / (bulk ? "epoch_photometry.csv.gz" : "epoch_photometry.csv"),
-                      dir / (bulk ? "vari_rrlyrae.csv.gz" : "vari_rrlyrae.csv"), dir / "labels.csv", n, 0};
+                      dir / (bulk ? "vari_rrlyrae.csv.gz" : "vari_rrlyrae.csv"),
+                      dir / "labels.csv",
+                      n,
+                      0,
+                      {}};
     const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
-    const std::size_t n_chunks = (n + chunk - 1) / chunk;
     const unsigned threads = w.threads;
     struct piece {
         std::string epochs, vari, labels;
@@ -887,45 +908,59 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     };
     std::string vari = bulk ? detail::dr3_vari_rrlyrae_header() : vari_rrlyrae_header, labels = labels_header;
     progress bar("simulate", n, "stars", w.progress);
-    write_file_atomically(out.epoch_photometry, [&](std::ostream& os) {
-        std::optional<gzip_writer> gz;
-        if (bulk) {
-            gz.emplace(os);
-            gz->write(detail::dr3_epoch_photometry_header());
-        } else {
-            os << epoch_photometry_header;
-        }
-        ferrum::ordered_parallel(
-            n_chunks, threads,
-            [&](std::size_t c) {
-            piece p;
-            p.epochs.reserve(chunk * 60 * 170);
-            const std::size_t end = std::min(n, (c + 1) * chunk);
-            for (std::size_t i = c * chunk; i < end; ++i) {
-                const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
-                if (bulk) {
-                    detail::append_bulk_row(p.epochs, s);
-                    detail::append_dr3_vari_row(p.vari, s);
-                } else {
-                    detail::append_epoch_rows(p.epochs, s);
-                    detail::append_vari_row(p.vari, s);
-                }
-                detail::append_label_row(p.labels, s);
-                p.n_epochs += s.epochs.size();
+    // Stars [first, last) into one epoch file, chunk by chunk in parallel, in star order.
+    const auto write_epochs = [&](const std::filesystem::path& path, std::size_t first, std::size_t last) {
+        write_file_atomically(path, [&](std::ostream& os) {
+            std::optional<gzip_writer> gz;
+            if (bulk) {
+                gz.emplace(os);
+                gz->write(detail::dr3_epoch_photometry_header());
+            } else {
+                os << epoch_photometry_header;
             }
-            return p;
+            ferrum::ordered_parallel((last - first + chunk - 1) / chunk, threads,
+                                     [&](std::size_t c) {
+                piece p;
+                p.epochs.reserve(chunk * 60 * 170);
+                const std::size_t end = std::min(last, first + (c + 1) * chunk);
+                for (std::size_t i = first + c * chunk; i < end; ++i) {
+                    const auto s = sim.star(i, i < n_rrab ? rr_type::rrab : rr_type::rrc);
+                    if (bulk) {
+                        detail::append_bulk_row(p.epochs, s);
+                        detail::append_dr3_vari_row(p.vari, s);
+                    } else {
+                        detail::append_epoch_rows(p.epochs, s);
+                        detail::append_vari_row(p.vari, s);
+                    }
+                    detail::append_label_row(p.labels, s);
+                    p.n_epochs += s.epochs.size();
+                }
+                return p;
             },
-            [&](std::size_t c, piece&& p) {
-            if (gz) gz->write(p.epochs);
-            else os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
-            if (!os) throw io_error("writing '" + out.epoch_photometry.string() + "' failed (disk full?)");
-            vari += p.vari;
-            labels += p.labels;
-            out.epochs += p.n_epochs;
-            bar.update(std::min(n, (c + 1) * chunk));
+                                     [&](std::size_t c, piece&& p) {
+                if (gz) gz->write(p.epochs);
+                else os.write(p.epochs.data(), static_cast<std::streamsize>(p.epochs.size()));
+                if (!os) throw io_error("writing '" + path.string() + "' failed (disk full?)");
+                vari += p.vari;
+                labels += p.labels;
+                out.epochs += p.n_epochs;
+                bar.update(std::min(last, first + (c + 1) * chunk));
+            });
+            if (gz) gz->finish();
         });
-        if (gz) gz->finish();
-    });
+        out.epoch_files.push_back(path);
+    };
+    const std::size_t n_files = bulk ? std::max<std::size_t>(1, std::min(w.files, std::max<std::size_t>(1, n))) : 1;
+    if (n_files == 1) {
+        write_epochs(out.epoch_photometry, 0, n);
+    } else {
+        const std::size_t width = std::max<std::size_t>(6, std::to_string(n - 1).size());
+        for (std::size_t f = 0; f < n_files; ++f) {
+            const std::size_t first = n * f / n_files, last = n * (f + 1) / n_files;
+            write_epochs(dir / bulk_epoch_file_name(first, last - 1, width), first, last);
+        }
+        out.epoch_photometry = dir / "EpochPhotometry_*.csv.gz";
+    }
     if (bulk) detail::write_gzip_atomically(out.vari_rrlyrae, vari);
     else write_file_atomically(out.vari_rrlyrae, vari);
     write_file_atomically(out.labels, labels);
