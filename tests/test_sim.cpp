@@ -539,8 +539,7 @@ TEST_CASE("the faintest, sparsest allowed stars still get a sane catalogue entry
     CHECK(rejected > 500);  // the cap binds, it does not stop the rejections
 }
 
-TEST_CASE("the simulator's min_epochs counts clean epochs: a model with the same min_epochs flags no star",
-          "[sim]") {
+TEST_CASE("the simulator's min_epochs counts clean epochs: a model with the same min_epochs flags no star", "[sim]") {
     // Before the fix, the rejected epochs could leave a star with 20 transits fewer than 20 clean epochs (39
     // of 5,000 default stars), which prepare_rrlyrae_inputs then flagged too_few_epochs.
     for (const int min_epochs : {20, 30}) {

@@ -370,7 +370,8 @@ inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vecto
     e.period = period;
     e.epoch = epoch;
     if (type != rr_type::rrab && type != rr_type::rrc) e.problem = std::string("unknown_type: ") + to_string(type);
-    else if (!(period > 0) || !std::isfinite(epoch)) e.problem = "no_period: the period must be > 0 and the epoch finite";
+    else if (!(period > 0) || !std::isfinite(epoch))
+        e.problem = "no_period: the period must be > 0 and the epoch finite";
     return std::move(prepare_rrlyrae_inputs({lc}, {e}, opt, 1, false).front());
 }
 

@@ -497,8 +497,8 @@ private:
         const bool heavy = opt_.noise_model == noise_kind::student_t && sigma_excess > 0;
         const detail::series_evaluator f(t.series());
         // never fewer clean epochs than the fit order needs, nor than min_epochs (which a model counts clean)
-        const int max_rejected =
-            std::max(0, n - std::max(simulation_options::min_clean_epochs(fit_order), opt_.min_epochs));
+        const int max_rejected = std::max(
+            0, n - std::max(simulation_options::min_clean_epochs(fit_order), opt_.min_epochs));
         int rejected = 0;
         s.epochs.clear();
         s.epochs.reserve(times.size());
