@@ -1,73 +1,58 @@
 // Streams a Gaia epoch-photometry CSV (archive layout) one source at a time, skips and reports bad rows,
-// and folds each star on its vari_rrlyrae period. Build: cmake --build <dir> --target read_gaia_csv
-// Run:   read_gaia_csv [epoch_photometry.csv [vari_rrlyrae.csv]]   (without arguments: a small demo file)
-#include <ferrum/core/atomic_file.hpp>
+// folds each star on its vari_rrlyrae period and prints its Fourier parameters (order chosen by BIC; phases
+// in the cosine convention, with 1-sigma errors). Build: cmake --build <dir> --target read_gaia_csv
+// Run:   read_gaia_csv [epoch_photometry.csv vari_rrlyrae.csv]   (without arguments: 5 simulated stars)
+#include <ferrum/core/error.hpp>
+#include <ferrum/lightcurve/fourier.hpp>
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
 #include <ferrum/lightcurve/phase_fold.hpp>
 #include <ferrum/lightcurve/rrlyrae_catalogue.hpp>
+#include <ferrum/sim/rrlyrae.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
+#include <fstream>
 #include <string>
-#include <vector>
-
-namespace {
-// A few rows as the Gaia archive writes them, with one broken row (a magnitude of "n/a").
-std::string write_demo_files(std::string& catalogue) {
-    const auto dir = std::filesystem::temp_directory_path();
-    const std::string photometry = (dir / "ferrum_demo_epoch_photometry.csv").string();
-    ferrum::write_file_atomically(
-        photometry,
-        std::string("source_id,transit_id,band,time,mag,flux,flux_error,flux_over_error,rejected_by_photometry,"
-                    "rejected_by_variability,other_flags,solution_id\n"
-                    "4111,101,G,1700.10,15.20,1,1,250.0,false,false,1,1\n"
-                    "4111,102,G,1700.45,15.61,1,1,180.0,false,false,1,1\n"
-                    "4111,103,G,1701.30,15.48,1,1,200.0,false,false,1,1\n"
-                    "4111,104,G,1702.05,n/a,1,1,200.0,false,false,1,1\n"
-                    "4111,104,BP,1702.05,15.71,1,1,90.0,false,false,1,1\n"
-                    "4222,201,G,1700.20,17.02,1,1,60.0,false,false,1,1\n"
-                    "4222,202,G,1700.90,16.71,1,1,70.0,false,true,1,1\n"
-                    "4222,203,G,1703.70,16.88,1,1,65.0,false,false,1,1\n"));
-    catalogue = (dir / "ferrum_demo_vari_rrlyrae.csv").string();
-    ferrum::write_file_atomically(catalogue,
-                                  std::string("source_id,best_classification,pf,p1_o,epoch_g\n"
-                                              "4111,RRab,0.5612,,1700.02\n"
-                                              "4222,RRc,,,1700.11\n"));  // an RRc without p1_o: cannot be folded
-    return photometry;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
-    std::string catalogue_path = argc > 2 ? argv[2] : "";
-    const std::string path = argc > 1 ? argv[1] : write_demo_files(catalogue_path);
+    std::string photometry = argc > 2 ? argv[1] : "", catalogue_path = argc > 2 ? argv[2] : "";
     try {
+        if (photometry.empty()) {  // demo: simulated stars in the archive's layout, plus one broken row
+            const auto dir = std::filesystem::temp_directory_path() / "ferrum_read_gaia_csv";
+            const auto set = ferrum::sim::write_gaia_like_set(dir, 3, 2, {});
+            std::ofstream(set.epoch_photometry, std::ios::app) << "4111,1,G,1700.0,n/a,1,1,1,false,false,1,0\n";
+            photometry = set.epoch_photometry.string();
+            catalogue_path = set.vari_rrlyrae.string();
+        }
         ferrum::gaia_read_options options;
         options.band = ferrum::gaia_band::G;
         options.on_bad_row = ferrum::bad_row_policy::skip;  // count broken rows instead of stopping
-        ferrum::gaia_epoch_reader reader(path, options);
-        std::optional<ferrum::rrlyrae_catalogue> catalogue;
-        if (!catalogue_path.empty()) catalogue.emplace(catalogue_path);
+        ferrum::gaia_epoch_reader reader(photometry, options);
+        const ferrum::rrlyrae_catalogue catalogue(catalogue_path);
 
-        std::printf("%20s %7s %9s %9s  %s\n", "source_id", "epochs", "mean mag", "mean err", "folding");
+        std::printf("%20s %4s %8s %6s %2s %7s %7s %7s %15s  %s\n", "source_id", "type", "P (d)", "epochs", "K", "A1",
+                    "R21", "R31", "phi31 (rad)", "catalogue phi31_g");
+        std::size_t fitted = 0, stars = 0;
         while (auto lc = reader.next()) {  // memory holds one source
-            double mag = 0, err = 0;
-            for (std::size_t i = 0; i < lc->size(); ++i) mag += lc->mag[i], err += lc->mag_err[i];
-            std::string fold = "not in the catalogue";
-            if (const ferrum::rrlyrae_star* star = catalogue ? catalogue->find(lc->source_id) : nullptr) {
-                if (const auto f = star->folding()) {
-                    const ferrum::folded_curve folded = ferrum::phase_fold(*lc, f->period, star->epoch_g.value_or(0.0));
-                    fold = std::string(ferrum::to_string(f->type)) + ", P = " + std::to_string(f->period) +
-                           " d, first phase " + std::to_string(folded.phase.front());
-                } else {
-                    fold = star->folding_problem();
-                }
+            ++stars;
+            const ferrum::rrlyrae_star* star = catalogue.find(lc->source_id);
+            const auto fold = star ? star->folding() : std::nullopt;
+            if (!fold || !star->epoch_g) {
+                std::printf("%20lld  cannot be folded: %s\n", static_cast<long long>(lc->source_id),
+                            star ? star->folding_problem().c_str() : "not in the catalogue");
+                continue;
             }
-            std::printf("%20lld %7zu %9.3f %9.4f  %s\n", static_cast<long long>(lc->source_id), lc->size(),
-                        mag / double(lc->size()), err / double(lc->size()), fold.c_str());
+            const ferrum::folded_curve folded = ferrum::phase_fold(*lc, fold->period, *star->epoch_g);
+            const ferrum::fourier_decomposition f = ferrum::fit_fourier(folded);  // K in [3, 8] by BIC
+            const auto phi31 = f.phi31();
+            std::printf("%20lld %4s %8.5f %6zu %2d %7.4f %7.4f %7.4f %7.3f +- %5.3f  %.3f\n",
+                        static_cast<long long>(lc->source_id), ferrum::to_string(fold->type), fold->period, lc->size(),
+                        f.order, f.amplitude[0], f.R21().value, f.R31().value, phi31.value, phi31.sigma,
+                        star->phi31_g.value_or(0.0));
+            ++fitted;
         }
         std::printf("%s\n", reader.report().summary().c_str());
+        std::printf("Fourier parameters for %zu of %zu stars\n", fitted, stars);
     } catch (const ferrum::error& e) {  // input_error says file:line: field '...': what is wrong
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -1,6 +1,6 @@
 // Builds, trains and saves a small GRU regressor with ferrum::nn: light curves (phase, magnitude) of
 // simulated pulsating stars -> a metallicity-like label. Then reloads the file, which re-checks its test
-// vectors, and predicts with it. usage: train_gru_regressor [out.json]
+// vectors, and predicts with it. usage: train_gru_regressor [out.json] [epochs]
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -15,7 +15,7 @@ namespace nn = ferrum::nn;
 
 int main(int argc, char** argv) {
     const std::string path = argc > 1 ? argv[1] : "gru_regressor.json";
-    const std::size_t n = 1024, steps = 32, batch = 64, epochs = 40;
+    const std::size_t n = 1024, steps = 32, batch = 64, epochs = argc > 2 ? std::stoul(argv[2]) : 40;
 
     // Toy data: a two-harmonic light curve whose shape (phi21-like phase offset, amplitude) sets the label.
     std::mt19937_64 gen(42);
@@ -71,5 +71,10 @@ int main(int argc, char** argv) {
     xt::xtensor<float, 3> first = xt::view(x, xt::range(0, 4), xt::all(), xt::all());
     const auto pred = loaded.predict(first);
     for (std::size_t i = 0; i < 4; ++i) std::printf("star %zu: label %.3f  predicted %.3f\n", i, y[i], pred(i, 0));
+    const auto all = loaded.predict(x);
+    double se = 0, var = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        se += (all(i, 0) - y[i]) * (all(i, 0) - y[i]), var += (y[i] - y.mean()) * (y[i] - y.mean());
+    std::printf("reloaded model: rmse %.3f, labels' sd %.3f\n", std::sqrt(se / n), std::sqrt(var / n));
     std::printf("saved %s\n", path.c_str());
 }

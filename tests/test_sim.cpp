@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <ferrum/lightcurve/gaia_epoch_photometry.hpp>
+#include <ferrum/models/rrlyrae_model.hpp>
 #include <ferrum/sim.hpp>
 
 #include <Eigen/Dense>
@@ -519,17 +520,66 @@ TEST_CASE("the faintest, sparsest allowed stars still get a sane catalogue entry
     simulation_options o;
     o.seed = 100;
     o.g_min = o.g_max = 20.5;
-    o.min_epochs = o.max_epochs = simulation_options::min_clean_epochs(o.fit_order_rrab);  // 18
-    o.rejected_fraction = 0.5;  // capped so that two clean epochs per coefficient remain (RRab 18, RRc 14)
+    o.min_epochs = simulation_options::min_clean_epochs(o.fit_order_rrab);  // 18
+    o.max_epochs = 24;
+    o.rejected_fraction = 0.5;  // capped so that min_epochs clean epochs remain (>= two per coefficient)
     const rrlyrae_simulator sim(o);
+    std::size_t rejected = 0;
     for (std::uint64_t i = 0; i < 500; ++i) {
         const auto s = sim.star(i);
         const int order = s.type == rr_type::rrab ? o.fit_order_rrab : o.fit_order_rrc;
         CHECK(s.catalogue.num_clean_epochs >= simulation_options::min_clean_epochs(order));
-        CHECK(s.catalogue.num_clean_epochs <= 18);
+        CHECK(s.catalogue.num_clean_epochs >= o.min_epochs);
+        CHECK(s.catalogue.num_clean_epochs <= 24);
+        rejected += s.epochs.size() - std::size_t(s.catalogue.num_clean_epochs);
         CHECK(std::isfinite(s.feh));
         CHECK(std::isfinite(s.catalogue.int_average));
         CHECK(s.catalogue.peak_to_peak <= std::max(2.5, 2 * s.truth.peak_to_peak));
+    }
+    CHECK(rejected > 500);  // the cap binds, it does not stop the rejections
+}
+
+TEST_CASE("the simulator's min_epochs counts clean epochs: a model with the same min_epochs flags no star", "[sim]") {
+    // Before the fix, the rejected epochs could leave a star with 20 transits fewer than 20 clean epochs (39
+    // of 5,000 default stars), which prepare_rrlyrae_inputs then flagged too_few_epochs.
+    for (const int min_epochs : {20, 30}) {
+        simulation_options o;
+        o.seed = 11;
+        o.min_epochs = min_epochs;
+        o.epochs_median = min_epochs + 2.0;  // most stars at the bound, where the rejections used to bite
+        o.rejected_fraction = 0.2;
+        const rrlyrae_simulator sim(o);
+        std::vector<ferrum::light_curve> curves;
+        std::vector<ferrum::models::rrl_ephemeris> ephemerides;
+        std::vector<double> feh;
+        std::size_t with_rejected = 0;
+        for (std::uint64_t i = 0; i < 400; ++i) {
+            const auto s = sim.star(i, rr_type::rrab);
+            curves.push_back(s.light_curve());
+            ephemerides.push_back({s.type, s.catalogue.period, s.catalogue.epoch_g, 0.0, ""});
+            feh.push_back(s.feh);
+            with_rejected += s.epochs.size() > curves.back().size() ? 1 : 0;
+        }
+        CHECK(with_rejected > 100);
+        ferrum::models::rrl_input_options in;
+        in.min_epochs = std::size_t(min_epochs);
+        const auto stars = ferrum::models::prepare_rrlyrae_inputs(curves, ephemerides, in, 0, false);
+        ferrum::models::rrl_model_options mo;
+        mo.architecture = ferrum::models::rrl_architecture::fourier_linear;
+        mo.input = in;
+        ferrum::models::rrlyrae_model model(mo);
+        std::vector<std::size_t> usable;
+        for (std::size_t i = 0; i < stars.size(); ++i)
+            if (stars[i].ok()) usable.push_back(i);
+        REQUIRE(usable.size() > 300);
+        ferrum::models::rrl_training_options t;
+        t.progress = false;
+        model.fit(stars, feh, usable, t);
+        const auto predictions = model.predict(stars);
+        for (std::size_t i = 0; i < predictions.size(); ++i) {
+            INFO("star " << stars[i].id << " with " << curves[i].size() << " clean epochs");
+            CHECK(predictions[i].flag.rfind("too_few_epochs", 0) == std::string::npos);
+        }
     }
 }
 

@@ -525,3 +525,41 @@ TEST_CASE("real Gaia DR2 light curves: every fit succeeds and reaches the scanne
         CHECK(s.lam() <= hi * (1 + 1e-12));
     }
 }
+
+TEST_CASE("which criterion: make_smoothing_spline is SciPy's plain GCV; the modified GCV is asked for by name",
+          "[smoothing_spline][scipy]") {
+    // A sparse, noisy RRab (58 epochs in Gaia-like pairs). Oracle (tools/make_spline_criteria_reference.py):
+    // SciPy's make_smoothing_spline values, and both criteria minimised with SciPy's fixed-lam fits.
+    const auto ref = ferrum_test::load_reference("smoothing_spline_criteria.json");
+    const auto x = ref.at("x").get<std::vector<double>>(), y = ref.at("y").get<std::vector<double>>();
+    const auto query = ref.at("query").get<std::vector<double>>();
+    const auto scipy_values = ref.at("scipy_values").get<std::vector<double>>();
+    const std::vector<double> none;
+    const auto plain = ferrum::make_smoothing_spline(x, y, none, ferrum::smoothing_spline_options::plain_gcv());
+    const auto modified = ferrum::make_smoothing_spline(x, y, none, ferrum::smoothing_spline_options::modified_gcv());
+    INFO("plain: lam " << plain.lam() << " dof " << plain.degrees_of_freedom() << "; modified: lam " << modified.lam()
+                       << " dof " << modified.degrees_of_freedom());
+
+    // the default is the plain GCV, asked for explicitly or not
+    const auto by_default = ferrum::make_smoothing_spline(x, y);
+    CHECK(by_default.lam() == plain.lam());
+    CHECK(by_default(query) == plain(query));
+
+    // plain GCV is SciPy's criterion: at the lam SciPy's search picked, SciPy's curve and GCV value; ferrum's
+    // search reaches the oracle's minimum, which SciPy's bounded search stops just short of
+    const double scipy_lam = ref.at("scipy").at("lam").get<double>();
+    const auto at_scipy = ferrum::make_smoothing_spline(x, y, none, scipy_lam);
+    const auto v = at_scipy(query);
+    for (std::size_t i = 0; i < query.size(); ++i) CHECK(v[i] == Approx(scipy_values[i]).margin(1e-7));
+    CHECK(at_scipy.criterion() == Approx(ref.at("scipy").at("criterion").get<double>()).epsilon(1e-6));
+    CHECK(plain.criterion() <= ref.at("scipy").at("criterion").get<double>());
+    CHECK(plain.criterion() <= ref.at("plain").at("criterion").get<double>() * (1 + 1e-6));
+    CHECK(plain.lam() == Approx(ref.at("plain").at("lam").get<double>()).epsilon(1e-2));
+    CHECK(plain.degrees_of_freedom() == Approx(ref.at("plain").at("dof").get<double>()).epsilon(1e-3));
+
+    // modified GCV (gamma 1.4): the oracle's minimum of its criterion, with fewer degrees of freedom
+    const auto& m = ref.at("modified");
+    CHECK(modified.lam() == Approx(m.at("lam").get<double>()).epsilon(1e-2));
+    CHECK(modified.degrees_of_freedom() == Approx(m.at("dof").get<double>()).epsilon(1e-3));
+    CHECK(modified.degrees_of_freedom() < 0.9 * plain.degrees_of_freedom());
+}

@@ -10,6 +10,19 @@ function(run)
   message(STATUS "${out}")
 endfunction()
 
+if(MODE STREQUAL "snippets")
+  # Docs that compile: the build tree as a subdirectory, only the snippets' translation unit is built.
+  run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release
+      -DFERRUM_SOURCE_DIR=${FERRUM_SOURCE} -DCMAKE_CXX_COMPILER=${CXX} -DFERRUM_CONSUMER_SNIPPETS=ON
+      -DFERRUM_DOCS_ROOT=${FERRUM_SOURCE})
+  string(TIMESTAMP start "%s")
+  run(${CMAKE_COMMAND} --build ${WORK}/build --target ferrum_doc_snippets)
+  string(TIMESTAMP end "%s")
+  math(EXPR seconds "${end} - ${start}")
+  message(STATUS "ferrum: the C++ blocks of README.md and docs/*.md compiled by ${CXX} in ${seconds} s")
+  return()
+endif()
+
 if(MODE STREQUAL "install")
   run(${CMAKE_COMMAND} --install ${FERRUM_BUILD} --prefix ${WORK}/prefix)
   if(NOT EXISTS ${WORK}/prefix/share/cmake/ferrum/ferrumConfig.cmake)

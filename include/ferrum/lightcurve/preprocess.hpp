@@ -56,11 +56,7 @@ struct preprocess_options {
     /// and an interpolated noisy curve swings by magnitudes between epochs.
     smoothing_spline_options spline = modified_gcv();
 
-    static smoothing_spline_options modified_gcv() {
-        smoothing_spline_options o;
-        o.gamma = 1.4;
-        return o;
-    }
+    static smoothing_spline_options modified_gcv() { return smoothing_spline_options::modified_gcv(); }
 };
 
 /// \brief Per-curve features kept beside the standardised sequence.

@@ -348,6 +348,33 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
     return out;
 }
 
+/// \brief One star's input from its epochs (times in days, magnitudes, their errors; errors may be empty),
+/// period (days), epoch of maximum light (same time scale) and type: the shortest way from a light curve to
+/// rrlyrae_model::predict. Give the model's own input options (`model.options().input`) so that the star is
+/// prepared as the model's training stars were. A star that cannot be prepared carries its flag (ok() false).
+inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vector<double> mag,
+                                            std::vector<double> mag_err, double period, double epoch,
+                                            rr_type type = rr_type::rrab, const rrl_input_options& opt = {},
+                                            std::string id = "") {
+    if (mag.size() != time.size() || (!mag_err.empty() && mag_err.size() != time.size()))
+        throw value_error("prepare_rrlyrae_input: " + std::to_string(time.size()) + " times, " +
+                          std::to_string(mag.size()) + " magnitudes and " + std::to_string(mag_err.size()) +
+                          " errors (give one of each per epoch; errors may be empty)");
+    light_curve lc;
+    lc.name = std::move(id);
+    lc.time = std::move(time);
+    lc.mag = std::move(mag);
+    lc.mag_err = std::move(mag_err);
+    rrl_ephemeris e;
+    e.type = type;
+    e.period = period;
+    e.epoch = epoch;
+    if (type != rr_type::rrab && type != rr_type::rrc) e.problem = std::string("unknown_type: ") + to_string(type);
+    else if (!(period > 0) || !std::isfinite(epoch))
+        e.problem = "no_period: the period must be > 0 and the epoch finite";
+    return std::move(prepare_rrlyrae_inputs({lc}, {e}, opt, 1, false).front());
+}
+
 /// \brief Ephemerides from a vari_rrlyrae catalogue: type from best_classification, period pf (RRab) or
 /// p1_o (RRc, RRd), epoch_g. A star missing from the catalogue or without a usable period is flagged.
 inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_curve>& curves,

@@ -185,6 +185,16 @@ public:
         return hist;
     }
 
+    /// \brief Trains on every usable star of a served type (stars[i].ok(), label y[i]); flagged and unserved
+    /// stars are left out. The shortest call: prepare_rrlyrae_inputs -> fit -> predict.
+    train::training_history fit(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                const rrl_training_options& t = {}) {
+        std::vector<std::size_t> usable;
+        for (std::size_t i = 0; i < stars.size(); ++i)
+            if (stars[i].ok() && serves(stars[i].type)) usable.push_back(i);
+        return fit(stars, y, usable, t);
+    }
+
     /// \brief Residuals (prediction - label) and raw sigmas of stars `idx` with `mc_samples` MC-dropout
     /// passes: what a calibration is fitted on (e.g. out-of-fold predictions of cross-validation).
     std::vector<rrl_calibration_point> calibration_points(const std::vector<rrl_star_input>& stars,

@@ -189,7 +189,9 @@ struct simulation_options {
     double rrab_fraction = 174947.0 / (174947.0 + 93952.0);
     /// Mean G drawn on [g_min, g_max] with density proportional to 10^(g_slope G) (0: uniform).
     double g_min = 13.0, g_max = 20.5, g_slope = 0.2;
-    /// Number of G transits: log-normal (median, width in ln), truncated to [min_epochs, max_epochs].
+    /// Number of G transits: log-normal (median, width in ln), truncated to [min_epochs, max_epochs]. At
+    /// least min_epochs of them are clean (the rejected_by_variability flags never leave fewer), so a model
+    /// whose min_epochs (it counts clean epochs) is no larger flags none of the simulated stars too_few_epochs.
     double epochs_median = 44.0, epochs_sigma_ln = 0.45;
     int min_epochs = 20, max_epochs = 260;
     /// Fraction of stars with Blazhko modulation, its period range (log-uniform, days), the relative
@@ -494,7 +496,9 @@ private:
         // Student-t with nu = 3 at unit variance: z sqrt((nu - 2) / chi2_nu), z the main stream's normal
         const bool heavy = opt_.noise_model == noise_kind::student_t && sigma_excess > 0;
         const detail::series_evaluator f(t.series());
-        const int max_rejected = std::max(0, n - simulation_options::min_clean_epochs(fit_order));
+        // never fewer clean epochs than the fit order needs, nor than min_epochs (which a model counts clean)
+        const int max_rejected = std::max(
+            0, n - std::max(simulation_options::min_clean_epochs(fit_order), opt_.min_epochs));
         int rejected = 0;
         s.epochs.clear();
         s.epochs.reserve(times.size());

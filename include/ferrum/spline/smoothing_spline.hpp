@@ -72,6 +72,16 @@ struct smoothing_spline_options {
     /// (about 1 in 5 of the 12-97 point Gaia DR2 curves of Dekany & Grebel 2022); gamma > 1 keeps the fit
     /// away from it. smoothing_spline::criterion() still reports the plain GCV.
     double gamma = 1.0;
+
+    /// SciPy's criterion, plain GCV (gamma 1): make_smoothing_spline's default, SciPy's results.
+    static smoothing_spline_options plain_gcv() noexcept { return {}; }
+    /// The modified GCV of Kim & Gu (2004), gamma 1.4 there: the default of preprocess_curve and of the RR
+    /// Lyrae models' inputs, which fit sparse, noisy curves (docs/splines.md, "Which criterion where").
+    static smoothing_spline_options modified_gcv(double gamma = 1.4) noexcept {
+        smoothing_spline_options o;
+        o.gamma = gamma;
+        return o;
+    }
 };
 
 namespace detail {
@@ -618,8 +628,10 @@ private:
 
 using smoothing_spline_fitter = basic_smoothing_spline_fitter<double>;
 
-/// \brief scipy.interpolate.make_smoothing_spline(x, y): lam chosen by GCV (a better search than SciPy's,
-/// see the header comment). Unsorted x is sorted; tied x are merged. \throws value_error on bad input.
+/// \brief scipy.interpolate.make_smoothing_spline(x, y): lam chosen by plain GCV, SciPy's criterion (a better
+/// search than SciPy's, see the header comment). Unsorted x is sorted; tied x are merged. On sparse, noisy
+/// curves plain GCV often nearly interpolates: preprocess_curve uses the modified GCV instead (pass
+/// smoothing_spline_options::modified_gcv() to the overload with options). \throws value_error on bad input.
 template <class X, class Y>
 smoothing_spline make_smoothing_spline(const X& x, const Y& y) {
     return smoothing_spline_fitter().fit(x, y);
@@ -628,6 +640,12 @@ smoothing_spline make_smoothing_spline(const X& x, const Y& y) {
 template <class X, class Y, class W>
 smoothing_spline make_smoothing_spline(const X& x, const Y& y, const W& w) {
     return smoothing_spline_fitter().fit(x, y, w);
+}
+/// \brief make_smoothing_spline(x, y, w) with the criterion and search of `options` (e.g.
+/// smoothing_spline_options::modified_gcv() or plain_gcv()); `w` may be empty (all ones).
+template <class X, class Y, class W>
+smoothing_spline make_smoothing_spline(const X& x, const Y& y, const W& w, const smoothing_spline_options& options) {
+    return smoothing_spline_fitter(options).fit(x, y, w);
 }
 /// \brief make_smoothing_spline(x, y, w, lam) for a given lam >= 0; `w` may be empty (all ones).
 template <class X, class Y, class W>
