@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <random>
 
 #include <ferrum/models.hpp>
@@ -279,4 +280,174 @@ TEST_CASE("leave-one-family-out scores the model and the classical pipeline on t
     }
     fam.resize(1);
     CHECK_THROWS_AS(leave_one_family_out(fam, o), value_error);
+}
+
+TEST_CASE("cross-family calibration covers a held-out family that the in-family calibration does not",
+          "[rrlyrae][sigma][transfer]") {
+    // residuals of known law: on stars of a family the model trained on, r = raw * z (the raw sigma is
+    // right); on a family it did not train on, a family shift adds N(0, tau^2) per star, with tau of
+    // 0.10-0.14 dex by family. The in-family calibration (fitted on the training families' hold-out) has
+    // scale 1 and floor 0, so on a new family it covers P(|z| sqrt(raw^2 + tau^2) <= raw) < 0.55 of 1 sigma;
+    // fitted on the pooled residuals of the unseen families, it must cover 0.683 within a binomial
+    // tolerance (4 sd of 3000 stars plus the fit's own error).
+    std::mt19937_64 rng(19);
+    std::normal_distribution<double> z;
+    std::uniform_real_distribution<double> u(0.03, 0.15);
+    const double tau[4] = {0.10, 0.14, 0.12, 0.12};  // families A, B, C trained on; D held out
+    std::vector<rrl_calibration_point> in_family, unseen, held_out;
+    for (int f = 0; f < 4; ++f)
+        for (int i = 0; i < 3000; ++i) {
+            const double raw = u(rng);
+            const std::size_t n = std::size_t(20 + i % 200);
+            const double shifted = std::sqrt(raw * raw + tau[f] * tau[f]) * z(rng);
+            if (f == 3) {
+                held_out.push_back({rr_type::rrab, n, shifted, raw});
+            } else {
+                in_family.push_back({rr_type::rrab, n, raw * z(rng), raw});
+                unseen.push_back({rr_type::rrab, n, shifted, raw});
+            }
+        }
+    const auto min_bin = rrlyrae_model::calibration_min_per_bin(9000);
+    const auto c_in = rrl_sigma_calibration::fit(in_family, 20, min_bin);
+    const auto c_cross = rrl_sigma_calibration::fit(unseen, 20, min_bin);
+    auto coverage = [&](const rrl_sigma_calibration& c, double k) {
+        std::vector<double> r, s;
+        for (const auto& p : held_out) {
+            r.push_back(p.residual);
+            s.push_back(c.apply(p.type, p.n_epochs, p.sigma_raw));
+        }
+        return rrl_coverage(r, s, k);
+    };
+    const double tol1 = 4 * std::sqrt(0.683 * 0.317 / 3000) + 0.01, tol2 = 4 * std::sqrt(0.954 * 0.046 / 3000) + 0.005;
+    INFO("in-family " << coverage(c_in, 1) << " / " << coverage(c_in, 2) << ", cross-family " << coverage(c_cross, 1)
+                      << " / " << coverage(c_cross, 2));
+    CHECK(coverage(c_in, 1) < 0.55);
+    CHECK(coverage(c_in, 2) < 0.85);
+    CHECK(coverage(c_cross, 1) == Approx(0.683).margin(tol1));
+    CHECK(coverage(c_cross, 2) == Approx(0.954).margin(tol2));
+}
+
+TEST_CASE("rrl_cross_family_calibration: the floor of the pooled residuals of models that never saw the family",
+          "[rrlyrae][sigma][transfer]") {
+    // the oracle: ridge models refitted by hand on every family but one, predicting that one; the ridge
+    // model has no raw sigma, and 3 x 70 stars (< 100 per epoch range) pool into one fit per type, whose
+    // ML floor is the RMS of those residuals. Labels carry noise of a width that differs by family.
+    std::vector<rrl_star_input> stars;
+    std::vector<double> y;
+    std::vector<std::string> family;
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> z;
+    const double noise[3] = {0.05, 0.15, 0.30};
+    for (int f = 0; f < 3; ++f) {
+        auto s = simulate(70, rr_type::rrc, 41 + std::uint64_t(f));
+        for (std::size_t i = 0; i < s.stars.size(); ++i) {
+            if (!s.stars[i].ok()) continue;
+            stars.push_back(s.stars[i]);
+            y.push_back(s.feh_true[i] + noise[f] * z(rng));
+            family.push_back("fam" + std::to_string(f));
+        }
+    }
+    std::vector<std::size_t> idx(stars.size());
+    std::iota(idx.begin(), idx.end(), std::size_t{0});
+    rrl_model_options mo;
+    mo.architecture = rrl_architecture::fourier_linear;
+    mo.types = {rr_type::rrc};
+    rrl_training_options to;
+    to.progress = false;
+    const auto cf = rrl_cross_family_calibration(stars, y, idx, family, mo, to);
+    double ss = 0;
+    std::size_t n = 0;
+    for (int f = 0; f < 3; ++f) {
+        std::vector<std::size_t> tr;
+        std::vector<rrl_star_input> te;
+        std::vector<double> yte;
+        for (auto i : idx)
+            if (family[i] == "fam" + std::to_string(f)) {
+                te.push_back(stars[i]);
+                yte.push_back(y[i]);
+            } else {
+                tr.push_back(i);
+            }
+        rrlyrae_model m(mo);
+        rrl_training_options t = to;
+        t.calibrate = false;
+        m.fit(stars, y, tr, t);
+        const auto p = m.predict(te);
+        for (std::size_t k = 0; k < te.size(); ++k) {
+            ss += (p[k].feh - yte[k]) * (p[k].feh - yte[k]);
+            ++n;
+        }
+    }
+    REQUIRE(n == idx.size());
+    CHECK(cf.points.size() == n);
+    CHECK(cf.calibration.apply(rr_type::rrc, 60, 0.0) == Approx(std::sqrt(ss / double(n))).epsilon(1e-6));
+    const auto& fams = cf.calibration.fitted_on().at("families");
+    REQUIRE(fams.size() == 3);
+    // the noisiest family is covered least: what a family unlike the others does under one calibration
+    CHECK(fams[2]["coverage_1sigma"].get<double>() < fams[0]["coverage_1sigma"].get<double>());
+
+    SECTION("the label-error term: predict adds the star's classical sigma times the factor") {
+        rrlyrae_model m(mo);
+        m.fit(stars, y, idx, to);
+        auto c = cf.calibration;
+        c.set_label_scale(rr_type::rrc, 0.8);
+        m.set_calibration(c);
+        const auto p = m.predict(stars);
+        const auto cl = classical_feh(stars);
+        const double f0 = cf.calibration.apply(rr_type::rrc, 60, 0.0);
+        for (std::size_t i = 0; i < stars.size(); i += 13)
+            CHECK(p[i].sigma == Approx(std::hypot(f0, 0.8 * cl[i].sigma)).epsilon(1e-9));
+        // it travels in the model file
+        const auto back = rrlyrae_model::from_json(m.to_json(), "m.json");
+        CHECK(back.predict({stars[3]})[0].sigma == Approx(p[3].sigma).epsilon(1e-9));
+        CHECK_THROWS_AS(c.set_label_scale(rr_type::rrc, -1.0), value_error);
+    }
+    SECTION("one family is not enough") {
+        std::vector<std::size_t> one;
+        for (auto i : idx)
+            if (family[i] == "fam0") one.push_back(i);
+        CHECK_THROWS_AS(rrl_cross_family_calibration(stars, y, one, family, mo, to), value_error);
+    }
+}
+
+TEST_CASE("the label-error factor recovers a known label-noise variance", "[rrlyrae][sigma]") {
+    // a model that reproduces curve-derived labels: against the labels its residual is
+    // N(0, (s raw)^2 + f^2); against the truth the label's own error lambda * sigma_label (known per star)
+    // adds in quadrature. Fitting lambda on residuals against the truth must recover it; the calibration
+    // without it must not cover the truth.
+    std::mt19937_64 rng(23);
+    std::normal_distribution<double> z;
+    std::uniform_real_distribution<double> u(0.02, 0.2), ul(0.05, 0.5);
+    const double s_true = 1.3, f_true = 0.05, lam_true = 0.7;
+    std::vector<rrl_calibration_point> vs_label, vs_truth;
+    for (int i = 0; i < 8000; ++i) {
+        const double raw = u(rng), sl = ul(rng);
+        const std::size_t n = std::size_t(30 + i % 150);
+        const double model_err = std::sqrt(s_true * s_true * raw * raw + f_true * f_true) * z(rng);
+        const rr_type t = i % 2 ? rr_type::rrab : rr_type::rrc;
+        vs_label.push_back({t, n, model_err, raw, sl});
+        vs_truth.push_back({t, n, model_err + lam_true * sl * z(rng), raw, sl});
+    }
+    auto c = rrl_sigma_calibration::fit(vs_label, 20, 400);
+    CHECK(!c.has_label_term());
+    auto cover = [&](const rrl_sigma_calibration& cal) {
+        std::vector<double> r, s;
+        for (const auto& p : vs_truth) {
+            r.push_back(p.residual);
+            s.push_back(cal.apply(p.type, p.n_epochs, p.sigma_raw, p.sigma_label));
+        }
+        return rrl_coverage(r, s, 1.0);
+    };
+    CHECK(cover(c) < 0.5);
+    const auto lam = c.fit_label_scale(vs_truth);
+    CHECK(lam.first == Approx(lam_true).epsilon(0.05));
+    CHECK(lam.second == Approx(lam_true).epsilon(0.05));
+    CHECK(c.has_label_term());
+    CHECK(cover(c) == Approx(0.683).margin(4 * std::sqrt(0.683 * 0.317 / 8000) + 0.01));
+    const auto back = rrl_sigma_calibration::from_json(c.to_json());
+    CHECK(back.apply(rr_type::rrab, 60, 0.1, 0.3) == Approx(c.apply(rr_type::rrab, 60, 0.1, 0.3)).epsilon(1e-12));
+    CHECK(back.apply(rr_type::rrab, 60, 0.1, std::nan("")) == Approx(c.apply(rr_type::rrab, 60, 0.1)).epsilon(1e-12));
+    auto j = c.to_json();
+    j["bins"][0]["label_scale"] = -0.5;
+    CHECK_THROWS_AS(rrl_sigma_calibration::from_json(j), value_error);
 }

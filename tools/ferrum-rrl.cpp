@@ -77,6 +77,20 @@ std::vector<cli::option> label_options() {
             cli::text("error-column", "its error column (optional)", "feh_error")};
 }
 
+/// The sigma calibration's options (train and transfer; docs/rrlyrae.md "Uncertainties that mean what they say").
+std::vector<cli::option> calibration_options() {
+    return {cli::flag("cross-family",
+                      "calibrate the sigma on families the model did not train on: an inner leave-one-family-out "
+                      "over the training families (train: the labels' `family` column), k extra trainings"),
+            cli::count("cross-family-epochs", "training epochs of those inner models (default: --max-epochs)")
+                .range(1, 1e6),
+            cli::number("label-error-scale",
+                        "add the label-error term: this factor times each star's own Fourier-fit error (the "
+                        "classical sigma) in quadrature, for models trained on catalogue-style labels (1: the "
+                        "model learns the label's whole fit error)")
+                .range(0, 100)};
+}
+
 template <class... Lists>
 std::vector<cli::option> join(std::vector<cli::option> a, const Lists&... more) {
     (a.insert(a.end(), more.begin(), more.end()), ...);
@@ -141,7 +155,7 @@ const cli::program& program() {
                cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
                cli::path("report", "CV report (default OUT.cv.json)").output(),
                cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
-              label_options()))},
+              label_options(), calibration_options()))},
          {"tune",
           "Hyperband (Li et al. 2018; R = 81 epochs and eta = 3 by default: 206 trainings) over Monti et al.\n"
           "(2025)'s space: dropout {0.1,0.2,0.4,0.6}, learning_rate {0.001,0.01,0.1}, batch_size {32..512},\n"
@@ -168,17 +182,21 @@ const cli::program& program() {
           "vari_rrlyrae.csv, labels.csv) is one family; for each family in turn a model is trained on all\n"
           "the others and scored on it against --truth-column, beside the classical pipeline on the same\n"
           "stars, with the coverage of its sigma. Prints a table; OUT gets every metric (JSON).",
-          {cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
-           cli::path("out", "report (JSON)").output().required(), cli::path("config", "a --config file (below)"),
-           cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
-           cli::choice("architecture", "the model",
-                       {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer"}),
-           cli::flag("unified", "one RRab+RRc model"),
-           cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
-           cli::flag("no-period", "train on phase alone"),
-           cli::text("label-column", "the labels.csv column the models train on", "feh_true"),
-           cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
-           cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000)}},
+          join({cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
+                cli::path("out", "report (JSON)").output().required(), cli::path("config", "a --config file (below)"),
+                cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
+                cli::choice("architecture", "the model",
+                            {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer"}),
+                cli::flag("unified", "one RRab+RRc model"),
+                cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
+                cli::flag("no-period", "train on phase alone"),
+                cli::text("label-column", "the labels.csv column the models train on", "feh_true"),
+                cli::text("truth-column", "the labels.csv column the held-out family is scored against", "feh_true"),
+                cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
+                cli::flag("fit-label-error",
+                          "fit the label-error factor on the training families' residuals against --truth-column "
+                          "(a simulation's truth; overrides --label-error-scale)")},
+               calibration_options())},
          {"predict", "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
           with_inputs(
               {cli::path("model",
@@ -359,6 +377,7 @@ struct label_row {
     double feh = 0, sigma = 0;
     double mean_g = std::numeric_limits<double>::quiet_NaN();
     int blazhko = -1;
+    std::string family;  ///< the `family` column (simulate writes it); empty without one
 };
 
 std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column,
@@ -371,6 +390,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
     const std::size_t ce = error_column == "none" ? no_column : csv.find_column(error_column).value_or(no_column);
     const auto cg = csv.find_column("mean_g_true");
     const auto cb = csv.find_column("blazhko_period");
+    const auto cfam = csv.find_column("family");
     std::map<std::string, label_row> out;
     while (const csv_record* r = csv.next()) {
         require_field_count(csv, *r);
@@ -394,6 +414,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
             const auto b = parse_double((*r)[*cb]);
             if (b.ok()) l.blazhko = b.value > 0 ? 1 : 0;
         }
+        if (cfam) l.family = std::string(trimmed((*r)[*cfam]));
         const std::string id(trimmed((*r)[cid]));
         if (!out.emplace(id, l).second)
             throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
@@ -433,11 +454,19 @@ run_config read_run_config(const args& a) {
     return c;
 }
 
+/// --cross-family, --cross-family-epochs, --label-error-scale (train and transfer) on top of the config.
+void apply_calibration_options(const args& a, run_config& c) {
+    if (a.flag("cross-family")) c.train.cross_family_calibration = true;
+    if (a.has("cross-family-epochs")) c.train.cross_family_max_epochs = int(a.count("cross-family-epochs"));
+    if (a.has("label-error-scale")) c.train.label_error_scale = a.number("label-error-scale");
+}
+
 // --- stars with labels (train and tune) --------------------------------------------------------------
 
 struct labelled_stars {
     std::vector<rrl_star_input> stars;
-    std::vector<double> y, sigma;  ///< NaN label: not used (flagged, unlabelled or cut); sigma 1 when unknown
+    std::vector<double> y, sigma;     ///< NaN label: not used (flagged, unlabelled or cut); sigma 1 when unknown
+    std::vector<std::string> family;  ///< the labels' `family` column (empty strings without one)
     std::size_t flagged = 0, unlabelled = 0, cut = 0;
 };
 
@@ -448,8 +477,10 @@ labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quie
     const auto& stars = ls.stars;
     ls.y.assign(stars.size(), std::numeric_limits<double>::quiet_NaN());
     ls.sigma.assign(stars.size(), 1.0);
+    ls.family.assign(stars.size(), std::string());
     for (std::size_t i = 0; i < stars.size(); ++i) {
         auto it = labels.find(stars[i].id);
+        if (it != labels.end()) ls.family[i] = it->second.family;
         if (!stars[i].ok()) {
             ++ls.flagged;
             continue;
@@ -649,6 +680,7 @@ int cmd_simulate(const args& a) {
 
 int cmd_train(const args& a) {
     run_config c = read_run_config(a);
+    apply_calibration_options(a, c);
     if (a.has("folds")) c.cv.folds = a.count("folds");
     if (a.has("repeats")) c.cv.repeats = a.count("repeats");
     if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
@@ -711,17 +743,31 @@ int cmd_train(const args& a) {
         rrlyrae_model m(mo, c.train.seed);
         const auto h = m.fit(stars, y, idx, c.train);
         // with CV, the sigma calibration is refitted on every out-of-fold residual (all stars, not 10 %)
-        if (c.train.calibrate && !cv_points.empty())
-            m.set_calibration(rrl_sigma_calibration::fit(cv_points, c.train.calibration_mc_samples,
-                                                         rrlyrae_model::calibration_min_per_bin(cv_points.size())));
-        report["final"][name] = {
-            {"n", idx.size()},
-            {"best_epoch", h.best_epoch},
-            {"best_val_loss", h.best_val_loss},
-            {"epochs_run", h.epochs.size()},
-            {"calibration", m.calibration().empty() ? json(nullptr) : m.calibration().to_json()},
-            {"calibrated_on",
-             c.train.calibrate ? (cv_points.empty() ? "early-stopping hold-out" : "out-of-fold residuals") : "none"}};
+        std::string calibrated_on = c.train.calibrate ? "early-stopping hold-out" : "none";
+        if (c.train.calibrate && c.train.cross_family_calibration) {
+            // on families the model did not train on (the labels' family column): k inner trainings
+            for (auto i : idx)
+                if (ls.family[i].empty())
+                    throw input_error(
+                        a.path("labels"), 0, "family",
+                        "--cross-family needs a family for every training star (star " + stars[i].id + " has none)");
+            std::fprintf(stderr, "train: cross-family calibration of the %s model\n", name.c_str());
+            m.set_calibration(rrl_cross_family_calibration(stars, y, idx, ls.family, mo, c.train).calibration);
+            calibrated_on = "inner leave-one-family-out";
+        } else if (c.train.calibrate && !cv_points.empty()) {
+            auto cal = rrl_sigma_calibration::fit(cv_points, c.train.calibration_mc_samples,
+                                                  rrlyrae_model::calibration_min_per_bin(cv_points.size()));
+            if (c.train.label_error_scale > 0)
+                for (auto t : g) cal.set_label_scale(t, c.train.label_error_scale);
+            m.set_calibration(std::move(cal));
+            calibrated_on = "out-of-fold residuals";
+        }
+        report["final"][name] = {{"n", idx.size()},
+                                 {"best_epoch", h.best_epoch},
+                                 {"best_val_loss", h.best_val_loss},
+                                 {"epochs_run", h.epochs.size()},
+                                 {"calibration", m.calibration().empty() ? json(nullptr) : m.calibration().to_json()},
+                                 {"calibrated_on", calibrated_on}};
         models.push_back(std::move(m));
     }
     save_rrlyrae_models(out, models);
@@ -816,13 +862,15 @@ std::vector<std::string> family_files(const std::filesystem::path& dir, const st
 }
 
 int cmd_transfer(const args& a) {
-    const run_config c = read_run_config(a);
+    run_config c = read_run_config(a);
+    apply_calibration_options(a, c);
     rrl_transfer_options to;
     to.model = c.model;
     to.training = c.train;
     if (a.has("max-epochs")) to.training.max_epochs = int(a.count("max-epochs"));
     to.unified = c.cv.unified;
     to.mc_samples = a.count("mc-samples");
+    to.fit_label_error = a.flag("fit-label-error");
     const bool quiet = a.flag("quiet");
     std::vector<std::string> dirs;
     const std::string list = a.text("sets");
@@ -881,6 +929,10 @@ int cmd_transfer(const args& a) {
     report["truth_column"] = a.text("truth-column");
     report["max_epochs"] = to.training.max_epochs;
     report["mc_samples"] = to.mc_samples;
+    report["calibration"] = to.training.cross_family_calibration ? "inner leave-one-family-out"
+                                                                 : "early-stopping hold-out";
+    report["cross_family_max_epochs"] = to.training.cross_family_max_epochs;
+    report["label_error_scale"] = to.fit_label_error ? json("fitted") : json(to.training.label_error_scale);
     std::printf(
         "| held-out family | type | stars | model RMSE | classical RMSE | model / classical | model R2 | classical R2 | "
         "bias | 1-sigma coverage | 2-sigma coverage | median sigma |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -25,19 +25,29 @@ struct rrl_calibration_point {
     std::size_t n_epochs = 0;
     double residual = 0.0;   ///< prediction - label (dex)
     double sigma_raw = 0.0;  ///< the model's uncalibrated sigma (dex); 0 for a model without one
+    /// The label-error term's per-star sigma (dex): the error of a curve-derived label from the star's own
+    /// Fourier fit (the classical pipeline's propagated sigma); 0 when unknown or unused.
+    double sigma_label = 0.0;
 };
 
-/// \brief sigma = sqrt((scale * sigma_raw)^2 + floor^2), with (scale, floor) per type and range of epoch
-/// counts. The floor carries what the raw sigma does not see (a label convention, an intrinsic scatter,
-/// a model without any sigma of its own); the scale corrects a raw sigma that is too small or too large.
+/// \brief sigma = sqrt((scale * sigma_raw)^2 + floor^2 + (label_scale * sigma_label)^2), with (scale, floor)
+/// per type and range of epoch counts and label_scale per type. The floor carries what the raw sigma does
+/// not see (a label convention, an intrinsic scatter, a model without any sigma of its own); the scale
+/// corrects a raw sigma that is too small or too large. The label-error term (label_scale > 0; 0 by
+/// default) is for a model trained on curve-derived labels (a relation on a catalogue's Fourier fit of the
+/// same curve): such a model learns the label's fit error with the label, so its residuals against the
+/// labels cannot show it, and sigma_label (the star's own fit error, propagated through the relation) is
+/// added to reach the truth. It assumes that the label's error against the truth is that propagated fit
+/// error times label_scale, and that the model reproduces it (label_scale 1: wholly).
 class rrl_sigma_calibration {
 public:
     struct bin {
         rr_type type = rr_type::rrab;
         double min_epochs = 0, max_epochs = std::numeric_limits<double>::infinity();  ///< [min, max)
         double scale = 1.0, floor = 0.0;
-        std::size_t n = 0;    ///< stars it was fitted on (pooled bins: those of the pool)
-        bool pooled = false;  ///< too few stars in the range: the type's fit over all ranges
+        double label_scale = 0.0;  ///< the label-error term's factor (the type's; 0: no term)
+        std::size_t n = 0;         ///< stars it was fitted on (pooled bins: those of the pool)
+        bool pooled = false;       ///< too few stars in the range: the type's fit over all ranges
     };
 
     /// Epoch-count edges of the bins (Monti et al. 2025 Fig. 7 shows the error falling with N_epochs).
@@ -51,13 +61,72 @@ public:
     /// MC-dropout passes the raw sigmas were computed with (predict with the same for the stated coverage).
     std::size_t mc_samples() const noexcept { return mc_samples_; }
 
+    /// Whether a bin has a label-error term (predict then needs each star's sigma_label).
+    bool has_label_term() const noexcept {
+        return std::any_of(bins_.begin(), bins_.end(), [](const bin& b) { return b.label_scale > 0; });
+    }
+
     /// The calibrated sigma of a star; `sigma_raw` unchanged when the calibration is empty or has no bin of
-    /// the type.
-    double apply(rr_type type, std::size_t n_epochs, double sigma_raw) const noexcept {
+    /// the type. A non-finite `sigma_label` counts as 0 (no label-error term for that star).
+    double apply(rr_type type, std::size_t n_epochs, double sigma_raw, double sigma_label = 0.0) const noexcept {
+        const double sl = std::isfinite(sigma_label) ? sigma_label : 0.0;
         for (const auto& b : bins_)
             if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs)
-                return std::sqrt(b.scale * b.scale * sigma_raw * sigma_raw + b.floor * b.floor);
+                return std::sqrt(b.scale * b.scale * sigma_raw * sigma_raw + b.floor * b.floor +
+                                 b.label_scale * b.label_scale * sl * sl);
         return sigma_raw;
+    }
+
+    /// Sets the label-error factor of every bin of `type` (0 removes the term).
+    /// \throws value_error when it is negative or not finite.
+    void set_label_scale(rr_type type, double label_scale) {
+        if (!(label_scale >= 0) || !std::isfinite(label_scale))
+            throw value_error("rrl_sigma_calibration::set_label_scale: needs a finite factor >= 0");
+        for (auto& b : bins_)
+            if (b.type == type) b.label_scale = label_scale;
+    }
+
+    /// \brief Fits the label-error factor of each type by maximum likelihood on residuals against the truth
+    /// (not the labels: e.g. a simulation's feh_true), with each bin's scale and floor kept:
+    /// r ~ N(0, (s sigma_raw)^2 + f^2 + (lambda sigma_label)^2), lambda in [0, 10]. A type without points,
+    /// or whose points have no positive sigma_label, keeps its factor. Returns the fitted factors (RRab, RRc;
+    /// NaN: not fitted).
+    /// \throws value_error when a point is not finite.
+    std::pair<double, double> fit_label_scale(const std::vector<rrl_calibration_point>& truth_points) {
+        for (const auto& p : truth_points)
+            if (!std::isfinite(p.residual) || !std::isfinite(p.sigma_raw) || !std::isfinite(p.sigma_label))
+                throw value_error("rrl_sigma_calibration::fit_label_scale: a residual or sigma is not finite");
+        double fitted[2] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+        for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
+            // each point's variance without the term, from its own bin
+            std::vector<std::pair<double, double>> rv;  // (r^2, base variance), with sigma_label^2 beside
+            std::vector<double> l2;
+            for (const auto& p : truth_points) {
+                if (p.type != t || !(p.sigma_label > 0)) continue;
+                const bin* b = find(t, p.n_epochs);
+                if (!b) continue;
+                rv.push_back(
+                    {p.residual * p.residual, b->scale * b->scale * p.sigma_raw * p.sigma_raw + b->floor * b->floor});
+                l2.push_back(p.sigma_label * p.sigma_label);
+            }
+            if (rv.empty()) continue;
+            auto nll_l = [&](double lam) {
+                double v = 0;
+                for (std::size_t i = 0; i < rv.size(); ++i) {
+                    const double var = std::max(rv[i].second + lam * lam * l2[i], 1e-300);
+                    v += 0.5 * (rv[i].first / var + std::log(var));
+                }
+                return v;
+            };
+            // a grid, then golden section around its best (the likelihood in lambda may be flat at 0)
+            double best = 0, bv = nll_l(0);
+            for (int i = 1; i <= 200; ++i)
+                if (const double v = nll_l(0.05 * i); v < bv) bv = v, best = 0.05 * i;
+            const double lam = std::max(0.0, golden(nll_l, std::max(0.0, best - 0.05), best + 0.05));
+            set_label_scale(t, lam);
+            fitted[t == rr_type::rrab ? 0 : 1] = lam;
+        }
+        return {fitted[0], fitted[1]};
     }
 
     /// \brief Fits (scale, floor) per type and epoch range by maximum likelihood, r ~ N(0, (s sigma_raw)^2 +
@@ -110,11 +179,16 @@ public:
                  {"max_epochs", std::isfinite(b.max_epochs) ? nlohmann::json(b.max_epochs) : nlohmann::json(nullptr)},
                  {"scale", b.scale},
                  {"floor", b.floor},
+                 {"label_scale", b.label_scale},
                  {"n", b.n},
                  {"pooled", b.pooled}});
-        return {{"model", "sigma = sqrt((scale * sigma_raw)^2 + floor^2), sigma_raw = hypot(aleatoric, mc_dropout)"},
-                {"mc_samples", mc_samples_},
-                {"bins", bins}};
+        nlohmann::json j{{"model",
+                          "sigma = sqrt((scale * sigma_raw)^2 + floor^2 + (label_scale * sigma_label)^2), sigma_raw "
+                          "= hypot(aleatoric, mc_dropout), sigma_label = the classical pipeline's sigma of the star"},
+                         {"mc_samples", mc_samples_},
+                         {"bins", bins}};
+        if (!fitted_on_.empty()) j["fitted_on"] = fitted_on_;
+        return j;
     }
 
     /// \throws value_error naming the field on a malformed calibration.
@@ -122,9 +196,10 @@ public:
         rrl_sigma_calibration c;
         if (j.is_null()) return c;
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (it.key() != "model" && it.key() != "mc_samples" && it.key() != "bins")
+            if (it.key() != "model" && it.key() != "mc_samples" && it.key() != "bins" && it.key() != "fitted_on")
                 throw value_error("calibration." + it.key() + ": not a field of a calibration");
         c.mc_samples_ = j.at("mc_samples").get<std::size_t>();
+        if (j.contains("fitted_on")) c.fitted_on_ = j.at("fitted_on");
         for (const auto& x : j.at("bins")) {
             bin b;
             b.type = parse_rr_type(x.at("type").get<std::string>());
@@ -135,6 +210,9 @@ public:
                                                         : x.at("max_epochs").get<double>();
             b.scale = x.at("scale").get<double>();
             b.floor = x.at("floor").get<double>();
+            b.label_scale = x.value("label_scale", 0.0);
+            if (!(b.label_scale >= 0) || !std::isfinite(b.label_scale))
+                throw value_error("calibration.bins.label_scale: must be finite and >= 0");
             b.n = x.value("n", std::size_t{0});
             b.pooled = x.value("pooled", false);
             if (!(b.scale >= 0) || !(b.floor >= 0) || !std::isfinite(b.scale) || !std::isfinite(b.floor))
@@ -156,7 +234,18 @@ public:
         return v;
     }
 
+    /// What the calibration was fitted on (free-form JSON, kept in the model file: e.g. the families of a
+    /// cross-family calibration with each one's coverage); null when not recorded.
+    const nlohmann::json& fitted_on() const noexcept { return fitted_on_; }
+    void set_fitted_on(nlohmann::json j) { fitted_on_ = std::move(j); }
+
 private:
+    const bin* find(rr_type type, std::size_t n_epochs) const noexcept {
+        for (const auto& b : bins_)
+            if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs) return &b;
+        return nullptr;
+    }
+
     /// (scale, floor) maximising the likelihood: a coarse grid in (ln s, ln f), then coordinate-wise
     /// golden-section refinement. Without any raw sigma (all 0) only the floor is fitted (scale 1).
     static std::pair<double, double> fit_one(const std::vector<rrl_calibration_point>& pts) {
@@ -201,6 +290,7 @@ private:
 
     std::vector<bin> bins_;
     std::size_t mc_samples_ = 0;
+    nlohmann::json fitted_on_;
 };
 
 /// \brief Fraction of stars whose |residual| <= k sigma (k = 1: 0.683 for calibrated Gaussian errors; k = 2:

@@ -181,6 +181,8 @@ public:
                     t.calibration_mc_samples, calibration_min_per_bin(va.size()));
         }
         trained_ = true;
+        if (t.label_error_scale > 0 && !calibration_.empty())
+            for (auto type : opt_.types) calibration_.set_label_scale(type, t.label_error_scale);
         make_self_test();
         return hist;
     }
@@ -196,7 +198,8 @@ public:
     }
 
     /// \brief Residuals (prediction - label) and raw sigmas of stars `idx` with `mc_samples` MC-dropout
-    /// passes: what a calibration is fitted on (e.g. out-of-fold predictions of cross-validation).
+    /// passes: what a calibration is fitted on (e.g. out-of-fold predictions of cross-validation). Each
+    /// point's sigma_label is the star's classical-pipeline sigma (0 without a period).
     std::vector<rrl_calibration_point> calibration_points(const std::vector<rrl_star_input>& stars,
                                                           const std::vector<double>& y,
                                                           const std::vector<std::size_t>& idx, std::size_t mc_samples,
@@ -205,9 +208,12 @@ public:
         sel.reserve(idx.size());
         for (auto i : idx) sel.push_back(stars[i]);
         const auto p = predict_raw(sel, mc_samples, seed, threads);
+        const auto c = classical_feh(sel);  // each star's own fit error: the label-error term's sigma_label
         std::vector<rrl_calibration_point> pts;
         for (std::size_t k = 0; k < idx.size(); ++k)
-            if (p[k].ok()) pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma});
+            if (p[k].ok())
+                pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma,
+                               c[k].ok() && std::isfinite(c[k].sigma) ? c[k].sigma : 0.0});
         return pts;
     }
 
@@ -221,13 +227,22 @@ public:
     /// \brief [Fe/H] for every star (the deterministic network output) with its sigma: the aleatoric sigma
     /// of a heteroscedastic network and (mc_samples >= 2) the spread of that many MC-dropout passes, in
     /// quadrature, mapped through the model's calibration (calibration(); none: this raw sigma, 0 for a
-    /// model with neither). Flagged and unserved stars get their flag and no number.
+    /// model with neither; with a label-error term, the star's classical-pipeline sigma is its sigma_label). Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
                                         std::uint64_t seed = 12345, unsigned threads = 0) const {
         auto out = predict_raw(stars, mc_samples, seed, threads);
-        if (!calibration_.empty())
-            for (std::size_t i = 0; i < out.size(); ++i)
-                if (out[i].ok()) out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma);
+        if (calibration_.empty()) return out;
+        // the label-error term needs each star's own fit error: the classical pipeline's sigma (none
+        // without a period: no term for that star)
+        std::vector<double> sigma_label(stars.size(), 0.0);
+        if (calibration_.has_label_term()) {
+            const auto c = classical_feh(stars);
+            for (std::size_t i = 0; i < stars.size(); ++i)
+                if (c[i].ok() && std::isfinite(c[i].sigma)) sigma_label[i] = c[i].sigma;
+        }
+        for (std::size_t i = 0; i < out.size(); ++i)
+            if (out[i].ok())
+                out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma, sigma_label[i]);
         return out;
     }
 

@@ -106,6 +106,15 @@ struct rrl_training_options {
     /// model: on its exact leave-one-out residuals) with this many MC-dropout passes per star.
     bool calibrate = true;
     std::size_t calibration_mc_samples = 20;  ///< predict's default: the sigma it states is the one calibrated
+    /// Calibrate on families the model did not train on (rrlyrae_transfer.hpp, rrl_cross_family_calibration):
+    /// with k training families, k inner models each trained on k - 1 of them predict the k-th; the pooled
+    /// residuals fit the calibration the final model (trained on all k) keeps. Needs each star's family
+    /// (leave_one_family_out; ferrum-rrl train with a labels `family` column); fit() alone ignores it.
+    bool cross_family_calibration = false;
+    int cross_family_max_epochs = 0;  ///< > 0: the inner models' training epochs (cheaper); 0: max_epochs
+    /// > 0: the calibration's label-error term with this factor (rrl_sigma_calibration; for models trained
+    /// on curve-derived, catalogue-style labels: 1 assumes the model learns the label's whole fit error).
+    double label_error_scale = 0.0;
     std::uint64_t seed = 1;
     unsigned threads = 0;  ///< 0: the hardware's cores (results do not depend on it)
     bool progress = progress_enabled_by_default();
@@ -120,11 +129,14 @@ struct rrl_training_options {
         option_range("validation_fraction", validation_fraction, 0, 0.5);
         option_range("threads", threads, 0, 1024);
         option_range("calibration_mc_samples", calibration_mc_samples, 0, 100000);
+        option_range("cross_family_max_epochs", cross_family_max_epochs, 0, 1e6);
+        option_range("label_error_scale", label_error_scale, 0, 100);
     }
 };
 FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
                density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
-               calibrate, calibration_mc_samples, seed, threads, progress)
+               calibrate, calibration_mc_samples, cross_family_calibration, cross_family_max_epochs, label_error_scale,
+               seed, threads, progress)
 
 /// \brief Monti et al. (2025)'s network, faithful: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1 after each
 /// layer, dense(8 -> 1), one output (no sigma of its own: its sigma is the MC-dropout spread, calibrated).

@@ -35,11 +35,103 @@ struct rrl_family {
 /// \brief Settings of leave_one_family_out().
 struct rrl_transfer_options {
     rrl_model_options model;  ///< types are set per group
+    /// training.cross_family_calibration: each model's sigma is calibrated by an inner leave-one-family-out
+    /// over its own training families (rrl_cross_family_calibration), not on its early-stopping hold-out.
     rrl_training_options training;
     bool unified = false;         ///< one RRab+RRc model instead of one per type
     std::size_t mc_samples = 20;  ///< MC-dropout passes of the held-out predictions
     std::uint64_t seed = 12345;   ///< of those passes
+    /// Fit the label-error factor (rrl_sigma_calibration::fit_label_scale) on the training families'
+    /// residuals against their truth (a simulation's): with cross_family_calibration, those of the inner
+    /// models; else the early-stopping hold-out's. It overrides training.label_error_scale.
+    bool fit_label_error = false;
 };
+
+/// \brief A calibration fitted on residuals of families the model did not train on, and those residuals.
+struct rrl_cross_family_result {
+    rrl_sigma_calibration calibration;
+    std::vector<rrl_calibration_point> points;        ///< residuals against the labels, pooled
+    std::vector<rrl_calibration_point> truth_points;  ///< the same against the truth (when given)
+};
+
+/// \brief Inner leave-one-family-out calibration: for each family f among the stars `idx` (family[i] names
+/// star i's), a model with options `mo` trained (options `t`, max_epochs = t.cross_family_max_epochs when
+/// > 0, no calibration of its own) on the other families' stars of `idx` predicts f's with
+/// t.calibration_mc_samples MC-dropout passes; the pooled residuals (prediction - y) of every family fit
+/// rrl_sigma_calibration (scale and floor per type and epoch range), so that the calibration has seen what
+/// a family unlike those trained on does to the residuals. The final model (trained on all of `idx`) keeps
+/// it: it is then a little conservative, as the inner models had one family fewer. t.label_error_scale > 0
+/// sets the label-error factor. fitted_on() records each family's stars and its coverage under the pooled
+/// calibration (their spread is what to expect on a new family). With `truth` (one per star, e.g. a
+/// simulation's feh_true), truth_points holds the residuals against it (for fit_label_scale).
+/// \throws value_error with fewer than two families among `idx`, or too few stars to train or fit.
+inline rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_input>& stars,
+                                                            const std::vector<double>& y,
+                                                            const std::vector<std::size_t>& idx,
+                                                            const std::vector<std::string>& family,
+                                                            const rrl_model_options& mo, const rrl_training_options& t,
+                                                            const std::vector<double>* truth = nullptr) {
+    if (family.size() != stars.size() || y.size() != stars.size() || (truth && truth->size() != stars.size()))
+        throw value_error("rrl_cross_family_calibration: one family and one label per star are needed");
+    std::vector<std::string> names;
+    for (auto i : idx)
+        if (std::find(names.begin(), names.end(), family.at(i)) == names.end()) names.push_back(family[i]);
+    if (names.size() < 2)
+        throw value_error("rrl_cross_family_calibration: the training stars come from " + std::to_string(names.size()) +
+                          " family; at least two are needed");
+    rrl_training_options inner = t;
+    inner.calibrate = false;
+    inner.cross_family_calibration = false;
+    inner.label_error_scale = 0;
+    inner.progress = false;
+    if (t.cross_family_max_epochs > 0) inner.max_epochs = t.cross_family_max_epochs;
+    rrl_cross_family_result r;
+    std::vector<std::size_t> point_family;
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        std::vector<std::size_t> tr, te;
+        for (auto i : idx) (family[i] == names[k] ? te : tr).push_back(i);
+        if (tr.size() < 20 || te.empty())
+            throw value_error("rrl_cross_family_calibration: holding out family '" + names[k] + "' leaves " +
+                              std::to_string(tr.size()) + " training stars (at least 20 are needed)");
+        rrlyrae_model m(mo, t.seed + 101 * (k + 1));
+        m.fit(stars, y, tr, inner);
+        const auto seed = t.seed + 7 + 1009 * k;
+        auto pts = m.calibration_points(stars, y, te, t.calibration_mc_samples, seed, t.threads);
+        if (truth) {
+            // the same predictions (same passes), scored against the truth
+            std::vector<std::size_t> te_truth;
+            for (auto i : te)
+                if (std::isfinite((*truth)[i])) te_truth.push_back(i);
+            auto tp = m.calibration_points(stars, *truth, te_truth, t.calibration_mc_samples, seed, t.threads);
+            r.truth_points.insert(r.truth_points.end(), tp.begin(), tp.end());
+        }
+        point_family.insert(point_family.end(), pts.size(), k);
+        r.points.insert(r.points.end(), pts.begin(), pts.end());
+    }
+    r.calibration = rrl_sigma_calibration::fit(r.points, t.calibration_mc_samples,
+                                               rrlyrae_model::calibration_min_per_bin(r.points.size()));
+    if (t.label_error_scale > 0)
+        for (auto type : mo.types) r.calibration.set_label_scale(type, t.label_error_scale);
+    nlohmann::json fams = nlohmann::json::array();
+    for (std::size_t k = 0; k < names.size(); ++k)
+        for (rr_type type : {rr_type::rrab, rr_type::rrc}) {
+            std::vector<double> res, sig;
+            for (std::size_t p = 0; p < r.points.size(); ++p)
+                if (point_family[p] == k && r.points[p].type == type) {
+                    res.push_back(r.points[p].residual);
+                    sig.push_back(r.calibration.apply(type, r.points[p].n_epochs, r.points[p].sigma_raw));
+                }
+            if (res.empty()) continue;
+            fams.push_back({{"family", names[k]},
+                            {"type", to_string(type)},
+                            {"n", res.size()},
+                            {"coverage_1sigma", rrl_coverage(res, sig, 1.0)},
+                            {"coverage_2sigma", rrl_coverage(res, sig, 2.0)}});
+        }
+    r.calibration.set_fitted_on(
+        {{"method", "inner leave-one-family-out"}, {"inner_max_epochs", inner.max_epochs}, {"families", fams}});
+    return r;
+}
 
 /// \brief The result for one held-out family.
 struct rrl_transfer_fold {
@@ -48,11 +140,13 @@ struct rrl_transfer_fold {
     std::size_t n_train = 0;
     std::vector<rrl_scored_star> model;      ///< the model's predictions scored against the truth
     std::vector<rrl_scored_star> classical;  ///< the classical pipeline on the same stars, against the truth
+    nlohmann::json calibration = nlohmann::json::object();  ///< each model's sigma calibration, by type group
 
     nlohmann::json to_json() const {
         return {{"held_out", held_out},
                 {"trained_on", trained_on},
                 {"n_train", n_train},
+                {"calibration", calibration},
                 {"model_vs_truth", evaluate_rrlyrae(model)},
                 {"classical_vs_truth", evaluate_rrlyrae(classical)}};
     }
@@ -79,6 +173,11 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
     const auto in_group = [](const std::vector<rr_type>& g, rr_type t) {
         return std::find(g.begin(), g.end(), t) != g.end();
     };
+    const auto group_label = [](const std::vector<rr_type>& g) {
+        std::string s;
+        for (auto t : g) s += (s.empty() ? "" : "+") + std::string(to_string(t));
+        return s;
+    };
 
     std::vector<rrl_transfer_fold> out;
     progress bar("leave-one-family-out", families.size() * groups.size(), "fits", opt.training.progress);
@@ -91,7 +190,8 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
         for (const auto& g : groups) {
             // the training set: every other family's usable, labelled stars of the group
             std::vector<rrl_star_input> train_stars;
-            std::vector<double> y;
+            std::vector<double> y, train_truth;
+            std::vector<std::string> train_family;
             for (std::size_t f = 0; f < families.size(); ++f) {
                 if (f == h) continue;
                 const auto& fam = families[f];
@@ -99,6 +199,8 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
                     if (fam.stars[i].ok() && in_group(g, fam.stars[i].type) && std::isfinite(fam.label[i])) {
                         train_stars.push_back(fam.stars[i]);
                         y.push_back(fam.label[i]);
+                        train_truth.push_back(fam.truth[i]);
+                        train_family.push_back(fam.name);
                     }
             }
             const auto& test_family = families[h];
@@ -124,6 +226,21 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
             for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
             rrlyrae_model m(mo, opt.training.seed);
             m.fit(train_stars, y, idx, opt.training);
+            if (opt.training.cross_family_calibration) {
+                auto cf = rrl_cross_family_calibration(train_stars, y, idx, train_family, mo, opt.training,
+                                                       opt.fit_label_error ? &train_truth : nullptr);
+                if (opt.fit_label_error) cf.calibration.fit_label_scale(cf.truth_points);
+                m.set_calibration(std::move(cf.calibration));
+            } else if (opt.fit_label_error && !m.calibration().empty()) {
+                // without inner models: the training stars' residuals against their truth (in-sample: the
+                // model saw their labels, so it may reproduce their label errors more than a new star's)
+                auto c = m.calibration();
+                c.fit_label_scale(m.calibration_points(train_stars, train_truth, idx,
+                                                       opt.training.calibration_mc_samples, opt.training.seed + 7,
+                                                       opt.training.threads));
+                m.set_calibration(std::move(c));
+            }
+            fold.calibration[group_label(g)] = m.calibration().to_json();
             fold.n_train += train_stars.size();
             const auto p = m.predict(test, opt.mc_samples, opt.seed, opt.training.threads);
             const auto c = classical_feh(test);
