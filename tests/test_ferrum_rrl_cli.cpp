@@ -488,7 +488,7 @@ TEST_CASE("ferrum-rrl: every option is declared once, typed and validated; nothi
     const std::string in = "--folded x.csv --labels l.csv --out " + (dir / "out.json").string();
     refused("train " + in + " --folds -1", "--folds needs a non-negative integer, got '-1'");
     refused("train " + in + " --max-epochs 2.5", "--max-epochs needs a non-negative integer, got '2.5'");
-    refused("train " + in + " --architecture transformer", "--architecture must be one of");
+    refused("train " + in + " --architecture informer", "--architecture must be one of");
     refused("train " + in + " --max-epoch 5", "train: unknown option --max-epoch");
     refused("train " + in + " --threads -4", "--threads needs a non-negative integer");
     refused("predict --folded x.csv --model m.json --out " + (dir / "out.json").string() + " --mc-samples -1",
