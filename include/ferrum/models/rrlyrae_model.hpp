@@ -227,7 +227,8 @@ public:
     /// \brief [Fe/H] for every star (the deterministic network output) with its sigma: the aleatoric sigma
     /// of a heteroscedastic network and (mc_samples >= 2) the spread of that many MC-dropout passes, in
     /// quadrature, mapped through the model's calibration (calibration(); none: this raw sigma, 0 for a
-    /// model with neither; with a label-error term, the star's classical-pipeline sigma is its sigma_label). Flagged and unserved stars get their flag and no number.
+    /// model with neither; with a label-error term, the star's classical-pipeline sigma is its sigma_label).
+    /// Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
                                         std::uint64_t seed = 12345, unsigned threads = 0) const {
         auto out = predict_raw(stars, mc_samples, seed, threads);
@@ -459,7 +460,6 @@ private:
     /// Network outputs: the standardised mean, and its log-variance when heteroscedastic.
     std::size_t outputs() const noexcept { return opt_.heteroscedastic ? 2 : 1; }
 
-    /// Whether the network reads the Fourier features beside the sequence.
     bool has_dropout() const noexcept {
         if (opt_.architecture == rrl_architecture::fourier_linear) return false;
         for (double r : opt_.dropout)
