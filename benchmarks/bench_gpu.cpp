@@ -67,11 +67,15 @@ int main(int argc, char** argv) {
                 nlohmann::json({{"benchmark", "gpu"}, {"skipped", "built without ferrum::cudnn"}}).dump().c_str());
     return 0;
 #else
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        std::printf("bench_gpu: no CUDA device; nothing measured\n");
+    const auto gpu = ferrum::backend::probe_cuda_devices();
+    if (gpu.status == ferrum::backend::cuda_presence::state::absent) {
+        std::printf("bench_gpu: no CUDA device (%s); nothing measured\n", gpu.why.c_str());
         std::printf("%s\n", nlohmann::json({{"benchmark", "gpu"}, {"skipped", "no CUDA device"}}).dump().c_str());
         return 0;
+    }
+    if (gpu.status == ferrum::backend::cuda_presence::state::broken) {
+        std::fprintf(stderr, "bench_gpu: a CUDA driver is installed but cannot be used (%s)\n", gpu.why.c_str());
+        return 1;
     }
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, 0);
@@ -150,6 +154,12 @@ int main(int argc, char** argv) {
         j["infer_ratio"] = infer_rate / pr["infer_seq_per_s"].get<double>();
     }
     std::printf("%s\n", j.dump().c_str());
+    if (peer && !(pr.is_object() && pr.contains("train_seq_per_s"))) {
+        std::fprintf(stderr,
+                     "bench_gpu: the PyTorch peer gave no result (its output is above): the comparison "
+                     "is missing (--no-peer to measure ferrum alone)\n");
+        return 1;
+    }
     return 0;
 #endif
 }

@@ -54,6 +54,9 @@ for l in cudnn cublas cublasLt cudart; do
         if [ -n "$f" ]; then ln -sf "$f" "$ROOT/.gpu-build/lib/lib$l.so"; break; fi
     done
 done
+# ferrum's programs find the toolkit's cuDNN through LD_LIBRARY_PATH; the PyTorch peer must not inherit it (it
+# would load this cuDNN instead of its own), so it is started with the environment this script was given
+if [ -n "${LD_LIBRARY_PATH+x}" ]; then PEER_ENV="env LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; else PEER_ENV="env -u LD_LIBRARY_PATH"; fi
 export LD_LIBRARY_PATH=$CUDNN_LIB:$CUDA_HOME/lib64:${LD_LIBRARY_PATH:-}
 
 echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | head -3
@@ -100,7 +103,8 @@ done
 
 echo "== benchmark"
 if [ -x .gpu-build/bench_gpu ]; then
-    FERRUM_PYTHON=$PY .gpu-build/bench_gpu > "$OUT/bench_gpu.log" 2>&1 || status=1
+    # bench_gpu exits 1 when the peer gives no result: a missing comparison fails the proof
+    FERRUM_PYTHON="$PEER_ENV $PY" .gpu-build/bench_gpu > "$OUT/bench_gpu.log" 2>&1 || status=1
     cat "$OUT/bench_gpu.log"
 fi
 echo "== gpu-proof exit $status"

@@ -203,6 +203,17 @@ TEST_CASE("trap: the weight-gradient space is zeroed before every BackwardWeight
     require_same_gradients(gpu_m, cpu_m, 2 * f32_atol, f32_rtol);
 }
 
+TEST_CASE("trap: a second backward on one forward is refused (its reserve space is spent)", "[gpu]") {
+    auto gpu_m = paper_net<float, cudnn>(0, 0, 0);
+    const auto x = random_sequences<float>(8, 12, 2, 7);
+    const auto g = ramp_gradient<float>(8);
+    gpu_m.forward(x, {}, nn::mode::training);
+    gpu_m.backward(g);
+    REQUIRE_THROWS_WITH(gpu_m.backward(g), Catch::Contains("needs a forward() in mode::training"));
+    gpu_m.forward(x, {}, nn::mode::training);  // a new forward makes backward valid again
+    CHECK_NOTHROW(gpu_m.backward(g));
+}
+
 TEST_CASE("trap: BackwardData runs before BackwardWeights even when no input gradient is asked", "[gpu]") {
     auto cpu_m = paper_net<float, cpu>(0, 0, 0);
     auto gpu_m = paper_net<float, cudnn>(0, 0, 0);

@@ -12,11 +12,56 @@
 #include <utility>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
 #include "ferrum/core/error.hpp"
+
+namespace ferrum::backend {
+
+/// \brief Whether this machine has a CUDA device ferrum can use (probe_cuda_devices()).
+struct cuda_presence {
+    enum class state {
+        usable,  ///< at least one device
+        absent,  ///< no device, or no NVIDIA driver installed at all: nothing to run on (tests skip)
+        broken   ///< a driver is installed but the runtime cannot use it (too old, a failed init): an error
+    };
+    state status = state::absent;
+    int devices = 0;
+    std::string why;  ///< the runtime's own words when not usable
+};
+
+/// \brief Asks the CUDA runtime for devices and tells "there is no GPU here" (no device, or no driver
+/// library `libcuda.so.1` on the machine) apart from "there is one and it cannot be used" (an installed
+/// driver older than the runtime, say), which a program must report as an error rather than skip.
+inline cuda_presence probe_cuda_devices() {
+    cuda_presence p;
+    const cudaError_t s = cudaGetDeviceCount(&p.devices);
+    if (s == cudaSuccess) {
+        p.status = p.devices > 0 ? cuda_presence::state::usable : cuda_presence::state::absent;
+        if (p.devices == 0) p.why = "0 devices";
+        return p;
+    }
+    p.devices = 0;
+    p.why = std::string(cudaGetErrorName(s)) + ": " + cudaGetErrorString(s);
+    bool driver_installed = false;
+    if (void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
+        driver_installed = true;
+        dlclose(h);
+    }
+    if (s == cudaErrorNoDevice || (s == cudaErrorInsufficientDriver && !driver_installed)) {
+        if (!driver_installed) p.why += " (no NVIDIA driver installed: libcuda.so.1 not found)";
+        p.status = cuda_presence::state::absent;
+    } else {
+        p.status = cuda_presence::state::broken;
+    }
+    return p;
+}
+
+}  // namespace ferrum::backend
 
 namespace ferrum::backend::cudnn_detail {
 

@@ -128,6 +128,7 @@ struct rnn_kernels {
             dev.dnn(), c.rnn.get(), CUDNN_WGRAD_MODE_ADD, static_cast<const std::int32_t*>(c.seq.get()), c.x_desc.get(),
             c.x.get(), c.h_desc.get(), nullptr, c.y_desc.get(), c.y.get(), c.w_bytes, c.dw.get(), c.work_bytes,
             c.work.get(), c.reserve_bytes, c.reserve.get()));
+        c.trained = false;  // BackwardData has overwritten the reserve space: a second backward needs a new forward
         c.host_w.resize(c.w_bytes / sizeof(T));
         dev.download(c.host_w.data(), c.dw.get(), c.w_bytes);
         if (dx) {
