@@ -20,13 +20,6 @@ namespace {
 
 using attn_json = nlohmann::json;
 
-double attn_max_rel(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double scale = 0, err = 0;
-    for (double w : want) scale = std::max(scale, std::abs(w));
-    for (std::size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
-    return err / std::max(scale, 1e-300);
-}
 template <class A>
 std::vector<double> attn_values(const A& a) {
     return std::vector<double>(a.begin(), a.end());
@@ -70,20 +63,20 @@ struct attn_case {
     void check(double tol) {
         const auto y = model.forward({x}, lengths, ferrum::nn::mode::training);
         INFO(c["type"].get<std::string>() << " " << c["config"].dump());
-        CHECK(attn_max_rel(attn_values(y), ferrum_test::vec(c["output"])) < tol);
+        CHECK(ferrum_test::max_scaled_error(attn_values(y), ferrum_test::vec(c["output"])) < tol);
         const auto gv = ferrum_test::vec(c["grad_output"]);
         xt::xarray<T> g = xt::xarray<T>::from_shape(c["output_shape"].get<std::vector<std::size_t>>());
         REQUIRE(g.size() == gv.size());
         for (std::size_t i = 0; i < gv.size(); ++i) g.data()[i] = static_cast<T>(gv[i]);
         model.zero_grad();
         const auto dx = model.backward(g, true);
-        CHECK(attn_max_rel(attn_values(dx.at(0)), ferrum_test::vec(c["dx"])) < tol);
+        CHECK(ferrum_test::max_scaled_error(attn_values(dx.at(0)), ferrum_test::vec(c["dx"])) < tol);
         for (const auto& p : model.parameters())
             for (const auto& want : c["params"])
                 if ("layer." + want["name"].get<std::string>() == p.name) {
                     INFO(p.name);
-                    CHECK(attn_max_rel(std::vector<double>(p.grad, p.grad + p.size()), ferrum_test::vec(want["grad"])) <
-                          tol);
+                    CHECK(ferrum_test::max_scaled_error(std::vector<double>(p.grad, p.grad + p.size()),
+                                                        ferrum_test::vec(want["grad"])) < tol);
                 }
     }
 };

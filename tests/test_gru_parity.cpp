@@ -29,14 +29,6 @@ std::vector<std::size_t> shape_of(const json& j) {
     return s;
 }
 
-double max_rel(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double scale = 0, err = 0;
-    for (double w : want) scale = std::max(scale, std::abs(w));
-    for (std::size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
-    return err / std::max(scale, 1e-300);
-}
-
 template <class T>
 struct parity_case {
     json ref = ferrum_test::load_reference("gru_stack.json");
@@ -90,13 +82,13 @@ void check_parity(double tol, std::size_t threads, std::size_t chunk) {
     c.model.set_chunk_size(chunk);
     const auto yhat = c.model.forward(c.x, {}, ferrum::nn::mode::training);
     std::vector<double> y(yhat.begin(), yhat.end());
-    CHECK(max_rel(y, flat(c.ref["yhat"])) < tol);
+    CHECK(ferrum_test::max_scaled_error(y, flat(c.ref["yhat"])) < tol);
     const auto [l, g] = c.loss(yhat);
     const double want_loss = c.ref["loss"];
     CHECK(std::abs(l - want_loss) < tol * std::abs(want_loss));
     c.model.zero_grad();
     const auto gx = c.model.backward(g, true);
-    CHECK(max_rel(std::vector<double>(gx.begin(), gx.end()), flat(c.ref["grad_x"])) < tol);
+    CHECK(ferrum_test::max_scaled_error(std::vector<double>(gx.begin(), gx.end()), flat(c.ref["grad_x"])) < tol);
     const auto& layers = c.ref["gru"];
     for (auto& p : c.model.parameters()) {
         const auto dot = p.name.find('.');
@@ -104,7 +96,7 @@ void check_parity(double tol, std::size_t threads, std::size_t chunk) {
         const std::string name = p.name.substr(dot + 1);
         const json& src = idx < layers.size() ? layers[idx][name] : c.ref["head"][name];
         INFO(p.name);
-        CHECK(max_rel(std::vector<double>(p.grad, p.grad + p.size()), flat(src["grad"])) < tol);
+        CHECK(ferrum_test::max_scaled_error(std::vector<double>(p.grad, p.grad + p.size()), flat(src["grad"])) < tol);
     }
 }
 

@@ -23,14 +23,6 @@ namespace {
 using json = nlohmann::json;
 namespace nn = ferrum::nn;
 
-double recurrent_max_rel(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double scale = 0, err = 0;
-    for (double w : want) scale = std::max(scale, std::abs(w));
-    for (std::size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
-    return err / std::max(scale, 1e-300);
-}
-
 template <class T>
 nn::any_layer<T, ferrum::backend::cpu> recurrent_layer_of(const json& c, std::uint64_t seed = 0) {
     std::optional<nn::merge_mode> m;
@@ -112,13 +104,13 @@ void check_recurrent_case(const json& c, double tol, std::size_t threads, std::s
     recurrent_case<T> rc(c);
     rc.model.set_num_threads(threads);
     rc.model.set_chunk_size(chunk);
-    CHECK(recurrent_max_rel(rc.forward(), ferrum_test::vec(c["y"])) < tol);
-    CHECK(recurrent_max_rel(rc.backward(), ferrum_test::vec(c["dx"])) < tol);
+    CHECK(ferrum_test::max_scaled_error(rc.forward(), ferrum_test::vec(c["y"])) < tol);
+    CHECK(ferrum_test::max_scaled_error(rc.backward(), ferrum_test::vec(c["dx"])) < tol);
     const auto params = rc.model.parameters();
     for (std::size_t i = 0; i < params.size(); ++i) {
         INFO(params[i].name);
         const std::vector<double> g(params[i].grad, params[i].grad + params[i].size());
-        CHECK(recurrent_max_rel(g, ferrum_test::vec(c["params"][i]["grad"])) < tol);
+        CHECK(ferrum_test::max_scaled_error(g, ferrum_test::vec(c["params"][i]["grad"])) < tol);
     }
 }
 

@@ -63,4 +63,16 @@ inline double max_rel_error(const std::vector<double>& got, const std::vector<do
     return worst;
 }
 
+/// max_i |got_i - want_i| / max_i |want_i|: the largest error relative to the size of the oracle's values (a size
+/// mismatch is an error, never a pass). For gradients and activations, where single values may be near zero.
+inline double max_scaled_error(const std::vector<double>& got, const std::vector<double>& want) {
+    if (got.size() != want.size())
+        throw std::runtime_error("max_scaled_error: " + std::to_string(got.size()) + " values, expected " +
+                                 std::to_string(want.size()));
+    double scale = 0.0, err = 0.0;
+    for (double w : want) scale = std::max(scale, std::abs(w));
+    for (std::size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
+    return err / std::max(scale, 1e-300);
+}
+
 }  // namespace ferrum_test
