@@ -10,6 +10,7 @@
 #include "ferrum/nn/gelu.hpp"
 #include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/layer.hpp"
+#include "ferrum/nn/layer_registry.hpp"
 #include "ferrum/nn/layer_norm.hpp"
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/lstm.hpp"

@@ -135,5 +135,3 @@ private:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(attention_pooling)

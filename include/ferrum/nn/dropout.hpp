@@ -105,5 +105,3 @@ struct variant_compatible_layer<double, Backend> {
 }  // namespace detail
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(dropout)

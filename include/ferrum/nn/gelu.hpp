@@ -50,5 +50,3 @@ private:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(gelu)

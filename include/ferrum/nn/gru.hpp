@@ -46,5 +46,3 @@ public:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(gru)

@@ -1,7 +1,7 @@
 // The layer seam of ferrum::nn: what a layer type provides, the type-erased handle the engine stores
-// (nn::any_layer), and the registry that model files use to rebuild a layer from its JSON type name, as
-// frugally-deep's layer_creators map. A layer -- built in or a user's -- lives in one file and registers
-// itself; the engine and the model files name no concrete layer.
+// (nn::any_layer); the registry that model files use to rebuild a layer from its JSON type name is in
+// layer_registry.hpp. A layer -- built in or a user's -- lives in one file; the engine and the model files
+// name no concrete layer.
 //
 // A layer type L (see dense.hpp for a complete one) provides:
 //   static constexpr const char* type_name;                 // "dense": its "type" in model files
@@ -249,82 +249,7 @@ L& get(any_layer<T, Backend>& h) {
     throw value_error("the layer is a '" + h.type_name() + "', not a '" + L::type_name + "'");
 }
 
-/// \brief Builds layers from their model-file JSON by type name, for one scalar type and backend.
-template <class T, class Backend>
-class layer_registry {
-public:
-    using creator = std::function<any_layer<T, Backend>(const nlohmann::json&)>;
-
-    static layer_registry& instance() {
-        static layer_registry r;
-        return r;
-    }
-    /// Adds (or replaces) the creator of `type_name`.
-    void add(const std::string& type_name, creator c) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        creators_[type_name] = std::move(c);
-    }
-    bool contains(const std::string& type_name) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return creators_.count(type_name) > 0;
-    }
-    /// Builds a layer from its JSON object (hyperparameters; weights are filled in by the caller).
-    any_layer<T, Backend> create(const std::string& type_name, const nlohmann::json& config) const {
-        creator c;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            const auto it = creators_.find(type_name);
-            if (it == creators_.end())
-                throw value_error("unknown layer type '" + type_name + "' (known: " + known_types() + ")");
-            c = it->second;
-        }
-        return c(config);
-    }
-
-    /// The registered type names and "concat", for error messages.
-    std::string known_types() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::string s;
-        for (const auto& kv : creators_) s += (s.empty() ? "" : ", ") + kv.first;
-        return s + (s.empty() ? "concat" : ", concat");
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::map<std::string, creator> creators_;
-};
-
-/// \brief Registers layer type L (its L::type_name and L::from_config) with the model files of its
-/// scalar type and backend. Returns true, so a file can register at static initialisation:
-/// `inline const bool my_layer_registered = ferrum::nn::register_layer<my_layer<float>>();`
-template <class L>
-bool register_layer() {
-    using T = typename L::value_type;
-    using B = typename L::backend_type;
-    layer_registry<T, B>::instance().add(L::type_name,
-                                         [](const nlohmann::json& j) -> any_layer<T, B> { return L::from_config(j); });
-    return true;
-}
-
 }  // namespace ferrum::nn
-
-/// Registers a layer class template `NAME<T, Backend>` for float and double on the CPU backend (and on
-/// the cuDNN backend where ferrum::cudnn is linked). Use it once, at namespace scope in the layer's header.
-#define FERRUM_NN_REGISTER_LAYER_CPU(NAME)                                                                             \
-  namespace ferrum::nn::detail {                                                                                       \
-  inline const bool NAME##_registered_cpu = ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cpu>>() &&     \
-                                            ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cpu>>();      \
-  }
-#define FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)                                                                           \
-  namespace ferrum::nn::detail {                                                                                       \
-  inline const bool NAME##_registered_cudnn = ::ferrum::nn::register_layer<NAME<float, ::ferrum::backend::cudnn>>() && \
-                                              ::ferrum::nn::register_layer<NAME<double, ::ferrum::backend::cudnn>>();  \
-  }
-#ifdef FERRUM_USE_CUDNN
-#  define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME) FERRUM_NN_REGISTER_LAYER_CUDNN(NAME)
-#else
-#  define FERRUM_NN_REGISTER_LAYER(NAME) FERRUM_NN_REGISTER_LAYER_CPU(NAME)
-#endif
 
 // dropout.hpp names the one layer of the source-compatibility variant base (variant_compatible_layer);
 // including it here makes that declaration precede every use of any_layer, whatever the include order.

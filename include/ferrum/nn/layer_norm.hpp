@@ -84,5 +84,3 @@ private:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(layer_norm)

@@ -48,5 +48,3 @@ public:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(lstm)

@@ -26,6 +26,7 @@
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/core/model_reader.hpp"
 #include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/layer_registry.hpp"
 #include "ferrum/nn/sequential.hpp"
 
 namespace ferrum::nn {

@@ -145,6 +145,3 @@ private:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(sinusoidal_positional_encoding)
-FERRUM_NN_REGISTER_LAYER(learned_positional_encoding)

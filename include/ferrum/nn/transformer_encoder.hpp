@@ -261,5 +261,3 @@ private:
 };
 
 }  // namespace ferrum::nn
-
-FERRUM_NN_REGISTER_LAYER(transformer_encoder_layer)
