@@ -601,6 +601,12 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
 
 struct prediction_counts {
     std::size_t stars = 0, predicted = 0, warned = 0;
+
+    /// Counts a batch's predictions.
+    void add(const std::vector<rrl_prediction>& p) {
+        stars += p.size();
+        for (const auto& q : p) predicted += q.ok(), warned += q.ok() && !q.warning.empty();
+    }
 };
 
 /// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
@@ -649,8 +655,7 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
         const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
         const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(n.stars));
         os << prediction_rows(stars, p);
-        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
-        n.stars += stars.size();
+        n.add(p);
         bar.update(std::min(m.matched, expected));
         curves.clear();
     };
@@ -701,8 +706,7 @@ prediction_counts stream_table_predictions(const args& a, const std::string& opt
         const std::vector<rrl_star_input> stars = prepare(curves, n.stars);
         const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(n.stars));
         os << prediction_rows(stars, p);
-        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
-        n.stars += stars.size();
+        n.add(p);
         bar.update(std::size_t(std::min<std::uint64_t>(reader.csv().bytes_consumed() >> 20, mib)));
         curves.clear();
     };
@@ -768,8 +772,7 @@ prediction_counts table_predictions_to_file(const args& a, const rrl_input_optio
     const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(0));
     write_predictions(out, stars, p, made_by);
     n = {};
-    n.stars = p.size();
-    for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
+    n.add(p);
     return n;
 }
 
