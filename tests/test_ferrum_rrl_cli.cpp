@@ -1179,7 +1179,6 @@ TEST_CASE(
     // On the 70,000 stars of docs/reliability.md the files are the same bytes; here a network's batched float sums
     // may round the fifth decimal of feh the other way (one of the 16 folded curves, whose features lie far
     // outside the tiny model's training domain), so the numbers are compared to 2e-5
-
     const std::string lc = "--light-curves " + d + "/ids/lc.csv --stars " + d + "/ids/stars.csv";
     const std::string folded = "--folded " + d + "/ids/folded.csv --model " + d + "/np.json";
     struct variant {
@@ -1213,9 +1212,9 @@ TEST_CASE(
     // the rows have numbers, and the ECSV header types the ids as the table has them
     CHECK(slurp(dir / "p_lc.csv").find(",RRc,-") != std::string::npos);
     CHECK(slurp(dir / "p_folded.csv").find(",RRab,-") != std::string::npos);
-    CHECK(slurp(dir / "p_named.ecsv").find("{name: source_id, datatype: string") != std::string::npos);
+    CHECK(slurp(dir / "p_named.ecsv").find("{name: 'source_id', datatype: string") != std::string::npos);
     CHECK(slurp(dir / "p_named.ecsv").find("\nstar_15,") != std::string::npos);
-    CHECK(slurp(dir / "p_lc.ecsv").find("{name: source_id, datatype: int64") != std::string::npos);
+    CHECK(slurp(dir / "p_lc.ecsv").find("{name: 'source_id', datatype: int64") != std::string::npos);
 
     // without --stars, a period search per curve, batch by batch (its progress says which stars)
     auto r = run("classical --light-curves " + d + "/ids/lc.csv --type auto --batch 10 --out " + d + "/c_auto.csv",
