@@ -6,6 +6,7 @@
 // program is not built; found through $FERRUM_RELATIONS_EXE or ../tools/ferrum-relations).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -229,5 +230,30 @@ TEST_CASE("ferrum-relations cv scores references, linear relations and a constan
     CHECK(r.err.find(table + ": none of its 60 data rows is usable (no row passes the --where filters)") !=
           std::string::npos);
     CHECK(!std::filesystem::exists(dir / "m.json"));
+
+    // predict streams the table (issue #13, item 7): batches of 1 and 7 rows write the bytes of one batch, the
+    // --id column and the --where filter included, and a header-only table is still an input error
+    const std::string model = (dir / "lin.json").string();
+    r = ferrum_test::run_program(
+        exe, "fit --table " + table + " --target y --target-error y_err --features x --out " + model, dir,
+        "FERRUM_QUIET=1 ");
+    REQUIRE(r.status == 0);
+    const std::string pred = "predict --model " + model + " --table " + table + " --id ref --where y_err=0.05 --out ";
+    REQUIRE(ferrum_test::run_program(exe, pred + (dir / "p.csv").string(), dir, "FERRUM_QUIET=1 ").status == 0);
+    const std::string whole = ferrum_test::slurp(dir / "p.csv");
+    CHECK(std::count(whole.begin(), whole.end(), '\n') == 61);
+    CHECK(whole.rfind("line,ref,y,y_sigma\n2,1.1,", 0) == 0);  // line 2: x = 0, ref = y = 1.1
+    for (const char* batch : {"1", "7"}) {
+        r = ferrum_test::run_program(exe, pred + (dir / "pb.csv").string() + " --batch " + batch, dir,
+                                     "FERRUM_QUIET=1 ");
+        REQUIRE(r.status == 0);
+        CHECK(ferrum_test::slurp(dir / "pb.csv") == whole);
+    }
+    r = ferrum_test::run_program(
+        exe, "predict --model " + model + " --table " + empty + " --batch 1 --out " + (dir / "none.csv").string(), dir,
+        "FERRUM_QUIET=1 ");
+    CHECK(r.status == 1);
+    CHECK(r.err.find(empty + ": the file has no data rows") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir / "none.csv"));
     std::filesystem::remove_all(dir);
 }

@@ -65,7 +65,8 @@ const cli::program& program() {
            cli::path("out", "predictions CSV").output().shown_as("P.csv").required(),
            cli::text("feature-errors", "one error column (or '-') per feature of the model").shown_as("P_err,-,..."),
            cli::text("id", "a column copied to the output"), where(),
-           convention("the phase convention of the table (default: the model's)")}},
+           convention("the phase convention of the table (default: the model's)"),
+           cli::count("batch", "rows predicted at a time: memory holds one batch", "65536").range(1, 1e7)}},
          {"select",
           "Ranks the features by the univariate F-test (f_regression), then by forward and backward\n"
           "sequential selection with repeated stratified K-fold CV of least squares, and prints select-K-best.",
@@ -138,8 +139,10 @@ struct loaded {
     numeric_columns raw;
 };
 
-loaded load(const args& a, const std::vector<std::string>& features, const std::vector<std::string>& feature_errors,
-            const std::string& target, const std::string& target_error) {
+// The columns to read: the features, their errors (not '-'), the target and its error (when named).
+std::vector<std::string> columns_to_read(const std::vector<std::string>& features,
+                                         const std::vector<std::string>& feature_errors, const std::string& target,
+                                         const std::string& target_error) {
     if (!feature_errors.empty() && feature_errors.size() != features.size())
         throw usage_error("--feature-errors needs one column (or '-') per feature: " + std::to_string(features.size()) +
                           " features, " + std::to_string(feature_errors.size()) + " error columns");
@@ -148,17 +151,31 @@ loaded load(const args& a, const std::vector<std::string>& features, const std::
         if (e != "-") cols.push_back(e);
     if (!target.empty()) cols.push_back(target);
     if (!target_error.empty()) cols.push_back(target_error);
-    loaded L;
-    L.raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
-    cli::require_usable_rows(L.raw.file, L.raw.rows_read, L.raw.rows(), "no row passes the --where filters");
+    return cols;
+}
+
+// The feature table of the rows `raw` holds; a negative feature error is an input error naming its line.
+feature_table features_of(const numeric_columns& raw, const std::vector<std::string>& features,
+                          const std::vector<std::string>& feature_errors) {
+    feature_table X;
     for (std::size_t j = 0; j < features.size(); ++j) {
         const bool has_err = !feature_errors.empty() && feature_errors[j] != "-";
         if (has_err)
-            for (std::size_t i = 0; i < L.raw.rows(); ++i)
-                if (L.raw[feature_errors[j]][i] < 0)
-                    throw input_error(L.raw.file, L.raw.lines[i], feature_errors[j], "an error must be >= 0");
-        L.X.add(features[j], L.raw[features[j]], has_err ? L.raw[feature_errors[j]] : std::vector<double>{});
+            for (std::size_t i = 0; i < raw.rows(); ++i)
+                if (raw[feature_errors[j]][i] < 0)
+                    throw input_error(raw.file, raw.lines[i], feature_errors[j], "an error must be >= 0");
+        X.add(features[j], raw[features[j]], has_err ? raw[feature_errors[j]] : std::vector<double>{});
     }
+    return X;
+}
+
+loaded load(const args& a, const std::vector<std::string>& features, const std::vector<std::string>& feature_errors,
+            const std::string& target, const std::string& target_error) {
+    const auto cols = columns_to_read(features, feature_errors, target, target_error);
+    loaded L;
+    L.raw = read_numeric_columns(a.path("table"), cols, filters(a), csv_opts(a));
+    cli::require_usable_rows(L.raw.file, L.raw.rows_read, L.raw.rows(), "no row passes the --where filters");
+    L.X = features_of(L.raw, features, feature_errors);
     if (!target.empty()) L.y = L.raw[target];
     if (!target_error.empty()) {
         L.y_err = L.raw[target_error];
@@ -210,43 +227,40 @@ int cmd_predict(const args& a) {
     const bool quiet = a.flag("quiet") || !progress_enabled_by_default();
     const auto rel = load_linear_relation(a.path("model"));
     const std::string out = a.path("out");
-    const auto L = load(a, rel.features, split(a.has("feature-errors") ? a.text("feature-errors") : ""), "", "");
+    const auto errors = split(a.has("feature-errors") ? a.text("feature-errors") : "");
     const auto conv = a.has("convention") ? parse_phase_convention(a.choice("convention")) : rel.convention;
-    const auto pred = rel.predict(L.X, conv);
-    std::vector<std::string> ids;
     const std::string id = a.has("id") ? a.text("id") : "";
-    if (!id.empty()) {  // the id column as text, for the same rows (same filters)
-        csv_reader csv(a.path("table"), csv_opts(a));
-        const std::size_t c = csv.column(id);
-        std::vector<std::pair<std::size_t, std::string>> fidx;
-        for (const auto& f : filters(a)) fidx.push_back({csv.column(f.column), f.value});
-        while (const csv_record* r = csv.next()) {
-            require_field_count(csv, *r);
-            bool keep = true;
-            for (const auto& [k, v] : fidx) keep = keep && detail::trim((*r)[k]) == v;
-            if (keep) ids.emplace_back(detail::trim((*r)[c]));
-        }
-    }
-    std::size_t not_finite = 0;
+    // streamed in batches of --batch rows (each row's prediction is its own): memory holds one batch, whatever
+    // the size of the table
+    numeric_columns_reader in(a.path("table"), columns_to_read(rel.features, errors, "", ""), filters(a), csv_opts(a),
+                              id.empty() ? std::vector<std::string>{} : std::vector<std::string>{id});
+    std::size_t rows = 0, not_finite = 0;
     write_file_atomically(out, [&](std::ostream& os) {
         os << "line," << (id.empty() ? "" : id + ",") << rel.target << "," << rel.target << "_sigma\n";
         char buf[64];
-        for (std::size_t i = 0; i < pred.value.size(); ++i) {
-            os << L.raw.lines[i] << ",";
-            if (!id.empty()) os << ids.at(i) << ",";
-            if (std::isfinite(pred.value[i]) && std::isfinite(pred.sigma[i])) {
-                std::snprintf(buf, sizeof buf, "%.6f,%.6f\n", pred.value[i], pred.sigma[i]);
-                os << buf;
-            } else {  // never a NaN in an output: an empty value and sigma, counted below
-                os << ",\n";
-                ++not_finite;
+        numeric_columns raw;
+        while (in.next(a.count("batch"), raw)) {
+            const auto pred = rel.predict(features_of(raw, rel.features, errors), conv);
+            for (std::size_t i = 0; i < pred.value.size(); ++i) {
+                os << raw.lines[i] << ",";
+                if (!id.empty()) os << raw.text[0][i] << ",";
+                if (std::isfinite(pred.value[i]) && std::isfinite(pred.sigma[i])) {
+                    std::snprintf(buf, sizeof buf, "%.6f,%.6f\n", pred.value[i], pred.sigma[i]);
+                    os << buf;
+                } else {  // never a NaN in an output: an empty value and sigma, counted below
+                    os << ",\n";
+                    ++not_finite;
+                }
             }
+            rows += pred.value.size();
         }
+        // throwing here leaves no output file
+        cli::require_usable_rows(a.path("table"), in.rows_read(), rows, "no row passes the --where filters");
     });
     if (not_finite)
         std::fprintf(stderr, "predict: warning: %zu rows have no finite prediction (empty %s and %s_sigma)\n",
                      not_finite, rel.target.c_str(), rel.target.c_str());
-    if (!quiet) std::fprintf(stderr, "predict: %zu rows -> %s\n", pred.value.size(), out.c_str());
+    if (!quiet) std::fprintf(stderr, "predict: %zu rows -> %s\n", rows, out.c_str());
     return 0;
 }
 

@@ -205,7 +205,9 @@ const cli::program& program() {
                cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
                cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                cli::count("seed", "seed of the MC-dropout passes", "12345"),
-               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000),
+               cli::count("batch", "stars per batch: --epoch-photometry, --light-curves and --folded are streamed",
+                          "1024")
+                   .range(1, 1000000),
                cli::text("shard",
                          "k/N: only the stars of shard k (0-based) of N (splitmix64 of source_id mod N; with "
                          "--epoch-photometry), written to OUT.shard-k-of-N sorted by source_id, with a manifest "
@@ -220,7 +222,9 @@ const cli::program& program() {
          {"classical", "The classical pipeline: Fourier fit -> phi31, A2 -> Muraveva et al. (2025) relation.",
           with_inputs(
               {cli::path("out", "predictions CSV (ECSV with units when it ends in .ecsv)").output().required(),
-               cli::count("batch", "stars per batch when streaming --epoch-photometry", "1024").range(1, 1000000)})},
+               cli::count("batch", "stars per batch: --epoch-photometry, --light-curves and --folded are streamed",
+                          "1024")
+                   .range(1, 1000000)})},
          {"evaluate",
           "Metrics JSON on stdout (r2, rmse, mae, weighted forms; per type, by epochs, mean G, Blazhko);\n"
           "With a feh_sigma column: the fractions within 1 and 2 sigma (coverage_1sigma, coverage_2sigma).\n"
@@ -288,13 +292,17 @@ std::vector<rrl_star_input> read_archive_inputs(const std::vector<std::string>& 
 
 /// Ephemerides found by a period search (no --stars): the multi-term Lomb-Scargle periodogram of each curve over
 /// 0.2-1.0 d (lightcurve/periodogram.hpp), the epoch of maximum light from its Fourier fit. The type is --type;
-/// "auto" takes RRc below 0.4 d and RRab above (the period ranges of the two modes overlap little).
-std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector<light_curve>& curves, bool show) {
+/// "auto" takes RRc below 0.4 d and RRab above (the period ranges of the two modes overlap little). `first`:
+/// the curves of earlier batches, for the progress line of a streamed table.
+std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector<light_curve>& curves, bool show,
+                                                std::size_t first = 0) {
     const std::string type = a.text("type");
     const bool automatic = type == "auto";
     const rr_type fixed = automatic ? rr_type::unknown : parse_type(type);
     std::vector<rrl_ephemeris> out(curves.size());
-    ferrum::progress bar("period search", curves.size(), "stars", show);
+    const std::string label = first == 0 ? "period search"
+                                         : "period search (stars from " + std::to_string(first + 1) + ")";
+    ferrum::progress bar(label, curves.size(), "stars", show);
     for (std::size_t i = 0; i < curves.size(); ++i) {
         rrl_ephemeris& e = out[i];
         try {
@@ -316,59 +324,77 @@ std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector
     return out;
 }
 
+/// The --stars table (id,period,<epoch column>[,type]) by star id: one entry per star, a few numbers each.
+std::map<std::string, rrl_ephemeris> read_star_table(const args& a) {
+    const std::string sp = a.path("stars");
+    csv_reader csv(sp);
+    const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
+    const auto cp = csv.column(a.text("period-column"));
+    const auto ce = csv.column(a.text("epoch-column"));
+    const auto ct = csv.find_column("type");
+    std::map<std::string, rrl_ephemeris> eph;
+    while (const csv_record* r = csv.next()) {
+        require_field_count(csv, *r);
+        rrl_ephemeris e;
+        e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
+        const auto p = parse_double((*r)[cp]);
+        const auto t = parse_double((*r)[ce]);
+        if (!p.ok())
+            throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
+        if (!t.ok())
+            throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
+        e.period = p.value;
+        e.epoch = t.value;
+        if (!(e.period > 0)) e.problem = "no_period: period is not positive";
+        eph[std::string((*r)[cid])] = e;
+    }
+    cli::require_usable_rows(sp, eph.size(), eph.size());
+    return eph;
+}
+
+/// The --light-curves curves' ephemerides: from the --stars table `stars` (flag not_in_catalogue for a curve
+/// it lacks), or without one (`stars` null) a period search per curve.
+std::vector<rrl_ephemeris> table_ephemerides(const args& a, const std::vector<light_curve>& curves,
+                                             const std::map<std::string, rrl_ephemeris>* stars, bool show,
+                                             std::size_t first = 0) {
+    if (!stars) return searched_ephemerides(a, curves, show, first);
+    std::vector<rrl_ephemeris> v;
+    v.reserve(curves.size());
+    for (const auto& c : curves) {
+        auto it = stars->find(rrl_star_id(c.source_id, c.name));
+        rrl_ephemeris e;
+        if (it == stars->end()) e.problem = "not_in_catalogue";
+        else e = it->second;
+        v.push_back(e);
+    }
+    return v;
+}
+
+[[noreturn]] void no_inputs(const args& a) {
+    throw cli::usage_error(a.command() +
+                           ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F [--stars S]");
+}
+
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
     if (a.has("epoch-photometry"))
         return read_archive_inputs(input_files(a, "epoch-photometry"), input_files(a, "catalogue"), opt, threads, show);
+    table_read_options to;
+    to.show_progress = show;
     if (a.has("folded")) {
-        table_read_options to;
-        to.show_progress = show;
         const auto fc = read_folded_table(a.path("folded"), to);
         cli::require_usable_rows(fc.report);
         return prepare_rrlyrae_inputs(fc.curves, {parse_type(a.text("type"))}, opt, threads, show);
     }
     if (a.has("light-curves")) {
-        table_read_options to;
-        to.show_progress = show;
         const auto lc = read_light_curve_table(a.path("light-curves"), to);
         cli::require_usable_rows(lc.report);
-        if (!a.has("stars"))
-            return prepare_rrlyrae_inputs(lc.curves, searched_ephemerides(a, lc.curves, show), opt, threads, show);
-        const std::string sp = a.path("stars");
-        csv_reader csv(sp);
-        const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
-        const auto cp = csv.column(a.text("period-column"));
-        const auto ce = csv.column(a.text("epoch-column"));
-        const auto ct = csv.find_column("type");
-        std::map<std::string, rrl_ephemeris> eph;
-        while (const csv_record* r = csv.next()) {
-            require_field_count(csv, *r);
-            rrl_ephemeris e;
-            e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
-            const auto p = parse_double((*r)[cp]);
-            const auto t = parse_double((*r)[ce]);
-            if (!p.ok())
-                throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
-            if (!t.ok())
-                throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
-            e.period = p.value;
-            e.epoch = t.value;
-            if (!(e.period > 0)) e.problem = "no_period: period is not positive";
-            eph[std::string((*r)[cid])] = e;
-        }
-        cli::require_usable_rows(sp, eph.size(), eph.size());
-        std::vector<rrl_ephemeris> v;
-        for (const auto& c : lc.curves) {
-            auto it = eph.find(rrl_star_id(c.source_id, c.name));
-            rrl_ephemeris e;
-            if (it == eph.end()) e.problem = "not_in_catalogue";
-            else e = it->second;
-            v.push_back(e);
-        }
-        return prepare_rrlyrae_inputs(lc.curves, v, opt, threads, show);
+        std::optional<std::map<std::string, rrl_ephemeris>> stars;
+        if (a.has("stars")) stars = read_star_table(a);
+        return prepare_rrlyrae_inputs(lc.curves, table_ephemerides(a, lc.curves, stars ? &*stars : nullptr, show), opt,
+                                      threads, show);
     }
-    throw cli::usage_error(a.command() +
-                           ": give --epoch-photometry F --catalogue C, --folded F, or --light-curves F [--stars S]");
+    no_inputs(a);
 }
 
 // --- labels ---------------------------------------------------------------------------------------
@@ -575,6 +601,12 @@ void write_predictions(const std::string& path, const std::vector<rrl_star_input
 
 struct prediction_counts {
     std::size_t stars = 0, predicted = 0, warned = 0;
+
+    /// Counts a batch's predictions.
+    void add(const std::vector<rrl_prediction>& p) {
+        stars += p.size();
+        for (const auto& q : p) predicted += q.ok(), warned += q.ok() && !q.warning.empty();
+    }
 };
 
 /// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
@@ -621,10 +653,9 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
         m.matched += mb.matched;
         m.curves_not_in_catalogue += mb.curves_not_in_catalogue;
         const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
-        const std::vector<rrl_prediction> p = predict(stars);
+        const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(n.stars));
         os << prediction_rows(stars, p);
-        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
-        n.stars += stars.size();
+        n.add(p);
         bar.update(std::min(m.matched, expected));
         curves.clear();
     };
@@ -652,6 +683,96 @@ prediction_counts stream_archive_to_file(const args& a, const rrl_input_options&
         os << predictions_header(out, true, made_by);
         n = stream_archive_predictions(a, opt, threads, batch, os, nullptr, predict);
     });
+    return n;
+}
+
+/// Streams a per-star table (--folded or --light-curves, with or without --stars) in batches of `batch` stars,
+/// as stream_archive_predictions does the archive's files: each batch is prepared, predicted and written to `os`
+/// before the next is read, so memory holds one batch (and the --stars table) whatever the size of the file.
+/// A star's rows must be together (else ungrouped_rows_error, which the caller answers by reading it whole).
+template <class Curve, class Prepare, class Predict>
+prediction_counts stream_table_predictions(const args& a, const std::string& option, std::size_t batch,
+                                           std::ostream& os, Prepare&& prepare, Predict&& predict) {
+    const bool show = !a.flag("quiet") && progress_enabled_by_default();
+    table_read_options to;
+    to.show_progress = false;
+    basic_table_reader<Curve> reader(a.path(option), to);
+    const std::uint64_t mib = reader.csv().file_size() >> 20;
+    ferrum::progress bar(a.command() + " (MiB of --" + option + ")", std::size_t(mib), "MiB", show && mib >= 64);
+    prediction_counts n;
+    std::vector<Curve> curves;
+    const auto flush = [&] {
+        if (curves.empty()) return;
+        const std::vector<rrl_star_input> stars = prepare(curves, n.stars);
+        const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(n.stars));
+        os << prediction_rows(stars, p);
+        n.add(p);
+        bar.update(std::size_t(std::min<std::uint64_t>(reader.csv().bytes_consumed() >> 20, mib)));
+        curves.clear();
+    };
+    while (auto c = reader.next()) {
+        curves.push_back(std::move(*c));
+        if (curves.size() >= batch) flush();
+    }
+    flush();
+    cli::require_usable_rows(reader.report());  // throwing here leaves no output file
+    return n;
+}
+
+/// True when every star of the table has a Gaia source_id (an integer) rather than a name: the type of the id
+/// column in an ECSV header, which is written before the first row. One more pass over the file, holding one star.
+template <class Curve>
+bool table_ids_are_integers(const std::string& path) {
+    table_read_options to;
+    to.show_progress = false;
+    basic_table_reader<Curve> reader(path, to);
+    while (auto c = reader.next())
+        if (!c->name.empty()) return false;
+    return true;
+}
+
+/// predict or classical on --folded or --light-curves into --out: streamed in batches of `batch` stars
+/// (stream_table_predictions). The rows are those of the table read whole; as with --epoch-photometry, each batch
+/// draws its own dropout masks, so the MC-dropout part of feh_sigma depends on --batch (not with --mc-samples 0).
+/// A table whose stars' rows are not together cannot be streamed: it is then read whole, merging each star's
+/// rows, with a warning that memory grows with the file.
+template <class Predict>
+prediction_counts table_predictions_to_file(const args& a, const rrl_input_options& opt, unsigned threads,
+                                            std::size_t batch, const std::string& made_by, Predict&& predict) {
+    const std::string out = a.path("out");
+    const bool folded = a.has("folded");
+    const std::string option = folded ? "folded" : "light-curves";
+    const bool show = !a.flag("quiet") && progress_enabled_by_default();
+    prediction_counts n;
+    try {
+        std::optional<std::map<std::string, rrl_ephemeris>> stars;
+        if (!folded && a.has("stars")) stars = read_star_table(a);
+        const auto prepare_folded = [&](const std::vector<folded_curve>& c, std::size_t) {
+            return prepare_rrlyrae_inputs(c, {parse_type(a.text("type"))}, opt, threads, false);
+        };
+        const auto prepare_curves = [&](const std::vector<light_curve>& c, std::size_t first) {
+            return prepare_rrlyrae_inputs(c, table_ephemerides(a, c, stars ? &*stars : nullptr, show, first), opt,
+                                          threads, false);
+        };
+        const bool integer_ids = !is_ecsv_path(out) || (folded ? table_ids_are_integers<folded_curve>(a.path(option))
+                                                               : table_ids_are_integers<light_curve>(a.path(option)));
+        write_file_atomically(out, [&](std::ostream& os) {
+            os << predictions_header(out, integer_ids, made_by);
+            n = folded ? stream_table_predictions<folded_curve>(a, option, batch, os, prepare_folded, predict)
+                       : stream_table_predictions<light_curve>(a, option, batch, os, prepare_curves, predict);
+        });
+        return n;
+    } catch (const ungrouped_rows_error& e) {
+        std::fprintf(stderr,
+                     "%s: warning: %s\n  so --%s is read whole instead of in batches: memory grows with the file "
+                     "(sort it by star to stream it)\n",
+                     a.command().c_str(), printable(e.what(), true).c_str(), option.c_str());
+    }
+    const auto stars = read_inputs(a, opt, threads, a.flag("quiet"));
+    const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(0));
+    write_predictions(out, stars, p, made_by);
+    n = {};
+    n.add(p);
     return n;
 }
 
@@ -1009,14 +1130,12 @@ int predict_stars(const args& a, std::optional<shard_spec> shard) {
         }
     }
     auto models = load_rrlyrae_models(mp);
+    // `first`: the stars of earlier batches, whose seeds the batch's dropout masks go on from
+    const auto batch_predict = [&](const std::vector<rrl_star_input>& stars, std::uint64_t first) {
+        return predict_rrlyrae(models, stars, mc, seed + first, threads);
+    };
     prediction_counts n;
     if (a.has("epoch-photometry")) {  // the archive's files, of any size: streamed in batches
-        std::uint64_t before = 0;     // stars of earlier batches: each batch draws its own dropout masks
-        const auto batch_predict = [&](const std::vector<rrl_star_input>& stars) {
-            auto p = predict_rrlyrae(models, stars, mc, seed + before, threads);
-            before += stars.size();
-            return p;
-        };
         if (shard) {
             std::ostringstream rows;
             n = stream_archive_predictions(a, models.front().options().input, threads, a.count("batch"), rows, &*shard,
@@ -1027,12 +1146,9 @@ int predict_stars(const args& a, std::optional<shard_spec> shard) {
             n = stream_archive_to_file(a, models.front().options().input, threads, a.count("batch"),
                                        "ferrum-rrl predict", batch_predict);
         }
-    } else {
-        const auto stars = read_inputs(a, models.front().options().input, threads, a.flag("quiet"));
-        const auto p = predict_rrlyrae(models, stars, mc, seed, threads);
-        write_predictions(out, stars, p, "ferrum-rrl predict");
-        n.stars = p.size();
-        for (const auto& q : p) n.predicted += q.ok(), n.warned += q.ok() && !q.warning.empty();
+    } else {  // a per-star table (--folded, --light-curves): streamed in batches too
+        n = table_predictions_to_file(a, models.front().options().input, threads, a.count("batch"),
+                                      "ferrum-rrl predict", batch_predict);
     }
     std::fprintf(stderr, "predict: %zu stars, %zu predicted (%zu outside the training domain), %zu flagged -> %s\n",
                  n.stars, n.predicted, n.warned, n.stars - n.predicted,
@@ -1115,17 +1231,17 @@ int cmd_merge(const args& a) {
 }
 
 int cmd_classical(const args& a) {
-    if (a.has("epoch-photometry")) {
-        stream_archive_to_file(a, {}, threads_or(a, 0), a.count("batch"), "ferrum-rrl classical",
-                               [](const std::vector<rrl_star_input>& stars) { return classical_feh(stars); });
-        return 0;
-    }
-    const auto stars = read_inputs(a, {}, threads_or(a, 0), a.flag("quiet"));
-    write_predictions(a.path("out"), stars, classical_feh(stars), "ferrum-rrl classical");
+    const auto classical = [](const std::vector<rrl_star_input>& stars, std::uint64_t) { return classical_feh(stars); };
+    if (a.has("epoch-photometry"))
+        stream_archive_to_file(a, {}, threads_or(a, 0), a.count("batch"), "ferrum-rrl classical", classical);
+    else if (a.has("folded") || a.has("light-curves"))
+        table_predictions_to_file(a, {}, threads_or(a, 0), a.count("batch"), "ferrum-rrl classical", classical);
+    else no_inputs(a);
     return 0;
 }
 
 int cmd_evaluate(const args& a) {
+    cli::check_output_dir_files(a, "plots", rrlyrae_plot_files());  // no plot on top of an input
     const std::string pp = a.path("predictions");
     const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
     csv_reader csv(pp);

@@ -543,4 +543,13 @@ inline void check_derived_output(const parsed& a, const std::string& path, const
                               "'): an output never replaces an input; name the output with its option");
 }
 
+/// \brief check_derived_output for the files a command writes into the directory of its output_dir option
+/// `option` (ferrum-rrl evaluate's --plots DIR): none of DIR/`names` may resolve to a path the command reads.
+inline void check_output_dir_files(const parsed& a, const std::string& option, const std::vector<std::string>& names) {
+    if (!a.has(option)) return;
+    for (const auto& name : names)
+        check_derived_output(a, (std::filesystem::path(a.path(option)) / name).string(),
+                             "the file " + name + " that --" + option + " writes into '" + a.path(option) + "'");
+}
+
 }  // namespace ferrum::cli

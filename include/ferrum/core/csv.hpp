@@ -616,6 +616,14 @@ private:
     bool malformed_;
 };
 
+/// \brief A file read star by star (a streaming reader) whose rows of one star are not together: the star comes
+/// back after another star began. An input_error naming the line where it came back; a program that can hold
+/// the whole file may catch it and read the file with the read-all function, which merges the pieces.
+class ungrouped_rows_error : public input_error {
+public:
+    using input_error::input_error;
+};
+
 /// The reasons any delimited table can have; readers add their own to this namespace.
 namespace skip_reasons {
 inline constexpr skip_reason field_count{"wrong number of fields", true};  ///< more or fewer fields than the header
@@ -785,11 +793,11 @@ public:
         active_ = true;
         const auto [it, inserted] = seen_.emplace(key_, line);
         if (inserted || allow_return) return !inserted;
-        throw input_error(file, line, field,
-                          "'" + key_ + "' appears again after other stars (its rows began on line " +
-                              std::to_string(it->second) +
-                              "); a streaming reader needs each star's rows together: sort the file by "
-                              "star, or use the read-all function, which merges them");
+        throw ungrouped_rows_error(file, line, field,
+                                   "'" + key_ + "' appears again after other stars (its rows began on line " +
+                                       std::to_string(it->second) +
+                                       "); a streaming reader needs each star's rows together: sort the file by "
+                                       "star, or use the read-all function, which merges them");
     }
 
 private:

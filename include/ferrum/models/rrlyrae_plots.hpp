@@ -13,6 +13,13 @@
 
 namespace ferrum::models {
 
+/// \brief The names of the files write_rrlyrae_plots may write into its directory (a program checks, before
+/// any work, that none of them is one of its inputs).
+inline const std::vector<std::string>& rrlyrae_plot_files() {
+    static const std::vector<std::string> names{"pred_vs_true.svg", "residual_vs_epochs.svg", "reliability.svg"};
+    return names;
+}
+
 /// \brief Writes `dir`/pred_vs_true.svg (Monti et al. 2025, Fig. 6) and `dir`/residual_vs_epochs.svg
 /// (Fig. 7), and, when the predictions carry sigmas, `dir`/reliability.svg: for nominal coverages p the
 /// observed fraction of stars with |prediction - label| <= z_p sigma (z_p = Phi^-1((1 + p) / 2)), per type,
@@ -46,8 +53,8 @@ inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, cons
             b.series.push_back(sb);
         }
     }
-    const std::string pa = (std::filesystem::path(dir) / "pred_vs_true.svg").string();
-    const std::string pb = (std::filesystem::path(dir) / "residual_vs_epochs.svg").string();
+    const std::string pa = (std::filesystem::path(dir) / rrlyrae_plot_files()[0]).string();
+    const std::string pb = (std::filesystem::path(dir) / rrlyrae_plot_files()[1]).string();
     write_file_atomically(pa, detail::render_svg(a));
     write_file_atomically(pb, detail::render_svg(b));
     std::vector<std::string> written{pa, pb};
@@ -79,7 +86,7 @@ inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, cons
         c.series.push_back(sc);
     }
     if (!c.series.empty()) {
-        const std::string pc = (std::filesystem::path(dir) / "reliability.svg").string();
+        const std::string pc = (std::filesystem::path(dir) / rrlyrae_plot_files()[2]).string();
         write_file_atomically(pc, detail::render_svg(c));
         written.push_back(pc);
     }
