@@ -498,8 +498,9 @@ labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quie
         ls.y[i] = it->second.feh;
         ls.sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
     }
-    std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
-                 a.command().c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
+    if (communicator::world().rank() == 0)  // under mpirun every rank reads the same stars: one says so
+        std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
+                     a.command().c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
     return ls;
 }
 
@@ -751,9 +752,15 @@ int cmd_train(const args& a, const communicator& comm) {
         say("train: final %s model on %zu stars\n", name.c_str(), idx.size());
         rrlyrae_model m(mo, c.train.seed);
         const auto h = m.fit(stars, y, idx, c.train);
-        if (comm.distributed() && h.batches > 0)
-            say("train: %d ranks: %zu batches of the final %s model, %.3f ms communication per batch\n", comm.size(),
-                h.batches, name.c_str(), 1e3 * h.communication_seconds / double(h.batches));
+        if (!h.epochs.empty()) {  // what a scaling benchmark reads (benchmarks/bench_scaling.sh)
+            double seconds = 0;
+            for (const auto& e : h.epochs) seconds += e.seconds;
+            const double per = h.batches ? 1e3 / double(h.batches) : 0.0;
+            say("train: final %s model: %zu epochs, %zu batches in %.3f s on %d rank%s, %.3f ms communication "
+                "and %.3f ms waiting for the slowest rank per batch\n",
+                name.c_str(), h.epochs.size(), h.batches, seconds, comm.size(), comm.size() == 1 ? "" : "s",
+                per * h.communication_seconds, per * h.waiting_seconds);
+        }
         // with CV, the sigma calibration is refitted on every out-of-fold residual (all stars, not 10 %)
         std::string calibrated_on = c.train.calibrate ? "early-stopping hold-out" : "none";
         if (c.train.calibrate && c.train.cross_family_calibration) {

@@ -100,9 +100,11 @@ struct training_history {
     double best_val_loss = std::numeric_limits<double>::infinity();
     bool stopped_early = false;
     bool interrupted = false;
-    /// Data-parallel runs: seconds in the gradient and loss collectives, and the batches they served (not
-    /// saved in checkpoints: they describe this run's machines).
+    /// Data-parallel runs: seconds in the gradient and loss collectives (moving the data), seconds waiting
+    /// for the slowest rank before them (a barrier per batch separates the two), and the batches they
+    /// served (not saved in checkpoints: they describe this run's machines).
     double communication_seconds = 0;
+    double waiting_seconds = 0;
     std::size_t batches = 0;
 
     std::string to_csv() const {
@@ -400,6 +402,9 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             const std::size_t chunk = model.chunk_size(), n = batch.size();
             const auto [lo, hi] = detail::rank_share(n, chunk, comm.rank(), comm.size());
             const gradient_part<T> part = model.train_part(batch, lo, hi);
+            const double t0 = comm.seconds();
+            comm.count(false);  // the barrier: what follows is the transfer, not the wait for a slow rank
+            hist.waiting_seconds += comm.seconds() - t0;
             const auto all = comm.all_gather(part.chunk_gradients,
                                              detail::share_counts(n, chunk, comm.size(), model.gradient_size()));
             const auto flags = comm.all_gather(std::vector<double>{part.loss, sigint.raised() ? 1.0 : 0.0},
@@ -502,7 +507,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
     }
 
     if (opt.restore_best_weights && hist.best_epoch > 0 && !hist.interrupted) detail::restore<T>(params, best);
-    hist.communication_seconds = comm.seconds() - comm_before;
+    hist.communication_seconds = comm.seconds() - comm_before - hist.waiting_seconds;
     if (!opt.history_path.empty() && writer) {
         const bool csv = std::filesystem::path(opt.history_path).extension() == ".csv";
         write_file_atomically(opt.history_path, csv ? hist.to_csv() : hist.to_json().dump(2));
