@@ -36,6 +36,24 @@ ferrum_test::run_result run(const std::string& args, const fs::path& dir) {
     return ferrum_test::run_program(exe(), args, dir);
 }
 
+/// Whether the mpirun tests can run here (ferrum-rrl built with MPI, mpirun installed); says why not.
+bool mpirun_tests_can_run() {
+#ifndef FERRUM_RRL_WITH_MPI
+    WARN("ferrum-rrl built without MPI (no ferrum::mpi): the mpirun tests are skipped");
+    return false;
+#else
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return false;
+    }
+    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+        WARN("mpirun not found (Debian: openmpi-bin): the mpirun tests are skipped");
+        return false;
+    }
+    return true;
+#endif
+}
+
 }  // namespace
 
 TEST_CASE("ferrum-rrl: simulate, train, predict, evaluate on a tiny set", "[cli]") {
@@ -892,18 +910,7 @@ TEST_CASE(
     "ferrum-rrl predict under mpirun -np 1..4: rank r takes shard r, rank 0 merges; the same output for "
     "every N; a failed rank leaves no merged output; the rerun completes it",
     "[cli][mpi]") {
-#ifndef FERRUM_RRL_WITH_MPI
-    WARN("ferrum-rrl built without MPI (no ferrum::mpi): the mpirun tests are skipped");
-    return;
-#else
-    if (exe().empty()) {
-        WARN("ferrum-rrl not built: skipped");
-        return;
-    }
-    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
-        WARN("mpirun not found (Debian: openmpi-bin): the mpirun tests are skipped");
-        return;
-    }
+    if (!mpirun_tests_can_run()) return;
     const fs::path dir = fresh_dir("ferrum_rrl_cli_mpi");
     const std::string d = dir.string();
     REQUIRE(run("simulate --n-rrab 30 --n-rrc 15 --seed 22 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
@@ -954,33 +961,22 @@ TEST_CASE(
         dir);
     CHECK(r.status != 0);
     CHECK(r.err.find("only predict and train run under mpirun") != std::string::npos);
-#endif
 }
 
 TEST_CASE(
     "ferrum-rrl train under mpirun -np 1, 2: data-parallel training gives the one-process model file bit for bit "
     "(dropout, an empty share, early stopping, CV); a failing rank ends the job with no output",
     "[cli][mpi]") {
-#ifndef FERRUM_RRL_WITH_MPI
-    WARN("ferrum-rrl built without MPI (no ferrum::mpi): the mpirun training tests are skipped");
-    return;
-#else
-    if (exe().empty()) {
-        WARN("ferrum-rrl not built: skipped");
-        return;
-    }
-    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
-        WARN("mpirun not found (Debian: openmpi-bin): the mpirun training tests are skipped");
-        return;
-    }
+    if (!mpirun_tests_can_run()) return;
     const fs::path dir = fresh_dir("ferrum_rrl_cli_mpi_train");
     const std::string d = dir.string();
     REQUIRE(run("simulate --n-rrab 170 --n-rrc 0 --seed 5 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
             0);
     {
         // 153 training stars in batches of 128: the 25-star last batch is one chunk of 64, so with 2 ranks
-        // rank 1's share is empty (its dropout draws must still advance); dropout masks are drawn
+        // rank 0's share of it is empty (its dropout draws must still advance); dropout masks are drawn
         // per position in the whole batch; reduce-on-plateau and early stopping read the validation loss
+        // (17 stars: rank 1 computes all of it)
         std::ofstream c(dir / "cfg.json");
         c << R"({"architecture": "gru_fourier", "gru_sizes": [6, 6], "dropout": [0.2, 0.2], "max_epochs": 3,
                  "batch_size": 128, "patience": 1, "reduce_lr_patience": 1, "folds": 0})";
@@ -1026,7 +1022,6 @@ TEST_CASE(
     CHECK(r.err.find("of 2:") != std::string::npos);
     CHECK(r.err.find("labels.csv") != std::string::npos);
     CHECK(!fs::exists(dir / "bad.json"));
-#endif
 }
 
 TEST_CASE("ferrum-rrl predict on many bulk files: a glob of 3 files predicts byte for byte as the one file",

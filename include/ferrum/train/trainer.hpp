@@ -352,6 +352,11 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         return j;
     };
 
+    if constexpr (!detail::has_parts<Model, T>::value)
+        if (distributed)
+            throw value_error(
+                "fit: this model cannot train across ranks (it has no chunk_size, gradient_size, "
+                "train_part, apply_gradients and validation_terms)");
     if (distributed) {
         // every rank must start from the same weights, samples and settings, or the ranks would train
         // different models and exchange meaningless gradients: refuse before the first batch
@@ -413,7 +418,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             for (std::size_t r = 0; r < flags.size(); r += 2) loss += flags[r], any_interrupt |= flags[r + 1] != 0;
             return loss + static_cast<double>(model.apply_gradients(all));
         } else {
-            throw value_error("fit: this model cannot train across ranks (it has no train_part / apply_gradients)");
+            return 0.0;  // unreachable: refused before the first batch
         }
     };
     // The validation loss, the same on every rank: a data-parallel run splits the samples as batches are
@@ -433,7 +438,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             for (double t : all) s += t;
             return static_cast<double>(static_cast<V>(s / double(val_idx.size())));
         } else {
-            return 0.0;  // unreachable: distributed_step refused the model first
+            return 0.0;  // unreachable: refused before the first batch
         }
     };
 
