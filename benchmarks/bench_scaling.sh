@@ -5,12 +5,16 @@
 # per process. Each shard reads the whole input and keeps its stars (hash of source_id), so reading is not
 # divided by the ranks; the fold, preprocessing and MC-dropout prediction are. The merged outputs of every
 # run are checked identical (but for feh_sigma, whose MC-dropout part depends on which stars share a batch:
-# docs/scaling.md). Prints a table and, as the last line, one JSON object.
-# usage: benchmarks/bench_scaling.sh [BUILD_DIR] [STARS] [REPEATS]
+# docs/scaling.md). Then `ferrum-rrl train` (paper_gru, batch 256, 3 epochs) on TRAIN_STARS simulated stars
+# by one process and by `mpirun -np 1` and `-np 2` (data-parallel: each batch split across the ranks), the
+# model files checked identical, with the trainer's own time (epochs only: every rank reads and prepares
+# the whole set) and its communication time per batch. Prints tables and, as the last line, one JSON object.
+# usage: benchmarks/bench_scaling.sh [BUILD_DIR] [STARS] [REPEATS] [TRAIN_STARS]
 set -euo pipefail
 build=${1:-build}
 stars=${2:-2000}
 repeats=${3:-2}
+train_stars=${4:-1000}
 exe="$build/tools/ferrum-rrl"
 [ -x "$exe" ] || { echo "no $exe: build the ferrum-rrl target first" >&2; exit 1; }
 have_mpi=1
@@ -75,4 +79,60 @@ for r in "${runs[@]}"; do
   first=0
   json+="{\"run\":\"$r\",\"processes\":${procs[$r]},\"wall_s\":${wall[$r]},\"speedup\":$s}"
 done
-echo "$json],\"outputs_identical_but_feh_sigma\":true}"
+json+="],\"outputs_identical_but_feh_sigma\":true"
+
+# --- training across ranks ---------------------------------------------------------------------------
+"$exe" simulate --n-rrab $((train_stars * 2 / 3)) --n-rrc $((train_stars - train_stars * 2 / 3)) --seed 12 \
+  --out "$tmp/tset" --quiet
+echo '{"architecture": "paper_gru", "max_epochs": 3, "batch_size": 256, "folds": 0}' > "$tmp/train.json"
+tin=(train --epoch-photometry "$tmp/tset/epoch_photometry.csv" --catalogue "$tmp/tset/vari_rrlyrae.csv"
+  --labels "$tmp/tset/labels.csv" --config "$tmp/train.json" --threads 1 --quiet)
+# best of $repeats: wall s, the trainer's s (summed over the models), batches, communication ms per batch
+train_best() {
+  local out=$1
+  shift
+  /usr/bin/python3 -c 'import re, subprocess, sys, time
+reps, cmd = int(sys.argv[1]), sys.argv[2:]
+best = None
+for _ in range(reps):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t
+    rows = re.findall(r"model: \d+ epochs, (\d+) batches in ([0-9.]+) s on \d+ ranks?, ([0-9.]+) ms communication "
+                      r"and ([0-9.]+) ms waiting", p.stderr)
+    batches = sum(int(r[0]) for r in rows)
+    secs = sum(float(r[1]) for r in rows)
+    comm = sum(int(r[0]) * float(r[2]) for r in rows) / max(batches, 1)
+    wait = sum(int(r[0]) * float(r[3]) for r in rows) / max(batches, 1)
+    if best is None or secs < best[1]:
+        best = (wall, secs, batches, comm, wait)
+print(f"{best[0]:.2f} {best[1]:.2f} {best[2]} {best[3]:.3f} {best[4]:.1f}")' "$repeats" "$@" --out "$out"
+}
+declare -A tw ts tb tc tx
+truns=(one)
+read -r tw[one] ts[one] tb[one] tc[one] tx[one] < <(train_best "$tmp/t_one.json" "$exe" "${tin[@]}")
+if [ $have_mpi = 1 ]; then
+  read -r tw[mpi1] ts[mpi1] tb[mpi1] tc[mpi1] tx[mpi1] < <(train_best "$tmp/t_mpi1.json" "${mpi[@]}" -np 1 "$exe" "${tin[@]}")
+  read -r tw[mpi2] ts[mpi2] tb[mpi2] tc[mpi2] tx[mpi2] < <(train_best "$tmp/t_mpi2.json" "${mpi[@]}" -np 2 "$exe" "${tin[@]}")
+  truns+=(mpi1 mpi2)
+  cmp -s "$tmp/t_one.json" "$tmp/t_mpi2.json" || { echo "training on 2 ranks changed the model file" >&2; exit 1; }
+  cmp -s "$tmp/t_one.json" "$tmp/t_mpi1.json" || { echo "mpirun -np 1 changed the model file" >&2; exit 1; }
+fi
+echo
+echo "ferrum-rrl train, $train_stars simulated stars (RRab and RRc models), paper_gru, batch 256, 3 epochs,"
+echo "1 thread per rank, best of $repeats; 'train s' is the trainer's own time (every rank also reads the set)"
+printf '%-22s %-6s %-8s %-8s %-8s %-10s %-14s %-14s %-8s\n' run ranks "wall s" "train s" batches "batches/s" \
+  "comm ms/batch" "wait ms/batch" speedup
+json+=",\"train_stars\":$train_stars,\"training\":["
+first=1
+for r in "${truns[@]}"; do
+  rate=$(/usr/bin/python3 -c "print(f'{${tb[$r]} / ${ts[$r]}:.2f}')")
+  s=$(/usr/bin/python3 -c "print(f'{${ts[one]} / ${ts[$r]}:.2f}')")
+  printf '%-22s %-6s %-8s %-8s %-8s %-10s %-14s %-14s %-8s\n' "${label[$r]}" "${procs[$r]}" "${tw[$r]}" \
+    "${ts[$r]}" "${tb[$r]}" "$rate" "${tc[$r]}" "${tx[$r]}" "$s"
+  [ $first = 1 ] || json+=","
+  first=0
+  json+="{\"run\":\"$r\",\"ranks\":${procs[$r]},\"wall_s\":${tw[$r]},\"train_s\":${ts[$r]},\"batches\":${tb[$r]},"
+  json+="\"batches_per_s\":$rate,\"comm_ms_per_batch\":${tc[$r]},\"wait_ms_per_batch\":${tx[$r]},\"speedup\":$s}"
+done
+echo "$json],\"models_identical\":true}"

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ferrum/core/communicator.hpp>
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/ecsv.hpp>
 #include <ferrum/core/input_files.hpp>
@@ -523,8 +524,9 @@ labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quie
         ls.y[i] = it->second.feh;
         ls.sigma[i] = it->second.sigma > 0 ? it->second.sigma : 1.0;
     }
-    std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
-                 a.command().c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
+    if (communicator::world().rank() == 0)  // under mpirun every rank reads the same stars: one says so
+        std::fprintf(stderr, "%s: %zu stars read, %zu flagged, %zu without label, %zu removed by the paper's cuts\n",
+                     a.command().c_str(), stars.size(), ls.flagged, ls.unlabelled, ls.cut);
     return ls;
 }
 
@@ -799,16 +801,24 @@ int cmd_simulate(const args& a) {
     return 0;
 }
 
-int cmd_train(const args& a) {
+/// train, by hand or as one rank of an MPI job (`comm`): every rank reads the same stars and trains each
+/// network data-parallel (train::fit splits every batch across the ranks); rank 0 alone speaks and writes.
+int cmd_train(const args& a, const communicator& comm) {
+    const bool lead = comm.rank() == 0;
     run_config c = read_run_config(a);
     apply_calibration_options(a, c);
+    c.train.comm = comm;
+    if (!lead) c.train.progress = false;
     if (a.has("folds")) c.cv.folds = a.count("folds");
     if (a.has("repeats")) c.cv.repeats = a.count("repeats");
     if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
     const std::string out = a.path("out");
     if (!a.has("report")) cli::check_derived_output(a, out + ".cv.json", "the CV report (OUT.cv.json)");
     if (!a.has("oof")) cli::check_derived_output(a, out + ".oof.csv", "the out-of-fold predictions (OUT.oof.csv)");
-    const bool quiet = a.flag("quiet");
+    const bool quiet = a.flag("quiet") || !lead;
+    const auto say = [lead](const char* format, auto... values) {
+        if (lead) std::fprintf(stderr, format, values...);
+    };
 
     const auto ls = read_labelled_stars(a, c, quiet);
     const auto& stars = ls.stars;
@@ -833,7 +843,7 @@ int cmd_train(const args& a) {
         const std::string name = group_name(g);
         std::vector<rrl_calibration_point> cv_points;
         if (c.cv.folds >= 2) {
-            std::fprintf(stderr, "train: %zu-fold CV x %zu of the %s model\n", c.cv.folds, c.cv.repeats, name.c_str());
+            say("train: %zu-fold CV x %zu of the %s model\n", c.cv.folds, c.cv.repeats, name.c_str());
             const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.cv.folds, c.cv.repeats);
             cv_points = cv.points;
             json r;
@@ -860,9 +870,18 @@ int cmd_train(const args& a) {
             report["models"][name] = r;
         }
         const auto idx = group_index(ls, g);
-        std::fprintf(stderr, "train: final %s model on %zu stars\n", name.c_str(), idx.size());
+        say("train: final %s model on %zu stars\n", name.c_str(), idx.size());
         rrlyrae_model m(mo, c.train.seed);
         const auto h = m.fit(stars, y, idx, c.train);
+        if (!h.epochs.empty()) {  // what a scaling benchmark reads (benchmarks/bench_scaling.sh)
+            double seconds = 0;
+            for (const auto& e : h.epochs) seconds += e.seconds;
+            const double per = h.batches ? 1e3 / double(h.batches) : 0.0;
+            say("train: final %s model: %zu epochs, %zu batches in %.3f s on %d rank%s, %.3f ms communication "
+                "and %.3f ms waiting for the slowest rank per batch\n",
+                name.c_str(), h.epochs.size(), h.batches, seconds, comm.size(), comm.size() == 1 ? "" : "s",
+                per * h.communication_seconds, per * h.waiting_seconds);
+        }
         // with CV, the sigma calibration is refitted on every out-of-fold residual (all stars, not 10 %)
         std::string calibrated_on = c.train.calibrate ? "early-stopping hold-out" : "none";
         if (c.train.calibrate && c.train.cross_family_calibration) {
@@ -872,7 +891,7 @@ int cmd_train(const args& a) {
                     throw input_error(
                         a.path("labels"), 0, "family",
                         "--cross-family needs a family for every training star (star " + stars[i].id + " has none)");
-            std::fprintf(stderr, "train: cross-family calibration of the %s model\n", name.c_str());
+            say("train: cross-family calibration of the %s model\n", name.c_str());
             m.set_calibration(rrl_cross_family_calibration(stars, y, idx, ls.family, mo, c.train).calibration);
             calibrated_on = "inner leave-one-family-out";
         } else if (c.train.calibrate && !cv_points.empty()) {
@@ -891,6 +910,7 @@ int cmd_train(const args& a) {
                                  {"calibrated_on", calibrated_on}};
         models.push_back(std::move(m));
     }
+    if (!lead) return 0;  // every rank holds the same models; one writes them
     save_rrlyrae_models(out, models);
     const std::string rp = a.has("report") ? a.path("report") : out + ".cv.json";
     write_file_atomically(rp, report.dump(2));
@@ -1178,10 +1198,18 @@ public:
         MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
         return all;
     }
+    /// Ends every rank of the job (a rank that failed while the others wait in a collective).
+    [[noreturn]] void abort(int code) const {
+        MPI_Abort(MPI_COMM_WORLD, code);
+        std::exit(code);
+    }
 #else
     mpi_world(int*, char***) {}
     int count_failed(bool failed) const { return failed ? 1 : 0; }
+    [[noreturn]] void abort(int code) const { std::exit(code); }
 #endif
+    /// The job's ranks for the library (one process when MPI is not active).
+    communicator comm() const { return communicator::world(); }
     mpi_world(const mpi_world&) = delete;
     mpi_world& operator=(const mpi_world&) = delete;
     bool active() const noexcept { return active_; }
@@ -1221,6 +1249,20 @@ int cmd_predict(const args& a, const mpi_world& world) {
     std::fprintf(stderr, "predict: %d ranks done; merged %zu rows into %s\n", world.size(), rows,
                  a.path("out").c_str());
     return 0;
+}
+
+/// train under mpirun: data-parallel. An error on one rank would leave the others waiting in a collective,
+/// so it is printed with the rank and ends the whole job (MPI_Abort); the outputs, written by rank 0 at the
+/// end, atomically, are then absent.
+int cmd_train_ranks(const args& a, const mpi_world& world) {
+    if (world.size() == 1) return cmd_train(a, world.comm());
+    try {
+        return cmd_train(a, world.comm());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ferrum-rrl: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
+        std::fflush(stderr);
+        world.abort(1);
+    }
 }
 
 int cmd_merge(const args& a) {
@@ -1307,12 +1349,12 @@ int main(int argc, char** argv) {
         [&world](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command() == "predict") return cmd_predict(a, world);
+        if (a.command() == "train") return cmd_train_ranks(a, world);
         if (world.size() > 1)
-            throw cli::usage_error(a.command() + ": only predict runs under mpirun (here " +
+            throw cli::usage_error(a.command() + ": only predict and train run under mpirun (here " +
                                    std::to_string(world.size()) + " ranks would each run it)");
         if (a.command() == "merge") return cmd_merge(a);
         if (a.command() == "simulate") return cmd_simulate(a);
-        if (a.command() == "train") return cmd_train(a);
         if (a.command() == "tune") return cmd_tune(a);
         if (a.command() == "transfer") return cmd_transfer(a);
         if (a.command() == "classical") return cmd_classical(a);

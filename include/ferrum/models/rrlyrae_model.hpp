@@ -171,6 +171,7 @@ public:
             to.reduce_lr_patience = t.reduce_lr_patience;
             to.progress = t.progress;
             to.handle_sigint = false;
+            to.comm = t.comm;
             hist = train::fit(a, optimizer, tr, va, to);
             trained_ = true;
             calibration_ = {};
@@ -402,41 +403,18 @@ private:
 
         nn::parameter_list<float> parameters() { return m.net_.parameters(); }
         float train_step(const std::vector<std::size_t>& batch) {
-            reg.kernel_l1 = reg.recurrent_l1 = t.kernel_l1;
-            reg.kernel_l2 = reg.recurrent_l2 = t.kernel_l2;
             m.net_.zero_grad();
-            const auto out = m.forward(stars, batch, nn::mode::training);
-            const auto n = static_cast<Eigen::Index>(batch.size());
-            Eigen::VectorXf pred(n), target(n), weight(n);
-            for (Eigen::Index k = 0; k < n; ++k) {
-                pred[k] = out(std::size_t(k), 0);
-                target[k] = static_cast<float>((y[batch[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
-                weight[k] = static_cast<float>(w[batch[std::size_t(k)]]);
-            }
-            xt::xarray<float> g = xt::xarray<float>::from_shape({batch.size(), m.outputs()});
-            float value = 0;
-            if (m.opt_.heteroscedastic) {
-                Eigen::VectorXf log_var(n);
-                for (Eigen::Index k = 0; k < n; ++k) log_var[k] = out(std::size_t(k), 1);
-                const auto l = nn::robust_heteroscedastic_loss(pred, log_var, target, Eigen::VectorXf::Zero(n), weight);
-                for (Eigen::Index k = 0; k < n; ++k) {
-                    g(std::size_t(k), 0) = l.grad_mean[k];
-                    g(std::size_t(k), 1) = l.grad_log_var[k];
-                }
-                value = l.value;
-            } else {
-                const auto l = nn::mse_loss(pred, target, weight);
-                for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
-                value = l.value;
-            }
-            m.net_.backward(g);
-            auto params = m.net_.parameters();
-            const float pen = reg.apply(params);
-            if (t.clip_norm > 0) nn::clip_grad_norm(params, static_cast<float>(t.clip_norm));
-            return value + pen;
+            const float value = data_loss_backward(batch, 0, batch.size());
+            return value + penalties();
         }
         float validation_loss(const std::vector<std::size_t>& idx) {
             double s = 0;
+            for (double term : validation_terms(idx)) s += term;
+            return static_cast<float>(s / double(idx.size()));
+        }
+        std::vector<double> validation_terms(const std::vector<std::size_t>& idx) {
+            std::vector<double> terms;
+            terms.reserve(idx.size());
             const std::size_t chunk = 2048;
             for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
                 std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo),
@@ -447,13 +425,78 @@ private:
                     if (m.opt_.heteroscedastic) {
                         // the training loss's term: (d^2 e^{-s} + s) / 2 with s the log-variance
                         const double lv = std::clamp(double(out(k, 1)), -30.0, 30.0);
-                        s += w[b[k]] * 0.5 * (d * d * std::exp(-lv) + lv);
+                        terms.push_back(w[b[k]] * 0.5 * (d * d * std::exp(-lv) + lv));
                     } else {
-                        s += w[b[k]] * d * d;
+                        terms.push_back(w[b[k]] * d * d);
                     }
                 }
             }
-            return static_cast<float>(s / double(idx.size()));
+            return terms;
+        }
+
+        // --- data parallelism (train::fit with several ranks): a share of the batch, then the sum ---
+        std::size_t chunk_size() const noexcept { return m.net_.chunk_size(); }
+        std::size_t gradient_size() const noexcept { return m.net_.engine().gradient_size(); }
+        train::gradient_part<float> train_part(const std::vector<std::size_t>& batch, std::size_t lo, std::size_t hi) {
+            train::gradient_part<float> part;
+            if (hi == lo) {
+                m.net_.engine().advance_draws(nn::mode::training);
+                return part;
+            }
+            part.loss = data_loss_backward(batch, lo, hi);
+            part.chunk_gradients = m.net_.engine().chunk_gradients();
+            return part;
+        }
+        float apply_gradients(const std::vector<float>& chunks) {
+            m.net_.engine().set_gradients_from_chunks(chunks);
+            return penalties();
+        }
+
+        /// Forward and backward of samples [lo, hi) of `batch`: the gradient of the whole batch's mean data
+        /// loss restricted to them (each sample's output gradient has the bits the whole batch gives it:
+        /// the weight is scaled by 1/|batch| first, as the mean reduction does), and that restricted loss.
+        float data_loss_backward(const std::vector<std::size_t>& batch, std::size_t lo, std::size_t hi) {
+            const std::vector<std::size_t> part(batch.begin() + std::ptrdiff_t(lo), batch.begin() + std::ptrdiff_t(hi));
+            const auto out = m.forward(stars, part, nn::mode::training, lo);
+            const auto n = static_cast<Eigen::Index>(part.size());
+            const bool whole = lo == 0 && hi == batch.size();
+            const float scale = 1.0f / static_cast<float>(batch.size());
+            const auto r = whole ? nn::reduction::mean : nn::reduction::sum;
+            Eigen::VectorXf pred(n), target(n), weight(n);
+            for (Eigen::Index k = 0; k < n; ++k) {
+                pred[k] = out(std::size_t(k), 0);
+                target[k] = static_cast<float>((y[part[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
+                weight[k] = static_cast<float>(w[part[std::size_t(k)]]);
+                if (!whole) weight[k] = scale * weight[k];
+            }
+            xt::xarray<float> g = xt::xarray<float>::from_shape({part.size(), m.outputs()});
+            float value = 0;
+            if (m.opt_.heteroscedastic) {
+                Eigen::VectorXf log_var(n);
+                for (Eigen::Index k = 0; k < n; ++k) log_var[k] = out(std::size_t(k), 1);
+                const auto l = nn::robust_heteroscedastic_loss(pred, log_var, target, Eigen::VectorXf::Zero(n), weight,
+                                                               r);
+                for (Eigen::Index k = 0; k < n; ++k) {
+                    g(std::size_t(k), 0) = l.grad_mean[k];
+                    g(std::size_t(k), 1) = l.grad_log_var[k];
+                }
+                value = l.value;
+            } else {
+                const auto l = nn::mse_loss(pred, target, weight, r);
+                for (Eigen::Index k = 0; k < n; ++k) g(std::size_t(k), 0) = l.grad[k];
+                value = l.value;
+            }
+            m.net_.backward(g);
+            return value;
+        }
+        /// The L1/L2 penalties' gradients added to the data gradient, then clipping; returns the penalty.
+        float penalties() {
+            reg.kernel_l1 = reg.recurrent_l1 = t.kernel_l1;
+            reg.kernel_l2 = reg.recurrent_l2 = t.kernel_l2;
+            auto params = m.net_.parameters();
+            const float pen = reg.apply(params);
+            if (t.clip_norm > 0) nn::clip_grad_norm(params, static_cast<float>(t.clip_norm));
+            return pen;
         }
     };
 
@@ -567,11 +610,11 @@ private:
 
     /// Network output (standardised target) for stars `b`: (batch, 1).
     xt::xarray<float> forward(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b,
-                              nn::mode mode) {
+                              nn::mode mode, std::size_t first_sample = 0) {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
         if (rrl_uses_fourier_head(opt_.architecture)) inputs.emplace_back(in.features);
-        return net_.forward(inputs, in.lengths, mode);
+        return net_.forward(inputs, in.lengths, mode, first_sample);
     }
 
     /// The same without changing the model (prediction, self-tests): nn's const predict, its own buffers.

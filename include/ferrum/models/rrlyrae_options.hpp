@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/communicator.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
@@ -118,6 +119,9 @@ struct rrl_training_options {
     std::uint64_t seed = 1;
     unsigned threads = 0;  ///< 0: the hardware's cores (results do not depend on it)
     bool progress = progress_enabled_by_default();
+    /// The ranks that train each network together (data parallelism; set in code, not in a config file):
+    /// every rank calls fit with the same stars and options and ends with the same model.
+    communicator comm;
 
     /// Bounds on counts and rates (from_json calls it: a config file's field is named with the file).
     void validate() const {

@@ -40,9 +40,11 @@ public:
     void set_output(node_id n) { this->graph_.set_output(n); }
 
     /// Inputs in declaration order; returns (batch, features) or (batch, time, features).
+    /// `first_sample`: this batch's offset in a batch split across processes (its dropout masks are then
+    /// those of the whole batch's samples).
     xt::xarray<T> forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
-                          mode m = mode::inference) {
-        this->graph_.forward(inputs, lengths, m);
+                          mode m = mode::inference, std::size_t first_sample = 0) {
+        this->graph_.forward(inputs, lengths, m, first_sample);
         return this->graph_.output_tensor();
     }
     /// \brief Inference that does not change the model (const; safe from many threads at once): the

@@ -2,12 +2,17 @@
 // callbacks): epochs of shuffled mini-batches, validation every epoch, early stopping with patience and
 // min_delta restoring the best weights, optional reduce-on-plateau, history as CSV/JSON, progress with
 // loss and ETA on stderr, atomic resumable checkpoints, and Ctrl-C that stops cleanly with a checkpoint.
+// With a communicator of several ranks, data-parallel (Horovod's scheme, Sergeev & Del Balso 2018): each
+// global batch is split across the ranks at the network's chunk boundaries, the chunks' gradients are
+// gathered and summed in chunk order on every rank -- the additions one process makes -- so N ranks give
+// the weights of one process bit for bit, and every rank holds the same weights and optimiser state.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,10 +26,12 @@
 #include <nlohmann/json.hpp>
 
 #include "ferrum/core/atomic_file.hpp"
+#include "ferrum/core/communicator.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
+#include "ferrum/core/random.hpp"
 #include "ferrum/nn/parameter.hpp"
 #include "ferrum/train/kfold.hpp"
 
@@ -52,6 +59,10 @@ struct trainer_options {
     std::string history_path;  ///< ".json" or ".csv"; empty = none
     bool progress = progress_enabled_by_default();
     bool handle_sigint = true;  ///< Ctrl-C finishes the current batch, writes the checkpoint and returns
+    /// The ranks that train together (set in code, not in a config file). One process by default; with
+    /// several, each global batch of `batch_size` is split across them and rank 0 alone writes the
+    /// checkpoint and the history.
+    communicator comm;
 
     /// Bounds on the counts a config file gives (from_json calls it, naming the field); fit() checks them
     /// again, with the rest, for options made in code.
@@ -73,6 +84,15 @@ struct epoch_record {
     double train_loss = 0, val_loss = 0, learning_rate = 0, seconds = 0;
 };
 
+/// \brief One rank's share of a global batch in a data-parallel step: the gradient of each of its chunks
+/// (chunk after chunk, the network's chunk_gradients() layout), each the gradient of the whole batch's mean
+/// data loss restricted to the chunk's samples, and that restricted loss summed over its chunks.
+template <class T>
+struct gradient_part {
+    std::vector<T> chunk_gradients;
+    double loss = 0;
+};
+
 /// What happened during `fit`.
 struct training_history {
     std::vector<epoch_record> epochs;
@@ -80,6 +100,12 @@ struct training_history {
     double best_val_loss = std::numeric_limits<double>::infinity();
     bool stopped_early = false;
     bool interrupted = false;
+    /// Data-parallel runs: seconds in the gradient and loss collectives (moving the data), seconds waiting
+    /// for the slowest rank before them (a barrier per batch separates the two), and the batches they
+    /// served (not saved in checkpoints: they describe this run's machines).
+    double communication_seconds = 0;
+    double waiting_seconds = 0;
+    std::size_t batches = 0;
 
     std::string to_csv() const {
         std::ostringstream os;
@@ -185,6 +211,60 @@ struct has_state<Model, std::void_t<decltype(std::declval<Model&>().state_json()
                                     decltype(std::declval<Model&>().load_state_json(nlohmann::json{}))>>
     : std::true_type {};
 
+/// \brief The share of `n` samples (in chunks of `chunk`) rank `rank` of `size` takes: whole chunks, as
+/// even as chunks allow, in rank order. Empty when there are fewer chunks than ranks.
+inline std::pair<std::size_t, std::size_t> rank_share(std::size_t n, std::size_t chunk, int rank, int size) noexcept {
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    const std::size_t c0 = chunks * std::size_t(rank) / std::size_t(size);
+    const std::size_t c1 = chunks * std::size_t(rank + 1) / std::size_t(size);
+    return {std::min(n, c0 * chunk), std::min(n, c1 * chunk)};
+}
+/// How many values each rank contributes when it sends `per_chunk` values for each chunk (or, with
+/// per_chunk = 0, one value per sample) of its share of `n` samples.
+inline std::vector<std::size_t> share_counts(std::size_t n, std::size_t chunk, int size, std::size_t per_chunk) {
+    std::vector<std::size_t> counts;
+    for (int r = 0; r < size; ++r) {
+        const auto [lo, hi] = rank_share(n, chunk, r, size);
+        counts.push_back(per_chunk ? (hi - lo + chunk - 1) / chunk * per_chunk : hi - lo);
+    }
+    return counts;
+}
+
+/// A fingerprint of what a data-parallel run must agree on before its first batch: the weights, the
+/// samples and the settings that order the batches.
+template <class T>
+std::uint64_t start_fingerprint(const nn::parameter_list<T>& params, const std::vector<std::size_t>& train_idx,
+                                const std::vector<std::size_t>& val_idx, const trainer_options& opt) {
+    std::uint64_t h = 0x9E3779B97F4A7C15ULL;
+    const auto mix = [&h](std::uint64_t v) { h = ferrum::splitmix64(h ^ v); };
+    for (const auto& p : params)
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            std::uint64_t bits = 0;
+            std::memcpy(&bits, p.value + i, sizeof(T));
+            mix(bits);
+        }
+    for (auto i : train_idx) mix(i);
+    mix(~std::uint64_t(0));
+    for (auto i : val_idx) mix(i);
+    for (std::uint64_t v : {std::uint64_t(opt.batch_size), std::uint64_t(opt.max_epochs), opt.seed,
+                            std::uint64_t(opt.shuffle), std::uint64_t(opt.resume)})
+        mix(v);
+    return h;
+}
+
+/// Whether a model can train across ranks (the data-parallel members of fit's Model concept).
+template <class Model, class T, class = void>
+struct has_parts : std::false_type {};
+template <class Model, class T>
+struct has_parts<
+    Model, T,
+    std::void_t<decltype(std::declval<Model&>().chunk_size()), decltype(std::declval<Model&>().gradient_size()),
+                decltype(std::declval<Model&>().train_part(std::declval<const std::vector<std::size_t>&>(),
+                                                           std::size_t(0), std::size_t(0))),
+                decltype(std::declval<Model&>().apply_gradients(std::declval<const std::vector<T>&>())),
+                decltype(std::declval<Model&>().validation_terms(std::declval<const std::vector<std::size_t>&>()))>>
+    : std::true_type {};
+
 /// The trainer's progress fields for one epoch. The two losses are not the same quantity, so each says what
 /// it is: the training loss is the mean of the batches' losses during the epoch, with the fit weights, the
 /// L1/L2 penalties and dropout (what train_step returns); the validation loss is the model's evaluation
@@ -212,6 +292,13 @@ inline std::string epoch_progress_text(const epoch_record& rec, const training_h
 ///   beyond the parameters (e.g. a dropout generator), saved in checkpoints.
 /// \tparam Optimizer provides `step(parameter_list<T>&)`, `lr()`, `set_lr(double)`,
 ///   `state_dict()` and `load_state_dict(j)` (PyTorch names, as ferrum::nn::adam).
+/// Data-parallel runs (`opt.comm` with several ranks; every rank calls fit with the same model, samples and
+/// options) also need `chunk_size()` (the samples per gradient chunk), `gradient_size()` (values per chunk),
+/// `train_part(batch, lo, hi)` → gradient_part<T> for samples [lo, hi) of `batch` (lo a multiple of
+/// chunk_size(); an empty share still advances the dropout draws), `apply_gradients(chunks)` (sets the
+/// gradients to the sum of every chunk in chunk order, adds penalties and clipping; returns the penalty)
+/// and `validation_terms(idx)` → one double per sample whose in-order sum over idx.size() is
+/// validation_loss(idx).
 /// The model ends with the best weights (if restore_best_weights) and the history says what happened.
 template <class Model, class Optimizer>
 training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::size_t>& train_idx,
@@ -233,6 +320,9 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
 
     auto params = model.parameters();
     using T = std::remove_pointer_t<decltype(params.front().value)>;
+    const communicator& comm = opt.comm;
+    const bool distributed = comm.distributed();
+    const bool writer = comm.rank() == 0;  // of checkpoints, history and progress
 
     training_history hist;
     std::mt19937_64 rng(opt.seed);
@@ -262,6 +352,24 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         return j;
     };
 
+    if constexpr (!detail::has_parts<Model, T>::value)
+        if (distributed)
+            throw value_error(
+                "fit: this model cannot train across ranks (it has no chunk_size, gradient_size, "
+                "train_part, apply_gradients and validation_terms)");
+    if (distributed) {
+        // every rank must start from the same weights, samples and settings, or the ranks would train
+        // different models and exchange meaningless gradients: refuse before the first batch
+        const auto all = comm.all_gather(
+            std::vector<std::uint64_t>{detail::start_fingerprint<T>(params, train_idx, val_idx, opt)},
+            std::vector<std::size_t>(std::size_t(comm.size()), 1));
+        for (std::size_t r = 1; r < all.size(); ++r)
+            if (all[r] != all[0])
+                throw value_error("fit: rank " + std::to_string(r) + " of " + std::to_string(comm.size()) +
+                                  " starts from other weights, samples or settings than rank 0 (every rank must "
+                                  "read the same inputs with the same seed and options)");
+    }
+
     if (opt.resume && std::filesystem::exists(opt.checkpoint_path)) {
         const nlohmann::json j = read_json_file(opt.checkpoint_path, "checkpoint");
         if (j.value("format", "") != "ferrum-checkpoint")
@@ -285,10 +393,54 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
 
     detail::sigint_guard sigint(opt.handle_sigint);
     const std::size_t batches = (order.size() + opt.batch_size - 1) / opt.batch_size;
-    progress bar("epoch", static_cast<std::size_t>(opt.max_epochs), "epochs", opt.progress);
+    progress bar("epoch", static_cast<std::size_t>(opt.max_epochs), "epochs", opt.progress && writer);
     nlohmann::json last_checkpoint = checkpoint_json(first_epoch - 1);
     std::vector<std::size_t> batch;
     batch.reserve(opt.batch_size);
+    const double comm_before = comm.seconds();
+
+    // One step of a data-parallel run: this rank's chunks of the batch, every rank's chunk gradients
+    // gathered (in rank order = chunk order) and summed in chunk order; the losses and Ctrl-C too.
+    bool any_interrupt = false;
+    const auto distributed_step = [&]() -> double {
+        if constexpr (detail::has_parts<Model, T>::value) {
+            const std::size_t chunk = model.chunk_size(), n = batch.size();
+            const auto [lo, hi] = detail::rank_share(n, chunk, comm.rank(), comm.size());
+            const gradient_part<T> part = model.train_part(batch, lo, hi);
+            const double t0 = comm.seconds();
+            comm.count(false);  // the barrier: what follows is the transfer, not the wait for a slow rank
+            hist.waiting_seconds += comm.seconds() - t0;
+            const auto all = comm.all_gather(part.chunk_gradients,
+                                             detail::share_counts(n, chunk, comm.size(), model.gradient_size()));
+            const auto flags = comm.all_gather(std::vector<double>{part.loss, sigint.raised() ? 1.0 : 0.0},
+                                               std::vector<std::size_t>(std::size_t(comm.size()), 2));
+            double loss = 0;
+            for (std::size_t r = 0; r < flags.size(); r += 2) loss += flags[r], any_interrupt |= flags[r + 1] != 0;
+            return loss + static_cast<double>(model.apply_gradients(all));
+        } else {
+            return 0.0;  // unreachable: refused before the first batch
+        }
+    };
+    // The validation loss, the same on every rank: a data-parallel run splits the samples as batches are
+    // split and sums every rank's per-sample terms in sample order, as one process does.
+    const auto validation_loss = [&]() -> double {
+        if (!distributed) return static_cast<double>(model.validation_loss(val_idx));
+        if constexpr (detail::has_parts<Model, T>::value) {
+            using V = decltype(model.validation_loss(val_idx));
+            const std::size_t chunk = model.chunk_size();
+            const auto [lo, hi] = detail::rank_share(val_idx.size(), chunk, comm.rank(), comm.size());
+            std::vector<double> mine;
+            if (hi > lo)
+                mine = model.validation_terms(std::vector<std::size_t>(val_idx.begin() + std::ptrdiff_t(lo),
+                                                                       val_idx.begin() + std::ptrdiff_t(hi)));
+            const auto all = comm.all_gather(mine, detail::share_counts(val_idx.size(), chunk, comm.size(), 0));
+            double s = 0;
+            for (double t : all) s += t;
+            return static_cast<double>(static_cast<V>(s / double(val_idx.size())));
+        } else {
+            return 0.0;  // unreachable: refused before the first batch
+        }
+    };
 
     for (int epoch = first_epoch; epoch <= opt.max_epochs; ++epoch) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -300,23 +452,25 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
             const std::size_t lo = b * opt.batch_size, hi = std::min(order.size(), lo + opt.batch_size);
             batch.assign(order.begin() + static_cast<std::ptrdiff_t>(lo),
                          order.begin() + static_cast<std::ptrdiff_t>(hi));
-            const double loss = static_cast<double>(model.train_step(batch));
+            const double loss = distributed ? distributed_step() : static_cast<double>(model.train_step(batch));
             if (!std::isfinite(loss))
                 throw value_error("fit: the training loss became " + std::to_string(loss) + " at epoch " +
                                   std::to_string(epoch) + ", batch " + std::to_string(b + 1) +
                                   " (learning rate too high? bad input?)");
             optimizer.step(params);
             sum += loss * double(hi - lo);
-            if (sigint.raised()) break;
+            ++hist.batches;
+            if (distributed ? any_interrupt : sigint.raised()) break;
         }
-        if (sigint.raised()) {
+        if (distributed ? any_interrupt : sigint.raised()) {
             // the epoch was cut short: leave the model and the checkpoint as they were after the last
             // completed epoch, so a resumed run continues exactly where this one would have.
             hist.interrupted = true;
             detail::parameters_from_json<T>(params, last_checkpoint.at("params"), "<in-memory checkpoint>");
             optimizer.load_state_dict(last_checkpoint.at("optimizer"));
-            if (!opt.checkpoint_path.empty()) write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
-            if (opt.progress)
+            if (!opt.checkpoint_path.empty() && writer)
+                write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
+            if (opt.progress && writer)
                 std::fprintf(stderr, "interrupted: stopped after epoch %d%s\n", epoch - 1,
                              opt.checkpoint_path.empty() ? "" : ", checkpoint written");
             break;
@@ -324,7 +478,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         epoch_record rec;
         rec.epoch = epoch;
         rec.train_loss = sum / double(order.size());
-        rec.val_loss = val_idx.empty() ? rec.train_loss : static_cast<double>(model.validation_loss(val_idx));
+        rec.val_loss = val_idx.empty() ? rec.train_loss : validation_loss();
         rec.learning_rate = optimizer.lr();
         rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         hist.epochs.push_back(rec);
@@ -349,7 +503,7 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
         bar.update(static_cast<std::size_t>(epoch), detail::epoch_progress_text(rec, hist, !val_idx.empty()));
 
         last_checkpoint = checkpoint_json(epoch);
-        if (!opt.checkpoint_path.empty() && epoch % opt.checkpoint_every == 0)
+        if (!opt.checkpoint_path.empty() && writer && epoch % opt.checkpoint_every == 0)
             write_file_atomically(opt.checkpoint_path, last_checkpoint.dump());
         if (opt.early_stopping && wait >= opt.patience) {
             hist.stopped_early = true;
@@ -358,7 +512,8 @@ training_history fit(Model& model, Optimizer& optimizer, const std::vector<std::
     }
 
     if (opt.restore_best_weights && hist.best_epoch > 0 && !hist.interrupted) detail::restore<T>(params, best);
-    if (!opt.history_path.empty()) {
+    hist.communication_seconds = comm.seconds() - comm_before - hist.waiting_seconds;
+    if (!opt.history_path.empty() && writer) {
         const bool csv = std::filesystem::path(opt.history_path).extension() == ".csv";
         write_file_atomically(opt.history_path, csv ? hist.to_csv() : hist.to_json().dump(2));
     }

@@ -124,8 +124,12 @@ public:
 
     /// Runs the graph for training (or any mode) and keeps what backward() needs. All sequence inputs
     /// share `lengths` (empty: every sample uses all steps). Sampling layers (dropout) advance their draws.
-    void forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m) {
+    /// `first_sample`: the position of this batch's first sample in a larger batch that is split across
+    /// processes (data parallelism), so each sample draws the dropout mask it would draw in the whole batch.
+    void forward(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m,
+                 std::size_t first_sample = 0) {
         prepare(last_, inputs, lengths, m);
+        last_.first_sample = first_sample;
         last_.has_forward = false;
         last_.draws.resize(layers_.size());
         for (std::size_t l = 0; l < layers_.size(); ++l) last_.draws[l] = layers_[l].begin_forward(m);
@@ -179,6 +183,46 @@ public:
         return out;
     }
 
+    /// Advances the sampling layers' draws as a forward pass in mode `m` would, without running one (a
+    /// process whose share of a split batch is empty keeps its dropout draws in step with the others).
+    void advance_draws(mode m) {
+        for (auto& l : layers_) l.begin_forward(m);
+    }
+
+    /// Values in one chunk's parameter gradient: every layer's storage, in layer order.
+    std::size_t gradient_size() const noexcept {
+        std::size_t n = 0;
+        for (const auto& l : layers_) n += l.storage().size();
+        return n;
+    }
+    /// The last backward pass's gradient of each chunk, before they were summed: chunk after chunk, each
+    /// gradient_size() values (layer after layer). Data parallelism gathers these across processes.
+    std::vector<T> chunk_gradients() const {
+        std::vector<T> out;
+        out.reserve(last_.chunks.size() * gradient_size());
+        for (const auto& ch : last_.chunks)
+            for (std::size_t l = 0; l < layers_.size(); ++l)
+                out.insert(out.end(), ch.pgrad[l].begin(), ch.pgrad[l].end());
+        return out;
+    }
+    /// \brief Sets the parameter gradients to the sum of `chunks` (chunk_gradients() layouts, concatenated)
+    /// added in chunk order from zero: the same additions backward() makes after zero_grad(), so the chunks
+    /// of a batch split across processes sum to the bits of the whole batch's gradient.
+    void set_gradients_from_chunks(const std::vector<T>& chunks) {
+        const std::size_t per = gradient_size();
+        if (per == 0 || chunks.size() % per != 0)
+            throw value_error("set_gradients_from_chunks: " + std::to_string(chunks.size()) +
+                              " values are not whole chunks of " + std::to_string(per));
+        std::size_t at = 0;
+        for (auto& layer : layers_) {
+            auto& g = layer.storage().grads();
+            std::fill(g.begin(), g.end(), T(0));
+            for (std::size_t c = 0; c < chunks.size() / per; ++c)
+                for (std::size_t i = 0; i < g.size(); ++i) g[i] += chunks[c * per + at + i];
+            at += g.size();
+        }
+    }
+
     /// The output of the last forward pass: (batch, features) or (batch, time, features).
     xt::xarray<T> output_tensor() const { return gather(last_, output_, false); }
     io_shape output_shape() const { return nodes_.at(output_).shape; }
@@ -213,6 +257,7 @@ private:
         std::vector<chunk> chunks;
         std::size_t threads = 0;  ///< 0: the graph's num_threads
         std::size_t batch = 0, steps = 0;
+        std::size_t first_sample = 0;  ///< the batch's offset in a batch split across processes
         bool masked = false, has_forward = false, want_input_grad = false;
         mode run_mode = mode::inference;
         std::vector<std::uint64_t> draws;  ///< per layer: chunk_info::draw
@@ -291,7 +336,7 @@ private:
         chunk_info ctx;
         ctx.steps = static_cast<Eigen::Index>(p.steps ? p.steps : 1);
         ctx.batch = static_cast<Eigen::Index>(ch.count);
-        ctx.first_sample = ch.first;
+        ctx.first_sample = p.first_sample + ch.first;
         ctx.lengths = p.masked ? &ch.lengths : nullptr;
         ctx.run_mode = p.run_mode;
         return ctx;
