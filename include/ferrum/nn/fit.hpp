@@ -137,7 +137,9 @@ public:
         float_ = detail::named_loss{name_};
         double_ = detail::named_loss{name_};
     }
-    template <class F, std::enable_if_t<!std::is_convertible_v<F, std::string>, int> = 0>
+    template <
+        class F,
+        std::enable_if_t<!std::is_convertible_v<F, std::string> && !std::is_same_v<std::decay_t<F>, fit_loss>, int> = 0>
     fit_loss(F f, std::string name = "custom loss") : name_(std::move(name)) {  // NOLINT
         static_assert(is_loss<F, float> || is_loss<F, double>,
                       "fit_loss: a loss is called as f(output, target, weight) with xt::xtensor<T, 2>, "
@@ -190,7 +192,8 @@ private:
 
 /// \brief Settings of `fit`: the trainer's (epochs, batch size, shuffling seed, early stopping, reduce-on-plateau,
 /// checkpoints, history file, progress) with Keras' defaults where they differ (batch_size 32, no early
-/// stopping), and the loss, the optimiser and the data-side settings.
+/// stopping), and the loss, the optimiser and the data-side settings. `restore_best_weights` acts with early
+/// stopping only: without it, fit leaves the last epoch's weights, as Keras does.
 struct fit_options : train::trainer_options {
     fit_options() {
         batch_size = 32;
@@ -346,7 +349,9 @@ train::training_history run_fit(Model& model, const input_view<typename Model::v
     const std::size_t n_train = train.rows.size(), n_val = val.rows.size();
     adapter a(model, std::move(train), std::move(val), o);
     adam<T> optimizer(o.optimizer);
-    return train::fit(a, optimizer, index_range(0, n_train), index_range(0, n_val), o);
+    train::trainer_options loop = o;
+    loop.restore_best_weights = o.restore_best_weights && o.early_stopping;  // Keras: fit returns the last weights
+    return train::fit(a, optimizer, index_range(0, n_train), index_range(0, n_val), loop);
 }
 
 }  // namespace detail
