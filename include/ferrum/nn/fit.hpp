@@ -134,8 +134,7 @@ public:
             throw value_error("fit: unknown loss \"" + name_ +
                               "\" (known: \"mse\", \"robust_heteroscedastic\", \"cost_sensitive_gaussian_nll\"; "
                               "or pass a function)");
-        float_ = detail::named_loss{name_};
-        double_ = detail::named_loss{name_};
+        named_ = true;  // called through named_loss directly: instantiated only where fit is used
     }
     template <
         class F,
@@ -155,10 +154,10 @@ public:
     batch_loss<T> operator()(const xt::xtensor<T, 2>& output, const xt::xtensor<T, 2>& target,
                              const xt::xtensor<T, 1>& weight) const {
         const auto& f = function<T>();
-        if (!f)
+        if (!named_ && !f)
             throw value_error("fit: the loss '" + name_ + "' cannot be called with " +
                               (std::is_same_v<T, float> ? "float" : "double") + " tensors");
-        batch_loss<T> r = f(output, target, weight);
+        batch_loss<T> r = named_ ? detail::named_loss{name_}(output, target, weight) : f(output, target, weight);
         if (r.grad.shape() != output.shape())
             throw value_error("fit: the loss '" + name_ + "' returns a gradient of another shape than the output");
         if (!std::isfinite(r.value)) throw value_error("fit: the loss '" + name_ + "' is not finite");
@@ -186,6 +185,7 @@ private:
     }
 
     std::string name_;
+    bool named_ = false;
     detail::batch_loss_function<float> float_;
     detail::batch_loss_function<double> double_;
 };
