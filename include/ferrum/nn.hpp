@@ -1,11 +1,15 @@
 // Module header for ferrum/nn/: includes every public header of the module.
 #pragma once
 
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xview.hpp>
+
 #include "ferrum/core.hpp"
 #include "ferrum/nn/activation.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/fit.hpp"
 #include "ferrum/nn/functional.hpp"
 #include "ferrum/nn/gelu.hpp"
 #include "ferrum/nn/gru.hpp"

@@ -10,6 +10,9 @@
 #include <type_traits>
 
 #include <Eigen/Core>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xexpression.hpp>
+#include <xtensor/xutils.hpp>
 
 #include "ferrum/core/error.hpp"
 
@@ -106,6 +109,86 @@ sample_term<T> log_add_variance(T sigma, T log_var) noexcept {
 
 template <class D>
 using scalar_of = typename D::Scalar;
+
+// --- xtensor operands: every loss also takes xtensor expressions (mixed with Eigen ones) ---------------
+
+template <class A>
+constexpr bool is_xtensor_operand = xt::is_xexpression<A>::value;
+template <class A>
+constexpr bool is_eigen_operand = std::is_base_of_v<Eigen::EigenBase<A>, A>;
+/// A call with at least one xtensor operand and nothing but xtensor or Eigen operands (calls with Eigen
+/// operands only take the Eigen overloads).
+template <class... A>
+constexpr bool xtensor_loss_call = ((is_xtensor_operand<A> || is_eigen_operand<A>)&&...) &&
+                                   (is_xtensor_operand<A> || ...);
+
+template <class A, bool = is_xtensor_operand<A>>
+struct operand_scalar {
+    using type = std::decay_t<typename A::value_type>;
+};
+template <class A>
+struct operand_scalar<A, false> {
+    using type = typename A::Scalar;
+};
+template <class A>
+using operand_scalar_t = typename operand_scalar<A>::type;
+
+/// \brief One value per sample, seen by the Eigen losses as a column: an `Eigen::Map` over the operand's own
+/// memory at its stride (xtensor containers, strided views such as `xt::col(out, 0)`, Eigen vectors, maps
+/// and blocks), or a copy made once where the operand has no memory layout (an expression such as `x * 2`).
+template <class T>
+class sample_column {
+public:
+    using map_type = Eigen::Map<const output_vector<T>, 0, Eigen::InnerStride<>>;
+
+    template <class A>
+    sample_column(const A& a, const char* what, const char* function) {
+        static_assert(std::is_same_v<operand_scalar_t<A>, T>,
+                      "ferrum::nn losses: every operand must have the scalar type of the prediction.");
+        if constexpr (is_xtensor_operand<A>) {
+            const auto& shape = a.shape();
+            const std::size_t dim = shape.size();
+            if (!(dim == 1 || (dim == 2 && shape[1] == 1)))
+                throw value_error(std::string(function) + ": '" + what +
+                                  "' must hold one value per sample, shaped (samples,) or (samples, 1)");
+            n_ = static_cast<Eigen::Index>(shape[0]);
+            if constexpr (xt::has_data_interface<A>::value && xt::has_strides<A>::value) {
+                const auto stride = static_cast<Eigen::Index>(a.strides()[0]);
+                if (stride > 0 || n_ <= 1) {
+                    data_ = a.data() + a.data_offset();
+                    stride_ = n_ <= 1 ? 1 : stride;
+                    return;
+                }
+            }
+            const xt::xarray<T> copy = a;
+            owned_ = Eigen::Map<const output_vector<T>>(copy.data(), n_);
+        } else {
+            n_ = a.rows();
+            if (a.cols() != 1)
+                throw value_error(std::string(function) + ": '" + what +
+                                  "' must be a column vector (one value per "
+                                  "sample), got " +
+                                  std::to_string(a.rows()) + "x" + std::to_string(a.cols()));
+            if constexpr (bool(A::Flags & Eigen::DirectAccessBit)) {
+                data_ = a.derived().data();
+                stride_ = n_ <= 1 ? 1 : static_cast<Eigen::Index>(a.derived().rowStride());
+                if (stride_ > 0) return;
+            }
+            owned_ = a;
+        }
+        data_ = owned_.data();
+        stride_ = 1;
+    }
+    sample_column(const sample_column&) = delete;
+    sample_column& operator=(const sample_column&) = delete;
+
+    map_type map() const { return map_type(data_, n_, Eigen::InnerStride<>(stride_)); }
+
+private:
+    output_vector<T> owned_;
+    const T* data_ = nullptr;
+    Eigen::Index n_ = 0, stride_ = 1;
+};
 
 }  // namespace detail
 
@@ -277,6 +360,87 @@ output_vector<detail::scalar_of<D>> fallows_sanders_weight(const Eigen::MatrixBa
         if (!std::isfinite(w[i]))
             throw value_error("fallows_sanders_weight: [Fe/H][" + std::to_string(i) + "] is not finite");
     return w;
+}
+
+// --- the same losses on xtensor operands ----------------------------------------------------------
+// Any argument may be an xtensor expression (a container, `xt::col(output, 0)`, `xt::adapt` over a buffer)
+// or an Eigen one; each is read in place where it has a memory layout (see detail::sample_column).
+
+/// \brief mse_loss with xtensor (or mixed xtensor and Eigen) operands: (samples,) or (samples, 1) each.
+template <class P, class Y, class W, std::enable_if_t<detail::xtensor_loss_call<P, Y, W>, int> = 0>
+loss_result<detail::operand_scalar_t<P>> mse_loss(const P& prediction, const Y& target, const W& sample_weight,
+                                                  reduction r = reduction::mean) {
+    using T = detail::operand_scalar_t<P>;
+    constexpr const char* fn = "mse_loss";
+    const detail::sample_column<T> p(prediction, "prediction", fn), y(target, "target", fn),
+        w(sample_weight, "sample_weight", fn);
+    return mse_loss(p.map(), y.map(), w.map(), r);
+}
+/// \brief Unweighted mse_loss with xtensor (or mixed) operands.
+template <class P, class Y, std::enable_if_t<detail::xtensor_loss_call<P, Y>, int> = 0>
+loss_result<detail::operand_scalar_t<P>> mse_loss(const P& prediction, const Y& target, reduction r = reduction::mean) {
+    using T = detail::operand_scalar_t<P>;
+    constexpr const char* fn = "mse_loss";
+    const detail::sample_column<T> p(prediction, "prediction", fn), y(target, "target", fn);
+    return mse_loss(p.map(), y.map(), r);
+}
+
+/// \brief robust_heteroscedastic_loss with xtensor (or mixed) operands.
+template <class M, class L, class Y, class S, class W,
+          std::enable_if_t<detail::xtensor_loss_call<M, L, Y, S, W>, int> = 0>
+heteroscedastic_loss_result<detail::operand_scalar_t<M>> robust_heteroscedastic_loss(const M& mean, const L& log_var,
+                                                                                     const Y& target,
+                                                                                     const S& sigma_data,
+                                                                                     const W& sample_weight,
+                                                                                     reduction r = reduction::mean) {
+    using T = detail::operand_scalar_t<M>;
+    constexpr const char* fn = "robust_heteroscedastic_loss";
+    const detail::sample_column<T> m(mean, "mean", fn), l(log_var, "log_var", fn), y(target, "target", fn),
+        s(sigma_data, "sigma_data", fn), w(sample_weight, "sample_weight", fn);
+    return robust_heteroscedastic_loss(m.map(), l.map(), y.map(), s.map(), w.map(), r);
+}
+/// \brief Unweighted robust_heteroscedastic_loss with xtensor (or mixed) operands.
+template <class M, class L, class Y, class S, std::enable_if_t<detail::xtensor_loss_call<M, L, Y, S>, int> = 0>
+heteroscedastic_loss_result<detail::operand_scalar_t<M>> robust_heteroscedastic_loss(const M& mean, const L& log_var,
+                                                                                     const Y& target,
+                                                                                     const S& sigma_data,
+                                                                                     reduction r = reduction::mean) {
+    using T = detail::operand_scalar_t<M>;
+    constexpr const char* fn = "robust_heteroscedastic_loss";
+    const detail::sample_column<T> m(mean, "mean", fn), l(log_var, "log_var", fn), y(target, "target", fn),
+        s(sigma_data, "sigma_data", fn);
+    return robust_heteroscedastic_loss(m.map(), l.map(), y.map(), s.map(), r);
+}
+
+/// \brief cost_sensitive_gaussian_nll with xtensor (or mixed) operands.
+template <class M, class L, class Y, class C, std::enable_if_t<detail::xtensor_loss_call<M, L, Y, C>, int> = 0>
+heteroscedastic_loss_result<detail::operand_scalar_t<M>> cost_sensitive_gaussian_nll(
+    const M& mean, const L& log_var, const Y& target, const C& cost,
+    detail::operand_scalar_t<M> epsilon = detail::operand_scalar_t<M>(0.02), reduction r = reduction::sum) {
+    using T = detail::operand_scalar_t<M>;
+    constexpr const char* fn = "cost_sensitive_gaussian_nll";
+    const detail::sample_column<T> m(mean, "mean", fn), l(log_var, "log_var", fn), y(target, "target", fn),
+        c(cost, "cost", fn);
+    return cost_sensitive_gaussian_nll(m.map(), l.map(), y.map(), c.map(), epsilon, r);
+}
+/// \brief cost_sensitive_gaussian_nll with unit costs and xtensor (or mixed) operands.
+template <class M, class L, class Y, std::enable_if_t<detail::xtensor_loss_call<M, L, Y>, int> = 0>
+heteroscedastic_loss_result<detail::operand_scalar_t<M>> cost_sensitive_gaussian_nll(
+    const M& mean, const L& log_var, const Y& target,
+    detail::operand_scalar_t<M> epsilon = detail::operand_scalar_t<M>(0.02), reduction r = reduction::sum) {
+    using T = detail::operand_scalar_t<M>;
+    constexpr const char* fn = "cost_sensitive_gaussian_nll";
+    const detail::sample_column<T> m(mean, "mean", fn), l(log_var, "log_var", fn), y(target, "target", fn);
+    return cost_sensitive_gaussian_nll(m.map(), l.map(), y.map(), epsilon, r);
+}
+
+/// \brief fallows_sanders_weight of an xtensor expression of [Fe/H] values.
+template <class F, std::enable_if_t<detail::xtensor_loss_call<F>, int> = 0>
+output_vector<detail::operand_scalar_t<F>> fallows_sanders_weight(
+    const F& feh, detail::operand_scalar_t<F> c = detail::operand_scalar_t<F>(0.5)) {
+    using T = detail::operand_scalar_t<F>;
+    const detail::sample_column<T> f(feh, "feh", "fallows_sanders_weight");
+    return fallows_sanders_weight(f.map(), c);
 }
 
 }  // namespace ferrum::nn

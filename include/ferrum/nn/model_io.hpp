@@ -314,7 +314,12 @@ void verify_test_vectors(const graph<T, Backend>& g, const nlohmann::json& j, co
 
 template <class T>
 nlohmann::json view_json(const input_view<T>& v) {
-    return v.sequence ? nest(v.data, {v.batch, v.steps, v.features}) : nest(v.data, {v.batch, v.features});
+    std::vector<T> a;  // the view's elements in row-major order, whatever its strides
+    a.reserve(v.batch * v.steps * v.features);
+    for (std::size_t b = 0; b < v.batch; ++b)
+        for (std::size_t t = 0; t < v.steps; ++t)
+            for (std::size_t f = 0; f < v.features; ++f) a.push_back(v(b, t, f));
+    return v.sequence ? nest(a.data(), {v.batch, v.steps, v.features}) : nest(a.data(), {v.batch, v.features});
 }
 
 /// The model document: architecture, weights, options' preprocessing and metadata, and one test vector --

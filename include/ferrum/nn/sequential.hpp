@@ -7,10 +7,12 @@
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "ferrum/nn/dense.hpp"  // the built-in layers, for convenience (any registered layer works)
 #include "ferrum/nn/detail/model_base.hpp"
 #include "ferrum/nn/dropout.hpp"
+#include "ferrum/nn/fit.hpp"
 #include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/lstm.hpp"
 
@@ -78,6 +80,17 @@ public:
     xt::xarray<T> backward(const xt::xtensor<T, 3>& grad_output, bool input_gradient = false) {
         const auto& s = grad_output.shape();
         return pick(this->graph_.backward(grad_output.data(), {s[0], s[1], s[2]}, input_gradient));
+    }
+
+    /// \brief Trains the model on inputs `x` and targets `y` (Keras' `model.fit`): nn::fit(*this, x, y, options).
+    /// `x` and `y` are any xtensor expressions or Eigen matrices, read in place (views are not copied).
+    train::training_history fit(input_view<T> x, input_view<T> y, const fit_options& options = {}) {
+        return nn::fit(*this, x, y, options);
+    }
+    /// \brief The same with explicit validation data (Keras' `validation_data=(x_val, y_val)`).
+    train::training_history fit(input_view<T> x, input_view<T> y, input_view<T> x_val, input_view<T> y_val,
+                                const fit_options& options = {}) {
+        return nn::fit(*this, x, y, x_val, y_val, options);
     }
 
 private:

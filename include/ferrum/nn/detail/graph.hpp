@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xutils.hpp>
 
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
@@ -23,16 +25,119 @@
 
 namespace ferrum::nn {
 
-/// \brief A non-owning view of one input batch: (batch, features) or (batch, time, features), row-major.
+namespace detail {
+
+/// True for an xtensor expression whose elements lie in memory at fixed strides (containers, `xt::adapt`,
+/// strided `xt::view`s): it can be read in place.
+template <class E>
+constexpr bool strided_xexpression = xt::has_data_interface<E>::value&& xt::has_strides<E>::value;
+
+}  // namespace detail
+
+/// \brief A view of one input batch, (batch, features) or (batch, time, features), read in place through
+/// its strides. It is made implicitly from any xtensor expression of 1 to 3 dimensions (a 1-D one is a table
+/// of one feature) or any Eigen matrix (a table): containers, `xt::view`s (slices of samples, steps or
+/// features, reversed or with a step), `xt::adapt` over the user's memory, `Eigen::Map`s, blocks and
+/// column-major matrices are all read where they lie. Only an expression without a memory layout (`x * 2`,
+/// `xt::cast<float>(x)`, a view with an index list) is evaluated once into a buffer the view shares
+/// (`copied()` is then true). The viewed data must outlive the view.
 template <class T>
 struct input_view {
-    const T* data = nullptr;
+    const T* data = nullptr;  ///< element (0, 0, 0)
     std::size_t batch = 0, steps = 1, features = 0;
     bool sequence = false;
-    input_view(const xt::xtensor<T, 2>& x) noexcept  // NOLINT: implicit on purpose
-        : data(x.data()), batch(x.shape()[0]), steps(1), features(x.shape()[1]), sequence(false) {}
-    input_view(const xt::xtensor<T, 3>& x) noexcept  // NOLINT
-        : data(x.data()), batch(x.shape()[0]), steps(x.shape()[1]), features(x.shape()[2]), sequence(true) {}
+    std::ptrdiff_t batch_stride = 0, step_stride = 0, feature_stride = 1;  ///< in elements, possibly negative
+    /// When set, sample b of this view is sample rows[b] of the data (a mini-batch read in place; see select()).
+    const std::size_t* rows = nullptr;
+
+    input_view() = default;
+
+    template <class E>
+    input_view(const xt::xexpression<E>& expression) {  // NOLINT: implicit on purpose
+        const E& e = expression.derived_cast();
+        static_assert(std::is_same_v<std::decay_t<typename E::value_type>, T>,
+                      "ferrum::nn: the input's element type differs from the model's; convert it with "
+                      "xt::cast<float>(x) or xt::cast<double>(x) (evaluated once per call)");
+        static_assert(xt::static_dimension<typename E::shape_type>::value < 0 ||
+                          (xt::static_dimension<typename E::shape_type>::value >= 1 &&
+                           xt::static_dimension<typename E::shape_type>::value <= 3),
+                      "ferrum::nn: an input is (batch, features) or (batch, time, features); a 1-D input is a "
+                      "table of one feature");
+        if constexpr (detail::strided_xexpression<E>) {
+            set_shape(e.shape(), e.strides());
+            data = e.data() + e.data_offset();
+        } else {
+            auto copy = std::make_shared<const xt::xarray<T, xt::layout_type::row_major>>(e);
+            set_shape(copy->shape(), copy->strides());
+            data = copy->data();
+            owned_ = std::move(copy);
+        }
+    }
+
+    template <class D>
+    input_view(const Eigen::DenseBase<D>& matrix) {  // NOLINT: implicit on purpose
+        static_assert(std::is_same_v<typename D::Scalar, T>,
+                      "ferrum::nn: the input's element type differs from the model's; convert it with "
+                      ".template cast<float>() or .template cast<double>()");
+        batch = static_cast<std::size_t>(matrix.rows());
+        features = static_cast<std::size_t>(matrix.cols());
+        if constexpr (bool(D::Flags & Eigen::DirectAccessBit)) {
+            const D& m = matrix.derived();
+            data = m.data();
+            batch_stride = static_cast<std::ptrdiff_t>(m.rowStride());
+            feature_stride = static_cast<std::ptrdiff_t>(m.colStride());
+        } else {
+            auto copy = std::make_shared<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                matrix.derived());
+            data = copy->data();
+            batch_stride = static_cast<std::ptrdiff_t>(features);
+            owned_ = std::move(copy);
+        }
+    }
+
+    /// Sample b's first element (its step 0, feature 0).
+    const T* sample(std::size_t b) const noexcept {
+        return data + static_cast<std::ptrdiff_t>(rows ? rows[b] : b) * batch_stride;
+    }
+    /// Element (b, t, f); t = 0 for a table.
+    const T& operator()(std::size_t b, std::size_t t, std::size_t f) const noexcept {
+        return sample(
+            b)[static_cast<std::ptrdiff_t>(t) * step_stride + static_cast<std::ptrdiff_t>(f) * feature_stride];
+    }
+    /// \brief The samples rows[0], ..., rows[n - 1] of this view, still read in place (a shuffled mini-batch
+    /// without a copy). `rows` must outlive the result; each entry must be < batch.
+    input_view select(const std::size_t* rows_, std::size_t n) const {
+        if (rows) throw value_error("input_view::select: this view already selects rows");
+        input_view v = *this;
+        v.rows = rows_;
+        v.batch = n;
+        return v;
+    }
+    /// True when the input had no memory layout and was evaluated into a buffer of this view.
+    bool copied() const noexcept { return owned_ != nullptr; }
+    /// True when the elements are read without a gather: dense row-major samples, no row selection.
+    bool contiguous() const noexcept {
+        return !rows && (features <= 1 || feature_stride == 1) &&
+               (steps <= 1 || step_stride == static_cast<std::ptrdiff_t>(features)) &&
+               (batch <= 1 || batch_stride == static_cast<std::ptrdiff_t>(steps * features));
+    }
+
+private:
+    template <class Shape, class Strides>
+    void set_shape(const Shape& shape, const Strides& strides) {
+        const std::size_t dim = shape.size();
+        if (dim < 1 || dim > 3)
+            throw value_error("ferrum::nn: an input is (batch, features) or (batch, time, features), got " +
+                              std::to_string(dim) + " dimensions");
+        batch = shape[0];
+        batch_stride = static_cast<std::ptrdiff_t>(strides[0]);
+        sequence = dim == 3;
+        steps = dim == 3 ? shape[1] : 1;
+        step_stride = dim == 3 ? static_cast<std::ptrdiff_t>(strides[1]) : 0;
+        features = dim == 1 ? 1 : shape[dim - 1];
+        feature_stride = dim == 1 ? 1 : static_cast<std::ptrdiff_t>(strides[dim - 1]);
+    }
+    std::shared_ptr<const void> owned_;  ///< the evaluated input, when it had no memory layout
 };
 
 namespace detail {
@@ -375,12 +480,14 @@ private:
                 o.steps = S;
                 o.batch = B;
                 o.sequence = in.sequence;
+                const std::ptrdiff_t ts = in.step_stride, fs = in.feature_stride;
                 for (Eigen::Index b = 0; b < B; ++b) {
-                    const T* src = in.data + (ch.first + static_cast<std::size_t>(b)) * static_cast<std::size_t>(S * F);
+                    const T* src = in.sample(ch.first + static_cast<std::size_t>(b));  // read in place, any strides
                     const Eigen::Index len = ctx.lengths ? (*ctx.lengths)[static_cast<std::size_t>(b)] : S;
                     for (Eigen::Index t = 0; t < S; ++t)
                         for (Eigen::Index f = 0; f < F; ++f)
-                            o.v(f, t * B + b) = in.sequence && t >= len ? T(0) : src[t * F + f];  // padding may be NaN
+                            o.v(f, t * B + b) = in.sequence && t >= len ? T(0)
+                                                                        : src[t * ts + f * fs];  // padding may be NaN
                 }
             } else if (n.kind == node_kind::layer) {
                 layers_[n.index].erased().forward(ch.out[n.from[0]].v, o.v, *ch.caches[n.index],
