@@ -13,7 +13,7 @@ namespace {
 
 namespace nn = ferrum::nn;
 
-// nn: GRU + dropout + dense, forward and backward, the losses, regularisation, Adam, save and load.
+// nn: GRU + dropout + dense, forward and backward, the losses, regularisation, Adam, save and load, fit.
 template <class T>
 T train_a_batch(const std::string& path) {
     nn::sequential<T> model;
@@ -51,6 +51,12 @@ T train_a_batch(const std::string& path) {
     nn::save_model(path, model);
     auto loaded = nn::load_sequential<T>(path);
     const auto p = loaded.predict(x);
+    // the one-call fit (nn/fit.hpp) on a view of the inputs, read in place
+    nn::fit_options fo;
+    fo.max_epochs = 1;
+    fo.batch_size = 2;
+    const xt::xtensor<T, 2> targets = xt::zeros<T>({std::size_t{2}, std::size_t{2}});
+    const auto history = loaded.fit(xt::view(x, xt::range(0, 2), xt::all(), xt::all()), targets, fo);
 
     nn::functional<T> f;
     const auto seq = f.input("curve", 2, true);
@@ -61,7 +67,7 @@ T train_a_batch(const std::string& path) {
     xt::xtensor<T, 2> features = xt::xtensor<T, 2>::from_shape({4, 3});
     features.fill(T(1));
     const auto y = f.forward({nn::input_view<T>(x), nn::input_view<T>(features)});
-    return l.value + m.value + c.value + penalty + p(0, 0) + y(0, 0);
+    return l.value + m.value + c.value + penalty + p(0, 0) + y(0, 0) + static_cast<T>(history.best_val_loss);
 }
 
 // light curves: fold, period search, Fourier fit, splines of both kinds, resampling.
