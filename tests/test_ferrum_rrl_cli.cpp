@@ -625,6 +625,40 @@ TEST_CASE("ferrum-rrl transfer: leave-one-family-out over simulate directories",
     CHECK(r.status != 0);
     CHECK(r.err.find("labels.csv") != std::string::npos);
     CHECK(slurp(dir / "bic" / "labels.csv") == before);
+    // --test-sets: each held-out family scored on other stars of it (here all with >= 100 epochs), never
+    // trained on; --combine-classical adds the inverse-variance combination's rows and metrics
+    for (const char* f : {"ferrum", "bic"}) {
+        const auto rs = run(std::string("simulate --family ") + f +
+                                " --n-rrab 30 --n-rrc 20 --seed 9 --min-epochs 100" + " --out " + d + "/many_" + f +
+                                " --quiet",
+                            dir);
+        REQUIRE(rs.status == 0);
+    }
+    r = run("transfer --sets " + d + "/ferrum," + d + "/bic --test-sets " + d + "/many_ferrum," + d +
+                "/many_bic --combine-classical --config " + d + "/lin.json --out " + d + "/th.json --quiet",
+            dir);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("| bic | RRab + classical |") != std::string::npos);
+    const auto jh = nlohmann::json::parse(slurp(dir / "th.json"));
+    REQUIRE(jh.at("folds").size() == 2);
+    for (std::size_t k = 0; k < 2; ++k) {
+        const auto& fold = jh.at("folds").at(k);
+        CHECK(fold.at("n_train") == j.at("folds").at(k).at("n_train"));  // the same training stars, no test star
+        const auto& by = fold.at("model_vs_truth").at("by_n_epochs");
+        REQUIRE(!by.empty());  // every scored star of the test sets has >= 100 epochs: only the last bin has any
+        for (std::size_t b = 0; b < by.size(); ++b)
+            CHECK(by.at(b).at("n").get<std::size_t>() ==
+                  (by.at(b).at("n_epochs").at(0) == 100.0
+                       ? fold.at("model_vs_truth").at("all").at("n").get<std::size_t>()
+                       : 0u));
+        CHECK(fold.at("combined_vs_truth").at("per_type").at("RRab").at("n") ==
+              fold.at("model_vs_truth").at("per_type").at("RRab").at("n"));
+    }
+    r = run("transfer --sets " + d + "/ferrum," + d + "/bic --test-sets " + d + "/many_ferrum --config " + d +
+                "/lin.json --out " + d + "/t2.json --quiet",
+            dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("one per family") != std::string::npos);
     // one family is not a protocol
     r = run("transfer --sets " + d + "/ferrum --config " + d + "/lin.json --out " + d + "/t1.json --quiet", dir);
     CHECK(r.status == 1);

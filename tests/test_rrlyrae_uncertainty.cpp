@@ -451,3 +451,138 @@ TEST_CASE("the label-error factor recovers a known label-noise variance", "[rrly
     j["bins"][0]["label_scale"] = -0.5;
     CHECK_THROWS_AS(rrl_sigma_calibration::from_json(j), value_error);
 }
+
+TEST_CASE("inverse_variance_combine: the closed form of two independent Gaussian estimates", "[rrlyrae][sigma]") {
+    // (-1.0 +- 0.3) and (-1.6 +- 0.4): weights 1/0.09 and 1/0.16 -> mean -1.216, sigma 0.24 exactly
+    const auto c = inverse_variance_combine({-1.0, 0.3}, {-1.6, 0.4});
+    CHECK(c.feh == Approx(-1.216).epsilon(1e-12));
+    CHECK(c.sigma == Approx(0.24).epsilon(1e-12));
+    // symmetric, and equal sigmas give the plain mean with sigma / sqrt(2)
+    const auto d = inverse_variance_combine({-1.6, 0.4}, {-1.0, 0.3});
+    CHECK(d.feh == Approx(c.feh).epsilon(1e-14));
+    const auto e = inverse_variance_combine({-1.0, 0.2}, {-2.0, 0.2});
+    CHECK(e.feh == Approx(-1.5).epsilon(1e-14));
+    CHECK(e.sigma == Approx(0.2 / std::sqrt(2.0)).epsilon(1e-14));
+    // an unusable estimate is left out
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const auto f = inverse_variance_combine({-1.0, 0.3}, {nan, 0.1});
+    CHECK(f.feh == -1.0);
+    CHECK(f.sigma == 0.3);
+    CHECK(inverse_variance_combine({-1.0, 0.0}, {-1.2, 0.1}).feh == -1.2);
+    CHECK_FALSE(inverse_variance_combine({nan, 0.3}, {-1.0, nan}).usable());
+}
+
+TEST_CASE("rrl_classical_map: a classical estimate on another scale, mapped, calibrated and combined, beats both",
+          "[rrlyrae][sigma]") {
+    // truth t; a network estimate t + N(0, 0.15) with sigma 0.15; a classical estimate on another scale,
+    // 0.2 + 0.8 t + N(0, s_i), whose reported sigma is 0.7 s_i (too small) and s_i spans 0.04-0.8 dex.
+    // The oracle: the inverse-variance combination with the true map and the true sigmas.
+    std::mt19937_64 rng(2027);
+    std::normal_distribution<double> z(0.0, 1.0);
+    std::uniform_real_distribution<double> u(std::log(0.04), std::log(0.8));
+    const auto make = [&](std::size_t n, std::vector<rrl_star_input>& st, std::vector<rrl_prediction>& net,
+                          std::vector<rrl_prediction>& cl, std::vector<double>& truth, std::vector<double>& s_true) {
+        for (std::size_t i = 0; i < n; ++i) {
+            rrl_star_input s;
+            s.id = std::to_string(i);
+            s.type = rr_type::rrab;
+            s.n_epochs = 40;
+            st.push_back(s);
+            const double t = -1.5 + 0.4 * z(rng), si = std::exp(u(rng));
+            truth.push_back(t);
+            s_true.push_back(si);
+            rrl_prediction p;
+            p.feh = t + 0.15 * z(rng);
+            p.sigma = 0.15;
+            net.push_back(p);
+            rrl_prediction c;
+            c.feh = 0.2 + 0.8 * t + si * z(rng);
+            c.sigma = 0.7 * si;
+            cl.push_back(c);
+        }
+    };
+    std::vector<rrl_star_input> st, st2;
+    std::vector<rrl_prediction> net, cl, net2, cl2;
+    std::vector<double> truth, s_true, truth2, s_true2;
+    make(3000, st, net, cl, truth, s_true);
+    make(3000, st2, net2, cl2, truth2, s_true2);
+    const auto map = rrl_classical_map::fit(st, cl, truth);
+    REQUIRE(map.lines().size() == 1);
+    CHECK(map.lines()[0].slope == Approx(1.25).epsilon(0.05));   // 1 / 0.8
+    CHECK(map.lines()[0].offset == Approx(-0.25).margin(0.08));  // -0.2 / 0.8
+    // the reported sigma was 0.7 of the true one: the calibration's scale undoes it (1 / 0.7)
+    CHECK(map.calibration().bins().front().scale == Approx(1.0 / 0.7).epsilon(0.08));
+
+    const auto comb = rrl_combine_with_classical(st2, net2, cl2, map);
+    double se_net = 0, se_cl = 0, se_comb = 0, se_oracle = 0;
+    std::vector<double> res, sig;
+    for (std::size_t i = 0; i < st2.size(); ++i) {
+        const auto m = map.apply(rr_type::rrab, 40, cl2[i]);
+        se_net += std::pow(net2[i].feh - truth2[i], 2);
+        se_cl += std::pow(m.feh - truth2[i], 2);
+        se_comb += std::pow(comb[i].feh - truth2[i], 2);
+        const auto o = inverse_variance_combine({net2[i].feh, 0.15}, {(cl2[i].feh - 0.2) / 0.8, s_true2[i] / 0.8});
+        se_oracle += std::pow(o.feh - truth2[i], 2);
+        res.push_back(comb[i].feh - truth2[i]);
+        sig.push_back(comb[i].sigma);
+        CHECK(comb[i].sigma <= 0.15 + 1e-12);  // never less sure than the better input
+    }
+    CHECK(se_comb < 0.85 * se_net);
+    CHECK(se_comb < 0.5 * se_cl);
+    CHECK(se_comb < 1.1 * se_oracle);  // close to the combination that knows the truth's map and sigmas
+    CHECK(rrl_coverage(res, sig, 1.0) == Approx(0.683).margin(0.04));
+    CHECK(rrl_coverage(res, sig, 2.0) == Approx(0.954).margin(0.03));
+    // a model prediction without a sigma, or a flagged one, is left as it is
+    net2[0].sigma = std::numeric_limits<double>::quiet_NaN();
+    net2[1].flag = "too_few_epochs";
+    const auto comb2 = rrl_combine_with_classical(st2, net2, cl2, map);
+    CHECK(comb2[0].feh == net2[0].feh);
+    CHECK_FALSE(comb2[1].ok());
+    // a classical estimate that does not rise with the label cannot be mapped
+    for (auto& c : cl) c.feh = -c.feh;
+    CHECK_THROWS_AS(rrl_classical_map::fit(st, cl, truth), value_error);
+}
+
+TEST_CASE("leave-one-family-out scores a held-out family's test set and the classical combination",
+          "[rrlyrae][transfer]") {
+    std::vector<rrl_family> fam, test;
+    for (std::uint64_t seed : {41, 42, 43}) {
+        auto s = simulate(70, rr_type::rrc, seed);
+        rrl_family f;
+        f.name = "seed" + std::to_string(seed);
+        f.stars = s.stars;
+        f.label = s.feh_true;
+        f.truth = s.feh_true;
+        fam.push_back(f);
+        auto t = simulate(30, rr_type::rrc, seed + 100, 100);  // every star with >= 100 epochs
+        f.stars = t.stars;
+        f.label.assign(t.stars.size(), std::numeric_limits<double>::quiet_NaN());
+        f.truth = t.feh_true;
+        test.push_back(f);
+    }
+    rrl_transfer_options o;
+    o.model.architecture = rrl_architecture::fourier_linear;
+    o.training.progress = false;
+    o.combine_classical = true;
+    const auto folds = leave_one_family_out(fam, o, &test);
+    REQUIRE(folds.size() == 3);
+    for (std::size_t h = 0; h < 3; ++h) {
+        std::size_t usable = 0;
+        for (const auto& x : test[h].stars) usable += x.ok();
+        std::size_t trainable = 0;  // the other two families' usable stars, no test star
+        for (std::size_t f = 0; f < 3; ++f)
+            if (f != h)
+                for (const auto& x : fam[f].stars) trainable += x.ok();
+        CHECK(folds[h].n_train == trainable);
+        REQUIRE(folds[h].model.size() == usable);
+        REQUIRE(folds[h].combined.size() == usable);
+        for (std::size_t k = 0; k < usable; ++k) {
+            CHECK(folds[h].model[k].n_epochs >= 100);
+            CHECK(folds[h].combined[k].id == folds[h].model[k].id);
+            CHECK(folds[h].combined[k].sigma <= folds[h].model[k].sigma + 1e-12);
+        }
+        CHECK(folds[h].to_json().contains("combined_vs_truth"));
+    }
+    test.pop_back();
+    CHECK_THROWS_AS(leave_one_family_out(fam, o, &test), value_error);
+}

@@ -196,7 +196,13 @@ const cli::program& program() {
                 cli::count("mc-samples", "MC-dropout passes for sigma", "20").range(0, 100000),
                 cli::flag("fit-label-error",
                           "fit the label-error factor on the training families' residuals against --truth-column "
-                          "(a simulation's truth; overrides --label-error-scale)")},
+                          "(a simulation's truth; overrides --label-error-scale)"),
+                cli::text("test-sets",
+                          "comma-separated simulate directories, one per --sets family in the same order: a held-out "
+                          "family is scored on these stars instead of its own (never trained on)"),
+                cli::flag("combine-classical",
+                          "also score the model combined with the classical estimate by inverse variance (the "
+                          "classical estimate mapped and calibrated on the training families)")},
                calibration_options())},
          {"predict", "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
           with_inputs(
@@ -1013,14 +1019,25 @@ int cmd_transfer(const args& a) {
     to.mc_samples = a.count("mc-samples");
     to.fit_label_error = a.flag("fit-label-error");
     const bool quiet = a.flag("quiet");
-    std::vector<std::string> dirs;
-    const std::string list = a.text("sets");
-    for (std::size_t pos = 0; pos <= list.size();) {
-        const std::size_t end = std::min(list.find(',', pos), list.size());
-        const std::string dir(trimmed(std::string_view(list).substr(pos, end - pos)));
-        pos = end + 1;
-        if (!dir.empty()) dirs.push_back(dir);
-    }
+    to.combine_classical = a.flag("combine-classical");
+    const auto split_dirs = [](const std::string& list) {
+        std::vector<std::string> dirs;
+        for (std::size_t pos = 0; pos <= list.size();) {
+            const std::size_t end = std::min(list.find(',', pos), list.size());
+            const std::string dir(trimmed(std::string_view(list).substr(pos, end - pos)));
+            pos = end + 1;
+            if (!dir.empty()) dirs.push_back(dir);
+        }
+        return dirs;
+    };
+    const std::vector<std::string> set_dirs = split_dirs(a.text("sets"));
+    const std::vector<std::string> test_dirs = a.has("test-sets") ? split_dirs(a.text("test-sets"))
+                                                                  : std::vector<std::string>{};
+    if (!test_dirs.empty() && test_dirs.size() != set_dirs.size())
+        throw cli::usage_error("transfer: --test-sets names " + std::to_string(test_dirs.size()) + " directories for " +
+                               std::to_string(set_dirs.size()) + " --sets families (one per family, same order)");
+    std::vector<std::string> dirs = set_dirs;
+    dirs.insert(dirs.end(), test_dirs.begin(), test_dirs.end());
     // --sets names directories, not files: the report must not land on a file any of them holds
     struct family_inputs {
         std::vector<std::string> epochs, catalogue;
@@ -1039,7 +1056,7 @@ int cmd_transfer(const args& a) {
                                        std::filesystem::path(f).filename().string() + " of --sets directory '" + dir +
                                        "', an input; choose another path");
     }
-    std::vector<rrl_family> families;
+    std::vector<rrl_family> families, tests;
     for (std::size_t k = 0; k < dirs.size(); ++k) {
         const std::string& dir = dirs[k];
         const std::filesystem::path d(dir);
@@ -1059,10 +1076,18 @@ int cmd_transfer(const args& a) {
             f.mean_g.push_back(t == truth.end() ? nan : t->second.mean_g);
             f.blazhko.push_back(t == truth.end() ? -1 : t->second.blazhko);
         }
-        std::fprintf(stderr, "transfer: family %s: %zu stars from %s\n", f.name.c_str(), f.stars.size(), dir.c_str());
-        families.push_back(std::move(f));
+        const bool test = k >= set_dirs.size();
+        std::fprintf(stderr, "transfer: %s %s: %zu stars from %s\n", test ? "test set of" : "family",
+                     test ? families[k - set_dirs.size()].name.c_str() : f.name.c_str(), f.stars.size(), dir.c_str());
+        if (test) {
+            f.name = families[k - set_dirs.size()].name;
+            f.label.assign(f.stars.size(), std::numeric_limits<double>::quiet_NaN());  // never trained on
+            tests.push_back(std::move(f));
+        } else {
+            families.push_back(std::move(f));
+        }
     }
-    const auto folds = leave_one_family_out(families, to);
+    const auto folds = leave_one_family_out(families, to, tests.empty() ? nullptr : &tests);
     json report;
     report["architecture"] = to_string(c.model.architecture);
     report["heteroscedastic"] = c.model.heteroscedastic;
@@ -1074,6 +1099,8 @@ int cmd_transfer(const args& a) {
                                                                  : "early-stopping hold-out";
     report["cross_family_max_epochs"] = to.training.cross_family_max_epochs;
     report["label_error_scale"] = to.fit_label_error ? json("fitted") : json(to.training.label_error_scale);
+    report["test_sets"] = test_dirs;
+    report["combine_classical"] = to.combine_classical;
     std::printf(
         "| held-out family | type | stars | model RMSE | classical RMSE | model / classical | model R2 | classical R2 | "
         "bias | 1-sigma coverage | 2-sigma coverage | median sigma |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -1091,6 +1118,13 @@ int cmd_transfer(const args& a) {
                         f.held_out.c_str(), t.key().c_str(), m["n"].get<std::size_t>(), num(m, "rmse"), num(cl, "rmse"),
                         num(m, "rmse") / num(cl, "rmse"), num(m, "r2"), num(cl, "r2"), num(m, "bias"),
                         num(m, "coverage_1sigma"), num(m, "coverage_2sigma"), num(m, "median_sigma"));
+            if (!j.contains("combined_vs_truth") || !j["combined_vs_truth"]["per_type"].contains(t.key())) continue;
+            const auto& cm = j["combined_vs_truth"]["per_type"][t.key()];
+            std::printf(
+                "| %s | %s + classical | %zu | %.3f | %.3f | %.2f | %.3f | %.3f | %+.3f | %.3f | %.3f | %.3f |\n",
+                f.held_out.c_str(), t.key().c_str(), cm["n"].get<std::size_t>(), num(cm, "rmse"), num(cl, "rmse"),
+                num(cm, "rmse") / num(cl, "rmse"), num(cm, "r2"), num(cl, "r2"), num(cm, "bias"),
+                num(cm, "coverage_1sigma"), num(cm, "coverage_2sigma"), num(cm, "median_sigma"));
         }
     }
     write_file_atomically(a.path("out"), report.dump(2) + "\n");

@@ -5,6 +5,7 @@
 #include "ferrum/models/photometric_parallax.hpp"
 #include "ferrum/models/rrlyrae_calibration.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
+#include "ferrum/models/rrlyrae_combine.hpp"
 #include "ferrum/models/rrlyrae_config.hpp"
 #include "ferrum/models/rrlyrae_cv.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"

@@ -17,6 +17,7 @@
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
+#include "ferrum/models/rrlyrae_combine.hpp"
 #include "ferrum/models/rrlyrae_metrics.hpp"
 #include "ferrum/models/rrlyrae_model.hpp"
 
@@ -45,6 +46,10 @@ struct rrl_transfer_options {
     /// residuals against their truth (a simulation's): with cross_family_calibration, those of the inner
     /// models; else the early-stopping hold-out's. It overrides training.label_error_scale.
     bool fit_label_error = false;
+    /// Also score the model's predictions combined by inverse variance with the classical estimate
+    /// (rrl_combine_with_classical), the classical estimate mapped onto the training label and calibrated
+    /// on the training families' stars (rrl_classical_map): never on the held-out family.
+    bool combine_classical = false;
 };
 
 /// \brief A calibration fitted on residuals of families the model did not train on, and those residuals.
@@ -140,25 +145,41 @@ struct rrl_transfer_fold {
     std::size_t n_train = 0;
     std::vector<rrl_scored_star> model;      ///< the model's predictions scored against the truth
     std::vector<rrl_scored_star> classical;  ///< the classical pipeline on the same stars, against the truth
+    std::vector<rrl_scored_star> combined;   ///< with combine_classical: model and classical combined
     nlohmann::json calibration = nlohmann::json::object();  ///< each model's sigma calibration, by type group
 
     nlohmann::json to_json() const {
-        return {{"held_out", held_out},
-                {"trained_on", trained_on},
-                {"n_train", n_train},
-                {"calibration", calibration},
-                {"model_vs_truth", evaluate_rrlyrae(model)},
-                {"classical_vs_truth", evaluate_rrlyrae(classical)}};
+        nlohmann::json j{{"held_out", held_out},
+                         {"trained_on", trained_on},
+                         {"n_train", n_train},
+                         {"calibration", calibration},
+                         {"model_vs_truth", evaluate_rrlyrae(model)},
+                         {"classical_vs_truth", evaluate_rrlyrae(classical)}};
+        if (!combined.empty()) j["combined_vs_truth"] = evaluate_rrlyrae(combined);
+        return j;
     }
 };
 
 /// \brief For each family in turn: trains a model (per type, or unified) on the labelled stars of every
 /// other family, predicts the held-out family's served, scoreable stars with MC dropout and calibrated
-/// sigma, and scores them and the classical pipeline against the truth.
-/// \throws value_error with fewer than two families or a family without stars to train or score.
+/// sigma, and scores them and the classical pipeline against the truth. With `test_sets` (one per family,
+/// same order), a held-out family is scored on its test set's stars instead of its own (e.g. more stars of
+/// one kind: all with many epochs); a test set is never trained on.
+/// \throws value_error with fewer than two families, a family without stars to train or score, or test
+/// sets that are not one per family.
 inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl_family>& families,
-                                                           const rrl_transfer_options& opt) {
+                                                           const rrl_transfer_options& opt,
+                                                           const std::vector<rrl_family>* test_sets = nullptr) {
     if (families.size() < 2) throw value_error("leave_one_family_out: at least two families are needed");
+    if (test_sets && test_sets->size() != families.size())
+        throw value_error("leave_one_family_out: " + std::to_string(test_sets->size()) + " test sets for " +
+                          std::to_string(families.size()) + " families (one per family is needed)");
+    if (test_sets)
+        for (const auto& f : *test_sets)
+            if (f.truth.size() != f.stars.size() || (!f.mean_g.empty() && f.mean_g.size() != f.stars.size()) ||
+                (!f.blazhko.empty() && f.blazhko.size() != f.stars.size()))
+                throw value_error("leave_one_family_out: test set '" + f.name +
+                                  "' needs one truth (and mean_g, blazhko when given) per star");
     for (const auto& f : families) {
         if (f.label.size() != f.stars.size() || f.truth.size() != f.stars.size())
             throw value_error("leave_one_family_out: family '" + f.name + "' needs one label and one truth per star");
@@ -203,7 +224,7 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
                         train_family.push_back(fam.name);
                     }
             }
-            const auto& test_family = families[h];
+            const auto& test_family = test_sets ? (*test_sets)[h] : families[h];
             std::vector<rrl_star_input> test;
             std::vector<std::size_t> test_index;
             for (std::size_t i = 0; i < test_family.stars.size(); ++i)
@@ -244,6 +265,13 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
             fold.n_train += train_stars.size();
             const auto p = m.predict(test, opt.mc_samples, opt.seed, opt.training.threads);
             const auto c = classical_feh(test);
+            std::vector<rrl_prediction> pc;
+            if (opt.combine_classical) {
+                // the classical estimate onto the training label, fitted on the training stars only
+                const auto map = rrl_classical_map::fit(train_stars, classical_feh(train_stars), y);
+                fold.calibration["classical_map_" + group_label(g)] = map.to_json();
+                pc = rrl_combine_with_classical(test, p, c, map);
+            }
             for (std::size_t k = 0; k < test.size(); ++k) {
                 const std::size_t i = test_index[k];
                 rrl_scored_star s{test[k].id, test[k].type, test_family.truth[i], 0.0, p[k].feh, test[k].n_epochs};
@@ -251,6 +279,12 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
                 if (!test_family.blazhko.empty()) s.blazhko = test_family.blazhko[i];
                 s.sigma = p[k].sigma;
                 if (p[k].ok()) fold.model.push_back(s);
+                if (!pc.empty() && pc[k].ok()) {
+                    rrl_scored_star sc = s;
+                    sc.feh = pc[k].feh;
+                    sc.sigma = pc[k].sigma;
+                    fold.combined.push_back(sc);
+                }
                 if (c[k].ok()) {
                     s.feh = c[k].feh;
                     s.sigma = std::numeric_limits<double>::quiet_NaN();
