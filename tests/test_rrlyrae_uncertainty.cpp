@@ -9,8 +9,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 
 #include <ferrum/models.hpp>
 #include <ferrum/sim.hpp>
@@ -41,6 +43,16 @@ sim_stars simulate(std::size_t n, rr_type type, std::uint64_t seed, int min_epoc
     }
     out.stars = prepare_rrlyrae_inputs(curves, eph, {}, 2, false);
     return out;
+}
+
+/// A family of simulated stars labelled with their true [Fe/H] (NaN labels: a test set, never trained on).
+rrl_family truth_family(const std::string& name, const sim_stars& s, bool labelled = true) {
+    rrl_family f;
+    f.name = name;
+    f.stars = s.stars;
+    f.label = labelled ? s.feh_true : std::vector<double>(s.stars.size(), std::numeric_limits<double>::quiet_NaN());
+    f.truth = s.feh_true;
+    return f;
 }
 
 }  // namespace
@@ -248,15 +260,8 @@ TEST_CASE("evaluation reports coverage and draws the reliability plot", "[rrlyra
 TEST_CASE("leave-one-family-out scores the model and the classical pipeline on the same held-out stars",
           "[rrlyrae][transfer]") {
     std::vector<rrl_family> fam;
-    for (std::uint64_t seed : {31, 32, 33}) {
-        auto s = simulate(70, rr_type::rrc, seed);
-        rrl_family f;
-        f.name = "seed" + std::to_string(seed);
-        f.stars = s.stars;
-        f.label = s.feh_true;
-        f.truth = s.feh_true;
-        fam.push_back(f);
-    }
+    for (std::uint64_t seed : {31, 32, 33})
+        fam.push_back(truth_family("seed" + std::to_string(seed), simulate(70, rr_type::rrc, seed)));
     rrl_transfer_options o;
     o.model.architecture = rrl_architecture::fourier_linear;
     o.training.progress = false;
@@ -547,18 +552,10 @@ TEST_CASE("leave-one-family-out scores a held-out family's test set and the clas
           "[rrlyrae][transfer]") {
     std::vector<rrl_family> fam, test;
     for (std::uint64_t seed : {41, 42, 43}) {
-        auto s = simulate(70, rr_type::rrc, seed);
-        rrl_family f;
-        f.name = "seed" + std::to_string(seed);
-        f.stars = s.stars;
-        f.label = s.feh_true;
-        f.truth = s.feh_true;
-        fam.push_back(f);
-        auto t = simulate(30, rr_type::rrc, seed + 100, 100);  // every star with >= 100 epochs
-        f.stars = t.stars;
-        f.label.assign(t.stars.size(), std::numeric_limits<double>::quiet_NaN());
-        f.truth = t.feh_true;
-        test.push_back(f);
+        const std::string name = "seed" + std::to_string(seed);
+        fam.push_back(truth_family(name, simulate(70, rr_type::rrc, seed)));
+        // every star with >= 100 epochs
+        test.push_back(truth_family(name, simulate(30, rr_type::rrc, seed + 100, 100), false));
     }
     rrl_transfer_options o;
     o.model.architecture = rrl_architecture::fourier_linear;
