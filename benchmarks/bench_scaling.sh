@@ -98,12 +98,13 @@ for _ in range(reps):
     t = time.perf_counter()
     p = subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t
-    rows = re.findall(r"model: \d+ epochs, (\d+) batches in ([0-9.]+) s on \d+ ranks?, ([0-9.]+) ms communication "
-                      r"and ([0-9.]+) ms waiting", p.stderr)
+    # one rank prints "(no communication)", several their ms per batch
+    rows = re.findall(r"model: \d+ epochs, (\d+) batches in ([0-9.]+) s on \d+ ranks?"
+                      r"(?:, ([0-9.]+) ms communication and ([0-9.]+) ms waiting)?", p.stderr)
     batches = sum(int(r[0]) for r in rows)
     secs = sum(float(r[1]) for r in rows)
-    comm = sum(int(r[0]) * float(r[2]) for r in rows) / max(batches, 1)
-    wait = sum(int(r[0]) * float(r[3]) for r in rows) / max(batches, 1)
+    comm = sum(int(r[0]) * float(r[2] or 0) for r in rows) / max(batches, 1)
+    wait = sum(int(r[0]) * float(r[3] or 0) for r in rows) / max(batches, 1)
     if best is None or secs < best[1]:
         best = (wall, secs, batches, comm, wait)
 print(f"{best[0]:.2f} {best[1]:.2f} {best[2]} {best[3]:.3f} {best[4]:.1f}")' "$repeats" "$@" --out "$out"

@@ -883,10 +883,14 @@ int cmd_train(const args& a, const communicator& comm) {
             double seconds = 0;
             for (const auto& e : h.epochs) seconds += e.seconds;
             const double per = h.batches ? 1e3 / double(h.batches) : 0.0;
-            say("train: final %s model: %zu epochs, %zu batches in %.3f s on %d rank%s, %.3f ms communication "
-                "and %.3f ms waiting for the slowest rank per batch\n",
-                name.c_str(), h.epochs.size(), h.batches, seconds, comm.size(), comm.size() == 1 ? "" : "s",
-                per * h.communication_seconds, per * h.waiting_seconds);
+            if (comm.size() == 1)
+                say("train: final %s model: %zu epochs, %zu batches in %.3f s on 1 rank (no communication)\n",
+                    name.c_str(), h.epochs.size(), h.batches, seconds);
+            else
+                say("train: final %s model: %zu epochs, %zu batches in %.3f s on %d ranks, %.3f ms communication "
+                    "and %.3f ms waiting for the slowest rank per batch\n",
+                    name.c_str(), h.epochs.size(), h.batches, seconds, comm.size(), per * h.communication_seconds,
+                    per * h.waiting_seconds);
         }
         // with CV, the sigma calibration is refitted on every out-of-fold residual (all stars, not 10 %)
         std::string calibrated_on = c.train.calibrate ? "early-stopping hold-out" : "none";
