@@ -1569,8 +1569,11 @@ TEST_CASE("ferrum-rrl evaluate joins through temporary files: the in-memory JSON
         std::size_t line = 0;
         for (std::string s; std::getline(in, s);) {
             ++line;
-            if (line == 41) s.replace(s.find(",RR") + 1, 4, "RRx");  // a labelled star (source 1039) of no type
-            if (line == 300) s = "x,RRab,-1,0.1,many";               // n_epochs not an integer
+            if (line == 41) {  // a labelled star (source 1039) of no type
+                const auto b = s.find(',') + 1;
+                s.replace(b, s.find(',', b) - b, "RRx");
+            }
+            if (line == 300) s = "x,RRab,-1,0.1,many";  // n_epochs not an integer
             o << s << "\n";
         }
     }

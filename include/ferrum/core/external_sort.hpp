@@ -41,8 +41,7 @@ namespace detail {
 /// exists, on SIGINT/SIGTERM/SIGHUP (the handler of write_file_atomically).
 class scratch_file {
 public:
-    explicit scratch_file(const std::filesystem::path& dir)
-        : path_(unique_path(dir.empty() ? std::filesystem::temp_directory_path() : dir)), registration_(path_) {
+    explicit scratch_file(const std::filesystem::path& dir) : path_(unique_path(directory(dir))), registration_(path_) {
         std::ofstream create(path_, std::ios::binary | std::ios::trunc);
         if (!create) throw io_error("cannot create the temporary file '" + path_.string() + "'");
     }
@@ -55,6 +54,13 @@ public:
     const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
+    static std::filesystem::path directory(const std::filesystem::path& dir) {
+        if (!dir.empty()) return dir;
+        std::error_code ec;
+        auto tmp = std::filesystem::temp_directory_path(ec);
+        if (ec) throw io_error("no directory for temporary files ($TMPDIR): " + ec.message());
+        return tmp;
+    }
     static std::filesystem::path unique_path(const std::filesystem::path& dir) {
         static std::atomic<unsigned> counter{0};
         std::random_device rd;
@@ -301,7 +307,7 @@ public:
     };
 
     explicit sorted_lookup(const external_sort_options& options = {})
-        : build_(options), probes_(options), results_(options) {}
+        : options_(options), build_(options), probes_(options), results_(options) {}
 
     void add_build(std::string_view key, const Build& value) { build_.push(key, value); }
     void add_probe(std::string_view key, const Probe& value) { probes_.push(key, value); }
@@ -313,7 +319,8 @@ public:
     /// The same for the probes.
     std::optional<typename external_sorter<Probe>::record> repeated_probe_key() { return first_repeated_key(probes_); }
 
-    /// Reads the matches in probe order (call once every record is added): next() returns one result per probe.
+    /// Reads the matches in probe order (call once every record is added: the first call joins, and frees the
+    /// build and probe records): next() returns one result per probe.
     class reader {
     public:
         const result* next() {
@@ -329,23 +336,29 @@ public:
 
     reader results() {
         if (!joined_) {
-            auto b = build_.stream();
-            auto p = probes_.stream();
-            const auto* br = b.next();
-            while (const auto* pr = p.next()) {
-                while (br && br->key < pr->key) br = b.next();
-                result r;
-                r.probe = pr->value;
-                r.found = br && br->key == pr->key;
-                if (r.found) r.build = br->value;
-                results_.push(order_key(pr->seq), r);
-            }
+            join();
+            build_ = external_sorter<Build>(options_);  // their memory and temporary files are not needed again
+            probes_ = external_sorter<Probe>(options_);
             joined_ = true;
         }
         return reader(results_.stream());
     }
 
 private:
+    void join() {
+        auto b = build_.stream();
+        auto p = probes_.stream();
+        const auto* br = b.next();
+        while (const auto* pr = p.next()) {
+            while (br && br->key < pr->key) br = b.next();
+            result r;
+            r.probe = pr->value;
+            r.found = br && br->key == pr->key;
+            if (r.found) r.build = br->value;
+            results_.push(order_key(pr->seq), r);
+        }
+    }
+
     /// Big-endian bytes: compared as strings, they order as the numbers do.
     static std::string order_key(std::uint64_t seq) {
         std::string k(8, '\0');
@@ -353,6 +366,7 @@ private:
         return k;
     }
 
+    external_sort_options options_;
     external_sorter<Build> build_;
     external_sorter<Probe> probes_;
     external_sorter<result> results_;
