@@ -11,14 +11,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <ferrum/models/detail/giants_common.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
@@ -472,4 +476,122 @@ TEST_CASE("ferrum-giants predict reads the archive's XP coefficients: the same a
     CHECK(r.status != 0);
     CHECK_THAT(r.err, Catch::Contains("--gaiaxpy-config"));
     CHECK_FALSE(fs::exists(dir / "none.csv"));
+}
+
+TEST_CASE("ferrum-giants evaluate joins through temporary files: the in-memory JSON, the same errors, nothing left",
+          "[giants][cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-giants not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_giants_cli_evaluate_external");
+    const std::string d = dir.string();
+    fs::create_directories(dir / "tmp");
+    std::mt19937_64 rng(21);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const auto number = [](double v) {
+        char b[40];
+        std::snprintf(b, sizeof b, "%.17g", v);
+        return std::string(b);
+    };
+    // 500 stars: labels in [-4.5, 1) (every bin, and some outside all bins), label errors, predictions with
+    // repeated sigmas; the catalogue lacks every 7th star and has 40 more, every 11th prediction is empty
+    const std::size_t n = 500;
+    std::vector<double> y(n), e(n), p(n), s(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        y[i] = -4.5 + 5.4 * u(rng);
+        e[i] = 0.05 + 0.2 * u(rng);
+        p[i] = y[i] + 0.5 * (u(rng) - 0.5);
+        s[i] = 0.1 + 0.02 * std::floor(10 * u(rng));
+    }
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    {
+        std::ofstream c(dir / "cat.csv");
+        c << "source_id,feh,feh_error\n";
+        for (int i = 0; i < 40; ++i) c << 900000 + i << ",-1,0.1\n";
+        for (std::size_t i : order)
+            if (i % 7 != 2) c << 4000 + 3 * i << "," << number(y[i]) << "," << number(e[i]) << "\n";
+        std::ofstream o(dir / "pred.csv");
+        o << "source_id,feh,feh_sigma\n";
+        for (std::size_t i = 0; i < n; ++i)
+            o << 4000 + 3 * i << "," << (i % 11 == 5 ? "" : number(p[i])) << "," << number(s[i]) << "\n";
+    }
+    // the oracle: models::calibration on the matched stars in prediction order, as the in-memory join computed it
+    std::vector<double> yy, ee;
+    std::vector<ferrum::models::giant_prediction> pp;
+    std::size_t unmatched = 0, unpredicted = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i % 7 == 2) ++unmatched;
+        else if (i % 11 == 5) ++unpredicted;
+        else {
+            ferrum::models::giant_prediction g;
+            g.value = p[i];
+            g.sigma = s[i];
+            pp.push_back(g);
+            yy.push_back(y[i]);
+            ee.push_back(e[i]);
+        }
+    }
+    const auto to_json = [](const ferrum::models::calibration_result& c) {
+        return nlohmann::json{
+            {"n", c.n},     {"within_1sigma", c.within_1sigma}, {"within_2sigma", c.within_2sigma}, {"bias", c.bias},
+            {"rms", c.rms}, {"median_sigma", c.median_sigma}};
+    };
+    nlohmann::json expected{{"all", to_json(ferrum::models::calibration(yy, pp, ee))},
+                            {"unmatched", unmatched},
+                            {"unpredicted", unpredicted},
+                            {"bins", nlohmann::json::array()}};
+    for (double lo : {-4.0, -2.0, -1.5, -1.0, -0.5, 0.0}) {
+        const double hi = lo == 0.0 ? 1.0 : (lo == -4.0 ? -2.0 : lo + 0.5);
+        std::vector<std::size_t> idx;
+        for (std::size_t i = 0; i < yy.size(); ++i)
+            if (yy[i] >= lo && yy[i] < hi) idx.push_back(i);
+        REQUIRE(!idx.empty());
+        auto b = to_json(ferrum::models::calibration(yy, pp, ee, idx));
+        b["feh_min"] = lo;
+        b["feh_max"] = hi;
+        expected["bins"].push_back(b);
+    }
+
+    const std::string args = "evaluate --predictions " + d + "/pred.csv --catalogue " + d + "/cat.csv";
+    const auto in_memory = ferrum_test::run_program(exe(), args, dir, "TMPDIR=" + d + "/tmp ");
+    REQUIRE(in_memory.status == 0);
+    CHECK(nlohmann::json::parse(in_memory.out) == expected);
+    for (const char* run_bytes : {"64", "1000"}) {
+        const auto external = ferrum_test::run_program(
+            exe(), args, dir, "TMPDIR=" + d + "/tmp FERRUM_EVALUATE_RUN_BYTES=" + run_bytes + " ");
+        REQUIRE(external.status == 0);
+        CHECK(external.out == in_memory.out);
+        CHECK(fs::is_empty(dir / "tmp"));
+    }
+
+    // a repeated source_id is an error at its second row, unless an earlier row's error comes first; a row whose
+    // value is bad but whose id repeats an earlier one reports the repeat, as the in-memory reader did
+    const auto with_rows = [&](const fs::path& from, const fs::path& to, std::map<std::size_t, std::string> rows) {
+        std::istringstream in(slurp(from));
+        std::ofstream o(to);
+        std::size_t line = 0;
+        for (std::string l; std::getline(in, l);) {
+            ++line;
+            o << (rows.count(line) ? rows[line] : l) << "\n";
+        }
+    };
+    const auto external_error = [&](const std::string& a) {
+        const auto r = ferrum_test::run_program(exe(), a, dir, "TMPDIR=" + d + "/tmp FERRUM_EVALUATE_RUN_BYTES=64 ");
+        CHECK(r.status == 1);
+        CHECK(fs::is_empty(dir / "tmp"));
+        return r.err;
+    };
+    with_rows(dir / "pred.csv", dir / "p_dup.csv", {{300, "4003,-1,0.1"}, {400, "17,-1,x"}});
+    CHECK_THAT(external_error("evaluate --predictions " + d + "/p_dup.csv --catalogue " + d + "/cat.csv"),
+               Catch::Contains("p_dup.csv:300: field 'source_id': duplicate source_id 4003"));
+    with_rows(dir / "pred.csv", dir / "p_dup2.csv", {{300, "4003,-1,x"}});
+    CHECK_THAT(external_error("evaluate --predictions " + d + "/p_dup2.csv --catalogue " + d + "/cat.csv"),
+               Catch::Contains("p_dup2.csv:300: field 'source_id': duplicate source_id 4003"));
+    with_rows(dir / "cat.csv", dir / "c_bad.csv", {{100, "5,-1,x"}, {200, "900001,-1,0.1"}});
+    CHECK_THAT(external_error("evaluate --predictions " + d + "/pred.csv --catalogue " + d + "/c_bad.csv"),
+               Catch::Contains("c_bad.csv:100: field 'feh_error'"));
+    fs::remove_all(dir);
 }

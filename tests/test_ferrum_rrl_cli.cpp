@@ -7,17 +7,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <ferrum/core/external_sort.hpp>
 #include <ferrum/core/shards.hpp>
+#include <ferrum/models/rrlyrae_metrics_streamed.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
@@ -1350,5 +1355,229 @@ TEST_CASE(
         CHECK_THAT(r.err, Catch::Contains("lc_header.csv: the file has no data rows"));
         CHECK(!fs::exists(dir / "none.csv"));
     }
+    fs::remove_all(dir);
+}
+
+// --- evaluate in bounded memory (issue #13, item 7) ------------------------------------------------------------
+
+namespace {
+
+/// Random scored stars: both types, every epoch and mean-G bin, Blazhko known or not, sigmas (some repeated).
+std::vector<ferrum::models::rrl_scored_star> eval_random_stars(std::size_t n, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::vector<ferrum::models::rrl_scored_star> s(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto& x = s[i];
+        x.id = "s" + std::to_string(i);
+        x.type = u(rng) < 0.7 ? ferrum::rr_type::rrab : ferrum::rr_type::rrc;
+        x.truth = -3.0 + 2.8 * u(rng);
+        x.label_sigma = 0.05 + 0.3 * u(rng);
+        x.feh = x.truth + 0.4 * (u(rng) - 0.5);
+        x.n_epochs = std::size_t(20 + 150 * u(rng));
+        x.mean_g = 14.0 + 7.0 * u(rng);
+        x.blazhko = u(rng) < 0.3 ? 1 : 0;
+        x.sigma = 0.1 + 0.01 * std::floor(20 * u(rng));  // ties, as a model's rounded sigmas have
+    }
+    return s;
+}
+
+std::string eval_csv_number(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("evaluate_rrlyrae_streamed gives evaluate_rrlyrae's JSON bit for bit; selection is exact", "[cli]") {
+    using ferrum::models::rrl_scored_star;
+    for (const bool label_errors : {true, false}) {
+        auto stars = eval_random_stars(701, 7);
+        if (!label_errors) stars[3].label_sigma = 0;                // one star without a label error: unweighted forms
+        stars[5].sigma = std::numeric_limits<double>::quiet_NaN();  // a group without sigmas everywhere
+        const auto streamed = ferrum::models::evaluate_rrlyrae_streamed(
+            [&](auto&& visit) {
+            for (const auto& x : stars) visit(x);
+            },
+            4);
+        CHECK(streamed.dump() == ferrum::models::evaluate_rrlyrae(stars, 4).dump());
+    }
+    // ranks in several groups, candidates held at most 3 at a time: histogram passes down to the last bits
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<std::pair<std::size_t, double>> values;
+    for (int i = 0; i < 5000; ++i) values.emplace_back(std::size_t(i % 3), i % 7 == 0 ? 0.25 : g(rng) * 1e3);
+    values.emplace_back(0, -0.0);
+    std::vector<std::vector<double>> by_group(3);
+    for (const auto& [k, v] : values) by_group[k].push_back(v);
+    std::vector<std::uint64_t> rank, count;
+    for (const auto& v : by_group) count.push_back(v.size()), rank.push_back(v.size() / 3);
+    rank[2] = std::numeric_limits<std::uint64_t>::max();  // skipped
+    const auto got = ferrum::streamed_kth_smallest(
+        rank, count,
+        [&](auto&& visit) {
+        for (const auto& [k, v] : values) visit(k, v);
+        },
+        3);
+    for (std::size_t k = 0; k < 2; ++k) {
+        auto v = by_group[k];
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(rank[k]), v.end());
+        CHECK(got[k] == v[rank[k]]);
+    }
+    CHECK(std::isnan(got[2]));
+}
+
+TEST_CASE("external_sorter and sorted_lookup: runs of a few records, merged in several rounds", "[cli]") {
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_external_sort");
+    ferrum::external_sort_options o;
+    o.run_bytes = 200;  // two or three records a run
+    o.fan_in = 3;       // merged in rounds
+    o.directory = dir;
+    std::mt19937_64 rng(11);
+    std::vector<std::pair<std::string, int>> rows;
+    for (int i = 0; i < 400; ++i) rows.emplace_back("k" + std::to_string(rng() % 300), i);
+    {
+        ferrum::external_sorter<int> s(o);
+        for (const auto& [k, v] : rows) s.push(k, v);
+        CHECK(s.spilled());
+        auto expected = rows;
+        std::stable_sort(expected.begin(), expected.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (int pass = 0; pass < 2; ++pass) {  // read twice
+            auto in = s.stream();
+            std::size_t i = 0;
+            bool same = true;
+            while (const auto* r = in.next())
+                same = same && i < expected.size() && r->key == expected[i].first && r->value == expected[i].second &&
+                       r->seq == std::uint64_t(r->value),
+                ++i;
+            CHECK(same);
+            CHECK(i == rows.size());
+        }
+        // the first row (in push order) whose key an earlier row has
+        std::set<std::string> seen;
+        int first_repeat = -1;
+        for (const auto& [k, v] : rows)
+            if (!seen.insert(k).second) {
+                first_repeat = v;
+                break;
+            }
+        const auto rep = ferrum::first_repeated_key(s);
+        REQUIRE(rep);
+        CHECK(rep->value == first_repeat);
+        CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) > 0);
+    }
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 0);  // temporaries removed
+
+    ferrum::sorted_lookup<int, int> join(o);
+    for (int i = 0; i < 150; ++i) join.add_build("k" + std::to_string(2 * i), 1000 + i);  // even keys
+    for (int i = 0; i < 300; ++i) join.add_probe("k" + std::to_string((i * 37) % 300), i);
+    CHECK_FALSE(join.repeated_build_key());
+    auto res = join.results();
+    int i = 0;
+    bool ok = true;
+    while (const auto* r = res.next()) {
+        const int key = (i * 37) % 300;
+        ok = ok && r->probe == i && r->found == (key % 2 == 0) && (!r->found || r->build == 1000 + key / 2);
+        ++i;
+    }
+    CHECK(ok);
+    CHECK(i == 300);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-rrl evaluate joins through temporary files: the in-memory JSON, the same errors, nothing left",
+          "[cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_evaluate_external");
+    const std::string d = dir.string();
+    fs::create_directories(dir / "tmp");
+    auto stars = eval_random_stars(420, 5);
+    // labels in another order than the predictions, with stars no prediction has; predictions with stars no label
+    // has and flagged (empty feh) stars
+    std::vector<std::size_t> order(stars.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(9));
+    {
+        std::ofstream l(dir / "labels.csv");
+        l << "source_id,feh,feh_error,mean_g_true,blazhko_period\n";
+        for (std::size_t i : order)
+            if (i % 10 != 1)
+                l << 1000 + i << "," << eval_csv_number(stars[i].truth) << "," << eval_csv_number(stars[i].label_sigma)
+                  << "," << eval_csv_number(stars[i].mean_g) << "," << (stars[i].blazhko ? "0.5" : "0") << "\n";
+        for (int i = 0; i < 30; ++i) l << 5000 + i << ",-1.5,0.2,17,0\n";
+        std::ofstream p(dir / "pred.csv");
+        p << "source_id,type,feh,feh_sigma,n_epochs\n";
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto& x = stars[i];
+            const bool flagged = i % 10 == 3;
+            p << 1000 + i << "," << (x.type == ferrum::rr_type::rrab ? "RRab" : "RRc") << ","
+              << (flagged ? "" : eval_csv_number(x.feh)) << "," << eval_csv_number(x.sigma) << "," << x.n_epochs
+              << "\n";
+        }
+    }
+    // the oracle: the in-memory evaluate_rrlyrae on the stars that have a label and a prediction, in file order
+    std::vector<ferrum::models::rrl_scored_star> scored;
+    std::size_t unpredicted = 0, unlabelled = 0;
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        if (i % 10 == 3) ++unpredicted;
+        else if (i % 10 == 1) ++unlabelled;
+        else scored.push_back(stars[i]);
+    }
+    auto expected = ferrum::models::evaluate_rrlyrae(scored, unpredicted);
+    expected["n_without_label"] = unlabelled;
+
+    const std::string args = "evaluate --predictions " + d + "/pred.csv --labels " + d + "/labels.csv";
+    const auto in_memory = ferrum_test::run_program(exe(), args, dir, "TMPDIR=" + d + "/tmp ");
+    REQUIRE(in_memory.status == 0);
+    CHECK(nlohmann::json::parse(in_memory.out) == expected);
+    for (const char* run_bytes : {"100", "2000"}) {
+        const auto external = ferrum_test::run_program(
+            exe(), args, dir, "TMPDIR=" + d + "/tmp FERRUM_EVALUATE_RUN_BYTES=" + run_bytes + " ");
+        REQUIRE(external.status == 0);
+        CHECK(external.out == in_memory.out);
+        CHECK(fs::is_empty(dir / "tmp"));
+    }
+
+    // errors: the first by line, as the in-memory join gave it, and no temporary left behind
+    const auto external_error = [&](const std::string& a) {
+        const auto r = ferrum_test::run_program(exe(), a, dir, "TMPDIR=" + d + "/tmp FERRUM_EVALUATE_RUN_BYTES=100 ");
+        CHECK(r.status == 1);
+        CHECK(fs::is_empty(dir / "tmp"));
+        return r.err;
+    };
+    {
+        const std::string labels = slurp(dir / "labels.csv");
+        std::istringstream in(labels);
+        std::vector<std::string> lines;
+        for (std::string s; std::getline(in, s);) lines.push_back(s);
+        auto dup = lines;
+        dup[200] = lines[3].substr(0, lines[3].find(',')) + ",-1,0.1,15,0";  // line 201 repeats line 4's source
+        dup[300] = "1,-1,bad,15,0";                                          // and line 301 is not a number
+        std::ofstream o(dir / "labels_dup.csv");
+        for (const auto& s : dup) o << s << "\n";
+    }
+    CHECK_THAT(external_error("evaluate --predictions " + d + "/pred.csv --labels " + d + "/labels_dup.csv"),
+               Catch::Contains("labels_dup.csv:201: field 'source_id'") && Catch::Contains("appears twice"));
+    {
+        std::ofstream o(dir / "pred_bad.csv");
+        std::istringstream in(slurp(dir / "pred.csv"));
+        std::size_t line = 0;
+        for (std::string s; std::getline(in, s);) {
+            ++line;
+            if (line == 41) {  // a labelled star (source 1039) of no type
+                const auto b = s.find(',') + 1;
+                s.replace(b, s.find(',', b) - b, "RRx");
+            }
+            if (line == 300) s = "x,RRab,-1,0.1,many";  // n_epochs not an integer
+            o << s << "\n";
+        }
+    }
+    CHECK_THAT(external_error("evaluate --predictions " + d + "/pred_bad.csv --labels " + d + "/labels.csv"),
+               Catch::Contains("pred_bad.csv:41: field 'type'"));
     fs::remove_all(dir);
 }

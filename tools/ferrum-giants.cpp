@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include <ferrum/core/atomic_file.hpp>
 #include <ferrum/core/csv.hpp>
+#include <ferrum/core/external_sort.hpp>
 #include <ferrum/models/detail/giants_common.hpp>
 #include <ferrum/models/photometric_parallax.hpp>
 #include <ferrum/models/ua_csnet.hpp>
@@ -21,6 +23,7 @@
 #include <ferrum/sim/giants.hpp>
 #include <ferrum/spectra/xp_continuous.hpp>
 #include <ferrum/spectra/xp_spectra.hpp>
+#include <ferrum/stats/streamed_selection.hpp>
 
 #include "cli/inputs.hpp"
 #include "cli/options.hpp"
@@ -102,24 +105,25 @@ struct catalogue {
     std::unordered_map<std::int64_t, std::size_t> row;
 };
 
-/// `feh_columns`: the columns holding [Fe/H] or its error, whose values must be plausible (cli::plausible_feh).
-catalogue read_catalogue(const std::string& path, const std::vector<std::string>& columns, bool required,
-                         const std::vector<std::string>& feh_columns = {}) {
+/// Reads a source_id table row by row, in file order: on_id(source_id, line) once a row's id is read, then
+/// on_row(values) with its `columns` (NaN where empty). `feh_columns`: the columns holding [Fe/H] or its error,
+/// whose values must be plausible (cli::plausible_feh). Returns the number of rows (a file without rows is an
+/// input_error).
+template <class OnId, class OnRow>
+std::size_t for_each_catalogue_row(const std::string& path, const std::vector<std::string>& columns, bool required,
+                                   const std::vector<std::string>& feh_columns, OnId&& on_id, OnRow&& on_row) {
     csv_reader in(path);
-    catalogue c;
     const std::size_t cid = in.column("source_id");
     std::vector<std::optional<std::size_t>> idx;
-    for (const auto& n : columns) {
+    for (const auto& n : columns)
         idx.push_back(required ? std::optional<std::size_t>(in.column(n)) : in.find_column(n));
-        c.col[n];
-    }
+    std::vector<double> values(columns.size());
+    std::size_t rows = 0;
     while (const csv_record* r = in.next()) {
         require_field_count(in, *r);
         const auto id = parse_int64((*r)[cid]);
         if (!id.ok()) throw input_error(path, r->line(), "source_id", "not an integer");
-        if (!c.row.emplace(id.value, c.id.size()).second)
-            throw input_error(path, r->line(), "source_id", "duplicate source_id " + std::to_string(id.value));
-        c.id.push_back(id.value);
+        on_id(id.value, r->line());
         for (std::size_t k = 0; k < columns.size(); ++k) {
             double v = NAN;
             if (idx[k]) {
@@ -130,10 +134,32 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
                 if (f.ok() && std::find(feh_columns.begin(), feh_columns.end(), columns[k]) != feh_columns.end())
                     cli::plausible_feh(v, path, r->line(), columns[k]);
             }
-            c.col[columns[k]].push_back(v);
+            values[k] = v;
         }
+        on_row(values);
+        ++rows;
     }
-    cli::require_usable_rows(path, c.id.size(), c.id.size());
+    cli::require_usable_rows(path, rows, rows);
+    return rows;
+}
+
+input_error duplicate_source(const std::string& path, std::size_t line, std::int64_t id) {
+    return input_error(path, line, "source_id", "duplicate source_id " + std::to_string(id));
+}
+
+catalogue read_catalogue(const std::string& path, const std::vector<std::string>& columns, bool required,
+                         const std::vector<std::string>& feh_columns = {}) {
+    catalogue c;
+    for (const auto& n : columns) c.col[n];
+    for_each_catalogue_row(
+        path, columns, required, feh_columns,
+        [&](std::int64_t id, std::size_t line) {
+        if (!c.row.emplace(id, c.id.size()).second) throw duplicate_source(path, line, id);
+        c.id.push_back(id);
+        },
+        [&](const std::vector<double>& values) {
+        for (std::size_t k = 0; k < columns.size(); ++k) c.col[columns[k]].push_back(values[k]);
+    });
     return c;
 }
 
@@ -457,51 +483,149 @@ int cmd_predict(const args& a) {
     return 0;
 }
 
+/// A row of evaluate's join (core/external_sort.hpp): two values, the source_id and the line, for errors.
+struct evaluate_row {
+    double value[2] = {NAN, NAN};
+    std::int64_t id = 0;
+    std::size_t line = 0;
+};
+
+/// Reads one of evaluate's tables into a side of the join (`add(key, row)`); a repeated source_id is an error
+/// at the line of its second row, unless an earlier row's error comes first (cli::read_keyed_rows).
+template <class Add, class Repeated>
+void read_evaluate_table(const std::string& path, const std::vector<std::string>& columns, Add&& add,
+                         Repeated&& repeated) {
+    evaluate_row row;
+    bool pending = false;  // a row whose id is read and whose values are not (yet)
+    cli::read_keyed_rows(
+        [&] {
+        for_each_catalogue_row(
+            path, columns, true, columns,
+            [&](std::int64_t id, std::size_t line) {
+            row = evaluate_row{{NAN, NAN}, id, line};
+            pending = true;
+            },
+            [&](const std::vector<double>& v) {
+            for (std::size_t k = 0; k < v.size(); ++k) row.value[k] = v[k];
+            add(std::to_string(row.id), row);
+            pending = false;
+        });
+        },
+        [&] {
+        if (pending) add(std::to_string(row.id), row);  // the failing row's id may repeat an earlier one
+        pending = false;
+        if (const auto r = repeated()) throw duplicate_source(path, r->value.line, r->value.id);
+    });
+}
+
+/// models::calibration (models/detail/giants_common.hpp) of groups of stars read in passes: the same sums in
+/// the same order, the median sigma by exact selection (stats/streamed_selection.hpp).
+struct streamed_calibration {
+    struct sums {
+        std::size_t n = 0;
+        double s1 = 0, s2 = 0, sb = 0, ss = 0;
+    };
+    std::vector<sums> groups;
+
+    explicit streamed_calibration(std::size_t n_groups) : groups(n_groups) {}
+    void add(std::size_t g, double y, double value, double sigma, double extra) {
+        sums& a = groups[g];
+        const double s = std::sqrt(sigma * sigma + extra * extra);
+        const double r = y - value;
+        a.s1 += std::abs(r) < s;
+        a.s2 += std::abs(r) < 2 * s;
+        a.sb += r;
+        a.ss += r * r;
+        ++a.n;
+    }
+    template <class ForEachSigma>
+    std::vector<models::calibration_result> results(ForEachSigma&& for_each_sigma) const {
+        std::vector<std::uint64_t> rank(groups.size(), std::numeric_limits<std::uint64_t>::max()), count(groups.size());
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            if (groups[g].n > 0) rank[g] = groups[g].n / 2, count[g] = groups[g].n;
+        const auto median = streamed_kth_smallest(rank, count, for_each_sigma);
+        std::vector<models::calibration_result> out(groups.size());
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            const sums& a = groups[g];
+            if (a.n == 0) continue;
+            const double n = double(a.n);
+            out[g].n = a.n;
+            out[g].within_1sigma = a.s1 / n;
+            out[g].within_2sigma = a.s2 / n;
+            out[g].bias = -a.sb / n;  // mean(prediction - y)
+            out[g].rms = std::sqrt(a.ss / n);
+            out[g].median_sigma = median[g];
+        }
+        return out;
+    }
+};
+
+/// A matched, predicted star, as evaluate keeps it for its passes.
+struct evaluate_star {
+    double y = 0, value = 0, sigma = 0, extra = 0;
+};
+
+// Predictions and catalogue are joined by source_id in bounded memory (an external sort through $TMPDIR beyond
+// FERRUM_EVALUATE_RUN_BYTES, 32 MiB): the stars come back in the predictions' order, so the sums are those of
+// the in-memory join, bit for bit, and every error is the one it gave.
 int cmd_evaluate(const args& a) {
     const std::string label = a.text("label-column"), error = a.text("error-column");
     std::vector<std::string> cols{label};
     if (error != "none") cols.push_back(error);
-    const auto cat = read_catalogue(a.path("catalogue"), cols, true, cols);
-    const auto pred = read_catalogue(a.path("predictions"), {"feh", "feh_sigma"}, true, {"feh", "feh_sigma"});
-    std::vector<double> y, extra;
-    std::vector<models::giant_prediction> p;
+    const external_sort_options sort_options = cli::evaluate_sort_options();
+    sorted_lookup<evaluate_row, evaluate_row> join(sort_options);
+    read_evaluate_table(
+        a.path("catalogue"), cols, [&](const std::string& k, const evaluate_row& r) { join.add_build(k, r); },
+        [&] { return join.repeated_build_key(); });
+    read_evaluate_table(
+        a.path("predictions"), {"feh", "feh_sigma"},
+        [&](const std::string& k, const evaluate_row& r) { join.add_probe(k, r); },
+        [&] { return join.repeated_probe_key(); });
+    record_store<evaluate_star> stars(sort_options);
     std::size_t unmatched = 0, unpredicted = 0;
-    for (std::size_t i = 0; i < pred.id.size(); ++i) {
-        const auto it = cat.row.find(pred.id[i]);
-        if (it == cat.row.end()) {
+    auto matches = join.results();
+    while (const auto* m = matches.next()) {
+        if (!m->found) {
             ++unmatched;
             continue;
         }
-        models::giant_prediction g;
-        g.value = pred.col.at("feh")[i];
-        g.sigma = pred.col.at("feh_sigma")[i];
-        const double yl = cat.col.at(label)[it->second];
-        if (!std::isfinite(g.value) || !std::isfinite(g.sigma) || !std::isfinite(yl)) {
+        const double value = m->probe.value[0], sigma = m->probe.value[1], yl = m->build.value[0];
+        if (!std::isfinite(value) || !std::isfinite(sigma) || !std::isfinite(yl)) {
             ++unpredicted;
             continue;
         }
-        p.push_back(g);
-        y.push_back(yl);
-        extra.push_back(error == "none" ? 0.0 : cat.col.at(error)[it->second]);
+        stars.push_back({yl, value, sigma, error == "none" ? 0.0 : m->build.value[1]});
     }
-    if (p.empty()) throw value_error("evaluate: no prediction matches a labelled star");
+    if (stars.size() == 0) throw value_error("evaluate: no prediction matches a labelled star");
+    // group 0: all stars; group 1 + b: the [Fe/H] bin b of the label
+    std::vector<std::pair<double, double>> bins;
+    for (double lo : {-4.0, -2.0, -1.5, -1.0, -0.5, 0.0})
+        bins.emplace_back(lo, lo == 0.0 ? 1.0 : (lo == -4.0 ? -2.0 : lo + 0.5));
+    const auto for_each_group = [&](const evaluate_star& s, auto&& visit) {
+        visit(std::size_t(0));
+        for (std::size_t b = 0; b < bins.size(); ++b)
+            if (s.y >= bins[b].first && s.y < bins[b].second) visit(1 + b);
+    };
+    streamed_calibration cal(1 + bins.size());
+    stars.for_each([&](const evaluate_star& s) {
+        for_each_group(s, [&](std::size_t g) { cal.add(g, s.y, s.value, s.sigma, s.extra); });
+    });
+    const auto c = cal.results([&](auto&& visit) {
+        stars.for_each([&](const evaluate_star& s) { for_each_group(s, [&](std::size_t g) { visit(g, s.sigma); }); });
+    });
     auto to_json = [](const models::calibration_result& c) {
         return json{
             {"n", c.n},     {"within_1sigma", c.within_1sigma}, {"within_2sigma", c.within_2sigma}, {"bias", c.bias},
             {"rms", c.rms}, {"median_sigma", c.median_sigma}};
     };
-    json j{{"all", to_json(models::calibration(y, p, extra))}, {"unmatched", unmatched}, {"unpredicted", unpredicted}};
+    json j{{"all", to_json(c[0])}, {"unmatched", unmatched}, {"unpredicted", unpredicted}};
     j["bins"] = json::array();
-    for (double lo : {-4.0, -2.0, -1.5, -1.0, -0.5, 0.0}) {
-        const double hi = lo == 0.0 ? 1.0 : (lo == -4.0 ? -2.0 : lo + 0.5);
-        std::vector<std::size_t> idx;
-        for (std::size_t i = 0; i < y.size(); ++i)
-            if (y[i] >= lo && y[i] < hi) idx.push_back(i);
-        if (idx.empty()) continue;
-        auto b = to_json(models::calibration(y, p, extra, idx));
-        b["feh_min"] = lo;
-        b["feh_max"] = hi;
-        j["bins"].push_back(b);
+    for (std::size_t b = 0; b < bins.size(); ++b) {
+        if (c[1 + b].n == 0) continue;
+        auto o = to_json(c[1 + b]);
+        o["feh_min"] = bins[b].first;
+        o["feh_max"] = bins[b].second;
+        j["bins"].push_back(o);
     }
     cli::require_finite_metrics(j, "evaluate");
     std::cout << j.dump(2) << "\n";

@@ -19,6 +19,7 @@
 #include <ferrum/core/communicator.hpp>
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/ecsv.hpp>
+#include <ferrum/core/external_sort.hpp>
 #include <ferrum/core/input_files.hpp>
 #include <ferrum/core/shards.hpp>
 #include <ferrum/lightcurve/epoch_files.hpp>
@@ -413,8 +414,11 @@ struct label_row {
     std::string family;  ///< the `family` column (simulate writes it); empty without one
 };
 
-std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column,
-                                             const std::string& error_column) {
+/// Reads --labels row by row: visit(id, label, line, id_column_name) for each row, in file order; returns the
+/// number of rows (at least 1: a file without rows is an input_error).
+template <class Visit>
+std::size_t for_each_label(const std::string& path, const std::string& column, const std::string& error_column,
+                           Visit&& visit) {
     csv_reader csv(path);
     const auto cid = csv.find_column("source_id") ? csv.column("source_id") : csv.column("id");
     const auto cf = csv.column(column);
@@ -424,7 +428,7 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
     const auto cg = csv.find_column("mean_g_true");
     const auto cb = csv.find_column("blazhko_period");
     const auto cfam = csv.find_column("family");
-    std::map<std::string, label_row> out;
+    std::size_t rows = 0;
     while (const csv_record* r = csv.next()) {
         require_field_count(csv, *r);
         label_row l;
@@ -448,11 +452,25 @@ std::map<std::string, label_row> read_labels(const std::string& path, const std:
             if (b.ok()) l.blazhko = b.value > 0 ? 1 : 0;
         }
         if (cfam) l.family = std::string(trimmed((*r)[*cfam]));
-        const std::string id(trimmed((*r)[cid]));
-        if (!out.emplace(id, l).second)
-            throw input_error(path, r->line(), csv.header()[cid], "source " + id + " appears twice");
+        visit(std::string(trimmed((*r)[cid])), l, r->line(), csv.header()[cid]);
+        ++rows;
     }
-    cli::require_usable_rows(path, out.size(), out.size());
+    cli::require_usable_rows(path, rows, rows);
+    return rows;
+}
+
+/// A source that appears twice in --labels: the error, at the line of its second row.
+input_error repeated_label(const std::string& path, std::size_t line, const std::string& field, const std::string& id) {
+    return input_error(path, line, field, "source " + id + " appears twice");
+}
+
+std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column,
+                                             const std::string& error_column) {
+    std::map<std::string, label_row> out;
+    for_each_label(path, column, error_column,
+                   [&](const std::string& id, const label_row& l, std::size_t line, const std::string& field) {
+        if (!out.emplace(id, l).second) throw repeated_label(path, line, field, id);
+    });
     return out;
 }
 
@@ -1320,19 +1338,70 @@ int cmd_classical(const args& a) {
     return 0;
 }
 
+/// A label as evaluate's join holds it (core/external_sort.hpp): plain data, with its line for errors.
+struct evaluate_label {
+    double feh = 0, sigma = 0, mean_g = 0;
+    int blazhko = -1;
+    std::size_t line = 0;
+};
+
+/// A scored star as evaluate keeps it for its passes (rrl_scored_star without the id, which no metric uses).
+struct evaluate_star {
+    rr_type type = rr_type::unknown;
+    double truth = 0, label_sigma = 0, feh = 0;
+    std::size_t n_epochs = 0;
+    double mean_g = 0;
+    int blazhko = -1;
+    double sigma = 0;
+    rrl_scored_star scored() const { return {{}, type, truth, label_sigma, feh, n_epochs, mean_g, blazhko, sigma}; }
+};
+
+// The predictions are joined to the labels by id in bounded memory: the labels and the predictions' ids go
+// through an external sort (temporary files beyond FERRUM_EVALUATE_RUN_BYTES, 32 MiB), which hands back, for
+// each prediction row in file order, its label. The predictions are then read a second time, row by row as
+// before, so every error is the one (and at the line) that holding the labels in a map gave, and the
+// metrics add the stars in the same order: the same JSON, bit for bit.
 int cmd_evaluate(const args& a) {
     cli::check_output_dir_files(a, "plots", rrlyrae_plot_files());  // no plot on top of an input
-    const std::string pp = a.path("predictions");
-    const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
+    const std::string pp = a.path("predictions"), lp = a.path("labels");
+    const external_sort_options sort_options = cli::evaluate_sort_options();
+    sorted_lookup<evaluate_label, char> labels(sort_options);
+    std::string id_field;
+    cli::read_keyed_rows(
+        [&] {
+        for_each_label(lp, a.text("label-column"), a.text("error-column"),
+                       [&](const std::string& id, const label_row& l, std::size_t line, const std::string& field) {
+            id_field = field;
+            labels.add_build(id, {l.feh, l.sigma, l.mean_g, l.blazhko, line});
+        });
+        },
+        [&] {
+        if (const auto r = labels.repeated_build_key()) throw repeated_label(lp, r->value.line, id_field, r->key);
+    });
+    {  // pass 1: the id of every row, until a row that pass 2 will refuse
+        csv_reader csv(pp);
+        const auto cid = csv.column("source_id");
+        try {
+            while (const csv_record* r = csv.next()) {
+                require_field_count(csv, *r);
+                labels.add_probe(trimmed((*r)[cid]), 0);
+            }
+        } catch (const ferrum::error&) {
+        }
+    }
+    auto label_of = labels.results();
     csv_reader csv(pp);
     const auto cid = csv.column("source_id"), ct = csv.column("type"), cf = csv.column("feh"),
                cn = csv.column("n_epochs");
     const auto cs = csv.find_column("feh_sigma");
-    std::vector<rrl_scored_star> scored;
+    record_store<evaluate_star> scored(sort_options);
+    std::vector<rrl_scored_star> plotted;  // --plots draws every star
     std::size_t rows = 0, unpredicted = 0, unlabelled = 0;
     while (const csv_record* r = csv.next()) {
         ++rows;
         require_field_count(csv, *r);
+        const auto* label = label_of.next();  // one per row of pass 1, in the same order
+        if (!label) throw value_error("evaluate: '" + pp + "' changed while it was read");
         const std::string id(trimmed((*r)[cid]));
         if (trimmed((*r)[cf]).empty()) {
             ++unpredicted;
@@ -1342,22 +1411,22 @@ int cmd_evaluate(const args& a) {
         if (!f.ok()) throw input_error(pp, r->line(), "feh", "not a number: '" + std::string((*r)[cf]) + "'");
         const auto n = parse_int64((*r)[cn]);
         if (!n.ok()) throw input_error(pp, r->line(), "n_epochs", "not an integer: '" + std::string((*r)[cn]) + "'");
-        auto it = labels.find(id);
-        if (it == labels.end()) {
+        if (!label->found) {
             ++unlabelled;
             continue;
         }
+        const evaluate_label& l = label->build;
         const rr_type type = classify_rr_type((*r)[ct]);
         if (type == rr_type::unknown)
             throw input_error(pp, r->line(), "type", "not an RR Lyrae type: '" + std::string((*r)[ct]) + "'");
-        rrl_scored_star sc{id,
-                           type,
-                           it->second.feh,
-                           it->second.sigma,
-                           cli::plausible_feh(f.value, pp, r->line(), "feh"),
-                           std::size_t(n.value),
-                           it->second.mean_g,
-                           it->second.blazhko};
+        evaluate_star sc{type,
+                         l.feh,
+                         l.sigma,
+                         cli::plausible_feh(f.value, pp, r->line(), "feh"),
+                         std::size_t(n.value),
+                         l.mean_g,
+                         l.blazhko,
+                         std::numeric_limits<double>::quiet_NaN()};
         if (cs && !trimmed((*r)[*cs]).empty()) {
             const auto s = parse_double((*r)[*cs]);
             if (!s.ok() || !(s.value >= 0))
@@ -1365,13 +1434,15 @@ int cmd_evaluate(const args& a) {
             sc.sigma = cli::plausible_feh(s.value, pp, r->line(), "feh_sigma");
         }
         scored.push_back(sc);
+        if (a.has("plots")) plotted.push_back(sc.scored());
     }
     cli::require_usable_rows(pp, rows, rows - unpredicted, "every star is flagged: no feh");
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
-    json j = evaluate_rrlyrae(scored, unpredicted);
+    json j = evaluate_rrlyrae_streamed(
+        [&](auto&& visit) { scored.for_each([&](const evaluate_star& s) { visit(s.scored()); }); }, unpredicted);
     j["n_without_label"] = unlabelled;
     cli::require_finite_metrics(j, "evaluate");
-    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.path("plots"), scored, a.text("title"));
+    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.path("plots"), plotted, a.text("title"));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
 }

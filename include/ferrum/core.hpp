@@ -5,6 +5,7 @@
 #include "ferrum/core/config.hpp"
 #include "ferrum/core/csv.hpp"
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/external_sort.hpp"
 #include "ferrum/core/input_files.hpp"
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/core/options.hpp"

@@ -10,6 +10,7 @@
 #include "ferrum/models/rrlyrae_cv.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_metrics.hpp"
+#include "ferrum/models/rrlyrae_metrics_streamed.hpp"
 #include "ferrum/models/rrlyrae_model.hpp"
 #include "ferrum/models/rrlyrae_model_set.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"

@@ -8,3 +8,4 @@
 #include "ferrum/stats/gaussian_kde.hpp"
 #include "ferrum/stats/metrics.hpp"
 #include "ferrum/stats/standardiser.hpp"
+#include "ferrum/stats/streamed_selection.hpp"

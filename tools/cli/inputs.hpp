@@ -3,18 +3,21 @@
 // magnitude, a --where filter), is an input_error naming the file and what left the rows out, never an empty
 // output with exit 0. The tools read with bad_row_policy::error, so a malformed row stops them before this.
 // Also the bound on [Fe/H] values a label or prediction file may hold, and the check that no metric a tool
-// prints is NaN or infinite (JSON would show it as null).
+// prints is NaN or infinite (JSON would show it as null). And how `evaluate` joins its two tables in bounded
+// memory (core/external_sort.hpp): how much it holds, and which error comes first.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/error.hpp>
+#include <ferrum/core/external_sort.hpp>
 
 namespace ferrum::cli {
 
@@ -66,6 +69,37 @@ inline void require_finite_metrics(const nlohmann::json& metrics, const std::str
     if (metrics.is_array())
         for (std::size_t i = 0; i < metrics.size(); ++i)
             require_finite_metrics(metrics[i], command, path + "[" + std::to_string(i) + "]");
+}
+
+/// The external sorts of `evaluate` (both tools): each holds about 32 MiB of records before it writes a sorted
+/// run into $TMPDIR (removed on every exit). FERRUM_EVALUATE_RUN_BYTES (a whole number of bytes, at least 1)
+/// sets that size instead, e.g. a few hundred bytes to put a small file through the temporary files.
+inline external_sort_options evaluate_sort_options() {
+    external_sort_options o;
+    if (const char* e = std::getenv("FERRUM_EVALUATE_RUN_BYTES")) {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(e, &end, 10);
+        if (!*e || *end || v == 0 || *e == '-')
+            throw value_error(std::string("FERRUM_EVALUATE_RUN_BYTES: a whole number of bytes >= 1 expected, got '") +
+                              printable(e) + "'");
+        o.run_bytes = std::size_t(v);
+    }
+    return o;
+}
+
+/// Runs `read`, which adds a table's rows to an external sort whose repeated keys are found only once the rows
+/// are sorted; `throw_if_repeated` throws the error of the first repeated key, if any. The error a reader
+/// holding the rows in a map would give comes first: a repeat found among the rows before a failing row
+/// (the failing row included when `read` added it) is the error, else the row's own.
+template <class Read, class ThrowIfRepeated>
+void read_keyed_rows(Read&& read, ThrowIfRepeated&& throw_if_repeated) {
+    try {
+        read();
+    } catch (const ferrum::error&) {
+        throw_if_repeated();
+        throw;
+    }
+    throw_if_repeated();
 }
 
 }  // namespace ferrum::cli
