@@ -296,7 +296,8 @@ TEST_CASE("convert: bad sampling, bases and input are named", "[spectra][xp_conv
         t.replace(t.find("<dimension>55</dimension>"), 25, "<dimension>5x</dimension>");
         expect(t, "dimension");
         t = xml;
-        t.erase(t.find("<value>", t.find("<rpConfig>")), 40);  // one value fewer than 55 x 55
+        const std::size_t v = t.find("<value>", t.find("<rpConfig>"));
+        t.erase(v, t.find("</value>", v) + 8 - v);  // one value fewer than 55 x 55
         expect(t, "transformationMatrix");
         t = xml;
         t.replace(t.find("from=\"-9.933\""), 13, "from=\"abc\"");

@@ -544,7 +544,13 @@ inline void sample_band(const xp_calibration::matrix& design, const std::vector<
         scaled.noalias() = design * e.asDiagonal();
         product.noalias() = scaled * corr;
         error.col(k) = product.cwiseProduct(scaled).rowwise().sum().cwiseSqrt();
-        if (covariance) (*covariance)[std::size_t(k)].noalias() = product * scaled.transpose();
+        if (covariance) {  // symmetric: one triangle by GEMM (half the flops), then mirrored
+            xp_calibration::matrix& c = (*covariance)[std::size_t(k)];
+            c.resize(ns, ns);
+            c.triangularView<Eigen::Lower>() = product * scaled.transpose();
+            for (Eigen::Index j = 1; j < ns; ++j)
+                for (Eigen::Index i = 0; i < j; ++i) c(i, j) = c(j, i);
+        }
     }
     flux.noalias() = design * coef;
 }
