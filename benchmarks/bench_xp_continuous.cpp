@@ -2,9 +2,12 @@
 // GaiaXPy's two test sources replicated to --n sources (new source_ids), written once in the archive's CSV
 // form. Times parsing, calibrate alone (batches of 512, one GEMM per band and batch) and the whole
 // read + calibrate, against benchmarks/xp_continuous_peer.py on the same file: NumPy doing GaiaXPy's sums
-// one source at a time (GaiaXPy's way) and batched. The last stdout line is one JSON object.
+// one source at a time (GaiaXPy's way) and batched. Then GaiaXPy's `convert` (pseudo-wavelengths, its default
+// 600-point grid, BP and RP apart), without and with the samples' covariance, against the peer's per-source
+// loop of GaiaXPy's convert sums. The last stdout line is one JSON object.
 // Usage: bench_xp_continuous [--n 5000] [--repeats 3] [--no-peer]
 #include <ferrum/spectra/xp_continuous.hpp>
+#include <ferrum/spectra/xp_convert.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -81,13 +84,33 @@ int main(int argc, char** argv) {
     const double t_cal = best_of(repeats, calibrate_in_batches).wall;
     const double t_all = best_of(repeats, [&] { out = calibrate_xp_file(file, calib); }).wall;
 
+    const auto conversion = load_xp_conversion(config);  // numpy.linspace(0, 60, 600)
+    std::vector<xp_converted_spectrum> converted;
+    auto convert_in_batches = [&](const xp_convert_options& o, std::size_t batch, std::size_t count) {
+        converted.clear();
+        for (std::size_t lo = 0; lo < count; lo += batch) {
+            const std::vector<xp_continuous_spectrum> chunk(
+                sources.begin() + std::ptrdiff_t(lo), sources.begin() + std::ptrdiff_t(std::min(lo + batch, count)));
+            for (auto& s : convert(conversion, chunk, o)) converted.push_back(std::move(s));
+        }
+    };
+    const double t_conv = best_of(repeats, [&] { convert_in_batches({}, 512, n); }).wall;
+    // with_correlation holds two 600 x 600 matrices per source: the first 1,000 sources in batches of 64
+    const std::size_t n_corr = std::min<std::size_t>(n, 1000);
+    xp_convert_options with;
+    with.with_correlation = true;
+    const double t_corr = best_of(repeats, [&] { convert_in_batches(with, 64, n_corr); }).wall * double(n) /
+                          double(n_corr);
+    convert_in_batches({}, 512, 1);
+
     nlohmann::json p = nlohmann::json::object();
     if (peer)
         p = ferrum_bench::peer_json("/usr/bin/python3 " + std::string(FERRUM_BENCH_DIR) + "/xp_continuous_peer.py '" +
                                     file + "' '" + config + "' " + std::to_string(repeats));
     if (p.is_null()) p = nlohmann::json::object();
     const double p_parse = p.value("parse_seconds", 0.0), p_loop = p.value("calibrate_loop_seconds", 0.0),
-                 p_batch = p.value("calibrate_batched_seconds", 0.0);
+                 p_batch = p.value("calibrate_batched_seconds", 0.0), p_conv = p.value("convert_loop_seconds", 0.0),
+                 p_corr = p.value("convert_correlation_loop_seconds", 0.0);
     double max_rel = -1;
     if (p.contains("first_flux")) {
         max_rel = 0;
@@ -95,6 +118,17 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < f.size() && i < out[0].flux.size(); ++i)
             max_rel = std::max({max_rel, std::abs(out[0].flux[i] - f[i]) / std::abs(f[i]),
                                 std::abs(out[0].flux_error[i] - e[i]) / std::abs(e[i])});
+    }
+
+    double conv_rel = -1;
+    if (p.contains("first_convert_bp_flux")) {
+        conv_rel = 0;
+        const auto f = p["first_convert_bp_flux"].get<std::vector<double>>(),
+                   e = p["first_convert_bp_flux_error"].get<std::vector<double>>();
+        const xp_sampled_band& b = converted[0].bp;
+        for (std::size_t i = 0; i < f.size() && i < b.flux.size(); ++i)
+            conv_rel = std::max({conv_rel, std::abs(b.flux[i] - f[i]) / std::abs(f[i]),
+                                 std::abs(b.flux_error[i] - e[i]) / std::abs(e[i])});
     }
 
     const double dn = double(n);
@@ -110,7 +144,11 @@ int main(int argc, char** argv) {
     row("calibrate vs NumPy, batched matmul", t_cal, p_batch);
     row("parse the archive CSV", t_parse, p_parse);
     row("read + calibrate (streamed) vs parse + batched", t_all, p_parse + p_batch);
+    row("convert (600 pwl) vs GaiaXPy's per-source loop", t_conv, p_conv);
+    row("convert with_correlation vs the same loop", t_corr, p_corr);
     if (max_rel >= 0) std::printf("first source: ferrum vs NumPy max relative difference %.2e\n", max_rel);
+    if (conv_rel >= 0)
+        std::printf("convert, first source's BP: ferrum vs NumPy max relative difference %.2e\n", conv_rel);
     nlohmann::json j{{"benchmark", "xp_continuous"},
                      {"n", n},
                      {"megabytes", mb},
@@ -123,7 +161,15 @@ int main(int argc, char** argv) {
                      {"peer_calibrate_batched_seconds", p_batch},
                      {"ratio_vs_loop", p_loop > 0 ? p_loop / t_cal : 0.0},
                      {"ratio_vs_batched", p_batch > 0 ? p_batch / t_cal : 0.0},
-                     {"max_rel_diff_vs_peer", max_rel}};
+                     {"max_rel_diff_vs_peer", max_rel},
+                     {"convert_seconds", t_conv},
+                     {"convert_correlation_seconds", t_corr},
+                     {"convert_sources_per_second", dn / t_conv},
+                     {"peer_convert_loop_seconds", p_conv},
+                     {"peer_convert_correlation_loop_seconds", p_corr},
+                     {"convert_ratio_vs_loop", p_conv > 0 ? p_conv / t_conv : 0.0},
+                     {"convert_correlation_ratio_vs_loop", p_corr > 0 ? p_corr / t_corr : 0.0},
+                     {"convert_max_rel_diff_vs_peer", conv_rel}};
     std::printf("%s\n", j.dump().c_str());
     fs::remove(file);
     return 0;

@@ -7,6 +7,11 @@ C = D R D with D = diag(e / s), flux = c @ A, error = sqrt(sum((A.T @ C) * A.T, 
 Two timings: GaiaXPy's way (one source at a time) and batched (np.matmul over stacks of 500 sources, the
 fastest NumPy form of the same sums). Parsing (np.fromstring per array cell, as GaiaXPy's str_to_array)
 is timed apart. Prints one JSON object as its last line.
+`convert` (pseudo-wavelengths, numpy.linspace(0, 60, 600), BP and RP apart): GaiaXPy's design matrix
+(closed-form Hermite functions, scipy.special.eval_hermite, times the transformation matrix of
+OptimisedCalibratedBases_BpId32_RpId37_withNormalisation.xml; built once, not timed) and its per-source sums
+flux = c @ A, error = sqrt(sum((A.T @ C) * A.T, 1)) * s, and with_correlation A.T @ C @ A, timed on the first
+sources and scaled to all.
 Usage: xp_continuous_peer.py FILE CONFIG_DIR [REPEATS]
 """
 import csv
@@ -16,6 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
+from scipy.special import eval_hermite, gamma
 
 csv.field_size_limit(1 << 30)
 
@@ -88,6 +94,38 @@ def calibrate_batched(rows, design, weights, chunk=500):
     return flux, err
 
 
+def convert_design(config_dir, sampling):
+    root = ET.parse(f"{config_dir}/OptimisedCalibratedBases_BpId32_RpId37_withNormalisation.xml").getroot()
+    design = {}
+    for b in ("bp", "rp"):
+        cfg = root.find("hermiteFunction").find(f"{b}Config")
+        dim = int(cfg.find("dimension").text)
+        lo, hi = (float(cfg.find("range").attrib[k]) for k in ("from", "to"))
+        nlo, nhi = (float(cfg.find("normalizedRange").attrib[k]) for k in ("from", "to"))
+        scale = (nhi - nlo) / (hi - lo)
+        x = sampling * scale + (nlo - lo * scale)
+        n = np.arange(dim)[None, :]
+        psi = (np.exp(-x[:, None] ** 2 / 2) * eval_hermite(n, x[:, None]) /
+               np.sqrt(2.0 ** n * gamma(n + 1) * np.sqrt(np.pi)))
+        t = np.array([float(v.text) for v in cfg.find("transformationMatrix").iter("value")]).reshape(dim, dim)
+        design[b] = t @ psi.T  # bases x samples
+    return design
+
+
+def convert_loop(rows, design, with_correlation):
+    out = []
+    for k in range(len(rows["source_id"])):
+        for b in ("bp", "rp"):
+            c, e, corr, s = rows[b][k]
+            d = np.diag(e) / s
+            cov = d @ corr @ d
+            a = design[b]
+            flux = c @ a
+            err = np.sqrt(np.sum(np.multiply(a.T @ cov, a.T), axis=1)) * s
+            out.append((flux, err, a.T @ cov @ a if with_correlation else None))
+    return out
+
+
 def main(path, config_dir, repeats):
     grid, design, weights = load_config(config_dir)
     t0 = time.perf_counter()
@@ -99,8 +137,18 @@ def main(path, config_dir, repeats):
     t_loop = min(timed(lambda: calibrate_loop(sub, design, weights)) for _ in range(repeats)) * n / loop_n
     t_batch = min(timed(lambda: calibrate_batched(rows, design, weights)) for _ in range(repeats))
     flux, err = calibrate_batched(rows, design, weights)
+    pwl_design = convert_design(config_dir, np.linspace(0, 60, 600))
+    conv_n = min(n, 1000)
+    sub = {k: v[:conv_n] for k, v in rows.items()}
+    t_conv = min(timed(lambda: convert_loop(sub, pwl_design, False)) for _ in range(repeats)) * n / conv_n
+    corr_n = min(n, 200)
+    sub = {k: v[:corr_n] for k, v in rows.items()}
+    t_corr = min(timed(lambda: convert_loop(sub, pwl_design, True)) for _ in range(repeats)) * n / corr_n
+    first = convert_loop({k: v[:1] for k, v in rows.items()}, pwl_design, False)
     print(json.dumps({"n": n, "parse_seconds": t_parse, "calibrate_loop_seconds": t_loop,
-                      "calibrate_batched_seconds": t_batch, "first_flux": flux[0].tolist(),
+                      "calibrate_batched_seconds": t_batch, "convert_loop_seconds": t_conv,
+                      "convert_correlation_loop_seconds": t_corr, "first_convert_bp_flux": first[0][0].tolist(),
+                      "first_convert_bp_flux_error": first[0][1].tolist(), "first_flux": flux[0].tolist(),
                       "first_flux_error": err[0].tolist(), "numpy": np.__version__}))
 
 

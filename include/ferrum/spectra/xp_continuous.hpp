@@ -93,8 +93,19 @@ inline bool parse_band(const csv_reader& in, const csv_record& r, const band_col
     const std::string f_n = band + "_n_parameters", f_c = band + "_coefficients", f_e = band + "_coefficient_errors",
                       f_r = band + "_coefficient_correlations", f_s = band + "_standard_deviation";
     out = xp_band_coefficients{};
+    // A malformed array cell is a bad row like any other: thrown under bad_row_policy::error, else counted.
+    auto array = [&](std::size_t col, const std::string& field, std::vector<double>& to) {
+        try {
+            to = parse_array_cell(r[col], file, line, field.c_str());
+            return true;
+        } catch (const input_error& e) {
+            if (policy == bad_row_policy::error) throw;
+            report.skip(skip_reasons::not_a_number, e.what());
+            return false;
+        }
+    };
     const std::string_view n_text = ferrum::detail::trim(r[c.n_parameters]);
-    out.coefficients = parse_array_cell(r[c.coefficients], file, line, f_c.c_str());
+    if (!array(c.coefficients, f_c, out.coefficients)) return false;
     if (n_text.empty()) {
         if (out.present())
             return bad_row(report, policy, line, f_n, skip_reasons::empty_field,
@@ -108,8 +119,7 @@ inline bool parse_band(const csv_reader& in, const csv_record& r, const band_col
                        "expected a positive number of parameters, found '" + std::string(n_text) + "'"),
                false;
     const auto want = std::size_t(n.value);
-    out.errors = parse_array_cell(r[c.errors], file, line, f_e.c_str());
-    out.correlations = parse_array_cell(r[c.correlations], file, line, f_r.c_str());
+    if (!array(c.errors, f_e, out.errors) || !array(c.correlations, f_r, out.correlations)) return false;
     auto wrong_length = [&](const std::string& field, std::size_t got, std::size_t expected) {
         bad_row(report, policy, line, field, skip_reasons::field_count,
                 "has " + std::to_string(got) + " values but " + f_n + " = " + std::to_string(want) + " needs " +
@@ -385,6 +395,20 @@ inline void hermite_functions(double x, std::size_t m, double* out) noexcept {
         out[n] = std::sqrt(2.0 / double(n)) * x * out[n - 1] - std::sqrt(double(n - 1) / double(n)) * out[n - 2];
 }
 
+// psi_0..psi_{m-1} (rows) at the pseudo-wavelengths u (columns), after GaiaXPy's linear map of
+// [pwl_min, pwl_max] onto the Hermite range [norm_min, norm_max]: the one evaluation both `calibrate`'s
+// inverse bases and `convert`'s bases start from. Columns where `weight` (if given) is not positive stay
+// zero, as GaiaXPy leaves them.
+inline xp_calibration::matrix hermite_basis(const std::vector<double>& u, std::size_t m, double pwl_min, double pwl_max,
+                                            double norm_min, double norm_max,
+                                            const std::vector<double>* weight = nullptr) {
+    const double scale = (norm_max - norm_min) / (pwl_max - pwl_min), offset = norm_min - pwl_min * scale;
+    xp_calibration::matrix h = xp_calibration::matrix::Zero(Eigen::Index(m), Eigen::Index(u.size()));
+    for (std::size_t s = 0; s < u.size(); ++s)
+        if (!weight || (*weight)[s] > 0) hermite_functions(u[s] * scale + offset, m, &h(0, Eigen::Index(s)));
+    return h;
+}
+
 // One band's design matrix on any grid from the instrument model (GaiaXPy's ExternalInstrumentModel):
 // the inverse bases (Hermite functions of the rescaled pseudo-wavelength, combined and transformed),
 // times hc / (area R(lambda) lambda). Dispersion and response are interpolated by cubic splines
@@ -431,11 +455,11 @@ inline xp_calibration::matrix instrument_design(const std::filesystem::path& dir
 
     const auto pwl_of = univariate_spline(disp.first, disp.second, {}, 3, 0.0);
     const auto response = univariate_spline(resp.first, resp.second, {}, 3, 0.0);
-    const double scale = (nmax - nmin) / (pmax - pmin), offset = nmin - pmin * scale;
     const std::size_t n = sampling.size();
-    xp_calibration::matrix hermite = xp_calibration::matrix::Zero(Eigen::Index(ni), Eigen::Index(n));
+    std::vector<double> pwl(n, 0.0);
     for (std::size_t s = 0; s < n; ++s)
-        if (weight[s] > 0) hermite_functions(pwl_of(sampling[s]) * scale + offset, ni, &hermite(0, Eigen::Index(s)));
+        if (weight[s] > 0) pwl[s] = pwl_of(sampling[s]);
+    const xp_calibration::matrix hermite = hermite_basis(pwl, ni, pmin, pmax, nmin, nmax, &weight);
     using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     const Eigen::Map<const row_major> inverse(ic.data(), Eigen::Index(nb), Eigen::Index(ni));
     const Eigen::Map<const row_major> transform(tm.data(), Eigen::Index(nb), Eigen::Index(nt));
@@ -494,15 +518,18 @@ struct xp_calibrate_options {
 
 namespace detail {
 
-// One band of a batch: flux = design * C for all sources at once (one GEMM); each error^2 is
-// sum_ij (a_i e_i) R_ij (a_j e_j) over the bases of each sample -- GaiaXPy's diag(A^T C A) s^2 with
-// C = D R D and D = diag(e / s), in which s cancels.
-inline void calibrate_band(const xp_calibration::matrix& design, const std::vector<const xp_band_coefficients*>& band,
-                           bool truncation, Eigen::MatrixXd& flux, Eigen::MatrixXd& error) {
+// One band of a batch, for `calibrate` and `convert` alike: flux = design * C for all sources at once (one
+// GEMM); each error^2 is sum_ij (a_i e_i) R_ij (a_j e_j) over the bases of each sample -- GaiaXPy's
+// diag(A^T C A) s^2 with C = D R D and D = diag(e / s), in which s cancels -- and, when `covariance` is
+// given, each source's whole (A D_e) R (A D_e)^T (samples x samples; its diagonal is error^2).
+inline void sample_band(const xp_calibration::matrix& design, const std::vector<const xp_band_coefficients*>& band,
+                        bool truncation, Eigen::MatrixXd& flux, Eigen::MatrixXd& error,
+                        std::vector<xp_calibration::matrix>* covariance = nullptr) {
     const Eigen::Index n = design.cols(), ns = design.rows(), m = Eigen::Index(band.size());
     Eigen::MatrixXd coef = Eigen::MatrixXd::Zero(n, m);
     error.resize(ns, m);
     Eigen::MatrixXd corr(n, n), scaled(ns, n), product(ns, n);
+    if (covariance) covariance->assign(band.size(), xp_calibration::matrix());
     for (Eigen::Index k = 0; k < m; ++k) {
         const xp_band_coefficients& b = *band[std::size_t(k)];
         const Eigen::Index keep = truncation && b.n_relevant_bases > 0 ? std::min<Eigen::Index>(b.n_relevant_bases, n)
@@ -517,16 +544,23 @@ inline void calibrate_band(const xp_calibration::matrix& design, const std::vect
         scaled.noalias() = design * e.asDiagonal();
         product.noalias() = scaled * corr;
         error.col(k) = product.cwiseProduct(scaled).rowwise().sum().cwiseSqrt();
+        if (covariance) {  // symmetric: one triangle by GEMM (half the flops), then mirrored
+            xp_calibration::matrix& c = (*covariance)[std::size_t(k)];
+            c.resize(ns, ns);
+            c.triangularView<Eigen::Lower>() = product * scaled.transpose();
+            for (Eigen::Index j = 1; j < ns; ++j)
+                for (Eigen::Index i = 0; i < j; ++i) c(i, j) = c(j, i);
+        }
     }
     flux.noalias() = design * coef;
 }
 
 inline void check_band_size(const xp_calibration::matrix& design, const xp_band_coefficients& b, std::int64_t source_id,
-                            const char* band) {
+                            const char* band, const char* caller = "calibrate") {
     if (b.present() && b.size() != std::size_t(design.cols()))
-        throw value_error("calibrate: source " + std::to_string(source_id) + " has " + std::to_string(b.size()) + " " +
-                          band + " coefficients but the configuration's basis has " + std::to_string(design.cols()) +
-                          " (another basis-function set or GaiaXPy version?)");
+        throw value_error(std::string(caller) + ": source " + std::to_string(source_id) + " has " +
+                          std::to_string(b.size()) + " " + band + " coefficients but the configuration's basis has " +
+                          std::to_string(design.cols()) + " (another basis-function set or GaiaXPy version?)");
 }
 
 }  // namespace detail
@@ -548,8 +582,8 @@ inline std::vector<xp_spectrum> calibrate(const xp_calibration& c, const std::ve
         if (sources[k].rp.present()) rp_of.push_back(k), rp.push_back(&sources[k].rp);
     }
     Eigen::MatrixXd bf, be, rf, re;
-    detail::calibrate_band(c.bp_design, bp, o.truncation, bf, be);
-    detail::calibrate_band(c.rp_design, rp, o.truncation, rf, re);
+    detail::sample_band(c.bp_design, bp, o.truncation, bf, be);
+    detail::sample_band(c.rp_design, rp, o.truncation, rf, re);
     std::vector<Eigen::Index> bp_col(sources.size(), -1), rp_col(sources.size(), -1);
     for (std::size_t k = 0; k < bp_of.size(); ++k) bp_col[bp_of[k]] = Eigen::Index(k);
     for (std::size_t k = 0; k < rp_of.size(); ++k) rp_col[rp_of[k]] = Eigen::Index(k);
@@ -588,17 +622,17 @@ inline xp_spectrum calibrate(const xp_calibration& c, const xp_continuous_spectr
     return calibrate(c, std::vector<xp_continuous_spectrum>{source}, o).front();
 }
 
-/// \brief Reads an xp_continuous_mean_spectrum file and calibrates it in batches of `batch` sources, so
-/// memory stays bounded for archive-sized files.
-inline std::vector<xp_spectrum> calibrate_xp_file(const std::string& path, const xp_calibration& c,
-                                                  const xp_calibrate_options& o = {}, std::size_t batch = 512,
-                                                  bad_row_policy policy = bad_row_policy::error,
-                                                  read_report* report = nullptr) {
+namespace detail {
+
+// Streams the sources of an xp_continuous file through `f` (a batch of sources -> one result each) in batches
+// of `batch`: what calibrate_xp_file and convert_xp_file share.
+template <class F>
+auto in_batches(const std::string& path, std::size_t batch, bad_row_policy policy, read_report* report, F&& f) {
     xp_continuous_reader in(path, policy);
-    std::vector<xp_spectrum> out;
+    decltype(f(std::vector<xp_continuous_spectrum>{})) out;
     std::vector<xp_continuous_spectrum> chunk;
     auto flush = [&] {
-        auto done = calibrate(c, chunk, o);
+        auto done = f(chunk);
         for (auto& s : done) out.push_back(std::move(s));
         chunk.clear();
     };
@@ -609,6 +643,18 @@ inline std::vector<xp_spectrum> calibrate_xp_file(const std::string& path, const
     if (!chunk.empty()) flush();
     if (report) *report = in.report();
     return out;
+}
+
+}  // namespace detail
+
+/// \brief Reads an xp_continuous_mean_spectrum file and calibrates it in batches of `batch` sources, so
+/// memory stays bounded for archive-sized files.
+inline std::vector<xp_spectrum> calibrate_xp_file(const std::string& path, const xp_calibration& c,
+                                                  const xp_calibrate_options& o = {}, std::size_t batch = 512,
+                                                  bad_row_policy policy = bad_row_policy::error,
+                                                  read_report* report = nullptr) {
+    return detail::in_batches(path, batch, policy, report,
+                              [&](const std::vector<xp_continuous_spectrum>& chunk) { return calibrate(c, chunk, o); });
 }
 
 }  // namespace ferrum::spectra
