@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ferrum/core/error.hpp"
@@ -152,7 +153,12 @@ namespace detail {
 /// (rows scaled by sqrt(w)), reduced once by Householder QR without pivoting. The models of lower order use
 /// the leading 2K+1 columns, so the same factorisation serves all of them (Lawson & Hanson 1974, ch. 5):
 /// chi2(K) = sum_{i >= 2K+1} (Q^T y)_i^2 and beta(K) = R_K^-1 (Q^T y)_{0..2K}, R_K the leading block of R.
+/// A class template (Scalar: double, the only one) so that only a translation unit that fits a series
+/// compiles Eigen's QR.
+template <class Scalar = double>
 class fourier_design {
+    static_assert(std::is_same_v<Scalar, double>, "fourier_design computes in double");
+
 public:
     fourier_design(const std::vector<double>& phi, const std::vector<double>& mag, const Eigen::VectorXd& sqrt_w,
                    int max_order)
@@ -245,6 +251,7 @@ private:
 /// BIC = n ln(chi2/n) + (2K+1) ln n: the Gaussian likelihood with the error scale profiled out, so that
 /// under-estimated errors do not push K up. Orders whose design is rank-deficient are not considered.
 /// \throws value_error when no admissible order fits (too few epochs, or phases too clustered).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const std::vector<double>& mag,
                                          const std::vector<double>& mag_err, const fourier_options& opt = {},
                                          std::int64_t source_id = 0, const std::string& name = {}) {
@@ -313,6 +320,7 @@ inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const
 }
 
 /// \brief fit_fourier() on a folded curve.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline fourier_decomposition fit_fourier(const folded_curve& fc, const fourier_options& opt = {}) {
     return fit_fourier(fc.phase, fc.mag, fc.mag_err, opt, fc.source_id, fc.name);
 }

@@ -433,6 +433,7 @@ inline double false_alarm_probability_baluev(double z, double fmax, const light_
 /// from fit_fourier(opt.epoch_fit) on the curve folded at that period.
 /// Cost: N F (2 nterms + 1) complex multiply-adds; see docs/periodogram.md for measured times.
 /// \throws value_error as lomb_scargle_power(), or when the Fourier fit is impossible at the best period.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline period_search_result find_period(const light_curve& lc, const periodogram_options& opt = {}) {
     const auto pg = lomb_scargle(lc, opt);
     const auto d = detail::prepare_ls(lc, opt);

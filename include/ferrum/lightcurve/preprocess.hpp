@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -90,10 +91,16 @@ struct preprocess_result {
 };
 
 /// \brief The pre-processing of one curve at a time, keeping the spline's work arrays between curves (so
-/// a batch allocates little). Not thread-safe: use one per thread, as preprocess_curves() does.
-class preprocessor {
+/// a batch allocates little). Not thread-safe: use one per thread, as preprocess_curves() does. Use it as
+/// `preprocessor`; the class template exists so that a translation unit compiles it (and the Fourier fit's
+/// QR) only when it uses it.
+/// \tparam Scalar the number type of the fits: double (the only one supported)
+template <class Scalar = double>
+class basic_preprocessor {
+    static_assert(std::is_same_v<Scalar, double>, "preprocessor computes in double: use preprocessor");
+
 public:
-    explicit preprocessor(preprocess_options opt = {}) : opt_(std::move(opt)), fitter_(opt_.spline) {
+    explicit basic_preprocessor(preprocess_options opt = {}) : opt_(std::move(opt)), fitter_(opt_.spline) {
         if (!(opt_.wrap_padding >= 0.0 && opt_.wrap_padding <= 0.5))
             throw value_error("preprocess_options: wrap_padding must be in [0, 0.5], got " +
                               detail::format_value(opt_.wrap_padding));
@@ -207,12 +214,17 @@ private:
     std::vector<double> grid_, x_, y_, w_;
 };
 
+/// The pre-processing of one curve at a time (see basic_preprocessor).
+using preprocessor = basic_preprocessor<>;
+
 /// \brief preprocessor(opt)(lc, period, epoch_max) for one curve.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline preprocessed_curve preprocess_curve(const light_curve& lc, double period, double epoch_max,
                                            const preprocess_options& opt = {}) {
     return preprocessor(opt)(lc, period, epoch_max);
 }
 /// \brief preprocessor(opt)(fc) for one already folded curve.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline preprocessed_curve preprocess_curve(const folded_curve& fc, const preprocess_options& opt = {}) {
     return preprocessor(opt)(fc);
 }
@@ -251,6 +263,7 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
 }  // namespace detail
 
 /// \brief Pre-processes already folded curves in parallel; result i belongs to curves[i].
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<preprocess_result> preprocess_curves(const std::vector<folded_curve>& curves,
                                                         const preprocess_options& opt = {},
                                                         const batch_options& batch = {}) {
@@ -259,6 +272,7 @@ inline std::vector<preprocess_result> preprocess_curves(const std::vector<folded
 
 /// \brief Folds and pre-processes light curves in parallel, curve i with periods[i] and epochs_max[i].
 /// \throws value_error if the three vectors differ in length (per-curve problems are per-curve errors).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_curve>& curves,
                                                         const std::vector<double>& periods,
                                                         const std::vector<double>& epochs_max,

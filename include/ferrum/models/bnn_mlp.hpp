@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -67,11 +68,18 @@ struct bnn_training_options {
 /// \brief The Bayesian MLP: rows of features -> (value, sigma) with MC dropout. Features and the target
 /// are standardised with the training set's statistics (stored in the model file; sigmas are returned
 /// in the target's units).
-class bnn_mlp {
+/// Use it as `bnn_mlp`; the class template exists so that a translation unit compiles it (and the
+/// training path it pulls in) only when it uses it.
+/// \tparam Scalar the network's number type: float (the only one supported)
+template <class Scalar = float>
+class basic_bnn_mlp {
+    static_assert(std::is_same_v<Scalar, float>, "bnn_mlp computes in float: use bnn_mlp");
+
 public:
+    using bnn_mlp = basic_bnn_mlp;
     using net_type = nn::functional<float>;
 
-    explicit bnn_mlp(bnn_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
+    explicit basic_bnn_mlp(bnn_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
         if (opt_.inputs == 0 || opt_.hidden.empty()) throw value_error("bnn_mlp: inputs and hidden layers are needed");
         if (!(opt_.dropout >= 0 && opt_.dropout < 1)) throw value_error("bnn_mlp: dropout must be in [0, 1)");
         build();
@@ -430,5 +438,8 @@ private:
     std::vector<xt::xtensor<float, 2>> test_inputs_;
     std::vector<std::vector<double>> test_rows_;  ///< raw feature rows of the self-test
 };
+
+/// The Bayesian (MC-dropout) MLP (see basic_bnn_mlp).
+using bnn_mlp = basic_bnn_mlp<>;
 
 }  // namespace ferrum::models

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -93,8 +94,15 @@ struct parallax_estimate {
 };
 
 /// \brief Stage 1: 8-fold cross-trained networks for M_J,pseudo.
-class photometric_parallax {
+/// Use it as `photometric_parallax`; the class template exists so that a translation unit compiles it (and the
+/// training path it pulls in) only when it uses it.
+/// \tparam Scalar the network's number type: float (the only one supported)
+template <class Scalar = float>
+class basic_photometric_parallax {
+    static_assert(std::is_same_v<Scalar, float>, "photometric_parallax computes in float: use photometric_parallax");
+
 public:
+    using photometric_parallax = basic_photometric_parallax;
     /// \brief Trains one network per fold on the other folds and returns, for every star, the estimate of
     /// the network that did not see it. `colours` are the 16 dereddened colours, `j_c` the dereddened J.
     std::vector<parallax_estimate> cross_train(const std::vector<std::vector<double>>& colours,
@@ -246,6 +254,9 @@ private:
     std::size_t mc_ = 50;
 };
 
+/// The photometric parallax model (see basic_photometric_parallax).
+using photometric_parallax = basic_photometric_parallax<>;
+
 /// One star's result of the two-stage colour model.
 struct colour_feh_result {
     giant_prediction feh;
@@ -255,8 +266,15 @@ struct colour_feh_result {
 };
 
 /// \brief The two-stage colour model: stage-1 parallaxes, then the Bayesian MLP for [Fe/H].
-class colour_feh_model {
+/// Use it as `colour_feh_model`; the class template exists so that a translation unit compiles it (and the
+/// training path it pulls in) only when it uses it.
+/// \tparam Scalar the network's number type: float (the only one supported)
+template <class Scalar = float>
+class basic_colour_feh_model {
+    static_assert(std::is_same_v<Scalar, float>, "colour_feh_model computes in float: use colour_feh_model");
+
 public:
+    using colour_feh_model = basic_colour_feh_model;
     /// \brief Trains both stages on `stars` with labels `feh` +- `feh_error`. Stars with missing bands or
     /// without a Gaia parallax are left out of training (their flags are in the returned results).
     std::vector<colour_feh_result> fit(const std::vector<photometry::photometry_row>& stars,
@@ -500,5 +518,8 @@ private:
     bool trained_ = false;
     nlohmann::json self_test_;
 };
+
+/// The colour-[Fe/H] model (see basic_colour_feh_model).
+using colour_feh_model = basic_colour_feh_model<>;
 
 }  // namespace ferrum::models

@@ -31,6 +31,7 @@ struct rrl_cv_result {
 
 /// \brief Repeated stratified K-fold CV (train::repeated_stratified_kfold) of a model of options `mo`
 /// trained with `to` on the usable stars of the served types with finite labels.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                                             const std::vector<double>& sigma, const rrl_model_options& mo,
                                             const rrl_training_options& to, std::size_t folds = 5,

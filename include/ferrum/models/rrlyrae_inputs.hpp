@@ -223,6 +223,7 @@ inline std::vector<float> raw_sequence(const folded_curve& fc, bool use_period, 
 }
 
 /// Everything from one folded curve (type and period already known to be usable).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline void fill_input(rrl_star_input& out, const folded_curve& fc, rr_type type, const rrl_input_options& opt,
                        preprocessor& ab, preprocessor& c) {
     out.n_epochs = fc.size();
@@ -308,6 +309,7 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
 
 /// \brief Inputs for light curves folded with their ephemerides (curve i with ephemerides[i]).
 /// A star that cannot be prepared is kept, with its flag, so outputs stay one row per star.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<light_curve>& curves,
                                                           const std::vector<rrl_ephemeris>& ephemerides,
                                                           const rrl_input_options& opt = {}, unsigned threads = 0,
@@ -352,6 +354,7 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
 /// period (days), epoch of maximum light (same time scale) and type: the shortest way from a light curve to
 /// rrlyrae_model::predict. Give the model's own input options (`model.options().input`) so that the star is
 /// prepared as the model's training stars were. A star that cannot be prepared carries its flag (ok() false).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vector<double> mag,
                                             std::vector<double> mag_err, double period, double epoch,
                                             rr_type type = rr_type::rrab, const rrl_input_options& opt = {},
@@ -377,6 +380,7 @@ inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vecto
 
 /// \brief Ephemerides from a vari_rrlyrae catalogue: type from best_classification, period pf (RRab) or
 /// p1_o (RRc, RRd), epoch_g. A star missing from the catalogue or without a usable period is flagged.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_curve>& curves,
                                                       const rrlyrae_catalogue& catalogue) {
     std::vector<rrl_ephemeris> out(curves.size());
@@ -403,6 +407,7 @@ inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_cu
 
 /// \brief Inputs for curves that come already folded (`id,phase,mag`); `types[i]` the type of curve i
 /// (one entry: the same type for all). Their period is fc.period (0: unknown, needs use_period = false).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<folded_curve>& curves,
                                                           const std::vector<rr_type>& types,
                                                           const rrl_input_options& opt = {}, unsigned threads = 0,

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -86,12 +87,19 @@ inline void self_test_curves(rr_type t, std::size_t min_epochs, std::vector<ligh
 
 /// \brief A trained (or untrained) RR Lyrae [Fe/H] model: network (or ridge coefficients), the input
 /// settings and standardisations, and the types it serves. Saved as one JSON file carrying self-test
-/// vectors that load() re-checks.
-class rrlyrae_model {
+/// vectors that load() re-checks. Use it as `rrlyrae_model`; the class template exists so that a translation
+/// unit compiles the model (and the training path it pulls in) only when it uses it.
+/// \tparam Scalar the network's number type: float (the only one supported)
+template <class Scalar = float>
+class basic_rrlyrae_model {
+    static_assert(std::is_same_v<Scalar, float>, "rrlyrae_model computes in float: use rrlyrae_model");
+
 public:
+    using rrlyrae_model = basic_rrlyrae_model;
     using net_type = nn::functional<float>;
 
-    explicit rrlyrae_model(rrl_model_options opt = {}, std::uint64_t seed = 1) : opt_(std::move(opt)), seed_(seed) {
+    explicit basic_rrlyrae_model(rrl_model_options opt = {}, std::uint64_t seed = 1)
+        : opt_(std::move(opt)), seed_(seed) {
         if (opt_.types.empty()) throw value_error("rrlyrae_model: at least one type is needed");
         for (auto t : opt_.types)
             if (t != rr_type::rrab && t != rr_type::rrc)
@@ -824,7 +832,7 @@ private:
             auto params = m.net_.parameters();
             for (auto& r : params) {
                 if (!p.contains(r.name)) throw input_error(where, 0, "parameters." + r.name, "missing");
-                const auto v = p.at(r.name).get<std::vector<float>>();
+                const auto v = p.at(r.name).template get<std::vector<float>>();
                 if (v.size() != r.size())
                     throw input_error(
                         where, 0, "parameters." + r.name,
@@ -927,5 +935,8 @@ private:
     rrl_sigma_calibration calibration_;
     nlohmann::json self_test_;
 };
+
+/// The RR Lyrae [Fe/H] model (see basic_rrlyrae_model).
+using rrlyrae_model = basic_rrlyrae_model<>;
 
 }  // namespace ferrum::models

@@ -16,6 +16,7 @@
 namespace ferrum::models {
 
 /// \brief Writes models (e.g. one per type) into one JSON file, atomically.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
     nlohmann::json j{
         {"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae_set"}, {"models", nlohmann::json::array()}};
@@ -24,6 +25,7 @@ inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyr
 }
 
 /// \brief Reads a file of save_rrlyrae_models() (or of rrlyrae_model::save()), self-tests re-checked.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
@@ -64,6 +66,7 @@ inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, b
 }
 
 /// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models,
                                                    const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
                                                    std::uint64_t seed = 12345, unsigned threads = 0) {

@@ -70,6 +70,7 @@ struct rrl_cross_family_result {
 /// calibration (their spread is what to expect on a new family). With `truth` (one per star, e.g. a
 /// simulation's feh_true), truth_points holds the residuals against it (for fit_label_scale).
 /// \throws value_error with fewer than two families among `idx`, or too few stars to train or fit.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_input>& stars,
                                                             const std::vector<double>& y,
                                                             const std::vector<std::size_t>& idx,
@@ -167,6 +168,7 @@ struct rrl_transfer_fold {
 /// one kind: all with many epochs); a test set is never trained on.
 /// \throws value_error with fewer than two families, a family without stars to train or score, or test
 /// sets that are not one per family.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl_family>& families,
                                                            const rrl_transfer_options& opt,
                                                            const std::vector<rrl_family>* test_sets = nullptr) {

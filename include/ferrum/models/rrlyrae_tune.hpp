@@ -98,6 +98,7 @@ inline rrl_options apply_rrlyrae_hyperparameters(const train::hyper_config& c, r
 /// held-out RMSE weighted by 1/sigma^2 (sigma empty: unweighted). All trials share the network seed, so they
 /// differ only by their hyper-parameters. A trial whose training loss diverges scores +inf. Deterministic
 /// for a seed and a thread count.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                                     const std::vector<double>& sigma, const std::vector<std::size_t>& index,
                                     const rrl_options& base,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -59,11 +60,18 @@ struct ua_csnet_training_options {
 /// \brief UA-CSNet: a two-input network (scaled spectrum, scaled errors) -> ([Fe/H], ln sigma^2).
 /// Inputs are standardised per pixel with the training set's mean and spread (stored in the model file);
 /// [Fe/H] stays in dex, so epsilon keeps the paper's meaning.
-class ua_csnet {
+/// Use it as `ua_csnet`; the class template exists so that a translation unit compiles it (and the
+/// training path it pulls in) only when it uses it.
+/// \tparam Scalar the network's number type: float (the only one supported)
+template <class Scalar = float>
+class basic_ua_csnet {
+    static_assert(std::is_same_v<Scalar, float>, "ua_csnet computes in float: use ua_csnet");
+
 public:
+    using ua_csnet = basic_ua_csnet;
     using net_type = nn::functional<float>;
 
-    explicit ua_csnet(ua_csnet_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
+    explicit basic_ua_csnet(ua_csnet_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
         if (opt_.pixels == 0 || opt_.feh_widths.empty() || opt_.error_width == 0 || opt_.uncertainty_width == 0)
             throw value_error("ua_csnet: pixels and every width must be positive");
         if (!(opt_.epsilon > 0)) throw value_error("ua_csnet: epsilon must be > 0");
@@ -377,5 +385,8 @@ private:
     std::vector<xt::xtensor<float, 2>> test_inputs_;
     nlohmann::json self_test_;
 };
+
+/// UA-CSNet (see basic_ua_csnet).
+using ua_csnet = basic_ua_csnet<>;
 
 }  // namespace ferrum::models

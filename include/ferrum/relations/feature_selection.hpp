@@ -130,6 +130,7 @@ inline std::vector<std::string> select_k_best(const feature_table& X, const std:
 
 /// \brief Ordinary least squares with an intercept fitted on (train, y_train), evaluated on `test`
 /// (sklearn's LinearRegression); the default estimator of sequential_feature_selection().
+template <class Dummy = void>  // a template: compiled only where it is used
 inline std::vector<double> least_squares_fit_predict(const feature_table& train, const std::vector<double>& y_train,
                                                      const feature_table& test) {
     const Eigen::Index n = Eigen::Index(train.rows()), p = Eigen::Index(train.cols());
@@ -200,10 +201,10 @@ std::pair<double, double> cross_validated_score(const feature_table& X, const st
 /// remove, at each step, the feature whose removal leaves the best score; the ranking lists the last
 /// survivor first, so in both directions best(k) is the k-feature set the procedure selects.
 /// `fit_predict(train_table, y_train, test_table)` returns predictions for test_table's rows.
-template <class FitPredict = decltype(&least_squares_fit_predict)>
+template <class FitPredict = decltype(&least_squares_fit_predict<>)>
 feature_ranking sequential_feature_selection(const feature_table& X, const std::vector<double>& y,
                                              const sequential_selection_options& options = {},
-                                             FitPredict fit_predict = &least_squares_fit_predict) {
+                                             FitPredict fit_predict = &least_squares_fit_predict<>) {
     static_assert(std::is_invocable_r_v<std::vector<double>, FitPredict&, const feature_table&,
                                         const std::vector<double>&, const feature_table&>,
                   "sequential_feature_selection: fit_predict must be callable as "

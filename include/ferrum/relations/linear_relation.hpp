@@ -169,6 +169,7 @@ namespace detail {
 /// sigma_int = |s| (the likelihood is even in s, so s = 0 is a regular point, not a boundary).
 class relation_likelihood {
 public:
+    template <class Dummy = void>  // a template: compiled only where it is used
     relation_likelihood(const feature_table& X, const std::vector<double>& y, const std::vector<double>& y_err,
                         bool scatter)
         : n_(Eigen::Index(X.rows())), p_(Eigen::Index(X.cols())), scatter_(scatter) {
@@ -196,6 +197,7 @@ public:
 
     /// -log L (with the 2 pi terms); +inf where a variance is 0. This is the sampler's inner loop: the
     /// residuals and variances come from two matrix-vector products and the logarithms are vectorised.
+    template <class Dummy = void>  // a template: compiled only where it is used
     double value(const Eigen::VectorXd& theta) const {
         const Eigen::Index pb = p_ + 1;
         const double s2 = scatter_ ? theta[pb] * theta[pb] : 0.0;
@@ -219,6 +221,7 @@ public:
     /// Value, gradient and Hessian. With f_i = (log v + r^2/v)/2, r = y - a^T b, v = vy + sum b_j^2 e_j^2 + s^2,
     /// and the per-row derivatives r' (rows of D) and v' (rows of V):
     /// g = D^T F_r + V^T F_v,  H = D^T F_rr D + D^T F_rv V + V^T F_rv D + V^T F_vv V + diag(F_v v'') (r'' = 0).
+    template <class Dummy = void>  // a template: compiled only where it is used
     double derivatives(const Eigen::VectorXd& theta, Eigen::VectorXd& g, Eigen::MatrixXd& H) const {
         const Eigen::Index q = dim(), pb = p_ + 1;
         const Eigen::VectorXd b = theta.head(pb);
@@ -261,6 +264,7 @@ struct newton_result {
 /// Minimises the negative log-likelihood by Newton's method with Levenberg damping when the Hessian is
 /// not positive definite and a backtracking (Armijo) line search; stops when the Newton decrement
 /// g^T H^-1 g / 2 (the expected gain in log-likelihood) falls below 1e-12.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline newton_result minimise_relation(const relation_likelihood& L, Eigen::VectorXd theta, int max_iterations) {
     const Eigen::Index q = L.dim();
     Eigen::VectorXd g(q);
@@ -330,6 +334,7 @@ inline credible_interval percentile_interval(const std::vector<double>& sorted, 
 /// \brief Fits y = b0 + sum_j b_j x_j with target errors `y_err` (empty = none), the feature errors in `X`
 /// and an intrinsic scatter; see the header comment for the likelihood. value_error for too few rows,
 /// non-finite input, collinear features, or data fitted exactly with no errors to set the scale.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline linear_relation fit_linear_relation(const feature_table& X, const std::vector<double>& y,
                                            const std::vector<double>& y_err = {},
                                            const linear_relation_options& options = {}) {

@@ -47,6 +47,7 @@ inline std::vector<std::vector<double>> value_and_sigma(const linear_relation& r
 
 // A covariance must be symmetric and positive semi-definite: a negative variance would make every predicted
 // sigma the square root of a negative number (NaN, written as "-nan" by earlier builds).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline void check_covariance(const Eigen::MatrixXd& c, const model_reader& r, const std::string& path) {
     const double scale = std::max(1.0, c.cwiseAbs().maxCoeff());
     if (!((c - c.transpose()).cwiseAbs().maxCoeff() <= 1e-9 * scale))
@@ -182,6 +183,7 @@ inline mcmc_diagnostics mcmc_diagnostics_at(const model_reader& r, const nlohman
 }
 
 /// A version-2 document (checked against the envelope); with `verify` its self-test is re-predicted.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline linear_relation linear_relation_from_v2(const nlohmann::json& j, const model_reader& r, bool verify) {
     r.envelope(j, linear_relation_kind, {"preprocessing", "parameters", "training", "metadata", "self_test"});
     linear_relation rel;
@@ -243,6 +245,7 @@ inline linear_relation linear_relation_from_v2(const nlohmann::json& j, const mo
 /// version-1 one of earlier builds (converted; its check vectors are re-predicted as the self-test). An
 /// unknown field, a missing one, a wrong type, a wrong kind or version, or a failed self-test is an
 /// input_error naming the file and the field.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "",
                                                  bool verify = true) {
     const detail::model_reader r(file);
@@ -259,6 +262,7 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
 }
 
 /// \brief Reads and verifies a model file written by save_linear_relation() (or by earlier builds, version 1).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline linear_relation load_linear_relation(const std::string& path, bool verify = true) {
     return linear_relation_from_json(read_json_file(path, "model file"), path, verify);
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -347,9 +348,16 @@ inline double model_residual_variance(const rrlyrae_truth& t, int fit_order) {
 
 /// \brief Simulates Gaia DR3-like RR Lyrae, star by star: star(i) depends only on the options and i, so
 /// sets are reproducible from the seed and independent of the number of threads.
-class rrlyrae_simulator {
+/// Use it as `rrlyrae_simulator`; the class template exists so that a translation unit compiles it (and what
+/// it pulls in) only when it uses it.
+/// \tparam Scalar the number type: double (the only one supported)
+template <class Scalar = double>
+class basic_rrlyrae_simulator {
+    static_assert(std::is_same_v<Scalar, double>, "rrlyrae_simulator computes in double: use rrlyrae_simulator");
+
 public:
-    explicit rrlyrae_simulator(simulation_options options = {}) : opt_(std::move(options)) { opt_.validate(); }
+    using rrlyrae_simulator = basic_rrlyrae_simulator;
+    explicit basic_rrlyrae_simulator(simulation_options options = {}) : opt_(std::move(options)) { opt_.validate(); }
 
     const simulation_options& options() const noexcept { return opt_; }
 
@@ -564,6 +572,9 @@ private:
 
     simulation_options opt_;
 };
+
+/// The RR Lyrae simulator (see basic_rrlyrae_simulator).
+using rrlyrae_simulator = basic_rrlyrae_simulator<>;
 
 // ------------------------------------------------------------------------------------------------
 // Writers in the archive's formats
@@ -892,6 +903,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
 
 /// \brief Simulates n_rrab RRab (indices 0 .. n_rrab - 1) and n_rrc RRc (the next n_rrc indices) and
 /// writes them to `dir` in parallel, streaming the epoch file; each file appears atomically when done.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::size_t n_rrab, std::size_t n_rrc,
                                          const simulation_options& options, const write_options& w = {}) {
     const rrlyrae_simulator sim(options);
@@ -972,6 +984,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
 }
 
 /// \brief write_gaia_like_set() with default options and the given seed.
+template <class Dummy = void>  // a template: compiled only where it is used
 inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::size_t n_rrab, std::size_t n_rrc,
                                          std::uint64_t seed) {
     simulation_options o;

@@ -118,6 +118,7 @@ inline std::vector<std::size_t> all_indices(std::size_t n) {
 
 /// The network as a ferrum.nn.model document (loadable with nn::load_model too), with `preprocessing`
 /// and one test vector computed from `test_inputs` (real, standardised inputs: a loaded file re-runs them).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline nlohmann::json network_document(nn::functional<float>& net, const nlohmann::json& preprocessing,
                                        const std::vector<xt::xtensor<float, 2>>& test_inputs) {
     nn::save_options o;
@@ -153,6 +154,7 @@ inline void check_self_test_output(const std::string& where, std::size_t i, cons
 }
 
 /// Reads a document of network_document(); with `verify` re-runs its test vector (input_error on mismatch).
+template <class Dummy = void>  // a template: compiled only where it is used
 inline nn::functional<float> network_from_document(const nlohmann::json& j, const std::string& where, bool verify) {
     return nn::model_from_json<float>(j, where, verify).model;
 }
