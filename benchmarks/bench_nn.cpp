@@ -4,7 +4,7 @@
 // Then the same trunk (20 -> 16 -> 8, the same dropout and head) with LSTM, bidirectional GRU and
 // bidirectional LSTM layers (concat), each against its PyTorch twin (nn_peer.py MODEL), on --extra-n sequences.
 // usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--chunk 64] [--peer-n 1024] [--no-peer]
-//                 [--extra-n 1024] [--models lstm,bigru,bilstm]
+//                 [--extra-n 1024] [--models lstm,bigru,bilstm,fcn]
 //                 [--attention-n 1024] [--no-attention]
 // The attention rows (attention_rows below) train and run two more models on --attention-n sequences of the
 // same data: a Transformer encoder block (dense 2->32, sinusoidal positions, one post-norm encoder block with
@@ -24,8 +24,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
+#include "ferrum/nn/batch_norm.hpp"
+#include "ferrum/nn/conv1d.hpp"
 #include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/pooling.hpp"
 #include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/transformer_encoder.hpp"
 #include "paper_gru.hpp"
@@ -73,10 +77,23 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int
     return ferrum_bench::peer_json(cmd);
 }
 
-/// The paper's trunk with another cell: "lstm", "bigru" or "bilstm" (concat), parameters from seed 1.
+/// The paper's trunk with another cell: "lstm", "bigru" or "bilstm" (concat), or "fcn" (Wang et al. 2017:
+/// 3 x (conv1d same -> batch_norm -> relu), 128-256-128 channels, kernels 8-5-3, global average pooling,
+/// dense(128, 1)); parameters from seed 1.
 template <class T>
 ferrum::nn::sequential<T> make_trunk(const std::string& name) {
     namespace nn = ferrum::nn;
+    if (name == "fcn") {
+        nn::sequential<T> model;
+        const std::size_t in[3] = {2, 128, 256}, out[3] = {128, 256, 128}, kernel[3] = {8, 5, 3};
+        for (int k = 0; k < 3; ++k)
+            model.add(nn::conv1d<T>(in[k], out[k], kernel[k], nn::conv_padding::same))
+                .add(nn::batch_norm<T>(out[k]))
+                .add(nn::activation_layer<T>(nn::activation::relu));
+        model.add(nn::global_average_pooling<T>()).add(nn::dense<T>(128, 1));
+        model.reset_parameters(1);
+        return model;
+    }
     const bool lstm = name.find("lstm") != std::string::npos;
     std::optional<nn::merge_mode> bi;
     if (name.rfind("bi", 0) == 0) bi = nn::merge_mode::concat;

@@ -3,7 +3,7 @@
 // statistics and running update, inference, per-chunk statistics), max/avg pooling over time and global
 // pooling on a ragged batch, each sample computed by PyTorch on its own valid steps; output, dx and every
 // parameter gradient to 1e-10 (double) and 2e-5 (float) of the largest value. Plus finite differences
-// through a stack that changes the number of steps, padding independence and a model-file round trip.
+// through a stack that changes the number of steps (with an activation layer), padding independence and a model-file round trip.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -114,6 +114,7 @@ TEST_CASE("a conv / batch_norm / pooling stack that changes the steps matches fi
     const auto in = m.input("x", 3, true);
     auto h = m.add("c1", nn::conv1d<double>(3, 4, 3, nn::conv_padding::same, 1, 1, true, 1), in);
     h = m.add("bn", nn::batch_norm<double>(4), h);
+    h = m.add("tanh", nn::activation_layer<double>(nn::activation::tanh), h);
     h = m.add("c2", nn::conv1d<double>(4, 5, 3, nn::conv_padding::valid, 2, 1, true, 2), h);
     h = m.add("pool", nn::max_pool1d<double>(2, 1), h);
     h = m.add("c3", nn::conv1d<double>(5, 4, 2, nn::conv_padding::causal, 1, 2, false, 3), h);
@@ -171,6 +172,7 @@ TEST_CASE("convolutional models: padded steps do not matter, running statistics,
     const auto in = m.input("x", 2, true);
     auto h = m.add("c1", nn::conv1d<float>(2, 6, 5, nn::conv_padding::same, 1, 1, true, 1), in);
     h = m.add("bn1", nn::batch_norm<float>(6), h);
+    h = m.add("relu", nn::activation_layer<float>(nn::activation::relu), h);
     h = m.add("c2", nn::conv1d<float>(6, 6, 3, nn::conv_padding::causal, 2, 2, true, 2), h);
     h = m.add("bn2", nn::batch_norm<float>(6, 1e-3, 0.3), h);
     h = m.add("mp", nn::max_pool1d<float>(2), h);

@@ -6,6 +6,7 @@
 
 #include "ferrum/core.hpp"
 #include "ferrum/nn/activation.hpp"
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
 #include "ferrum/nn/batch_norm.hpp"
 #include "ferrum/nn/conv1d.hpp"
@@ -16,8 +17,8 @@
 #include "ferrum/nn/gelu.hpp"
 #include "ferrum/nn/gru.hpp"
 #include "ferrum/nn/layer.hpp"
-#include "ferrum/nn/layer_registry.hpp"
 #include "ferrum/nn/layer_norm.hpp"
+#include "ferrum/nn/layer_registry.hpp"
 #include "ferrum/nn/loss.hpp"
 #include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/model_io.hpp"

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
 #include "ferrum/nn/batch_norm.hpp"
 #include "ferrum/nn/conv1d.hpp"
@@ -98,6 +99,7 @@ private:
         add<avg_pool1d<T, Backend>>();
         add<global_average_pooling<T, Backend>>();
         add<global_max_pooling<T, Backend>>();
+        add<activation_layer<T, Backend>>();
     }
     template <class L>
     void add() {
