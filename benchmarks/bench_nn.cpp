@@ -4,7 +4,7 @@
 // Then the same trunk (20 -> 16 -> 8, the same dropout and head) with LSTM, bidirectional GRU and
 // bidirectional LSTM layers (concat), each against its PyTorch twin (nn_peer.py MODEL), on --extra-n sequences.
 // usage: bench_nn [--n 6000] [--epochs 1] [--threads 2] [--chunk 64] [--peer-n 1024] [--no-peer]
-//                 [--extra-n 1024] [--models lstm,bigru,bilstm]
+//                 [--extra-n 1024] [--models lstm,bigru,bilstm,fcn]
 //                 [--attention-n 1024] [--no-attention]
 // The attention rows (attention_rows below) train and run two more models on --attention-n sequences of the
 // same data: a Transformer encoder block (dense 2->32, sinusoidal positions, one post-norm encoder block with
@@ -24,8 +24,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
+#include "ferrum/nn/batch_norm.hpp"
+#include "ferrum/nn/conv1d.hpp"
 #include "ferrum/nn/functional.hpp"
+#include "ferrum/nn/pooling.hpp"
 #include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/transformer_encoder.hpp"
 #include "paper_gru.hpp"
@@ -73,10 +77,23 @@ nlohmann::json run_peer(std::size_t n, std::size_t steps, std::size_t batch, int
     return ferrum_bench::peer_json(cmd);
 }
 
-/// The paper's trunk with another cell: "lstm", "bigru" or "bilstm" (concat), parameters from seed 1.
+/// The paper's trunk with another cell: "lstm", "bigru" or "bilstm" (concat), or "fcn" (Wang et al. 2017:
+/// 3 x (conv1d same -> batch_norm -> relu), 128-256-128 channels, kernels 8-5-3, global average pooling,
+/// dense(128, 1)); parameters from seed 1.
 template <class T>
 ferrum::nn::sequential<T> make_trunk(const std::string& name) {
     namespace nn = ferrum::nn;
+    if (name == "fcn") {
+        nn::sequential<T> model;
+        const std::size_t in[3] = {2, 128, 256}, out[3] = {128, 256, 128}, kernel[3] = {8, 5, 3};
+        for (int k = 0; k < 3; ++k)
+            model.add(nn::conv1d<T>(in[k], out[k], kernel[k], nn::conv_padding::same))
+                .add(nn::batch_norm<T>(out[k]))
+                .add(nn::activation_layer<T>(nn::activation::relu));
+        model.add(nn::global_average_pooling<T>()).add(nn::dense<T>(128, 1));
+        model.reset_parameters(1);
+        return model;
+    }
     const bool lstm = name.find("lstm") != std::string::npos;
     std::optional<nn::merge_mode> bi;
     if (name.rfind("bi", 0) == 0) bi = nn::merge_mode::concat;
@@ -114,86 +131,86 @@ rates measure(ferrum::nn::sequential<T>& model, const ferrum_bench::gru_data<T>&
     for (std::size_t i = 0; i < n; i += batch) (void)model.predict(data.slice(i, std::min(n, i + batch)));
     r.infer = static_cast<double>(n) / seconds_since(t1);
     return r;
+}
 
-    // ---- attention rows ------------------------------------------------------------------------------------
+// ---- attention rows ------------------------------------------------------------------------------------
 
-    /// The two attention models of the table, float32, parameters from seed 1.
-    ferrum::nn::functional<float> make_attention_model(const std::string& which) {
-        namespace nn = ferrum::nn;
-        nn::functional<float> m;
-        auto h = m.input("x", 2, true);
-        if (which == "encoder") {
-            h = m.add("proj", nn::dense<float>(2, 32), h);
-            h = m.add("pos", nn::sinusoidal_positional_encoding<float>(32), h);
-            h = m.add("enc", nn::transformer_encoder_layer<float>(32, 4, 64, 0.1), h);
-        } else {
-            h = m.add("proj", nn::dense<float>(2, 32, nn::activation::tanh), h);
-        }
-        h = m.add("pool", nn::attention_pooling<float>(32, nn::attention_score::additive, 32), h);
-        m.add("out", nn::dense<float>(32, 1), h);
-        m.reset_parameters(1);
-        return m;
+/// The two attention models of the table, float32, parameters from seed 1.
+ferrum::nn::functional<float> make_attention_model(const std::string& which) {
+    namespace nn = ferrum::nn;
+    nn::functional<float> m;
+    auto h = m.input("x", 2, true);
+    if (which == "encoder") {
+        h = m.add("proj", nn::dense<float>(2, 32), h);
+        h = m.add("pos", nn::sinusoidal_positional_encoding<float>(32), h);
+        h = m.add("enc", nn::transformer_encoder_layer<float>(32, 4, 64, 0.1), h);
+    } else {
+        h = m.add("proj", nn::dense<float>(2, 32, nn::activation::tanh), h);
     }
+    h = m.add("pool", nn::attention_pooling<float>(32, nn::attention_score::additive, 32), h);
+    m.add("out", nn::dense<float>(32, 1), h);
+    m.reset_parameters(1);
+    return m;
+}
 
-    /// Training and inference sequences/s of one attention model (weighted MSE, Adam, as the GRU rows).
-    nlohmann::json attention_rate(const std::string& which, const ferrum_bench::gru_data<float>& data, std::size_t n,
-                                  std::size_t batch, int threads, std::size_t chunk) {
-        namespace nn = ferrum::nn;
-        auto model = make_attention_model(which);
-        model.set_num_threads(static_cast<std::size_t>(threads));
-        model.set_chunk_size(chunk);
-        auto params = model.parameters();
-        nn::adam<float> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
-        const auto t0 = clock_type::now();
-        for (std::size_t i = 0; i < n; i += batch) {
-            const std::size_t i1 = std::min(n, i + batch);
-            const auto xb = data.slice(i, i1);
-            model.zero_grad();
-            const auto yhat = model.forward({xb}, {}, nn::mode::training);
-            const auto len = static_cast<Eigen::Index>(i1 - i);
-            const Eigen::Map<const nn::output_vector<float>> yh(yhat.data(), len);
-            const auto l = nn::mse_loss(yh, data.y.segment(static_cast<Eigen::Index>(i), len),
-                                        data.w.segment(static_cast<Eigen::Index>(i), len));
-            xt::xarray<float> g = xt::xarray<float>::from_shape({i1 - i, std::size_t(1)});
-            std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
-            model.backward(g);
-            opt.step(params);
-        }
-        const double train_s = seconds_since(t0);
-        const auto t1 = clock_type::now();
-        for (std::size_t i = 0; i < n; i += batch) model.predict({data.slice(i, std::min(n, i + batch))});
-        const double infer_s = seconds_since(t1);
-        return {{"train_seq_per_s", static_cast<double>(n) / train_s},
-                {"infer_seq_per_s", static_cast<double>(n) / infer_s}};
+/// Training and inference sequences/s of one attention model (weighted MSE, Adam, as the GRU rows).
+nlohmann::json attention_rate(const std::string& which, const ferrum_bench::gru_data<float>& data, std::size_t n,
+                              std::size_t batch, int threads, std::size_t chunk) {
+    namespace nn = ferrum::nn;
+    auto model = make_attention_model(which);
+    model.set_num_threads(static_cast<std::size_t>(threads));
+    model.set_chunk_size(chunk);
+    auto params = model.parameters();
+    nn::adam<float> opt(nn::adam_options{1e-3, 0.9, 0.999, 1e-7});
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < n; i += batch) {
+        const std::size_t i1 = std::min(n, i + batch);
+        const auto xb = data.slice(i, i1);
+        model.zero_grad();
+        const auto yhat = model.forward({xb}, {}, nn::mode::training);
+        const auto len = static_cast<Eigen::Index>(i1 - i);
+        const Eigen::Map<const nn::output_vector<float>> yh(yhat.data(), len);
+        const auto l = nn::mse_loss(yh, data.y.segment(static_cast<Eigen::Index>(i), len),
+                                    data.w.segment(static_cast<Eigen::Index>(i), len));
+        xt::xarray<float> g = xt::xarray<float>::from_shape({i1 - i, std::size_t(1)});
+        std::copy(l.grad.data(), l.grad.data() + l.grad.size(), g.data());
+        model.backward(g);
+        opt.step(params);
     }
+    const double train_s = seconds_since(t0);
+    const auto t1 = clock_type::now();
+    for (std::size_t i = 0; i < n; i += batch) model.predict({data.slice(i, std::min(n, i + batch))});
+    const double infer_s = seconds_since(t1);
+    return {{"train_seq_per_s", static_cast<double>(n) / train_s},
+            {"infer_seq_per_s", static_cast<double>(n) / infer_s}};
+}
 
-    /// Prints the attention rows beside PyTorch (same thread count) and returns them for the JSON line.
-    nlohmann::json attention_rows(const ferrum_bench::gru_data<float>& data, std::size_t n, std::size_t steps,
-                                  std::size_t batch, int threads, std::size_t chunk, bool peer) {
-        nlohmann::json out = nlohmann::json::object();
-        std::printf("attention models, %zu x %zu steps x 2, batch %zu, float32, %d threads:\n", n, steps, batch,
-                    threads);
-        std::printf("%-40s %10s %10s %8s\n", "", "ferrum", "PyTorch", "ratio");
-        for (const std::string which : {"encoder", "pooling"}) {
-            nlohmann::json r = attention_rate(which, data, n, batch, threads, chunk);
-            const nlohmann::json p = peer ? run_peer(n, steps, batch, 1, threads, which) : nlohmann::json(nullptr);
-            r["peer"] = p;
-            for (const char* key : {"train_seq_per_s", "infer_seq_per_s"}) {
-                const std::string what = (which == "encoder" ? "encoder block d32 h4, " : "attention pooling, ") +
-                                         std::string(key[0] == 't' ? "training seq/s" : "inference seq/s");
-                const double ours = r[key].get<double>();
-                if (p.is_object() && p.contains(key)) {
-                    const double theirs = p[key].get<double>();
-                    std::printf("%-40s %10.1f %10.1f %7.2fx\n", what.c_str(), ours, theirs, ours / theirs);
-                    r[std::string(key[0] == 't' ? "train" : "infer") + "_speedup"] = ours / theirs;
-                } else {
-                    std::printf("%-40s %10.1f %10s\n", what.c_str(), ours, "n/a");
-                }
+/// Prints the attention rows beside PyTorch (same thread count) and returns them for the JSON line.
+nlohmann::json attention_rows(const ferrum_bench::gru_data<float>& data, std::size_t n, std::size_t steps,
+                              std::size_t batch, int threads, std::size_t chunk, bool peer) {
+    nlohmann::json out = nlohmann::json::object();
+    std::printf("attention models, %zu x %zu steps x 2, batch %zu, float32, %d threads:\n", n, steps, batch, threads);
+    std::printf("%-40s %10s %10s %8s\n", "", "ferrum", "PyTorch", "ratio");
+    for (const std::string which : {"encoder", "pooling"}) {
+        nlohmann::json r = attention_rate(which, data, n, batch, threads, chunk);
+        const nlohmann::json p = peer ? run_peer(n, steps, batch, 1, threads, which) : nlohmann::json(nullptr);
+        r["peer"] = p;
+        for (const char* key : {"train_seq_per_s", "infer_seq_per_s"}) {
+            const std::string what = (which == "encoder" ? "encoder block d32 h4, " : "attention pooling, ") +
+                                     std::string(key[0] == 't' ? "training seq/s" : "inference seq/s");
+            const double ours = r[key].get<double>();
+            if (p.is_object() && p.contains(key)) {
+                const double theirs = p[key].get<double>();
+                std::printf("%-40s %10.1f %10.1f %7.2fx\n", what.c_str(), ours, theirs, ours / theirs);
+                r[std::string(key[0] == 't' ? "train" : "infer") + "_speedup"] = ours / theirs;
+            } else {
+                std::printf("%-40s %10.1f %10s\n", what.c_str(), ours, "n/a");
             }
-            out[which] = r;
         }
-        return out;
+        out[which] = r;
     }
+    return out;
+}
 
 }  // namespace
 

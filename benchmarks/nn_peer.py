@@ -3,7 +3,9 @@ Linear(8,1)), float32, Adam, batch 256, limited to the same number of threads; w
 bilstm the same trunk with LSTM layers and/or bidirectional layers (concat; the last layer's h_n of both
 directions feeds the head); encoder (Linear 2->32, sinusoidal positions, one TransformerEncoderLayer(32, 4,
 64, dropout 0.1), additive attention pooling, Linear 32->1) or pooling (Linear 2->32 + tanh, additive
-attention pooling, Linear 32->1): bench_nn's attention rows, padding masks passed as ferrum's are.
+attention pooling, Linear 32->1): bench_nn's attention rows, padding masks passed as ferrum's are; fcn:
+Wang et al. (2017)'s FCN, 3 x (Conv1d same, BatchNorm1d, ReLU) 128-256-128, kernels 8-5-3, global
+average pooling, Linear(128, 1).
 usage: nn_peer.py N_TRAIN STEPS BATCH EPOCHS THREADS [MODEL]   (prints one JSON line)"""
 import json, math, resource, sys, time
 
@@ -70,9 +72,26 @@ class AttentionNet(torch.nn.Module):
         return self.head((a.unsqueeze(-1) * h).sum(dim=1)).squeeze(-1)
 
 
+class FCN(torch.nn.Module):
+    """Wang, Yan & Oates (2017)'s fully convolutional network (bench_nn's make_trunk("fcn"))."""
+
+    def __init__(self):
+        super().__init__()
+        layers = []
+        for i, o, k in [(2, 128, 8), (128, 256, 5), (256, 128, 3)]:
+            layers += [torch.nn.Conv1d(i, o, k, padding="same"), torch.nn.BatchNorm1d(o), torch.nn.ReLU()]
+        self.body = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(128, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x.transpose(1, 2)).mean(dim=2)).squeeze(-1)
+
+
 x, y, w = synthetic_data(n, steps)
 if model in ("gru", "paper_gru"):
     net = Net()
+elif model == "fcn":
+    net = FCN()
 elif model in ("encoder", "pooling"):
     net = AttentionNet(model == "encoder")
 else:

@@ -143,7 +143,9 @@ const cli::program& program() {
           "paper_gru (Monti et al. 2025's GRU 20-16-8 and their training recipe), fourier_linear (ridge);\n"
           "bigru and lstm (gru_fourier with bidirectional GRU or LSTM layers), bilstm (Dekany & Grebel 2022's\n"
           "BiLSTM 16-16 trunk, dropout 0.1, with gru_fourier's Fourier-feature head), transformer (a small\n"
-          "encoder block with attention pooling beside the Fourier features).\n"
+          "encoder block with attention pooling beside the Fourier features), fcn (Wang et al. 2017's\n"
+          "fully convolutional trunk, conv 128-256-128 with batch norm and global average pooling, beside the\n"
+          "Fourier features).\n"
           "Every model's sigma is calibrated: on the out-of-fold residuals with K-fold CV, else on the\n"
           "early-stopping hold-out.",
           with_inputs(join(
@@ -152,8 +154,9 @@ const cli::program& program() {
                cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
                cli::count("repeats", "CV repetitions").range(1, 1000),
                cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
-               cli::choice("architecture", "the model",
-                           {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer"}),
+               cli::choice(
+                   "architecture", "the model",
+                   {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
                cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
                cli::path("report", "CV report (default OUT.cv.json)").output(),
                cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
@@ -176,7 +179,7 @@ const cli::program& program() {
                     cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
                                cli::default_of(tune_defaults.holdout_folds)),
                     cli::choice("architecture", "the model",
-                                {"paper_gru", "gru_fourier", "bigru", "lstm", "bilstm", "transformer"}),
+                                {"paper_gru", "gru_fourier", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
                     cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
                    label_options()))},
          {"transfer",
@@ -187,8 +190,9 @@ const cli::program& program() {
           join({cli::text("sets", "comma-separated simulate directories, one per family (at least two)").required(),
                 cli::path("out", "report (JSON)").output().required(), cli::path("config", "a --config file (below)"),
                 cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
-                cli::choice("architecture", "the model",
-                            {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer"}),
+                cli::choice(
+                    "architecture", "the model",
+                    {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
                 cli::flag("unified", "one RRab+RRc model"),
                 cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
                 cli::flag("no-period", "train on phase alone"),
@@ -244,7 +248,8 @@ const cli::program& program() {
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
          cli::count("threads", "worker threads (default: all cores; results do not depend on it)").range(1, 1024)},
         "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
-        "architecture is paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm or transformer, sequence\n"
+        "architecture is paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer or fcn,\n"
+        "sequence "
         "resampled or raw_epochs);\n"
         "unknown fields are refused:\n" +
             rrl_config_help()};

@@ -28,7 +28,10 @@
 #include "ferrum/models/rrlyrae_classical.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 #include "ferrum/models/rrlyrae_options.hpp"
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
+#include "ferrum/nn/batch_norm.hpp"
+#include "ferrum/nn/conv1d.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/functional.hpp"
@@ -37,6 +40,7 @@
 #include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/model_io.hpp"
 #include "ferrum/nn/optim.hpp"
+#include "ferrum/nn/pooling.hpp"
 #include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/regularization.hpp"
 #include "ferrum/nn/transformer_encoder.hpp"
@@ -545,7 +549,22 @@ private:
             x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);
             in = d;
         }
-        for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer; ++k) {
+        const bool fcn = opt_.architecture == rrl_architecture::fcn;
+        if (fcn) {  // Wang, Yan & Oates (2017): conv blocks 128-256-128, kernels 8-5-3, global average pooling
+            // (batch statistics per chunk of 64 stars, see nn/batch_norm.hpp), then dropout[0] as the transformer
+            const std::size_t width[] = {128, 256, 128}, kernel[] = {8, 5, 3};
+            for (std::size_t k = 0; k < 3; ++k) {
+                const std::string n = std::to_string(k);
+                x = net_.add("conv" + n, nn::conv1d<float>(in, width[k], kernel[k], nn::conv_padding::same), x);
+                x = net_.add("bn" + n, nn::batch_norm<float>(width[k]), x);
+                x = net_.add("relu" + n, nn::activation_layer<float>(nn::activation::relu), x);
+                in = width[k];
+            }
+            x = net_.add("pool", nn::global_average_pooling<float>(), x);
+            x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
+        }
+        for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer && !fcn;
+             ++k) {
             const bool last = k + 1 == opt_.gru_sizes.size();
             const std::size_t H = opt_.gru_sizes[k];
             if (lstm)

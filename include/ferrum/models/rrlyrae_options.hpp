@@ -33,7 +33,9 @@ enum class rrl_architecture {
     lstm,            ///< gru_fourier with LSTM layers in place of the GRU layers
     bilstm,          ///< gru_fourier with bidirectional LSTM layers (concat); rrl_bilstm_model_options() gives
                      ///< Dékány & Grebel (2022)'s trunk: BiLSTM 16 -> dropout 0.1 -> BiLSTM 16 -> dropout 0.1
-    transformer      ///< dense 2->32, sinusoids -> encoder block (4 heads) -> attention pooling, + the Fourier head
+    transformer,     ///< dense 2->32, sinusoids -> encoder block (4 heads) -> attention pooling, + the Fourier head
+    fcn              ///< Wang, Yan & Oates (2017)'s FCN: 3 x (conv1d same -> batch norm -> relu), 128-256-128
+                     ///< channels, kernels 8-5-3, global average pooling, dropout[0], + the Fourier head
 };
 
 inline const char* to_string(rrl_architecture a) noexcept {
@@ -44,16 +46,17 @@ inline const char* to_string(rrl_architecture a) noexcept {
         case rrl_architecture::lstm: return "lstm";
         case rrl_architecture::bilstm: return "bilstm";
         case rrl_architecture::transformer: return "transformer";
+        case rrl_architecture::fcn: return "fcn";
         default: return "fourier_linear";
     }
 }
 inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
-    for (auto a :
-         {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
-          rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm, rrl_architecture::transformer})
+    for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
+                   rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm,
+                   rrl_architecture::transformer, rrl_architecture::fcn})
         if (s == to_string(a)) return a;
     throw value_error("unknown architecture '" + s +
-                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm or transformer)");
+                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer or fcn)");
 }
 /// True for the architectures whose recurrent summary is joined with the Fourier features (gru_fourier's head).
 constexpr bool rrl_uses_fourier_head(rrl_architecture a) noexcept {

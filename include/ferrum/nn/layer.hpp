@@ -14,9 +14,13 @@
 //   void forward(const matrix<T>& x, matrix<T>& y, cache&, const chunk_info&) const;
 //   void backward(const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx, T* grad,
 //                 cache&, const chunk_info&) const;        // grad: += into a buffer shaped as storage()
-// and optionally io_shape input_shape() const (lets it start an nn::sequential) and
+// and optionally io_shape input_shape() const (lets it start an nn::sequential),
 // std::uint64_t begin_forward(mode) (called once per training-API forward pass; its result reaches the
-// chunks as chunk_info::draw; const predict() passes its dropout_seed instead).
+// chunks as chunk_info::draw; const predict() passes its dropout_seed instead) and
+// std::size_t output_steps(std::size_t steps) const (a sequence-to-sequence layer that changes the number of
+// steps, as a strided convolution or pooling over time: the steps out of `steps` steps in, also applied to
+// each sample's valid length; 0 = too short. Such a layer gets its input's steps and lengths in chunk_info
+// and writes features x (output_steps(steps) * batch); the layers after it see the new steps and lengths).
 #pragma once
 
 #include <cstdint>
@@ -63,6 +67,11 @@ struct has_input_shape : std::false_type {};
 template <class L>
 struct has_input_shape<L, std::void_t<decltype(std::declval<const L&>().input_shape())>> : std::true_type {};
 template <class L, class = void>
+struct has_output_steps : std::false_type {};
+template <class L>
+struct has_output_steps<L, std::void_t<decltype(std::declval<const L&>().output_steps(std::size_t(1)))>>
+    : std::true_type {};
+template <class L, class = void>
 struct has_begin_forward : std::false_type {};
 template <class L>
 struct has_begin_forward<L, std::void_t<decltype(std::declval<L&>().begin_forward(mode::inference))>> : std::true_type {
@@ -86,7 +95,8 @@ struct layer_concept {
     virtual std::string type_name() const = 0;
     virtual nlohmann::json config() const = 0;
     virtual io_shape output_shape(io_shape in) const = 0;
-    virtual io_shape input_shape() const = 0;  ///< features 0: the layer does not fix its input
+    virtual io_shape input_shape() const = 0;                       ///< features 0: the layer does not fix its input
+    virtual std::size_t output_steps(std::size_t steps) const = 0;  ///< steps out of a sequence of `steps`
     virtual parameter_storage<T>& storage() noexcept = 0;
     virtual const parameter_storage<T>& storage() const noexcept = 0;
     virtual void reset_parameters(std::uint64_t seed) = 0;
@@ -115,6 +125,10 @@ struct layer_model_impl final : layer_concept<T> {
     io_shape input_shape() const override {
         if constexpr (has_input_shape<L>::value) return layer.input_shape();
         else return {};
+    }
+    std::size_t output_steps(std::size_t steps) const override {
+        if constexpr (has_output_steps<L>::value) return layer.output_steps(steps);
+        else return steps;
     }
     parameter_storage<T>& storage() noexcept override { return layer.storage(); }
     const parameter_storage<T>& storage() const noexcept override { return layer.storage(); }

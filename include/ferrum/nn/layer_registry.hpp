@@ -17,7 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/nn/activation_layer.hpp"
 #include "ferrum/nn/attention_pooling.hpp"
+#include "ferrum/nn/batch_norm.hpp"
+#include "ferrum/nn/conv1d.hpp"
 #include "ferrum/nn/dense.hpp"
 #include "ferrum/nn/dropout.hpp"
 #include "ferrum/nn/gelu.hpp"
@@ -26,6 +29,7 @@
 #include "ferrum/nn/layer_norm.hpp"
 #include "ferrum/nn/lstm.hpp"
 #include "ferrum/nn/multi_head_attention.hpp"
+#include "ferrum/nn/pooling.hpp"
 #include "ferrum/nn/positional_encoding.hpp"
 #include "ferrum/nn/transformer_encoder.hpp"
 
@@ -89,6 +93,13 @@ private:
         add<transformer_encoder_layer<T, Backend>>();
         add<sinusoidal_positional_encoding<T, Backend>>();
         add<learned_positional_encoding<T, Backend>>();
+        add<conv1d<T, Backend>>();
+        add<batch_norm<T, Backend>>();
+        add<max_pool1d<T, Backend>>();
+        add<avg_pool1d<T, Backend>>();
+        add<global_average_pooling<T, Backend>>();
+        add<global_max_pooling<T, Backend>>();
+        add<activation_layer<T, Backend>>();
     }
     template <class L>
     void add() {

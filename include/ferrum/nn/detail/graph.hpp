@@ -269,7 +269,8 @@ public:
         if (!last_.has_forward) throw value_error("backward() needs a forward() pass first");
         const io_shape os = nodes_[output_].shape;
         const std::vector<std::size_t> expect =
-            os.sequence ? std::vector<std::size_t>{last_.batch, last_.steps, static_cast<std::size_t>(os.features)}
+            os.sequence ? std::vector<std::size_t>{last_.batch, last_.node_steps[output_],
+                                                   static_cast<std::size_t>(os.features)}
                         : std::vector<std::size_t>{last_.batch, static_cast<std::size_t>(os.features)};
         if (shape != expect) throw value_error("backward: the gradient's shape differs from the model output's");
         last_.want_input_grad = input_gradients;
@@ -338,6 +339,7 @@ private:
     struct chunk {
         std::size_t first = 0, count = 0;
         std::vector<int> lengths;
+        std::vector<std::vector<int>> node_lengths;  ///< per node: its samples' valid steps (when masked)
         std::vector<block<T>> out, grad;
         std::vector<char> has_grad;
         std::vector<block<T>> scratch;                          ///< per node, so buffers keep their size between calls
@@ -362,7 +364,8 @@ private:
         std::vector<chunk> chunks;
         std::size_t threads = 0;  ///< 0: the graph's num_threads
         std::size_t batch = 0, steps = 0;
-        std::size_t first_sample = 0;  ///< the batch's offset in a batch split across processes
+        std::vector<std::size_t> node_steps;  ///< per node: its sequence steps (steps, unless a layer changed them)
+        std::size_t first_sample = 0;         ///< the batch's offset in a batch split across processes
         bool masked = false, has_forward = false, want_input_grad = false;
         mode run_mode = mode::inference;
         std::vector<std::uint64_t> draws;  ///< per layer: chunk_info::draw
@@ -407,6 +410,22 @@ private:
         p.steps = steps;
         p.masked = !lengths.empty() && std::any_of(lengths.begin(), lengths.end(), [&](auto l) { return l < steps; });
         p.run_mode = m;
+        // steps of every node: a layer with output_steps (strided convolution, pooling over time) changes them
+        p.node_steps.assign(nodes_.size(), steps);
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            const node& n = nodes_[i];
+            if (n.kind == node_kind::input) continue;
+            p.node_steps[i] = p.node_steps[n.from[0]];
+            if (n.kind == node_kind::concat) {
+                for (auto f : n.from)
+                    if (nodes_[f].shape.sequence && p.node_steps[f] != p.node_steps[i])
+                        throw value_error("concat '" + n.name + "': its sequence inputs have different steps (" +
+                                          std::to_string(p.node_steps[f]) + " and " + std::to_string(p.node_steps[i]) +
+                                          ")");
+            } else if (n.shape.sequence && nodes_[n.from[0]].shape.sequence) {
+                p.node_steps[i] = steps_after(n, p.node_steps[i]);
+            }
+        }
         const std::size_t nchunks = (batch + chunk_size - 1) / chunk_size;
         p.chunks.resize(nchunks);
         for (std::size_t c = 0; c < nchunks; ++c) {
@@ -417,6 +436,20 @@ private:
             if (p.masked)
                 for (std::size_t b = 0; b < ch.count; ++b)
                     ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
+            ch.node_lengths.resize(nodes_.size());
+            if (!p.masked) continue;
+            for (std::size_t i = 0; i < nodes_.size(); ++i) {
+                const node& n = nodes_[i];
+                auto& out = ch.node_lengths[i];
+                if (n.kind == node_kind::input) {
+                    out = ch.lengths;
+                    continue;
+                }
+                out = ch.node_lengths[n.from[0]];
+                if (n.kind == node_kind::layer && n.shape.sequence && nodes_[n.from[0]].shape.sequence &&
+                    p.node_steps[i] != p.node_steps[n.from[0]])
+                    for (auto& l : out) l = static_cast<int>(steps_after(n, static_cast<std::size_t>(l)));
+            }
         }
     }
 
@@ -437,12 +470,21 @@ private:
         if (n >= nodes_.size()) throw value_error("node " + std::to_string(n) + " does not exist (yet)");
     }
 
-    static chunk_info context(const pass& p, const chunk& ch) noexcept {
+    /// Steps out of layer node n for `in` steps in (a sequence too short for the layer is an error).
+    std::size_t steps_after(const node& n, std::size_t in) const {
+        const std::size_t out = layers_[n.index].erased().output_steps(in);
+        if (out == 0)
+            throw value_error("layer '" + n.name + "' (" + layers_[n.index].type_name() + "): a sequence of " +
+                              std::to_string(in) + " steps is too short for it");
+        return out;
+    }
+    /// The chunk's context at node n: its steps and its samples' valid steps.
+    static chunk_info context(const pass& p, const chunk& ch, std::size_t n) noexcept {
         chunk_info ctx;
-        ctx.steps = static_cast<Eigen::Index>(p.steps ? p.steps : 1);
+        ctx.steps = static_cast<Eigen::Index>(p.node_steps[n] ? p.node_steps[n] : 1);
         ctx.batch = static_cast<Eigen::Index>(ch.count);
         ctx.first_sample = p.first_sample + ch.first;
-        ctx.lengths = p.masked ? &ch.lengths : nullptr;
+        ctx.lengths = p.masked ? &ch.node_lengths[n] : nullptr;
         ctx.run_mode = p.run_mode;
         return ctx;
     }
@@ -460,7 +502,7 @@ private:
     }
 
     void forward_chunk(const pass& p, chunk& ch, const std::vector<input_view<T>>& inputs) const {
-        const chunk_info ctx = context(p, ch);
+        const chunk_info ctx0 = context(p, ch, 0);
         ch.out.resize(nodes_.size());
         ch.caches.resize(layers_.size());
         ch.cache_owner.resize(layers_.size(), nullptr);
@@ -469,10 +511,11 @@ private:
                 ch.caches[l] = layers_[l].erased().make_cache();
                 ch.cache_owner[l] = &layers_[l].erased();
             }
-        const Eigen::Index B = ctx.batch;
+        const Eigen::Index B = ctx0.batch;
         for (std::size_t i = 0; i < nodes_.size(); ++i) {
             const node& n = nodes_[i];
             block<T>& o = ch.out[i];
+            const chunk_info ctx = context(p, ch, i);
             if (n.kind == node_kind::input) {
                 const auto& in = inputs[n.index];
                 const Eigen::Index S = in.sequence ? ctx.steps : 1, F = n.shape.features;
@@ -491,7 +534,7 @@ private:
                 }
             } else if (n.kind == node_kind::layer) {
                 layers_[n.index].erased().forward(ch.out[n.from[0]].v, o.v, *ch.caches[n.index],
-                                                  layer_context(p, ctx, i));
+                                                  layer_context(p, context(p, ch, n.from[0]), i));
                 describe_block(o, n.shape, ctx);
             } else {
                 const block<T>& first = ch.out[n.from[0]];
@@ -526,7 +569,7 @@ private:
     }
 
     void backward_chunk(const pass& p, chunk& ch, const T* gout) const {
-        const chunk_info ctx = context(p, ch);
+        const chunk_info ctx = context(p, ch, output_);
         ch.grad.resize(nodes_.size());
         ch.has_grad.assign(nodes_.size(), 0);
         ch.scratch.resize(nodes_.size());
@@ -555,11 +598,12 @@ private:
             if (n.kind == node_kind::layer) {
                 const std::size_t src = n.from[0];
                 const bool want = needs_grad(p, src);
+                const chunk_info src_ctx = context(p, ch, src);
                 layers_[n.index].erased().backward(ch.out[src].v, ch.out[i].v, ch.grad[i].v,
                                                    want ? &ch.scratch[i].v : nullptr, ch.pgrad[n.index].data(),
-                                                   *ch.caches[n.index], layer_context(p, ctx, i));
+                                                   *ch.caches[n.index], layer_context(p, src_ctx, i));
                 if (want) {
-                    describe_block(ch.scratch[i], nodes_[src].shape, ctx);
+                    describe_block(ch.scratch[i], nodes_[src].shape, src_ctx);
                     accumulate(ch, src, ch.scratch[i]);
                 }
             } else if (n.kind == node_kind::concat) {
@@ -584,7 +628,7 @@ private:
     /// with zeros past each sample's length.
     xt::xarray<T> gather(const pass& p, std::size_t n, bool gradient) const {
         const io_shape s = nodes_[n].shape;
-        const std::size_t S = s.sequence ? p.steps : 1, F = static_cast<std::size_t>(s.features);
+        const std::size_t S = s.sequence ? p.node_steps[n] : 1, F = static_cast<std::size_t>(s.features);
         xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({p.batch, S, F})
                                        : xt::xarray<T>::from_shape({p.batch, F});
         out.fill(T(0));
@@ -594,7 +638,7 @@ private:
             const matrix<T>& v = gradient ? ch.grad[n].v : ch.out[n].v;
             const std::size_t B = ch.count;
             for (std::size_t b = 0; b < B; ++b) {
-                const std::size_t len = s.sequence && p.masked ? static_cast<std::size_t>(ch.lengths[b]) : S;
+                const std::size_t len = s.sequence && p.masked ? static_cast<std::size_t>(ch.node_lengths[n][b]) : S;
                 T* dst = out.data() + (ch.first + b) * S * F;
                 for (std::size_t t = 0; t < len; ++t)
                     for (std::size_t f = 0; f < F; ++f)

@@ -1,0 +1,220 @@
+// Convolutional layers against PyTorch 1.13 (tests/data/reference/conv_layers.json, made by
+// tools/make_conv_reference.py): conv1d (valid, same, causal; stride, dilation, bias), batch_norm (training
+// statistics and running update, inference, per-chunk statistics), max/avg pooling over time and global
+// pooling on a ragged batch, each sample computed by PyTorch on its own valid steps; output, dx and every
+// parameter gradient to 1e-10 (double) and 2e-5 (float) of the largest value. Plus finite differences
+// through a stack that changes the number of steps (with an activation layer), padding independence and a model-file round trip.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
+
+#include "ferrum/nn.hpp"
+#include "reference.hpp"
+
+namespace {
+
+using conv_json = nlohmann::json;
+
+template <class A>
+std::vector<double> conv_values(const A& a) {
+    return std::vector<double>(a.begin(), a.end());
+}
+
+/// One oracle case as a ferrum model: input "x" -> "layer" (built from its type name and config).
+template <class T>
+struct conv_case {
+    const conv_json& c;
+    ferrum::nn::functional<T> model;
+    std::size_t B, S, F;
+    std::vector<std::size_t> lengths;
+    xt::xtensor<T, 3> x;
+
+    explicit conv_case(const conv_json& cs) : c(cs) {
+        const auto shape = c["shape"].get<std::vector<std::size_t>>();
+        B = shape[0], S = shape[1], F = shape[2];
+        lengths = c["lengths"].get<std::vector<std::size_t>>();
+        const auto in = model.input("x", F, true);
+        model.add("layer",
+                  ferrum::nn::layer_registry<T, ferrum::default_backend>::instance().create(
+                      c["type"].get<std::string>(), c["config"]),
+                  in);
+        if (c.contains("chunk_size")) model.set_chunk_size(c["chunk_size"].get<std::size_t>());
+        auto params = model.parameters();
+        REQUIRE(params.size() == c["params"].size());
+        for (const auto& p : c["params"]) {
+            const std::string name = "layer." + p["name"].get<std::string>();
+            const auto it = std::find_if(params.begin(), params.end(), [&](const auto& r) { return r.name == name; });
+            REQUIRE(it != params.end());
+            CHECK(it->shape == p["shape"].get<std::vector<std::size_t>>());
+            const auto v = ferrum_test::vec(p["value"]);
+            REQUIRE(v.size() == it->size());
+            for (std::size_t i = 0; i < v.size(); ++i) it->value[i] = static_cast<T>(v[i]);
+        }
+        const auto xv = ferrum_test::vec(c["x"]);
+        x = xt::xtensor<T, 3>::from_shape({B, S, F});
+        for (std::size_t i = 0; i < xv.size(); ++i) x.data()[i] = static_cast<T>(xv[i]);
+    }
+
+    /// Forward (training API), then backward of sum(output * grad_output): output, dx and grads by name.
+    void check(double tol) {
+        const auto m = c.value("training", true) ? ferrum::nn::mode::training : ferrum::nn::mode::inference;
+        const auto y = model.forward({x}, lengths, m);
+        INFO(c["type"].get<std::string>() << " " << c["config"].dump().substr(0, 200));
+        CHECK(std::vector<std::size_t>(y.shape().begin(), y.shape().end()) ==
+              c["output_shape"].get<std::vector<std::size_t>>());
+        CHECK(ferrum_test::max_scaled_error(conv_values(y), ferrum_test::vec(c["output"])) < tol);
+        const auto gv = ferrum_test::vec(c["grad_output"]);
+        xt::xarray<T> g = xt::xarray<T>::from_shape(c["output_shape"].get<std::vector<std::size_t>>());
+        REQUIRE(g.size() == gv.size());
+        for (std::size_t i = 0; i < gv.size(); ++i) g.data()[i] = static_cast<T>(gv[i]);
+        model.zero_grad();
+        const auto dx = model.backward(g, true);
+        CHECK(ferrum_test::max_scaled_error(conv_values(dx.at(0)), ferrum_test::vec(c["dx"])) < tol);
+        for (const auto& p : model.parameters())
+            for (const auto& want : c["params"])
+                if ("layer." + want["name"].get<std::string>() == p.name) {
+                    INFO(p.name);
+                    CHECK(ferrum_test::max_scaled_error(std::vector<double>(p.grad, p.grad + p.size()),
+                                                        ferrum_test::vec(want["grad"])) < tol);
+                }
+        if (c.contains("running_mean_after")) {  // PyTorch's running update from the whole batch
+            const auto& bn = ferrum::nn::get<ferrum::nn::batch_norm<T>>(model.layer(0));
+            CHECK(ferrum_test::max_scaled_error(conv_values(bn.running_mean()),
+                                                ferrum_test::vec(c["running_mean_after"])) < tol);
+            CHECK(ferrum_test::max_scaled_error(conv_values(bn.running_var()),
+                                                ferrum_test::vec(c["running_var_after"])) < tol);
+            CHECK(bn.num_batches_tracked() == 1);
+        }
+    }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("convolutional layers equal PyTorch: output, dx and every parameter gradient", "[nn][conv]", float,
+                   double) {
+    const auto ref = ferrum_test::load_reference("reference/conv_layers.json");
+    const double tol = std::is_same_v<TestType, double> ? 1e-10 : 2e-5;
+    REQUIRE(ref["cases"].size() >= 14);
+    for (const auto& c : ref["cases"]) {
+        conv_case<TestType> t(c);
+        t.check(tol);
+    }
+}
+
+TEST_CASE("a conv / batch_norm / pooling stack that changes the steps matches finite differences", "[nn][conv]") {
+    namespace nn = ferrum::nn;
+    nn::functional<double> m;
+    const auto in = m.input("x", 3, true);
+    auto h = m.add("c1", nn::conv1d<double>(3, 4, 3, nn::conv_padding::same, 1, 1, true, 1), in);
+    h = m.add("bn", nn::batch_norm<double>(4), h);
+    h = m.add("tanh", nn::activation_layer<double>(nn::activation::tanh), h);
+    h = m.add("c2", nn::conv1d<double>(4, 5, 3, nn::conv_padding::valid, 2, 1, true, 2), h);
+    h = m.add("pool", nn::max_pool1d<double>(2, 1), h);
+    h = m.add("c3", nn::conv1d<double>(5, 4, 2, nn::conv_padding::causal, 1, 2, false, 3), h);
+    h = m.add("avg", nn::avg_pool1d<double>(2), h);
+    h = m.add("gap", nn::global_average_pooling<double>(), h);
+    m.add("out", nn::dense<double>(4, 2, nn::activation::linear, 4), h);
+    const std::vector<std::size_t> lengths{12, 9, 8};
+    xt::xtensor<double, 3> x = xt::xtensor<double, 3>::from_shape({3, 12, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.7 * static_cast<double>(i) + 0.3);
+    xt::xarray<double> g = xt::xarray<double>::from_shape({3, 2});
+    for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] = std::cos(1.3 * static_cast<double>(i));
+    auto loss = [&] {
+        const auto y = m.forward({x}, lengths, nn::mode::training);  // batch statistics
+        double l = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) l += y.data()[i] * g.data()[i];
+        return l;
+    };
+    loss();
+    m.zero_grad();
+    const auto dx = m.backward(g, true).at(0);
+    const double eps = 1e-6;
+    int checked = 0;
+    for (auto& p : m.parameters())
+        for (std::size_t i = 0; i < p.size(); i += 3) {
+            const double v = p.value[i];
+            p.value[i] = v + eps;
+            const double up = loss();
+            p.value[i] = v - eps;
+            const double down = loss();
+            p.value[i] = v;
+            INFO(p.name << "[" << i << "]");
+            CHECK(p.grad[i] == Approx((up - down) / (2 * eps)).margin(1e-7).epsilon(1e-6));
+            ++checked;
+        }
+    for (std::size_t i = 0; i < x.size(); i += 2) {
+        const double v = x.data()[i];
+        x.data()[i] = v + eps;
+        const double up = loss();
+        x.data()[i] = v - eps;
+        const double down = loss();
+        x.data()[i] = v;
+        const std::size_t b = i / 36, t = (i / 3) % 12;
+        INFO("x[" << i << "]");
+        if (t >= lengths[b]) CHECK(dx.data()[i] == 0.0);  // a padded step: no effect, zero gradient
+        else CHECK(dx.data()[i] == Approx((up - down) / (2 * eps)).margin(1e-7).epsilon(1e-6));
+        ++checked;
+    }
+    CHECK(checked > 60);
+}
+
+TEST_CASE("convolutional models: padded steps do not matter, running statistics, model files round-trip",
+          "[nn][conv]") {
+    namespace nn = ferrum::nn;
+    nn::functional<float> m;
+    const auto in = m.input("x", 2, true);
+    auto h = m.add("c1", nn::conv1d<float>(2, 6, 5, nn::conv_padding::same, 1, 1, true, 1), in);
+    h = m.add("bn1", nn::batch_norm<float>(6), h);
+    h = m.add("relu", nn::activation_layer<float>(nn::activation::relu), h);
+    h = m.add("c2", nn::conv1d<float>(6, 6, 3, nn::conv_padding::causal, 2, 2, true, 2), h);
+    h = m.add("bn2", nn::batch_norm<float>(6, 1e-3, 0.3), h);
+    h = m.add("mp", nn::max_pool1d<float>(2), h);
+    h = m.add("gmp", nn::global_max_pooling<float>(), h);
+    m.add("out", nn::dense<float>(6, 1, nn::activation::linear, 6), h);
+    xt::xtensor<float, 3> x = xt::xtensor<float, 3>::from_shape({3, 16, 2});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.37f * static_cast<float>(i));
+    const std::vector<std::size_t> lengths{16, 11, 6};
+    // what lies past a sample's length changes nothing (not even NaN): in training (batch statistics) ...
+    auto x2 = x;
+    for (std::size_t b = 0; b < 3; ++b)
+        for (std::size_t t = lengths[b]; t < 16; ++t) x2(b, t, 0) = std::numeric_limits<float>::quiet_NaN();
+    const auto trained = m.forward({x}, lengths, nn::mode::training);
+    CHECK(xt::all(xt::equal(m.forward({x2}, lengths, nn::mode::training), trained)));
+    m.forward({x}, lengths, nn::mode::training);  // three passes move the running statistics away from (0, 1)
+    const auto& bn1 = nn::get<nn::batch_norm<float>>(m.layer(1));
+    CHECK(bn1.num_batches_tracked() == 3);
+    CHECK(std::abs(bn1.running_var()[0] - 1.0f) > 1e-3f);
+    const auto y = m.predict({x}, lengths);
+    // ... and in inference (running statistics)
+    CHECK(xt::all(xt::equal(m.predict({x2}, lengths), y)));
+    // sample 2 alone (cut at its own length) gives its batch result with the running statistics
+    xt::xtensor<float, 3> x3 = xt::view(x, xt::range(2, 3), xt::range(0, 6), xt::all());
+    CHECK(m.predict({x3})(0, 0) == Approx(y(2, 0)).epsilon(1e-5));
+    // the model file (with its self-test vectors) round-trips weights and running statistics
+    const auto doc = nn::model_to_json(m);
+    auto back = nn::model_from_json<float>(doc, "conv.json");
+    CHECK(xt::all(xt::equal(back.model.predict({x}, lengths), y)));
+    CHECK(nn::get<nn::batch_norm<float>>(back.model.layer(1)).running_var() == bn1.running_var());
+    // bad configurations and too-short sequences are value_errors with a sentence
+    CHECK_THROWS_AS(nn::conv1d<float>(2, 3, 3, nn::conv_padding::same, 2), ferrum::value_error);
+    CHECK_THROWS_AS(nn::conv1d<float>(2, 3, 0), ferrum::value_error);
+    CHECK_THROWS_AS(nn::batch_norm<float>(3, 1e-5, 1.5), ferrum::value_error);
+    CHECK_THROWS_AS(nn::max_pool1d<float>(0), ferrum::value_error);
+    nn::functional<float> valid;
+    const auto vi = valid.input("x", 2, true);
+    valid.add("c", nn::conv1d<float>(2, 2, 4, nn::conv_padding::valid, 1, 2), vi);  // spans 7 steps
+    CHECK(valid.predict({xt::xtensor<float, 3>(xt::zeros<float>({2, 8, 2}))}).shape()[1] == 2);
+    CHECK_THROWS_AS(valid.predict({xt::xtensor<float, 3>(xt::zeros<float>({2, 6, 2}))}), ferrum::value_error);
+    CHECK_THROWS_AS(valid.predict({xt::xtensor<float, 3>(xt::zeros<float>({2, 8, 2}))}, {8, 5}), ferrum::value_error);
+    nlohmann::json bad = nn::conv1d<float>(2, 3, 3).config();
+    bad["padding"] = "full";
+    CHECK_THROWS_AS((nn::layer_registry<float, ferrum::default_backend>::instance().create("conv1d", bad)),
+                    ferrum::value_error);
+}
