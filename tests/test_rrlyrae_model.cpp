@@ -276,6 +276,53 @@ TEST_CASE("bigru, lstm and bilstm models train, and their files round-trip with 
     }
 }
 
+TEST_CASE("the fcn trunk trains, keeps its batch-norm running statistics in its file and reloads", "[rrlyrae]") {
+    auto set = ferrum_test::simulate_rrlyrae(40, rr_type::rrab, 33);
+    const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false);
+    std::vector<std::size_t> tr;
+    std::vector<rrl_star_input> test;
+    for (std::size_t i = 0; i < in.size(); ++i)
+        if (in[i].ok()) {
+            tr.push_back(i);
+            if (test.size() < 4) test.push_back(in[i]);
+        }
+    rrl_training_options to;
+    to.max_epochs = 1;
+    to.batch_size = 16;
+    to.progress = false;
+    to.calibration_mc_samples = 2;
+    rrl_model_options mo;
+    mo.architecture = rrl_architecture::fcn;
+    rrlyrae_model m(mo, 7);
+    m.fit(in, set.feh, tr, to);
+    const auto j = m.to_json();
+    std::size_t conv = 0, bn = 0, gap = 0;
+    bool running_moved = false;  // a trained batch norm's running mean is no longer its initial 0
+    for (const auto& l : j["network"]["architecture"]["layers"]) {
+        conv += l["type"] == "conv1d";
+        gap += l["type"] == "global_average_pooling";
+        if (l["type"] == "batch_norm") {
+            ++bn;
+            CHECK(l["num_batches_tracked"].get<std::uint64_t>() > 0);
+            for (const auto& v : l["running_mean"]) running_moved = running_moved || v.get<double>() != 0.0;
+        }
+    }
+    CHECK(conv == 3);
+    CHECK(bn == 3);
+    CHECK(gap == 1);
+    CHECK(running_moved);
+    const auto p = m.predict(test);
+    const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_fcn.json").string();
+    m.save(path);
+    auto back = rrlyrae_model::load(path);  // re-runs the self-test from raw light curves
+    const auto q = back.predict(test);
+    for (std::size_t i = 0; i < q.size(); ++i) {
+        CHECK(std::isfinite(p[i].feh));
+        CHECK(q[i].feh == Approx(p[i].feh).margin(1e-6));
+    }
+    std::filesystem::remove(path);
+}
+
 TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model with ragged lengths", "[rrlyrae]") {
     auto ab = ferrum_test::simulate_rrlyrae(200, rr_type::rrab, 21);
     auto c = ferrum_test::simulate_rrlyrae(200, rr_type::rrc, 22);

@@ -282,10 +282,11 @@ void pool_backward(const window& w, bool is_max, const matrix<T>& x, const matri
             dx.middleCols(w.input_step(t, k) * B, B) += c.dy.middleCols(t * B, B) * inv;
 }
 
-/// Weight of step t of every sample in a global average: 1 / length, 0 past the sample's length.
+/// Weight of step t of every sample in a global average: 1 / length, 0 past the sample's length. w has
+/// ctx.batch elements (sized once by the caller: a resize in the loop trips g++ 12's -Wuse-after-free on
+/// Eigen's storage, a false positive).
 template <class T>
 void average_weights(const nn::chunk_info& ctx, Index t, vector<T>& w) {
-    w.resize(ctx.batch);
     for (Index b = 0; b < ctx.batch; ++b) {
         const Index L = valid_steps(ctx, b);
         w(b) = t < L ? T(1) / static_cast<T>(L) : T(0);
@@ -299,7 +300,7 @@ void global_pool_forward(bool is_max, const matrix<T>& x, const nn::chunk_info& 
     const Index F = x.rows(), B = ctx.batch, S = x.cols() / B;
     y.setZero(F, B);
     if (!is_max) {
-        vector<T> w;
+        vector<T> w(B);
         for (Index t = 0; t < S; ++t) {
             average_weights(ctx, t, w);
             y.noalias() += x.middleCols(t * B, B) * w.asDiagonal();
@@ -324,7 +325,7 @@ void global_pool_backward(bool is_max, const matrix<T>& x, const matrix<T>& dy, 
     const Index F = x.rows(), B = ctx.batch, S = x.cols() / B;
     dx.setZero(F, x.cols());
     if (!is_max) {
-        vector<T> w;
+        vector<T> w(B);
         for (Index t = 0; t < S; ++t) {
             average_weights(ctx, t, w);
             dx.middleCols(t * B, B).noalias() = dy * w.asDiagonal();
