@@ -16,6 +16,7 @@
 #include <xtensor/xview.hpp>
 
 #include "ferrum/nn.hpp"
+#include "finite_differences.hpp"
 #include "reference.hpp"
 
 namespace {
@@ -126,43 +127,8 @@ TEST_CASE("a conv / batch_norm / pooling stack that changes the steps matches fi
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.7 * static_cast<double>(i) + 0.3);
     xt::xarray<double> g = xt::xarray<double>::from_shape({3, 2});
     for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] = std::cos(1.3 * static_cast<double>(i));
-    auto loss = [&] {
-        const auto y = m.forward({x}, lengths, nn::mode::training);  // batch statistics
-        double l = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) l += y.data()[i] * g.data()[i];
-        return l;
-    };
-    loss();
-    m.zero_grad();
-    const auto dx = m.backward(g, true).at(0);
-    const double eps = 1e-6;
-    int checked = 0;
-    for (auto& p : m.parameters())
-        for (std::size_t i = 0; i < p.size(); i += 3) {
-            const double v = p.value[i];
-            p.value[i] = v + eps;
-            const double up = loss();
-            p.value[i] = v - eps;
-            const double down = loss();
-            p.value[i] = v;
-            INFO(p.name << "[" << i << "]");
-            CHECK(p.grad[i] == Approx((up - down) / (2 * eps)).margin(1e-7).epsilon(1e-6));
-            ++checked;
-        }
-    for (std::size_t i = 0; i < x.size(); i += 2) {
-        const double v = x.data()[i];
-        x.data()[i] = v + eps;
-        const double up = loss();
-        x.data()[i] = v - eps;
-        const double down = loss();
-        x.data()[i] = v;
-        const std::size_t b = i / 36, t = (i / 3) % 12;
-        INFO("x[" << i << "]");
-        if (t >= lengths[b]) CHECK(dx.data()[i] == 0.0);  // a padded step: no effect, zero gradient
-        else CHECK(dx.data()[i] == Approx((up - down) / (2 * eps)).margin(1e-7).epsilon(1e-6));
-        ++checked;
-    }
-    CHECK(checked > 60);
+    // in training mode: the batch statistics, and their gradients
+    CHECK(ferrum_test::check_finite_differences(m, x, lengths, g, nn::mode::training, 3, 2) > 60);
 }
 
 TEST_CASE("convolutional models: padded steps do not matter, running statistics, model files round-trip",

@@ -25,6 +25,28 @@ double mse(const std::vector<double>& a, const std::vector<double>& b) {
     return s / double(a.size());
 }
 
+/// A small simulated RRab set for the architecture tests: its inputs, the usable stars for training, the first
+/// few of them to predict, and short training options.
+struct rrl_small_set {
+    ferrum_test::simulated_rrlyrae set;
+    std::vector<rrl_star_input> in, test;
+    std::vector<std::size_t> tr;
+    rrl_training_options to;
+    rrl_small_set(std::size_t n, std::uint64_t seed, std::size_t n_test, int epochs, std::size_t batch)
+        : set(ferrum_test::simulate_rrlyrae(n, rr_type::rrab, seed)),
+          in(prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false)) {
+        for (std::size_t i = 0; i < in.size(); ++i)
+            if (in[i].ok()) {
+                tr.push_back(i);
+                if (test.size() < n_test) test.push_back(in[i]);
+            }
+        to.max_epochs = epochs;
+        to.batch_size = batch;
+        to.progress = false;
+        to.calibration_mc_samples = 2;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("the models' batch tensor is the preprocessor's: one path from a light curve to a batch", "[rrlyrae]") {
@@ -233,20 +255,8 @@ TEST_CASE("training reduces the validation loss and beats predicting the mean; f
 }
 
 TEST_CASE("bigru, lstm and bilstm models train, and their files round-trip with the self-test", "[rrlyrae]") {
-    auto set = ferrum_test::simulate_rrlyrae(90, rr_type::rrab, 31);
-    const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false);
-    std::vector<std::size_t> tr;
-    std::vector<rrl_star_input> test;
-    for (std::size_t i = 0; i < in.size(); ++i)
-        if (in[i].ok()) {
-            tr.push_back(i);
-            if (test.size() < 5) test.push_back(in[i]);
-        }
-    rrl_training_options to;
-    to.max_epochs = 2;
-    to.batch_size = 32;
-    to.progress = false;
-    to.calibration_mc_samples = 2;
+    const rrl_small_set d(90, 31, 5, 2, 32);
+    const auto& [set, in, test, tr, to] = d;
     for (auto arch : {rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm}) {
         INFO(to_string(arch));
         rrl_model_options mo = arch == rrl_architecture::bilstm ? rrl_bilstm_model_options() : rrl_model_options{};
@@ -277,20 +287,8 @@ TEST_CASE("bigru, lstm and bilstm models train, and their files round-trip with 
 }
 
 TEST_CASE("the fcn trunk trains, keeps its batch-norm running statistics in its file and reloads", "[rrlyrae]") {
-    auto set = ferrum_test::simulate_rrlyrae(40, rr_type::rrab, 33);
-    const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, {}, 2, false);
-    std::vector<std::size_t> tr;
-    std::vector<rrl_star_input> test;
-    for (std::size_t i = 0; i < in.size(); ++i)
-        if (in[i].ok()) {
-            tr.push_back(i);
-            if (test.size() < 4) test.push_back(in[i]);
-        }
-    rrl_training_options to;
-    to.max_epochs = 1;
-    to.batch_size = 16;
-    to.progress = false;
-    to.calibration_mc_samples = 2;
+    const rrl_small_set d(40, 33, 4, 1, 16);
+    const auto& [set, in, test, tr, to] = d;
     rrl_model_options mo;
     mo.architecture = rrl_architecture::fcn;
     rrlyrae_model m(mo, 7);
