@@ -86,7 +86,8 @@ void xpconv_check(const std::vector<xp_converted_spectrum>& got, const std::stri
     REQUIRE(want.size() == 2 * got.size());
     for (const auto& [key, w] : want) {
         INFO("source " << key.first << " " << key.second << " vs " << solution);
-        const auto s = std::find_if(got.begin(), got.end(), [&](const auto& g) { return g.source_id == key.first; });
+        const auto id = key.first;  // a lambda may not capture a structured binding in C++17
+        const auto s = std::find_if(got.begin(), got.end(), [&](const auto& g) { return g.source_id == id; });
         REQUIRE(s != got.end());
         const xp_sampled_band& b = key.second == "BP" ? s->bp : s->rp;
         if (w.flux.empty()) {

@@ -98,7 +98,8 @@ inline double xml_number(const std::string& text, const std::string& file, const
 inline xp_calibration::matrix hermite_design(const std::string& text, const std::string& file, const char* band,
                                              const std::vector<double>& sampling) {
     const std::string section = std::string(band) + "Config";
-    const auto [from, until] = xml_element(text, file, section);
+    const auto element = xml_element(text, file, section);
+    const auto from = element.first, until = element.second;  // not a structured binding: lambdas capture them
     auto count = [&](const char* tag) {
         const double v = xml_number(text, file, tag, from, until);
         if (!(v >= 1 && v <= 10000 && v == std::floor(v)))
