@@ -15,74 +15,8 @@
 
 #include "ferrum/nn.hpp"
 #include "finite_differences.hpp"
+#include "layer_oracle_case.hpp"
 #include "reference.hpp"
-
-namespace {
-
-using attn_json = nlohmann::json;
-
-template <class A>
-std::vector<double> attn_values(const A& a) {
-    return std::vector<double>(a.begin(), a.end());
-}
-
-/// One oracle case as a ferrum model: input "x" -> "layer" (built from its type name and config).
-template <class T>
-struct attn_case {
-    const attn_json& c;
-    ferrum::nn::functional<T> model;
-    std::size_t B, S, F;
-    std::vector<std::size_t> lengths;
-    xt::xtensor<T, 3> x;
-
-    explicit attn_case(const attn_json& cs) : c(cs) {
-        const auto shape = c["shape"].get<std::vector<std::size_t>>();
-        B = shape[0], S = shape[1], F = shape[2];
-        lengths = c["lengths"].get<std::vector<std::size_t>>();
-        const auto in = model.input("x", F, true);
-        model.add("layer",
-                  ferrum::nn::layer_registry<T, ferrum::default_backend>::instance().create(
-                      c["type"].get<std::string>(), c["config"]),
-                  in);
-        auto params = model.parameters();
-        REQUIRE(params.size() == c["params"].size());
-        for (const auto& p : c["params"]) {
-            const std::string name = "layer." + p["name"].get<std::string>();
-            const auto it = std::find_if(params.begin(), params.end(), [&](const auto& r) { return r.name == name; });
-            REQUIRE(it != params.end());
-            CHECK(it->shape == p["shape"].get<std::vector<std::size_t>>());
-            const auto v = ferrum_test::vec(p["value"]);
-            REQUIRE(v.size() == it->size());
-            for (std::size_t i = 0; i < v.size(); ++i) it->value[i] = static_cast<T>(v[i]);
-        }
-        const auto xv = ferrum_test::vec(c["x"]);
-        x = xt::xtensor<T, 3>::from_shape({B, S, F});
-        for (std::size_t i = 0; i < xv.size(); ++i) x.data()[i] = static_cast<T>(xv[i]);
-    }
-
-    /// Forward (training API), then backward of sum(output * grad_output): {output, dx, grads by name}.
-    void check(double tol) {
-        const auto y = model.forward({x}, lengths, ferrum::nn::mode::training);
-        INFO(c["type"].get<std::string>() << " " << c["config"].dump());
-        CHECK(ferrum_test::max_scaled_error(attn_values(y), ferrum_test::vec(c["output"])) < tol);
-        const auto gv = ferrum_test::vec(c["grad_output"]);
-        xt::xarray<T> g = xt::xarray<T>::from_shape(c["output_shape"].get<std::vector<std::size_t>>());
-        REQUIRE(g.size() == gv.size());
-        for (std::size_t i = 0; i < gv.size(); ++i) g.data()[i] = static_cast<T>(gv[i]);
-        model.zero_grad();
-        const auto dx = model.backward(g, true);
-        CHECK(ferrum_test::max_scaled_error(attn_values(dx.at(0)), ferrum_test::vec(c["dx"])) < tol);
-        for (const auto& p : model.parameters())
-            for (const auto& want : c["params"])
-                if ("layer." + want["name"].get<std::string>() == p.name) {
-                    INFO(p.name);
-                    CHECK(ferrum_test::max_scaled_error(std::vector<double>(p.grad, p.grad + p.size()),
-                                                        ferrum_test::vec(want["grad"])) < tol);
-                }
-    }
-};
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("attention layers equal PyTorch: output, dx and every parameter gradient", "[nn][attention]", float,
                    double) {
@@ -90,7 +24,7 @@ TEMPLATE_TEST_CASE("attention layers equal PyTorch: output, dx and every paramet
     const double tol = std::is_same_v<TestType, double> ? 1e-10 : 2e-5;
     REQUIRE(ref["cases"].size() >= 9);
     for (const auto& c : ref["cases"]) {
-        attn_case<TestType> t(c);
+        ferrum_test::layer_oracle_case<TestType> t(c);  // tests/support/layer_oracle_case.hpp
         t.check(tol);
     }
 }

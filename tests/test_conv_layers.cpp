@@ -17,84 +17,26 @@
 
 #include "ferrum/nn.hpp"
 #include "finite_differences.hpp"
+#include "layer_oracle_case.hpp"
 #include "reference.hpp"
 
 namespace {
 
-using conv_json = nlohmann::json;
-
-template <class A>
-std::vector<double> conv_values(const A& a) {
-    return std::vector<double>(a.begin(), a.end());
-}
-
-/// One oracle case as a ferrum model: input "x" -> "layer" (built from its type name and config).
+/// One PyTorch case (tests/support/layer_oracle_case.hpp), and for batch_norm PyTorch's running update from
+/// the whole batch.
 template <class T>
-struct conv_case {
-    const conv_json& c;
-    ferrum::nn::functional<T> model;
-    std::size_t B, S, F;
-    std::vector<std::size_t> lengths;
-    xt::xtensor<T, 3> x;
-
-    explicit conv_case(const conv_json& cs) : c(cs) {
-        const auto shape = c["shape"].get<std::vector<std::size_t>>();
-        B = shape[0], S = shape[1], F = shape[2];
-        lengths = c["lengths"].get<std::vector<std::size_t>>();
-        const auto in = model.input("x", F, true);
-        model.add("layer",
-                  ferrum::nn::layer_registry<T, ferrum::default_backend>::instance().create(
-                      c["type"].get<std::string>(), c["config"]),
-                  in);
-        if (c.contains("chunk_size")) model.set_chunk_size(c["chunk_size"].get<std::size_t>());
-        auto params = model.parameters();
-        REQUIRE(params.size() == c["params"].size());
-        for (const auto& p : c["params"]) {
-            const std::string name = "layer." + p["name"].get<std::string>();
-            const auto it = std::find_if(params.begin(), params.end(), [&](const auto& r) { return r.name == name; });
-            REQUIRE(it != params.end());
-            CHECK(it->shape == p["shape"].get<std::vector<std::size_t>>());
-            const auto v = ferrum_test::vec(p["value"]);
-            REQUIRE(v.size() == it->size());
-            for (std::size_t i = 0; i < v.size(); ++i) it->value[i] = static_cast<T>(v[i]);
-        }
-        const auto xv = ferrum_test::vec(c["x"]);
-        x = xt::xtensor<T, 3>::from_shape({B, S, F});
-        for (std::size_t i = 0; i < xv.size(); ++i) x.data()[i] = static_cast<T>(xv[i]);
+void check_conv_case(const nlohmann::json& c, double tol) {
+    ferrum_test::layer_oracle_case<T> t(c);
+    t.check(tol);
+    if (c.contains("running_mean_after")) {
+        const auto& bn = ferrum::nn::get<ferrum::nn::batch_norm<T>>(t.model.layer(0));
+        CHECK(ferrum_test::max_scaled_error(ferrum_test::values_of(bn.running_mean()),
+                                            ferrum_test::vec(c["running_mean_after"])) < tol);
+        CHECK(ferrum_test::max_scaled_error(ferrum_test::values_of(bn.running_var()),
+                                            ferrum_test::vec(c["running_var_after"])) < tol);
+        CHECK(bn.num_batches_tracked() == 1);
     }
-
-    /// Forward (training API), then backward of sum(output * grad_output): output, dx and grads by name.
-    void check(double tol) {
-        const auto m = c.value("training", true) ? ferrum::nn::mode::training : ferrum::nn::mode::inference;
-        const auto y = model.forward({x}, lengths, m);
-        INFO(c["type"].get<std::string>() << " " << c["config"].dump().substr(0, 200));
-        CHECK(std::vector<std::size_t>(y.shape().begin(), y.shape().end()) ==
-              c["output_shape"].get<std::vector<std::size_t>>());
-        CHECK(ferrum_test::max_scaled_error(conv_values(y), ferrum_test::vec(c["output"])) < tol);
-        const auto gv = ferrum_test::vec(c["grad_output"]);
-        xt::xarray<T> g = xt::xarray<T>::from_shape(c["output_shape"].get<std::vector<std::size_t>>());
-        REQUIRE(g.size() == gv.size());
-        for (std::size_t i = 0; i < gv.size(); ++i) g.data()[i] = static_cast<T>(gv[i]);
-        model.zero_grad();
-        const auto dx = model.backward(g, true);
-        CHECK(ferrum_test::max_scaled_error(conv_values(dx.at(0)), ferrum_test::vec(c["dx"])) < tol);
-        for (const auto& p : model.parameters())
-            for (const auto& want : c["params"])
-                if ("layer." + want["name"].get<std::string>() == p.name) {
-                    INFO(p.name);
-                    CHECK(ferrum_test::max_scaled_error(std::vector<double>(p.grad, p.grad + p.size()),
-                                                        ferrum_test::vec(want["grad"])) < tol);
-                }
-        if (c.contains("running_mean_after")) {  // PyTorch's running update from the whole batch
-            const auto& bn = ferrum::nn::get<ferrum::nn::batch_norm<T>>(model.layer(0));
-            CHECK(ferrum_test::max_scaled_error(conv_values(bn.running_mean()),
-                                                ferrum_test::vec(c["running_mean_after"])) < tol);
-            CHECK(ferrum_test::max_scaled_error(conv_values(bn.running_var()),
-                                                ferrum_test::vec(c["running_var_after"])) < tol);
-            CHECK(bn.num_batches_tracked() == 1);
-        }
-    }
-};
+}
 
 }  // namespace
 
@@ -103,10 +45,7 @@ TEMPLATE_TEST_CASE("convolutional layers equal PyTorch: output, dx and every par
     const auto ref = ferrum_test::load_reference("reference/conv_layers.json");
     const double tol = std::is_same_v<TestType, double> ? 1e-10 : 2e-5;
     REQUIRE(ref["cases"].size() >= 14);
-    for (const auto& c : ref["cases"]) {
-        conv_case<TestType> t(c);
-        t.check(tol);
-    }
+    for (const auto& c : ref["cases"]) check_conv_case<TestType>(c, tol);
 }
 
 TEST_CASE("a conv / batch_norm / pooling stack that changes the steps matches finite differences", "[nn][conv]") {

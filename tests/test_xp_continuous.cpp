@@ -8,6 +8,7 @@
 #include <ferrum/core/csv.hpp>
 #include <ferrum/spectra/xp_continuous.hpp>
 
+#include "gaiaxpy_files.hpp"
 #include "reference.hpp"
 #include "scratch_files.hpp"
 
@@ -24,6 +25,10 @@
 namespace fs = std::filesystem;
 using namespace ferrum;
 using namespace ferrum::spectra;
+using ferrum_test::gaiaxpy_cell;
+using ferrum_test::gaiaxpy_sampling;
+using ferrum_test::gaiaxpy_worst_relative;
+using ferrum_test::write_text_file;
 
 namespace {
 
@@ -31,49 +36,13 @@ struct expected_spectrum {
     std::vector<double> flux, flux_error;
 };
 
-// GaiaXPy's "(v, v, nan, ...)" cells, NaN included (strtod reads "nan").
-std::vector<double> tuple_cell(std::string_view s) {
-    std::string t(s);
-    for (char& c : t)
-        if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',') c = ' ';
-    std::vector<double> out;
-    const char* p = t.c_str();
-    for (char* end = nullptr;; p = end) {
-        const double v = std::strtod(p, &end);
-        if (end == p) break;
-        out.push_back(v);
-    }
-    return out;
-}
-
 std::map<std::int64_t, expected_spectrum> read_solution(const std::string& path) {
     csv_reader in(path);
     std::map<std::int64_t, expected_spectrum> out;
     while (const csv_record* r = in.next())
-        out[parse_int64((*r)[in.column("source_id")]).value] = {tuple_cell((*r)[in.column("flux")]),
-                                                                tuple_cell((*r)[in.column("flux_error")])};
+        out[parse_int64((*r)[in.column("source_id")]).value] = {gaiaxpy_cell((*r)[in.column("flux")]),
+                                                                gaiaxpy_cell((*r)[in.column("flux_error")])};
     return out;
-}
-
-std::vector<double> read_sampling(const std::string& path) {
-    csv_reader in(path);
-    const csv_record* r = in.next();
-    REQUIRE(r != nullptr);
-    return tuple_cell((*r)[in.column("pos")]);
-}
-
-// max |got - want| / |want| over the samples, NaN where GaiaXPy has NaN (anything else fails).
-double worst_relative(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double worst = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (std::isnan(want[i])) {
-            if (!std::isnan(got[i])) return INFINITY;
-            continue;
-        }
-        worst = std::max(worst, std::abs(got[i] - want[i]) / std::abs(want[i]));
-    }
-    return worst;
 }
 
 void check_against(const std::vector<xp_spectrum>& got, const std::string& solution, std::size_t expected_sources,
@@ -84,14 +53,9 @@ void check_against(const std::vector<xp_spectrum>& got, const std::string& solut
     for (const auto& s : got) {
         INFO("source " << s.source_id << " vs " << solution);
         REQUIRE(want.count(s.source_id) == 1);
-        CHECK(worst_relative(s.flux, want.at(s.source_id).flux) < tol);
-        CHECK(worst_relative(s.flux_error, want.at(s.source_id).flux_error) < tol);
+        CHECK(gaiaxpy_worst_relative(s.flux, want.at(s.source_id).flux) < tol);
+        CHECK(gaiaxpy_worst_relative(s.flux_error, want.at(s.source_id).flux_error) < tol);
     }
-}
-
-std::string write_text(const fs::path& p, const std::string& text) {
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
 }
 
 }  // namespace
@@ -105,7 +69,7 @@ TEST_CASE("calibrate equals GaiaXPy on its test sources, CSV and ECSV", "[spectr
     const std::string config = data + "/gaiaxpy/config", in = data + "/gaiaxpy/test_files/xp_continuous/",
                       sol = data + "/gaiaxpy/test_files/calibrator_solution/";
     const auto calib = load_xp_calibration(config);
-    REQUIRE(calib.sampling == read_sampling(sol + "calibrator_solution_default_sampling.csv"));
+    REQUIRE(calib.sampling == gaiaxpy_sampling(sol + "calibrator_solution_default_sampling.csv"));
     REQUIRE(calib.sampling == gaiaxpy_default_sampling());
     REQUIRE(calib.bp_design.rows() == 343);
     REQUIRE(calib.bp_design.cols() == 55);
@@ -119,7 +83,7 @@ TEST_CASE("calibrate equals GaiaXPy on its test sources, CSV and ECSV", "[spectr
             check_against(calibrate(calib, src), sol + "calibrator_solution_default.csv", 2);
             // one source at a time gives the same as the batch
             const auto one = calibrate(calib, src[1]);
-            CHECK(worst_relative(one.flux, calibrate(calib, src)[1].flux) < 1e-14);
+            CHECK(gaiaxpy_worst_relative(one.flux, calibrate(calib, src)[1].flux) < 1e-14);
         }
         SECTION("BP missing for one of three sources" + ext) {
             const auto got = calibrate_xp_file(in + "XP_CONTINUOUS_RAW_with_missing_BP" + ext, calib);
@@ -132,8 +96,8 @@ TEST_CASE("calibrate equals GaiaXPy on its test sources, CSV and ECSV", "[spectr
             const auto got = calibrate_xp_file(in + "XP_CONTINUOUS_RAW_missing_BP_dr3int6" + ext, calib);
             REQUIRE(got.size() == 1);
             const auto want = read_solution(sol + "with_missing_calibrator_solution.csv").at(got[0].source_id);
-            CHECK(worst_relative(got[0].flux, want.flux) < 1e-6);
-            CHECK(worst_relative(got[0].flux_error, want.flux_error) < 1e-6);
+            CHECK(gaiaxpy_worst_relative(got[0].flux, want.flux) < 1e-6);
+            CHECK(gaiaxpy_worst_relative(got[0].flux_error, want.flux_error) < 1e-6);
         }
         SECTION("truncation to n_relevant_bases" + ext) {
             xp_calibrate_options o;
@@ -141,7 +105,7 @@ TEST_CASE("calibrate equals GaiaXPy on its test sources, CSV and ECSV", "[spectr
             const auto got = calibrate_xp_file(in + "XP_CONTINUOUS_RAW" + ext, calib, o);
             // GaiaXPy wrote this solution with 9 significant digits
             check_against(got, sol + "calibrator_solution_truncation_default.csv", 2);
-            CHECK(worst_relative(got[0].flux,
+            CHECK(gaiaxpy_worst_relative(got[0].flux,
                                  calibrate(calib, read_xp_continuous(in + "XP_CONTINUOUS_RAW" + ext))[0].flux) > 1e-3);
         }
     }
@@ -149,13 +113,13 @@ TEST_CASE("calibrate equals GaiaXPy on its test sources, CSV and ECSV", "[spectr
         xp_calibration_options o;
         o.bp_model = "v211w";
         const auto c = load_xp_calibration(config, o);
-        CHECK(c.sampling == read_sampling(sol + "calibrator_solution_v211w_default_sampling.csv"));
+        CHECK(c.sampling == gaiaxpy_sampling(sol + "calibrator_solution_v211w_default_sampling.csv"));
         check_against(calibrate_xp_file(in + "XP_CONTINUOUS_RAW.csv", c), sol + "calibrator_solution_v211w_default.csv",
                       2);
     }
     SECTION("a user grid, from the instrument model (dispersion, response, inverse bases)") {
         xp_calibration_options o;
-        o.sampling = read_sampling(sol + "calibrator_solution_custom_sampling.csv");
+        o.sampling = gaiaxpy_sampling(sol + "calibrator_solution_custom_sampling.csv");
         REQUIRE(o.sampling == std::vector<double>{350, 550, 750, 950});
         check_against(calibrate_xp_file(in + "XP_CONTINUOUS_RAW.ecsv", load_xp_calibration(config, o)),
                       sol + "calibrator_solution_custom.csv", 2);
@@ -190,7 +154,7 @@ TEST_CASE("xp_continuous: bad input and an incomplete configuration name file, l
     const std::size_t row1_line = std::size_t(std::count(good.begin(), good.begin() + std::ptrdiff_t(row1), '\n')) + 1;
     auto expect_error =
         [&](const std::string& name, const std::string& text, const std::string& field, std::size_t line) {
-        const std::string p = write_text(dir / name, text);
+        const std::string p = write_text_file(dir / name, text);
         try {
             read_xp_continuous(p);
             FAIL("no error for " << name);
@@ -239,7 +203,7 @@ TEST_CASE("xp_continuous: bad input and an incomplete configuration name file, l
     SECTION("bad rows are counted and skipped under bad_row_policy::skip") {
         std::string t = good;
         t.replace(row1, 19, "not_a_source_id_abc");
-        const std::string p = write_text(dir / "skip.ecsv", t);
+        const std::string p = write_text_file(dir / "skip.ecsv", t);
         read_report rep;
         const auto got = read_xp_continuous(p, bad_row_policy::skip, &rep);
         CHECK(got.size() == 1);
@@ -270,7 +234,7 @@ TEST_CASE("xp_continuous: bad input and an incomplete configuration name file, l
         }
         // a truncated XpFilter table: an input_error naming the element
         const std::string xml = ferrum_test::slurp(config + "/filters/XpFilter_v375wiv142r.xml");
-        write_text(c / "filters" / "XpFilter_v375wiv142r.xml", xml.substr(0, xml.find("<rpSampledBases")));
+        write_text_file(c / "filters" / "XpFilter_v375wiv142r.xml", xml.substr(0, xml.find("<rpSampledBases")));
         try {
             load_xp_calibration(c.string());
             FAIL("no error");

@@ -11,6 +11,7 @@
 #include <ferrum/core/csv.hpp>
 #include <ferrum/spectra/xp_convert.hpp>
 
+#include "gaiaxpy_files.hpp"
 #include "reference.hpp"
 #include "scratch_files.hpp"
 
@@ -28,23 +29,12 @@
 namespace fs = std::filesystem;
 using namespace ferrum;
 using namespace ferrum::spectra;
+using ferrum_test::gaiaxpy_cell;
+using ferrum_test::gaiaxpy_sampling;
+using ferrum_test::gaiaxpy_worst_relative;
+using ferrum_test::write_text_file;
 
 namespace {
-
-// GaiaXPy's "(v, v, ...)" cells; an empty cell is an empty list (a missing band).
-std::vector<double> xpconv_cell(std::string_view s) {
-    std::string t(s);
-    for (char& c : t)
-        if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',') c = ' ';
-    std::vector<double> out;
-    const char* p = t.c_str();
-    for (char* end = nullptr;; p = end) {
-        const double v = std::strtod(p, &end);
-        if (end == p) break;
-        out.push_back(v);
-    }
-    return out;
-}
 
 struct xpconv_expected {
     std::vector<double> flux, flux_error;
@@ -58,23 +48,8 @@ std::map<std::pair<std::int64_t, std::string>, xpconv_expected> xpconv_solution(
     std::map<std::pair<std::int64_t, std::string>, xpconv_expected> out;
     while (const csv_record* r = in.next())
         out[{parse_int64((*r)[in.column("source_id")]).value, std::string((*r)[in.column("xp")])}] = {
-            xpconv_cell((*r)[in.column("flux")]), xpconv_cell((*r)[c_err])};
+            gaiaxpy_cell((*r)[in.column("flux")]), gaiaxpy_cell((*r)[c_err])};
     return out;
-}
-
-std::vector<double> xpconv_sampling(const std::string& path) {
-    csv_reader in(path);
-    const csv_record* r = in.next();
-    REQUIRE(r != nullptr);
-    return xpconv_cell((*r)[in.column("pos")]);
-}
-
-double xpconv_worst_relative(const std::vector<double>& got, const std::vector<double>& want) {
-    REQUIRE(got.size() == want.size());
-    double worst = 0;
-    for (std::size_t i = 0; i < got.size(); ++i)
-        worst = std::max(worst, std::abs(got[i] - want[i]) / std::abs(want[i]));
-    return worst;
 }
 
 // Every row of `solution` (and no other) is reproduced: flux and flux_error within the relative tolerances;
@@ -95,8 +70,8 @@ void xpconv_check(const std::vector<xp_converted_spectrum>& got, const std::stri
             CHECK(b.flux_error.empty());
             continue;
         }
-        CHECK(xpconv_worst_relative(b.flux, w.flux) < flux_tol);
-        CHECK(xpconv_worst_relative(b.flux_error, w.flux_error) < error_tol);
+        CHECK(gaiaxpy_worst_relative(b.flux, w.flux) < flux_tol);
+        CHECK(gaiaxpy_worst_relative(b.flux_error, w.flux_error) < error_tol);
     }
 }
 
@@ -104,11 +79,6 @@ xp_conversion xpconv_coarse(const std::string& config) {
     xp_conversion_options o;
     o.sampling = {0, 30, 60};
     return load_xp_conversion(config, o);
-}
-
-std::string xpconv_write(const fs::path& p, const std::string& text) {
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
 }
 
 }  // namespace
@@ -122,11 +92,11 @@ TEST_CASE("convert equals GaiaXPy on its test sources, CSV and ECSV", "[spectra]
     const std::string config = data + "/gaiaxpy/config", in = data + "/gaiaxpy/test_files/xp_continuous/",
                       sol = data + "/gaiaxpy/test_files/converter_solution/";
     xp_conversion_options o481;
-    o481.sampling = xpconv_sampling(sol + "converter_solution_0_60_481_sampling.csv");
+    o481.sampling = gaiaxpy_sampling(sol + "converter_solution_0_60_481_sampling.csv");
     REQUIRE(o481.sampling == gaiaxpy_default_pwl_sampling(481));
     const auto c481 = load_xp_conversion(config, o481);
     const auto c600 = load_xp_conversion(config);
-    REQUIRE(c600.sampling == xpconv_sampling(sol + "with_missing_converter_solution_sampling.csv"));
+    REQUIRE(c600.sampling == gaiaxpy_sampling(sol + "with_missing_converter_solution_sampling.csv"));
     REQUIRE(c600.bp_design.rows() == 600);
     REQUIRE(c600.bp_design.cols() == 55);
     REQUIRE(c600.rp_design.cols() == 55);
@@ -144,7 +114,7 @@ TEST_CASE("convert equals GaiaXPy on its test sources, CSV and ECSV", "[spectra]
             // one source at a time gives the batch's numbers
             const auto one = convert(c481, src[1]);
             CHECK(one.source_id == got[1].source_id);
-            CHECK(xpconv_worst_relative(one.rp.flux, got[1].rp.flux) < 1e-14);
+            CHECK(gaiaxpy_worst_relative(one.rp.flux, got[1].rp.flux) < 1e-14);
             CHECK(got[0].bp.covariance.size() == 0);  // only with_correlation
         }
         SECTION("truncation to n_relevant_bases" + ext) {
@@ -153,7 +123,7 @@ TEST_CASE("convert equals GaiaXPy on its test sources, CSV and ECSV", "[spectra]
             const auto got = convert_xp_file(in + "XP_CONTINUOUS_RAW" + ext, c481, t);
             xpconv_check(got, sol + "SampledMeanSpectrum_truncated.csv", 4, 1e-10, 1e-6);
             const auto full = convert_xp_file(in + "XP_CONTINUOUS_RAW" + ext, c481);
-            CHECK(xpconv_worst_relative(got[0].bp.flux, full[0].bp.flux) > 1e-4);
+            CHECK(gaiaxpy_worst_relative(got[0].bp.flux, full[0].bp.flux) > 1e-4);
         }
         SECTION("BP missing for one of three sources, default grid" + ext) {
             const auto got = convert_xp_file(in + "XP_CONTINUOUS_RAW_with_missing_BP" + ext, c600, {}, 2);
@@ -166,16 +136,16 @@ TEST_CASE("convert equals GaiaXPy on its test sources, CSV and ECSV", "[spectra]
             REQUIRE(lone.size() == 1);
             const auto& w = lone.begin()->second;
             CHECK(lone.begin()->first.first == got[1].source_id);
-            CHECK(xpconv_worst_relative(got[1].rp.flux, w.flux) < 2e-8);
-            CHECK(xpconv_worst_relative(got[1].rp.flux_error, w.flux_error) < 2e-8);
+            CHECK(gaiaxpy_worst_relative(got[1].rp.flux, w.flux) < 2e-8);
+            CHECK(gaiaxpy_worst_relative(got[1].rp.flux_error, w.flux_error) < 2e-8);
         }
         SECTION("the missing-BP source alone" + ext) {
             const auto got = convert_xp_file(in + "XP_CONTINUOUS_RAW_missing_BP_dr3int6" + ext, c600);
             REQUIRE(got.size() == 1);
             CHECK_FALSE(got[0].bp.present());
             const auto want = xpconv_solution(sol + "with_missing_converter_solution.csv").at({got[0].source_id, "RP"});
-            CHECK(xpconv_worst_relative(got[0].rp.flux, want.flux) < 1e-10);
-            CHECK(xpconv_worst_relative(got[0].rp.flux_error, want.flux_error) < 1e-10);
+            CHECK(gaiaxpy_worst_relative(got[0].rp.flux, want.flux) < 1e-10);
+            CHECK(gaiaxpy_worst_relative(got[0].rp.flux_error, want.flux_error) < 1e-10);
         }
     }
 }
@@ -209,7 +179,7 @@ TEST_CASE("convert with_correlation: the samples' covariance", "[spectra][xp_con
                 REQUIRE(b->covariance.cols() == 600);
                 std::vector<double> sd(600);
                 for (Eigen::Index i = 0; i < 600; ++i) sd[std::size_t(i)] = std::sqrt(b->covariance(i, i));
-                CHECK(xpconv_worst_relative(sd, w.flux_error) < 1e-10);
+                CHECK(gaiaxpy_worst_relative(sd, w.flux_error) < 1e-10);
                 CHECK((b->covariance - b->covariance.transpose()).cwiseAbs().maxCoeff() <=
                       1e-12 * b->covariance.cwiseAbs().maxCoeff());
                 // a correlation matrix within [-1, 1]
@@ -237,8 +207,8 @@ TEST_CASE("convert with_correlation: the samples' covariance", "[spectra][xp_con
                     REQUIRE(b.present() == r.contains(band));
                     if (!b.present()) continue;
                     const auto& w = r[band];
-                    CHECK(xpconv_worst_relative(b.flux, ferrum_test::vec(w["flux"])) < 1e-10);
-                    CHECK(xpconv_worst_relative(b.flux_error, ferrum_test::vec(w["flux_error"])) < 1e-10);
+                    CHECK(gaiaxpy_worst_relative(b.flux, ferrum_test::vec(w["flux"])) < 1e-10);
+                    CHECK(gaiaxpy_worst_relative(b.flux_error, ferrum_test::vec(w["flux_error"])) < 1e-10);
                     CHECK(b.standard_deviation == w["standard_deviation"].get<double>());
                     // GaiaXPy's covariance is ours over s^2; compared relative to the matrix's largest element
                     const auto gx = ferrum_test::vec(w["gaiaxpy_covariance"]);
@@ -282,7 +252,7 @@ TEST_CASE("convert: bad sampling, bases and input are named", "[spectra][xp_conv
         const std::string xml = ferrum_test::slurp(config +
                                                    "/OptimisedCalibratedBases_BpId32_RpId37_withNormalisation.xml");
         auto expect = [&](const std::string& text, const std::string& field) {
-            xpconv_write(c / "OptimisedCalibratedBases_BpId32_RpId37_withNormalisation.xml", text);
+            write_text_file(c / "OptimisedCalibratedBases_BpId32_RpId37_withNormalisation.xml", text);
             try {
                 load_xp_conversion(c.string());
                 FAIL("no error for " << field);
@@ -318,7 +288,7 @@ TEST_CASE("convert: bad sampling, bases and input are named", "[spectra][xp_conv
         const std::size_t row1 = good.find('\n') + 1;
         std::string t = good;
         t.erase(t.find(")\"", row1), 1);  // the first source's bp_coefficients never closes
-        const std::string p = xpconv_write(dir / "open.csv", t);
+        const std::string p = write_text_file(dir / "open.csv", t);
         const auto c = xpconv_coarse(config);
         try {
             convert_xp_file(p, c);
