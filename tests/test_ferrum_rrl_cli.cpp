@@ -1020,17 +1020,18 @@ TEST_CASE(
     CHECK(r.status != 0);
     CHECK(r.err.find("labels.csv") != std::string::npos);
     CHECK(!fs::exists(dir / "bad.csv"));
-    // only predict and train run under mpirun with several ranks
+    // only predict, train and tune run under mpirun with several ranks
     r = ferrum_test::run_program(
         "mpirun", "--oversubscribe --allow-run-as-root -np 2 " + exe() + " merge --shards 2 --out " + d + "/mpi2.csv",
         dir);
     CHECK(r.status != 0);
-    CHECK(r.err.find("only predict and train run under mpirun") != std::string::npos);
+    CHECK(r.err.find("only predict, train and tune run under mpirun") != std::string::npos);
 }
 
 TEST_CASE(
     "ferrum-rrl train under mpirun -np 1, 2: data-parallel training gives the one-process model file bit for bit "
-    "(dropout, an empty share, early stopping, CV); a failing rank ends the job with no output",
+    "(dropout, an empty share, early stopping, CV, CV folds across ranks), tune's trials across ranks; a failing "
+    "rank ends the job with no output",
     "[cli][mpi]") {
     if (!mpirun_tests_can_run()) return;
     const fs::path dir = fresh_dir("ferrum_rrl_cli_mpi_train");
@@ -1078,6 +1079,37 @@ TEST_CASE(
     REQUIRE(r.status == 0);
     CHECK(slurp(dir / "cv2.json.oof.csv") == slurp(dir / "cv.json.oof.csv"));
     CHECK(slurp(dir / "cv2.json") == slurp(dir / "cv.json"));
+    // --folds-across-ranks: fold k is trained by rank k mod N alone, the results gathered (with 3 ranks and
+    // 2 folds rank 2 trains none); the same out-of-fold file, CV report and model file
+    for (int n : {2, 3}) {
+        const std::string out = d + "/cvf" + std::to_string(n) + ".json";
+        r = mpirun(n, "--folds 2 --folds-across-ranks --out " + out);
+        INFO("mpirun -np " << n << " --folds-across-ranks: " << r.err);
+        REQUIRE(r.status == 0);
+        CHECK(slurp(out + ".oof.csv") == slurp(dir / "cv.json.oof.csv"));
+        CHECK(slurp(out + ".cv.json") == slurp(dir / "cv.json.cv.json"));
+        CHECK(slurp(out) == slurp(dir / "cv.json"));
+    }
+    // tune: the trials of each Hyperband round dealt across the ranks (R = 3, eta = 3: rounds of 3, 1 and 2
+    // trials, so with 3 ranks some rounds leave ranks idle); the same best config and trials file
+    const std::string tune = exe() + " tune --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
+                             "/set/vari_rrlyrae.csv --labels " + d + "/set/labels.csv --config " + d +
+                             "/cfg.json --threads 1 --quiet --max-epochs 3 --seed 4 --out ";
+    REQUIRE(ferrum_test::run_program(exe(), tune.substr(exe().size() + 1) + d + "/tune1.json", dir).status == 0);
+    for (int n : {2, 3}) {
+        const std::string out = d + "/tune" + std::to_string(n) + "ranks.json";
+        r = ferrum_test::run_program(
+            "mpirun", "--oversubscribe --allow-run-as-root -np " + std::to_string(n) + " " + tune + out, dir);
+        INFO("mpirun -np " << n << " tune: " << r.err);
+        REQUIRE(r.status == 0);
+        CHECK(slurp(out) == slurp(dir / "tune1.json"));
+        auto trials = nlohmann::json::parse(slurp(out + ".trials.json"));
+        auto trials1 = nlohmann::json::parse(slurp(dir / "tune1.json.trials.json"));
+        CHECK(trials.at("config") == out);  // the one field that names the output
+        trials.erase("config");
+        trials1.erase("config");
+        CHECK(trials.dump() == trials1.dump());
+    }
     // a rank that fails ends the job, says which rank and why, and nothing is written
     r = ferrum_test::run_program("mpirun",
                                  "--oversubscribe --allow-run-as-root -np 2 " + exe() + " train --epoch-photometry " +

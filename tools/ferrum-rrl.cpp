@@ -153,6 +153,7 @@ const cli::program& program() {
                cli::path("config", "a --config file (below)"),
                cli::count("folds", "CV folds (0: no CV)").range(0, 1000),
                cli::count("repeats", "CV repetitions").range(1, 1000),
+               cli::flag("folds-across-ranks", "under mpirun: each CV fold trained by one rank"),
                cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
                cli::choice(
                    "architecture", "the model",
@@ -840,6 +841,7 @@ int cmd_train(const args& a, const communicator& comm) {
     if (!lead) c.train.progress = false;
     if (a.has("folds")) c.cv.folds = a.count("folds");
     if (a.has("repeats")) c.cv.repeats = a.count("repeats");
+    if (a.flag("folds-across-ranks")) c.cv.folds_across_ranks = true;
     if (a.has("max-epochs")) c.train.max_epochs = int(a.count("max-epochs"));
     const std::string out = a.path("out");
     if (!a.has("report")) cli::check_derived_output(a, out + ".cv.json", "the CV report (OUT.cv.json)");
@@ -872,8 +874,10 @@ int cmd_train(const args& a, const communicator& comm) {
         const std::string name = group_name(g);
         std::vector<rrl_calibration_point> cv_points;
         if (c.cv.folds >= 2) {
-            say("train: %zu-fold CV x %zu of the %s model\n", c.cv.folds, c.cv.repeats, name.c_str());
-            const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.cv.folds, c.cv.repeats);
+            say("train: %zu-fold CV x %zu of the %s model%s\n", c.cv.folds, c.cv.repeats, name.c_str(),
+                c.cv.folds_across_ranks && comm.distributed() ? " (folds dealt across the ranks)" : "");
+            const auto cv = cross_validate_rrlyrae(stars, y, sigma, mo, c.train, c.cv.folds, c.cv.repeats,
+                                                   c.cv.folds_across_ranks);
             cv_points = cv.points;
             json r;
             std::vector<rrl_scored_star> scored;
@@ -962,14 +966,18 @@ std::string tune_output_path(const std::string& out, const std::string& group, b
     return out + "." + group;
 }
 
-int cmd_tune(const args& a) {
-    const run_config c = read_run_config(a);
+/// Under mpirun the Hyperband trials of each round are dealt across the ranks (tune_rrlyrae); rank 0 prints
+/// and writes.
+int cmd_tune(const args& a, const communicator& comm) {
+    run_config c = read_run_config(a);
+    c.train.comm = comm;
+    const bool lead = comm.rank() == 0;
     rrl_tune_options to;
     to.max_epochs = a.number("max-epochs");
     to.eta = a.number("eta");
     to.seed = c.train.seed;
     to.holdout_folds = a.count("holdout-folds");
-    to.progress = !a.flag("quiet");
+    to.progress = !a.flag("quiet") && lead;
     const std::string out = a.path("out");
     // the files tune derives from --out (one per type, a trials file beside each) never land on an input
     for (const std::string& p : {out, tune_output_path(out, "RRab", true), tune_output_path(out, "RRc", true)}) {
@@ -980,7 +988,7 @@ int cmd_tune(const args& a) {
         throw value_error(
             "tune: fourier_linear has no training hyper-parameters to search (use paper_gru or gru_fourier)");
 
-    const auto ls = read_labelled_stars(a, c, a.flag("quiet"));
+    const auto ls = read_labelled_stars(a, c, a.flag("quiet") || !lead);
     const auto groups = type_groups(ls, c.cv.unified, a.command());
     std::vector<std::string> written;
     for (const auto& g : groups) {
@@ -988,8 +996,11 @@ int cmd_tune(const args& a) {
         rrl_options base{c.model, c.train};
         base.model.types = g;
         const auto idx = group_index(ls, g);
-        std::fprintf(stderr, "tune: Hyperband (R = %g epochs, eta = %g) of the %s model on %zu stars\n", to.max_epochs,
-                     to.eta, name.c_str(), idx.size());
+        if (lead)
+            std::fprintf(stderr, "tune: Hyperband (R = %g epochs, eta = %g) of the %s model on %zu stars%s\n",
+                         to.max_epochs, to.eta, name.c_str(), idx.size(),
+                         comm.distributed() ? (", trials dealt across " + std::to_string(comm.size()) + " ranks").c_str()
+                                            : "");
         const auto r = tune_rrlyrae(ls.stars, ls.y, ls.sigma, idx, base, train::search_space::monti2025(), to);
 
         run_config best = c;
@@ -1005,12 +1016,14 @@ int cmd_tune(const args& a) {
         trials["eta"] = to.eta;
         trials["seed"] = to.seed;
         trials["config"] = path;
+        if (!lead) continue;  // every rank has the same result; rank 0 writes it
         write_file_atomically(path, rrl_config_to_json(best).dump(2) + "\n");
         write_file_atomically(path + ".trials.json", trials.dump(2) + "\n");
         std::printf("%s model: best held-out wRMSE %.5f after %g epochs (%zu trials)\n%s", name.c_str(),
                     r.search.best.score, r.search.best.resource, r.search.trials.size(), r.search.table(10).c_str());
         written.push_back(name + ": " + path + " (trials: " + path + ".trials.json)");
     }
+    if (!lead) return 0;
     std::printf("\n%s written (each a --config file for train):\n",
                 groups.size() > 1 ? "one search per type" : "search");
     for (const auto& w : written) std::printf("  %s\n", w.c_str());
@@ -1315,10 +1328,11 @@ int cmd_predict(const args& a, const mpi_world& world) {
 /// train under mpirun: data-parallel. An error on one rank would leave the others waiting in a collective,
 /// so it is printed with the rank and ends the whole job (MPI_Abort); the outputs, written by rank 0 at the
 /// end, atomically, are then absent.
-int cmd_train_ranks(const args& a, const mpi_world& world) {
-    if (world.size() == 1) return cmd_train(a, world.comm());
+/// Runs a command that works across the ranks (train, tune): a rank that fails says so and ends the job.
+int cmd_ranks(const args& a, const mpi_world& world, int (*command)(const args&, const communicator&)) {
+    if (world.size() == 1) return command(a, world.comm());
     try {
-        return cmd_train(a, world.comm());
+        return command(a, world.comm());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ferrum-rrl: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
         std::fflush(stderr);
@@ -1463,13 +1477,13 @@ int main(int argc, char** argv) {
         [&world](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
         if (a.command() == "predict") return cmd_predict(a, world);
-        if (a.command() == "train") return cmd_train_ranks(a, world);
+        if (a.command() == "train") return cmd_ranks(a, world, cmd_train);
+        if (a.command() == "tune") return cmd_ranks(a, world, cmd_tune);
         if (world.size() > 1)
-            throw cli::usage_error(a.command() + ": only predict and train run under mpirun (here " +
+            throw cli::usage_error(a.command() + ": only predict, train and tune run under mpirun (here " +
                                    std::to_string(world.size()) + " ranks would each run it)");
         if (a.command() == "merge") return cmd_merge(a);
         if (a.command() == "simulate") return cmd_simulate(a);
-        if (a.command() == "tune") return cmd_tune(a);
         if (a.command() == "transfer") return cmd_transfer(a);
         if (a.command() == "classical") return cmd_classical(a);
         return cmd_evaluate(a);

@@ -25,6 +25,9 @@ struct rrl_cv_options {
     std::size_t repeats = 1;  ///< repetitions of the K-fold CV
     bool unified = false;     ///< one RRab+RRc model instead of one per type
     bool paper_cuts = false;
+    /// Under MPI: fold k trained by rank k mod N alone instead of each fold by all ranks together (the same
+    /// result; no communication while training; cross_validate_rrlyrae)
+    bool folds_across_ranks = false;
 
     /// Bounds (from_json calls it): 1000 folds or repetitions is already far beyond any use.
     void validate() const {
@@ -32,7 +35,7 @@ struct rrl_cv_options {
         option_range("repeats", repeats, 1, 1000);
     }
 };
-FERRUM_OPTIONS(rrl_cv_options, folds, repeats, unified, paper_cuts)
+FERRUM_OPTIONS(rrl_cv_options, folds, repeats, unified, paper_cuts, folds_across_ranks)
 
 /// \brief Everything a --config file sets.
 struct rrl_config {

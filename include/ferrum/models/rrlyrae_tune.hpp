@@ -97,7 +97,8 @@ inline rrl_options apply_rrlyrae_hyperparameters(const train::hyper_config& c, r
 /// for `resource` epochs (early stopping as in base.training, on its own 10 % of that part) and returns the
 /// held-out RMSE weighted by 1/sigma^2 (sigma empty: unweighted). All trials share the network seed, so they
 /// differ only by their hyper-parameters. A trial whose training loss diverges scores +inf. Deterministic
-/// for a seed and a thread count.
+/// for a seed and a thread count. With several ranks in base.training.comm (MPI) the trials of each round
+/// are dealt across the ranks, each trained by one rank alone, and every rank returns the one-process result.
 template <class Dummy = void>  // a template: compiled only where it is used
 inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                                     const std::vector<double>& sigma, const std::vector<std::size_t>& index,
@@ -154,6 +155,8 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
         rrl_options o = apply_rrlyrae_hyperparameters(c, base);
         o.training.max_epochs = epochs_of(resource);
         o.training.progress = false;  // the search's own progress line stands for the trials
+        // under MPI the trials are dealt across the ranks (train::hyperband_options::comm): each trains alone
+        if (base.training.comm.distributed()) o.training.comm = communicator{};
         rrlyrae_model m(o.model, o.training.seed);
         try {
             m.fit(stars, y, result.train_index, o.training);
@@ -175,6 +178,7 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
     ho.eta = opt.eta;
     ho.seed = opt.seed;
     ho.progress = opt.progress;
+    ho.comm = base.training.comm;
     result.search = train::hyperband(space, evaluate, ho);
     result.best = apply_rrlyrae_hyperparameters(result.search.best.config, base);
     result.best.training.max_epochs = epochs_of(result.search.best.resource);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <iomanip>
 #include <limits>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/core/communicator.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 
@@ -116,6 +118,10 @@ struct hyperband_options {
     double eta = 3;            ///< η: the halving rate (keep the best 1/η each round)
     std::uint64_t seed = 0;    ///< configurations are drawn from std::mt19937_64(seed)
     bool progress = progress_enabled_by_default();
+    /// The ranks that share the trials (several under MPI): trial k of each round is evaluated by rank
+    /// k mod N, the scores gathered in one MPI_Allgatherv, so every rank ends with the one-process result
+    /// if `evaluate` itself uses one process and depends only on its arguments.
+    communicator comm;
 };
 
 /// One evaluation: a configuration trained with `resource` units, and its score.
@@ -164,6 +170,36 @@ struct hyperband_result {
     }
 };
 
+namespace detail {
+
+/// score(k) for k < n, item k computed by rank k mod N and the results gathered on every rank in index
+/// order. A failure on any rank is an error on every rank (no rank waits forever for another's scores).
+template <class Score>
+std::vector<double> scores_across_ranks(const communicator& comm, std::size_t n, Score&& score) {
+    const auto ranks = std::size_t(comm.size()), me = std::size_t(comm.rank());
+    std::vector<double> mine;
+    std::string error;
+    try {
+        for (std::size_t k = me; k < n; k += ranks) mine.push_back(score(k));
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    if (const int failed = comm.count(!error.empty()); failed > 0)
+        throw value_error(error.empty() ? "hyperband: " + std::to_string(failed) + " of " + std::to_string(ranks) +
+                                              " ranks failed evaluating their trials"
+                                        : error);
+    std::vector<std::size_t> counts(ranks, 0);
+    for (std::size_t k = 0; k < n; ++k) ++counts[k % ranks];
+    const auto all = comm.all_gather(mine, counts);  // rank 0's items, then rank 1's, ...
+    std::vector<std::size_t> at(ranks, 0);
+    for (std::size_t q = 1; q < ranks; ++q) at[q] = at[q - 1] + counts[q - 1];
+    std::vector<double> out(n);
+    for (std::size_t k = 0; k < n; ++k) out[k] = all[at[k % ranks]++];
+    return out;
+}
+
+}  // namespace detail
+
 /// \brief Runs Hyperband (Li et al. 2018, Algorithm 1) and returns every trial and the best one.
 /// \tparam Evaluate callable `double(const hyper_config&, double resource)` returning a score to
 /// minimise (return +inf for a configuration that failed; it is then ranked last, never chosen).
@@ -203,17 +239,32 @@ hyperband_result hyperband(const search_space& space, Evaluate&& evaluate, const
             const double r_i = r * std::pow(opt.eta, i);
             live.resize(std::min(live.size(), n_i));
             std::vector<std::pair<double, std::size_t>> scored;
-            for (std::size_t k = 0; k < live.size(); ++k) {
-                double score = evaluate(static_cast<const hyper_config&>(live[k].second), r_i);
+            const auto record = [&](std::size_t k, double score) {
                 if (!(score == score)) score = std::numeric_limits<double>::infinity();  // NaN ranks last
                 hyperband_trial t{live[k].first, s, i, r_i, score, live[k].second};
                 if (score < result.best.score) result.best = t;
                 result.trials.push_back(std::move(t));
                 scored.emplace_back(score, k);
+            };
+            const auto report = [&] {
                 std::ostringstream extra;
                 extra << "bracket " << s << " round " << i << " resource " << r_i << " best score "
                       << result.best.score;
-                bar.update(++done, extra.str());
+                bar.update(done, extra.str());
+            };
+            if (!opt.comm.distributed()) {
+                for (std::size_t k = 0; k < live.size(); ++k) {
+                    record(k, evaluate(static_cast<const hyper_config&>(live[k].second), r_i));
+                    ++done;
+                    report();
+                }
+            } else {
+                const auto scores = detail::scores_across_ranks(opt.comm, live.size(), [&](std::size_t k) {
+                    return evaluate(static_cast<const hyper_config&>(live[k].second), r_i);
+                });
+                for (std::size_t k = 0; k < live.size(); ++k) record(k, scores[k]);
+                done += live.size();
+                report();
             }
             // keep the best floor(n_i / eta); ties keep the earlier-drawn configuration
             std::stable_sort(scored.begin(), scored.end(),
