@@ -27,6 +27,7 @@
 
 #include "cli_helpers.hpp"
 #include "reference.hpp"
+#include "well_formed_xml.hpp"
 
 namespace fs = std::filesystem;
 
@@ -1612,5 +1613,56 @@ TEST_CASE("ferrum-rrl evaluate joins through temporary files: the in-memory JSON
     }
     CHECK_THAT(external_error("evaluate --predictions " + d + "/pred_bad.csv --labels " + d + "/labels.csv"),
                Catch::Contains("pred_bad.csv:41: field 'type'"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("ferrum-rrl evaluate --plots on more stars than a scatter plot holds: densities in bounded memory, the "
+          "same metrics, well-formed SVG",
+          "[cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_evaluate_density");
+    const std::string d = dir.string();
+    fs::create_directories(dir / "tmp");
+    const auto stars = eval_random_stars(6000, 21);  // beyond the 5,000 points a scatter plot draws
+    {
+        std::ofstream l(dir / "labels.csv"), p(dir / "pred.csv");
+        l << "source_id,feh,feh_error\n";
+        p << "source_id,type,feh,feh_sigma,n_epochs\n";
+        for (std::size_t i = 0; i < stars.size(); ++i) {
+            const auto& x = stars[i];
+            l << 1000 + i << "," << eval_csv_number(x.truth) << "," << eval_csv_number(x.label_sigma) << "\n";
+            p << 1000 + i << "," << (x.type == ferrum::rr_type::rrab ? "RRab" : "RRc") << "," << eval_csv_number(x.feh)
+              << "," << eval_csv_number(x.sigma) << "," << x.n_epochs << "\n";
+        }
+    }
+    const std::string args = "evaluate --predictions " + d + "/pred.csv --labels " + d + "/labels.csv";
+    const std::string env = "TMPDIR=" + d + "/tmp FERRUM_EVALUATE_RUN_BYTES=2000 ";  // the stars from a file
+    const auto plain = ferrum_test::run_program(exe(), args, dir, env);
+    const auto plotted = ferrum_test::run_program(exe(), args + " --plots " + d + "/plots", dir, env);
+    REQUIRE(plain.status == 0);
+    REQUIRE(plotted.status == 0);
+    auto j = nlohmann::json::parse(plotted.out);
+    CHECK(j["plots"].size() == 3);
+    j.erase("plots");
+    CHECK(j == nlohmann::json::parse(plain.out));  // the plots change nothing in the metrics
+    CHECK(fs::is_empty(dir / "tmp"));
+    for (const char* f : {"pred_vs_true.svg", "residual_vs_epochs.svg", "reliability.svg"}) {
+        INFO(f);
+        const std::string svg = slurp(dir / "plots" / f);
+        CHECK(ferrum_test::xml_well_formedness_error(svg) == "");
+        CHECK((svg.find("<circle") == std::string::npos) == (f != std::string("reliability.svg")));  // no star's own point
+    }
+    // every star in one cell of each density (a cell's count is its <title>)
+    for (const char* f : {"pred_vs_true.svg", "residual_vs_epochs.svg"}) {
+        INFO(f);
+        const std::string svg = slurp(dir / "plots" / f);
+        std::uint64_t sum = 0;
+        for (std::size_t at = svg.find("<title>"); at != std::string::npos; at = svg.find("<title>", at + 1))
+            sum += std::stoull(svg.substr(at + 7));
+        CHECK(sum == stars.size());
+    }
     fs::remove_all(dir);
 }

@@ -1414,7 +1414,6 @@ int cmd_evaluate(const args& a) {
                cn = csv.column("n_epochs");
     const auto cs = csv.find_column("feh_sigma");
     record_store<evaluate_star> scored(sort_options);
-    std::vector<rrl_scored_star> plotted;  // --plots draws every star
     std::size_t rows = 0, unpredicted = 0, unlabelled = 0;
     while (const csv_record* r = csv.next()) {
         ++rows;
@@ -1453,15 +1452,19 @@ int cmd_evaluate(const args& a) {
             sc.sigma = cli::plausible_feh(s.value, pp, r->line(), "feh_sigma");
         }
         scored.push_back(sc);
-        if (a.has("plots")) plotted.push_back(sc.scored());
     }
     cli::require_usable_rows(pp, rows, rows - unpredicted, "every star is flagged: no feh");
     if (scored.size() < 2) throw value_error("evaluate: fewer than 2 predicted stars have labels");
-    json j = evaluate_rrlyrae_streamed(
-        [&](auto&& visit) { scored.for_each([&](const evaluate_star& s) { visit(s.scored()); }); }, unpredicted);
+    // --plots: the figures are gathered in the metrics' passes, in bounded memory (models/rrlyrae_plots.hpp)
+    rrl_plot_accumulator plots;
+    const auto each_star = [&](auto&& visit) {
+        scored.for_each([&](const evaluate_star& s) { visit(s.scored()); });
+    };
+    json j = a.has("plots") ? evaluate_rrlyrae_streamed(each_star, unpredicted, plots)
+                            : evaluate_rrlyrae_streamed(each_star, unpredicted);
     j["n_without_label"] = unlabelled;
     cli::require_finite_metrics(j, "evaluate");
-    if (a.has("plots")) j["plots"] = write_rrlyrae_plots(a.path("plots"), plotted, a.text("title"));
+    if (a.has("plots")) j["plots"] = plots.write(a.path("plots"), a.text("title"));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
 }
