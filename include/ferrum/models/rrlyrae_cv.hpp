@@ -32,10 +32,9 @@ struct rrl_cv_result {
 /// \brief Repeated stratified K-fold CV (train::repeated_stratified_kfold) of a model of options `mo`
 /// trained with `to` on the usable stars of the served types with finite labels.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
-                                            const std::vector<double>& sigma, const rrl_model_options& mo,
-                                            const rrl_training_options& to, std::size_t folds = 5,
-                                            std::size_t repeats = 1) {
+rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                     const std::vector<double>& sigma, const rrl_model_options& mo,
+                                     const rrl_training_options& to, std::size_t folds = 5, std::size_t repeats = 1) {
     rrl_cv_result r;
     for (std::size_t i = 0; i < stars.size(); ++i)
         if (stars[i].ok() && std::isfinite(y[i]) &&
@@ -78,5 +77,10 @@ inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& s
         to.progress);
     return r;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE rrl_cv_result cross_validate_rrlyrae<void>(
+    const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<double>& sigma,
+    const rrl_model_options& mo, const rrl_training_options& to, std::size_t folds, std::size_t repeats);
+#endif
 
 }  // namespace ferrum::models
