@@ -1,6 +1,6 @@
 // ferrum::ferrum_compiled, part 3 of 3: cross-validation, tuning and leave-one-family-out of the RR Lyrae
-// model, and the giants' models (UA-CSNet, the Bayesian MLP, the photometric parallax and colour models). Parts 1
-// and 2 are declared extern here (see instances_rrlyrae_model.cpp).
+// model. Parts 1 and 2 are declared extern here (see instances_rrlyrae_model.cpp). The giants' models are left
+// out: their members are defined in their classes, so an optimised user build would compile them anyway.
 #include <ferrum/lightcurve.hpp>
 #include <ferrum/models/rrlyrae_inputs.hpp>
 #include <ferrum/models/rrlyrae_model.hpp>
@@ -9,9 +9,6 @@
 
 #undef FERRUM_TEMPLATE_INSTANCE
 #define FERRUM_TEMPLATE_INSTANCE template
-#include <ferrum/models/bnn_mlp.hpp>
-#include <ferrum/models/photometric_parallax.hpp>
 #include <ferrum/models/rrlyrae_cv.hpp>
 #include <ferrum/models/rrlyrae_transfer.hpp>
 #include <ferrum/models/rrlyrae_tune.hpp>
-#include <ferrum/models/ua_csnet.hpp>

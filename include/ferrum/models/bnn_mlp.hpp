@@ -441,8 +441,5 @@ private:
 
 /// The Bayesian (MC-dropout) MLP (see basic_bnn_mlp).
 using bnn_mlp = basic_bnn_mlp<>;
-#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
-FERRUM_TEMPLATE_INSTANCE class basic_bnn_mlp<>;
-#endif
 
 }  // namespace ferrum::models

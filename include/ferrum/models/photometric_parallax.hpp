@@ -256,9 +256,6 @@ private:
 
 /// The photometric parallax model (see basic_photometric_parallax).
 using photometric_parallax = basic_photometric_parallax<>;
-#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
-FERRUM_TEMPLATE_INSTANCE class basic_photometric_parallax<>;
-#endif
 
 /// One star's result of the two-stage colour model.
 struct colour_feh_result {
@@ -524,8 +521,5 @@ private:
 
 /// The colour-[Fe/H] model (see basic_colour_feh_model).
 using colour_feh_model = basic_colour_feh_model<>;
-#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
-FERRUM_TEMPLATE_INSTANCE class basic_colour_feh_model<>;
-#endif
 
 }  // namespace ferrum::models

@@ -388,8 +388,5 @@ private:
 
 /// UA-CSNet (see basic_ua_csnet).
 using ua_csnet = basic_ua_csnet<>;
-#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
-FERRUM_TEMPLATE_INSTANCE class basic_ua_csnet<>;
-#endif
 
 }  // namespace ferrum::models
