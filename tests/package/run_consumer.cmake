@@ -60,8 +60,9 @@ if(MODE STREQUAL "install" AND PRECOMPILED)
   find_program(NM nm REQUIRED)
   file(GLOB_RECURSE object ${WORK}/build/CMakeFiles/consumer_compiled.dir/compiled.cpp.o)
   execute_process(COMMAND ${NM} -C ${object} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0 OR NOT symbols MATCHES " U ferrum::fit_fourier<void>"
-     OR symbols MATCHES " [TW] ferrum::fit_fourier<void>")
+  # (nm -C prints a function template's instance with its return type first)
+  if(NOT rc EQUAL 0 OR NOT symbols MATCHES " U [^\n]*ferrum::fit_fourier<void>\\("
+     OR symbols MATCHES " [TWtw] [^\n]*ferrum::fit_fourier<void>\\(")
     message(FATAL_ERROR "consumer_compiled compiled fit_fourier<void> itself instead of taking it from "
                         "ferrum::ferrum_compiled (rc ${rc}):\n${symbols}")
   endif()

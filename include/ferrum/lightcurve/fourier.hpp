@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/lightcurve/phase_fold.hpp"

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/lightcurve/fourier.hpp"

@@ -14,6 +14,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/models/rrlyrae_metrics.hpp"
 #include "ferrum/models/rrlyrae_model.hpp"

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"

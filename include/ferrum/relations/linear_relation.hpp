@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/relations/detail/random.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
