@@ -3,7 +3,10 @@
 # alone (`#include <ferrum/X.hpp>` + an empty main, -c), CPU seconds (user + sys) and peak memory of the
 # compiler, side by side with the peer -- Eigen + nlohmann/json + xtensor alone, the dependencies every
 # ferrum header pulls in -- in the same run. The module goal: at most 2 s over that peer; ferrum.hpp under
-# 6 s and 600 MB. Prints a table and, as the last line of stdout, one JSON object.
+# 6 s and 600 MB. Two more rows compile a user's program that calls the heavy code,
+# examples/train_rrlyrae_model.cpp, header-only and as with the precompiled library (ferrum::ferrum_compiled:
+# -DFERRUM_EXTERN_TEMPLATES, the heaviest templates declared extern). Prints a table and, as the last line of
+# stdout, one JSON object.
 # usage: benchmarks/bench_compile.sh [CXX] [OPT] [REPEATS]     (defaults: c++, -O0, 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +18,12 @@ trap 'rm -rf "$tmp"' EXIT
 flags=(-std=c++17 "$opt" -DNDEBUG -I include -isystem /usr/include/eigen3 -c)
 
 # one TU per row: its name and the includes it compiles
-rows=(peer core spline stats lightcurve photometry spectra sim nn train relations models ferrum)
+rows=(peer core spline stats lightcurve photometry spectra sim nn train relations models ferrum use use_compiled)
 source_of() {
-  if [ "$1" = peer ]; then
+  if [ "$1" = use ] || [ "$1" = use_compiled ]; then
+    cat examples/train_rrlyrae_model.cpp
+    return
+  elif [ "$1" = peer ]; then
     printf '#include <Eigen/Dense>\n#include <nlohmann/json.hpp>\n#include <xtensor/xtensor.hpp>\n#include <xtensor/xarray.hpp>\n'
   else
     printf '#include <ferrum/%s.hpp>\n' "$1"
@@ -27,10 +33,11 @@ source_of() {
 
 # the cheapest of $repeats compiles: "cpu_seconds peak_mb"
 measure() {
-  local name=$1 best_cpu="" best_mb=""
+  local name=$1 best_cpu="" best_mb="" extra=()
   source_of "$name" > "$tmp/$name.cpp"
+  [ "$name" = use_compiled ] && extra=(-DFERRUM_EXTERN_TEMPLATES)
   for _ in $(seq "$repeats"); do
-    /usr/bin/time -f "%U %S %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$tmp/$name.cpp" -o "$tmp/$name.o"
+    /usr/bin/time -f "%U %S %M" -o "$tmp/time" "$cxx" "${flags[@]}" "${extra[@]}" "$tmp/$name.cpp" -o "$tmp/$name.o"
     read -r u s kb < "$tmp/time"
     local cpu mb
     cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
@@ -60,6 +67,9 @@ for r in "${rows[@]}"; do
   if [ "$r" = peer ]; then
     label="Eigen+json+xtensor"
     goal="(the peer)"
+  elif [ "$r" = use ] || [ "$r" = use_compiled ]; then
+    label="example $r"
+    goal=$([ "$r" = use ] && echo "(header-only)" || echo "(with ferrum::ferrum_compiled)")
   elif [ "$r" = ferrum ]; then
     label="ferrum/ferrum.hpp"
     goal=$(awk -v c="${cpu[$r]}" -v m="${mb[$r]}" 'BEGIN { print (c < 6 && m < 600) ? "met (< 6 s, < 600 MB)" : "missed (< 6 s, < 600 MB)" }')

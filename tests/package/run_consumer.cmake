@@ -45,12 +45,29 @@ else()
 endif()
 
 if(MODE STREQUAL "install")
-  list(APPEND configure_args -DFERRUM_CONSUMER_WARNINGS=ON)
+  list(APPEND configure_args -DFERRUM_CONSUMER_WARNINGS=ON -DFERRUM_CONSUMER_EXPECT_COMPILED=${PRECOMPILED})
 endif()
 run(${CMAKE_COMMAND} -S ${CONSUMER} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON ${configure_args})
 run(${CMAKE_COMMAND} --build ${WORK}/build)
 run(${WORK}/build/consumer)
+
+if(MODE STREQUAL "install" AND PRECOMPILED)
+  # Both modes from one installed package: consumer (header-only, above) and consumer_compiled, which links
+  # ferrum::ferrum_compiled. Its object file must leave fit_fourier<void> undefined (the header declared it
+  # extern template, the library defines it), and the program must run.
+  run(${WORK}/build/consumer_compiled)
+  find_program(NM nm REQUIRED)
+  file(GLOB_RECURSE object ${WORK}/build/CMakeFiles/consumer_compiled.dir/compiled.cpp.o)
+  execute_process(COMMAND ${NM} -C ${object} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  # (nm -C prints a function template's instance with its return type first)
+  if(NOT rc EQUAL 0 OR NOT symbols MATCHES " U [^\n]*ferrum::fit_fourier<void>\\("
+     OR symbols MATCHES " [TWtw] [^\n]*ferrum::fit_fourier<void>\\(")
+    message(FATAL_ERROR "consumer_compiled compiled fit_fourier<void> itself instead of taking it from "
+                        "ferrum::ferrum_compiled (rc ${rc}):\n${symbols}")
+  endif()
+  message(STATUS "ferrum: the consumer built and ran against ferrum::ferrum_compiled (fit_fourier<void> external)")
+endif()
 
 if(MODE STREQUAL "install")
   # The warnings check: first prove that it tests what it says (this compiler, ferrum's headers as ordinary

@@ -24,6 +24,9 @@ struct cudnn {
 
 }  // namespace ferrum
 
+#if defined(FERRUM_DEFAULT_BACKEND) || defined(FERRUM_USE_CUDNN)
+#  define FERRUM_DETAIL_NON_CPU_BACKEND 1  // the precompiled library's instantiations do not apply
+#endif
 #ifndef FERRUM_DEFAULT_BACKEND
 #  ifdef FERRUM_USE_CUDNN
 #    define FERRUM_DEFAULT_BACKEND ::ferrum::backend::cudnn
@@ -41,3 +44,16 @@ struct version_info {
 };
 constexpr version_info version() noexcept { return {FERRUM_VERSION_MAJOR, FERRUM_VERSION_MINOR, FERRUM_VERSION_PATCH}; }
 }  // namespace ferrum
+
+// The optional precompiled library (CMake: -DFERRUM_PRECOMPILED=ON, target ferrum::ferrum_compiled, sources in
+// src/), as fmt's header-only / compiled switch. Linking it defines FERRUM_EXTERN_TEMPLATES: the heaviest
+// headers then declare their float/double instantiations `extern template` (the lines
+// `FERRUM_TEMPLATE_INSTANCE ...;` at their ends), so a user's translation unit skips compiling them and the
+// linker takes them from the library. src/ defines FERRUM_DEFINE_TEMPLATES, which turns the same lines into
+// the explicit instantiations: one list, no way for declarations and definitions to drift apart. The library
+// is built for the CPU backend: with another default backend the headers stay header-only.
+#if defined(FERRUM_DEFINE_TEMPLATES)
+#  define FERRUM_TEMPLATE_INSTANCE template
+#elif defined(FERRUM_EXTERN_TEMPLATES) && !defined(FERRUM_DETAIL_NON_CPU_BACKEND)
+#  define FERRUM_TEMPLATE_INSTANCE extern template
+#endif

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/lightcurve/phase_fold.hpp"
@@ -252,9 +253,9 @@ private:
 /// under-estimated errors do not push K up. Orders whose design is rank-deficient are not considered.
 /// \throws value_error when no admissible order fits (too few epochs, or phases too clustered).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const std::vector<double>& mag,
-                                         const std::vector<double>& mag_err, const fourier_options& opt = {},
-                                         std::int64_t source_id = 0, const std::string& name = {}) {
+fourier_decomposition fit_fourier(const std::vector<double>& phase, const std::vector<double>& mag,
+                                  const std::vector<double>& mag_err, const fourier_options& opt = {},
+                                  std::int64_t source_id = 0, const std::string& name = {}) {
     const std::string who = detail::curve_name(source_id, name);
     detail::check_light_curve_columns(who, phase, "phase", mag, mag_err);
     if (opt.order < 0 || opt.min_order < 1 || opt.max_order < opt.min_order)
@@ -318,11 +319,21 @@ inline fourier_decomposition fit_fourier(const std::vector<double>& phase, const
             best.covariance(2 * k, 2 * k) = std::numeric_limits<double>::infinity();
     return best;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE fourier_decomposition fit_fourier<void>(const std::vector<double>& phase,
+                                                                 const std::vector<double>& mag,
+                                                                 const std::vector<double>& mag_err,
+                                                                 const fourier_options& opt, std::int64_t source_id,
+                                                                 const std::string& name);
+#endif
 
 /// \brief fit_fourier() on a folded curve.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline fourier_decomposition fit_fourier(const folded_curve& fc, const fourier_options& opt = {}) {
+fourier_decomposition fit_fourier(const folded_curve& fc, const fourier_options& opt = {}) {
     return fit_fourier(fc.phase, fc.mag, fc.mag_err, opt, fc.source_id, fc.name);
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE fourier_decomposition fit_fourier<void>(const folded_curve& fc, const fourier_options& opt);
+#endif
 
 }  // namespace ferrum

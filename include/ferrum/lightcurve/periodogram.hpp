@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/lightcurve/fourier.hpp"
@@ -434,7 +435,7 @@ inline double false_alarm_probability_baluev(double z, double fmax, const light_
 /// Cost: N F (2 nterms + 1) complex multiply-adds; see docs/periodogram.md for measured times.
 /// \throws value_error as lomb_scargle_power(), or when the Fourier fit is impossible at the best period.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline period_search_result find_period(const light_curve& lc, const periodogram_options& opt = {}) {
+period_search_result find_period(const light_curve& lc, const periodogram_options& opt = {}) {
     const auto pg = lomb_scargle(lc, opt);
     const auto d = detail::prepare_ls(lc, opt);
     const std::size_t jbest = std::size_t(std::max_element(pg.power.begin(), pg.power.end()) - pg.power.begin());
@@ -492,5 +493,8 @@ inline period_search_result find_period(const light_curve& lc, const periodogram
     r.fit.name = lc.name;
     return r;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE period_search_result find_period<void>(const light_curve& lc, const periodogram_options& opt);
+#endif
 
 }  // namespace ferrum

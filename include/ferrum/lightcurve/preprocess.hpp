@@ -14,6 +14,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/parallel.hpp"
 #include "ferrum/core/progress.hpp"
@@ -216,18 +217,29 @@ private:
 
 /// The pre-processing of one curve at a time (see basic_preprocessor).
 using preprocessor = basic_preprocessor<>;
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE class basic_preprocessor<>;
+#endif
 
 /// \brief preprocessor(opt)(lc, period, epoch_max) for one curve.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline preprocessed_curve preprocess_curve(const light_curve& lc, double period, double epoch_max,
-                                           const preprocess_options& opt = {}) {
+preprocessed_curve preprocess_curve(const light_curve& lc, double period, double epoch_max,
+                                    const preprocess_options& opt = {}) {
     return preprocessor(opt)(lc, period, epoch_max);
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE preprocessed_curve preprocess_curve<void>(const light_curve& lc, double period,
+                                                                   double epoch_max, const preprocess_options& opt);
+#endif
 /// \brief preprocessor(opt)(fc) for one already folded curve.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline preprocessed_curve preprocess_curve(const folded_curve& fc, const preprocess_options& opt = {}) {
+preprocessed_curve preprocess_curve(const folded_curve& fc, const preprocess_options& opt = {}) {
     return preprocessor(opt)(fc);
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE preprocessed_curve preprocess_curve<void>(const folded_curve& fc,
+                                                                   const preprocess_options& opt);
+#endif
 
 /// \brief How a batch runs.
 struct batch_options {
@@ -264,20 +276,23 @@ std::vector<preprocess_result> run_batch(std::size_t n, const preprocess_options
 
 /// \brief Pre-processes already folded curves in parallel; result i belongs to curves[i].
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<preprocess_result> preprocess_curves(const std::vector<folded_curve>& curves,
-                                                        const preprocess_options& opt = {},
-                                                        const batch_options& batch = {}) {
+std::vector<preprocess_result> preprocess_curves(const std::vector<folded_curve>& curves,
+                                                 const preprocess_options& opt = {}, const batch_options& batch = {}) {
     return detail::run_batch(curves.size(), opt, batch, [&](preprocessor& p, std::size_t i) { return p(curves[i]); });
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<preprocess_result> preprocess_curves<void>(const std::vector<folded_curve>& curves,
+                                                                                const preprocess_options& opt,
+                                                                                const batch_options& batch);
+#endif
 
 /// \brief Folds and pre-processes light curves in parallel, curve i with periods[i] and epochs_max[i].
 /// \throws value_error if the three vectors differ in length (per-curve problems are per-curve errors).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_curve>& curves,
-                                                        const std::vector<double>& periods,
-                                                        const std::vector<double>& epochs_max,
-                                                        const preprocess_options& opt = {},
-                                                        const batch_options& batch = {}) {
+std::vector<preprocess_result> preprocess_curves(const std::vector<light_curve>& curves,
+                                                 const std::vector<double>& periods,
+                                                 const std::vector<double>& epochs_max,
+                                                 const preprocess_options& opt = {}, const batch_options& batch = {}) {
     if (periods.size() != curves.size() || epochs_max.size() != curves.size())
         throw value_error("preprocess_curves: " + std::to_string(curves.size()) + " curves but " +
                           std::to_string(periods.size()) + " periods and " + std::to_string(epochs_max.size()) +
@@ -285,6 +300,13 @@ inline std::vector<preprocess_result> preprocess_curves(const std::vector<light_
     return detail::run_batch(curves.size(), opt, batch,
                              [&](preprocessor& p, std::size_t i) { return p(curves[i], periods[i], epochs_max[i]); });
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<preprocess_result> preprocess_curves<void>(const std::vector<light_curve>& curves,
+                                                                                const std::vector<double>& periods,
+                                                                                const std::vector<double>& epochs_max,
+                                                                                const preprocess_options& opt,
+                                                                                const batch_options& batch);
+#endif
 
 /// \brief The scaling of a batch tensor's time channel, t -> (t - mean) / scale: the identity by default; a
 /// model passes the scaling it learnt from its training curves, so that the time channel is standardised

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ferrum/core/communicator.hpp"
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/rrlyrae_metrics.hpp"
@@ -52,10 +53,10 @@ struct rrl_fold_result {
 /// MPI_Allgatherv. Both give every rank the one-process result, bit for bit: a fold's model depends only on
 /// its seed and its stars, and the results are assembled in fold order whoever trained them.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
-                                            const std::vector<double>& sigma, const rrl_model_options& mo,
-                                            const rrl_training_options& to, std::size_t folds = 5,
-                                            std::size_t repeats = 1, bool folds_across_ranks = false) {
+rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                     const std::vector<double>& sigma, const rrl_model_options& mo,
+                                     const rrl_training_options& to, std::size_t folds = 5, std::size_t repeats = 1,
+                                     bool folds_across_ranks = false) {
     rrl_cv_result r;
     for (std::size_t i = 0; i < stars.size(); ++i)
         if (stars[i].ok() && std::isfinite(y[i]) &&
@@ -168,5 +169,11 @@ inline rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& s
     }
     return r;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE rrl_cv_result cross_validate_rrlyrae<void>(
+    const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<double>& sigma,
+    const rrl_model_options& mo, const rrl_training_options& to, std::size_t folds, std::size_t repeats,
+    bool folds_across_ranks);
+#endif
 
 }  // namespace ferrum::models

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/options.hpp"
 #include "ferrum/core/parallel.hpp"
@@ -310,10 +311,10 @@ void parallel_inputs(std::size_t n, const rrl_input_options& opt, unsigned threa
 /// \brief Inputs for light curves folded with their ephemerides (curve i with ephemerides[i]).
 /// A star that cannot be prepared is kept, with its flag, so outputs stay one row per star.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<light_curve>& curves,
-                                                          const std::vector<rrl_ephemeris>& ephemerides,
-                                                          const rrl_input_options& opt = {}, unsigned threads = 0,
-                                                          bool show_progress = progress_enabled_by_default()) {
+std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<light_curve>& curves,
+                                                   const std::vector<rrl_ephemeris>& ephemerides,
+                                                   const rrl_input_options& opt = {}, unsigned threads = 0,
+                                                   bool show_progress = progress_enabled_by_default()) {
     if (curves.size() != ephemerides.size())
         throw value_error("prepare_rrlyrae_inputs: " + std::to_string(curves.size()) + " light curves but " +
                           std::to_string(ephemerides.size()) + " ephemerides");
@@ -349,16 +350,20 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<ligh
     });
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrl_star_input> prepare_rrlyrae_inputs<void>(
+    const std::vector<light_curve>& curves, const std::vector<rrl_ephemeris>& ephemerides, const rrl_input_options& opt,
+    unsigned threads, bool show_progress);
+#endif
 
 /// \brief One star's input from its epochs (times in days, magnitudes, their errors; errors may be empty),
 /// period (days), epoch of maximum light (same time scale) and type: the shortest way from a light curve to
 /// rrlyrae_model::predict. Give the model's own input options (`model.options().input`) so that the star is
 /// prepared as the model's training stars were. A star that cannot be prepared carries its flag (ok() false).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vector<double> mag,
-                                            std::vector<double> mag_err, double period, double epoch,
-                                            rr_type type = rr_type::rrab, const rrl_input_options& opt = {},
-                                            std::string id = "") {
+rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vector<double> mag, std::vector<double> mag_err,
+                                     double period, double epoch, rr_type type = rr_type::rrab,
+                                     const rrl_input_options& opt = {}, std::string id = "") {
     if (mag.size() != time.size() || (!mag_err.empty() && mag_err.size() != time.size()))
         throw value_error("prepare_rrlyrae_input: " + std::to_string(time.size()) + " times, " +
                           std::to_string(mag.size()) + " magnitudes and " + std::to_string(mag_err.size()) +
@@ -377,12 +382,18 @@ inline rrl_star_input prepare_rrlyrae_input(std::vector<double> time, std::vecto
         e.problem = "no_period: the period must be > 0 and the epoch finite";
     return std::move(prepare_rrlyrae_inputs({lc}, {e}, opt, 1, false).front());
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE rrl_star_input prepare_rrlyrae_input<void>(std::vector<double> time, std::vector<double> mag,
+                                                                    std::vector<double> mag_err, double period,
+                                                                    double epoch, rr_type type,
+                                                                    const rrl_input_options& opt, std::string id);
+#endif
 
 /// \brief Ephemerides from a vari_rrlyrae catalogue: type from best_classification, period pf (RRab) or
 /// p1_o (RRc, RRd), epoch_g. A star missing from the catalogue or without a usable period is flagged.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_curve>& curves,
-                                                      const rrlyrae_catalogue& catalogue) {
+std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_curve>& curves,
+                                               const rrlyrae_catalogue& catalogue) {
     std::vector<rrl_ephemeris> out(curves.size());
     for (std::size_t i = 0; i < curves.size(); ++i) {
         const rrlyrae_star* s = catalogue.find(curves[i].source_id);
@@ -404,14 +415,18 @@ inline std::vector<rrl_ephemeris> rrlyrae_ephemerides(const std::vector<light_cu
     }
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrl_ephemeris> rrlyrae_ephemerides<void>(const std::vector<light_curve>& curves,
+                                                                              const rrlyrae_catalogue& catalogue);
+#endif
 
 /// \brief Inputs for curves that come already folded (`id,phase,mag`); `types[i]` the type of curve i
 /// (one entry: the same type for all). Their period is fc.period (0: unknown, needs use_period = false).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<folded_curve>& curves,
-                                                          const std::vector<rr_type>& types,
-                                                          const rrl_input_options& opt = {}, unsigned threads = 0,
-                                                          bool show_progress = progress_enabled_by_default()) {
+std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<folded_curve>& curves,
+                                                   const std::vector<rr_type>& types, const rrl_input_options& opt = {},
+                                                   unsigned threads = 0,
+                                                   bool show_progress = progress_enabled_by_default()) {
     if (types.size() != 1 && types.size() != curves.size())
         throw value_error("prepare_rrlyrae_inputs: give one type, or one per curve");
     std::vector<rrl_star_input> out(curves.size());
@@ -433,5 +448,10 @@ inline std::vector<rrl_star_input> prepare_rrlyrae_inputs(const std::vector<fold
     });
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrl_star_input> prepare_rrlyrae_inputs<void>(
+    const std::vector<folded_curve>& curves, const std::vector<rr_type>& types, const rrl_input_options& opt,
+    unsigned threads, bool show_progress);
+#endif
 
 }  // namespace ferrum::models

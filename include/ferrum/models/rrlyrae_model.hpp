@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
@@ -130,75 +131,7 @@ public:
     /// \brief Trains on stars `train` (indices into `stars`, all usable and of served types) with labels y.
     /// A stratified `validation_fraction` of them drives early stopping. Returns the history.
     train::training_history fit(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
-                                const std::vector<std::size_t>& train_idx, const rrl_training_options& t = {}) {
-        if (y.size() != stars.size()) throw value_error("rrlyrae_model::fit: one label per star is needed");
-        if (train_idx.size() < 10) throw value_error("rrlyrae_model::fit: at least 10 training stars are needed");
-        for (auto i : train_idx) {
-            if (i >= stars.size()) throw value_error("rrlyrae_model::fit: index out of range");
-            if (!stars[i].ok())
-                throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
-            if (!serves(stars[i].type))
-                throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is " + to_string(stars[i].type) +
-                                  ", which this model does not serve");
-            if (!std::isfinite(y[i]))
-                throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
-        }
-        fit_standardisation(stars, y, train_idx);
-        std::vector<double> ytr;
-        for (auto i : train_idx) ytr.push_back(y[i]);
-        std::vector<double> w(stars.size(), 1.0);
-        if (t.density_weighting) {
-            const auto wt = density_weights(ytr);
-            for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = wt[k];
-            if (t.max_weight > 0) {
-                double sum = 0;
-                for (auto i : train_idx) sum += (w[i] = std::min(w[i], t.max_weight));
-                for (auto i : train_idx) w[i] *= double(train_idx.size()) / sum;
-            }
-        }
-        train::training_history hist;
-        if (opt_.architecture == rrl_architecture::fourier_linear) {
-            const auto loo = fit_ridge(stars, y, w, train_idx);
-            calibration_ = {};
-            if (t.calibrate && train_idx.size() >= 20) {
-                std::vector<rrl_calibration_point> pts;
-                for (std::size_t k = 0; k < train_idx.size(); ++k)
-                    pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0});
-                calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()));
-            }
-        } else {
-            auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
-            net_.reset_parameters(t.seed);
-            net_.set_num_threads(t.threads);
-            adapter a{*this, stars, y, w, t, {}};
-            nn::adam_options ao;
-            ao.lr = t.learning_rate;
-            nn::adam<float> optimizer(ao);
-            train::trainer_options to;
-            to.max_epochs = t.max_epochs;
-            to.batch_size = t.batch_size;
-            to.seed = t.seed;
-            to.patience = t.patience;
-            to.reduce_lr_factor = t.reduce_lr_factor;
-            to.reduce_lr_patience = t.reduce_lr_patience;
-            to.progress = t.progress;
-            to.handle_sigint = false;
-            to.comm = t.comm;
-            hist = train::fit(a, optimizer, tr, va, to);
-            trained_ = true;
-            calibration_ = {};
-            // the hold-out drove early stopping only: its residuals are nearly those of unseen stars
-            if (t.calibrate && va.size() >= 20)
-                calibration_ = rrl_sigma_calibration::fit(
-                    calibration_points(stars, y, va, t.calibration_mc_samples, t.seed + 7, t.threads),
-                    t.calibration_mc_samples, calibration_min_per_bin(va.size()));
-        }
-        trained_ = true;
-        if (t.label_error_scale > 0 && !calibration_.empty())
-            for (auto type : opt_.types) calibration_.set_label_scale(type, t.label_error_scale);
-        make_self_test();
-        return hist;
-    }
+                                const std::vector<std::size_t>& train_idx, const rrl_training_options& t = {});
 
     /// \brief Trains on every usable star of a served type (stars[i].ok(), label y[i]); flagged and unserved
     /// stars are left out. The shortest call: prepare_rrlyrae_inputs -> fit -> predict.
@@ -216,19 +149,7 @@ public:
     std::vector<rrl_calibration_point> calibration_points(const std::vector<rrl_star_input>& stars,
                                                           const std::vector<double>& y,
                                                           const std::vector<std::size_t>& idx, std::size_t mc_samples,
-                                                          std::uint64_t seed = 12345, unsigned threads = 0) const {
-        std::vector<rrl_star_input> sel;
-        sel.reserve(idx.size());
-        for (auto i : idx) sel.push_back(stars[i]);
-        const auto p = predict_raw(sel, mc_samples, seed, threads);
-        const auto c = classical_feh(sel);  // each star's own fit error: the label-error term's sigma_label
-        std::vector<rrl_calibration_point> pts;
-        for (std::size_t k = 0; k < idx.size(); ++k)
-            if (p[k].ok())
-                pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma,
-                               c[k].ok() && std::isfinite(c[k].sigma) ? c[k].sigma : 0.0});
-        return pts;
-    }
+                                                          std::uint64_t seed = 12345, unsigned threads = 0) const;
 
     /// The sigma calibration (empty: predict() returns the raw sigma).
     const rrl_sigma_calibration& calibration() const noexcept { return calibration_; }
@@ -243,127 +164,25 @@ public:
     /// model with neither; with a label-error term, the star's classical-pipeline sigma is its sigma_label).
     /// Flagged and unserved stars get their flag and no number.
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                        std::uint64_t seed = 12345, unsigned threads = 0) const {
-        auto out = predict_raw(stars, mc_samples, seed, threads);
-        if (calibration_.empty()) return out;
-        // the label-error term needs each star's own fit error: the classical pipeline's sigma (none
-        // without a period: no term for that star)
-        std::vector<double> sigma_label(stars.size(), 0.0);
-        if (calibration_.has_label_term()) {
-            const auto c = classical_feh(stars);
-            for (std::size_t i = 0; i < stars.size(); ++i)
-                if (c[i].ok() && std::isfinite(c[i].sigma)) sigma_label[i] = c[i].sigma;
-        }
-        for (std::size_t i = 0; i < out.size(); ++i)
-            if (out[i].ok())
-                out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma, sigma_label[i]);
-        return out;
-    }
+                                        std::uint64_t seed = 12345, unsigned threads = 0) const;
 
     /// predict() without the calibration: sigma is the raw hypot(aleatoric, MC-dropout spread).
     std::vector<rrl_prediction> predict_raw(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                            std::uint64_t seed = 12345, unsigned threads = 0) const {
-        if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
-        std::vector<rrl_prediction> out(stars.size());
-        std::vector<std::size_t> idx;
-        for (std::size_t i = 0; i < stars.size(); ++i) {
-            const auto& s = stars[i];
-            if (!s.ok()) out[i].flag = s.flag;
-            else if (!serves(s.type)) out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
-            else idx.push_back(i);
-        }
-        const std::size_t chunk = 4096;
-        for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
-            std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo),
-                                       idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
-            std::vector<double> aleatoric;
-            const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads, &aleatoric);
-            std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
-            if (mc_samples >= 2 && has_dropout()) {
-                for (std::size_t k = 0; k < mc_samples; ++k) {
-                    // pass k of chunk lo: its own masks, a pure function of (seed, lo, k)
-                    const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
-                    const auto p = raw_predict(stars, b, nn::mode::mc_dropout, draw, threads);
-                    for (std::size_t j = 0; j < b.size(); ++j) {
-                        s1[j] += p[j];
-                        s2[j] += p[j] * p[j];
-                    }
-                }
-            }
-            for (std::size_t j = 0; j < b.size(); ++j) {
-                auto& o = out[b[j]];
-                o.feh = mean[j];
-                o.warning = domain_warning(stars[b[j]]);
-                double mc = 0.0;
-                if (mc_samples >= 2 && has_dropout()) {
-                    const double m = s1[j] / double(mc_samples);
-                    mc = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
-                }
-                o.sigma = aleatoric.empty() ? mc : std::hypot(aleatoric[j], mc);
-            }
-        }
-        return out;
-    }
+                                            std::uint64_t seed = 12345, unsigned threads = 0) const;
 
     /// \brief The model file (the one envelope of ferrum's models: format "ferrum.model", version 2, kind
     /// "rrlyrae"): the options, the whole
     /// preprocessing as data (input and spline settings, per-curve standardisation, time scaling, the feature
     /// standardiser with its clip and the feature names, target scaling), the network as an nn model document
     /// (or the ridge coefficients) and self-test vectors that start from raw light curves.
-    nlohmann::json to_json() const {
-        nlohmann::json options = opt_;
-        options.erase("input");  // recorded with the rest of the preprocessing
-        nlohmann::json j{{"format", "ferrum.model"},
-                         {"version", 2},
-                         {"kind", "rrlyrae"},
-                         {"options", options},
-                         {"preprocessing", preprocessing_json()},
-                         {"seed", seed_},
-                         {"trained", trained_}};
-        if (opt_.architecture == rrl_architecture::fourier_linear) j["ridge_coefficients"] = coef_;
-        else j["network"] = nn::model_to_json(net_);
-        if (!calibration_.empty()) j["calibration"] = calibration_.to_json();
-        j["self_test"] = self_test_;
-        return j;
-    }
+    nlohmann::json to_json() const;
 
     /// \brief Reads a model written by to_json() (version 2) or by ferrum before it (version 1, converted in
     /// memory: its self-test is re-checked, then raw-input self-test vectors are made so that saving writes
     /// version 2). With `verify`, re-runs the self-test vectors (version 2: preprocessing and network from the
     /// stored light curves) and throws input_error if an output differs by more than 1e-4 dex (a corrupted
     /// file, or a build whose preprocessing or network computes otherwise).
-    static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
-        try {
-            // "ferrum.model" (kind "rrlyrae") is the envelope every ferrum model file shares; earlier builds
-            // wrote "ferrum-rrlyrae-model" (version 1)
-            const std::string format = j.is_object() ? j.value("format", "") : "";
-            if (format != "ferrum.model" && format != "ferrum-rrlyrae-model")
-                throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
-            if (format == "ferrum.model" && j.value("kind", "") != "rrlyrae")
-                throw input_error(where, 0, "kind",
-                                  "is " + (j.contains("kind") ? j.at("kind").dump() : std::string("missing")) +
-                                      ": not an RR Lyrae model (kind \"rrlyrae\")");
-            const auto version = j.value("version", 0);
-            if (version == 1 && format == "ferrum-rrlyrae-model") return from_json_v1(j, where, verify);
-            if (version != 2)
-                throw input_error(where, 0, "version",
-                                  "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
-            static const char* const known[] = {"format",        "version",     "kind",     "options",
-                                                "preprocessing", "seed",        "trained",  "ridge_coefficients",
-                                                "network",       "calibration", "self_test"};
-            for (auto it = j.begin(); it != j.end(); ++it)
-                if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) ==
-                    std::end(known))
-                    throw input_error(where, 0, it.key(), "unknown field (an RR Lyrae model file has none such)");
-            return from_json_v2(j, where, verify);
-        } catch (const nlohmann::json::exception& e) {
-            throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
-        } catch (const option_error& e) {
-            throw input_error(where, 0, e.field(), e.message());
-        } catch (const value_error& e) {
-            throw input_error(where, 0, "", e.what());
-        }
-    }
+    static rrlyrae_model from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true);
 
     void save(const std::string& path) const { write_file_atomically(path, to_json().dump()); }
     static rrlyrae_model load(const std::string& path, bool verify = true) {
@@ -373,32 +192,7 @@ public:
 
     /// Re-runs the stored self-test light curves through preprocessing and model; throws input_error
     /// naming `where` on a mismatch.
-    void verify_self_test(const std::string& where) const {
-        if (self_test_.is_null() || self_test_.empty()) return;
-        const auto curves = self_test_.at("light_curves");
-        std::vector<light_curve> lc;
-        std::vector<rrl_ephemeris> eph;
-        for (std::size_t k = 0; k < curves.size(); ++k) {
-            const auto& c = curves[k];
-            light_curve l;
-            l.source_id = static_cast<std::int64_t>(k);
-            l.time = c.at("time").get<std::vector<double>>();
-            l.mag = c.at("mag").get<std::vector<double>>();
-            l.mag_err = c.at("mag_err").get<std::vector<double>>();
-            lc.push_back(std::move(l));
-            rrl_ephemeris e;
-            e.type = parse_rr_type(c.at("type").get<std::string>());
-            e.period = c.at("period").get<double>();
-            e.epoch = c.at("epoch").get<double>();
-            eph.push_back(e);
-        }
-        const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
-        for (std::size_t k = 0; k < stars.size(); ++k)
-            if (!stars[k].ok())
-                throw input_error(where, 0, "self_test.light_curves[" + std::to_string(k) + "]",
-                                  "is flagged by this build's preprocessing (" + stars[k].flag + ")");
-        check_self_test_outputs(stars, where);
-    }
+    void verify_self_test(const std::string& where) const;
 
     /// The network (for inspection and advanced use).
     net_type& network() noexcept { return net_; }
@@ -522,68 +316,7 @@ private:
         return false;
     }
 
-    void build() {
-        if (opt_.architecture == rrl_architecture::fourier_linear) return;
-        const std::size_t F = rrl_feature_names().size();
-        // inputs first, in the order a model file lists them: node numbers (which seed the dropout masks)
-        // are then those of the network read back from the file, and MC-dropout sigmas match exactly
-        auto x = net_.input("sequence", 2, true);
-        std::optional<decltype(x)> f;
-        if (rrl_uses_fourier_head(opt_.architecture)) f = net_.input("features", F, false);
-        const bool lstm = opt_.architecture == rrl_architecture::lstm || opt_.architecture == rrl_architecture::bilstm;
-        std::optional<nn::merge_mode> bi;
-        if (opt_.architecture == rrl_architecture::bigru || opt_.architecture == rrl_architecture::bilstm)
-            bi = nn::merge_mode::concat;
-        std::size_t in = 2;
-        if (opt_.architecture == rrl_architecture::transformer) {
-            // a small encoder for 264-step curves: d_model 32, 4 heads, feed-forward 64, pre-norm
-            // (stabler to train from scratch), dropout[0] inside the block and after the pooling
-            constexpr std::size_t d = 32;
-            x = net_.add("embed", nn::dense<float>(2, d), x);
-            x = net_.add("positions", nn::sinusoidal_positional_encoding<float>(d), x);
-            x = net_.add("encoder0",
-                         nn::transformer_encoder_layer<float>(d, 4, 2 * d, opt_.dropout[0],
-                                                              nn::transformer_activation::gelu, true),
-                         x);
-            x = net_.add("pool", nn::attention_pooling<float>(d, nn::attention_score::additive, d), x);
-            x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);
-            in = d;
-        }
-        const bool fcn = opt_.architecture == rrl_architecture::fcn;
-        if (fcn) {  // Wang, Yan & Oates (2017): conv blocks 128-256-128, kernels 8-5-3, global average pooling
-            // (batch statistics per chunk of 64 stars, see nn/batch_norm.hpp), then dropout[0] as the transformer
-            const std::size_t width[] = {128, 256, 128}, kernel[] = {8, 5, 3};
-            for (std::size_t k = 0; k < 3; ++k) {
-                const std::string n = std::to_string(k);
-                x = net_.add("conv" + n, nn::conv1d<float>(in, width[k], kernel[k], nn::conv_padding::same), x);
-                x = net_.add("bn" + n, nn::batch_norm<float>(width[k]), x);
-                x = net_.add("relu" + n, nn::activation_layer<float>(nn::activation::relu), x);
-                in = width[k];
-            }
-            x = net_.add("pool", nn::global_average_pooling<float>(), x);
-            x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
-        }
-        for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer && !fcn;
-             ++k) {
-            const bool last = k + 1 == opt_.gru_sizes.size();
-            const std::size_t H = opt_.gru_sizes[k];
-            if (lstm)
-                x = net_.add("lstm" + std::to_string(k), nn::lstm<float, net_type::backend_type>(in, H, !last, 0, bi),
-                             x);
-            else
-                x = net_.add("gru" + std::to_string(k), nn::gru<float, net_type::backend_type>(in, H, !last, 0, bi), x);
-            x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
-            in = bi ? 2 * H : H;
-        }
-        if (rrl_uses_fourier_head(opt_.architecture)) {
-            auto c = net_.concat("joint", {x, *f});
-            auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
-            net_.add("out", nn::dense<float>(opt_.head_width, outputs()), h);
-        } else {
-            net_.add("out", nn::dense<float>(in, outputs()), x);
-        }
-        net_.reset_parameters(seed_);
-    }
+    void build();
 
     void fit_standardisation(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                              const std::vector<std::size_t>& idx) {
@@ -955,7 +688,312 @@ private:
     nlohmann::json self_test_;
 };
 
+// The heavy members, defined outside the class: not inline, so `extern template` (FERRUM_EXTERN_TEMPLATES)
+// keeps them out of a user's translation unit at every optimisation level.
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::fit(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                                      const std::vector<std::size_t>& train_idx, const rrl_training_options& t)
+    -> train::training_history {
+    if (y.size() != stars.size()) throw value_error("rrlyrae_model::fit: one label per star is needed");
+    if (train_idx.size() < 10) throw value_error("rrlyrae_model::fit: at least 10 training stars are needed");
+    for (auto i : train_idx) {
+        if (i >= stars.size()) throw value_error("rrlyrae_model::fit: index out of range");
+        if (!stars[i].ok())
+            throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is flagged (" + stars[i].flag + ")");
+        if (!serves(stars[i].type))
+            throw value_error("rrlyrae_model::fit: star " + stars[i].id + " is " + to_string(stars[i].type) +
+                              ", which this model does not serve");
+        if (!std::isfinite(y[i]))
+            throw value_error("rrlyrae_model::fit: label of star " + stars[i].id + " is not finite");
+    }
+    fit_standardisation(stars, y, train_idx);
+    std::vector<double> ytr;
+    for (auto i : train_idx) ytr.push_back(y[i]);
+    std::vector<double> w(stars.size(), 1.0);
+    if (t.density_weighting) {
+        const auto wt = density_weights(ytr);
+        for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = wt[k];
+        if (t.max_weight > 0) {
+            double sum = 0;
+            for (auto i : train_idx) sum += (w[i] = std::min(w[i], t.max_weight));
+            for (auto i : train_idx) w[i] *= double(train_idx.size()) / sum;
+        }
+    }
+    train::training_history hist;
+    if (opt_.architecture == rrl_architecture::fourier_linear) {
+        const auto loo = fit_ridge(stars, y, w, train_idx);
+        calibration_ = {};
+        if (t.calibrate && train_idx.size() >= 20) {
+            std::vector<rrl_calibration_point> pts;
+            for (std::size_t k = 0; k < train_idx.size(); ++k)
+                pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0});
+            calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()));
+        }
+    } else {
+        auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
+        net_.reset_parameters(t.seed);
+        net_.set_num_threads(t.threads);
+        adapter a{*this, stars, y, w, t, {}};
+        nn::adam_options ao;
+        ao.lr = t.learning_rate;
+        nn::adam<float> optimizer(ao);
+        train::trainer_options to;
+        to.max_epochs = t.max_epochs;
+        to.batch_size = t.batch_size;
+        to.seed = t.seed;
+        to.patience = t.patience;
+        to.reduce_lr_factor = t.reduce_lr_factor;
+        to.reduce_lr_patience = t.reduce_lr_patience;
+        to.progress = t.progress;
+        to.handle_sigint = false;
+        to.comm = t.comm;
+        hist = train::fit(a, optimizer, tr, va, to);
+        trained_ = true;
+        calibration_ = {};
+        // the hold-out drove early stopping only: its residuals are nearly those of unseen stars
+        if (t.calibrate && va.size() >= 20)
+            calibration_ = rrl_sigma_calibration::fit(
+                calibration_points(stars, y, va, t.calibration_mc_samples, t.seed + 7, t.threads),
+                t.calibration_mc_samples, calibration_min_per_bin(va.size()));
+    }
+    trained_ = true;
+    if (t.label_error_scale > 0 && !calibration_.empty())
+        for (auto type : opt_.types) calibration_.set_label_scale(type, t.label_error_scale);
+    make_self_test();
+    return hist;
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::calibration_points(const std::vector<rrl_star_input>& stars,
+                                                     const std::vector<double>& y, const std::vector<std::size_t>& idx,
+                                                     std::size_t mc_samples, std::uint64_t seed, unsigned threads) const
+    -> std::vector<rrl_calibration_point> {
+    std::vector<rrl_star_input> sel;
+    sel.reserve(idx.size());
+    for (auto i : idx) sel.push_back(stars[i]);
+    const auto p = predict_raw(sel, mc_samples, seed, threads);
+    const auto c = classical_feh(sel);  // each star's own fit error: the label-error term's sigma_label
+    std::vector<rrl_calibration_point> pts;
+    for (std::size_t k = 0; k < idx.size(); ++k)
+        if (p[k].ok())
+            pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma,
+                           c[k].ok() && std::isfinite(c[k].sigma) ? c[k].sigma : 0.0});
+    return pts;
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples,
+                                          std::uint64_t seed, unsigned threads) const -> std::vector<rrl_prediction> {
+    auto out = predict_raw(stars, mc_samples, seed, threads);
+    if (calibration_.empty()) return out;
+    // the label-error term needs each star's own fit error: the classical pipeline's sigma (none
+    // without a period: no term for that star)
+    std::vector<double> sigma_label(stars.size(), 0.0);
+    if (calibration_.has_label_term()) {
+        const auto c = classical_feh(stars);
+        for (std::size_t i = 0; i < stars.size(); ++i)
+            if (c[i].ok() && std::isfinite(c[i].sigma)) sigma_label[i] = c[i].sigma;
+    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+        if (out[i].ok())
+            out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma, sigma_label[i]);
+    return out;
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::predict_raw(const std::vector<rrl_star_input>& stars, std::size_t mc_samples,
+                                              std::uint64_t seed, unsigned threads) const
+    -> std::vector<rrl_prediction> {
+    if (!trained_) throw value_error("rrlyrae_model::predict: the model is not trained");
+    std::vector<rrl_prediction> out(stars.size());
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < stars.size(); ++i) {
+        const auto& s = stars[i];
+        if (!s.ok()) out[i].flag = s.flag;
+        else if (!serves(s.type)) out[i].flag = std::string("type_not_in_model: ") + to_string(s.type);
+        else idx.push_back(i);
+    }
+    const std::size_t chunk = 4096;
+    for (std::size_t lo = 0; lo < idx.size(); lo += chunk) {
+        std::vector<std::size_t> b(idx.begin() + std::ptrdiff_t(lo),
+                                   idx.begin() + std::ptrdiff_t(std::min(idx.size(), lo + chunk)));
+        std::vector<double> aleatoric;
+        const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads, &aleatoric);
+        std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
+        if (mc_samples >= 2 && has_dropout()) {
+            for (std::size_t k = 0; k < mc_samples; ++k) {
+                // pass k of chunk lo: its own masks, a pure function of (seed, lo, k)
+                const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
+                const auto p = raw_predict(stars, b, nn::mode::mc_dropout, draw, threads);
+                for (std::size_t j = 0; j < b.size(); ++j) {
+                    s1[j] += p[j];
+                    s2[j] += p[j] * p[j];
+                }
+            }
+        }
+        for (std::size_t j = 0; j < b.size(); ++j) {
+            auto& o = out[b[j]];
+            o.feh = mean[j];
+            o.warning = domain_warning(stars[b[j]]);
+            double mc = 0.0;
+            if (mc_samples >= 2 && has_dropout()) {
+                const double m = s1[j] / double(mc_samples);
+                mc = std::sqrt(std::max(0.0, (s2[j] - double(mc_samples) * m * m) / double(mc_samples - 1)));
+            }
+            o.sigma = aleatoric.empty() ? mc : std::hypot(aleatoric[j], mc);
+        }
+    }
+    return out;
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::to_json() const -> nlohmann::json {
+    nlohmann::json options = opt_;
+    options.erase("input");  // recorded with the rest of the preprocessing
+    nlohmann::json j{{"format", "ferrum.model"},
+                     {"version", 2},
+                     {"kind", "rrlyrae"},
+                     {"options", options},
+                     {"preprocessing", preprocessing_json()},
+                     {"seed", seed_},
+                     {"trained", trained_}};
+    if (opt_.architecture == rrl_architecture::fourier_linear) j["ridge_coefficients"] = coef_;
+    else j["network"] = nn::model_to_json(net_);
+    if (!calibration_.empty()) j["calibration"] = calibration_.to_json();
+    j["self_test"] = self_test_;
+    return j;
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::from_json(const nlohmann::json& j, const std::string& where, bool verify)
+    -> rrlyrae_model {
+    try {
+        // "ferrum.model" (kind "rrlyrae") is the envelope every ferrum model file shares; earlier builds
+        // wrote "ferrum-rrlyrae-model" (version 1)
+        const std::string format = j.is_object() ? j.value("format", "") : "";
+        if (format != "ferrum.model" && format != "ferrum-rrlyrae-model")
+            throw input_error(where, 0, "format", "not a ferrum RR Lyrae model file");
+        if (format == "ferrum.model" && j.value("kind", "") != "rrlyrae")
+            throw input_error(where, 0, "kind",
+                              "is " + (j.contains("kind") ? j.at("kind").dump() : std::string("missing")) +
+                                  ": not an RR Lyrae model (kind \"rrlyrae\")");
+        const auto version = j.value("version", 0);
+        if (version == 1 && format == "ferrum-rrlyrae-model") return from_json_v1(j, where, verify);
+        if (version != 2)
+            throw input_error(where, 0, "version",
+                              "unsupported version " + j.at("version").dump() + " (this build reads 1 and 2)");
+        static const char* const known[] = {"format",        "version",     "kind",     "options",
+                                            "preprocessing", "seed",        "trained",  "ridge_coefficients",
+                                            "network",       "calibration", "self_test"};
+        for (auto it = j.begin(); it != j.end(); ++it)
+            if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) ==
+                std::end(known))
+                throw input_error(where, 0, it.key(), "unknown field (an RR Lyrae model file has none such)");
+        return from_json_v2(j, where, verify);
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(where, 0, "", std::string("malformed model file: ") + e.what());
+    } catch (const option_error& e) {
+        throw input_error(where, 0, e.field(), e.message());
+    } catch (const value_error& e) {
+        throw input_error(where, 0, "", e.what());
+    }
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::verify_self_test(const std::string& where) const -> void {
+    if (self_test_.is_null() || self_test_.empty()) return;
+    const auto curves = self_test_.at("light_curves");
+    std::vector<light_curve> lc;
+    std::vector<rrl_ephemeris> eph;
+    for (std::size_t k = 0; k < curves.size(); ++k) {
+        const auto& c = curves[k];
+        light_curve l;
+        l.source_id = static_cast<std::int64_t>(k);
+        l.time = c.at("time").get<std::vector<double>>();
+        l.mag = c.at("mag").get<std::vector<double>>();
+        l.mag_err = c.at("mag_err").get<std::vector<double>>();
+        lc.push_back(std::move(l));
+        rrl_ephemeris e;
+        e.type = parse_rr_type(c.at("type").get<std::string>());
+        e.period = c.at("period").get<double>();
+        e.epoch = c.at("epoch").get<double>();
+        eph.push_back(e);
+    }
+    const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
+    for (std::size_t k = 0; k < stars.size(); ++k)
+        if (!stars[k].ok())
+            throw input_error(where, 0, "self_test.light_curves[" + std::to_string(k) + "]",
+                              "is flagged by this build's preprocessing (" + stars[k].flag + ")");
+    check_self_test_outputs(stars, where);
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::build() -> void {
+    if (opt_.architecture == rrl_architecture::fourier_linear) return;
+    const std::size_t F = rrl_feature_names().size();
+    // inputs first, in the order a model file lists them: node numbers (which seed the dropout masks)
+    // are then those of the network read back from the file, and MC-dropout sigmas match exactly
+    auto x = net_.input("sequence", 2, true);
+    std::optional<decltype(x)> f;
+    if (rrl_uses_fourier_head(opt_.architecture)) f = net_.input("features", F, false);
+    const bool lstm = opt_.architecture == rrl_architecture::lstm || opt_.architecture == rrl_architecture::bilstm;
+    std::optional<nn::merge_mode> bi;
+    if (opt_.architecture == rrl_architecture::bigru || opt_.architecture == rrl_architecture::bilstm)
+        bi = nn::merge_mode::concat;
+    std::size_t in = 2;
+    if (opt_.architecture == rrl_architecture::transformer) {
+        // a small encoder for 264-step curves: d_model 32, 4 heads, feed-forward 64, pre-norm
+        // (stabler to train from scratch), dropout[0] inside the block and after the pooling
+        constexpr std::size_t d = 32;
+        x = net_.add("embed", nn::dense<float>(2, d), x);
+        x = net_.add("positions", nn::sinusoidal_positional_encoding<float>(d), x);
+        x = net_.add(
+            "encoder0",
+            nn::transformer_encoder_layer<float>(d, 4, 2 * d, opt_.dropout[0], nn::transformer_activation::gelu, true),
+            x);
+        x = net_.add("pool", nn::attention_pooling<float>(d, nn::attention_score::additive, d), x);
+        x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);
+        in = d;
+    }
+    const bool fcn = opt_.architecture == rrl_architecture::fcn;
+    if (fcn) {  // Wang, Yan & Oates (2017): conv blocks 128-256-128, kernels 8-5-3, global average pooling
+        // (batch statistics per chunk of 64 stars, see nn/batch_norm.hpp), then dropout[0] as the transformer
+        const std::size_t width[] = {128, 256, 128}, kernel[] = {8, 5, 3};
+        for (std::size_t k = 0; k < 3; ++k) {
+            const std::string n = std::to_string(k);
+            x = net_.add("conv" + n, nn::conv1d<float>(in, width[k], kernel[k], nn::conv_padding::same), x);
+            x = net_.add("bn" + n, nn::batch_norm<float>(width[k]), x);
+            x = net_.add("relu" + n, nn::activation_layer<float>(nn::activation::relu), x);
+            in = width[k];
+        }
+        x = net_.add("pool", nn::global_average_pooling<float>(), x);
+        x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
+    }
+    for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer && !fcn;
+         ++k) {
+        const bool last = k + 1 == opt_.gru_sizes.size();
+        const std::size_t H = opt_.gru_sizes[k];
+        if (lstm)
+            x = net_.add("lstm" + std::to_string(k), nn::lstm<float, net_type::backend_type>(in, H, !last, 0, bi), x);
+        else x = net_.add("gru" + std::to_string(k), nn::gru<float, net_type::backend_type>(in, H, !last, 0, bi), x);
+        x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
+        in = bi ? 2 * H : H;
+    }
+    if (rrl_uses_fourier_head(opt_.architecture)) {
+        auto c = net_.concat("joint", {x, *f});
+        auto h = net_.add("head", nn::dense<float>(in + F, opt_.head_width, nn::activation::relu), c);
+        net_.add("out", nn::dense<float>(opt_.head_width, outputs()), h);
+    } else {
+        net_.add("out", nn::dense<float>(in, outputs()), x);
+    }
+    net_.reset_parameters(seed_);
+}
+
 /// The RR Lyrae [Fe/H] model (see basic_rrlyrae_model).
 using rrlyrae_model = basic_rrlyrae_model<>;
+
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE class basic_rrlyrae_model<float>;
+#endif
 
 }  // namespace ferrum::models

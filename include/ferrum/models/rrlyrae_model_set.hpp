@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
@@ -17,16 +18,20 @@ namespace ferrum::models {
 
 /// \brief Writes models (e.g. one per type) into one JSON file, atomically.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
+void save_rrlyrae_models(const std::string& path, const std::vector<rrlyrae_model>& models) {
     nlohmann::json j{
         {"format", "ferrum.model"}, {"version", 2}, {"kind", "rrlyrae_set"}, {"models", nlohmann::json::array()}};
     for (const auto& m : models) j["models"].push_back(m.to_json());
     write_file_atomically(path, j.dump());
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE void save_rrlyrae_models<void>(const std::string& path,
+                                                        const std::vector<rrlyrae_model>& models);
+#endif
 
 /// \brief Reads a file of save_rrlyrae_models() (or of rrlyrae_model::save()), self-tests re-checked.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
+std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, bool verify = true) {
     const nlohmann::json j = read_json_file(path, "model file");
     std::vector<rrlyrae_model> out;
     try {  // a field of the wrong type ("version": "2", "models": 3) is an input error, not json::type_error
@@ -64,12 +69,15 @@ inline std::vector<rrlyrae_model> load_rrlyrae_models(const std::string& path, b
     if (out.empty()) throw input_error(path, 0, "models", "the file holds no model");
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrlyrae_model> load_rrlyrae_models<void>(const std::string& path, bool verify);
+#endif
 
 /// \brief Predicts each star with the first model that serves its type (flag "type_not_in_model" if none).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models,
-                                                   const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
-                                                   std::uint64_t seed = 12345, unsigned threads = 0) {
+std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_model>& models,
+                                            const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
+                                            std::uint64_t seed = 12345, unsigned threads = 0) {
     std::vector<rrl_prediction> out(stars.size());
     std::vector<char> done(stars.size(), 0);
     for (std::size_t i = 0; i < stars.size(); ++i)
@@ -94,5 +102,11 @@ inline std::vector<rrl_prediction> predict_rrlyrae(const std::vector<rrlyrae_mod
         if (!done[i]) out[i].flag = std::string("type_not_in_model: ") + to_string(stars[i].type);
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrl_prediction> predict_rrlyrae<void>(const std::vector<rrlyrae_model>& models,
+                                                                           const std::vector<rrl_star_input>& stars,
+                                                                           std::size_t mc_samples, std::uint64_t seed,
+                                                                           unsigned threads);
+#endif
 
 }  // namespace ferrum::models

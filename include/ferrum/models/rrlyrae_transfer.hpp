@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
@@ -71,12 +72,11 @@ struct rrl_cross_family_result {
 /// simulation's feh_true), truth_points holds the residuals against it (for fit_label_scale).
 /// \throws value_error with fewer than two families among `idx`, or too few stars to train or fit.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_input>& stars,
-                                                            const std::vector<double>& y,
-                                                            const std::vector<std::size_t>& idx,
-                                                            const std::vector<std::string>& family,
-                                                            const rrl_model_options& mo, const rrl_training_options& t,
-                                                            const std::vector<double>* truth = nullptr) {
+rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_input>& stars,
+                                                     const std::vector<double>& y, const std::vector<std::size_t>& idx,
+                                                     const std::vector<std::string>& family,
+                                                     const rrl_model_options& mo, const rrl_training_options& t,
+                                                     const std::vector<double>* truth = nullptr) {
     if (family.size() != stars.size() || y.size() != stars.size() || (truth && truth->size() != stars.size()))
         throw value_error("rrl_cross_family_calibration: one family and one label per star are needed");
     std::vector<std::string> names;
@@ -138,6 +138,12 @@ inline rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rr
         {{"method", "inner leave-one-family-out"}, {"inner_max_epochs", inner.max_epochs}, {"families", fams}});
     return r;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE rrl_cross_family_result rrl_cross_family_calibration<void>(
+    const std::vector<rrl_star_input>& stars, const std::vector<double>& y, const std::vector<std::size_t>& idx,
+    const std::vector<std::string>& family, const rrl_model_options& mo, const rrl_training_options& t,
+    const std::vector<double>* truth);
+#endif
 
 /// \brief The result for one held-out family.
 struct rrl_transfer_fold {
@@ -169,9 +175,9 @@ struct rrl_transfer_fold {
 /// \throws value_error with fewer than two families, a family without stars to train or score, or test
 /// sets that are not one per family.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl_family>& families,
-                                                           const rrl_transfer_options& opt,
-                                                           const std::vector<rrl_family>* test_sets = nullptr) {
+std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl_family>& families,
+                                                    const rrl_transfer_options& opt,
+                                                    const std::vector<rrl_family>* test_sets = nullptr) {
     if (families.size() < 2) throw value_error("leave_one_family_out: at least two families are needed");
     if (test_sets && test_sets->size() != families.size())
         throw value_error("leave_one_family_out: " + std::to_string(test_sets->size()) + " test sets for " +
@@ -299,5 +305,9 @@ inline std::vector<rrl_transfer_fold> leave_one_family_out(const std::vector<rrl
     }
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<rrl_transfer_fold> leave_one_family_out<void>(
+    const std::vector<rrl_family>& families, const rrl_transfer_options& opt, const std::vector<rrl_family>* test_sets);
+#endif
 
 }  // namespace ferrum::models

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
@@ -100,11 +101,11 @@ inline rrl_options apply_rrlyrae_hyperparameters(const train::hyper_config& c, r
 /// for a seed and a thread count. With several ranks in base.training.comm (MPI) the trials of each round
 /// are dealt across the ranks, each trained by one rank alone, and every rank returns the one-process result.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
-                                    const std::vector<double>& sigma, const std::vector<std::size_t>& index,
-                                    const rrl_options& base,
-                                    const train::search_space& space = train::search_space::monti2025(),
-                                    const rrl_tune_options& opt = {}) {
+rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
+                             const std::vector<double>& sigma, const std::vector<std::size_t>& index,
+                             const rrl_options& base,
+                             const train::search_space& space = train::search_space::monti2025(),
+                             const rrl_tune_options& opt = {}) {
     if (y.size() != stars.size()) throw value_error("tune_rrlyrae: one label per star is needed");
     if (!sigma.empty() && sigma.size() != stars.size())
         throw value_error("tune_rrlyrae: give one label error per star, or none");
@@ -184,5 +185,13 @@ inline rrl_tune_result tune_rrlyrae(const std::vector<rrl_star_input>& stars, co
     result.best.training.max_epochs = epochs_of(result.search.best.resource);
     return result;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE rrl_tune_result tune_rrlyrae<void>(const std::vector<rrl_star_input>& stars,
+                                                            const std::vector<double>& y,
+                                                            const std::vector<double>& sigma,
+                                                            const std::vector<std::size_t>& index,
+                                                            const rrl_options& base, const train::search_space& space,
+                                                            const rrl_tune_options& opt);
+#endif
 
 }  // namespace ferrum::models

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/relations/feature_table.hpp"
@@ -131,8 +132,8 @@ inline std::vector<std::string> select_k_best(const feature_table& X, const std:
 /// \brief Ordinary least squares with an intercept fitted on (train, y_train), evaluated on `test`
 /// (sklearn's LinearRegression); the default estimator of sequential_feature_selection().
 template <class Dummy = void>  // a template: compiled only where it is used
-inline std::vector<double> least_squares_fit_predict(const feature_table& train, const std::vector<double>& y_train,
-                                                     const feature_table& test) {
+std::vector<double> least_squares_fit_predict(const feature_table& train, const std::vector<double>& y_train,
+                                              const feature_table& test) {
     const Eigen::Index n = Eigen::Index(train.rows()), p = Eigen::Index(train.cols());
     Eigen::MatrixXd A(n, p + 1);
     Eigen::VectorXd b(n);
@@ -150,6 +151,11 @@ inline std::vector<double> least_squares_fit_predict(const feature_table& train,
     }
     return out;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE std::vector<double> least_squares_fit_predict<void>(const feature_table& train,
+                                                                             const std::vector<double>& y_train,
+                                                                             const feature_table& test);
+#endif
 
 /// \brief Direction of sequential_feature_selection().
 enum class selection_direction {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/error.hpp"
 #include "ferrum/relations/detail/random.hpp"
 #include "ferrum/relations/ensemble_sampler.hpp"
@@ -335,9 +336,9 @@ inline credible_interval percentile_interval(const std::vector<double>& sorted, 
 /// and an intrinsic scatter; see the header comment for the likelihood. value_error for too few rows,
 /// non-finite input, collinear features, or data fitted exactly with no errors to set the scale.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline linear_relation fit_linear_relation(const feature_table& X, const std::vector<double>& y,
-                                           const std::vector<double>& y_err = {},
-                                           const linear_relation_options& options = {}) {
+linear_relation fit_linear_relation(const feature_table& X, const std::vector<double>& y,
+                                    const std::vector<double>& y_err = {},
+                                    const linear_relation_options& options = {}) {
     const std::string who = "fit_linear_relation";
     X.validate(who);
     detail::check_target(who, X.rows(), y, y_err);
@@ -492,5 +493,10 @@ inline linear_relation fit_linear_relation(const feature_table& X, const std::ve
         for (std::size_t d = 0; d < q; ++d) rel.samples[i * q + d] = draws(Eigen::Index(i), Eigen::Index(d));
     return rel;
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE linear_relation fit_linear_relation<void>(const feature_table& X, const std::vector<double>& y,
+                                                                   const std::vector<double>& y_err,
+                                                                   const linear_relation_options& options);
+#endif
 
 }  // namespace ferrum

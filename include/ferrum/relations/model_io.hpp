@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
 #include "ferrum/core/atomic_file.hpp"
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
@@ -246,8 +247,7 @@ inline linear_relation linear_relation_from_v2(const nlohmann::json& j, const mo
 /// unknown field, a missing one, a wrong type, a wrong kind or version, or a failed self-test is an
 /// input_error naming the file and the field.
 template <class Dummy = void>  // a template: compiled only where it is used
-inline linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "",
-                                                 bool verify = true) {
+linear_relation linear_relation_from_json(const nlohmann::json& j, const std::string& file = "", bool verify = true) {
     const detail::model_reader r(file);
     if (!j.is_object()) r.fail("", "a model file holds one JSON object");
     try {
@@ -260,11 +260,18 @@ inline linear_relation linear_relation_from_json(const nlohmann::json& j, const 
         r.fail("", std::string("malformed model file: ") + e.what());
     }
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE linear_relation linear_relation_from_json<void>(const nlohmann::json& j,
+                                                                         const std::string& file, bool verify);
+#endif
 
 /// \brief Reads and verifies a model file written by save_linear_relation() (or by earlier builds, version 1).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline linear_relation load_linear_relation(const std::string& path, bool verify = true) {
+linear_relation load_linear_relation(const std::string& path, bool verify = true) {
     return linear_relation_from_json(read_json_file(path, "model file"), path, verify);
 }
+#ifdef FERRUM_TEMPLATE_INSTANCE  // the precompiled library (core/config.hpp)
+FERRUM_TEMPLATE_INSTANCE linear_relation load_linear_relation<void>(const std::string& path, bool verify);
+#endif
 
 }  // namespace ferrum
