@@ -209,18 +209,15 @@ def plan(model_json):
         if cls == "Dropout" or cls == "SpatialDropout1D":
             out.append({"type": "dropout", "keras": name, "rate": float(c.get("rate", 0.0))})
             continue
-        if cls == "Activation":
+        if cls in ("Activation", "Dense"):
             act = c.get("activation", "linear")
             if act not in ACTIVATIONS:
-                raise ConversionError(f"layer '{name}' (Activation): activation '{act}' is not supported "
+                raise ConversionError(f"layer '{name}' ({cls}): activation '{act}' is not supported "
                                       f"(supported: {', '.join(ACTIVATIONS)})")
+        if cls == "Activation":
             out.append({"type": "activation", "keras": name, "activation": act})
             continue
         if cls == "Dense":
-            act = c.get("activation", "linear")
-            if act not in ACTIVATIONS:
-                raise ConversionError(f"layer '{name}' (Dense): activation '{act}' is not supported "
-                                      f"(supported: {', '.join(ACTIVATIONS)})")
             units = int(c["units"])
             out.append({"type": "dense", "keras": name, "in_features": width, "out_features": units,
                         "activation": act, "use_bias": bool(c.get("use_bias", True))})
