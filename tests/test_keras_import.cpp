@@ -15,9 +15,9 @@
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/nn/model_io.hpp"
 
-namespace keras_import_test {
-
 namespace nn = ferrum::nn;
+
+namespace keras_import_test {
 
 const std::string data_dir = FERRUM_TEST_DATA_DIR;
 
