@@ -5,7 +5,8 @@
 # published: Ks band, Table 5 (the inner-bulge target stars, complete inputs); G band, the predict_train /
 # predict_val files of the development stars, whose periods are not in the repository (see
 # tools/check_dekany_import.py for how they are recovered and what is then a fair test). A measurement script,
-# not a CI test: it needs a clone of their repository; Ks takes ~3 minutes, G ~20 on the loaded 2-core machine.
+# not a CI test: it needs a clone of their repository; both bands took 24 minutes (14 CPU minutes; Ks about 4, the
+# G period recovery the rest) on the loaded 2-core machine, plus the compilation of tools/dekany_predict.cpp.
 #
 # usage: tools/check_dekany_import.sh [MIRROR_GIT_DIR] [WORK_DIR]
 #   MIRROR_GIT_DIR: a (bare) git clone of idekany/rrl_feh_nn (default /work/.mirror/idekany+rrl_feh_nn/repo,
@@ -26,7 +27,7 @@ mkdir -p "$work"
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3   # the system python has numpy, h5py and torch
 G() { git --git-dir="$repo" "$@"; }
-bands="${BANDS:-k g}"   # BANDS=k: only the Ks check (3 minutes); the G check recovers periods (about 20 minutes)
+bands="${BANDS:-k g}"   # BANDS=k: only the Ks check (about 4 minutes); the G check recovers periods (about 20)
 echo "check_dekany_import: $(G rev-parse --short HEAD) of $repo -> $work (bands: $bands)" >&2
 
 # ferrum: a small program over the public headers (load_model verifies the file's PyTorch vectors first)
