@@ -1131,6 +1131,8 @@ TEST_CASE("field table: bad rows are input errors naming line and field", "[sim]
     CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains(":3") && Catch::Contains("A2"));
     std::ofstream(f) << head << good << "2,0.55,1e-6,2.0,0.1,4.0,0.1,-0.3,0.01,0.1,0.01,0.1,0.01,-1.5,0.1\n";
     CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains("A1") && Catch::Contains("positive"));
+    std::ofstream(f) << head << good << "2,3.5,1e-6,2.0,0.1,4.0,0.1,0.3,0.01,0.1,0.01,0.1,0.01,-1.5,0.1\n";
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains(":3") && Catch::Contains("pf"));
     std::ofstream(f) << head << good << good;
     CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains("twice"));
     std::ofstream(f) << "source_id,pf\n1,0.5\n";

@@ -83,6 +83,10 @@ struct blazhko_modulation {
     bool active() const noexcept { return period > 0.0; }
 };
 
+/// \brief The largest period (d) and Fourier amplitude (mag) a field_rrab may have, read or jittered: 2, far
+/// above any RR Lyrae's, so that an absurd row cannot hand the simulator a curve it cannot sample.
+inline constexpr double field_rrab_max_value = 2.0;
+
 /// \brief One real Galactic field RRab of a population table (sim/rrlyrae_field.hpp reads one): its Gaia DR3
 /// vari_rrlyrae parameters (cosine convention) with their errors, and its spectroscopic [Fe/H] with error.
 struct field_rrab {
@@ -437,7 +441,7 @@ private:
 
     /// rrab_population::field: one real star, drawn uniformly, and its parameters jittered by field_jitter
     /// times their errors as x = (ln P, ln A1, ln R21, ln R31, phi21, phi31); a draw with P or an amplitude
-    /// not positive is redrawn (the parent's own values after 100 tries).
+    /// not in (0, field_rrab_max_value] is redrawn (the parent's own values after 100 tries).
     std::array<double, 6> draw_field_parameters(detail::star_rng& rng, std::optional<field_rrab>& parent) const {
         const auto& stars = *opt_.field_stars;
         const auto row = std::min(stars.size() - 1, static_cast<std::size_t>(rng.uniform() * double(stars.size())));
@@ -452,7 +456,8 @@ private:
             const double a3 = f.A3 + j * f.A3_error * rng.normal();
             const double p21 = f.phi21 + j * f.phi21_error * rng.normal();
             const double p31 = f.phi31 + j * f.phi31_error * rng.normal();
-            if (p > 0 && a1 > 0 && a2 > 0 && a3 > 0) {
+            const double m = field_rrab_max_value;
+            if (p > 0 && p <= m && a1 > 0 && a1 <= m && a2 > 0 && a2 <= m && a3 > 0 && a3 <= m) {
                 P = p, A1 = a1, A2 = a2, A3 = a3, phi21 = p21, phi31 = p31;
                 break;
             }

@@ -45,7 +45,8 @@ inline std::string to_string(field_half h) { return h == field_half::a ? "a" : h
 /// ../shared/data/liu2020_lamost_gaiadr3_rrl/rrl_params_lamost.csv; other columns are ignored; phases in rad,
 /// Gaia's cosine convention), keeping the rows of `half`.
 /// \throws input_error naming file, line and field for a missing column, a field that is not a finite number,
-///         a period or amplitude not positive, an error negative, a duplicate source_id, or no row kept.
+///         a period or amplitude not in (0, field_rrab_max_value], an error negative, a duplicate source_id, or
+///         no row kept.
 template <class Dummy = void>  // a template: compiled only where it is used
 std::vector<field_rrab> read_field_rrab_table(const std::filesystem::path& path, field_half half = field_half::a) {
     csv_reader csv(path.string());
@@ -75,9 +76,10 @@ std::vector<field_rrab> read_field_rrab_table(const std::filesystem::path& path,
                                   "not a finite number: '" + std::string(text) + "'");
             const bool is_error = k % 2 == 1;
             const bool positive = k == 0 || k == 6 || k == 8 || k == 10;  // pf, A1, A2, A3
-            if ((is_error && p.value < 0) || (positive && !(p.value > 0)))
+            if ((is_error && p.value < 0) || (positive && !(p.value > 0 && p.value <= field_rrab_max_value)))
                 throw input_error(path.string(), r->line(), names[k],
-                                  std::string(positive ? "must be positive" : "an error must not be negative") +
+                                  std::string(positive ? "must be positive and at most 2 (d or mag: an RR Lyrae)"
+                                                       : "an error must not be negative") +
                                       ", not " + std::string(text));
             v[k] = p.value;
         }
