@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -970,4 +971,173 @@ TEST_CASE("families: every name validates and writes its name to labels.csv; unk
     bad = {};
     bad.family = "a,b";
     CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("family"));
+}
+
+namespace {
+
+// SplitMix64's output function (Steele, Lea & Flood 2014; constants of Vigna's splitmix64.c), written out
+// here from the published algorithm: the field table's half of a source_id is its lowest bit (0: a).
+char field_half_by_splitmix(std::int64_t source_id) {
+    std::uint64_t z = static_cast<std::uint64_t>(source_id) + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (z & 1U) ? 'b' : 'a';
+}
+
+// Two-sample Kolmogorov-Smirnov statistic D = sup |F1 - F2|.
+double ks_statistic(std::vector<double> x, std::vector<double> y) {
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    std::size_t i = 0, j = 0;
+    double d = 0;
+    while (i < x.size() && j < y.size()) {
+        const double v = std::min(x[i], y[j]);
+        while (i < x.size() && x[i] <= v) ++i;
+        while (j < y.size() && y[j] <= v) ++j;
+        d = std::max(d, std::abs(double(i) / double(x.size()) - double(j) / double(y.size())));
+    }
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("field family: RRab resampled from the real table's half a, feh_true the parent's LAMOST [Fe/H]",
+          "[sim][family]") {
+    const std::string dir = ferrum_test::shared_data_dir();
+    if (dir.empty()) {
+        WARN("shared data not found: the field-family test is skipped");
+        return;
+    }
+    const fs::path table = fs::path(dir) / "liu2020_lamost_gaiadr3_rrl" / "rrl_params_lamost.csv";
+    // the table read by the test's own parser, split by the test's own hash
+    std::map<std::int64_t, std::map<std::string, std::string>> half_a;
+    std::size_t n_b = 0;
+    for (const auto& r : read_csv(table)) {
+        const auto id = std::stoll(r.at("source_id"));
+        if (field_half_by_splitmix(id) == 'a') half_a[id] = r;
+        else ++n_b;
+    }
+    REQUIRE(half_a.size() + n_b == 2184);
+    // a fair coin per star: each half within 4 binomial sd (23.4) of 1092
+    CHECK(std::abs(double(half_a.size()) - 1092.0) < 4 * 23.4);
+    const auto stars = read_field_rrab_table(table, field_half::a);
+    REQUIRE(stars.size() == half_a.size());
+    for (const auto& s : stars) CHECK(half_a.count(s.source_id) == 1);
+    CHECK(read_field_rrab_table(table, field_half::b).size() == n_b);
+    CHECK(read_field_rrab_table(table, field_half::all).size() == 2184);
+
+    auto o = field_family_options(table);
+    CHECK(o.family == "field");
+    o.seed = 5;
+    const auto col = [](const std::map<std::string, std::string>& r, const char* c) { return std::stod(r.at(c)); };
+
+    SECTION("every star is an RRab whose feh_true is its parent's LAMOST value, shape within the jitter") {
+        const rrlyrae_simulator sim(o);
+        std::set<std::int64_t> parents;
+        for (std::uint64_t i = 0; i < 150; ++i) {
+            const auto s = sim.star(i);
+            REQUIRE(s.type == ferrum::rr_type::rrab);
+            REQUIRE(s.truth.parent);
+            const auto it = half_a.find(s.truth.parent->source_id);
+            REQUIRE(it != half_a.end());
+            const auto& r = it->second;
+            parents.insert(it->first);
+            CHECK(s.feh_true == std::stod(r.at("FeH")));  // the same decimal text, parsed twice
+            // 0.5 sigma of jitter: within 3 of the parent's sigmas (6 jitter sd) in every parameter
+            CHECK(std::abs(s.truth.period - col(r, "pf")) <= 3 * col(r, "pf_error") + 1e-12);
+            CHECK(std::abs(s.truth.A1() - col(r, "A1")) <= 3 * col(r, "A1_error"));
+            CHECK(std::abs(s.truth.A2() - col(r, "A2")) <= 3 * col(r, "A2_error"));
+            CHECK(std::abs(s.truth.A3() - col(r, "A3")) <= 3 * col(r, "A3_error"));
+            const double d31 = std::remainder(s.truth.phi31() - col(r, "phi31_g"), k_two_pi);
+            CHECK(std::abs(d31) <= 3 * col(r, "phi31_g_error") + 1e-9);
+        }
+        CHECK(parents.size() > 130);  // 150 uniform draws from ~1100 stars: ~140 distinct
+        CHECK_THROWS_WITH(sim.star(0, ferrum::rr_type::rrc), Catch::Contains("RRab only"));
+    }
+
+    SECTION("without jitter the true shapes are the parents' catalogue values exactly") {
+        o.field_jitter = 0;
+        const rrlyrae_simulator sim(o);
+        for (std::uint64_t i = 0; i < 200; ++i) {
+            const auto t = sim.truth(i, ferrum::rr_type::rrab);
+            REQUIRE(t.parent);
+            const auto& r = half_a.at(t.parent->source_id);
+            CHECK(t.period == Approx(col(r, "pf")).epsilon(1e-14));
+            CHECK(t.A1() == Approx(col(r, "A1")).epsilon(1e-13));
+            CHECK(t.A2() == Approx(col(r, "A2")).epsilon(1e-13));
+            CHECK(t.A3() == Approx(col(r, "A3")).epsilon(1e-13));
+            CHECK(t.phi21() == Approx(wrap(col(r, "phi21_g"))).margin(1e-12));
+            CHECK(t.phi31() == Approx(wrap(col(r, "phi31_g"))).margin(1e-12));
+        }
+    }
+
+    SECTION("P, phi31 and A2 of 3,000 draws follow the half's distribution (two-sample KS, alpha 0.001)") {
+        const rrlyrae_simulator sim(o);
+        std::vector<double> p, f31, a2, tp, tf31, ta2;
+        for (std::uint64_t i = 0; i < 3000; ++i) {
+            const auto t = sim.truth(i, ferrum::rr_type::rrab);
+            p.push_back(t.period), f31.push_back(t.phi31()), a2.push_back(t.A2());
+        }
+        for (const auto& kv : half_a) {
+            tp.push_back(col(kv.second, "pf"));
+            tf31.push_back(wrap(col(kv.second, "phi31_g")));
+            ta2.push_back(col(kv.second, "A2"));
+        }
+        const double n = 3000, m = double(half_a.size()), crit = 1.95 * std::sqrt((n + m) / (n * m));
+        CHECK(ks_statistic(p, tp) < crit);
+        CHECK(ks_statistic(f31, tf31) < crit);
+        CHECK(ks_statistic(a2, ta2) < crit);
+        // the parents are drawn uniformly: their [Fe/H] follow the half's
+        std::vector<double> feh, tfeh;
+        for (std::uint64_t i = 0; i < 3000; ++i) feh.push_back(sim.truth(i, ferrum::rr_type::rrab).parent->feh);
+        for (const auto& kv : half_a) tfeh.push_back(col(kv.second, "FeH"));
+        CHECK(ks_statistic(feh, tfeh) < crit);
+    }
+
+    SECTION("RRc and a truth relation are refused; the written set has parents.csv") {
+        write_options w;
+        w.progress = false;
+        const fs::path out = fs::temp_directory_path() / "ferrum_test_sim_field";
+        fs::remove_all(out);
+        CHECK_THROWS_WITH(write_gaia_like_set(out, 5, 1, o, w), Catch::Contains("RRab only"));
+        auto bad = o;
+        bad.truth = truth_relation::lamost;
+        CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("truth"));
+        bad = family_options("field");
+        CHECK_THROWS_WITH(rrlyrae_simulator(bad), Catch::Contains("field_stars"));
+        const auto set = write_gaia_like_set(out, 8, 0, o, w);
+        const auto lb = read_csv(set.labels), pa = read_csv(set.parents);
+        REQUIRE(lb.size() == 8);
+        REQUIRE(pa.size() == 8);
+        for (std::size_t i = 0; i < 8; ++i) {
+            CHECK(lb[i].at("family") == "field");
+            CHECK(lb[i].at("type") == "RRab");
+            CHECK(pa[i].at("source_id") == lb[i].at("source_id"));
+            const auto& r = half_a.at(std::stoll(pa[i].at("parent_source_id")));
+            CHECK(std::stod(lb[i].at("feh_true")) == Approx(std::stod(r.at("FeH"))).margin(1e-12));
+        }
+        fs::remove_all(out);
+    }
+}
+
+TEST_CASE("field table: bad rows are input errors naming line and field", "[sim][family]") {
+    const fs::path f = fs::temp_directory_path() / "ferrum_test_sim_field_bad.csv";
+    const std::string head =
+        "source_id,pf,pf_error,phi31_g,phi31_g_error,phi21_g,phi21_g_error,A1,A1_error,A2,A2_error,A3,A3_error,FeH,"
+        "FeH_err\n";
+    const std::string good = "1,0.55,1e-6,2.0,0.1,4.0,0.1,0.3,0.01,0.15,0.01,0.1,0.01,-1.5,0.1\n";
+    std::ofstream(f) << head << good << "2,0.55,1e-6,2.0,0.1,4.0,0.1,0.3,0.01,abc,0.01,0.1,0.01,-1.5,0.1\n";
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains(":3") && Catch::Contains("A2"));
+    std::ofstream(f) << head << good << "2,0.55,1e-6,2.0,0.1,4.0,0.1,-0.3,0.01,0.1,0.01,0.1,0.01,-1.5,0.1\n";
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains("A1") && Catch::Contains("positive"));
+    std::ofstream(f) << head << good << "2,3.5,1e-6,2.0,0.1,4.0,0.1,0.3,0.01,0.1,0.01,0.1,0.01,-1.5,0.1\n";
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains(":3") && Catch::Contains("pf"));
+    std::ofstream(f) << head << good << good;
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains("twice"));
+    std::ofstream(f) << "source_id,pf\n1,0.5\n";
+    CHECK_THROWS_WITH(read_field_rrab_table(f, field_half::all), Catch::Contains("pf_error"));
+    std::ofstream(f) << head << good;
+    CHECK(read_field_rrab_table(f, field_half::all).size() == 1);
+    fs::remove(f);
 }

@@ -99,6 +99,13 @@ std::vector<cli::option> join(std::vector<cli::option> a, const Lists&... more) 
     return a;
 }
 
+/// The --family words of simulate: the library's families, then those that read a star table.
+std::vector<std::string> simulate_family_names() {
+    auto names = sim::family_names();
+    for (const auto& n : sim::data_family_names()) names.push_back(n);
+    return names;
+}
+
 const cli::program& program() {
     static const rrl_tune_options tune_defaults{};
     static const cli::program p{
@@ -112,8 +119,21 @@ const cli::program& program() {
            cli::path("out", "output directory").output_dir().shown_as("DIR").required(),
            cli::count("min-epochs", "fewest G epochs of a simulated star",
                       cli::default_of(sim::simulation_options{}.min_epochs)),
-           cli::choice("family", "simulator conventions, ferrum = the defaults (docs/simulator.md)",
-                       sim::family_names(), "ferrum"),
+           cli::choice("family",
+                       "simulator conventions, ferrum = the defaults (docs/simulator.md); field: RRab resampled "
+                       "from real Galactic field stars (needs --params)",
+                       simulate_family_names(), "ferrum"),
+           cli::path("params",
+                     "--family field: the table of real RRab (Gaia DR3 pf, phi21_g, phi31_g, A1-A3 with errors, "
+                     "spectroscopic FeH, FeH_err), e.g. ../shared/data/liu2020_lamost_gaiadr3_rrl/"
+                     "rrl_params_lamost.csv"),
+           cli::choice("field-half",
+                       "--family field: the rows drawn, by a stable hash of source_id (a, b) or all; the "
+                       "LAMOST relation was fitted on all of them (docs/rrlyrae.md)",
+                       {"a", "b", "all"}, "a"),
+           cli::number("field-jitter", "--family field: each parameter jittered by this many of its errors",
+                       cli::default_of(sim::simulation_options{}.field_jitter))
+               .range(0, 5),
            cli::number("intrinsic-scatter",
                        "spread (dex) of feh_true at fixed light-curve shape (overrides the "
                        "family's)"),
@@ -811,7 +831,25 @@ prediction_counts table_predictions_to_file(const args& a, const rrl_input_optio
 // --- commands -------------------------------------------------------------------------------------
 
 int cmd_simulate(const args& a) {
-    sim::simulation_options o = sim::family_options(a.choice("family"));
+    const bool field = a.choice("family") == "field";
+    if (field && !a.has("params"))
+        throw cli::usage_error("simulate --family field needs --params FILE, the table of real RRab to resample "
+                               "(e.g. ../shared/data/liu2020_lamost_gaiadr3_rrl/rrl_params_lamost.csv)");
+    if (!field && a.has("params"))
+        throw cli::usage_error("simulate: --params is the star table of --family field, not of --family " +
+                               a.choice("family"));
+    if (field && a.count("n-rrc") > 0)
+        throw cli::usage_error("simulate --family field makes RRab only (its real stars have no RRc table): "
+                               "--n-rrc 0");
+    if (field && a.choice("truth") != "muraveva2025")
+        throw cli::usage_error("simulate --family field: feh_true is each parent star's spectroscopic [Fe/H]; "
+                               "--truth does not apply");
+    const auto half = a.choice("field-half") == "b"     ? sim::field_half::b
+                      : a.choice("field-half") == "all" ? sim::field_half::all
+                                                        : sim::field_half::a;
+    sim::simulation_options o =
+        field ? sim::field_family_options(a.path("params"), half) : sim::family_options(a.choice("family"));
+    if (field) o.field_jitter = a.number("field-jitter");
     o.seed = static_cast<std::uint64_t>(a.count("seed"));
     o.min_epochs = static_cast<int>(a.count("min-epochs"));
     if (a.has("intrinsic-scatter")) o.feh_intrinsic_scatter = a.number("intrinsic-scatter");
@@ -828,6 +866,9 @@ int cmd_simulate(const args& a) {
     const auto set = sim::write_gaia_like_set(a.path("out"), nab, nc, o, w);
     std::fprintf(stderr, "wrote %zu stars, %zu epochs to %s (%zu epoch-photometry file%s)\n", set.stars, set.epochs,
                  a.path("out").c_str(), set.epoch_files.size(), set.epoch_files.size() == 1 ? "" : "s");
+    if (field)
+        std::fprintf(stderr, "field: %zu real RRab of half %s of %s; parents in %s\n", o.field_stars->size(),
+                     sim::to_string(half).c_str(), a.path("params").c_str(), set.parents.c_str());
     return 0;
 }
 

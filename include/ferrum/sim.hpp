@@ -6,3 +6,4 @@
 #include "ferrum/sim/giants.hpp"
 #include "ferrum/sim/rrlyrae.hpp"
 #include "ferrum/sim/rrlyrae_families.hpp"
+#include "ferrum/sim/rrlyrae_field.hpp"

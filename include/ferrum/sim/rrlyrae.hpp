@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,12 +83,31 @@ struct blazhko_modulation {
     bool active() const noexcept { return period > 0.0; }
 };
 
+/// \brief The largest period (d) and Fourier amplitude (mag) a field_rrab may have, read or jittered: 2, far
+/// above any RR Lyrae's, so that an absurd row cannot hand the simulator a curve it cannot sample.
+inline constexpr double field_rrab_max_value = 2.0;
+
+/// \brief One real Galactic field RRab of a population table (sim/rrlyrae_field.hpp reads one): its Gaia DR3
+/// vari_rrlyrae parameters (cosine convention) with their errors, and its spectroscopic [Fe/H] with error.
+struct field_rrab {
+    std::int64_t source_id = 0;
+    double period = 0.0, period_error = 0.0;  ///< pf (d)
+    double phi21 = 0.0, phi21_error = 0.0;    ///< rad
+    double phi31 = 0.0, phi31_error = 0.0;    ///< rad
+    double A1 = 0.0, A1_error = 0.0;          ///< mag
+    double A2 = 0.0, A2_error = 0.0;          ///< mag
+    double A3 = 0.0, A3_error = 0.0;          ///< mag
+    double feh = 0.0, feh_error = 0.0;        ///< spectroscopic [Fe/H] (dex)
+};
+
 /// \brief The true star: its pulsation, modulation and the derived amplitude.
 struct rrlyrae_truth : fourier_parameters {
     rr_type type = rr_type::rrab;
     blazhko_modulation blazhko;
     double peak_to_peak = 0.0;    ///< of the unmodulated curve (mag)
     double intensity_mean = 0.0;  ///< intensity-averaged G of the unmodulated curve
+    /// rrab_population::field only: the real star whose parameters (jittered) this one has.
+    std::optional<field_rrab> parent;
 
     /// The true G magnitude at time t, Blazhko modulation included.
     double modulated_magnitude(double t) const {
@@ -176,6 +196,14 @@ enum class truth_relation {
     lamost,        ///< relations::feh_lamost_g: RRab on LAMOST's spectroscopic scale (RRc: Muraveva et al. 2025)
 };
 
+/// \brief Where the RRab light-curve shapes (P, A1, R21, R31, phi21, phi31) come from.
+enum class rrab_population {
+    lmc,    ///< the Gaussian fitted to the LMC Gaia DR3 table (detail/rrlyrae_params.hpp): every family but `field`
+    /// resampled real Galactic field RRab (simulation_options::field_stars), each parameter jittered by
+    /// field_jitter times its catalogue error; feh_true is the parent star's spectroscopic [Fe/H]. RRab only.
+    field,
+};
+
 enum class fit_order_rule {
     fixed,  ///< fit_order_rrab / fit_order_rrc
     bic,    ///< per star, the order in [bic_min_order, bic_max_order] with the smallest BIC
@@ -237,6 +265,14 @@ struct simulation_options {
     truth_relation truth = truth_relation::muraveva2025;
     /// Name of the convention set, written as the last column of labels.csv (letters, digits, . _ + -).
     std::string family = "ferrum";
+    /// Where the RRab shapes come from; `field` needs field_stars and makes RRab only (star() of an RRc
+    /// throws, and rrab_fraction must be 1).
+    rrab_population population = rrab_population::lmc;
+    /// The real stars of rrab_population::field (read_field_rrab_table() in sim/rrlyrae_field.hpp).
+    std::shared_ptr<const std::vector<field_rrab>> field_stars;
+    /// rrab_population::field: each drawn parameter is the parent's catalogue value plus
+    /// N(0, (field_jitter x its catalogue error)^2); 0 copies the parents exactly.
+    double field_jitter = 0.5;
 
     /// Clean epochs a catalogue fit of order K needs: two per coefficient. With fewer, the series of a
     /// faint star often runs wild between the epochs.
@@ -280,6 +316,17 @@ struct simulation_options {
             fail("high_harmonics_phase_sd must be in [0, 10] rad");
         if (!(feh_intrinsic_scatter >= 0 && feh_intrinsic_scatter <= 5))
             fail("feh_intrinsic_scatter must be in [0, 5] dex");
+        if (population != rrab_population::lmc && population != rrab_population::field)
+            fail("population must be lmc or field");
+        if (population == rrab_population::field) {
+            if (!field_stars || field_stars->empty())
+                fail("population field needs field_stars, the real RRab to resample (read_field_rrab_table())");
+            if (rrab_fraction != 1.0) fail("population field makes RRab only: rrab_fraction must be 1");
+            if (truth != truth_relation::muraveva2025)
+                fail("population field takes feh_true from the parent star's spectroscopic [Fe/H], not from a "
+                     "relation: leave truth at its default");
+            if (!(field_jitter >= 0 && field_jitter <= 5)) fail("field_jitter must be in [0, 5]");
+        }
         if (family.empty() || family.size() > 64 || !std::all_of(family.begin(), family.end(), [](char c) {
                 return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' || c == '-';
             }))
@@ -364,11 +411,11 @@ public:
     /// Star `index`, its type drawn with options().rrab_fraction.
     simulated_rrlyrae star(std::uint64_t index) const { return make(index, nullptr); }
     /// Star `index` of the given type, RRab or RRc (same draws as star(index) otherwise).
-    simulated_rrlyrae star(std::uint64_t index, rr_type type) const { return make(index, &check(type)); }
+    simulated_rrlyrae star(std::uint64_t index, rr_type type) const { return make(index, &check_type(type)); }
 
     /// The true parameters alone (cheap: no epochs, no fit); the same as star(index, type).truth.
     rrlyrae_truth truth(std::uint64_t index, rr_type type) const {
-        check(type);
+        check_type(type);
         detail::star_rng rng(opt_.seed, index), aux(opt_.seed, index, aux_stream);
         rng.uniform();  // the type draw, kept so that the streams agree with star()
         return draw_truth(type, rng, aux);
@@ -384,11 +431,46 @@ private:
             throw value_error(std::string("rrlyrae_simulator makes RRab and RRc stars, not ") + to_string(type));
         return type;
     }
+    const rr_type& check_type(const rr_type& type) const {
+        check(type);
+        if (type != rr_type::rrab && opt_.population == rrab_population::field)
+            throw value_error("the field population (family '" + opt_.family +
+                              "') makes RRab only: its real stars have no RRc table");
+        return type;
+    }
+
+    /// rrab_population::field: one real star, drawn uniformly, and its parameters jittered by field_jitter
+    /// times their errors as x = (ln P, ln A1, ln R21, ln R31, phi21, phi31); a draw with P or an amplitude
+    /// not in (0, field_rrab_max_value] is redrawn (the parent's own values after 100 tries).
+    std::array<double, 6> draw_field_parameters(detail::star_rng& rng, std::optional<field_rrab>& parent) const {
+        const auto& stars = *opt_.field_stars;
+        const auto row = std::min(stars.size() - 1, static_cast<std::size_t>(rng.uniform() * double(stars.size())));
+        const field_rrab& f = stars[row];
+        parent = f;
+        const double j = opt_.field_jitter;
+        double P = f.period, A1 = f.A1, A2 = f.A2, A3 = f.A3, phi21 = f.phi21, phi31 = f.phi31;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const double p = f.period + j * f.period_error * rng.normal();
+            const double a1 = f.A1 + j * f.A1_error * rng.normal();
+            const double a2 = f.A2 + j * f.A2_error * rng.normal();
+            const double a3 = f.A3 + j * f.A3_error * rng.normal();
+            const double p21 = f.phi21 + j * f.phi21_error * rng.normal();
+            const double p31 = f.phi31 + j * f.phi31_error * rng.normal();
+            const double m = field_rrab_max_value;
+            if (p > 0 && p <= m && a1 > 0 && a1 <= m && a2 > 0 && a2 <= m && a3 > 0 && a3 <= m) {
+                P = p, A1 = a1, A2 = a2, A3 = a3, phi21 = p21, phi31 = p31;
+                break;
+            }
+        }
+        return {std::log(P), std::log(A1), std::log(A2 / A1), std::log(A3 / A1), ferrum::wrap_two_pi(phi21),
+                ferrum::wrap_two_pi(phi31)};
+    }
 
     simulated_rrlyrae make(std::uint64_t index, const rr_type* forced) const {
         detail::star_rng rng(opt_.seed, index), aux(opt_.seed, index, aux_stream);
         const double u_type = rng.uniform();
         const rr_type type = forced ? *forced : (u_type < opt_.rrab_fraction ? rr_type::rrab : rr_type::rrc);
+        check_type(type);
 
         simulated_rrlyrae s;
         s.source_id = opt_.first_source_id + static_cast<std::int64_t>(index);
@@ -417,7 +499,8 @@ private:
                 throw value_error("star " + std::to_string(index) + ": no usable sampling in 20 draws (" + why +
                                   "); allow more epochs (min_epochs) or a lower fit order");
         }
-        s.feh_true = opt_.truth == truth_relation::lamost
+        s.feh_true = s.truth.parent ? s.truth.parent->feh  // a real star's spectroscopic [Fe/H]
+                     : opt_.truth == truth_relation::lamost
                          ? relations::feh_lamost_g(type, s.truth.period, s.truth.phi31(), s.truth.A1(), s.truth.A2(),
                                                    s.truth.A3())
                          : feh_muraveva2025(type, s.truth.period, s.truth.phi31(), s.truth.A2());
@@ -429,8 +512,10 @@ private:
 
     rrlyrae_truth draw_truth(rr_type type, detail::star_rng& rng, detail::star_rng& aux) const {
         const bool ab = type == rr_type::rrab;
-        const auto x = detail::draw_parameters(ab ? detail::rrab_gaussian : detail::rrc_gaussian, rng);
         rrlyrae_truth t;
+        const auto x = ab && opt_.population == rrab_population::field
+                           ? draw_field_parameters(rng, t.parent)
+                           : detail::draw_parameters(ab ? detail::rrab_gaussian : detail::rrc_gaussian, rng);
         t.type = type;
         t.period = std::exp(x[0]);
         const double A1 = std::exp(x[1]), R21 = std::exp(x[2]), R31 = std::exp(x[3]);
@@ -590,6 +675,13 @@ inline constexpr const char* labels_header =
     "source_id,type,feh,feh_error,feh_true,period,a2_true,phi31_true,a2_catalogue,phi31_catalogue,"
     "peak_to_peak_true,mean_g_true,blazhko_period,num_epochs,family\n";
 
+/// The columns of parents.csv, written beside the three files when the RRab come from the field population:
+/// each simulated star's parent (the real star it was drawn from), the parent's spectroscopic [Fe/H] and
+/// error, and the true parameters labels.csv does not carry (A1, A3, phi21), so that any relation can be
+/// applied to the true shapes.
+inline constexpr const char* parents_header =
+    "source_id,parent_source_id,parent_feh,parent_feh_error,a1_true,a3_true,phi21_true\n";
+
 namespace detail {
 
 /// solution_id written for simulated rows (no real Gaia solution has 0).
@@ -619,6 +711,12 @@ inline void append_label_row(std::string& out, const simulated_rrlyrae& s) {
     append_row(out, s.source_id, to_string(s.type), s.feh, s.feh_error, s.feh_true, s.truth.period, s.truth.A2(),
                s.truth.phi31(), s.catalogue.A2(), s.catalogue.phi31(), s.truth.peak_to_peak, s.truth.mean_mag,
                s.truth.blazhko.period, static_cast<std::int64_t>(s.epochs.size()), s.family);
+}
+
+inline void append_parent_row(std::string& out, const simulated_rrlyrae& s) {
+    if (!s.truth.parent) return;
+    const auto& p = *s.truth.parent;
+    append_row(out, s.source_id, p.source_id, p.feh, p.feh_error, s.truth.A1(), s.truth.A3(), s.truth.phi21());
 }
 
 // --- the Gaia DR3 bulk layout (EpochPhotometry_*.csv.gz; Gaia DR3 data model, epoch_photometry) ---------
@@ -858,6 +956,8 @@ struct gaia_like_set {
     std::size_t stars = 0;
     std::size_t epochs = 0;
     std::vector<std::filesystem::path> epoch_files;  ///< the epoch-photometry file(s) written
+    /// parents.csv (parents_header), only when the RRab come from the field population (else empty)
+    std::filesystem::path parents;
 };
 
 /// \brief Options of write_gaia_like_set() beyond the simulation itself.
@@ -887,17 +987,24 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
                                          const std::vector<simulated_rrlyrae>& stars) {
     std::filesystem::create_directories(dir);
     gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0, {}};
-    std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header;
+    std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header, pa = parents_header;
+    bool parents = false;
     for (const auto& s : stars) {
         detail::append_epoch_rows(ep, s);
         detail::append_vari_row(vr, s);
         detail::append_label_row(lb, s);
+        detail::append_parent_row(pa, s);
+        parents = parents || s.truth.parent.has_value();
         out.epochs += s.epochs.size();
     }
     write_file_atomically(out.epoch_photometry, ep);
     out.epoch_files.push_back(out.epoch_photometry);
     write_file_atomically(out.vari_rrlyrae, vr);
     write_file_atomically(out.labels, lb);
+    if (parents) {
+        out.parents = dir / "parents.csv";
+        write_file_atomically(out.parents, pa);
+    }
     return out;
 }
 
@@ -907,6 +1014,9 @@ template <class Dummy = void>  // a template: compiled only where it is used
 inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::size_t n_rrab, std::size_t n_rrc,
                                          const simulation_options& options, const write_options& w = {}) {
     const rrlyrae_simulator sim(options);
+    if (options.population == rrab_population::field && n_rrc > 0)
+        throw value_error("the field population (family '" + options.family + "') makes RRab only: ask for 0 RRc, not " +
+                          std::to_string(n_rrc));
     std::filesystem::create_directories(dir);
     const std::size_t n = n_rrab + n_rrc;
     const bool bulk = w.format == output_format::dr3_bulk;
@@ -919,10 +1029,11 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
     const unsigned threads = w.threads;
     struct piece {
-        std::string epochs, vari, labels;
+        std::string epochs, vari, labels, parents;
         std::size_t n_epochs = 0;
     };
     std::string vari = bulk ? detail::dr3_vari_rrlyrae_header() : vari_rrlyrae_header, labels = labels_header;
+    std::string parents = parents_header;
     progress bar("simulate", n, "stars", w.progress);
     // Stars [first, last) into one epoch file, chunk by chunk in parallel, in star order.
     const auto write_epochs = [&](const std::filesystem::path& path, std::size_t first, std::size_t last) {
@@ -949,6 +1060,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
                         detail::append_vari_row(p.vari, s);
                     }
                     detail::append_label_row(p.labels, s);
+                    detail::append_parent_row(p.parents, s);
                     p.n_epochs += s.epochs.size();
                 }
                 return p;
@@ -959,6 +1071,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
                 if (!os) throw io_error("writing '" + path.string() + "' failed (disk full?)");
                 vari += p.vari;
                 labels += p.labels;
+                parents += p.parents;
                 out.epochs += p.n_epochs;
                 bar.update(std::min(last, first + (c + 1) * chunk));
             });
@@ -980,6 +1093,10 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
     if (bulk) detail::write_gzip_atomically(out.vari_rrlyrae, vari);
     else write_file_atomically(out.vari_rrlyrae, vari);
     write_file_atomically(out.labels, labels);
+    if (options.population == rrab_population::field && n_rrab > 0) {
+        out.parents = dir / "parents.csv";
+        write_file_atomically(out.parents, parents);
+    }
     return out;
 }
 

@@ -12,8 +12,13 @@
 
 namespace ferrum::sim {
 
-/// \brief The names family_options() knows, the default (`ferrum`) first.
+/// \brief The names of the families that need nothing but the library (their RRab and RRc shapes are drawn
+/// from the LMC distribution), the default (`ferrum`) first.
 inline std::vector<std::string> family_names() { return {"ferrum", "bic", "heavy", "dense", "spectro"}; }
+
+/// \brief The families whose stars come from a table of real stars the user provides (family_options() gives
+/// their knobs, without the stars): `field` (sim/rrlyrae_field.hpp: field_family_options()).
+inline std::vector<std::string> data_family_names() { return {"field"}; }
 
 /// \brief The simulation options of a named family (seed 0; set the seed and any other option after):
 /// * `ferrum`: today's defaults;
@@ -22,7 +27,12 @@ inline std::vector<std::string> family_names() { return {"ferrum", "bic", "heavy
 /// * `heavy`: Student-t (nu = 3) excess noise, unweighted fixed-order labels, median 35 epochs, 8 %
 ///   rejected epochs, harmonics above the third x0.7;
 /// * `dense`: uniform cadence, median 80 epochs, unweighted BIC 3-6 labels, Blazhko 30 % / 5 %;
-/// * `spectro`: `bic` with 0.2 dex of intrinsic [Fe/H] scatter at fixed light-curve shape.
+/// * `spectro`: `bic` with 0.2 dex of intrinsic [Fe/H] scatter at fixed light-curve shape;
+/// * `field`: RRab only, shapes resampled from real Galactic field RRab and feh_true their spectroscopic
+///   [Fe/H] (rrab_population::field), G 12-17.5 (spectroscopic targets are bright) with the same slope;
+///   noise, cadence, Blazhko, harmonics above the third and labels as `ferrum`. The stars themselves are not
+///   set here (field_stars is empty and the options do not validate): field_family_options() in
+///   sim/rrlyrae_field.hpp reads them from a table.
 /// \throws value_error for another name, listing the known ones.
 inline simulation_options family_options(const std::string& name) {
     simulation_options o;
@@ -60,8 +70,16 @@ inline simulation_options family_options(const std::string& name) {
         o.blazhko_fraction_rrc = 0.05;
         return o;
     }
+    if (name == "field") {
+        o.population = rrab_population::field;
+        o.rrab_fraction = 1.0;
+        o.g_min = 12.0;
+        o.g_max = 17.5;
+        return o;
+    }
     std::string known;
     for (const auto& n : family_names()) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& n : data_family_names()) known += ", " + n;
     throw value_error("unknown simulator family '" + name + "' (known: " + known + ")");
 }
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The measurement of docs/rrlyrae.md, "A population we did not simulate: Galactic field RRab": the pretrained
+# model, the classical pipeline and shape-only floors on the `field` family (real Galactic field RRab of the
+# LAMOST table, half a), and optionally (--train) a model trained on the four LMC-drawn families with the
+# cross-family calibration, scored on the same stars (the field fold of a leave-one-family-out).
+#
+#   tools/measure_field_family.sh [--train] [ferrum-rrl] [TABLE] [WORKDIR]
+#
+# Defaults: build/tools/ferrum-rrl, ../shared/data/liu2020_lamost_gaiadr3_rrl/rrl_params_lamost.csv, a fresh
+# mktemp directory (kept, printed at the end). Needs /usr/bin/python3 with numpy and scipy
+# (tools/field_family_metrics.py). Without --train: about 1 min on 1 core; with it about 20 min more.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+train=0
+if [ "${1:-}" = --train ]; then train=1; shift; fi
+B=${1:-$root/build/tools/ferrum-rrl}
+T=${2:-$root/../shared/data/liu2020_lamost_gaiadr3_rrl/rrl_params_lamost.csv}
+W=${3:-$(mktemp -d)}
+PY=${PYTHON:-/usr/bin/python3}
+[[ -x $B ]] || { echo "measure_field_family.sh: no $B (build the ferrum-rrl target)" >&2; exit 1; }
+[[ -r $T ]] || { echo "measure_field_family.sh: cannot read $T" >&2; exit 1; }
+mkdir -p "$W"
+B=$(realpath "$B"); T=$(realpath "$T"); W=$(realpath "$W")
+cd "$W"
+score() {  # score SET [MODEL]: predictions, classical, metrics
+  local S=$1 M=${2:-} tag=${3:-pretrained}
+  nice -n 10 "$B" predict ${M:+--model "$M"} --epoch-photometry "$S/epoch_photometry.csv" \
+       --catalogue "$S/vari_rrlyrae.csv" --out "$S/pred_$tag.csv" --threads 1 --quiet
+  [ -f "$S/classical.csv" ] || nice -n 10 "$B" classical --epoch-photometry "$S/epoch_photometry.csv" \
+       --catalogue "$S/vari_rrlyrae.csv" --out "$S/classical.csv" --threads 1 --quiet
+  "$PY" "$root/tools/field_family_metrics.py" "$S" "$T" --pred "$S/pred_$tag.csv" --classical "$S/classical.csv" \
+        --json "$S/metrics_$tag.json" > /dev/null
+  echo "$W/$S/metrics_$tag.json"
+}
+# two draws of 4,000 field RRab (half a), and one without jitter (the parents' catalogue shapes exactly)
+$B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 971 --first-source-id 6000000000000000000 --out f971 --quiet
+$B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 972 --first-source-id 6000000000000000000 --out f972 --quiet
+$B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 973 --field-jitter 0 --first-source-id 6000000000000000000 --out f973j0 --quiet
+for S in f971 f972 f973j0; do score $S; done
+if [ $train = 1 ]; then
+  # the four LMC-drawn families on the spectroscopic scale (as the pretrained model's recipe), RRab only
+  mkdir -p tr/all
+  k=0
+  for f in ferrum bic heavy dense; do
+    k=$((k + 1))
+    $B simulate --family $f --truth lamost --intrinsic-scatter 0.286 --n-rrab 800 --n-rrc 0 --seed $((980 + k)) \
+       --first-source-id $((5000000000000000000 + k * 1000000)) --out tr/$f --quiet
+    for t in epoch_photometry vari_rrlyrae labels; do
+      if [ $k = 1 ]; then head -n 1 tr/$f/$t.csv > tr/all/$t.csv; fi
+      tail -n +2 tr/$f/$t.csv >> tr/all/$t.csv
+    done
+  done
+  echo '{"architecture":"gru_fourier","heteroscedastic":true,"max_epochs":15,"reduce_lr_factor":0.5,"reduce_lr_patience":2,"learning_rate":0.005,"density_weighting":false}' > gfh.json
+  nice -n 10 "$B" train --epoch-photometry tr/all/epoch_photometry.csv --catalogue tr/all/vari_rrlyrae.csv \
+       --labels tr/all/labels.csv --label-column feh_true --error-column none --folds 0 --seed 1 --config gfh.json \
+       --cross-family --cross-family-epochs 8 --threads 1 --out cf.json --quiet
+  for S in f971 f972; do score $S "$W/cf.json" crossfamily; done
+fi
+echo "work directory: $W"
