@@ -395,7 +395,7 @@ private:
         for (std::size_t i = 0; i + 1 < n; ++i) ih_[i] = Real(1) / (xs_[i + 1] - xs_[i]);
         vs_.resize(n);
         for (std::size_t i = 0; i < n; ++i) vs_[i] = Real(1) / ws_[i];
-        for (auto* b : {&qty_, &r0_, &r1_, &s0_, &s1_, &s2_, &m0_, &m1_, &m2_, &gam_}) b->resize(m);
+        for (auto* b : {&qty_, &r0_, &r1_, &s0_, &s1_, &s2_, &gam_}) b->resize(m);
         for (std::size_t j = 0; j < m; ++j) {
             const Real ha = xs_[j + 1] - xs_[j], hb = xs_[j + 2] - xs_[j + 1];
             const Real q0 = ih_[j], q2 = ih_[j + 1], q1 = -(q0 + q2);
@@ -418,31 +418,46 @@ private:
     // beta_ such that y - f(x) = beta_ W^-1 Q gam_. For lam > 1 the system is divided by lam, so that
     // huge lam approaches the least-squares line instead of overflowing; GCV does not depend on the scale.
     Real evaluate(double lam_d) {
+        if (!factor_and_trace(lam_d)) return std::numeric_limits<Real>::infinity();
+        return criterion_of_factor();
+    }
+
+    // The lam-dependent half of evaluate() that the degrees of freedom need: factorises alpha R + beta S
+    // and sets trace_ = tr((alpha R + beta S)^-1 S). False (singular_) when the system is numerically singular.
+    bool factor_and_trace(double lam_d) {
         const Real lam = Real(lam_d);
         const bool large = lam > 1;
         alpha_ = large ? Real(1) / lam : Real(1);
         beta_ = large ? Real(1) : lam;
-        const std::size_t n = xs_.size(), m = n - 2;
-        for (std::size_t j = 0; j < m; ++j) {
-            m0_[j] = alpha_ * r0_[j] + beta_ * s0_[j];
-            m1_[j] = alpha_ * r1_[j] + beta_ * s1_[j];
-            m2_[j] = beta_ * s2_[j];
-        }
-        singular_ = !ldlt_.factorize(m0_.data(), m1_.data(), m2_.data(), m);
-        if (singular_) return std::numeric_limits<Real>::infinity();
+        const std::size_t m = xs_.size() - 2;
+        singular_ = !ldlt_.factorize(alpha_, r0_.data(), r1_.data(), beta_, s0_.data(), s1_.data(), s2_.data(), m);
+        if (singular_) return false;
+        // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
+        trace_ = ldlt_.trace_of_inverse_times(s0_.data(), s1_.data(), s2_.data(), m);
+        return true;
+    }
+
+    // The other half: gam_ from the factor, rss_ = ||W^-1 Q gam||^2, and GCV.
+    Real criterion_of_factor() {
+        const std::size_t n = xs_.size();
         std::copy(qty_.begin(), qty_.end(), gam_.begin());
-        ldlt_.solve_in_place(gam_.data(), m);
-        // ||W^-1 Q gam||^2
+        ldlt_.solve_in_place(gam_.data(), n - 2);
+        // ||W^-1 Q gam||^2, with the rows of Q that meet all three columns (2 <= i < n - 2) unbranched
         Real rss = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            const Real e = vs_[i] * q_gamma(i);
+            Real qg;
+            if (i >= 2 && i + 2 < n) {
+                qg = ih_[i] * gam_[i];
+                qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
+                qg += ih_[i - 1] * gam_[i - 2];
+            } else {
+                qg = q_gamma(i);
+            }
+            const Real e = vs_[i] * qg;
             rss += e * e;
         }
-        // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
-        const Real t = ldlt_.trace_of_inverse_times(s0_.data(), s1_.data(), s2_.data(), m);
         rss_ = rss;
-        trace_ = t;
-        return Real(n) * rss / (t * t);
+        return Real(n) * rss / (trace_ * trace_);
     }
 
     // (Q gam_)_i: row i of Q meets columns i-2, i-1 and i.
@@ -469,13 +484,19 @@ private:
     // tr A of the last evaluate(): n - tr(I - A), tr(I - A) = beta trace_.
     Real dof() const noexcept { return Real(xs_.size()) - beta_ * trace_; }
 
-    // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole).
+    // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole, where
+    // past_pole_ is set and the solve is skipped: the value needs only the trace there).
     Real objective(double lam) {
-        const Real gcv = evaluate(lam);
-        if (options_.gamma == 1.0 || singular_) return gcv;
+        past_pole_ = false;
+        if (options_.gamma == 1.0) return evaluate(lam);
+        if (!factor_and_trace(lam)) return std::numeric_limits<Real>::infinity();
         const Real n = Real(xs_.size());
         const Real denom = 1 - Real(options_.gamma) * dof() / n;
-        if (!(denom > 0)) return std::numeric_limits<Real>::infinity();
+        if (!(denom > 0)) {
+            past_pole_ = true;
+            return std::numeric_limits<Real>::infinity();
+        }
+        criterion_of_factor();
         return beta_ * beta_ * rss_ / n / (denom * denom);
     }
 
@@ -496,11 +517,16 @@ private:
         const std::size_t steps = static_cast<std::size_t>(std::ceil((hi - lo) / options_.grid_step));
         const double step = (hi - lo) / double(steps);
         auto f = [&](double u) { return objective(std::pow(10.0, u)); };
-        grid_.resize(steps + 1);
+        // From the top down: tr A grows monotonically as lam falls (tr A = sum_k 1 / (1 + lam d_k), d_k >= 0,
+        // Green & Silverman sect. 3.2), so once a grid point is past the pole tr A = n / gamma of the modified
+        // GCV, every lower one is too (+inf): they are not evaluated. This is most of the decades below the
+        // interpolating end; plain GCV (gamma = 1) has no pole and evaluates them all.
+        grid_.assign(steps + 1, std::numeric_limits<Real>::infinity());
         Real fbest = std::numeric_limits<Real>::infinity();
-        for (std::size_t k = 0; k <= steps; ++k) {
+        for (std::size_t k = steps + 1; k-- > 0;) {
             grid_[k] = f(lo + step * double(k));
             fbest = std::min(fbest, grid_[k]);
+            if (past_pole_) break;
         }
         if (!(fbest < std::numeric_limits<Real>::infinity()))
             throw value_error("make_smoothing_spline: no lam in the search range gives a usable criterion for these " +
@@ -530,7 +556,8 @@ private:
                 u_best = u;
             }
         }
-        if (objective(0.0) < f_best) return 0.0;  // GCV's infimum is its interpolating limit
+        // GCV's infimum may be its interpolating limit; the modified GCV is +inf there (tr A = n > n / gamma)
+        if (options_.gamma == 1.0 && objective(0.0) < f_best) return 0.0;
         return std::pow(10.0, u_best);
     }
 
@@ -620,10 +647,11 @@ private:
     std::vector<std::size_t> order_, local_;
     std::vector<Real> grid_;
     std::vector<Real> xs_, ys_, ws_, vs_, ih_;
-    std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, m0_, m1_, m2_, gam_, fv_, f2_;
+    std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, gam_, fv_, f2_;
     detail::pentadiagonal_ldlt<Real> ldlt_;
     Real alpha_ = 1, beta_ = 0, rss_ = 0, trace_ = 1;
     bool singular_ = false;
+    bool past_pole_ = false;  // the last objective() was past the modified GCV's pole
 };
 
 using smoothing_spline_fitter = basic_smoothing_spline_fitter<double>;

@@ -11,51 +11,58 @@
 namespace ferrum::detail {
 
 /// The factor M = U^T diag(d) U of a symmetric pentadiagonal M, U unit upper triangular with the two
-/// superdiagonals u1 (U(j, j+1)) and u2 (U(j, j+2)). Buffers are kept between calls so that a lam search
-/// allocates nothing after the first curve of a given size.
+/// superdiagonals u1 (U(j, j+1)) and u2 (U(j, j+2)); 1/d is kept (d itself is never needed again).
+/// Buffers are kept between calls so that a lam search allocates nothing after the first curve of a given size.
 template <class Real>
 struct pentadiagonal_ldlt {
-    std::vector<Real> d, inv_d, u1, u2;
+    std::vector<Real> inv_d, u1, u2;
 
-    /// Factorises M given by its diagonal m0 and superdiagonals m1 (M(j, j+1)) and m2 (M(j, j+2)), each
-    /// of length >= n (the last one or two entries of m1, m2 are ignored). Returns false when a pivot is
-    /// not positive, i.e. M is not numerically positive definite.
-    bool factorize(const Real* m0, const Real* m1, const Real* m2, std::size_t n) {
-        d.resize(n);
+    /// Factorises M = alpha A + beta B for symmetric A (diagonal a0, superdiagonal a1) tridiagonal and B
+    /// (diagonal b0, superdiagonals b1, b2) pentadiagonal, each band of length >= n (the last one or two
+    /// entries of the superdiagonals are ignored), forming M's entries as the rows are reached: the lam
+    /// search factorises alpha R + beta S ~100 times per curve, and a separate pass to form M cost a third
+    /// as much as the factorisation. Returns false when a pivot is not positive, i.e. M is not
+    /// numerically positive definite.
+    bool factorize(Real alpha, const Real* a0, const Real* a1, Real beta, const Real* b0, const Real* b1,
+                   const Real* b2, std::size_t n) {
         inv_d.resize(n);
         u1.resize(n);
         u2.resize(n);
         // The row-j update needs only rows j-1 and j-2, kept in registers.
         Real d1 = 0, d2 = 0;  // d[j-1], d[j-2]
-        Real a1 = 0;          // u1[j-1]
-        Real b1 = 0, b2 = 0;  // u2[j-1], u2[j-2]
+        Real p1 = 0;          // u1[j-1]
+        Real q1 = 0, q2 = 0;  // u2[j-1], u2[j-2]
         for (std::size_t j = 0; j < n; ++j) {
-            const Real dj = m0[j] - a1 * a1 * d1 - b2 * b2 * d2;
+            const Real m0 = alpha * a0[j] + beta * b0[j];
+            const Real dj = m0 - p1 * p1 * d1 - q2 * q2 * d2;
             if (!(dj > 0)) return false;
             const Real inv = Real(1) / dj;
-            const Real u1j = j + 1 < n ? (m1[j] - a1 * b1 * d1) * inv : Real(0);
-            const Real u2j = j + 2 < n ? m2[j] * inv : Real(0);
-            d[j] = dj;
+            const Real u1j = j + 1 < n ? ((alpha * a1[j] + beta * b1[j]) - p1 * q1 * d1) * inv : Real(0);
+            const Real u2j = j + 2 < n ? (beta * b2[j]) * inv : Real(0);
             inv_d[j] = inv;
             u1[j] = u1j;
             u2[j] = u2j;
             d2 = d1;
             d1 = dj;
-            a1 = u1j;
-            b2 = b1;
-            b1 = u2j;
+            p1 = u1j;
+            q2 = q1;
+            q1 = u2j;
         }
         return true;
     }
 
-    /// Solves M x = b in place (b has length n).
+    /// Solves M x = b in place (b has length n >= 1): U^T z = b, then x = U^-1 D^-1 z, with z's last two
+    /// entries carried in registers so that the scaling by D^-1 needs no pass of its own.
     void solve_in_place(Real* b, std::size_t n) const noexcept {
-        for (std::size_t j = 1; j < n; ++j) {
-            Real s = b[j] - u1[j - 1] * b[j - 1];
-            if (j >= 2) s -= u2[j - 2] * b[j - 2];
-            b[j] = s;
+        Real z1 = 0, z2 = 0;  // z[j-1], z[j-2]
+        for (std::size_t j = 0; j < n; ++j) {
+            Real s = b[j];
+            if (j >= 1) s = s - u1[j - 1] * z1;
+            if (j >= 2) s -= u2[j - 2] * z2;
+            b[j] = s * inv_d[j];
+            z2 = z1;
+            z1 = s;
         }
-        for (std::size_t j = 0; j < n; ++j) b[j] *= inv_d[j];
         for (std::size_t j = n - 1; j-- > 0;) {
             Real s = b[j] - u1[j] * b[j + 1];
             if (j + 2 < n) s -= u2[j] * b[j + 2];
