@@ -422,26 +422,26 @@ private:
         return criterion_of_factor();
     }
 
-    // The lam-dependent half of evaluate() that the degrees of freedom need: factorises alpha R + beta S
-    // and sets trace_ = tr((alpha R + beta S)^-1 S). False (singular_) when the system is numerically singular.
+    // The half of evaluate() that the degrees of freedom need, with the solve riding along (it costs little
+    // beside the factorisation's division chain): factorises alpha R + beta S, solves it for gam_ and sets
+    // trace_ = tr((alpha R + beta S)^-1 S). False (singular_) when the system is numerically singular.
     bool factor_and_trace(double lam_d) {
         const Real lam = Real(lam_d);
         const bool large = lam > 1;
         alpha_ = large ? Real(1) / lam : Real(1);
         beta_ = large ? Real(1) : lam;
         const std::size_t m = xs_.size() - 2;
-        singular_ = !ldlt_.factorize(alpha_, r0_.data(), r1_.data(), beta_, s0_.data(), s1_.data(), s2_.data(), m);
+        singular_ = !ldlt_.factorize(alpha_, r0_.data(), r1_.data(), beta_, s0_.data(), s1_.data(), s2_.data(), m,
+                                     qty_.data(), gam_.data());
         if (singular_) return false;
         // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
-        trace_ = ldlt_.trace_of_inverse_times(s0_.data(), s1_.data(), s2_.data(), m);
+        trace_ = ldlt_.back_substitute_and_trace(gam_.data(), s0_.data(), s1_.data(), s2_.data(), m);
         return true;
     }
 
-    // The other half: gam_ from the factor, rss_ = ||W^-1 Q gam||^2, and GCV.
+    // The other half: rss_ = ||W^-1 Q gam||^2, and GCV.
     Real criterion_of_factor() {
         const std::size_t n = xs_.size();
-        std::copy(qty_.begin(), qty_.end(), gam_.begin());
-        ldlt_.solve_in_place(gam_.data(), n - 2);
         // ||W^-1 Q gam||^2, with the rows of Q that meet all three columns (2 <= i < n - 2) unbranched
         Real rss = 0;
         for (std::size_t i = 0; i < n; ++i) {
@@ -485,7 +485,7 @@ private:
     Real dof() const noexcept { return Real(xs_.size()) - beta_ * trace_; }
 
     // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole, where
-    // past_pole_ is set and the solve is skipped: the value needs only the trace there).
+    // past_pole_ is set and the residuals are not summed: the value needs only the trace there).
     Real objective(double lam) {
         past_pole_ = false;
         if (options_.gamma == 1.0) return evaluate(lam);
