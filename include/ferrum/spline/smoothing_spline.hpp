@@ -27,7 +27,9 @@
 // is found. That limit is GCV's known degenerate end: with close abscissae it can be spuriously small
 // (GCV's A_ii ~ tr A / n fails), e.g. 1.9e-6 on the reference curve rrl_c_64 against 4.9e-4 at the
 // smooth local minimum SciPy reports, which its absolute xtol keeps it on. Minimising GCV then means
-// interpolating; smoothing_spline_options::gamma > 1 (modified GCV) removes that end altogether.
+// interpolating; smoothing_spline_options::gamma > 1 (modified GCV) removes that end altogether, and its
+// grid is scanned from the top down and stops at the first point past the pole tr A = n / gamma: tr A only
+// grows as lam falls, so every lower point is +inf too (about a third of the grid on Gaia-like curves).
 
 #pragma once
 
@@ -441,32 +443,37 @@ private:
 
     // The other half: rss_ = ||W^-1 Q gam||^2, and GCV.
     Real criterion_of_factor() {
+        rss_ = residual_sum_of_squares(gam_.data());
+        return Real(xs_.size()) * rss_ / (trace_ * trace_);
+    }
+
+    // ||W^-1 Q g||^2, with the rows of Q that meet all three columns (2 <= i < n - 2) unbranched.
+    Real residual_sum_of_squares(const Real* g) const noexcept {
         const std::size_t n = xs_.size();
-        // ||W^-1 Q gam||^2, with the rows of Q that meet all three columns (2 <= i < n - 2) unbranched
         Real rss = 0;
         for (std::size_t i = 0; i < n; ++i) {
             Real qg;
             if (i >= 2 && i + 2 < n) {
-                qg = ih_[i] * gam_[i];
-                qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
-                qg += ih_[i - 1] * gam_[i - 2];
+                qg = ih_[i] * g[i];
+                qg -= (ih_[i - 1] + ih_[i]) * g[i - 1];
+                qg += ih_[i - 1] * g[i - 2];
             } else {
-                qg = q_gamma(i);
+                qg = q_gamma(i, g);
             }
             const Real e = vs_[i] * qg;
             rss += e * e;
         }
-        rss_ = rss;
-        return Real(n) * rss / (trace_ * trace_);
+        return rss;
     }
 
     // (Q gam_)_i: row i of Q meets columns i-2, i-1 and i.
-    Real q_gamma(std::size_t i) const noexcept {
+    Real q_gamma(std::size_t i) const noexcept { return q_gamma(i, gam_.data()); }
+    Real q_gamma(std::size_t i, const Real* g) const noexcept {
         const std::size_t m = gam_.size();
         Real qg = 0;
-        if (i < m) qg += ih_[i] * gam_[i];
-        if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
-        if (i >= 2) qg += ih_[i - 1] * gam_[i - 2];
+        if (i < m) qg += ih_[i] * g[i];
+        if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * g[i - 1];
+        if (i >= 2) qg += ih_[i - 1] * g[i - 2];
         return qg;
     }
 
@@ -487,17 +494,50 @@ private:
     // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole, where
     // past_pole_ is set and the residuals are not summed: the value needs only the trace there).
     Real objective(double lam) {
-        past_pole_ = false;
-        if (options_.gamma == 1.0) return evaluate(lam);
-        if (!factor_and_trace(lam)) return std::numeric_limits<Real>::infinity();
-        const Real n = Real(xs_.size());
-        const Real denom = 1 - Real(options_.gamma) * dof() / n;
-        if (!(denom > 0)) {
-            past_pole_ = true;
+        if (!factor_and_trace(lam)) {
+            past_pole_ = false;
             return std::numeric_limits<Real>::infinity();
         }
-        criterion_of_factor();
-        return beta_ * beta_ * rss_ / n / (denom * denom);
+        return objective_of(beta_, trace_, gam_.data(), past_pole_);
+    }
+
+    // objective() at two lam at once (the grid's neighbours): the two systems' recurrences interleave
+    // (detail::factorize_lanes), each with the arithmetic objective() gives it. Leaves no fit state behind.
+    std::pair<Real, Real> objective_pair(double lam_a, double lam_b, bool& pole_a, bool& pole_b) {
+        const std::size_t m = xs_.size() - 2;
+        Real alpha[2], beta[2], trace[2];
+        const double lams[2] = {lam_a, lam_b};
+        for (int l = 0; l < 2; ++l) {
+            const Real lam = Real(lams[l]);
+            const bool large = lam > 1;
+            alpha[l] = large ? Real(1) / lam : Real(1);
+            beta[l] = large ? Real(1) : lam;
+        }
+        gam2_.resize(m);
+        detail::pentadiagonal_ldlt<Real>* f[2] = {&ldlt_, &ldlt2_};
+        Real* x[2] = {gam_.data(), gam2_.data()};
+        bool ok[2];
+        detail::factorize_lanes<2>(f, alpha, beta, r0_.data(), r1_.data(), s0_.data(), s1_.data(), s2_.data(), m,
+                                   qty_.data(), x, ok);
+        const detail::pentadiagonal_ldlt<Real>* fc[2] = {&ldlt_, &ldlt2_};
+        detail::back_substitute_and_trace_lanes<2>(fc, x, s0_.data(), s1_.data(), s2_.data(), m, trace);
+        pole_a = pole_b = false;
+        const Real inf = std::numeric_limits<Real>::infinity();
+        return {ok[0] ? objective_of(beta[0], trace[0], x[0], pole_a) : inf,
+                ok[1] ? objective_of(beta[1], trace[1], x[1], pole_b) : inf};
+    }
+
+    // The objective of a solved system: its beta, trace tr((alpha R + beta S)^-1 S) and solution g.
+    Real objective_of(Real beta, Real trace, const Real* g, bool& past_pole) const {
+        past_pole = false;
+        const Real n = Real(xs_.size());
+        if (options_.gamma == 1.0) return n * residual_sum_of_squares(g) / (trace * trace);
+        const Real denom = 1 - Real(options_.gamma) * (n - beta * trace) / n;
+        if (!(denom > 0)) {
+            past_pole = true;
+            return std::numeric_limits<Real>::infinity();
+        }
+        return beta * beta * residual_sum_of_squares(g) / n / (denom * denom);
     }
 
     // [log10 lam_min, log10 lam_max] of the search for the prepared data (see the header comment).
@@ -523,10 +563,24 @@ private:
         // interpolating end; plain GCV (gamma = 1) has no pole and evaluates them all.
         grid_.assign(steps + 1, std::numeric_limits<Real>::infinity());
         Real fbest = std::numeric_limits<Real>::infinity();
+        // Two grid points per sweep (objective_pair); a pair's lower point is past the pole if the upper one is.
         for (std::size_t k = steps + 1; k-- > 0;) {
-            grid_[k] = f(lo + step * double(k));
+            bool pole_hi = false, pole_lo = false;
+            if (k == 0) {
+                grid_[k] = f(lo);
+                pole_hi = past_pole_;
+            } else {
+                const auto v = objective_pair(std::pow(10.0, lo + step * double(k)),
+                                              std::pow(10.0, lo + step * double(k - 1)), pole_hi, pole_lo);
+                grid_[k] = v.first;
+                if (!pole_hi) grid_[k - 1] = v.second;
+            }
             fbest = std::min(fbest, grid_[k]);
-            if (past_pole_) break;
+            if (pole_hi) break;
+            if (k == 0) break;
+            --k;
+            fbest = std::min(fbest, grid_[k]);
+            if (pole_lo) break;
         }
         if (!(fbest < std::numeric_limits<Real>::infinity()))
             throw value_error("make_smoothing_spline: no lam in the search range gives a usable criterion for these " +
@@ -648,7 +702,8 @@ private:
     std::vector<Real> grid_;
     std::vector<Real> xs_, ys_, ws_, vs_, ih_;
     std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, gam_, fv_, f2_;
-    detail::pentadiagonal_ldlt<Real> ldlt_;
+    detail::pentadiagonal_ldlt<Real> ldlt_, ldlt2_;  // the second for objective_pair
+    std::vector<Real> gam2_;
     Real alpha_ = 1, beta_ = 0, rss_ = 0, trace_ = 1;
     bool singular_ = false;
     bool past_pole_ = false;  // the last objective() was past the modified GCV's pole
