@@ -502,7 +502,9 @@ private:
     }
 
     // objective() at two lam at once (the grid's neighbours): the two systems' recurrences interleave
-    // (detail::factorize_lanes), each with the arithmetic objective() gives it. Leaves no fit state behind.
+    // (detail::factorize_lanes), each with the arithmetic objective() gives it. Afterwards gam_ and ldlt_
+    // hold the first lam's solve but alpha_, beta_, trace_ are stale: only the search calls it, and build()
+    // and the public queries evaluate their own lam first.
     std::pair<Real, Real> objective_pair(double lam_a, double lam_b, bool& pole_a, bool& pole_b) {
         const std::size_t m = xs_.size() - 2;
         Real alpha[2], beta[2], trace[2];
