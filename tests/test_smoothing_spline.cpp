@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Dense>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -562,4 +563,55 @@ TEST_CASE("which criterion: make_smoothing_spline is SciPy's plain GCV; the modi
     CHECK(modified.lam() == Approx(m.at("lam").get<double>()).epsilon(1e-2));
     CHECK(modified.degrees_of_freedom() == Approx(m.at("dof").get<double>()).epsilon(1e-3));
     CHECK(modified.degrees_of_freedom() < 0.9 * plain.degrees_of_freedom());
+}
+
+TEST_CASE("the banded LDL^T: solve and trace(M^-1 S) equal a dense Eigen solve and inverse",
+          "[smoothing_spline][pentadiagonal]") {
+    // M = alpha A + beta B with A tridiagonal (R's shape) and B pentadiagonal (S's shape), both SPD, of the
+    // sizes the lam search meets; the oracle is Eigen's dense LDL^T and inverse of the same matrix.
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(0.5, 1.5), v(-1.0, 1.0);
+    for (std::size_t n : {1u, 2u, 3u, 4u, 9u, 58u}) {
+        std::vector<double> a0(n), a1(n, 0.0), b0(n), b1(n, 0.0), b2(n, 0.0), rhs(n), x(n);
+        for (std::size_t j = 0; j < n; ++j) {
+            a0[j] = 4 * u(rng);  // diagonally dominant: SPD
+            if (j + 1 < n) a1[j] = u(rng);
+            b0[j] = 8 * u(rng);
+            if (j + 1 < n) b1[j] = v(rng);
+            if (j + 2 < n) b2[j] = v(rng);
+            rhs[j] = v(rng);
+        }
+        for (const double alpha : {1.0, 1e-3}) {
+            const double beta = alpha == 1.0 ? 0.25 : 1.0;
+            Eigen::MatrixXd m = Eigen::MatrixXd::Zero(Eigen::Index(n), Eigen::Index(n)), s = m;
+            for (Eigen::Index j = 0; j < Eigen::Index(n); ++j) {
+                const std::size_t k = std::size_t(j);
+                s(j, j) = b0[k];
+                m(j, j) = alpha * a0[k] + beta * b0[k];
+                if (j + 1 < Eigen::Index(n)) {
+                    s(j, j + 1) = s(j + 1, j) = b1[k];
+                    m(j, j + 1) = m(j + 1, j) = alpha * a1[k] + beta * b1[k];
+                }
+                if (j + 2 < Eigen::Index(n)) {
+                    s(j, j + 2) = s(j + 2, j) = b2[k];
+                    m(j, j + 2) = m(j + 2, j) = beta * b2[k];
+                }
+            }
+            const Eigen::VectorXd want = m.ldlt().solve(Eigen::Map<const Eigen::VectorXd>(rhs.data(), Eigen::Index(n)));
+            const double want_trace = (m.inverse() * s).trace();
+            ferrum::detail::pentadiagonal_ldlt<double> f;
+            REQUIRE(f.factorize(alpha, a0.data(), a1.data(), beta, b0.data(), b1.data(), b2.data(), n, rhs.data(),
+                                x.data()));
+            const double trace = f.back_substitute_and_trace(x.data(), b0.data(), b1.data(), b2.data(), n);
+            INFO("n = " << n << ", alpha = " << alpha);
+            for (std::size_t j = 0; j < n; ++j) CHECK(x[j] == Approx(want[Eigen::Index(j)]).epsilon(1e-12).margin(1e-14));
+            CHECK(trace == Approx(want_trace).epsilon(1e-12));
+        }
+    }
+    // a matrix that is not positive definite is refused, not factorised
+    const std::vector<double> a0{1.0, -1.0, 1.0}, zero(3, 0.0), rhs(3, 1.0);
+    std::vector<double> x(3);
+    ferrum::detail::pentadiagonal_ldlt<double> f;
+    CHECK_FALSE(f.factorize(1.0, a0.data(), zero.data(), 0.0, zero.data(), zero.data(), zero.data(), 3, rhs.data(),
+                            x.data()));
 }

@@ -27,7 +27,9 @@
 // is found. That limit is GCV's known degenerate end: with close abscissae it can be spuriously small
 // (GCV's A_ii ~ tr A / n fails), e.g. 1.9e-6 on the reference curve rrl_c_64 against 4.9e-4 at the
 // smooth local minimum SciPy reports, which its absolute xtol keeps it on. Minimising GCV then means
-// interpolating; smoothing_spline_options::gamma > 1 (modified GCV) removes that end altogether.
+// interpolating; smoothing_spline_options::gamma > 1 (modified GCV) removes that end altogether, and its
+// grid is scanned from the top down and stops at the first point past the pole tr A = n / gamma: tr A only
+// grows as lam falls, so every lower point is +inf too (about a third of the grid on Gaia-like curves).
 
 #pragma once
 
@@ -395,7 +397,7 @@ private:
         for (std::size_t i = 0; i + 1 < n; ++i) ih_[i] = Real(1) / (xs_[i + 1] - xs_[i]);
         vs_.resize(n);
         for (std::size_t i = 0; i < n; ++i) vs_[i] = Real(1) / ws_[i];
-        for (auto* b : {&qty_, &r0_, &r1_, &s0_, &s1_, &s2_, &m0_, &m1_, &m2_, &gam_}) b->resize(m);
+        for (auto* b : {&qty_, &r0_, &r1_, &s0_, &s1_, &s2_, &gam_}) b->resize(m);
         for (std::size_t j = 0; j < m; ++j) {
             const Real ha = xs_[j + 1] - xs_[j], hb = xs_[j + 2] - xs_[j + 1];
             const Real q0 = ih_[j], q2 = ih_[j + 1], q1 = -(q0 + q2);
@@ -418,40 +420,60 @@ private:
     // beta_ such that y - f(x) = beta_ W^-1 Q gam_. For lam > 1 the system is divided by lam, so that
     // huge lam approaches the least-squares line instead of overflowing; GCV does not depend on the scale.
     Real evaluate(double lam_d) {
+        if (!factor_and_trace(lam_d)) return std::numeric_limits<Real>::infinity();
+        return criterion_of_factor();
+    }
+
+    // The half of evaluate() that the degrees of freedom need, with the solve riding along (it costs little
+    // beside the factorisation's division chain): factorises alpha R + beta S, solves it for gam_ and sets
+    // trace_ = tr((alpha R + beta S)^-1 S). False (singular_) when the system is numerically singular.
+    bool factor_and_trace(double lam_d) {
         const Real lam = Real(lam_d);
         const bool large = lam > 1;
         alpha_ = large ? Real(1) / lam : Real(1);
         beta_ = large ? Real(1) : lam;
-        const std::size_t n = xs_.size(), m = n - 2;
-        for (std::size_t j = 0; j < m; ++j) {
-            m0_[j] = alpha_ * r0_[j] + beta_ * s0_[j];
-            m1_[j] = alpha_ * r1_[j] + beta_ * s1_[j];
-            m2_[j] = beta_ * s2_[j];
-        }
-        singular_ = !ldlt_.factorize(m0_.data(), m1_.data(), m2_.data(), m);
-        if (singular_) return std::numeric_limits<Real>::infinity();
-        std::copy(qty_.begin(), qty_.end(), gam_.begin());
-        ldlt_.solve_in_place(gam_.data(), m);
-        // ||W^-1 Q gam||^2
+        const std::size_t m = xs_.size() - 2;
+        singular_ = !ldlt_.factorize(alpha_, r0_.data(), r1_.data(), beta_, s0_.data(), s1_.data(), s2_.data(), m,
+                                     qty_.data(), gam_.data());
+        if (singular_) return false;
+        // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
+        trace_ = ldlt_.back_substitute_and_trace(gam_.data(), s0_.data(), s1_.data(), s2_.data(), m);
+        return true;
+    }
+
+    // The other half: rss_ = ||W^-1 Q gam||^2, and GCV.
+    Real criterion_of_factor() {
+        rss_ = residual_sum_of_squares(gam_.data());
+        return Real(xs_.size()) * rss_ / (trace_ * trace_);
+    }
+
+    // ||W^-1 Q g||^2, with the rows of Q that meet all three columns (2 <= i < n - 2) unbranched.
+    Real residual_sum_of_squares(const Real* g) const noexcept {
+        const std::size_t n = xs_.size();
         Real rss = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            const Real e = vs_[i] * q_gamma(i);
+            Real qg;
+            if (i >= 2 && i + 2 < n) {
+                qg = ih_[i] * g[i];
+                qg -= (ih_[i - 1] + ih_[i]) * g[i - 1];
+                qg += ih_[i - 1] * g[i - 2];
+            } else {
+                qg = q_gamma(i, g);
+            }
+            const Real e = vs_[i] * qg;
             rss += e * e;
         }
-        // 1 - tr A / n = beta tr((alpha R + beta S)^-1 S) / n; beta cancels against the numerator's beta^2.
-        const Real t = ldlt_.trace_of_inverse_times(s0_.data(), s1_.data(), s2_.data(), m);
-        rss_ = rss;
-        trace_ = t;
-        return Real(n) * rss / (t * t);
+        return rss;
     }
 
     // (Q gam_)_i: row i of Q meets columns i-2, i-1 and i.
-    Real q_gamma(std::size_t i) const noexcept {
+    Real q_gamma(std::size_t i) const noexcept { return q_gamma(i, gam_.data()); }
+    Real q_gamma(std::size_t i, const Real* g) const noexcept {
         const std::size_t m = gam_.size();
         Real qg = 0;
-        if (i < m) qg += ih_[i] * gam_[i];
-        if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * gam_[i - 1];
-        if (i >= 2) qg += ih_[i - 1] * gam_[i - 2];
+        if (i < m) qg += ih_[i] * g[i];
+        if (i >= 1 && i - 1 < m) qg -= (ih_[i - 1] + ih_[i]) * g[i - 1];
+        if (i >= 2) qg += ih_[i - 1] * g[i - 2];
         return qg;
     }
 
@@ -469,14 +491,55 @@ private:
     // tr A of the last evaluate(): n - tr(I - A), tr(I - A) = beta trace_.
     Real dof() const noexcept { return Real(xs_.size()) - beta_ * trace_; }
 
-    // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole).
+    // What the lam search minimises: GCV, or for gamma > 1 the modified GCV (+inf past its pole, where
+    // past_pole_ is set and the residuals are not summed: the value needs only the trace there).
     Real objective(double lam) {
-        const Real gcv = evaluate(lam);
-        if (options_.gamma == 1.0 || singular_) return gcv;
+        if (!factor_and_trace(lam)) {
+            past_pole_ = false;
+            return std::numeric_limits<Real>::infinity();
+        }
+        return objective_of(beta_, trace_, gam_.data(), past_pole_);
+    }
+
+    // objective() at two lam at once (the grid's neighbours): the two systems' recurrences interleave
+    // (detail::factorize_lanes), each with the arithmetic objective() gives it. Afterwards gam_ and ldlt_
+    // hold the first lam's solve but alpha_, beta_, trace_ are stale: only the search calls it, and build()
+    // and the public queries evaluate their own lam first.
+    std::pair<Real, Real> objective_pair(double lam_a, double lam_b, bool& pole_a, bool& pole_b) {
+        const std::size_t m = xs_.size() - 2;
+        Real alpha[2], beta[2], trace[2];
+        const double lams[2] = {lam_a, lam_b};
+        for (int l = 0; l < 2; ++l) {
+            const Real lam = Real(lams[l]);
+            const bool large = lam > 1;
+            alpha[l] = large ? Real(1) / lam : Real(1);
+            beta[l] = large ? Real(1) : lam;
+        }
+        gam2_.resize(m);
+        detail::pentadiagonal_ldlt<Real>* f[2] = {&ldlt_, &ldlt2_};
+        Real* x[2] = {gam_.data(), gam2_.data()};
+        bool ok[2];
+        detail::factorize_lanes<2>(f, alpha, beta, r0_.data(), r1_.data(), s0_.data(), s1_.data(), s2_.data(), m,
+                                   qty_.data(), x, ok);
+        const detail::pentadiagonal_ldlt<Real>* fc[2] = {&ldlt_, &ldlt2_};
+        detail::back_substitute_and_trace_lanes<2>(fc, x, s0_.data(), s1_.data(), s2_.data(), m, trace);
+        pole_a = pole_b = false;
+        const Real inf = std::numeric_limits<Real>::infinity();
+        return {ok[0] ? objective_of(beta[0], trace[0], x[0], pole_a) : inf,
+                ok[1] ? objective_of(beta[1], trace[1], x[1], pole_b) : inf};
+    }
+
+    // The objective of a solved system: its beta, trace tr((alpha R + beta S)^-1 S) and solution g.
+    Real objective_of(Real beta, Real trace, const Real* g, bool& past_pole) const {
+        past_pole = false;
         const Real n = Real(xs_.size());
-        const Real denom = 1 - Real(options_.gamma) * dof() / n;
-        if (!(denom > 0)) return std::numeric_limits<Real>::infinity();
-        return beta_ * beta_ * rss_ / n / (denom * denom);
+        if (options_.gamma == 1.0) return n * residual_sum_of_squares(g) / (trace * trace);
+        const Real denom = 1 - Real(options_.gamma) * (n - beta * trace) / n;
+        if (!(denom > 0)) {
+            past_pole = true;
+            return std::numeric_limits<Real>::infinity();
+        }
+        return beta * beta * residual_sum_of_squares(g) / n / (denom * denom);
     }
 
     // [log10 lam_min, log10 lam_max] of the search for the prepared data (see the header comment).
@@ -496,11 +559,30 @@ private:
         const std::size_t steps = static_cast<std::size_t>(std::ceil((hi - lo) / options_.grid_step));
         const double step = (hi - lo) / double(steps);
         auto f = [&](double u) { return objective(std::pow(10.0, u)); };
-        grid_.resize(steps + 1);
+        // From the top down: tr A grows monotonically as lam falls (tr A = sum_k 1 / (1 + lam d_k), d_k >= 0,
+        // Green & Silverman sect. 3.2), so once a grid point is past the pole tr A = n / gamma of the modified
+        // GCV, every lower one is too (+inf): they are not evaluated. This is most of the decades below the
+        // interpolating end; plain GCV (gamma = 1) has no pole and evaluates them all.
+        grid_.assign(steps + 1, std::numeric_limits<Real>::infinity());
         Real fbest = std::numeric_limits<Real>::infinity();
-        for (std::size_t k = 0; k <= steps; ++k) {
-            grid_[k] = f(lo + step * double(k));
+        // Two grid points per sweep (objective_pair); a pair's lower point is past the pole if the upper one is.
+        for (std::size_t k = steps + 1; k-- > 0;) {
+            bool pole_hi = false, pole_lo = false;
+            if (k == 0) {
+                grid_[k] = f(lo);
+                pole_hi = past_pole_;
+            } else {
+                const auto v = objective_pair(std::pow(10.0, lo + step * double(k)),
+                                              std::pow(10.0, lo + step * double(k - 1)), pole_hi, pole_lo);
+                grid_[k] = v.first;
+                if (!pole_hi) grid_[k - 1] = v.second;
+            }
             fbest = std::min(fbest, grid_[k]);
+            if (pole_hi) break;
+            if (k == 0) break;
+            --k;
+            fbest = std::min(fbest, grid_[k]);
+            if (pole_lo) break;
         }
         if (!(fbest < std::numeric_limits<Real>::infinity()))
             throw value_error("make_smoothing_spline: no lam in the search range gives a usable criterion for these " +
@@ -530,7 +612,8 @@ private:
                 u_best = u;
             }
         }
-        if (objective(0.0) < f_best) return 0.0;  // GCV's infimum is its interpolating limit
+        // GCV's infimum may be its interpolating limit; the modified GCV is +inf there (tr A = n > n / gamma)
+        if (options_.gamma == 1.0 && objective(0.0) < f_best) return 0.0;
         return std::pow(10.0, u_best);
     }
 
@@ -620,10 +703,12 @@ private:
     std::vector<std::size_t> order_, local_;
     std::vector<Real> grid_;
     std::vector<Real> xs_, ys_, ws_, vs_, ih_;
-    std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, m0_, m1_, m2_, gam_, fv_, f2_;
-    detail::pentadiagonal_ldlt<Real> ldlt_;
+    std::vector<Real> qty_, r0_, r1_, s0_, s1_, s2_, gam_, fv_, f2_;
+    detail::pentadiagonal_ldlt<Real> ldlt_, ldlt2_;  // the second for objective_pair
+    std::vector<Real> gam2_;
     Real alpha_ = 1, beta_ = 0, rss_ = 0, trace_ = 1;
     bool singular_ = false;
+    bool past_pole_ = false;  // the last objective() was past the modified GCV's pole
 };
 
 using smoothing_spline_fitter = basic_smoothing_spline_fitter<double>;
