@@ -130,7 +130,7 @@ public:
         b.log_x = true;
         if (scatter()) {
             for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
-                const auto& points = types_[std::size_t(type_index(t))].points;
+                const auto& points = counts(t).points;
                 detail::svg_series sa{to_string(t), colour(t), {}, {}}, sb = sa;
                 for (const auto& p : points) {
                     sa.x.push_back(p.truth);
@@ -151,7 +151,7 @@ public:
             for (detail::svg_plot* p : {&a, &b}) {
                 p->density_label = "stars per cell";
                 for (rr_type t : {rr_type::rrab, rr_type::rrc})
-                    if (const auto n = types_[std::size_t(type_index(t))].n)
+                    if (const auto n = counts(t).n)
                         p->notes.push_back(std::string(to_string(t)) + " (" + std::to_string(n) + ")");
                 if (p->density.outside)
                     p->notes.push_back(std::to_string(p->density.outside) + " not drawn (no epochs)");
@@ -171,7 +171,7 @@ public:
             auto observed = observed_coverage(t);
             if (observed.empty()) continue;
             c.series.push_back({std::string(to_string(t)) + " (" +
-                                    std::to_string(types_[std::size_t(type_index(t))].with_sigma) + ")",
+                                    std::to_string(counts(t).with_sigma) + ")",
                                 colour(t), nominal_, std::move(observed), true});
         }
         if (!c.series.empty()) {
@@ -193,6 +193,8 @@ private:
         std::vector<point> points;          ///< scatter mode only
     };
     static int type_index(rr_type t) noexcept { return t == rr_type::rrab ? 0 : t == rr_type::rrc ? 1 : -1; }
+    /// The counts of RRab or RRc (the writer's loops name only these two).
+    const type_counts& counts(rr_type t) const noexcept { return types_[t == rr_type::rrc ? 1 : 0]; }
     static std::string colour(rr_type t) { return t == rr_type::rrab ? "#1f5fbf" : "#d0402a"; }
     /// render_svg's axis from a range: a point when empty, widened when flat, then 4 % margins.
     static void axis(double& lo, double& hi) {

@@ -986,7 +986,7 @@ inline std::string bulk_epoch_file_name(std::size_t first, std::size_t last, std
 inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir,
                                          const std::vector<simulated_rrlyrae>& stars) {
     std::filesystem::create_directories(dir);
-    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0, {}};
+    gaia_like_set out{dir / "epoch_photometry.csv", dir / "vari_rrlyrae.csv", dir / "labels.csv", stars.size(), 0, {}, {}};
     std::string ep = epoch_photometry_header, vr = vari_rrlyrae_header, lb = labels_header, pa = parents_header;
     bool parents = false;
     for (const auto& s : stars) {
@@ -1025,6 +1025,7 @@ inline gaia_like_set write_gaia_like_set(const std::filesystem::path& dir, std::
                       dir / "labels.csv",
                       n,
                       0,
+                      {},
                       {}};
     const std::size_t chunk = std::max<std::size_t>(1, w.chunk);
     const unsigned threads = w.threads;
