@@ -52,6 +52,11 @@ constexpr version_info version() noexcept { return {FERRUM_VERSION_MAJOR, FERRUM
 // linker takes them from the library. src/ defines FERRUM_DEFINE_TEMPLATES, which turns the same lines into
 // the explicit instantiations: one list, no way for declarations and definitions to drift apart. The library
 // is built for the CPU backend: with another default backend the headers stay header-only.
+// The library is built without MPI: ferrum::communicator (core/communicator.hpp) has another layout and other
+// inline definitions with FERRUM_WITH_MPI, so a program linked to both would silently mix the two.
+#if defined(FERRUM_EXTERN_TEMPLATES) && defined(FERRUM_WITH_MPI) && !defined(FERRUM_DEFINE_TEMPLATES)
+#  error "ferrum: ferrum::ferrum_compiled (FERRUM_EXTERN_TEMPLATES) and ferrum::mpi (FERRUM_WITH_MPI) cannot be linked together; link ferrum::ferrum with ferrum::mpi"
+#endif
 #if defined(FERRUM_DEFINE_TEMPLATES)
 #  define FERRUM_TEMPLATE_INSTANCE template
 #elif defined(FERRUM_EXTERN_TEMPLATES) && !defined(FERRUM_DETAIL_NON_CPU_BACKEND)
