@@ -413,9 +413,10 @@ inline xp_calibration::matrix hermite_basis(const std::vector<double>& u, std::s
 // the inverse bases (Hermite functions of the rescaled pseudo-wavelength, combined and transformed),
 // times hc / (area R(lambda) lambda). Dispersion and response are interpolated by cubic splines
 // (FITPACK, s = 0: what scipy's splrep/splev give GaiaXPy).
-inline xp_calibration::matrix instrument_design(const std::filesystem::path& dir, const std::string& band,
-                                                const std::string& model, const std::vector<double>& sampling,
-                                                const std::vector<double>& weight) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_calibration::matrix instrument_design(const std::filesystem::path& dir, const std::string& band,
+                                         const std::string& model, const std::vector<double>& sampling,
+                                         const std::vector<double>& weight) {
     const std::string stem = band + "C03_" + model + "_";
     const auto disp = read_two_rows(dir / (stem + "dispersion.csv"));
     const auto resp = read_two_rows(dir / (stem + "response.csv"));
@@ -471,7 +472,8 @@ inline xp_calibration::matrix instrument_design(const std::filesystem::path& dir
     return bases.transpose();
 }
 
-inline xp_calibration instrument_calibration(const std::filesystem::path& dir, const xp_calibration_options& o) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_calibration instrument_calibration(const std::filesystem::path& dir, const xp_calibration_options& o) {
     const auto& w = o.sampling;
     for (std::size_t i = 0; i < w.size(); ++i)
         if (!std::isfinite(w[i]) || w[i] < 330.0 || w[i] > 1050.0 || (i > 0 && !(w[i] > w[i - 1])))
@@ -499,7 +501,8 @@ inline xp_calibration instrument_calibration(const std::filesystem::path& dir, c
 /// default grid they are GaiaXPy's own tables; on a grid of the user's they are computed from its
 /// instrument model as GaiaXPy computes them. A missing file is an io_error naming it; a malformed one an
 /// input_error naming file, line and element.
-inline xp_calibration load_xp_calibration(const std::string& config_dir, const xp_calibration_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_calibration load_xp_calibration(const std::string& config_dir, const xp_calibration_options& o = {}) {
     const std::filesystem::path dir(config_dir);
     if (!std::filesystem::is_directory(dir))
         throw io_error("GaiaXPy configuration: '" + config_dir + "' is not a directory (name gaiaxpy/config)");
@@ -522,9 +525,10 @@ namespace detail {
 // GEMM); each error^2 is sum_ij (a_i e_i) R_ij (a_j e_j) over the bases of each sample -- GaiaXPy's
 // diag(A^T C A) s^2 with C = D R D and D = diag(e / s), in which s cancels -- and, when `covariance` is
 // given, each source's whole (A D_e) R (A D_e)^T (samples x samples; its diagonal is error^2).
-inline void sample_band(const xp_calibration::matrix& design, const std::vector<const xp_band_coefficients*>& band,
-                        bool truncation, Eigen::MatrixXd& flux, Eigen::MatrixXd& error,
-                        std::vector<xp_calibration::matrix>* covariance = nullptr) {
+template <class Dummy = void>  // a template: compiled only where it is used
+void sample_band(const xp_calibration::matrix& design, const std::vector<const xp_band_coefficients*>& band,
+                 bool truncation, Eigen::MatrixXd& flux, Eigen::MatrixXd& error,
+                 std::vector<xp_calibration::matrix>* covariance = nullptr) {
     const Eigen::Index n = design.cols(), ns = design.rows(), m = Eigen::Index(band.size());
     Eigen::MatrixXd coef = Eigen::MatrixXd::Zero(n, m);
     error.resize(ns, m);
@@ -571,8 +575,9 @@ inline void check_band_size(const xp_calibration::matrix& design, const xp_band_
 /// lambda >= 643 nm) are NaN, as GaiaXPy writes them. All sources are done at once: one GEMM per band for
 /// the fluxes, one small GEMM per source and band for the errors (its correlation matrix is its own).
 /// \throws value_error when a source's number of coefficients differs from the configuration's basis.
-inline std::vector<xp_spectrum> calibrate(const xp_calibration& c, const std::vector<xp_continuous_spectrum>& sources,
-                                          const xp_calibrate_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<xp_spectrum> calibrate(const xp_calibration& c, const std::vector<xp_continuous_spectrum>& sources,
+                                   const xp_calibrate_options& o = {}) {
     std::vector<const xp_band_coefficients*> bp, rp;
     std::vector<std::size_t> bp_of, rp_of;
     for (std::size_t k = 0; k < sources.size(); ++k) {
@@ -617,8 +622,9 @@ inline std::vector<xp_spectrum> calibrate(const xp_calibration& c, const std::ve
 }
 
 /// \brief calibrate() of one source.
-inline xp_spectrum calibrate(const xp_calibration& c, const xp_continuous_spectrum& source,
-                             const xp_calibrate_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_spectrum calibrate(const xp_calibration& c, const xp_continuous_spectrum& source,
+                      const xp_calibrate_options& o = {}) {
     return calibrate(c, std::vector<xp_continuous_spectrum>{source}, o).front();
 }
 
@@ -649,10 +655,11 @@ auto in_batches(const std::string& path, std::size_t batch, bad_row_policy polic
 
 /// \brief Reads an xp_continuous_mean_spectrum file and calibrates it in batches of `batch` sources, so
 /// memory stays bounded for archive-sized files.
-inline std::vector<xp_spectrum> calibrate_xp_file(const std::string& path, const xp_calibration& c,
-                                                  const xp_calibrate_options& o = {}, std::size_t batch = 512,
-                                                  bad_row_policy policy = bad_row_policy::error,
-                                                  read_report* report = nullptr) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<xp_spectrum> calibrate_xp_file(const std::string& path, const xp_calibration& c,
+                                           const xp_calibrate_options& o = {}, std::size_t batch = 512,
+                                           bad_row_policy policy = bad_row_policy::error,
+                                           read_report* report = nullptr) {
     return detail::in_batches(path, batch, policy, report,
                               [&](const std::vector<xp_continuous_spectrum>& chunk) { return calibrate(c, chunk, o); });
 }

@@ -95,8 +95,9 @@ inline double xml_number(const std::string& text, const std::string& file, const
 // transformationMatrix (transformedSetDimension x dimension, row by row; the identity when absent, as
 // GaiaXPy takes it) times psi_0..psi_{dimension-1} of the sampling mapped from `range` onto
 // `normalizedRange`.
-inline xp_calibration::matrix hermite_design(const std::string& text, const std::string& file, const char* band,
-                                             const std::vector<double>& sampling) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_calibration::matrix hermite_design(const std::string& text, const std::string& file, const char* band,
+                                      const std::vector<double>& sampling) {
     const std::string section = std::string(band) + "Config";
     const auto element = xml_element(text, file, section);
     const auto from = element.first, until = element.second;  // not a structured binding: lambdas capture them
@@ -134,7 +135,8 @@ inline xp_calibration::matrix hermite_design(const std::string& text, const std:
 /// (site-packages/gaiaxpy/config of a GaiaXPy installation) on the sampling of `o` (GaiaXPy's default when
 /// empty). A missing folder or file is an io_error naming it; a malformed bases file an input_error naming
 /// file, line and element; a sampling that is empty, decreasing, not finite or outside -10..70 a value_error.
-inline xp_conversion load_xp_conversion(const std::string& config_dir, const xp_conversion_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_conversion load_xp_conversion(const std::string& config_dir, const xp_conversion_options& o = {}) {
     const std::filesystem::path dir(config_dir);
     if (!std::filesystem::is_directory(dir))
         throw io_error("GaiaXPy configuration: '" + config_dir + "' is not a directory (name gaiaxpy/config)");
@@ -187,9 +189,10 @@ struct xp_converted_spectrum {
 /// pseudo-wavelengths, with errors (and covariances if asked). A missing band is left empty, as GaiaXPy
 /// leaves it. Fluxes are one GEMM per band for all sources; errors one small GEMM per source and band.
 /// \throws value_error when a source's number of coefficients differs from the configuration's basis.
-inline std::vector<xp_converted_spectrum> convert(const xp_conversion& c,
-                                                  const std::vector<xp_continuous_spectrum>& sources,
-                                                  const xp_convert_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<xp_converted_spectrum> convert(const xp_conversion& c,
+                                           const std::vector<xp_continuous_spectrum>& sources,
+                                           const xp_convert_options& o = {}) {
     std::vector<xp_converted_spectrum> out(sources.size());
     for (std::size_t k = 0; k < sources.size(); ++k) {
         detail::check_band_size(c.bp_design, sources[k].bp, sources[k].source_id, "BP", "convert");
@@ -220,18 +223,20 @@ inline std::vector<xp_converted_spectrum> convert(const xp_conversion& c,
 }
 
 /// \brief convert() of one source.
-inline xp_converted_spectrum convert(const xp_conversion& c, const xp_continuous_spectrum& source,
-                                     const xp_convert_options& o = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+xp_converted_spectrum convert(const xp_conversion& c, const xp_continuous_spectrum& source,
+                              const xp_convert_options& o = {}) {
     return convert(c, std::vector<xp_continuous_spectrum>{source}, o).front();
 }
 
 /// \brief Reads an xp_continuous_mean_spectrum file and converts it in batches of `batch` sources, so
 /// memory stays bounded for archive-sized files (keep batches small with with_correlation: each band of
 /// each source then holds a samples x samples matrix, 2.9 MB on the default grid).
-inline std::vector<xp_converted_spectrum> convert_xp_file(const std::string& path, const xp_conversion& c,
-                                                          const xp_convert_options& o = {}, std::size_t batch = 512,
-                                                          bad_row_policy policy = bad_row_policy::error,
-                                                          read_report* report = nullptr) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<xp_converted_spectrum> convert_xp_file(const std::string& path, const xp_conversion& c,
+                                                   const xp_convert_options& o = {}, std::size_t batch = 512,
+                                                   bad_row_policy policy = bad_row_policy::error,
+                                                   read_report* report = nullptr) {
     return detail::in_batches(path, batch, policy, report,
                               [&](const std::vector<xp_continuous_spectrum>& chunk) { return convert(c, chunk, o); });
 }

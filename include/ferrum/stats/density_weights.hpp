@@ -43,7 +43,8 @@ inline std::vector<double> min_max_scaled(const std::vector<double>& w, double l
 }  // namespace detail
 
 /// \brief rho(y_i): the Gaussian KDE of `y` evaluated at its own samples.
-inline std::vector<double> density_at_samples(const std::vector<double>& y, const density_options& opt = {}) {
+template <class Dummy = void>  // a template: the KDE is compiled only where it is used
+std::vector<double> density_at_samples(const std::vector<double>& y, const density_options& opt = {}) {
     const gaussian_kde kde(y, opt.bw);
     return opt.fast_tolerance > 0.0 ? kde.evaluate_fast(y, opt.fast_tolerance) : kde(y);
 }
@@ -59,7 +60,8 @@ inline std::vector<double> density_weights_from_density(const std::vector<double
 }
 
 /// \brief The paper's weights (Monti et al. 2025, eq. 3): w_i proportional to 1/rho(y_i), sum w = N.
-inline std::vector<double> density_weights(const std::vector<double>& y, const density_options& opt = {}) {
+template <class Dummy = void>  // a template: the KDE is compiled only where it is used
+std::vector<double> density_weights(const std::vector<double>& y, const density_options& opt = {}) {
     return density_weights_from_density(density_at_samples(y, opt));
 }
 
@@ -88,7 +90,8 @@ inline std::vector<double> denseweight_from_density(const std::vector<double>& r
 }
 
 /// \brief DenseWeight (Steininger et al. 2021) over the targets `y`, with rho from the Gaussian KDE.
-inline std::vector<double> denseweight_weights(const std::vector<double>& y, double alpha,
+template <class Dummy = void>  // a template: the KDE is compiled only where it is used
+std::vector<double> denseweight_weights(const std::vector<double>& y, double alpha,
                                                const density_options& opt = {}, double epsilon = 1e-6) {
     return denseweight_from_density(density_at_samples(y, opt), alpha, epsilon);
 }
@@ -118,7 +121,8 @@ inline std::vector<double> clipped_density_weights_from_density(const std::vecto
 }
 
 /// \brief The papers' code variant over the targets `y` with label errors `sigma` (see above).
-inline std::vector<double> clipped_density_weights(const std::vector<double>& y, const std::vector<double>& sigma,
+template <class Dummy = void>  // a template: the KDE is compiled only where it is used
+std::vector<double> clipped_density_weights(const std::vector<double>& y, const std::vector<double>& sigma,
                                                    double rho_min, const density_options& opt = {},
                                                    double floor = 0.01) {
     if (sigma.size() != y.size())

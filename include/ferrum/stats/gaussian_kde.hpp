@@ -185,12 +185,16 @@ inline key_groups group_by_key(const std::vector<std::int64_t>& key) {
 /// aweights=weights) with ddof=1: normalised weights w, weighted mean m, and
 /// C = sum_i w_i (x_i - m)(x_i - m)^T / (1 - sum_i w_i^2). neff = 1 / sum_i w_i^2 (Kish). Without weights
 /// w_i = 1/n, so neff = n and C is the usual sample covariance.
-class gaussian_kde {
+///
+/// A class template only for compile cost (its Cholesky factorisation is compiled only where an estimate is
+/// built); users name it `gaussian_kde`.
+template <class Dummy = void>
+class basic_gaussian_kde {
 public:
     /// `dataset` has shape (d, n): one column per sample, as SciPy. `weights` is empty or has n
     /// non-negative entries (normalised internally).
-    explicit gaussian_kde(const xt::xtensor<double, 2>& dataset, bandwidth bw = {},
-                          const std::vector<double>& weights = {}) {
+    explicit basic_gaussian_kde(const xt::xtensor<double, 2>& dataset, bandwidth bw = {},
+                                const std::vector<double>& weights = {}) {
         d_ = dataset.shape()[0];
         n_ = dataset.shape()[1];
         data_.resize(static_cast<Eigen::Index>(d_), static_cast<Eigen::Index>(n_));
@@ -200,7 +204,8 @@ public:
     }
 
     /// One-dimensional convenience: `data` holds the n samples.
-    explicit gaussian_kde(const std::vector<double>& data, bandwidth bw = {}, const std::vector<double>& weights = {}) {
+    explicit basic_gaussian_kde(const std::vector<double>& data, bandwidth bw = {},
+                                const std::vector<double>& weights = {}) {
         d_ = 1;
         n_ = data.size();
         data_ = Eigen::Map<const Eigen::RowVectorXd>(data.data(), Eigen::Index(n_));
@@ -476,5 +481,8 @@ private:
     Eigen::MatrixXd chol_;       // factor * data_chol_
     Eigen::ArrayXXd white_;      // (n, d) whitened samples
 };
+
+/// The Gaussian KDE (basic_gaussian_kde<>).
+using gaussian_kde = basic_gaussian_kde<>;
 
 }  // namespace ferrum
