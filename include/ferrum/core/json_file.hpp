@@ -16,7 +16,8 @@ namespace ferrum {
 
 /// \brief Parses the JSON file `path`; `what` names the kind of file in messages ("model file"). Text
 /// that is not JSON is an input_error naming the file and the line where parsing stopped.
-inline nlohmann::json read_json_file(const std::string& path, const std::string& what = "JSON file") {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json read_json_file(const std::string& path, const std::string& what = "JSON file") {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot open " + what + " '" + path + "'");
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -34,7 +35,8 @@ inline nlohmann::json read_json_file(const std::string& path, const std::string&
 
 /// \brief read_json_file for files that must hold one JSON object (model and config files): `[]`, `null` or a
 /// bare number is an input_error naming the file, not a type error deep inside a reader.
-inline nlohmann::json read_json_object(const std::string& path, const std::string& what = "JSON file") {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json read_json_object(const std::string& path, const std::string& what = "JSON file") {
     nlohmann::json j = read_json_file(path, what);
     if (!j.is_object()) {
         std::string got = j.dump();

@@ -202,8 +202,9 @@ inline bool row_less(std::string_view a, std::string_view b) {
 /// \brief Why shard `s` of `out` must be (re)computed: "" when its manifest and output exist, it read the
 /// same `inputs` (unchanged since) with the same `settings`, and its output still has the recorded size and
 /// CRC-32; otherwise the reason, for a message.
-inline std::string shard_staleness(const std::string& out, shard_spec s, const std::vector<std::string>& inputs,
-                                   const nlohmann::json& settings) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::string shard_staleness(const std::string& out, shard_spec s, const std::vector<std::string>& inputs,
+                            const nlohmann::json& settings) {
     namespace fs = std::filesystem;
     const std::string mp = shard_manifest_path(out, s), op = shard_output_path(out, s);
     std::error_code ec;
@@ -262,7 +263,8 @@ inline shard_manifest write_shard(const std::string& out, shard_spec s, const st
 /// atomically. Refuses (value_error, nothing written) a missing shard, one whose inputs changed since it was
 /// written, whose output changed, or whose inputs, settings or header differ from shard 0's. Streams: memory
 /// holds one row per shard. Returns the number of rows.
-inline std::size_t merge_shards(const std::string& out, std::size_t count) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::size_t merge_shards(const std::string& out, std::size_t count) {
     namespace fs = std::filesystem;
     if (count == 0) throw value_error("merge: the number of shards must be at least 1");
     std::vector<shard_manifest> ms;

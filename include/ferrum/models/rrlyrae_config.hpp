@@ -124,7 +124,8 @@ inline rrl_config rrl_config_from_json(const nlohmann::json& j, const std::strin
 }
 
 /// \brief Reads a config file (see rrl_config_from_json).
-inline rrl_config read_rrl_config(const std::string& path, rrl_config base = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+rrl_config read_rrl_config(const std::string& path, rrl_config base = {}) {
     return rrl_config_from_json(read_json_file(path, "config file"), path, std::move(base));
 }
 
