@@ -126,8 +126,9 @@ struct rrl_group_sums {
 
 /// \brief R^2, RMSE, MAE and their 1/sigma^2-weighted forms (sigma empty: weighted = unweighted). The values
 /// of evaluate_regression (stats/metrics.hpp), from the same sums as evaluate_rrlyrae().
-inline rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred,
-                             const std::vector<double>& sigma = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+rrl_metrics rrl_score(const std::vector<double>& y, const std::vector<double>& pred,
+                      const std::vector<double>& sigma = {}) {
     if (y.size() < 2) throw value_error("rrl_score: at least 2 predictions are needed");
     if (pred.size() != y.size())
         throw value_error("r2_score: " + std::to_string(y.size()) + " true values but " + std::to_string(pred.size()) +
@@ -271,7 +272,8 @@ nlohmann::json evaluate_rrlyrae_streamed(ForEach&& for_each, std::size_t n_unpre
 /// star of a group has a predicted sigma > 0: the fractions of stars within 1 and 2 sigma of their label
 /// (coverage_1sigma, coverage_2sigma: 0.683 and 0.954 for sigmas that mean what they say), the median sigma
 /// and the RMS of (prediction - label) / sigma. evaluate_rrlyrae_streamed() over the vector.
-inline nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars, std::size_t n_unpredicted = 0) {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json evaluate_rrlyrae(const std::vector<rrl_scored_star>& stars, std::size_t n_unpredicted = 0) {
     return evaluate_rrlyrae_streamed(
         [&](auto&& visit) {
         for (const auto& x : stars) visit(x);

@@ -220,8 +220,9 @@ using rrl_plot_accumulator = basic_rrl_plot_accumulator<>;
 /// observed fraction of stars with |prediction - label| <= z_p sigma (z_p = Phi^-1((1 + p) / 2)), per type,
 /// beside the diagonal that calibrated sigmas follow. Scatter plots up to 5,000 stars, densities beyond
 /// (rrl_plot_accumulator). Atomically; returns their paths.
-inline std::vector<std::string> write_rrlyrae_plots(const std::string& dir, const std::vector<rrl_scored_star>& stars,
-                                                    const std::string& title = "") {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<std::string> write_rrlyrae_plots(const std::string& dir, const std::vector<rrl_scored_star>& stars,
+                                             const std::string& title = "") {
     rrl_plot_accumulator plots;
     for (const auto& x : stars) plots.first_pass(x);
     for (const auto& x : stars) plots.second_pass(x);
