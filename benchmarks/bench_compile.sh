@@ -8,6 +8,9 @@
 # -DFERRUM_EXTERN_TEMPLATES, the heaviest templates declared extern). Prints a table and, as the last line of
 # stdout, one JSON object.
 # usage: benchmarks/bench_compile.sh [CXX] [OPT] [REPEATS]     (defaults: c++, -O0, 1)
+# FERRUM_COMPILE_ROWS="peer core ferrum" measures only those rows (the peer is always measured).
+# FERRUM_COMPILE_TREE=DIR measures the headers of another checkout (DIR/include), e.g. a worktree of the commit
+# before a change, so before and after run back to back with this script's own rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cxx=${1:-c++}
@@ -15,13 +18,18 @@ opt=${2:--O0}
 repeats=${3:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-flags=(-std=c++17 "$opt" -DNDEBUG -I include -isystem /usr/include/eigen3 -c)
+
 
 # one TU per row: its name and the includes it compiles
 rows=(peer core spline stats lightcurve photometry spectra sim nn train relations models ferrum use use_compiled)
+if [ -n "${FERRUM_COMPILE_ROWS:-}" ]; then
+  read -r -a rows <<< "$FERRUM_COMPILE_ROWS"
+  [ "${rows[0]}" = peer ] || rows=(peer "${rows[@]}")
+fi
+tree=${FERRUM_COMPILE_TREE:-.}
 source_of() {
   if [ "$1" = use ] || [ "$1" = use_compiled ]; then
-    cat examples/train_rrlyrae_model.cpp
+    cat "$tree/examples/train_rrlyrae_model.cpp"
     return
   elif [ "$1" = peer ]; then
     printf '#include <Eigen/Dense>\n#include <nlohmann/json.hpp>\n#include <xtensor/xtensor.hpp>\n#include <xtensor/xarray.hpp>\n'
@@ -30,6 +38,8 @@ source_of() {
   fi
   printf 'int main() { return 0; }\n'
 }
+
+flags=(-std=c++17 "$opt" -DNDEBUG -I "$tree/include" -isystem /usr/include/eigen3 -c)
 
 # the cheapest of $repeats compiles: "cpu_seconds peak_mb"
 measure() {
@@ -82,5 +92,7 @@ for r in "${rows[@]}"; do
   first=0
   json+="{\"header\":\"$r\",\"cpu_s\":${cpu[$r]},\"peak_mb\":${mb[$r]},\"over_peer_s\":$over}"
 done
-json+="],\"ferrum_over_peer_ratio\":$(awk -v a="${cpu[ferrum]}" -v b="${cpu[peer]}" 'BEGIN { printf "%.2f", a / b }')}"
+json+="]"
+[ -n "${cpu[ferrum]:-}" ] && json+=",\"ferrum_over_peer_ratio\":$(awk -v a="${cpu[ferrum]}" -v b="${cpu[peer]}" 'BEGIN { printf "%.2f", a / b }')"
+json+="}"
 echo "$json"
