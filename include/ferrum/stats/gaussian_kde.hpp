@@ -11,6 +11,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -130,9 +131,11 @@ double numpy_sum(std::size_t begin, std::size_t n, const Term& term) {
 
 /// Solves L y = x for every column x of `x` (d, m) by forward substitution with division by the
 /// diagonal, as LAPACK's dtrsm does (Eigen multiplies by the reciprocal, one ulp away). Returns (m, d).
-inline Eigen::ArrayXXd whiten(const Eigen::MatrixXd& lower, const Eigen::MatrixXd& x) {
+template <class Matrix>  // Eigen::MatrixXd; a template so that it is compiled only where it is used
+Eigen::Array<typename Matrix::Scalar, Eigen::Dynamic, Eigen::Dynamic> whiten(const Matrix& lower, const Matrix& x) {
     const Eigen::Index d = x.rows(), m = x.cols();
-    Eigen::ArrayXXd y = x.transpose().array();  // row j is point j, solved in place
+    // row j is point j, solved in place
+    Eigen::Array<typename Matrix::Scalar, Eigen::Dynamic, Eigen::Dynamic> y = x.transpose().array();
     for (Eigen::Index j = 0; j < m; ++j)
         for (Eigen::Index k = 0; k < d; ++k) {
             y(j, k) /= lower(k, k);
@@ -190,6 +193,16 @@ inline key_groups group_by_key(const std::vector<std::int64_t>& key) {
 /// built); users name it `gaussian_kde`.
 template <class Dummy = void>
 class basic_gaussian_kde {
+    // Eigen's types made dependent on Dummy: the expressions below are then compiled only where a member is
+    // used, not in every translation unit that includes this header.
+    template <class E>
+    using dependent = std::conditional_t<std::is_void_v<Dummy>, E, E>;
+    using matrix = dependent<Eigen::MatrixXd>;
+    using vector = dependent<Eigen::VectorXd>;
+    using row_vector = dependent<Eigen::RowVectorXd>;
+    using array = dependent<Eigen::ArrayXd>;
+    using array2d = dependent<Eigen::ArrayXXd>;
+
 public:
     /// `dataset` has shape (d, n): one column per sample, as SciPy. `weights` is empty or has n
     /// non-negative entries (normalised internally).
@@ -208,7 +221,7 @@ public:
                                 const std::vector<double>& weights = {}) {
         d_ = 1;
         n_ = data.size();
-        data_ = Eigen::Map<const Eigen::RowVectorXd>(data.data(), Eigen::Index(n_));
+        data_ = Eigen::Map<const row_vector>(data.data(), Eigen::Index(n_));
         init(weights, bw);
     }
 
@@ -232,7 +245,7 @@ public:
     /// Changes the bandwidth rule or factor (SciPy's `set_bandwidth`).
     void set_bandwidth(bandwidth bw) {
         factor_ = bw.factor(neff_, d_);
-        const Eigen::MatrixXd chol = data_chol_ * factor_;
+        const matrix chol = data_chol_ * factor_;
         // Whitening by the kernel's Cholesky factor turns every kernel into a unit spherical Gaussian.
         white_ = detail::whiten(chol, data_);
         chol_ = chol;
@@ -246,7 +259,7 @@ public:
             throw value_error("gaussian_kde: points have dimension " + std::to_string(points.shape()[0]) +
                               ", the data have dimension " + std::to_string(d_));
         const std::size_t m = points.shape()[1];
-        Eigen::MatrixXd q(static_cast<Eigen::Index>(d_), static_cast<Eigen::Index>(m));
+        matrix q(static_cast<Eigen::Index>(d_), static_cast<Eigen::Index>(m));
         for (std::size_t k = 0; k < d_; ++k)
             for (std::size_t j = 0; j < m; ++j) q(Eigen::Index(k), Eigen::Index(j)) = points(k, j);
         return evaluate_matrix(q);
@@ -255,7 +268,7 @@ public:
     /// Density of a 1-D estimate at `points`.
     std::vector<double> operator()(const std::vector<double>& points) const {
         require_1d("evaluate a std::vector of points");
-        return evaluate_matrix(Eigen::Map<const Eigen::RowVectorXd>(points.data(), Eigen::Index(points.size())));
+        return evaluate_matrix(Eigen::Map<const row_vector>(points.data(), Eigen::Index(points.size())));
     }
     std::vector<double> evaluate(const xt::xtensor<double, 2>& points) const { return (*this)(points); }
     std::vector<double> evaluate(const std::vector<double>& points) const { return (*this)(points); }
@@ -372,7 +385,7 @@ public:
     }
 
 private:
-    static xt::xtensor<double, 2> to_xtensor(const Eigen::MatrixXd& m) {
+    static xt::xtensor<double, 2> to_xtensor(const matrix& m) {
         xt::xtensor<double, 2> out({std::size_t(m.rows()), std::size_t(m.cols())});
         for (Eigen::Index r = 0; r < m.rows(); ++r)
             for (Eigen::Index c = 0; c < m.cols(); ++c) out(std::size_t(r), std::size_t(c)) = m(r, c);
@@ -394,13 +407,13 @@ private:
                               std::to_string(n_) + " (the dataset is (d, n): one column per sample)");
         detail::require_finite(data_.data(), std::size_t(data_.size()), "dataset");
         if (weights.empty()) {
-            w_ = Eigen::VectorXd::Constant(Eigen::Index(n_), 1.0 / double(n_));
+            w_ = vector::Constant(Eigen::Index(n_), 1.0 / double(n_));
         } else {
             if (weights.size() != n_)
                 throw value_error("gaussian_kde: " + std::to_string(weights.size()) + " weights for " +
                                   std::to_string(n_) + " samples");
             detail::require_finite(weights.data(), n_, "weights");
-            w_ = Eigen::Map<const Eigen::VectorXd>(weights.data(), Eigen::Index(n_));
+            w_ = Eigen::Map<const vector>(weights.data(), Eigen::Index(n_));
             if (w_.minCoeff() < 0.0) throw value_error("gaussian_kde: weights must be >= 0");
             const double s = detail::numpy_sum(0, n_, [&](std::size_t i) { return w_(Eigen::Index(i)); });
             if (!(s > 0.0)) throw value_error("gaussian_kde: weights sum to zero");
@@ -413,7 +426,7 @@ private:
         const double w2sum = detail::numpy_sum(0, n_, [&](std::size_t i) { return wi(i) * wi(i); });
         neff_ = 1.0 / w2sum;
         const double fact = wsum - w2sum / wsum;
-        Eigen::MatrixXd centred(data_.rows(), data_.cols());
+        matrix centred(data_.rows(), data_.cols());
         for (Eigen::Index k = 0; k < Eigen::Index(d_); ++k) {
             const double mean =
                 detail::numpy_sum(0, n_, [&](std::size_t i) { return data_(k, Eigen::Index(i)) * wi(i); }) / wsum;
@@ -426,7 +439,7 @@ private:
                 for (Eigen::Index i = 0; i < Eigen::Index(n_); ++i) c += centred(k, i) * (centred(l, i) * w_(i));
                 data_cov_(k, l) = c * (1.0 / fact);
             }
-        Eigen::LLT<Eigen::MatrixXd> llt(data_cov_);
+        Eigen::LLT<matrix> llt(data_cov_);
         if (llt.info() != Eigen::Success || !(llt.matrixL().toDenseMatrix().diagonal().minCoeff() > 0.0))
             throw value_error(
                 "gaussian_kde: the data covariance is singular (all samples equal, or the data lie in a "
@@ -440,16 +453,16 @@ private:
     // reproduces SciPy on the same machine to ~1e-15, which DenseWeight needs (1 - rho_n amplifies rho's
     // error near the mode). FERRUM_KDE_VECTORIZED_EXP swaps in Eigen's vectorised exp: 4x faster per
     // core, a few ulp per term different (DenseWeight then agrees to ~1e-10 instead of ~1e-15).
-    std::vector<double> evaluate_matrix(const Eigen::MatrixXd& q) const {
+    std::vector<double> evaluate_matrix(const matrix& q) const {
         detail::require_finite(q.data(), std::size_t(q.size()), "points");
         const std::size_t m = std::size_t(q.cols());
         // (m, d): column k holds coordinate k of every whitened target, contiguous.
-        const Eigen::ArrayXXd qw = detail::whiten(chol_, q);
+        const array2d qw = detail::whiten(chol_, q);
         std::vector<double> out(m);
         constexpr std::size_t block = 512;
         const std::size_t blocks = (m + block - 1) / block;
         detail::parallel_ranges(blocks, double(m) * double(n_) * double(d_ + 10), [&](std::size_t b0, std::size_t b1) {
-            Eigen::ArrayXd est(static_cast<Eigen::Index>(block)), arg(static_cast<Eigen::Index>(block));
+            array est(static_cast<Eigen::Index>(block)), arg(static_cast<Eigen::Index>(block));
             for (std::size_t b = b0; b < b1; ++b) {
                 const Eigen::Index j0 = Eigen::Index(b * block), len = Eigen::Index(std::min(block, m - b * block));
                 auto e = est.head(len);
@@ -473,13 +486,13 @@ private:
     }
 
     std::size_t d_ = 0, n_ = 0;
-    Eigen::MatrixXd data_;  // (d, n)
-    Eigen::VectorXd w_;     // normalised weights
+    matrix data_;  // (d, n)
+    vector w_;     // normalised weights
     double neff_ = 0.0, factor_ = 0.0, norm_ = 0.0;
-    Eigen::MatrixXd data_cov_;   // weighted sample covariance (ddof = 1)
-    Eigen::MatrixXd data_chol_;  // its lower Cholesky factor
-    Eigen::MatrixXd chol_;       // factor * data_chol_
-    Eigen::ArrayXXd white_;      // (n, d) whitened samples
+    matrix data_cov_;   // weighted sample covariance (ddof = 1)
+    matrix data_chol_;  // its lower Cholesky factor
+    matrix chol_;       // factor * data_chol_
+    array2d white_;     // (n, d) whitened samples
 };
 
 /// The Gaussian KDE (basic_gaussian_kde<>).
