@@ -4,7 +4,8 @@
 Two inputs are accepted, the two things a PyTorch 1.13-2.x user has:
 
   * a whole nn.Sequential: `torch.save(model, "m.pt")` (a pickled module) or a TorchScript file
-    (`torch.jit.script(model).save("m.pt")` / `torch.jit.trace`); the module types and hyperparameters are read
+    (`torch.jit.script(model).save("m.pt")`; a traced file keeps no hyperparameters and is refused with that
+    reason); the module types and hyperparameters are read
     from the children and the model itself computes the test vectors;
   * a `state_dict` (`torch.save(model.state_dict(), "w.pt")`) plus a small JSON description of the forward
     pass, for models that are not an nn.Sequential (every model with an nn.LSTM/GRU/MultiheadAttention, whose
@@ -625,7 +626,9 @@ def torchscript_to_sequential(sm, path):
         except ConversionError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise ConversionError(f"module '{name}' ({cls}): cannot read its attributes from TorchScript ({e})")
+            raise ConversionError(f"module '{name}' ({cls}): its hyperparameters are not in the TorchScript file ({e}); "
+                                  "a traced module (torch.jit.trace) keeps only its graph: save the model with "
+                                  "torch.jit.script or torch.save(model)")
         m = m.double()  # before the weights: a float32 module would round them
         if sd:
             m.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in sd.items()}, strict=True)
@@ -689,7 +692,7 @@ def main():
     ap.add_argument("--preprocessing", help="a JSON file stored as the model's 'preprocessing'")
     ap.add_argument("--self-test", action="store_true", help="run tools/make_pytorch_import_reference.py's checks")
     ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     if a.self_test:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import make_pytorch_import_reference as ref
@@ -713,7 +716,7 @@ def main():
     try:
         doc = convert(src, out, arch, a.features, seq, a.steps, prep)
     except ConversionError as e:
-        sys.exit(f"convert_pytorch.py: {src}: {e}")
+        sys.exit(f"convert_pytorch.py: {e}" if str(e).startswith(src) else f"convert_pytorch.py: {src}: {e}")
     write_atomically(doc, out)
     if not a.quiet:
         print(f"wrote {out}: {len(doc['architecture']['layers'])} layers", file=sys.stderr)
