@@ -289,8 +289,8 @@ def _conv_plan(cls, name, c, width, seq, masked):
                  "center": bool(c.get("center", True)), "scale": bool(c.get("scale", True))}], width, seq
     if cls == "MultiHeadAttention":
         if masked:
-            raise ConversionError(f"layer '{name}' (MultiHeadAttention) in a masked model: Keras < 2.10 attends to "
-                                  "masked steps, later versions do not (not supported)")
+            raise ConversionError(f"layer '{name}' (MultiHeadAttention) in a masked model: how Keras' attention "
+                                  "treats a mask changed between versions (not supported)")
         H, kd = int(c["num_heads"]), int(c["key_dim"])
         vd = c.get("value_dim") or kd
         if H * kd != width or vd != kd or c.get("output_shape") not in (None, width, [width]) or \
