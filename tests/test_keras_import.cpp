@@ -99,3 +99,39 @@ TEST_CASE("a converted Keras file that was altered is refused, naming the field"
          {"/architecture/layers/0/type", "keras_masking", "architecture.layers[0].type"}},
         "keras_bilstm.json", load);
 }
+
+TEMPLATE_TEST_CASE("a converted Keras Conv1D / BatchNormalization / pooling / LayerNormalization / MultiHeadAttention "
+                   "model equals Keras' equations",
+                   "[nn][keras]", float, double) {
+    using namespace keras_import_test;
+    using T = TestType;
+    const double tol = std::is_same_v<T, double> ? 1e-12 : 2e-5;
+    const auto file = nn::load_model<T>(data_dir + "/keras_conv.json", /*verify=*/true);
+    const auto j = read("keras_conv_expected.json");
+    const auto& in = j.at("inputs");
+    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({in.size(), in[0].size(), in[0][0].size()});
+    for (std::size_t b = 0; b < in.size(); ++b)
+        for (std::size_t t = 0; t < in[b].size(); ++t)
+            for (std::size_t f = 0; f < in[b][t].size(); ++f) x(b, t, f) = static_cast<T>(in[b][t][f].get<double>());
+    const auto lengths = j.at("lengths").get<std::vector<std::size_t>>();
+    const auto want = j.at("output").get<std::vector<std::vector<double>>>();
+    const auto y = file.model.predict({nn::input_view<T>(x)}, lengths);  // each curve at its own length
+    REQUIRE(y.shape()[0] == want.size());
+    REQUIRE(y.shape()[1] == 1);
+    for (std::size_t b = 0; b < want.size(); ++b) CHECK(std::abs(double(y(b, 0)) - want[b][0]) <= tol);
+    CHECK(std::abs(want[0][0] - want[2][0]) > 1e-3);  // the lengths matter
+}
+
+TEST_CASE("a converted Keras attention model that was altered is refused", "[nn][keras]") {
+    using namespace keras_import_test;
+    const auto good = read("keras_conv.json");
+    auto load = [](const nlohmann::json& d) { nn::model_from_json<double>(d, "keras_conv.json"); };
+    auto w = good["parameters"]["7.in_proj_weight"];
+    w[7][1] = w[7][1].get<double>() + 0.05;  // a key-projection weight of the attention layer
+    auto var = good["architecture"]["layers"][2]["running_var"];
+    var[3] = var[3].get<double>() * 1.1;  // a batch norm moving variance
+    ferrum_test::expect_edits_refused(good,
+                                      {{"/parameters/7.in_proj_weight", w, "self_test[0].output"},
+                                       {"/architecture/layers/2/running_var", var, "self_test[0].output"}},
+                                      "keras_conv.json", load);
+}

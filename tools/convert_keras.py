@@ -9,13 +9,20 @@ entries are read too) and the weights of `model.save_weights("w.h5")` (Keras 2 H
 tf.math.reduce_any` masking idiom (both become per-sample lengths: ferrum takes the number of leading unmasked
 steps of each sample), LSTM, GRU (reset_after=True), Bidirectional(LSTM|GRU) with merge_mode concat, sum, mul or
 ave, Dropout (a ferrum dropout layer: identity at inference, available for MC dropout), Dense and Activation
-with linear, relu, tanh, sigmoid or softplus. Anything else is refused with the layer's name.
+with linear, relu, tanh, sigmoid or softplus; in models without a mask, Conv1D (valid, causal, same at stride 1),
+BatchNormalization (moving statistics), MaxPooling1D / AveragePooling1D (valid), GlobalAveragePooling1D,
+GlobalMaxPooling1D, LayerNormalization and MultiHeadAttention used as self-attention (num_heads x key_dim =
+features); GlobalAveragePooling1D, BatchNormalization and LayerNormalization also after a mask. Anything else
+is refused with the layer's name.
 
 Weight mapping (Keras -> ferrum/PyTorch names): LSTM kernel (in, 4H) with gate blocks i, f, c, o -> weight_ih
 [4H, in] (the same block order: PyTorch's i, f, g, o), recurrent_kernel (H, 4H) -> weight_hh [4H, H], the one
 bias (4H) -> bias_ih, bias_hh = 0. GRU as tools/export_pytorch.py (z, r, h -> r, z, n; bias rows split).
 Bidirectional: the forward layer's weights, then the backward layer's as *_reverse. Dense kernel (in, out) ->
-weight [out, in].
+weight [out, in]. Conv1D kernel (k, in, out) -> weight [out, in, k]. BatchNormalization gamma, beta ->
+weight, bias; moving_mean, moving_variance -> the layer's running statistics. MultiHeadAttention query, key,
+value kernels (E, heads, key_dim) -> in_proj_weight rows (each reshaped to (E, E) and transposed), biases
+(heads, key_dim) -> in_proj_bias, output kernel (heads, key_dim, E) -> out_proj.weight.
 
 Several weight files (a k-fold ensemble such as Dekany & Grebel's weights_0..9.h5) become one ferrum graph:
 every member reads the input, their outputs are concatenated and a fixed dense layer with weights 1/N averages
@@ -128,6 +135,15 @@ def _chain(model_json):
             mask_value = mv
         if _layer_class(entry) == "InputLayer":
             break
+        if _layer_class(entry) in ("MultiHeadAttention",) and srcs:
+            others = [kw.get(k) for k in ("value", "key") if kw.get(k) is not None]
+            if len(set(srcs + others)) != 1:
+                raise ConversionError(f"layer '{name}' (MultiHeadAttention): query, key and value differ (only "
+                                      "self-attention, layer(x, x), is supported)")
+            if kw.get("attention_mask") is not None or kw.get("use_causal_mask"):
+                raise ConversionError(f"layer '{name}' (MultiHeadAttention): attention_mask / use_causal_mask are not "
+                                      "supported")
+            srcs = srcs[:1]
         if len(srcs) != 1:
             raise ConversionError(f"layer '{name}' ({_layer_class(entry)}) reads {len(srcs)} tensors: only chains of "
                                   "layers (one input each) are supported")
@@ -190,6 +206,102 @@ def _rnn_config(name, cls, c):
     return int(c["units"]), bool(c.get("return_sequences", False))
 
 
+CONV_LAYERS = ("Conv1D", "BatchNormalization", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
+               "GlobalMaxPooling1D", "LayerNormalization", "MultiHeadAttention")
+
+
+def _one(v, what):
+    """A Keras size given as an int or a 1-tuple/list."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != 1:
+            raise ConversionError(f"{what} {v} is not one number")
+        v = v[0]
+    return int(v)
+
+
+def _feature_axis(name, cls, axis, seq):
+    ax = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+    if ax not in (-1, 2 if seq else 1):
+        raise ConversionError(f"layer '{name}' ({cls}): axis={axis!r}: only the features (the last axis) are supported")
+
+
+def _conv_plan(cls, name, c, width, seq, masked):
+    """ferrum items for the convolutional / normalisation / attention layers; returns (items, width, seq)."""
+    if c.get("data_format", "channels_last") != "channels_last":
+        raise ConversionError(f"layer '{name}' ({cls}): data_format={c['data_format']!r} (only channels_last)")
+    needs_seq = cls not in ("BatchNormalization", "LayerNormalization")
+    if needs_seq and not seq:
+        raise ConversionError(f"layer '{name}' ({cls}) needs a sequence input")
+    if cls == "Conv1D":
+        if masked:
+            raise ConversionError(f"layer '{name}' (Conv1D) after a mask: not supported (Keras 2's Conv1D does not "
+                                  "support masking)")
+        k, s, d = _one(c["kernel_size"], "kernel_size"), _one(c.get("strides", 1), "strides"), \
+            _one(c.get("dilation_rate", 1), "dilation_rate")
+        pad = c.get("padding", "valid")
+        if pad not in ("valid", "same", "causal") or (pad == "same" and s != 1):
+            raise ConversionError(f"layer '{name}' (Conv1D): padding={pad!r} with strides {s} is not supported (valid, "
+                                  "causal, or same at stride 1)")
+        if s != 1 and d != 1:
+            raise ConversionError(f"layer '{name}' (Conv1D): strides and dilation_rate both above 1")
+        if c.get("groups", 1) != 1:
+            raise ConversionError(f"layer '{name}' (Conv1D): groups={c['groups']} is not supported")
+        act = c.get("activation", "linear")
+        if act not in ACTIVATIONS + ("gelu",):
+            raise ConversionError(f"layer '{name}' (Conv1D): activation '{act}' is not supported "
+                                  f"(supported: {', '.join(ACTIVATIONS)}, gelu)")
+        F = int(c["filters"])
+        items = [{"type": "conv1d", "keras": name, "in_channels": width, "out_channels": F, "kernel_size": k,
+                  "stride": s, "dilation": d, "padding": pad, "bias": True, "use_bias": bool(c.get("use_bias", True))}]
+        if act == "gelu":
+            items.append({"type": "gelu", "keras": name, "weights": False})
+        elif act != "linear":
+            items.append({"type": "activation", "keras": name, "activation": act, "weights": False})
+        return items, F, True
+    if cls == "BatchNormalization":
+        _feature_axis(name, cls, c.get("axis", -1), seq)
+        if c.get("renorm") or c.get("virtual_batch_size"):
+            raise ConversionError(f"layer '{name}' (BatchNormalization): renorm / virtual_batch_size are not supported")
+        return [{"type": "batch_norm", "keras": name, "channels": width, "eps": float(c.get("epsilon", 1e-3)),
+                 "momentum": 1.0 - float(c.get("momentum", 0.99)), "center": bool(c.get("center", True)),
+                 "scale": bool(c.get("scale", True))}], width, seq
+    if cls in ("MaxPooling1D", "AveragePooling1D"):
+        k = _one(c.get("pool_size", 2), "pool_size")
+        s = _one(c.get("strides") or k, "strides")
+        if c.get("padding", "valid") != "valid":
+            raise ConversionError(f"layer '{name}' ({cls}): padding={c['padding']!r} (only valid)")
+        if masked:
+            raise ConversionError(f"layer '{name}' ({cls}) after a mask: not supported (a masked Keras pooling layer has "
+                                  "not been checked against ferrum's per-sample lengths)")
+        return [{"type": "max_pool1d" if cls == "MaxPooling1D" else "avg_pool1d", "keras": name, "kernel_size": k,
+                 "stride": s, "weights": False}], width, True
+    if cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        if c.get("keepdims"):
+            raise ConversionError(f"layer '{name}' ({cls}): keepdims=True is not supported")
+        if masked and cls == "GlobalMaxPooling1D":
+            raise ConversionError(f"layer '{name}' (GlobalMaxPooling1D) in a masked model: ferrum maximises over the "
+                                  "valid steps only; Keras 2's masked maximum has not been checked (not supported)")
+        t = "global_average_pooling" if cls == "GlobalAveragePooling1D" else "global_max_pooling"
+        return [{"type": t, "keras": name, "weights": False}], width, False
+    if cls == "LayerNormalization":
+        _feature_axis(name, cls, c.get("axis", -1), seq)
+        return [{"type": "layer_norm", "keras": name, "features": width, "eps": float(c.get("epsilon", 1e-3)),
+                 "center": bool(c.get("center", True)), "scale": bool(c.get("scale", True))}], width, seq
+    if cls == "MultiHeadAttention":
+        if masked:
+            raise ConversionError(f"layer '{name}' (MultiHeadAttention) in a masked model: how Keras' attention "
+                                  "treats a mask changed between versions (not supported)")
+        H, kd = int(c["num_heads"]), int(c["key_dim"])
+        vd = c.get("value_dim") or kd
+        if H * kd != width or vd != kd or c.get("output_shape") not in (None, width, [width]) or \
+                c.get("attention_axes") not in (None, [1], (1,)):
+            raise ConversionError(f"layer '{name}' (MultiHeadAttention): num_heads {H} x key_dim {kd} must equal the "
+                                  f"features ({width}), with value_dim = key_dim, no output_shape, attention over time")
+        return [{"type": "multi_head_attention", "keras": name, "embed_dim": width, "num_heads": H,
+                 "use_bias": bool(c.get("use_bias", True))}], width, True
+    raise ConversionError(f"layer '{name}': {cls}")
+
+
 def plan(model_json):
     """The ferrum layer list (dicts without weights) of a Keras model, and its input features and mask value.
     Each item: {"type", "keras": layer name, ...config}."""
@@ -208,6 +320,10 @@ def plan(model_json):
             continue
         if cls == "Dropout" or cls == "SpatialDropout1D":
             out.append({"type": "dropout", "keras": name, "rate": float(c.get("rate", 0.0))})
+            continue
+        if cls in CONV_LAYERS:
+            item, width, seq = _conv_plan(cls, name, c, width, seq, mask_value is not None)
+            out += item
             continue
         if cls in ("Activation", "Dense"):
             act = c.get("activation", "linear")
@@ -250,7 +366,8 @@ def plan(model_json):
             seq = rs
             continue
         raise ConversionError(f"unsupported Keras layer '{name}' ({cls}); supported: InputLayer, Masking (and the "
-                              "tf.math.not_equal masking idiom), LSTM, GRU, Bidirectional, Dense, Activation, Dropout")
+                              "tf.math.not_equal masking idiom), LSTM, GRU, Bidirectional, Dense, Activation, Dropout, "
+                              + ", ".join(CONV_LAYERS))
     if not out:
         raise ConversionError("the model has no layers to convert")
     if seq:
@@ -341,11 +458,55 @@ def member_parameters(layers, weights, path):
                                       f"({l['in_features']}, {l['out_features']})" + (" and bias" if per == 2 else ""))
             out.append({"weight": arrays[0].T,
                         "bias": arrays[1] if per == 2 else np.zeros(l["out_features"])})
+        elif l["type"] in ("conv1d", "batch_norm", "layer_norm", "multi_head_attention") and l.get("weights", True):
+            out.append(_conv_tensors(l, arrays, where))
         else:
-            if arrays:
+            if arrays and l.get("weights", True):
                 raise ConversionError(f"{where}: a {l['type']} layer with weights")
             out.append({})
     return out
+
+
+def _conv_tensors(l, arrays, where):
+    """PyTorch-named tensors of a Keras Conv1D, BatchNormalization, LayerNormalization or MultiHeadAttention
+    (Keras' weight order: kernel, bias; gamma, beta, moving_mean, moving_variance; q, k, v, output kernel/bias).
+    A batch norm's running statistics go into the layer's config (key "__config__")."""
+    def want(n, shapes):
+        if len(arrays) != n or any(a.shape != sh for a, sh in zip(arrays, shapes)):
+            raise ConversionError(f"{where}: weights of shapes {[a.shape for a in arrays]}, expected {shapes}")
+    t = l["type"]
+    if t == "conv1d":
+        k, ci, co = l["kernel_size"], l["in_channels"], l["out_channels"]
+        shapes = [(k, ci, co)] + ([(co,)] if l["use_bias"] else [])
+        want(len(shapes), shapes)
+        return {"weight": arrays[0].transpose(2, 1, 0), "bias": arrays[1] if l["use_bias"] else np.zeros(co)}
+    if t in ("batch_norm", "layer_norm"):
+        C = l["channels"] if t == "batch_norm" else l["features"]
+        n = int(l["scale"]) + int(l["center"]) + (2 if t == "batch_norm" else 0)
+        want(n, [(C,)] * n)
+        it = iter(arrays)
+        g = next(it) if l["scale"] else np.ones(C)
+        b = next(it) if l["center"] else np.zeros(C)
+        p = {"weight": g, "bias": b}
+        if t == "batch_norm":
+            mean, var = next(it), next(it)
+            if np.any(var < 0):
+                raise ConversionError(f"{where}: a negative moving_variance")
+            p["__config__"] = {"running_mean": mean.tolist(), "running_var": var.tolist(), "num_batches_tracked": 0}
+        return p
+    E, H = l["embed_dim"], l["num_heads"]
+    kd = E // H
+    proj = [(E, H, kd)] + ([(H, kd)] if l["use_bias"] else [])
+    shapes = proj * 3 + [(H, kd, E)] + ([(E,)] if l["use_bias"] else [])
+    want(len(shapes), shapes)
+    per = 2 if l["use_bias"] else 1
+    qkv = [arrays[i * per] for i in range(3)]
+    bias = [arrays[i * per + 1] if l["use_bias"] else np.zeros((H, kd)) for i in range(3)]
+    ok, ob = arrays[3 * per], (arrays[3 * per + 1] if l["use_bias"] else np.zeros(E))
+    # Keras' einsum kernels (E, heads, key_dim): feature e -> head h, column d is PyTorch's row h*key_dim + d
+    return {"in_proj_weight": np.concatenate([w.reshape(E, E).T for w in qkv], axis=0),
+            "in_proj_bias": np.concatenate([b.reshape(E) for b in bias]),
+            "out_proj.weight": ok.reshape(E, E).T, "out_proj.bias": ob}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -371,6 +532,8 @@ def torch_member(layers, params):
                 m.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["weight"])))
                 m.bias.copy_(torch.from_numpy(np.ascontiguousarray(p["bias"])))
             mods.append(m)
+        elif l["type"] in ("conv1d", "batch_norm", "layer_norm", "multi_head_attention"):
+            mods.append(_torch_module(l, p))
         else:
             mods.append(None)
     acts = {"linear": lambda v: v, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
@@ -400,15 +563,83 @@ def torch_member(layers, params):
                     h = acts[l["activation"]](m(h))
                 elif l["type"] == "activation":
                     h = acts[l["activation"]](h)
+                elif l["type"] == "gelu":
+                    h = torch.nn.functional.gelu(h)
+                elif l["type"] in ("conv1d", "batch_norm") and h.dim() == 3:
+                    h = m(h.transpose(1, 2)).transpose(1, 2)
+                elif l["type"] in ("batch_norm", "layer_norm"):
+                    h = m(h)
+                elif l["type"] == "multi_head_attention":
+                    h = m(h, h, h, need_weights=False)[0]
+                elif l["type"] in ("max_pool1d", "avg_pool1d"):
+                    f = torch.nn.functional.max_pool1d if l["type"] == "max_pool1d" else torch.nn.functional.avg_pool1d
+                    h = f(h.transpose(1, 2), l["kernel_size"], l["stride"]).transpose(1, 2)
+                elif l["type"] == "global_average_pooling":
+                    h = h.mean(dim=1)
+                elif l["type"] == "global_max_pooling":
+                    h = h.max(dim=1).values
         return h.numpy()
-    return run
+
+    if all(l["type"] in ("lstm", "gru", "dense", "activation", "dropout") for l in layers):
+        return run  # pack_padded_sequence handles the lengths
+
+    def run_each(x, lengths):  # each sample alone, cut at its length (ferrum's masks for every other layer)
+        x = np.asarray(x, dtype=np.float64)
+        return np.concatenate([run(x[b:b + 1, :n], [n]) for b, n in enumerate(lengths)], axis=0)
+    return run_each
 
 
-def test_inputs(features, steps, mask_value, seed=2026):
+def _torch_module(l, p):
+    """A float64 torch module holding a converted layer's tensors (test vectors)."""
+    import torch
+    t = l["type"]
+    if t == "conv1d":
+        pad = {"valid": 0, "same": "same", "causal": 0}[l["padding"]]
+        conv = torch.nn.Conv1d(l["in_channels"], l["out_channels"], l["kernel_size"], stride=l["stride"],
+                               dilation=l["dilation"], padding=pad).double()
+        m = conv
+        if l["padding"] == "causal":
+            m = torch.nn.Sequential(torch.nn.ConstantPad1d((l["dilation"] * (l["kernel_size"] - 1), 0), 0.0), conv)
+    elif t == "batch_norm":
+        m = conv = torch.nn.BatchNorm1d(l["channels"], eps=l["eps"]).double()
+        with torch.no_grad():
+            conv.running_mean.copy_(torch.tensor(p["__config__"]["running_mean"], dtype=torch.float64))
+            conv.running_var.copy_(torch.tensor(p["__config__"]["running_var"], dtype=torch.float64))
+    elif t == "layer_norm":
+        m = conv = torch.nn.LayerNorm(l["features"], eps=l["eps"]).double()
+    else:
+        m = conv = torch.nn.MultiheadAttention(l["embed_dim"], l["num_heads"], batch_first=True).double()
+    with torch.no_grad():
+        for k, v in p.items():
+            if k != "__config__":
+                conv.get_parameter(k).copy_(torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)))
+    return m.eval()
+
+
+def _min_length(layers):
+    """The shortest sequence every layer takes (a 'valid' span or a pooling window needs its steps)."""
+    for n in range(1, 100000):
+        k = n
+        for l in layers:
+            if l["type"] == "conv1d":
+                span = l["dilation"] * (l["kernel_size"] - 1) + 1
+                k = ((k - span) // l["stride"] + 1 if k >= span else 0) if l["padding"] == "valid" else \
+                    (k - 1) // l["stride"] + 1
+            elif l["type"] in ("max_pool1d", "avg_pool1d"):
+                k = (k - l["kernel_size"]) // l["stride"] + 1 if k >= l["kernel_size"] else 0
+            if k < 1:
+                break
+        if k >= 1:
+            return n
+    raise ConversionError("no input length fits every layer")
+
+
+def test_inputs(features, steps, mask_value, lmin=1, seed=2026):
     """Seeded inputs with several lengths; padding holds the mask value (what a Keras model receives)."""
     rng = np.random.default_rng(seed)
     B = 4
-    lengths = [steps, max(1, steps // 2), 1, max(1, steps - 3)]
+    steps = max(steps, 2 * lmin)
+    lengths = [steps, max(lmin, steps // 2), lmin, max(lmin, steps - 3)]
     x = rng.normal(size=(B, steps, features))
     pad = 0.0 if mask_value is None else mask_value
     for b in range(B):
@@ -435,13 +666,15 @@ def to_ferrum(model_json, weight_files, members_output=False, steps=24, preproce
         prev = "input"
         for i, (l, p) in enumerate(zip(layers, ps)):
             name = f"{i}" if N == 1 else f"m{m}_{i}"
-            obj = {k: v for k, v in l.items() if k not in ("keras", "use_bias")}
-            if obj["type"] == "dropout":
+            obj = {k: v for k, v in l.items() if k not in ("keras", "use_bias", "center", "scale", "weights")}
+            if obj["type"] in ("dropout", "transformer_encoder_layer"):
                 obj["seed"] = 0
+            obj.update(p.get("__config__", {}))
             obj["name"], obj["from"] = name, [prev]
             arch_layers.append(obj)
             for k, v in p.items():
-                parameters[f"{name}.{k}"] = np.asarray(v).tolist()
+                if k != "__config__":
+                    parameters[f"{name}.{k}"] = np.asarray(v).tolist()
             prev = name
         outs.append(prev)
     out_width = layers[-1]["out_features"] if layers[-1]["type"] == "dense" else None
@@ -459,7 +692,7 @@ def to_ferrum(model_json, weight_files, members_output=False, steps=24, preproce
             parameters["mean.weight"] = avg.tolist()
             parameters["mean.bias"] = [0.0] * W
             output = "mean"
-    x, lengths = test_inputs(features, steps, mask_value)
+    x, lengths = test_inputs(features, steps, mask_value, _min_length(layers))
     runs = [torch_member(layers, ps) for ps in params]
     ys = np.stack([r(x, lengths) for r in runs])  # (N, B, W)
     y = ys.mean(axis=0) if (N > 1 and not members_output) else np.concatenate(list(ys), axis=1)
@@ -531,12 +764,40 @@ def self_test():
         ok &= err < 1e-12
         mj, files = kr.write_keras_model(d, cell="LSTM", merge="concat", members=1, seed=3)
         bad = json.loads(json.dumps(mj))
-        bad["config"]["layers"].insert(-1, {"class_name": "Conv1D", "name": "conv_x", "config": {"name": "conv_x"},
+        bad["config"]["layers"].insert(-1, {"class_name": "Conv2D", "name": "conv_x", "config": {"name": "conv_x"},
                                              "inbound_nodes": bad["config"]["layers"][-1]["inbound_nodes"]})
         bad["config"]["layers"][-1]["inbound_nodes"] = [[["conv_x", 0, 0, {}]]]
-        for label, m, want in (("Conv1D", bad, "unsupported Keras layer 'conv_x' (Conv1D)"),):
+        for label, m, want in (("Conv2D", bad, "unsupported Keras layer 'conv_x' (Conv2D)"),):
             try:
                 to_ferrum(m, files)
+                print(f"{label}: not refused")
+                ok = False
+            except ConversionError as e:
+                print(f"{label}: refused: {e}")
+                ok &= want in str(e)
+        cj, cfiles = kr.write_keras_conv_model(d, members=2, seed=4)
+        tv = to_ferrum(cj, cfiles)["self_test"][0]
+        x = np.array(tv["inputs"][0])
+        want = np.mean([kr.keras_predict_each(cj, kr.read_weights(f), x, tv["lengths"]) for f in cfiles], axis=0)
+        err = np.abs(np.array(tv["output"]) - want).max()
+        print(f"Conv1D (causal, same, valid), BatchNormalization, pooling, LayerNormalization, MultiHeadAttention x2 "
+              f"members: max |diff| {err:.1e}")
+        ok &= err < 1e-12
+        refusals = []
+        masked = json.loads(json.dumps(cj))
+        masked["config"]["layers"].insert(1, {"class_name": "Masking", "name": "masking", "config": {
+            "name": "masking", "mask_value": -1.0}, "inbound_nodes": [[["curve", 0, 0, {}]]]})
+        masked["config"]["layers"][2]["inbound_nodes"] = [[["masking", 0, 0, {}]]]
+        refusals.append(("Conv1D after Masking", masked, "does not support masking"))
+        strided = json.loads(json.dumps(cj))
+        strided["config"]["layers"][4]["config"]["strides"] = [2]
+        refusals.append(("Conv1D same, stride 2", strided, "padding='same' with strides 2"))
+        cross = json.loads(json.dumps(cj))
+        cross["config"]["layers"][6]["inbound_nodes"][0][0][3]["value"] = ["conv_2", 0, 0]
+        refusals.append(("cross-attention", cross, "query, key and value differ"))
+        for label, m, want in refusals:
+            try:
+                to_ferrum(m, cfiles)
                 print(f"{label}: not refused")
                 ok = False
             except ConversionError as e:

@@ -96,9 +96,163 @@ def keras_predict(model_json, weights, x):
             act = cfg["activation"]
             h = {"linear": h, "relu": np.maximum(h, 0), "tanh": np.tanh(h), "sigmoid": sigmoid(h),
                  "softplus": np.logaddexp(0, h)}[act]
+        elif cls in KERAS_CONV_ORACLE:
+            h = KERAS_CONV_ORACLE[cls](h, cfg, weights[name])
         else:
             raise ValueError(f"oracle: layer {cls} not modelled")
     return h
+
+
+# Keras 2's convolutional, normalisation and attention layers (channels_last), from their documented equations
+# and weight layouts; no masking (Keras' Conv1D and pooling layers refuse masks).
+
+def _keras_act(h, act):
+    from scipy.special import erf
+    return {"linear": lambda: h, "relu": lambda: np.maximum(h, 0), "tanh": lambda: np.tanh(h),
+            "sigmoid": lambda: sigmoid(h), "softplus": lambda: np.logaddexp(0, h),
+            "gelu": lambda: 0.5 * h * (1 + erf(h / np.sqrt(2)))}[act]()
+
+
+def keras_conv1d(x, cfg, w):
+    kernel = w[0]  # (kernel, in, out)
+    k, s, d = kernel.shape[0], cfg["strides"][0], cfg["dilation_rate"][0]
+    span = d * (k - 1)
+    pad = {"valid": (0, 0), "causal": (span, 0), "same": (span // 2, span - span // 2)}[cfg["padding"]]
+    xp = np.pad(x, ((0, 0), pad, (0, 0)))
+    n = (xp.shape[1] - span - 1) // s + 1
+    y = np.zeros((x.shape[0], n, kernel.shape[2]))
+    for t in range(n):
+        for j in range(k):
+            y[:, t] += xp[:, t * s + j * d] @ kernel[j]
+    if cfg.get("use_bias", True):
+        y += w[1]
+    return _keras_act(y, cfg.get("activation", "linear"))
+
+
+def keras_batch_norm(x, cfg, w):
+    gamma, beta, mean, var = w
+    return (x - mean) / np.sqrt(var + cfg["epsilon"]) * gamma + beta
+
+
+def keras_pool(x, cfg, w, fn):
+    k, s = cfg["pool_size"][0], cfg["strides"][0]
+    n = (x.shape[1] - k) // s + 1
+    return np.stack([fn(x[:, t * s:t * s + k], axis=1) for t in range(n)], axis=1)
+
+
+def keras_layer_norm(x, cfg, w):
+    gamma, beta = w
+    m, v = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+    return (x - m) / np.sqrt(v + cfg["epsilon"]) * gamma + beta
+
+
+def keras_mha(x, cfg, w):
+    """keras.layers.MultiHeadAttention(query=x, value=x): EinsumDense projections (E, heads, key_dim), the query
+    scaled by 1/sqrt(key_dim), softmax over the keys, output EinsumDense (heads, key_dim, E)."""
+    qk, qb, kk, kb, vk, vb, ok, ob = w
+    q = np.einsum("abc,cde->abde", x, qk) + qb
+    k = np.einsum("abc,cde->abde", x, kk) + kb
+    v = np.einsum("abc,cde->abde", x, vk) + vb
+    q = q / np.sqrt(float(cfg["key_dim"]))
+    scores = np.einsum("aecd,abcd->acbe", k, q)
+    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    probs = scores / scores.sum(axis=-1, keepdims=True)
+    o = np.einsum("acbe,aecd->abcd", probs, v)
+    return np.einsum("abcd,cde->abe", o, ok) + ob
+
+
+KERAS_CONV_ORACLE = {
+    "Conv1D": keras_conv1d, "BatchNormalization": keras_batch_norm, "LayerNormalization": keras_layer_norm,
+    "MaxPooling1D": lambda x, c, w: keras_pool(x, c, w, np.max),
+    "AveragePooling1D": lambda x, c, w: keras_pool(x, c, w, np.mean),
+    "GlobalAveragePooling1D": lambda x, c, w: x.mean(axis=1), "GlobalMaxPooling1D": lambda x, c, w: x.max(axis=1),
+    "MultiHeadAttention": keras_mha}
+
+
+def keras_conv_model_json(features=2):
+    """A Keras 2.x Functional model with every convolutional / attention layer convert_keras.py takes:
+    Conv1D(causal, dilated, relu) -> BatchNormalization -> MaxPooling1D -> Conv1D(same, even kernel, tanh) ->
+    LayerNormalization -> MultiHeadAttention(x, x) -> AveragePooling1D(stride 1) -> Conv1D(valid, stride 2, gelu)
+    -> GlobalAveragePooling1D -> Dense."""
+    def conv(name, filters, k, pad, s, d, act):
+        return ("Conv1D", name, {"filters": filters, "kernel_size": [k], "strides": [s], "padding": pad,
+                                 "data_format": "channels_last", "dilation_rate": [d], "groups": 1, "activation": act,
+                                 "use_bias": True})
+    spec = [conv("conv_1", 6, 3, "causal", 1, 2, "relu"),
+            ("BatchNormalization", "bn_1", {"axis": [2], "momentum": 0.99, "epsilon": 0.001, "center": True,
+                                            "scale": True}),
+            ("MaxPooling1D", "pool_1", {"pool_size": [2], "strides": [2], "padding": "valid",
+                                        "data_format": "channels_last"}),
+            conv("conv_2", 6, 4, "same", 1, 1, "tanh"),
+            ("LayerNormalization", "ln_1", {"axis": [2], "epsilon": 0.001, "center": True, "scale": True}),
+            ("MultiHeadAttention", "mha", {"num_heads": 2, "key_dim": 3, "value_dim": 3, "dropout": 0.1,
+                                           "use_bias": True, "output_shape": None, "attention_axes": [1]}),
+            ("AveragePooling1D", "pool_2", {"pool_size": [2], "strides": [1], "padding": "valid",
+                                            "data_format": "channels_last"}),
+            conv("conv_3", 4, 3, "valid", 2, 1, "gelu"),
+            ("GlobalAveragePooling1D", "gap", {"data_format": "channels_last", "keepdims": False}),
+            ("Dense", "head", {"units": 1, "activation": "linear", "use_bias": True})]
+    layers = [{"class_name": "InputLayer", "config": {"batch_input_shape": [None, None, features], "dtype": "float32",
+               "name": "curve"}, "name": "curve", "inbound_nodes": []}]
+    prev = "curve"
+    for cls, name, cfg in spec:
+        kw = {"value": [prev, 0, 0]} if cls == "MultiHeadAttention" else {}
+        layers.append({"class_name": cls, "config": dict(cfg, name=name, trainable=True), "name": name,
+                       "inbound_nodes": [[[prev, 0, 0, kw]]]})
+        prev = name
+    return {"class_name": "Functional", "config": {"name": "conv_test", "layers": layers,
+            "input_layers": [["curve", 0, 0]], "output_layers": [["head", 0, 0]]},
+            "keras_version": "2.11.0", "backend": "tensorflow"}
+
+
+def keras_conv_weights(model_json, rng):
+    """Random float32 weights in Keras' layout (and order) for keras_conv_model_json's layers."""
+    out, width = {}, model_json["config"]["layers"][0]["config"]["batch_input_shape"][-1]
+    for l in model_json["config"]["layers"][1:]:
+        cls, c, n = l["class_name"], l["config"], l["name"]
+        if cls == "Conv1D":
+            out[n] = [(f"{n}/kernel:0", rng.normal(scale=0.5, size=(c["kernel_size"][0], width, c["filters"]))),
+                      (f"{n}/bias:0", rng.normal(scale=0.3, size=c["filters"]))]
+            width = c["filters"]
+        elif cls in ("BatchNormalization", "LayerNormalization"):
+            ws = [(f"{n}/gamma:0", 1 + rng.normal(scale=0.3, size=width)), (f"{n}/beta:0", rng.normal(scale=0.3, size=width))]
+            if cls == "BatchNormalization":
+                ws += [(f"{n}/moving_mean:0", rng.normal(scale=0.5, size=width)),
+                       (f"{n}/moving_variance:0", rng.uniform(0.3, 2.0, size=width))]
+            out[n] = ws
+        elif cls == "MultiHeadAttention":
+            H, kd = c["num_heads"], c["key_dim"]
+            ws = []
+            for part in ("query", "key", "value"):
+                ws += [(f"{n}/{part}/kernel:0", rng.normal(scale=0.5, size=(width, H, kd))),
+                       (f"{n}/{part}/bias:0", rng.normal(scale=0.3, size=(H, kd)))]
+            ws += [(f"{n}/attention_output/kernel:0", rng.normal(scale=0.5, size=(H, kd, width))),
+                   (f"{n}/attention_output/bias:0", rng.normal(scale=0.3, size=width))]
+            out[n] = ws
+        elif cls == "Dense":
+            out[n] = [(f"{n}/kernel:0", rng.normal(size=(width, c["units"]))), (f"{n}/bias:0", rng.normal(size=c["units"]))]
+        else:
+            out[n] = []
+    return {k: [(wn, a.astype(np.float32)) for wn, a in v] for k, v in out.items()}
+
+
+def write_keras_conv_model(directory, members=1, seed=2027):
+    rng = np.random.default_rng(seed)
+    mj = keras_conv_model_json()
+    with open(os.path.join(directory, "conv_model.json"), "w") as f:
+        json.dump(mj, f)
+    files = []
+    for m in range(members):
+        p = os.path.join(directory, f"conv_weights_{m}.h5")
+        write_h5(p, keras_conv_weights(mj, rng))
+        files.append(p)
+    return mj, files
+
+
+def keras_predict_each(model_json, weights, x, lengths):
+    """keras_predict on each sample alone, cut at its length (how Keras runs curves of different lengths through
+    an unmasked convolutional model)."""
+    return np.concatenate([keras_predict(model_json, weights, x[b:b + 1, :n]) for b, n in enumerate(lengths)])
 
 
 def read_weights(path):
@@ -238,6 +392,26 @@ def main():
     want = np.mean([keras_predict(mj, w, xs) for w in weights], axis=0)
     print(f"PyTorch self-test vectors vs NumPy Keras oracle: max |diff| {np.abs(np.array(tv['output']) - want).max():.1e}")
     print(f"wrote {out_dir}/keras_bilstm.json and keras_bilstm_expected.json")
+    # the convolutional / attention model: one member, no mask; the oracle runs each curve at its own length
+    with tempfile.TemporaryDirectory() as d:
+        mj, files = write_keras_conv_model(d, members=1, seed=2027)
+        doc = convert_keras.to_ferrum(mj, files, steps=16)
+        doc["metadata"]["keras_files"] = "tools/make_keras_reference.py (seed 2027)"
+        w = read_weights(files[0])
+    rng = np.random.default_rng(8)
+    lengths = [22, 16, 8, 22, 13]  # 8: the model's shortest input
+    x = rng.normal(size=(len(lengths), 22, 2))
+    y = keras_predict_each(mj, w, x, lengths)
+    with open(os.path.join(out_dir, "keras_conv.json"), "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+    with open(os.path.join(out_dir, "keras_conv_expected.json"), "w") as f:
+        json.dump({"generator": "tools/make_keras_reference.py (NumPy, Keras 2 Conv1D, BatchNormalization, pooling, "
+                                "LayerNormalization, MultiHeadAttention equations; each sample at its own length)",
+                   "inputs": x.tolist(), "lengths": lengths, "output": y.tolist()}, f, separators=(",", ":"))
+    tv = doc["self_test"][0]
+    err = np.abs(np.array(tv["output"]) - keras_predict_each(mj, w, np.array(tv["inputs"][0]), tv["lengths"])).max()
+    print(f"conv/attention model: PyTorch self-test vectors vs NumPy Keras oracle: max |diff| {err:.1e}")
+    print(f"wrote {out_dir}/keras_conv.json and keras_conv_expected.json")
 
 
 if __name__ == "__main__":
