@@ -1001,6 +1001,7 @@ int cmd_train(const args& a, const communicator& comm) {
                                                   rrl_sigma_calibration::default_edges(), c.train.calibration_method);
             if (c.train.label_error_scale > 0)
                 for (auto t : g) cal.set_label_scale(t, c.train.label_error_scale);
+            cal.set_fitted_on({{"residuals", "out-of-fold residuals"}, {"n", cv_points.size()}});
             m.set_calibration(std::move(cal));
             calibrated_on = "out-of-fold residuals";
         }
