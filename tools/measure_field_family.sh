@@ -38,6 +38,20 @@ score() {  # score SET [MODEL]: predictions, classical, metrics
         --json "$S/metrics_$tag.json" > /dev/null
   echo "$W/$S/metrics_$tag.json"
 }
+families() {  # families DIR N_RRAB N_RRC SEED0 SID0 FAMILY...: each simulated (seed SEED0 + k), then DIR/all
+  local D=$1 na=$2 nc=$3 s0=$4 id0=$5 k=0 f t
+  shift 5
+  mkdir -p "$D/all"
+  for f in "$@"; do
+    k=$((k + 1))
+    $B simulate --family "$f" --truth lamost --intrinsic-scatter 0.286 --n-rrab "$na" --n-rrc "$nc" \
+       --seed $((s0 + k)) --first-source-id $((id0 + k * 1000000)) --out "$D/$f" --quiet
+    for t in epoch_photometry vari_rrlyrae labels; do
+      if [ $k = 1 ]; then head -n 1 "$D/$f/$t.csv" > "$D/all/$t.csv"; fi
+      tail -n +2 "$D/$f/$t.csv" >> "$D/all/$t.csv"
+    done
+  done
+}
 # two draws of 4,000 field RRab (half a), and one without jitter (the parents' catalogue shapes exactly)
 $B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 971 --first-source-id 6000000000000000000 --out f971 --quiet
 $B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 972 --first-source-id 6000000000000000000 --out f972 --quiet
@@ -45,17 +59,7 @@ $B simulate --family field --params "$T" --n-rrab 4000 --n-rrc 0 --seed 973 --fi
 for S in f971 f972 f973j0; do score $S; done
 if [ $train = 1 ]; then
   # the four LMC-drawn families on the spectroscopic scale (as the pretrained model's recipe), RRab only
-  mkdir -p tr/all
-  k=0
-  for f in ferrum bic heavy dense; do
-    k=$((k + 1))
-    $B simulate --family $f --truth lamost --intrinsic-scatter 0.286 --n-rrab 800 --n-rrc 0 --seed $((980 + k)) \
-       --first-source-id $((5000000000000000000 + k * 1000000)) --out tr/$f --quiet
-    for t in epoch_photometry vari_rrlyrae labels; do
-      if [ $k = 1 ]; then head -n 1 tr/$f/$t.csv > tr/all/$t.csv; fi
-      tail -n +2 tr/$f/$t.csv >> tr/all/$t.csv
-    done
-  done
+  families tr 800 0 980 5000000000000000000 ferrum bic heavy dense
   echo '{"architecture":"gru_fourier","heteroscedastic":true,"max_epochs":15,"reduce_lr_factor":0.5,"reduce_lr_patience":2,"learning_rate":0.005,"density_weighting":false}' > gfh.json
   nice -n 10 "$B" train --epoch-photometry tr/all/epoch_photometry.csv --catalogue tr/all/vari_rrlyrae.csv \
        --labels tr/all/labels.csv --label-column feh_true --error-column none --folds 0 --seed 1 --config gfh.json \
@@ -67,17 +71,7 @@ if [ $recal = 1 ]; then
      --first-source-id 6100000000000000000 --out fb974 --quiet
   $B simulate --family field --params "$T" --field-half b --n-rrab 4000 --n-rrc 0 --seed 975 \
      --first-source-id 6100000000000000000 --out fb975 --quiet
-  mkdir -p fam/all
-  k=0
-  for f in ferrum bic heavy dense spectro; do  # the pretrained model's families, new stars
-    k=$((k + 1))
-    $B simulate --family $f --truth lamost --intrinsic-scatter 0.286 --n-rrab 600 --n-rrc 300 --seed $((930 + k)) \
-       --first-source-id $((8100000000000000000 + k * 1000000)) --out fam/$f --quiet
-    for t in epoch_photometry vari_rrlyrae labels; do
-      if [ $k = 1 ]; then head -n 1 fam/$f/$t.csv > fam/all/$t.csv; fi
-      tail -n +2 fam/$f/$t.csv >> fam/all/$t.csv
-    done
-  done
+  families fam 600 300 930 8100000000000000000 ferrum bic heavy dense spectro  # its families, new stars
   score fb974 > /dev/null
   for C in fb975 fam/all f971; do
     for m in likelihood coverage; do
