@@ -1,12 +1,14 @@
 // Calibrated uncertainties of the RR Lyrae [Fe/H] models: a network's raw sigma (its aleatoric output and
 // the MC-dropout spread, in quadrature) is mapped to a sigma that covers the residuals it claims to, with a
-// scale and a floor fitted by maximum likelihood on residuals the model was not trained on (its
-// early-stopping hold-out, out-of-fold predictions, or another set), per type and range of epoch counts.
+// scale and a floor per type and range of epoch counts fitted on residuals the model was not trained on (its
+// early-stopping hold-out, out-of-fold predictions, or another set): by Gaussian maximum likelihood, or to
+// the shares of those residuals within 1 and 2 sigma (the coverage a user reads: 68.27 % and 95.45 %).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -14,9 +16,35 @@
 #include <nlohmann/json.hpp>
 
 #include "ferrum/core/error.hpp"
+#include "ferrum/core/options.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
 
 namespace ferrum::models {
+
+/// \brief How rrl_sigma_calibration::fit chooses each bin's (scale, floor).
+enum class rrl_calibration_method {
+    /// Gaussian maximum likelihood, r ~ N(0, (s sigma_raw)^2 + f^2): pulled by the core of the residuals, so
+    /// with tails heavier than a Gaussian's the 1 sigma interval over-covers and the 2 sigma one under-covers.
+    likelihood,
+    /// Fitted to the coverage a user reads: (s, f) minimising ((c1 - 0.6827) / 0.03)^2 + ((c2 - 0.9545) /
+    /// 0.02)^2, c1 and c2 the fractions of the stars with |r| <= sigma and <= 2 sigma, the denominators the
+    /// goal's tolerances (issue #19). Both levels are met exactly (|r| / sigma then has its 68.27 % and
+    /// 95.45 % quantiles at 1 and 2) when the two parameters can do it, e.g. when the tails come from stars
+    /// of small raw sigma (the floor widens those most); otherwise it is the compromise in units of the
+    /// tolerances. Ties (one raw sigma for all stars: only sqrt(s^2 sigma^2 + f^2) matters) go to the point
+    /// nearest the likelihood fit.
+    coverage
+};
+
+inline const char* to_string(rrl_calibration_method m) noexcept {
+    return m == rrl_calibration_method::coverage ? "coverage" : "likelihood";
+}
+inline rrl_calibration_method rrl_calibration_method_from_string(const std::string& s) {
+    if (s == "likelihood") return rrl_calibration_method::likelihood;
+    if (s == "coverage") return rrl_calibration_method::coverage;
+    throw value_error("unknown calibration method '" + s + "' (expected likelihood or coverage)");
+}
+FERRUM_ENUM_JSON(rrl_calibration_method, rrl_calibration_method_from_string)
 
 /// \brief One star the calibration is fitted on: its residual (prediction - label), the model's raw sigma
 /// for it, its type and number of epochs.
@@ -129,17 +157,22 @@ public:
         return {fitted[0], fitted[1]};
     }
 
-    /// \brief Fits (scale, floor) per type and epoch range by maximum likelihood, r ~ N(0, (s sigma_raw)^2 +
-    /// f^2). A range with fewer than `min_per_bin` stars gets the fit over all of the type's stars.
-    /// \throws value_error when a type has fewer than 10 points or a point is not finite.
+    /// \brief Fits (scale, floor) per type and epoch range with `method` (rrl_calibration_method: Gaussian
+    /// maximum likelihood, r ~ N(0, (s sigma_raw)^2 + f^2), or the fit to the 1 and 2 sigma coverage). A
+    /// range with fewer than `min_per_bin` stars gets the fit over all of the type's stars. Without any raw
+    /// sigma (all 0) only the floor is fitted (scale 1). Every fitted scale and floor is finite and > 0.
+    /// \throws value_error when a type has fewer than 10 points, a point is not finite, or (coverage) a
+    /// bin's residuals are nearly all 0 (the 95.45 % quantile of |r| is 0: no spread to calibrate).
     static rrl_sigma_calibration fit(const std::vector<rrl_calibration_point>& points, std::size_t mc_samples,
-                                     std::size_t min_per_bin = 40, const std::vector<double>& edges = default_edges()) {
+                                     std::size_t min_per_bin = 40, const std::vector<double>& edges = default_edges(),
+                                     rrl_calibration_method method = rrl_calibration_method::likelihood) {
         for (const auto& p : points)
             if (!std::isfinite(p.residual) || !(p.sigma_raw >= 0) || !std::isfinite(p.sigma_raw))
                 throw value_error("rrl_sigma_calibration::fit: a residual or raw sigma is not finite");
         if (edges.size() < 2) throw value_error("rrl_sigma_calibration::fit: need at least two bin edges");
         rrl_sigma_calibration c;
         c.mc_samples_ = mc_samples;
+        c.method_ = method;
         for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
             std::vector<rrl_calibration_point> all;
             for (const auto& p : points)
@@ -148,7 +181,7 @@ public:
             if (all.size() < 10)
                 throw value_error(std::string("rrl_sigma_calibration::fit: ") + std::to_string(all.size()) + " " +
                                   to_string(t) + " residuals; at least 10 are needed");
-            const auto pooled = fit_one(all);
+            const auto pooled = fit_bin(all, method, t, "all epoch counts");
             for (std::size_t k = 0; k + 1 < edges.size(); ++k) {
                 bin b;
                 b.type = t;
@@ -158,7 +191,9 @@ public:
                 for (const auto& p : all)
                     if (double(p.n_epochs) >= b.min_epochs && double(p.n_epochs) < b.max_epochs) in.push_back(p);
                 const bool pool = in.size() < min_per_bin;
-                const auto sf = pool ? pooled : fit_one(in);
+                const auto sf = pool ? pooled
+                                     : fit_bin(in, method, t,
+                                               "epochs [" + num(b.min_epochs) + ", " + num(b.max_epochs) + ")");
                 b.scale = sf.first;
                 b.floor = sf.second;
                 b.n = pool ? all.size() : in.size();
@@ -185,6 +220,7 @@ public:
         nlohmann::json j{{"model",
                           "sigma = sqrt((scale * sigma_raw)^2 + floor^2 + (label_scale * sigma_label)^2), sigma_raw "
                           "= hypot(aleatoric, mc_dropout), sigma_label = the classical pipeline's sigma of the star"},
+                         {"method", to_string(method_)},
                          {"mc_samples", mc_samples_},
                          {"bins", bins}};
         if (!fitted_on_.empty()) j["fitted_on"] = fitted_on_;
@@ -196,9 +232,19 @@ public:
         rrl_sigma_calibration c;
         if (j.is_null()) return c;
         for (auto it = j.begin(); it != j.end(); ++it)
-            if (it.key() != "model" && it.key() != "mc_samples" && it.key() != "bins" && it.key() != "fitted_on")
+            if (it.key() != "model" && it.key() != "method" && it.key() != "mc_samples" && it.key() != "bins" &&
+                it.key() != "fitted_on")
                 throw value_error("calibration." + it.key() + ": not a field of a calibration");
         c.mc_samples_ = j.at("mc_samples").get<std::size_t>();
+        // files written before the method was recorded were fitted by likelihood
+        if (j.contains("method")) {
+            if (!j.at("method").is_string()) throw value_error("calibration.method: likelihood or coverage");
+            try {
+                c.method_ = rrl_calibration_method_from_string(j.at("method").get<std::string>());
+            } catch (const value_error& e) {
+                throw value_error(std::string("calibration.method: ") + e.what());
+            }
+        }
         if (j.contains("fitted_on")) c.fitted_on_ = j.at("fitted_on");
         for (const auto& x : j.at("bins")) {
             bin b;
@@ -234,6 +280,35 @@ public:
         return v;
     }
 
+    /// How the scales and floors were fitted (files without a method: likelihood).
+    rrl_calibration_method method() const noexcept { return method_; }
+
+    /// \brief The quantile of sorted values `z` at probability q (linear interpolation between order
+    /// statistics, NumPy's default).
+    static double sorted_quantile(const std::vector<double>& z, double q) {
+        if (z.empty()) return std::numeric_limits<double>::quiet_NaN();
+        const double h = q * double(z.size() - 1);
+        const auto lo = std::size_t(std::floor(h));
+        const std::size_t hi = std::min(lo + 1, z.size() - 1);
+        return z[lo] + (h - double(lo)) * (z[hi] - z[lo]);
+    }
+
+    /// The coverage fit's targets: the shares of a Gaussian within 1 and 2 sigma, and the goal's tolerances.
+    static constexpr double p1 = 0.6826894921370859, p2 = 0.9544997361036416, tol1 = 0.03, tol2 = 0.02;
+
+    /// \brief The coverage fit's objective at (s, f): ((c1 - p1) / tol1)^2 + ((c2 - p2) / tol2)^2, c_k the
+    /// fraction of `pts` with |r| <= k sqrt((s sigma_raw)^2 + f^2).
+    static double coverage_loss(const std::vector<rrl_calibration_point>& pts, double s, double f) {
+        std::size_t in1 = 0, in2 = 0;
+        for (const auto& p : pts) {
+            const double a = std::abs(p.residual), sigma = std::sqrt(s * s * p.sigma_raw * p.sigma_raw + f * f);
+            in1 += a <= sigma;
+            in2 += a <= 2 * sigma;
+        }
+        const double n = double(pts.size()), d1 = (double(in1) / n - p1) / tol1, d2 = (double(in2) / n - p2) / tol2;
+        return d1 * d1 + d2 * d2;
+    }
+
     /// What the calibration was fitted on (free-form JSON, kept in the model file: e.g. the families of a
     /// cross-family calibration with each one's coverage); null when not recorded.
     const nlohmann::json& fitted_on() const noexcept { return fitted_on_; }
@@ -244,6 +319,75 @@ private:
         for (const auto& b : bins_)
             if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs) return &b;
         return nullptr;
+    }
+
+    static std::string num(double x) {
+        if (!std::isfinite(x)) return "inf";
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", x);
+        return b;
+    }
+
+    /// One bin's (scale, floor) by `method`; throws naming the type and bin when a result is not finite and
+    /// positive (which the searches below do not produce from finite input; a guard, so that no NaN or 0
+    /// reaches a model file).
+    static std::pair<double, double> fit_bin(const std::vector<rrl_calibration_point>& pts,
+                                             rrl_calibration_method method, rr_type t, const std::string& where) {
+        std::pair<double, double> sf;
+        if (method == rrl_calibration_method::coverage) {
+            std::vector<double> r;
+            r.reserve(pts.size());
+            for (const auto& p : pts) r.push_back(std::abs(p.residual));
+            std::sort(r.begin(), r.end());
+            if (!(sorted_quantile(r, p2) > 0))
+                throw value_error(std::string("rrl_sigma_calibration::fit: the ") + to_string(t) + " residuals of " +
+                                  where + " are (nearly) all 0: the coverage calibration needs a spread");
+            sf = fit_coverage(pts, fit_one(pts), r);
+        } else {
+            sf = fit_one(pts);
+        }
+        if (!(sf.first > 0) || !(sf.second > 0) || !std::isfinite(sf.first) || !std::isfinite(sf.second))
+            throw value_error(std::string("rrl_sigma_calibration::fit: the ") + to_string(t) + " fit of " + where +
+                              " is not finite and positive");
+        return sf;
+    }
+
+    /// \brief The coverage fit of one bin: coverage_loss plus a 1e-6 pull per unit of squared ln-distance
+    /// to the likelihood fit `ml` (it only decides ties: the loss is a step function, flat between stars),
+    /// minimised on a grid in (ln s, ln f) — ln s within 6 of ml's, ln f from 8 below the p1 quantile of
+    /// |r| to 1 above its largest — then on three finer grids around the best, each 5 times finer. Without
+    /// raw sigmas (all 0) the scale is 1 and only ln f is searched. `abs_r`: the sorted |r|.
+    static std::pair<double, double> fit_coverage(const std::vector<rrl_calibration_point>& pts,
+                                                  std::pair<double, double> ml, const std::vector<double>& abs_r) {
+        double raw2 = 0;
+        for (const auto& p : pts) raw2 += p.sigma_raw * p.sigma_raw;
+        const bool floor_only = !(raw2 > 0);
+        const double ls0 = floor_only ? 0.0 : std::log(ml.first), lf0 = std::log(ml.second);
+        const double lf_lo = std::log(std::max(sorted_quantile(abs_r, p1), abs_r.back() * 1e-6)) - 8.0;
+        const double lf_hi = std::log(abs_r.back()) + 1.0;
+        auto obj = [&](double ls, double lf) {
+            const double ds = ls - ls0, df = lf - lf0;
+            return coverage_loss(pts, std::exp(ls), std::exp(lf)) + 1e-6 * (ds * ds + df * df);
+        };
+        const int ns = floor_only ? 0 : 30, nf = 80;
+        double step_s = 0.2, step_f = (lf_hi - lf_lo) / nf;
+        double bs = ls0, bf = lf_lo, best = std::numeric_limits<double>::infinity();
+        for (int i = -ns; i <= ns; ++i)
+            for (int k = 0; k <= nf; ++k) {
+                const double ls = ls0 + step_s * i, lf = lf_lo + step_f * k, v = obj(ls, lf);
+                if (v < best) best = v, bs = ls, bf = lf;
+            }
+        for (int level = 0; level < 3; ++level) {
+            step_s /= 5;
+            step_f /= 5;
+            const double cs = bs, cf = bf;
+            for (int i = floor_only ? 0 : -10; i <= (floor_only ? 0 : 10); ++i)
+                for (int k = -10; k <= 10; ++k) {
+                    const double ls = cs + step_s * i, lf = cf + step_f * k, v = obj(ls, lf);
+                    if (v < best) best = v, bs = ls, bf = lf;
+                }
+        }
+        return {std::exp(bs), std::exp(bf)};
     }
 
     /// (scale, floor) maximising the likelihood: a coarse grid in (ln s, ln f), then coordinate-wise
@@ -290,6 +434,7 @@ private:
 
     std::vector<bin> bins_;
     std::size_t mc_samples_ = 0;
+    rrl_calibration_method method_ = rrl_calibration_method::likelihood;
     nlohmann::json fitted_on_;
 };
 

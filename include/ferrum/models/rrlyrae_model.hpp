@@ -727,7 +727,9 @@ auto basic_rrlyrae_model<Scalar>::fit(const std::vector<rrl_star_input>& stars, 
             std::vector<rrl_calibration_point> pts;
             for (std::size_t k = 0; k < train_idx.size(); ++k)
                 pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0});
-            calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()));
+            calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()),
+                                                      rrl_sigma_calibration::default_edges(), t.calibration_method);
+            calibration_.set_fitted_on({{"residuals", "exact leave-one-out"}, {"n", pts.size()}});
         }
     } else {
         auto [tr, va] = train::stratified_holdout(train_idx, y, t.validation_fraction, t.seed);
@@ -751,10 +753,13 @@ auto basic_rrlyrae_model<Scalar>::fit(const std::vector<rrl_star_input>& stars, 
         trained_ = true;
         calibration_ = {};
         // the hold-out drove early stopping only: its residuals are nearly those of unseen stars
-        if (t.calibrate && va.size() >= 20)
+        if (t.calibrate && va.size() >= 20) {
             calibration_ = rrl_sigma_calibration::fit(
                 calibration_points(stars, y, va, t.calibration_mc_samples, t.seed + 7, t.threads),
-                t.calibration_mc_samples, calibration_min_per_bin(va.size()));
+                t.calibration_mc_samples, calibration_min_per_bin(va.size()), rrl_sigma_calibration::default_edges(),
+                t.calibration_method);
+            calibration_.set_fitted_on({{"residuals", "early-stopping hold-out"}, {"n", va.size()}});
+        }
     }
     trained_ = true;
     if (t.label_error_scale > 0 && !calibration_.empty())

@@ -14,6 +14,7 @@
 #include "ferrum/core/options.hpp"
 #include "ferrum/core/progress.hpp"
 #include "ferrum/lightcurve/rrlyrae_catalogue.hpp"
+#include "ferrum/models/rrlyrae_calibration.hpp"
 #include "ferrum/models/rrlyrae_inputs.hpp"
 
 namespace ferrum {
@@ -110,6 +111,8 @@ struct rrl_training_options {
     /// model: on its exact leave-one-out residuals) with this many MC-dropout passes per star.
     bool calibrate = true;
     std::size_t calibration_mc_samples = 20;  ///< predict's default: the sigma it states is the one calibrated
+    /// How each bin's scale and floor are fitted (rrl_calibration_method: likelihood or quantile).
+    rrl_calibration_method calibration_method = rrl_calibration_method::likelihood;
     /// Calibrate on families the model did not train on (rrlyrae_transfer.hpp, rrl_cross_family_calibration):
     /// with k training families, k inner models each trained on k - 1 of them predict the k-th; the pooled
     /// residuals fit the calibration the final model (trained on all k) keeps. Needs each star's family
@@ -142,7 +145,7 @@ struct rrl_training_options {
 };
 FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
                density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
-               calibrate, calibration_mc_samples, cross_family_calibration, cross_family_max_epochs, label_error_scale,
+               calibrate, calibration_mc_samples, calibration_method, cross_family_calibration, cross_family_max_epochs, label_error_scale,
                seed, threads, progress)
 
 /// \brief Monti et al. (2025)'s network, faithful: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1 after each

@@ -115,7 +115,8 @@ rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_
         r.points.insert(r.points.end(), pts.begin(), pts.end());
     }
     r.calibration = rrl_sigma_calibration::fit(r.points, t.calibration_mc_samples,
-                                               rrlyrae_model::calibration_min_per_bin(r.points.size()));
+                                               rrlyrae_model::calibration_min_per_bin(r.points.size()),
+                                               rrl_sigma_calibration::default_edges(), t.calibration_method);
     if (t.label_error_scale > 0)
         for (auto type : mo.types) r.calibration.set_label_scale(type, t.label_error_scale);
     nlohmann::json fams = nlohmann::json::array();
