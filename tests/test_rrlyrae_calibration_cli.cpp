@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace calibration_cli {
 
 std::string exe() { return ferrum_test::tool_exe("FERRUM_RRL_EXE", "ferrum-rrl"); }
 
@@ -34,8 +34,6 @@ std::string feh_column(const fs::path& csv) {
     }
     return out;
 }
-
-}  // namespace
 
 TEST_CASE("ferrum-rrl calibrate: a new sigma calibration of a trained model", "[cli][calibration]") {
     if (exe().empty()) {
@@ -94,3 +92,5 @@ TEST_CASE("ferrum-rrl calibrate: a new sigma calibration of a trained model", "[
     CHECK(r.status != 0);
     CHECK(r.err.find("labels") != std::string::npos);
 }
+
+}  // namespace calibration_cli (the test cases inside it: the file shares a unity build with the other CLI tests)
