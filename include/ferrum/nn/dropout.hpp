@@ -69,6 +69,9 @@ public:
     /// Called once per training-API forward pass: a pass that samples masks takes the next draw.
     std::uint64_t begin_forward(mode m) noexcept { return active(m) ? draw_++ : draw_; }
 
+    /// The identity (no mask to draw) at inference or with rate 0: predict() hands the input on uncopied.
+    bool passes_through(mode m) const noexcept { return !active(m); }
+
     void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
         c.active = active(ctx.run_mode);
         if (c.active) kernels::forward(rate_, ferrum::splitmix64(seed_) ^ ctx.node, ctx.draw, ctx, x, y, c.k);

@@ -16,7 +16,9 @@
 //                 cache&, const chunk_info&) const;        // grad: += into a buffer shaped as storage()
 // and optionally io_shape input_shape() const (lets it start an nn::sequential),
 // std::uint64_t begin_forward(mode) (called once per training-API forward pass; its result reaches the
-// chunks as chunk_info::draw; const predict() passes its dropout_seed instead) and
+// chunks as chunk_info::draw; const predict() passes its dropout_seed instead),
+// bool passes_through(mode m) const (true: in mode m the layer is the identity, as dropout at inference;
+// a const predict() then hands the layer's input on without calling forward or copying it) and
 // std::size_t output_steps(std::size_t steps) const (a sequence-to-sequence layer that changes the number of
 // steps, as a strided convolution or pooling over time: the steps out of `steps` steps in, also applied to
 // each sample's valid length; 0 = too short. Such a layer gets its input's steps and lengths in chunk_info
@@ -72,6 +74,11 @@ template <class L>
 struct has_output_steps<L, std::void_t<decltype(std::declval<const L&>().output_steps(std::size_t(1)))>>
     : std::true_type {};
 template <class L, class = void>
+struct has_passes_through : std::false_type {};
+template <class L>
+struct has_passes_through<L, std::void_t<decltype(std::declval<const L&>().passes_through(mode::inference))>>
+    : std::true_type {};
+template <class L, class = void>
 struct has_begin_forward : std::false_type {};
 template <class L>
 struct has_begin_forward<L, std::void_t<decltype(std::declval<L&>().begin_forward(mode::inference))>> : std::true_type {
@@ -101,6 +108,7 @@ struct layer_concept {
     virtual const parameter_storage<T>& storage() const noexcept = 0;
     virtual void reset_parameters(std::uint64_t seed) = 0;
     virtual std::uint64_t begin_forward(mode m) = 0;
+    virtual bool passes_through(mode m) const noexcept = 0;  ///< the identity in mode m (predict skips it)
     virtual std::unique_ptr<layer_cache_base> make_cache() const = 0;
     virtual void forward(const matrix<T>& x, matrix<T>& y, layer_cache_base& c, const chunk_info& ctx) const = 0;
     virtual void backward(const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx, T* grad,
@@ -136,6 +144,10 @@ struct layer_model_impl final : layer_concept<T> {
     std::uint64_t begin_forward(mode m) override {
         if constexpr (has_begin_forward<L>::value) return layer.begin_forward(m);
         else return 0;
+    }
+    bool passes_through(mode m) const noexcept override {
+        if constexpr (has_passes_through<L>::value) return layer.passes_through(m);
+        else return false;
     }
     std::unique_ptr<layer_cache_base> make_cache() const override {
         return std::make_unique<layer_cache_holder<cache_type>>();

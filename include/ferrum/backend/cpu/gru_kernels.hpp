@@ -2,6 +2,8 @@
 // with the reset gate applied after the recurrent product): r = s(W_ir x + b_ir + W_hr h + b_hr),
 // z = s(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1-z) n + z h.
 // Forward: one GEMM for the input projection of every step, one small GEMM per step, fused gate loops.
+// Inference (infer: no backward follows) runs the same arithmetic, so the same bits, but keeps no
+// W_hn h + b_hn buffer and, for a layer whose output is its last state, only two state columns per sample.
 // Backward: exact BPTT; the weight gradients of all steps are two large GEMMs after the time loop.
 #pragma once
 
@@ -22,8 +24,9 @@ struct gru_kernels<ferrum::backend::cpu, T> {
     /// What forward keeps for backward, plus workspaces (kept between calls: no allocation per step).
     struct cache {
         nn::matrix<T> gates;            ///< 3H x (steps*batch): r, z, n after the non-linearities
-        nn::matrix<T> ghn;              ///< H x (steps*batch): W_hn h_{t-1} + b_hn
-        nn::matrix<T> states;           ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
+        nn::matrix<T> ghn;              ///< H x (steps*batch): W_hn h_{t-1} + b_hn (not filled by infer)
+        nn::matrix<T> states;           ///< H x (steps*batch): h_t (carried unchanged past a sample's length);
+                                        ///< infer without sequence: H x (2*batch), the last state on the right
         nn::matrix<T> gh;               ///< 3H x batch workspace: W_hh h_{t-1}
         nn::matrix<T> h0;               ///< H x batch zeros (initial state)
         nn::matrix<T> dgh;              ///< backward: 3H x (steps*batch) gradients of the recurrent pre-activations
@@ -34,45 +37,16 @@ struct gru_kernels<ferrum::backend::cpu, T> {
     /// Runs the layer over x (in x steps*batch). `lengths` (per sample of the chunk) stops a sample's
     /// state at its own last step; null means every sample has all steps.
     static void forward(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c) {
-        const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
-        nn::detail::const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
-        c.gates.resize(3 * H, TB);
-        c.ghn.resize(H, TB);
-        c.states.resize(H, TB);
-        c.gh.resize(3 * H, B);
-        c.h0.setZero(H, B);
-        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB,
-                                            c.gates.data(), TB, TB);
-        // r and z see b_ih + b_hh outside the non-linearity; n's b_hn stays inside r * (.)
-        for (Index t = 0; t < S; ++t) {
-            const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
-                                                prev.outerStride(), c.gh.data(), B, B);
-            const Index col = t * B;
-            for (Index i = 0; i < H; ++i) {
-                // r and z see b_ih + b_hh outside the non-linearity; b_hn stays inside r * (.)
-                const T br = p.b_ih[i] + p.b_hh[i], bz = p.b_ih[H + i] + p.b_hh[H + i];
-                const T bin = p.b_ih[2 * H + i], bhn = p.b_hh[2 * H + i];
-                T *r = &c.gates(i, col), *z = &c.gates(H + i, col), *n = &c.gates(2 * H + i, col);
-                T *hn = &c.ghn(i, col), *h = &c.states(i, col);
-                const T *ghr = &c.gh(i, 0), *ghz = &c.gh(H + i, 0), *ghn = &c.gh(2 * H + i, 0);
-                const T* hp = prev.row(i).data();
-                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
-                    auto R = cpu_detail::amap(r + j, w), Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w),
-                         HN = cpu_detail::amap(hn + j, w);
-                    R = (R + cpu_detail::amap(ghr + j, w) + br).logistic();
-                    Z = (Z + cpu_detail::amap(ghz + j, w) + bz).logistic();
-                    HN = cpu_detail::amap(ghn + j, w) + bhn;
-                    N = (N + bin + R * HN).tanh();
-                    cpu_detail::amap(h + j, w) = N + Z * (cpu_detail::amap(hp + j, w) - N);
-                });
-            }
-            if (ctx.lengths)
-                for (Index b = 0; b < B; ++b)
-                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) c.states.col(t * B + b) = prev.col(b);
-        }
+        run<true>(p, x, ctx, c, true);
+    }
+    /// forward() when no backward pass follows: the same states (bits), without what only backward reads.
+    /// `sequence`: keep every step's state (the next layer's input); else c.states.rightCols(batch) is
+    /// each sample's last state and the rest is scratch.
+    static void infer(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c, bool sequence) {
+        run<false>(p, x, ctx, c, sequence);
     }
 
+    /// Backpropagation through time. dy: gradient w.r.t. every step's output (H x steps*batch) or null;
     /// Backpropagation through time. dy: gradient w.r.t. every step's output (H x steps*batch) or null;
     /// dh_last: gradient w.r.t. the last state (H x batch) or null. Accumulates into g; writes dx
     /// (in x steps*batch) when not null.
@@ -136,6 +110,58 @@ struct gru_kernels<ferrum::backend::cpu, T> {
                                                 TB, dx->data(), TB, TB);
             cpu_detail::panel_product<T, true>([&](Index i, Index k) { return Wih(2 * H + k, i); }, p.in, H,
                                                c.dgin.data(), TB, dx->data(), TB, TB);
+        }
+    }
+
+private:
+    /// The forward recursion. Keep: fill what backward reads (ghn, every state). Otherwise the states of
+    /// every step only when `sequence`, else two alternating columns per sample, the last step's on the right.
+    template <bool Keep>
+    static void run(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c, bool sequence) {
+        const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
+        nn::detail::const_matrix_map<T> Wih(p.w_ih, 3 * H, p.in), Whh(p.w_hh, 3 * H, H);
+        const bool all = Keep || sequence;
+        c.gates.resize(3 * H, TB);
+        if (Keep) c.ghn.resize(H, TB);
+        c.states.resize(H, all ? TB : 2 * B);
+        c.gh.resize(3 * H, B);
+        c.h0.setZero(H, B);
+        // the state column block of step t (without every step: alternating, step S-1 on the right)
+        auto slot = [&](Index t) { return all ? t * B : ((S - 1 - t) % 2 == 0 ? B : 0); };
+        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 3 * H, p.in, x.data(), TB,
+                                            c.gates.data(), TB, TB);
+        for (Index t = 0; t < S; ++t) {
+            const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols(slot(t - 1), B);
+            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 3 * H, H, prev.data(),
+                                                prev.outerStride(), c.gh.data(), B, B);
+            const Index col = t * B, hcol = slot(t);
+            for (Index i = 0; i < H; ++i) {
+                // r and z see b_ih + b_hh outside the non-linearity; b_hn stays inside r * (.)
+                const T br = p.b_ih[i] + p.b_hh[i], bz = p.b_ih[H + i] + p.b_hh[H + i];
+                const T bin = p.b_ih[2 * H + i], bhn = p.b_hh[2 * H + i];
+                T *r = &c.gates(i, col), *z = &c.gates(H + i, col), *n = &c.gates(2 * H + i, col);
+                T* h = &c.states(i, hcol);
+                T* hn = Keep ? &c.ghn(i, col) : nullptr;
+                static_cast<void>(hn);
+                const T *ghr = &c.gh(i, 0), *ghz = &c.gh(H + i, 0), *ghn = &c.gh(2 * H + i, 0);
+                const T* hp = prev.row(i).data();
+                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto R = cpu_detail::amap(r + j, w), Z = cpu_detail::amap(z + j, w), N = cpu_detail::amap(n + j, w);
+                    R = (R + cpu_detail::amap(ghr + j, w) + br).logistic();
+                    Z = (Z + cpu_detail::amap(ghz + j, w) + bz).logistic();
+                    if constexpr (Keep) {
+                        auto HN = cpu_detail::amap(hn + j, w);
+                        HN = cpu_detail::amap(ghn + j, w) + bhn;
+                        N = (N + bin + R * HN).tanh();
+                    } else {
+                        N = (N + bin + R * (cpu_detail::amap(ghn + j, w) + bhn)).tanh();
+                    }
+                    cpu_detail::amap(h + j, w) = N + Z * (cpu_detail::amap(hp + j, w) - N);
+                });
+            }
+            if (ctx.lengths)
+                for (Index b = 0; b < B; ++b)
+                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) c.states.col(hcol + b) = prev.col(b);
         }
     }
 };

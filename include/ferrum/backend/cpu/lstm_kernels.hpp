@@ -2,7 +2,8 @@
 // (Hochreiter & Schmidhuber 1997 with a forget gate, Gers et al. 2000): gates stacked (i, f, g, o),
 // i = s(W_ii x + b_ii + W_hi h + b_hi), f, o likewise, g = tanh(...), c' = f c + i g, h' = o tanh(c').
 // Forward: one product for the input projection of every step, one small product per step, fused gate
-// loops. Backward: exact BPTT; the weight gradients of all steps are two large GEMMs after the time loop.
+// loops. Inference (infer: no backward follows) runs the same arithmetic, so the same bits, keeping two cell
+// columns per sample and, for a layer whose output is its last state, two state columns. Backward: exact BPTT; the weight gradients of all steps are two large GEMMs after the time loop.
 #pragma once
 
 #include <vector>
@@ -22,9 +23,10 @@ struct lstm_kernels<ferrum::backend::cpu, T> {
     /// What forward keeps for backward, plus workspaces (kept between calls: no allocation per step).
     struct cache {
         nn::matrix<T> gates;        ///< 4H x (steps*batch): i, f, g, o after the non-linearities
-        nn::matrix<T> cells;        ///< H x (steps*batch): c_t (carried unchanged past a sample's length)
-        nn::matrix<T> tanh_cells;   ///< H x (steps*batch): tanh(c_t)
-        nn::matrix<T> states;       ///< H x (steps*batch): h_t (carried unchanged past a sample's length)
+        nn::matrix<T> cells;        ///< H x (steps*batch): c_t (carried unchanged past a sample's length); infer: H x 2*batch
+        nn::matrix<T> tanh_cells;   ///< H x (steps*batch): tanh(c_t) (not filled by infer)
+        nn::matrix<T> states;       ///< H x (steps*batch): h_t (carried unchanged past a sample's length);
+                                    ///< infer without sequence: H x (2*batch), the last state on the right
         nn::matrix<T> gh;           ///< 4H x batch workspace: W_hh h_{t-1}
         nn::matrix<T> h0;           ///< H x batch zeros (initial state and cell)
         nn::matrix<T> dg;           ///< backward: 4H x (steps*batch) gradients of the gate pre-activations
@@ -35,50 +37,13 @@ struct lstm_kernels<ferrum::backend::cpu, T> {
     /// Runs the layer over x (in x steps*batch). `ctx.lengths` (per sample of the chunk) stops a sample's
     /// state and cell at its own last step; null means every sample has all steps.
     static void forward(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c) {
-        const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
-        nn::detail::const_matrix_map<T> Wih(p.w_ih, 4 * H, p.in), Whh(p.w_hh, 4 * H, H);
-        c.gates.resize(4 * H, TB);
-        c.cells.resize(H, TB);
-        c.tanh_cells.resize(H, TB);
-        c.states.resize(H, TB);
-        c.gh.resize(4 * H, B);
-        c.h0.setZero(H, B);
-        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 4 * H, p.in, x.data(), TB,
-                                            c.gates.data(), TB, TB);
-        for (Index t = 0; t < S; ++t) {
-            const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols((t - 1) * B, B);
-            const auto cprev = t == 0 ? c.h0.middleCols(0, B) : c.cells.middleCols((t - 1) * B, B);
-            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 4 * H, H, prev.data(),
-                                                prev.outerStride(), c.gh.data(), B, B);
-            const Index col = t * B;
-            for (Index i = 0; i < H; ++i) {
-                const T bi = p.b_ih[i] + p.b_hh[i], bf = p.b_ih[H + i] + p.b_hh[H + i];
-                const T bg = p.b_ih[2 * H + i] + p.b_hh[2 * H + i], bo = p.b_ih[3 * H + i] + p.b_hh[3 * H + i];
-                T *gi = &c.gates(i, col), *gf = &c.gates(H + i, col), *gg = &c.gates(2 * H + i, col),
-                  *go = &c.gates(3 * H + i, col);
-                T *cc = &c.cells(i, col), *tc = &c.tanh_cells(i, col), *h = &c.states(i, col);
-                const T *hi = &c.gh(i, 0), *hf = &c.gh(H + i, 0), *hg = &c.gh(2 * H + i, 0), *ho = &c.gh(3 * H + i, 0);
-                const T* cp = cprev.row(i).data();
-                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
-                    auto I = cpu_detail::amap(gi + j, w), F = cpu_detail::amap(gf + j, w),
-                         G = cpu_detail::amap(gg + j, w), O = cpu_detail::amap(go + j, w),
-                         C = cpu_detail::amap(cc + j, w), TC = cpu_detail::amap(tc + j, w);
-                    I = (I + cpu_detail::amap(hi + j, w) + bi).logistic();
-                    F = (F + cpu_detail::amap(hf + j, w) + bf).logistic();
-                    G = (G + cpu_detail::amap(hg + j, w) + bg).tanh();
-                    O = (O + cpu_detail::amap(ho + j, w) + bo).logistic();
-                    C = F * cpu_detail::amap(cp + j, w) + I * G;
-                    TC = C.tanh();
-                    cpu_detail::amap(h + j, w) = O * TC;
-                });
-            }
-            if (ctx.lengths)
-                for (Index b = 0; b < B; ++b)
-                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) {
-                        c.states.col(col + b) = prev.col(b);
-                        c.cells.col(col + b) = cprev.col(b);
-                    }
-        }
+        run<true>(p, x, ctx, c, true);
+    }
+    /// forward() when no backward pass follows: the same states (bits), without what only backward reads
+    /// (tanh of the cells, every step's cell). `sequence`: keep every step's state (the next layer's input);
+    /// else c.states.rightCols(batch) is each sample's last state and the rest is scratch.
+    static void infer(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c, bool sequence) {
+        run<false>(p, x, ctx, c, sequence);
     }
 
     /// Backpropagation through time. dy: gradient w.r.t. every step's output (H x steps*batch) or null;
@@ -150,6 +115,69 @@ struct lstm_kernels<ferrum::backend::cpu, T> {
             // dx = W_ih^T dg: K = 4H is small, so no GEMM packing
             cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(k, i); }, p.in, 4 * H, c.dg.data(),
                                                 TB, dx->data(), TB, TB);
+        }
+    }
+
+private:
+    /// The forward recursion. Keep: fill what backward reads (every cell, its tanh, every state).
+    /// Otherwise two alternating cell columns per sample, and every step's state only when `sequence`.
+    template <bool Keep>
+    static void run(const weights& p, const nn::matrix<T>& x, const nn::chunk_info& ctx, cache& c, bool sequence) {
+        const Index H = p.hidden, B = ctx.batch, S = ctx.steps, TB = S * B;
+        nn::detail::const_matrix_map<T> Wih(p.w_ih, 4 * H, p.in), Whh(p.w_hh, 4 * H, H);
+        const bool all = Keep || sequence;
+        c.gates.resize(4 * H, TB);
+        c.cells.resize(H, Keep ? TB : 2 * B);
+        if (Keep) c.tanh_cells.resize(H, TB);
+        c.states.resize(H, all ? TB : 2 * B);
+        c.gh.resize(4 * H, B);
+        c.h0.setZero(H, B);
+        cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Wih(i, k); }, 4 * H, p.in, x.data(), TB,
+                                            c.gates.data(), TB, TB);
+        // the column block of step t: every step's, or two alternating ones with step S-1 on the right
+        auto alternate = [&](Index t) { return (S - 1 - t) % 2 == 0 ? B : 0; };
+        auto hslot = [&](Index t) { return all ? t * B : alternate(t); };
+        auto cslot = [&](Index t) { return Keep ? t * B : alternate(t); };
+        for (Index t = 0; t < S; ++t) {
+            const auto prev = t == 0 ? c.h0.middleCols(0, B) : c.states.middleCols(hslot(t - 1), B);
+            const auto cprev = t == 0 ? c.h0.middleCols(0, B) : c.cells.middleCols(cslot(t - 1), B);
+            cpu_detail::panel_product<T, false>([&](Index i, Index k) { return Whh(i, k); }, 4 * H, H, prev.data(),
+                                                prev.outerStride(), c.gh.data(), B, B);
+            const Index col = t * B, hcol = hslot(t), ccol = cslot(t);
+            for (Index i = 0; i < H; ++i) {
+                const T bi = p.b_ih[i] + p.b_hh[i], bf = p.b_ih[H + i] + p.b_hh[H + i];
+                const T bg = p.b_ih[2 * H + i] + p.b_hh[2 * H + i], bo = p.b_ih[3 * H + i] + p.b_hh[3 * H + i];
+                T *gi = &c.gates(i, col), *gf = &c.gates(H + i, col), *gg = &c.gates(2 * H + i, col),
+                  *go = &c.gates(3 * H + i, col);
+                T *cc = &c.cells(i, ccol), *h = &c.states(i, hcol);
+                T* tc = Keep ? &c.tanh_cells(i, col) : nullptr;
+                static_cast<void>(tc);
+                const T *hi = &c.gh(i, 0), *hf = &c.gh(H + i, 0), *hg = &c.gh(2 * H + i, 0), *ho = &c.gh(3 * H + i, 0);
+                const T* cp = cprev.row(i).data();
+                cpu_detail::for_each_panel<T>(B, [&](Index j, auto w) {
+                    auto I = cpu_detail::amap(gi + j, w), F = cpu_detail::amap(gf + j, w),
+                         G = cpu_detail::amap(gg + j, w), O = cpu_detail::amap(go + j, w),
+                         C = cpu_detail::amap(cc + j, w);
+                    I = (I + cpu_detail::amap(hi + j, w) + bi).logistic();
+                    F = (F + cpu_detail::amap(hf + j, w) + bf).logistic();
+                    G = (G + cpu_detail::amap(hg + j, w) + bg).tanh();
+                    O = (O + cpu_detail::amap(ho + j, w) + bo).logistic();
+                    C = F * cpu_detail::amap(cp + j, w) + I * G;
+                    if constexpr (Keep) {
+                        auto TC = cpu_detail::amap(tc + j, w);
+                        TC = C.tanh();
+                        cpu_detail::amap(h + j, w) = O * TC;
+                    } else {
+                        cpu_detail::amap(h + j, w) = O * C.tanh();
+                    }
+                });
+            }
+            if (ctx.lengths)
+                for (Index b = 0; b < B; ++b)
+                    if ((*ctx.lengths)[static_cast<std::size_t>(b)] <= t) {
+                        c.states.col(hcol + b) = prev.col(b);
+                        c.cells.col(ccol + b) = cprev.col(b);
+                    }
         }
     }
 };

@@ -44,6 +44,9 @@ struct chunk_info {
     nn::mode run_mode = nn::mode::inference;
     std::uint64_t draw = 0;  ///< random draw of this pass for this layer (what begin_forward returned)
     std::uint64_t node = 0;  ///< the layer's position in its model (mixed into random streams)
+    /// False in a const predict(): no backward pass follows, so a layer may keep nothing for one (its
+    /// inference kernels fill no buffer that only backward reads). The outputs are the same bits either way.
+    bool needs_backward = true;
     bool masked() const noexcept { return lengths != nullptr; }
 };
 

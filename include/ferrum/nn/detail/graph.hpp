@@ -3,10 +3,14 @@
 // its activations, caches and gradient buffers; chunk gradients are summed in chunk order, so results are
 // bit-identical for any number of threads. All scratch memory of a run lives in a `pass`: the training API
 // (forward, then backward) keeps one in the graph, const predict() makes its own, so one model serves many
-// threads. Layers are reached through nn::any_layer only: the engine names no concrete layer.
+// threads. predict() keeps nothing for a backward pass: each worker thread runs one chunk at a time in its
+// own reused buffers and writes that chunk's rows of the output, so its memory is the output plus one chunk
+// per thread, whatever the batch. Layers are reached through nn::any_layer only: the engine names no
+// concrete layer.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -245,21 +249,38 @@ public:
     /// \brief Runs the graph without changing it: every buffer lives in this call, so concurrent calls on
     /// one model are safe. Sampling layers (mode::mc_dropout) draw their masks from `dropout_seed`.
     /// `threads` (0: num_threads) runs this call's chunks; results do not depend on it.
+    /// Its memory is the output plus one chunk's buffers per thread (no backward pass follows, so no layer
+    /// keeps anything for one and pass-through layers are skipped), whatever the batch size.
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m,
                           std::uint64_t dropout_seed, std::size_t threads = 0) const {
-        // A pass from the pool: its chunk buffers and layer caches were sized by an earlier call, so repeated
-        // predictions touch no fresh memory (fresh buffers cost 3x in page faults on the GRU's caches).
+        // A pass from the pool: its per-worker chunk buffers and layer caches were sized by an earlier call,
+        // so repeated predictions touch no fresh memory (fresh buffers cost 3x in page faults on the GRU's caches).
         auto p = passes_.take();
         struct give_back {
             pass_pool& pool;
             std::unique_ptr<pass>& p;
             ~give_back() { pool.give(std::move(p)); }
         } back{passes_, p};
-        prepare(*p, inputs, lengths, m);
-        p->threads = threads;
+        check(*p, inputs, lengths, m);
+        p->no_grad = true;
         p->draws.assign(layers_.size(), dropout_seed);
-        run(*p, inputs);
-        return gather(*p, output_, false);
+        xt::xarray<T> out = output_array(*p, output_);
+        const std::size_t nchunks = (p->batch + chunk_size - 1) / chunk_size;
+        parallel_options o;
+        o.threads = static_cast<unsigned>(threads ? threads : num_threads);  // 0: the hardware's cores
+        // one chunk workspace per worker, reused for every chunk it takes (the same chunks, hence the same
+        // bits, as a training-API forward pass)
+        const unsigned workers = worker_count(o.threads, nchunks);
+        if (p->chunks.size() < workers) p->chunks.resize(workers);
+        std::atomic<std::size_t> next_slot{0};
+        parallel_for_each_worker(
+            nchunks, o, [&] { return &p->chunks[next_slot++]; },
+            [&](chunk* ch, std::size_t c) {
+                setup_chunk(*p, *ch, c, lengths);
+                forward_chunk(*p, *ch, inputs);
+                write_chunk(*p, *ch, output_, *ch->val[output_], out);
+            });
+        return out;
     }
 
     /// Backpropagates `grad_output` (the gradient of the loss w.r.t. the output); accumulates parameter
@@ -341,6 +362,7 @@ private:
         std::vector<int> lengths;
         std::vector<std::vector<int>> node_lengths;  ///< per node: its samples' valid steps (when masked)
         std::vector<block<T>> out, grad;
+        std::vector<const block<T>*> val;  ///< per node: its output (out[i], or the input a pass-through layer handed on)
         std::vector<char> has_grad;
         std::vector<block<T>> scratch;                          ///< per node, so buffers keep their size between calls
         std::vector<std::unique_ptr<layer_cache_base>> caches;  ///< per layer, made by the layer
@@ -367,6 +389,7 @@ private:
         std::vector<std::size_t> node_steps;  ///< per node: its sequence steps (steps, unless a layer changed them)
         std::size_t first_sample = 0;         ///< the batch's offset in a batch split across processes
         bool masked = false, has_forward = false, want_input_grad = false;
+        bool no_grad = false;  ///< predict(): no backward pass follows
         mode run_mode = mode::inference;
         std::vector<std::uint64_t> draws;  ///< per layer: chunk_info::draw
     };
@@ -374,6 +397,16 @@ private:
     /// Checks the inputs against the graph and splits the batch into chunks.
     void prepare(pass& p, const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths,
                  mode m) const {
+        check(p, inputs, lengths, m);
+        p.no_grad = false;
+        const std::size_t nchunks = (p.batch + chunk_size - 1) / chunk_size;
+        p.chunks.resize(nchunks);
+        for (std::size_t c = 0; c < nchunks; ++c) setup_chunk(p, p.chunks[c], c, lengths);
+    }
+
+    /// Checks the inputs against the graph; sets the pass's batch, steps and every node's steps.
+    void check(pass& p, const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths,
+               mode m) const {
         if (output_ == npos) throw value_error("the model has no layers");
         if (inputs.size() != num_inputs_)
             throw value_error("the model takes " + std::to_string(num_inputs_) + " inputs, got " +
@@ -426,30 +459,28 @@ private:
                 p.node_steps[i] = steps_after(n, p.node_steps[i]);
             }
         }
-        const std::size_t nchunks = (batch + chunk_size - 1) / chunk_size;
-        p.chunks.resize(nchunks);
-        for (std::size_t c = 0; c < nchunks; ++c) {
-            auto& ch = p.chunks[c];
-            ch.first = c * chunk_size;
-            ch.count = std::min(chunk_size, batch - ch.first);
-            ch.lengths.clear();
-            if (p.masked)
-                for (std::size_t b = 0; b < ch.count; ++b)
-                    ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
-            ch.node_lengths.resize(nodes_.size());
-            if (!p.masked) continue;
-            for (std::size_t i = 0; i < nodes_.size(); ++i) {
-                const node& n = nodes_[i];
-                auto& out = ch.node_lengths[i];
-                if (n.kind == node_kind::input) {
-                    out = ch.lengths;
-                    continue;
-                }
-                out = ch.node_lengths[n.from[0]];
-                if (n.kind == node_kind::layer && n.shape.sequence && nodes_[n.from[0]].shape.sequence &&
-                    p.node_steps[i] != p.node_steps[n.from[0]])
-                    for (auto& l : out) l = static_cast<int>(steps_after(n, static_cast<std::size_t>(l)));
+    }
+
+    /// Makes `ch` chunk number c of the pass: its samples and every node's valid steps.
+    void setup_chunk(const pass& p, chunk& ch, std::size_t c, const std::vector<std::size_t>& lengths) const {
+        ch.first = c * chunk_size;
+        ch.count = std::min(chunk_size, p.batch - ch.first);
+        ch.lengths.clear();
+        if (p.masked)
+            for (std::size_t b = 0; b < ch.count; ++b) ch.lengths.push_back(static_cast<int>(lengths[ch.first + b]));
+        ch.node_lengths.resize(nodes_.size());
+        if (!p.masked) return;
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            const node& n = nodes_[i];
+            auto& out = ch.node_lengths[i];
+            if (n.kind == node_kind::input) {
+                out = ch.lengths;
+                continue;
             }
+            out = ch.node_lengths[n.from[0]];
+            if (n.kind == node_kind::layer && n.shape.sequence && nodes_[n.from[0]].shape.sequence &&
+                p.node_steps[i] != p.node_steps[n.from[0]])
+                for (auto& l : out) l = static_cast<int>(steps_after(n, static_cast<std::size_t>(l)));
         }
     }
 
@@ -486,6 +517,7 @@ private:
         ctx.first_sample = p.first_sample + ch.first;
         ctx.lengths = p.masked ? &ch.node_lengths[n] : nullptr;
         ctx.run_mode = p.run_mode;
+        ctx.needs_backward = !p.no_grad;
         return ctx;
     }
     /// The chunk's context as layer node i sees it (its draw of this pass and its position).
@@ -504,6 +536,7 @@ private:
     void forward_chunk(const pass& p, chunk& ch, const std::vector<input_view<T>>& inputs) const {
         const chunk_info ctx0 = context(p, ch, 0);
         ch.out.resize(nodes_.size());
+        ch.val.resize(nodes_.size());
         ch.caches.resize(layers_.size());
         ch.cache_owner.resize(layers_.size(), nullptr);
         for (std::size_t l = 0; l < layers_.size(); ++l)
@@ -515,6 +548,7 @@ private:
         for (std::size_t i = 0; i < nodes_.size(); ++i) {
             const node& n = nodes_[i];
             block<T>& o = ch.out[i];
+            ch.val[i] = &o;
             const chunk_info ctx = context(p, ch, i);
             if (n.kind == node_kind::input) {
                 const auto& in = inputs[n.index];
@@ -533,19 +567,24 @@ private:
                                                                         : src[t * ts + f * fs];  // padding may be NaN
                 }
             } else if (n.kind == node_kind::layer) {
-                layers_[n.index].erased().forward(ch.out[n.from[0]].v, o.v, *ch.caches[n.index],
-                                                  layer_context(p, context(p, ch, n.from[0]), i));
+                const auto& layer = layers_[n.index].erased();
+                if (p.no_grad && layer.passes_through(p.run_mode)) {
+                    ch.val[i] = ch.val[n.from[0]];  // the identity (dropout at inference): no call, no copy
+                    continue;
+                }
+                layer.forward(ch.val[n.from[0]]->v, o.v, *ch.caches[n.index],
+                              layer_context(p, context(p, ch, n.from[0]), i));
                 describe_block(o, n.shape, ctx);
             } else {
-                const block<T>& first = ch.out[n.from[0]];
+                const block<T>& first = *ch.val[n.from[0]];
                 o.v.resize(n.shape.features, first.v.cols());
                 o.steps = first.steps;
                 o.batch = first.batch;
                 o.sequence = first.sequence;
                 Eigen::Index row = 0;
                 for (auto f : n.from) {
-                    o.v.middleRows(row, ch.out[f].v.rows()) = ch.out[f].v;
-                    row += ch.out[f].v.rows();
+                    o.v.middleRows(row, ch.val[f]->v.rows()) = ch.val[f]->v;
+                    row += ch.val[f]->v.rows();
                 }
             }
         }
@@ -627,25 +666,36 @@ private:
     /// Copies node n's chunk blocks (its output, or its gradient) back into a (batch[, time], features) array,
     /// with zeros past each sample's length.
     xt::xarray<T> gather(const pass& p, std::size_t n, bool gradient) const {
+        xt::xarray<T> out = output_array(p, n);
+        for (const auto& ch : p.chunks) {
+            const bool has = gradient ? (n < ch.has_grad.size() && ch.has_grad[n]) : true;
+            if (has) write_chunk(p, ch, n, gradient ? ch.grad[n] : ch.out[n], out);
+        }
+        return out;
+    }
+    /// A zero (batch[, time], features) array for node n's values.
+    xt::xarray<T> output_array(const pass& p, std::size_t n) const {
         const io_shape s = nodes_[n].shape;
         const std::size_t S = s.sequence ? p.node_steps[n] : 1, F = static_cast<std::size_t>(s.features);
         xt::xarray<T> out = s.sequence ? xt::xarray<T>::from_shape({p.batch, S, F})
                                        : xt::xarray<T>::from_shape({p.batch, F});
         out.fill(T(0));
-        for (const auto& ch : p.chunks) {
-            const bool has = gradient ? (n < ch.has_grad.size() && ch.has_grad[n]) : true;
-            if (!has) continue;
-            const matrix<T>& v = gradient ? ch.grad[n].v : ch.out[n].v;
-            const std::size_t B = ch.count;
-            for (std::size_t b = 0; b < B; ++b) {
-                const std::size_t len = s.sequence && p.masked ? static_cast<std::size_t>(ch.node_lengths[n][b]) : S;
-                T* dst = out.data() + (ch.first + b) * S * F;
-                for (std::size_t t = 0; t < len; ++t)
-                    for (std::size_t f = 0; f < F; ++f)
-                        dst[t * F + f] = v(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(t * B + b));
-            }
-        }
         return out;
+    }
+    /// Copies block v, node n's values on chunk ch, into that chunk's rows of `out` (steps past each
+    /// sample's length are left as they are: zero).
+    void write_chunk(const pass& p, const chunk& ch, std::size_t n, const block<T>& blk, xt::xarray<T>& out) const {
+        const io_shape s = nodes_[n].shape;
+        const std::size_t S = s.sequence ? p.node_steps[n] : 1, F = static_cast<std::size_t>(s.features);
+        const matrix<T>& v = blk.v;
+        const std::size_t B = ch.count;
+        for (std::size_t b = 0; b < B; ++b) {
+            const std::size_t len = s.sequence && p.masked ? static_cast<std::size_t>(ch.node_lengths[n][b]) : S;
+            T* dst = out.data() + (ch.first + b) * S * F;
+            for (std::size_t t = 0; t < len; ++t)
+                for (std::size_t f = 0; f < F; ++f)
+                    dst[t * F + f] = v(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(t * B + b));
+        }
     }
 
     /// ferrum's thread pool over the chunks (the partition is fixed, so results do not depend on threads).

@@ -65,6 +65,16 @@ void reverse_within_lengths(const matrix<T>& src, matrix<T>& dst, const chunk_in
     }
 }
 
+/// Kernels with an infer(weights, x, ctx, cache, sequence) entry (the CPU's) run it when no backward pass
+/// follows; the others (cuDNN's) run forward.
+template <class K, class T, class = void>
+struct has_infer : std::false_type {};
+template <class K, class T>
+struct has_infer<K, T,
+                 std::void_t<decltype(K::infer(std::declval<const typename K::weights&>(), std::declval<const matrix<T>&>(),
+                                               std::declval<const chunk_info&>(), std::declval<typename K::cache&>(),
+                                               true))>> : std::true_type {};
+
 /// \brief A stack of recurrent layers of one cell type (Kernels: a backend's gru_kernels or lstm_kernels,
 /// Gates: 3 or 4 stacked gate blocks), uni- or bidirectional. Derived (gru, lstm) names the layer type.
 /// Layer k has the PyTorch parameters weight_ih_l{k} [G H_k, in_k], weight_hh_l{k} [G H_k, H_k],
@@ -139,7 +149,8 @@ public:
 
     /// Runs the stack over a chunk x (input x steps*batch); y is the last layer's (merged) state at each
     /// sample's own last step (features x batch) or at every step (return_sequences). For the reverse
-    /// direction the "last" state is the one after reading step 0 (PyTorch's h_n).
+    /// direction the "last" state is the one after reading step 0 (PyTorch's h_n). When no backward pass
+    /// follows (predict), kernels that have one run their inference entry: the same bits, less memory.
     void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
         const std::size_t L = hidden_.size(), D = directions();
         const Eigen::Index B = ctx.batch;
@@ -152,8 +163,8 @@ public:
         const matrix<T>* in = &x;
         for (std::size_t k = 0; k < L; ++k) {
             auto& f = c.dirs[k * D];
-            Kernels::forward(weights(k, 0), *in, ctx, f);
             const bool seq = k + 1 < L || return_sequences_;
+            run(k, 0, *in, ctx, f, seq);
             if (D == 1) {
                 if (seq) in = &f.states;
                 else y = f.states.rightCols(B);  // carried states: each sample's own last step
@@ -161,7 +172,7 @@ public:
             }
             auto& r = c.dirs[k * D + 1];
             reverse_within_lengths(*in, c.x_rev[k], ctx);
-            Kernels::forward(weights(k, 1), c.x_rev[k], ctx, r);
+            run(k, 1, c.x_rev[k], ctx, r, seq);
             if (seq) {
                 reverse_within_lengths(r.states, c.y_rev[k], ctx);
                 merge_outputs(f.states, c.y_rev[k], k + 1 < L ? c.merged[k] : y);
@@ -228,6 +239,20 @@ protected:
 
 private:
     std::size_t directions() const noexcept { return merge_ ? 2 : 1; }
+
+    /// Layer k, direction d over x. Without `seq` only each sample's last state is needed (in
+    /// states.rightCols(batch), where forward also leaves it).
+    void run(std::size_t k, std::size_t d, const matrix<T>& x, const chunk_info& ctx, typename Kernels::cache& c,
+             bool seq) const {
+        if constexpr (has_infer<Kernels, T>::value) {
+            if (!ctx.needs_backward) {
+                Kernels::infer(weights(k, d), x, ctx, c, seq);
+                return;
+            }
+        }
+        static_cast<void>(seq);
+        Kernels::forward(weights(k, d), x, ctx, c);
+    }
     /// Features of layer k's (merged) output.
     std::size_t width(std::size_t k) const noexcept {
         return merge_ == nn::merge_mode::concat ? 2 * hidden_[k] : hidden_[k];
