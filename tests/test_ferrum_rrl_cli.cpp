@@ -1840,3 +1840,64 @@ TEST_CASE("ferrum-rrl predict joins a catalogue and --stars of any size on disk:
                                               ": field 't0_mjd': not a number: 'soon'"));
     fs::remove_all(dir);
 }
+
+TEST_CASE("sorted_key_index and index_sorted_groups: the lookups and the first repeat of a std::map read row by row",
+          "[cli]") {
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_sorted_key_index");
+    struct value {
+        int row = 0;
+    };
+    std::mt19937_64 rng(17);
+    std::vector<std::string> keys;  // 2,000 rows of 600 ids: many repeats, in random order
+    for (int i = 0; i < 2000; ++i) keys.push_back("id" + std::to_string(rng() % 600));
+    for (const std::size_t run_bytes : {std::size_t(64), std::size_t(5000), std::size_t(1) << 25}) {
+        ferrum::external_sort_options o;
+        o.run_bytes = run_bytes;
+        o.fan_in = 3;
+        o.directory = dir;
+        for (const bool keep_last : {false, true}) {
+            ferrum::external_sorter<value> sorter(o);
+            std::map<std::string, int> first, last;
+            int first_repeat = -1, repeat_of = -1;  // the oracle: the first row whose id an earlier row has
+            for (int i = 0; i < int(keys.size()); ++i) {
+                sorter.push(keys[std::size_t(i)], value{i});
+                const auto found = first.find(keys[std::size_t(i)]);
+                if (found != first.end() && first_repeat < 0) first_repeat = i, repeat_of = found->second;
+                first.emplace(keys[std::size_t(i)], i);
+                last[keys[std::size_t(i)]] = i;
+            }
+            ferrum::sorted_key_index<value> index(o);
+            const auto repeat = ferrum::index_sorted_groups(sorter, &index, 0, keep_last);
+            REQUIRE(repeat);
+            CHECK(repeat->repeat.value.row == first_repeat);
+            CHECK(repeat->first.value.row == repeat_of);
+            CHECK(index.size() == first.size());
+            CHECK(index.spilled() == (run_bytes < 100000));
+            for (int k = 0; k < 650; ++k) {  // 600 ids, and some no row has
+                const std::string id = "id" + std::to_string(k);
+                const auto f = index.find(id);
+                const auto& oracle = keep_last ? last : first;
+                const auto it = oracle.find(id);
+                REQUIRE(bool(f) == (it != oracle.end()));
+                if (f) CHECK(f->value.row == it->second);
+            }
+            CHECK_FALSE(index.find("id"));
+            CHECK_FALSE(index.find("zz"));
+        }
+        // keys with a payload after their first 3 bytes: a lookup compares the first 3 only
+        ferrum::external_sorter<value> sorter(o);
+        sorter.push("abcX", value{0});
+        sorter.push("abc", value{1});
+        sorter.push("abdY", value{2});
+        ferrum::sorted_key_index<value> index(o, 3);
+        const auto repeat = ferrum::index_sorted_groups(sorter, &index, 3, false);
+        REQUIRE(repeat);
+        CHECK(repeat->repeat.value.row == 1);
+        REQUIRE(index.find("abc"));
+        CHECK(index.find("abc")->key == "abcX");
+        CHECK(index.find("abd")->value.row == 2);
+        CHECK_FALSE(index.find("abe"));
+    }
+    CHECK(fs::is_empty(dir));
+    fs::remove_all(dir);
+}
