@@ -1666,3 +1666,238 @@ TEST_CASE("ferrum-rrl evaluate --plots on more stars than a scatter plot holds: 
     }
     fs::remove_all(dir);
 }
+
+namespace {
+
+/// The comma-separated fields of a line (the simulated tables quote nothing).
+std::vector<std::string> join_fields(const std::string& line) {
+    std::vector<std::string> f;
+    std::string cur;
+    for (char c : line) {
+        if (c == ',') f.push_back(cur), cur.clear();
+        else cur += c;
+    }
+    f.push_back(cur);
+    return f;
+}
+
+std::string join_line(const std::vector<std::string>& f) {
+    std::string s;
+    for (std::size_t i = 0; i < f.size(); ++i) s += (i ? "," : "") + f[i];
+    return s;
+}
+
+/// The entries of `dir` named like the temporary files of an external sort.
+std::size_t sort_temporaries(const fs::path& dir) {
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().rfind(".ferrum-sort-", 0) == 0;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("ferrum-rrl predict joins a catalogue and --stars of any size on disk: the in-memory rows, the same "
+          "errors, nothing left (issue #13)",
+          "[cli][stream]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_catalogue_join");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 14 --n-rrc 7 --seed 3 --quiet --out " + d + "/set", dir).status == 0);
+    std::vector<std::string> lines;
+    {
+        std::istringstream in(slurp(dir / "set" / "vari_rrlyrae.csv"));
+        for (std::string s; std::getline(in, s);) lines.push_back(s);
+    }
+    const auto header = join_fields(lines[0]);
+    const auto col = [&](const std::string& name) {
+        return std::size_t(std::find(header.begin(), header.end(), name) - header.begin());
+    };
+    REQUIRE(col("epoch_g") < header.size());
+    // the catalogue: star 2 of an unknown type, star 3 without epoch_g, star 4 absent, and 3,000 stars the epoch
+    // photometry lacks; shuffled and split into two files
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> ids;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        auto f = join_fields(lines[i]);
+        ids.push_back(f[0]);
+        if (i == 3) f[col("best_classification")] = "RRx";
+        if (i == 4) f[col("epoch_g")] = "";
+        if (i != 5) rows.push_back(f);
+    }
+    for (int k = 0; k < 3000; ++k) {
+        auto f = rows[std::size_t(k) % 10];
+        f[0] = std::to_string(1000000 + 7 * k);
+        rows.push_back(f);
+    }
+    std::shuffle(rows.begin(), rows.end(), std::mt19937_64(11));
+    const auto write_catalogues = [&](const std::vector<std::vector<std::string>>& r, const std::string& stem) {
+        std::ofstream a(dir / (stem + "1.csv")), b(dir / (stem + "2.csv"));
+        a << lines[0] << "\n";
+        b << lines[0] << "\n";
+        for (std::size_t i = 0; i < r.size(); ++i) (i < 1200 ? a : b) << join_line(r[i]) << "\n";
+    };
+    write_catalogues(rows, "cat");
+    fs::create_directories(dir / "out");
+    const std::string photometry = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --mc-samples 0 ";
+    const auto predict = [&](const std::string& catalogue, const std::string& run_bytes) {
+        const std::string env = run_bytes.empty() ? "" : "FERRUM_PREDICT_RUN_BYTES=" + run_bytes + " ";
+        const auto r = ferrum_test::run_program(exe(), photometry + catalogue + " --batch 4 --out " + d + "/out/p.csv",
+                                                dir, env);
+        CHECK(sort_temporaries(dir / "out") == 0);
+        return r;
+    };
+    const std::string cat = "--catalogue " + d + "/cat1.csv --catalogue " + d + "/cat2.csv";
+    const auto in_memory = predict(cat, "");
+    REQUIRE(in_memory.status == 0);
+    const std::string expected = slurp(dir / "out" / "p.csv");
+    // the flags the catalogue's edits call for, each on its star's row
+    CHECK_THAT(expected, Catch::Contains(ids[2] + ",unknown,,,") &&
+                             Catch::Contains("unknown_type: best_classification 'RRx' is not RRab; RRc or RRd") &&
+                             Catch::Contains("no_period: epoch_g is missing") &&
+                             Catch::Contains(ids[4] + ",unknown,,,") && Catch::Contains("not_in_catalogue"));
+    CHECK(std::count(expected.begin(), expected.end(), '\n') == std::ptrdiff_t(ids.size() + 1));
+    for (const char* run_bytes : {"64", "3000"}) {  // a run of one record, and runs of a few dozen
+        const auto external = predict(cat, run_bytes);
+        REQUIRE(external.status == 0);
+        CHECK(slurp(dir / "out" / "p.csv") == expected);
+    }
+
+    // errors on the disk path: the one the in-memory reader gives, naming file, line and field
+    const auto same_error = [&](const std::string& catalogue, const std::string& what) {
+        fs::remove(dir / "out" / "p.csv");
+        const auto memory = predict(catalogue, "");
+        const auto disk = predict(catalogue, "100");
+        CHECK(memory.status == 1);
+        CHECK(disk.status == 1);
+        CHECK(disk.err == memory.err);
+        CHECK_THAT(disk.err, Catch::Contains(what));
+        CHECK_FALSE(fs::exists(dir / "out" / "p.csv"));
+    };
+    auto dup = rows;
+    dup[1500][0] = dup[40][0];  // cat2.csv line 302 repeats cat1.csv line 42
+    dup[1700][0] = dup[50][0];
+    dup[1900][col("pf")] = "fast";  // and a bad row after both
+    write_catalogues(dup, "dup");
+    same_error("--catalogue " + d + "/dup1.csv --catalogue " + d + "/dup2.csv",
+               "dup2.csv:302: field 'source_id': source_id " + dup[40][0] + " appears twice (first on line 42 of ");
+    auto bad = dup;
+    bad[1400][col("pf")] = "fast";  // a bad row before the repeats
+    bad[1450].resize(4);            // and a short one
+    write_catalogues(bad, "bad");
+    same_error("--catalogue " + d + "/bad1.csv --catalogue " + d + "/bad2.csv", "bad2.csv:202: field 'pf'");
+
+    // --stars: a repeated id takes its last row, an id the curves lack is ignored, a bad row is named
+    const std::string lc = d + "/lc.csv";
+    {
+        std::ofstream o(lc);
+        o << "id,time,mag,mag_err\n";
+        std::istringstream in(slurp(dir / "set" / "epoch_photometry.csv"));
+        std::string s;
+        std::getline(in, s);
+        const auto h = join_fields(s);
+        const auto c = [&](const char* name) { return std::size_t(std::find(h.begin(), h.end(), name) - h.begin()); };
+        while (std::getline(in, s)) {
+            const auto f = join_fields(s);
+            if (f[c("band")] == "G" && f[c("rejected_by_variability")] == "false" && !f[c("mag")].empty())
+                o << f[c("source_id")] << "," << f[c("time")] << "," << f[c("mag")] << ",0.01\n";
+        }
+        std::ofstream t(dir / "stars.csv");
+        t << "id,period,t0_mjd,type\n";
+        for (std::size_t i = 1; i < lines.size(); ++i) {
+            const auto f = join_fields(lines[i]);
+            const bool ab = f[col("best_classification")] == "RRab";
+            if (i == 7) t << f[0] << ",0.55,1.0,RRab\n";  // replaced by its second row below
+            if (i != 2) t << f[0] << "," << f[col(ab ? "pf" : "p1_o")] << "," << f[col("epoch_g")] << ","
+                          << f[col("best_classification")] << "\n";
+            if (i == 9) t << f[0] << ",-1,1.0,RRab\n";  // its last row: no period
+        }
+        for (int k = 0; k < 3000; ++k) t << "x" << k << ",0.5,1.0,RRc\n";
+    }
+    const auto stars = [&](const std::string& table, const std::string& run_bytes) {
+        const std::string env = run_bytes.empty() ? "" : "FERRUM_PREDICT_RUN_BYTES=" + run_bytes + " ";
+        const auto r = ferrum_test::run_program(
+            exe(), "predict --light-curves " + lc + " --stars " + table + " --mc-samples 0 --out " + d + "/out/s.csv",
+            dir, env);
+        CHECK(sort_temporaries(dir / "out") == 0);
+        return r;
+    };
+    REQUIRE(stars(d + "/stars.csv", "").status == 0);
+    const std::string expected_stars = slurp(dir / "out" / "s.csv");
+    CHECK_THAT(expected_stars, Catch::Contains(ids[1] + ",unknown,,,") && Catch::Contains("not_in_catalogue") &&
+                                   Catch::Contains(ids[8] + ",RRab,,,") &&
+                                   Catch::Contains("no_period: period is not positive"));
+    REQUIRE(stars(d + "/stars.csv", "64").status == 0);
+    CHECK(slurp(dir / "out" / "s.csv") == expected_stars);
+    {
+        std::ofstream(dir / "stars_bad.csv") << slurp(dir / "stars.csv") << "y,0.5,soon,RRc\n";
+    }
+    const auto bad_stars = stars(d + "/stars_bad.csv", "64");
+    CHECK(bad_stars.status == 1);
+    CHECK_THAT(bad_stars.err, Catch::Contains("stars_bad.csv:" + std::to_string(lines.size() + 3002) +
+                                              ": field 't0_mjd': not a number: 'soon'"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("sorted_key_index and index_sorted_groups: the lookups and the first repeat of a std::map read row by row",
+          "[cli]") {
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_sorted_key_index");
+    struct value {
+        int row = 0;
+    };
+    std::mt19937_64 rng(17);
+    std::vector<std::string> keys;  // 2,000 rows of 600 ids: many repeats, in random order
+    for (int i = 0; i < 2000; ++i) keys.push_back("id" + std::to_string(rng() % 600));
+    for (const std::size_t run_bytes : {std::size_t(64), std::size_t(5000), std::size_t(1) << 25}) {
+        ferrum::external_sort_options o;
+        o.run_bytes = run_bytes;
+        o.fan_in = 3;
+        o.directory = dir;
+        for (const bool keep_last : {false, true}) {
+            ferrum::external_sorter<value> sorter(o);
+            std::map<std::string, int> first, last;
+            int first_repeat = -1, repeat_of = -1;  // the oracle: the first row whose id an earlier row has
+            for (int i = 0; i < int(keys.size()); ++i) {
+                sorter.push(keys[std::size_t(i)], value{i});
+                const auto found = first.find(keys[std::size_t(i)]);
+                if (found != first.end() && first_repeat < 0) first_repeat = i, repeat_of = found->second;
+                first.emplace(keys[std::size_t(i)], i);
+                last[keys[std::size_t(i)]] = i;
+            }
+            ferrum::sorted_key_index<value> index(o);
+            const auto repeat = ferrum::index_sorted_groups(sorter, &index, 0, keep_last);
+            REQUIRE(repeat);
+            CHECK(repeat->repeat.value.row == first_repeat);
+            CHECK(repeat->first.value.row == repeat_of);
+            CHECK(index.size() == first.size());
+            CHECK(index.spilled() == (run_bytes < 100000));
+            for (int k = 0; k < 650; ++k) {  // 600 ids, and some no row has
+                const std::string id = "id" + std::to_string(k);
+                const auto f = index.find(id);
+                const auto& oracle = keep_last ? last : first;
+                const auto it = oracle.find(id);
+                REQUIRE(bool(f) == (it != oracle.end()));
+                if (f) CHECK(f->value.row == it->second);
+            }
+            CHECK_FALSE(index.find("id"));
+            CHECK_FALSE(index.find("zz"));
+        }
+        // keys with a payload after their first 3 bytes: a lookup compares the first 3 only
+        ferrum::external_sorter<value> sorter(o);
+        sorter.push("abcX", value{0});
+        sorter.push("abc", value{1});
+        sorter.push("abdY", value{2});
+        ferrum::sorted_key_index<value> index(o, 3);
+        const auto repeat = ferrum::index_sorted_groups(sorter, &index, 3, false);
+        REQUIRE(repeat);
+        CHECK(repeat->repeat.value.row == 1);
+        REQUIRE(index.find("abc"));
+        CHECK(index.find("abc")->key == "abcX");
+        CHECK(index.find("abd")->value.row == 2);
+        CHECK_FALSE(index.find("abe"));
+    }
+    CHECK(fs::is_empty(dir));
+    fs::remove_all(dir);
+}

@@ -379,47 +379,75 @@ std::vector<rrl_ephemeris> searched_ephemerides(const args& a, const std::vector
     return out;
 }
 
-/// The --stars table (id,period,<epoch column>[,type]) by star id: one entry per star, a few numbers each.
-std::map<std::string, rrl_ephemeris> read_star_table(const args& a) {
-    const std::string sp = a.path("stars");
-    csv_reader csv(sp);
-    const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
-    const auto cp = csv.column(a.text("period-column"));
-    const auto ce = csv.column(a.text("epoch-column"));
-    const auto ct = csv.find_column("type");
-    std::map<std::string, rrl_ephemeris> eph;
-    while (const csv_record* r = csv.next()) {
-        require_field_count(csv, *r);
-        rrl_ephemeris e;
-        e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
-        const auto p = parse_double((*r)[cp]);
-        const auto t = parse_double((*r)[ce]);
-        if (!p.ok())
-            throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
-        if (!t.ok())
-            throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
-        e.period = p.value;
-        e.epoch = t.value;
-        if (!(e.period > 0)) e.problem = "no_period: period is not positive";
-        eph[std::string((*r)[cid])] = e;
+/// The --stars table (id,period,<epoch column>[,type]) by star id: one entry per star (a repeated id: its last
+/// row), a few numbers each. In memory up to FERRUM_PREDICT_RUN_BYTES (32 MiB, about 400,000 stars), beyond
+/// that sorted by id through temporary files beside --out (cli::predict_sort_options), so any size of table
+/// reads in bounded memory; the rows are checked in file order, so the errors are those of one pass.
+class star_table {
+public:
+    explicit star_table(const args& a)
+        : index_(cli::predict_sort_options(a.has("out") ? a.path("out") : std::string())) {
+        const std::string sp = a.path("stars");
+        external_sorter<star> sorter(cli::predict_sort_options(a.has("out") ? a.path("out") : std::string()));
+        {
+            csv_reader csv(sp);
+            const auto cid = csv.find_column("id") ? csv.column("id") : csv.column("source_id");
+            const auto cp = csv.column(a.text("period-column"));
+            const auto ce = csv.column(a.text("epoch-column"));
+            const auto ct = csv.find_column("type");
+            while (const csv_record* r = csv.next()) {
+                require_field_count(csv, *r);
+                star e;
+                e.type = ct ? parse_type(std::string((*r)[*ct])) : parse_type(a.text("type"));
+                const auto p = parse_double((*r)[cp]);
+                const auto t = parse_double((*r)[ce]);
+                if (!p.ok())
+                    throw input_error(sp, r->line(), csv.header()[cp], "not a number: '" + std::string((*r)[cp]) + "'");
+                if (!t.ok())
+                    throw input_error(sp, r->line(), csv.header()[ce], "not a number: '" + std::string((*r)[ce]) + "'");
+                e.period = p.value;
+                e.epoch = t.value;
+                sorter.push((*r)[cid], e);
+            }
+        }
+        index_sorted_groups(sorter, &index_, 0, true);  // a repeated id: its last row, as a map assigned row by row
+        cli::require_usable_rows(sp, std::size_t(index_.size()), std::size_t(index_.size()));
     }
-    cli::require_usable_rows(sp, eph.size(), eph.size());
-    return eph;
-}
+
+    /// The ephemeris of star `id`, if the table has it.
+    std::optional<rrl_ephemeris> find(const std::string& id) const {
+        const auto f = index_.find(id);
+        if (!f) return std::nullopt;
+        rrl_ephemeris e;
+        e.type = f->value.type;
+        e.period = f->value.period;
+        e.epoch = f->value.epoch;
+        if (!(e.period > 0)) e.problem = "no_period: period is not positive";
+        return e;
+    }
+
+    bool spilled() const noexcept { return index_.spilled(); }
+
+private:
+    struct star {
+        double period = 0, epoch = 0;
+        rr_type type = rr_type::unknown;
+    };
+    sorted_key_index<star> index_;
+};
 
 /// The --light-curves curves' ephemerides: from the --stars table `stars` (flag not_in_catalogue for a curve
 /// it lacks), or without one (`stars` null) a period search per curve.
 std::vector<rrl_ephemeris> table_ephemerides(const args& a, const std::vector<light_curve>& curves,
-                                             const std::map<std::string, rrl_ephemeris>* stars, bool show,
-                                             std::size_t first = 0) {
+                                             const star_table* stars, bool show, std::size_t first = 0) {
     if (!stars) return searched_ephemerides(a, curves, show, first);
     std::vector<rrl_ephemeris> v;
     v.reserve(curves.size());
     for (const auto& c : curves) {
-        auto it = stars->find(rrl_star_id(c.source_id, c.name));
+        auto found = stars->find(rrl_star_id(c.source_id, c.name));
         rrl_ephemeris e;
-        if (it == stars->end()) e.problem = "not_in_catalogue";
-        else e = it->second;
+        if (!found) e.problem = "not_in_catalogue";
+        else e = std::move(*found);
         v.push_back(e);
     }
     return v;
@@ -444,8 +472,8 @@ std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& 
     if (a.has("light-curves")) {
         const auto lc = read_light_curve_table(a.path("light-curves"), to);
         cli::require_usable_rows(lc.report);
-        std::optional<std::map<std::string, rrl_ephemeris>> stars;
-        if (a.has("stars")) stars = read_star_table(a);
+        std::optional<star_table> stars;
+        if (a.has("stars")) stars.emplace(a);
         return prepare_rrlyrae_inputs(lc.curves, table_ephemerides(a, lc.curves, stars ? &*stars : nullptr, show), opt,
                                       threads, show);
     }
@@ -684,6 +712,122 @@ struct prediction_counts {
     }
 };
 
+/// The vari_rrlyrae --catalogue of a streamed predict, read row by row with every check of read_rrlyrae_catalogue
+/// (the same errors, file, line and field), keeping per star only what the ephemeris needs (type, pf, p1_o,
+/// epoch_g, peak_to_peak_g, where it was read). The stars are sorted by source_id: in memory up to
+/// FERRUM_PREDICT_RUN_BYTES (32 MiB, about 300,000 stars: the whole of DR3's 270,905), beyond that through
+/// temporary files beside --out (cli::predict_sort_options), then looked up a batch of light curves at a time,
+/// so memory does not grow with the catalogue. A repeated source_id, found once the ids are sorted, is the
+/// error a reader holding the stars would give: the repeat earliest in the files, unless a bad row comes first.
+class streamed_catalogue {
+public:
+    template <class InShard>
+    streamed_catalogue(const std::vector<std::string>& files, const catalogue_read_options& co,
+                       const external_sort_options& so, InShard&& in_shard)
+        : index_(so, sizeof(std::uint64_t)) {
+        if (files.empty()) throw value_error("rrlyrae_catalogue: no files to read");
+        report_.file = describe_files(files);
+        external_sorter<entry> sorter(so);
+        try {
+            rrlyrae_star s;
+            for (const auto& f : files) {
+                rrlyrae_catalogue_reader r(f, co);
+                files_.push_back(r.path());
+                id_columns_.push_back(r.source_id_column());
+                while (r.next(s)) {
+                    sorter.push(key(s.source_id, s), compact(s, files_.size() - 1));
+                    r.accept();
+                    expected_ += in_shard(s.source_id);
+                }
+                r.finish();
+                report_.merge(r.report());
+            }
+        } catch (const ferrum::error&) {
+            if (const auto rep = index_sorted_groups<entry>(sorter, nullptr, sizeof(std::uint64_t), false))
+                throw_repeated(*rep);
+            throw;
+        }
+        if (const auto rep = index_sorted_groups(sorter, &index_, sizeof(std::uint64_t), false)) throw_repeated(*rep);
+    }
+
+    const read_report& report() const noexcept { return report_; }
+    /// The catalogue's stars in the shard (all of them without one).
+    std::size_t expected() const noexcept { return expected_; }
+    bool spilled() const noexcept { return index_.spilled(); }
+
+    /// The stars of `curves` that the catalogue has, as a catalogue of their own (for rrlyrae_ephemerides and
+    /// match_catalogue, so the flags are those of the whole catalogue held in memory).
+    rrlyrae_catalogue batch(const std::vector<light_curve>& curves) const {
+        std::vector<rrlyrae_star> found;
+        for (const auto& c : curves)
+            if (const auto e = index_.find(key(c.source_id))) found.push_back(star(*e));
+        return rrlyrae_catalogue::of_stars(std::move(found), report_.file);
+    }
+
+private:
+    struct entry {
+        std::int64_t source_id = 0;
+        std::uint64_t line = 0;
+        std::uint32_t file = 0;
+        rr_type type = rr_type::unknown;
+        unsigned char has = 0;  // bits: pf, p1_o, epoch_g, peak_to_peak_g
+        double pf = 0, p1_o = 0, epoch_g = 0, peak_to_peak_g = 0;
+    };
+
+    /// The order-preserving big-endian bytes of a source_id; with a star of unknown type, its best_classification
+    /// text after them (the flag quotes it).
+    static std::string key(std::int64_t id, const rrlyrae_star* s = nullptr) {
+        std::uint64_t u = std::uint64_t(id) ^ (std::uint64_t(1) << 63);
+        std::string k(sizeof u, '\0');
+        for (int i = 7; i >= 0; --i, u >>= 8) k[std::size_t(i)] = char(u & 0xff);
+        if (s && s->type == rr_type::unknown) k += s->best_classification;
+        return k;
+    }
+    static std::string key(std::int64_t id, const rrlyrae_star& s) { return key(id, &s); }
+
+    static entry compact(const rrlyrae_star& s, std::size_t file) {
+        entry e;
+        e.source_id = s.source_id;
+        e.line = s.line;
+        e.file = std::uint32_t(file);
+        e.type = s.type;
+        const std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
+                                                                 &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
+        double* values[] = {&e.pf, &e.p1_o, &e.epoch_g, &e.peak_to_peak_g};
+        for (int i = 0; i < 4; ++i)
+            if (s.*members[i]) e.has |= (1u << i), *values[i] = *(s.*members[i]);
+        return e;
+    }
+
+    static rrlyrae_star star(const typename sorted_key_index<entry>::entry& k) {
+        const entry& e = k.value;
+        rrlyrae_star s;
+        s.source_id = e.source_id;
+        s.line = std::size_t(e.line);
+        s.type = e.type;
+        s.best_classification = e.type == rr_type::unknown ? k.key.substr(sizeof(std::uint64_t)) : to_string(e.type);
+        std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
+                                                           &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
+        const double values[] = {e.pf, e.p1_o, e.epoch_g, e.peak_to_peak_g};
+        for (int i = 0; i < 4; ++i)
+            if (e.has & (1u << i)) s.*members[i] = values[i];
+        return s;
+    }
+
+    [[noreturn]] void throw_repeated(const repeated_key<entry>& r) const {
+        const entry& first = r.first.value;
+        const entry& again = r.repeat.value;
+        throw input_error(files_[again.file], std::size_t(again.line), id_columns_[again.file],
+                          rrlyrae_catalogue_reader::duplicate_message(
+                              again.source_id, std::size_t(first.line), first.file == again.file ? "" : files_[first.file]));
+    }
+
+    sorted_key_index<entry> index_;
+    std::vector<std::string> files_, id_columns_;
+    read_report report_;
+    std::size_t expected_ = 0;
+};
+
 /// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
 /// each batch is folded, prepared, predicted and its rows written to `os` before the next is read, so memory
 /// holds one batch and the catalogue whatever the size of the file. Sources must be contiguous, as in archive
@@ -699,14 +843,14 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
     need(a, "catalogue");
-    const auto cat = read_rrlyrae_catalogue(input_files(a, "catalogue"), co);
-    cli::require_usable_rows(cat.report());
     const auto in_shard = [&](std::int64_t source_id, const std::string& name) {
         if (!shard) return true;
         return (name.empty() ? shard_of(source_id, shard->count) : shard_of(name, shard->count)) == shard->index;
     };
-    std::size_t expected = 0;  // the catalogue's stars this run predicts
-    for (const auto& st : cat) expected += in_shard(st.source_id, {});
+    const streamed_catalogue cat(input_files(a, "catalogue"), co, cli::predict_sort_options(a.path("out")),
+                                 [&](std::int64_t id) { return in_shard(id, {}); });
+    cli::require_usable_rows(cat.report());
+    const std::size_t expected = cat.expected();  // the catalogue's stars this run predicts
     gaia_files_options fo;
     const auto files = input_files(a, "epoch-photometry");
     for (const auto& f : files)  // a glob may match the output's own name: an output never replaces an input
@@ -724,10 +868,11 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     std::vector<light_curve> curves;
     const auto flush = [&] {
         if (curves.empty()) return;
-        const auto mb = match_catalogue(curves, cat);
+        const rrlyrae_catalogue bc = cat.batch(curves);
+        const auto mb = match_catalogue(curves, bc);
         m.matched += mb.matched;
         m.curves_not_in_catalogue += mb.curves_not_in_catalogue;
-        const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, cat), opt, threads, false);
+        const auto stars = prepare_rrlyrae_inputs(curves, rrlyrae_ephemerides(curves, bc), opt, threads, false);
         const std::vector<rrl_prediction> p = predict(stars, std::uint64_t(n.stars));
         os << prediction_rows(stars, p);
         n.add(p);
@@ -820,8 +965,8 @@ prediction_counts table_predictions_to_file(const args& a, const rrl_input_optio
     const bool show = !a.flag("quiet") && progress_enabled_by_default();
     prediction_counts n;
     try {
-        std::optional<std::map<std::string, rrl_ephemeris>> stars;
-        if (!folded && a.has("stars")) stars = read_star_table(a);
+        std::optional<star_table> stars;
+        if (!folded && a.has("stars")) stars.emplace(a);
         const auto prepare_folded = [&](const std::vector<folded_curve>& c, std::size_t) {
             return prepare_rrlyrae_inputs(c, {parse_type(a.text("type"))}, opt, threads, false);
         };

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -71,20 +72,34 @@ inline void require_finite_metrics(const nlohmann::json& metrics, const std::str
             require_finite_metrics(metrics[i], command, path + "[" + std::to_string(i) + "]");
 }
 
-/// The external sorts of `evaluate` (both tools): each holds about 32 MiB of records before it writes a sorted
-/// run into $TMPDIR (removed on every exit). FERRUM_EVALUATE_RUN_BYTES (a whole number of bytes, at least 1)
-/// sets that size instead, e.g. a few hundred bytes to put a small file through the temporary files.
-inline external_sort_options evaluate_sort_options() {
-    external_sort_options o;
-    if (const char* e = std::getenv("FERRUM_EVALUATE_RUN_BYTES")) {
+/// External-sort options whose run size (`run_bytes`) the environment variable `var` sets when it is given (a
+/// whole number of bytes, at least 1), e.g. a few hundred bytes to put a small file through the temporary files.
+inline external_sort_options sort_options_from_env(const char* var, external_sort_options o = {}) {
+    if (const char* e = std::getenv(var)) {
         char* end = nullptr;
         const unsigned long long v = std::strtoull(e, &end, 10);
         if (!*e || *end || v == 0 || *e == '-')
-            throw value_error(std::string("FERRUM_EVALUATE_RUN_BYTES: a whole number of bytes >= 1 expected, got '") +
-                              printable(e) + "'");
+            throw value_error(std::string(var) + ": a whole number of bytes >= 1 expected, got '" + printable(e) + "'");
         o.run_bytes = std::size_t(v);
     }
     return o;
+}
+
+/// The external sorts of `evaluate` (both tools): each holds about 32 MiB of records before it writes a sorted
+/// run into $TMPDIR (removed on every exit). FERRUM_EVALUATE_RUN_BYTES sets that size instead.
+inline external_sort_options evaluate_sort_options() { return sort_options_from_env("FERRUM_EVALUATE_RUN_BYTES"); }
+
+/// The joins of `ferrum-rrl predict` (and classical) with the vari_rrlyrae catalogue and the --stars table: each
+/// holds its records in memory up to about 32 MiB (some 300,000 catalogue stars), and beyond writes them sorted
+/// into temporary files in the directory of `output` (removed on every exit), read back a block at a time.
+/// FERRUM_PREDICT_RUN_BYTES sets that size instead.
+inline external_sort_options predict_sort_options(const std::string& output) {
+    external_sort_options o;
+    if (!output.empty()) {
+        const auto dir = std::filesystem::absolute(output).parent_path();
+        o.directory = dir.empty() ? std::filesystem::path(".") : dir;
+    }
+    return sort_options_from_env("FERRUM_PREDICT_RUN_BYTES", o);
 }
 
 /// Runs `read`, which adds a table's rows to an external sort whose repeated keys are found only once the rows

@@ -293,6 +293,176 @@ std::optional<typename external_sorter<Value>::record> first_repeated_key(extern
     return first;
 }
 
+/// \brief Records sorted by key, one per key, looked up by key in bounded memory: held in memory while they take
+/// less than `run_bytes`, else in one temporary file (removed when the index is destroyed) with every 256th key
+/// kept in memory, so a lookup reads one block of at most 256 records. append() the records in ascending key
+/// order (what an external_sorter's stream gives), then find(). With `group_bytes` n > 0 a record's key may
+/// carry a payload after its first n bytes (text the value cannot hold): find() compares the first n bytes only.
+template <class Value>
+class sorted_key_index {
+    static_assert(std::is_trivially_copyable_v<Value>, "sorted_key_index: the value must be trivially copyable");
+
+public:
+    struct entry {
+        std::string key;
+        Value value{};
+    };
+
+    explicit sorted_key_index(external_sort_options options = {}, std::size_t group_bytes = 0)
+        : options_(std::move(options)), group_bytes_(group_bytes) {}
+
+    void append(std::string_view key, const Value& value) {
+        if (file_) {
+            write(key, value);
+            return;
+        }
+        memory_.push_back(entry{std::string(key), value});
+        bytes_ += sizeof(entry) + (key.size() > 15 ? key.size() : 0);
+        if (bytes_ >= options_.run_bytes) spill();
+    }
+
+    std::uint64_t size() const noexcept { return count_ + memory_.size(); }
+    /// True once the records went to a temporary file.
+    bool spilled() const noexcept { return file_ != nullptr; }
+
+    /// The record whose key (its first group_bytes bytes) is `key`, if any. Call after the last append().
+    std::optional<entry> find(std::string_view key) const {
+        if (!file_) {
+            const auto it = std::lower_bound(memory_.begin(), memory_.end(), key,
+                                             [&](const entry& e, std::string_view k) { return group(e.key) < k; });
+            if (it == memory_.end() || group(it->key) != key) return std::nullopt;
+            return *it;
+        }
+        if (out_) {  // the first lookup after the appends: the file is complete
+            out_->flush();
+            if (!*out_)
+                throw io_error("cannot write the temporary file '" + file_->path().string() + "' (disk full?)");
+            out_.reset();
+        }
+        // the block that may hold `key`: the last whose first key is not after it
+        auto b = std::upper_bound(blocks_.begin(), blocks_.end(), key,
+                                  [](std::string_view k, const block& x) { return k < std::string_view(x.first); });
+        if (b == blocks_.begin()) return std::nullopt;
+        --b;
+        if (!in_) {
+            in_ = std::make_unique<std::ifstream>(file_->path(), std::ios::binary);
+            if (!*in_) throw io_error("cannot read the temporary file '" + file_->path().string() + "'");
+        }
+        in_->clear();
+        in_->seekg(std::streamoff(b->offset));
+        const std::uint64_t first = std::uint64_t(b - blocks_.begin()) * block_records;
+        const std::uint64_t n = std::min<std::uint64_t>(block_records, count_ - first);
+        entry e;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            std::uint32_t len = 0;
+            in_->read(reinterpret_cast<char*>(&len), sizeof len);
+            e.key.resize(len);
+            in_->read(e.key.data(), std::streamsize(len));
+            in_->read(reinterpret_cast<char*>(&e.value), sizeof(Value));
+            if (!*in_)
+                throw io_error("cannot read the temporary file '" + file_->path().string() + "' (removed meanwhile?)");
+            const std::string_view g = group(e.key);
+            if (g == key) return e;
+            if (key < g) break;
+        }
+        return std::nullopt;
+    }
+
+private:
+    static constexpr std::uint64_t block_records = 256;
+    struct block {
+        std::string first;  ///< the group part of the block's first key
+        std::uint64_t offset = 0;
+    };
+
+    std::string_view group(std::string_view key) const noexcept {
+        return group_bytes_ == 0 ? key : key.substr(0, std::min(group_bytes_, key.size()));
+    }
+
+    void spill() {
+        file_ = std::make_unique<detail::scratch_file>(options_.directory);
+        out_ = std::make_unique<std::ofstream>(file_->path(), std::ios::binary | std::ios::trunc);
+        if (!*out_) throw io_error("cannot write the temporary file '" + file_->path().string() + "'");
+        for (const auto& e : memory_) write(e.key, e.value);
+        memory_.clear();
+        memory_.shrink_to_fit();
+        bytes_ = 0;
+    }
+
+    void write(std::string_view key, const Value& value) {
+        if (count_ % block_records == 0) blocks_.push_back(block{std::string(group(key)), offset_});
+        const auto n = static_cast<std::uint32_t>(key.size());
+        detail::write_or_throw(*out_, &n, sizeof n, file_->path());
+        detail::write_or_throw(*out_, key.data(), key.size(), file_->path());
+        detail::write_or_throw(*out_, &value, sizeof(Value), file_->path());
+        offset_ += sizeof n + key.size() + sizeof(Value);
+        ++count_;
+    }
+
+    external_sort_options options_;
+    std::size_t group_bytes_ = 0;
+    std::vector<entry> memory_;
+    std::size_t bytes_ = 0;
+    std::unique_ptr<detail::scratch_file> file_;
+    mutable std::unique_ptr<std::ofstream> out_;
+    mutable std::unique_ptr<std::ifstream> in_;
+    std::vector<block> blocks_;
+    std::uint64_t count_ = 0, offset_ = 0;
+};
+
+/// \brief A key that two records of an external_sorter share: the record pushed first (`first`) and the next one
+/// pushed (`repeat`), of the group whose repeat was pushed earliest.
+template <class Value>
+struct repeated_key {
+    typename external_sorter<Value>::record first, repeat;
+};
+
+/// \brief Reads `sorter` once, in key order, taking records whose keys share their first `group_bytes` bytes (0:
+/// the whole key) as one group; appends to `index` (unless null) one record per group, the first pushed or, with
+/// `keep_last`, the last pushed. Returns the repeat pushed earliest, if any: the error a reader holding its rows
+/// in a map would have met first.
+template <class Value>
+std::optional<repeated_key<Value>> index_sorted_groups(external_sorter<Value>& sorter, sorted_key_index<Value>* index,
+                                                       std::size_t group_bytes, bool keep_last) {
+    using record = typename external_sorter<Value>::record;
+    auto in = sorter.stream();
+    std::optional<repeated_key<Value>> earliest;
+    const auto group = [&](const std::string& k) {
+        return group_bytes == 0 ? std::string_view(k) : std::string_view(k).substr(0, std::min(group_bytes, k.size()));
+    };
+    record first, second, last;  // of the current group: the smallest and second smallest seq, the largest
+    bool open = false, has_second = false;
+    const auto close = [&] {
+        if (!open) return;
+        if (index) {
+            const record& kept = keep_last ? last : first;
+            index->append(kept.key, kept.value);
+        }
+        if (has_second && (!earliest || second.seq < earliest->repeat.seq)) earliest = repeated_key<Value>{first, second};
+    };
+    while (const record* r = in.next()) {
+        if (open && group(r->key) == group(first.key)) {
+            if (r->seq < first.seq) {
+                second = std::move(first);
+                first = *r;
+                has_second = true;
+            } else if (!has_second || r->seq < second.seq) {
+                second = *r;
+                has_second = true;
+            }
+            if (r->seq > last.seq) last = *r;
+            continue;
+        }
+        close();
+        first = *r;
+        last = *r;
+        open = true;
+        has_second = false;
+    }
+    close();
+    return earliest;
+}
+
 /// \brief A join by key in bounded memory that keeps the order of one side. add_build() the records of one
 /// table (keys unique, any order), add_probe() those of the other, then results() gives, for each probe in
 /// the order it was added, its value and the build value with the same key (if any). Three external sorts:

@@ -222,6 +222,106 @@ inline bool is_missing_value(std::string_view field) noexcept {
 
 }  // namespace detail
 
+/// \brief Reads one vari_rrlyrae file row by row: each next() gives a star whose every field parsed, in file
+/// order, with the checks of rrlyrae_catalogue (field count, numbers, required columns); a bad row is an
+/// input_error, or is skipped and counted under bad_row_policy::skip. Repeated source_ids are the caller's
+/// to find (rrlyrae_catalogue holds an index; ferrum-rrl predict sorts the ids on disk): reject_duplicate()
+/// reports one as rrlyrae_catalogue does, accept() counts a star the caller keeps.
+class rrlyrae_catalogue_reader {
+public:
+    rrlyrae_catalogue_reader(const std::string& path, const catalogue_read_options& options)
+        : csv_(path), policy_(options.on_bad_row) {
+        report_.file = csv_.path();
+        std::string missing;
+        for (const auto& c : options.required_columns)
+            if (!csv_.find_column(c)) missing += (missing.empty() ? "" : ", ") + c;
+        if (!missing.empty()) {
+            std::string have;
+            for (const auto& h : csv_.header()) have += (have.empty() ? "" : ", ") + h;
+            throw input_error(
+                csv_.path(), csv_.header_line(), missing,
+                "the catalogue lacks the required column(s) " + missing + " (the header has: " + have + ")");
+        }
+        c_source_ = csv_.column("source_id");
+        c_class_ = csv_.find_column("best_classification");
+        for (const auto& column : detail::rrlyrae_real_columns())
+            if (auto c = csv_.find_column(column.first)) reals_.emplace_back(*c, column.second);
+        for (const auto& column : detail::rrlyrae_count_columns())
+            if (auto c = csv_.find_column(column.first)) counts_.emplace_back(*c, column.second);
+    }
+
+    const std::string& path() const { return csv_.path(); }
+    const csv_reader& csv() const noexcept { return csv_; }
+
+    /// The next star whose fields all parse into `star` (overwritten whole); false at the end of the file.
+    bool next(rrlyrae_star& star) {
+        while (const csv_record* rec = csv_.next()) {
+            ++report_.rows;
+            if (!detail::check_field_count(report_, policy_, csv_, *rec)) continue;
+            star = rrlyrae_star();
+            star.line = rec->line();
+            const auto id = parse_int64((*rec)[c_source_]);
+            if (!id.ok()) {
+                detail::reject_field(report_, policy_, csv_, *rec, c_source_, id, "an integer");
+                continue;
+            }
+            star.source_id = id.value;
+            if (c_class_) {
+                star.best_classification = std::string(detail::trim((*rec)[*c_class_]));
+                star.type = classify_rr_type(star.best_classification);
+            }
+            // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
+            bool good = true;
+            for (std::size_t k = 0; good && k < reals_.size(); ++k) {
+                const auto [c, member] = reals_[k];
+                if (detail::is_missing_value((*rec)[c])) continue;
+                const auto v = parse_double((*rec)[c]);
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report_, policy_, csv_, *rec, c, v);
+            }
+            for (std::size_t k = 0; good && k < counts_.size(); ++k) {
+                const auto [c, member] = counts_[k];
+                if (detail::is_missing_value((*rec)[c])) continue;
+                const auto v = parse_int64((*rec)[c]);
+                if (v.ok()) star.*member = v.value;
+                else good = detail::reject_field(report_, policy_, csv_, *rec, c, v, "an integer");
+            }
+            if (good) return true;
+        }
+        return false;
+    }
+
+    /// The error (or skipped row) of `star`, read from this file, whose source_id was first seen on line
+    /// `first_line` of `first_file` (empty: this file).
+    void reject_duplicate(const rrlyrae_star& star, std::size_t first_line, const std::string& first_file) {
+        detail::bad_row(report_, policy_, star.line, csv_.header()[c_source_], skip_reasons::duplicate_id,
+                        duplicate_message(star.source_id, first_line, first_file));
+    }
+
+    /// The message of a repeated source_id, as reject_duplicate() words it.
+    static std::string duplicate_message(std::int64_t source_id, std::size_t first_line, const std::string& first_file) {
+        return "source_id " + std::to_string(source_id) + " appears twice (first on line " +
+               std::to_string(first_line) + (first_file.empty() ? "" : " of " + first_file) + ")";
+    }
+
+    /// The name of the source_id column in this file's header (the field of a repeated-id error).
+    const std::string& source_id_column() const { return csv_.header()[c_source_]; }
+
+    void accept() noexcept { ++report_.used; }
+    /// Closes the count: the stars are the rows used.
+    void finish() noexcept { report_.curves = report_.used; }
+    const read_report& report() const noexcept { return report_; }
+
+private:
+    csv_reader csv_;
+    bad_row_policy policy_;
+    read_report report_;
+    std::size_t c_source_ = 0;
+    std::optional<std::size_t> c_class_;
+    std::vector<std::pair<std::size_t, detail::rr_real>> reals_;
+    std::vector<std::pair<std::size_t, detail::rr_count>> counts_;
+};
+
 /// \brief The stars of a vari_rrlyrae CSV in file order, with a lookup by source_id.
 class rrlyrae_catalogue {
 public:
@@ -241,6 +341,21 @@ public:
         if (files.empty()) throw value_error("rrlyrae_catalogue: no files to read");
         report_.file = describe_files(files);
         for (const auto& f : files) add_file(f, options);
+    }
+
+    /// A catalogue of the stars given, kept in that order (a repeated source_id: its first), e.g. those of a
+    /// batch of light curves that a join on disk found; `file` names where they came from.
+    static rrlyrae_catalogue of_stars(std::vector<rrlyrae_star> stars, const std::string& file) {
+        rrlyrae_catalogue c;
+        c.files_.push_back(file);
+        c.report_.file = file;
+        for (auto& s : stars)
+            if (c.index_.emplace(s.source_id, c.stars_.size()).second) {
+                c.stars_.push_back(std::move(s));
+                c.file_of_.push_back(0);
+            }
+        c.report_.rows = c.report_.used = c.report_.curves = c.stars_.size();
+        return c;
     }
 
     const std::vector<rrlyrae_star>& stars() const noexcept { return stars_; }
@@ -276,78 +391,25 @@ public:
     const read_report& report() const noexcept { return report_; }
 
 private:
-    void add_file(const std::string& path, const catalogue_read_options& options) {
-        csv_reader csv(path);
-        read_report report;
-        report.file = csv.path();
-        files_.push_back(csv.path());
-        std::string missing;
-        for (const auto& c : options.required_columns)
-            if (!csv.find_column(c)) missing += (missing.empty() ? "" : ", ") + c;
-        if (!missing.empty()) {
-            std::string have;
-            for (const auto& h : csv.header()) have += (have.empty() ? "" : ", ") + h;
-            throw input_error(
-                csv.path(), csv.header_line(), missing,
-                "the catalogue lacks the required column(s) " + missing + " (the header has: " + have + ")");
-        }
-        const std::size_t c_source = csv.column("source_id");
-        const auto c_class = csv.find_column("best_classification");
-        std::vector<std::pair<std::size_t, detail::rr_real>> reals;
-        std::vector<std::pair<std::size_t, detail::rr_count>> counts;
-        for (const auto& [name, member] : detail::rrlyrae_real_columns())
-            if (auto c = csv.find_column(name)) reals.emplace_back(*c, member);
-        for (const auto& [name, member] : detail::rrlyrae_count_columns())
-            if (auto c = csv.find_column(name)) counts.emplace_back(*c, member);
+    rrlyrae_catalogue() = default;
 
-        const bad_row_policy policy = options.on_bad_row;
-        while (const csv_record* rec = csv.next()) {
-            ++report.rows;
-            if (!detail::check_field_count(report, policy, csv, *rec)) continue;
-            rrlyrae_star star;
-            star.line = rec->line();
-            const auto id = parse_int64((*rec)[c_source]);
-            if (!id.ok()) {
-                detail::reject_field(report, policy, csv, *rec, c_source, id, "an integer");
-                continue;
-            }
-            star.source_id = id.value;
-            if (c_class) {
-                star.best_classification = std::string(detail::trim((*rec)[*c_class]));
-                star.type = classify_rr_type(star.best_classification);
-            }
-            // A bad value rejects the whole row (reject_field throws, or counts it and returns false).
-            bool good = true;
-            for (std::size_t k = 0; good && k < reals.size(); ++k) {
-                const auto [c, member] = reals[k];
-                if (detail::is_missing_value((*rec)[c])) continue;
-                const auto v = parse_double((*rec)[c]);
-                if (v.ok()) star.*member = v.value;
-                else good = detail::reject_field(report, policy, csv, *rec, c, v);
-            }
-            for (std::size_t k = 0; good && k < counts.size(); ++k) {
-                const auto [c, member] = counts[k];
-                if (detail::is_missing_value((*rec)[c])) continue;
-                const auto v = parse_int64((*rec)[c]);
-                if (v.ok()) star.*member = v.value;
-                else good = detail::reject_field(report, policy, csv, *rec, c, v, "an integer");
-            }
-            if (!good) continue;
+    void add_file(const std::string& path, const catalogue_read_options& options) {
+        rrlyrae_catalogue_reader reader(path, options);
+        files_.push_back(reader.path());
+        rrlyrae_star star;
+        while (reader.next(star)) {
             const auto [it, inserted] = index_.emplace(star.source_id, stars_.size());
             if (!inserted) {
-                detail::bad_row(
-                    report, policy, rec->line(), csv.header()[c_source], skip_reasons::duplicate_id,
-                    "source_id " + std::to_string(star.source_id) + " appears twice (first on line " +
-                        std::to_string(stars_[it->second].line) +
-                        (file_of_[it->second] + 1 == files_.size() ? "" : " of " + files_[file_of_[it->second]]) + ")");
+                reader.reject_duplicate(star, stars_[it->second].line,
+                                        file_of_[it->second] + 1 == files_.size() ? "" : files_[file_of_[it->second]]);
                 continue;
             }
             stars_.push_back(std::move(star));
             file_of_.push_back(files_.size() - 1);
-            ++report.used;
+            reader.accept();
         }
-        report.curves = report.used;
-        report_.merge(report);
+        reader.finish();
+        report_.merge(reader.report());
     }
 
     std::vector<rrlyrae_star> stars_;
