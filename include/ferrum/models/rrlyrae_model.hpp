@@ -363,8 +363,13 @@ private:
     xt::xtensor<T, 2> feature_table(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b) const {
         const std::size_t F = rrl_feature_names().size();
         xt::xtensor<T, 2> f = xt::zeros<T>({b.size(), F});
-        for (std::size_t k = 0; k < b.size(); ++k)
-            for (std::size_t j = 0; j < F; ++j) f(k, j) = static_cast<T>(feat_(stars[b[k]].features[j], j));
+        for (std::size_t k = 0; k < b.size(); ++k) {
+            const auto& x = stars[b[k]].features;
+            if (x.size() < F)  // a guard: prepared stars have all F; a model file's self-test inputs are checked
+                throw value_error("rrlyrae_model: star " + stars[b[k]].id + " has " + std::to_string(x.size()) +
+                                  " features, the model reads " + std::to_string(F));
+            for (std::size_t j = 0; j < F; ++j) f(k, j) = static_cast<T>(feat_(x[j], j));
+        }
         return f;
     }
 
@@ -604,6 +609,11 @@ private:
                 x.type = parse_rr_type(s.at("type").get<std::string>());
                 x.sequence = s.at("sequence").get<std::vector<float>>();
                 x.features = s.at("features").get<std::vector<double>>();
+                if (x.features.size() != rrl_feature_names().size())
+                    throw input_error(where, 0, "self_test.inputs",
+                                      "input " + std::to_string(stars.size()) + " has " +
+                                          std::to_string(x.features.size()) + " features, the model reads " +
+                                          std::to_string(rrl_feature_names().size()));
                 stars.push_back(std::move(x));
             }
             m.self_test_ = {{"outputs", st.at("outputs")}, {"tolerance", 1e-4}};
