@@ -518,25 +518,15 @@ void read_evaluate_table(const std::string& path, const std::vector<std::string>
     });
 }
 
-/// models::calibration (models/detail/giants_common.hpp) of groups of stars read in passes: the same sums in
-/// the same order, the median sigma by exact selection (stats/streamed_selection.hpp).
+/// models::calibration (models/detail/giants_common.hpp) of groups of stars read in passes: the same sums
+/// (models::calibration_sums) in the same order, the median sigma by exact selection
+/// (stats/streamed_selection.hpp).
 struct streamed_calibration {
-    struct sums {
-        std::size_t n = 0;
-        double s1 = 0, s2 = 0, sb = 0, ss = 0;
-    };
-    std::vector<sums> groups;
+    std::vector<models::calibration_sums> groups;
 
     explicit streamed_calibration(std::size_t n_groups) : groups(n_groups) {}
     void add(std::size_t g, double y, double value, double sigma, double extra) {
-        sums& a = groups[g];
-        const double s = std::sqrt(sigma * sigma + extra * extra);
-        const double r = y - value;
-        a.s1 += std::abs(r) < s;
-        a.s2 += std::abs(r) < 2 * s;
-        a.sb += r;
-        a.ss += r * r;
-        ++a.n;
+        groups[g].add(y, value, sigma, extra);
     }
     template <class ForEachSigma>
     std::vector<models::calibration_result> results(ForEachSigma&& for_each_sigma) const {
@@ -545,17 +535,8 @@ struct streamed_calibration {
             if (groups[g].n > 0) rank[g] = groups[g].n / 2, count[g] = groups[g].n;
         const auto median = streamed_kth_smallest(rank, count, for_each_sigma);
         std::vector<models::calibration_result> out(groups.size());
-        for (std::size_t g = 0; g < groups.size(); ++g) {
-            const sums& a = groups[g];
-            if (a.n == 0) continue;
-            const double n = double(a.n);
-            out[g].n = a.n;
-            out[g].within_1sigma = a.s1 / n;
-            out[g].within_2sigma = a.s2 / n;
-            out[g].bias = -a.sb / n;  // mean(prediction - y)
-            out[g].rms = std::sqrt(a.ss / n);
-            out[g].median_sigma = median[g];
-        }
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            if (groups[g].n > 0) out[g] = groups[g].result(median[g]);
         return out;
     }
 };

@@ -45,6 +45,36 @@ struct calibration_result {
     double bias = NAN, rms = NAN, median_sigma = NAN;
 };
 
+/// \brief The sums behind a calibration_result, added one star at a time (models::calibration, and the
+/// ferrum-giants evaluate that reads its stars in passes): one copy of the formulas.
+struct calibration_sums {
+    std::size_t n = 0;
+    double s1 = 0, s2 = 0, sb = 0, ss = 0;
+
+    /// One star: label y, prediction `value` with sigma `sigma`, compared with sqrt(sigma^2 + extra^2).
+    void add(double y, double value, double sigma, double extra) noexcept {
+        const double s = std::sqrt(sigma * sigma + extra * extra);
+        const double r = y - value;
+        s1 += std::abs(r) < s;
+        s2 += std::abs(r) < 2 * s;
+        sb += r;
+        ss += r * r;
+        ++n;
+    }
+    /// The result of the stars added (n > 0), with their median sigma found by the caller.
+    calibration_result result(double median_sigma) const noexcept {
+        calibration_result c;
+        const double m = double(n);
+        c.n = n;
+        c.within_1sigma = s1 / m;
+        c.within_2sigma = s2 / m;
+        c.bias = -sb / m;  // mean(prediction - y)
+        c.rms = std::sqrt(ss / m);
+        c.median_sigma = median_sigma;
+        return c;
+    }
+};
+
 /// \brief Calibration of `pred` against `y`. With `extra_sigma` (e.g. the labels' own errors) the
 /// residual is compared with sqrt(sigma^2 + extra^2). `idx` selects stars (empty: all).
 inline calibration_result calibration(const std::vector<double>& y, const std::vector<giant_prediction>& pred,
@@ -57,31 +87,17 @@ inline calibration_result calibration(const std::vector<double>& y, const std::v
         use.resize(y.size());
         std::iota(use.begin(), use.end(), std::size_t{0});
     }
-    calibration_result c;
-    double s1 = 0, s2 = 0, sb = 0, ss = 0;
+    calibration_sums sums;
     std::vector<double> sig;
     for (auto i : use) {
         if (i >= y.size()) throw value_error("calibration: index out of range");
         if (!std::isfinite(pred[i].value) || !std::isfinite(pred[i].sigma)) continue;
-        const double e = extra_sigma.empty() ? 0.0 : extra_sigma[i];
-        const double s = std::sqrt(pred[i].sigma * pred[i].sigma + e * e);
-        const double r = y[i] - pred[i].value;
-        s1 += std::abs(r) < s;
-        s2 += std::abs(r) < 2 * s;
-        sb += r;
-        ss += r * r;
+        sums.add(y[i], pred[i].value, pred[i].sigma, extra_sigma.empty() ? 0.0 : extra_sigma[i]);
         sig.push_back(pred[i].sigma);
-        ++c.n;
     }
-    if (c.n == 0) throw value_error("calibration: no star with a finite prediction");
-    const double n = double(c.n);
-    c.within_1sigma = s1 / n;
-    c.within_2sigma = s2 / n;
-    c.bias = -sb / n;  // mean(prediction - y)
-    c.rms = std::sqrt(ss / n);
+    if (sums.n == 0) throw value_error("calibration: no star with a finite prediction");
     std::nth_element(sig.begin(), sig.begin() + std::ptrdiff_t(sig.size() / 2), sig.end());
-    c.median_sigma = sig[sig.size() / 2];
-    return c;
+    return sums.result(sig[sig.size() / 2]);
 }
 
 namespace detail {
