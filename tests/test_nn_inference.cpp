@@ -15,7 +15,7 @@
 #include "ferrum/nn/sequential.hpp"
 #include "reference.hpp"
 
-namespace {
+namespace nn_inference {  // the test cases inside it too: the file shares a unity build with test_gru_parity's helpers
 
 using json = nlohmann::json;
 namespace nn = ferrum::nn;
@@ -64,8 +64,6 @@ struct ragged_batch {
         for (std::size_t b = 0; b < batch; ++b) lengths.push_back(len(gen));
     }
 };
-
-}  // namespace
 
 TEST_CASE("predict equals PyTorch and the training forward pass bit for bit: LSTM, bidirectional GRU/LSTM",
           "[nn][inference]") {
@@ -174,3 +172,5 @@ TEST_CASE("predict of an averaging ensemble graph equals its training forward pa
     const auto got = g.predict({nn::input_view<double>(batch.x)}, batch.lengths, nn::mode::inference, 0, 2);
     CHECK(same_bits(got, g.forward({nn::input_view<double>(batch.x)}, batch.lengths)));
 }
+
+}  // namespace nn_inference
