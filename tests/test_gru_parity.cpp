@@ -13,16 +13,7 @@ namespace {
 
 using json = nlohmann::json;
 
-void flatten(const json& j, std::vector<double>& out) {
-    if (j.is_array())
-        for (const auto& e : j) flatten(e, out);
-    else out.push_back(j.get<double>());
-}
-std::vector<double> flat(const json& j) {
-    std::vector<double> v;
-    flatten(j, v);
-    return v;
-}
+using ferrum_test::flat;
 std::vector<std::size_t> shape_of(const json& j) {
     std::vector<std::size_t> s;
     for (const json* p = &j; p->is_array(); p = &(*p)[0]) s.push_back(p->size());

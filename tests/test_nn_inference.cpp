@@ -21,16 +21,7 @@ using json = nlohmann::json;
 namespace nn = ferrum::nn;
 using cpu = ferrum::backend::cpu;
 
-void flatten(const json& j, std::vector<double>& out) {
-    if (j.is_array())
-        for (const auto& e : j) flatten(e, out);
-    else out.push_back(j.get<double>());
-}
-std::vector<double> flat(const json& j) {
-    std::vector<double> v;
-    flatten(j, v);
-    return v;
-}
+using ferrum_test::flat;
 template <class A>
 std::vector<double> values(const A& a) {
     return {a.begin(), a.end()};

@@ -52,6 +52,18 @@ inline std::string shared_data_dir() {
 
 inline std::vector<double> vec(const nlohmann::json& j) { return j.get<std::vector<double>>(); }
 
+/// Every number of a nested JSON array, in row-major order (a tensor of any rank as the oracles write it).
+inline void flatten_into(const nlohmann::json& j, std::vector<double>& out) {
+    if (j.is_array())
+        for (const auto& e : j) flatten_into(e, out);
+    else out.push_back(j.get<double>());
+}
+inline std::vector<double> flat(const nlohmann::json& j) {
+    std::vector<double> v;
+    flatten_into(j, v);
+    return v;
+}
+
 /// max_i |got_i - want_i| / |want_i| (a size mismatch is an error, never a pass).
 inline double max_rel_error(const std::vector<double>& got, const std::vector<double>& want) {
     if (got.size() != want.size())
