@@ -727,6 +727,16 @@ def _width(layers):
     return w
 
 
+def lands_on_input(out, inputs):
+    """Whether OUT resolves to one of the input files: the same path, a symlink or a hard link to it."""
+    for p in inputs:
+        if os.path.realpath(out) == os.path.realpath(p):
+            return True
+        if os.path.exists(out) and os.path.exists(p) and os.path.samefile(out, p):
+            return True
+    return False
+
+
 def write_atomically(doc, out):
     d = os.path.dirname(os.path.abspath(out))
     with tempfile.NamedTemporaryFile("w", dir=d, delete=False, suffix=".tmp") as f:
@@ -831,7 +841,7 @@ def main():
     if len(a.files) < 3:
         ap.error("give MODEL.json, at least one WEIGHTS.h5 and OUT.json")
     model_path, weight_files, out = a.files[0], a.files[1:-1], a.files[-1]
-    if os.path.abspath(out) in [os.path.abspath(p) for p in a.files[:-1]]:
+    if lands_on_input(out, a.files[:-1]):
         ap.error("OUT.json would overwrite an input")
     try:
         with open(model_path) as f:

@@ -54,6 +54,9 @@ import argparse, json, os, sys, tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convert_keras import lands_on_input, write_atomically  # noqa: E402  (one copy of each)
+
 
 class ConversionError(Exception):
     pass
@@ -669,17 +672,6 @@ def convert(model_path, out_path=None, architecture=None, features=None, sequenc
     return to_ferrum(ops, width, seq, steps, reference, preprocessing, meta)
 
 
-def write_atomically(doc, out):
-    d = os.path.dirname(os.path.abspath(out))
-    with tempfile.NamedTemporaryFile("w", dir=d, delete=False, suffix=".tmp") as f:
-        json.dump(doc, f)
-        tmp = f.name
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, out)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", help="MODEL.pt OUT.json")
@@ -700,7 +692,7 @@ def main():
     if len(a.files) != 2:
         ap.error("give MODEL.pt and OUT.json")
     src, out = a.files
-    if os.path.abspath(out) in (os.path.abspath(src), os.path.abspath(a.architecture or src)):
+    if lands_on_input(out, [src] + ([a.architecture] if a.architecture else [])):
         ap.error("OUT.json would overwrite an input")
     try:
         arch = prep = None
