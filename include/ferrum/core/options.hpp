@@ -183,11 +183,14 @@ std::string options_help(const T& defaults = T{}) {
         NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_NAME, __VA_ARGS__))};                            \
     return names;                                                                                                      \
   }                                                                                                                    \
-  inline void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {                                  \
-    nlohmann_json_j = nlohmann::json::object();                                                                        \
+  /* templates on the JSON type (only nlohmann::json): compiled only where they are used (compile cost) */           \
+  template <class Json, std::enable_if_t<std::is_same_v<Json, nlohmann::json>, int> = 0>                               \
+  void to_json(Json& nlohmann_json_j, const Type& nlohmann_json_t) {                                                   \
+    nlohmann_json_j = Json::object();                                                                                  \
     NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_TO, __VA_ARGS__))                                    \
   }                                                                                                                    \
-  inline void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {                                \
+  template <class Json, std::enable_if_t<std::is_same_v<Json, nlohmann::json>, int> = 0>                               \
+  void from_json(const Json& nlohmann_json_j, Type& nlohmann_json_t) {                                                 \
     ::ferrum::detail::option_check_fields(nlohmann_json_j, #Type, option_fields(static_cast<const Type*>(nullptr)));   \
     NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FERRUM_DETAIL_OPTION_FROM, __VA_ARGS__))                                  \
     ::ferrum::detail::option_validate(nlohmann_json_t);                                                                \

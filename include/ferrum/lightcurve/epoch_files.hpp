@@ -198,8 +198,9 @@ private:
 /// \brief Reads every source of several Gaia epoch-photometry files (read_gaia_epoch_photometry() of each,
 /// `threads` files at a time; 0: all cores) into one result in file order; a source in two files is an
 /// input_error naming both. One file: read_gaia_epoch_photometry() itself.
-inline read_result<light_curve> read_gaia_epoch_photometry(const std::vector<std::string>& files,
-                                                           gaia_read_options options = {}, unsigned threads = 0) {
+template <class Dummy = void>  // a template: compiled only where it is used
+read_result<light_curve> read_gaia_epoch_photometry(const std::vector<std::string>& files,
+                                                    gaia_read_options options = {}, unsigned threads = 0) {
     if (files.size() == 1) return read_gaia_epoch_photometry(files.front(), options);
     if (files.empty()) throw value_error("read_gaia_epoch_photometry: no files to read");
     options.show_progress = false;

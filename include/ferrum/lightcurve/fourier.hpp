@@ -4,7 +4,8 @@
 // k phi_1 and their errors propagated from the LSQ covariance; K chosen by the BIC (Schwarz 1978).
 #pragma once
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
+#include <Eigen/QR>  // HouseholderQR
 
 #include <algorithm>
 #include <cmath>
@@ -159,9 +160,13 @@ namespace detail {
 template <class Scalar = double>
 class fourier_design {
     static_assert(std::is_same_v<Scalar, double>, "fourier_design computes in double");
+    // Eigen's types spelt with Scalar (the same types as MatrixXd and VectorXd): dependent, so that the QR and
+    // the expressions below are compiled only where a fit is.
+    using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+    using vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 
 public:
-    fourier_design(const std::vector<double>& phi, const std::vector<double>& mag, const Eigen::VectorXd& sqrt_w,
+    fourier_design(const std::vector<double>& phi, const std::vector<double>& mag, const vector& sqrt_w,
                    int max_order)
         : n_(static_cast<Eigen::Index>(phi.size())), X_(n_, 2 * max_order + 1), y_(n_) {
         for (Eigen::Index i = 0; i < n_; ++i) {
@@ -203,10 +208,10 @@ public:
     void solve(int K, fourier_decomposition& out) const {
         const Eigen::Index p = 2 * K + 1;
         const auto R = qr_.matrixQR().topLeftCorner(p, p).template triangularView<Eigen::Upper>();
-        const Eigen::VectorXd beta = R.solve(qty_.head(p));
+        const vector beta = R.solve(qty_.head(p));
         // (X^T W X)^-1 = R^-1 R^-T, without forming the normal equations.
-        const Eigen::MatrixXd Rinv = R.solve(Eigen::MatrixXd::Identity(p, p));
-        const Eigen::MatrixXd cov_lin = Rinv * Rinv.transpose();
+        const matrix Rinv = R.solve(matrix::Identity(p, p));
+        const matrix cov_lin = Rinv * Rinv.transpose();
 
         // a_k cos + b_k sin = A_k cos(theta + phi_k) with A_k = hypot(a, b) and phi_k = atan2(-b, a).
         out.order = K;
@@ -214,7 +219,7 @@ public:
         out.A0 = beta[0];
         out.amplitude.assign(std::size_t(K), 0.0);
         out.phase.assign(std::size_t(K), 0.0);
-        Eigen::MatrixXd J = Eigen::MatrixXd::Zero(p, p);
+        matrix J = matrix::Zero(p, p);
         J(0, 0) = 1.0;
         for (int k = 1; k <= K; ++k) {
             const double a = beta[2 * k - 1], b = beta[2 * k];
@@ -230,7 +235,7 @@ public:
         }
         out.covariance = J * cov_lin * J.transpose();
         out.chi2 = chi2(K);
-        const Eigen::VectorXd wres = y_ - X_.leftCols(p) * beta;
+        const vector wres = y_ - X_.leftCols(p) * beta;
         double ss = 0;
         for (Eigen::Index i = 0; i < n_; ++i) ss += (wres[i] / X_(i, 0)) * (wres[i] / X_(i, 0));
         out.rms = std::sqrt(ss / double(n_));
@@ -238,9 +243,9 @@ public:
 
 private:
     Eigen::Index n_;
-    Eigen::MatrixXd X_;
-    Eigen::VectorXd y_, qty_, tail_;
-    Eigen::HouseholderQR<Eigen::MatrixXd> qr_;
+    matrix X_;
+    vector y_, qty_, tail_;
+    Eigen::HouseholderQR<matrix> qr_;
     Eigen::Index rank_ = 0;
 };
 

@@ -271,12 +271,14 @@ read_result<Curve> read_table_all(const std::string& path, table_read_options op
 }
 
 /// \brief All stars of an `id,time,mag[,mag_err]` table as light_curves, sorted by time.
-inline read_result<light_curve> read_light_curve_table(const std::string& path, table_read_options options = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+read_result<light_curve> read_light_curve_table(const std::string& path, table_read_options options = {}) {
     return read_table_all<light_curve>(path, std::move(options));
 }
 
 /// \brief All stars of an `id,phase,mag[,mag_err]` table as folded_curves (period 0: unknown), sorted by phase.
-inline read_result<folded_curve> read_folded_table(const std::string& path, table_read_options options = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+read_result<folded_curve> read_folded_table(const std::string& path, table_read_options options = {}) {
     return read_table_all<folded_curve>(path, std::move(options));
 }
 

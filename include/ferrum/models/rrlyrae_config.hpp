@@ -101,7 +101,8 @@ inline std::vector<std::string> rrl_config_fields() {
 
 /// \brief `base` with the fields of the flat config object `j` applied. An unknown field, a value of the
 /// wrong type or out of range is an input_error naming `where` (the file) and the field.
-inline rrl_config rrl_config_from_json(const nlohmann::json& j, const std::string& where, rrl_config base = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+rrl_config rrl_config_from_json(const nlohmann::json& j, const std::string& where, rrl_config base = {}) {
     if (!j.is_object()) throw input_error(where, 0, "", "a config file is a JSON object, got " + j.dump());
     nlohmann::json model = nlohmann::json::object(), input = model, train = model, cv = model;
     for (auto it = j.begin(); it != j.end(); ++it) {
@@ -131,7 +132,8 @@ rrl_config read_rrl_config(const std::string& path, rrl_config base = {}) {
 
 /// \brief The flat config object of `c`: every field rrl_config_from_json accepts, so that reading it back
 /// reproduces `c` (except types, threads and progress, which a config does not carry).
-inline nlohmann::json rrl_config_to_json(const rrl_config& c) {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json rrl_config_to_json(const rrl_config& c) {
     nlohmann::json j = nlohmann::json::object();
     detail::config_flatten(c.model, j);
     detail::config_flatten(c.model.input, j);
@@ -141,7 +143,8 @@ inline nlohmann::json rrl_config_to_json(const rrl_config& c) {
 }
 
 /// \brief The config fields and their defaults, one per line ("  name = value"), for --help.
-inline std::string rrl_config_help(const rrl_config& defaults = {}) {
+template <class Dummy = void>  // a template: compiled only where it is used
+std::string rrl_config_help(const rrl_config& defaults = {}) {
     const nlohmann::json d = rrl_config_to_json(defaults);
     std::string out;
     for (const auto& name : rrl_config_fields()) out += "  " + name + " = " + d.at(name).dump() + "\n";

@@ -15,7 +15,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <Eigen/Dense>
+#include <Eigen/Cholesky>  // LDLT
+#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -98,10 +99,18 @@ inline void self_test_curves(rr_type t, std::size_t min_epochs, std::vector<ligh
 template <class Scalar = float>
 class basic_rrlyrae_model {
     static_assert(std::is_same_v<Scalar, float>, "rrlyrae_model computes in float: use rrlyrae_model");
+    // nlohmann::json and Eigen's types spelt dependent on Scalar (they are the same types): the bodies in this
+    // class are then compiled only where they are used, not in every translation unit that includes it.
+    template <class E>
+    using dependent = std::conditional_t<std::is_same_v<Scalar, float>, E, E>;
+    using json = dependent<nlohmann::json>;
+    using vector_f = dependent<Eigen::VectorXf>;
+    using vector_d = dependent<Eigen::VectorXd>;
+    using matrix_d = dependent<Eigen::MatrixXd>;
 
 public:
     using rrlyrae_model = basic_rrlyrae_model;
-    using net_type = nn::functional<float>;
+    using net_type = nn::functional<Scalar>;  // = nn::functional<float>, spelt dependent (compile cost)
 
     explicit basic_rrlyrae_model(rrl_model_options opt = {}, std::uint64_t seed = 1)
         : opt_(std::move(opt)), seed_(seed) {
@@ -186,7 +195,7 @@ public:
 
     void save(const std::string& path) const { write_file_atomically(path, to_json().dump()); }
     static rrlyrae_model load(const std::string& path, bool verify = true) {
-        const nlohmann::json j = read_json_file(path, "model file");
+        const json j = read_json_file(path, "model file");
         return from_json(j, path, verify);
     }
 
@@ -268,7 +277,7 @@ private:
             const bool whole = lo == 0 && hi == batch.size();
             const float scale = 1.0f / static_cast<float>(batch.size());
             const auto r = whole ? nn::reduction::mean : nn::reduction::sum;
-            Eigen::VectorXf pred(n), target(n), weight(n);
+            vector_f pred(n), target(n), weight(n);
             for (Eigen::Index k = 0; k < n; ++k) {
                 pred[k] = out(std::size_t(k), 0);
                 target[k] = static_cast<float>((y[part[std::size_t(k)]] - m.y_mean_) / m.y_scale_);
@@ -278,9 +287,9 @@ private:
             xt::xarray<float> g = xt::xarray<float>::from_shape({part.size(), m.outputs()});
             float value = 0;
             if (m.opt_.heteroscedastic) {
-                Eigen::VectorXf log_var(n);
+                vector_f log_var(n);
                 for (Eigen::Index k = 0; k < n; ++k) log_var[k] = out(std::size_t(k), 1);
-                const auto l = nn::robust_heteroscedastic_loss(pred, log_var, target, Eigen::VectorXf::Zero(n), weight,
+                const auto l = nn::robust_heteroscedastic_loss(pred, log_var, target, vector_f::Zero(n), weight,
                                                                r);
                 for (Eigen::Index k = 0; k < n; ++k) {
                     g(std::size_t(k), 0) = l.grad_mean[k];
@@ -426,9 +435,9 @@ private:
     std::vector<double> fit_ridge(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                                   const std::vector<double>& w, const std::vector<std::size_t>& idx) {
         const Eigen::Index F = static_cast<Eigen::Index>(rrl_feature_names().size());
-        Eigen::MatrixXd A = Eigen::MatrixXd::Zero(F + 1, F + 1);
-        Eigen::VectorXd r = Eigen::VectorXd::Zero(F + 1);
-        Eigen::VectorXd x(F + 1);
+        matrix_d A = matrix_d::Zero(F + 1, F + 1);
+        vector_d r = vector_d::Zero(F + 1);
+        vector_d x(F + 1);
         const auto table = feature_table<double>(stars, idx);
         auto row = [&](std::size_t k) {
             x[0] = 1.0;
@@ -442,7 +451,7 @@ private:
         }
         for (Eigen::Index j = 1; j <= F; ++j) A(j, j) += opt_.ridge * double(idx.size());
         const auto ldlt = A.ldlt();
-        const Eigen::VectorXd c = ldlt.solve(r);
+        const vector_d c = ldlt.solve(r);
         coef_.assign(c.data(), c.data() + c.size());
         std::vector<double> loo;
         loo.reserve(idx.size());
@@ -458,8 +467,8 @@ private:
 
     /// The preprocessing as data: what prepare_rrlyrae_inputs does (input and spline settings), what it
     /// always does (per-curve standardisation of the magnitudes), and the standardisations fit() learnt.
-    nlohmann::json preprocessing_json() const {
-        nlohmann::json features = feat_.to_json();
+    json preprocessing_json() const {
+        json features = feat_.to_json();
         features["names"] = rrl_feature_names();
         return {{"input", opt_.input},
                 {"standardise_magnitude_per_curve", true},
@@ -468,21 +477,21 @@ private:
                 {"target", {{"mean", y_mean_}, {"scale", y_scale_}}}};
     }
 
-    static void check_feature_names(const nlohmann::json& names, const std::string& where, const std::string& field) {
-        if (names != nlohmann::json(rrl_feature_names()))
+    static void check_feature_names(const json& names, const std::string& where, const std::string& field) {
+        if (names != json(rrl_feature_names()))
             throw input_error(where, 0, field,
                               "the model was trained on other Fourier features (" + names.dump() +
                                   ") than this version of ferrum computes; retrain it");
     }
 
-    static void check_fields(const nlohmann::json& j, const std::vector<std::string>& known, const std::string& where,
+    static void check_fields(const json& j, const std::vector<std::string>& known, const std::string& where,
                              const std::string& prefix) {
         for (auto it = j.begin(); it != j.end(); ++it)
             if (std::find(known.begin(), known.end(), it.key()) == known.end())
                 throw input_error(where, 0, prefix + it.key(), "is not a field of an RR Lyrae model file");
     }
 
-    static rrlyrae_model from_json_v2(const nlohmann::json& j, const std::string& where, bool verify) {
+    static rrlyrae_model from_json_v2(const json& j, const std::string& where, bool verify) {
         check_fields(j,
                      {"format", "version", "kind", "options", "preprocessing", "seed", "trained", "network",
                       "ridge_coefficients", "calibration", "self_test"},
@@ -510,15 +519,15 @@ private:
             throw input_error(where, 0, "preprocessing.standardise_magnitude_per_curve",
                               "this build standardises every curve's magnitudes; it cannot run this model");
         check_feature_names(pp.at("features").at("names"), where, "preprocessing.features.names");
-        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
-        m.time_mean_ = pp.at("time_scale").at("mean").get<double>();
-        m.time_scale_ = pp.at("time_scale").at("scale").get<double>();
+        rrlyrae_model m(o, j.at("seed").template get<std::uint64_t>());
+        m.time_mean_ = pp.at("time_scale").at("mean").template get<double>();
+        m.time_scale_ = pp.at("time_scale").at("scale").template get<double>();
         m.feat_ = standardiser::from_json(pp.at("features"));
-        m.y_mean_ = pp.at("target").at("mean").get<double>();
-        m.y_scale_ = pp.at("target").at("scale").get<double>();
-        m.trained_ = j.at("trained").get<bool>();
+        m.y_mean_ = pp.at("target").at("mean").template get<double>();
+        m.y_scale_ = pp.at("target").at("scale").template get<double>();
+        m.trained_ = j.at("trained").template get<bool>();
         if (o.architecture == rrl_architecture::fourier_linear) {
-            m.coef_ = j.at("ridge_coefficients").get<std::vector<double>>();
+            m.coef_ = j.at("ridge_coefficients").template get<std::vector<double>>();
             if (m.trained_ && m.coef_.size() != rrl_feature_names().size() + 1)
                 throw input_error(where, 0, "ridge_coefficients", "needs one per feature and an intercept");
         } else {
@@ -556,35 +565,35 @@ private:
 
     /// Version 1 (ferrum before the raw-input self-tests): flat options, parameters by name, self-test
     /// vectors of preprocessed inputs. Its preprocessing was this build's defaults for the spline.
-    static rrlyrae_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+    static rrlyrae_model from_json_v1(const json& j, const std::string& where, bool verify) {
         if (j.contains("feature_names")) check_feature_names(j.at("feature_names"), where, "feature_names");
         rrl_model_options o;
         o.heteroscedastic = false;  // version 1 had no heteroscedastic head
-        o.architecture = rrl_architecture_from_string(j.at("architecture").get<std::string>());
-        o.gru_sizes = j.at("gru_sizes").get<std::vector<std::size_t>>();
-        o.dropout = j.at("dropout").get<std::vector<double>>();
-        o.head_width = j.at("head_width").get<std::size_t>();
-        o.ridge = j.at("ridge").get<double>();
+        o.architecture = rrl_architecture_from_string(j.at("architecture").template get<std::string>());
+        o.gru_sizes = j.at("gru_sizes").template get<std::vector<std::size_t>>();
+        o.dropout = j.at("dropout").template get<std::vector<double>>();
+        o.head_width = j.at("head_width").template get<std::size_t>();
+        o.ridge = j.at("ridge").template get<double>();
         o.types.clear();
-        for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.get<std::string>()));
+        for (const auto& t : j.at("types")) o.types.push_back(parse_rr_type(t.template get<std::string>()));
         const auto& pp = j.at("preprocessing");
-        o.input.sequence = parse_rrl_sequence(pp.at("sequence").get<std::string>());
-        o.input.use_period = pp.at("use_period").get<bool>();
-        o.input.n_phases_rrab = pp.at("n_phases_rrab").get<std::size_t>();
-        o.input.n_phases_rrc = pp.at("n_phases_rrc").get<std::size_t>();
-        o.input.min_epochs = pp.at("min_epochs").get<std::size_t>();
-        o.input.max_raw_steps = pp.at("max_raw_steps").get<std::size_t>();
-        o.input.fourier_max_order = pp.at("fourier_max_order").get<int>();
-        rrlyrae_model m(o, j.at("seed").get<std::uint64_t>());
-        m.time_mean_ = j.at("time_scale").at("mean").get<double>();
-        m.time_scale_ = j.at("time_scale").at("scale").get<double>();
+        o.input.sequence = parse_rrl_sequence(pp.at("sequence").template get<std::string>());
+        o.input.use_period = pp.at("use_period").template get<bool>();
+        o.input.n_phases_rrab = pp.at("n_phases_rrab").template get<std::size_t>();
+        o.input.n_phases_rrc = pp.at("n_phases_rrc").template get<std::size_t>();
+        o.input.min_epochs = pp.at("min_epochs").template get<std::size_t>();
+        o.input.max_raw_steps = pp.at("max_raw_steps").template get<std::size_t>();
+        o.input.fourier_max_order = pp.at("fourier_max_order").template get<int>();
+        rrlyrae_model m(o, j.at("seed").template get<std::uint64_t>());
+        m.time_mean_ = j.at("time_scale").at("mean").template get<double>();
+        m.time_scale_ = j.at("time_scale").at("scale").template get<double>();
         m.feat_ = standardiser::from_json(j.at("features"), 5.0);
-        m.y_mean_ = j.at("target").at("mean").get<double>();
-        m.y_scale_ = j.at("target").at("scale").get<double>();
-        m.trained_ = j.at("trained").get<bool>();
+        m.y_mean_ = j.at("target").at("mean").template get<double>();
+        m.y_scale_ = j.at("target").at("scale").template get<double>();
+        m.trained_ = j.at("trained").template get<bool>();
         const auto& p = j.at("parameters");
         if (o.architecture == rrl_architecture::fourier_linear) {
-            m.coef_ = p.at("ridge_coefficients").get<std::vector<double>>();
+            m.coef_ = p.at("ridge_coefficients").template get<std::vector<double>>();
         } else {
             auto params = m.net_.parameters();
             for (auto& r : params) {
@@ -606,9 +615,9 @@ private:
             for (const auto& s : st.at("inputs")) {
                 rrl_star_input x;
                 x.id = "self_test";
-                x.type = parse_rr_type(s.at("type").get<std::string>());
-                x.sequence = s.at("sequence").get<std::vector<float>>();
-                x.features = s.at("features").get<std::vector<double>>();
+                x.type = parse_rr_type(s.at("type").template get<std::string>());
+                x.sequence = s.at("sequence").template get<std::vector<float>>();
+                x.features = s.at("features").template get<std::vector<double>>();
                 if (x.features.size() != rrl_feature_names().size())
                     throw input_error(where, 0, "self_test.inputs",
                                       "input " + std::to_string(stars.size()) + " has " +
@@ -647,7 +656,7 @@ private:
         std::vector<rrl_ephemeris> eph;
         for (auto t : opt_.types) detail::self_test_curves(t, opt_.input.min_epochs, lc, eph);
         const auto stars = prepare_rrlyrae_inputs(lc, eph, opt_.input, 1, false);
-        nlohmann::json curves = nlohmann::json::array();
+        json curves = json::array();
         std::vector<rrl_star_input> used;
         for (std::size_t k = 0; k < stars.size(); ++k) {
             if (!stars[k].ok()) continue;  // options that flag even these clean curves: fewer vectors
@@ -989,8 +998,8 @@ auto basic_rrlyrae_model<Scalar>::build() -> void {
         const bool last = k + 1 == opt_.gru_sizes.size();
         const std::size_t H = opt_.gru_sizes[k];
         if (lstm)
-            x = net_.add("lstm" + std::to_string(k), nn::lstm<float, net_type::backend_type>(in, H, !last, 0, bi), x);
-        else x = net_.add("gru" + std::to_string(k), nn::gru<float, net_type::backend_type>(in, H, !last, 0, bi), x);
+            x = net_.add("lstm" + std::to_string(k), nn::lstm<float, typename net_type::backend_type>(in, H, !last, 0, bi), x);
+        else x = net_.add("gru" + std::to_string(k), nn::gru<float, typename net_type::backend_type>(in, H, !last, 0, bi), x);
         x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
         in = bi ? 2 * H : H;
     }

@@ -156,6 +156,7 @@ struct rrl_transfer_fold {
     std::vector<rrl_scored_star> combined;   ///< with combine_classical: model and classical combined
     nlohmann::json calibration = nlohmann::json::object();  ///< each model's sigma calibration, by type group
 
+    template <class Dummy = void>  // a template: compiled only where it is used
     nlohmann::json to_json() const {
         nlohmann::json j{{"held_out", held_out},
                          {"trained_on", trained_on},

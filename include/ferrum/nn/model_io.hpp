@@ -376,7 +376,8 @@ void save_graph(const std::filesystem::path& path, const graph<T, Backend>& g, c
     write_file_atomically(path, graph_document(g, opt, {}, {}).dump(1));
 }
 
-inline nlohmann::json read_model_document(const std::filesystem::path& path) {
+template <class Dummy = void>  // a template: nlohmann's parser is compiled only where a model is read
+nlohmann::json read_model_document(const std::filesystem::path& path) {
     return read_json_file(path.string(), "model file");
 }
 

@@ -4,7 +4,7 @@
 // autocorrelation time with Sokal's automatic window (as emcee.autocorr.integrated_time, c = 5).
 #pragma once
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,8 @@
 // (scikit-learn's SequentialFeatureSelector), each giving a ranking table a person can read.
 #pragma once
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
+#include <Eigen/QR>  // ColPivHouseholderQR
 
 #include <algorithm>
 #include <cmath>

@@ -6,7 +6,9 @@
 // likelihood + Laplace covariance) or by the ensemble sampler (flat priors, sigma_int >= 0).
 #pragma once
 
-#include <Eigen/Dense>
+#include <Eigen/Cholesky>  // LLT, LDLT
+#include <Eigen/Core>
+#include <Eigen/QR>  // ColPivHouseholderQR
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
@@ -102,12 +105,14 @@ struct linear_relation {
 
     /// Predictions for the rows of `X`, whose phases are in `input_convention` (converted to the model's).
     /// sigma^2 = g^T C g (coefficients) + sum_j b_j^2 sigma_x,j^2 (feature errors) + sigma_int^2.
+    /// (A template only for compile cost: its matrix-vector product is compiled only where it is called.)
+    template <class Dummy = void>
     relation_prediction predict(const feature_table& X, phase_convention input_convention) const {
         const feature_table T = convert_phases(X.subset_columns(features), input_convention, convention);
         T.validate("linear_relation::predict");
         const std::size_t n = T.rows(), p = features.size();
         relation_prediction out{std::vector<double>(n), std::vector<double>(n)};
-        Eigen::VectorXd g(Eigen::Index(p + 1));
+        std::conditional_t<std::is_void_v<Dummy>, Eigen::VectorXd, Eigen::VectorXd> g(Eigen::Index(p + 1));
         for (std::size_t i = 0; i < n; ++i) {
             double v = coefficients[0], ferr = 0.0;
             g[0] = 1.0;
@@ -122,7 +127,10 @@ struct linear_relation {
         return out;
     }
     /// Predictions for rows whose phases are already in the model's convention.
-    relation_prediction predict(const feature_table& X) const { return predict(X, convention); }
+    template <class Dummy = void>
+    relation_prediction predict(const feature_table& X) const {
+        return predict<Dummy>(X, convention);
+    }
 
     /// A table a person can read: each parameter's estimate, sd, intervals and (MCMC) R-hat and ESS.
     std::string summary() const {
@@ -159,8 +167,9 @@ struct linear_relation {
     }
 
     /// R^2, RMSE, MAE, bias and robust scatter of the predictions for X against `y`.
+    template <class Dummy = void>
     regression_metrics evaluate(const feature_table& X, const std::vector<double>& y) const {
-        return evaluate_regression(y, predict(X).value);
+        return evaluate_regression(y, predict<Dummy>(X).value);
     }
 };
 
@@ -168,10 +177,18 @@ namespace detail {
 
 /// The negative log-likelihood of the relation and its exact derivatives in theta = (b0..bp[, s]), where
 /// sigma_int = |s| (the likelihood is even in s, so s = 0 is a regular point, not a boundary).
-class relation_likelihood {
+/// A class template only for compile cost, with Eigen's types dependent on `Dummy`, so that its expressions
+/// are compiled only where a member is used; the code names it `relation_likelihood`.
+template <class Dummy = void>
+class basic_relation_likelihood {
 public:
-    template <class Dummy = void>  // a template: compiled only where it is used
-    relation_likelihood(const feature_table& X, const std::vector<double>& y, const std::vector<double>& y_err,
+    template <class E>
+    using dependent = std::conditional_t<std::is_void_v<Dummy>, E, E>;
+    using matrix = dependent<Eigen::MatrixXd>;
+    using vector = dependent<Eigen::VectorXd>;
+    using array = dependent<Eigen::ArrayXd>;
+
+    basic_relation_likelihood(const feature_table& X, const std::vector<double>& y, const std::vector<double>& y_err,
                         bool scatter)
         : n_(Eigen::Index(X.rows())), p_(Eigen::Index(X.cols())), scatter_(scatter) {
         A_.resize(n_, p_ + 1);
@@ -191,15 +208,14 @@ public:
     }
 
     Eigen::Index dim() const noexcept { return p_ + 1 + (scatter_ ? 1 : 0); }
-    const Eigen::MatrixXd& design() const noexcept { return A_; }
-    const Eigen::VectorXd& target() const noexcept { return y_; }
-    const Eigen::VectorXd& target_variance() const noexcept { return vy_; }
-    const Eigen::MatrixXd& feature_variance() const noexcept { return E2_; }
+    const matrix& design() const noexcept { return A_; }
+    const vector& target() const noexcept { return y_; }
+    const vector& target_variance() const noexcept { return vy_; }
+    const matrix& feature_variance() const noexcept { return E2_; }
 
     /// -log L (with the 2 pi terms); +inf where a variance is 0. This is the sampler's inner loop: the
     /// residuals and variances come from two matrix-vector products and the logarithms are vectorised.
-    template <class Dummy = void>  // a template: compiled only where it is used
-    double value(const Eigen::VectorXd& theta) const {
+    double value(const vector& theta) const {
         const Eigen::Index pb = p_ + 1;
         const double s2 = scatter_ ? theta[pb] * theta[pb] : 0.0;
         if (n_ < 512) {  // a few hundred stars: one fused pass beats the temporaries of the vector form
@@ -213,8 +229,8 @@ public:
             }
             return 0.5 * (double(n_) * std::log(6.283185307179586) + sum_log + chi2);
         }
-        const Eigen::ArrayXd r = y_ - A_ * theta.head(pb);
-        const Eigen::ArrayXd v = (vy_ + E2_ * theta.head(pb).cwiseAbs2()).array() + s2;
+        const array r = y_ - A_ * theta.head(pb);
+        const array v = (vy_ + E2_ * theta.head(pb).cwiseAbs2()).array() + s2;
         if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
         return 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
     }
@@ -222,25 +238,24 @@ public:
     /// Value, gradient and Hessian. With f_i = (log v + r^2/v)/2, r = y - a^T b, v = vy + sum b_j^2 e_j^2 + s^2,
     /// and the per-row derivatives r' (rows of D) and v' (rows of V):
     /// g = D^T F_r + V^T F_v,  H = D^T F_rr D + D^T F_rv V + V^T F_rv D + V^T F_vv V + diag(F_v v'') (r'' = 0).
-    template <class Dummy = void>  // a template: compiled only where it is used
-    double derivatives(const Eigen::VectorXd& theta, Eigen::VectorXd& g, Eigen::MatrixXd& H) const {
+    double derivatives(const vector& theta, vector& g, matrix& H) const {
         const Eigen::Index q = dim(), pb = p_ + 1;
-        const Eigen::VectorXd b = theta.head(pb);
+        const vector b = theta.head(pb);
         const double s = scatter_ ? theta[pb] : 0.0;
-        const Eigen::ArrayXd r = y_ - A_ * b;
-        const Eigen::ArrayXd v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
+        const array r = y_ - A_ * b;
+        const array v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
         if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
         const double f = 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
-        const Eigen::ArrayXd inv = v.inverse(), rv = r * inv;
-        const Eigen::VectorXd Fr = rv.matrix(), Fv = (0.5 * (inv - rv.square())).matrix();
-        const Eigen::VectorXd Frr = inv.matrix(), Frv = (-rv * inv).matrix();
-        const Eigen::VectorXd Fvv = (0.5 * (-inv.square() + 2.0 * rv.square() * inv)).matrix();
-        Eigen::MatrixXd D = Eigen::MatrixXd::Zero(n_, q), V = Eigen::MatrixXd::Zero(n_, q);
+        const array inv = v.inverse(), rv = r * inv;
+        const vector Fr = rv.matrix(), Fv = (0.5 * (inv - rv.square())).matrix();
+        const vector Frr = inv.matrix(), Frv = (-rv * inv).matrix();
+        const vector Fvv = (0.5 * (-inv.square() + 2.0 * rv.square() * inv)).matrix();
+        matrix D = matrix::Zero(n_, q), V = matrix::Zero(n_, q);
         D.leftCols(pb) = -A_;
         V.leftCols(pb) = 2.0 * E2_ * b.asDiagonal();
         if (scatter_) V.col(pb).setConstant(2.0 * s);
         g = D.transpose() * Fr + V.transpose() * Fv;
-        const Eigen::MatrixXd DV = D.transpose() * Frv.asDiagonal() * V;
+        const matrix DV = D.transpose() * Frv.asDiagonal() * V;
         H = D.transpose() * Frr.asDiagonal() * D + DV + DV.transpose() + V.transpose() * Fvv.asDiagonal() * V;
         const double sum_Fv = Fv.sum();
         for (Eigen::Index j = 1; j < pb; ++j) H(j, j) += 2.0 * E2_.col(j).dot(Fv);
@@ -251,9 +266,10 @@ public:
 private:
     Eigen::Index n_, p_;
     bool scatter_;
-    Eigen::MatrixXd A_, E2_;
-    Eigen::VectorXd y_, vy_;
+    matrix A_, E2_;
+    vector y_, vy_;
 };
+using relation_likelihood = basic_relation_likelihood<>;
 
 struct newton_result {
     Eigen::VectorXd theta;
@@ -265,11 +281,13 @@ struct newton_result {
 /// Minimises the negative log-likelihood by Newton's method with Levenberg damping when the Hessian is
 /// not positive definite and a backtracking (Armijo) line search; stops when the Newton decrement
 /// g^T H^-1 g / 2 (the expected gain in log-likelihood) falls below 1e-12.
-template <class Dummy = void>  // a template: compiled only where it is used
-inline newton_result minimise_relation(const relation_likelihood& L, Eigen::VectorXd theta, int max_iterations) {
+template <class Dummy>
+newton_result minimise_relation(const basic_relation_likelihood<Dummy>& L, Eigen::VectorXd theta, int max_iterations) {
+    using vector = typename basic_relation_likelihood<Dummy>::vector;
+    using matrix = typename basic_relation_likelihood<Dummy>::matrix;
     const Eigen::Index q = L.dim();
-    Eigen::VectorXd g(q);
-    Eigen::MatrixXd H(q, q);
+    vector g(q);
+    matrix H(q, q);
     newton_result out;
     double f = L.derivatives(theta, g, H);
     if (!std::isfinite(f)) throw value_error("fit_linear_relation: the starting point has zero variance");
@@ -278,14 +296,14 @@ inline newton_result minimise_relation(const relation_likelihood& L, Eigen::Vect
         double lambda = 0.0;
         bool moved = false;
         for (int tries = 0; tries < 60 && !moved; ++tries) {
-            Eigen::MatrixXd M = H;
+            matrix M = H;
             if (lambda > 0) M.diagonal() += lambda * H.diagonal().cwiseAbs().cwiseMax(1e-12);
-            Eigen::LLT<Eigen::MatrixXd> llt(M);
+            Eigen::LLT<matrix> llt(M);
             if (llt.info() != Eigen::Success) {
                 lambda = lambda == 0 ? 1e-6 : lambda * 10;
                 continue;
             }
-            const Eigen::VectorXd step = -llt.solve(g);
+            const vector step = -llt.solve(g);
             const double decrement = -0.5 * g.dot(step);
             if (lambda == 0 && decrement < 1e-12) {
                 out.theta = theta;
@@ -294,7 +312,7 @@ inline newton_result minimise_relation(const relation_likelihood& L, Eigen::Vect
                 return out;
             }
             for (double t = 1.0; t > 1e-10; t *= 0.5) {
-                const Eigen::VectorXd trial = theta + t * step;
+                const vector trial = theta + t * step;
                 const double ft = L.value(trial);
                 if (std::isfinite(ft) && ft <= f + 1e-4 * t * g.dot(step)) {
                     theta = trial;
@@ -339,6 +357,9 @@ template <class Dummy = void>  // a template: compiled only where it is used
 linear_relation fit_linear_relation(const feature_table& X, const std::vector<double>& y,
                                     const std::vector<double>& y_err = {},
                                     const linear_relation_options& options = {}) {
+    using likelihood = detail::basic_relation_likelihood<Dummy>;  // Eigen's types dependent on Dummy
+    using vector = typename likelihood::vector;
+    using matrix = typename likelihood::matrix;
     const std::string who = "fit_linear_relation";
     X.validate(who);
     detail::check_target(who, X.rows(), y, y_err);
@@ -354,20 +375,20 @@ linear_relation fit_linear_relation(const feature_table& X, const std::vector<do
     if (!options.intrinsic_scatter && !any_error)
         throw value_error(who + ": no target or feature errors and no intrinsic scatter: the likelihood has no scale");
 
-    const detail::relation_likelihood L(X, y, y_err, options.intrinsic_scatter);
+    const likelihood L(X, y, y_err, options.intrinsic_scatter);
     // Start: least squares weighted by the target errors alone, and sigma_int from the excess variance.
-    const Eigen::VectorXd w = (L.target_variance().array() > 0)
+    const vector w = (L.target_variance().array() > 0)
                                   .select(L.target_variance().array().inverse(),
                                           1.0 / std::max(1e-300, L.target_variance().maxCoeff()))
                                   .matrix();
-    const Eigen::VectorXd sw = w.cwiseSqrt();
-    const Eigen::MatrixXd Aw = sw.asDiagonal() * L.design();
-    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(Aw);
+    const vector sw = w.cwiseSqrt();
+    const matrix Aw = sw.asDiagonal() * L.design();
+    Eigen::ColPivHouseholderQR<matrix> qr(Aw);
     if (qr.rank() < Eigen::Index(p + 1))
         throw value_error(who + ": the features (with the intercept) are collinear; drop one of them");
-    Eigen::VectorXd theta(static_cast<Eigen::Index>(q));
+    vector theta(static_cast<Eigen::Index>(q));
     theta.head(Eigen::Index(p + 1)) = qr.solve(sw.asDiagonal() * L.target());
-    const Eigen::VectorXd r = L.target() - L.design() * theta.head(Eigen::Index(p + 1));
+    const vector r = L.target() - L.design() * theta.head(Eigen::Index(p + 1));
     const double var_r = r.squaredNorm() / double(n);
     const double ymean = L.target().mean();
     const double var_y = (L.target().array() - ymean).square().mean();
@@ -398,23 +419,23 @@ linear_relation fit_linear_relation(const feature_table& X, const std::vector<do
                               ": the relation fits the data exactly and no errors were given; pass target errors");
         // The likelihood is even in s, so when its maximum is at sigma_int = 0 Newton stops a rounding-level
         // distance from it; there, refit the coefficients with sigma_int fixed at 0 (an exact boundary).
-        Eigen::VectorXd at0 = nr.theta;
+        vector at0 = nr.theta;
         at0[pb] = 0.0;
         if (any_error && L.value(at0) <= nr.value + 1e-10 * (1.0 + std::abs(nr.value))) {
-            const detail::relation_likelihood L0(X, y, y_err, false);
+            const likelihood L0(X, y, y_err, false);
             const auto nr0 = detail::minimise_relation(L0, nr.theta.head(pb), options.max_iterations);
             nr.theta.head(pb) = nr0.theta;
             s = 0.0;
         }
         s = std::abs(s);  // the covariance below is recomputed at |s|, so its sign needs no other care
-        Eigen::VectorXd g;
+        vector g;
         nr.value = L.derivatives(nr.theta, g, nr.hessian);
     }
     rel.log_likelihood = -nr.value;
-    Eigen::LDLT<Eigen::MatrixXd> ldlt(nr.hessian);
+    Eigen::LDLT<matrix> ldlt(nr.hessian);
     if (ldlt.info() != Eigen::Success || !ldlt.isPositive() || ldlt.vectorD().minCoeff() <= 0)
         throw value_error(who + ": the Hessian at the maximum is not positive definite (collinear features?)");
-    const Eigen::MatrixXd C = ldlt.solve(Eigen::MatrixXd::Identity(Eigen::Index(q), Eigen::Index(q)));
+    const matrix C = ldlt.solve(matrix::Identity(Eigen::Index(q), Eigen::Index(q)));
 
     if (options.method == fit_method::laplace) {
         rel.coefficients.assign(nr.theta.data(), nr.theta.data() + pb);
@@ -440,30 +461,30 @@ linear_relation fit_linear_relation(const feature_table& X, const std::vector<do
     ensemble_options so = options.sampler;
     so.walkers = std::max(so.walkers, 2 * q);
     so.walkers += so.walkers % 2;
-    const Eigen::MatrixXd Lc = Eigen::LLT<Eigen::MatrixXd>(C).matrixL();
-    std::vector<Eigen::VectorXd> init;
-    auto log_post = [&](const Eigen::VectorXd& t) {
+    const matrix Lc = Eigen::LLT<matrix>(C).matrixL();
+    std::vector<vector> init;
+    auto log_post = [&](const vector& t) {
         if (options.intrinsic_scatter && t[pb] < 0) return -std::numeric_limits<double>::infinity();
         return -L.value(t);
     };
     while (init.size() < so.walkers) {
-        Eigen::VectorXd z(static_cast<Eigen::Index>(q));
+        vector z(static_cast<Eigen::Index>(q));
         for (Eigen::Index k = 0; k < Eigen::Index(q); ++k) z[k] = detail::standard_normal(rng);
-        Eigen::VectorXd t = nr.theta + 0.5 * Lc * z;
+        vector t = nr.theta + 0.5 * Lc * z;
         if (options.intrinsic_scatter) t[pb] = std::abs(t[pb]);
         if (std::isfinite(log_post(t))) init.push_back(t);
     }
     const ensemble_chain chain = run_ensemble_sampler(log_post, init, so, rng);
 
     const std::size_t N = chain.size();
-    Eigen::MatrixXd draws(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(q));
+    matrix draws(static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(q));
     for (std::size_t t = 0; t < chain.steps; ++t)
         for (std::size_t k = 0; k < chain.walkers; ++k)
             for (std::size_t d = 0; d < q; ++d)
                 draws(Eigen::Index(t * chain.walkers + k), Eigen::Index(d)) = chain(t, k, d);
-    const Eigen::VectorXd mean = draws.colwise().mean();
-    const Eigen::MatrixXd centred = draws.rowwise() - mean.transpose();
-    const Eigen::MatrixXd cov = centred.transpose() * centred / double(N - 1);
+    const vector mean = draws.colwise().mean();
+    const matrix centred = draws.rowwise() - mean.transpose();
+    const matrix cov = centred.transpose() * centred / double(N - 1);
     rel.coefficients.assign(mean.data(), mean.data() + pb);
     rel.covariance = cov.topLeftCorner(pb, pb);
     rel.sigma_int = options.intrinsic_scatter ? mean[pb] : 0.0;

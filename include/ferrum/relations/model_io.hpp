@@ -6,12 +6,15 @@
 // ("ferrum-linear-relation" version 1) are converted when read: their check vectors become the self-test.
 #pragma once
 
+#include <Eigen/Core>
+#include <Eigen/Eigenvalues>  // SelfAdjointEigenSolver
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ferrum/core/config.hpp"  // FERRUM_TEMPLATE_INSTANCE
@@ -38,7 +41,8 @@ inline feature_table linear_relation_test_rows(const std::vector<std::string>& f
 }
 
 // What the self-test compares: (value, sigma) of each row.
-inline std::vector<std::vector<double>> value_and_sigma(const linear_relation& rel, const feature_table& t,
+template <class Dummy = void>  // a template: compiled only where it is used
+std::vector<std::vector<double>> value_and_sigma(const linear_relation& rel, const feature_table& t,
                                                         phase_convention c) {
     const auto p = rel.predict(t, c);
     std::vector<std::vector<double>> out;
@@ -49,11 +53,13 @@ inline std::vector<std::vector<double>> value_and_sigma(const linear_relation& r
 // A covariance must be symmetric and positive semi-definite: a negative variance would make every predicted
 // sigma the square root of a negative number (NaN, written as "-nan" by earlier builds).
 template <class Dummy = void>  // a template: compiled only where it is used
-inline void check_covariance(const Eigen::MatrixXd& c, const model_reader& r, const std::string& path) {
+void check_covariance(const Eigen::MatrixXd& covariance, const model_reader& r, const std::string& path) {
+    // the matrix's type spelt dependent on Dummy: the eigen-solver is compiled only where a file is read
+    const std::conditional_t<std::is_void_v<Dummy>, Eigen::MatrixXd, Eigen::MatrixXd>& c = covariance;
     const double scale = std::max(1.0, c.cwiseAbs().maxCoeff());
     if (!((c - c.transpose()).cwiseAbs().maxCoeff() <= 1e-9 * scale))
         r.fail(path, "is not symmetric (corrupted or edited file)");
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(c, Eigen::EigenvaluesOnly);
+    const Eigen::SelfAdjointEigenSolver<std::decay_t<decltype(c)>> eig(c, Eigen::EigenvaluesOnly);
     const double smallest = eig.eigenvalues().minCoeff();
     if (eig.info() != Eigen::Success || !(smallest >= -1e-10 * scale))
         r.fail(path, "is not positive semi-definite (smallest eigenvalue " + std::to_string(smallest) +
@@ -64,7 +70,8 @@ inline void check_covariance(const Eigen::MatrixXd& c, const model_reader& r, co
 
 /// \brief The model file's document; `metadata` (any JSON object: the training table, filters, a date) is
 /// kept as is.
-inline nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& metadata = nlohmann::json::object()) {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& metadata = nlohmann::json::object()) {
     using nlohmann::json;
     if (rel.features.empty())
         throw value_error("linear relation model file: a relation without features predicts nothing");
@@ -111,7 +118,8 @@ inline nlohmann::json to_json(const linear_relation& rel, const nlohmann::json& 
 }
 
 /// \brief Writes the model file atomically (a crash never leaves half a model behind).
-inline void save_linear_relation(const std::string& path, const linear_relation& rel,
+template <class Dummy = void>  // a template: compiled only where it is used
+void save_linear_relation(const std::string& path, const linear_relation& rel,
                                  const nlohmann::json& metadata = nlohmann::json::object()) {
     write_file_atomically(path, to_json(rel, metadata).dump(1) + "\n");
 }
@@ -122,7 +130,8 @@ namespace detail {
 /// document it holds: the same numbers under the version-2 names, metadata as it was, and its check vectors
 /// (rows without feature errors, in the model's convention, with their value and sigma) as the self-test, at
 /// a tolerance no tighter than the version-1 reader's 1e-12 (1 + |v|).
-inline nlohmann::json linear_relation_v1_to_v2(const nlohmann::json& j, const model_reader& r) {
+template <class Dummy = void>  // a template: compiled only where it is used
+nlohmann::json linear_relation_v1_to_v2(const nlohmann::json& j, const model_reader& r) {
     const std::set<std::string> v1{"format",       "version",    "target",    "features",     "phase_convention",
                                    "coefficients", "covariance", "sigma_int", "sigma_int_sd", "method",
                                    "intervals",    "training",   "metadata",  "check"};
@@ -163,13 +172,15 @@ inline nlohmann::json linear_relation_v1_to_v2(const nlohmann::json& j, const mo
           {"tolerance", 2e-12}}}};
 }
 
-inline fit_method fit_method_at(const model_reader& r, const nlohmann::json& tr) {
+template <class Dummy = void>  // a template: compiled only where it is used
+fit_method fit_method_at(const model_reader& r, const nlohmann::json& tr) {
     const auto m = r.get<std::string>(tr, "method", "training");
     if (m != "laplace" && m != "mcmc") r.fail("training.method", "must be 'laplace' or 'mcmc', not '" + m + "'");
     return m == "laplace" ? fit_method::laplace : fit_method::mcmc;
 }
 
-inline mcmc_diagnostics mcmc_diagnostics_at(const model_reader& r, const nlohmann::json& mj) {
+template <class Dummy = void>  // a template: compiled only where it is used
+mcmc_diagnostics mcmc_diagnostics_at(const model_reader& r, const nlohmann::json& mj) {
     const std::string at = "training.mcmc";
     r.allow_only(mj, {"walkers", "burn_in", "steps", "acceptance_fraction", "rhat", "autocorr_time", "ess"}, at);
     mcmc_diagnostics d;

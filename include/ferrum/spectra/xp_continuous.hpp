@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <vector>
 
@@ -461,7 +462,9 @@ xp_calibration::matrix instrument_design(const std::filesystem::path& dir, const
     for (std::size_t s = 0; s < n; ++s)
         if (weight[s] > 0) pwl[s] = pwl_of(sampling[s]);
     const xp_calibration::matrix hermite = hermite_basis(pwl, ni, pmin, pmax, nmin, nmax, &weight);
-    using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    // (its scalar spelt dependent on Dummy: the products below are compiled only where this is used)
+    using row_major = Eigen::Matrix<std::conditional_t<std::is_void_v<Dummy>, double, double>, Eigen::Dynamic,
+                                    Eigen::Dynamic, Eigen::RowMajor>;
     const Eigen::Map<const row_major> inverse(ic.data(), Eigen::Index(nb), Eigen::Index(ni));
     const Eigen::Map<const row_major> transform(tm.data(), Eigen::Index(nb), Eigen::Index(nt));
     xp_calibration::matrix bases = transform * (inverse * hermite);  // nb x samples
@@ -529,10 +532,13 @@ template <class Dummy = void>  // a template: compiled only where it is used
 void sample_band(const xp_calibration::matrix& design, const std::vector<const xp_band_coefficients*>& band,
                  bool truncation, Eigen::MatrixXd& flux, Eigen::MatrixXd& error,
                  std::vector<xp_calibration::matrix>* covariance = nullptr) {
+    // Eigen's types spelt dependent on Dummy: the products below are compiled only where this is used
+    using matrix = std::conditional_t<std::is_void_v<Dummy>, Eigen::MatrixXd, Eigen::MatrixXd>;
+    using vector = std::conditional_t<std::is_void_v<Dummy>, Eigen::VectorXd, Eigen::VectorXd>;
     const Eigen::Index n = design.cols(), ns = design.rows(), m = Eigen::Index(band.size());
-    Eigen::MatrixXd coef = Eigen::MatrixXd::Zero(n, m);
+    matrix coef = matrix::Zero(n, m);
     error.resize(ns, m);
-    Eigen::MatrixXd corr(n, n), scaled(ns, n), product(ns, n);
+    matrix corr(n, n), scaled(ns, n), product(ns, n);
     if (covariance) covariance->assign(band.size(), xp_calibration::matrix());
     for (Eigen::Index k = 0; k < m; ++k) {
         const xp_band_coefficients& b = *band[std::size_t(k)];
@@ -543,7 +549,7 @@ void sample_band(const xp_calibration::matrix& design, const std::vector<const x
         std::size_t q = 0;
         for (Eigen::Index i = 1; i < n; ++i)
             for (Eigen::Index j = 0; j < i; ++j, ++q) corr(i, j) = corr(j, i) = b.correlations[q];
-        Eigen::VectorXd e = Eigen::VectorXd::Zero(n);
+        vector e = vector::Zero(n);
         for (Eigen::Index i = 0; i < keep; ++i) e(i) = b.errors[std::size_t(i)];
         scaled.noalias() = design * e.asDiagonal();
         product.noalias() = scaled * corr;

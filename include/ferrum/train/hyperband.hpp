@@ -140,6 +140,7 @@ struct hyperband_result {
     hyperband_trial best;
 
     /// The trials sorted by score, as a table a person can read.
+    template <class Dummy = void>  // a template: compiled only where it is used
     std::string table(std::size_t max_rows = 20) const {
         std::vector<const hyperband_trial*> order;
         for (const auto& t : trials) order.push_back(&t);
