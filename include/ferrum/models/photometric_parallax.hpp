@@ -272,6 +272,9 @@ struct colour_feh_result {
 template <class Scalar = float>
 class basic_colour_feh_model {
     static_assert(std::is_same_v<Scalar, float>, "colour_feh_model computes in float: use colour_feh_model");
+    // nlohmann::json spelt dependent on Scalar (the same type): the bodies in this class are then compiled only
+    // where they are used, not in every translation unit that includes it.
+    using json = std::conditional_t<std::is_same_v<Scalar, float>, nlohmann::json, nlohmann::json>;
 
 public:
     using colour_feh_model = basic_colour_feh_model;
@@ -353,7 +356,7 @@ public:
     /// settings the photometry goes through), "network" {"parallax": the stage-1 fold networks, "feh": the
     /// stage-2 network; each a Bayesian MLP file} and a "self_test" from raw photometry rows (magnitudes,
     /// Gaia parallax) with their [Fe/H], sigma and combined parallax (MC dropout, seed 1), re-run at load.
-    nlohmann::json to_json() {  // not const: nn::model_to_json takes the networks by reference
+    json to_json() {  // not const: nn::model_to_json takes the networks by reference
         if (!trained_) throw value_error("colour_feh_model::to_json: the model is not trained");
         return {{"format", "ferrum.model"},
                 {"version", 2},
@@ -370,7 +373,7 @@ public:
     /// \brief Reads version 2 (to_json()) or version 1 ("ferrum-giants-colour-model", earlier builds; its
     /// networks are converted as bnn_mlp's are, and it has no raw photometry self-test: saving it writes
     /// version 2 with an empty one). With `verify` every network's self-test and the model's are re-run.
-    static colour_feh_model from_json(const nlohmann::json& j, const std::string& where, bool verify = true) {
+    static colour_feh_model from_json(const json& j, const std::string& where, bool verify = true) {
         // compared as JSON: a "format" that is not a string is no type_error here
         if (j.is_object() && !(j.contains("format") && j.at("format") == "ferrum.model"))
             return from_json_v1(j, where, verify);
@@ -379,11 +382,11 @@ public:
             detail::check_envelope(j, "colour_feh", where);
             const auto& o = j.at("options");
             const auto& pre = j.at("preprocessing");
-            m.features_.intrinsic_h_w2 = pre.at("rjce_intrinsic_h_w2").get<double>();
-            m.features_.a_over_av = pre.at("a_over_av").get<std::array<double, photometry::n_bands>>();
-            m.features_.clip_negative_extinction = pre.at("clip_negative_extinction").get<bool>();
-            m.cut_.a = o.at("giant_cut").at("a").get<double>();
-            m.cut_.b = o.at("giant_cut").at("b").get<double>();
+            m.features_.intrinsic_h_w2 = pre.at("rjce_intrinsic_h_w2").template get<double>();
+            m.features_.a_over_av = pre.at("a_over_av").template get<std::array<double, photometry::n_bands>>();
+            m.features_.clip_negative_extinction = pre.at("clip_negative_extinction").template get<bool>();
+            m.cut_.a = o.at("giant_cut").at("a").template get<double>();
+            m.cut_.b = o.at("giant_cut").at("b").template get<double>();
             m.mc_ = detail::mc_samples_from_json(o.at("mc_samples"), where, "options.mc_samples");
             m.parallax_ = photometric_parallax::from_json(j.at("network").at("parallax"), where, verify);
             m.feh_ = bnn_mlp::from_json(j.at("network").at("feh"), where + " ([Fe/H] network)", verify);
@@ -426,16 +429,16 @@ public:
 
 private:
     /// Version 1 ("ferrum-giants-colour-model"), as earlier builds wrote it.
-    static colour_feh_model from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+    static colour_feh_model from_json_v1(const json& j, const std::string& where, bool verify) {
         colour_feh_model m;
         try {
             if (j.value("format", "") != "ferrum-giants-colour-model")
                 throw input_error(where, 0, "format", "not a ferrum giants colour model");
-            if (j.at("version").get<int>() != 1) throw input_error(where, 0, "version", "unsupported version");
-            m.features_.intrinsic_h_w2 = j.at("rjce_intrinsic_h_w2").get<double>();
-            m.features_.a_over_av = j.at("a_over_av").get<std::array<double, photometry::n_bands>>();
-            m.cut_.a = j.at("giant_cut").at("a").get<double>();
-            m.cut_.b = j.at("giant_cut").at("b").get<double>();
+            if (j.at("version").template get<int>() != 1) throw input_error(where, 0, "version", "unsupported version");
+            m.features_.intrinsic_h_w2 = j.at("rjce_intrinsic_h_w2").template get<double>();
+            m.features_.a_over_av = j.at("a_over_av").template get<std::array<double, photometry::n_bands>>();
+            m.cut_.a = j.at("giant_cut").at("a").template get<double>();
+            m.cut_.b = j.at("giant_cut").at("b").template get<double>();
             m.mc_ = detail::mc_samples_from_json(j.at("mc_samples"), where, "mc_samples");
             m.parallax_ = photometric_parallax::from_json(j.at("parallax"), where, verify);
             m.feh_ = bnn_mlp::from_json(j.at("feh"), where + " ([Fe/H] network)", verify);
@@ -448,7 +451,7 @@ private:
 
     /// Self-test vectors from raw photometry: `rows` with their predictions (MC dropout, seed 1).
     void make_self_test(const std::vector<photometry::photometry_row>& rows) {
-        nlohmann::json in = nlohmann::json::array(), out = nlohmann::json::array();
+        json in = json::array(), out = json::array();
         const auto p = predict(rows, 1);
         for (std::size_t i = 0; i < rows.size(); ++i) {
             in.push_back({{"source_id", rows[i].source_id},

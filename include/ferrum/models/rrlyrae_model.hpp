@@ -993,13 +993,14 @@ auto basic_rrlyrae_model<Scalar>::build() -> void {
         x = net_.add("pool", nn::global_average_pooling<float>(), x);
         x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
     }
+    using rnn_backend = typename net_type::backend_type;
     for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer && !fcn;
          ++k) {
         const bool last = k + 1 == opt_.gru_sizes.size();
         const std::size_t H = opt_.gru_sizes[k];
         if (lstm)
-            x = net_.add("lstm" + std::to_string(k), nn::lstm<float, typename net_type::backend_type>(in, H, !last, 0, bi), x);
-        else x = net_.add("gru" + std::to_string(k), nn::gru<float, typename net_type::backend_type>(in, H, !last, 0, bi), x);
+            x = net_.add("lstm" + std::to_string(k), nn::lstm<float, rnn_backend>(in, H, !last, 0, bi), x);
+        else x = net_.add("gru" + std::to_string(k), nn::gru<float, rnn_backend>(in, H, !last, 0, bi), x);
         x = net_.add("dropout" + std::to_string(k), nn::dropout<float>(opt_.dropout[k]), x);
         in = bi ? 2 * H : H;
     }
