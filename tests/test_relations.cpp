@@ -2,6 +2,7 @@
 // finite differences, the Muraveva et al. (2025) relations recovered from the LMC table, and the coverage of
 // the credible intervals on synthetic data with known coefficients and scatter.
 #include <catch2/catch.hpp>
+#include <Eigen/LU>
 
 #include <cmath>
 #include <random>
