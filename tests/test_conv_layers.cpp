@@ -4,6 +4,9 @@
 // pooling on a ragged batch, each sample computed by PyTorch on its own valid steps; output, dx and every
 // parameter gradient to 1e-10 (double) and 2e-5 (float) of the largest value. Plus finite differences
 // through a stack that changes the number of steps (with an activation layer), padding independence and a model-file round trip.
+// The graph nodes `add` (residual sum) and `concat` of sequences, with padded max pooling, in a small
+// InceptionTime module with a ResNet shortcut against PyTorch (tests/data/reference/graph_nodes.json, made by
+// tools/make_graph_reference.py).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -122,4 +125,86 @@ TEST_CASE("convolutional models: padded steps do not matter, running statistics,
     bad["padding"] = "full";
     CHECK_THROWS_AS((nn::layer_registry<float, ferrum::default_backend>::instance().create("conv1d", bad)),
                     ferrum::value_error);
+}
+
+namespace {
+
+/// tools/make_graph_reference.py's graph: an inception module (three branches, one a padded max pool,
+/// concatenated) and a three-input residual sum.
+template <class T>
+ferrum::nn::functional<T> inception_residual_graph() {
+    namespace nn = ferrum::nn;
+    nn::functional<T> m;
+    const auto x = m.input("x", 3, true);
+    auto a = m.add("a", nn::conv1d<T>(3, 4, 3, nn::conv_padding::same), x);
+    a = m.add("a_relu", nn::activation_layer<T>(nn::activation::relu), a);
+    const auto b = m.add("b", nn::conv1d<T>(3, 4, 5, nn::conv_padding::same), x);
+    auto p = m.add("pool", nn::max_pool1d<T>(3, 1, 1), x);
+    p = m.add("pconv", nn::conv1d<T>(3, 4, 1), p);
+    const auto c = m.concat("cat", {a, b, p});
+    const auto h = m.add("h", nn::conv1d<T>(12, 5, 3, nn::conv_padding::same), c);
+    const auto s = m.add("s", nn::conv1d<T>(3, 5, 1), x);
+    const auto s2 = m.add("s2", nn::conv1d<T>(3, 5, 1, nn::conv_padding::valid, 1, 1, false), x);
+    auto r = m.sum("res", {h, s, s2});
+    r = m.add("relu", nn::activation_layer<T>(nn::activation::relu), r);
+    r = m.add("gap", nn::global_average_pooling<T>(), r);
+    m.add("out", nn::dense<T>(5, 2), r);
+    return m;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("graph nodes add and concat (an inception module with a residual) equal PyTorch", "[nn][conv]",
+                   float, double) {
+    namespace nn = ferrum::nn;
+    using T = TestType;
+    const auto ref = ferrum_test::load_reference("reference/graph_nodes.json");
+    const double tol = std::is_same_v<T, double> ? 1e-10 : 2e-5;
+    auto m = inception_residual_graph<T>();
+    auto params = m.parameters();
+    REQUIRE(params.size() == ref["params"].size());
+    for (const auto& want : ref["params"]) {
+        const auto name = want["name"].get<std::string>();
+        const auto it = std::find_if(params.begin(), params.end(), [&](const auto& q) { return q.name == name; });
+        REQUIRE(it != params.end());
+        CHECK(it->shape == want["shape"].get<std::vector<std::size_t>>());
+        const auto v = ferrum_test::vec(want["value"]);
+        REQUIRE(v.size() == it->size());
+        for (std::size_t i = 0; i < v.size(); ++i) it->value[i] = static_cast<T>(v[i]);
+    }
+    const auto shape = ref["shape"].get<std::vector<std::size_t>>();
+    const auto lengths = ref["lengths"].get<std::vector<std::size_t>>();
+    xt::xtensor<T, 3> x = xt::xtensor<T, 3>::from_shape({shape[0], shape[1], shape[2]});
+    const auto xv = ferrum_test::vec(ref["x"]);
+    REQUIRE(xv.size() == x.size());
+    for (std::size_t i = 0; i < xv.size(); ++i) x.data()[i] = static_cast<T>(xv[i]);
+    const auto y = m.forward({x}, lengths, nn::mode::training);
+    CHECK(ferrum_test::max_scaled_error(ferrum_test::values_of(y), ferrum_test::vec(ref["output"])) < tol);
+    xt::xarray<T> g = xt::xarray<T>::from_shape(ref["output_shape"].get<std::vector<std::size_t>>());
+    const auto gv = ferrum_test::vec(ref["grad_output"]);
+    REQUIRE(gv.size() == g.size());
+    for (std::size_t i = 0; i < gv.size(); ++i) g.data()[i] = static_cast<T>(gv[i]);
+    m.zero_grad();
+    const auto dx = m.backward(g, true);
+    CHECK(ferrum_test::max_scaled_error(ferrum_test::values_of(dx.at(0)), ferrum_test::vec(ref["dx"])) < tol);
+    for (const auto& want : ref["params"])
+        for (const auto& q : m.parameters())
+            if (q.name == want["name"].get<std::string>()) {
+                INFO(q.name);
+                CHECK(ferrum_test::max_scaled_error(std::vector<double>(q.grad, q.grad + q.size()),
+                                                    ferrum_test::vec(want["grad"])) < tol);
+            }
+    // inference equals the training pass (no batch statistics here), the model file round-trips the graph
+    CHECK(ferrum_test::max_scaled_error(ferrum_test::values_of(m.predict({x}, lengths)), ferrum_test::values_of(y)) <
+          tol);
+    const auto doc = nn::model_to_json(m);
+    auto back = nn::model_from_json<T>(doc, "graph.json");
+    CHECK(xt::all(xt::equal(back.model.predict({x}, lengths), m.predict({x}, lengths))));
+    // a sum of nodes of different shapes is a value_error naming the node
+    nn::functional<T> bad;
+    const auto bi = bad.input("x", 3, true);
+    const auto b4 = bad.add("c4", nn::conv1d<T>(3, 4, 1), bi);
+    CHECK_THROWS_WITH(bad.sum("res", {bi, b4}), Catch::Contains("add 'res'"));
+    CHECK_THROWS_AS(bad.sum("one", {bi}), ferrum::value_error);
+    CHECK_THROWS_AS(nn::max_pool1d<T>(3, 1, 2), ferrum::value_error);  // padding past half the kernel
 }

@@ -1,6 +1,7 @@
-// PyTorch import: four seeded PyTorch models saved as a user saves them (a pickled nn.Sequential of conv, batch
+// PyTorch import: five seeded PyTorch models saved as a user saves them (a pickled nn.Sequential of conv, batch
 // norm and pooling layers; a TorchScript nn.Sequential; a pickled transformer nn.Sequential returning a sequence;
-// a custom module's state_dict with an architecture JSON: attention, bidirectional LSTM and GRU), converted by
+// a custom module's state_dict with an architecture JSON: attention, bidirectional LSTM and GRU; a convolutional
+// graph's state_dict with named nodes: an inception module and a residual sum), converted by
 // tools/convert_pytorch.py into tests/data/pt_*.json with PyTorch test vectors. The oracle is
 // pytorch_import_expected.json: each model's own forward pass (PyTorch 1.13, float64) on other ragged inputs,
 // each sample run alone and cut at its length; the padding holds random values that must not be read.
@@ -68,7 +69,7 @@ TEMPLATE_TEST_CASE("converted PyTorch models verify their vectors and equal the 
     using T = TestType;
     const double tol = std::is_same_v<T, double> ? 1e-10 : 2e-5;
     const auto expected = pytorch_import_test::read("pytorch_import_expected.json");
-    for (const char* name : {"pt_conv", "pt_script", "pt_transformer", "pt_recurrent"})
+    for (const char* name : {"pt_conv", "pt_script", "pt_transformer", "pt_recurrent", "pt_resnet"})
         pytorch_import_test::check_case<T>(name, expected, tol);
 }
 

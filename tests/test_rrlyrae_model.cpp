@@ -321,6 +321,66 @@ TEST_CASE("the fcn trunk trains, keeps its batch-norm running statistics in its 
     std::filesystem::remove(path);
 }
 
+TEST_CASE("the resnet and inception_time trunks train (their loss falls), and their files round-trip", "[rrlyrae]") {
+    // curves resampled to 48 phases (264 in the paper) keep the test short; the trunks take any length
+    auto set = ferrum_test::simulate_rrlyrae(48, rr_type::rrab, 41);
+    rrl_input_options io;
+    io.n_phases_rrab = 48;
+    const auto in = prepare_rrlyrae_inputs(set.curves, set.eph, io, 2, false);
+    std::vector<std::size_t> tr;
+    std::vector<rrl_star_input> test;
+    for (std::size_t i = 0; i < in.size(); ++i)
+        if (in[i].ok()) {
+            tr.push_back(i);
+            if (test.size() < 4) test.push_back(in[i]);
+        }
+    REQUIRE(in[tr.front()].steps() == 48);
+    rrl_training_options to;
+    to.max_epochs = 4;
+    to.patience = 10;
+    to.batch_size = 16;
+    to.progress = false;
+    to.calibration_mc_samples = 2;
+    for (auto arch : {rrl_architecture::resnet, rrl_architecture::inception_time}) {
+        INFO(to_string(arch));
+        rrl_model_options mo;
+        mo.architecture = arch;
+        mo.input = io;
+        rrlyrae_model m(mo, 9);
+        const auto h = m.fit(in, set.feh, tr, to);
+        REQUIRE(h.epochs.size() == 4);
+        INFO("train loss " << h.epochs.front().train_loss << " -> " << h.epochs.back().train_loss);
+        CHECK(h.epochs.back().train_loss < h.epochs.front().train_loss);
+        const auto j = m.to_json();
+        std::size_t adds = 0, concats = 0, pools = 0;
+        for (const auto& l : j["network"]["architecture"]["layers"]) {
+            adds += l["type"] == "add";
+            concats += l["type"] == "concat";  // the inception modules' and the Fourier head's
+            pools += l["type"] == "max_pool1d";
+        }
+        if (arch == rrl_architecture::resnet) {
+            CHECK(adds == 3);
+            CHECK(concats == 1);
+        } else {
+            CHECK(adds == 2);
+            CHECK(concats == 7);
+            CHECK(pools == 6);
+        }
+        const auto p = m.predict(test);
+        const auto path = (std::filesystem::temp_directory_path() / "ferrum_test_rrl_conv_trunk.json").string();
+        m.save(path);
+        auto back = rrlyrae_model::load(path);  // re-runs the self-test from raw light curves
+        const auto q = back.predict(test);
+        REQUIRE(q.size() == p.size());
+        for (std::size_t i = 0; i < q.size(); ++i) {
+            CHECK(std::isfinite(p[i].feh));
+            CHECK(q[i].feh == Approx(p[i].feh).margin(1e-6));
+            CHECK(q[i].sigma == Approx(p[i].sigma).margin(1e-6));
+        }
+        std::filesystem::remove(path);
+    }
+}
+
 TEST_CASE("the paper's GRU learns from resampled curves; unified RRab+RRc model with ragged lengths", "[rrlyrae]") {
     auto ab = ferrum_test::simulate_rrlyrae(200, rr_type::rrab, 21);
     auto c = ferrum_test::simulate_rrlyrae(200, rr_type::rrc, 22);

@@ -19,7 +19,11 @@ Two inputs are accepted, the two things a PyTorch 1.13-2.x user has:
                   {"module": "Linear", "prefix": "head", "args": {"in_features": 32, "out_features": 1}}]}
 
     "module" is a torch.nn class name, "args" its constructor arguments, "prefix" the attribute name the module
-    has in the model (the state_dict keys "<prefix>.<name>"). Each module is built by PyTorch from "args" and
+    has in the model (the state_dict keys "<prefix>.<name>"). Models that are not a chain (ResNet and
+    InceptionTime: branches, a residual sum) name their nodes: an entry may have "name" (default: its prefix)
+    and "from" (a node name or a list; default: the entry before; "input" is the model's input), and entries
+    {"op": "add" | "concat", "name": ..., "from": [...]} sum nodes of one shape element-wise (h + shortcut) or
+    join them along the features (torch.cat over the channels); the last entry is the output. Each module is built by PyTorch from "args" and
     loads its part of the state_dict with strict=True (so a shape or a key that does not fit is PyTorch's own
     error, named); keys no layer uses are refused. Recurrent layers say which output the model uses:
     "sequence" (the output sequence) or "h_n" (the last layer's final state; for bidirectional layers
@@ -34,7 +38,7 @@ Supported modules: Linear, ReLU, Tanh, Sigmoid, Softplus (beta 1), GELU (approxi
 Dropout, LSTM and GRU (any num_layers, bidirectional, batch_first, bias; a stacked layer's inter-layer dropout
 becomes ferrum dropout layers between single layers), Conv1d (groups 1, zero padding that is 'valid', 'same'
 or symmetric 'same' written as an int), BatchNorm1d (running statistics; sequences or tables), MaxPool1d and
-AvgPool1d (no padding, no ceil_mode), AdaptiveAvgPool1d(1) / AdaptiveMaxPool1d(1) (+ Flatten) as global
+AvgPool1d (padding up to kernel_size // 2, count_include_pad; no ceil_mode), AdaptiveAvgPool1d(1) / AdaptiveMaxPool1d(1) (+ Flatten) as global
 pooling, LayerNorm over the features, MultiheadAttention (self-attention, packed in_proj, with bias, no
 bias_kv / zero_attn) and TransformerEncoderLayer / TransformerEncoder (relu or gelu, pre- or post-norm).
 Anything else is refused with the module's name and type.
@@ -241,10 +245,14 @@ def module_ops(m, name, seq, width, output=None, in_sequential=False):
         s = m.stride if isinstance(m.stride, int) else m.stride[0]
         pad = m.padding if isinstance(m.padding, int) else m.padding[0]
         dil = getattr(m, "dilation", 1)
-        if pad != 0 or m.ceil_mode or dil != 1 or getattr(m, "return_indices", False):
-            raise ConversionError(f"module '{name}' ({cls}): padding, ceil_mode, dilation and return_indices are not "
-                                  "supported")
+        if m.ceil_mode or dil != 1 or getattr(m, "return_indices", False):
+            raise ConversionError(f"module '{name}' ({cls}): ceil_mode, dilation and return_indices are not supported")
+        if pad > k // 2 or (pad and not getattr(m, "count_include_pad", True)):
+            raise ConversionError(f"module '{name}' ({cls}): padding {pad} is not supported (at most kernel_size // 2; "
+                                  "average pooling with count_include_pad=True)")
         layer = {"type": "max_pool1d" if cls == "MaxPool1d" else "avg_pool1d", "kernel_size": k, "stride": s}
+        if pad:
+            layer["padding"] = pad
         return [_op(layer, {}, lambda h, m=m: m(h.transpose(1, 2)).transpose(1, 2), True, width)]
     if type(m) in (nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool1d):
         osz = m.output_size if isinstance(m.output_size, int) else m.output_size[0]
@@ -385,7 +393,8 @@ def sequential_ops(model, features=None, sequence=None):
 
 
 def architecture_ops(spec, state_dict, where="architecture"):
-    """ops of a JSON description (see the module docstring) with the weights of a state_dict."""
+    """ops of a JSON description (see the module docstring) with the weights of a state_dict. A description
+    with "from" or "op" entries gives ops that carry their node "name" and "from" (a graph)."""
     torch = _torch()
     if not isinstance(spec, dict) or "layers" not in spec or "input" not in spec:
         raise ConversionError(f"{where}: needs 'input' and 'layers'")
@@ -397,14 +406,45 @@ def architecture_ops(spec, state_dict, where="architecture"):
         width, seq = int(inp["features"]), bool(inp.get("sequence", True))
     except (KeyError, TypeError, ValueError):
         raise ConversionError(f"{where}.input: needs 'features' (an integer) and 'sequence'")
+    if not isinstance(spec["layers"], list) or not spec["layers"]:
+        raise ConversionError(f"{where}.layers: needs a list of layers")
+    graph = any(isinstance(l, dict) and ("from" in l or "op" in l) for l in spec["layers"])
     sd = {k: v.detach().double() for k, v in state_dict.items()}
     used = set()
     ops = []
+    nodes = {"input": (seq, width)}  # graph: each node's (sequence, features)
+    prev = "input"
     for i, l in enumerate(spec["layers"]):
         at = f"{where}.layers[{i}]"
-        if not isinstance(l, dict) or "module" not in l:
-            raise ConversionError(f"{at}: needs 'module'")
-        extra = set(l) - {"module", "prefix", "args", "output"}
+        if not isinstance(l, dict) or ("module" not in l and "op" not in l):
+            raise ConversionError(f"{at}: needs 'module' (or 'op')")
+        if graph:
+            node = l.get("name", l.get("prefix", f"layers[{i}]"))
+            if not isinstance(node, str) or node in nodes:
+                raise ConversionError(f"{at}: name {node!r} is not a new node name")
+            src = l.get("from", prev)
+            src = [src] if isinstance(src, str) else src
+            if not isinstance(src, list) or not src or any(f not in nodes for f in src):
+                raise ConversionError(f"{at}: 'from' {l.get('from')!r} names no earlier node (nodes: "
+                                      f"{', '.join(nodes)})")
+            seq, width = nodes[src[0]]
+        if "op" in l:
+            extra = set(l) - {"op", "name", "from"}
+            if extra:
+                raise ConversionError(f"{at}: unknown field '{sorted(extra)[0]}'")
+            if l["op"] not in ("add", "concat") or len(src) < 2:
+                raise ConversionError(f"{at}: op {l['op']!r} with {len(src)} input(s): 'add' or 'concat' of two or more")
+            shapes = [nodes[f] for f in src]
+            if l["op"] == "add" and len(set(shapes)) != 1:
+                raise ConversionError(f"{at} (add): its inputs differ in shape ({', '.join(map(str, shapes))})")
+            if l["op"] == "concat" and len({q for q, _ in shapes}) != 1:
+                raise ConversionError(f"{at} (concat): cannot join a sequence with a table")
+            width = width if l["op"] == "add" else sum(w for _, w in shapes)
+            ops.append({"layer": {"type": l["op"]}, "params": {}, "run": None, "seq": seq, "width": width,
+                        "name": node, "from": src})
+            nodes[node], prev = (seq, width), node
+            continue
+        extra = set(l) - {"module", "prefix", "args", "output", "name", "from"}
         if extra:
             raise ConversionError(f"{at}: unknown field '{sorted(extra)[0]}'")
         cls, args = l["module"], dict(l.get("args", {}))
@@ -443,6 +483,14 @@ def architecture_ops(spec, state_dict, where="architecture"):
         ops_i = module_ops(m, name, seq, width, output=l.get("output"))
         if ops_i:
             seq, width = ops_i[-1]["seq"], ops_i[-1]["width"]
+        if graph:  # one node per ferrum layer; the module's last layer carries its name
+            if not ops_i:  # Identity: the node is its input
+                ops_i = [{"layer": {"type": "activation", "activation": "linear"}, "params": {},
+                          "run": lambda h: h, "seq": seq, "width": width}]
+            for j, o in enumerate(ops_i):
+                o["name"] = node if j == len(ops_i) - 1 else f"{node}_{j}"
+                o["from"] = src if j == 0 else [ops_i[j - 1]["name"]]
+            nodes[node], prev = (seq, width), node
         ops += ops_i
     left = sorted(set(sd) - used)
     if left:
@@ -461,12 +509,33 @@ def _steps_after(layer, n):
             return (n - span) // layer["stride"] + 1 if n >= span else 0
         return (n - 1) // layer["stride"] + 1
     if t in ("max_pool1d", "avg_pool1d"):
-        return (n - layer["kernel_size"]) // layer["stride"] + 1 if n >= layer["kernel_size"] else 0
+        m = n + 2 * layer.get("padding", 0)
+        return (m - layer["kernel_size"]) // layer["stride"] + 1 if m >= layer["kernel_size"] else 0
     return n
+
+
+def _graph(ops):
+    return bool(ops) and "from" in ops[0]
 
 
 def min_length(ops):
     """The shortest sequence every layer can take (a 'valid' span or a pooling window needs its steps)."""
+    if _graph(ops):
+        for n in range(1, 10000):
+            steps, ok = {"input": n}, True
+            for o in ops:
+                k = steps[o["from"][0]]
+                if o["layer"]["type"] in ("add", "concat"):
+                    ok = len({steps[f] for f in o["from"]}) == 1
+                elif k is not None:
+                    k = _steps_after(o["layer"], k)
+                    ok = k >= 1
+                steps[o["name"]] = k if o["seq"] else None
+                if not ok:
+                    break
+            if ok:
+                return n
+        raise ConversionError("no input length fits every layer (or the branches of a sum or join differ in steps)")
     for n in range(1, 10000):
         k, ok = n, True
         for o in ops:
@@ -497,6 +566,14 @@ def run_ops(ops, x):
     torch = _torch()
     h = torch.from_numpy(np.asarray(x, dtype=np.float64))
     with torch.no_grad():
+        if _graph(ops):
+            vals = {"input": h}
+            for o in ops:
+                ins = [vals[f] for f in o["from"]]
+                t = o["layer"]["type"]
+                vals[o["name"]] = (sum(ins[1:], ins[0]) if t == "add" else torch.cat(ins, -1) if t == "concat"
+                                   else o["run"](ins[0]))
+            return vals[ops[-1]["name"]].numpy()
         for o in ops:
             h = o["run"](h)
     return h.numpy()
@@ -525,13 +602,14 @@ def to_ferrum(ops, features, sequence, steps=24, reference=None, preprocessing=N
         raise ConversionError("the model has no layers to convert")
     layers, parameters = [], {}
     prev = "input"
+    graph = _graph(ops)
     for i, o in enumerate(ops):
         obj = dict(o["layer"])
-        obj["name"], obj["from"] = str(i), [prev]
+        obj["name"], obj["from"] = (o["name"], list(o["from"])) if graph else (str(i), [prev])
         layers.append(obj)
         for k, v in o["params"].items():
-            parameters[f"{i}.{k}"] = np.asarray(v, dtype=np.float64).tolist()
-        prev = str(i)
+            parameters[f"{obj['name']}.{k}"] = np.asarray(v, dtype=np.float64).tolist()
+        prev = obj["name"]
     x, lengths = test_inputs(features, sequence, steps, min_length(ops) if sequence else 1)
     y = per_sample(lambda xb: run_ops(ops, xb), x, lengths)
     meta = dict(metadata or {})

@@ -170,7 +170,9 @@ const cli::program& program() {
           "BiLSTM 16-16 trunk, dropout 0.1, with gru_fourier's Fourier-feature head), transformer (a small\n"
           "encoder block with attention pooling beside the Fourier features), fcn (Wang et al. 2017's\n"
           "fully convolutional trunk, conv 128-256-128 with batch norm and global average pooling, beside the\n"
-          "Fourier features).\n"
+          "Fourier features), resnet (Wang et al. 2017's ResNet: 3 residual blocks of conv 64-128-128) and\n"
+          "inception_time (Ismail Fawaz et al. 2020: 6 inception modules of 32 filters, kernels 39-19-9,\n"
+          "residuals every 3), both beside the Fourier features.\n"
           "Every model's sigma is calibrated: on the out-of-fold residuals with K-fold CV, else on the\n"
           "early-stopping hold-out.",
           with_inputs(join(
@@ -182,7 +184,7 @@ const cli::program& program() {
                cli::count("max-epochs", "training epochs").range(0, 1e6), cli::count("seed", "random seed"),
                cli::choice(
                    "architecture", "the model",
-                   {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
+                   {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn", "resnet", "inception_time"}),
                cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts"),
                cli::path("report", "CV report (default OUT.cv.json)").output(),
                cli::path("oof", "out-of-fold predictions (default OUT.oof.csv)").output()},
@@ -205,7 +207,7 @@ const cli::program& program() {
                     cli::count("holdout-folds", "the held-out part is 1 of this many stratified folds",
                                cli::default_of(tune_defaults.holdout_folds)),
                     cli::choice("architecture", "the model",
-                                {"paper_gru", "gru_fourier", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
+                                {"paper_gru", "gru_fourier", "bigru", "lstm", "bilstm", "transformer", "fcn", "resnet", "inception_time"}),
                     cli::flag("unified", "one RRab+RRc model"), cli::flag("paper-cuts", "the paper's sample cuts")},
                    label_options()))},
          {"transfer",
@@ -218,7 +220,7 @@ const cli::program& program() {
                 cli::count("max-epochs", "training epochs").range(1, 1e6), cli::count("seed", "random seed"),
                 cli::choice(
                     "architecture", "the model",
-                    {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn"}),
+                    {"paper_gru", "gru_fourier", "fourier_linear", "bigru", "lstm", "bilstm", "transformer", "fcn", "resnet", "inception_time"}),
                 cli::flag("unified", "one RRab+RRc model"),
                 cli::flag("paper-cuts", "train and score only stars with >= 50 epochs and peak-to-peak <= 1.4 mag"),
                 cli::flag("no-period", "train on phase alone"),
@@ -290,7 +292,8 @@ const cli::program& program() {
         {cli::flag("quiet", "no progress on stderr (also FERRUM_QUIET=1)"),
          cli::count("threads", "worker threads (default: all cores; results do not depend on it)").range(1, 1024)},
         "Config files (--config) are JSON objects with any of these fields (shown with their defaults;\n"
-        "architecture is paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer or fcn,\n"
+        "architecture is paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer, fcn,\n"
+        "resnet or inception_time, "
         "sequence "
         "resampled or raw_epochs);\n"
         "unknown fields are refused:\n" +

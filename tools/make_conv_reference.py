@@ -2,7 +2,8 @@
 """Oracle vectors for ferrum's convolutional layers (tests/test_conv_layers.cpp), computed by PyTorch 1.13.
 
 Layers: conv1d (valid, same, causal; stride, dilation, bias), batch_norm (training and inference
-statistics, running-statistics update, per-chunk statistics), max/avg pooling over time and global
+statistics, running-statistics update, per-chunk statistics), max/avg pooling over time (with and without
+padding) and global
 average/max pooling. Inputs are ragged batches [batch, time, channels]: padded steps hold random values,
 which a correct layer ignores. PyTorch computes each sample on its own valid steps alone (conv, pooling)
 or normalises over the valid steps of all samples together (batch_norm), so the oracle is "the sequence
@@ -65,12 +66,15 @@ def conv_case(B, S, C, lengths, out, kernel, padding, stride, dilation, bias):
     return finish("conv1d", cfg, x, y, [steps(n) for n in lengths], list(conv.named_parameters()), lengths)
 
 
-def pool_case(kind, B, S, C, lengths, kernel, stride):
-    pool = (torch.nn.MaxPool1d if kind == "max_pool1d" else torch.nn.AvgPool1d)(kernel, stride)
+def pool_case(kind, B, S, C, lengths, kernel, stride, padding=0):
+    pool = (torch.nn.MaxPool1d if kind == "max_pool1d" else torch.nn.AvgPool1d)(kernel, stride, padding)
     x = torch.randn(B, S, C, requires_grad=True)
-    steps = lambda n: out_steps(n, kernel, stride, 1, 0, 0)
+    steps = lambda n: out_steps(n, kernel, stride, 1, padding, padding)
     y = per_sample(pool, x, lengths, steps)
-    return finish(kind, {"kernel_size": kernel, "stride": stride}, x, y, [steps(n) for n in lengths], [], lengths)
+    cfg = {"kernel_size": kernel, "stride": stride}
+    if padding:
+        cfg["padding"] = padding
+    return finish(kind, cfg, x, y, [steps(n) for n in lengths], [], lengths)
 
 
 def global_case(kind, B, S, C, lengths):
@@ -144,6 +148,11 @@ def main():
         pool_case("avg_pool1d", B, S, C, lengths, 3, 2),
         global_case("global_average_pooling", B, S, C, lengths),
         global_case("global_max_pooling", B, S, C, lengths),
+        # padded windows (InceptionTime's max-pool branch: kernel 3, stride 1, padding 1); appended last, so
+        # the cases above keep their random draws
+        pool_case("max_pool1d", B, S, C, lengths, 3, 1, 1),
+        pool_case("max_pool1d", B, S, C, lengths, 5, 2, 2),
+        pool_case("avg_pool1d", B, S, C, lengths, 3, 1, 1),
     ]
     out = {"generator": "tools/make_conv_reference.py", "torch": torch.__version__, "seed": a.seed,
            "loss": "sum(output * grad_output); grad_output and output are zero past each sample's output length",

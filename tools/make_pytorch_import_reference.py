@@ -2,7 +2,7 @@
 """Seeded PyTorch models converted by tools/convert_pytorch.py, and their own outputs, for
 tests/test_pytorch_import.cpp.
 
-Four models, saved the way a user saves them and converted from those files:
+Five models, saved the way a user saves them and converted from those files:
   pt_conv.json         a pickled nn.Sequential (torch.save(model)): Conv1d 'same' (int padding) -> BatchNorm1d
                        (running statistics) -> ReLU -> MaxPool1d -> Conv1d dilated 'valid' -> AvgPool1d stride 1
                        -> Tanh -> AdaptiveAvgPool1d(1) -> Flatten -> Linear -> Softplus
@@ -14,6 +14,10 @@ Four models, saved the way a user saves them and converted from those files:
   pt_recurrent.json    a state_dict + architecture JSON of a custom module: Linear -> MultiheadAttention ->
                        bidirectional 2-layer LSTM (inter-layer dropout) returning sequences -> bidirectional GRU
                        (batch_first=False) h_n -> Linear
+  pt_resnet.json       a state_dict + architecture JSON of a graph (InceptionTime module with a ResNet shortcut):
+                       Conv1d -> BatchNorm1d -> ReLU -> three branches (Conv1d k3, Conv1d k5, MaxPool1d(3, 1,
+                       padding 1) -> Conv1d 1x1) joined ("concat") -> BatchNorm1d, plus a 1x1 Conv1d -> BatchNorm1d
+                       shortcut from the input, summed ("add") -> ReLU -> AdaptiveAvgPool1d(1) -> Linear
 The oracle (pytorch_import_expected.json) is each user model's own forward pass on other ragged inputs, each
 sample run alone and cut at its length (the padding holds random values, which ferrum must not read); sequence
 outputs are zero past each sample's output length. The converter's own test vectors are made on other inputs.
@@ -49,6 +53,52 @@ class Recurrent(nn.Module):
         h, _ = self.rnn(h)
         _, hn = self.gru(h.transpose(0, 1))
         return self.head(torch.cat([hn[-2], hn[-1]], -1))
+
+
+class ResInception(nn.Module):
+    """A user's own convolutional graph (channels-first, as PyTorch's Conv1d): what --architecture describes with
+    named nodes, "from", and "concat" / "add" entries."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv1d(2, 4, 3, padding=1), nn.BatchNorm1d(4)
+        self.b3 = nn.Conv1d(4, 3, 3, padding=1, bias=False)
+        self.b5 = nn.Conv1d(4, 3, 5, padding=2, bias=False)
+        self.pool, self.pconv = nn.MaxPool1d(3, 1, padding=1), nn.Conv1d(4, 3, 1, bias=False)
+        self.bn2 = nn.BatchNorm1d(9)
+        self.shortcut, self.sbn = nn.Conv1d(2, 9, 1, bias=False), nn.BatchNorm1d(9)
+        self.head = nn.Linear(9, 1)
+
+    def forward(self, x):  # (batch, channels, time)
+        h = torch.relu(self.bn1(self.conv1(x)))
+        c = self.bn2(torch.cat([self.b3(h), self.b5(h), self.pconv(self.pool(h))], 1))
+        r = torch.relu(c + self.sbn(self.shortcut(x)))
+        return self.head(r.mean(-1))
+
+
+def _conv(prefix, i, o, k, pad=0, bias=True, **extra):
+    return dict({"module": "Conv1d", "prefix": prefix, "args": {"in_channels": i, "out_channels": o, "kernel_size": k,
+                                                                 "padding": pad, "bias": bias}}, **extra)
+
+
+RESNET_ARCH = {
+    "input": {"features": 2, "sequence": True},
+    "layers": [
+        _conv("conv1", 2, 4, 3, 1),
+        {"module": "BatchNorm1d", "prefix": "bn1", "args": {"num_features": 4}},
+        {"module": "ReLU", "name": "relu1"},
+        _conv("b3", 4, 3, 3, 1, False, **{"from": "relu1"}),
+        _conv("b5", 4, 3, 5, 2, False, **{"from": "relu1"}),
+        {"module": "MaxPool1d", "name": "pool", "from": "relu1", "args": {"kernel_size": 3, "stride": 1, "padding": 1}},
+        _conv("pconv", 4, 3, 1, 0, False),
+        {"op": "concat", "name": "cat", "from": ["b3", "b5", "pconv"]},
+        {"module": "BatchNorm1d", "prefix": "bn2", "args": {"num_features": 9}},
+        _conv("shortcut", 2, 9, 1, 0, False, **{"from": "input"}),
+        {"module": "BatchNorm1d", "prefix": "sbn", "args": {"num_features": 9}},
+        {"op": "add", "name": "res", "from": ["bn2", "sbn"]},
+        {"module": "ReLU", "name": "relu2"},
+        {"module": "AdaptiveAvgPool1d", "name": "gap", "args": {"output_size": 1}},
+        {"module": "Linear", "prefix": "head", "args": {"in_features": 9, "out_features": 1}}]}
 
 
 RECURRENT_ARCH = {
@@ -93,11 +143,12 @@ def models(seed=2026):
                                     nn.TransformerEncoderLayer(8, 2, 12, dropout=0.1, batch_first=True),
                                     nn.Linear(8, 1))
         recurrent = Recurrent()
+        resnet = ResInception()
     finally:
         torch.set_default_dtype(torch.float32)
     return {"pt_conv": (_randomise(conv, gen), True, 2), "pt_script": (_randomise(script, gen), True, 2),
             "pt_transformer": (_randomise(transformer, gen), False, 2),
-            "pt_recurrent": (_randomise(recurrent, gen), False, 2)}
+            "pt_recurrent": (_randomise(recurrent, gen), False, 2), "pt_resnet": (_randomise(resnet, gen), True, 2)}
 
 
 def save_and_convert(name, model, d, steps=10):
@@ -109,6 +160,9 @@ def save_and_convert(name, model, d, steps=10):
     if name == "pt_recurrent":
         torch.save(model.state_dict(), path)
         return cp.convert(path, architecture=RECURRENT_ARCH, steps=steps)
+    if name == "pt_resnet":
+        torch.save(model.state_dict(), path)
+        return cp.convert(path, architecture=RESNET_ARCH, steps=steps)
     torch.save(model, path)
     return cp.convert(path, steps=steps)
 
@@ -157,6 +211,8 @@ def generate(out_dir, quiet=False):
 def _ops_of(name, model, d):
     if name == "pt_recurrent":
         return cp.architecture_ops(RECURRENT_ARCH, model.state_dict())[0]
+    if name == "pt_resnet":
+        return cp.architecture_ops(RESNET_ARCH, model.state_dict())[0]
     return cp.sequential_ops(model)[0]
 
 
@@ -175,7 +231,8 @@ def self_test():
     ok = True
     with tempfile.TemporaryDirectory() as d:
         worst = generate(d, quiet=True)
-        print(f"4 models (conv/batch norm/pooling, TorchScript, transformer, LSTM/GRU/attention): converted layers vs "
+        print(f"5 models (conv/batch norm/pooling, TorchScript, transformer, LSTM/GRU/attention, residual graph): "
+              "converted layers vs "
               f"the models' own outputs, max |diff| {worst:.1e}")
         ok &= worst < 1e-12
 
@@ -202,6 +259,14 @@ def self_test():
         arch["layers"][3]["output"] = "last_step"
         ok &= _refused("out[:, -1] of a bidirectional GRU", lambda: cp.architecture_ops(arch, Recurrent().state_dict()),
                        "output 'last_step'")
+        arch = json.loads(json.dumps(RESNET_ARCH))
+        arch["layers"][11]["from"] = ["bn2", "shortcut_missing"]
+        ok &= _refused("add from an unknown node", lambda: cp.architecture_ops(arch, ResInception().state_dict()),
+                       "names no earlier node")
+        arch = json.loads(json.dumps(RESNET_ARCH))
+        arch["layers"][11]["from"] = ["bn2", "relu1"]
+        ok &= _refused("add of 9 and 4 channels", lambda: cp.architecture_ops(arch, ResInception().state_dict()),
+                       "differ in shape")
     print("self-test", "passed" if ok else "FAILED")
     return ok
 

@@ -326,6 +326,9 @@ private:
     }
 
     void build();
+    /// The convolutional trunks from node x (`in` channels; set to the trunk's output width): its summary node.
+    std::size_t build_resnet(std::size_t x, std::size_t& in);
+    std::size_t build_inception_time(std::size_t x, std::size_t& in);
 
     void fit_standardisation(const std::vector<rrl_star_input>& stars, const std::vector<double>& y,
                              const std::vector<std::size_t>& idx) {
@@ -994,8 +997,12 @@ auto basic_rrlyrae_model<Scalar>::build() -> void {
         x = net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
     }
     using rnn_backend = typename net_type::backend_type;
-    for (std::size_t k = 0; k < opt_.gru_sizes.size() && opt_.architecture != rrl_architecture::transformer && !fcn;
-         ++k) {
+    if (opt_.architecture == rrl_architecture::resnet) x = build_resnet(x, in);
+    if (opt_.architecture == rrl_architecture::inception_time) x = build_inception_time(x, in);
+    const bool recurrent = opt_.architecture != rrl_architecture::transformer && !fcn &&
+                           opt_.architecture != rrl_architecture::resnet &&
+                           opt_.architecture != rrl_architecture::inception_time;
+    for (std::size_t k = 0; k < opt_.gru_sizes.size() && recurrent; ++k) {
         const bool last = k + 1 == opt_.gru_sizes.size();
         const std::size_t H = opt_.gru_sizes[k];
         if (lstm)
@@ -1012,6 +1019,78 @@ auto basic_rrlyrae_model<Scalar>::build() -> void {
         net_.add("out", nn::dense<float>(in, outputs()), x);
     }
     net_.reset_parameters(seed_);
+}
+
+// The convolutional trunks read a (batch, 264, 2) sequence with each star's own length: every conv's taps,
+// the max pool's windows and the global average pooling stay within the star's valid steps (the padding
+// is read as zeros, as a star cut at its length would be), so padded steps never change a prediction;
+// the batch statistics of the batch norms pool the valid steps of a chunk of 64 stars (nn/batch_norm.hpp).
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::build_resnet(std::size_t x, std::size_t& in) -> std::size_t {
+    // Wang, Yan & Oates (2017), as Ismail Fawaz et al. (2019)'s code builds it: per block three conv -> batch
+    // norm (-> relu but the last), a shortcut of 1x1 conv -> batch norm (batch norm alone where the channels
+    // stay), their sum -> relu
+    const std::size_t width[] = {64, 128, 128}, kernel[] = {8, 5, 3};
+    const auto relu = nn::activation_layer<float>(nn::activation::relu);
+    for (std::size_t b = 0; b < 3; ++b) {
+        const std::string n = "block" + std::to_string(b) + "_";
+        std::size_t h = x, c = in;
+        for (std::size_t k = 0; k < 3; ++k) {
+            const std::string m = std::to_string(k);
+            h = net_.add(n + "conv" + m, nn::conv1d<float>(c, width[b], kernel[k], nn::conv_padding::same), h);
+            h = net_.add(n + "bn" + m, nn::batch_norm<float>(width[b]), h);
+            if (k < 2) h = net_.add(n + "relu" + m, relu, h);
+            c = width[b];
+        }
+        std::size_t s = x;
+        if (in != width[b]) s = net_.add(n + "shortcut_conv", nn::conv1d<float>(in, width[b], 1), s);
+        s = net_.add(n + "shortcut_bn", nn::batch_norm<float>(width[b]), s);
+        x = net_.add(n + "relu", relu, net_.sum(n + "add", {h, s}));
+        in = width[b];
+    }
+    x = net_.add("pool", nn::global_average_pooling<float>(), x);
+    return net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
+}
+
+template <class Scalar>
+auto basic_rrlyrae_model<Scalar>::build_inception_time(std::size_t x, std::size_t& in) -> std::size_t {
+    // Ismail Fawaz et al. (2020), one network of the ensemble: depth 6, 32 filters, bottleneck 32, kernels
+    // 39-19-9 (the paper's 40-20-10 made odd, as its PyTorch ports do, so "same" pads both sides alike);
+    // convolutions without bias (batch norm follows), a residual every 3 modules
+    constexpr std::size_t depth = 6, filters = 32, bottleneck = 32;
+    const std::size_t kernel[] = {39, 19, 9};
+    const auto relu = nn::activation_layer<float>(nn::activation::relu);
+    const auto same = nn::conv_padding::same, valid = nn::conv_padding::valid;
+    std::size_t res = x, res_in = in;
+    for (std::size_t d = 0; d < depth; ++d) {
+        const std::string n = "inception" + std::to_string(d) + "_";
+        std::size_t b = x, c = in;
+        if (in > 1) {  // the bottleneck (skipped on a one-channel input, as the paper's code does)
+            b = net_.add(n + "bottleneck", nn::conv1d<float>(in, bottleneck, 1, valid, 1, 1, false), x);
+            c = bottleneck;
+        }
+        std::vector<std::size_t> branches;
+        for (std::size_t k = 0; k < 3; ++k)
+            branches.push_back(net_.add(n + "conv" + std::to_string(kernel[k]),
+                                        nn::conv1d<float>(c, filters, kernel[k], same, 1, 1, false), b));
+        const auto p = net_.add(n + "maxpool", nn::max_pool1d<float>(3, 1, 1), x);
+        branches.push_back(net_.add(n + "pool_conv", nn::conv1d<float>(in, filters, 1, valid, 1, 1, false), p));
+        x = net_.concat(n + "concat", branches);
+        x = net_.add(n + "bn", nn::batch_norm<float>(4 * filters), x);
+        x = net_.add(n + "relu", relu, x);
+        in = 4 * filters;
+        if (d % 3 == 2) {  // the residual: shortcut 1x1 conv -> batch norm from the last residual's output
+            const std::string r = "residual" + std::to_string(d / 3) + "_";
+            auto s = net_.add(r + "conv", nn::conv1d<float>(res_in, in, 1, valid, 1, 1, false), res);
+            s = net_.add(r + "bn", nn::batch_norm<float>(in), s);
+            x = net_.add(r + "relu", relu, net_.sum(r + "add", {s, x}));
+            res = x;
+            res_in = in;
+        }
+    }
+    x = net_.add("pool", nn::global_average_pooling<float>(), x);
+    return net_.add("dropout0", nn::dropout<float>(opt_.dropout[0]), x);  // for MC-dropout sigmas
 }
 
 /// The RR Lyrae [Fe/H] model (see basic_rrlyrae_model).

@@ -35,8 +35,16 @@ enum class rrl_architecture {
     bilstm,          ///< gru_fourier with bidirectional LSTM layers (concat); rrl_bilstm_model_options() gives
                      ///< Dékány & Grebel (2022)'s trunk: BiLSTM 16 -> dropout 0.1 -> BiLSTM 16 -> dropout 0.1
     transformer,     ///< dense 2->32, sinusoids -> encoder block (4 heads) -> attention pooling, + the Fourier head
-    fcn              ///< Wang, Yan & Oates (2017)'s FCN: 3 x (conv1d same -> batch norm -> relu), 128-256-128
+    fcn,             ///< Wang, Yan & Oates (2017)'s FCN: 3 x (conv1d same -> batch norm -> relu), 128-256-128
                      ///< channels, kernels 8-5-3, global average pooling, dropout[0], + the Fourier head
+    resnet,          ///< Wang, Yan & Oates (2017)'s ResNet: 3 residual blocks of 3 x (conv1d same -> batch norm
+                     ///< -> relu; no relu before the sum) with 64-128-128 channels, kernels 8-5-3, shortcut
+                     ///< 1x1 conv -> batch norm (batch norm alone where the channels stay), sum -> relu; global
+                     ///< average pooling, dropout[0], + the Fourier head
+    inception_time   ///< Ismail Fawaz et al. (2020)'s InceptionTime network: 6 inception modules (bottleneck 1x1
+                     ///< conv to 32, convs 32 x kernels 39-19-9 and max pool 3 -> 1x1 conv 32, concat, batch norm,
+                     ///< relu), a residual (1x1 conv -> batch norm) every 3 modules, global average pooling,
+                     ///< dropout[0], + the Fourier head
 };
 
 inline const char* to_string(rrl_architecture a) noexcept {
@@ -48,16 +56,20 @@ inline const char* to_string(rrl_architecture a) noexcept {
         case rrl_architecture::bilstm: return "bilstm";
         case rrl_architecture::transformer: return "transformer";
         case rrl_architecture::fcn: return "fcn";
+        case rrl_architecture::resnet: return "resnet";
+        case rrl_architecture::inception_time: return "inception_time";
         default: return "fourier_linear";
     }
 }
 inline rrl_architecture rrl_architecture_from_string(const std::string& s) {
     for (auto a : {rrl_architecture::paper_gru, rrl_architecture::gru_fourier, rrl_architecture::fourier_linear,
                    rrl_architecture::bigru, rrl_architecture::lstm, rrl_architecture::bilstm,
-                   rrl_architecture::transformer, rrl_architecture::fcn})
+                   rrl_architecture::transformer, rrl_architecture::fcn, rrl_architecture::resnet,
+                   rrl_architecture::inception_time})
         if (s == to_string(a)) return a;
     throw value_error("unknown architecture '" + s +
-                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer or fcn)");
+                      "' (expected paper_gru, gru_fourier, fourier_linear, bigru, lstm, bilstm, transformer, fcn, "
+                      "resnet or inception_time)");
 }
 /// True for the architectures whose recurrent summary is joined with the Fourier features (gru_fourier's head).
 constexpr bool rrl_uses_fourier_head(rrl_architecture a) noexcept {

@@ -17,7 +17,7 @@
 namespace ferrum::nn {
 
 /// \brief A directed acyclic graph of layers built in order: inputs, layers reading one earlier node,
-/// and concatenations (along features) of earlier nodes. Parameters are named "<node>.<PyTorch name>".
+/// concatenations (along features) and element-wise sums (residual connections) of earlier nodes. Parameters are named "<node>.<PyTorch name>".
 template <class T = float, class Backend = ferrum::default_backend>
 class functional : public detail::model_base<T, Backend> {
     using base = detail::model_base<T, Backend>;
@@ -35,6 +35,11 @@ public:
     }
     node_id concat(std::string name, std::vector<node_id> from) {
         return this->graph_.add_concat(std::move(name), std::move(from));
+    }
+    /// Element-wise sum of nodes of one shape (a residual connection, Keras `Add`, PyTorch `a + b`); the
+    /// gradient reaches every input unchanged. Model-file type "add".
+    node_id sum(std::string name, std::vector<node_id> from) {
+        return this->graph_.add_sum(std::move(name), std::move(from));
     }
     /// The node whose value forward() returns (default: the last node added).
     void set_output(node_id n) { this->graph_.set_output(n); }

@@ -71,12 +71,12 @@ public:
         return c(config);
     }
 
-    /// The registered type names and "concat", for error messages.
+    /// The registered type names, "concat" and "add" (the graph's own nodes), for error messages.
     std::string known_types() const {
         std::lock_guard<std::mutex> lock(mutex_);
         std::string s;
         for (const auto& kv : creators_) s += (s.empty() ? "" : ", ") + kv.first;
-        return s + (s.empty() ? "concat" : ", concat");
+        return s + (s.empty() ? "concat, add" : ", concat, add");
     }
 
 private:

@@ -124,7 +124,7 @@ nlohmann::json architecture_json(const graph<T, Backend>& g) {
             l = layer.config();
             l["type"] = layer.type_name();
         } else {
-            l = {{"type", "concat"}};
+            l = {{"type", n.kind == node_kind::add ? "add" : "concat"}};
         }
         l["name"] = n.name;
         l["from"] = nlohmann::json::array();
@@ -200,9 +200,10 @@ void network_from_json(graph<T, Backend>& g, const nlohmann::json& j, const std:
             from.push_back(it->second);
         }
         try {
-            if (r.get<std::string>(lj, "type", p) == "concat") {
+            const auto type = r.get<std::string>(lj, "type", p);
+            if (type == "concat" || type == "add") {
                 r.allow_only(lj, {"name", "type", "from"}, p);
-                ids[name] = g.add_concat(name, from);
+                ids[name] = type == "add" ? g.add_sum(name, from) : g.add_concat(name, from);
             } else {
                 if (from.size() != 1) r.fail(p + ".from", "a layer reads exactly one node");
                 ids[name] = g.add_layer(name, layer_from_json<T, Backend>(lj, p, r, parameters, name, &used), from[0]);

@@ -1,5 +1,5 @@
 // Pooling over time: max and average pooling over windows of `kernel_size` steps every `stride` steps
-// (torch.nn.MaxPool1d / AvgPool1d without padding), and global average / max pooling of a whole sequence
+// (torch.nn.MaxPool1d / AvgPool1d, with optional padding on both sides), and global average / max pooling of a whole sequence
 // into one vector (torch.mean / torch.amax over each sample's valid steps; Keras GlobalAveragePooling1D and
 // GlobalMaxPooling1D with a mask). Windows never reach past a sample's length.
 #pragma once
@@ -29,13 +29,21 @@ public:
     using cache = backend::conv_cpu::pooling_cache<T>;
 
     /// \param stride 0: kernel_size (PyTorch's default).
-    explicit time_pooling(std::size_t kernel_size, std::size_t stride = 0) {
+    /// \param padding steps added on each side (PyTorch's `padding`, at most kernel_size / 2): max pooling
+    /// never picks a padded step (PyTorch pads with -inf), average pooling counts them as zeros
+    /// (count_include_pad). kernel 3, stride 1, padding 1 keeps the steps (Keras `padding="same"`).
+    explicit time_pooling(std::size_t kernel_size, std::size_t stride = 0, std::size_t padding = 0) {
         if (kernel_size == 0) throw value_error(std::string(type_name) + ": kernel_size must be positive");
+        if (padding > kernel_size / 2)
+            throw value_error(std::string(type_name) + ": padding " + std::to_string(padding) +
+                              " is more than half the kernel (" + std::to_string(kernel_size) + ")");
         w_.kernel = static_cast<Eigen::Index>(kernel_size);
         w_.stride = static_cast<Eigen::Index>(stride ? stride : kernel_size);
+        w_.pad_left = w_.pad_right = static_cast<Eigen::Index>(padding);
     }
     std::size_t kernel_size() const noexcept { return static_cast<std::size_t>(w_.kernel); }
     std::size_t stride() const noexcept { return static_cast<std::size_t>(w_.stride); }
+    std::size_t padding() const noexcept { return static_cast<std::size_t>(w_.pad_left); }
 
     void reset_parameters(std::uint64_t) noexcept {}
     parameter_list<T> parameters(const std::string& = {}) { return {}; }
@@ -51,9 +59,15 @@ public:
     std::size_t output_steps(std::size_t steps) const noexcept {
         return static_cast<std::size_t>(w_.output_steps(static_cast<Eigen::Index>(steps)));
     }
-    nlohmann::json config() const { return {{"kernel_size", w_.kernel}, {"stride", w_.stride}}; }
+    /// "padding" is written only when it is not 0 (files of earlier builds have none: 0).
+    nlohmann::json config() const {
+        nlohmann::json j{{"kernel_size", w_.kernel}, {"stride", w_.stride}};
+        if (w_.pad_left) j["padding"] = w_.pad_left;
+        return j;
+    }
     static time_pooling from_config(const nlohmann::json& j) {
-        return time_pooling(config_field<std::size_t>(j, "kernel_size"), config_field<std::size_t>(j, "stride"));
+        return time_pooling(config_field<std::size_t>(j, "kernel_size"), config_field<std::size_t>(j, "stride"),
+                            j.is_object() && j.contains("padding") ? config_field<std::size_t>(j, "padding") : 0);
     }
 
     void forward(const matrix<T>& x, matrix<T>& y, cache& c, const chunk_info& ctx) const {
@@ -109,11 +123,11 @@ private:
 
 }  // namespace detail
 
-/// \brief Max pooling over time (torch.nn.MaxPool1d(kernel_size, stride)); the gradient goes to the first
+/// \brief Max pooling over time (torch.nn.MaxPool1d(kernel_size, stride, padding)); the gradient goes to the first
 /// step of each window that holds the maximum. \tparam T float or double.
 template <class T = float, class Backend = ferrum::default_backend>
 using max_pool1d = detail::time_pooling<T, Backend, true>;
-/// \brief Average pooling over time (torch.nn.AvgPool1d(kernel_size, stride)). \tparam T float or double.
+/// \brief Average pooling over time (torch.nn.AvgPool1d(kernel_size, stride, padding)). \tparam T float or double.
 template <class T = float, class Backend = ferrum::default_backend>
 using avg_pool1d = detail::time_pooling<T, Backend, false>;
 /// \brief Mean over each sample's valid steps: (batch, time, F) -> (batch, F). \tparam T float or double.

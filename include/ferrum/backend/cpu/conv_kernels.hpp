@@ -241,6 +241,32 @@ void pool_forward(const window& w, bool is_max, const matrix<T>& x, const nn::ch
     const Index F = x.rows(), B = ctx.batch, So = w.output_steps(ctx.steps);
     y.resize(F, So * B);
     if (is_max) c.argmax.assign(static_cast<std::size_t>(F * So * B), 0);
+    if (w.pad_left || w.pad_right) {  // padded windows: per sample, taps outside [0, length) skipped
+        y.setZero();
+        for (Index t = 0; t < So; ++t)
+            for (Index b = 0; b < B; ++b) {
+                const Index L = valid_steps(ctx, b);
+                if (t >= w.output_steps(L)) continue;
+                auto out = y.col(t * B + b);
+                bool first = true;
+                for (Index k = 0; k < w.kernel; ++k) {
+                    const Index s = w.input_step(t, k), col = s * B + b;
+                    if (s < 0 || s >= L) continue;  // max: -inf (never picked); average: zero
+                    if (!is_max) {
+                        out += x.col(col);
+                        continue;
+                    }
+                    for (Index f = 0; f < F; ++f)
+                        if (first || x(f, col) > out(f)) {  // the first tap reaching the maximum, as PyTorch
+                            out(f) = x(f, col);
+                            c.argmax[static_cast<std::size_t>(f * So * B + t * B + b)] = col;
+                        }
+                    first = false;
+                }
+                if (!is_max) out /= static_cast<T>(w.kernel);
+            }
+        return;
+    }
     for (Index t = 0; t < So; ++t) {
         auto out = y.middleCols(t * B, B);
         out = x.middleCols(w.input_step(t, 0) * B, B);
@@ -277,6 +303,17 @@ void pool_backward(const window& w, bool is_max, const matrix<T>& x, const matri
         return;
     }
     const T inv = T(1) / static_cast<T>(w.kernel);
+    if (w.pad_left || w.pad_right) {
+        for (Index t = 0; t < So; ++t)
+            for (Index b = 0; b < B; ++b) {
+                const Index L = valid_steps(ctx, b);
+                for (Index k = 0; k < w.kernel; ++k) {
+                    const Index s = w.input_step(t, k);
+                    if (s >= 0 && s < L) dx.col(s * B + b) += c.dy.col(t * B + b) * inv;
+                }
+            }
+        return;
+    }
     for (Index t = 0; t < So; ++t)
         for (Index k = 0; k < w.kernel; ++k)
             dx.middleCols(w.input_step(t, k) * B, B) += c.dy.middleCols(t * B, B) * inv;

@@ -149,7 +149,8 @@ namespace detail {
 enum class node_kind {
     input,
     layer,
-    concat
+    concat,
+    add  ///< element-wise sum of nodes of one shape (a residual connection)
 };
 
 struct node {
@@ -194,6 +195,22 @@ public:
             s.features += nodes_[f].shape.features;
         }
         nodes_.push_back({node_kind::concat, std::move(name), std::move(from), 0, s});
+        output_ = nodes_.size() - 1;
+        return output_;
+    }
+
+    /// Sums node outputs element-wise (a residual connection): all of one shape (features, and sequence or
+    /// tabular; sequences of the same steps). Padded steps stay zero, as every input's are.
+    std::size_t add_sum(std::string name, std::vector<std::size_t> from) {
+        check_name(name);
+        if (from.size() < 2) throw value_error("add '" + name + "' needs at least two inputs");
+        for (auto f : from) check_node(f);
+        const io_shape s = nodes_[from.front()].shape;
+        for (auto f : from)
+            if (nodes_[f].shape.sequence != s.sequence || nodes_[f].shape.features != s.features)
+                throw value_error("add '" + name + "': its inputs differ in shape (" + describe(nodes_[f].shape) +
+                                  " and " + describe(s) + ")");
+        nodes_.push_back({node_kind::add, std::move(name), std::move(from), 0, s});
         output_ = nodes_.size() - 1;
         return output_;
     }
@@ -449,10 +466,11 @@ private:
             const node& n = nodes_[i];
             if (n.kind == node_kind::input) continue;
             p.node_steps[i] = p.node_steps[n.from[0]];
-            if (n.kind == node_kind::concat) {
+            if (n.kind == node_kind::concat || n.kind == node_kind::add) {
                 for (auto f : n.from)
                     if (nodes_[f].shape.sequence && p.node_steps[f] != p.node_steps[i])
-                        throw value_error("concat '" + n.name + "': its sequence inputs have different steps (" +
+                        throw value_error(std::string(n.kind == node_kind::add ? "add '" : "concat '") + n.name +
+                                          "': its sequence inputs have different steps (" +
                                           std::to_string(p.node_steps[f]) + " and " + std::to_string(p.node_steps[i]) +
                                           ")");
             } else if (n.shape.sequence && nodes_[n.from[0]].shape.sequence) {
@@ -575,6 +593,13 @@ private:
                 layer.forward(ch.val[n.from[0]]->v, o.v, *ch.caches[n.index],
                               layer_context(p, context(p, ch, n.from[0]), i));
                 describe_block(o, n.shape, ctx);
+            } else if (n.kind == node_kind::add) {
+                const block<T>& first = *ch.val[n.from[0]];
+                o.v = first.v;
+                for (std::size_t k = 1; k < n.from.size(); ++k) o.v += ch.val[n.from[k]]->v;
+                o.steps = first.steps;
+                o.batch = first.batch;
+                o.sequence = first.sequence;
             } else {
                 const block<T>& first = *ch.val[n.from[0]];
                 o.v.resize(n.shape.features, first.v.cols());
@@ -658,6 +683,16 @@ private:
                         }
                     }
                     row += r;
+                }
+            } else if (n.kind == node_kind::add) {
+                for (auto f : n.from) {
+                    if (!needs_grad(p, f)) continue;
+                    if (ch.has_grad[f]) {
+                        ch.grad[f].v += ch.grad[i].v;
+                    } else {
+                        ch.scratch[i].v = ch.grad[i].v;
+                        accumulate(ch, f, ch.scratch[i]);
+                    }
                 }
             }
         }
