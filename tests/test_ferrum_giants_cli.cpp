@@ -595,3 +595,94 @@ TEST_CASE("ferrum-giants evaluate joins through temporary files: the in-memory J
                Catch::Contains("c_bad.csv:100: field 'feh_error'"));
     fs::remove_all(dir);
 }
+
+TEST_CASE("ferrum-giants train --model ua_csnet keeps an index of the catalogue, not its rows: the model of the "
+          "spectra's own rows, the same errors, nothing left (issue #13)",
+          "[giants][cli]") {
+    if (exe().empty()) {
+        WARN("ferrum-giants not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_giants_cli_train_join");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n 120 --seed 5 --out " + d + "/set", dir).status == 0);
+    std::vector<std::string> lines;
+    {
+        std::ifstream in(dir / "set" / "catalogue.csv");
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+    }
+    std::vector<std::string> header;
+    {
+        std::istringstream h(lines[0]);
+        for (std::string c; std::getline(h, c, ',');) header.push_back(c);
+    }
+    const std::size_t cf = std::size_t(std::find(header.begin(), header.end(), "feh") - header.begin());
+    REQUIRE(cf < header.size());
+    const auto fields = [](const std::string& line) {
+        std::vector<std::string> f;
+        std::istringstream s(line);
+        for (std::string c; std::getline(s, c, ',');) f.push_back(c);
+        if (!line.empty() && line.back() == ',') f.emplace_back();
+        return f;
+    };
+    // a survey's catalogue: the 120 stars of the spectra and 3,000 stars without a spectrum, shuffled
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 1; i < lines.size(); ++i) rows.push_back(fields(lines[i]));
+    const std::size_t own = rows.size();
+    for (std::size_t k = 0; k < 3000; ++k) {
+        auto f = rows[k % own];
+        f[0] = std::to_string(7000000 + 3 * k);
+        rows.push_back(f);
+    }
+    std::shuffle(rows.begin(), rows.end(), std::mt19937_64(9));
+    const auto write = [&](const std::vector<std::vector<std::string>>& r, const std::string& name) {
+        std::ofstream o(dir / name);
+        o << lines[0] << "\n";
+        for (const auto& f : r) {
+            for (std::size_t k = 0; k < f.size(); ++k) o << (k ? "," : "") << f[k];
+            o << "\n";
+        }
+    };
+    write(rows, "big.csv");
+    fs::create_directories(dir / "out");
+    const auto train = [&](const std::string& catalogue, const std::string& out, const std::string& run_bytes) {
+        const std::string env =
+            "FERRUM_QUIET=1 " + (run_bytes.empty() ? std::string() : "FERRUM_PREDICT_RUN_BYTES=" + run_bytes + " ");
+        const auto r = ferrum_test::run_program(exe(),
+                                                "train --model ua_csnet --xp " + d + "/set/xp_spectra.csv --catalogue " +
+                                                    catalogue + " --max-epochs 1 --threads 1 --out " + d + "/out/" + out,
+                                                dir, env);
+        std::size_t temporaries = 0;
+        for (const auto& e : fs::directory_iterator(dir / "out"))
+            temporaries += e.path().filename().string().rfind(".ferrum-sort-", 0) == 0;
+        CHECK(temporaries == 0);
+        return r;
+    };
+    // the oracle: the model trained with the simulated catalogue, which holds the spectra's stars only
+    REQUIRE(train(d + "/set/catalogue.csv", "ref.json", "").status == 0);
+    const std::string expected = slurp(dir / "out" / "ref.json");
+    for (const char* run_bytes : {"", "64", "2000"}) {  // in memory, one row per run, a few dozen
+        REQUIRE(train(d + "/big.csv", "big.json", run_bytes).status == 0);
+        CHECK(slurp(dir / "out" / "big.json") == expected);
+    }
+    // a repeated source_id among the rows without a spectrum is still refused, at its line; a bad row before it
+    // is its own error; no model is written
+    const auto refused = [&](const std::string& name, const std::string& what) {
+        for (const char* run_bytes : {"", "64"}) {
+            const auto r = train(d + "/" + name, "bad.json", run_bytes);
+            CHECK(r.status == 1);
+            CHECK_THAT(r.err, Catch::Contains(what));
+            CHECK_FALSE(fs::exists(dir / "out" / "bad.json"));
+        }
+    };
+    auto dup = rows;
+    dup[2500][0] = dup[1000][0];
+    dup[2800][cf] = "rich";  // a bad row after the repeat
+    write(dup, "dup.csv");
+    refused("dup.csv", "dup.csv:2502: field 'source_id': duplicate source_id " + dup[1000][0]);
+    auto bad = dup;
+    bad[2000][cf] = "poor";  // a bad row before the repeat
+    write(bad, "bad.csv");
+    refused("bad.csv", "bad.csv:2002: field 'feh': not a finite number");
+    fs::remove_all(dir);
+}

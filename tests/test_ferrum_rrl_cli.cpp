@@ -1841,6 +1841,118 @@ TEST_CASE("ferrum-rrl predict joins a catalogue and --stars of any size on disk:
     fs::remove_all(dir);
 }
 
+TEST_CASE("ferrum-rrl train and calibrate keep only the training stars' catalogue rows and labels: the model of the "
+          "stars' own rows, the same errors, nothing left (issue #13)",
+          "[cli][stream]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_train_join");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 24 --n-rrc 20 --seed 5 --quiet --out " + d + "/set", dir).status == 0);
+    const auto read_lines = [&](const fs::path& f) {
+        std::vector<std::string> v;
+        std::istringstream in(slurp(f));
+        for (std::string s; std::getline(in, s);) v.push_back(s);
+        return v;
+    };
+    const auto cat_lines = read_lines(dir / "set" / "vari_rrlyrae.csv");
+    const auto label_lines = read_lines(dir / "set" / "labels.csv");
+    // the catalogue and the labels of a survey: the set's rows and 3,000 stars without epoch photometry,
+    // shuffled; the catalogue split into two files
+    const auto with_extra = [&](const std::vector<std::string>& lines, std::uint64_t seed) {
+        std::vector<std::vector<std::string>> rows;
+        for (std::size_t i = 1; i < lines.size(); ++i) rows.push_back(join_fields(lines[i]));
+        const std::size_t own = rows.size();
+        for (int k = 0; k < 3000; ++k) {
+            auto f = rows[std::size_t(k) % own];
+            f[0] = std::to_string(1000000 + 7 * k);
+            rows.push_back(f);
+        }
+        std::shuffle(rows.begin(), rows.end(), std::mt19937_64(seed));
+        return rows;
+    };
+    const auto cat_rows = with_extra(cat_lines, 5), label_rows = with_extra(label_lines, 6);
+    const auto write_catalogues = [&](const std::vector<std::vector<std::string>>& r, const std::string& stem) {
+        std::ofstream a(dir / (stem + "1.csv")), b(dir / (stem + "2.csv"));
+        a << cat_lines[0] << "\n";
+        b << cat_lines[0] << "\n";
+        for (std::size_t i = 0; i < r.size(); ++i) (i < 1500 ? a : b) << join_line(r[i]) << "\n";
+    };
+    const auto write_labels = [&](const std::vector<std::vector<std::string>>& r, const std::string& name) {
+        std::ofstream o(dir / name);
+        o << label_lines[0] << "\n";
+        for (const auto& f : r) o << join_line(f) << "\n";
+    };
+    write_catalogues(cat_rows, "cat");
+    write_labels(label_rows, "labels.csv");
+    {
+        std::ofstream c(dir / "cfg.json");
+        c << R"({"architecture": "gru_fourier", "gru_sizes": [4], "dropout": [0.1], "max_epochs": 1,
+                 "batch_size": 64, "folds": 2})";
+    }
+    fs::create_directories(dir / "out");
+    const std::string photometry = "--epoch-photometry " + d + "/set/epoch_photometry.csv ";
+    const std::string own = "--catalogue " + d + "/set/vari_rrlyrae.csv --labels " + d + "/set/labels.csv";
+    const std::string big = "--catalogue " + d + "/cat1.csv --catalogue " + d + "/cat2.csv --labels " + d +
+                            "/labels.csv";
+    const auto command = [&](const std::string& what, const std::string& inputs, const std::string& out,
+                             const std::string& run_bytes) {
+        const std::string env = run_bytes.empty() ? "" : "FERRUM_PREDICT_RUN_BYTES=" + run_bytes + " ";
+        const auto r = ferrum_test::run_program(exe(), what + " " + photometry + inputs + " --out " + d + "/out/" + out +
+                                                           " --threads 1 --quiet",
+                                                dir, env);
+        CHECK(sort_temporaries(dir / "out") == 0);
+        return r;
+    };
+    const std::string train = "train --config " + d + "/cfg.json --seed 3";
+    // the oracle: the model trained on the set's own catalogue and labels, which hold no other star
+    const auto reference = command(train, own, "ref.json", "");
+    REQUIRE(reference.status == 0);
+    const std::string expected = slurp(dir / "out" / "ref.json");
+    const std::string expected_cv = slurp(dir / "out" / "ref.json.cv.json");
+    for (const char* run_bytes : {"", "64", "3000"}) {  // in memory, a run of one record, runs of a few dozen
+        const auto r = command(train, big, "big.json", run_bytes);
+        REQUIRE(r.status == 0);
+        CHECK(slurp(dir / "out" / "big.json") == expected);
+        CHECK(slurp(dir / "out" / "big.json.cv.json") == expected_cv);
+    }
+    // calibrate reads its stars the same way: the same recalibrated model
+    const std::string calibrate = "calibrate --model " + d + "/out/ref.json --mc-samples 0";
+    REQUIRE(command(calibrate, own, "cal_ref.json", "").status == 0);
+    REQUIRE(command(calibrate, big, "cal_big.json", "64").status == 0);
+    CHECK(slurp(dir / "out" / "cal_big.json") == slurp(dir / "out" / "cal_ref.json"));
+
+    // a repeated source_id anywhere in the catalogue or the labels is refused, naming its line, whether the ids
+    // are sorted in memory or through temporary files; no model is written
+    const auto refused = [&](const std::string& inputs, const std::string& what) {
+        for (const char* run_bytes : {"", "64"}) {
+            const auto r = command(train, inputs, "bad.json", run_bytes);
+            CHECK(r.status == 1);
+            CHECK_THAT(r.err, Catch::Contains(what));
+            CHECK_FALSE(fs::exists(dir / "out" / "bad.json"));
+        }
+    };
+    auto dup = cat_rows;
+    dup[2500][0] = dup[1000][0];  // cat2.csv line 1002 repeats cat1.csv line 1002; neither star has a light curve
+    write_catalogues(dup, "dup");
+    refused("--catalogue " + d + "/dup1.csv --catalogue " + d + "/dup2.csv --labels " + d + "/labels.csv",
+            "dup2.csv:1002: field 'source_id': source_id " + dup[1000][0] + " appears twice (first on line 1002 of ");
+    auto dup_labels = label_rows;
+    dup_labels[2900][0] = dup_labels[2000][0];
+    dup_labels[2950][2] = "rich";  // a bad label after the repeat: the repeat is the error
+    write_labels(dup_labels, "labels_dup.csv");
+    refused("--catalogue " + d + "/cat1.csv --catalogue " + d + "/cat2.csv --labels " + d + "/labels_dup.csv",
+            "labels_dup.csv:2902: field 'source_id': source " + dup_labels[2000][0] + " appears twice");
+    auto bad_labels = dup_labels;
+    bad_labels[2100][2] = "poor";  // a bad label before the repeat: its own error
+    write_labels(bad_labels, "labels_bad.csv");
+    refused("--catalogue " + d + "/cat1.csv --catalogue " + d + "/cat2.csv --labels " + d + "/labels_bad.csv",
+            "labels_bad.csv:2102: field 'feh': not a number: 'poor'");
+    fs::remove_all(dir);
+}
+
 TEST_CASE("sorted_key_index and index_sorted_groups: the lookups and the first repeat of a std::map read row by row",
           "[cli]") {
     const fs::path dir = fresh_dir("ferrum_rrl_cli_sorted_key_index");

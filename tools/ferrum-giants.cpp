@@ -163,6 +163,65 @@ catalogue read_catalogue(const std::string& path, const std::vector<std::string>
     return c;
 }
 
+/// The catalogue's feh and bp_rp0 by source_id for `train --model ua_csnet`, whose training set is the --xp
+/// spectra: a whole-survey catalogue beside a few thousand spectra costs memory for an index, not a map of every
+/// row. Every row is read and checked in file order as read_catalogue reads it; the rows, sorted by source_id,
+/// stay in memory up to FERRUM_PREDICT_RUN_BYTES (32 MiB, about 600,000 rows) and beyond it go to one temporary
+/// file beside --out (cli::predict_sort_options), looked up a block at a time. A repeated source_id, found once
+/// the ids are sorted, is the error read_catalogue gives: the repeat earliest in the file, unless a bad row
+/// comes before it.
+class label_index {
+public:
+    struct row {
+        std::int64_t id = 0;
+        std::uint64_t line = 0;
+        double feh = NAN, bp_rp0 = NAN;
+    };
+
+    label_index(const std::string& path, const external_sort_options& so) : index_(so) {
+        external_sorter<row> sorter(so);
+        const auto repeated = [&](const repeated_key<row>& r) {
+            return duplicate_source(path, std::size_t(r.repeat.value.line), r.repeat.value.id);
+        };
+        try {
+            row cur;
+            for_each_catalogue_row(
+                path, {"feh", "bp_rp0"}, true, {"feh"},
+                [&](std::int64_t id, std::size_t line) {
+                cur.id = id;
+                cur.line = line;
+                },
+                [&](const std::vector<double>& v) {
+                cur.feh = v[0];
+                cur.bp_rp0 = v[1];
+                sorter.push(key(cur.id), cur);
+            });
+        } catch (const ferrum::error&) {
+            if (const auto r = index_sorted_groups<row>(sorter, nullptr, 0, false)) throw repeated(*r);
+            throw;
+        }
+        if (const auto r = index_sorted_groups(sorter, &index_, 0, false)) throw repeated(*r);
+    }
+
+    /// The row of `source_id`, if the catalogue has it.
+    std::optional<row> find(std::int64_t source_id) const {
+        const auto e = index_.find(key(source_id));
+        if (!e) return std::nullopt;
+        return e->value;
+    }
+
+private:
+    /// The order-preserving big-endian bytes of a source_id.
+    static std::string key(std::int64_t id) {
+        std::uint64_t u = std::uint64_t(id) ^ (std::uint64_t(1) << 63);
+        std::string k(sizeof u, '\0');
+        for (int i = 7; i >= 0; --i, u >>= 8) k[std::size_t(i)] = char(u & 0xff);
+        return k;
+    }
+
+    sorted_key_index<row> index_;
+};
+
 /// One source of --xp: its network input, or why it has none (a band missing in a continuous spectrum).
 struct xp_item {
     std::int64_t id = 0;
@@ -318,15 +377,16 @@ int cmd_train(const args& a) {
     const auto threads = a.has("threads") ? unsigned(a.count("threads")) : 0u;  // 0: all cores
     if (model == "ua_csnet") {
         if (!a.has("xp")) throw cli::usage_error("train --model ua_csnet: --xp is required");
-        const auto cat = read_catalogue(a.path("catalogue"), {"feh", "bp_rp0"}, true, {"feh"});
+        const label_index cat(a.path("catalogue"), cli::predict_sort_options(out));  // bounded, whatever its rows
         xp_source xp(a);
         std::vector<spectra::xp_pixels> x;
         std::vector<double> y, c;
         for (std::vector<xp_item> batch; xp.next(batch, 4096);)
             for (auto& item : batch) {
-                const auto it = cat.row.find(item.id);
-                if (!item.unusable.empty() || it == cat.row.end()) continue;
-                const double f = cat.col.at("feh")[it->second], b = cat.col.at("bp_rp0")[it->second];
+                if (!item.unusable.empty()) continue;
+                const auto row = cat.find(item.id);
+                if (!row) continue;
+                const double f = row->feh, b = row->bp_rp0;
                 if (!std::isfinite(f) || !std::isfinite(b)) continue;
                 x.push_back(std::move(item.pixels));
                 y.push_back(f);

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <ferrum/core/communicator.hpp>
@@ -326,24 +327,143 @@ rr_type parse_type(const std::string& s) {
 
 // --- inputs ---------------------------------------------------------------------------------------
 
+/// The vari_rrlyrae --catalogue of a streamed predict, read row by row with every check of read_rrlyrae_catalogue
+/// (the same errors, file, line and field), keeping per star only what the ephemeris needs (type, pf, p1_o,
+/// epoch_g, peak_to_peak_g, where it was read). The stars are sorted by source_id: in memory up to
+/// FERRUM_PREDICT_RUN_BYTES (32 MiB, about 300,000 stars: the whole of DR3's 270,905), beyond that through
+/// temporary files beside --out (cli::predict_sort_options), then looked up a batch of light curves at a time,
+/// so memory does not grow with the catalogue. A repeated source_id, found once the ids are sorted, is the
+/// error a reader holding the stars would give: the repeat earliest in the files, unless a bad row comes first.
+class streamed_catalogue {
+public:
+    template <class InShard>
+    streamed_catalogue(const std::vector<std::string>& files, const catalogue_read_options& co,
+                       const external_sort_options& so, InShard&& in_shard)
+        : index_(so, sizeof(std::uint64_t)) {
+        if (files.empty()) throw value_error("rrlyrae_catalogue: no files to read");
+        report_.file = describe_files(files);
+        external_sorter<entry> sorter(so);
+        try {
+            rrlyrae_star s;
+            for (const auto& f : files) {
+                rrlyrae_catalogue_reader r(f, co);
+                files_.push_back(r.path());
+                id_columns_.push_back(r.source_id_column());
+                while (r.next(s)) {
+                    sorter.push(key(s.source_id, s), compact(s, files_.size() - 1));
+                    r.accept();
+                    expected_ += in_shard(s.source_id);
+                }
+                r.finish();
+                report_.merge(r.report());
+            }
+        } catch (const ferrum::error&) {
+            if (const auto rep = index_sorted_groups<entry>(sorter, nullptr, sizeof(std::uint64_t), false))
+                throw_repeated(*rep);
+            throw;
+        }
+        if (const auto rep = index_sorted_groups(sorter, &index_, sizeof(std::uint64_t), false)) throw_repeated(*rep);
+    }
+
+    const read_report& report() const noexcept { return report_; }
+    /// The catalogue's stars in the shard (all of them without one).
+    std::size_t expected() const noexcept { return expected_; }
+    bool spilled() const noexcept { return index_.spilled(); }
+
+    /// The stars of `curves` that the catalogue has, as a catalogue of their own (for rrlyrae_ephemerides and
+    /// match_catalogue, so the flags are those of the whole catalogue held in memory).
+    rrlyrae_catalogue batch(const std::vector<light_curve>& curves) const {
+        std::vector<rrlyrae_star> found;
+        for (const auto& c : curves)
+            if (const auto e = index_.find(key(c.source_id))) found.push_back(star(*e));
+        return rrlyrae_catalogue::of_stars(std::move(found), report_.file);
+    }
+
+private:
+    struct entry {
+        std::int64_t source_id = 0;
+        std::uint64_t line = 0;
+        std::uint32_t file = 0;
+        rr_type type = rr_type::unknown;
+        unsigned char has = 0;  // bits: pf, p1_o, epoch_g, peak_to_peak_g
+        double pf = 0, p1_o = 0, epoch_g = 0, peak_to_peak_g = 0;
+    };
+
+    /// The order-preserving big-endian bytes of a source_id; with a star of unknown type, its best_classification
+    /// text after them (the flag quotes it).
+    static std::string key(std::int64_t id, const rrlyrae_star* s = nullptr) {
+        std::uint64_t u = std::uint64_t(id) ^ (std::uint64_t(1) << 63);
+        std::string k(sizeof u, '\0');
+        for (int i = 7; i >= 0; --i, u >>= 8) k[std::size_t(i)] = char(u & 0xff);
+        if (s && s->type == rr_type::unknown) k += s->best_classification;
+        return k;
+    }
+    static std::string key(std::int64_t id, const rrlyrae_star& s) { return key(id, &s); }
+
+    static entry compact(const rrlyrae_star& s, std::size_t file) {
+        entry e;
+        e.source_id = s.source_id;
+        e.line = s.line;
+        e.file = std::uint32_t(file);
+        e.type = s.type;
+        const std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
+                                                                 &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
+        double* values[] = {&e.pf, &e.p1_o, &e.epoch_g, &e.peak_to_peak_g};
+        for (int i = 0; i < 4; ++i)
+            if (s.*members[i]) e.has |= (1u << i), *values[i] = *(s.*members[i]);
+        return e;
+    }
+
+    static rrlyrae_star star(const typename sorted_key_index<entry>::entry& k) {
+        const entry& e = k.value;
+        rrlyrae_star s;
+        s.source_id = e.source_id;
+        s.line = std::size_t(e.line);
+        s.type = e.type;
+        s.best_classification = e.type == rr_type::unknown ? k.key.substr(sizeof(std::uint64_t)) : to_string(e.type);
+        std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
+                                                           &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
+        const double values[] = {e.pf, e.p1_o, e.epoch_g, e.peak_to_peak_g};
+        for (int i = 0; i < 4; ++i)
+            if (e.has & (1u << i)) s.*members[i] = values[i];
+        return s;
+    }
+
+    [[noreturn]] void throw_repeated(const repeated_key<entry>& r) const {
+        const entry& first = r.first.value;
+        const entry& again = r.repeat.value;
+        throw input_error(files_[again.file], std::size_t(again.line), id_columns_[again.file],
+                          rrlyrae_catalogue_reader::duplicate_message(
+                              again.source_id, std::size_t(first.line), first.file == again.file ? "" : files_[first.file]));
+    }
+
+    sorted_key_index<entry> index_;
+    std::vector<std::string> files_, id_columns_;
+    read_report report_;
+    std::size_t expected_ = 0;
+};
+
 std::vector<rrl_star_input> read_archive_inputs(const std::vector<std::string>& epochs,
                                                 const std::vector<std::string>& catalogue, const rrl_input_options& opt,
-                                                unsigned threads, bool show) {
+                                                unsigned threads, bool show, const external_sort_options& so) {
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
-    const auto cat = read_rrlyrae_catalogue(catalogue, co);
-    cli::require_usable_rows(cat.report());
+    // the catalogue is joined as predict joins it (streamed_catalogue): memory for the stars of the epoch
+    // photometry, not for every row of a whole-DR3 catalogue
+    const streamed_catalogue full(catalogue, co, so, [](std::int64_t) { return true; });
+    cli::require_usable_rows(full.report());
     gaia_read_options go;
     go.show_progress = show;
     // Any layout of Gaia epoch photometry (long or DR3 bulk, CSV or ECSV, plain or .gz): told by its header.
     const auto lc = read_gaia_epoch_photometry(epochs, go, threads);
     cli::require_usable_rows(lc.report);
+    const rrlyrae_catalogue cat = full.batch(lc.curves);  // the catalogue's rows of these light curves only
     if (show) {
         const auto m = match_catalogue(lc.curves, cat);
         std::fprintf(stderr,
                      "joined on source_id: %zu light curves in the catalogue, %zu not in it; %zu catalogue stars "
                      "without a light curve\n",
-                     m.matched, m.curves_not_in_catalogue, m.catalogue_without_curve);
+                     m.matched, m.curves_not_in_catalogue, full.expected() - std::min(cat.size(), full.expected()));
     }
     return prepare_rrlyrae_inputs(lc.curves, rrlyrae_ephemerides(lc.curves, cat), opt, threads, show);
 }
@@ -464,7 +584,8 @@ std::vector<rrl_ephemeris> table_ephemerides(const args& a, const std::vector<li
 std::vector<rrl_star_input> read_inputs(const args& a, const rrl_input_options& opt, unsigned threads, bool quiet) {
     const bool show = !quiet;
     if (a.has("epoch-photometry"))
-        return read_archive_inputs(input_files(a, "epoch-photometry"), input_files(a, "catalogue"), opt, threads, show);
+        return read_archive_inputs(input_files(a, "epoch-photometry"), input_files(a, "catalogue"), opt, threads, show,
+                                   cli::predict_sort_options(a.has("out") ? a.path("out") : std::string()));
     table_read_options to;
     to.show_progress = show;
     if (a.has("folded")) {
@@ -542,12 +663,30 @@ input_error repeated_label(const std::string& path, std::size_t line, const std:
     return input_error(path, line, field, "source " + id + " appears twice");
 }
 
-std::map<std::string, label_row> read_labels(const std::string& path, const std::string& column,
-                                             const std::string& error_column) {
+/// --labels for the stars `stars` only (train, tune, transfer, calibrate). Every row is read and checked and a
+/// repeated id anywhere in the file is refused at its second row, as a map of every row would (the ids go through an external sort
+/// whose records spill beside the output beyond 32 MiB), but only the rows of `stars` are kept: a labels file of
+/// a whole survey costs memory for the training set, not for its rows.
+std::map<std::string, label_row> read_labels_of(const std::string& path, const std::string& column,
+                                                const std::string& error_column,
+                                                const std::vector<rrl_star_input>& stars,
+                                                const external_sort_options& so) {
+    std::unordered_set<std::string> wanted;
+    for (const auto& s : stars) wanted.insert(s.id);
     std::map<std::string, label_row> out;
-    for_each_label(path, column, error_column,
-                   [&](const std::string& id, const label_row& l, std::size_t line, const std::string& field) {
-        if (!out.emplace(id, l).second) throw repeated_label(path, line, field, id);
+    external_sorter<std::uint64_t> ids(so);  // id -> line, for the repeats
+    std::string id_field;
+    cli::read_keyed_rows(
+        [&] {
+        for_each_label(path, column, error_column,
+                       [&](const std::string& id, const label_row& l, std::size_t line, const std::string& field) {
+            id_field = field;
+            ids.push(id, std::uint64_t(line));
+            if (wanted.count(id)) out.emplace(id, l);
+        });
+        },
+        [&] {
+        if (const auto r = first_repeated_key(ids)) throw repeated_label(path, std::size_t(r->value), id_field, r->key);
     });
     return out;
 }
@@ -604,7 +743,8 @@ struct labelled_stars {
 labelled_stars read_labelled_stars(const args& a, const run_config& c, bool quiet) {
     labelled_stars ls;
     ls.stars = read_inputs(a, c.model.input, c.train.threads, quiet);
-    const auto labels = read_labels(a.path("labels"), a.text("label-column"), a.text("error-column"));
+    const auto labels = read_labels_of(a.path("labels"), a.text("label-column"), a.text("error-column"), ls.stars,
+                                       cli::predict_sort_options(a.has("out") ? a.path("out") : std::string()));
     const auto& stars = ls.stars;
     ls.y.assign(stars.size(), std::numeric_limits<double>::quiet_NaN());
     ls.sigma.assign(stars.size(), 1.0);
@@ -713,122 +853,6 @@ struct prediction_counts {
         stars += p.size();
         for (const auto& q : p) predicted += q.ok(), warned += q.ok() && !q.warning.empty();
     }
-};
-
-/// The vari_rrlyrae --catalogue of a streamed predict, read row by row with every check of read_rrlyrae_catalogue
-/// (the same errors, file, line and field), keeping per star only what the ephemeris needs (type, pf, p1_o,
-/// epoch_g, peak_to_peak_g, where it was read). The stars are sorted by source_id: in memory up to
-/// FERRUM_PREDICT_RUN_BYTES (32 MiB, about 300,000 stars: the whole of DR3's 270,905), beyond that through
-/// temporary files beside --out (cli::predict_sort_options), then looked up a batch of light curves at a time,
-/// so memory does not grow with the catalogue. A repeated source_id, found once the ids are sorted, is the
-/// error a reader holding the stars would give: the repeat earliest in the files, unless a bad row comes first.
-class streamed_catalogue {
-public:
-    template <class InShard>
-    streamed_catalogue(const std::vector<std::string>& files, const catalogue_read_options& co,
-                       const external_sort_options& so, InShard&& in_shard)
-        : index_(so, sizeof(std::uint64_t)) {
-        if (files.empty()) throw value_error("rrlyrae_catalogue: no files to read");
-        report_.file = describe_files(files);
-        external_sorter<entry> sorter(so);
-        try {
-            rrlyrae_star s;
-            for (const auto& f : files) {
-                rrlyrae_catalogue_reader r(f, co);
-                files_.push_back(r.path());
-                id_columns_.push_back(r.source_id_column());
-                while (r.next(s)) {
-                    sorter.push(key(s.source_id, s), compact(s, files_.size() - 1));
-                    r.accept();
-                    expected_ += in_shard(s.source_id);
-                }
-                r.finish();
-                report_.merge(r.report());
-            }
-        } catch (const ferrum::error&) {
-            if (const auto rep = index_sorted_groups<entry>(sorter, nullptr, sizeof(std::uint64_t), false))
-                throw_repeated(*rep);
-            throw;
-        }
-        if (const auto rep = index_sorted_groups(sorter, &index_, sizeof(std::uint64_t), false)) throw_repeated(*rep);
-    }
-
-    const read_report& report() const noexcept { return report_; }
-    /// The catalogue's stars in the shard (all of them without one).
-    std::size_t expected() const noexcept { return expected_; }
-    bool spilled() const noexcept { return index_.spilled(); }
-
-    /// The stars of `curves` that the catalogue has, as a catalogue of their own (for rrlyrae_ephemerides and
-    /// match_catalogue, so the flags are those of the whole catalogue held in memory).
-    rrlyrae_catalogue batch(const std::vector<light_curve>& curves) const {
-        std::vector<rrlyrae_star> found;
-        for (const auto& c : curves)
-            if (const auto e = index_.find(key(c.source_id))) found.push_back(star(*e));
-        return rrlyrae_catalogue::of_stars(std::move(found), report_.file);
-    }
-
-private:
-    struct entry {
-        std::int64_t source_id = 0;
-        std::uint64_t line = 0;
-        std::uint32_t file = 0;
-        rr_type type = rr_type::unknown;
-        unsigned char has = 0;  // bits: pf, p1_o, epoch_g, peak_to_peak_g
-        double pf = 0, p1_o = 0, epoch_g = 0, peak_to_peak_g = 0;
-    };
-
-    /// The order-preserving big-endian bytes of a source_id; with a star of unknown type, its best_classification
-    /// text after them (the flag quotes it).
-    static std::string key(std::int64_t id, const rrlyrae_star* s = nullptr) {
-        std::uint64_t u = std::uint64_t(id) ^ (std::uint64_t(1) << 63);
-        std::string k(sizeof u, '\0');
-        for (int i = 7; i >= 0; --i, u >>= 8) k[std::size_t(i)] = char(u & 0xff);
-        if (s && s->type == rr_type::unknown) k += s->best_classification;
-        return k;
-    }
-    static std::string key(std::int64_t id, const rrlyrae_star& s) { return key(id, &s); }
-
-    static entry compact(const rrlyrae_star& s, std::size_t file) {
-        entry e;
-        e.source_id = s.source_id;
-        e.line = s.line;
-        e.file = std::uint32_t(file);
-        e.type = s.type;
-        const std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
-                                                                 &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
-        double* values[] = {&e.pf, &e.p1_o, &e.epoch_g, &e.peak_to_peak_g};
-        for (int i = 0; i < 4; ++i)
-            if (s.*members[i]) e.has |= (1u << i), *values[i] = *(s.*members[i]);
-        return e;
-    }
-
-    static rrlyrae_star star(const typename sorted_key_index<entry>::entry& k) {
-        const entry& e = k.value;
-        rrlyrae_star s;
-        s.source_id = e.source_id;
-        s.line = std::size_t(e.line);
-        s.type = e.type;
-        s.best_classification = e.type == rr_type::unknown ? k.key.substr(sizeof(std::uint64_t)) : to_string(e.type);
-        std::optional<double> rrlyrae_star::*members[] = {&rrlyrae_star::pf, &rrlyrae_star::p1_o,
-                                                           &rrlyrae_star::epoch_g, &rrlyrae_star::peak_to_peak_g};
-        const double values[] = {e.pf, e.p1_o, e.epoch_g, e.peak_to_peak_g};
-        for (int i = 0; i < 4; ++i)
-            if (e.has & (1u << i)) s.*members[i] = values[i];
-        return s;
-    }
-
-    [[noreturn]] void throw_repeated(const repeated_key<entry>& r) const {
-        const entry& first = r.first.value;
-        const entry& again = r.repeat.value;
-        throw input_error(files_[again.file], std::size_t(again.line), id_columns_[again.file],
-                          rrlyrae_catalogue_reader::duplicate_message(
-                              again.source_id, std::size_t(first.line), first.file == again.file ? "" : files_[first.file]));
-    }
-
-    sorted_key_index<entry> index_;
-    std::vector<std::string> files_, id_columns_;
-    read_report report_;
-    std::size_t expected_ = 0;
 };
 
 /// Streams the archive's epoch photometry (--epoch-photometry, any layout) in batches of `batch` light curves:
@@ -1316,10 +1340,12 @@ int cmd_transfer(const args& a) {
         const std::filesystem::path d(dir);
         rrl_family f;
         f.name = d.filename().empty() ? d.parent_path().filename().string() : d.filename().string();
-        f.stars = read_archive_inputs(inputs[k].epochs, inputs[k].catalogue, c.model.input, c.train.threads, !quiet);
+        const external_sort_options sort_options = cli::predict_sort_options(a.path("out"));
+        f.stars = read_archive_inputs(inputs[k].epochs, inputs[k].catalogue, c.model.input, c.train.threads, !quiet,
+                                      sort_options);
         const std::string lp = (d / "labels.csv").string();
-        const auto labels = read_labels(lp, a.text("label-column"), "none");
-        const auto truth = read_labels(lp, a.text("truth-column"), "none");
+        const auto labels = read_labels_of(lp, a.text("label-column"), "none", f.stars, sort_options);
+        const auto truth = read_labels_of(lp, a.text("truth-column"), "none", f.stars, sort_options);
         for (const auto& s : f.stars) {
             const bool cut = c.cv.paper_cuts && (s.n_epochs < 50 || s.peak_to_peak > 1.4);
             const auto l = cut ? labels.end() : labels.find(s.id);
