@@ -1488,6 +1488,7 @@ int cmd_calibrate(const args& a) {
     if (cli::detail::same_file(out, mp))
         throw cli::usage_error("--out '" + out + "' is the model file this run reads ('" + mp +
                                "'): an output never replaces an input; write it elsewhere");
+    const std::size_t feh_bins = a.has("calibration-feh-bins") ? feh_bins_of(a) : 0;  // before any reading
     auto models = load_rrlyrae_models(mp);
     run_config c;
     c.model = models.front().options();
@@ -1495,7 +1496,6 @@ int cmd_calibrate(const args& a) {
     const bool quiet = a.flag("quiet");
     const auto ls = read_labelled_stars(a, c, quiet);
     const auto method = rrl_calibration_method_from_string(a.choice("method"));
-    const std::size_t feh_bins = a.has("calibration-feh-bins") ? feh_bins_of(a) : 0;
     const auto seed = std::uint64_t(a.count("seed"));
     for (auto& m : models) {
         std::vector<std::size_t> idx;
