@@ -74,7 +74,7 @@ double coverage(const rrl_sigma_calibration& c, const std::vector<rrl_calibratio
 }
 
 // The stars of `pts` whose prediction is in [lo, hi).
-std::vector<rrl_calibration_point> in_range(const std::vector<rrl_calibration_point>& pts, double lo, double hi) {
+std::vector<rrl_calibration_point> predicted_in(const std::vector<rrl_calibration_point>& pts, double lo, double hi) {
     std::vector<rrl_calibration_point> out;
     for (const auto& p : pts)
         if (p.prediction >= lo && p.prediction < hi) out.push_back(p);
@@ -242,7 +242,7 @@ TEST_CASE("prediction-dependent factor: NumPy's range edges and each range's exa
             if (method == rrl_calibration_method::likelihood) {
                 CHECK(sigma == Approx(ml[k]).epsilon(1e-9));
             } else {
-                CHECK(coverage_loss_at(in_range(pts, b.min_prediction, b.max_prediction), sigma) ==
+                CHECK(coverage_loss_at(predicted_in(pts, b.min_prediction, b.max_prediction), sigma) ==
                       Approx(loss_min[k]).margin(1e-9));
                 CHECK(sigma >= lo[k] * (1 - 1e-9));
                 CHECK(sigma < hi[k] * (1 + 1e-9));
@@ -286,13 +286,13 @@ TEST_CASE("prediction-dependent factor: recovers a sigma that grows with |predic
             }
             // the conditional coverage on new stars: the goal's tolerances (the steps follow the smooth truth
             // to 0.01 and 0.003 of coverage; the rest is sampling, about 0.01 and 0.005)
-            const auto in = in_range(new_pts, b.min_prediction, b.max_prediction);
+            const auto in = predicted_in(new_pts, b.min_prediction, b.max_prediction);
             CHECK(coverage(c, in, 1) == Approx(0.6827).margin(0.03));
             CHECK(coverage(c, in, 2) == Approx(0.9545).margin(0.02));
         }
         // without the factor the extremes are covered far less (what the test would miss)
         const auto& lo_range = c.feh_bins().front();
-        CHECK(coverage(plain, in_range(new_pts, lo_range.min_prediction, lo_range.max_prediction), 1) < 0.6);
+        CHECK(coverage(plain, predicted_in(new_pts, lo_range.min_prediction, lo_range.max_prediction), 1) < 0.6);
     }
 }
 
@@ -315,7 +315,7 @@ TEST_CASE("prediction-dependent factor: degenerate input", "[rrlyrae][sigma][cal
         for (std::size_t k = 0; k < c.feh_bins().size(); ++k) {
             const auto& b = c.feh_bins()[k];
             CHECK(b.n >= 100);
-            CHECK(b.n == in_range(pts, b.min_prediction, b.max_prediction).size());
+            CHECK(b.n == predicted_in(pts, b.min_prediction, b.max_prediction).size());
             if (k > 0) CHECK(b.min_prediction == c.feh_bins()[k - 1].max_prediction);
             total += b.n;
         }
