@@ -330,7 +330,7 @@ TEST_CASE("prediction-dependent factor: degenerate input", "[rrlyrae][sigma][cal
     SECTION("most predictions equal: repeated edges merged") {
         for (std::size_t i = 0; i < pts.size(); ++i)
             if (i % 10 < 7) pts[i].prediction = -1.5;
-        // every quantile edge is -1.5: one edge, two ranges (about 38 stars below it, 262 from it up)
+        // every quantile edge is -1.5: one edge, two ranges (39 stars below it, 261 from it up)
         const auto c = rrl_sigma_calibration::fit(pts, 20, 20, edges, rrl_calibration_method::coverage, 5);
         REQUIRE(c.feh_bins().size() == 2);
         CHECK(c.feh_bins()[0].max_prediction == -1.5);
