@@ -1,7 +1,8 @@
 // ferrum-rrl calibrate end to end on a tiny simulated set: a ridge model (no raw sigma: a floor-only fit)
 // recalibrated on other stars by the coverage method; the method, the stars and the replaced calibration
 // in the new file; the networks untouched (the same feh); --out that is the model or an input refused,
-// the input left as it was. Finds the program through $FERRUM_RRL_EXE or next to this test; skips if absent.
+// the input left as it was; --calibration-feh-bins (ranges of the prediction in the file, the feh unchanged; 1, 21
+// and a config's calibration_feh_bins 1 refused naming the option or field). Finds the program through $FERRUM_RRL_EXE or next to this test; skips if absent.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -42,11 +43,11 @@ TEST_CASE("ferrum-rrl calibrate: a new sigma calibration of a trained model", "[
     }
     const fs::path dir = ferrum_test::fresh_dir("ferrum_test_rrl_calibrate");
     const std::string d = dir.string();
-    for (const char* s : {"train 1", "cal 2"}) {
+    for (const char* s : {"train 1", "cal 2 160", "cal3 3 260"}) {
         std::istringstream w(s);
-        std::string name, seed;
-        w >> name >> seed;
-        REQUIRE(run("simulate --n-rrab 160 --n-rrc 0 --seed " + seed + " --min-epochs 30 --out " + d + "/" + name +
+        std::string name, seed, n = "160";
+        w >> name >> seed >> n;
+        REQUIRE(run("simulate --n-rrab " + n + " --n-rrc 0 --seed " + seed + " --min-epochs 30 --out " + d + "/" + name +
                         " --quiet",
                     dir)
                     .status == 0);
@@ -91,6 +92,37 @@ TEST_CASE("ferrum-rrl calibrate: a new sigma calibration of a trained model", "[
     r = run("calibrate --model " + d + "/m.json" + in("cal") + " --out " + d + "/cal/labels.csv", dir);
     CHECK(r.status != 0);
     CHECK(r.err.find("labels") != std::string::npos);
+
+    // the prediction-dependent factor: 260 stars, ranges of at least 100 (calibration_min_per_bin): 2
+    r = run("calibrate --model " + d + "/m.json" + in("cal3") + " --calibration-feh-bins 5 --out " + d + "/m3.json",
+            dir);
+    REQUIRE(r.status == 0);
+    const auto j3 = nlohmann::json::parse(ferrum_test::slurp(dir / "m3.json"));
+    const auto& cal3 = j3.at("models").at(0).at("calibration");
+    REQUIRE(cal3.contains("feh_bins"));
+    CHECK(cal3.at("feh_bins").size() == 2);
+    CHECK(cal3.at("fitted_on").at("feh_bins") == 2);
+    CHECK_FALSE(cal.contains("feh_bins"));  // m2.json: none asked for, none written
+    REQUIRE(run("predict --model " + d + "/m3.json --out " + d + "/p3.csv" + p, dir).status == 0);
+    CHECK(feh_column(dir / "p1.csv") == feh_column(dir / "p3.csv"));
+    for (const char* k : {"1", "21"}) {
+        r = run("calibrate --model " + d + "/m.json" + in("cal") + " --calibration-feh-bins " + k + " --out " + d +
+                    "/m4.json",
+                dir);
+        CHECK(r.status != 0);
+        CHECK(r.err.find("--calibration-feh-bins") != std::string::npos);
+        CHECK_FALSE(fs::exists(dir / "m4.json"));
+    }
+    {
+        std::ofstream(dir / "bad.json") << R"({"calibration_feh_bins": 1})";
+    }
+    r = run("train" + in("train") + " --architecture fourier_linear --folds 0 --config " + d + "/bad.json --out " + d +
+                "/m5.json --quiet",
+            dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("calibration_feh_bins") != std::string::npos);
+    CHECK(r.err.find("bad.json") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "m5.json"));
 }
 
 }  // namespace calibration_cli (the test cases inside it: the file shares a unity build with the other CLI tests)

@@ -81,6 +81,24 @@ std::vector<cli::option> label_options() {
 }
 
 /// The sigma calibration's options (train and transfer; docs/rrlyrae.md "Uncertainties that mean what they say").
+/// --calibration-feh-bins (train, transfer, calibrate).
+cli::option feh_bins_option() {
+    return cli::count("calibration-feh-bins",
+                      "K > 0: a sigma factor per range of the predicted [Fe/H] (K ranges per type at the quantiles "
+                      "of the predictions calibrated on, each with enough stars; 0 or 2 to 20; docs/rrlyrae.md, "
+                      "\"Uncertainties that mean what they say\")")
+        .range(0, 20);
+}
+
+/// The value of --calibration-feh-bins; a usage error naming the option for 1.
+std::size_t feh_bins_of(const args& a) {
+    const std::size_t k = a.count("calibration-feh-bins");
+    if (k == 1)
+        throw cli::usage_error("--calibration-feh-bins 1: one range is no prediction dependence; give 0 (none) or "
+                               "2 to 20");
+    return k;
+}
+
 std::vector<cli::option> calibration_options() {
     return {cli::flag("cross-family",
                       "calibrate the sigma on families the model did not train on: an inner leave-one-family-out "
@@ -96,7 +114,8 @@ std::vector<cli::option> calibration_options() {
                         "how each bin's sigma scale and floor are fitted: likelihood (Gaussian maximum likelihood) "
                         "or coverage (68.27 % of the stars within 1 sigma and 95.45 % within 2, or the "
                         "compromise in units of the goal's tolerances, 0.03 and 0.02)",
-                        {"likelihood", "coverage"})};
+                        {"likelihood", "coverage"}),
+            feh_bins_option()};
 }
 
 template <class... Lists>
@@ -252,7 +271,7 @@ const cli::program& program() {
                                         "--calibration-method)", {"likelihood", "coverage"}, "coverage"),
                             cli::count("mc-samples", "MC-dropout passes (default: those the model was calibrated "
                                        "with)").range(0, 100000),
-                            cli::count("seed", "seed of the MC-dropout passes", "12345")},
+                            cli::count("seed", "seed of the MC-dropout passes", "12345"), feh_bins_option()},
                            label_options()))},
          {"predict", "Writes source_id,type,feh,feh_sigma,n_epochs,flag; flagged stars get no number.",
           with_inputs(
@@ -729,6 +748,7 @@ void apply_calibration_options(const args& a, run_config& c) {
     if (a.has("label-error-scale")) c.train.label_error_scale = a.number("label-error-scale");
     if (a.has("calibration-method"))
         c.train.calibration_method = rrl_calibration_method_from_string(a.choice("calibration-method"));
+    if (a.has("calibration-feh-bins")) c.train.calibration_feh_bins = feh_bins_of(a);
 }
 
 // --- stars with labels (train and tune) --------------------------------------------------------------
@@ -1170,7 +1190,8 @@ int cmd_train(const args& a, const communicator& comm) {
         } else if (c.train.calibrate && !cv_points.empty()) {
             auto cal = rrl_sigma_calibration::fit(cv_points, c.train.calibration_mc_samples,
                                                   rrlyrae_model::calibration_min_per_bin(cv_points.size()),
-                                                  rrl_sigma_calibration::default_edges(), c.train.calibration_method);
+                                                  rrl_sigma_calibration::default_edges(), c.train.calibration_method,
+                                                  c.train.calibration_feh_bins);
             if (c.train.label_error_scale > 0)
                 for (auto t : g) cal.set_label_scale(t, c.train.label_error_scale);
             cal.set_fitted_on({{"residuals", "out-of-fold residuals"}, {"n", cv_points.size()}});
@@ -1496,6 +1517,7 @@ int cmd_calibrate(const args& a) {
     if (cli::detail::same_file(out, mp))
         throw cli::usage_error("--out '" + out + "' is the model file this run reads ('" + mp +
                                "'): an output never replaces an input; write it elsewhere");
+    const std::size_t feh_bins = a.has("calibration-feh-bins") ? feh_bins_of(a) : 0;  // before any reading
     auto models = load_rrlyrae_models(mp);
     run_config c;
     c.model = models.front().options();
@@ -1522,7 +1544,7 @@ int cmd_calibrate(const args& a) {
                                  idx.size(), mc);
         const auto pts = m.calibration_points(ls.stars, ls.y, idx, mc, seed, c.train.threads);
         auto cal = rrl_sigma_calibration::fit(pts, mc, rrlyrae_model::calibration_min_per_bin(pts.size()),
-                                              rrl_sigma_calibration::default_edges(), method);
+                                              rrl_sigma_calibration::default_edges(), method, feh_bins);
         for (auto t : m.options().types)  // the label-error factor is not refitted here: kept
             for (const auto& b : old.bins())
                 if (b.type == t && b.label_scale > 0) {
@@ -1533,7 +1555,7 @@ int cmd_calibrate(const args& a) {
             std::vector<double> r, s;
             for (const auto& p : pts) {
                 r.push_back(p.residual);
-                s.push_back(k.empty() ? p.sigma_raw : k.apply(p.type, p.n_epochs, p.sigma_raw, p.sigma_label));
+                s.push_back(k.empty() ? p.sigma_raw : k.apply(p.type, p.n_epochs, p.sigma_raw, p.sigma_label, p.prediction));
             }
             return rrl_coverage(r, s, z);
         };
@@ -1544,6 +1566,7 @@ int cmd_calibrate(const args& a) {
                      name.c_str(), cover(old, 1), cover(old, 2), c1, c2, to_string(method));
         cal.set_fitted_on({{"command", "ferrum-rrl calibrate"},
                            {"method", to_string(method)},
+                           {"feh_bins", cal.feh_bins().size()},
                            {"labels", std::filesystem::path(a.path("labels")).filename().string()},
                            {"label_column", a.text("label-column")},
                            {"n", pts.size()},

@@ -54,3 +54,67 @@ m = minimize_scalar(loss, bounds=(0.5, 3), method='bounded', options={'xatol': 1
 x = m.x
 print(f"Laplace, one raw sigma: sigma / beta = {x:.10f}; coverage 1 sigma {1 - math.exp(-x):.6f}, "
       f"2 sigma {1 - math.exp(-2 * x):.6f}")
+
+# --- the prediction-dependent factor (rrl_sigma_calibration::fit's feh_bins) -----------------------------------
+# A population drawn by SplitMix64 (seeded; the test draws the same numbers): for each star four uniforms
+# u = (x >> 11) 2^-53 of successive outputs, prediction = -2.6 + 2.6 u1, sigma_raw = RAW0 + RAW1 u2 (or RAW0 alone),
+# true sigma = sigma_raw (1 + AMP (prediction + 1.3)^2) (AMP 2 here, 1 in the test's recovery population, whose
+# check is against that truth and needs no numbers from here), residual = true sigma x Box-Muller's
+# sqrt(-2 ln(1 - u3)) cos(2 pi u4). With one raw sigma for all stars the calibrated sigma of a range of the
+# prediction does not depend on the (scale, floor) fit: sqrt(mean r^2) of its stars (likelihood), or the
+# minimiser of the coverage loss over its |r| (coverage: constant between the breakpoints |r| and |r| / 2, so
+# its minimum is found exactly by trying every breakpoint; ties go to the likelihood sigma when it is a
+# minimiser, else to the minimising interval nearest to it in ln sigma). The range edges are NumPy's quantiles
+# of the predictions at 1/5 ... 4/5.
+import numpy as np
+
+M64 = (1 << 64) - 1
+
+
+def splitmix_uniforms(seed, n):
+    out, s = [], seed & M64
+    for _ in range(n):
+        s = (s + 0x9e3779b97f4a7c15) & M64
+        z = s
+        z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M64
+        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M64
+        z ^= z >> 31
+        out.append((z >> 11) * 2.0 ** -53)
+    return np.array(out)
+
+
+def feh_population(seed, n, raw0, raw1, amp=2.0):
+    u = splitmix_uniforms(seed, 4 * n).reshape(n, 4)
+    pred = -2.6 + 2.6 * u[:, 0]
+    raw = raw0 + raw1 * u[:, 1]
+    true = raw * (1 + amp * (pred + 1.3) ** 2)
+    r = true * np.sqrt(-2 * np.log(1 - u[:, 2])) * np.cos(2 * np.pi * u[:, 3])
+    return pred, raw, true, r
+
+
+def coverage_loss(a, s):
+    n = len(a)
+    c1, c2 = np.count_nonzero(a <= s) / n, np.count_nonzero(a <= 2 * s) / n
+    return ((c1 - P[0]) / 0.03) ** 2 + ((c2 - P[1]) / 0.02) ** 2
+
+
+K = 5
+pred, raw, true, r = feh_population(20261207, 6000, 0.3, 0.0)
+edges = np.quantile(pred, np.arange(1, K) / K)
+print("feh ranges, one raw sigma (seed 20261207, 6000 stars): edges " + ", ".join(f"{e:.12f}" for e in edges))
+lo = np.r_[-np.inf, edges]
+hi = np.r_[edges, np.inf]
+for k in range(K):
+    a = np.abs(r[(pred >= lo[k]) & (pred < hi[k])])
+    ml = math.sqrt(np.mean(a * a))
+    c = np.unique(np.r_[a[a > 0], a[a > 0] / 2])
+    losses = np.array([coverage_loss(a, x) for x in c[:-1]])
+    best = losses.min()
+    # the minimising interval [c_j, c_j+1) nearest to ml (distance 0: ml itself)
+    cand = []
+    for j in np.nonzero(losses <= best + 1e-12)[0]:
+        d = 0.0 if c[j] <= ml < c[j + 1] else (math.log(c[j] / ml) if ml < c[j] else math.log(ml / c[j + 1]))
+        cand.append((d, c[j], c[j + 1]))
+    d, a0, a1 = min(cand)
+    print(f"  range {k}: n {len(a)}, likelihood sigma {ml:.12f}; coverage loss minimum {best:.12f} on "
+          f"[{a0:.12f}, {a1:.12f}){' (holds the likelihood sigma)' if d == 0 else ''}")

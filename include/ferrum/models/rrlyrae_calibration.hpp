@@ -56,6 +56,9 @@ struct rrl_calibration_point {
     /// The label-error term's per-star sigma (dex): the error of a curve-derived label from the star's own
     /// Fourier fit (the classical pipeline's propagated sigma); 0 when unknown or unused.
     double sigma_label = 0.0;
+    /// The model's prediction ([Fe/H], dex): what the prediction-dependent factor (fit's feh_bins) is binned
+    /// on; NaN when unknown (such a point takes no part in that fit).
+    double prediction = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// \brief sigma = sqrt((scale * sigma_raw)^2 + floor^2 + (label_scale * sigma_label)^2), with (scale, floor)
@@ -67,8 +70,26 @@ struct rrl_calibration_point {
 /// labels cannot show it, and sigma_label (the star's own fit error, propagated through the relation) is
 /// added to reach the truth. It assumes that the label's error against the truth is that propagated fit
 /// error times label_scale, and that the model reproduces it (label_scale 1: wholly).
+///
+/// Optionally (fit's `feh_bins` K > 0) a factor that depends on the prediction multiplies the first two terms:
+/// sigma = sqrt(g(type, prediction)^2 ((scale * sigma_raw)^2 + floor^2) + (label_scale * sigma_label)^2),
+/// g constant on K ranges of the prediction whose edges are the type's K-quantiles of the predictions the
+/// calibration is fitted on (each range holding at least min_per_bin stars: fewer ranges, or none, when there
+/// are too few stars or too few distinct predictions). A network's raw sigma need not follow the residuals'
+/// growth towards the metallicity extremes (docs/rrlyrae.md, "Uncertainties that mean what they say"); g
+/// carries it. A star whose prediction is not finite, or a type without ranges, has g = 1 (the fit without
+/// ranges).
 class rrl_sigma_calibration {
 public:
+    /// One range of the prediction of one type and its factor (feh_bins).
+    struct feh_bin {
+        rr_type type = rr_type::rrab;
+        double min_prediction = -std::numeric_limits<double>::infinity();  ///< [min, max)
+        double max_prediction = std::numeric_limits<double>::infinity();
+        double factor = 1.0;
+        std::size_t n = 0;  ///< stars it was fitted on
+    };
+
     struct bin {
         rr_type type = rr_type::rrab;
         double min_epochs = 0, max_epochs = std::numeric_limits<double>::infinity();  ///< [min, max)
@@ -95,15 +116,32 @@ public:
     }
 
     /// The calibrated sigma of a star; `sigma_raw` unchanged when the calibration is empty or has no bin of
-    /// the type. A non-finite `sigma_label` counts as 0 (no label-error term for that star).
-    double apply(rr_type type, std::size_t n_epochs, double sigma_raw, double sigma_label = 0.0) const noexcept {
+    /// the type. A non-finite `sigma_label` counts as 0 (no label-error term for that star). `prediction`
+    /// (the model's [Fe/H] for the star) selects the prediction-dependent factor; without it (NaN) the
+    /// factor is 1.
+    double apply(rr_type type, std::size_t n_epochs, double sigma_raw, double sigma_label = 0.0,
+                 double prediction = std::numeric_limits<double>::quiet_NaN()) const noexcept {
         const double sl = std::isfinite(sigma_label) ? sigma_label : 0.0;
         for (const auto& b : bins_)
-            if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs)
-                return std::sqrt(b.scale * b.scale * sigma_raw * sigma_raw + b.floor * b.floor +
+            if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs) {
+                const double g = feh_factor(type, prediction);
+                return std::sqrt(g * g * (b.scale * b.scale * sigma_raw * sigma_raw + b.floor * b.floor) +
                                  b.label_scale * b.label_scale * sl * sl);
+            }
         return sigma_raw;
     }
+
+    /// The prediction-dependent factor g of a star of `type` predicted at `prediction` (1 without ranges
+    /// for the type or with a non-finite prediction).
+    double feh_factor(rr_type type, double prediction) const noexcept {
+        if (!std::isfinite(prediction)) return 1.0;
+        for (const auto& b : feh_bins_)
+            if (b.type == type && prediction >= b.min_prediction && prediction < b.max_prediction) return b.factor;
+        return 1.0;
+    }
+
+    /// The ranges of the prediction and their factors (empty: none).
+    const std::vector<feh_bin>& feh_bins() const noexcept { return feh_bins_; }
 
     /// Sets the label-error factor of every bin of `type` (0 removes the term).
     /// \throws value_error when it is negative or not finite.
@@ -161,11 +199,23 @@ public:
     /// maximum likelihood, r ~ N(0, (s sigma_raw)^2 + f^2), or the fit to the 1 and 2 sigma coverage). A
     /// range with fewer than `min_per_bin` stars gets the fit over all of the type's stars. Without any raw
     /// sigma (all 0) only the floor is fitted (scale 1). Every fitted scale and floor is finite and > 0.
+    /// `feh_bins` K > 0 (at most max_feh_bins) adds the prediction-dependent factor (see the class): with the
+    /// (scale, floor) of each point's bin fixed, z = r / sqrt((s sigma_raw)^2 + f^2), and per type the
+    /// points with a finite prediction are split at the K-quantiles of their predictions (NumPy's default
+    /// interpolation; repeated edges merged, then a range with fewer than min_per_bin points merged into its
+    /// smaller neighbour until none is left or one range remains: then no ranges). Each range's factor is
+    /// fitted by `method`: likelihood, g^2 = mean z^2 (the maximum of the Gaussian likelihood); coverage, the
+    /// g minimising coverage_loss of z (exactly: the loss is constant between the breakpoints |z| and
+    /// |z| / 2), among ties the likelihood g when it is a minimiser, else the geometric middle of the
+    /// minimising interval nearest to it.
     /// \throws value_error when a type has fewer than 10 points, a point is not finite, or (coverage) a
-    /// bin's residuals are nearly all 0 (the 95.45 % quantile of |r| is 0: no spread to calibrate).
+    /// bin's residuals are nearly all 0 (the 95.45 % quantile of |r| is 0: no spread to calibrate), or
+    /// feh_bins is 1 or above max_feh_bins.
     static rrl_sigma_calibration fit(const std::vector<rrl_calibration_point>& points, std::size_t mc_samples,
                                      std::size_t min_per_bin = 40, const std::vector<double>& edges = default_edges(),
-                                     rrl_calibration_method method = rrl_calibration_method::likelihood) {
+                                     rrl_calibration_method method = rrl_calibration_method::likelihood,
+                                     std::size_t feh_bins = 0) {
+        check_feh_bins(feh_bins, "rrl_sigma_calibration::fit: feh_bins");
         for (const auto& p : points)
             if (!std::isfinite(p.residual) || !(p.sigma_raw >= 0) || !std::isfinite(p.sigma_raw))
                 throw value_error("rrl_sigma_calibration::fit: a residual or raw sigma is not finite");
@@ -202,7 +252,19 @@ public:
             }
         }
         if (c.bins_.empty()) throw value_error("rrl_sigma_calibration::fit: no RRab or RRc residuals");
+        if (feh_bins > 0) c.fit_feh_bins(points, feh_bins, std::max<std::size_t>(min_per_bin, 1), method);
         return c;
+    }
+
+    /// The most ranges of the prediction a calibration may have per type.
+    static constexpr std::size_t max_feh_bins = 20;
+
+    /// \brief Throws value_error naming `where` unless k is 0 (no prediction-dependent factor) or in
+    /// [2, max_feh_bins].
+    static void check_feh_bins(std::size_t k, const std::string& where) {
+        if (k == 0 || (k >= 2 && k <= max_feh_bins)) return;
+        throw value_error(where + ": " + std::to_string(k) +
+                          " ranges of the prediction; 0 (none) or 2 to " + std::to_string(max_feh_bins));
     }
 
     nlohmann::json to_json() const {
@@ -223,6 +285,21 @@ public:
                          {"method", to_string(method_)},
                          {"mc_samples", mc_samples_},
                          {"bins", bins}};
+        if (!feh_bins_.empty()) {
+            // only then: a calibration without ranges writes what it wrote before they existed
+            j["model"] = "sigma = sqrt(g^2 ((scale * sigma_raw)^2 + floor^2) + (label_scale * sigma_label)^2), g = "
+                         "feh_bins' factor of the star's type and prediction (1 outside them), sigma_raw = "
+                         "hypot(aleatoric, mc_dropout), sigma_label = the classical pipeline's sigma of the star";
+            nlohmann::json fb = nlohmann::json::array();
+            auto edge = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+            for (const auto& b : feh_bins_)
+                fb.push_back({{"type", to_string(b.type)},
+                              {"min_prediction", edge(b.min_prediction)},
+                              {"max_prediction", edge(b.max_prediction)},
+                              {"factor", b.factor},
+                              {"n", b.n}});
+            j["feh_bins"] = fb;
+        }
         if (!fitted_on_.empty()) j["fitted_on"] = fitted_on_;
         return j;
     }
@@ -233,7 +310,7 @@ public:
         if (j.is_null()) return c;
         for (auto it = j.begin(); it != j.end(); ++it)
             if (it.key() != "model" && it.key() != "method" && it.key() != "mc_samples" && it.key() != "bins" &&
-                it.key() != "fitted_on")
+                it.key() != "fitted_on" && it.key() != "feh_bins")
                 throw value_error("calibration." + it.key() + ": not a field of a calibration");
         c.mc_samples_ = j.at("mc_samples").get<std::size_t>();
         // files written before the method was recorded were fitted by likelihood
@@ -267,6 +344,7 @@ public:
                 throw value_error("calibration.bins: min_epochs must be below max_epochs");
             c.bins_.push_back(b);
         }
+        if (j.contains("feh_bins")) c.feh_bins_ = feh_bins_from_json(j.at("feh_bins"));
         return c;
     }
 
@@ -315,6 +393,144 @@ public:
     void set_fitted_on(nlohmann::json j) { fitted_on_ = std::move(j); }
 
 private:
+    static std::vector<feh_bin> feh_bins_from_json(const nlohmann::json& a) {
+        if (!a.is_array()) throw value_error("calibration.feh_bins: must be an array");
+        std::vector<feh_bin> out;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const auto& x = a[i];
+            const std::string where = "calibration.feh_bins[" + std::to_string(i) + "]";
+            if (!x.is_object()) throw value_error(where + ": must be an object");
+            for (auto it = x.begin(); it != x.end(); ++it)
+                if (it.key() != "type" && it.key() != "min_prediction" && it.key() != "max_prediction" &&
+                    it.key() != "factor" && it.key() != "n")
+                    throw value_error(where + "." + it.key() + ": not a field of a range of the prediction");
+            feh_bin b;
+            try {
+                b.type = parse_rr_type(x.at("type").get<std::string>());
+                if (x.at("min_prediction").is_null()) b.min_prediction = -std::numeric_limits<double>::infinity();
+                else b.min_prediction = x.at("min_prediction").get<double>();
+                if (x.at("max_prediction").is_null()) b.max_prediction = std::numeric_limits<double>::infinity();
+                else b.max_prediction = x.at("max_prediction").get<double>();
+                b.factor = x.at("factor").get<double>();
+                b.n = x.value("n", std::size_t{0});
+            } catch (const nlohmann::json::exception& e) {
+                throw value_error(where + ": " + e.what());
+            }
+            if (b.type != rr_type::rrab && b.type != rr_type::rrc) throw value_error(where + ".type: RRab or RRc");
+            if (!(b.factor > 0) || !std::isfinite(b.factor))
+                throw value_error(where + ".factor: must be finite and > 0");
+            if (!(b.min_prediction < b.max_prediction) || std::isnan(b.min_prediction))
+                throw value_error(where + ": min_prediction must be below max_prediction");
+            for (const auto& o : out)
+                if (o.type == b.type && b.min_prediction < o.max_prediction && o.min_prediction < b.max_prediction)
+                    throw value_error(where + ": overlaps another range of the same type");
+            out.push_back(b);
+        }
+        return out;
+    }
+
+    /// The prediction-dependent factors (fit's feh_bins): see fit.
+    void fit_feh_bins(const std::vector<rrl_calibration_point>& points, std::size_t k, std::size_t min_per_bin,
+                      rrl_calibration_method method) {
+        for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
+            std::vector<std::pair<double, double>> pz;  // (prediction, z)
+            for (const auto& p : points) {
+                if (p.type != t || !std::isfinite(p.prediction)) continue;
+                const bin* b = find(t, p.n_epochs);
+                if (!b) continue;
+                const double base = std::sqrt(b->scale * b->scale * p.sigma_raw * p.sigma_raw + b->floor * b->floor);
+                if (base > 0) pz.push_back({p.prediction, p.residual / base});
+            }
+            if (pz.size() < 2 * min_per_bin) continue;
+            std::vector<double> pred;
+            for (const auto& q : pz) pred.push_back(q.first);
+            std::sort(pred.begin(), pred.end());
+            // interior edges at the k-quantiles, repeated ones merged
+            std::vector<double> cut;
+            for (std::size_t i = 1; i < k; ++i) {
+                const double e = sorted_quantile(pred, double(i) / double(k));
+                if (cut.empty() || e > cut.back()) cut.push_back(e);
+            }
+            auto count_in = [&pred](double lo, double hi) {
+                return std::size_t(std::lower_bound(pred.begin(), pred.end(), hi) -
+                                   std::lower_bound(pred.begin(), pred.end(), lo));
+            };
+            std::vector<double> lo{-std::numeric_limits<double>::infinity()};
+            for (double e : cut) lo.push_back(e);
+            auto hi_of = [&lo](std::size_t i) {
+                return i + 1 < lo.size() ? lo[i + 1] : std::numeric_limits<double>::infinity();
+            };
+            // merge the smallest range below min_per_bin into its smaller neighbour, until none is left
+            while (lo.size() > 1) {
+                std::size_t worst = lo.size(), wn = min_per_bin;
+                for (std::size_t i = 0; i < lo.size(); ++i)
+                    if (const std::size_t n = count_in(lo[i], hi_of(i)); n < wn) wn = n, worst = i;
+                if (worst == lo.size()) break;
+                std::size_t drop;  // the edge removed: between `worst` and a neighbour
+                if (worst == 0) drop = 1;
+                else if (worst + 1 == lo.size()) drop = worst;
+                else
+                    drop = count_in(lo[worst - 1], lo[worst]) <= count_in(lo[worst + 1], hi_of(worst + 1)) ? worst
+                                                                                                         : worst + 1;
+                lo.erase(lo.begin() + std::ptrdiff_t(drop));
+            }
+            if (lo.size() < 2) continue;
+            for (std::size_t i = 0; i < lo.size(); ++i) {
+                feh_bin fb;
+                fb.type = t;
+                fb.min_prediction = lo[i];
+                fb.max_prediction = hi_of(i);
+                std::vector<double> z;
+                for (const auto& q : pz)
+                    if (q.first >= fb.min_prediction && q.first < fb.max_prediction) z.push_back(q.second);
+                fb.n = z.size();
+                fb.factor = factor_of(z, method);
+                if (!(fb.factor > 0) || !std::isfinite(fb.factor))
+                    throw value_error(std::string("rrl_sigma_calibration::fit: the ") + to_string(t) +
+                                      " residuals with predictions in [" + num(fb.min_prediction) + ", " +
+                                      num(fb.max_prediction) + ") are (nearly) all 0: no spread to calibrate");
+                feh_bins_.push_back(fb);
+            }
+        }
+    }
+
+    /// One range's factor from its normalised residuals z (see fit): NaN or 0 when all z are 0.
+    static double factor_of(const std::vector<double>& z, rrl_calibration_method method) {
+        double z2 = 0;
+        for (double v : z) z2 += v * v;
+        const double ml = std::sqrt(z2 / double(z.size()));
+        if (method != rrl_calibration_method::coverage || !(ml > 0)) return ml;
+        // the loss is constant on [c_j, c_j+1) between the sorted breakpoints |z| and |z| / 2
+        std::vector<double> a, c;
+        for (double v : z) a.push_back(std::abs(v));
+        std::sort(a.begin(), a.end());
+        for (double v : a)
+            if (v > 0) c.push_back(v), c.push_back(v / 2);
+        std::sort(c.begin(), c.end());
+        c.erase(std::unique(c.begin(), c.end()), c.end());
+        const double n = double(a.size());
+        auto loss = [&](double g) {
+            const auto in1 = std::upper_bound(a.begin(), a.end(), g) - a.begin();
+            const auto in2 = std::upper_bound(a.begin(), a.end(), 2 * g) - a.begin();
+            const double d1 = (double(in1) / n - p1) / tol1, d2 = (double(in2) / n - p2) / tol2;
+            return d1 * d1 + d2 * d2;
+        };
+        double best = loss(ml), g = ml;  // ml is a candidate: the answer when it is a minimiser
+        double best_dist = 0;
+        for (std::size_t j = 0; j + 1 < c.size(); ++j) {
+            const double v = loss(c[j]);
+            if (v > best + 1e-12) continue;
+            // distance (in ln) from ml to [c_j, c_j+1); the interval's geometric middle as its point
+            const double d = ml < c[j] ? std::log(c[j] / ml) : ml >= c[j + 1] ? std::log(ml / c[j + 1]) : 0.0;
+            if (v < best - 1e-12 || d < best_dist) {
+                best = v;
+                best_dist = d;
+                g = d == 0 ? ml : std::sqrt(c[j] * c[j + 1]);
+            }
+        }
+        return g;
+    }
+
     const bin* find(rr_type type, std::size_t n_epochs) const noexcept {
         for (const auto& b : bins_)
             if (b.type == type && double(n_epochs) >= b.min_epochs && double(n_epochs) < b.max_epochs) return &b;
@@ -433,6 +649,7 @@ private:
     }
 
     std::vector<bin> bins_;
+    std::vector<feh_bin> feh_bins_;
     std::size_t mc_samples_ = 0;
     rrl_calibration_method method_ = rrl_calibration_method::likelihood;
     nlohmann::json fitted_on_;

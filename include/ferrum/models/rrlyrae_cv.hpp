@@ -101,7 +101,7 @@ rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, c
             for (std::size_t j = 0; j < p.size(); ++j) {
                 out.feh.push_back(p[j].feh);
                 out.sigma_raw.push_back(p[j].sigma);
-                out.sigma_calibrated.push_back(m.calibration().apply(test[j].type, test[j].n_epochs, p[j].sigma));
+                out.sigma_calibrated.push_back(m.calibration().apply(test[j].type, test[j].n_epochs, p[j].sigma, 0.0, p[j].feh));
             }
             bar.update(++done, "repeat " + std::to_string(f.repeat) + " fold " + std::to_string(f.index));
         }
@@ -159,7 +159,8 @@ rrl_cv_result cross_validate_rrlyrae(const std::vector<rrl_star_input>& stars, c
         std::vector<double> yv, sv;
         for (std::size_t j = 0; j < f.test.size(); ++j) {
             const std::size_t i = f.test[j];
-            r.points.push_back({used[i].type, used[i].n_epochs, out.feh[j] - r.y[i], out.sigma_raw[j]});
+            r.points.push_back(
+                {used[i].type, used[i].n_epochs, out.feh[j] - r.y[i], out.sigma_raw[j], 0.0, out.feh[j]});
             r.oof[f.repeat][i] = out.feh[j];
             r.oof_sigma[f.repeat][i] = out.sigma_calibrated[j];
             yv.push_back(r.y[i]);

@@ -748,9 +748,11 @@ auto basic_rrlyrae_model<Scalar>::fit(const std::vector<rrl_star_input>& stars, 
         if (t.calibrate && train_idx.size() >= 20) {
             std::vector<rrl_calibration_point> pts;
             for (std::size_t k = 0; k < train_idx.size(); ++k)
-                pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0});
+                pts.push_back({stars[train_idx[k]].type, stars[train_idx[k]].n_epochs, loo[k], 0.0, 0.0,
+                               y[train_idx[k]] + loo[k]});
             calibration_ = rrl_sigma_calibration::fit(pts, 0, calibration_min_per_bin(pts.size()),
-                                                      rrl_sigma_calibration::default_edges(), t.calibration_method);
+                                                      rrl_sigma_calibration::default_edges(), t.calibration_method,
+                                                      t.calibration_feh_bins);
             calibration_.set_fitted_on({{"residuals", "exact leave-one-out"}, {"n", pts.size()}});
         }
     } else {
@@ -779,7 +781,7 @@ auto basic_rrlyrae_model<Scalar>::fit(const std::vector<rrl_star_input>& stars, 
             calibration_ = rrl_sigma_calibration::fit(
                 calibration_points(stars, y, va, t.calibration_mc_samples, t.seed + 7, t.threads),
                 t.calibration_mc_samples, calibration_min_per_bin(va.size()), rrl_sigma_calibration::default_edges(),
-                t.calibration_method);
+                t.calibration_method, t.calibration_feh_bins);
             calibration_.set_fitted_on({{"residuals", "early-stopping hold-out"}, {"n", va.size()}});
         }
     }
@@ -804,7 +806,7 @@ auto basic_rrlyrae_model<Scalar>::calibration_points(const std::vector<rrl_star_
     for (std::size_t k = 0; k < idx.size(); ++k)
         if (p[k].ok())
             pts.push_back({sel[k].type, sel[k].n_epochs, p[k].feh - y[idx[k]], p[k].sigma,
-                           c[k].ok() && std::isfinite(c[k].sigma) ? c[k].sigma : 0.0});
+                           c[k].ok() && std::isfinite(c[k].sigma) ? c[k].sigma : 0.0, p[k].feh});
     return pts;
 }
 
@@ -823,7 +825,8 @@ auto basic_rrlyrae_model<Scalar>::predict(const std::vector<rrl_star_input>& sta
     }
     for (std::size_t i = 0; i < out.size(); ++i)
         if (out[i].ok())
-            out[i].sigma = calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma, sigma_label[i]);
+            out[i].sigma =
+                calibration_.apply(stars[i].type, stars[i].n_epochs, out[i].sigma, sigma_label[i], out[i].feh);
     return out;
 }
 

@@ -125,6 +125,9 @@ struct rrl_training_options {
     std::size_t calibration_mc_samples = 20;  ///< predict's default: the sigma it states is the one calibrated
     /// How each bin's scale and floor are fitted (rrl_calibration_method: likelihood or quantile).
     rrl_calibration_method calibration_method = rrl_calibration_method::likelihood;
+    /// > 0: the calibration's prediction-dependent factor on this many ranges of the predicted [Fe/H] per type
+    /// (rrl_sigma_calibration::fit's feh_bins; 0 or 2 to 20).
+    std::size_t calibration_feh_bins = 0;
     /// Calibrate on families the model did not train on (rrlyrae_transfer.hpp, rrl_cross_family_calibration):
     /// with k training families, k inner models each trained on k - 1 of them predict the k-th; the pooled
     /// residuals fit the calibration the final model (trained on all k) keeps. Needs each star's family
@@ -153,11 +156,14 @@ struct rrl_training_options {
         option_range("calibration_mc_samples", calibration_mc_samples, 0, 100000);
         option_range("cross_family_max_epochs", cross_family_max_epochs, 0, 1e6);
         option_range("label_error_scale", label_error_scale, 0, 100);
+        if (calibration_feh_bins == 1)
+            throw option_error("calibration_feh_bins", "must be 0 (no prediction-dependent factor) or 2 to 20, got 1");
+        option_range("calibration_feh_bins", calibration_feh_bins, 0, 20);
     }
 };
 FERRUM_OPTIONS(rrl_training_options, learning_rate, batch_size, max_epochs, patience, kernel_l1, kernel_l2,
                density_weighting, max_weight, validation_fraction, reduce_lr_factor, reduce_lr_patience, clip_norm,
-               calibrate, calibration_mc_samples, calibration_method, cross_family_calibration, cross_family_max_epochs, label_error_scale,
+               calibrate, calibration_mc_samples, calibration_method, calibration_feh_bins, cross_family_calibration, cross_family_max_epochs, label_error_scale,
                seed, threads, progress)
 
 /// \brief Monti et al. (2025)'s network, faithful: GRU 20 -> 16 -> 8 with dropout 0.2, 0.2, 0.1 after each

@@ -116,7 +116,8 @@ rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_
     }
     r.calibration = rrl_sigma_calibration::fit(r.points, t.calibration_mc_samples,
                                                rrlyrae_model::calibration_min_per_bin(r.points.size()),
-                                               rrl_sigma_calibration::default_edges(), t.calibration_method);
+                                               rrl_sigma_calibration::default_edges(), t.calibration_method,
+                                               t.calibration_feh_bins);
     if (t.label_error_scale > 0)
         for (auto type : mo.types) r.calibration.set_label_scale(type, t.label_error_scale);
     nlohmann::json fams = nlohmann::json::array();
@@ -126,7 +127,8 @@ rrl_cross_family_result rrl_cross_family_calibration(const std::vector<rrl_star_
             for (std::size_t p = 0; p < r.points.size(); ++p)
                 if (point_family[p] == k && r.points[p].type == type) {
                     res.push_back(r.points[p].residual);
-                    sig.push_back(r.calibration.apply(type, r.points[p].n_epochs, r.points[p].sigma_raw));
+                    sig.push_back(r.calibration.apply(type, r.points[p].n_epochs, r.points[p].sigma_raw, 0.0,
+                                                          r.points[p].prediction));
                 }
             if (res.empty()) continue;
             fams.push_back({{"family", names[k]},
