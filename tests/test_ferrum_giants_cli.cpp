@@ -105,6 +105,7 @@ void check_shards(const std::string& predict, const fs::path& dir, const std::st
         const auto again = run(predict + " --out " + d + "/" + o + " --shard 1/" + std::to_string(n), dir);
         CHECK(again.err.find("is finished and its inputs are unchanged") != std::string::npos);
     }
+    if (ranks.empty()) return;
 #ifdef FERRUM_GIANTS_WITH_MPI
     if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
         WARN("mpirun not found (Debian: openmpi-bin): the mpirun tests are skipped");
@@ -172,7 +173,7 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         // sharded by source_id (job array, mpirun): the merged rows are the unsharded ones, sorted
         sorted_copy(dir / "ua.csv", dir / "ua_sorted.csv");
         check_shards("predict --model " + d + "/ua.json --xp " + d + "/test/xp_spectra.csv --batch 7", dir, "ua_s",
-                     dir / "ua_sorted.csv", {2}, {2});
+                     dir / "ua_sorted.csv", {2}, {});
         r = run("evaluate --predictions " + d + "/ua.csv --catalogue " + d + "/test/catalogue.csv", dir);
         REQUIRE(r.status == 0);
         const auto j = nlohmann::json::parse(r.out);
@@ -210,7 +211,7 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
         sorted_copy(dir / "bnn.csv", dir / "bnn_sorted.csv");
         check_shards(
             "predict --model " + d + "/bnn.json --catalogue " + d + "/test/catalogue.csv --mc-samples 6 --batch 7", dir,
-            "bnn_s", dir / "bnn_sorted.csv", {2, 3}, {1, 3});
+            "bnn_s", dir / "bnn_sorted.csv", {2, 3}, {3});
         r = run("evaluate --predictions " + d + "/bnn.csv --catalogue " + d + "/test/catalogue.csv", dir);
         REQUIRE(r.status == 0);
         const auto j = nlohmann::json::parse(r.out);

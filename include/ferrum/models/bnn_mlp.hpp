@@ -168,9 +168,8 @@ public:
             const auto in = inputs(x, b);
             const std::size_t T = mc_samples < 2 ? 1 : mc_samples;
             std::vector<double> s1(b.size(), 0), s2(b.size(), 0), sv(b.size(), 0);
-            std::vector<std::uint64_t> chunk_keys;
-            if (!keys.empty())
-                chunk_keys.assign(keys.begin() + std::ptrdiff_t(lo), keys.begin() + std::ptrdiff_t(lo + b.size()));
+            std::vector<std::uint64_t> chunk_keys;  // this chunk's keys (none: positional masks)
+            for (std::size_t i = 0; i < b.size() && !keys.empty(); ++i) chunk_keys.push_back(keys[b[i]]);
             for (std::size_t k = 0; k < T; ++k) {
                 // Pass k of the chunk starting at row `lo` draws its dropout masks from
                 // (seed + lo) * 1000003 + k + 1 (nn's predict makes the masks a pure function of it), as
