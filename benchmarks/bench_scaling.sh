@@ -4,17 +4,20 @@
 # merges), and as a 2-task job array (`--shard 0/2` and `--shard 1/2` side by side, then `merge`), one thread
 # per process. Each shard reads the whole input and keeps its stars (hash of source_id), so reading is not
 # divided by the ranks; the fold, preprocessing and MC-dropout prediction are. The merged outputs of every
-# run are checked identical (but for feh_sigma, whose MC-dropout part depends on which stars share a batch:
-# docs/scaling.md). Then `ferrum-rrl train` (paper_gru, batch 256, 3 epochs) on TRAIN_STARS simulated stars
+# run are checked identical, every column (a star's MC-dropout masks are keyed by its source_id). Then the
+# same stars as FILES bulk files, predicted by one process (the glob) and with --per-file (one shard per
+# file) as a 2-task job array and under `mpirun -np 2` (the files dealt to whichever rank is free), each
+# shard reading only its file. Then (unless BENCH_SCALING_TRAIN=0) `ferrum-rrl train` (paper_gru, batch 256, 3 epochs) on TRAIN_STARS simulated stars
 # by one process and by `mpirun -np 1` and `-np 2` (data-parallel: each batch split across the ranks), the
 # model files checked identical, with the trainer's own time (epochs only: every rank reads and prepares
 # the whole set) and its communication time per batch. Prints tables and, as the last line, one JSON object.
-# usage: benchmarks/bench_scaling.sh [BUILD_DIR] [STARS] [REPEATS] [TRAIN_STARS]
+# usage: benchmarks/bench_scaling.sh [BUILD_DIR] [STARS] [REPEATS] [TRAIN_STARS] [FILES]
 set -euo pipefail
 build=${1:-build}
 stars=${2:-2000}
 repeats=${3:-2}
 train_stars=${4:-1000}
+nfiles=${5:-4}
 exe="$build/tools/ferrum-rrl"
 [ -x "$exe" ] || { echo "no $exe: build the ferrum-rrl target first" >&2; exit 1; }
 have_mpi=1
@@ -42,7 +45,6 @@ for _ in range(reps):
     best = w if best is None else min(best, w)
 print(f"{best:.2f}")' "$out" "$repeats" "$@"
 }
-nosigma() { cut -d, -f1-3,5- "$1"; }  # every column but feh_sigma
 array2() {  # a 2-task job array on this machine: both shards side by side, then the merge
   "$exe" predict "${in[@]}" --out "$1" --shard 0/2 & local p0=$!
   "$exe" predict "${in[@]}" --out "$1" --shard 1/2 & local p1=$!
@@ -56,30 +58,69 @@ if [ $have_mpi = 1 ]; then
   wall[mpi1]=$(best "$tmp/mpi1.csv" "${mpi[@]}" -np 1 "$exe" predict "${in[@]}" --out "$tmp/mpi1.csv")
   wall[mpi2]=$(best "$tmp/mpi2.csv" "${mpi[@]}" -np 2 "$exe" predict "${in[@]}" --out "$tmp/mpi2.csv")
   runs+=(mpi1 mpi2)
-  cmp -s <(nosigma "$tmp/mpi1.csv") <(nosigma "$tmp/mpi2.csv") || { echo "mpirun -np 1 and 2 differ" >&2; exit 1; }
-  cmp -s <(nosigma "$tmp/mpi1.csv") <(nosigma "$tmp/arr.csv") || { echo "mpirun and the array differ" >&2; exit 1; }
+  cmp -s "$tmp/mpi1.csv" "$tmp/mpi2.csv" || { echo "mpirun -np 1 and 2 differ" >&2; exit 1; }
+  cmp -s "$tmp/mpi1.csv" "$tmp/arr.csv" || { echo "mpirun and the array differ" >&2; exit 1; }
 fi
-# the unsharded output, sorted by source_id, equals the merged one
+# the unsharded output, sorted by source_id, equals the merged one (every column)
 { head -1 "$tmp/one.csv"; tail -n +2 "$tmp/one.csv" | sort -t, -k1,1n; } > "$tmp/one.sorted.csv"
-cmp -s <(nosigma "$tmp/one.sorted.csv") <(nosigma "$tmp/arr.csv") ||
-  { echo "the unsharded and merged outputs differ" >&2; exit 1; }
+cmp -s "$tmp/one.sorted.csv" "$tmp/arr.csv" || { echo "the unsharded and merged outputs differ" >&2; exit 1; }
+
+# --- many input files: one shard per file --------------------------------------------------------------
+"$exe" simulate --n-rrab $((stars * 2 / 3)) --n-rrc $((stars - stars * 2 / 3)) --seed 11 --format dr3-bulk \
+  --files "$nfiles" --out "$tmp/files" --quiet
+fin=(--epoch-photometry "$tmp/files/EpochPhotometry_*.csv.gz" --catalogue "$tmp/files/vari_rrlyrae.csv.gz"
+  --threads 1 --quiet)
+farray2() {  # --per-file as a 2-task job array: task k takes files k, k+2, ...; then the merge
+  "$exe" predict "${fin[@]}" --per-file --out "$1" --shard 0/2 & local p0=$!
+  "$exe" predict "${fin[@]}" --per-file --out "$1" --shard 1/2 & local p1=$!
+  wait $p0 && wait $p1 && "$exe" merge --shards "$nfiles" --out "$1" --quiet
+}
+wall[fone]=$(best "$tmp/fone.csv" "$exe" predict "${fin[@]}" --out "$tmp/fone.csv")
+wall[farray2]=$(best "$tmp/farr.csv" bash -c "$(declare -p exe fin nfiles); $(declare -f farray2); farray2 $tmp/farr.csv")
+fruns=(fone farray2)
+{ head -1 "$tmp/fone.csv"; tail -n +2 "$tmp/fone.csv" | sort -t, -k1,1n; } > "$tmp/fone.sorted.csv"
+cmp -s "$tmp/fone.sorted.csv" "$tmp/farr.csv" || { echo "--per-file array and one process differ" >&2; exit 1; }
+cmp -s "$tmp/fone.sorted.csv" "$tmp/one.sorted.csv" || { echo "$nfiles files and one file differ" >&2; exit 1; }
+if [ $have_mpi = 1 ]; then
+  wall[fmpi2]=$(best "$tmp/fmpi2.csv" "${mpi[@]}" -np 2 "$exe" predict "${fin[@]}" --per-file --out "$tmp/fmpi2.csv")
+  wall[fhash2]=$(best "$tmp/fhash2.csv" "${mpi[@]}" -np 2 "$exe" predict "${fin[@]}" --out "$tmp/fhash2.csv")
+  fruns+=(fhash2 fmpi2)
+  cmp -s "$tmp/fone.sorted.csv" "$tmp/fmpi2.csv" || { echo "--per-file mpirun and one process differ" >&2; exit 1; }
+  cmp -s "$tmp/fone.sorted.csv" "$tmp/fhash2.csv" || { echo "mpirun on $nfiles files differs" >&2; exit 1; }
+fi
 cores=$(nproc)
 echo "ferrum-rrl predict, $stars simulated DR3-bulk stars, 20 MC-dropout passes, 1 thread per process,"
 echo "best of $repeats, on this machine's $cores cores (shared with other work)"
-printf '%-34s %-8s %-10s %-10s\n' run processes "wall s" speedup
 declare -A label=([one]="one process (no MPI)" [array2]="job array --shard k/2 + merge"
-  [mpi1]="mpirun -np 1" [mpi2]="mpirun -np 2")
-declare -A procs=([one]=1 [array2]=2 [mpi1]=1 [mpi2]=2)
-json="{\"benchmark\":\"scaling\",\"stars\":$stars,\"cores\":$cores,\"repeats\":$repeats,\"runs\":["
-first=1
-for r in "${runs[@]}"; do
-  s=$(/usr/bin/python3 -c "print(f'{${wall[one]} / ${wall[$r]}:.2f}')")
-  printf '%-34s %-8s %-10s %-10s\n' "${label[$r]}" "${procs[$r]}" "${wall[$r]}" "$s"
-  [ $first = 1 ] || json+=","
-  first=0
-  json+="{\"run\":\"$r\",\"processes\":${procs[$r]},\"wall_s\":${wall[$r]},\"speedup\":$s}"
-done
-json+="],\"outputs_identical_but_feh_sigma\":true"
+  [mpi1]="mpirun -np 1" [mpi2]="mpirun -np 2" [fone]="one process, glob of the files"
+  [farray2]="--per-file job array k/2 + merge" [fhash2]="mpirun -np 2 (hash shards)"
+  [fmpi2]="mpirun -np 2 --per-file (dealt)")
+declare -A procs=([one]=1 [array2]=2 [mpi1]=1 [mpi2]=2 [fone]=1 [farray2]=2 [fhash2]=2 [fmpi2]=2)
+# prints a table of runs "$@" (speedup against run $1) and appends it to $json as the array "$key"
+table() {
+  local key=$1 base=$2 first=1 r s
+  shift
+  printf '%-34s %-8s %-10s %-10s\n' run processes "wall s" speedup
+  json+=",\"$key\":["
+  for r in "$@"; do
+    s=$(/usr/bin/python3 -c "print(f'{${wall[$base]} / ${wall[$r]}:.2f}')")
+    printf '%-34s %-8s %-10s %-10s\n' "${label[$r]}" "${procs[$r]}" "${wall[$r]}" "$s"
+    [ $first = 1 ] || json+=","
+    first=0
+    json+="{\"run\":\"$r\",\"processes\":${procs[$r]},\"wall_s\":${wall[$r]},\"speedup\":$s}"
+  done
+  json+="]"
+}
+json="{\"benchmark\":\"scaling\",\"stars\":$stars,\"cores\":$cores,\"repeats\":$repeats"
+table runs "${runs[@]}"
+json+=",\"outputs_identical\":true,\"files\":$nfiles"
+echo
+echo "the same stars as $nfiles bulk files (--per-file: one shard per file, each shard reads its file alone)"
+table per_file "${fruns[@]}"
+if [ "${BENCH_SCALING_TRAIN:-1}" = 0 ]; then
+  echo "$json}"
+  exit 0
+fi
 
 # --- training across ranks ---------------------------------------------------------------------------
 "$exe" simulate --n-rrab $((train_stars * 2 / 3)) --n-rrc $((train_stars - train_stars * 2 / 3)) --seed 12 \

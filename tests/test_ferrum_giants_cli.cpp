@@ -72,6 +72,61 @@ bool same_predictions(const fs::path& a, const fs::path& b) {
     }
 }
 
+/// `src` (a predictions CSV) with its rows sorted by source_id, written to `dst` (the test's own sort).
+void sorted_copy(const fs::path& src, const fs::path& dst) {
+    std::ifstream in(src);
+    std::string header, line;
+    std::getline(in, header);
+    std::vector<std::string> rows;
+    while (std::getline(in, line)) rows.push_back(line);
+    std::sort(rows.begin(), rows.end(), [](const std::string& a, const std::string& b) {
+        return std::stoll(a.substr(0, a.find(','))) < std::stoll(b.substr(0, b.find(',')));
+    });
+    std::ofstream out(dst);
+    out << header << "\n";
+    for (const auto& r : rows) out << r << "\n";
+}
+
+/// Predicts with `predict` (the arguments before --out) as N shards (--shard k/N, N in `arrays`) and merges
+/// them; then under mpirun -np N (N in `ranks`) where ferrum-giants has MPI. Checks each against `want`
+/// (the unsharded rows sorted by source_id).
+void check_shards(const std::string& predict, const fs::path& dir, const std::string& out, const fs::path& want,
+                  const std::vector<int>& arrays, const std::vector<int>& ranks) {
+    const std::string d = dir.string();
+    for (int n : arrays) {
+        const std::string o = out + std::to_string(n) + ".csv";
+        for (int k = 0; k < n; ++k)
+            REQUIRE(
+                run(predict + " --out " + d + "/" + o + " --shard " + std::to_string(k) + "/" + std::to_string(n), dir)
+                    .status == 0);
+        REQUIRE(run("merge --shards " + std::to_string(n) + " --out " + d + "/" + o, dir).status == 0);
+        CHECK(same_predictions(dir / o, want));
+        // a rerun skips the finished shard
+        const auto again = run(predict + " --out " + d + "/" + o + " --shard 1/" + std::to_string(n), dir);
+        CHECK(again.err.find("is finished and its inputs are unchanged") != std::string::npos);
+    }
+    if (ranks.empty()) return;
+#ifdef FERRUM_GIANTS_WITH_MPI
+    if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+        WARN("mpirun not found (Debian: openmpi-bin): the mpirun tests are skipped");
+        return;
+    }
+    for (int n : ranks) {
+        const std::string o = out + "_mpi" + std::to_string(n) + ".csv";
+        const auto r = ferrum_test::run_program("mpirun",
+                                                "--oversubscribe --allow-run-as-root -np " + std::to_string(n) + " " +
+                                                    exe() + " " + predict + " --threads 1 --out " + d + "/" + o,
+                                                dir, "FERRUM_QUIET=1 ");
+        INFO("mpirun -np " << n << ": " << r.err);
+        REQUIRE(r.status == 0);
+        CHECK(same_predictions(dir / o, want));
+    }
+#else
+    (void)ranks;
+    WARN("ferrum-giants built without MPI (no ferrum::mpi): the mpirun tests are skipped");
+#endif
+}
+
 std::vector<double> first_columns(const fs::path& p) {
     std::ifstream in(p);
     std::vector<double> out;
@@ -115,6 +170,10 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
             dir);
         REQUIRE(r.status == 0);
         CHECK(same_predictions(dir / "ua_b7.csv", dir / "ua.csv"));
+        // sharded by source_id (job array, mpirun): the merged rows are the unsharded ones, sorted
+        sorted_copy(dir / "ua.csv", dir / "ua_sorted.csv");
+        check_shards("predict --model " + d + "/ua.json --xp " + d + "/test/xp_spectra.csv --batch 7", dir, "ua_s",
+                     dir / "ua_sorted.csv", {2}, {});
         r = run("evaluate --predictions " + d + "/ua.csv --catalogue " + d + "/test/catalogue.csv", dir);
         REQUIRE(r.status == 0);
         const auto j = nlohmann::json::parse(r.out);
@@ -142,6 +201,17 @@ TEST_CASE("ferrum-giants: simulate, train both models, predict, evaluate; bad in
                      dir);
         REQUIRE(r.status == 0);
         CHECK(lines_of(dir / "bnn.csv") == 151);
+        // each star's MC-dropout masks are keyed by its source_id: another --batch gives its rows again, and
+        // so do shards (job array, mpirun), merged and sorted
+        r = run("predict --model " + d + "/bnn.json --catalogue " + d + "/test/catalogue.csv --out " + d +
+                    "/bnn_b7.csv --mc-samples 6 --batch 7",
+                dir);
+        REQUIRE(r.status == 0);
+        CHECK(same_predictions(dir / "bnn_b7.csv", dir / "bnn.csv"));
+        sorted_copy(dir / "bnn.csv", dir / "bnn_sorted.csv");
+        check_shards(
+            "predict --model " + d + "/bnn.json --catalogue " + d + "/test/catalogue.csv --mc-samples 6 --batch 7", dir,
+            "bnn_s", dir / "bnn_sorted.csv", {2, 3}, {3});
         r = run("evaluate --predictions " + d + "/bnn.csv --catalogue " + d + "/test/catalogue.csv", dir);
         REQUIRE(r.status == 0);
         const auto j = nlohmann::json::parse(r.out);

@@ -849,8 +849,8 @@ std::string joined(const std::vector<std::string>& rows) {
 }  // namespace
 
 TEST_CASE(
-    "ferrum-rrl predict --shard k/N: the union of the shards is the unsharded output (N = 1..4); merge "
-    "refuses a missing or stale shard; a restart skips the finished shards",
+    "ferrum-rrl predict --shard k/N: the union of the shards is the unsharded output (N = 1..4, any --batch, "
+    "MC-dropout sigma included); merge refuses a missing or stale shard; a restart skips the finished shards",
     "[cli][shard]") {
     if (exe().empty()) {
         WARN("ferrum-rrl not built: skipped");
@@ -860,14 +860,26 @@ TEST_CASE(
     const std::string d = dir.string();
     REQUIRE(run("simulate --n-rrab 30 --n-rrc 15 --seed 21 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
             0);
-    // the same flags for every run; several batches per shard (--batch 4)
+    // the same flags for every run, MC dropout on (3 passes of the pretrained model's dropout); several
+    // batches per shard (--batch 4, and 7 below)
     const std::string in = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
-                           "/set/vari_rrlyrae.csv --mc-samples 0 --batch 4 --quiet --out " + d + "/";
+                           "/set/vari_rrlyrae.csv --mc-samples 3 --batch 4 --quiet --out " + d + "/";
     REQUIRE(run(in + "whole.csv", dir).status == 0);
     const std::string whole = slurp(dir / "whole.csv");
     const auto rows = sorted_rows(whole);
     REQUIRE(rows.size() == 45);
     const std::string expected = header_line(whole) + joined(rows);
+    // a star's MC-dropout masks are keyed by its source_id: another --batch (other batch neighbours and
+    // positions) gives the same rows, feh_sigma included
+    const auto with = [&](const std::string& from, const std::string& to) {  // `in` with one option changed
+        return in.substr(0, in.find(from)) + to + in.substr(in.find(from) + from.size());
+    };
+    const std::string in7 = with("--batch 4", "--batch 7");
+    REQUIRE(run(in7 + "whole7.csv", dir).status == 0);
+    CHECK(slurp(dir / "whole7.csv") == whole);
+    // and the MC passes do count: without them feh_sigma is another number (the test is not vacuous)
+    REQUIRE(run(with("--mc-samples 3", "--mc-samples 0") + "nomc.csv", dir).status == 0);
+    CHECK(sorted_rows(slurp(dir / "nomc.csv")) != rows);
 
     // a shard's file is named from --out: when that name is an input (here the catalogue), it is refused
     // before any work and the input is left as it was
@@ -885,7 +897,8 @@ TEST_CASE(
         std::set<std::string> seen;
         std::size_t total = 0;
         for (int k = 0; k < n; ++k) {
-            const auto r = run(in + out + " --shard " + std::to_string(k) + "/" + std::to_string(n), dir);
+            // odd N with --batch 4, even N with --batch 7: shards hold other batches than the unsharded run
+            const auto r = run((n % 2 ? in : in7) + out + " --shard " + std::to_string(k) + "/" + std::to_string(n), dir);
             REQUIRE(r.status == 0);
             const std::string shard = out + ".shard-" + std::to_string(k) + "-of-" + std::to_string(n);
             const auto manifest = nlohmann::json::parse(slurp(dir / (shard + ".json")));
@@ -903,23 +916,6 @@ TEST_CASE(
         REQUIRE(m.status == 0);
         CHECK(slurp(dir / out) == expected);
     }
-    // with MC dropout (the default 20 passes) the masks are drawn per batch position (nn/dropout.hpp), so the
-    // MC part of feh_sigma depends on which stars share a batch, as it does on --batch: every other column is
-    // still the unsharded run's
-    const std::string mc = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
-                           "/set/vari_rrlyrae.csv --batch 4 --quiet --out " + d + "/";
-    REQUIRE(run(mc + "mc.csv", dir).status == 0);
-    for (int k = 0; k < 2; ++k) REQUIRE(run(mc + "mc2.csv --shard " + std::to_string(k) + "/2", dir).status == 0);
-    REQUIRE(run("merge --shards 2 --out " + d + "/mc2.csv", dir).status == 0);
-    const auto without_sigma = [](std::vector<std::string> v) {
-        for (auto& row : v) {
-            const auto c3 = row.find(',', row.find(',', row.find(',') + 1) + 1), c4 = row.find(',', c3 + 1);
-            row.erase(c3, c4 - c3);
-        }
-        return v;
-    };
-    CHECK(without_sigma(sorted_rows(slurp(dir / "mc2.csv"))) == without_sigma(sorted_rows(slurp(dir / "mc.csv"))));
-
     // with 4 shards of 45 stars each shard holds some
     for (int k = 0; k < 4; ++k)
         CHECK(sorted_rows(slurp(dir / ("s4.csv.shard-" + std::to_string(k) + "-of-4"))).size() >= 3);
@@ -982,7 +978,7 @@ TEST_CASE(
     REQUIRE(run("simulate --n-rrab 30 --n-rrc 15 --seed 22 --min-epochs 30 --quiet --out " + d + "/set", dir).status ==
             0);
     const std::string args = "predict --epoch-photometry " + d + "/set/epoch_photometry.csv --catalogue " + d +
-                             "/set/vari_rrlyrae.csv --mc-samples 0 --batch 4 --threads 1 --quiet --out " + d + "/";
+                             "/set/vari_rrlyrae.csv --mc-samples 3 --batch 4 --threads 1 --quiet --out " + d + "/";
     REQUIRE(run(args + "whole.csv", dir).status == 0);  // no launcher: MPI is not initialised
     const std::string whole = slurp(dir / "whole.csv");
     const std::string expected = header_line(whole) + joined(sorted_rows(whole));
@@ -1185,6 +1181,81 @@ TEST_CASE("ferrum-rrl predict on many bulk files: a glob of 3 files predicts byt
     CHECK(tr.status != 0);
     CHECK(tr.err.find("EpochPhotometry_*.csv.gz") != std::string::npos);  // the empty set, not the bulk one
     CHECK(tr.err.find(d + "/empty") != std::string::npos);
+}
+
+TEST_CASE(
+    "ferrum-rrl predict --per-file: one shard per input file, in a job array and dealt to mpirun -np 1..4; the "
+    "merge is the one-process output; a restart skips the finished files; a source in two files is refused",
+    "[cli][dr3][files][shard][mpi]") {
+    if (exe().empty()) {
+        WARN("ferrum-rrl not built: skipped");
+        return;
+    }
+    const fs::path dir = fresh_dir("ferrum_rrl_cli_per_file");
+    const std::string d = dir.string();
+    REQUIRE(run("simulate --n-rrab 14 --n-rrc 7 --seed 6 --min-epochs 30 --format dr3-bulk --files 3 --quiet --out " +
+                    d + "/three",
+                dir)
+                .status == 0);
+    const std::string glob = "'" + d + "/three/EpochPhotometry_*.csv.gz'";
+    const std::string args = "predict --catalogue " + d + "/three/vari_rrlyrae.csv.gz --mc-samples 3 --batch 4 " +
+                             "--threads 1 --quiet --epoch-photometry ";
+    REQUIRE(run(args + glob + " --out " + d + "/one.csv", dir).status == 0);  // one process, no shards
+    const std::string one = slurp(dir / "one.csv");
+    const std::string want = header_line(one) + joined(sorted_rows(one));
+    REQUIRE(sorted_rows(one).size() == 21);
+
+    // by hand: every file a shard (OUT.shard-i-of-3, manifest naming its file first), then merged
+    auto r = run(args + glob + " --per-file --out " + d + "/all.csv", dir);
+    REQUIRE(r.status == 0);
+    CHECK(slurp(dir / "all.csv") == want);
+    const auto m1 = nlohmann::json::parse(slurp(dir / "all.csv.shard-1-of-3.json"));
+    CHECK(m1["partition"] == "one shard per input file");
+    CHECK(m1["own_inputs"] == 1);
+    CHECK(m1["inputs"][0]["path"].get<std::string>().find("EpochPhotometry_000007-000013.csv.gz") != std::string::npos);
+    CHECK(sorted_rows(slurp(dir / "all.csv.shard-1-of-3")).size() == 7);
+
+    // a job array of 2 tasks over 3 files: task 0 takes files 0 and 2, task 1 file 1; merge --shards 3
+    for (int k = 0; k < 2; ++k)
+        REQUIRE(
+            run(args + glob + " --per-file --shard " + std::to_string(k) + "/2 --out " + d + "/ja.csv", dir).status ==
+            0);
+    CHECK(fs::exists(dir / "ja.csv.shard-2-of-3.json"));
+    REQUIRE(run("merge --shards 3 --out " + d + "/ja.csv", dir).status == 0);
+    CHECK(slurp(dir / "ja.csv") == want);
+
+    // a source in two files (file 0 given twice, as another file): the merge refuses it, naming both files
+    fs::copy_file(dir / "three" / "EpochPhotometry_000000-000006.csv.gz", dir / "copy.csv.gz");
+    r = run(args + glob + "," + d + "/copy.csv.gz --per-file --out " + d + "/dup.csv", dir);
+    CHECK(r.status != 0);
+    CHECK(r.err.find("a source belongs in one input file") != std::string::npos);
+    CHECK(r.err.find("copy.csv.gz") != std::string::npos);
+    CHECK(!fs::exists(dir / "dup.csv"));
+
+    if (!mpirun_tests_can_run()) return;
+    const auto mpirun = [&](int n, const std::string& out) {
+        return ferrum_test::run_program("mpirun",
+                                        "--oversubscribe --allow-run-as-root -np " + std::to_string(n) + " " + exe() +
+                                            " " + args + glob + " --per-file --out " + d + "/" + out,
+                                        dir);
+    };
+    for (int n = 1; n <= 4; ++n) {  // -np 4: more ranks than files, one takes none
+        const std::string out = "mpi" + std::to_string(n) + ".csv";
+        r = mpirun(n, out);
+        INFO("mpirun -np " << n << ": " << r.err);
+        REQUIRE(r.status == 0);
+        CHECK(slurp(dir / out) == want);
+        CHECK(fs::exists(dir / (out + ".shard-2-of-3.json")));
+    }
+    // restart: file 1's shard was never finished (no manifest); the rerun skips files 0 and 2 and merges
+    fs::remove(dir / "mpi2.csv.shard-1-of-3.json");
+    fs::remove(dir / "mpi2.csv");
+    r = mpirun(2, "mpi2.csv");
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("shard 0 of 3 is finished") != std::string::npos);
+    CHECK(r.err.find("shard 2 of 3 is finished") != std::string::npos);
+    CHECK(r.err.find("shard 1 of 3 is finished") == std::string::npos);
+    CHECK(slurp(dir / "mpi2.csv") == want);
 }
 
 namespace {

@@ -286,21 +286,35 @@ TEST_CASE("results do not depend on the number of threads", "[nn][threads]") {
     CHECK(outputs[0] == outputs[3]);
 }
 
-TEST_CASE("dropout: inverted scaling, rate, inference identity, MC sampling", "[nn][dropout]") {
+namespace {
+
+/// The identity (dense 1 -> 1 with weight 1, bias 0) followed by dropout at rate 0.25: its output is the mask.
+nn::sequential<double> mask_model() {
     nn::sequential<double> m;
     m.add(nn::dense<double>(1, 1)).add(nn::dropout<double>(0.25, 42));
     auto p = m.parameters();
     p[0].value[0] = 1.0;
     p[1].value[0] = 0.0;
-    xt::xtensor<double, 2> x = xt::ones<double>({20000, 1});
-    const auto train = m.forward(x, {}, nn::mode::training);
+    return m;
+}
+
+/// Checks that every value of `y` is 0 or 1/0.75 and that a fraction 0.25 of 20000 are 0: binomial, sd 61.
+template <class Y>
+void check_masks_of_rate_quarter(const Y& y) {
     std::size_t dropped = 0;
-    for (double v : train) {
+    for (double v : y) {
         CHECK((v == 0.0 || v == Approx(1.0 / 0.75).epsilon(1e-15)));
         dropped += v == 0.0;
     }
-    // binomial(20000, 0.25): sd 61
     CHECK(std::abs(static_cast<double>(dropped) - 5000.0) < 300.0);
+}
+
+}  // namespace
+
+TEST_CASE("dropout: inverted scaling, rate, inference identity, MC sampling", "[nn][dropout]") {
+    auto m = mask_model();
+    xt::xtensor<double, 2> x = xt::ones<double>({20000, 1});
+    check_masks_of_rate_quarter(m.forward(x, {}, nn::mode::training));
     const auto infer = m.predict(x);
     CHECK(xt::all(xt::equal(infer, 1.0)));
     const auto a = m.forward(x, {}, nn::mode::mc_dropout);
@@ -508,4 +522,41 @@ TEST_CASE("MC-dropout predict is a function of its seed", "[nn][predict][dropout
     CHECK(xt::all(xt::equal(m.predict(x, {}, nn::mode::mc_dropout, 1), a)));
     for (std::size_t i = 0; i < m.num_layers(); ++i)
         if (const auto* d = nn::get_if<nn::dropout<float>>(&m.layer(i))) CHECK(d->draw() == 0);
+}
+
+TEST_CASE("MC-dropout predict with sample keys: a sample's masks follow its key, not its batch",
+          "[nn][predict][dropout]") {
+    auto m = dropout_stack();  // chunks of 3: samples move between chunks below
+    xt::xtensor<float, 3> x = xt::cast<float>(random_tensor<3>({12, 5, 2}));
+    std::vector<std::uint64_t> keys(12);
+    for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = 5937173300407375616ULL + 977 * i;  // source_id-like
+    const auto whole = m.predict(x, {}, nn::mode::mc_dropout, 1, 0, keys);
+    // the same samples in another order and in sub-batches, with their keys: each row is the same bits
+    const std::vector<std::size_t> order{7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6};
+    for (std::size_t split : {std::size_t(12), std::size_t(5), std::size_t(1)}) {
+        for (std::size_t lo = 0; lo < order.size(); lo += split) {
+            const std::size_t n = std::min(split, order.size() - lo);
+            xt::xtensor<float, 3> xs = xt::zeros<float>({n, std::size_t(5), std::size_t(2)});
+            std::vector<std::uint64_t> ks(n);
+            for (std::size_t j = 0; j < n; ++j) {
+                xt::view(xs, j) = xt::view(x, order[lo + j]);
+                ks[j] = keys[order[lo + j]];
+            }
+            const auto part = m.predict(xs, {}, nn::mode::mc_dropout, 1, 0, ks);
+            for (std::size_t j = 0; j < n; ++j)
+                CHECK(xt::all(xt::equal(xt::view(part, j), xt::view(whole, order[lo + j]))));
+        }
+    }
+    // by position (no keys) a sample moved to another place draws other masks: the keys are what changed
+    const auto positional = m.predict(x, {}, nn::mode::mc_dropout, 1);
+    CHECK_FALSE(xt::all(xt::equal(positional, whole)));
+    CHECK_FALSE(xt::all(xt::equal(m.predict(x, {}, nn::mode::mc_dropout, 2, 0, keys), whole)));  // the seed counts
+    CHECK_THROWS_AS(m.predict(x, {}, nn::mode::mc_dropout, 1, 0, std::vector<std::uint64_t>(11)), ferrum::value_error);
+
+    // keyed masks still drop with probability p, for clustered ids as the archive's
+    const auto d = mask_model();
+    xt::xtensor<double, 2> ones = xt::ones<double>({20000, 1});
+    std::vector<std::uint64_t> ids(20000);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = 4295806720ULL + 3 * i;
+    check_masks_of_rate_quarter(d.predict(ones, {}, nn::mode::mc_dropout, 3, 0, ids));
 }

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <ferrum/core/atomic_file.hpp>
 #include <ferrum/core/csv.hpp>
 #include <ferrum/core/external_sort.hpp>
+#include <ferrum/core/shards.hpp>
 #include <ferrum/models/detail/giants_common.hpp>
 #include <ferrum/models/photometric_parallax.hpp>
 #include <ferrum/models/ua_csnet.hpp>
@@ -27,6 +30,7 @@
 
 #include "cli/inputs.hpp"
 #include "cli/options.hpp"
+#include "cli/ranks.hpp"
 #include "cli/run_tool.hpp"
 
 namespace {
@@ -82,7 +86,17 @@ const cli::program& program() {
            gaiaxpy_config_option(), cli::path("out", "predictions CSV").output().required(),
            cli::count("mc-samples", "MC-dropout samples (colour model; default: the model's)").range(0, 100000),
            cli::count("batch", "stars predicted at a time: memory holds one batch", "65536").range(1, 1e7),
-           cli::count("seed", "random seed of the MC-dropout samples", "12345")}},
+           cli::count("seed", "random seed of the MC-dropout samples", "12345"),
+           cli::text("shard",
+                     "k/N: only the sources of shard k (0-based) of N (splitmix64 of source_id mod N), written to "
+                     "OUT.shard-k-of-N sorted by source_id with a manifest OUT.shard-k-of-N.json; a finished shard "
+                     "whose inputs are unchanged is skipped. Then merge. Under mpirun (built with MPI) rank r runs "
+                     "shard r and rank 0 merges into OUT (docs/scaling.md)")}},
+         {"merge",
+          "Merges OUT.shard-k-of-N (k = 0..N-1, from predict --shard k/N) into OUT sorted by source_id,\n"
+          "atomically; refuses a missing shard and a stale one (its inputs or output changed since).",
+          {cli::path("out", "the merged predictions (the --out of predict)").output().required(),
+           cli::count("shards", "N, the number of shards").required().range(1, 1e6)}},
          {"evaluate",
           "Calibration JSON on stdout: fractions of |residual| below 1 and 2 sigma (sigma combined with the\n"
           "label error when --error-column names one; --error-column none compares with sigma alone), bias and\n"
@@ -443,8 +457,12 @@ int cmd_train(const args& a) {
     throw std::logic_error("train: --model " + model + " is declared but not handled");
 }
 
+constexpr const char* giants_header =
+    "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
+
 /// The predictions CSV rows of one batch of the colour model: implausible stars get their flag and no number,
-/// the others are predicted with MC-dropout seed `seed`.
+/// the others are predicted with MC-dropout seed `seed`, each star's masks keyed by its source_id (so its row
+/// does not depend on its batch or shard).
 std::string colour_prediction_rows(const models::colour_feh_model& m,
                                    const std::vector<photometry::photometry_row>& phot, std::uint64_t seed) {
     std::vector<models::colour_feh_result> res(phot.size());
@@ -457,7 +475,7 @@ std::string colour_prediction_rows(const models::colour_feh_model& m,
         at.push_back(i);
     }
     if (!plausible.empty()) {
-        const auto got = m.predict(plausible, seed);
+        const auto got = m.predict(plausible, seed, true);
         for (std::size_t k = 0; k < at.size(); ++k) res[at[k]] = got[k];
     }
     std::string text;
@@ -471,10 +489,12 @@ std::string colour_prediction_rows(const models::colour_feh_model& m,
     return text;
 }
 
-int cmd_predict(const args& a) {
+/// predict into `os` (the header, then the rows in input order), of every source, or with `shard` only those
+/// of that shard (splitmix64(source_id) mod N, core/shards.hpp), filtered as they are read.
+void predict_rows(const args& a, std::ostream& os, const shard_spec* shard) {
+    const auto keep = [shard](std::int64_t id) { return !shard || shard_of(id, shard->count) == shard->index; };
     const std::string path = a.path("model");
     const json doc = ferrum::read_json_object(path, "model file");
-    const std::string header = "source_id,feh,feh_sigma,sigma_model,sigma_dropout,parallax,parallax_error,giant,flag\n";
     // the colour model: version 2 (kind "colour_feh") or version 1 ("ferrum-giants-colour-model"); else UA-CSNet
     const auto string_field = [&](const char* key) {  // "format": [] must not throw json::type_error here
         const auto it = doc.find(key);
@@ -484,27 +504,23 @@ int cmd_predict(const args& a) {
         auto m = models::colour_feh_model::from_json(doc, path);
         if (a.has("mc-samples")) m.set_mc_samples(a.count("mc-samples"));
         if (!a.has("catalogue")) throw cli::usage_error("predict with a colour model: --catalogue is required");
-        // streamed in batches of --batch stars: memory holds one batch, whatever the size of the catalogue; each
-        // batch draws its own dropout masks (seed + the stars before it)
+        // streamed in batches of --batch stars: memory holds one batch, whatever the size of the catalogue; a
+        // star's dropout masks are keyed by its source_id, so its row does not depend on the batch
         photometry::photometry_reader in(a.path("catalogue"));
         const std::size_t batch = a.count("batch");
-        write_file_atomically(a.path("out"), [&](std::ostream& os) {
-            os << header;
-            std::vector<photometry::photometry_row> stars;
-            std::uint64_t before = 0;
-            const auto flush = [&] {
-                os << colour_prediction_rows(m, stars, std::uint64_t(a.count("seed")) + before);
-                before += stars.size();
-                stars.clear();
-            };
-            while (auto p = in.next()) {
-                stars.push_back(*p);
-                if (stars.size() >= batch) flush();
-            }
-            if (!stars.empty()) flush();
-            cli::require_usable_rows(in.path(), in.rows(), in.rows());  // throwing here leaves no output file
-        });
-        return 0;
+        os << giants_header;
+        std::vector<photometry::photometry_row> stars;
+        const auto flush = [&] {
+            os << colour_prediction_rows(m, stars, std::uint64_t(a.count("seed")));
+            stars.clear();
+        };
+        while (auto p = in.next()) {
+            if (keep(p->source_id)) stars.push_back(*p);
+            if (stars.size() >= batch) flush();
+        }
+        if (!stars.empty()) flush();
+        cli::require_usable_rows(in.path(), in.rows(), in.rows());  // throwing here leaves no output file
+        return;
     }
     if (a.has("mc-samples"))
         throw cli::usage_error(
@@ -515,11 +531,13 @@ int cmd_predict(const args& a) {
     xp_source xp(a);
     const std::size_t batch = a.count("batch");
     const unsigned threads = a.has("threads") ? unsigned(a.count("threads")) : 0u;
-    write_file_atomically(a.path("out"), [&](std::ostream& os) {
-        os << header;
+    os << giants_header;
+    {
         std::vector<xp_item> items;
         std::vector<spectra::xp_pixels> x;
         while (xp.next(items, batch)) {
+            items.erase(std::remove_if(items.begin(), items.end(), [&](const xp_item& i) { return !keep(i.id); }),
+                        items.end());
             x.clear();
             for (const auto& item : items)
                 if (item.unusable.empty()) x.push_back(item.pixels);
@@ -539,7 +557,59 @@ int cmd_predict(const args& a) {
             os << text;
         }
         xp.finish();  // throwing here leaves no output file
-    });
+    }
+}
+
+/// predict, of every source into --out, or of shard k of N (--shard k/N, or rank k of N under mpirun) into
+/// OUT.shard-k-of-N sorted by source_id with its manifest (core/shards.hpp); a finished shard whose inputs
+/// and settings are unchanged is skipped.
+int predict_giants(const args& a, std::optional<shard_spec> shard) {
+    const std::string out = a.path("out");
+    if (!shard) {
+        write_file_atomically(out, [&](std::ostream& os) { predict_rows(a, os, nullptr); });
+        return 0;
+    }
+    std::vector<std::string> inputs{a.path("model")};
+    for (const char* o : {"catalogue", "xp"})
+        if (a.has(o)) inputs.push_back(a.path(o));
+    const json settings{{"command", "ferrum-giants predict"},
+                        {"mc_samples", a.has("mc-samples") ? json(a.count("mc-samples")) : json("the model's")},
+                        {"seed", a.count("seed")},
+                        {"mc_dropout_masks", "keyed by source_id"},
+                        {"gaiaxpy_config", a.has("gaiaxpy-config") ? a.path("gaiaxpy-config") : ""}};
+    cli::check_derived_output(a, shard_output_path(out, *shard), "the shard file of --out");
+    cli::check_derived_output(a, shard_manifest_path(out, *shard), "the shard manifest of --out");
+    if (shard_staleness(out, *shard, inputs, settings).empty()) {
+        std::fprintf(stderr, "predict: shard %zu of %zu is finished and its inputs are unchanged (%s): skipped\n",
+                     shard->index, shard->count, shard_manifest_path(out, *shard).c_str());
+        return 0;
+    }
+    std::ostringstream text;
+    predict_rows(a, text, &*shard);
+    const std::string all = text.str(), header = all.substr(0, std::strlen(giants_header));
+    const auto m = write_shard(out, *shard, inputs, settings, header, all.substr(header.size()));
+    if (!a.flag("quiet"))
+        std::fprintf(stderr, "predict: shard %zu of %zu: %zu sources -> %s\n", shard->index, shard->count, m.rows,
+                     shard_output_path(out, *shard).c_str());
+    return 0;
+}
+
+/// predict by hand, in a job array (--shard k/N), or under mpirun: rank r predicts shard r of the ranks and
+/// rank 0 merges them into --out once all have finished (cli::predict_across_ranks, as ferrum-rrl does).
+int cmd_predict(const args& a, const cli::mpi_world& world) {
+    if (!world.active())
+        return predict_giants(a, a.has("shard") ? std::optional(parse_shard_spec(a.text("shard"))) : std::nullopt);
+    if (a.has("shard"))
+        throw cli::usage_error("predict: --shard is for job arrays; under mpirun each rank takes its own shard");
+    const shard_spec mine{std::size_t(world.rank()), std::size_t(world.size())};
+    return cli::predict_across_ranks("ferrum-giants", world, a.path("out"), mine.count,
+                                     [&] { predict_giants(a, mine); });
+}
+
+int cmd_merge(const args& a) {
+    const std::size_t rows = merge_shards(a.path("out"), a.count("shards"));
+    std::fprintf(stderr, "merge: %zu rows from %zu shards -> %s\n", rows, std::size_t(a.count("shards")),
+                 a.path("out").c_str());
     return 0;
 }
 
@@ -676,11 +746,16 @@ int cmd_evaluate(const args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return cli::run_tool(program(), argc, argv, [](const args& a) {
+    const cli::mpi_world world(&argc, &argv);
+    return cli::run_tool(program(), argc, argv, [&world](const args& a) {
         if (a.flag("quiet")) setenv("FERRUM_QUIET", "1", 1);
+        if (a.command() == "predict") return cmd_predict(a, world);
+        if (world.size() > 1)
+            throw cli::usage_error(a.command() + ": only predict runs under mpirun (here " +
+                                   std::to_string(world.size()) + " ranks would each run it)");
         if (a.command() == "simulate") return cmd_simulate(a);
         if (a.command() == "train") return cmd_train(a);
-        if (a.command() == "predict") return cmd_predict(a);
+        if (a.command() == "merge") return cmd_merge(a);
         return cmd_evaluate(a);
     });
 }

@@ -33,11 +33,8 @@
 
 #include "cli/inputs.hpp"
 #include "cli/options.hpp"
+#include "cli/ranks.hpp"
 #include "cli/run_tool.hpp"
-
-#ifdef FERRUM_WITH_MPI
-#  include <mpi.h>
-#endif
 
 namespace {
 
@@ -289,7 +286,11 @@ const cli::program& program() {
                          "--epoch-photometry), written to OUT.shard-k-of-N sorted by source_id, with a manifest "
                          "OUT.shard-k-of-N.json; a finished shard whose inputs are unchanged is skipped. Then "
                          "merge. Under mpirun (ferrum-rrl built with MPI) rank r runs shard r of the ranks and "
-                         "rank 0 merges into OUT (docs/scaling.md)")})},
+                         "rank 0 merges into OUT (docs/scaling.md)"),
+               cli::flag("per-file",
+                         "one shard per --epoch-photometry file (shard i of F: the i-th file as listed, globs sorted; "
+                         "OUT.shard-i-of-F): with --shard k/N this task predicts files k, k+N, ...; under mpirun "
+                         "the files are dealt out one at a time to whichever rank is free; then merge --shards F")})},
          {"merge",
           "Merges OUT.shard-k-of-N (k = 0..N-1, from predict --shard k/N) into OUT sorted by source_id,\n"
           "atomically; refuses a missing shard and a stale one (its inputs or output changed since).",
@@ -881,11 +882,11 @@ struct prediction_counts {
 /// files. With a `shard`, only the light curves of that shard (core/shards.hpp) are kept, as they are read.
 /// The files are read on their own threads (one per file, up to `threads`: lightcurve/epoch_files.hpp), in
 /// the order of their concatenation, so reading overlaps the preparation and prediction of the batches and
-/// the rows (and each batch's dropout masks) are those of one concatenated file.
+/// the rows are those of one concatenated file.
 template <class Predict>
-prediction_counts stream_archive_predictions(const args& a, const rrl_input_options& opt, unsigned threads,
-                                             std::size_t batch, std::ostream& os, const shard_spec* shard,
-                                             Predict&& predict) {
+prediction_counts stream_archive_predictions(const args& a, const std::vector<std::string>& files,
+                                             const rrl_input_options& opt, unsigned threads, std::size_t batch,
+                                             std::ostream& os, const shard_spec* shard, Predict&& predict) {
     const bool show = !a.flag("quiet") && progress_enabled_by_default();
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
@@ -899,7 +900,6 @@ prediction_counts stream_archive_predictions(const args& a, const rrl_input_opti
     cli::require_usable_rows(cat.report());
     const std::size_t expected = cat.expected();  // the catalogue's stars this run predicts
     gaia_files_options fo;
-    const auto files = input_files(a, "epoch-photometry");
     for (const auto& f : files)  // a glob may match the output's own name: an output never replaces an input
         if (cli::detail::same_file(a.path("out"), f))
             throw cli::usage_error("--out '" + a.path("out") + "' is the file '" + f +
@@ -948,7 +948,8 @@ prediction_counts stream_archive_to_file(const args& a, const rrl_input_options&
     prediction_counts n;
     write_file_atomically(out, [&](std::ostream& os) {
         os << predictions_header(out, true, made_by);
-        n = stream_archive_predictions(a, opt, threads, batch, os, nullptr, predict);
+        n = stream_archive_predictions(a, input_files(a, "epoch-photometry"), opt, threads, batch, os, nullptr,
+                                       predict);
     });
     return n;
 }
@@ -999,8 +1000,8 @@ bool table_ids_are_integers(const std::string& path) {
 }
 
 /// predict or classical on --folded or --light-curves into --out: streamed in batches of `batch` stars
-/// (stream_table_predictions). The rows are those of the table read whole; as with --epoch-photometry, each batch
-/// draws its own dropout masks, so the MC-dropout part of feh_sigma depends on --batch (not with --mc-samples 0).
+/// (stream_table_predictions). The rows are those of the table read whole, for any --batch (a star's MC-dropout
+/// masks are keyed by its id, not by its place in a batch).
 /// A table whose stars' rows are not together cannot be streamed: it is then read whole, merging each star's
 /// rows, with a warning that memory grows with the file.
 template <class Predict>
@@ -1452,51 +1453,63 @@ std::string default_model_path() {
                       "); give --model or set FERRUM_MODEL_DIR");
 }
 
+/// A shard of a predict run: shard k of N of the sources (by source_id), or (per_file) the k-th of the N
+/// --epoch-photometry files.
+struct predict_shard {
+    shard_spec spec;
+    bool per_file = false;
+};
+
 /// predict, of all the stars into --out, or of one shard into OUT.shard-k-of-N and its manifest.
-int predict_stars(const args& a, std::optional<shard_spec> shard) {
+int predict_stars(const args& a, std::optional<predict_shard> shard) {
     const std::string mp = a.has("model") ? a.path("model") : default_model_path(), out = a.path("out");
     if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
     const unsigned threads = threads_or(a, 0);
     const std::size_t mc = a.count("mc-samples");
     const auto seed = std::uint64_t(a.count("seed"));
-    std::vector<std::string> shard_inputs;
+    std::vector<std::string> shard_inputs, files;
     json settings;
+    if (a.has("epoch-photometry")) files = input_files(a, "epoch-photometry");
     if (shard) {
         if (!a.has("epoch-photometry"))
-            throw cli::usage_error("predict: --shard (and mpirun) need --epoch-photometry F --catalogue C");
-        // what decides a shard's rows besides its inputs: a finished shard is reused only with the same
+            throw cli::usage_error("predict: --shard, --per-file (and mpirun) need --epoch-photometry F --catalogue C");
         need(a, "catalogue");
-        shard_inputs = input_files(a, "epoch-photometry");
+        // what decides a shard's rows: its inputs (a shard of one file reads that file alone) and settings; a
+        // finished shard is reused only with the same
+        if (shard->per_file) files = {files.at(shard->spec.index)};
+        shard_inputs = files;
         for (auto& f : input_files(a, "catalogue")) shard_inputs.push_back(std::move(f));
         shard_inputs.push_back(mp);
         // the shard's files are named from --out: neither may be a file this run reads
-        cli::check_derived_output(a, shard_output_path(out, *shard), "the shard file of --out");
-        cli::check_derived_output(a, shard_manifest_path(out, *shard), "the shard manifest of --out");
+        cli::check_derived_output(a, shard_output_path(out, shard->spec), "the shard file of --out");
+        cli::check_derived_output(a, shard_manifest_path(out, shard->spec), "the shard manifest of --out");
         settings = {{"command", "predict"},
                     {"mc_samples", mc},
                     {"seed", seed},
-                    {"batch", a.count("batch")},
+                    {"mc_dropout_masks", "keyed by source_id"},  // earlier builds' shards (by batch position) are rerun
+                    {"partition", shard->per_file ? partition_by_file : partition_by_source_id},
                     {"format", is_ecsv_path(out) ? "ecsv" : "csv"}};
-        const std::string why = shard_staleness(out, *shard, shard_inputs, settings);
+        const std::string why = shard_staleness(out, shard->spec, shard_inputs, settings);
         if (why.empty()) {
             std::fprintf(stderr, "predict: shard %zu of %zu is finished and its inputs are unchanged (%s): skipped\n",
-                         shard->index, shard->count, shard_manifest_path(out, *shard).c_str());
+                         shard->spec.index, shard->spec.count, shard_manifest_path(out, shard->spec).c_str());
             return 0;
         }
     }
     auto models = load_rrlyrae_models(mp);
-    // `first`: the stars of earlier batches, whose seeds the batch's dropout masks go on from
-    const auto batch_predict = [&](const std::vector<rrl_star_input>& stars, std::uint64_t first) {
-        return predict_rrlyrae(models, stars, mc, seed + first, threads);
+    // a star's MC-dropout masks are keyed by (seed, its source_id): the same whatever its batch, shard or file
+    const auto batch_predict = [&](const std::vector<rrl_star_input>& stars, std::uint64_t) {
+        return predict_rrlyrae(models, stars, mc, seed, threads);
     };
     prediction_counts n;
     if (a.has("epoch-photometry")) {  // the archive's files, of any size: streamed in batches
         if (shard) {
             std::ostringstream rows;
-            n = stream_archive_predictions(a, models.front().options().input, threads, a.count("batch"), rows, &*shard,
-                                           batch_predict);
-            write_shard(out, *shard, shard_inputs, settings, predictions_header(out, true, "ferrum-rrl predict"),
-                        rows.str());
+            n = stream_archive_predictions(a, files, models.front().options().input, threads, a.count("batch"), rows,
+                                           shard->per_file ? nullptr : &shard->spec, batch_predict);
+            write_shard(out, shard->spec, shard_inputs, settings, predictions_header(out, true, "ferrum-rrl predict"),
+                        rows.str(), shard->per_file ? partition_by_file : partition_by_source_id,
+                        shard->per_file ? 1 : 0);
         } else {
             n = stream_archive_to_file(a, models.front().options().input, threads, a.count("batch"),
                                        "ferrum-rrl predict", batch_predict);
@@ -1507,7 +1520,7 @@ int predict_stars(const args& a, std::optional<shard_spec> shard) {
     }
     std::fprintf(stderr, "predict: %zu stars, %zu predicted (%zu outside the training domain), %zu flagged -> %s\n",
                  n.stars, n.predicted, n.warned, n.stars - n.predicted,
-                 shard ? shard_output_path(out, *shard).c_str() : out.c_str());
+                 shard ? shard_output_path(out, shard->spec).c_str() : out.c_str());
     return 0;
 }
 
@@ -1580,79 +1593,46 @@ int cmd_calibrate(const args& a) {
     return 0;
 }
 
-/// The MPI job this process is a rank of. MPI is initialised only when an MPI launcher started the program
-/// (mpirun/mpiexec set OMPI_COMM_WORLD_SIZE or PMI_SIZE, srun with PMIx PMIX_RANK), so a run by hand or from
-/// a job array never touches MPI.
-class mpi_world {
-public:
-#ifdef FERRUM_WITH_MPI
-    mpi_world(int* argc, char*** argv) {
-        if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_SIZE") && !std::getenv("PMIX_RANK")) return;
-        MPI_Init(argc, argv);
-        active_ = true;
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-        MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    }
-    ~mpi_world() {
-        if (active_) MPI_Finalize();
-    }
-    /// The number of ranks for which `failed` is true (every rank must call it).
-    int count_failed(bool failed) const {
-        int mine = failed ? 1 : 0, all = 0;
-        MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-        return all;
-    }
-    /// Ends every rank of the job (a rank that failed while the others wait in a collective).
-    [[noreturn]] void abort(int code) const {
-        MPI_Abort(MPI_COMM_WORLD, code);
-        std::exit(code);
-    }
-#else
-    mpi_world(int*, char***) {}
-    int count_failed(bool failed) const { return failed ? 1 : 0; }
-    [[noreturn]] void abort(int code) const { std::exit(code); }
-#endif
-    /// The job's ranks for the library (one process when MPI is not active).
-    communicator comm() const { return communicator::world(); }
-    mpi_world(const mpi_world&) = delete;
-    mpi_world& operator=(const mpi_world&) = delete;
-    bool active() const noexcept { return active_; }
-    int rank() const noexcept { return rank_; }
-    int size() const noexcept { return size_; }
-
-private:
-    bool active_ = false;
-    int rank_ = 0, size_ = 1;
-};
+using cli::mpi_world;
 
 /// predict: by hand or in a job array (--shard k/N), or under mpirun, where rank r predicts shard r of the
 /// ranks (static: a hash partition gives every rank about the same mix of stars) and, once every rank has
-/// finished, rank 0 merges them into --out. A rank that fails makes the whole job fail with no merged output.
+/// finished, rank 0 merges them into --out. With --per-file each --epoch-photometry file is a shard: a job
+/// array task takes files k, k+N, ...; under mpirun the ranks take the next unfinished file from a shared
+/// counter (cli::shared_counter) until none is left, so a rank that finishes early takes more. A rank that
+/// fails makes the whole job fail with no merged output.
 int cmd_predict(const args& a, const mpi_world& world) {
-    if (!world.active())
-        return predict_stars(a, a.has("shard") ? std::optional(parse_shard_spec(a.text("shard"))) : std::nullopt);
+    const bool per_file = a.flag("per-file");
+    if (per_file && !a.has("epoch-photometry"))
+        throw cli::usage_error("predict: --per-file needs --epoch-photometry F (one shard per file) --catalogue C");
+    const std::size_t nfiles = per_file ? input_files(a, "epoch-photometry").size() : 0;
+    const auto file_shard = [&](std::size_t i) { return predict_shard{{i, nfiles}, true}; };
+    if (!world.active()) {
+        if (!a.has("shard")) {
+            if (!per_file) return predict_stars(a, std::nullopt);
+            for (std::size_t i = 0; i < nfiles; ++i) predict_stars(a, file_shard(i));
+            const std::size_t rows = merge_shards(a.path("out"), nfiles);
+            std::fprintf(stderr, "predict: merged %zu rows from %zu files into %s\n", rows, nfiles,
+                         a.path("out").c_str());
+            return 0;
+        }
+        const shard_spec task = parse_shard_spec(a.text("shard"));
+        if (!per_file) return predict_stars(a, predict_shard{task, false});
+        for (std::size_t i = task.index; i < nfiles; i += task.count) predict_stars(a, file_shard(i));
+        return 0;
+    }
     if (a.has("shard"))
         throw cli::usage_error("predict: --shard is for job arrays; under mpirun each rank takes its own shard");
-    const shard_spec mine{std::size_t(world.rank()), std::size_t(world.size())};
-    bool failed = false;
-    try {
-        predict_stars(a, mine);
-    } catch (const std::exception& e) {
-        failed = true;
-        std::fprintf(stderr, "ferrum-rrl: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
+    if (!per_file) {
+        const shard_spec mine{std::size_t(world.rank()), std::size_t(world.size())};
+        return cli::predict_across_ranks("ferrum-rrl", world, a.path("out"), mine.count, [&] {
+            predict_stars(a, predict_shard{mine, false});
+        });
     }
-    const int failures = world.count_failed(failed);  // also the barrier before the merge
-    if (failures > 0) {
-        if (world.rank() != 0) return 1;
-        throw value_error("predict: " + std::to_string(failures) + " of " + std::to_string(world.size()) +
-                          " ranks failed (above); no merged output written to " + a.path("out") +
-                          " (rerun the same command: the finished shards are skipped)");
-    }
-    if (world.rank() != 0) return 0;
-    const std::size_t rows = merge_shards(a.path("out"), mine.count);
-    std::fprintf(stderr, "predict: %d ranks done; merged %zu rows into %s\n", world.size(), rows,
-                 a.path("out").c_str());
-    return 0;
+    cli::shared_counter next_file(world);
+    return cli::predict_across_ranks("ferrum-rrl", world, a.path("out"), nfiles, [&] {
+        for (std::size_t i = next_file.next(); i < nfiles; i = next_file.next()) predict_stars(a, file_shard(i));
+    });
 }
 
 /// train under mpirun: data-parallel. An error on one rank would leave the others waiting in a collective,

@@ -1,5 +1,5 @@
 // Catalogue-scale runs split into shards: a stable partition of sources into N shards by a hash of their
-// source_id, a shard writer (the shard's rows sorted by source_id, written atomically, then a JSON manifest
+// source_id (or one shard per input file), a shard writer (the shard's rows sorted by source_id, written atomically, then a JSON manifest
 // recording the inputs, the settings, the row count and a CRC-32 of the output), and a merge that refuses a
 // missing or stale shard and streams the sorted shards into one file sorted by source_id (a k-way merge).
 // Job arrays (one shard per task) and MPI (one shard per rank) use the same pieces; docs/scaling.md.
@@ -56,14 +56,9 @@ constexpr std::size_t shard_of(std::int64_t source_id, std::size_t count) noexce
 }
 
 /// \brief The shard of a star id as written: a Gaia source_id (an integer) as above; any other name (e.g. a
-/// CRTS id) by splitmix64 of its FNV-1a hash.
+/// CRTS id) by splitmix64 of its FNV-1a hash (ferrum::id_key).
 inline std::size_t shard_of(std::string_view id, std::size_t count) noexcept {
-    std::int64_t v = 0;
-    const auto r = std::from_chars(id.data(), id.data() + id.size(), v);
-    if (!id.empty() && r.ec == std::errc() && r.ptr == id.data() + id.size()) return shard_of(v, count);
-    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
-    for (const char c : id) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-    return static_cast<std::size_t>(splitmix64(h) % count);
+    return static_cast<std::size_t>(splitmix64(id_key(id)) % count);
 }
 
 /// OUT.shard-k-of-N: where shard k of N of the output OUT goes.
@@ -123,10 +118,17 @@ inline std::uint32_t file_crc32(const std::string& path) {
     return static_cast<std::uint32_t>(crc);
 }
 
+/// How sources are split into shards: by a hash of source_id (every shard reads every input), or one shard
+/// per input file (shard k reads file k; its first input).
+inline constexpr const char* partition_by_source_id = "splitmix64(source_id) mod count";
+inline constexpr const char* partition_by_file = "one shard per input file";
+
 /// \brief A finished shard: which shard, what it read (inputs, settings) and what it wrote.
 struct shard_manifest {
     shard_spec shard;
+    std::string partition = partition_by_source_id;
     std::vector<input_fingerprint> inputs;
+    std::size_t own_inputs = 0;  ///< the first own_inputs inputs are this shard's alone (its file); the rest shared
     nlohmann::json settings = nlohmann::json::object();  ///< whatever else decides the output (model options...)
     std::string output;                                  ///< the output's file name, beside the manifest
     std::size_t header_bytes = 0;                        ///< the output's header (before the first row)
@@ -141,8 +143,9 @@ struct shard_manifest {
             {"format", "ferrum.shard"},
             {"version", 1},
             {"shard", {{"index", shard.index}, {"count", shard.count}}},
-            {"partition", "splitmix64(source_id) mod count"},
+            {"partition", partition},
             {"inputs", in},
+            {"own_inputs", own_inputs},
             {"input_fingerprint", "size and modification time (ns) of each input file"},
             {"settings", settings},
             {"output",
@@ -156,6 +159,8 @@ struct shard_manifest {
             shard_manifest m;
             m.shard.index = j.at("shard").at("index").get<std::size_t>();
             m.shard.count = j.at("shard").at("count").get<std::size_t>();
+            m.partition = j.value("partition", std::string(partition_by_source_id));
+            m.own_inputs = j.value("own_inputs", std::size_t(0));
             for (const auto& f : j.at("inputs"))
                 m.inputs.push_back({f.at("path").get<std::string>(), f.at("size").get<std::uintmax_t>(),
                                     f.at("mtime_ns").get<std::int64_t>()});
@@ -166,6 +171,7 @@ struct shard_manifest {
             m.rows = o.at("rows").get<std::size_t>();
             m.bytes = o.at("bytes").get<std::uintmax_t>();
             m.crc32 = o.at("crc32").get<std::uint32_t>();
+            if (m.own_inputs > m.inputs.size()) throw input_error(path, 0, "own_inputs", "more than the inputs listed");
             return m;
         } catch (const nlohmann::json::exception& e) {
             throw input_error(path, 0, "", std::string("malformed shard manifest: ") + e.what());
@@ -230,11 +236,15 @@ std::string shard_staleness(const std::string& out, shard_spec s, const std::vec
 
 /// \brief Writes shard `s` of `out`: `header`, then the lines of `rows` sorted by their first field
 /// (source_id), to OUT.shard-k-of-N atomically; then its manifest OUT.shard-k-of-N.json atomically. A crash
-/// before the manifest leaves no finished shard (the rerun recomputes it); returns the manifest.
+/// before the manifest leaves no finished shard (the rerun recomputes it); returns the manifest. A shard of
+/// one input file (`partition` partition_by_file) names that file first in `inputs` and sets `own_inputs` 1.
 inline shard_manifest write_shard(const std::string& out, shard_spec s, const std::vector<std::string>& inputs,
-                                  const nlohmann::json& settings, const std::string& header, const std::string& rows) {
+                                  const nlohmann::json& settings, const std::string& header, const std::string& rows,
+                                  const std::string& partition = partition_by_source_id, std::size_t own_inputs = 0) {
     shard_manifest m;
     m.shard = s;
+    m.partition = partition;
+    m.own_inputs = std::min(own_inputs, inputs.size());
     for (const auto& p : inputs) m.inputs.push_back(fingerprint_file(p));
     m.settings = settings;
     std::vector<std::string_view> lines;
@@ -261,8 +271,9 @@ inline shard_manifest write_shard(const std::string& out, shard_spec s, const st
 
 /// \brief Merges the `count` shards of `out` (written by write_shard) into `out`, sorted by source_id,
 /// atomically. Refuses (value_error, nothing written) a missing shard, one whose inputs changed since it was
-/// written, whose output changed, or whose inputs, settings or header differ from shard 0's. Streams: memory
-/// holds one row per shard. Returns the number of rows.
+/// written, whose output changed, or whose partition, shared inputs, settings or header differ from shard 0's,
+/// and a source_id found in two shards (e.g. a star's rows in two input files). Streams: memory holds one
+/// row per shard. Returns the number of rows.
 template <class Dummy = void>  // a template: compiled only where it is used
 std::size_t merge_shards(const std::string& out, std::size_t count) {
     namespace fs = std::filesystem;
@@ -284,8 +295,13 @@ std::size_t merge_shards(const std::string& out, std::size_t count) {
         std::vector<std::string> paths;
         for (const auto& f : m.inputs) paths.push_back(f.path);
         std::string why = shard_staleness(out, s, paths, m.settings);
-        if (why.empty() && k > 0 && (m.inputs != ms[0].inputs || m.settings != ms[0].settings))
-            why = "its inputs or settings differ from shard 0's";
+        const auto shared = [](const shard_manifest& x) {
+            return std::vector<input_fingerprint>(x.inputs.begin() + std::ptrdiff_t(x.own_inputs), x.inputs.end());
+        };
+        if (why.empty() && k > 0 &&
+            (m.partition != ms[0].partition || m.own_inputs != ms[0].own_inputs || shared(m) != shared(ms[0]) ||
+             m.settings != ms[0].settings))
+            why = "its partition, inputs or settings differ from shard 0's";
         if (!why.empty())
             throw value_error("merge: shard " + std::to_string(k) + " of " + std::to_string(count) + " is stale (" +
                               why + ")" + rerun);
@@ -315,9 +331,21 @@ std::size_t merge_shards(const std::string& out, std::size_t count) {
             cs[k].in.seekg(std::streamoff(ms[k].header_bytes));
             if (std::getline(cs[k].in, cs[k].row)) heap.push(k);
         }
+        std::string last;  // the previous row's id, to refuse a source in two shards
+        std::size_t last_shard = 0;
         while (!heap.empty()) {
             const std::size_t k = heap.top();
             heap.pop();
+            const std::string_view id = detail::row_key(cs[k].row).text;
+            if (rows > 0 && id == last && k != last_shard)
+                throw value_error("merge: source " + std::string(id) + " is in shard " + std::to_string(last_shard) +
+                                  " and in shard " + std::to_string(k) + " of " + std::to_string(count) +
+                                  (ms[k].own_inputs ? " (input files " + ms[last_shard].inputs[0].path + " and " +
+                                                          ms[k].inputs[0].path + ")"
+                                                    : std::string()) +
+                                  ": a source belongs in one input file; nothing written to " + out);
+            last.assign(id.data(), id.size());
+            last_shard = k;
             os << cs[k].row << '\n';
             ++rows;
             if (std::getline(cs[k].in, cs[k].row)) heap.push(k);

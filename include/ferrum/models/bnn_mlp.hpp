@@ -150,9 +150,15 @@ public:
     /// pass (dropout off, sigma_dropout = 0). Seeded: the same seed gives the same numbers, whatever the
     /// thread count. Const (nn's const predict: every buffer and dropout mask belongs to this call), so one
     /// model serves many threads at once; `threads` is this call's thread count (0: the network's own).
+    /// With `keys` (one per row, e.g. source_ids) row i's masks are a function of (seed, keys[i]) alone, so its
+    /// prediction does not depend on the other rows of the call (batches, shards); without, of its position.
     std::vector<giant_prediction> predict(const std::vector<std::vector<double>>& x, std::size_t mc_samples = 100,
-                                          std::uint64_t seed = 12345, unsigned threads = 0) const {
+                                          std::uint64_t seed = 12345, unsigned threads = 0,
+                                          const std::vector<std::uint64_t>& keys = {}) const {
         if (!trained_) throw value_error("bnn_mlp::predict: the model is not trained");
+        if (!keys.empty() && keys.size() != x.size())
+            throw value_error("bnn_mlp::predict: " + std::to_string(keys.size()) + " keys for " +
+                              std::to_string(x.size()) + " rows");
         for (std::size_t i = 0; i < x.size(); ++i) check_row(x[i], i);
         std::vector<giant_prediction> out(x.size());
         const std::size_t chunk = 8192;
@@ -162,14 +168,17 @@ public:
             const auto in = inputs(x, b);
             const std::size_t T = mc_samples < 2 ? 1 : mc_samples;
             std::vector<double> s1(b.size(), 0), s2(b.size(), 0), sv(b.size(), 0);
+            std::vector<std::uint64_t> chunk_keys;  // this chunk's keys (none: positional masks)
+            for (std::size_t i = 0; i < b.size() && !keys.empty(); ++i) chunk_keys.push_back(keys[b[i]]);
             for (std::size_t k = 0; k < T; ++k) {
                 // Pass k of the chunk starting at row `lo` draws its dropout masks from
                 // (seed + lo) * 1000003 + k + 1 (nn's predict makes the masks a pure function of it), as
-                // rrlyrae_model does: chunks and passes get distinct streams, and no state is kept.
-                const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
+                // rrlyrae_model did: chunks and passes get distinct streams, and no state is kept. With keys,
+                // seed * 1000003 + k + 1 and each row's key.
+                const std::uint64_t draw = (keys.empty() ? seed + lo : seed) * 1000003ULL + k + 1;
                 const auto o = net_.predict({nn::input_view<float>(in)}, {},
                                             T == 1 ? nn::mode::inference : nn::mode::mc_dropout, T == 1 ? 0 : draw,
-                                            threads);
+                                            threads, T == 1 ? std::vector<std::uint64_t>{} : chunk_keys);
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     const double mu = double(o(j, 0)) * y_scale_ + y_mean_;
                     s1[j] += mu;

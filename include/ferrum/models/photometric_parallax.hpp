@@ -166,11 +166,13 @@ public:
     /// \brief For stars the networks did not see. With `fold_of` empty: the mean of the fold networks'
     /// predictions, sigma^2 = mean of their sigma^2 + the spread of their means. With `fold_of` (one entry
     /// per star, each < folds()): star i gets the prediction of network fold_of[i] alone -- the statistics
-    /// the stage-2 network was trained on (out-of-fold single-network parallaxes).
+    /// the stage-2 network was trained on (out-of-fold single-network parallaxes). `keys` (one per star, or
+    /// none): MC-dropout masks keyed by star (bnn_mlp::predict).
     std::vector<parallax_estimate> predict(const std::vector<std::vector<double>>& colours,
                                            const std::vector<double>& j_c, const std::vector<double>& parallax,
                                            const std::vector<double>& parallax_error, std::uint64_t seed = 12345,
-                                           const std::vector<std::size_t>& fold_of = {}) const {
+                                           const std::vector<std::size_t>& fold_of = {},
+                                           const std::vector<std::uint64_t>& keys = {}) const {
         if (nets_.empty()) throw value_error("photometric_parallax::predict: not trained");
         const std::size_t n = colours.size();
         std::vector<giant_prediction> m(n);
@@ -179,13 +181,15 @@ public:
             for (std::size_t f = 0; f < nets_.size(); ++f) {
                 std::vector<std::size_t> idx;
                 std::vector<std::vector<double>> xs;
+                std::vector<std::uint64_t> ks;
                 for (std::size_t i = 0; i < n; ++i)
                     if (fold_of[i] == f) {
                         idx.push_back(i);
                         xs.push_back(colours[i]);
+                        if (!keys.empty()) ks.push_back(keys[i]);
                     }
                 if (idx.empty()) continue;
-                const auto p = nets_[f].predict(xs, mc_, seed + f);
+                const auto p = nets_[f].predict(xs, mc_, seed + f, 0, ks);
                 for (std::size_t k = 0; k < idx.size(); ++k) m[idx[k]] = p[k];
             }
             for (auto f : fold_of)
@@ -194,7 +198,7 @@ public:
         }
         std::vector<double> s1(n, 0), s2(n, 0), sv(n, 0);
         for (std::size_t f = 0; f < nets_.size(); ++f) {
-            const auto p = nets_[f].predict(colours, mc_, seed + f);
+            const auto p = nets_[f].predict(colours, mc_, seed + f, 0, keys);
             for (std::size_t i = 0; i < n; ++i) {
                 s1[i] += p[i].value;
                 s2[i] += p[i].value * p[i].value;
@@ -319,9 +323,12 @@ public:
     /// 1 sigma 0.703 vs 0.699 and 0.694 vs 0.688 in two runs); the averaged one flags fewer stars.
     bool ensemble_parallax = true;
 
-    /// \brief Both stages for new stars.
+    /// \brief Both stages for new stars. With `keyed_by_source_id` each star's MC-dropout masks are a function
+    /// of (seed, its source_id), so its prediction does not depend on the other stars of the call (batches,
+    /// shards, ranks: what ferrum-giants predict uses); without (the default, and the model file's self-test),
+    /// of its position in the call, as before.
     std::vector<colour_feh_result> predict(const std::vector<photometry::photometry_row>& stars,
-                                           std::uint64_t seed = 12345) const {
+                                           std::uint64_t seed = 12345, bool keyed_by_source_id = false) const {
         if (!trained_) throw value_error("colour_feh_model::predict: the model is not trained");
         std::vector<colour_feh_result> res(stars.size());
         const auto s1 = stage1_inputs(stars, res, false);
@@ -331,11 +338,16 @@ public:
             for (auto i : s1.use)
                 fold_of.push_back(
                     std::size_t(nn::detail::mix64(std::uint64_t(stars[i].source_id)) % parallax_.folds()));
-        const auto pe = parallax_.predict(s1.colours, s1.j_c, s1.parallax, s1.parallax_error, seed, fold_of);
+        std::vector<std::uint64_t> keys1, keys2;
+        if (keyed_by_source_id)
+            for (auto i : s1.use) keys1.push_back(std::uint64_t(stars[i].source_id));
+        const auto pe = parallax_.predict(s1.colours, s1.j_c, s1.parallax, s1.parallax_error, seed, fold_of, keys1);
         std::vector<std::vector<double>> x;
         const auto rows = stage2_inputs(stars, s1, pe, res, x);
         if (rows.empty()) return res;
-        const auto p = feh_.predict(x, mc_, seed + 1);
+        if (keyed_by_source_id)
+            for (auto i : rows) keys2.push_back(std::uint64_t(stars[i].source_id));
+        const auto p = feh_.predict(x, mc_, seed + 1, 0, keys2);
         for (std::size_t k = 0; k < rows.size(); ++k) res[rows[k]].feh = p[k];
         return res;
     }

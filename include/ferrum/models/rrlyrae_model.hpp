@@ -25,6 +25,7 @@
 #include "ferrum/core/error.hpp"
 #include "ferrum/core/json_file.hpp"
 #include "ferrum/core/options.hpp"
+#include "ferrum/core/random.hpp"  // id_key
 #include "ferrum/lightcurve/light_curve.hpp"
 #include "ferrum/models/rrlyrae_calibration.hpp"
 #include "ferrum/models/rrlyrae_classical.hpp"
@@ -171,7 +172,9 @@ public:
     /// of a heteroscedastic network and (mc_samples >= 2) the spread of that many MC-dropout passes, in
     /// quadrature, mapped through the model's calibration (calibration(); none: this raw sigma, 0 for a
     /// model with neither; with a label-error term, the star's classical-pipeline sigma is its sigma_label).
-    /// Flagged and unserved stars get their flag and no number.
+    /// Flagged and unserved stars get their flag and no number. A star's MC-dropout masks are a function of
+    /// (seed, its id) (ferrum::id_key of rrl_star_input::id; a star without an id: its position in `stars`),
+    /// so its prediction does not depend on which stars are predicted with it (batches, shards, ranks).
     std::vector<rrl_prediction> predict(const std::vector<rrl_star_input>& stars, std::size_t mc_samples = 0,
                                         std::uint64_t seed = 12345, unsigned threads = 0) const;
 
@@ -396,11 +399,12 @@ private:
 
     /// The same without changing the model (prediction, self-tests): nn's const predict, its own buffers.
     xt::xarray<float> infer(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b, nn::mode mode,
-                            std::uint64_t dropout_seed, unsigned threads) const {
+                            std::uint64_t dropout_seed, unsigned threads,
+                            const std::vector<std::uint64_t>& sample_keys = {}) const {
         auto in = pack_inputs(stars, b);
         std::vector<nn::input_view<float>> inputs{nn::input_view<float>(in.sequence)};
         if (rrl_uses_fourier_head(opt_.architecture)) inputs.emplace_back(in.features);
-        return net_.predict(inputs, in.lengths, mode, dropout_seed, threads);
+        return net_.predict(inputs, in.lengths, mode, dropout_seed, threads, sample_keys);
     }
 
     /// fourier_linear's prediction ([Fe/H], dex) for stars `b`.
@@ -420,9 +424,10 @@ private:
     /// [Fe/H] (dex) of stars `b`; with `aleatoric`, a heteroscedastic network's sigma (dex) too.
     std::vector<double> raw_predict(const std::vector<rrl_star_input>& stars, const std::vector<std::size_t>& b,
                                     nn::mode mode, std::uint64_t dropout_seed = 0, unsigned threads = 0,
-                                    std::vector<double>* aleatoric = nullptr) const {
+                                    std::vector<double>* aleatoric = nullptr,
+                                    const std::vector<std::uint64_t>& sample_keys = {}) const {
         if (opt_.architecture == rrl_architecture::fourier_linear) return ridge_predict(stars, b);
-        const auto o = infer(stars, b, mode, dropout_seed, threads);
+        const auto o = infer(stars, b, mode, dropout_seed, threads, sample_keys);
         std::vector<double> out(b.size());
         for (std::size_t k = 0; k < b.size(); ++k) out[k] = double(o(k, 0)) * y_scale_ + y_mean_;
         if (aleatoric && opt_.heteroscedastic) {
@@ -851,10 +856,14 @@ auto basic_rrlyrae_model<Scalar>::predict_raw(const std::vector<rrl_star_input>&
         const auto mean = raw_predict(stars, b, nn::mode::inference, 0, threads, &aleatoric);
         std::vector<double> s1(b.size(), 0.0), s2(b.size(), 0.0);
         if (mc_samples >= 2 && has_dropout()) {
+            // each star's masks keyed by its id (its position without one), not by its place in the chunk
+            std::vector<std::uint64_t> keys(b.size());
+            for (std::size_t j = 0; j < b.size(); ++j)
+                keys[j] = stars[b[j]].id.empty() ? std::uint64_t(b[j]) : id_key(stars[b[j]].id);
             for (std::size_t k = 0; k < mc_samples; ++k) {
-                // pass k of chunk lo: its own masks, a pure function of (seed, lo, k)
-                const std::uint64_t draw = (seed + lo) * 1000003ULL + k + 1;
-                const auto p = raw_predict(stars, b, nn::mode::mc_dropout, draw, threads);
+                // pass k: its own masks, a pure function of (seed, k) and each star's key
+                const std::uint64_t draw = seed * 1000003ULL + k + 1;
+                const auto p = raw_predict(stars, b, nn::mode::mc_dropout, draw, threads, nullptr, keys);
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     s1[j] += p[j];
                     s2[j] += p[j] * p[j];

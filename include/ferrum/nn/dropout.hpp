@@ -20,7 +20,9 @@ namespace ferrum::nn {
 /// \brief Dropout layer. Masks are a pure function of (seed, position in the model, draw, sample, step,
 /// feature): a training-API forward pass that samples masks uses the layer's draw counter (then advances
 /// it), a const predict() uses its dropout_seed as the draw, so a seeded run is reproducible and
-/// independent of the number of threads; set_draw() replays a mask (e.g. for gradient checks).
+/// independent of the number of threads; set_draw() replays a mask (e.g. for gradient checks). The sample
+/// is its position in the batch, or the key a const predict() was given for it (`sample_keys`, e.g. a
+/// star's source_id: its masks are then the same in any batch, shard or rank).
 template <class T = float, class Backend = ferrum::default_backend>
 class dropout {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,

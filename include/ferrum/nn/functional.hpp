@@ -54,11 +54,14 @@ public:
     }
     /// \brief Inference that does not change the model (const; safe from many threads at once): the
     /// output of forward(inputs, lengths, m) with every buffer owned by this call. In mode::mc_dropout the
-    /// dropout masks are drawn from `dropout_seed` (a pure function of it: reproducible, thread-count free).
-    /// `threads` (0: num_threads()) is this call's thread count.
+    /// dropout masks are drawn from `dropout_seed` (a pure function of it: reproducible, thread-count free)
+    /// and, with `sample_keys` (one per sample, e.g. source_ids), from each sample's key rather than its
+    /// position, so a sample's masks do not depend on its batch. `threads` (0: num_threads()) is this call's
+    /// thread count.
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
-                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
-        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads);
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0,
+                          const std::vector<std::uint64_t>& sample_keys = {}) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads, sample_keys);
     }
     /// Accumulates parameter gradients; returns d loss / d input for every input when asked.
     std::vector<xt::xarray<T>> backward(const xt::xarray<T>& grad_output, bool input_gradients = false) {

@@ -58,17 +58,20 @@ public:
     }
     /// \brief Inference that does not change the model (const; safe from many threads at once): the
     /// output (batch, features) of forward(x, lengths, m) with every buffer owned by this call. In
-    /// mode::mc_dropout the dropout masks are drawn from `dropout_seed` (reproducible, thread-count free).
+    /// mode::mc_dropout the dropout masks are drawn from `dropout_seed` (reproducible, thread-count free) and,
+    /// with `sample_keys` (one per sample), from each sample's key rather than its position in the batch.
     xt::xtensor<T, 2> predict(input_view<T> x, const std::vector<std::size_t>& lengths = {}, mode m = mode::inference,
-                              std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
+                              std::uint64_t dropout_seed = 0, std::size_t threads = 0,
+                              const std::vector<std::uint64_t>& sample_keys = {}) const {
         if (this->graph_.output_shape().sequence)
             throw value_error("this model returns sequences: use predict({x}, ...)");
-        return this->graph_.predict({x}, lengths, m, dropout_seed, threads);
+        return this->graph_.predict({x}, lengths, m, dropout_seed, threads, sample_keys);
     }
     /// The same for a list of inputs (one for a sequential model); returns sequences as (batch, time, features).
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths = {},
-                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0) const {
-        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads);
+                          mode m = mode::inference, std::uint64_t dropout_seed = 0, std::size_t threads = 0,
+                          const std::vector<std::uint64_t>& sample_keys = {}) const {
+        return this->graph_.predict(inputs, lengths, m, dropout_seed, threads, sample_keys);
     }
 
     /// Accumulates d loss / d parameter given d loss / d output; returns d loss / d input when asked

@@ -44,6 +44,10 @@ struct chunk_info {
     nn::mode run_mode = nn::mode::inference;
     std::uint64_t draw = 0;  ///< random draw of this pass for this layer (what begin_forward returned)
     std::uint64_t node = 0;  ///< the layer's position in its model (mixed into random streams)
+    /// Per-sample keys of this chunk's samples (a const predict() given keys, e.g. each star's source_id):
+    /// a sampling layer then draws a sample's mask from its key, not from its position in the batch, so a
+    /// sample's masks do not depend on which samples share its batch. Null: keyed by position.
+    const std::uint64_t* sample_keys = nullptr;
     /// False in a const predict(): no backward pass follows, so a layer may keep nothing for one (its
     /// inference kernels fill no buffer that only backward reads). The outputs are the same bits either way.
     bool needs_backward = true;

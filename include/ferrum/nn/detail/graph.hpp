@@ -264,12 +264,15 @@ public:
     }
 
     /// \brief Runs the graph without changing it: every buffer lives in this call, so concurrent calls on
-    /// one model are safe. Sampling layers (mode::mc_dropout) draw their masks from `dropout_seed`.
+    /// one model are safe. Sampling layers (mode::mc_dropout) draw their masks from `dropout_seed` and, with
+    /// `sample_keys` (one per sample), from each sample's key instead of its position in the batch, so a
+    /// sample's masks do not depend on the other samples of the call (sharded runs, any batch size).
     /// `threads` (0: num_threads) runs this call's chunks; results do not depend on it.
     /// Its memory is the output plus one chunk's buffers per thread (no backward pass follows, so no layer
     /// keeps anything for one and pass-through layers are skipped), whatever the batch size.
     xt::xarray<T> predict(const std::vector<input_view<T>>& inputs, const std::vector<std::size_t>& lengths, mode m,
-                          std::uint64_t dropout_seed, std::size_t threads = 0) const {
+                          std::uint64_t dropout_seed, std::size_t threads = 0,
+                          const std::vector<std::uint64_t>& sample_keys = {}) const {
         // A pass from the pool: its per-worker chunk buffers and layer caches were sized by an earlier call,
         // so repeated predictions touch no fresh memory (fresh buffers cost 3x in page faults on the GRU's caches).
         auto p = passes_.take();
@@ -281,6 +284,10 @@ public:
         check(*p, inputs, lengths, m);
         p->no_grad = true;
         p->draws.assign(layers_.size(), dropout_seed);
+        if (!sample_keys.empty() && sample_keys.size() != p->batch)
+            throw value_error("predict: " + std::to_string(sample_keys.size()) + " sample keys for a batch of " +
+                              std::to_string(p->batch));
+        p->sample_keys = sample_keys.empty() ? nullptr : sample_keys.data();
         xt::xarray<T> out = output_array(*p, output_);
         const std::size_t nchunks = (p->batch + chunk_size - 1) / chunk_size;
         parallel_options o;
@@ -405,6 +412,7 @@ private:
         std::size_t batch = 0, steps = 0;
         std::vector<std::size_t> node_steps;  ///< per node: its sequence steps (steps, unless a layer changed them)
         std::size_t first_sample = 0;         ///< the batch's offset in a batch split across processes
+        const std::uint64_t* sample_keys = nullptr;  ///< predict(): per-sample dropout keys (null: positions)
         bool masked = false, has_forward = false, want_input_grad = false;
         bool no_grad = false;  ///< predict(): no backward pass follows
         mode run_mode = mode::inference;
@@ -533,6 +541,7 @@ private:
         ctx.steps = static_cast<Eigen::Index>(p.node_steps[n] ? p.node_steps[n] : 1);
         ctx.batch = static_cast<Eigen::Index>(ch.count);
         ctx.first_sample = p.first_sample + ch.first;
+        ctx.sample_keys = p.sample_keys ? p.sample_keys + ch.first : nullptr;
         ctx.lengths = p.masked ? &ch.node_lengths[n] : nullptr;
         ctx.run_mode = p.run_mode;
         ctx.needs_backward = !p.no_grad;
