@@ -20,12 +20,7 @@ rrl="$build/tools/ferrum-rrl" giants="$build/tools/ferrum-giants" rel="$build/to
 for x in "$rrl" "$giants" "$rel"; do [ -x "$x" ] || { echo "no $x: build the tools first" >&2; exit 1; }; done
 tmp=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench_memory_audit.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-peak() {  # peak resident memory (KiB) and wall seconds of a command, measured by the kernel for the child
-  /usr/bin/python3 -c 'import resource, subprocess, sys, time
-t = time.time(); r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-if r.returncode: sys.exit(r.stderr.decode(errors="replace") + "failed: " + " ".join(sys.argv[1:]))
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, round(time.time() - t, 1))' "$@"
-}
+. "$(dirname "$0")/peak_memory.sh"  # peak CMD...: peak KiB and wall s
 json="{\"benchmark\":\"memory_audit\",\"threads\":$threads,\"runs\":["
 first=1
 printf '%-34s %-12s %-10s %-10s %-8s\n' command input "file MiB" "peak MiB" "wall s"

@@ -15,11 +15,7 @@ exe="$build/tools/ferrum-rrl"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # peak resident memory (KiB) and wall seconds of a command, measured by the kernel for the child
-peak() {
-  /usr/bin/python3 -c 'import resource, subprocess, sys, time
-t = time.time(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, round(time.time() - t, 1))' "$@"
-}
+. "$(dirname "$0")/peak_memory.sh"  # peak CMD...: peak KiB and wall s
 rows=()
 json="{\"benchmark\":\"predict_memory\",\"threads\":$threads,\"runs\":["
 first=1

@@ -22,12 +22,7 @@ exe="$build/tools/ferrum-rrl"
 [ -x "$exe" ] || { echo "no $exe: build the ferrum-rrl target first" >&2; exit 1; }
 tmp=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench_train_join.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-peak() {  # peak resident memory (KiB) and wall seconds of a command, measured by the kernel for the child
-  /usr/bin/python3 -c 'import resource, subprocess, sys, time
-t = time.time(); r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-if r.returncode: sys.exit(r.stderr.decode(errors="replace") + "failed: " + " ".join(sys.argv[1:]))
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, round(time.time() - t, 1))' "$@"
-}
+. "$(dirname "$0")/peak_memory.sh"  # peak CMD...: peak KiB and wall s
 d="$tmp/set"
 "$exe" simulate --n-rrab $((stars * 2 / 3)) --n-rrc $((stars - stars * 2 / 3)) --seed 7 --out "$d" --quiet
 cat > "$tmp/cfg.json" <<'JSON'
