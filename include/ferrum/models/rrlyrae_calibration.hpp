@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -79,8 +80,16 @@ struct rrl_calibration_point {
 /// growth towards the metallicity extremes (docs/rrlyrae.md, "Uncertainties that mean what they say"); g
 /// carries it. A star whose prediction is not finite, or a type without ranges, has g = 1 (the fit without
 /// ranges).
-class rrl_sigma_calibration {
+template <class Dummy = void>
+class basic_rrl_sigma_calibration {
+    // the JSON type spelt dependent on Dummy (the same type), so that the bodies below are compiled only
+    // where they are used (docs/architecture.md, "compile cost")
+    template <class E>
+    using dependent = std::conditional_t<std::is_void_v<Dummy>, E, E>;
+
 public:
+    using json_type = dependent<nlohmann::json>;
+
     /// One range of the prediction of one type and its factor (feh_bins).
     struct feh_bin {
         rr_type type = rr_type::rrab;
@@ -211,7 +220,7 @@ public:
     /// \throws value_error when a type has fewer than 10 points, a point is not finite, or (coverage) a
     /// bin's residuals are nearly all 0 (the 95.45 % quantile of |r| is 0: no spread to calibrate), or
     /// feh_bins is 1 or above max_feh_bins.
-    static rrl_sigma_calibration fit(const std::vector<rrl_calibration_point>& points, std::size_t mc_samples,
+    static basic_rrl_sigma_calibration fit(const std::vector<rrl_calibration_point>& points, std::size_t mc_samples,
                                      std::size_t min_per_bin = 40, const std::vector<double>& edges = default_edges(),
                                      rrl_calibration_method method = rrl_calibration_method::likelihood,
                                      std::size_t feh_bins = 0) {
@@ -220,7 +229,7 @@ public:
             if (!std::isfinite(p.residual) || !(p.sigma_raw >= 0) || !std::isfinite(p.sigma_raw))
                 throw value_error("rrl_sigma_calibration::fit: a residual or raw sigma is not finite");
         if (edges.size() < 2) throw value_error("rrl_sigma_calibration::fit: need at least two bin edges");
-        rrl_sigma_calibration c;
+        basic_rrl_sigma_calibration c;
         c.mc_samples_ = mc_samples;
         c.method_ = method;
         for (rr_type t : {rr_type::rrab, rr_type::rrc}) {
@@ -267,19 +276,19 @@ public:
                           " ranges of the prediction; 0 (none) or 2 to " + std::to_string(max_feh_bins));
     }
 
-    nlohmann::json to_json() const {
-        nlohmann::json bins = nlohmann::json::array();
+    json_type to_json() const {
+        json_type bins = json_type::array();
         for (const auto& b : bins_)
             bins.push_back(
                 {{"type", to_string(b.type)},
                  {"min_epochs", b.min_epochs},
-                 {"max_epochs", std::isfinite(b.max_epochs) ? nlohmann::json(b.max_epochs) : nlohmann::json(nullptr)},
+                 {"max_epochs", std::isfinite(b.max_epochs) ? json_type(b.max_epochs) : json_type(nullptr)},
                  {"scale", b.scale},
                  {"floor", b.floor},
                  {"label_scale", b.label_scale},
                  {"n", b.n},
                  {"pooled", b.pooled}});
-        nlohmann::json j{{"model",
+        json_type j{{"model",
                           "sigma = sqrt((scale * sigma_raw)^2 + floor^2 + (label_scale * sigma_label)^2), sigma_raw "
                           "= hypot(aleatoric, mc_dropout), sigma_label = the classical pipeline's sigma of the star"},
                          {"method", to_string(method_)},
@@ -290,8 +299,8 @@ public:
             j["model"] = "sigma = sqrt(g^2 ((scale * sigma_raw)^2 + floor^2) + (label_scale * sigma_label)^2), g = "
                          "feh_bins' factor of the star's type and prediction (1 outside them), sigma_raw = "
                          "hypot(aleatoric, mc_dropout), sigma_label = the classical pipeline's sigma of the star";
-            nlohmann::json fb = nlohmann::json::array();
-            auto edge = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+            json_type fb = json_type::array();
+            auto edge = [](double x) { return std::isfinite(x) ? json_type(x) : json_type(nullptr); };
             for (const auto& b : feh_bins_)
                 fb.push_back({{"type", to_string(b.type)},
                               {"min_prediction", edge(b.min_prediction)},
@@ -305,19 +314,19 @@ public:
     }
 
     /// \throws value_error naming the field on a malformed calibration.
-    static rrl_sigma_calibration from_json(const nlohmann::json& j) {
-        rrl_sigma_calibration c;
+    static basic_rrl_sigma_calibration from_json(const json_type& j) {
+        basic_rrl_sigma_calibration c;
         if (j.is_null()) return c;
         for (auto it = j.begin(); it != j.end(); ++it)
             if (it.key() != "model" && it.key() != "method" && it.key() != "mc_samples" && it.key() != "bins" &&
                 it.key() != "fitted_on" && it.key() != "feh_bins")
                 throw value_error("calibration." + it.key() + ": not a field of a calibration");
-        c.mc_samples_ = j.at("mc_samples").get<std::size_t>();
+        c.mc_samples_ = j.at("mc_samples").template get<std::size_t>();
         // files written before the method was recorded were fitted by likelihood
         if (j.contains("method")) {
             if (!j.at("method").is_string()) throw value_error("calibration.method: likelihood or coverage");
             try {
-                c.method_ = rrl_calibration_method_from_string(j.at("method").get<std::string>());
+                c.method_ = rrl_calibration_method_from_string(j.at("method").template get<std::string>());
             } catch (const value_error& e) {
                 throw value_error(std::string("calibration.method: ") + e.what());
             }
@@ -325,14 +334,14 @@ public:
         if (j.contains("fitted_on")) c.fitted_on_ = j.at("fitted_on");
         for (const auto& x : j.at("bins")) {
             bin b;
-            b.type = parse_rr_type(x.at("type").get<std::string>());
+            b.type = parse_rr_type(x.at("type").template get<std::string>());
             if (b.type != rr_type::rrab && b.type != rr_type::rrc)
                 throw value_error("calibration.bins.type: RRab or RRc");
-            b.min_epochs = x.at("min_epochs").get<double>();
+            b.min_epochs = x.at("min_epochs").template get<double>();
             b.max_epochs = x.at("max_epochs").is_null() ? std::numeric_limits<double>::infinity()
-                                                        : x.at("max_epochs").get<double>();
-            b.scale = x.at("scale").get<double>();
-            b.floor = x.at("floor").get<double>();
+                                                        : x.at("max_epochs").template get<double>();
+            b.scale = x.at("scale").template get<double>();
+            b.floor = x.at("floor").template get<double>();
             b.label_scale = x.value("label_scale", 0.0);
             if (!(b.label_scale >= 0) || !std::isfinite(b.label_scale))
                 throw value_error("calibration.bins.label_scale: must be finite and >= 0");
@@ -389,11 +398,11 @@ public:
 
     /// What the calibration was fitted on (free-form JSON, kept in the model file: e.g. the families of a
     /// cross-family calibration with each one's coverage); null when not recorded.
-    const nlohmann::json& fitted_on() const noexcept { return fitted_on_; }
-    void set_fitted_on(nlohmann::json j) { fitted_on_ = std::move(j); }
+    const json_type& fitted_on() const noexcept { return fitted_on_; }
+    void set_fitted_on(json_type j) { fitted_on_ = std::move(j); }
 
 private:
-    static std::vector<feh_bin> feh_bins_from_json(const nlohmann::json& a) {
+    static std::vector<feh_bin> feh_bins_from_json(const json_type& a) {
         if (!a.is_array()) throw value_error("calibration.feh_bins: must be an array");
         std::vector<feh_bin> out;
         for (std::size_t i = 0; i < a.size(); ++i) {
@@ -406,14 +415,14 @@ private:
                     throw value_error(where + "." + it.key() + ": not a field of a range of the prediction");
             feh_bin b;
             try {
-                b.type = parse_rr_type(x.at("type").get<std::string>());
+                b.type = parse_rr_type(x.at("type").template get<std::string>());
                 if (x.at("min_prediction").is_null()) b.min_prediction = -std::numeric_limits<double>::infinity();
-                else b.min_prediction = x.at("min_prediction").get<double>();
+                else b.min_prediction = x.at("min_prediction").template get<double>();
                 if (x.at("max_prediction").is_null()) b.max_prediction = std::numeric_limits<double>::infinity();
-                else b.max_prediction = x.at("max_prediction").get<double>();
-                b.factor = x.at("factor").get<double>();
+                else b.max_prediction = x.at("max_prediction").template get<double>();
+                b.factor = x.at("factor").template get<double>();
                 b.n = x.value("n", std::size_t{0});
-            } catch (const nlohmann::json::exception& e) {
+            } catch (const typename json_type::exception& e) {
                 throw value_error(where + ": " + e.what());
             }
             if (b.type != rr_type::rrab && b.type != rr_type::rrc) throw value_error(where + ".type: RRab or RRc");
@@ -652,8 +661,11 @@ private:
     std::vector<feh_bin> feh_bins_;
     std::size_t mc_samples_ = 0;
     rrl_calibration_method method_ = rrl_calibration_method::likelihood;
-    nlohmann::json fitted_on_;
+    json_type fitted_on_;
 };
+
+/// The calibration (basic_rrl_sigma_calibration: a template only so that its bodies are compiled where used).
+using rrl_sigma_calibration = basic_rrl_sigma_calibration<>;
 
 /// \brief Fraction of stars whose |residual| <= k sigma (k = 1: 0.683 for calibrated Gaussian errors; k = 2:
 /// 0.954). Stars with a non-finite or non-positive sigma are skipped; NaN when none is left.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,8 @@ public:
     /// star; stars that are flagged, without a classical estimate or with a non-finite label are skipped.
     /// \throws value_error on sizes that differ, or a type present with fewer than 20 usable stars or
     /// whose classical estimate does not rise with the label.
+    /// (A template only so that the calibration's fit is compiled where this is called.)
+    template <class Dummy = void>
     static rrl_classical_map fit(const std::vector<rrl_star_input>& stars, const std::vector<rrl_prediction>& classical,
                                  const std::vector<double>& label) {
         if (classical.size() != stars.size() || label.size() != stars.size())
@@ -102,7 +105,7 @@ public:
         }
         if (m.lines_.empty())
             throw value_error("rrl_classical_map::fit: no star with a classical estimate and a label");
-        m.calibration_ = rrl_sigma_calibration::fit(pts, 0, std::max<std::size_t>(100, pts.size() / 8));
+        m.calibration_ = basic_rrl_sigma_calibration<Dummy>::fit(pts, 0, std::max<std::size_t>(100, pts.size() / 8));
         return m;
     }
 
@@ -117,11 +120,14 @@ public:
         return {};
     }
 
+    template <class Dummy = void>
     nlohmann::json to_json() const {
-        nlohmann::json ls = nlohmann::json::array();
+        using json = std::conditional_t<std::is_void_v<Dummy>, nlohmann::json, nlohmann::json>;
+        const basic_rrl_sigma_calibration<Dummy>& calibration = calibration_;
+        json ls = json::array();
         for (const auto& l : lines_)
             ls.push_back({{"type", to_string(l.type)}, {"offset", l.offset}, {"slope", l.slope}, {"n", l.n}});
-        return {{"lines", ls}, {"calibration", calibration_.to_json()}};
+        return json{{"lines", ls}, {"calibration", calibration.to_json()}};
     }
 
 private:
