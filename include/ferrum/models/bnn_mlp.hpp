@@ -74,10 +74,17 @@ struct bnn_training_options {
 template <class Scalar = float>
 class basic_bnn_mlp {
     static_assert(std::is_same_v<Scalar, float>, "bnn_mlp computes in float: use bnn_mlp");
+    // nlohmann::json and Eigen's vectors spelt dependent on Scalar (the same types): the bodies in this class
+    // are then compiled only where they are used, not in every translation unit that includes it.
+    template <class E>
+    using dependent = std::conditional_t<std::is_same_v<Scalar, float>, E, E>;
+    using json = dependent<nlohmann::json>;
+    using vector_f = dependent<Eigen::VectorXf>;
+    using vector_d = dependent<Eigen::VectorXd>;
 
 public:
     using bnn_mlp = basic_bnn_mlp;
-    using net_type = nn::functional<float>;
+    using net_type = nn::functional<Scalar>;  // = nn::functional<float>, spelt dependent (compile cost)
 
     explicit basic_bnn_mlp(bnn_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
         if (opt_.inputs == 0 || opt_.hidden.empty()) throw value_error("bnn_mlp: inputs and hidden layers are needed");
@@ -123,7 +130,7 @@ public:
         if (!(y_scale_ > 0)) y_scale_ = 1.0;
         std::vector<double> w(x.size(), 1.0);
         if (t.feh_weight) {
-            Eigen::VectorXd yy(Eigen::Index(train_idx.size()));
+            vector_d yy(Eigen::Index(train_idx.size()));
             for (std::size_t k = 0; k < train_idx.size(); ++k) yy[Eigen::Index(k)] = y[train_idx[k]];
             const auto ww = nn::fallows_sanders_weight(yy, t.weight_c);
             for (std::size_t k = 0; k < train_idx.size(); ++k) w[train_idx[k]] = ww[Eigen::Index(k)];
@@ -208,16 +215,16 @@ public:
     /// model document (its own test vector on standardised inputs) and a "self_test" from raw inputs: two
     /// feature rows with the deterministic prediction (value, sigma), re-run at load through preprocessing
     /// and network.
-    nlohmann::json to_json(
+    json to_json(
         const std::string& target = "feh") {  // not const: nn::model_to_json takes the network by reference
         if (!trained_) throw value_error("bnn_mlp::to_json: the model is not trained");
-        nlohmann::json pre{{"target", target},
+        json pre{{"target", target},
                            {"features", feat_.to_json()},
                            {"target_scale", {{"mean", y_mean_}, {"scale", y_scale_}}},
                            {"sigma_scale", sigma_scale_},
                            {"outputs", {"value", "sigma"}}};
         return {{"format", "ferrum.model"}, {"version", 2},
-                {"kind", "bnn_mlp"},        {"options", nlohmann::json(opt_)},
+                {"kind", "bnn_mlp"},        {"options", json(opt_)},
                 {"preprocessing", pre},     {"network", detail::network_document(net_, {}, test_inputs_)},
                 {"self_test", self_test()}};
     }
@@ -228,7 +235,7 @@ public:
     /// \brief Reads a model file: version 2 (to_json()) or version 1, the ferrum.nn.model document earlier
     /// builds wrote (converted in memory: its network test vector is re-run; its standardised test rows,
     /// mapped back to raw features, become the version-2 self-test). With `verify` the self-test is re-run.
-    static bnn_mlp from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
+    static bnn_mlp from_json(const json& j, const std::string& where = "<model>", bool verify = true) {
         return detail::read_model_document(where, "bnn_mlp model", [&] {
             if (j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
             detail::check_envelope(j, "bnn_mlp", where);
@@ -239,7 +246,7 @@ public:
             m.read_learnt(pre, where);
             m.test_inputs_ = detail::document_test_inputs(j.at("network"));
             m.test_rows_.clear();
-            for (const auto& r : j.at("self_test").at("rows")) m.test_rows_.push_back(r.get<std::vector<double>>());
+            for (const auto& r : j.at("self_test").at("rows")) m.test_rows_.push_back(r.template get<std::vector<double>>());
             if (verify) m.verify_self_test(j.at("self_test"), where);
             return m;
         });
@@ -247,9 +254,9 @@ public:
 
     /// Re-runs `st` (rows of raw features and their deterministic (value, sigma)) through preprocessing and
     /// network; input_error naming `where` when an output differs by more than the tolerance.
-    void verify_self_test(const nlohmann::json& st, const std::string& where) const {
-        const auto rows = st.at("rows").get<std::vector<std::vector<double>>>();
-        const auto want = st.at("outputs").get<std::vector<std::vector<double>>>();
+    void verify_self_test(const json& st, const std::string& where) const {
+        const auto rows = st.at("rows").template get<std::vector<std::vector<double>>>();
+        const auto want = st.at("outputs").template get<std::vector<std::vector<double>>>();
         if (want.size() != rows.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per row");
         std::vector<giant_prediction> got;
         try {
@@ -259,7 +266,7 @@ public:
         }
         for (std::size_t i = 0; i < rows.size(); ++i)
             detail::check_self_test_output(where, i, {got[i].value, got[i].sigma}, want[i],
-                                           st.at("tolerance").get<double>());
+                                           st.at("tolerance").template get<double>());
     }
 
     static bnn_mlp load(const std::string& path, bool verify = true) {
@@ -268,26 +275,26 @@ public:
 
 private:
     /// The self-test of the file: the raw test rows and this model's deterministic predictions for them.
-    nlohmann::json self_test() const {
-        nlohmann::json outputs = nlohmann::json::array();
+    json self_test() const {
+        json outputs = json::array();
         for (const auto& p : predict(test_rows_, 1, 0, 1)) outputs.push_back({p.value, p.sigma});
         return {{"rows", test_rows_}, {"outputs", outputs}, {"tolerance", 1e-5}};
     }
 
     /// The learnt preprocessing (feature standardiser, target scaling, sigma factor) of a file's object.
-    void read_learnt(const nlohmann::json& pre, const std::string& where) {
+    void read_learnt(const json& pre, const std::string& where) {
         feat_ = standardiser::from_json(pre.at("features"), 0.0, "preprocessing.features");
         if (feat_.mean.size() != opt_.inputs)
             throw input_error(where, 0, "preprocessing.features", "standardisation has the wrong number of features");
-        y_mean_ = pre.at("target_scale").at("mean").get<double>();
-        y_scale_ = pre.at("target_scale").at("scale").get<double>();
-        sigma_scale_ = pre.at("sigma_scale").get<double>();
+        y_mean_ = pre.at("target_scale").at("mean").template get<double>();
+        y_scale_ = pre.at("target_scale").at("scale").template get<double>();
+        sigma_scale_ = pre.at("sigma_scale").template get<double>();
         if (!(sigma_scale_ > 0)) throw input_error(where, 0, "preprocessing.sigma_scale", "must be > 0");
         trained_ = true;
     }
 
     /// Version 1: a ferrum.nn.model document whose preprocessing holds the architecture and what was learnt.
-    static bnn_mlp from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+    static bnn_mlp from_json_v1(const json& j, const std::string& where, bool verify) {
         const auto& pre = j.at("preprocessing");
         if (pre.value("model", "") != "bnn_mlp")
             throw input_error(where, 0, "preprocessing.model", "not a bnn_mlp model");
@@ -346,7 +353,7 @@ private:
                                                 const std::vector<double>& y, const std::vector<double>& ye,
                                                 const std::vector<double>& w) const {
         const auto n = Eigen::Index(b.size());
-        Eigen::VectorXf mu(n), lv(n), target(n), sd(n), ww(n);
+        vector_f mu(n), lv(n), target(n), sd(n), ww(n);
         for (Eigen::Index k = 0; k < n; ++k) {
             const std::size_t i = b[std::size_t(k)];
             mu[k] = out(std::size_t(k), 0);

@@ -66,10 +66,17 @@ struct ua_csnet_training_options {
 template <class Scalar = float>
 class basic_ua_csnet {
     static_assert(std::is_same_v<Scalar, float>, "ua_csnet computes in float: use ua_csnet");
+    // nlohmann::json and Eigen's vectors spelt dependent on Scalar (the same types): the bodies in this class
+    // are then compiled only where they are used, not in every translation unit that includes it.
+    template <class E>
+    using dependent = std::conditional_t<std::is_same_v<Scalar, float>, E, E>;
+    using json = dependent<nlohmann::json>;
+    using vector_f = dependent<Eigen::VectorXf>;
+    using vector_d = dependent<Eigen::VectorXd>;
 
 public:
     using ua_csnet = basic_ua_csnet;
-    using net_type = nn::functional<float>;
+    using net_type = nn::functional<Scalar>;  // = nn::functional<float>, spelt dependent (compile cost)
 
     explicit basic_ua_csnet(ua_csnet_options o = {}, std::uint64_t seed = 1) : opt_(std::move(o)), seed_(seed) {
         if (opt_.pixels == 0 || opt_.feh_widths.empty() || opt_.error_width == 0 || opt_.uncertainty_width == 0)
@@ -149,15 +156,15 @@ public:
     /// "network" as an nn model document (with its own test vector on standardised inputs) and a
     /// "self_test" from raw inputs: two spectra's pixels and errors with the predicted [Fe/H] and sigma,
     /// re-run at load through preprocessing and network.
-    nlohmann::json to_json() {  // not const: nn::model_to_json takes the network by reference
+    json to_json() {  // not const: nn::model_to_json takes the network by reference
         if (!trained_) throw value_error("ua_csnet::to_json: the model is not trained");
-        nlohmann::json pre{{"resampling", resampling_json()},
+        json pre{{"resampling", resampling_json()},
                            {"flux", flux_.to_json()},
                            {"flux_error", err_.to_json()},
                            {"epsilon", opt_.epsilon},
                            {"outputs", {"feh", "sigma"}}};
         return {{"format", "ferrum.model"}, {"version", 2},
-                {"kind", "ua_csnet"},       {"options", nlohmann::json(opt_)},
+                {"kind", "ua_csnet"},       {"options", json(opt_)},
                 {"preprocessing", pre},     {"network", detail::network_document(net_, {}, test_inputs_)},
                 {"self_test", self_test_}};
     }
@@ -167,7 +174,7 @@ public:
     /// builds wrote (converted in memory: its network test vector is re-run, then raw-input self-test vectors
     /// are made from it, so saving writes version 2). With `verify` the self-test is re-run (input_error on
     /// mismatch: a corrupted file, or a build whose preprocessing or network computes otherwise).
-    static ua_csnet from_json(const nlohmann::json& j, const std::string& where = "<model>", bool verify = true) {
+    static ua_csnet from_json(const json& j, const std::string& where = "<model>", bool verify = true) {
         return detail::read_model_document(where, "UA-CSNet model file", [&] {
             if (j.value("format", "") != "ferrum.model") return from_json_v1(j, where, verify);
             detail::check_envelope(j, "ua_csnet", where);
@@ -183,7 +190,7 @@ public:
             if (pre.at("resampling") != m.resampling_json())
                 throw input_error(where, 0, "preprocessing.resampling",
                                   "differs from this build's XP resampling (" + m.resampling_json().dump() + ")");
-            if (pre.at("epsilon").get<double>() != o.epsilon)
+            if (pre.at("epsilon").template get<double>() != o.epsilon)
                 throw input_error(where, 0, "preprocessing.epsilon", "differs from options.epsilon");
             m.test_inputs_ = detail::document_test_inputs(j.at("network"));
             m.self_test_ = j.at("self_test");
@@ -202,12 +209,12 @@ public:
         std::vector<spectra::xp_pixels> x;
         for (const auto& s : self_test_.at("spectra")) {
             spectra::xp_pixels p;
-            p.flux = s.at("flux").get<std::vector<double>>();
-            p.flux_error = s.at("flux_error").get<std::vector<double>>();
+            p.flux = s.at("flux").template get<std::vector<double>>();
+            p.flux_error = s.at("flux_error").template get<std::vector<double>>();
             x.push_back(std::move(p));
         }
-        const auto want = self_test_.at("outputs").get<std::vector<std::vector<double>>>();
-        const double tol = self_test_.at("tolerance").get<double>();
+        const auto want = self_test_.at("outputs").template get<std::vector<std::vector<double>>>();
+        const double tol = self_test_.at("tolerance").template get<double>();
         if (want.size() != x.size()) throw input_error(where, 0, "self_test.outputs", "needs one output per spectrum");
         std::vector<giant_prediction> got;
         try {
@@ -220,7 +227,7 @@ public:
     }
 
 private:
-    nlohmann::json resampling_json() const {
+    json resampling_json() const {
         const spectra::xp_resample_options r;
         return {{"lambda_min", r.lambda_min},
                 {"lambda_max", r.lambda_max},
@@ -231,7 +238,7 @@ private:
 
     /// Self-test vectors from raw spectra: their pixels and errors and this model's predictions.
     void make_self_test(const std::vector<spectra::xp_pixels>& raw) {
-        nlohmann::json spectra = nlohmann::json::array(), outputs = nlohmann::json::array();
+        json spectra = json::array(), outputs = json::array();
         const auto p = predict(raw, 1);
         for (std::size_t i = 0; i < raw.size(); ++i) {
             spectra.push_back({{"flux", raw[i].flux}, {"flux_error", raw[i].flux_error}});
@@ -241,7 +248,7 @@ private:
     }
 
     /// Version 1: a ferrum.nn.model document whose preprocessing holds the architecture and the standardisers.
-    static ua_csnet from_json_v1(const nlohmann::json& j, const std::string& where, bool verify) {
+    static ua_csnet from_json_v1(const json& j, const std::string& where, bool verify) {
         const auto& pre = j.at("preprocessing");
         if (pre.value("model", "") != "ua_csnet")
             throw input_error(where, 0, "preprocessing.model", "not a UA-CSNet model file");
@@ -304,7 +311,7 @@ private:
     nn::heteroscedastic_loss_result<float> loss(const xt::xarray<float>& out, const std::vector<std::size_t>& b,
                                                 const std::vector<double>& y, const std::vector<double>& cost) const {
         const auto n = Eigen::Index(b.size());
-        Eigen::VectorXf mu(n), lv(n), target(n), c(n);
+        vector_f mu(n), lv(n), target(n), c(n);
         for (Eigen::Index k = 0; k < n; ++k) {
             mu[k] = out(std::size_t(k), 0);
             lv[k] = out(std::size_t(k), 1);
@@ -383,7 +390,7 @@ private:
     bool trained_ = false;
     standardiser flux_, err_;
     std::vector<xt::xtensor<float, 2>> test_inputs_;
-    nlohmann::json self_test_;
+    json self_test_;
 };
 
 /// UA-CSNet (see basic_ua_csnet).
