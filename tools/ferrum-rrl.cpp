@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -463,6 +464,12 @@ private:
     std::size_t expected_ = 0;
 };
 
+/// The --catalogue of one process's --per-file shards: every file-shard keeps all of the catalogue's stars, so
+/// the first shard that predicts reads and indexes it (streamed_catalogue) and the process's later files reuse
+/// that index rather than reading and sorting the whole catalogue again. Empty until then (finished shards that
+/// are skipped never read it).
+using catalogue_reuse = std::unique_ptr<const streamed_catalogue>;
+
 std::vector<rrl_star_input> read_archive_inputs(const std::vector<std::string>& epochs,
                                                 const std::vector<std::string>& catalogue, const rrl_input_options& opt,
                                                 unsigned threads, bool show, const external_sort_options& so) {
@@ -882,11 +889,13 @@ struct prediction_counts {
 /// files. With a `shard`, only the light curves of that shard (core/shards.hpp) are kept, as they are read.
 /// The files are read on their own threads (one per file, up to `threads`: lightcurve/epoch_files.hpp), in
 /// the order of their concatenation, so reading overlaps the preparation and prediction of the batches and
-/// the rows are those of one concatenated file.
+/// the rows are those of one concatenated file. With `reuse` (no `shard`: the catalogue's stars are all kept),
+/// the catalogue indexed there is used, or read, indexed and left there for the next call.
 template <class Predict>
 prediction_counts stream_archive_predictions(const args& a, const std::vector<std::string>& files,
                                              const rrl_input_options& opt, unsigned threads, std::size_t batch,
-                                             std::ostream& os, const shard_spec* shard, Predict&& predict) {
+                                             std::ostream& os, const shard_spec* shard, catalogue_reuse* reuse,
+                                             Predict&& predict) {
     const bool show = !a.flag("quiet") && progress_enabled_by_default();
     catalogue_read_options co;
     co.required_columns = {"best_classification", "pf", "p1_o", "epoch_g"};
@@ -895,8 +904,14 @@ prediction_counts stream_archive_predictions(const args& a, const std::vector<st
         if (!shard) return true;
         return (name.empty() ? shard_of(source_id, shard->count) : shard_of(name, shard->count)) == shard->index;
     };
-    const streamed_catalogue cat(input_files(a, "catalogue"), co, cli::predict_sort_options(a.path("out")),
-                                 [&](std::int64_t id) { return in_shard(id, {}); });
+    if (reuse && shard) throw value_error("stream_archive_predictions: a reused catalogue keeps every star");
+    catalogue_reuse own;
+    catalogue_reuse& slot = reuse ? *reuse : own;
+    if (!slot)
+        slot = std::make_unique<const streamed_catalogue>(input_files(a, "catalogue"), co,
+                                                          cli::predict_sort_options(a.path("out")),
+                                                          [&](std::int64_t id) { return in_shard(id, {}); });
+    const streamed_catalogue& cat = *slot;
     cli::require_usable_rows(cat.report());
     const std::size_t expected = cat.expected();  // the catalogue's stars this run predicts
     gaia_files_options fo;
@@ -949,7 +964,7 @@ prediction_counts stream_archive_to_file(const args& a, const rrl_input_options&
     write_file_atomically(out, [&](std::ostream& os) {
         os << predictions_header(out, true, made_by);
         n = stream_archive_predictions(a, input_files(a, "epoch-photometry"), opt, threads, batch, os, nullptr,
-                                       predict);
+                                       nullptr, predict);
     });
     return n;
 }
@@ -1460,8 +1475,9 @@ struct predict_shard {
     bool per_file = false;
 };
 
-/// predict, of all the stars into --out, or of one shard into OUT.shard-k-of-N and its manifest.
-int predict_stars(const args& a, std::optional<predict_shard> shard) {
+/// predict, of all the stars into --out, or of one shard into OUT.shard-k-of-N and its manifest. `catalogue`: the
+/// process's catalogue, read by its first --per-file shard and kept for the next (catalogue_reuse).
+int predict_stars(const args& a, std::optional<predict_shard> shard, catalogue_reuse* catalogue = nullptr) {
     const std::string mp = a.has("model") ? a.path("model") : default_model_path(), out = a.path("out");
     if (!a.has("model")) std::fprintf(stderr, "predict: the pretrained model %s\n", mp.c_str());
     const unsigned threads = threads_or(a, 0);
@@ -1506,7 +1522,8 @@ int predict_stars(const args& a, std::optional<predict_shard> shard) {
         if (shard) {
             std::ostringstream rows;
             n = stream_archive_predictions(a, files, models.front().options().input, threads, a.count("batch"), rows,
-                                           shard->per_file ? nullptr : &shard->spec, batch_predict);
+                                           shard->per_file ? nullptr : &shard->spec,
+                                           shard->per_file ? catalogue : nullptr, batch_predict);
             write_shard(out, shard->spec, shard_inputs, settings, predictions_header(out, true, "ferrum-rrl predict"),
                         rows.str(), shard->per_file ? partition_by_file : partition_by_source_id,
                         shard->per_file ? 1 : 0);
@@ -1607,10 +1624,11 @@ int cmd_predict(const args& a, const mpi_world& world) {
         throw cli::usage_error("predict: --per-file needs --epoch-photometry F (one shard per file) --catalogue C");
     const std::size_t nfiles = per_file ? input_files(a, "epoch-photometry").size() : 0;
     const auto file_shard = [&](std::size_t i) { return predict_shard{{i, nfiles}, true}; };
+    catalogue_reuse catalogue;  // read once by this process (rank) and reused for every file it takes
     if (!world.active()) {
         if (!a.has("shard")) {
             if (!per_file) return predict_stars(a, std::nullopt);
-            for (std::size_t i = 0; i < nfiles; ++i) predict_stars(a, file_shard(i));
+            for (std::size_t i = 0; i < nfiles; ++i) predict_stars(a, file_shard(i), &catalogue);
             const std::size_t rows = merge_shards(a.path("out"), nfiles);
             std::fprintf(stderr, "predict: merged %zu rows from %zu files into %s\n", rows, nfiles,
                          a.path("out").c_str());
@@ -1618,7 +1636,7 @@ int cmd_predict(const args& a, const mpi_world& world) {
         }
         const shard_spec task = parse_shard_spec(a.text("shard"));
         if (!per_file) return predict_stars(a, predict_shard{task, false});
-        for (std::size_t i = task.index; i < nfiles; i += task.count) predict_stars(a, file_shard(i));
+        for (std::size_t i = task.index; i < nfiles; i += task.count) predict_stars(a, file_shard(i), &catalogue);
         return 0;
     }
     if (a.has("shard"))
@@ -1631,7 +1649,7 @@ int cmd_predict(const args& a, const mpi_world& world) {
     }
     cli::shared_counter next_file(world);
     return cli::predict_across_ranks("ferrum-rrl", world, a.path("out"), nfiles, [&] {
-        for (std::size_t i = next_file.next(); i < nfiles; i = next_file.next()) predict_stars(a, file_shard(i));
+        for (std::size_t i = next_file.next(); i < nfiles; i = next_file.next()) predict_stars(a, file_shard(i), &catalogue);
     });
 }
 
