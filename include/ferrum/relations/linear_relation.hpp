@@ -242,11 +242,16 @@ public:
         const Eigen::Index q = dim(), pb = p_ + 1;
         const vector b = theta.head(pb);
         const double s = scatter_ ? theta[pb] : 0.0;
-        const array r = y_ - A_ * b;
-        const array v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
-        if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
-        const double f = 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
-        const array inv = v.inverse(), rv = r * inv;
+        array inv, rv;
+        double f = 0.0;
+        {  // r and v are freed before the n x q matrices D and V are made
+            const array r = y_ - A_ * b;
+            const array v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
+            if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
+            f = 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
+            inv = v.inverse();
+            rv = r * inv;
+        }
         const auto Fr = rv.matrix(), Frr = inv.matrix();  // views of rv and inv, not copies
         const vector Fv = (0.5 * (inv - rv.square())).matrix(), Frv = (-rv * inv).matrix();
         const vector Fvv = (0.5 * (-inv.square() + 2.0 * rv.square() * inv)).matrix();
