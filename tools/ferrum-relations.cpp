@@ -182,6 +182,7 @@ loaded load(const args& a, const std::vector<std::string>& features, const std::
         for (std::size_t i = 0; i < L.y_err.size(); ++i)
             if (L.y_err[i] < 0) throw input_error(L.raw.file, L.raw.lines[i], target_error, "an error must be >= 0");
     }
+    L.raw.columns = {};  // X, y and y_err hold the values now: no second copy while the table is fitted
     return L;
 }
 
@@ -339,7 +340,8 @@ int cmd_cv(const args& a) {
     const std::size_t n = raw.rows();
     cli::require_usable_rows(raw.file, raw.rows_read, n, "no row passes the --where filters");
     const std::vector<double>& y = raw[target];
-    const std::vector<double> y_err = target_error.empty() ? std::vector<double>{} : raw[target_error];
+    static const std::vector<double> no_errors;
+    const std::vector<double>& y_err = target_error.empty() ? no_errors : raw[target_error];  // a view, not a copy
     for (std::size_t i = 0; i < y_err.size(); ++i)
         if (y_err[i] < 0) throw input_error(raw.file, raw.lines[i], target_error, "an error must be >= 0");
     const auto table_of = [&](const std::vector<std::string>& features, bool errors) {

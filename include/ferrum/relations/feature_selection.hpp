@@ -143,7 +143,9 @@ std::vector<double> least_squares_fit_predict(const feature_table& train, const 
         b[i] = y_train[std::size_t(i)];
         for (Eigen::Index j = 0; j < p; ++j) A(i, j + 1) = train(std::size_t(i), std::size_t(j));
     }
-    const Eigen::VectorXd beta = A.colPivHouseholderQr().solve(b);
+    // decomposed in place (Eigen's inplace QR): no second n x (p + 1) matrix
+    const Eigen::ColPivHouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(A);
+    const Eigen::VectorXd beta = qr.solve(b);
     std::vector<double> out(test.rows());
     for (std::size_t i = 0; i < test.rows(); ++i) {
         double v = beta[0];
@@ -190,6 +192,7 @@ std::pair<double, double> cross_validated_score(const feature_table& X, const st
     std::vector<double> scores;
     for (const auto& f : folds) {
         std::vector<double> ytr, yte;
+        ytr.reserve(f.train.size()), yte.reserve(f.test.size());
         for (std::size_t i : f.train) ytr.push_back(y[i]);
         for (std::size_t i : f.test) yte.push_back(y[i]);
         const std::vector<double> pred = fit_predict(S.subset_rows(f.train), ytr, S.subset_rows(f.test));

@@ -242,13 +242,18 @@ public:
         const Eigen::Index q = dim(), pb = p_ + 1;
         const vector b = theta.head(pb);
         const double s = scatter_ ? theta[pb] : 0.0;
-        const array r = y_ - A_ * b;
-        const array v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
-        if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
-        const double f = 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
-        const array inv = v.inverse(), rv = r * inv;
-        const vector Fr = rv.matrix(), Fv = (0.5 * (inv - rv.square())).matrix();
-        const vector Frr = inv.matrix(), Frv = (-rv * inv).matrix();
+        array inv, rv;
+        double f = 0.0;
+        {  // r and v are freed before the n x q matrices D and V are made
+            const array r = y_ - A_ * b;
+            const array v = (vy_ + E2_ * b.cwiseAbs2()).array() + s * s;
+            if (!(v.minCoeff() > 0)) return std::numeric_limits<double>::infinity();
+            f = 0.5 * (double(n_) * std::log(6.283185307179586) + v.log().sum() + (r.square() / v).sum());
+            inv = v.inverse();
+            rv = r * inv;
+        }
+        const auto Fr = rv.matrix(), Frr = inv.matrix();  // views of rv and inv, not copies
+        const vector Fv = (0.5 * (inv - rv.square())).matrix(), Frv = (-rv * inv).matrix();
         const vector Fvv = (0.5 * (-inv.square() + 2.0 * rv.square() * inv)).matrix();
         matrix D = matrix::Zero(n_, q), V = matrix::Zero(n_, q);
         D.leftCols(pb) = -A_;
@@ -377,19 +382,22 @@ linear_relation fit_linear_relation(const feature_table& X, const std::vector<do
 
     const likelihood L(X, y, y_err, options.intrinsic_scatter);
     // Start: least squares weighted by the target errors alone, and sigma_int from the excess variance.
-    const vector w = (L.target_variance().array() > 0)
-                                  .select(L.target_variance().array().inverse(),
-                                          1.0 / std::max(1e-300, L.target_variance().maxCoeff()))
-                                  .matrix();
-    const vector sw = w.cwiseSqrt();
-    const matrix Aw = sw.asDiagonal() * L.design();
-    Eigen::ColPivHouseholderQR<matrix> qr(Aw);
-    if (qr.rank() < Eigen::Index(p + 1))
-        throw value_error(who + ": the features (with the intercept) are collinear; drop one of them");
+    // (Its n-row work arrays live in this block only, so they are freed before Newton's iterations.)
     vector theta(static_cast<Eigen::Index>(q));
-    theta.head(Eigen::Index(p + 1)) = qr.solve(sw.asDiagonal() * L.target());
-    const vector r = L.target() - L.design() * theta.head(Eigen::Index(p + 1));
-    const double var_r = r.squaredNorm() / double(n);
+    double var_r = 0.0;
+    {
+        const vector sw = (L.target_variance().array() > 0)
+                              .select(L.target_variance().array().inverse(),
+                                      1.0 / std::max(1e-300, L.target_variance().maxCoeff()))
+                              .sqrt()
+                              .matrix();
+        Eigen::ColPivHouseholderQR<matrix> qr(sw.asDiagonal() * L.design());  // no copy of the weighted design
+        if (qr.rank() < Eigen::Index(p + 1))
+            throw value_error(who + ": the features (with the intercept) are collinear; drop one of them");
+        theta.head(Eigen::Index(p + 1)) = qr.solve(sw.asDiagonal() * L.target());
+        const vector r = L.target() - L.design() * theta.head(Eigen::Index(p + 1));
+        var_r = r.squaredNorm() / double(n);
+    }
     const double ymean = L.target().mean();
     const double var_y = (L.target().array() - ymean).square().mean();
     if (options.intrinsic_scatter) {
